@@ -1,0 +1,1 @@
+//! Benchmarks for caseledger; see RESULTS.md.

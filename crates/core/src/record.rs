@@ -1,0 +1,742 @@
+//! The record state machine as one pure fold, and the retention rules.
+//!
+//! `store` calls [`check`] to refuse an unlawful append and [`apply`] to advance the state
+//! it persists; `verify` calls the same two to judge what it replays (a violation becomes a
+//! finding, and the effects are applied anyway so that replay can continue). One fold, two
+//! users.
+//!
+//! Retention (rule 12): a record's retention ends five years after its last
+//! `ServiceTerminated.terminated_on` (Feb 29 + 5 years = Feb 28); destruction is lawful
+//! from the next day, judged at the date of the destruction's `recorded_at` (the ledger's
+//! clock, UTC), never at an author-claimed date. A `ServiceResumed` clears the clock.
+//!
+//! ```
+//! use caseledger_core::{record::retention_end, time::Date};
+//! let end = retention_end(Date::parse("2024-02-29").unwrap()).unwrap();
+//! assert_eq!(end.to_string(), "2029-02-28");
+//! ```
+
+use crate::event::{Event, EventKind, Kind, LedgerSettings, Role, ShortText};
+use crate::ids::{ActorId, Nonce, PublicKey, RecordId, Seq};
+use crate::time::{Date, TimeError, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Years a record is kept after service terminates (20 CSR 2263-3.040 (12)).
+pub const RETENTION_YEARS: i16 = 5;
+/// How far (in days) an author-claimed `occurred_on` may lie after the ledger's own date
+/// (time-zone slack); anything later is refused as a date in the future.
+pub const FUTURE_SLACK_DAYS: i64 = 1;
+
+/// `terminated_on + 5 years`, Feb 29 clamped to Feb 28.
+pub fn retention_end(terminated_on: Date) -> Result<Date, TimeError> {
+    terminated_on.plus_years(RETENTION_YEARS)
+}
+
+/// The first day destruction is lawful: the day after [`retention_end`].
+pub fn lawful_from(terminated_on: Date) -> Result<Date, TimeError> {
+    retention_end(terminated_on)?.next_day()
+}
+
+/// Why an event is not allowed at this point of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum Violation {
+    /// Seq 0 must be a genesis event, and only seq 0.
+    #[error("genesis must be the first entry and only the first")]
+    GenesisPlacement,
+    /// A record kind without a record id or an administration kind with one, or a payload on
+    /// an administration kind.
+    #[error("malformed event: {0}")]
+    Shape(String),
+    /// `recorded_at` earlier than the previous entry's.
+    #[error("recorded_at {found} is earlier than the previous entry's {previous}")]
+    RecordedAtRegressed {
+        /// The previous entry's time.
+        previous: Timestamp,
+        /// This entry's time.
+        found: Timestamp,
+    },
+    /// The author-claimed date is after the ledger's own date.
+    #[error("occurred_on {occurred_on} is in the future of the ledger's clock ({today})")]
+    OccurredInFuture {
+        /// Claimed date.
+        occurred_on: Date,
+        /// The ledger's date.
+        today: Date,
+    },
+    /// The same signed event (same nonce) was appended before.
+    #[error("replay of the event first appended at seq {first}")]
+    Replay {
+        /// Where it was first appended.
+        first: Seq,
+    },
+    /// The author is not enrolled.
+    #[error("author {0} is not enrolled")]
+    UnknownAuthor(ActorId),
+    /// The author's key was revoked.
+    #[error("author {0} was revoked")]
+    AuthorRevoked(ActorId),
+    /// The author's role may not write this kind.
+    #[error("author {author} is {role}; {kind} needs {needed}")]
+    RoleNotAllowed {
+        /// Who.
+        author: ActorId,
+        /// Their role.
+        role: Role,
+        /// The kind.
+        kind: Kind,
+        /// The role the kind needs.
+        needed: Role,
+    },
+    /// Enrolling an actor that is enrolled and not revoked.
+    #[error("actor {0} is already enrolled")]
+    AlreadyEnrolled(ActorId),
+    /// Revoking an actor that is not enrolled or already revoked.
+    #[error("actor {0} is not enrolled or already revoked")]
+    NotEnrolled(ActorId),
+    /// Revoking the last admin would leave nobody able to enrol.
+    #[error("cannot revoke {0}: it is the last admin")]
+    LastAdmin(ActorId),
+    /// An event for a record that was never opened.
+    #[error("record {0} was never opened")]
+    RecordNotOpened(RecordId),
+    /// A second `RecordOpened`.
+    #[error("record {0} is already open")]
+    RecordAlreadyOpened(RecordId),
+    /// Any event after the record's destruction.
+    #[error("record {record} was destroyed at seq {destroyed_at}")]
+    AfterDestruction {
+        /// The record.
+        record: RecordId,
+        /// Where it was destroyed.
+        destroyed_at: Seq,
+    },
+    /// Terminating a record whose service is already terminated.
+    #[error("record {0} is already terminated")]
+    AlreadyTerminated(RecordId),
+    /// Resuming a record that is not terminated.
+    #[error("record {0} is not terminated")]
+    NotTerminated(RecordId),
+    /// A termination dated before service already recorded, or after the ledger's clock:
+    /// it would shorten retention.
+    #[error("termination date {terminated_on} is before the latest recorded service date {latest} of the record")]
+    TerminationBackdated {
+        /// Claimed termination date.
+        terminated_on: Date,
+        /// Latest `occurred_on` of the record so far.
+        latest: Date,
+    },
+    /// An amendment pointing at nothing, a later entry, or another record's entry.
+    #[error("amendment target seq {amends} is not an earlier entry of record {record}")]
+    BadAmendmentTarget {
+        /// The record.
+        record: RecordId,
+        /// The target.
+        amends: Seq,
+    },
+    /// Placing a hold for a matter already held.
+    #[error("a hold for {matter} is already in force on {record}")]
+    HoldAlreadyPlaced {
+        /// The record.
+        record: RecordId,
+        /// The matter.
+        matter: ShortText,
+    },
+    /// Releasing a hold that is not in force.
+    #[error("no hold for {matter} is in force on {record}")]
+    HoldNotPlaced {
+        /// The record.
+        record: RecordId,
+        /// The matter.
+        matter: ShortText,
+    },
+    /// Destroying a record whose service has not terminated.
+    #[error("record {0} is open (service not terminated): destruction is not lawful")]
+    DestructionOfOpenRecord(RecordId),
+    /// Destroying before retention has run out.
+    #[error("record {record} is retained until {retained_until}; destruction is lawful from {lawful_from}")]
+    DestructionBeforeRetentionEnd {
+        /// The record.
+        record: RecordId,
+        /// Last day of retention.
+        retained_until: Date,
+        /// First lawful day.
+        lawful_from: Date,
+    },
+    /// Destroying while holds are in force.
+    #[error("record {record} is under hold ({}): destruction is not lawful", .matters.iter().map(ShortText::as_str).collect::<Vec<_>>().join(", "))]
+    DestructionUnderHold {
+        /// The record.
+        record: RecordId,
+        /// The matters in force.
+        matters: Vec<ShortText>,
+    },
+    /// A date computation left the supported range.
+    #[error("date out of range")]
+    DateOutOfRange,
+}
+
+impl From<TimeError> for Violation {
+    fn from(_: TimeError) -> Violation {
+        Violation::DateOutOfRange
+    }
+}
+
+/// An enrolled actor.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ActorState {
+    /// Their role.
+    pub role: Role,
+    /// Their current key.
+    pub key: PublicKey,
+    /// Revoked: may sign nothing more (until re-enrolled with a new key).
+    pub revoked: bool,
+    /// Seq of the (latest) enrolment.
+    pub enrolled_at: Seq,
+}
+
+/// Ledger-wide state of the fold: genesis facts, actors, the clock. Small (actors only).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct Registry {
+    /// Origin, from genesis.
+    pub origin: Option<ShortText>,
+    /// The ledger (checkpoint) key, from genesis.
+    pub ledger_key: Option<PublicKey>,
+    /// Ledger-wide settings, from genesis.
+    pub settings: LedgerSettings,
+    /// Actors by id.
+    pub actors: BTreeMap<ActorId, ActorState>,
+    /// `recorded_at` of the latest entry.
+    pub last_recorded_at: Option<Timestamp>,
+}
+
+impl Registry {
+    /// The key that must have signed `event`, at this point of the ledger: the genesis'
+    /// own admin key for genesis, else the author's current key (even if revoked or of the
+    /// wrong role: [`check`] judges those). `None` when the author is unknown.
+    pub fn author_key(&self, event: &Event) -> Option<PublicKey> {
+        if let EventKind::Genesis { admin_key, .. } = &event.kind {
+            return Some(*admin_key);
+        }
+        self.actors.get(&event.author).map(|a| a.key)
+    }
+}
+
+/// Where a record's service stands.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Service {
+    /// Service ongoing (opened or resumed).
+    Open,
+    /// Service terminated on this date.
+    Terminated(Date),
+}
+
+/// A record's destruction.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Destroyed {
+    /// The destruction entry.
+    pub seq: Seq,
+    /// Its ledger date (UTC date of `recorded_at`).
+    pub on: Date,
+    /// The custodian.
+    pub by: ActorId,
+    /// Whether it was lawful when recorded.
+    pub lawful: bool,
+}
+
+/// Which (11)(A)-(F), (3) and (7) items a record holds, as a bit set over [`Kind`]s.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct KindsSeen(pub u32);
+
+impl KindsSeen {
+    /// Marks a kind seen.
+    pub fn insert(&mut self, k: Kind) {
+        self.0 |= 1 << (k as u32);
+    }
+    /// Whether a kind was seen.
+    pub fn contains(self, k: Kind) -> bool {
+        self.0 & (1 << (k as u32)) != 0
+    }
+}
+
+/// The fold's state for one record. Small and bounded: no per-entry data.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RecordState {
+    /// Seq of `RecordOpened` (or of the first entry seen, when replaying a faulty ledger).
+    pub opened_seq: Seq,
+    /// Claimed date of opening.
+    pub opened_on: Date,
+    /// Whether `RecordOpened` was seen.
+    pub opened: bool,
+    /// Service state.
+    pub service: Service,
+    /// Latest `occurred_on` seen on the record.
+    pub latest_occurred_on: Date,
+    /// Holds in force (matters), sorted.
+    pub holds: Vec<ShortText>,
+    /// Kinds seen.
+    pub kinds: KindsSeen,
+    /// Whether service was ever terminated.
+    pub ever_terminated: bool,
+    /// Set when destroyed.
+    pub destroyed: Option<Destroyed>,
+    /// Number of entries.
+    pub entries: u64,
+    /// Seq of the latest entry.
+    pub last_seq: Seq,
+}
+
+impl RecordState {
+    fn new(seq: Seq, on: Date) -> RecordState {
+        RecordState {
+            opened_seq: seq,
+            opened_on: on,
+            opened: false,
+            service: Service::Open,
+            latest_occurred_on: on,
+            holds: Vec::new(),
+            kinds: KindsSeen::default(),
+            ever_terminated: false,
+            destroyed: None,
+            entries: 0,
+            last_seq: seq,
+        }
+    }
+
+    /// Last day of retention, when service is terminated.
+    pub fn retained_until(&self) -> Option<Date> {
+        match self.service {
+            Service::Terminated(d) => retention_end(d).ok(),
+            Service::Open => None,
+        }
+    }
+
+    /// First day destruction is lawful, when service is terminated.
+    pub fn lawful_from(&self) -> Option<Date> {
+        match self.service {
+            Service::Terminated(d) => lawful_from(d).ok(),
+            Service::Open => None,
+        }
+    }
+
+    /// Whether a destruction recorded on `ledger_date` would be lawful; the violation if not.
+    pub fn check_destruction(&self, record: &RecordId, ledger_date: Date) -> Result<(), Violation> {
+        let Service::Terminated(t) = self.service else {
+            return Err(Violation::DestructionOfOpenRecord(record.clone()));
+        };
+        if !self.holds.is_empty() {
+            return Err(Violation::DestructionUnderHold { record: record.clone(), matters: self.holds.clone() });
+        }
+        let from = lawful_from(t)?;
+        if ledger_date < from {
+            return Err(Violation::DestructionBeforeRetentionEnd {
+                record: record.clone(),
+                retained_until: retention_end(t)?,
+                lawful_from: from,
+            });
+        }
+        Ok(())
+    }
+
+    /// The report status as of a date. `content_missing` is the verifier's finding that
+    /// payloads are gone without a lawful destruction.
+    pub fn status(&self, as_of: Date, content_missing: bool) -> Status {
+        if let Some(d) = &self.destroyed {
+            return if d.lawful { Status::DestroyedLawfully } else { Status::DestroyedEarly };
+        }
+        if content_missing {
+            return Status::ContentMissing;
+        }
+        if !self.holds.is_empty() {
+            return Status::OnHold;
+        }
+        match (self.service, self.retained_until()) {
+            (Service::Terminated(_), Some(until)) if as_of <= until => Status::Retained { until },
+            (Service::Terminated(_), Some(_)) => Status::Eligible,
+            _ => Status::Open,
+        }
+    }
+
+    /// (11)(A)-(F), (3) and (7) completeness.
+    pub fn completeness(&self, settings: LedgerSettings) -> Completeness {
+        let req = |k: Kind| if self.kinds.contains(k) { Item::Present } else { Item::Missing };
+        let opt = |k: Kind| if self.kinds.contains(k) { Item::Present } else { Item::NoneRecorded };
+        let f = if self.kinds.contains(Kind::TerminationNotice) {
+            Item::Present
+        } else if settings.private_practice && self.ever_terminated {
+            Item::Missing
+        } else {
+            Item::NotApplicable
+        };
+        Completeness {
+            a_presenting_problem: req(Kind::PresentingProblem),
+            a_assessment: req(Kind::Assessment),
+            a_plan_of_action: req(Kind::PlanOfAction),
+            a_progress_notes: req(Kind::ProgressNote),
+            b_fee_arrangement: req(Kind::FeeArrangement),
+            c_contacts: req(Kind::Contact),
+            d_consults: opt(Kind::Consult),
+            e_evaluative_reports: opt(Kind::EvaluativeReport),
+            f_termination_notice: f,
+            disclosure: req(Kind::Disclosure),
+            recording_consent: opt(Kind::RecordingConsent),
+        }
+    }
+}
+
+/// A record's retention status as of a date (report vocabulary).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Status {
+    /// Service ongoing.
+    Open,
+    /// Terminated; retained until the date (inclusive).
+    Retained {
+        /// Last day of retention.
+        until: Date,
+    },
+    /// Retention has run out: may be destroyed.
+    Eligible,
+    /// A hold is in force.
+    OnHold,
+    /// Destroyed after retention, without hold, by a custodian.
+    DestroyedLawfully,
+    /// Destroyed before retention ran out or under hold.
+    DestroyedEarly,
+    /// Payloads missing without a lawful destruction.
+    ContentMissing,
+}
+
+impl Status {
+    /// The report name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Retained { .. } => "retained",
+            Status::Eligible => "eligible",
+            Status::OnHold => "on_hold",
+            Status::DestroyedLawfully => "destroyed_lawfully",
+            Status::DestroyedEarly => "destroyed_early",
+            Status::ContentMissing => "content_missing",
+        }
+    }
+}
+
+/// Whether a completeness item is in the record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Item {
+    /// At least one event of the kind.
+    Present,
+    /// Required and absent.
+    Missing,
+    /// Not required, none recorded (consults, evaluative reports, recording consent).
+    NoneRecorded,
+    /// Not required here ((F) outside private practice, or before any termination).
+    NotApplicable,
+}
+
+/// Completeness of a record against 20 CSR 2263-3.040 (11)(A)-(F), (3) and (7).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Completeness {
+    /// (11)(A) presenting problem(s).
+    pub a_presenting_problem: Item,
+    /// (11)(A) assessment.
+    pub a_assessment: Item,
+    /// (11)(A) plan of action.
+    pub a_plan_of_action: Item,
+    /// (11)(A) progress notes.
+    pub a_progress_notes: Item,
+    /// (11)(B) fee arrangement.
+    pub b_fee_arrangement: Item,
+    /// (11)(C) contacts.
+    pub c_contacts: Item,
+    /// (11)(D) formal consults (if any).
+    pub d_consults: Item,
+    /// (11)(E) evaluative reports (if any).
+    pub e_evaluative_reports: Item,
+    /// (11)(F) written termination communication (private practice).
+    pub f_termination_notice: Item,
+    /// (3) disclosure of purposes, goals and techniques.
+    pub disclosure: Item,
+    /// (7) recording consent (if recorded electronically).
+    pub recording_consent: Item,
+}
+
+impl Completeness {
+    /// `(label, item)` pairs in rule order, for reports.
+    pub fn items(&self) -> [(&'static str, Item); 11] {
+        [
+            ("11A_presenting_problem", self.a_presenting_problem),
+            ("11A_assessment", self.a_assessment),
+            ("11A_plan_of_action", self.a_plan_of_action),
+            ("11A_progress_notes", self.a_progress_notes),
+            ("11B_fee_arrangement", self.b_fee_arrangement),
+            ("11C_contacts", self.c_contacts),
+            ("11D_consults", self.d_consults),
+            ("11E_evaluative_reports", self.e_evaluative_reports),
+            ("11F_termination_notice", self.f_termination_notice),
+            ("3_disclosure", self.disclosure),
+            ("7_recording_consent", self.recording_consent),
+        ]
+    }
+    /// The labels of missing items.
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.items().iter().filter(|(_, i)| *i == Item::Missing).map(|(l, _)| *l).collect()
+    }
+}
+
+/// What the fold needs to know about earlier entries that its small state does not hold.
+/// The store answers from its trees; the verifier from compact in-memory maps.
+pub trait History {
+    /// The record of the entry at `seq`, if that entry exists and belongs to a record.
+    fn record_of(&self, seq: Seq) -> Option<RecordId>;
+    /// The seq at which an event with this nonce was appended, if any.
+    fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq>;
+}
+
+/// One entry as the fold sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// Position.
+    pub seq: Seq,
+    /// The ledger's clock.
+    pub recorded_at: Timestamp,
+    /// The (signature-checked) event.
+    pub event: &'a Event,
+}
+
+/// Judges one entry against the state before it. Pure: changes nothing.
+///
+/// `record` is the state of `step.event.record` (None when it has none yet). Signatures are
+/// not checked here (callers batch them); everything else about lawfulness is.
+pub fn check(registry: &Registry, record: Option<&RecordState>, step: Step<'_>, history: &impl History) -> Result<(), Violation> {
+    let ev = step.event;
+    let kind = ev.kind.kind();
+    if (step.seq == Seq::GENESIS) != (kind == Kind::Genesis) {
+        return Err(Violation::GenesisPlacement);
+    }
+    ev.check_shape().map_err(|e| Violation::Shape(e.to_string()))?;
+    if let Some(prev) = registry.last_recorded_at {
+        if step.recorded_at < prev {
+            return Err(Violation::RecordedAtRegressed { previous: prev, found: step.recorded_at });
+        }
+    }
+    let today = step.recorded_at.date_utc()?;
+    let latest_allowed = today.civil().checked_add(jiff::Span::new().days(FUTURE_SLACK_DAYS)).map_err(|_| Violation::DateOutOfRange)?;
+    if ev.occurred_on.civil() > latest_allowed {
+        return Err(Violation::OccurredInFuture { occurred_on: ev.occurred_on, today });
+    }
+    if let Some(first) = history.nonce_seen(&ev.nonce) {
+        return Err(Violation::Replay { first });
+    }
+    check_author(registry, ev, kind)?;
+    match (&ev.kind, &ev.record) {
+        (EventKind::Genesis { .. }, _) => Ok(()),
+        (EventKind::ActorEnrolled { actor, .. }, _) => match registry.actors.get(actor) {
+            Some(a) if !a.revoked => Err(Violation::AlreadyEnrolled(actor.clone())),
+            _ => Ok(()),
+        },
+        (EventKind::KeyRevoked { actor }, _) => match registry.actors.get(actor) {
+            Some(a) if !a.revoked => {
+                let admins = registry.actors.values().filter(|a| a.role == Role::Admin && !a.revoked).count();
+                if a.role == Role::Admin && admins <= 1 {
+                    Err(Violation::LastAdmin(actor.clone()))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(Violation::NotEnrolled(actor.clone())),
+        },
+        (_, None) => Err(Violation::Shape(format!("{kind} events need a record id"))),
+        (k, Some(rid)) => check_record_event(record, rid, k, step, today, history),
+    }
+}
+
+fn check_author(registry: &Registry, ev: &Event, kind: Kind) -> Result<(), Violation> {
+    if let EventKind::Genesis { admin, .. } = &ev.kind {
+        return if *admin == ev.author { Ok(()) } else { Err(Violation::UnknownAuthor(ev.author.clone())) };
+    }
+    let a = registry.actors.get(&ev.author).ok_or_else(|| Violation::UnknownAuthor(ev.author.clone()))?;
+    if a.revoked {
+        return Err(Violation::AuthorRevoked(ev.author.clone()));
+    }
+    let needed = kind.allowed_role();
+    if a.role != needed {
+        return Err(Violation::RoleNotAllowed { author: ev.author.clone(), role: a.role, kind, needed });
+    }
+    Ok(())
+}
+
+fn check_record_event(
+    record: Option<&RecordState>,
+    rid: &RecordId,
+    kind: &EventKind,
+    step: Step<'_>,
+    today: Date,
+    history: &impl History,
+) -> Result<(), Violation> {
+    let Some(r) = record else {
+        return if matches!(kind, EventKind::RecordOpened) { Ok(()) } else { Err(Violation::RecordNotOpened(rid.clone())) };
+    };
+    if let Some(d) = &r.destroyed {
+        return Err(Violation::AfterDestruction { record: rid.clone(), destroyed_at: d.seq });
+    }
+    match kind {
+        EventKind::RecordOpened => Err(Violation::RecordAlreadyOpened(rid.clone())),
+        EventKind::ServiceTerminated { terminated_on } => {
+            if matches!(r.service, Service::Terminated(_)) {
+                return Err(Violation::AlreadyTerminated(rid.clone()));
+            }
+            if *terminated_on < r.latest_occurred_on {
+                return Err(Violation::TerminationBackdated { terminated_on: *terminated_on, latest: r.latest_occurred_on });
+            }
+            if terminated_on.civil() > today.civil() {
+                return Err(Violation::OccurredInFuture { occurred_on: *terminated_on, today });
+            }
+            Ok(())
+        }
+        EventKind::ServiceResumed => match r.service {
+            Service::Terminated(_) => Ok(()),
+            Service::Open => Err(Violation::NotTerminated(rid.clone())),
+        },
+        EventKind::Amendment { amends } => {
+            if *amends < step.seq && history.record_of(*amends).as_ref() == Some(rid) {
+                Ok(())
+            } else {
+                Err(Violation::BadAmendmentTarget { record: rid.clone(), amends: *amends })
+            }
+        }
+        EventKind::HoldPlaced { matter } => {
+            if r.holds.contains(matter) {
+                Err(Violation::HoldAlreadyPlaced { record: rid.clone(), matter: matter.clone() })
+            } else {
+                Ok(())
+            }
+        }
+        EventKind::HoldReleased { matter } => {
+            if r.holds.contains(matter) {
+                Ok(())
+            } else {
+                Err(Violation::HoldNotPlaced { record: rid.clone(), matter: matter.clone() })
+            }
+        }
+        EventKind::Destruction { .. } => r.check_destruction(rid, today),
+        _ => Ok(()),
+    }
+}
+
+/// Advances the state by one entry, whether or not [`check`] allowed it (the verifier keeps
+/// replaying a faulty ledger; the store only applies what it checked). Returns the record's
+/// new state through `record` (created on first sight).
+pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: Step<'_>) {
+    let ev = step.event;
+    registry.last_recorded_at = Some(registry.last_recorded_at.map_or(step.recorded_at, |p| p.max(step.recorded_at)));
+    match &ev.kind {
+        EventKind::Genesis { origin, admin, admin_key, ledger_key, settings } => {
+            registry.origin = Some(origin.clone());
+            registry.ledger_key = Some(*ledger_key);
+            registry.settings = *settings;
+            registry.actors.insert(admin.clone(), ActorState { role: Role::Admin, key: *admin_key, revoked: false, enrolled_at: step.seq });
+            return;
+        }
+        EventKind::ActorEnrolled { actor, role, public_key } => {
+            registry.actors.insert(actor.clone(), ActorState { role: *role, key: *public_key, revoked: false, enrolled_at: step.seq });
+            return;
+        }
+        EventKind::KeyRevoked { actor } => {
+            if let Some(a) = registry.actors.get_mut(actor) {
+                a.revoked = true;
+            }
+            return;
+        }
+        _ => {}
+    }
+    if ev.record.is_none() {
+        return;
+    }
+    let r = record.get_or_insert_with(|| RecordState::new(step.seq, ev.occurred_on));
+    if r.destroyed.is_some() {
+        // Nothing changes a destroyed record; `check` reported the event.
+        r.entries += 1;
+        r.last_seq = step.seq;
+        return;
+    }
+    let today = step.recorded_at.date_utc().ok();
+    r.entries += 1;
+    r.last_seq = step.seq;
+    r.kinds.insert(ev.kind.kind());
+    if ev.occurred_on > r.latest_occurred_on {
+        r.latest_occurred_on = ev.occurred_on;
+    }
+    match &ev.kind {
+        EventKind::RecordOpened if !r.opened => {
+            r.opened = true;
+            r.opened_seq = step.seq;
+            r.opened_on = ev.occurred_on;
+        }
+        EventKind::ServiceTerminated { terminated_on } => {
+            r.service = Service::Terminated(*terminated_on);
+            r.ever_terminated = true;
+        }
+        EventKind::ServiceResumed => r.service = Service::Open,
+        EventKind::HoldPlaced { matter } => {
+            if let Err(pos) = r.holds.binary_search(matter) {
+                r.holds.insert(pos, matter.clone());
+            }
+        }
+        EventKind::HoldReleased { matter } => r.holds.retain(|m| m != matter),
+        EventKind::Destruction { .. } => {
+            let lawful = match (ev.record.as_ref(), today) {
+                (Some(rid), Some(day)) => r.check_destruction(rid, day).is_ok(),
+                _ => false,
+            };
+            r.destroyed = Some(Destroyed { seq: step.seq, on: today.unwrap_or(ev.occurred_on), by: ev.author.clone(), lawful });
+        }
+        _ => {}
+    }
+}
+
+/// The whole fold in memory: a registry and a map of record states, with the history the
+/// fold needs (record of each seq, nonces). For tests, the sample generator, and small
+/// ledgers; the verifier keeps its own compact history.
+#[derive(Default, Debug, Clone)]
+pub struct LedgerState {
+    /// Ledger-wide state.
+    pub registry: Registry,
+    /// Records by id.
+    pub records: HashMap<RecordId, RecordState>,
+    record_of: Vec<Option<RecordId>>,
+    nonces: HashMap<Nonce, Seq>,
+}
+
+impl History for LedgerState {
+    fn record_of(&self, seq: Seq) -> Option<RecordId> {
+        usize::try_from(seq.0).ok().and_then(|i| self.record_of.get(i)).cloned().flatten()
+    }
+    fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq> {
+        self.nonces.get(nonce).copied()
+    }
+}
+
+impl LedgerState {
+    /// Checks then applies one entry; on a violation nothing changes.
+    pub fn step(&mut self, step: Step<'_>) -> Result<(), Violation> {
+        let rec = step.event.record.as_ref().and_then(|r| self.records.get(r));
+        check(&self.registry, rec, step, self)?;
+        self.force(step);
+        Ok(())
+    }
+
+    /// Applies one entry without checking (replaying a faulty ledger).
+    pub fn force(&mut self, step: Step<'_>) {
+        let mut rec = step.event.record.as_ref().and_then(|r| self.records.remove(r));
+        apply(&mut self.registry, &mut rec, step);
+        if let (Some(rid), Some(r)) = (step.event.record.clone(), rec) {
+            self.records.insert(rid, r);
+        }
+        // Only contiguous seqs are remembered: a hostile seq must not allocate.
+        if usize::try_from(step.seq.0).ok() == Some(self.record_of.len()) {
+            self.record_of.push(step.event.record.clone());
+        }
+        self.nonces.entry(step.event.nonce).or_insert(step.seq);
+    }
+}

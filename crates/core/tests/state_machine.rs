@@ -1,0 +1,250 @@
+//! Table-driven tests of the record state machine and retention rules.
+//!
+//! Each case is a script of events on a fresh ledger (genesis, an admin, licensee `lic`,
+//! custodian `cus`); every step but the last must be accepted; the last must give the
+//! expected outcome.
+
+use caseledger_core::event::{Event, EventKind, LedgerSettings, Role, ShortText};
+use caseledger_core::ids::{ActorId, Nonce, RecordId, Seq};
+use caseledger_core::keys::SigningKey;
+use caseledger_core::record::{self, Item, LedgerState, Status, Step, Violation};
+use caseledger_core::time::{Date, Timestamp};
+
+fn d(s: &str) -> Date {
+    Date::parse(s).unwrap()
+}
+fn text(s: &str) -> ShortText {
+    ShortText::new(s).unwrap()
+}
+
+/// One scripted step: who, which record, what, claimed date, ledger date.
+struct S {
+    author: &'static str,
+    record: Option<&'static str>,
+    kind: EventKind,
+    occurred: &'static str,
+    recorded: &'static str,
+    nonce: Option<[u8; 16]>,
+}
+
+fn s(author: &'static str, record: &'static str, kind: EventKind, occurred: &'static str, recorded: &'static str) -> S {
+    S { author, record: Some(record), kind, occurred, recorded, nonce: None }
+}
+fn admin(kind: EventKind, recorded: &'static str) -> S {
+    S { author: "adm", record: None, kind, occurred: recorded, recorded, nonce: None }
+}
+
+struct Ledger {
+    state: LedgerState,
+    next: u64,
+}
+
+fn genesis(private_practice: bool) -> Ledger {
+    let mut l = Ledger { state: LedgerState::default(), next: 0 };
+    let k = SigningKey::from_seed(&[1; 32]);
+    let g = EventKind::Genesis {
+        origin: text("test.example/ledger"),
+        admin: ActorId::new("adm").unwrap(),
+        admin_key: k.public_key(),
+        ledger_key: SigningKey::from_seed(&[2; 32]).public_key(),
+        settings: LedgerSettings { private_practice },
+    };
+    l.run(admin(g, "2010-01-01")).unwrap();
+    for (id, role, seed) in [("lic", Role::Licensee, 3u8), ("cus", Role::Custodian, 4), ("lic2", Role::Licensee, 5)] {
+        let kind = EventKind::ActorEnrolled {
+            actor: ActorId::new(id).unwrap(),
+            role,
+            public_key: SigningKey::from_seed(&[seed; 32]).public_key(),
+        };
+        l.run(admin(kind, "2010-01-01")).unwrap();
+    }
+    l
+}
+
+impl Ledger {
+    fn run(&mut self, st: S) -> Result<(), Violation> {
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&self.next.to_be_bytes());
+        let ev = Event {
+            record: st.record.map(|r| RecordId::new(r).unwrap()),
+            author: ActorId::new(st.author).unwrap(),
+            kind: st.kind,
+            occurred_on: d(st.occurred),
+            commitment: None,
+            nonce: Nonce(st.nonce.unwrap_or(nonce)),
+        };
+        let step = Step { seq: Seq(self.next), recorded_at: Timestamp::start_of(d(st.recorded)).unwrap(), event: &ev };
+        self.state.step(step)?;
+        self.next += 1;
+        Ok(())
+    }
+    fn record(&self, r: &str) -> &record::RecordState {
+        &self.state.records[&RecordId::new(r).unwrap()]
+    }
+}
+
+fn term(on: &'static str) -> EventKind {
+    EventKind::ServiceTerminated { terminated_on: d(on) }
+}
+fn destroy() -> EventKind {
+    EventKind::Destruction { reason: text("retention policy 7.2") }
+}
+fn hold(m: &str) -> EventKind {
+    EventKind::HoldPlaced { matter: text(m) }
+}
+fn release(m: &str) -> EventKind {
+    EventKind::HoldReleased { matter: text(m) }
+}
+
+/// The opening of record R, service from 2012.
+fn opened(r: &'static str) -> Vec<S> {
+    vec![s("lic", r, EventKind::RecordOpened, "2012-01-10", "2012-01-10"), s("lic", r, EventKind::ProgressNote, "2012-02-10", "2012-02-10")]
+}
+
+fn outcome(script: Vec<S>) -> Result<(), Violation> {
+    let mut l = genesis(false);
+    let n = script.len();
+    for (i, st) in script.into_iter().enumerate() {
+        let r = l.run(st);
+        if i + 1 < n {
+            r.unwrap_or_else(|e| panic!("step {i} refused: {e}"));
+        } else {
+            return r;
+        }
+    }
+    Ok(())
+}
+
+fn with(mut base: Vec<S>, more: Vec<S>) -> Vec<S> {
+    base.extend(more);
+    base
+}
+
+#[test]
+fn table() {
+    type Check = fn(&Result<(), Violation>) -> bool;
+    let cases: Vec<(&str, Vec<S>, Check)> = vec![
+        ("open then note is fine", opened("R"), |r| r.is_ok()),
+        ("event on unopened record", vec![s("lic", "R", EventKind::ProgressNote, "2012-01-01", "2012-01-01")], |r| matches!(r, Err(Violation::RecordNotOpened(_)))),
+        ("second open", with(opened("R"), vec![s("lic", "R", EventKind::RecordOpened, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::RecordAlreadyOpened(_)))),
+        ("custodian may not write notes", with(opened("R"), vec![s("cus", "R", EventKind::ProgressNote, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::RoleNotAllowed { needed: Role::Licensee, .. }))),
+        ("licensee may not destroy", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("lic", "R", destroy(), "2020-01-01", "2020-01-01")]), |r| matches!(r, Err(Violation::RoleNotAllowed { needed: Role::Custodian, .. }))),
+        ("unknown author", with(opened("R"), vec![s("nobody", "R", EventKind::Contact, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::UnknownAuthor(_)))),
+        ("revoked author", with(opened("R"), vec![admin(EventKind::KeyRevoked { actor: ActorId::new("lic").unwrap() }, "2012-03-01"), s("lic", "R", EventKind::Contact, "2012-03-02", "2012-03-02")]), |r| matches!(r, Err(Violation::AuthorRevoked(_)))),
+        ("re-enrolment after revocation (key rotation)", with(opened("R"), vec![
+            admin(EventKind::KeyRevoked { actor: ActorId::new("lic").unwrap() }, "2012-03-01"),
+            admin(EventKind::ActorEnrolled { actor: ActorId::new("lic").unwrap(), role: Role::Licensee, public_key: SigningKey::from_seed(&[9; 32]).public_key() }, "2012-03-01"),
+            s("lic", "R", EventKind::Contact, "2012-03-02", "2012-03-02")]), |r| r.is_ok()),
+        ("enrol twice", vec![admin(EventKind::ActorEnrolled { actor: ActorId::new("lic").unwrap(), role: Role::Licensee, public_key: SigningKey::from_seed(&[9; 32]).public_key() }, "2012-03-01")], |r| matches!(r, Err(Violation::AlreadyEnrolled(_)))),
+        ("revoke the last admin", vec![admin(EventKind::KeyRevoked { actor: ActorId::new("adm").unwrap() }, "2012-03-01")], |r| matches!(r, Err(Violation::LastAdmin(_)))),
+        ("recorded_at regression", with(opened("R"), vec![s("lic", "R", EventKind::Contact, "2011-01-01", "2011-01-01")]), |r| matches!(r, Err(Violation::RecordedAtRegressed { .. }))),
+        ("occurred in the future", with(opened("R"), vec![s("lic", "R", EventKind::Contact, "2012-03-05", "2012-03-01")]), |r| matches!(r, Err(Violation::OccurredInFuture { .. }))),
+        ("one day of time-zone slack", with(opened("R"), vec![s("lic", "R", EventKind::Contact, "2012-03-02", "2012-03-01")]), |r| r.is_ok()),
+        ("backdated termination", with(opened("R"), vec![s("lic", "R", term("2012-01-15"), "2012-01-15", "2012-03-01")]), |r| matches!(r, Err(Violation::TerminationBackdated { .. }))),
+        ("terminate twice", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("lic", "R", term("2012-03-02"), "2012-03-02", "2012-03-02")]), |r| matches!(r, Err(Violation::AlreadyTerminated(_)))),
+        ("resume open record", with(opened("R"), vec![s("lic", "R", EventKind::ServiceResumed, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::NotTerminated(_)))),
+        ("amend own earlier entry", with(opened("R"), vec![s("lic", "R", EventKind::Amendment { amends: Seq(5) }, "2012-03-01", "2012-03-01")]), |r| r.is_ok()),
+        ("amend another record's entry", with(opened("R"), vec![s("lic", "Q", EventKind::RecordOpened, "2012-02-11", "2012-02-11"), s("lic", "R", EventKind::Amendment { amends: Seq(6) }, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::BadAmendmentTarget { .. }))),
+        ("amend a later entry", with(opened("R"), vec![s("lic", "R", EventKind::Amendment { amends: Seq(99) }, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::BadAmendmentTarget { .. }))),
+        ("amend an admin entry", with(opened("R"), vec![s("lic", "R", EventKind::Amendment { amends: Seq(1) }, "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::BadAmendmentTarget { .. }))),
+        ("destroy open record", with(opened("R"), vec![s("cus", "R", destroy(), "2020-01-01", "2020-01-01")]), |r| matches!(r, Err(Violation::DestructionOfOpenRecord(_)))),
+        ("destroy on the last day of retention", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2017-03-01", "2017-03-01")]), |r| matches!(r, Err(Violation::DestructionBeforeRetentionEnd { lawful_from, .. }) if lawful_from.to_string() == "2017-03-02")),
+        ("destroy the day after", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2017-03-02", "2017-03-02")]), |r| r.is_ok()),
+        ("backdated destruction is judged at the ledger date", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2012-03-01", "2017-03-02")]), |r| r.is_ok()),
+        ("claimed date cannot make destruction lawful", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2017-03-02", "2016-01-01")]), |r| matches!(r, Err(Violation::OccurredInFuture { .. }))),
+        ("leap day: Feb 28 is still retained", with(opened("R"), vec![s("lic", "R", term("2012-02-29"), "2012-02-29", "2012-02-29"), s("cus", "R", destroy(), "2017-02-28", "2017-02-28")]), |r| matches!(r, Err(Violation::DestructionBeforeRetentionEnd { retained_until, lawful_from, .. }) if retained_until.to_string() == "2017-02-28" && lawful_from.to_string() == "2017-03-01")),
+        ("leap day: Mar 1 is lawful", with(opened("R"), vec![s("lic", "R", term("2012-02-29"), "2012-02-29", "2012-02-29"), s("cus", "R", destroy(), "2017-03-01", "2017-03-01")]), |r| r.is_ok()),
+        ("resumption clears the clock", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("lic", "R", EventKind::ServiceResumed, "2013-01-01", "2013-01-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01")]), |r| matches!(r, Err(Violation::DestructionOfOpenRecord(_)))),
+        ("the last termination counts", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("lic", "R", EventKind::ServiceResumed, "2013-01-01", "2013-01-01"), s("lic", "R", term("2014-06-30"), "2014-06-30", "2014-06-30"), s("cus", "R", destroy(), "2019-06-30", "2019-06-30")]), |r| matches!(r, Err(Violation::DestructionBeforeRetentionEnd { .. }))),
+        ("hold blocks destruction", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", hold("MO-2019-17"), "2016-01-01", "2016-01-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01")]), |r| matches!(r, Err(Violation::DestructionUnderHold { matters, .. }) if matters.len() == 1)),
+        ("released hold allows destruction", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", hold("MO-2019-17"), "2016-01-01", "2016-01-01"), s("cus", "R", release("MO-2019-17"), "2017-06-01", "2017-06-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01")]), |r| r.is_ok()),
+        ("two holds, one released", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", hold("A"), "2016-01-01", "2016-01-01"), s("cus", "R", hold("B"), "2016-01-01", "2016-01-01"), s("cus", "R", release("A"), "2017-06-01", "2017-06-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01")]), |r| matches!(r, Err(Violation::DestructionUnderHold { .. }))),
+        ("hold placed twice", with(opened("R"), vec![s("cus", "R", hold("A"), "2012-03-01", "2012-03-01"), s("cus", "R", hold("A"), "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::HoldAlreadyPlaced { .. }))),
+        ("release of no hold", with(opened("R"), vec![s("cus", "R", release("A"), "2012-03-01", "2012-03-01")]), |r| matches!(r, Err(Violation::HoldNotPlaced { .. }))),
+        ("nothing after destruction", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01"), s("lic", "R", EventKind::Contact, "2018-01-02", "2018-01-02")]), |r| matches!(r, Err(Violation::AfterDestruction { destroyed_at: Seq(7), .. }))),
+        ("no hold after destruction either", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01"), s("cus", "R", hold("A"), "2018-01-02", "2018-01-02")]), |r| matches!(r, Err(Violation::AfterDestruction { .. }))),
+        ("replayed nonce", with(opened("R"), vec![S { nonce: Some({ let mut n = [0u8; 16]; n[..8].copy_from_slice(&5u64.to_be_bytes()); n }), ..s("lic", "R", EventKind::Contact, "2012-03-01", "2012-03-01") }]), |r| matches!(r, Err(Violation::Replay { first: Seq(5) }))),
+        ("second genesis", vec![admin(EventKind::Genesis { origin: text("x"), admin: ActorId::new("adm").unwrap(), admin_key: SigningKey::from_seed(&[1; 32]).public_key(), ledger_key: SigningKey::from_seed(&[1; 32]).public_key(), settings: LedgerSettings::default() }, "2012-01-01")], |r| matches!(r, Err(Violation::GenesisPlacement))),
+        ("admin event naming a record", vec![S { record: Some("R"), ..admin(EventKind::KeyRevoked { actor: ActorId::new("lic").unwrap() }, "2012-03-01") }], |r| matches!(r, Err(Violation::Shape(_)))),
+    ];
+    let mut failed = vec![];
+    for (name, script, ok) in cases {
+        let r = outcome(script);
+        if !ok(&r) {
+            failed.push(format!("{name}: got {r:?}"));
+        }
+    }
+    assert!(failed.is_empty(), "cases failed:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn status_as_of_dates() {
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    let r = l.record("R");
+    assert_eq!(r.status(d("2030-01-01"), false), Status::Open);
+    l.run(s("lic", "R", term("2012-02-29"), "2012-02-29", "2012-03-01")).unwrap();
+    let r = l.record("R");
+    assert_eq!(r.status(d("2017-02-28"), false), Status::Retained { until: d("2017-02-28") });
+    assert_eq!(r.status(d("2017-03-01"), false), Status::Eligible);
+    assert_eq!(r.status(d("2017-03-01"), true), Status::ContentMissing);
+    l.run(s("cus", "R", hold("H-1"), "2013-01-01", "2013-01-01")).unwrap();
+    assert_eq!(l.record("R").status(d("2020-01-01"), false), Status::OnHold);
+    l.run(s("cus", "R", release("H-1"), "2018-01-01", "2018-01-01")).unwrap();
+    l.run(s("cus", "R", destroy(), "2018-01-02", "2018-01-02")).unwrap();
+    let r = l.record("R");
+    assert_eq!(r.status(d("2018-01-03"), false), Status::DestroyedLawfully);
+    assert_eq!(r.destroyed.as_ref().map(|x| (x.seq, x.on)), Some((Seq(9), d("2018-01-02"))));
+}
+
+#[test]
+fn forced_early_destruction_is_marked_unlawful() {
+    // The verifier replays a ledger whose trees were edited: `force` applies what `check` refuses.
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    l.run(s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01")).unwrap();
+    let ev = Event {
+        record: Some(RecordId::new("R").unwrap()),
+        author: ActorId::new("cus").unwrap(),
+        kind: destroy(),
+        occurred_on: d("2013-01-01"),
+        commitment: None,
+        nonce: Nonce([0xee; 16]),
+    };
+    let step = Step { seq: Seq(7), recorded_at: Timestamp::start_of(d("2013-01-01")).unwrap(), event: &ev };
+    assert!(matches!(l.state.step(step), Err(Violation::DestructionBeforeRetentionEnd { .. })));
+    l.state.force(step);
+    assert_eq!(l.record("R").status(d("2014-01-01"), false), Status::DestroyedEarly);
+}
+
+#[test]
+fn completeness_items() {
+    let mut l = genesis(true);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    let c = l.record("R").completeness(l.state.registry.settings);
+    assert_eq!(c.a_progress_notes, Item::Present);
+    assert_eq!(c.a_assessment, Item::Missing);
+    assert_eq!(c.d_consults, Item::NoneRecorded);
+    assert_eq!(c.f_termination_notice, Item::NotApplicable, "(F) applies once service terminates");
+    l.run(s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01")).unwrap();
+    let c = l.record("R").completeness(l.state.registry.settings);
+    assert_eq!(c.f_termination_notice, Item::Missing, "private practice: (F) required after termination");
+    l.run(s("lic", "R", EventKind::TerminationNotice, "2012-03-02", "2012-03-02")).unwrap();
+    let c = l.record("R").completeness(l.state.registry.settings);
+    assert_eq!(c.f_termination_notice, Item::Present);
+    assert!(c.missing().contains(&"11A_assessment"));
+    assert!(!c.missing().contains(&"11F_termination_notice"));
+    // Outside private practice (F) is never required.
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    l.run(s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01")).unwrap();
+    assert_eq!(l.record("R").completeness(l.state.registry.settings).f_termination_notice, Item::NotApplicable);
+}
