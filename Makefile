@@ -1,0 +1,39 @@
+# caseledger: the few commands a newcomer needs. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/caseledger
+DEMO := ledger-data/demo
+
+.PHONY: demo test check build bench bench-quick torture fuzz clean-demo
+
+## demo: build, create a ledger from the bundled sample practice, checkpoint, verify, sign a report.
+demo: build
+	@bash scripts/demo.sh "$(BIN)" "$(DEMO)"
+
+build:
+	$(CARGO) build --release --locked -p caseledger
+
+## test: formatting, lints, then every test in the workspace.
+test: check
+	$(CARGO) test --workspace --locked
+
+## check: rustfmt and clippy with warnings as errors.
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## bench: criterion benches plus the ratio-to-floor harness (see benches/RESULTS.md).
+bench:
+	$(CARGO) bench -p caseledger-bench --locked
+	$(CARGO) run --release --locked -p caseledger-bench --bin harness
+
+## bench-quick: the harness at small sizes (under two minutes).
+bench-quick:
+	$(CARGO) run --release --locked -p caseledger-bench --bin harness -- --quick
+
+## torture: the full reliability campaigns (see docs/RELIABILITY.md).
+torture:
+	CASELEDGER_TORTURE=full $(CARGO) test --release --locked -p caseledger-tests --test reliability -- --nocapture
+
+clean-demo:
+	rm -rf $(DEMO)
