@@ -6,20 +6,23 @@
 //! --test golden`, and say so in the commit message.
 
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
-use caseledger_core::event::{Entry, Event, EventKind, LedgerSettings, Payload, Role, ShortText, FORMAT_VERSION};
+use caseledger_core::event::{
+    Entry, Event, EventKind, LedgerSettings, Payload, Role, ShortText, FORMAT_VERSION,
+};
+use caseledger_core::hash;
 use caseledger_core::ids::{ActorId, EntryHash, Nonce, RecordId, Seq};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{CompactRange, Sha256Hasher};
 use caseledger_core::note::NoteSigner;
 use caseledger_core::record::{LedgerState, Step};
 use caseledger_core::time::{Date, Timestamp};
-use caseledger_core::hash;
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "golden.caseledger.example/test-ledger";
 
 fn path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ledger-data/vectors/golden-ledger.json")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../ledger-data/vectors/golden-ledger.json")
 }
 
 /// Builds the golden ledger. Every input is fixed: keys from constant seeds, nonces and
@@ -35,20 +38,131 @@ fn build() -> Value {
     let text = |s: &str| ShortText::new(s).unwrap();
 
     // (author key, author, record, kind, occurred_on, payload)
-    type Row<'a> = (&'a SigningKey, &'a str, Option<RecordId>, EventKind, &'a str, Option<&'a str>);
+    type Row<'a> = (
+        &'a SigningKey,
+        &'a str,
+        Option<RecordId>,
+        EventKind,
+        &'a str,
+        Option<&'a str>,
+    );
     let rows: Vec<Row> = vec![
-        (&admin, "admin", None, EventKind::Genesis { origin: text(ORIGIN), admin: id("admin"), admin_key: admin.public_key(), ledger_key: ledger.public_key(), settings: LedgerSettings { private_practice: true } }, "2020-01-02", None),
-        (&admin, "admin", None, EventKind::ActorEnrolled { actor: id("lic-01"), role: Role::Licensee, public_key: lic.public_key() }, "2020-01-02", None),
-        (&admin, "admin", None, EventKind::ActorEnrolled { actor: id("custodian-01"), role: Role::Custodian, public_key: cus.public_key() }, "2020-01-02", None),
-        (&lic, "lic-01", rec("C-0001"), EventKind::RecordOpened, "2020-01-06", None),
-        (&lic, "lic-01", rec("C-0001"), EventKind::PresentingProblem, "2020-01-06", Some("Synthetic: client reports sleep disruption.")),
-        (&lic, "lic-01", rec("C-0001"), EventKind::ProgressNote, "2020-01-13", Some("Synthetic progress note one.")),
-        (&lic, "lic-01", rec("C-0002"), EventKind::RecordOpened, "2020-01-14", None),
-        (&lic, "lic-01", rec("C-0002"), EventKind::FeeArrangement, "2020-01-14", Some("$80 per session")),
-        (&lic, "lic-01", rec("C-0001"), EventKind::ServiceTerminated { terminated_on: d("2020-02-29") }, "2020-02-29", None),
-        (&lic, "lic-01", rec("C-0001"), EventKind::TerminationNotice, "2020-03-02", Some("Synthetic termination letter.")),
-        (&cus, "custodian-01", rec("C-0002"), EventKind::HoldPlaced { matter: text("MO-2020-017") }, "2020-03-03", None),
-        (&lic, "lic-01", rec("C-0002"), EventKind::Amendment { amends: Seq(7) }, "2020-03-04", Some("Correction: fee is $85 per session.")),
+        (
+            &admin,
+            "admin",
+            None,
+            EventKind::Genesis {
+                origin: text(ORIGIN),
+                admin: id("admin"),
+                admin_key: admin.public_key(),
+                ledger_key: ledger.public_key(),
+                settings: LedgerSettings {
+                    private_practice: true,
+                },
+            },
+            "2020-01-02",
+            None,
+        ),
+        (
+            &admin,
+            "admin",
+            None,
+            EventKind::ActorEnrolled {
+                actor: id("lic-01"),
+                role: Role::Licensee,
+                public_key: lic.public_key(),
+            },
+            "2020-01-02",
+            None,
+        ),
+        (
+            &admin,
+            "admin",
+            None,
+            EventKind::ActorEnrolled {
+                actor: id("custodian-01"),
+                role: Role::Custodian,
+                public_key: cus.public_key(),
+            },
+            "2020-01-02",
+            None,
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0001"),
+            EventKind::RecordOpened,
+            "2020-01-06",
+            None,
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0001"),
+            EventKind::PresentingProblem,
+            "2020-01-06",
+            Some("Synthetic: client reports sleep disruption."),
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0001"),
+            EventKind::ProgressNote,
+            "2020-01-13",
+            Some("Synthetic progress note one."),
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0002"),
+            EventKind::RecordOpened,
+            "2020-01-14",
+            None,
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0002"),
+            EventKind::FeeArrangement,
+            "2020-01-14",
+            Some("$80 per session"),
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0001"),
+            EventKind::ServiceTerminated {
+                terminated_on: d("2020-02-29"),
+            },
+            "2020-02-29",
+            None,
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0001"),
+            EventKind::TerminationNotice,
+            "2020-03-02",
+            Some("Synthetic termination letter."),
+        ),
+        (
+            &cus,
+            "custodian-01",
+            rec("C-0002"),
+            EventKind::HoldPlaced {
+                matter: text("MO-2020-017"),
+            },
+            "2020-03-03",
+            None,
+        ),
+        (
+            &lic,
+            "lic-01",
+            rec("C-0002"),
+            EventKind::Amendment { amends: Seq(7) },
+            "2020-03-04",
+            Some("Correction: fee is $85 per session."),
+        ),
     ];
 
     let mut state = LedgerState::default();
@@ -59,13 +173,33 @@ fn build() -> Value {
     let start = Timestamp::start_of(d("2020-03-05")).unwrap().micros();
     for (i, (key, author, record, kind, occurred, payload)) in rows.into_iter().enumerate() {
         let seq = Seq(i as u64);
-        let payload = payload.map(|p| Payload::with_salt([i as u8; 32], p.as_bytes().to_vec()));
+        let payload = payload
+            .map(|p| Payload::with_salt([u8::try_from(i).unwrap(); 32], p.as_bytes().to_vec()));
         let mut nonce = [0xA5u8; 16];
         nonce[8..].copy_from_slice(&seq.0.to_be_bytes());
-        let event = Event { record, author: id(author), kind, occurred_on: d(occurred), commitment: payload.as_ref().map(Payload::commitment), nonce: Nonce(nonce) };
+        let event = Event {
+            record,
+            author: id(author),
+            kind,
+            occurred_on: d(occurred),
+            commitment: payload.as_ref().map(Payload::commitment),
+            nonce: Nonce(nonce),
+        };
         let signed = event.sign(key).unwrap();
-        let entry = Entry { format_version: FORMAT_VERSION, seq, prev, recorded_at: Timestamp(start + 1_000_000 * i as i64), event: signed };
-        state.step(Step { seq, recorded_at: entry.recorded_at, event: &entry.event.event }).unwrap_or_else(|v| panic!("golden entry {i} refused: {v}"));
+        let entry = Entry {
+            format_version: FORMAT_VERSION,
+            seq,
+            prev,
+            recorded_at: Timestamp(start + 1_000_000 * i as i64),
+            event: signed,
+        };
+        state
+            .step(Step {
+                seq,
+                recorded_at: entry.recorded_at,
+                event: &entry.event.event,
+            })
+            .unwrap_or_else(|v| panic!("golden entry {i} refused: {v}"));
         let bytes = entry.to_bytes().unwrap();
         assert_eq!(Entry::from_bytes(&bytes).unwrap(), entry);
         let h = hash::entry_hash(&bytes);
@@ -111,9 +245,18 @@ fn golden_ledger_is_byte_identical() {
     if std::env::var_os("CASELEDGER_REGEN_GOLDEN").is_some() {
         std::fs::write(&p, &built).unwrap();
     }
-    let stored = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (regenerate with CASELEDGER_REGEN_GOLDEN=1)", p.display()));
+    let stored = std::fs::read_to_string(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (regenerate with CASELEDGER_REGEN_GOLDEN=1)",
+            p.display()
+        )
+    });
     if stored != built {
-        let diff = stored.lines().zip(built.lines()).enumerate().find(|(_, (a, b))| a != b);
+        let diff = stored
+            .lines()
+            .zip(built.lines())
+            .enumerate()
+            .find(|(_, (a, b))| a != b);
         panic!("golden vectors differ from what the code builds (first differing line: {diff:?}). If the format changed on purpose, update docs/FORMAT.md and regenerate.");
     }
 }
@@ -131,6 +274,9 @@ fn golden_entries_decode_strictly_and_chain() {
         prev = h;
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(Entry::from_bytes(&longer).is_err(), "trailing byte accepted");
+        assert!(
+            Entry::from_bytes(&longer).is_err(),
+            "trailing byte accepted"
+        );
     }
 }

@@ -1,0 +1,219 @@
+//! The store's one error type.
+
+use caseledger_core::archive::ArchiveError;
+use caseledger_core::ids::{ActorId, PayloadCommitment, Seq};
+use caseledger_core::record::Violation;
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store. A refused append ([`StoreError::Refused`],
+/// [`StoreError::BadSignature`], [`StoreError::PayloadMismatch`]) has written nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (or another `Ledger` in this process) has the ledger open.
+    #[error("ledger is in use by another process: {}", path.display())]
+    InUse {
+        /// The ledger directory.
+        path: PathBuf,
+    },
+    /// The directory is not a caseledger ledger (no `sled/`, or no format version in `meta`).
+    #[error("{} is not a caseledger ledger: {why}", path.display())]
+    NotALedger {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing.
+        why: &'static str,
+    },
+    /// `create` or `import_archive` found a ledger (or other files) already at the path.
+    #[error("{} already exists and is not empty; refusing to create a ledger there", path.display())]
+    AlreadyExists {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The ledger was written by a format version this code does not read.
+    #[error("unsupported ledger format version {found}")]
+    UnsupportedFormat {
+        /// The version found in `meta`.
+        found: u16,
+    },
+    /// The record state machine, the role rules, the clock or replay protection refused the
+    /// event. Nothing was written.
+    #[error("refused: {0}")]
+    Refused(Violation),
+    /// The author's signature does not verify with the author's enrolled key. Nothing was written.
+    #[error("bad signature from {author}: {why}")]
+    BadSignature {
+        /// The claimed author.
+        author: ActorId,
+        /// Why it failed.
+        why: String,
+    },
+    /// The payload does not match the event's commitment (or one is given without the
+    /// other). Nothing was written.
+    #[error(
+        "payload does not match the event's commitment (event: {expected:?}, payload: {found:?})"
+    )]
+    PayloadMismatch {
+        /// The event's commitment.
+        expected: Option<PayloadCommitment>,
+        /// The commitment of the payload given.
+        found: Option<PayloadCommitment>,
+    },
+    /// Stored bytes are not what the store wrote: a corrupt or tampered ledger. Never
+    /// returned together with the bad data.
+    #[error("ledger is corrupt: {what}{}", seq.map(|s| format!(" (seq {s})")).unwrap_or_default())]
+    Corrupt {
+        /// What is wrong.
+        what: String,
+        /// The entry concerned, when there is one.
+        seq: Option<Seq>,
+    },
+    /// A size or seq beyond the ledger's head.
+    #[error("{what} {asked} is beyond the ledger head (size {size})")]
+    BeyondHead {
+        /// What was asked for ("tree size", "seq").
+        what: &'static str,
+        /// The value asked.
+        asked: u64,
+        /// The ledger's size.
+        size: u64,
+    },
+    /// A proof request that makes no sense (index >= size, size1 > size2).
+    #[error("invalid proof request: {0}")]
+    Proof(#[from] caseledger_core::merkle::ProofError),
+    /// The checkpoint signer's key is not the ledger key named at genesis.
+    #[error("the signer's key is not this ledger's checkpoint key")]
+    WrongLedgerKey,
+    /// No checkpoint is stored for this size.
+    #[error("no checkpoint is stored for size {size}")]
+    NoSuchCheckpoint {
+        /// The size.
+        size: u64,
+    },
+    /// A cosigned note was refused (malformed, or for a different checkpoint body).
+    #[error("cosignature refused: {0}")]
+    Cosignature(String),
+    /// An archive could not be read, or its content is not a valid ledger.
+    #[error("archive refused: {0}")]
+    Archive(String),
+    /// An archived entry was refused while importing (chain break, bad signature, an
+    /// unlawful event, a payload that does not match): nothing was imported.
+    #[error("archive refused at seq {seq}: {error}")]
+    ArchiveEntry {
+        /// The archived entry's position.
+        seq: Seq,
+        /// Why it was refused.
+        #[source]
+        error: Box<StoreError>,
+    },
+    /// A value could not be encoded (over the encoding limit).
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// The ledger holds `u64::MAX` entries.
+    #[error("the ledger is full")]
+    Full,
+    /// An I/O error (disk full, permissions, ...), with the path when known. A failed append
+    /// or checkpoint leaves the ledger as it was, except that an append whose transaction
+    /// committed but whose flush failed may or may not be durable (it is in the ledger
+    /// while this process runs).
+    #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    Io {
+        /// The file or directory, when known.
+        path: Option<PathBuf>,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// sled reported an error that is not plain I/O (corruption, unsupported use, a bug).
+    #[error("storage engine error: {0}")]
+    Sled(sled::Error),
+    /// A previous group commit failed inside the store (a bug); the append was not written.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+/// `Result` with [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> StoreError {
+        match e {
+            sled::Error::Io(source) => StoreError::Io { path: None, source },
+            other => StoreError::Sled(other),
+        }
+    }
+}
+
+impl From<sled::transaction::TransactionError<std::convert::Infallible>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<std::convert::Infallible>) -> StoreError {
+        match e {
+            sled::transaction::TransactionError::Storage(s) => s.into(),
+            sled::transaction::TransactionError::Abort(never) => match never {},
+        }
+    }
+}
+
+impl From<caseledger_core::encoding::EncodeError> for StoreError {
+    fn from(e: caseledger_core::encoding::EncodeError) -> StoreError {
+        StoreError::Encode(e.to_string())
+    }
+}
+
+impl From<ArchiveError> for StoreError {
+    fn from(e: ArchiveError) -> StoreError {
+        match e {
+            ArchiveError::Io(source) => StoreError::Io { path: None, source },
+            other => StoreError::Archive(other.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: Some(path.into()),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(what: impl Into<String>, seq: Option<Seq>) -> StoreError {
+        StoreError::Corrupt {
+            what: what.into(),
+            seq,
+        }
+    }
+
+    /// A copy for every caller of a failed group commit (I/O errors are not `Clone`).
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Io { path, source } => StoreError::Io {
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            StoreError::Sled(e) => StoreError::Sled(e.clone()),
+            StoreError::Refused(v) => StoreError::Refused(v.clone()),
+            StoreError::Corrupt { what, seq } => StoreError::Corrupt {
+                what: what.clone(),
+                seq: *seq,
+            },
+            StoreError::Encode(s) => StoreError::Encode(s.clone()),
+            StoreError::Full => StoreError::Full,
+            other => StoreError::Internal(match other {
+                StoreError::Internal(s) => s,
+                _ => "group commit failed",
+            }),
+        }
+    }
+}
+
+/// A refused [`append_batch`](crate::Ledger::append_batch): nothing of the batch was written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {error}", index.map(|i| format!("batch item {i} refused")).unwrap_or_else(|| "batch not written".into()))]
+pub struct BatchError {
+    /// 0-based index of the item that was refused; `None` when the batch as a whole failed
+    /// to be written (an I/O error).
+    pub index: Option<usize>,
+    /// Why.
+    #[source]
+    pub error: StoreError,
+}

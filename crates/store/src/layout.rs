@@ -1,0 +1,211 @@
+//! The on-disk layout of a ledger directory: files, sled trees, keys and values.
+//! Names and layouts here are part of the format (docs/FORMAT.md is written from this
+//! comment; tamper tests and `verify` read the trees directly).
+//!
+//! # Directory
+//!
+//! ```text
+//! <DIR>/sled/             the sled 0.34.7 database (trees below)
+//! <DIR>/checkpoints.log   every signed checkpoint note, appended and fsynced (framing below)
+//! <DIR>/lock              empty file; the owning process holds an exclusive advisory lock
+//!                         (flock via fs2) on it for as long as the ledger is open
+//! <DIR>/keys/             belongs to the CLI; the store never touches it
+//! ```
+//!
+//! # Trees
+//!
+//! All integers in keys are big-endian (so keys sort numerically); "canonical" means the
+//! one bincode configuration of `caseledger_core::encoding` (fixed-width little-endian
+//! integers).
+//!
+//! | tree          | key                                   | value |
+//! |---------------|---------------------------------------|-------|
+//! | `entries`     | seq (u64 BE, 8 bytes)                 | `E_i`: canonical `Entry` bytes, exactly the bytes hashed |
+//! | `payloads`    | seq (u64 BE)                          | salt (32 bytes) `\|\|` payload content; absent when the entry has no payload or the record was destroyed |
+//! | `nodes`       | `NodeId::to_key`: level (u8) `\|\|` index (u64 BE), 9 bytes | 32-byte SHA-256 node hash |
+//! | `records`     | record id `\|\|` 0x00 `\|\|` seq (u64 BE) | empty: the per-record index, one row per entry of the record |
+//! | `records`     | record id `\|\|` 0x01                 | canonical `RecordState` after the record's latest entry |
+//! | `nonces`      | nonce (16 bytes)                      | seq (u64 BE) of the entry that carried it |
+//! | `checkpoints` | tree size (u64 BE)                    | signed checkpoint note (UTF-8), including any witness cosignature lines |
+//! | `meta`        | `format_version`                      | canonical u16 (2 bytes LE), = `FORMAT_VERSION` (1) |
+//! | `meta`        | `origin`                              | the genesis origin, UTF-8 |
+//! | `meta`        | `ledger_key`                          | the ledger (checkpoint) Ed25519 public key, 32 raw bytes |
+//! | `meta`        | `head`                                | canonical `Head` = (size u64, last entry hash 32 bytes, last recorded_at i64), 48 bytes |
+//! | `meta`        | `compact_range`                       | canonical `CompactRange` = size u64, hash count u64, 32-byte hashes |
+//! | `meta`        | `registry`                            | canonical `Registry`, stored with `last_recorded_at = None` (the head holds it) |
+//!
+//! Record and actor ids are `[A-Za-z0-9._:-]{1,64}`, so they never contain 0x00 or 0x01:
+//! `record id || 0x00` is an unambiguous prefix for a record's index rows, and the state row
+//! sorts right after them.
+//!
+//! `nodes` holds **every** node of every complete subtree (all levels, level 0 = the Merkle
+//! leaf hash `SHA-256(0x00 || h_i)`), written in the same transaction as the entry that
+//! completes it; about two nodes per entry. Roots and proofs for any size up to the head
+//! read `O(log n)` of them (a partial right edge is hashed from complete subtrees).
+//!
+//! `meta.head`, `meta.compact_range` and `meta.registry` are what opening reads instead of
+//! replaying. `registry` is rewritten only by a transaction holding an administration
+//! event (genesis, enrolment, revocation); on open its `last_recorded_at` is set from
+//! `head`.
+//!
+//! # Transactions
+//!
+//! One group of appends = one multi-tree sled transaction over `entries`, `payloads`,
+//! `nodes`, `records`, `nonces` and `meta`: entry, payload, index row, nonce, Merkle nodes,
+//! record states, compact range, registry (if changed) and head together. A `Destruction`
+//! removes, in its transaction, the `payloads` rows of every entry of the record.
+//!
+//! # `checkpoints.log` framing
+//!
+//! A sequence of records, each
+//!
+//! ```text
+//! <decimal byte length of the note, no sign, no leading zeros> "\n" <note bytes>
+//! ```
+//!
+//! A note always ends in `"\n"`, so the file stays line-oriented and readable, but a reader
+//! must split by the length, never by blank lines (notes contain a blank line). A record
+//! whose length line or note bytes are cut short is a torn tail. The log holds every note
+//! ever stored in `checkpoints`, in order: a checkpoint when signed, and again (with the
+//! extra lines) whenever a cosignature is added; for a size, a later record supersedes an
+//! earlier one. Before a note reaches the log, sled has been flushed, so the log never
+//! names entries that are not durable.
+
+/// Name of the sled directory inside a ledger directory.
+pub const SLED_DIR: &str = "sled";
+/// Name of the checkpoint log file inside a ledger directory.
+pub const CHECKPOINTS_LOG: &str = "checkpoints.log";
+/// Name of the lock file inside a ledger directory.
+pub const LOCK_FILE: &str = "lock";
+
+/// Tree `entries`: seq (u64 BE) → canonical entry bytes.
+pub const TREE_ENTRIES: &str = "entries";
+/// Tree `payloads`: seq (u64 BE) → salt (32) || content.
+pub const TREE_PAYLOADS: &str = "payloads";
+/// Tree `nodes`: `NodeId::to_key` → 32-byte node hash.
+pub const TREE_NODES: &str = "nodes";
+/// Tree `records`: index rows and record states (see the module docs).
+pub const TREE_RECORDS: &str = "records";
+/// Tree `nonces`: nonce (16 bytes) → seq (u64 BE).
+pub const TREE_NONCES: &str = "nonces";
+/// Tree `checkpoints`: size (u64 BE) → signed note text.
+pub const TREE_CHECKPOINTS: &str = "checkpoints";
+/// Tree `meta`: the keys below.
+pub const TREE_META: &str = "meta";
+
+/// `meta` key: canonical u16 format version.
+pub const META_FORMAT_VERSION: &[u8] = b"format_version";
+/// `meta` key: origin (UTF-8).
+pub const META_ORIGIN: &[u8] = b"origin";
+/// `meta` key: ledger public key (32 bytes).
+pub const META_LEDGER_KEY: &[u8] = b"ledger_key";
+/// `meta` key: canonical [`Head`](crate::Head).
+pub const META_HEAD: &[u8] = b"head";
+/// `meta` key: canonical `CompactRange`.
+pub const META_COMPACT_RANGE: &[u8] = b"compact_range";
+/// `meta` key: canonical `Registry` (with `last_recorded_at = None`).
+pub const META_REGISTRY: &[u8] = b"registry";
+
+/// Separator byte after a record id for index rows (`records`).
+pub const RECORD_INDEX_TAG: u8 = 0x00;
+/// Byte after a record id for the record state row (`records`).
+pub const RECORD_STATE_TAG: u8 = 0x01;
+
+/// `record id || 0x00`: the prefix of a record's index rows.
+pub fn record_index_prefix(record: &caseledger_core::RecordId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(record.as_str().len() + 9);
+    k.extend_from_slice(record.as_str().as_bytes());
+    k.push(RECORD_INDEX_TAG);
+    k
+}
+
+/// `record id || 0x00 || seq BE`: one index row.
+pub fn record_index_key(record: &caseledger_core::RecordId, seq: u64) -> Vec<u8> {
+    let mut k = record_index_prefix(record);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `record id || 0x01`: the record state row.
+pub fn record_state_key(record: &caseledger_core::RecordId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(record.as_str().len() + 1);
+    k.extend_from_slice(record.as_str().as_bytes());
+    k.push(RECORD_STATE_TAG);
+    k
+}
+
+/// Frames one note for `checkpoints.log`: `<len>\n<note>`.
+pub fn frame_log_record(note: &str) -> Vec<u8> {
+    let mut v = format!("{}\n", note.len()).into_bytes();
+    v.extend_from_slice(note.as_bytes());
+    v
+}
+
+/// Why `checkpoints.log` could not be split into notes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// The file ends inside a record (a torn write): `complete` records were read before it.
+    #[error(
+        "checkpoints.log ends in a torn record at byte {offset} after {complete} complete notes"
+    )]
+    TornTail {
+        /// Byte offset where the torn record starts.
+        offset: usize,
+        /// Complete notes before it.
+        complete: usize,
+    },
+    /// A length line is not a canonical decimal number, or a note is not UTF-8.
+    #[error("checkpoints.log is malformed at byte {offset}")]
+    Malformed {
+        /// Byte offset of the bad record.
+        offset: usize,
+    },
+}
+
+/// Splits the content of a `checkpoints.log` into its notes, in file order.
+///
+/// ```
+/// use caseledger_store::layout::{frame_log_record, parse_checkpoints_log};
+/// let mut log = frame_log_record("a\n\n— k sig\n");
+/// log.extend(frame_log_record("b\n\n— k sig\n"));
+/// assert_eq!(parse_checkpoints_log(&log).unwrap(), vec!["a\n\n— k sig\n", "b\n\n— k sig\n"]);
+/// assert!(parse_checkpoints_log(&log[..log.len() - 1]).is_err());
+/// ```
+pub fn parse_checkpoints_log(bytes: &[u8]) -> Result<Vec<String>, LogError> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let rest = bytes.get(pos..).unwrap_or_default();
+        let torn = LogError::TornTail {
+            offset: pos,
+            complete: out.len(),
+        };
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            return Err(if rest.iter().all(u8::is_ascii_digit) {
+                torn
+            } else {
+                LogError::Malformed { offset: pos }
+            });
+        };
+        let digits = rest.get(..nl).unwrap_or_default();
+        let canonical = !digits.is_empty()
+            && digits.iter().all(u8::is_ascii_digit)
+            && (digits == b"0" || digits.first() != Some(&b'0'))
+            && digits.len() <= 12;
+        if !canonical {
+            return Err(LogError::Malformed { offset: pos });
+        }
+        let len: usize = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(LogError::Malformed { offset: pos })?;
+        let start = nl + 1;
+        let Some(note) = start.checked_add(len).and_then(|end| rest.get(start..end)) else {
+            return Err(torn);
+        };
+        let note = std::str::from_utf8(note).map_err(|_| LogError::Malformed { offset: pos })?;
+        out.push(note.to_owned());
+        pos += start + len;
+    }
+    Ok(out)
+}

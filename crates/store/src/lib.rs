@@ -1,0 +1,35 @@
+//! caseledger-store: the sled-backed ledger that record systems embed.
+//!
+//! * [`Ledger`]: create/open a ledger directory, append signed events with their payloads
+//!   (checked before anything is written, grouped into one transaction and one flush with
+//!   concurrent appenders), query entries, payloads (commitment re-checked on read) and
+//!   records, prove inclusion and consistency, sign checkpoints and store cosignatures,
+//!   export and import the engine-independent archive.
+//! * [`layout`]: the exact directory, tree, key and value layout, and the
+//!   `checkpoints.log` framing (the source of docs/FORMAT.md's storage section).
+//! * [`StoreError`]: the one error type.
+//! * [`keyfile`]: private key files (mode 0600).
+//!
+//! One process owns a ledger directory at a time: a second `open` gets
+//! [`StoreError::InUse`]. Opening replays nothing. Lawful destruction is an event: the
+//! `Destruction` entry and the removal of the record's payloads are one transaction; the
+//! entries, and so every proof, stay.
+//!
+//! See [`Ledger`] for a complete example.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod archive;
+pub mod checkpoints;
+pub mod error;
+pub mod keyfile;
+pub mod layout;
+pub mod ledger;
+
+pub use archive::{ArchiveSummary, IMPORT_CHUNK};
+pub use error::{BatchError, Result, StoreError};
+pub use ledger::{
+    system_clock, Clock, CreateOptions, Durability, Head, Ledger, OpenOptions, Receipt, Stats,
+};

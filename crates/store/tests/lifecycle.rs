@@ -1,0 +1,215 @@
+//! Create, reopen (after close and after drop), exclusive ownership, directory hygiene.
+mod common;
+use caseledger_core::event::EventKind;
+use caseledger_core::ids::Seq;
+use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
+use common::*;
+
+#[test]
+fn reopen_after_close_and_after_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let clock = TestClock::at("2024-01-10");
+    let r = rid("C-1");
+    let (head1, root1) = {
+        let l = standard(&path, &clock, Durability::Immediate);
+        let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+        l.append(e, p).unwrap();
+        let (e, p) = lic(&clock, &r, EventKind::ProgressNote, Some(b"first"));
+        l.append(e, p).unwrap();
+        let out = (l.head(), l.root());
+        l.close().unwrap();
+        out
+    };
+    // After close.
+    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    assert_eq!(l.head(), head1);
+    assert_eq!(l.root(), root1);
+    assert_eq!(l.root_at(head1.size).unwrap(), root1);
+    assert_eq!(l.payload(Seq(4)).unwrap().unwrap().content(), b"first");
+    assert_eq!(l.registry().last_recorded_at, Some(head1.last_recorded_at));
+    let (e, p) = lic(&clock, &r, EventKind::Contact, Some(b"second"));
+    let rc = l.append(e, p).unwrap();
+    assert_eq!(rc.seq, Seq(head1.size));
+    let head2 = l.head();
+    // After drop without close.
+    drop(l);
+    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    assert_eq!(l.head(), head2);
+    assert_eq!(l.root(), recomputed_root(&l));
+    assert_eq!(l.payload(rc.seq).unwrap().unwrap().content(), b"second");
+    let (e, p) = lic(&clock, &r, EventKind::Contact, None);
+    assert_eq!(l.append(e, p).unwrap().seq, Seq(head2.size));
+    // The state machine state survived: a second RecordOpened is refused.
+    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    assert!(matches!(l.append(e, p), Err(StoreError::Refused(_))));
+    // recorded_at never goes backwards across a reopen, even if the clock does.
+    clock.set_day("2024-01-01");
+    let (e, p) = sign(
+        "lic",
+        &lic_key(),
+        Some(&r),
+        EventKind::Contact,
+        date("2024-01-01"),
+        None,
+    );
+    let rc = l.append(e, p).unwrap();
+    assert!(rc.recorded_at >= head2.last_recorded_at);
+}
+
+#[test]
+fn deferred_appends_are_durable_after_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = standard(dir.path(), &clock, Durability::Deferred);
+    let flushes = l.stats().flushes;
+    let r = rid("C-1");
+    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    l.append(e, p).unwrap();
+    assert_eq!(
+        l.stats().flushes,
+        flushes,
+        "Deferred must not flush per append"
+    );
+    l.flush().unwrap();
+    let head = l.head();
+    drop(l);
+    assert_eq!(
+        Ledger::open(dir.path(), OpenOptions::default())
+            .unwrap()
+            .head(),
+        head
+    );
+}
+
+#[test]
+fn second_open_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = create(dir.path(), &clock, Durability::Immediate);
+    let err = Ledger::open(dir.path(), OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
+    assert!(err
+        .to_string()
+        .contains("ledger is in use by another process"));
+    drop(l);
+    Ledger::open(dir.path(), OpenOptions::default()).unwrap();
+}
+
+/// Runs in a child process: opens the ledger named by the environment and reports.
+#[test]
+fn child_open_probe() {
+    let Ok(dir) = std::env::var("CASELEDGER_PROBE_DIR") else {
+        return;
+    };
+    match Ledger::open(&dir, OpenOptions::default()) {
+        Err(StoreError::InUse { .. }) => println!("PROBE:in-use"),
+        Err(e) => println!("PROBE:error {e}"),
+        Ok(_) => println!("PROBE:opened"),
+    }
+}
+
+#[test]
+fn second_process_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = create(dir.path(), &clock, Durability::Immediate);
+    let probe = || {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_open_probe",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("CASELEDGER_PROBE_DIR", dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let seen = probe();
+    assert!(seen.contains("PROBE:in-use"), "{seen}");
+    drop(l);
+    let seen = probe();
+    assert!(seen.contains("PROBE:opened"), "{seen}");
+}
+
+#[test]
+fn not_a_ledger_and_already_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Ledger::open(dir.path(), OpenOptions::default()),
+        Err(StoreError::NotALedger { .. })
+    ));
+    // Opening a non-ledger creates nothing.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let clock = TestClock::at("2024-01-10");
+    drop(create(dir.path(), &clock, Durability::Immediate));
+    let admin = admin_key();
+    let err = Ledger::create(
+        dir.path(),
+        caseledger_store::CreateOptions {
+            origin: text(ORIGIN),
+            admin: actor("admin"),
+            admin_key: &admin,
+            ledger_key: ledger_signing_key().public_key(),
+            settings: Default::default(),
+            open: OpenOptions::default(),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
+    // The existing ledger is untouched.
+    assert_eq!(
+        Ledger::open(dir.path(), OpenOptions::default())
+            .unwrap()
+            .head()
+            .size,
+        1
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for n in ["sled", "checkpoints.log", "lock"] {
+        assert!(names.contains(&n.to_string()), "{names:?}");
+    }
+}
+
+#[test]
+fn failed_create_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new");
+    let clock = TestClock::at("2024-01-10");
+    // A genesis whose signature does not verify (signed by another key).
+    let (mut e, _) = sign(
+        "admin",
+        &admin_key(),
+        None,
+        EventKind::Genesis {
+            origin: text(ORIGIN),
+            admin: actor("admin"),
+            admin_key: admin_key().public_key(),
+            ledger_key: ledger_signing_key().public_key(),
+            settings: Default::default(),
+        },
+        clock.today(),
+        None,
+    );
+    e.signature = lic_key().sign(b"something else");
+    let err =
+        Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).unwrap_err();
+    assert!(matches!(err, StoreError::BadSignature { .. }), "{err:?}");
+    assert!(!path.exists());
+    // A non-genesis first event is refused too.
+    let (e, _) = sign(
+        "admin",
+        &admin_key(),
+        None,
+        EventKind::KeyRevoked { actor: actor("x") },
+        clock.today(),
+        None,
+    );
+    assert!(Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).is_err());
+    assert!(!path.exists());
+}

@@ -1,0 +1,480 @@
+//! Every refusal of the append checks writes nothing: the ledger stays byte-identical and
+//! the next valid append gets the next seq.
+mod common;
+use caseledger_core::event::{EventKind, Payload, Role, SignedEvent};
+use caseledger_core::ids::Seq;
+use caseledger_core::record::Violation;
+use caseledger_store::{Durability, Ledger, StoreError};
+use common::*;
+
+struct World {
+    _dir: tempfile::TempDir,
+    clock: TestClock,
+    l: Ledger,
+}
+
+/// Records: A (open, a note), B (open), D (terminated 2015, destroyed 2020), H (terminated
+/// 2015, under hold). Actor `old` was enrolled and revoked. Clock: 2020-01-11.
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2015-01-10");
+    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let today = clock.today();
+    let old = caseledger_core::keys::SigningKey::from_seed(&[9; 32]);
+    enrol(&l, "old", Role::Licensee, &old, today);
+    let (e, p) = sign(
+        "admin",
+        &admin_key(),
+        None,
+        EventKind::KeyRevoked {
+            actor: actor("old"),
+        },
+        today,
+        None,
+    );
+    l.append(e, p).unwrap();
+    for r in ["A", "B", "D", "H"] {
+        let (e, p) = lic(&clock, &rid(r), EventKind::RecordOpened, None);
+        l.append(e, p).unwrap();
+    }
+    let (e, p) = lic(&clock, &rid("A"), EventKind::ProgressNote, Some(b"note"));
+    l.append(e, p).unwrap();
+    for r in ["D", "H"] {
+        let (e, p) = lic(
+            &clock,
+            &rid(r),
+            EventKind::ServiceTerminated {
+                terminated_on: today,
+            },
+            None,
+        );
+        l.append(e, p).unwrap();
+    }
+    let (e, p) = cust(
+        &clock,
+        &rid("H"),
+        EventKind::HoldPlaced {
+            matter: text("case 2019-77"),
+        },
+    );
+    l.append(e, p).unwrap();
+    clock.set_day("2020-01-11");
+    let (e, p) = cust(
+        &clock,
+        &rid("D"),
+        EventKind::Destruction {
+            reason: text("policy 4.2"),
+        },
+    );
+    l.append(e, p).unwrap();
+    let (e, p) = lic(
+        &clock,
+        &rid("A"),
+        EventKind::ServiceTerminated {
+            terminated_on: clock.today(),
+        },
+        None,
+    );
+    l.append(e, p).unwrap();
+    World {
+        _dir: dir,
+        clock,
+        l,
+    }
+}
+
+/// Appends and expects a refusal matching `check`; asserts nothing changed.
+fn refused(w: &World, item: (SignedEvent, Option<Payload>), check: impl Fn(&StoreError) -> bool) {
+    let before = snapshot(&w.l);
+    let head = w.l.head();
+    let stats = w.l.stats();
+    let err = w.l.append(item.0, item.1).unwrap_err();
+    assert!(check(&err), "unexpected error: {err:?}");
+    assert_eq!(w.l.head(), head);
+    assert_eq!(w.l.stats().appended, stats.appended);
+    assert_eq!(
+        snapshot(&w.l),
+        before,
+        "a refused append changed the ledger"
+    );
+    // The next valid append gets the next seq.
+    let (e, p) = lic(&w.clock, &rid("B"), EventKind::Contact, None);
+    assert_eq!(w.l.append(e, p).unwrap().seq, Seq(head.size));
+}
+
+fn violation(f: impl Fn(&Violation) -> bool) -> impl Fn(&StoreError) -> bool {
+    move |e| matches!(e, StoreError::Refused(v) if f(v))
+}
+
+#[test]
+fn bad_signature() {
+    let w = world();
+    let (mut e, p) = lic(&w.clock, &rid("A"), EventKind::Contact, None);
+    e.signature = cust_key().sign(b"x");
+    refused(&w, (e, p), |e| matches!(e, StoreError::BadSignature { .. }));
+    // Signed by the right key over a different event.
+    let (e1, _) = lic(&w.clock, &rid("A"), EventKind::Contact, None);
+    let (mut e2, p2) = lic(&w.clock, &rid("A"), EventKind::Assessment, None);
+    e2.signature = e1.signature;
+    refused(&w, (e2, p2), |e| {
+        matches!(e, StoreError::BadSignature { .. })
+    });
+}
+
+#[test]
+fn unknown_revoked_and_wrong_role_authors() {
+    let w = world();
+    let stranger = caseledger_core::keys::SigningKey::from_seed(&[8; 32]);
+    let today = w.clock.today();
+    refused(
+        &w,
+        sign(
+            "nobody",
+            &stranger,
+            Some(&rid("A")),
+            EventKind::Contact,
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::UnknownAuthor(_))),
+    );
+    let old = caseledger_core::keys::SigningKey::from_seed(&[9; 32]);
+    refused(
+        &w,
+        sign(
+            "old",
+            &old,
+            Some(&rid("A")),
+            EventKind::Contact,
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::AuthorRevoked(_))),
+    );
+    refused(
+        &w,
+        sign(
+            "cust",
+            &cust_key(),
+            Some(&rid("A")),
+            EventKind::ProgressNote,
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::RoleNotAllowed { .. })),
+    );
+    refused(
+        &w,
+        sign(
+            "lic",
+            &lic_key(),
+            Some(&rid("H")),
+            EventKind::Destruction { reason: text("x") },
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::RoleNotAllowed { .. })),
+    );
+    refused(
+        &w,
+        sign(
+            "lic",
+            &lic_key(),
+            None,
+            EventKind::KeyRevoked {
+                actor: actor("cust"),
+            },
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::RoleNotAllowed { .. })),
+    );
+}
+
+#[test]
+fn record_state_machine() {
+    let w = world();
+    let c = &w.clock;
+    refused(
+        &w,
+        lic(c, &rid("D"), EventKind::ProgressNote, Some(b"late")),
+        violation(|v| matches!(v, Violation::AfterDestruction { .. })),
+    );
+    refused(
+        &w,
+        lic(c, &rid("NEVER"), EventKind::ProgressNote, None),
+        violation(|v| matches!(v, Violation::RecordNotOpened(_))),
+    );
+    refused(
+        &w,
+        lic(c, &rid("B"), EventKind::RecordOpened, None),
+        violation(|v| matches!(v, Violation::RecordAlreadyOpened(_))),
+    );
+    // Amendments: another record's entry, a nonexistent one, a future one.
+    let b_seq = w.l.record_entries(&rid("B")).unwrap()[0];
+    refused(
+        &w,
+        lic(
+            c,
+            &rid("A"),
+            EventKind::Amendment { amends: b_seq },
+            Some(b"fix"),
+        ),
+        violation(|v| matches!(v, Violation::BadAmendmentTarget { .. })),
+    );
+    refused(
+        &w,
+        lic(
+            c,
+            &rid("A"),
+            EventKind::Amendment {
+                amends: Seq(1_000_000),
+            },
+            Some(b"fix"),
+        ),
+        violation(|v| matches!(v, Violation::BadAmendmentTarget { .. })),
+    );
+    // A valid amendment goes through.
+    let a_note = w.l.record_entries(&rid("A")).unwrap()[1];
+    let (e, p) = lic(
+        c,
+        &rid("A"),
+        EventKind::Amendment { amends: a_note },
+        Some(b"fix"),
+    );
+    w.l.append(e, p).unwrap();
+}
+
+#[test]
+fn destruction_before_retention_and_under_hold() {
+    let w = world();
+    let c = &w.clock;
+    refused(
+        &w,
+        cust(
+            c,
+            &rid("A"),
+            EventKind::Destruction {
+                reason: text("early"),
+            },
+        ),
+        violation(|v| matches!(v, Violation::DestructionBeforeRetentionEnd { .. })),
+    );
+    refused(
+        &w,
+        cust(
+            c,
+            &rid("B"),
+            EventKind::Destruction {
+                reason: text("open"),
+            },
+        ),
+        violation(|v| matches!(v, Violation::DestructionOfOpenRecord(_))),
+    );
+    refused(
+        &w,
+        cust(
+            c,
+            &rid("H"),
+            EventKind::Destruction {
+                reason: text("held"),
+            },
+        ),
+        violation(|v| matches!(v, Violation::DestructionUnderHold { .. })),
+    );
+    // Judged at the ledger's date, not the claimed one: backdating occurred_on does not help.
+    refused(
+        &w,
+        sign(
+            "cust",
+            &cust_key(),
+            Some(&rid("A")),
+            EventKind::Destruction { reason: text("x") },
+            date("2030-01-01"),
+            None,
+        ),
+        violation(|v| matches!(v, Violation::OccurredInFuture { .. })),
+    );
+    // Released hold: destruction becomes lawful.
+    let (e, p) = cust(
+        c,
+        &rid("H"),
+        EventKind::HoldReleased {
+            matter: text("case 2019-77"),
+        },
+    );
+    w.l.append(e, p).unwrap();
+    let (e, p) = cust(
+        c,
+        &rid("H"),
+        EventKind::Destruction {
+            reason: text("policy"),
+        },
+    );
+    w.l.append(e, p).unwrap();
+}
+
+#[test]
+fn replay_and_payload_mismatch() {
+    let w = world();
+    let c = &w.clock;
+    let item = lic(c, &rid("B"), EventKind::Contact, Some(b"call"));
+    w.l.append(item.0.clone(), item.1.clone()).unwrap();
+    refused(
+        &w,
+        item.clone(),
+        violation(|v| matches!(v, Violation::Replay { .. })),
+    );
+    // Same event, replayed in a batch alongside a valid one: the batch is refused whole.
+    let head = w.l.head();
+    let err =
+        w.l.append_batch(vec![lic(c, &rid("B"), EventKind::Contact, None), item])
+            .unwrap_err();
+    assert_eq!(err.index, Some(1));
+    assert_eq!(w.l.head(), head);
+    // Commitment without payload, payload without commitment, wrong payload.
+    let (e, _) = lic(c, &rid("B"), EventKind::Contact, Some(b"x"));
+    refused(&w, (e, None), |e| {
+        matches!(e, StoreError::PayloadMismatch { .. })
+    });
+    let (e, _) = lic(c, &rid("B"), EventKind::Contact, None);
+    refused(&w, (e, Some(Payload::new(b"x".to_vec()))), |e| {
+        matches!(e, StoreError::PayloadMismatch { .. })
+    });
+    let (e, _) = lic(c, &rid("B"), EventKind::Contact, Some(b"x"));
+    refused(&w, (e, Some(Payload::new(b"y".to_vec()))), |e| {
+        matches!(e, StoreError::PayloadMismatch { .. })
+    });
+}
+
+#[test]
+fn clock_regression_never_moves_recorded_at_backwards() {
+    let w = world();
+    let last = w.l.head().last_recorded_at;
+    w.clock.set_day("2019-06-01");
+    // The injected clock went back 7 months: the entry is stamped with the last time, and
+    // a destruction is judged at that (later) date, not the clock's.
+    let (e, p) = sign(
+        "lic",
+        &lic_key(),
+        Some(&rid("B")),
+        EventKind::Contact,
+        date("2019-06-01"),
+        None,
+    );
+    let rc = w.l.append(e, p).unwrap();
+    assert_eq!(rc.recorded_at, last);
+    assert_eq!(w.l.entry(rc.seq).unwrap().unwrap().recorded_at, last);
+    // An event dated after the (regressed) clock but before the ledger's date is fine;
+    // one dated after the ledger's date is refused.
+    refused(
+        &w,
+        sign(
+            "lic",
+            &lic_key(),
+            Some(&rid("B")),
+            EventKind::Contact,
+            date("2020-02-01"),
+            None,
+        ),
+        violation(|v| matches!(v, Violation::OccurredInFuture { .. })),
+    );
+}
+
+#[test]
+fn enrolment_refusals() {
+    let w = world();
+    let today = w.clock.today();
+    refused(
+        &w,
+        sign(
+            "admin",
+            &admin_key(),
+            None,
+            EventKind::ActorEnrolled {
+                actor: actor("lic"),
+                role: Role::Licensee,
+                public_key: lic_key().public_key(),
+            },
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::AlreadyEnrolled(_))),
+    );
+    refused(
+        &w,
+        sign(
+            "admin",
+            &admin_key(),
+            None,
+            EventKind::KeyRevoked {
+                actor: actor("admin"),
+            },
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::LastAdmin(_))),
+    );
+    // A second genesis.
+    refused(
+        &w,
+        sign(
+            "admin",
+            &admin_key(),
+            None,
+            EventKind::Genesis {
+                origin: text("x"),
+                admin: actor("admin"),
+                admin_key: admin_key().public_key(),
+                ledger_key: admin_key().public_key(),
+                settings: Default::default(),
+            },
+            today,
+            None,
+        ),
+        violation(|v| matches!(v, Violation::GenesisPlacement)),
+    );
+}
+
+#[test]
+fn key_rotation_is_honoured() {
+    let w = world();
+    let today = w.clock.today();
+    let new_old = caseledger_core::keys::SigningKey::from_seed(&[10; 32]);
+    // Re-enrol the revoked actor with a new key: the old key no longer signs.
+    let (e, p) = sign(
+        "admin",
+        &admin_key(),
+        None,
+        EventKind::ActorEnrolled {
+            actor: actor("old"),
+            role: Role::Licensee,
+            public_key: new_old.public_key(),
+        },
+        today,
+        None,
+    );
+    w.l.append(e, p).unwrap();
+    let old = caseledger_core::keys::SigningKey::from_seed(&[9; 32]);
+    refused(
+        &w,
+        sign(
+            "old",
+            &old,
+            Some(&rid("B")),
+            EventKind::Contact,
+            today,
+            None,
+        ),
+        |e| matches!(e, StoreError::BadSignature { .. }),
+    );
+    w.l.append_batch(vec![sign(
+        "old",
+        &new_old,
+        Some(&rid("B")),
+        EventKind::Contact,
+        today,
+        None,
+    )])
+    .unwrap();
+}

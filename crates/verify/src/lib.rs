@@ -1,0 +1,142 @@
+//! caseledger-verify: replays a ledger, an archive or an evidence bundle, trusting nothing
+//! it reads, and names every fault as a [`Finding`].
+//!
+//! * [`verify`] streams a [`LedgerSource`] ([`SledSource`], [`ArchiveSource`],
+//!   [`MemorySource`]) and returns a [`Verified`]: the only way to get one.
+//! * [`bundle`]: the evidence bundle format for one record, and [`bundle::verify_bundle`].
+//! * [`report`]: the retention report model, built only from a [`Verified`], its
+//!   canonical JSON and its signatures.
+//!
+//! # What [`verify`] checks
+//!
+//! For each stored entry in key order: the key is the next seq (else `seq_gap`); the bytes
+//! decode canonically (`malformed_entry`, `trailing_bytes`, `unsupported_version`); the
+//! entry's seq is its key (`seq_mismatch`); `prev` is the hash of the stored bytes before it
+//! (`chain_break`); the author's signature under the key in force at that point
+//! (`bad_signature`, batch-verified across cores); the record state machine of
+//! `caseledger_core::record` (`unauthorized_author`, `replayed_event`,
+//! `recorded_at_regressed`, `event_after_destruction`, `unlawful_destruction`,
+//! `state_violation`); the payload against its commitment (`commitment_mismatch`), missing
+//! payloads against lawful destruction (`payload_missing`), payloads left after destruction
+//! (`payload_after_destruction`). Then every checkpoint (stored, in `checkpoints.log`,
+//! supplied by the auditor): signature by a trusted key, origin, size within the ledger
+//! (`truncation`), root at its size (`root_mismatch`), conflicting roots (`split_view`),
+//! witness cosignatures and quorum.
+//!
+//! Resume (`Policy::resume_from`, a trusted checkpoint of size `n`) skips the author
+//! signatures of entries below `n` and nothing else; it is abandoned for a full replay unless
+//! the ledger's root at `n` equals the checkpoint's (see [`verify`]).
+//!
+//! Memory is bounded by the number of records plus two compact per-entry maps (record
+//! ordinal per seq, 4 bytes; nonce → seq for replay detection, about 40 bytes).
+//!
+//! # Example
+//!
+//! ```
+//! use caseledger_core::event::{Entry, Event, EventKind, LedgerSettings, ShortText, FORMAT_VERSION};
+//! use caseledger_core::keys::SigningKey;
+//! use caseledger_core::{ActorId, Date, EntryHash, Nonce, Seq, Timestamp};
+//! use caseledger_verify::{verify, MemorySource, Policy, VerifyError};
+//!
+//! // Nothing to verify is an error, never a success.
+//! let empty = MemorySource::default();
+//! assert!(matches!(verify(&empty, &Policy::default(), &|_| {}), Err(VerifyError::Empty(_))));
+//!
+//! // A one-entry ledger: genesis, signed by its admin.
+//! let admin = SigningKey::from_seed(&[1; 32]);
+//! let ledger_key = SigningKey::from_seed(&[2; 32]);
+//! let event = Event {
+//!     record: None,
+//!     author: ActorId::new("admin").unwrap(),
+//!     kind: EventKind::Genesis {
+//!         origin: ShortText::new("example.org/ledger").unwrap(),
+//!         admin: ActorId::new("admin").unwrap(),
+//!         admin_key: admin.public_key(),
+//!         ledger_key: ledger_key.public_key(),
+//!         settings: LedgerSettings::default(),
+//!     },
+//!     occurred_on: Date::parse("2024-01-02").unwrap(),
+//!     commitment: None,
+//!     nonce: Nonce([0; 16]),
+//! };
+//! let entry = Entry {
+//!     format_version: FORMAT_VERSION,
+//!     seq: Seq(0),
+//!     prev: EntryHash::ZERO,
+//!     recorded_at: Timestamp::start_of(Date::parse("2024-01-02").unwrap()).unwrap(),
+//!     event: event.sign(&admin).unwrap(),
+//! };
+//! let mut src = MemorySource::default();
+//! src.entries.insert(0, entry.to_bytes().unwrap());
+//! let v = verify(&src, &Policy::default(), &|_| {}).unwrap();
+//! assert!(v.is_clean());
+//! assert_eq!(v.size(), 1);
+//! assert!(v.checkpoint_key_self_attested());
+//!
+//! // One flipped bit in the stored bytes is a finding, with its seq.
+//! src.entries.get_mut(&0).unwrap()[60] ^= 1;
+//! let v = verify(&src, &Policy::default(), &|_| {}).unwrap();
+//! assert!(!v.is_clean());
+//! assert_eq!(v.findings()[0].seq, Some(0));
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod archive_source;
+pub mod bundle;
+pub mod checkpoints_log;
+mod engine;
+pub mod finding;
+pub mod report;
+mod sigs;
+pub mod source;
+
+pub use engine::{
+    verify, Policy, Progress, Verified, VerifiedCheckpoint, VerifiedRecord, PROGRESS_EVERY,
+};
+pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
+pub use source::{ArchiveSource, LedgerSource, MemorySource, SledSource};
+
+use std::path::PathBuf;
+
+/// Verification could not conclude anything (CLI exit 2). Faults in the ledger are never
+/// errors: they are [`Finding`]s.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// No ledger (or file) at the path.
+    #[error("no ledger at {}", .0.display())]
+    NotFound(PathBuf),
+    /// A writer holds the ledger.
+    #[error("ledger {} is in use by another process (a running writer); stop it or verify a copy", .0.display())]
+    InUse(PathBuf),
+    /// The ledger holds no entries: nothing to verify.
+    #[error("nothing to verify: {0} holds no entries")]
+    Empty(String),
+    /// Reading failed.
+    #[error("{context}: {message}")]
+    Io {
+        /// What was being read.
+        context: String,
+        /// The error.
+        message: String,
+    },
+    /// The archive file is damaged or not an archive.
+    #[error("archive {}: {message}", path.display())]
+    Archive {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The resume checkpoint given is not a signed checkpoint.
+    #[error("resume checkpoint refused: {0}")]
+    BadResumeCheckpoint(String),
+    /// The bundle is not a bundle this verifier reads.
+    #[error("bundle refused: {0}")]
+    BadBundle(String),
+    /// More records than the verifier's compact maps index (u32).
+    #[error("too many records")]
+    TooLarge,
+}

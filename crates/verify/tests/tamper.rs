@@ -1,0 +1,551 @@
+//! The tamper suite: build the clean practice ledger, tamper with the real stored bytes,
+//! verify, and assert the exact findings (kind and seq). One table: adding a scenario is
+//! one line.
+// Test ledgers hold a few dozen entries: their seqs fit every integer type.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger_core::checkpoint::{
+    append_cosignature, cosign, sign_checkpoint, Checkpoint, CosignatureVerifier,
+};
+use caseledger_core::event::{Entry, EventKind, Role};
+use caseledger_core::note::NoteSigner;
+use caseledger_core::Timestamp;
+use caseledger_verify::{verify, FindingKind as K, Policy, SledSource, Verified, VerifyError};
+use common::*;
+use std::path::Path;
+
+type Tamper = fn(&mut Fixture) -> Policy;
+/// `(kind, seq)`: a finding the verifier must report (seq `None`: ledger-wide).
+type Expect = &'static [(K, Option<u64>)];
+
+/// Seqs of the fixture used in expectations (see `common::practice`).
+const A_NOTE: u64 = 10;
+const B_NOTE1: u64 = 15;
+const C_NOTE1: u64 = 20;
+const SIZE: u64 = 32;
+
+fn run(fx: &Fixture, policy: &Policy) -> Verified {
+    let src = SledSource::open(fx.path()).unwrap();
+    verify(&src, policy, &|_| {}).unwrap()
+}
+
+fn trusted() -> Policy {
+    Policy {
+        trusted_keys: vec![ledger_verifier()],
+        ..Policy::default()
+    }
+}
+
+/// The current stored items and a checkpoint over all of them (as an auditor would hold).
+fn held_checkpoint(fx: &Fixture) -> String {
+    let items = load(fx.path());
+    checkpoint_note(items.len() as u64, root(&items, items.len() as u64))
+}
+
+/// Appends a forged event at the end, chained correctly (attacker with a key).
+fn append_forged(
+    fx: &mut Fixture,
+    key_seed: u8,
+    author: &str,
+    record: &str,
+    kind: EventKind,
+    on: &str,
+) {
+    let (ev, p) = fx
+        .author
+        .event(&key(key_seed), author, Some(record), kind, on, None);
+    let recorded_at = Timestamp::start_of(date(on)).unwrap();
+    rewrite(fx.path(), |items| {
+        let mut e = items[0].entry.clone();
+        e.event = ev;
+        e.recorded_at = recorded_at;
+        items.push(Item {
+            entry: e,
+            payload: p.map(|p| p.to_stored()),
+        });
+    });
+}
+
+fn flip_note_signature(note: &str) -> String {
+    // Flip one bit inside the signature bytes (after the 4-byte key id) of the first line.
+    let (body, sigs) = note.split_once("\n\n").unwrap();
+    let mut lines: Vec<String> = sigs.lines().map(str::to_owned).collect();
+    let (prefix, b64) = lines[0].rsplit_once(' ').unwrap();
+    let mut raw = B64.decode(b64).unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    lines[0] = format!("{prefix} {}", B64.encode(raw));
+    format!("{body}\n\n{}\n", lines.join("\n"))
+}
+
+fn witness() -> (CosignatureVerifier, caseledger_core::keys::SigningKey) {
+    let k = key(9);
+    (
+        CosignatureVerifier::new("witness.example", k.public_key()).unwrap(),
+        k,
+    )
+}
+
+fn cosigned_final(fx: &Fixture) -> String {
+    let items = load(fx.path());
+    let cp = Checkpoint::new(ORIGIN, items.len() as u64, root(&items, items.len() as u64)).unwrap();
+    let (_, wk) = witness();
+    let line = cosign(&cp, "witness.example", &wk, 1_700_000_000).unwrap();
+    append_cosignature(&sign_checkpoint(&cp, &ledger_signer()), &line).unwrap()
+}
+
+fn witness_policy(quorum: usize) -> Policy {
+    Policy {
+        witnesses: vec![witness().0],
+        quorum,
+        ..trusted()
+    }
+}
+
+/// Drops entries from `from` on, as a torn or truncated store would hold them.
+fn drop_from(dir: &Path, from: u64) {
+    let n = load(dir).len() as u64;
+    for s in from..n {
+        edit_raw(dir, "entries", &s.to_be_bytes(), |_| None);
+        edit_raw(dir, "payloads", &s.to_be_bytes(), |_| None);
+    }
+}
+
+/// Re-signs every event with fresh keys (admin and ledger key too) and re-chains: a full
+/// rewrite by someone who holds no original key. Fresh key = seed + 100.
+fn rewrite_with_fresh_keys(fx: &mut Fixture) {
+    let seed_of = |actor: &str, rotated: bool| -> u8 {
+        match actor {
+            "admin" => 1,
+            "lic-1" => 3,
+            "cust-1" => 4,
+            "lic-2" if rotated => 6,
+            "lic-2" => 5,
+            _ => 7,
+        }
+    };
+    rewrite(fx.path(), |items| {
+        let mut rotated = false;
+        for it in items.iter_mut() {
+            let mut ev = it.entry.event.event.clone();
+            match &mut ev.kind {
+                EventKind::Genesis {
+                    admin_key,
+                    ledger_key,
+                    ..
+                } => {
+                    *admin_key = key(101).public_key();
+                    *ledger_key = key(102).public_key();
+                }
+                EventKind::ActorEnrolled {
+                    actor, public_key, ..
+                } => {
+                    if actor.as_str() == "lic-2" && rotated {
+                        *public_key = key(106).public_key();
+                    } else {
+                        *public_key = key(seed_of(actor.as_str(), false) + 100).public_key();
+                    }
+                }
+                EventKind::KeyRevoked { actor } if actor.as_str() == "lic-2" => rotated = true,
+                _ => {}
+            }
+            let s = seed_of(ev.author.as_str(), rotated) + 100;
+            it.entry.event = ev.sign(&key(s)).unwrap();
+        }
+    });
+    let items = load(fx.path());
+    clear_checkpoints(fx.path());
+    let fresh = NoteSigner::new(ORIGIN, key(102)).unwrap();
+    let n = items.len() as u64;
+    add_checkpoint(
+        fx.path(),
+        &sign_checkpoint(
+            &Checkpoint::new(ORIGIN, n, root(&items, n)).unwrap(),
+            &fresh,
+        ),
+    );
+}
+
+// --- One-call tampering helpers, so each scenario below is one line. ---
+
+fn none() -> Policy {
+    Policy::default()
+}
+fn holding(held: String) -> Policy {
+    Policy {
+        checkpoints: vec![held],
+        ..trusted()
+    }
+}
+fn resume_at(fx: &Fixture, size: u64) -> String {
+    checkpoint_note(size, root(&load(fx.path()), size))
+}
+/// Edits the raw stored bytes of one entry (no re-chaining).
+fn edit_bytes(fx: &Fixture, seq: u64, f: impl FnOnce(&mut Vec<u8>)) {
+    edit_raw(fx.path(), "entries", &seq.to_be_bytes(), |v| {
+        let mut v = v.unwrap();
+        f(&mut v);
+        Some(v)
+    });
+}
+/// Decodes, edits and re-encodes one entry in place (no re-chaining).
+fn edit_entry(fx: &Fixture, seq: u64, f: impl FnOnce(&mut Entry)) {
+    edit_bytes(fx, seq, |v| {
+        let mut e = Entry::from_bytes(v).unwrap();
+        f(&mut e);
+        *v = e.to_bytes().unwrap();
+    });
+}
+/// Edits one entry and re-chains everything after it (the attacker's view).
+fn edit_rechained(fx: &Fixture, seq: u64, f: impl FnOnce(&mut Item)) {
+    rewrite(fx.path(), |items| f(&mut items[seq as usize]));
+}
+fn edit_payload(fx: &Fixture, seq: u64, f: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>) {
+    edit_raw(fx.path(), "payloads", &seq.to_be_bytes(), f);
+}
+fn flip_last(mut v: Vec<u8>) -> Vec<u8> {
+    *v.last_mut().unwrap() ^= 1;
+    v
+}
+fn swap_entries(fx: &Fixture, a: u64, b: u64) {
+    let items = load(fx.path());
+    let (x, y) = (
+        items[a as usize].entry.to_bytes().unwrap(),
+        items[b as usize].entry.to_bytes().unwrap(),
+    );
+    edit_bytes(fx, a, |v| *v = y);
+    edit_bytes(fx, b, |v| *v = x);
+}
+/// Inserts a signed contact for C-B at `at`: either chained only to its predecessor, with
+/// the later entries shifted up unchanged, or with everything re-chained.
+fn insert_entry(fx: &mut Fixture, at: usize, rechained: bool) {
+    let (ev, _) = fx.author.event(
+        &key(3),
+        "lic-1",
+        Some("C-B"),
+        EventKind::Contact,
+        "2016-01-05",
+        None,
+    );
+    let mut items = load(fx.path());
+    let mut e = items[at].entry.clone();
+    e.event = ev;
+    e.prev = caseledger_core::hash::entry_hash(&items[at - 1].entry.to_bytes().unwrap());
+    items.insert(
+        at,
+        Item {
+            entry: e,
+            payload: None,
+        },
+    );
+    if rechained {
+        rechain(&mut items);
+        return store(fx.path(), &items);
+    }
+    for (i, it) in items.iter().enumerate().skip(at) {
+        edit_raw(fx.path(), "entries", &(i as u64).to_be_bytes(), |_| {
+            Some(it.entry.to_bytes().unwrap())
+        });
+    }
+}
+/// The ledger grows, the auditor sees its newer checkpoint, then the old copy comes back.
+fn restore_old_copy(fx: &mut Fixture) -> Policy {
+    let old = load(fx.path());
+    append_forged(fx, 3, "lic-1", "C-C", EventKind::ProgressNote, "2021-04-01");
+    let newer = held_checkpoint(fx);
+    store(fx.path(), &old);
+    holding(newer)
+}
+fn foreign_checkpoint(fx: &Fixture, origin: &str, seed: u8, size: u64) -> String {
+    let signer = NoteSigner::new(origin, key(seed)).unwrap();
+    let items = load(fx.path());
+    sign_checkpoint(
+        &Checkpoint::new(origin, size, root(&items, size)).unwrap(),
+        &signer,
+    )
+}
+/// The final checkpoint with its witness cosignature bit-flipped.
+fn bad_cosignature(fx: &Fixture) -> String {
+    let note = cosigned_final(fx);
+    let (body, sigs) = note.split_once("\n\n").unwrap();
+    let lines: Vec<&str> = sigs.lines().collect();
+    let flipped = flip_note_signature(&format!("{body}\n\n{}\n", lines[1]));
+    format!(
+        "{body}\n\n{}\n{}",
+        lines[0],
+        flipped.split_once("\n\n").unwrap().1
+    )
+}
+fn append_to_log(fx: &Fixture, bytes: &[u8]) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(log_path(fx.path()))
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+fn replay_event(fx: &Fixture, seq: u64) {
+    rewrite(fx.path(), |items| {
+        let mut e = items[seq as usize].clone();
+        e.entry.recorded_at = items.last().unwrap().entry.recorded_at;
+        items.push(e);
+    });
+}
+fn enrol_by(fx: &mut Fixture, seed: u8, author: &str) {
+    let (ev, _) = fx.author.event(
+        &key(seed),
+        author,
+        None,
+        EventKind::ActorEnrolled {
+            actor: actor("x"),
+            role: Role::Admin,
+            public_key: key(50).public_key(),
+        },
+        "2021-04-01",
+        None,
+    );
+    rewrite(fx.path(), |items| {
+        let mut e = items[0].entry.clone();
+        e.event = ev;
+        e.recorded_at = Timestamp::start_of(date("2021-04-01")).unwrap();
+        items.push(Item {
+            entry: e,
+            payload: None,
+        });
+    });
+}
+fn destroy(reason: &str) -> EventKind {
+    EventKind::Destruction {
+        reason: text(reason),
+    }
+}
+
+/// The scenarios: name, tampering (returns the auditor's policy), findings that must be
+/// reported as `(kind, seq)`; an empty list means the ledger must verify with no finding.
+#[rustfmt::skip]
+const SCENARIOS: &[(&str, Tamper, Expect)] = &[
+    // Zero findings: lawful destruction, reopened record, hold released, key revocation and
+    // rotation are all in the fixture.
+    ("clean", |_| none(), &[]),
+    ("clean_with_trusted_key", |_| trusted(), &[]),
+    ("clean_with_auditor_checkpoint", |fx| holding(held_checkpoint(fx)), &[]),
+    ("clean_with_witness_quorum", |fx| { add_checkpoint(fx.path(), &cosigned_final(fx)); witness_policy(1) }, &[]),
+    ("clean_resume", |fx| Policy { resume_from: Some(resume_at(fx, 10)), ..trusted() }, &[]),
+    // Payloads.
+    ("payload_byte_flip", |fx| { edit_payload(fx, C_NOTE1, |v| v.map(flip_last)); none() }, &[(K::CommitmentMismatch, Some(C_NOTE1))]),
+    ("payload_removed_without_destruction", |fx| { edit_payload(fx, B_NOTE1, |_| None); none() }, &[(K::PayloadMissing, Some(B_NOTE1))]),
+    ("payload_restored_after_destruction", |fx| { edit_payload(fx, A_NOTE, |_| Some(vec![7; 40])); none() }, &[(K::CommitmentMismatch, Some(A_NOTE)), (K::PayloadAfterDestruction, Some(A_NOTE))]),
+    // Entries.
+    ("entry_header_edit", |fx| { edit_entry(fx, C_NOTE1, |e| e.event.event.occurred_on = date("2016-07-03")); none() }, &[(K::BadSignature, Some(C_NOTE1)), (K::ChainBreak, Some(C_NOTE1 + 1)), (K::RootMismatch, None)]),
+    ("entry_deleted_in_the_middle", |fx| { edit_raw(fx.path(), "entries", &C_NOTE1.to_be_bytes(), |_| None); none() }, &[(K::SeqGap, Some(C_NOTE1)), (K::ChainBreak, Some(C_NOTE1 + 1))]),
+    ("two_entries_swapped", |fx| { swap_entries(fx, 15, 16); none() }, &[(K::SeqMismatch, Some(15)), (K::SeqMismatch, Some(16)), (K::ChainBreak, Some(15))]),
+    ("entry_inserted", |fx| { insert_entry(fx, 16, false); none() }, &[(K::SeqMismatch, Some(17)), (K::ChainBreak, Some(17))]),
+    ("entry_inserted_and_rechained", |fx| { insert_entry(fx, 16, true); none() }, &[(K::RootMismatch, None)]),
+    ("last_entries_dropped_stored_checkpoint", |fx| { drop_from(fx.path(), SIZE - 2); none() }, &[(K::Truncation, Some(SIZE - 2))]),
+    ("last_entries_dropped_auditor_checkpoint", |fx| { let held = held_checkpoint(fx); drop_from(fx.path(), SIZE - 2); clear_checkpoints(fx.path()); holding(held) }, &[(K::Truncation, Some(SIZE - 2))]),
+    ("old_copy_restored_auditor_holds_newer", restore_old_copy, &[(K::Truncation, Some(SIZE))]),
+    ("whole_ledger_rewritten_with_fresh_key", |fx| { let held = held_checkpoint(fx); rewrite_with_fresh_keys(fx); holding(held) }, &[(K::LedgerKeyNotTrusted, Some(0)), (K::CheckpointUntrustedKey, None), (K::RootMismatch, None)]),
+    ("author_signature_bit_flip", |fx| { edit_rechained(fx, C_NOTE1, |it| it.entry.event.signature.0[5] ^= 1); none() }, &[(K::BadSignature, Some(C_NOTE1))]),
+    ("recorded_at_regression", |fx| { edit_rechained(fx, C_NOTE1, |it| it.entry.recorded_at = Timestamp::start_of(date("2016-01-01")).unwrap()); none() }, &[(K::RecordedAtRegressed, Some(C_NOTE1))]),
+    ("non_canonical_encoding", |fx| { edit_bytes(fx, C_NOTE1, |v| v[50] = 2); none() }, &[(K::MalformedEntry, Some(C_NOTE1))]),
+    ("trailing_bytes", |fx| { edit_bytes(fx, C_NOTE1, |v| v.push(0)); none() }, &[(K::TrailingBytes, Some(C_NOTE1))]),
+    ("unsupported_version", |fx| { edit_bytes(fx, C_NOTE1, |v| v[0] = 9); none() }, &[(K::UnsupportedVersion, Some(C_NOTE1))]),
+    ("malformed_key", |fx| { edit_raw(fx.path(), "entries", b"zzzzzzzzz", |_| Some(vec![1, 2, 3])); none() }, &[(K::MalformedKey, Some(SIZE))]),
+    // Lawfulness: events signed with the real keys, inserted by editing the trees, re-chained.
+    ("destruction_before_retention_end", |fx| { append_forged(fx, 4, "cust-1", "C-B", destroy("policy"), "2021-03-05"); none() }, &[(K::UnlawfulDestruction, Some(SIZE))]),
+    ("destruction_under_hold", |fx| { append_forged(fx, 4, "cust-1", "C-D", destroy("policy"), "2023-01-01"); none() }, &[(K::UnlawfulDestruction, Some(SIZE))]),
+    ("event_after_destruction", |fx| { append_forged(fx, 3, "lic-1", "C-A", EventKind::ProgressNote, "2021-04-01"); none() }, &[(K::EventAfterDestruction, Some(SIZE))]),
+    ("event_by_revoked_actor", |fx| { append_forged(fx, 7, "lic-3", "C-C", EventKind::ProgressNote, "2021-04-01"); none() }, &[(K::UnauthorizedAuthor, Some(SIZE))]),
+    ("event_by_old_rotated_key", |fx| { append_forged(fx, 5, "lic-2", "C-C", EventKind::ProgressNote, "2021-04-01"); none() }, &[(K::BadSignature, Some(SIZE))]),
+    ("event_by_wrong_role", |fx| { append_forged(fx, 4, "cust-1", "C-C", EventKind::ProgressNote, "2021-04-01"); none() }, &[(K::UnauthorizedAuthor, Some(SIZE))]),
+    ("enrolment_by_non_admin", |fx| { enrol_by(fx, 3, "lic-1"); none() }, &[(K::UnauthorizedAuthor, Some(SIZE))]),
+    ("replayed_event", |fx| { replay_event(fx, C_NOTE1); none() }, &[(K::ReplayedEvent, Some(SIZE))]),
+    // Checkpoints.
+    ("split_view", |fx| { add_checkpoint(fx.path(), &checkpoint_note(10, [9; 32])); none() }, &[(K::SplitView, None), (K::RootMismatch, None)]),
+    ("checkpoint_signed_by_unknown_key", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, ORIGIN, 66, 20)); trusted() }, &[(K::CheckpointUntrustedKey, None)]),
+    ("checkpoint_signature_bit_flip", |fx| { edit_raw(fx.path(), "checkpoints", &SIZE.to_be_bytes(), |v| Some(flip_note_signature(&String::from_utf8(v.unwrap()).unwrap()).into_bytes())); none() }, &[(K::CheckpointBadSignature, None)]),
+    ("checkpoint_log_signature_bit_flip", |fx| { append_log(fx.path(), &flip_note_signature(&resume_at(fx, 20))); trusted() }, &[(K::CheckpointBadSignature, None)]),
+    ("checkpoint_log_torn_tail", |fx| { append_to_log(fx, b"300\nexample.org/pr"); none() }, &[(K::MalformedCheckpoint, None)]),
+    ("checkpoint_of_another_origin", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, "other.example/ledger", 2, 12)); none() }, &[(K::CheckpointWrongOrigin, None)]),
+    ("cosignature_bit_flip", |fx| { add_checkpoint(fx.path(), &bad_cosignature(fx)); witness_policy(1) }, &[(K::CosignatureBadSignature, None), (K::WitnessQuorumNotMet, None)]),
+    ("witness_quorum_not_met", |_| witness_policy(1), &[(K::WitnessQuorumNotMet, None)]),
+    ("resume_then_prefix_rewritten", |fx| { let r = resume_at(fx, 10); edit_rechained(fx, 3, |it| it.entry.event.signature.0[1] ^= 1); Policy { resume_from: Some(r), ..trusted() } }, &[(K::BadSignature, Some(3)), (K::RootMismatch, None)]),
+];
+
+#[test]
+fn tamper_suite() {
+    let mut failures = Vec::new();
+    for (name, tamper, expect) in SCENARIOS {
+        let mut fx = fixture();
+        let policy = tamper(&mut fx);
+        let v = match SledSource::open(fx.path()).and_then(|src| verify(&src, &policy, &|_| {})) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{name}: error {e}"));
+                continue;
+            }
+        };
+        let got: Vec<(K, Option<u64>)> = v.findings().iter().map(|f| (f.kind, f.seq)).collect();
+        if std::env::var_os("SHOW_FINDINGS").is_some() {
+            eprintln!(
+                "{name}:\n  {}",
+                v.findings()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            );
+        }
+        if expect.is_empty() {
+            if !v.is_clean() {
+                failures.push(format!(
+                    "{name}: expected no findings, got:\n  {}",
+                    v.findings()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
+                ));
+            }
+            continue;
+        }
+        for e in *expect {
+            if !got.contains(e) {
+                failures.push(format!(
+                    "{name}: missing {:?} at {:?}; got:\n  {}",
+                    e.0,
+                    e.1,
+                    v.findings()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn fixture_seqs_match_the_constants() {
+    let fx = fixture();
+    assert_eq!(fx.seq("A.note"), A_NOTE);
+    assert_eq!(fx.seq("B.note1"), B_NOTE1);
+    assert_eq!(fx.seq("C.note1"), C_NOTE1);
+    assert_eq!(fx.size, SIZE);
+}
+
+#[test]
+fn clean_ledger_state_is_what_happened() {
+    let fx = fixture();
+    let v = run(&fx, &trusted());
+    assert!(v.is_clean(), "{:?}", v.findings());
+    assert_eq!(v.size(), SIZE);
+    assert_eq!(v.origin(), ORIGIN);
+    assert!(!v.checkpoint_key_self_attested());
+    let cp = v.checkpoint().unwrap();
+    assert_eq!(cp.size, SIZE);
+    assert_eq!(cp.root, v.root());
+    let a = v.records().iter().find(|r| r.id.as_str() == "C-A").unwrap();
+    assert!(a.state.destroyed.as_ref().unwrap().lawful);
+    assert_eq!(v.records().len(), 4);
+    assert!(run(&fx, &Policy::default()).checkpoint_key_self_attested());
+}
+
+#[test]
+fn resume_skips_prefix_signatures_only_when_the_root_matches() {
+    let fx = fixture();
+    let resume = checkpoint_note(10, root(&load(fx.path()), 10));
+    let v = run(
+        &fx,
+        &Policy {
+            resume_from: Some(resume.clone()),
+            ..trusted()
+        },
+    );
+    assert!(v.is_clean());
+    assert_eq!(v.signatures_checked_from(), 10);
+    // A resume checkpoint signed by an unknown key is not trusted: full replay.
+    let other = NoteSigner::new(ORIGIN, key(66)).unwrap();
+    let items = load(fx.path());
+    let forged = sign_checkpoint(
+        &Checkpoint::new(ORIGIN, 10, root(&items, 10)).unwrap(),
+        &other,
+    );
+    let v = run(
+        &fx,
+        &Policy {
+            resume_from: Some(forged),
+            ..trusted()
+        },
+    );
+    assert_eq!(v.signatures_checked_from(), 0);
+}
+
+#[test]
+fn progress_is_reported() {
+    let fx = fixture();
+    let src = SledSource::open(fx.path()).unwrap();
+    let last = std::cell::Cell::new(None);
+    verify(&src, &Policy::default(), &|p| last.set(Some(p))).unwrap();
+    let p = last.get().unwrap();
+    assert_eq!((p.done, p.total), (SIZE, Some(SIZE)));
+}
+
+#[test]
+fn nothing_to_verify_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        SledSource::open(&dir.path().join("missing")),
+        Err(VerifyError::NotFound(_))
+    ));
+    assert!(matches!(
+        SledSource::open(dir.path()),
+        Err(VerifyError::NotFound(_))
+    ));
+    store(dir.path(), &[]);
+    let src = SledSource::open(dir.path()).unwrap();
+    assert!(matches!(
+        verify(&src, &Policy::default(), &|_| {}),
+        Err(VerifyError::Empty(_))
+    ));
+}
+
+#[test]
+fn a_running_writer_makes_opening_fail_clearly() {
+    let fx = fixture();
+    let writer =
+        caseledger_store::Ledger::open(fx.path(), caseledger_store::OpenOptions::default())
+            .unwrap();
+    let err = SledSource::open(fx.path()).unwrap_err();
+    assert!(matches!(err, VerifyError::InUse(_)), "{err}");
+    assert!(err.to_string().contains("in use"));
+    writer.close().unwrap();
+    assert!(SledSource::open(fx.path()).is_ok());
+}
+
+#[test]
+fn findings_never_carry_payload_content() {
+    let fx = fixture();
+    edit_raw(fx.path(), "payloads", &C_NOTE1.to_be_bytes(), |v| {
+        v.map(|mut v| {
+            v[33] ^= 1;
+            v
+        })
+    });
+    let v = run(&fx, &Policy::default());
+    assert_eq!(v.findings()[0].kind, K::CommitmentMismatch);
+    let json = serde_json::to_string(v.findings()).unwrap();
+    assert!(!json.contains("te c1"), "{json}");
+}
