@@ -455,6 +455,31 @@ fn open_sled(dir: &Path, create_new: bool) -> Result<sled::Db> {
     }
 }
 
+/// Cuts an interrupted final record off `checkpoints.log` (a crash during `checkpoint()`,
+/// which had therefore not returned: nothing acknowledged is lost). Only a torn *tail* is
+/// cut; a malformed record elsewhere is left for the verifier to report.
+fn repair_torn_log_tail(dir: &Path) -> Result<()> {
+    let path = dir.join(CHECKPOINTS_LOG);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
+    if let Err(crate::layout::LogError::TornTail { offset, .. }) =
+        crate::layout::parse_checkpoints_log(&bytes)
+    {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        f.set_len(offset as u64)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| StoreError::io(&path, e))?;
+        fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// How long to wait for sled's lock once ours is held (a dropped handle's flusher thread).
 const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -1016,6 +1041,7 @@ impl Ledger {
             });
         }
         let lock_file = acquire_lock(dir)?;
+        repair_torn_log_tail(dir)?;
         let db = open_sled(dir, false)?;
         let meta = db.open_tree(TREE_META)?;
         let get = |key: &[u8], what: &'static str| -> Result<sled::IVec> {

@@ -240,3 +240,31 @@ fn checkpoints_log_and_cosignatures() {
     let l = Ledger::open(dir.path(), OpenOptions::default()).unwrap();
     assert_eq!(l.latest_checkpoint().unwrap(), Some((4, cosigned)));
 }
+
+#[test]
+fn open_cuts_a_torn_checkpoint_log_tail_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let n1 = l.checkpoint(&signer()).unwrap();
+    drop(l);
+    let log_path = dir.path().join("checkpoints.log");
+    let whole = std::fs::read(&log_path).unwrap();
+    // A crash in the middle of writing a second record: its length line and half its note.
+    let mut torn = whole.clone();
+    torn.extend_from_slice(b"120\nhalf a note");
+    std::fs::write(&log_path, &torn).unwrap();
+    drop(Ledger::open(dir.path(), OpenOptions::default()).unwrap());
+    assert_eq!(
+        std::fs::read(&log_path).unwrap(),
+        whole,
+        "torn tail cut back to the last complete note"
+    );
+    assert_eq!(parse_checkpoints_log(&whole).unwrap(), vec![n1]);
+    // A malformed record that is not a tail is evidence: opening leaves it for the verifier.
+    let mut bad = b"007\n".to_vec();
+    bad.extend_from_slice(&whole);
+    std::fs::write(&log_path, &bad).unwrap();
+    drop(Ledger::open(dir.path(), OpenOptions::default()).unwrap());
+    assert_eq!(std::fs::read(&log_path).unwrap(), bad);
+}
