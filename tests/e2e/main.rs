@@ -1,12 +1,24 @@
 //! One integration-test binary (ripgrep style): each module drives `caseledger` as a user would.
+//!
+//! * [`util`]: running the binary, a small ledger built in a tempdir, assertions on exit
+//!   codes and on the one-line error convention, snapshots of a ledger's state.
+//! * [`happy`]: every command's happy path.
+//! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
+//! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
+//! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
+//! * [`interop`]: report signatures check with `ssh-keygen -Y verify` and `openssl pkeyutl`.
+
+mod errors;
+mod happy;
+mod import;
+mod interop;
+mod report_html;
+mod tamper;
+mod util;
 
 #[test]
 fn binary_prints_version() {
-    let out = assert_cmd::Command::cargo_bin("caseledger")
-        .expect("binary is built")
-        .arg("--version")
-        .output()
-        .expect("binary runs");
+    let out = util::bin().arg("--version").output().expect("binary runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("caseledger "));
 }

@@ -91,7 +91,11 @@ impl std::fmt::Debug for ArchiveItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ArchiveItem::Entry(b) => write!(f, "Entry(<{} bytes>)", b.len()),
-            ArchiveItem::Payload { seq, stored } => write!(f, "Payload {{ seq: {seq}, <{} bytes redacted> }}", stored.len()),
+            ArchiveItem::Payload { seq, stored } => write!(
+                f,
+                "Payload {{ seq: {seq}, <{} bytes redacted> }}",
+                stored.len()
+            ),
             ArchiveItem::Checkpoint(n) => write!(f, "Checkpoint({n:?})"),
         }
     }
@@ -110,7 +114,11 @@ impl<W: Write> ArchiveWriter<W> {
         w.write_all(MAGIC)?;
         let mut digest = blake3::Hasher::new_derive_key(DIGEST_CONTEXT);
         digest.update(MAGIC);
-        let mut a = ArchiveWriter { w, digest, counts: [0; 3] };
+        let mut a = ArchiveWriter {
+            w,
+            digest,
+            counts: [0; 3],
+        };
         a.frame(TAG_HEADER, &[origin.as_bytes()])?;
         Ok(a)
     }
@@ -181,12 +189,25 @@ impl<R: Read> ArchiveReader<R> {
         }
         let mut digest = blake3::Hasher::new_derive_key(DIGEST_CONTEXT);
         digest.update(MAGIC);
-        let mut a = ArchiveReader { r, origin: String::new(), digest, counts: [0; 3], index: 0, done: false };
+        let mut a = ArchiveReader {
+            r,
+            origin: String::new(),
+            digest,
+            counts: [0; 3],
+            index: 0,
+            done: false,
+        };
         let (tag, body) = a.read_frame()?.ok_or(ArchiveError::Truncated)?;
         if tag != TAG_HEADER {
-            return Err(ArchiveError::Malformed { index: 0, why: "first frame is not the header" });
+            return Err(ArchiveError::Malformed {
+                index: 0,
+                why: "first frame is not the header",
+            });
         }
-        a.origin = String::from_utf8(body).map_err(|_| ArchiveError::Malformed { index: 0, why: "origin is not UTF-8" })?;
+        a.origin = String::from_utf8(body).map_err(|_| ArchiveError::Malformed {
+            index: 0,
+            why: "origin is not UTF-8",
+        })?;
         Ok(a)
     }
 
@@ -202,14 +223,21 @@ impl<R: Read> ArchiveReader<R> {
         while got < head.len() {
             let n = self.r.read(head.get_mut(got..).unwrap_or_default())?;
             if n == 0 {
-                return if got == 0 { Ok(None) } else { Err(ArchiveError::Truncated) };
+                return if got == 0 {
+                    Ok(None)
+                } else {
+                    Err(ArchiveError::Truncated)
+                };
             }
             got += n;
         }
         let [tag, l @ ..] = head;
         let len = u64::from_le_bytes(l);
         if len > MAX_FRAME {
-            return Err(ArchiveError::Malformed { index: self.index, why: "frame larger than 256 MiB" });
+            return Err(ArchiveError::Malformed {
+                index: self.index,
+                why: "frame larger than 256 MiB",
+            });
         }
         let mut body = Vec::new();
         (&mut self.r).take(len).read_to_end(&mut body)?;
@@ -225,14 +253,25 @@ impl<R: Read> ArchiveReader<R> {
     }
 
     fn check_end(&mut self, body: &[u8]) -> Result<(), ArchiveError> {
-        let malformed = ArchiveError::Malformed { index: self.index, why: "end frame is not 56 bytes" };
+        let malformed = ArchiveError::Malformed {
+            index: self.index,
+            why: "end frame is not 56 bytes",
+        };
         let (counts, digest) = body.split_first_chunk::<24>().ok_or(malformed)?;
-        let digest: &[u8; 32] = digest.try_into().map_err(|_| ArchiveError::Malformed { index: self.index, why: "end frame is not 56 bytes" })?;
+        let digest: &[u8; 32] = digest.try_into().map_err(|_| ArchiveError::Malformed {
+            index: self.index,
+            why: "end frame is not 56 bytes",
+        })?;
         for (i, c) in counts.chunks_exact(8).enumerate() {
             let mut b = [0u8; 8];
             b.copy_from_slice(c);
             if self.counts.get(i) != Some(&u64::from_le_bytes(b)) {
-                return Err(ArchiveError::EndMismatch(["entry count", "payload count", "checkpoint count"].get(i).copied().unwrap_or("count")));
+                return Err(ArchiveError::EndMismatch(
+                    ["entry count", "payload count", "checkpoint count"]
+                        .get(i)
+                        .copied()
+                        .unwrap_or("count"),
+                ));
             }
         }
         if self.digest.finalize().as_bytes() != digest {
@@ -240,7 +279,10 @@ impl<R: Read> ArchiveReader<R> {
         }
         let mut extra = [0u8; 1];
         if self.r.read(&mut extra)? != 0 {
-            return Err(ArchiveError::Malformed { index: self.index, why: "data after the end frame" });
+            return Err(ArchiveError::Malformed {
+                index: self.index,
+                why: "data after the end frame",
+            });
         }
         Ok(())
     }
@@ -254,28 +296,53 @@ impl<R: Read> ArchiveReader<R> {
                 ArchiveItem::Entry(body)
             }
             TAG_PAYLOAD => {
-                let (seq, stored) = body.split_first_chunk::<8>().ok_or(ArchiveError::Malformed { index, why: "payload frame shorter than a seq" })?;
+                let (seq, stored) =
+                    body.split_first_chunk::<8>()
+                        .ok_or(ArchiveError::Malformed {
+                            index,
+                            why: "payload frame shorter than a seq",
+                        })?;
                 if stored.len() < 32 {
-                    return Err(ArchiveError::Malformed { index, why: "payload frame shorter than a salt" });
+                    return Err(ArchiveError::Malformed {
+                        index,
+                        why: "payload frame shorter than a salt",
+                    });
                 }
                 self.counts[1] += 1;
-                ArchiveItem::Payload { seq: Seq(u64::from_be_bytes(*seq)), stored: stored.to_vec() }
+                ArchiveItem::Payload {
+                    seq: Seq(u64::from_be_bytes(*seq)),
+                    stored: stored.to_vec(),
+                }
             }
             TAG_CHECKPOINT => {
                 self.counts[2] += 1;
-                ArchiveItem::Checkpoint(String::from_utf8(body).map_err(|_| ArchiveError::Malformed { index, why: "checkpoint is not UTF-8" })?)
+                ArchiveItem::Checkpoint(String::from_utf8(body).map_err(|_| {
+                    ArchiveError::Malformed {
+                        index,
+                        why: "checkpoint is not UTF-8",
+                    }
+                })?)
             }
             TAG_END => {
                 self.check_end(&body)?;
                 return Ok(None);
             }
-            _ => return Err(ArchiveError::Malformed { index, why: "unknown frame tag" }),
+            _ => {
+                return Err(ArchiveError::Malformed {
+                    index,
+                    why: "unknown frame tag",
+                })
+            }
         };
         Ok(Some(item))
     }
 }
 
-fn read_exact_or<R: Read>(r: &mut R, buf: &mut [u8], short: ArchiveError) -> Result<(), ArchiveError> {
+fn read_exact_or<R: Read>(
+    r: &mut R,
+    buf: &mut [u8],
+    short: ArchiveError,
+) -> Result<(), ArchiveError> {
     match r.read_exact(buf) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(short),
@@ -324,14 +391,23 @@ mod tests {
     fn round_trip() {
         let items = read_all(&sample()).unwrap();
         assert_eq!(items.len(), 4);
-        assert_eq!(items[1], ArchiveItem::Payload { seq: Seq(0), stored: vec![7; 40] });
+        assert_eq!(
+            items[1],
+            ArchiveItem::Payload {
+                seq: Seq(0),
+                stored: vec![7; 40]
+            }
+        );
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let b = sample();
         for cut in 0..b.len() {
-            assert!(read_all(&b[..cut]).is_err(), "truncated at {cut} read as complete");
+            assert!(
+                read_all(&b[..cut]).is_err(),
+                "truncated at {cut} read as complete"
+            );
         }
     }
 
@@ -359,7 +435,10 @@ mod tests {
 
     #[test]
     fn debug_redacts_payloads() {
-        let p = ArchiveItem::Payload { seq: Seq(1), stored: b"secret note text padded to more than 32 bytes".to_vec() };
+        let p = ArchiveItem::Payload {
+            seq: Seq(1),
+            stored: b"secret note text padded to more than 32 bytes".to_vec(),
+        };
         assert!(!format!("{p:?}").contains("secret"));
     }
 }

@@ -5,7 +5,9 @@
 
 use crate::encoding::{self, DecodeError, EncodeError};
 use crate::hash;
-use crate::ids::{ActorId, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes};
+use crate::ids::{
+    ActorId, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes,
+};
 use crate::keys::{SignatureError, SigningKey};
 use crate::time::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -59,7 +61,9 @@ impl ShortText {
     pub fn new(s: impl Into<String>) -> Result<ShortText, ModelError> {
         let s = s.into();
         if s.is_empty() || s.len() > MAX_SHORT_TEXT || s.chars().any(char::is_control) {
-            return Err(ModelError::BadText { what: "header text" });
+            return Err(ModelError::BadText {
+                what: "header text",
+            });
         }
         // INVARIANT: 1-256 bytes, no control characters.
         Ok(ShortText(s))
@@ -364,7 +368,10 @@ impl Event {
     pub fn check_shape(&self) -> Result<(), ModelError> {
         let kind = self.kind.kind();
         if kind.has_record() != self.record.is_some() {
-            return Err(ModelError::RecordMismatch { kind, needs_record: kind.has_record() });
+            return Err(ModelError::RecordMismatch {
+                kind,
+                needs_record: kind.has_record(),
+            });
         }
         if !kind.has_record() && self.commitment.is_some() {
             return Err(ModelError::PayloadNotAllowed(kind));
@@ -381,7 +388,10 @@ impl Event {
     pub fn sign(self, key: &SigningKey) -> Result<SignedEvent, EncodeError> {
         let msg = hash::signing_message(&self.to_bytes()?);
         let signature = key.sign(&msg);
-        Ok(SignedEvent { event: self, signature })
+        Ok(SignedEvent {
+            event: self,
+            signature,
+        })
     }
 }
 
@@ -466,7 +476,10 @@ impl fmt::Debug for Payload {
 impl Payload {
     /// A payload with a fresh random salt.
     pub fn new(content: Vec<u8>) -> Payload {
-        Payload { salt: rand::random(), content }
+        Payload {
+            salt: rand::random(),
+            content,
+        }
     }
     /// A payload with a given salt (tests, golden vectors, import).
     pub fn with_salt(salt: [u8; 32], content: Vec<u8>) -> Payload {
@@ -494,6 +507,9 @@ impl Payload {
     /// Splits a stored value; `None` when shorter than a salt.
     pub fn from_stored(bytes: &[u8]) -> Option<Payload> {
         let (salt, content) = bytes.split_first_chunk::<32>()?;
-        Some(Payload { salt: *salt, content: content.to_vec() })
+        Some(Payload {
+            salt: *salt,
+            content: content.to_vec(),
+        })
     }
 }

@@ -52,13 +52,19 @@ mod tests {
 
     #[test]
     fn salt_changes_commitment() {
-        assert_ne!(payload_commitment(&[0; 32], b"$80"), payload_commitment(&[1; 32], b"$80"));
+        assert_ne!(
+            payload_commitment(&[0; 32], b"$80"),
+            payload_commitment(&[1; 32], b"$80")
+        );
     }
 
     #[test]
     fn known_answer_entry_hash() {
         // Pinned: any change to the context or function is a format change.
-        assert_eq!(entry_hash(b"").to_hex(), hex::encode(blake3::derive_key(ENTRY_CONTEXT, b"")));
+        assert_eq!(
+            entry_hash(b"").to_hex(),
+            hex::encode(blake3::derive_key(ENTRY_CONTEXT, b""))
+        );
         assert_eq!(
             merkle_leaf(&EntryHash::ZERO),
             <[u8; 32]>::from(sha2::Sha256::digest([[0u8].as_slice(), &[0; 32]].concat()))

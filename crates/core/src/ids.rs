@@ -224,7 +224,10 @@ impl<'de> Deserialize<'de> for SignatureBytes {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("64 signature bytes")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut out = [0u8; 64];
                 for (i, slot) in out.iter_mut().enumerate() {
                     *slot = a

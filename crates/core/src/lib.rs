@@ -17,7 +17,10 @@
 //! assert!(RecordId::new("C-0042").is_ok());
 //! assert!(RecordId::new("has space").is_err());
 //! ```
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod archive;
 pub mod checkpoint;

@@ -325,7 +325,10 @@ impl RecordState {
             return Err(Violation::DestructionOfOpenRecord(record.clone()));
         };
         if !self.holds.is_empty() {
-            return Err(Violation::DestructionUnderHold { record: record.clone(), matters: self.holds.clone() });
+            return Err(Violation::DestructionUnderHold {
+                record: record.clone(),
+                matters: self.holds.clone(),
+            });
         }
         let from = lawful_from(t)?;
         if ledger_date < from {
@@ -342,7 +345,11 @@ impl RecordState {
     /// payloads are gone without a lawful destruction.
     pub fn status(&self, as_of: Date, content_missing: bool) -> Status {
         if let Some(d) = &self.destroyed {
-            return if d.lawful { Status::DestroyedLawfully } else { Status::DestroyedEarly };
+            return if d.lawful {
+                Status::DestroyedLawfully
+            } else {
+                Status::DestroyedEarly
+            };
         }
         if content_missing {
             return Status::ContentMissing;
@@ -359,8 +366,20 @@ impl RecordState {
 
     /// (11)(A)-(F), (3) and (7) completeness.
     pub fn completeness(&self, settings: LedgerSettings) -> Completeness {
-        let req = |k: Kind| if self.kinds.contains(k) { Item::Present } else { Item::Missing };
-        let opt = |k: Kind| if self.kinds.contains(k) { Item::Present } else { Item::NoneRecorded };
+        let req = |k: Kind| {
+            if self.kinds.contains(k) {
+                Item::Present
+            } else {
+                Item::Missing
+            }
+        };
+        let opt = |k: Kind| {
+            if self.kinds.contains(k) {
+                Item::Present
+            } else {
+                Item::NoneRecorded
+            }
+        };
         let f = if self.kinds.contains(Kind::TerminationNotice) {
             Item::Present
         } else if settings.private_practice && self.ever_terminated {
@@ -480,7 +499,11 @@ impl Completeness {
     }
     /// The labels of missing items.
     pub fn missing(&self) -> Vec<&'static str> {
-        self.items().iter().filter(|(_, i)| *i == Item::Missing).map(|(l, _)| *l).collect()
+        self.items()
+            .iter()
+            .filter(|(_, i)| *i == Item::Missing)
+            .map(|(l, _)| *l)
+            .collect()
     }
 }
 
@@ -508,22 +531,37 @@ pub struct Step<'a> {
 ///
 /// `record` is the state of `step.event.record` (None when it has none yet). Signatures are
 /// not checked here (callers batch them); everything else about lawfulness is.
-pub fn check(registry: &Registry, record: Option<&RecordState>, step: Step<'_>, history: &impl History) -> Result<(), Violation> {
+pub fn check(
+    registry: &Registry,
+    record: Option<&RecordState>,
+    step: Step<'_>,
+    history: &impl History,
+) -> Result<(), Violation> {
     let ev = step.event;
     let kind = ev.kind.kind();
     if (step.seq == Seq::GENESIS) != (kind == Kind::Genesis) {
         return Err(Violation::GenesisPlacement);
     }
-    ev.check_shape().map_err(|e| Violation::Shape(e.to_string()))?;
+    ev.check_shape()
+        .map_err(|e| Violation::Shape(e.to_string()))?;
     if let Some(prev) = registry.last_recorded_at {
         if step.recorded_at < prev {
-            return Err(Violation::RecordedAtRegressed { previous: prev, found: step.recorded_at });
+            return Err(Violation::RecordedAtRegressed {
+                previous: prev,
+                found: step.recorded_at,
+            });
         }
     }
     let today = step.recorded_at.date_utc()?;
-    let latest_allowed = today.civil().checked_add(jiff::Span::new().days(FUTURE_SLACK_DAYS)).map_err(|_| Violation::DateOutOfRange)?;
+    let latest_allowed = today
+        .civil()
+        .checked_add(jiff::Span::new().days(FUTURE_SLACK_DAYS))
+        .map_err(|_| Violation::DateOutOfRange)?;
     if ev.occurred_on.civil() > latest_allowed {
-        return Err(Violation::OccurredInFuture { occurred_on: ev.occurred_on, today });
+        return Err(Violation::OccurredInFuture {
+            occurred_on: ev.occurred_on,
+            today,
+        });
     }
     if let Some(first) = history.nonce_seen(&ev.nonce) {
         return Err(Violation::Replay { first });
@@ -537,7 +575,11 @@ pub fn check(registry: &Registry, record: Option<&RecordState>, step: Step<'_>, 
         },
         (EventKind::KeyRevoked { actor }, _) => match registry.actors.get(actor) {
             Some(a) if !a.revoked => {
-                let admins = registry.actors.values().filter(|a| a.role == Role::Admin && !a.revoked).count();
+                let admins = registry
+                    .actors
+                    .values()
+                    .filter(|a| a.role == Role::Admin && !a.revoked)
+                    .count();
                 if a.role == Role::Admin && admins <= 1 {
                     Err(Violation::LastAdmin(actor.clone()))
                 } else {
@@ -553,15 +595,27 @@ pub fn check(registry: &Registry, record: Option<&RecordState>, step: Step<'_>, 
 
 fn check_author(registry: &Registry, ev: &Event, kind: Kind) -> Result<(), Violation> {
     if let EventKind::Genesis { admin, .. } = &ev.kind {
-        return if *admin == ev.author { Ok(()) } else { Err(Violation::UnknownAuthor(ev.author.clone())) };
+        return if *admin == ev.author {
+            Ok(())
+        } else {
+            Err(Violation::UnknownAuthor(ev.author.clone()))
+        };
     }
-    let a = registry.actors.get(&ev.author).ok_or_else(|| Violation::UnknownAuthor(ev.author.clone()))?;
+    let a = registry
+        .actors
+        .get(&ev.author)
+        .ok_or_else(|| Violation::UnknownAuthor(ev.author.clone()))?;
     if a.revoked {
         return Err(Violation::AuthorRevoked(ev.author.clone()));
     }
     let needed = kind.allowed_role();
     if a.role != needed {
-        return Err(Violation::RoleNotAllowed { author: ev.author.clone(), role: a.role, kind, needed });
+        return Err(Violation::RoleNotAllowed {
+            author: ev.author.clone(),
+            role: a.role,
+            kind,
+            needed,
+        });
     }
     Ok(())
 }
@@ -575,10 +629,17 @@ fn check_record_event(
     history: &impl History,
 ) -> Result<(), Violation> {
     let Some(r) = record else {
-        return if matches!(kind, EventKind::RecordOpened) { Ok(()) } else { Err(Violation::RecordNotOpened(rid.clone())) };
+        return if matches!(kind, EventKind::RecordOpened) {
+            Ok(())
+        } else {
+            Err(Violation::RecordNotOpened(rid.clone()))
+        };
     };
     if let Some(d) = &r.destroyed {
-        return Err(Violation::AfterDestruction { record: rid.clone(), destroyed_at: d.seq });
+        return Err(Violation::AfterDestruction {
+            record: rid.clone(),
+            destroyed_at: d.seq,
+        });
     }
     match kind {
         EventKind::RecordOpened => Err(Violation::RecordAlreadyOpened(rid.clone())),
@@ -587,10 +648,16 @@ fn check_record_event(
                 return Err(Violation::AlreadyTerminated(rid.clone()));
             }
             if *terminated_on < r.latest_occurred_on {
-                return Err(Violation::TerminationBackdated { terminated_on: *terminated_on, latest: r.latest_occurred_on });
+                return Err(Violation::TerminationBackdated {
+                    terminated_on: *terminated_on,
+                    latest: r.latest_occurred_on,
+                });
             }
             if terminated_on.civil() > today.civil() {
-                return Err(Violation::OccurredInFuture { occurred_on: *terminated_on, today });
+                return Err(Violation::OccurredInFuture {
+                    occurred_on: *terminated_on,
+                    today,
+                });
             }
             Ok(())
         }
@@ -602,12 +669,18 @@ fn check_record_event(
             if *amends < step.seq && history.record_of(*amends).as_ref() == Some(rid) {
                 Ok(())
             } else {
-                Err(Violation::BadAmendmentTarget { record: rid.clone(), amends: *amends })
+                Err(Violation::BadAmendmentTarget {
+                    record: rid.clone(),
+                    amends: *amends,
+                })
             }
         }
         EventKind::HoldPlaced { matter } => {
             if r.holds.contains(matter) {
-                Err(Violation::HoldAlreadyPlaced { record: rid.clone(), matter: matter.clone() })
+                Err(Violation::HoldAlreadyPlaced {
+                    record: rid.clone(),
+                    matter: matter.clone(),
+                })
             } else {
                 Ok(())
             }
@@ -616,7 +689,10 @@ fn check_record_event(
             if r.holds.contains(matter) {
                 Ok(())
             } else {
-                Err(Violation::HoldNotPlaced { record: rid.clone(), matter: matter.clone() })
+                Err(Violation::HoldNotPlaced {
+                    record: rid.clone(),
+                    matter: matter.clone(),
+                })
             }
         }
         EventKind::Destruction { .. } => r.check_destruction(rid, today),
@@ -629,17 +705,47 @@ fn check_record_event(
 /// new state through `record` (created on first sight).
 pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: Step<'_>) {
     let ev = step.event;
-    registry.last_recorded_at = Some(registry.last_recorded_at.map_or(step.recorded_at, |p| p.max(step.recorded_at)));
+    registry.last_recorded_at = Some(
+        registry
+            .last_recorded_at
+            .map_or(step.recorded_at, |p| p.max(step.recorded_at)),
+    );
     match &ev.kind {
-        EventKind::Genesis { origin, admin, admin_key, ledger_key, settings } => {
+        EventKind::Genesis {
+            origin,
+            admin,
+            admin_key,
+            ledger_key,
+            settings,
+        } => {
             registry.origin = Some(origin.clone());
             registry.ledger_key = Some(*ledger_key);
             registry.settings = *settings;
-            registry.actors.insert(admin.clone(), ActorState { role: Role::Admin, key: *admin_key, revoked: false, enrolled_at: step.seq });
+            registry.actors.insert(
+                admin.clone(),
+                ActorState {
+                    role: Role::Admin,
+                    key: *admin_key,
+                    revoked: false,
+                    enrolled_at: step.seq,
+                },
+            );
             return;
         }
-        EventKind::ActorEnrolled { actor, role, public_key } => {
-            registry.actors.insert(actor.clone(), ActorState { role: *role, key: *public_key, revoked: false, enrolled_at: step.seq });
+        EventKind::ActorEnrolled {
+            actor,
+            role,
+            public_key,
+        } => {
+            registry.actors.insert(
+                actor.clone(),
+                ActorState {
+                    role: *role,
+                    key: *public_key,
+                    revoked: false,
+                    enrolled_at: step.seq,
+                },
+            );
             return;
         }
         EventKind::KeyRevoked { actor } => {
@@ -689,7 +795,12 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
                 (Some(rid), Some(day)) => r.check_destruction(rid, day).is_ok(),
                 _ => false,
             };
-            r.destroyed = Some(Destroyed { seq: step.seq, on: today.unwrap_or(ev.occurred_on), by: ev.author.clone(), lawful });
+            r.destroyed = Some(Destroyed {
+                seq: step.seq,
+                on: today.unwrap_or(ev.occurred_on),
+                by: ev.author.clone(),
+                lawful,
+            });
         }
         _ => {}
     }
@@ -710,7 +821,11 @@ pub struct LedgerState {
 
 impl History for LedgerState {
     fn record_of(&self, seq: Seq) -> Option<RecordId> {
-        usize::try_from(seq.0).ok().and_then(|i| self.record_of.get(i)).cloned().flatten()
+        usize::try_from(seq.0)
+            .ok()
+            .and_then(|i| self.record_of.get(i))
+            .cloned()
+            .flatten()
     }
     fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq> {
         self.nonces.get(nonce).copied()
@@ -728,7 +843,11 @@ impl LedgerState {
 
     /// Applies one entry without checking (replaying a faulty ledger).
     pub fn force(&mut self, step: Step<'_>) {
-        let mut rec = step.event.record.as_ref().and_then(|r| self.records.remove(r));
+        let mut rec = step
+            .event
+            .record
+            .as_ref()
+            .and_then(|r| self.records.remove(r));
         apply(&mut self.registry, &mut rec, step);
         if let (Some(rid), Some(r)) = (step.event.record.clone(), rec) {
             self.records.insert(rid, r);

@@ -68,7 +68,11 @@ impl Date {
     }
     /// `self + years`, clamping Feb 29 to Feb 28 in a non-leap target year.
     pub fn plus_years(self, years: i16) -> Result<Date, TimeError> {
-        let y = self.0.year().checked_add(years).ok_or(TimeError::OutOfRange)?;
+        let y = self
+            .0
+            .year()
+            .checked_add(years)
+            .ok_or(TimeError::OutOfRange)?;
         let last = jiff::civil::Date::new(y, self.0.month(), 1)
             .map_err(|_| TimeError::OutOfRange)?
             .last_of_month()
@@ -86,7 +90,13 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.0.year(), self.0.month(), self.0.day())
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            self.0.month(),
+            self.0.day()
+        )
     }
 }
 impl fmt::Debug for Date {
@@ -170,8 +180,19 @@ mod tests {
 
     #[test]
     fn parse_is_strict() {
-        assert_eq!(Date::parse("2024-02-29").map(|d| d.to_string()), Ok("2024-02-29".into()));
-        for bad in ["2023-02-29", "2024-2-29", "2024-02-29T00:00", "1899-12-31", "+024-01-01", "2024/01/01", ""] {
+        assert_eq!(
+            Date::parse("2024-02-29").map(|d| d.to_string()),
+            Ok("2024-02-29".into())
+        );
+        for bad in [
+            "2023-02-29",
+            "2024-2-29",
+            "2024-02-29T00:00",
+            "1899-12-31",
+            "+024-01-01",
+            "2024/01/01",
+            "",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
     }
@@ -181,7 +202,10 @@ mod tests {
         let d = Date::parse("2024-02-29").unwrap();
         assert_eq!(d.plus_years(5).unwrap().to_string(), "2029-02-28");
         assert_eq!(d.plus_years(4).unwrap().to_string(), "2028-02-29");
-        assert_eq!(d.plus_years(5).unwrap().next_day().unwrap().to_string(), "2029-03-01");
+        assert_eq!(
+            d.plus_years(5).unwrap().next_day().unwrap().to_string(),
+            "2029-03-01"
+        );
     }
 
     #[test]
@@ -189,6 +213,9 @@ mod tests {
         let d = Date::parse("2020-06-01").unwrap();
         let t = Timestamp::start_of(d).unwrap();
         assert_eq!(t.date_utc().unwrap(), d);
-        assert_eq!(Timestamp(t.0 - 1).date_utc().unwrap().to_string(), "2020-05-31");
+        assert_eq!(
+            Timestamp(t.0 - 1).date_utc().unwrap().to_string(),
+            "2020-05-31"
+        );
     }
 }

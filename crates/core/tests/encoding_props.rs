@@ -2,10 +2,14 @@
 //! never panic the strict decoder.
 
 use caseledger_core::encoding::{decode_canonical, encode};
-use caseledger_core::event::{Entry, Event, EventKind, Kind, LedgerSettings, Role, ShortText, SignedEvent};
-use caseledger_core::ids::{ActorId, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes};
+use caseledger_core::event::{
+    Entry, Event, EventKind, Kind, LedgerSettings, Role, ShortText, SignedEvent,
+};
+use caseledger_core::ids::{
+    ActorId, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes,
+};
 use caseledger_core::merkle::CompactRange;
-use caseledger_core::record::{Registry, RecordState};
+use caseledger_core::record::{RecordState, Registry};
 use caseledger_core::time::{Date, Timestamp};
 use proptest::prelude::*;
 
@@ -22,22 +26,41 @@ fn b32() -> impl Strategy<Value = [u8; 32]> {
     any::<[u8; 32]>()
 }
 fn role() -> impl Strategy<Value = Role> {
-    prop_oneof![Just(Role::Admin), Just(Role::Licensee), Just(Role::Custodian)]
+    prop_oneof![
+        Just(Role::Admin),
+        Just(Role::Licensee),
+        Just(Role::Custodian)
+    ]
 }
 
 fn kind() -> impl Strategy<Value = EventKind> {
-    let simple = proptest::sample::select(Kind::ALL.iter().filter_map(|k| EventKind::simple(*k)).collect::<Vec<_>>());
+    let simple = proptest::sample::select(
+        Kind::ALL
+            .iter()
+            .filter_map(|k| EventKind::simple(*k))
+            .collect::<Vec<_>>(),
+    );
     prop_oneof![
         simple,
-        (text(), id(), b32(), b32(), any::<bool>()).prop_map(|(o, a, k, l, p)| EventKind::Genesis {
-            origin: o,
-            admin: ActorId::new(a).unwrap(),
-            admin_key: PublicKey(k),
-            ledger_key: PublicKey(l),
-            settings: LedgerSettings { private_practice: p }
+        (text(), id(), b32(), b32(), any::<bool>()).prop_map(|(o, a, k, l, p)| {
+            EventKind::Genesis {
+                origin: o,
+                admin: ActorId::new(a).unwrap(),
+                admin_key: PublicKey(k),
+                ledger_key: PublicKey(l),
+                settings: LedgerSettings {
+                    private_practice: p,
+                },
+            }
         }),
-        (id(), role(), b32()).prop_map(|(a, r, k)| EventKind::ActorEnrolled { actor: ActorId::new(a).unwrap(), role: r, public_key: PublicKey(k) }),
-        id().prop_map(|a| EventKind::KeyRevoked { actor: ActorId::new(a).unwrap() }),
+        (id(), role(), b32()).prop_map(|(a, r, k)| EventKind::ActorEnrolled {
+            actor: ActorId::new(a).unwrap(),
+            role: r,
+            public_key: PublicKey(k)
+        }),
+        id().prop_map(|a| EventKind::KeyRevoked {
+            actor: ActorId::new(a).unwrap()
+        }),
         date().prop_map(|d| EventKind::ServiceTerminated { terminated_on: d }),
         any::<u64>().prop_map(|s| EventKind::Amendment { amends: Seq(s) }),
         text().prop_map(|m| EventKind::HoldPlaced { matter: m }),
@@ -48,33 +71,42 @@ fn kind() -> impl Strategy<Value = EventKind> {
 
 fn entry() -> impl Strategy<Value = Entry> {
     (
-        (proptest::option::of(id()), id(), kind(), date(), proptest::option::of(b32()), any::<[u8; 16]>()),
+        (
+            proptest::option::of(id()),
+            id(),
+            kind(),
+            date(),
+            proptest::option::of(b32()),
+            any::<[u8; 16]>(),
+        ),
         any::<[u8; 32]>(),
         any::<[u8; 32]>(),
         (any::<u64>(), b32(), any::<i64>()),
     )
-        .prop_map(|((rec, author, kind, occurred_on, commitment, nonce), s1, s2, (seq, prev, at))| {
-            let mut sig = [0u8; 64];
-            sig[..32].copy_from_slice(&s1);
-            sig[32..].copy_from_slice(&s2);
-            Entry {
-                format_version: 1,
-                seq: Seq(seq),
-                prev: EntryHash(prev),
-                recorded_at: Timestamp(at),
-                event: SignedEvent {
-                    event: Event {
-                        record: rec.map(|r| RecordId::new(r).unwrap()),
-                        author: ActorId::new(author).unwrap(),
-                        kind,
-                        occurred_on,
-                        commitment: commitment.map(PayloadCommitment),
-                        nonce: Nonce(nonce),
+        .prop_map(
+            |((rec, author, kind, occurred_on, commitment, nonce), s1, s2, (seq, prev, at))| {
+                let mut sig = [0u8; 64];
+                sig[..32].copy_from_slice(&s1);
+                sig[32..].copy_from_slice(&s2);
+                Entry {
+                    format_version: 1,
+                    seq: Seq(seq),
+                    prev: EntryHash(prev),
+                    recorded_at: Timestamp(at),
+                    event: SignedEvent {
+                        event: Event {
+                            record: rec.map(|r| RecordId::new(r).unwrap()),
+                            author: ActorId::new(author).unwrap(),
+                            kind,
+                            occurred_on,
+                            commitment: commitment.map(PayloadCommitment),
+                            nonce: Nonce(nonce),
+                        },
+                        signature: SignatureBytes(sig),
                     },
-                    signature: SignatureBytes(sig),
-                },
-            }
-        })
+                }
+            },
+        )
 }
 
 proptest! {

@@ -27,11 +27,31 @@ struct S {
     nonce: Option<[u8; 16]>,
 }
 
-fn s(author: &'static str, record: &'static str, kind: EventKind, occurred: &'static str, recorded: &'static str) -> S {
-    S { author, record: Some(record), kind, occurred, recorded, nonce: None }
+fn s(
+    author: &'static str,
+    record: &'static str,
+    kind: EventKind,
+    occurred: &'static str,
+    recorded: &'static str,
+) -> S {
+    S {
+        author,
+        record: Some(record),
+        kind,
+        occurred,
+        recorded,
+        nonce: None,
+    }
 }
 fn admin(kind: EventKind, recorded: &'static str) -> S {
-    S { author: "adm", record: None, kind, occurred: recorded, recorded, nonce: None }
+    S {
+        author: "adm",
+        record: None,
+        kind,
+        occurred: recorded,
+        recorded,
+        nonce: None,
+    }
 }
 
 struct Ledger {
@@ -40,7 +60,10 @@ struct Ledger {
 }
 
 fn genesis(private_practice: bool) -> Ledger {
-    let mut l = Ledger { state: LedgerState::default(), next: 0 };
+    let mut l = Ledger {
+        state: LedgerState::default(),
+        next: 0,
+    };
     let k = SigningKey::from_seed(&[1; 32]);
     let g = EventKind::Genesis {
         origin: text("test.example/ledger"),
@@ -50,7 +73,11 @@ fn genesis(private_practice: bool) -> Ledger {
         settings: LedgerSettings { private_practice },
     };
     l.run(admin(g, "2010-01-01")).unwrap();
-    for (id, role, seed) in [("lic", Role::Licensee, 3u8), ("cus", Role::Custodian, 4), ("lic2", Role::Licensee, 5)] {
+    for (id, role, seed) in [
+        ("lic", Role::Licensee, 3u8),
+        ("cus", Role::Custodian, 4),
+        ("lic2", Role::Licensee, 5),
+    ] {
         let kind = EventKind::ActorEnrolled {
             actor: ActorId::new(id).unwrap(),
             role,
@@ -73,7 +100,11 @@ impl Ledger {
             commitment: None,
             nonce: Nonce(st.nonce.unwrap_or(nonce)),
         };
-        let step = Step { seq: Seq(self.next), recorded_at: Timestamp::start_of(d(st.recorded)).unwrap(), event: &ev };
+        let step = Step {
+            seq: Seq(self.next),
+            recorded_at: Timestamp::start_of(d(st.recorded)).unwrap(),
+            event: &ev,
+        };
         self.state.step(step)?;
         self.next += 1;
         Ok(())
@@ -84,10 +115,14 @@ impl Ledger {
 }
 
 fn term(on: &'static str) -> EventKind {
-    EventKind::ServiceTerminated { terminated_on: d(on) }
+    EventKind::ServiceTerminated {
+        terminated_on: d(on),
+    }
 }
 fn destroy() -> EventKind {
-    EventKind::Destruction { reason: text("retention policy 7.2") }
+    EventKind::Destruction {
+        reason: text("retention policy 7.2"),
+    }
 }
 fn hold(m: &str) -> EventKind {
     EventKind::HoldPlaced { matter: text(m) }
@@ -98,7 +133,22 @@ fn release(m: &str) -> EventKind {
 
 /// The opening of record R, service from 2012.
 fn opened(r: &'static str) -> Vec<S> {
-    vec![s("lic", r, EventKind::RecordOpened, "2012-01-10", "2012-01-10"), s("lic", r, EventKind::ProgressNote, "2012-02-10", "2012-02-10")]
+    vec![
+        s(
+            "lic",
+            r,
+            EventKind::RecordOpened,
+            "2012-01-10",
+            "2012-01-10",
+        ),
+        s(
+            "lic",
+            r,
+            EventKind::ProgressNote,
+            "2012-02-10",
+            "2012-02-10",
+        ),
+    ]
 }
 
 fn outcome(script: Vec<S>) -> Result<(), Violation> {
@@ -121,6 +171,7 @@ fn with(mut base: Vec<S>, more: Vec<S>) -> Vec<S> {
 }
 
 #[test]
+#[rustfmt::skip] // One case per line: adding a case is adding a line.
 fn table() {
     type Check = fn(&Result<(), Violation>) -> bool;
     let cases: Vec<(&str, Vec<S>, Check)> = vec![
@@ -185,18 +236,36 @@ fn status_as_of_dates() {
     }
     let r = l.record("R");
     assert_eq!(r.status(d("2030-01-01"), false), Status::Open);
-    l.run(s("lic", "R", term("2012-02-29"), "2012-02-29", "2012-03-01")).unwrap();
+    l.run(s(
+        "lic",
+        "R",
+        term("2012-02-29"),
+        "2012-02-29",
+        "2012-03-01",
+    ))
+    .unwrap();
     let r = l.record("R");
-    assert_eq!(r.status(d("2017-02-28"), false), Status::Retained { until: d("2017-02-28") });
+    assert_eq!(
+        r.status(d("2017-02-28"), false),
+        Status::Retained {
+            until: d("2017-02-28")
+        }
+    );
     assert_eq!(r.status(d("2017-03-01"), false), Status::Eligible);
     assert_eq!(r.status(d("2017-03-01"), true), Status::ContentMissing);
-    l.run(s("cus", "R", hold("H-1"), "2013-01-01", "2013-01-01")).unwrap();
+    l.run(s("cus", "R", hold("H-1"), "2013-01-01", "2013-01-01"))
+        .unwrap();
     assert_eq!(l.record("R").status(d("2020-01-01"), false), Status::OnHold);
-    l.run(s("cus", "R", release("H-1"), "2018-01-01", "2018-01-01")).unwrap();
-    l.run(s("cus", "R", destroy(), "2018-01-02", "2018-01-02")).unwrap();
+    l.run(s("cus", "R", release("H-1"), "2018-01-01", "2018-01-01"))
+        .unwrap();
+    l.run(s("cus", "R", destroy(), "2018-01-02", "2018-01-02"))
+        .unwrap();
     let r = l.record("R");
     assert_eq!(r.status(d("2018-01-03"), false), Status::DestroyedLawfully);
-    assert_eq!(r.destroyed.as_ref().map(|x| (x.seq, x.on)), Some((Seq(9), d("2018-01-02"))));
+    assert_eq!(
+        r.destroyed.as_ref().map(|x| (x.seq, x.on)),
+        Some((Seq(9), d("2018-01-02")))
+    );
 }
 
 #[test]
@@ -206,7 +275,14 @@ fn forced_early_destruction_is_marked_unlawful() {
     for st in opened("R") {
         l.run(st).unwrap();
     }
-    l.run(s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01")).unwrap();
+    l.run(s(
+        "lic",
+        "R",
+        term("2012-03-01"),
+        "2012-03-01",
+        "2012-03-01",
+    ))
+    .unwrap();
     let ev = Event {
         record: Some(RecordId::new("R").unwrap()),
         author: ActorId::new("cus").unwrap(),
@@ -215,10 +291,20 @@ fn forced_early_destruction_is_marked_unlawful() {
         commitment: None,
         nonce: Nonce([0xee; 16]),
     };
-    let step = Step { seq: Seq(7), recorded_at: Timestamp::start_of(d("2013-01-01")).unwrap(), event: &ev };
-    assert!(matches!(l.state.step(step), Err(Violation::DestructionBeforeRetentionEnd { .. })));
+    let step = Step {
+        seq: Seq(7),
+        recorded_at: Timestamp::start_of(d("2013-01-01")).unwrap(),
+        event: &ev,
+    };
+    assert!(matches!(
+        l.state.step(step),
+        Err(Violation::DestructionBeforeRetentionEnd { .. })
+    ));
     l.state.force(step);
-    assert_eq!(l.record("R").status(d("2014-01-01"), false), Status::DestroyedEarly);
+    assert_eq!(
+        l.record("R").status(d("2014-01-01"), false),
+        Status::DestroyedEarly
+    );
 }
 
 #[test]
@@ -231,11 +317,33 @@ fn completeness_items() {
     assert_eq!(c.a_progress_notes, Item::Present);
     assert_eq!(c.a_assessment, Item::Missing);
     assert_eq!(c.d_consults, Item::NoneRecorded);
-    assert_eq!(c.f_termination_notice, Item::NotApplicable, "(F) applies once service terminates");
-    l.run(s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01")).unwrap();
+    assert_eq!(
+        c.f_termination_notice,
+        Item::NotApplicable,
+        "(F) applies once service terminates"
+    );
+    l.run(s(
+        "lic",
+        "R",
+        term("2012-03-01"),
+        "2012-03-01",
+        "2012-03-01",
+    ))
+    .unwrap();
     let c = l.record("R").completeness(l.state.registry.settings);
-    assert_eq!(c.f_termination_notice, Item::Missing, "private practice: (F) required after termination");
-    l.run(s("lic", "R", EventKind::TerminationNotice, "2012-03-02", "2012-03-02")).unwrap();
+    assert_eq!(
+        c.f_termination_notice,
+        Item::Missing,
+        "private practice: (F) required after termination"
+    );
+    l.run(s(
+        "lic",
+        "R",
+        EventKind::TerminationNotice,
+        "2012-03-02",
+        "2012-03-02",
+    ))
+    .unwrap();
     let c = l.record("R").completeness(l.state.registry.settings);
     assert_eq!(c.f_termination_notice, Item::Present);
     assert!(c.missing().contains(&"11A_assessment"));
@@ -245,6 +353,18 @@ fn completeness_items() {
     for st in opened("R") {
         l.run(st).unwrap();
     }
-    l.run(s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01")).unwrap();
-    assert_eq!(l.record("R").completeness(l.state.registry.settings).f_termination_notice, Item::NotApplicable);
+    l.run(s(
+        "lic",
+        "R",
+        term("2012-03-01"),
+        "2012-03-01",
+        "2012-03-01",
+    ))
+    .unwrap();
+    assert_eq!(
+        l.record("R")
+            .completeness(l.state.registry.settings)
+            .f_termination_notice,
+        Item::NotApplicable
+    );
 }

@@ -1,0 +1,90 @@
+//! `caseledger append`: one signed event.
+
+use super::ledger_ops::{date_arg, event, open, print_receipt, sign_append, store_why};
+use super::AppendArgs;
+use crate::keys::KeyDir;
+use crate::output::Out;
+use crate::Outcome;
+use anyhow::{anyhow, bail, Result};
+use caseledger_core::event::{EventKind, Kind, Payload, ShortText};
+use caseledger_core::{ActorId, RecordId, Seq};
+use caseledger_store::Durability;
+use std::path::Path;
+
+/// The largest payload accepted (the encoding limit of an entry is far below this; payloads
+/// are stored apart, but a record system should not put whole archives in one).
+const MAX_PAYLOAD: u64 = 16 << 20;
+
+/// `caseledger append`.
+pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
+    let dir = &a.ledger.ledger;
+    let author = ActorId::new(a.author.as_str()).map_err(|e| anyhow!("--author: {e}"))?;
+    let record = RecordId::new(a.record.as_str()).map_err(|e| anyhow!("--record: {e}"))?;
+    let kind = Kind::parse(&a.kind).map_err(|e| anyhow!("--kind: {e}"))?;
+    if !kind.has_record() {
+        bail!("--kind {kind}: not a record event (use `caseledger actor add|revoke` or `init`)");
+    }
+    let occurred_on = date_arg(&a.occurred_on, "--occurred-on")?;
+    let short = |v: &Option<String>, flag: &str| -> Result<ShortText> {
+        let v = v
+            .as_deref()
+            .ok_or_else(|| anyhow!("{flag}: required for --kind {kind}"))?;
+        ShortText::new(v)
+            .map_err(|_| anyhow!("{flag}: must be 1-256 bytes of text without control characters"))
+    };
+    let unwanted = |present: bool, flag: &str, for_kind: &str| -> Result<()> {
+        if present {
+            bail!("{flag}: only for --kind {for_kind}");
+        }
+        Ok(())
+    };
+    unwanted(
+        a.amends.is_some() && kind != Kind::Amendment,
+        "--amends",
+        "amendment",
+    )?;
+    unwanted(
+        a.matter.is_some() && !matches!(kind, Kind::HoldPlaced | Kind::HoldReleased),
+        "--matter",
+        "hold_placed or hold_released",
+    )?;
+    unwanted(
+        a.reason.is_some() && kind != Kind::Destruction,
+        "--reason",
+        "destruction",
+    )?;
+    let ek = match kind {
+        Kind::ServiceTerminated => EventKind::ServiceTerminated {
+            terminated_on: occurred_on,
+        },
+        Kind::Amendment => EventKind::Amendment {
+            amends: Seq(a
+                .amends
+                .ok_or_else(|| anyhow!("--amends: required for --kind amendment"))?),
+        },
+        Kind::HoldPlaced => EventKind::HoldPlaced {
+            matter: short(&a.matter, "--matter")?,
+        },
+        Kind::HoldReleased => EventKind::HoldReleased {
+            matter: short(&a.matter, "--matter")?,
+        },
+        Kind::Destruction => EventKind::Destruction {
+            reason: short(&a.reason, "--reason")?,
+        },
+        k => EventKind::simple(k).ok_or_else(|| anyhow!("--kind {k}: cannot be appended"))?,
+    };
+    let payload = match (&a.payload_file, a.payload.as_deref()) {
+        (Some(f), _) => Some(crate::io::read_file(f, "payload file", MAX_PAYLOAD)?),
+        (None, Some("-")) => Some(crate::io::read_input(Path::new("-"), "payload", MAX_PAYLOAD)?),
+        // Content on the command line would land in shell history and `ps`.
+        (None, Some(_)) => bail!("--payload: only `--payload -` (read stdin) is accepted; use --payload-file <F> for a file"),
+        (None, None) => None,
+    };
+    let key = KeyDir::of(dir).actor_key(&author)?;
+    let ledger = open(dir, Durability::Immediate)?;
+    let ev = event(&author, Some(record.clone()), ek, occurred_on);
+    let receipt = sign_append(&ledger, &key, ev, payload.map(Payload::new))
+        .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;
+    print_receipt(&format!("{kind} to {record}"), &receipt, out)?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,571 @@
+//! The command line (clap derive) and one module per command group.
+
+use crate::output::Out;
+use crate::Outcome;
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub(crate) mod actor;
+pub(crate) mod append;
+pub(crate) mod archive;
+pub(crate) mod checkpoint;
+pub(crate) mod import;
+pub(crate) mod keys;
+pub(crate) mod ledger_ops;
+pub(crate) mod misc;
+pub(crate) mod prove;
+pub(crate) mod records;
+pub(crate) mod report;
+pub(crate) mod verify;
+
+/// caseledger: a tamper-evident audit ledger for clinical social-work records
+/// (Missouri 20 CSR 2263-3.040).
+///
+/// Exit status: 0 success (verified intact), 1 findings (tampering or violations),
+/// 2 usage, input or I/O error (nothing concluded, nothing written).
+#[derive(Parser)]
+#[command(
+    name = "caseledger",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub(crate) struct Cli {
+    /// Machine output (JSON) on stdout; messages for people stay on stderr.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--ledger <DIR>`, also from `CASELEDGER_LEDGER`.
+#[derive(Args, Clone)]
+pub(crate) struct LedgerArg {
+    /// The ledger directory.
+    #[arg(long, value_name = "DIR", env = "CASELEDGER_LEDGER")]
+    pub ledger: PathBuf,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Create a ledger: genesis, an admin key and the ledger (checkpoint) key in <DIR>/keys/.
+    Init(InitArgs),
+    /// Enrol or revoke an actor (admin, licensee, custodian).
+    #[command(subcommand)]
+    Actor(ActorCmd),
+    /// Append one signed event to a record.
+    Append(AppendArgs),
+    /// Import events from a JSONL file (the ingest format of DESIGN.md).
+    Import(ImportArgs),
+    /// Sign a checkpoint of the ledger's current head with the ledger key; print the note.
+    Checkpoint(CheckpointArgs),
+    /// As a witness: check a checkpoint's consistency with the last one seen, cosign it.
+    Cosign(CosignArgs),
+    /// Verify a ledger, an archive or an evidence bundle; exit 1 on findings.
+    Verify(VerifyArgs),
+    /// Print an inclusion or consistency proof (JSON, base64 hashes).
+    #[command(subcommand)]
+    Prove(ProveCmd),
+    /// Write the evidence bundle of one record (verifies offline with `verify --bundle`).
+    Export(ExportArgs),
+    /// Export the ledger to one engine-independent archive file, or import one.
+    #[command(subcommand)]
+    Archive(ArchiveCmd),
+    /// Place or release a legal hold on a record.
+    #[command(subcommand)]
+    Hold(HoldCmd),
+    /// Destroy a record's content after retention (refused, with the lawful date, before).
+    Destroy(DestroyArgs),
+    /// Write or verify a signed retention report.
+    #[command(subcommand)]
+    Report(ReportCmd),
+    /// Generate key files and export public keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout.
+    Man,
+    /// Write a deterministic sample practice in the JSONL ingest format.
+    Sample(SampleArgs),
+}
+
+/// `caseledger init`.
+#[derive(Args)]
+pub(crate) struct InitArgs {
+    /// The new ledger directory (must not exist, or be empty).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The checkpoint origin (C2SP), e.g. `example.org/practice-ledger`.
+    #[arg(long)]
+    pub origin: String,
+    /// The licensees are in private practice: (11)(F) applies.
+    #[arg(long)]
+    pub private_practice: bool,
+    /// The first admin's actor id.
+    #[arg(long, value_name = "ID", default_value = "admin")]
+    pub admin: String,
+}
+
+/// `caseledger actor`.
+#[derive(Subcommand)]
+pub(crate) enum ActorCmd {
+    /// Enrol an actor (generates its key in <DIR>/keys/actors/ unless --pubkey is given).
+    Add(ActorAddArgs),
+    /// Revoke an actor's key: it may sign nothing more.
+    Revoke(ActorRevokeArgs),
+}
+
+/// `caseledger actor add`.
+#[derive(Args)]
+pub(crate) struct ActorAddArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The new actor's id.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// The actor's role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Use this public key (SPKI PEM, ssh-ed25519, note key) instead of generating one.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+    /// The admin who signs the enrolment.
+    #[arg(long, value_name = "ID", default_value = "admin")]
+    pub author: String,
+}
+
+/// `caseledger actor revoke`.
+#[derive(Args)]
+pub(crate) struct ActorRevokeArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The actor to revoke.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// Accepted for symmetry with `actor add`; the role is not needed to revoke.
+    #[arg(long, value_enum, hide = true)]
+    pub role: Option<RoleArg>,
+    /// The admin who signs the revocation.
+    #[arg(long, value_name = "ID", default_value = "admin")]
+    pub author: String,
+}
+
+/// A role on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Enrols and revokes actors.
+    Admin,
+    /// Writes clinical events.
+    Licensee,
+    /// Places holds and destroys after retention.
+    Custodian,
+}
+
+impl RoleArg {
+    /// The core role.
+    pub fn role(self) -> caseledger_core::event::Role {
+        use caseledger_core::event::Role;
+        match self {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Licensee => Role::Licensee,
+            RoleArg::Custodian => Role::Custodian,
+        }
+    }
+}
+
+/// `caseledger append`.
+#[derive(Args)]
+pub(crate) struct AppendArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The enrolled actor who signs (key in <DIR>/keys/actors/<ID>.pem).
+    #[arg(long, value_name = "ID")]
+    pub author: String,
+    /// The client record id.
+    #[arg(long, value_name = "R")]
+    pub record: String,
+    /// The event kind, snake_case (progress_note, service_terminated, amendment, ...).
+    #[arg(long)]
+    pub kind: String,
+    /// When it happened (YYYY-MM-DD); for service_terminated, the termination date.
+    #[arg(long, value_name = "DATE")]
+    pub occurred_on: String,
+    /// Read the payload (clinical content) from this file.
+    #[arg(long, value_name = "F", conflicts_with = "payload")]
+    pub payload_file: Option<PathBuf>,
+    /// Read the payload from stdin: `--payload -`.
+    #[arg(long, value_name = "-")]
+    pub payload: Option<String>,
+    /// amendment: the seq of the entry being corrected.
+    #[arg(long, value_name = "SEQ")]
+    pub amends: Option<u64>,
+    /// hold_placed / hold_released: the matter (a case number, never clinical content).
+    #[arg(long)]
+    pub matter: Option<String>,
+    /// destruction: the authority or policy.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `caseledger import`.
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The JSONL file, or `-` for stdin.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub file: PathBuf,
+}
+
+/// `caseledger checkpoint`.
+#[derive(Args)]
+pub(crate) struct CheckpointArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// Store a witness's cosigned copy of a stored checkpoint (from `cosign`) instead of signing.
+    #[arg(long, value_name = "FILE")]
+    pub add_cosigned: Option<PathBuf>,
+}
+
+/// `caseledger cosign`.
+#[derive(Args)]
+pub(crate) struct CosignArgs {
+    /// The witness's private key file (0600 PEM; create one with `keys generate`).
+    #[arg(long, value_name = "K")]
+    pub key: PathBuf,
+    /// The witness name in the cosignature line (default: the key file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The witness's state file: last checkpoint seen per origin (created if missing).
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+    /// The log's verifier key (note key `origin+hex+base64`); required the first time
+    /// an origin is seen, then remembered in the state file.
+    #[arg(long = "log-key", value_name = "VKEY")]
+    pub log_key: Option<String>,
+    /// A consistency proof from the last seen size (JSON from `prove consistency`).
+    #[arg(long, value_name = "FILE", conflicts_with = "ledger")]
+    pub proof: Option<PathBuf>,
+    /// Compute the consistency proof from this ledger instead.
+    #[arg(long, value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
+    /// The signed checkpoint note to cosign.
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+}
+
+/// `caseledger verify`.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["ledger", "archive", "bundle"])))]
+pub(crate) struct VerifyArgs {
+    /// A ledger directory.
+    #[arg(long, value_name = "DIR", env = "CASELEDGER_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    /// An archive file (`archive export`).
+    #[arg(long, value_name = "F", conflicts_with = "bundle")]
+    pub archive: Option<PathBuf>,
+    /// An evidence bundle (`export`).
+    #[arg(long, value_name = "F")]
+    pub bundle: Option<PathBuf>,
+    /// A signed checkpoint the auditor holds; repeatable.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub trusted: Vec<PathBuf>,
+    /// A trusted ledger (checkpoint) key: note key string or file; repeatable.
+    #[arg(long, value_name = "VKEY")]
+    pub key: Vec<String>,
+    /// A trusted witness key (cosignature/v1 note key string or file); repeatable.
+    #[arg(long, value_name = "VKEY")]
+    pub witness: Vec<String>,
+    /// How many of the --witness keys must have cosigned the newest checkpoint.
+    #[arg(long, value_name = "K", requires = "witness")]
+    pub quorum: Option<usize>,
+    /// Resume from this trusted checkpoint: author signatures below its size are not
+    /// re-checked when the ledger's root at that size matches it.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub resume: Option<PathBuf>,
+}
+
+/// `caseledger prove`.
+#[derive(Subcommand)]
+pub(crate) enum ProveCmd {
+    /// Inclusion of entry <SEQ> in the tree of size <M> (default: the head).
+    Inclusion(ProveInclusionArgs),
+    /// Consistency of tree size <N> with size <M> (default: the head).
+    Consistency(ProveConsistencyArgs),
+}
+
+/// `caseledger prove inclusion`.
+#[derive(Args)]
+pub(crate) struct ProveInclusionArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The entry.
+    #[arg(long, value_name = "N")]
+    pub seq: u64,
+    /// The tree size (default: the ledger's size).
+    #[arg(long, value_name = "M")]
+    pub size: Option<u64>,
+}
+
+/// `caseledger prove consistency`.
+#[derive(Args)]
+pub(crate) struct ProveConsistencyArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The older tree size.
+    #[arg(long, value_name = "N")]
+    pub from: u64,
+    /// The newer tree size (default: the ledger's size).
+    #[arg(long, value_name = "M")]
+    pub to: Option<u64>,
+}
+
+/// `caseledger export`.
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The record.
+    #[arg(long, value_name = "R")]
+    pub record: String,
+    /// The bundle file to write (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `caseledger archive`.
+#[derive(Subcommand)]
+pub(crate) enum ArchiveCmd {
+    /// Write the whole ledger to one archive file.
+    Export(ArchiveExportArgs),
+    /// Create a new ledger directory from an archive file.
+    Import(ArchiveImportArgs),
+}
+
+/// `caseledger archive export`.
+#[derive(Args)]
+pub(crate) struct ArchiveExportArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The archive file to write (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `caseledger archive import`.
+#[derive(Args)]
+pub(crate) struct ArchiveImportArgs {
+    /// The archive file.
+    #[arg(value_name = "FILE")]
+    pub archive: PathBuf,
+    /// The new ledger directory (must not exist, or be empty).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// `caseledger hold`.
+#[derive(Subcommand)]
+pub(crate) enum HoldCmd {
+    /// Place a legal hold: destruction is refused while it is in force.
+    Place(HoldArgs),
+    /// Release the hold for a matter.
+    Release(HoldArgs),
+}
+
+/// `caseledger hold place|release`.
+#[derive(Args)]
+pub(crate) struct HoldArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The record.
+    #[arg(long, value_name = "R")]
+    pub record: String,
+    /// The matter (a case number; never clinical content).
+    #[arg(long, value_name = "TEXT")]
+    pub matter: String,
+    /// The custodian who signs.
+    #[arg(long, value_name = "ID")]
+    pub author: String,
+    /// The date of the hold (default: today, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub occurred_on: Option<String>,
+}
+
+/// `caseledger destroy`.
+#[derive(Args)]
+pub(crate) struct DestroyArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The record.
+    #[arg(long, value_name = "R")]
+    pub record: String,
+    /// The custodian who signs.
+    #[arg(long, value_name = "ID")]
+    pub author: String,
+    /// The authority or policy (never clinical content).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The date of the destruction (default: today, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub occurred_on: Option<String>,
+}
+
+/// `caseledger report`.
+#[derive(Subcommand)]
+pub(crate) enum ReportCmd {
+    /// Verify the ledger, then write the signed retention report to <DIR>.
+    Retention(ReportRetentionArgs),
+    /// Verify a report's signatures (.sig and .ed25519 beside it).
+    Verify(ReportVerifyArgs),
+}
+
+/// `caseledger report retention`.
+#[derive(Args)]
+pub(crate) struct ReportRetentionArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// Statuses are computed as of this date (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: String,
+    /// The reporting private key file (0600 PEM).
+    #[arg(long, value_name = "K")]
+    pub key: PathBuf,
+    /// Create the --key file (0600) when it does not exist.
+    #[arg(long)]
+    pub generate_key: bool,
+    /// The output directory (created; existing report files are not overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Report on a ledger with findings (they head the report) instead of refusing.
+    #[arg(long)]
+    pub include_findings: bool,
+    /// The signer identity in allowed_signers (default: the ledger's origin).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// A trusted checkpoint to verify against; repeatable.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub trusted: Vec<PathBuf>,
+}
+
+/// `caseledger report verify`.
+#[derive(Args)]
+pub(crate) struct ReportVerifyArgs {
+    /// The report.json file.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// The reporting public key (SPKI PEM, ssh-ed25519 line, note key): file or text.
+    #[arg(long, value_name = "PUB")]
+    pub key: String,
+    /// The SSHSIG signature (default: <REPORT>.sig).
+    #[arg(long, value_name = "FILE")]
+    pub sig: Option<PathBuf>,
+    /// The raw Ed25519 signature (default: <REPORT>.ed25519).
+    #[arg(long, value_name = "FILE")]
+    pub ed25519: Option<PathBuf>,
+}
+
+/// `caseledger keys`.
+#[derive(Subcommand)]
+pub(crate) enum KeysCmd {
+    /// Generate an Ed25519 private key file (0600 PKCS#8 PEM; never overwrites).
+    Generate(KeysGenerateArgs),
+    /// Print a public key (never a private one) as a note key, SPKI PEM or OpenSSH line.
+    Export(KeysExportArgs),
+}
+
+/// `caseledger keys generate`.
+#[derive(Args)]
+pub(crate) struct KeysGenerateArgs {
+    /// The private key file to create.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `caseledger keys export`.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["key", "ledger"])))]
+pub(crate) struct KeysExportArgs {
+    /// A key file (private or public); only the public half is printed.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A ledger: its ledger (checkpoint) key, or --actor's key.
+    #[arg(long, value_name = "DIR")]
+    pub ledger: Option<PathBuf>,
+    /// With --ledger: this actor's key instead of the ledger key.
+    #[arg(long, value_name = "ID", requires = "ledger")]
+    pub actor: Option<String>,
+    /// The output form.
+    #[arg(long, value_enum, default_value = "note")]
+    pub format: KeyFormat,
+    /// The key name for --format note (default: the ledger origin, or the file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// --format note: a witness (cosignature/v1) key instead of a log key.
+    #[arg(long)]
+    pub witness: bool,
+}
+
+/// Public key output forms.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum KeyFormat {
+    /// A signed-note verifier key `name+hex8+base64`.
+    Note,
+    /// SPKI PEM (`openssl pkeyutl -verify -pubin`).
+    Pem,
+    /// An OpenSSH `ssh-ed25519` line.
+    Ssh,
+}
+
+/// `caseledger completions`.
+#[derive(Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `caseledger sample`.
+#[derive(Args)]
+pub(crate) struct SampleArgs {
+    /// How many client records.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub clients: u32,
+    /// The random seed (same seed, same output).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Write here instead of stdout (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs one parsed command.
+pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
+    match cli.command {
+        Command::Init(a) => actor::init(a, out),
+        Command::Actor(ActorCmd::Add(a)) => actor::add(a, out),
+        Command::Actor(ActorCmd::Revoke(a)) => actor::revoke(a, out),
+        Command::Append(a) => append::run(a, out),
+        Command::Import(a) => import::run(a, out),
+        Command::Checkpoint(a) => checkpoint::checkpoint(a, out),
+        Command::Cosign(a) => checkpoint::cosign(a, out),
+        Command::Verify(a) => verify::run(a, out),
+        Command::Prove(ProveCmd::Inclusion(a)) => prove::inclusion(a, out),
+        Command::Prove(ProveCmd::Consistency(a)) => prove::consistency(a, out),
+        Command::Export(a) => archive::export_bundle(a, out),
+        Command::Archive(ArchiveCmd::Export(a)) => archive::export(a, out),
+        Command::Archive(ArchiveCmd::Import(a)) => archive::import(a, out),
+        Command::Hold(HoldCmd::Place(a)) => records::hold(a, true, out),
+        Command::Hold(HoldCmd::Release(a)) => records::hold(a, false, out),
+        Command::Destroy(a) => records::destroy(a, out),
+        Command::Report(ReportCmd::Retention(a)) => report::retention(a, out),
+        Command::Report(ReportCmd::Verify(a)) => report::verify(a, out),
+        Command::Keys(KeysCmd::Generate(a)) => keys::generate(a, out),
+        Command::Keys(KeysCmd::Export(a)) => keys::export(a, out),
+        Command::Completions(a) => misc::completions(a, out),
+        Command::Man => misc::man(out),
+        Command::Sample(a) => misc::sample(a, out),
+    }
+}

@@ -1,0 +1,104 @@
+//! `caseledger prove inclusion|consistency`: JSON with base64 hashes, as the C2SP and
+//! transparency-dev tools print them.
+
+use super::ledger_ops::open;
+use super::{ProveConsistencyArgs, ProveInclusionArgs};
+use crate::output::Out;
+use crate::Outcome;
+use anyhow::{anyhow, bail, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger_core::hash::merkle_leaf;
+use caseledger_core::{EntryHash, Seq};
+use caseledger_store::Durability;
+use serde::{Deserialize, Serialize};
+
+/// A consistency proof as printed by `prove consistency` and read by `cosign --proof`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsistencyJson {
+    /// The older size.
+    pub size1: u64,
+    /// The newer size.
+    pub size2: u64,
+    /// The root at `size1` (base64).
+    pub root1: String,
+    /// The root at `size2` (base64).
+    pub root2: String,
+    /// The proof hashes (base64).
+    pub proof: Vec<String>,
+}
+
+/// Decodes a base64 32-byte hash.
+pub(crate) fn b64_hash(s: &str, what: &str) -> Result<[u8; 32]> {
+    B64.decode(s)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| anyhow!("{what}: not base64 of 32 bytes"))
+}
+
+/// `prove inclusion --seq N [--size M]`.
+pub(crate) fn inclusion(a: ProveInclusionArgs, out: &Out) -> Result<Outcome> {
+    let ledger = open(&a.ledger.ledger, Durability::Immediate)?;
+    let head = ledger.head().size;
+    let size = a.size.unwrap_or(head);
+    if size > head {
+        bail!("--size {size}: beyond the ledger's size {head}");
+    }
+    if a.seq >= size {
+        bail!("--seq {}: not below the tree size {size}", a.seq);
+    }
+    let bytes = ledger
+        .entry_bytes(Seq(a.seq))
+        .map_err(|e| anyhow!("seq {}: {e}", a.seq))?
+        .ok_or_else(|| anyhow!("seq {}: no such entry", a.seq))?;
+    let h: EntryHash = caseledger_core::hash::entry_hash(&bytes);
+    let proof = ledger
+        .inclusion_proof(Seq(a.seq), size)
+        .map_err(|e| anyhow!("{e}"))?;
+    let root = ledger.root_at(size).map_err(|e| anyhow!("{e}"))?;
+    let v = serde_json::json!({
+        "leaf_index": a.seq,
+        "tree_size": size,
+        "leaf_hash": B64.encode(merkle_leaf(&h)),
+        "entry_hash": B64.encode(h.0),
+        "proof": proof.iter().map(|p| B64.encode(p)).collect::<Vec<_>>(),
+        "root": B64.encode(root),
+    });
+    out.json_data(&v)?;
+    Ok(Outcome::Ok)
+}
+
+/// `prove consistency --from N [--to M]`.
+pub(crate) fn consistency(a: ProveConsistencyArgs, out: &Out) -> Result<Outcome> {
+    let ledger = open(&a.ledger.ledger, Durability::Immediate)?;
+    let head = ledger.head().size;
+    let to = a.to.unwrap_or(head);
+    if to > head {
+        bail!("--to {to}: beyond the ledger's size {head}");
+    }
+    if a.from > to {
+        bail!("--from {}: larger than --to {to}", a.from);
+    }
+    let p = consistency_json(&ledger, a.from, to)?;
+    out.json_data(&serde_json::to_value(&p)?)?;
+    Ok(Outcome::Ok)
+}
+
+/// The consistency proof between two sizes of an open ledger.
+pub(crate) fn consistency_json(
+    ledger: &caseledger_store::Ledger,
+    size1: u64,
+    size2: u64,
+) -> Result<ConsistencyJson> {
+    let proof = ledger
+        .consistency_proof(size1, size2)
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(ConsistencyJson {
+        size1,
+        size2,
+        root1: B64.encode(ledger.root_at(size1).map_err(|e| anyhow!("{e}"))?),
+        root2: B64.encode(ledger.root_at(size2).map_err(|e| anyhow!("{e}"))?),
+        proof: proof.iter().map(|p| B64.encode(p)).collect(),
+    })
+}

@@ -1,0 +1,190 @@
+//! `caseledger verify --ledger | --archive | --bundle`.
+
+use super::VerifyArgs;
+use crate::output::Out;
+use crate::Outcome;
+use anyhow::{anyhow, Result};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger_core::checkpoint::CosignatureVerifier;
+use caseledger_core::note::NoteVerifier;
+use caseledger_verify::{ArchiveSource, Finding, LedgerSource, Policy, SledSource, Verified};
+use serde_json::json;
+use std::path::Path;
+
+/// A note verifier key given as text or as a file holding it.
+fn vkey_text(arg: &str, what: &str) -> Result<String> {
+    let p = Path::new(arg);
+    if !arg.contains('+') || p.exists() {
+        let text = crate::io::read_text(p, what)?;
+        return Ok(text.trim().to_owned());
+    }
+    Ok(arg.trim().to_owned())
+}
+
+/// Builds the auditor's policy from the flags.
+pub(crate) fn policy(
+    trusted: &[std::path::PathBuf],
+    keys: &[String],
+    witnesses: &[String],
+    quorum: Option<usize>,
+) -> Result<Policy> {
+    let mut p = Policy::default();
+    for k in keys {
+        let text = vkey_text(k, "--key")?;
+        let v = NoteVerifier::parse(&text)
+            .map_err(|e| anyhow!("--key {k}: not a note verifier key (name+hex8+base64): {e}"))?;
+        p.trusted_keys.push(v);
+    }
+    for w in witnesses {
+        let text = vkey_text(w, "--witness")?;
+        let v = CosignatureVerifier::parse(&text)
+            .map_err(|e| anyhow!("--witness {w}: not a witness (cosignature/v1) key: {e}"))?;
+        p.witnesses.push(v);
+    }
+    if let Some(q) = quorum {
+        if q == 0 || q > p.witnesses.len() {
+            return Err(anyhow!(
+                "--quorum {q}: must be between 1 and the number of --witness keys ({})",
+                p.witnesses.len()
+            ));
+        }
+        p.quorum = q;
+    }
+    for t in trusted {
+        let text = crate::io::read_text(t, "trusted checkpoint")?;
+        if caseledger_core::note::Note::parse(text.as_bytes()).is_err() {
+            return Err(anyhow!(
+                "trusted checkpoint {}: not a signed note",
+                t.display()
+            ));
+        }
+        p.checkpoints.push(text);
+    }
+    Ok(p)
+}
+
+/// Runs the verifier over a source with a progress bar.
+pub(crate) fn run_source(
+    source: &dyn LedgerSource,
+    policy: &Policy,
+    out: &Out,
+) -> Result<Verified> {
+    let pb = out.progress(source.len_hint().unwrap_or(0), "verifying");
+    let v = caseledger_verify::verify(source, policy, &|p| {
+        if let Some(t) = p.total {
+            pb.set_length(t);
+        }
+        pb.set_position(p.done);
+    });
+    pb.finish_and_clear();
+    v.map_err(|e| anyhow!("{e}"))
+}
+
+/// Opens a ledger directory for verification.
+pub(crate) fn open_ledger_source(dir: &Path) -> Result<SledSource> {
+    crate::io::check_ledger_dir(dir)?;
+    SledSource::open(dir).map_err(|e| anyhow!("{e}"))
+}
+
+/// A finding as JSON (no payload content is ever in a finding).
+pub(crate) fn finding_json(f: &Finding) -> serde_json::Value {
+    serde_json::to_value(f).unwrap_or_else(|_| json!({ "kind": f.kind.name(), "seq": f.seq }))
+}
+
+/// The JSON summary of a verification.
+pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
+    json!({
+        "verified": what,
+        "intact": v.is_clean(),
+        "origin": v.origin(),
+        "size": v.size(),
+        "root": B64.encode(v.root()),
+        "checkpoint": v.checkpoint().map(|c| json!({"size": c.size, "root": B64.encode(c.root), "note": c.note})),
+        "checkpoint_key_self_attested": v.checkpoint_key_self_attested(),
+        "signatures_checked_from": v.signatures_checked_from(),
+        "findings": v.findings().iter().map(finding_json).collect::<Vec<_>>(),
+    })
+}
+
+/// Prints a verification's result: JSON on stdout, or lines for people.
+pub(crate) fn print_verified(what: &str, v: &Verified, out: &Out) -> Result<Outcome> {
+    if out.json {
+        out.json_data(&verified_json(what, v))?;
+    } else {
+        let mut text = String::new();
+        for f in v.findings() {
+            text.push_str(&format!("finding: {f}\n"));
+        }
+        text.push_str(&format!(
+            "origin: {}\nentries: {}\nroot: {}\n",
+            v.origin(),
+            v.size(),
+            B64.encode(v.root())
+        ));
+        match v.checkpoint() {
+            Some(c) => text.push_str(&format!("checkpoint: size {} verified\n", c.size)),
+            None => text.push_str("checkpoint: none verified\n"),
+        }
+        if v.signatures_checked_from() > 0 {
+            text.push_str(&format!(
+                "resumed: author signatures checked from seq {}\n",
+                v.signatures_checked_from()
+            ));
+        }
+        if v.checkpoint_key_self_attested() {
+            text.push_str("note: checkpoints were checked with the ledger key named in the ledger itself; pass --key <VKEY> to trust a key you hold\n");
+        }
+        out.data(&text)?;
+    }
+    if v.is_clean() {
+        out.verdict(
+            true,
+            format!("{what}: intact ({} entries, no findings)", v.size()),
+        );
+        Ok(Outcome::Ok)
+    } else {
+        out.verdict(false, format!("{what}: {} finding(s)", v.findings().len()));
+        Ok(Outcome::Findings)
+    }
+}
+
+/// `caseledger verify`.
+pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
+    let mut policy = policy(&a.trusted, &a.key, &a.witness, a.quorum)?;
+    if let Some(r) = &a.resume {
+        let text = crate::io::read_text(r, "resume checkpoint")?;
+        if caseledger_core::note::Note::parse(text.as_bytes()).is_err() {
+            return Err(anyhow!(
+                "resume checkpoint {}: not a signed note",
+                r.display()
+            ));
+        }
+        policy.resume_from = Some(text);
+    }
+    // --archive or --bundle take precedence over a ledger named by CASELEDGER_LEDGER; both
+    // given as flags is a usage error.
+    if a.ledger.is_some()
+        && (a.archive.is_some() || a.bundle.is_some())
+        && std::env::var_os("CASELEDGER_LEDGER").is_none()
+    {
+        return Err(anyhow!(
+            "usage: give one of --ledger, --archive or --bundle"
+        ));
+    }
+    if let Some(b) = &a.bundle {
+        return super::archive::verify_bundle(b, &policy, out);
+    }
+    if let Some(f) = &a.archive {
+        crate::io::check_file(f, "archive")?;
+        let src = ArchiveSource::open(f).map_err(|e| anyhow!("{e}"))?;
+        let v = run_source(&src, &policy, out)?;
+        return print_verified(&format!("archive {}", f.display()), &v, out);
+    }
+    let dir = a
+        .ledger
+        .ok_or_else(|| anyhow!("give --ledger, --archive or --bundle"))?;
+    let src = open_ledger_source(&dir)?;
+    let v = run_source(&src, &policy, out)?;
+    print_verified(&format!("ledger {}", dir.display()), &v, out)
+}

@@ -1,0 +1,55 @@
+//! The `caseledger` command: a thin layer over `caseledger-store` and `caseledger-verify`.
+//!
+//! Exit codes (as `git fsck`, `minisign` and `ssh-keygen -Y verify` users expect):
+//! * `0`: success; for `verify`, the ledger, archive or bundle is intact.
+//! * `1`: findings: verification found tampering or violations (the report names them).
+//! * `2`: usage, input or I/O error: nothing was concluded and nothing was written.
+//!
+//! Errors are one line on stderr, `caseledger: error: <what>: <why>`, naming the
+//! file, field or line at fault; never clinical content.
+
+mod cmd;
+mod io;
+mod keys;
+mod output;
+mod render;
+mod sample;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// How a command ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Success / intact.
+    Ok,
+    /// Verification findings (exit 1).
+    Findings,
+}
+
+fn main() -> ExitCode {
+    let cli = match cmd::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return output::clap_error(&e),
+    };
+    let out = output::Out::new(cli.json);
+    // A panic is a bug; it must still end as one line and exit 2, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("caseledger: error: internal error{at} (please report this bug)");
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd::run(cli, &out)));
+    match result {
+        Ok(Ok(Outcome::Ok)) => ExitCode::SUCCESS,
+        Ok(Ok(Outcome::Findings)) => ExitCode::from(1),
+        Ok(Err(e)) if e.is::<output::BrokenPipe>() => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            out.error(&e);
+            ExitCode::from(2)
+        }
+        Err(_) => ExitCode::from(2),
+    }
+}

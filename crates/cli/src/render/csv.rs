@@ -1,0 +1,138 @@
+//! `report.csv`: one row per record, a header row, RFC 4180 (CRLF line ends; fields with a
+//! comma, quote, CR or LF are quoted, quotes doubled).
+//!
+//! Columns: `record, status, opened_on, last_terminated_on, retained_until, lawful_from,
+//! holds, destroyed_on, destroyed_by, destruction_lawful, destruction_seq, entries`, one
+//! column per completeness item (`present`, `missing`, `none_recorded`, `not_applicable`),
+//! and `missing_items`. Lists inside a field (holds, missing items) are separated by `; `.
+//!
+//! A field that a spreadsheet would take for a formula (starting with `=`, `+`, `@`, a tab
+//! or CR, or `-` in free text such as a hold's matter) is prefixed with `'`, so that opening
+//! the file can never run anything.
+
+use super::ITEMS;
+use caseledger_verify::report::{ReportRecord, RetentionReport};
+
+/// Quotes one field as RFC 4180 requires, after defusing spreadsheet formulas.
+fn field(value: &str, free_text: bool) -> String {
+    let risky =
+        value.starts_with(['=', '+', '@', '\t', '\r']) || (free_text && value.starts_with('-'));
+    let v = if risky {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if v.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+fn row(out: &mut String, fields: &[String]) {
+    out.push_str(&fields.join(","));
+    out.push_str("\r\n");
+}
+
+/// Renders the report as CSV: a header row, then one row per record (sorted by id, as in
+/// the report).
+pub fn csv(report: &RetentionReport) -> String {
+    let mut out = String::with_capacity(256 + report.records.len() * 220);
+    let mut header: Vec<String> = [
+        "record",
+        "status",
+        "opened_on",
+        "last_terminated_on",
+        "retained_until",
+        "lawful_from",
+        "holds",
+        "destroyed_on",
+        "destroyed_by",
+        "destruction_lawful",
+        "destruction_seq",
+        "entries",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+    header.extend(ITEMS.iter().map(|(l, _, _)| (*l).to_owned()));
+    header.push("missing_items".to_owned());
+    row(&mut out, &header);
+    for r in &report.records {
+        row(&mut out, &record(r));
+    }
+    out
+}
+
+fn record(r: &ReportRecord) -> Vec<String> {
+    let opt = |o: &Option<String>| field(o.as_deref().unwrap_or(""), false);
+    let d = r.destruction.as_ref();
+    let mut f = vec![
+        field(&r.id, false),
+        field(&r.status, false),
+        field(&r.opened_on, false),
+        opt(&r.last_terminated_on),
+        opt(&r.retained_until),
+        opt(&r.lawful_from),
+        field(&r.holds.join("; "), true),
+        field(d.map_or("", |d| d.date.as_str()), false),
+        field(d.map_or("", |d| d.by.as_str()), false),
+        d.map_or(String::new(), |d| d.lawful.to_string()),
+        d.map_or(String::new(), |d| d.seq.to_string()),
+        r.entries.to_string(),
+    ];
+    for (label, _, _) in ITEMS {
+        let st = r
+            .completeness
+            .iter()
+            .find(|c| c.item == label)
+            .map_or("", |c| c.status.as_str());
+        f.push(field(st, false));
+    }
+    f.push(field(&r.missing_items.join("; "), false));
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::fixture::report;
+
+    #[test]
+    fn rfc4180_quoting() {
+        assert_eq!(field("plain", false), "plain");
+        assert_eq!(field("a,b", false), "\"a,b\"");
+        assert_eq!(field("say \"hi\"", false), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines", false), "\"two\nlines\"");
+        assert_eq!(
+            field("=HYPERLINK(\"x\")", true),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(field("-2+3", true), "'-2+3");
+        assert_eq!(field("-record", false), "-record");
+    }
+
+    #[test]
+    fn header_and_one_row_per_record() {
+        let rep = report(true);
+        let text = csv(&rep);
+        assert!(text.ends_with("\r\n"));
+        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1 + rep.records.len());
+        assert!(lines[0].starts_with("record,status,opened_on,last_terminated_on,retained_until,"));
+        assert!(lines[0].ends_with(",7_recording_consent,missing_items"));
+        let cols = lines[0].split(',').count();
+        assert_eq!(cols, 12 + 11 + 1);
+        let retained = lines.iter().find(|l| l.starts_with("C-0002,")).unwrap();
+        assert!(
+            retained.starts_with("C-0002,retained,2019-03-04,2020-01-31,2025-01-31,2025-02-01,,")
+        );
+        assert!(retained.ends_with(",11B_fee_arrangement"));
+        assert!(retained.contains(",missing,"));
+        let destroyed = lines.iter().find(|l| l.starts_with("C-0005,")).unwrap();
+        assert!(destroyed.contains(",2025-06-02,custodian-01,true,99,12,"));
+        // The hold's matter has quotes and is quoted.
+        let held = lines.iter().find(|l| l.starts_with("C-0004,")).unwrap();
+        assert!(held.contains(",\"State Committee <investigation> & \"\"co\"\"\","));
+    }
+}

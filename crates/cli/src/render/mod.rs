@@ -1,0 +1,211 @@
+//! Retention reports rendered for people: [`html`] (a page an investigator reads and prints)
+//! and [`csv`] (one row per record, for a spreadsheet).
+//!
+//! Both render [`RetentionReport`] exactly as signed in `report.json`; neither adds
+//! anything the model does not hold, so neither can carry payload content.
+
+pub mod csv;
+pub mod html;
+
+pub use csv::csv;
+pub use html::html;
+
+use caseledger_verify::report::RetentionReport;
+
+/// The report statuses in the order the page shows them, with a heading and a sentence
+/// saying what the status means.
+pub const STATUSES: [(&str, &str, &str); 7] = [
+    ("open", "Open", "Service has not terminated; the retention clock has not started."),
+    ("retained", "Retained", "Service terminated; the record must be kept until the date shown (rule 12: five years after termination)."),
+    ("eligible", "Eligible for destruction", "Retention has run out and no hold is in force; the record may lawfully be destroyed."),
+    ("on_hold", "On hold", "A hold is in force (an investigation or other matter); the record must not be destroyed."),
+    ("destroyed_lawfully", "Destroyed lawfully", "Destroyed by a custodian after retention ran out, with no hold in force; the entries and their proofs remain."),
+    ("destroyed_early", "Destroyed early (unlawful)", "Destroyed before retention ran out, while open, or under a hold."),
+    ("content_missing", "Content missing (unauthorized destruction)", "Clinical content is gone without a lawful destruction."),
+];
+
+/// The completeness items in rule order: label in the model, short column heading, what the
+/// rule asks for.
+pub const ITEMS: [(&str, &str, &str); 11] = [
+    (
+        "11A_presenting_problem",
+        "(11)(A) problem",
+        "(11)(A) presenting problem(s)",
+    ),
+    ("11A_assessment", "(11)(A) assess.", "(11)(A) assessment"),
+    (
+        "11A_plan_of_action",
+        "(11)(A) plan",
+        "(11)(A) plan of action",
+    ),
+    (
+        "11A_progress_notes",
+        "(11)(A) notes",
+        "(11)(A) progress notes",
+    ),
+    (
+        "11B_fee_arrangement",
+        "(11)(B) fee",
+        "(11)(B) fee arrangement",
+    ),
+    (
+        "11C_contacts",
+        "(11)(C) contacts",
+        "(11)(C) date and substance of each contact",
+    ),
+    (
+        "11D_consults",
+        "(11)(D) consults",
+        "(11)(D) formal consults and their results (if any)",
+    ),
+    (
+        "11E_evaluative_reports",
+        "(11)(E) reports",
+        "(11)(E) evaluative reports (if any)",
+    ),
+    (
+        "11F_termination_notice",
+        "(11)(F) term. notice",
+        "(11)(F) written termination communication (private practice)",
+    ),
+    (
+        "3_disclosure",
+        "(3) disclosure",
+        "(3) purposes, goals and techniques disclosed",
+    ),
+    (
+        "7_recording_consent",
+        "(7) recording",
+        "(7) client told about electronic recording",
+    ),
+];
+
+/// The number of records with at least one missing required item.
+pub fn records_missing_items(report: &RetentionReport) -> usize {
+    report
+        .records
+        .iter()
+        .filter(|r| !r.missing_items.is_empty())
+        .count()
+}
+
+/// The count for a status name from the report's totals.
+pub fn total(report: &RetentionReport, status: &str) -> u64 {
+    let t = &report.totals;
+    match status {
+        "open" => t.open,
+        "retained" => t.retained,
+        "eligible" => t.eligible,
+        "on_hold" => t.on_hold,
+        "destroyed_lawfully" => t.destroyed_lawfully,
+        "destroyed_early" => t.destroyed_early,
+        "content_missing" => t.content_missing,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    //! A small hand-built report for the renderers' tests.
+    use caseledger_verify::report::*;
+    use caseledger_verify::{Finding, FindingKind};
+
+    fn items(missing: &[&str]) -> Vec<CompletenessItem> {
+        super::ITEMS
+            .iter()
+            .map(|(l, _, _)| CompletenessItem {
+                item: (*l).to_owned(),
+                status: if missing.contains(l) {
+                    "missing"
+                } else if l.starts_with("11D") || l.starts_with("11E") {
+                    "none_recorded"
+                } else {
+                    "present"
+                }
+                .to_owned(),
+            })
+            .collect()
+    }
+
+    fn rec(id: &str, status: &str, missing: &[&str]) -> ReportRecord {
+        let terminated = status != "open";
+        ReportRecord {
+            id: id.to_owned(),
+            status: status.to_owned(),
+            opened_on: "2019-03-04".to_owned(),
+            opened_seq: 10,
+            last_terminated_on: terminated.then(|| "2020-01-31".to_owned()),
+            retained_until: terminated.then(|| "2025-01-31".to_owned()),
+            lawful_from: terminated.then(|| "2025-02-01".to_owned()),
+            holds: if status == "on_hold" {
+                vec!["State Committee <investigation> & \"co\"".to_owned()]
+            } else {
+                vec![]
+            },
+            destruction: status.starts_with("destroyed").then(|| ReportDestruction {
+                seq: 99,
+                date: "2025-06-02".to_owned(),
+                by: "custodian-01".to_owned(),
+                lawful: status == "destroyed_lawfully",
+            }),
+            missing_items: missing.iter().map(|s| (*s).to_owned()).collect(),
+            completeness: items(missing),
+            entries: 12,
+        }
+    }
+
+    /// A report with one record per status and, if asked, a finding.
+    pub fn report(with_finding: bool) -> RetentionReport {
+        let records = vec![
+            rec("C-0001", "open", &[]),
+            rec("C-0002", "retained", &["11B_fee_arrangement"]),
+            rec("C-0003", "eligible", &[]),
+            rec("C-0004", "on_hold", &[]),
+            rec("C-0005", "destroyed_lawfully", &[]),
+            rec("C-<b>6", "destroyed_early", &[]),
+        ];
+        let findings = if with_finding {
+            vec![Finding::new(
+                FindingKind::CommitmentMismatch,
+                Some(42),
+                None,
+                "payload does not match its commitment <script>",
+            )
+            .expected_found("aa", "bb")]
+        } else {
+            vec![]
+        };
+        RetentionReport {
+            schema: SCHEMA_V1.to_owned(),
+            origin: "example.org/practice & co".to_owned(),
+            as_of: "2026-11-28".to_owned(),
+            checkpoint: Some(ReportCheckpoint {
+                note: "example.org/practice\n120\nROOT=\n\n— example.org/practice abc=\n"
+                    .to_owned(),
+                size: 120,
+                root: "ROOTROOTROOT=".to_owned(),
+            }),
+            ledger: LedgerSummary {
+                size: 120,
+                root: "ROOTROOTROOT=".to_owned(),
+                checkpoint_key_self_attested: true,
+                signatures_checked_from: 0,
+            },
+            integrity: Integrity {
+                verdict: if with_finding { "findings" } else { "verified" }.to_owned(),
+                findings,
+            },
+            totals: Totals {
+                records: 6,
+                open: 1,
+                retained: 1,
+                eligible: 1,
+                on_hold: 1,
+                destroyed_lawfully: 1,
+                destroyed_early: 1,
+                content_missing: 0,
+            },
+            records,
+        }
+    }
+}

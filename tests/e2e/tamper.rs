@@ -1,0 +1,126 @@
+//! Tampering with the stored bytes is a finding (exit 1) that names the seq.
+
+use crate::util::{ok, stderr, stdout, Fixture};
+
+/// Opens the ledger's sled database directly (the CLI is not running).
+fn db(f: &Fixture) -> sled::Db {
+    sled::open(f.ledger().join("sled")).expect("open sled")
+}
+
+#[test]
+fn a_flipped_payload_byte_is_a_commitment_mismatch_at_its_seq() {
+    let f = Fixture::small();
+    let inc: serde_json::Value =
+        serde_json::from_str(&ok(&f.run(&["--json", "verify", "--ledger", "L"]))).unwrap();
+    assert_eq!(inc["intact"], true);
+    // The payload of seq 7 ("note SECRET-CLINICAL-B" on C-NEW).
+    let seq: u64 = 7;
+    {
+        let db = db(&f);
+        let payloads = db.open_tree("payloads").unwrap();
+        let mut v = payloads
+            .get(seq.to_be_bytes())
+            .unwrap()
+            .expect("a payload at seq 7")
+            .to_vec();
+        let last = v.len() - 1;
+        v[last] ^= 0x01;
+        payloads.insert(seq.to_be_bytes(), v).unwrap();
+        db.flush().unwrap();
+    }
+    let o = f.run(&["verify", "--ledger", "L"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("finding: commitment_mismatch at seq 7"),
+        "{out}"
+    );
+    assert!(!out.contains("SECRET") && !stderr(&o).contains("SECRET"));
+    let j: serde_json::Value =
+        serde_json::from_str(&stdout(&f.run(&["--json", "verify", "--ledger", "L"]))).unwrap();
+    assert_eq!(j["intact"], false);
+    assert_eq!(j["findings"][0]["kind"], "commitment_mismatch");
+    assert_eq!(j["findings"][0]["seq"], 7);
+    assert_eq!(j["findings"][0]["record"], "C-NEW");
+    // The report refuses a ledger with findings (exit 1) unless told to include them.
+    let o = f.run(&[
+        "report",
+        "retention",
+        "--ledger",
+        "L",
+        "--as-of",
+        "2026-01-01",
+        "--key",
+        "rk.pem",
+        "--generate-key",
+        "--out",
+        "rep",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        !f.path("rep").exists() && !f.path("rk.pem").exists(),
+        "a refused report wrote something"
+    );
+    let o = f.run(&[
+        "report",
+        "retention",
+        "--ledger",
+        "L",
+        "--as-of",
+        "2026-01-01",
+        "--key",
+        "rk.pem",
+        "--generate-key",
+        "--out",
+        "rep",
+        "--include-findings",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.path("rep/report.json")).unwrap()).unwrap();
+    assert_eq!(r["integrity"]["verdict"], "findings");
+    ok(&f.run(&[
+        "report",
+        "verify",
+        "rep/report.json",
+        "--key",
+        "rep/report-key.pem",
+    ]));
+}
+
+#[test]
+fn an_edited_entry_is_named_by_seq() {
+    let f = Fixture::small();
+    {
+        let db = db(&f);
+        let entries = db.open_tree("entries").unwrap();
+        let seq: u64 = 5;
+        let mut v = entries.get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
+        let mid = v.len() / 2;
+        v[mid] ^= 0x40;
+        entries.insert(seq.to_be_bytes(), v).unwrap();
+        db.flush().unwrap();
+    }
+    let o = f.run(&["verify", "--ledger", "L"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("at seq 5"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_truncated_ledger_is_caught_by_the_checkpoint_the_auditor_holds() {
+    let f = Fixture::small();
+    f.write(
+        "held.txt",
+        ok(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),
+    );
+    {
+        let db = db(&f);
+        let entries = db.open_tree("entries").unwrap();
+        entries.remove(10u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    std::fs::write(f.ledger().join("checkpoints.log"), b"").unwrap();
+    let o = f.run(&["verify", "--ledger", "L", "--trusted", "held.txt"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finding:"), "{}", stdout(&o));
+}
