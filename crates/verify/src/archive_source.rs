@@ -80,6 +80,11 @@ impl LedgerSource for ArchiveSource {
         Ok(out)
     }
     fn entries(&self) -> Result<EntryIter<'_>, VerifyError> {
+        self.entries_from(0)
+    }
+    /// Entry frames before `seq` are read (the archive's own digest covers them) but neither
+    /// decoded nor hashed as entries, and are not returned.
+    fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
         let path = self.path.clone();
         let p2 = self.path.clone();
         let payloads: PayloadIter =
@@ -94,6 +99,9 @@ impl LedgerSource for ArchiveSource {
             Ok(ArchiveItem::Entry(bytes)) => {
                 let key = pos;
                 pos = pos.saturating_add(1);
+                if key < seq {
+                    return None;
+                }
                 Some(next_payload(&mut payloads, key).map(|payload| StoredEntry {
                     key: key.to_be_bytes().to_vec(),
                     bytes,
@@ -104,6 +112,22 @@ impl LedgerSource for ArchiveSource {
             Err(e) => Some(Err(archive_err(&path, e))),
         });
         Ok(Box::new(entries))
+    }
+    fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
+        let wanted: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
+        let mut out = Vec::new();
+        for item in reader(&self.path)? {
+            if let ArchiveItem::Payload { seq, .. } =
+                item.map_err(|e| archive_err(&self.path, e))?
+            {
+                if wanted.contains(&seq.0) {
+                    out.push(seq.0);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The replay: [`verify`] streams a [`LedgerSource`] and returns a [`Verified`].
 
 use crate::finding::{CheckpointSource, Finding, FindingKind};
+use crate::resume::ResumeState;
 use crate::sigs::{verify_jobs, SigJob};
-use crate::source::{LedgerSource, StoredCheckpoint};
+use crate::source::{EntryIter, LedgerSource, StoredCheckpoint};
 use crate::VerifyError;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -37,8 +38,12 @@ pub struct Policy {
     pub quorum: usize,
     /// A finding when no checkpoint could be verified against the ledger.
     pub require_checkpoint: bool,
-    /// Resume from this trusted checkpoint (a signed note): see [`verify`].
+    /// Resume from this trusted checkpoint (a signed note): see [`verify`]. For real
+    /// incremental verification from the auditor's own state, see [`verify_incremental`].
     pub resume_from: Option<String>,
+    /// Keep, when the verification has no finding, the state an incremental verification
+    /// resumes from ([`Verified::resume_state`]). It holds about 21 bytes per entry.
+    pub keep_resume_state: bool,
 }
 
 /// Progress of a verification, for a progress bar.
@@ -91,6 +96,9 @@ pub struct Verified {
     pub(crate) registry: Registry,
     pub(crate) records: Vec<VerifiedRecord>,
     pub(crate) signatures_from: u64,
+    pub(crate) incremental_from: Option<u64>,
+    pub(crate) unjudged: Vec<String>,
+    pub(crate) resume: Option<Box<ResumeState>>,
 }
 
 impl Verified {
@@ -134,26 +142,86 @@ impl Verified {
     pub fn signatures_checked_from(&self) -> u64 {
         self.signatures_from
     }
+    /// `Some(n)` when this is an incremental verification ([`verify_incremental`]) that
+    /// read only the entries from seq `n` on, trusting the auditor's state for the prefix.
+    ///
+    /// Such a result does **not** cover the payloads of entries before `n`: a payload
+    /// removed or altered there since the auditor's last full verification goes unseen
+    /// (except the payloads of a record destroyed at or after `n`, which are checked to be
+    /// gone). Run a full [`verify`] periodically. `None` for a full verification, including
+    /// one [`verify_incremental`] fell back to.
+    pub fn incremental_from(&self) -> Option<u64> {
+        self.incremental_from
+    }
+    /// Validly signed checkpoints (note texts) of a size below the resume point whose root
+    /// an incremental verification cannot recompute: the auditor's state holds the roots at
+    /// the checkpoint sizes it verified before and at the boundaries of its Merkle frontier,
+    /// not the whole prefix. They are neither confirmed nor a finding; a full verification
+    /// judges them. Always empty for a full verification.
+    pub fn unjudged_checkpoints(&self) -> &[String] {
+        &self.unjudged
+    }
+    /// The state an incremental verification resumes from: kept when the policy asked for
+    /// it ([`Policy::keep_resume_state`]) and there is no finding; `None` otherwise.
+    pub fn resume_state(&self) -> Option<&ResumeState> {
+        self.resume.as_deref()
+    }
+}
+
+/// Payload tallies of one record over a range of entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Entries with a commitment whose payload is stored.
+    pub present: u64,
+    /// The first of them.
+    pub first_present: Option<u64>,
+    /// Entries with a commitment whose payload is not stored.
+    pub missing: u64,
+    /// The first of them.
+    pub first_missing: Option<u64>,
+}
+
+fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl Tally {
+    /// Both tallies together.
+    pub(crate) fn merged(self, o: Tally) -> Tally {
+        Tally {
+            present: self.present.saturating_add(o.present),
+            first_present: min_opt(self.first_present, o.first_present),
+            missing: self.missing.saturating_add(o.missing),
+            first_missing: min_opt(self.first_missing, o.first_missing),
+        }
+    }
 }
 
 /// Per-record replay bookkeeping: the fold's state and payload tallies (no per-entry data).
-struct Slot {
-    id: RecordId,
-    state: Option<RecordState>,
-    missing: u64,
-    first_missing: Option<u64>,
-    present: u64,
-    first_present: Option<u64>,
+pub(crate) struct Slot {
+    pub id: RecordId,
+    pub state: Option<RecordState>,
+    /// Tallies over the entries read in this run.
+    pub live: Tally,
+    /// Tallies over the entries before the resume point, from the auditor's state.
+    pub prefix: Tally,
 }
 
-/// The fold's history in compact maps. Memory: 4 bytes per entry (`record_of`) plus about
-/// 40 bytes per entry for the nonce map (16-byte nonce, 8-byte seq, hash table overhead),
-/// plus one [`Slot`] per record. Nothing else grows with the number of entries.
-struct Hist {
+/// The fold's history in compact maps. Memory: 4 bytes per entry (`record_of`), 1 byte per
+/// entry (`committed`), plus about 40 bytes per entry for the nonce map (16-byte nonce,
+/// 8-byte seq, hash table overhead), plus one [`Slot`] per record. Nothing else grows with
+/// the number of entries.
+pub(crate) struct Hist {
     /// Record ordinal of each entry by position; `u32::MAX` for none.
-    record_of: Vec<u32>,
-    slots: Vec<Slot>,
-    nonces: HashMap<Nonce, u64>,
+    pub record_of: Vec<u32>,
+    /// Whether each entry (by position) commits to a payload.
+    pub committed: Vec<bool>,
+    pub slots: Vec<Slot>,
+    pub nonces: HashMap<Nonce, u64>,
 }
 
 impl History for Hist {
@@ -275,7 +343,13 @@ pub fn verify(
     progress: &dyn Fn(Progress),
 ) -> Result<Verified, VerifyError> {
     let Some(resume) = &policy.resume_from else {
-        return replay(source, policy, None, progress);
+        return replay(
+            source,
+            policy,
+            Start::genesis(0),
+            source.entries()?,
+            progress,
+        );
     };
     let resume_cp = Note::parse(resume.as_bytes())
         .ok()
@@ -283,7 +357,13 @@ pub fn verify(
         .ok_or(VerifyError::BadResumeCheckpoint(
             "it does not parse as a signed checkpoint".to_owned(),
         ))?;
-    let v = replay(source, policy, Some(resume_cp.size), progress)?;
+    let v = replay(
+        source,
+        policy,
+        Start::genesis(resume_cp.size),
+        source.entries()?,
+        progress,
+    )?;
     let signed = Note::parse(resume.as_bytes())
         .ok()
         .and_then(|n| n.verify(&keys_for(&n, policy, &v.registry)).ok())
@@ -307,7 +387,145 @@ pub fn verify(
     }
     let mut full = policy.clone();
     full.checkpoints.extend(full.resume_from.take());
-    replay(source, &full, None, progress)
+    replay(
+        source,
+        &full,
+        Start::genesis(0),
+        source.entries()?,
+        progress,
+    )
+}
+
+/// Verifies only what was appended after the auditor's own [`ResumeState`] (kept from an
+/// earlier verification with no finding, see [`Policy::keep_resume_state`]).
+///
+/// With the state at size `n` (its Merkle frontier, last entry hash, registry, record
+/// states and per-entry history), it:
+///
+/// 1. reads the ledger from seq `n - 1` only ([`LedgerSource::entries_from`]) and checks
+///    that entry `n - 1` is stored and its bytes still hash to the state's last entry hash;
+/// 2. replays entries `n..` exactly as [`verify`] does (keys, canonical bytes, chain from
+///    the state's last hash, author signatures, the record fold continued from the state's
+///    registry and records, payloads against commitments, `recorded_at`), growing the Merkle
+///    tree from the state's frontier;
+/// 3. judges every stored, logged and supplied checkpoint as [`verify`] does. Roots at sizes
+///    `>= n` are recomputed from the frontier and the new entries, so a checkpoint that
+///    matches is consistent with the auditor's root at `n` by construction (the frontier is
+///    the commitment to the prefix: this is the consistency proof). A checkpoint below `n`
+///    is judged when its size is one the state knows the root of (a checkpoint size verified
+///    before, or a boundary of the frontier); otherwise it is listed in
+///    [`Verified::unjudged_checkpoints`], not confirmed;
+/// 4. for a record destroyed at or after `n`, checks that the payloads of its entries
+///    before `n` are gone ([`LedgerSource::payload_seqs`]).
+///
+/// If the ledger holds fewer than `n` entries, or entry `n - 1` is not the one the auditor
+/// verified, the prefix changed: the run falls back to a full verification, which names
+/// the entries at fault and adds a `truncation` (ledger shorter than `n`) or
+/// `root_mismatch` (root at `n` differs from the state's) finding.
+///
+/// Entry `n - 1`'s hash commits to the whole prefix through the chain (`prev`), so a
+/// prefix rewritten with a consistent chain (recomputed hashes, fresh keys) always changes
+/// it and is caught.
+///
+/// **What it cannot see**: prefix edits that leave entry `n - 1` intact, which necessarily
+/// leave the prefix internally inconsistent (a broken chain, a deleted or swapped entry
+/// whose successors were not re-chained): a full run names them, and any checkpoint signed
+/// over such a tree does not match the roots recomputed from the frontier. And payloads of
+/// entries before `n` removed or altered since the state was taken (the state holds no
+/// commitments), except those of records destroyed at or after `n`. The result says so:
+/// [`Verified::incremental_from`]. Run a full [`verify`] periodically.
+///
+/// `policy.resume_from`, if set, is judged as one more supplied checkpoint.
+pub fn verify_incremental(
+    source: &dyn LedgerSource,
+    state: &ResumeState,
+    policy: &Policy,
+    progress: &dyn Fn(Progress),
+) -> Result<Verified, VerifyError> {
+    let n = state.size;
+    let trusted_root = Some((n, state.root));
+    let mut entries = source.entries_from(n.saturating_sub(1))?;
+    let intact = match entries.next() {
+        Some(first) => {
+            let first = first?;
+            first.key.as_slice() == n.saturating_sub(1).to_be_bytes()
+                && entry_hash(&first.bytes) == state.last_hash
+        }
+        None => false,
+    };
+    if !intact {
+        drop(entries);
+        let mut start = Start::genesis(0);
+        start.trusted_root = trusted_root;
+        return replay(source, policy, start, source.entries()?, progress);
+    }
+    let start = state.to_start(trusted_root)?;
+    replay(source, policy, start, entries, progress)
+}
+
+/// Where a replay starts: from genesis, or from the auditor's [`ResumeState`].
+pub(crate) struct Start {
+    /// Seq of the first entry the replay reads (the resume point; 0 for a full replay).
+    pub from: u64,
+    /// Whether the prefix below `from` is taken from the auditor's state.
+    pub incremental: bool,
+    /// The Merkle frontier at `from`.
+    pub range: CompactRange,
+    /// The hash of entry `from - 1`.
+    pub prev_hash: EntryHash,
+    /// The fold's ledger-wide state at `from`.
+    pub registry: Registry,
+    /// The fold's history and records at `from`.
+    pub hist: Hist,
+    /// Roots the auditor knows at sizes up to `from`.
+    pub known_roots: BTreeMap<u64, [u8; 32]>,
+    /// Author signatures are checked from this seq on.
+    pub sig_from: u64,
+    /// A `(size, root)` the auditor holds from their own state: checked like a supplied
+    /// checkpoint, without a signature.
+    pub trusted_root: Option<(u64, [u8; 32])>,
+    /// The checkpoint note the auditor's state was verified against.
+    pub prior_checkpoint: Option<String>,
+}
+
+impl Start {
+    /// A replay from seq 0, checking signatures from `sig_from` on.
+    fn genesis(sig_from: u64) -> Start {
+        Start {
+            from: 0,
+            incremental: false,
+            range: CompactRange::new(),
+            prev_hash: EntryHash::ZERO,
+            registry: Registry::default(),
+            hist: Hist {
+                record_of: Vec::new(),
+                committed: Vec::new(),
+                slots: Vec::new(),
+                nonces: HashMap::new(),
+            },
+            known_roots: BTreeMap::new(),
+            sig_from,
+            trusted_root: None,
+            prior_checkpoint: None,
+        }
+    }
+}
+
+/// The root at size `m` if the frontier `range` determines it: `m` is the size of the range
+/// itself or the end of one of its complete subtrees (left to right).
+fn frontier_root(range: &CompactRange, m: u64) -> Option<[u8; 32]> {
+    let hasher = Sha256Hasher;
+    if m == range.size() {
+        return Some(range.root(&hasher));
+    }
+    let k = range
+        .nodes()
+        .iter()
+        .position(|(id, _)| id.leaves().end == m)?;
+    let hashes = range.hashes().get(..=k)?.to_vec();
+    CompactRange::from_parts(m, hashes)
+        .ok()
+        .map(|r| r.root(&hasher))
 }
 
 /// The keys a checkpoint note is checked with: the auditor's, or else the ledger key named
@@ -335,9 +553,22 @@ pub(crate) fn self_attested_for(note: &Note, key: PublicKey) -> Vec<NoteVerifier
 fn replay(
     source: &dyn LedgerSource,
     policy: &Policy,
-    resume_size: Option<u64>,
+    start: Start,
+    entries: EntryIter<'_>,
     progress: &dyn Fn(Progress),
 ) -> Result<Verified, VerifyError> {
+    let Start {
+        from,
+        incremental,
+        mut range,
+        mut prev_hash,
+        mut registry,
+        mut hist,
+        known_roots,
+        sig_from,
+        trusted_root,
+        prior_checkpoint,
+    } = start;
     let hasher = Sha256Hasher;
     let mut findings = Vec::new();
 
@@ -360,31 +591,39 @@ fn replay(
             .filter_map(|c| parse_candidate(c, &mut findings))
             .collect(),
     );
-    let wanted: BTreeSet<u64> = candidates
+    let mut wanted: BTreeSet<u64> = candidates
         .iter()
         .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
         .collect();
+    wanted.extend(trusted_root.map(|(n, _)| n));
     let mut roots: HashMap<u64, [u8; 32]> = HashMap::new();
     if wanted.contains(&0) {
         roots.insert(0, hasher.empty_root());
     }
+    // Below the resume point, only the roots the auditor's state determines.
+    for &m in wanted.range(..=from) {
+        if let Some(r) = known_roots
+            .get(&m)
+            .copied()
+            .or_else(|| frontier_root(&range, m))
+        {
+            roots.insert(m, r);
+        }
+    }
 
     let total = source.len_hint();
-    let mut range = CompactRange::new();
-    let mut pos = 0u64;
-    let mut prev_hash = EntryHash::ZERO;
-    let mut last_key: Option<u64> = None;
-    let mut registry = Registry::default();
-    let mut hist = Hist {
-        record_of: Vec::new(),
-        slots: Vec::new(),
-        nonces: HashMap::new(),
-    };
+    let mut pos = from;
+    let mut last_key: Option<u64> = from.checked_sub(1);
     let mut ordinals: HashMap<RecordId, u32> = HashMap::new();
+    for (i, slot) in hist.slots.iter().enumerate() {
+        ordinals.insert(
+            slot.id.clone(),
+            u32::try_from(i).map_err(|_| VerifyError::TooLarge)?,
+        );
+    }
     let mut jobs: Vec<SigJob> = Vec::new();
-    let sig_from = resume_size.unwrap_or(0);
 
-    for item in source.entries()? {
+    for item in entries {
         let stored = item?;
         let key = <[u8; 8]>::try_from(stored.key.as_slice())
             .ok()
@@ -450,6 +689,7 @@ fn replay(
                         .expected_found("canonical entry", format!("entry hash {h}")),
                 );
                 hist.record_of.push(u32::MAX);
+                hist.committed.push(false);
                 tick(pos, total, progress);
                 continue;
             }
@@ -517,10 +757,8 @@ fn replay(
                     hist.slots.push(Slot {
                         id: r.clone(),
                         state: None,
-                        missing: 0,
-                        first_missing: None,
-                        present: 0,
-                        first_present: None,
+                        live: Tally::default(),
+                        prefix: Tally::default(),
                     });
                     ordinals.insert(r.clone(), o);
                     o
@@ -547,6 +785,7 @@ fn replay(
         }
         record::apply(&mut registry, &mut state, step);
         hist.record_of.push(ord.unwrap_or(u32::MAX));
+        hist.committed.push(event.commitment.is_some());
         hist.nonces.entry(event.nonce).or_insert(here);
 
         // Payload against commitment.
@@ -554,8 +793,8 @@ fn replay(
             slot.state = state;
             match (&event.commitment, &stored.payload) {
                 (Some(c), Some(p)) => {
-                    slot.present += 1;
-                    slot.first_present.get_or_insert(here);
+                    slot.live.present += 1;
+                    slot.live.first_present.get_or_insert(here);
                     match Payload::from_stored(p) {
                         None => findings.push(Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload is shorter than its salt")),
                         Some(p) if p.commitment() != *c => findings.push(
@@ -566,8 +805,8 @@ fn replay(
                     }
                 }
                 (Some(_), None) => {
-                    slot.missing += 1;
-                    slot.first_missing.get_or_insert(here);
+                    slot.live.missing += 1;
+                    slot.live.first_missing.get_or_insert(here);
                 }
                 (None, Some(_)) => findings.push(Finding::new(
                     FindingKind::UnexpectedPayload,
@@ -599,37 +838,43 @@ fn replay(
     }
     progress(Progress { done: pos, total });
 
+    // A record destroyed after the resume point: its payloads before it must be gone now.
+    if incremental {
+        recheck_prefix_payloads(source, from, &mut hist)?;
+    }
+
     // Payloads against destruction, per record.
     let mut records = Vec::with_capacity(hist.slots.len());
-    for slot in hist.slots {
-        let Some(state) = slot.state else { continue };
+    for slot in &hist.slots {
+        let Some(state) = &slot.state else { continue };
+        let tally = slot.prefix.merged(slot.live);
         let lawfully_destroyed = state.destroyed.as_ref().is_some_and(|d| d.lawful);
-        let content_missing = slot.missing > 0 && !lawfully_destroyed;
+        let content_missing = tally.missing > 0 && !lawfully_destroyed;
         if content_missing {
             findings.push(
                 Finding::new(
                     FindingKind::PayloadMissing,
-                    slot.first_missing,
+                    tally.first_missing,
                     Some(slot.id.clone()),
-                    format!("{} payload(s) missing without a lawful destruction of the record: unauthorized destruction", slot.missing),
+                    format!("{} payload(s) missing without a lawful destruction of the record: unauthorized destruction", tally.missing),
                 )
                 .expected_found("payload present", "absent"),
             );
         }
-        if let (Some(d), true) = (&state.destroyed, slot.present > 0) {
+        if let (Some(d), true) = (&state.destroyed, tally.present > 0) {
             findings.push(Finding::new(
                 FindingKind::PayloadAfterDestruction,
-                slot.first_present,
+                tally.first_present,
                 Some(slot.id.clone()),
                 format!(
                     "{} payload(s) still stored although the record was destroyed at seq {}",
-                    slot.present, d.seq
+                    tally.present, d.seq
                 ),
             ));
         }
         records.push(VerifiedRecord {
-            id: slot.id,
-            state,
+            id: slot.id.clone(),
+            state: state.clone(),
             content_missing,
         });
     }
@@ -673,15 +918,52 @@ fn replay(
         }
     }
 
-    let checkpoint = judge_checkpoints(
+    if let Some((n, r)) = trusted_root {
+        if pos < n {
+            findings.push(
+                Finding::new(
+                    FindingKind::Truncation,
+                    Some(pos),
+                    None,
+                    format!("the auditor's resume state covers {n} entries but the ledger holds {pos}: entries were truncated or rolled back"),
+                )
+                .expected_found(n, pos),
+            );
+        } else if roots.get(&n) != Some(&r) {
+            findings.push(
+                Finding::new(
+                    FindingKind::RootMismatch,
+                    None,
+                    None,
+                    format!("the ledger's root at size {n} is not the root in the auditor's resume state: the history was rewritten"),
+                )
+                .expected_found(b64(&r), roots.get(&n).map_or_else(|| "none".to_owned(), b64)),
+            );
+        }
+    }
+
+    let mut unjudged = Vec::new();
+    let mut checkpoint = judge_checkpoints(
         candidates,
         policy,
         &registry,
         &origin,
         pos,
         &roots,
+        incremental.then_some(from),
+        &mut unjudged,
         &mut findings,
     );
+    // The checkpoint the auditor's state was verified against still counts, if no newer one
+    // matched and it is signed by a key the auditor trusts today.
+    if let Some(prior) = prior_checkpoint
+        .as_deref()
+        .and_then(|t| still_trusted(t, policy, &registry))
+    {
+        if checkpoint.as_ref().is_none_or(|c| c.size < prior.size) {
+            checkpoint = Some(prior);
+        }
+    }
     if policy.require_checkpoint && checkpoint.is_none() {
         findings.push(Finding::new(
             FindingKind::NoCheckpoint,
@@ -693,6 +975,21 @@ fn replay(
 
     // Stable order: by seq, ledger-wide findings last.
     findings.sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
+    let resume = if policy.keep_resume_state && findings.is_empty() {
+        let mut known = known_roots;
+        known.extend(roots.into_iter().filter(|(m, _)| *m <= pos));
+        ResumeState::capture(
+            range,
+            prev_hash,
+            registry.clone(),
+            hist,
+            known,
+            checkpoint.as_ref().map(|c| c.note.clone()),
+        )
+        .map(Box::new)
+    } else {
+        None
+    };
     Ok(Verified {
         origin,
         size: pos,
@@ -703,7 +1000,88 @@ fn replay(
         registry,
         records,
         signatures_from: sig_from.min(pos),
+        incremental_from: incremental.then_some(from),
+        unjudged,
+        resume,
     })
+}
+
+/// The checkpoint note `text` as a [`VerifiedCheckpoint`] if it parses and is signed by a
+/// key the auditor trusts under `policy` (its root was verified when the state was taken).
+fn still_trusted(text: &str, policy: &Policy, registry: &Registry) -> Option<VerifiedCheckpoint> {
+    let note = Note::parse(text.as_bytes()).ok()?;
+    let cp = Checkpoint::parse_body(note.text()).ok()?;
+    let v = note.verify(&keys_for(&note, policy, registry)).ok()?;
+    v.verified
+        .iter()
+        .any(|s| s.algorithm == ALG_ED25519)
+        .then(|| VerifiedCheckpoint {
+            note: text.to_owned(),
+            size: cp.size,
+            root: cp.root,
+            sources: vec![CheckpointSource::Supplied],
+        })
+}
+
+/// For each record destroyed at or after `from` whose entries before `from` had stored
+/// payloads (per the auditor's state), reads which of those payloads are still stored and
+/// replaces the record's prefix tallies with what is found now.
+fn recheck_prefix_payloads(
+    source: &dyn LedgerSource,
+    from: u64,
+    hist: &mut Hist,
+) -> Result<(), VerifyError> {
+    let recheck: BTreeSet<u32> = hist
+        .slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.prefix.present > 0
+                && s.state
+                    .as_ref()
+                    .and_then(|st| st.destroyed.as_ref())
+                    .is_some_and(|d| d.seq.0 >= from)
+        })
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect();
+    if recheck.is_empty() {
+        return Ok(());
+    }
+    let limit = usize::try_from(from).unwrap_or(usize::MAX);
+    let seqs: Vec<u64> = hist
+        .record_of
+        .iter()
+        .zip(&hist.committed)
+        .take(limit)
+        .enumerate()
+        .filter(|(_, (o, c))| **c && recheck.contains(o))
+        .filter_map(|(s, _)| u64::try_from(s).ok())
+        .collect();
+    let found: BTreeSet<u64> = source.payload_seqs(&seqs)?.into_iter().collect();
+    for &o in &recheck {
+        if let Some(slot) = usize::try_from(o).ok().and_then(|i| hist.slots.get_mut(i)) {
+            slot.prefix = Tally::default();
+        }
+    }
+    for s in seqs {
+        let Some(slot) = usize::try_from(s)
+            .ok()
+            .and_then(|i| hist.record_of.get(i))
+            .and_then(|o| usize::try_from(*o).ok())
+            .and_then(|i| hist.slots.get_mut(i))
+        else {
+            continue;
+        };
+        let t = &mut slot.prefix;
+        if found.contains(&s) {
+            t.present += 1;
+            t.first_present.get_or_insert(s);
+        } else {
+            t.missing += 1;
+            t.first_missing.get_or_insert(s);
+        }
+    }
+    Ok(())
 }
 
 fn tick(pos: u64, total: Option<u64>, progress: &dyn Fn(Progress)) {
@@ -730,6 +1108,7 @@ fn b64(root: &[u8; 32]) -> String {
 type Seen = (String, Vec<CheckpointSource>);
 
 /// Judges every checkpoint against the replayed roots; returns the newest that matched.
+#[allow(clippy::too_many_arguments)]
 fn judge_checkpoints(
     candidates: Vec<Candidate>,
     policy: &Policy,
@@ -737,6 +1116,8 @@ fn judge_checkpoints(
     origin: &str,
     size: u64,
     roots: &HashMap<u64, [u8; 32]>,
+    resumed_from: Option<u64>,
+    unjudged: &mut Vec<String>,
     findings: &mut Vec<Finding>,
 ) -> Option<VerifiedCheckpoint> {
     // (size) -> root -> (note text, sources): validly signed checkpoints of this origin.
@@ -892,6 +1273,9 @@ fn judge_checkpoints(
                     if best.as_ref().is_none_or(|b| b.size < *cp_size) {
                         best = Some(VerifiedCheckpoint { note: text.clone(), size: *cp_size, root: *cp_root, sources: sources.clone() });
                     }
+                }
+                None if resumed_from.is_some_and(|n| *cp_size < n) => {
+                    unjudged.push(text.clone());
                 }
                 found => findings.push(with_all(
                     Finding::new(FindingKind::RootMismatch, None, None, format!("the ledger's root at size {cp_size} is not the checkpoint's: the history was rewritten"))

@@ -23,12 +23,25 @@
 //! (`truncation`), root at its size (`root_mismatch`), conflicting roots (`split_view`),
 //! witness cosignatures and quorum.
 //!
-//! Resume (`Policy::resume_from`, a trusted checkpoint of size `n`) skips the author
-//! signatures of entries below `n` and nothing else; it is abandoned for a full replay unless
-//! the ledger's root at `n` equals the checkpoint's (see [`verify`]).
+//! # Incremental verification
 //!
-//! Memory is bounded by the number of records plus two compact per-entry maps (record
-//! ordinal per seq, 4 bytes; nonce → seq for replay detection, about 40 bytes).
+//! [`verify_incremental`] verifies only what was appended after the auditor's own
+//! [`ResumeState`] (kept from an earlier run with no finding, see
+//! [`Policy::keep_resume_state`] and the [`resume`] module for its file format): it reads
+//! entries from the state's size `n` on, continues the fold and the Merkle tree from the
+//! state, and checks every checkpoint at or after `n` against roots recomputed from the
+//! state's frontier. It cannot re-check the payloads of entries before `n`
+//! ([`Verified::incremental_from`] says a result is incremental): run a full [`verify`]
+//! periodically.
+//!
+//! The older, lighter resume (`Policy::resume_from`, a trusted checkpoint of size `n`) still
+//! reads the whole ledger and skips only the author signatures of entries below `n`; it is
+//! abandoned for a full replay unless the ledger's root at `n` equals the checkpoint's (see
+//! [`verify`]).
+//!
+//! Memory is bounded by the number of records plus compact per-entry maps (record ordinal
+//! per seq, 4 bytes; whether the entry commits to a payload, 1 byte; nonce → seq for replay
+//! detection, about 40 bytes). A kept [`ResumeState`] holds 21 bytes per entry.
 //!
 //! # Example
 //!
@@ -90,13 +103,16 @@ pub mod checkpoints_log;
 mod engine;
 pub mod finding;
 pub mod report;
+pub mod resume;
 mod sigs;
 pub mod source;
 
 pub use engine::{
-    verify, Policy, Progress, Verified, VerifiedCheckpoint, VerifiedRecord, PROGRESS_EVERY,
+    verify, verify_incremental, Policy, Progress, Verified, VerifiedCheckpoint, VerifiedRecord,
+    PROGRESS_EVERY,
 };
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
+pub use resume::{ResumeState, ResumeStateError};
 pub use source::{ArchiveSource, LedgerSource, MemorySource, SledSource};
 
 use std::path::PathBuf;

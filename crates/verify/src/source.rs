@@ -46,6 +46,38 @@ pub trait LedgerSource {
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, VerifyError>;
     /// The entries in stored (key) order, each with its payload value.
     fn entries(&self) -> Result<EntryIter<'_>, VerifyError>;
+    /// The entries whose key is `seq` or later, in stored order: what an incremental
+    /// verification reads. Implementations should seek rather than read what comes before
+    /// (the default reads and drops it, hashing nothing). A stored key that is not an
+    /// 8-byte seq may be left out: it lies in the part the auditor already verified or is
+    /// reported by the next full verification.
+    fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
+        Ok(Box::new(self.entries()?.filter(move |e| {
+            match e {
+                Ok(e) => <[u8; 8]>::try_from(e.key.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_or(true, |k| k >= seq),
+                Err(_) => true,
+            }
+        })))
+    }
+    /// Of `seqs` (ascending), the ones that have a stored payload value. Used by an
+    /// incremental verification to check that a destruction recorded after the resume point
+    /// removed the payloads of entries before it. The default reads every entry.
+    fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
+        let wanted: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
+        let mut out = Vec::new();
+        for e in self.entries()? {
+            let e = e?;
+            let Ok(k) = <[u8; 8]>::try_from(e.key.as_slice()).map(u64::from_be_bytes) else {
+                continue;
+            };
+            if e.payload.is_some() && wanted.contains(&k) {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// A ledger held in memory: for tests, doc examples and embedders that hold bytes.
@@ -78,13 +110,23 @@ impl LedgerSource for MemorySource {
             .collect())
     }
     fn entries(&self) -> Result<EntryIter<'_>, VerifyError> {
-        Ok(Box::new(self.entries.iter().map(|(k, v)| {
+        self.entries_from(0)
+    }
+    fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
+        Ok(Box::new(self.entries.range(seq..).map(|(k, v)| {
             Ok(StoredEntry {
                 key: k.to_be_bytes().to_vec(),
                 bytes: v.clone(),
                 payload: self.payloads.get(k).cloned(),
             })
         })))
+    }
+    fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
+        Ok(seqs
+            .iter()
+            .copied()
+            .filter(|s| self.payloads.contains_key(s))
+            .collect())
     }
 }
 
@@ -223,8 +265,37 @@ impl LedgerSource for SledSource {
         let Some(entries) = &self.entries else {
             return Ok(Box::new(std::iter::empty()));
         };
+        Ok(self.with_payloads(entries.iter()))
+    }
+    fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
+        let Some(entries) = &self.entries else {
+            return Ok(Box::new(std::iter::empty()));
+        };
+        // A range scan: keys before `seq` are never read.
+        Ok(self.with_payloads(entries.range(seq.to_be_bytes()..)))
+    }
+    fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
+        let Some(payloads) = &self.payloads else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for &s in seqs {
+            if payloads
+                .contains_key(s.to_be_bytes())
+                .map_err(|e| io_err("reading the payloads tree", e))?
+            {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SledSource {
+    /// Pairs each entry of `iter` with its stored payload.
+    fn with_payloads<'a>(&self, iter: sled::Iter) -> EntryIter<'a> {
         let payloads = self.payloads.clone();
-        Ok(Box::new(entries.iter().map(move |kv| {
+        Box::new(iter.map(move |kv| {
             let (k, v) = kv.map_err(|e| io_err("reading the entries tree", e))?;
             let payload = match &payloads {
                 Some(p) => p
@@ -238,7 +309,7 @@ impl LedgerSource for SledSource {
                 bytes: v.to_vec(),
                 payload,
             })
-        })))
+        }))
     }
 }
 
