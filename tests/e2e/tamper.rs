@@ -124,3 +124,82 @@ fn a_truncated_ledger_is_caught_by_the_checkpoint_the_auditor_holds() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("finding:"), "{}", stdout(&o));
 }
+
+#[test]
+fn incremental_verification_reads_only_new_entries_and_still_catches_tampering_there() {
+    let f = Fixture::small();
+    // A full run saves the auditor's resume state.
+    let o = f.run(&["verify", "--ledger", "L", "--save-state", "audit.state"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("saved resume state (size 11)"),
+        "{}",
+        stderr(&o)
+    );
+    let saved = std::fs::read(f.path("audit.state")).unwrap();
+    // The practice goes on.
+    f.write("more.txt", b"SECRET-CLINICAL-LATER");
+    ok(&f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-OPEN",
+        "--kind",
+        "contact",
+        "--occurred-on",
+        "2025-06-01",
+        "--payload-file",
+        "more.txt",
+    ]));
+    // Incremental: clean, says so, and rolls the state forward.
+    let o = f.run(&[
+        "--json",
+        "verify",
+        "--ledger",
+        "L",
+        "--from-state",
+        "audit.state",
+        "--save-state",
+        "audit.state",
+    ]);
+    let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(
+        (j["intact"].clone(), j["size"].clone()),
+        (true.into(), 12.into())
+    );
+    assert_ne!(
+        std::fs::read(f.path("audit.state")).unwrap(),
+        saved,
+        "state rolled forward"
+    );
+    // Tamper with the new entry's payload: the incremental run from the old state names it.
+    std::fs::write(f.path("old.state"), &saved).unwrap();
+    {
+        let db = db(&f);
+        let payloads = db.open_tree("payloads").unwrap();
+        let mut v = payloads.get(11u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let last = v.len() - 1;
+        v[last] ^= 0x01;
+        payloads.insert(11u64.to_be_bytes(), v).unwrap();
+        db.flush().unwrap();
+    }
+    let o = f.run(&["verify", "--ledger", "L", "--from-state", "old.state"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("finding: commitment_mismatch at seq 11"),
+        "{out}"
+    );
+    assert!(out.contains("incremental: entries from seq 11"), "{out}");
+    assert!(!out.contains("SECRET") && !stderr(&o).contains("SECRET"));
+    // A damaged state file is an input error, not a verdict.
+    let mut bad = saved.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    std::fs::write(f.path("bad.state"), &bad).unwrap();
+    let e = crate::util::fails(&f.run(&["verify", "--ledger", "L", "--from-state", "bad.state"]));
+    assert!(e.contains("resume state"), "{e}");
+}

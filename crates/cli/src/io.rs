@@ -26,7 +26,7 @@ pub(crate) fn read_file(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
     }
     let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     fs::File::open(path)
-        .and_then(|f| f.take(max + 1).read_to_end(&mut buf))
+        .and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut buf))
         .map_err(io_why)
         .with_context(|| format!("{what} {p}"))?;
     if buf.is_empty() {

@@ -286,6 +286,14 @@ pub(crate) struct VerifyArgs {
     /// re-checked when the ledger's root at that size matches it.
     #[arg(long, value_name = "CHECKPOINT")]
     pub resume: Option<PathBuf>,
+    /// Verify incrementally from a resume state this auditor saved earlier (--save-state):
+    /// only the entries appended since are read. Run a full verification now and then.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["bundle", "resume"])]
+    pub from_state: Option<PathBuf>,
+    /// After a verification with no findings, save the resume state here (replacing it)
+    /// for the next --from-state run. Keep it where you keep trusted checkpoints.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub save_state: Option<PathBuf>,
 }
 
 /// `caseledger prove`.
