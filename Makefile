@@ -32,8 +32,14 @@ bench-quick:
 	$(CARGO) run --release --locked -p caseledger-bench --bin harness -- --quick
 
 ## torture: the full reliability campaigns (see docs/RELIABILITY.md).
-torture:
+torture: build
 	CASELEDGER_TORTURE=full $(CARGO) test --release --locked -p caseledger-tests --test reliability -- --nocapture
+
+## fuzz: cargo-fuzz targets (nightly + `cargo install cargo-fuzz`; not in CI).
+FUZZ_TIME ?= 60
+FUZZ_TARGETS := entry_decode signed_note checkpoint cosignature archive bundle report checkpoints_log
+fuzz:
+	@for t in $(FUZZ_TARGETS); do echo "== fuzz $$t"; $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_TIME) || exit 1; done
 
 clean-demo:
 	rm -rf $(DEMO)

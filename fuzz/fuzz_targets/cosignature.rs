@@ -1,0 +1,43 @@
+//! Witness cosignatures (C2SP tlog-cosignature, Ed25519 cosignature/v1): never panic;
+//! a cosignature line verifies only over the cosigned body, with the cosigned timestamp.
+#![no_main]
+
+use caseledger_core::checkpoint::{
+    append_cosignature, cosign, open_checkpoint, sign_checkpoint, verify_cosignatures, Checkpoint,
+    CosignatureVerifier,
+};
+use caseledger_core::keys::SigningKey;
+use caseledger_core::note::NoteSigner;
+use libfuzzer_sys::fuzz_target;
+
+const TS: u64 = 1_700_000_000;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let key = SigningKey::from_seed(&[3; 32]);
+    let w = CosignatureVerifier::new("witness.example", key.public_key()).expect("witness");
+    let cp = Checkpoint::new("fuzz.example/log", 42, [9; 32]).expect("checkpoint");
+    if let Ok(ts) = w.verify_line(&cp, s) {
+        assert_eq!(ts, TS, "a line verified that the witness never made");
+        assert_eq!(
+            s.trim_end_matches('\n'),
+            cosign(&cp, "witness.example", &key, TS)
+                .expect("cosign")
+                .trim_end_matches('\n')
+        );
+    }
+    let _ = CosignatureVerifier::parse(s);
+    // The fuzz input appended as a signature line to a cosigned note.
+    let log = NoteSigner::new("fuzz.example/log", SigningKey::from_seed(&[7; 32])).expect("signer");
+    let line = cosign(&cp, "witness.example", &key, TS).expect("cosign");
+    let note = append_cosignature(&sign_checkpoint(&cp, &log), &line).expect("append");
+    if let Ok(n) = append_cosignature(&note, s) {
+        if let Ok(o) = open_checkpoint(&n, &[log.verifier()]) {
+            if let Ok(v) = verify_cosignatures(&o.note, std::slice::from_ref(&w)) {
+                assert!(v.iter().all(|c| c.timestamp == Some(TS)));
+            }
+        }
+    }
+});
