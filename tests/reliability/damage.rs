@@ -261,12 +261,11 @@ fn damaged_ledgers_never_panic_hang_or_verify_short() {
     );
 }
 
-/// BUG (reported to the lead): when sled recovers a damaged ledger to a shorter state,
-/// `Ledger::open` opens it without error although `checkpoints.log` names a larger size,
-/// and the next append reuses seqs that a signed checkpoint already covers. Expected: open
-/// refuses (`StoreError::Corrupt`), so bit rot cannot be turned into a forked history.
+/// Regression test for B3 (docs/RELIABILITY.md): when sled recovers a damaged ledger to a
+/// shorter state, `Ledger::open` must refuse (`StoreError::Corrupt`) because
+/// `checkpoints.log` names a larger size; before the fix it opened, and the next append
+/// reused seqs a signed checkpoint already covers, turning bit rot into a forked history.
 #[test]
-#[ignore = "BUG: Ledger::open accepts a ledger shorter than checkpoints.log names; un-ignore once fixed"]
 fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
     let root = common::tempdir("damage-short");
     let base = root.path().join("base");

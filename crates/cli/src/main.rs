@@ -33,13 +33,14 @@ fn main() -> ExitCode {
         Err(e) => return output::clap_error(&e),
     };
     let out = output::Out::new(cli.json);
-    // A panic is a bug; it must still end as one line and exit 2, never a backtrace.
+    // A panic is a bug; it must still end as one line and exit 2, never a backtrace, and
+    // never its message (which could quote data). The hook only notes where it happened:
+    // a panic a library catches and turns into an error (sled inside the verifier) prints
+    // nothing; one that reaches here prints one line.
     std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("caseledger: error: internal error{at} (please report this bug)");
+        if let Ok(mut at) = PANIC_AT.lock() {
+            *at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line()));
+        }
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd::run(cli, &out)));
     match result {
@@ -50,6 +51,13 @@ fn main() -> ExitCode {
             out.error(&e);
             ExitCode::from(2)
         }
-        Err(_) => ExitCode::from(2),
+        Err(_) => {
+            let at = PANIC_AT.lock().ok().and_then(|a| a.clone()).unwrap_or_default();
+            eprintln!("caseledger: error: internal error{at} (please report this bug)");
+            ExitCode::from(2)
+        }
     }
 }
+
+/// Where the last panic happened (set by the panic hook, printed only if it reaches `main`).
+static PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);

@@ -116,7 +116,7 @@ pub enum StoreError {
     /// or checkpoint leaves the ledger as it was, except that an append whose transaction
     /// committed but whose flush failed may or may not be durable (it is in the ledger
     /// while this process runs).
-    #[error("I/O error{}: {source}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default())]
+    #[error("I/O error{}: {}", path.as_ref().map(|p| format!(" on {}", p.display())).unwrap_or_default(), describe_io(source))]
     Io {
         /// The file or directory, when known.
         path: Option<PathBuf>,
@@ -134,6 +134,22 @@ pub enum StoreError {
 
 /// `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A plain description of an I/O error. sled wraps the OS error in a new one whose text is
+/// its Debug form (`Os { code: 28, .. }`); the kind says the same thing readably.
+fn describe_io(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    let plain = match e.kind() {
+        K::StorageFull => "no space left on the device",
+        K::PermissionDenied => "permission denied",
+        K::ReadOnlyFilesystem => "the file system is read-only",
+        K::FileTooLarge => "file too large (a file-size limit was reached)",
+        K::QuotaExceeded => "disk quota exceeded",
+        K::NotFound => "not found",
+        _ => return e.to_string(),
+    };
+    plain.to_owned()
+}
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> StoreError {
@@ -216,4 +232,31 @@ pub struct BatchError {
     /// Why.
     #[source]
     pub error: StoreError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_read_plainly_with_their_path() {
+        // What sled hands us on a full disk: the OS error's Debug text as the message.
+        let source = io::Error::new(
+            io::ErrorKind::StorageFull,
+            "Os { code: 28, kind: StorageFull }",
+        );
+        let e = StoreError::Io {
+            path: Some(PathBuf::from("/l/sled")),
+            source,
+        };
+        assert_eq!(
+            e.to_string(),
+            "I/O error on /l/sled: no space left on the device"
+        );
+        let other = StoreError::Io {
+            path: None,
+            source: io::Error::other("odd"),
+        };
+        assert_eq!(other.to_string(), "I/O error: odd");
+    }
 }

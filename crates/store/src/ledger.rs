@@ -480,6 +480,84 @@ fn repair_torn_log_tail(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Removes `snap.*.generating` files from the sled directory. A process killed while sled
+/// writes a snapshot leaves one (possibly empty); sled 0.34.7 skips only `*.in___motion`
+/// files when it looks for snapshots, so it would read this one and report corruption on
+/// every later open. It is never a completed snapshot and holds no ledger data (the log
+/// segments do); we hold the ledger lock, so no live process is writing it.
+fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<()> {
+    let sled_dir = dir.join(SLED_DIR);
+    let listing = std::fs::read_dir(&sled_dir).map_err(|e| StoreError::io(&sled_dir, e))?;
+    for item in listing {
+        let item = item.map_err(|e| StoreError::io(&sled_dir, e))?;
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let path = item.path();
+            std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to open a ledger that is shorter than what it has itself recorded: sled 0.34
+/// may silently drop a damaged tail on recovery, and appending on top of that would turn
+/// bit rot into what looks like a rewritten history. Checked: the `entries` tree ends at
+/// `head - 1`, and no checkpoint (in the tree or in `checkpoints.log`) names a larger size.
+fn check_not_shorter_than_recorded(dir: &Path, db: &sled::Db, size: u64) -> Result<()> {
+    let entries = db.open_tree(TREE_ENTRIES)?;
+    let last = match entries.last()? {
+        Some((k, _)) => Some(
+            <[u8; 8]>::try_from(k.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| {
+                    StoreError::corrupt("a key of the entries tree is not 8 bytes", None)
+                })?,
+        ),
+        None => None,
+    };
+    if last != size.checked_sub(1) {
+        return Err(StoreError::corrupt(
+            format!(
+                "the entries tree ends at {} but the head says {size} entries: storage damage; \
+                 verify the ledger and restore it from an archive or a backup",
+                last.map_or("nothing".to_owned(), |l| format!("seq {l}"))
+            ),
+            None,
+        ));
+    }
+    let in_tree = db
+        .open_tree(TREE_CHECKPOINTS)?
+        .last()?
+        .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok().map(u64::from_be_bytes));
+    let log_path = dir.join(CHECKPOINTS_LOG);
+    let in_log = match std::fs::read(&log_path) {
+        // A malformed log is evidence for the verifier, not a reason to refuse here.
+        Ok(bytes) => parse_checkpoints_log(&bytes)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|note| note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()))
+            .max(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(StoreError::io(&log_path, e)),
+    };
+    if let Some(named) = in_tree
+        .into_iter()
+        .chain(in_log)
+        .max()
+        .filter(|&n| n > size)
+    {
+        return Err(StoreError::corrupt(
+            format!(
+                "the ledger has {size} entries but a checkpoint names {named}: entries were lost \
+                 (storage damage or a restored old copy); verify it and restore from an archive or a backup"
+            ),
+            None,
+        ));
+    }
+    Ok(())
+}
+
 /// How long to wait for sled's lock once ours is held (a dropped handle's flusher thread).
 const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -1042,6 +1120,7 @@ impl Ledger {
         }
         let lock_file = acquire_lock(dir)?;
         repair_torn_log_tail(dir)?;
+        remove_unfinished_sled_snapshots(dir)?;
         let db = open_sled(dir, false)?;
         let meta = db.open_tree(TREE_META)?;
         let get = |key: &[u8], what: &'static str| -> Result<sled::IVec> {
@@ -1076,6 +1155,7 @@ impl Ledger {
         let mut registry: Registry = decode_canonical(&get(META_REGISTRY, "registry")?)
             .map_err(|e| StoreError::corrupt(format!("meta.registry: {e}"), None))?;
         registry.last_recorded_at = Some(head.last_recorded_at);
+        check_not_shorter_than_recorded(dir, &db, head.size)?;
         Ledger::assemble(dir, db, lock_file, options, head, range, registry)
     }
 

@@ -213,3 +213,60 @@ fn failed_create_leaves_nothing() {
     assert!(Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).is_err());
     assert!(!path.exists());
 }
+
+#[test]
+fn open_refuses_a_ledger_shorter_than_it_recorded() {
+    // Entries lost from the tree (sled dropping a damaged tail) while meta says more.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let size = l.head().size;
+    drop(l);
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        db.open_tree("entries")
+            .unwrap()
+            .remove((size - 1).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Ledger::open(dir.path(), OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("head says"), "{err}");
+
+    // A checkpoint in the log names more entries than the ledger has (an old copy restored).
+    let dir = tempfile::tempdir().unwrap();
+    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let note = l.checkpoint(&signer()).unwrap();
+    let size = l.head().size;
+    drop(l);
+    let bigger = note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 5), 1);
+    let mut log = std::fs::read(dir.path().join("checkpoints.log")).unwrap();
+    log.extend(caseledger_store::layout::frame_log_record(&bigger));
+    std::fs::write(dir.path().join("checkpoints.log"), &log).unwrap();
+    let err = Ledger::open(dir.path(), OpenOptions::default()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("checkpoint names {}", size + 5)),
+        "{err}"
+    );
+}
+
+#[test]
+fn open_removes_an_unfinished_sled_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let head = l.head();
+    drop(l);
+    // What a kill -9 during sled's snapshot leaves behind; sled 0.34.7 would read it.
+    let stale = dir
+        .path()
+        .join("sled")
+        .join("snap.00000000DEADBEEF.generating");
+    std::fs::write(&stale, b"").unwrap();
+    let l = Ledger::open(dir.path(), OpenOptions::default()).unwrap();
+    assert_eq!(l.head(), head);
+    assert!(!stale.exists());
+}
