@@ -39,7 +39,9 @@ fn main() -> ExitCode {
     // nothing; one that reaches here prints one line.
     std::panic::set_hook(Box::new(|info| {
         if let Ok(mut at) = PANIC_AT.lock() {
-            *at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line()));
+            *at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()));
         }
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cmd::run(cli, &out)));
@@ -52,7 +54,11 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(_) => {
-            let at = PANIC_AT.lock().ok().and_then(|a| a.clone()).unwrap_or_default();
+            let at = PANIC_AT
+                .lock()
+                .ok()
+                .and_then(|a| a.clone())
+                .unwrap_or_default();
             eprintln!("caseledger: error: internal error{at} (please report this bug)");
             ExitCode::from(2)
         }
