@@ -301,12 +301,12 @@ fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
     }
 }
 
-/// BUG (reported to the lead): a ledger whose `entries` tree is empty but whose
-/// `checkpoints.log` names entries is "nothing to verify" (an error, exit 2) instead of a
-/// `truncation` finding (exit 1): deleting every entry looks like an I/O problem, not
-/// tampering. Seen in the concurrency campaign on directory copies sled recovered to empty.
+/// Regression test for B4 (docs/RELIABILITY.md): a ledger whose `entries` tree is empty but
+/// whose `checkpoints.log` names entries must be a `truncation` finding (exit 1); before the
+/// fix it was "nothing to verify" (an error, exit 2), so deleting every entry looked like an
+/// I/O problem, not tampering. Seen in the concurrency campaign on directory copies sled
+/// recovered to empty.
 #[test]
-#[ignore = "BUG: verify reports Empty instead of truncation when checkpoints name entries; un-ignore once fixed"]
 fn an_emptied_ledger_with_checkpoints_is_a_truncation_finding() {
     let root = common::tempdir("damage-empty");
     let dir = root.path().join("L");

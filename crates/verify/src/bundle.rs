@@ -69,10 +69,43 @@ impl Serialize for Base64 {
 impl<'de> Deserialize<'de> for Base64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        B64.decode(s.as_bytes())
-            .map(Base64)
-            .map_err(serde::de::Error::custom)
+        // The decoder's message quotes a symbol of the text (which may encode a payload):
+        // say only where it failed.
+        B64.decode(s.as_bytes()).map(Base64).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "a value of {} characters is not standard base64",
+                s.len()
+            ))
+        })
     }
+}
+
+/// `message` with every double-quoted string replaced by `"<N chars redacted>"`: serde_json
+/// quotes an unexpected string value in its errors (`invalid type: string "…"`), and a
+/// bundle's strings include base64 payloads. Field names (in backticks) are kept.
+fn redact_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
+        }
+        let mut n = 0usize;
+        let mut escaped = false;
+        for c in chars.by_ref() {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => break,
+                _ => {
+                    escaped = false;
+                    n += 1;
+                }
+            }
+        }
+        out.push_str(&format!("\"<{n} chars redacted>\""));
+    }
+    out
 }
 
 /// One entry in a bundle, with its payload (if kept) and its inclusion proof.
@@ -114,8 +147,8 @@ impl Bundle {
     }
     /// Reads a bundle from JSON; refuses other formats.
     pub fn from_json(bytes: &[u8]) -> Result<Bundle, VerifyError> {
-        let b: Bundle =
-            serde_json::from_slice(bytes).map_err(|e| VerifyError::BadBundle(e.to_string()))?;
+        let b: Bundle = serde_json::from_slice(bytes)
+            .map_err(|e| VerifyError::BadBundle(redact_strings(&e.to_string())))?;
         if b.format != FORMAT_V1 {
             return Err(VerifyError::BadBundle(format!(
                 "unknown format {:?}",

@@ -325,8 +325,11 @@ fn source_name(s: &CheckpointSource) -> &'static str {
 
 /// Verifies a ledger, streaming its entries in order. See the crate docs for what is checked.
 ///
-/// Errors (nothing was concluded): the source could not be read, or it holds no entries.
-/// Faults in the ledger are findings in the returned [`Verified`], never errors.
+/// Errors (nothing was concluded): the source could not be read, or it holds no entries
+/// and nothing names a non-empty ledger ([`VerifyError::Empty`]). Faults in the ledger are
+/// findings in the returned [`Verified`], never errors. A ledger with no entries whose
+/// checkpoints (stored, in `checkpoints.log` or supplied) name entries was emptied: that is
+/// a `truncation` finding (with a [`Verified`] of size 0, never clean), not an error.
 ///
 /// **Resume** (`policy.resume_from`, a checkpoint signed by a trusted key, or by the genesis
 /// key when the auditor gave none): entries below its size `n` are still read, hashed,
@@ -833,8 +836,21 @@ fn replay(
     }
     findings.extend(verify_jobs(&jobs));
     drop(jobs);
-    if pos == 0 {
-        return Err(VerifyError::Empty(source.describe()));
+    // No entry at all. That is "nothing to verify" only if nothing names a non-empty ledger:
+    // a checkpoint (stored, logged or supplied) or the auditor's state of size > 0 is
+    // evidence that entries existed, and the run goes on to report them deleted
+    // (`truncation`, see `judge_checkpoints`).
+    let emptied = pos == 0;
+    if emptied {
+        let named = candidates
+            .iter()
+            .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
+            .chain(trusted_root.map(|(n, _)| n))
+            .max()
+            .unwrap_or(0);
+        if named == 0 {
+            return Err(VerifyError::Empty(source.describe()));
+        }
     }
     progress(Progress { done: pos, total });
 
@@ -887,7 +903,9 @@ fn replay(
         .unwrap_or_default();
     let root = range.root(&hasher);
     let self_attested = policy.trusted_keys.is_empty();
-    if let Some(exp) = &policy.expected_origin {
+    // An emptied ledger has no genesis to name an origin: checkpoints are held to the
+    // expected origin instead (in `judge_checkpoints`).
+    if let (Some(exp), false) = (&policy.expected_origin, emptied) {
         if *exp != origin {
             findings.push(
                 Finding::new(
@@ -954,6 +972,12 @@ fn replay(
         &mut unjudged,
         &mut findings,
     );
+    // An emptied ledger always has a finding by now (each checkpoint naming entries is a
+    // `truncation` or was refused with a finding; so is the auditor's state): a verification
+    // of no entries can never come back clean. Guarded here all the same.
+    if emptied && findings.is_empty() {
+        return Err(VerifyError::Empty(source.describe()));
+    }
     // The checkpoint the auditor's state was verified against still counts, if no newer one
     // matched and it is signed by a key the auditor trusts today.
     if let Some(prior) = prior_checkpoint
@@ -1120,9 +1144,16 @@ fn judge_checkpoints(
     unjudged: &mut Vec<String>,
     findings: &mut Vec<Finding>,
 ) -> Option<VerifiedCheckpoint> {
+    // No entry is left (`size` 0): genesis is gone with the rest, so it names neither the
+    // origin nor, when the auditor gave no key, the key to check signatures with. Then a
+    // checkpoint is held to the auditor's expected origin (if any), and its signature is
+    // checked only if there is a key; each naming entries is a `truncation`.
+    let emptied = size == 0;
     // (size) -> root -> (note text, sources): validly signed checkpoints of this origin.
     let mut valid: BTreeMap<u64, BTreeMap<[u8; 32], Seen>> = BTreeMap::new();
     let mut notes: HashMap<String, Note> = HashMap::new();
+    // Checkpoint texts whose signature could not be checked (emptied ledger, no key).
+    let mut unchecked: BTreeSet<String> = BTreeSet::new();
     for c in candidates {
         let Some((note, cp)) = c.parsed else { continue };
         if let Some(k) = &c.key {
@@ -1139,7 +1170,12 @@ fn judge_checkpoints(
                 );
             }
         }
-        match note.verify(&keys_for(&note, policy, registry)) {
+        let keys = keys_for(&note, policy, registry);
+        if emptied && keys.is_empty() {
+            unchecked.insert(c.text.clone());
+        }
+        match note.verify(&keys) {
+            _ if emptied && keys.is_empty() => {}
             Err(NoteError::InvalidSignature { name, key_id }) => {
                 findings.push(
                     Finding::new(
@@ -1188,7 +1224,12 @@ fn judge_checkpoints(
             }
             Ok(_) => {}
         }
-        if cp.origin != origin {
+        let want_origin = if emptied {
+            policy.expected_origin.as_deref()
+        } else {
+            Some(origin)
+        };
+        if let Some(origin) = want_origin.filter(|o| cp.origin != *o) {
             findings.push(
                 Finding::new(
                     FindingKind::CheckpointWrongOrigin,
@@ -1257,14 +1298,21 @@ fn judge_checkpoints(
                 f
             };
             if *cp_size > size {
-                findings.push(with_all(
-                    Finding::new(
-                        FindingKind::Truncation,
-                        Some(size),
-                        None,
-                        format!("a checkpoint covers {cp_size} entries but the ledger holds {size}: entries were truncated or rolled back"),
+                let message = if emptied {
+                    format!(
+                        "a checkpoint covers {cp_size} entries but the ledger holds none: every entry was deleted{}",
+                        if unchecked.contains(text) {
+                            " (its signature could not be checked: genesis, which names the ledger key, is gone and the auditor gave no key)"
+                        } else {
+                            ""
+                        }
                     )
-                    .expected_found(cp_size, size),
+                } else {
+                    format!("a checkpoint covers {cp_size} entries but the ledger holds {size}: entries were truncated or rolled back")
+                };
+                findings.push(with_all(
+                    Finding::new(FindingKind::Truncation, Some(size), None, message)
+                        .expected_found(cp_size, size),
                 ));
                 continue;
             }

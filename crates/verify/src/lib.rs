@@ -138,6 +138,12 @@ pub enum VerifyError {
         /// The error.
         message: String,
     },
+    /// sled panicked while opening or reading the ledger's storage (the text says what was
+    /// being done, and where): its files are damaged, or were copied while a writer ran.
+    /// Nothing was concluded. The panic's own message is not kept: sled may quote stored
+    /// values in it, which can be clinical content.
+    #[error("the ledger's storage is damaged: sled failed while {0}; verify a copy taken while no writer ran, or an archive")]
+    StorageCorrupt(String),
     /// The archive file is damaged or not an archive.
     #[error("archive {}: {message}", path.display())]
     Archive {

@@ -9,10 +9,16 @@ use crate::finding::CheckpointSource;
 use crate::VerifyError;
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One stored entry, as read: its key, its bytes and its payload value, if any.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// Its `Debug` shows the key and the lengths of the entry bytes and of the payload, never
+/// their contents: the payload is clinical content, and the entry bytes, though they hold
+/// only commitments, are not shown either (logs and panic messages must not carry them).
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredEntry {
     /// The stored key (8 bytes, big-endian seq, when well formed).
     pub key: Vec<u8>,
@@ -20,6 +26,22 @@ pub struct StoredEntry {
     pub bytes: Vec<u8>,
     /// The stored payload value (`salt || content`), if any. Never logged or shown.
     pub payload: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for StoredEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Redacted(usize);
+        impl std::fmt::Debug for Redacted {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "<{} bytes redacted>", self.0)
+            }
+        }
+        f.debug_struct("StoredEntry")
+            .field("key", &hex::encode(&self.key))
+            .field("bytes", &Redacted(self.bytes.len()))
+            .field("payload", &self.payload.as_ref().map(|p| Redacted(p.len())))
+            .finish()
+    }
 }
 
 /// One stored checkpoint note, as read.
@@ -81,7 +103,9 @@ pub trait LedgerSource {
 }
 
 /// A ledger held in memory: for tests, doc examples and embedders that hold bytes.
-#[derive(Clone, Debug, Default)]
+///
+/// Its `Debug` shows counts only: the payloads are clinical content.
+#[derive(Clone, Default)]
 pub struct MemorySource {
     /// Entries by key (u64 seq).
     pub entries: BTreeMap<u64, Vec<u8>>,
@@ -89,6 +113,19 @@ pub struct MemorySource {
     pub payloads: BTreeMap<u64, Vec<u8>>,
     /// Stored checkpoint notes (as if from the `checkpoints` tree).
     pub checkpoints: Vec<String>,
+}
+
+impl std::fmt::Debug for MemorySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySource")
+            .field("entries", &self.entries.len())
+            .field(
+                "payloads",
+                &format_args!("<{} redacted>", self.payloads.len()),
+            )
+            .field("checkpoints", &self.checkpoints.len())
+            .finish()
+    }
 }
 
 impl LedgerSource for MemorySource {
@@ -136,18 +173,42 @@ impl LedgerSource for MemorySource {
 /// through (no tree is created: only existing trees are opened). While the source lives it
 /// holds a shared lock on `<DIR>/lock` (when that file exists), so a running writer makes
 /// opening fail with [`VerifyError::InUse`] instead of reading a ledger mid-write.
+///
+/// Opening removes stale `sled/snap.*.generating` files first (see
+/// [`remove_stale_snapshots`]). sled itself can panic on damaged storage (for instance on
+/// a directory copied while a writer ran): every call into sled here (open, iteration,
+/// reads, close) runs under [`std::panic::catch_unwind`], and a panic becomes
+/// [`VerifyError::StorageCorrupt`]; after one, every further read of this source fails the
+/// same way (sled's state is no longer trusted).
 pub struct SledSource {
     dir: PathBuf,
     entries: Option<sled::Tree>,
     payloads: Option<sled::Tree>,
     checkpoints: Option<sled::Tree>,
-    _db: sled::Db,
+    db: Option<sled::Db>,
+    /// Set once sled panicked: nothing more is read.
+    damaged: AtomicBool,
+    /// Dropped after `db` (fields drop after [`Drop::drop`] ran).
     _lock: Option<File>,
 }
 
 impl std::fmt::Debug for SledSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SledSource({})", self.dir.display())
+    }
+}
+
+impl Drop for SledSource {
+    fn drop(&mut self) {
+        // Closing flushes, which goes through the same sled code that can panic on damaged
+        // storage: a panic here is caught and dropped (nothing was written through sled).
+        let trees = (
+            self.entries.take(),
+            self.payloads.take(),
+            self.checkpoints.take(),
+            self.db.take(),
+        );
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(trees)));
     }
 }
 
@@ -162,10 +223,82 @@ fn is_lock_error(io: &std::io::Error) -> bool {
     io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
 }
 
+/// Runs `f` (a call into sled), turning a panic into [`VerifyError::StorageCorrupt`] with
+/// `what` (what was being done). The panic's own message is dropped: sled may format stored
+/// values (clinical content) into it.
+fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T, VerifyError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_panic| VerifyError::StorageCorrupt(what()))
+}
+
+/// Removes `snap.*.generating` files from `sled_dir` (`<DIR>/sled`), if no sled instance has
+/// the directory open.
+///
+/// sled 0.34.7 writes a snapshot to `snap.<lsn>.generating` and renames it `snap.<lsn>` once
+/// it is complete and synced. A process killed in between (for instance during sled's
+/// recovery at open) leaves the `.generating` file behind, often empty; sled's
+/// `RunningConfig::get_snapshot_files` lists every `snap.*` file except `*.in___motion`, so
+/// `read_snapshot` then picks the stale file (the highest lsn) and every later open fails
+/// with `Corruption { at: None }` (docs/RELIABILITY.md, B1). Such a file is a snapshot that
+/// was never completed: a correct sled never reads it (it would have been renamed), and no
+/// ledger data lives in it (a snapshot is an index over sled's log, which sled rebuilds from
+/// the log and the last complete snapshot). Removing it loses nothing.
+///
+/// It is removed only when nothing can be writing it: the caller holds the shared lock on
+/// `<DIR>/lock` (no caseledger writer is live), and this takes sled's own exclusive lock on
+/// `sled/db` for the duration (no sled instance, e.g. a concurrent verifier whose sled is
+/// writing a snapshot during its recovery, has the directory open). If that lock is busy,
+/// nothing is removed (sled's open then reports the directory in use and is retried).
+fn remove_stale_snapshots(sled_dir: &Path) -> Result<(), VerifyError> {
+    use fs2::FileExt;
+    let db = match File::open(sled_dir.join("db")) {
+        Ok(f) => f,
+        // No data file: nothing was recovered, nothing to clean.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(io_err(
+                format!("opening {}", sled_dir.join("db").display()),
+                e,
+            ))
+        }
+    };
+    if FileExt::try_lock_exclusive(&db).is_err() {
+        return Ok(());
+    }
+    let listing = std::fs::read_dir(sled_dir)
+        .map_err(|e| io_err(format!("listing {}", sled_dir.display()), e))?;
+    for ent in listing {
+        let ent = ent.map_err(|e| io_err(format!("listing {}", sled_dir.display()), e))?;
+        let name = ent.file_name();
+        let stale = name
+            .to_str()
+            .is_some_and(|n| n.starts_with("snap.") && n.ends_with(".generating"));
+        if !stale || !ent.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match std::fs::remove_file(ent.path()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(io_err(
+                    format!(
+                        "removing the stale (never completed) sled snapshot {}",
+                        ent.path().display()
+                    ),
+                    e,
+                ))
+            }
+        }
+    }
+    // Dropping `db` releases sled's lock before sled opens the file itself.
+    drop(db);
+    Ok(())
+}
+
 impl SledSource {
     /// Opens `<dir>/sled` (never creating anything). A missing directory or a directory
     /// without a ledger is [`VerifyError::NotFound`]; a ledger held by a writer is
-    /// [`VerifyError::InUse`].
+    /// [`VerifyError::InUse`]; storage on which sled panics is
+    /// [`VerifyError::StorageCorrupt`].
     pub fn open(dir: &Path) -> Result<SledSource, VerifyError> {
         use fs2::FileExt;
         let sled_dir = dir.join("sled");
@@ -183,11 +316,13 @@ impl SledSource {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err(format!("opening {}", lock_path.display()), e)),
         };
+        let opening = || format!("opening {}", sled_dir.display());
         // sled's own file lock: a writer in another process holds it. Just after a writer in
         // this process closed, sled's background thread may hold it a moment longer.
         let mut tries = 0;
         let db = loop {
-            match sled::Config::new().path(&sled_dir).open() {
+            remove_stale_snapshots(&sled_dir)?;
+            match guarded(opening, || sled::Config::new().path(&sled_dir).open())? {
                 Ok(db) => break db,
                 Err(sled::Error::Io(io)) if is_lock_error(&io) => {
                     tries += 1;
@@ -196,32 +331,52 @@ impl SledSource {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(25));
                 }
-                Err(e) => return Err(io_err(format!("opening {}", sled_dir.display()), e)),
+                Err(e) => return Err(io_err(opening(), e)),
             }
         };
-        let names = db.tree_names();
-        let open = |name: &str| -> Result<Option<sled::Tree>, VerifyError> {
-            if names.iter().any(|n| n.as_ref() == name.as_bytes()) {
-                db.open_tree(name)
-                    .map(Some)
-                    .map_err(|e| io_err(format!("opening tree {name}"), e))
-            } else {
-                Ok(None)
-            }
-        };
-        Ok(SledSource {
+        // From here on `src` owns the database: an early return closes it under its guard.
+        let mut src = SledSource {
             dir: dir.to_path_buf(),
-            entries: open("entries")?,
-            payloads: open("payloads")?,
-            checkpoints: open("checkpoints")?,
-            _db: db,
+            entries: None,
+            payloads: None,
+            checkpoints: None,
+            db: Some(db),
+            damaged: AtomicBool::new(false),
             _lock: lock,
-        })
+        };
+        let trees = src.guard(opening, |db| {
+            let names = db.tree_names();
+            let open = |name: &str| -> Result<Option<sled::Tree>, VerifyError> {
+                if names.iter().any(|n| n.as_ref() == name.as_bytes()) {
+                    db.open_tree(name)
+                        .map(Some)
+                        .map_err(|e| io_err(format!("opening tree {name}"), e))
+                } else {
+                    Ok(None)
+                }
+            };
+            Ok::<_, VerifyError>((open("entries")?, open("payloads")?, open("checkpoints")?))
+        })??;
+        (src.entries, src.payloads, src.checkpoints) = trees;
+        Ok(src)
     }
 
     /// The ledger directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Runs `f` on the database under [`guarded`]; refuses once sled has panicked.
+    fn guard<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        f: impl FnOnce(&sled::Db) -> T,
+    ) -> Result<T, VerifyError> {
+        let db = match &self.db {
+            Some(db) if !self.damaged.load(Ordering::Relaxed) => db,
+            _ => return Err(VerifyError::StorageCorrupt(what())),
+        };
+        guarded(what, || f(db)).inspect_err(|_| self.damaged.store(true, Ordering::Relaxed))
     }
 }
 
@@ -231,21 +386,28 @@ impl LedgerSource for SledSource {
     }
     fn len_hint(&self) -> Option<u64> {
         // The last key + 1 (sled's `len` would scan the whole tree).
-        let (k, _) = self.entries.as_ref()?.last().ok()??;
+        let entries = self.entries.as_ref()?;
+        let (k, _) = self.guard(String::new, |_| entries.last()).ok()?.ok()??;
         let k = <[u8; 8]>::try_from(k.as_ref()).ok()?;
         u64::from_be_bytes(k).checked_add(1)
     }
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, VerifyError> {
         let mut out = Vec::new();
         if let Some(t) = &self.checkpoints {
-            for kv in t.iter() {
-                let (k, v) = kv.map_err(|e| io_err("reading the checkpoints tree", e))?;
-                out.push(StoredCheckpoint {
-                    source: CheckpointSource::Stored,
-                    key: Some(k.to_vec()),
-                    note: v.to_vec(),
-                });
-            }
+            let reading = || self.corrupt_context("reading the checkpoints tree");
+            let stored = self.guard(reading, |_| {
+                t.iter()
+                    .map(|kv| {
+                        let (k, v) = kv.map_err(|e| io_err("reading the checkpoints tree", e))?;
+                        Ok(StoredCheckpoint {
+                            source: CheckpointSource::Stored,
+                            key: Some(k.to_vec()),
+                            note: v.to_vec(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, VerifyError>>()
+            })??;
+            out.extend(stored);
         }
         let log = self.dir.join(crate::checkpoints_log::FILE_NAME);
         match std::fs::read(&log) {
@@ -265,14 +427,22 @@ impl LedgerSource for SledSource {
         let Some(entries) = &self.entries else {
             return Ok(Box::new(std::iter::empty()));
         };
-        Ok(self.with_payloads(entries.iter()))
+        let iter = self.guard(
+            || self.corrupt_context("reading the entries tree"),
+            |_| entries.iter(),
+        )?;
+        Ok(self.with_payloads(iter))
     }
     fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
         let Some(entries) = &self.entries else {
             return Ok(Box::new(std::iter::empty()));
         };
         // A range scan: keys before `seq` are never read.
-        Ok(self.with_payloads(entries.range(seq.to_be_bytes()..)))
+        let iter = self.guard(
+            || self.corrupt_context("reading the entries tree"),
+            |_| entries.range(seq.to_be_bytes()..),
+        )?;
+        Ok(self.with_payloads(iter))
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         let Some(payloads) = &self.payloads else {
@@ -280,10 +450,13 @@ impl LedgerSource for SledSource {
         };
         let mut out = Vec::new();
         for &s in seqs {
-            if payloads
-                .contains_key(s.to_be_bytes())
-                .map_err(|e| io_err("reading the payloads tree", e))?
-            {
+            let stored = self
+                .guard(
+                    || self.corrupt_context("reading the payloads tree"),
+                    |_| payloads.contains_key(s.to_be_bytes()),
+                )?
+                .map_err(|e| io_err("reading the payloads tree", e))?;
+            if stored {
                 out.push(s);
             }
         }
@@ -292,25 +465,84 @@ impl LedgerSource for SledSource {
 }
 
 impl SledSource {
-    /// Pairs each entry of `iter` with its stored payload.
-    fn with_payloads<'a>(&self, iter: sled::Iter) -> EntryIter<'a> {
-        let payloads = self.payloads.clone();
-        Box::new(iter.map(move |kv| {
-            let (k, v) = kv.map_err(|e| io_err("reading the entries tree", e))?;
-            let payload = match &payloads {
-                Some(p) => p
-                    .get(&k)
-                    .map_err(|e| io_err("reading the payloads tree", e))?
-                    .map(|v| v.to_vec()),
-                None => None,
-            };
-            Ok(StoredEntry {
-                key: k.to_vec(),
-                bytes: v.to_vec(),
-                payload,
-            })
+    fn corrupt_context(&self, what: &str) -> String {
+        format!("{what} of {}", self.dir.display())
+    }
+
+    /// Pairs each entry of `iter` with its stored payload. Each step runs under
+    /// [`SledSource::guard`]; after an error from a panic the iteration ends.
+    fn with_payloads<'a>(&'a self, iter: sled::Iter) -> EntryIter<'a> {
+        let mut iter = Some(iter);
+        Box::new(std::iter::from_fn(move || {
+            let it = iter.as_mut()?;
+            let step = self.guard(
+                || self.corrupt_context("reading the entries tree"),
+                |_| {
+                    let kv = it.next()?;
+                    Some(self.pair(kv))
+                },
+            );
+            match step {
+                Ok(Some(item)) => Some(item),
+                Ok(None) => {
+                    self.drop_iter(iter.take());
+                    None
+                }
+                Err(e) => {
+                    self.drop_iter(iter.take());
+                    Some(Err(e))
+                }
+            }
         }))
+    }
+
+    /// One stored entry with its payload (a call into sled: run it under a guard).
+    fn pair(&self, kv: sled::Result<(sled::IVec, sled::IVec)>) -> Result<StoredEntry, VerifyError> {
+        let (k, v) = kv.map_err(|e| io_err("reading the entries tree", e))?;
+        let payload = match &self.payloads {
+            Some(p) => p
+                .get(&k)
+                .map_err(|e| io_err("reading the payloads tree", e))?
+                .map(|v| v.to_vec()),
+            None => None,
+        };
+        Ok(StoredEntry {
+            key: k.to_vec(),
+            bytes: v.to_vec(),
+            payload,
+        })
+    }
+
+    /// Drops a sled iterator (a call into sled) under a guard.
+    fn drop_iter(&self, iter: Option<sled::Iter>) {
+        let _ = guarded(String::new, move || drop(iter));
     }
 }
 
 pub use crate::archive_source::ArchiveSource;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // sled panics on some damaged storage (B5 in docs/RELIABILITY.md: "tried to serialize
+    // Uninitialized" during recovery, about 1 in 280 directory copies taken during appends)
+    // but no crafted directory triggers it deterministically: this checks the guard that
+    // every call into sled runs under, with a panic that quotes "stored bytes".
+    #[test]
+    fn a_panic_under_the_guard_is_an_error_without_its_message() {
+        let r: Result<(), VerifyError> = guarded(
+            || "reading the entries tree of /x".to_owned(),
+            || panic!("tried to serialize CANARY-payload"),
+        );
+        match r {
+            Err(e @ VerifyError::StorageCorrupt(_)) => {
+                let shown = format!("{e} {e:?}");
+                assert!(shown.contains("reading the entries tree of /x"), "{shown}");
+                assert!(!shown.contains("CANARY"), "{shown}");
+            }
+            other => panic!("expected StorageCorrupt, got {other:?}"),
+        }
+        assert_eq!(guarded(String::new, || 7).ok(), Some(7));
+    }
+}

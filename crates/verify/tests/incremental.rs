@@ -303,13 +303,31 @@ fn truncation_below_the_state_is_caught() {
 #[test]
 fn rollback_then_regrowth_is_caught() {
     // Entries from n-2 dropped, then others appended in their place: entry n-1 differs.
+    // The attacker writes the trees directly: the store refuses to open a ledger shorter
+    // than it recorded (B3 in docs/RELIABILITY.md), so the regrowth cannot go through it.
     let mut fx = fixture();
     let state = state_of(&fx);
+    let lic1 = key(3);
+    let regrown: Vec<Item> = chain(
+        (0..MORE)
+            .map(|i| {
+                let (ev, p) = fx.author.event(
+                    &lic1,
+                    "lic-1",
+                    Some("C-C"),
+                    EventKind::ProgressNote,
+                    "2021-04-01",
+                    Some(&format!("later note {i}")),
+                );
+                (ev, p, "2021-04-01")
+            })
+            .collect(),
+    );
     rewrite(fx.path(), |items| {
         items.truncate(N as usize - 2);
+        items.extend(regrown);
     });
     clear_checkpoints(fx.path());
-    grow(&mut fx);
     let (v, _) = incremental(&fx, &state, &Policy::default());
     assert_eq!(v.incremental_from(), None);
     assert!(
@@ -581,4 +599,26 @@ fn progress_counts_from_the_resume_point() {
     verify_incremental(&src, &state, &trusted(), &|p| last.set(Some(p))).unwrap();
     let p = last.get().unwrap();
     assert_eq!((p.done, p.total), (N + MORE, Some(N + MORE)));
+}
+
+#[test]
+fn an_emptied_ledger_is_truncation_against_the_auditors_state() {
+    // Every entry deleted and every stored checkpoint with them: only the auditor's own
+    // state names the ledger's size, and that is enough for a finding (not "nothing to
+    // verify").
+    let fx = fixture();
+    let state = state_of(&fx);
+    rewrite(fx.path(), Vec::clear);
+    clear_checkpoints(fx.path());
+    let (v, _) = incremental(&fx, &state, &trusted());
+    assert_eq!(v.size(), 0);
+    assert_eq!(v.incremental_from(), None);
+    assert!(
+        v.findings()
+            .iter()
+            .any(|f| f.kind == K::Truncation && f.evidence.expected.as_deref() == Some("32")),
+        "{:?}",
+        v.findings()
+    );
+    assert!(v.resume_state().is_none());
 }
