@@ -225,7 +225,9 @@ fn damaged_ledgers_never_panic_hang_or_verify_short() {
             .and_then(|n| n.parse::<u64>().ok());
         let store_kind = match store.as_deref() {
             Some(_) if store_size.is_some_and(|n| n < size) => {
-                "store opened SHORTER than checkpoints.log names, without error"
+                // Only when checkpoints.log was damaged or deleted too (the store refuses
+                // otherwise): the auditor's checkpoint is the evidence left.
+                "store opened a ledger shorter than the auditor's checkpoint (its own log damaged too)"
             }
             Some(s) if s.starts_with("opened") => "store opened",
             Some(_) => "store refused",
