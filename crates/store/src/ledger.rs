@@ -23,6 +23,8 @@
 
 use crate::error::{BatchError, Result, StoreError};
 use crate::layout::*;
+use crate::sigs::KeyCache;
+use crate::upper::{CachedNodes, UpperNodes, UPPER_LEVEL};
 use caseledger_core::encoding::{decode_canonical, encode_into};
 use caseledger_core::event::{
     Entry, Event, EventKind, LedgerSettings, Payload, ShortText, SignedEvent, FORMAT_VERSION,
@@ -389,6 +391,8 @@ pub struct Ledger {
     cv: Condvar,
     pub(crate) checkpoint_lock: Mutex<()>,
     counters: Counters,
+    keys: KeyCache,
+    upper: UpperNodes,
     // Dropped last: the advisory lock outlives the database handle.
     _lock: File,
 }
@@ -614,13 +618,6 @@ fn check_payload(event: &Event, payload: Option<&Payload>) -> Result<()> {
     }
 }
 
-fn verify_signature(signed: &SignedEvent, key: &PublicKey) -> Result<()> {
-    signed.verify(key).map_err(|e| StoreError::BadSignature {
-        author: signed.event.author.clone(),
-        why: e.to_string(),
-    })
-}
-
 /// Reads Merkle nodes from the `nodes` tree.
 pub(crate) struct TreeNodes<'a>(pub(crate) &'a sled::Tree);
 
@@ -716,6 +713,7 @@ impl History for GroupHistory<'_> {
 /// A group being staged: the new state and its writes.
 struct Stage<'a> {
     trees: &'a Trees,
+    keys: &'a KeyCache,
     committed: u64,
     now: Timestamp,
     head: Head,
@@ -728,6 +726,8 @@ struct Stage<'a> {
     seq_records: HashMap<u64, Option<RecordId>>,
     ops: &'a mut Ops,
     accepted: u64,
+    /// Merkle nodes of level >= `UPPER_LEVEL` staged in this group, for [`UpperNodes`].
+    upper: Vec<(NodeId, [u8; 32])>,
 }
 
 impl Stage<'_> {
@@ -773,7 +773,7 @@ impl Stage<'_> {
                             signed.event.author.clone(),
                         )))
                     }
-                    Some(k) if Some(k) != verified_with => verify_signature(&signed, &k)?,
+                    Some(k) if Some(k) != verified_with => self.keys.verify(&signed, &k)?,
                     Some(_) => {}
                 }
                 let recorded_at = last.map_or(self.now, |l| l.max(self.now));
@@ -801,7 +801,7 @@ impl Stage<'_> {
                         entry.event.event.author.clone(),
                     )));
                 };
-                verify_signature(&entry.event, &k)?;
+                self.keys.verify(&entry.event, &k)?;
                 let ev = &entry.event.event;
                 if payload.is_some() && ev.commitment != payload.as_ref().map(Payload::commitment) {
                     return Err(StoreError::PayloadMismatch {
@@ -924,6 +924,9 @@ impl Stage<'_> {
         self.ops.put(T::Nonces, &nonce.0, &key);
         for (id, h) in nodes {
             self.ops.put(T::Nodes, &id.to_key(), &h);
+            if id.level() >= UPPER_LEVEL {
+                self.upper.push((id, h));
+            }
         }
         for s in destroyed_seqs {
             self.ops.remove(T::Payloads, &s.to_be_bytes());
@@ -1004,6 +1007,7 @@ struct Staged {
     registry: Registry,
     registry_changed: bool,
     accepted: u64,
+    upper: Vec<(NodeId, [u8; 32])>,
 }
 
 impl Ledger {
@@ -1038,6 +1042,8 @@ impl Ledger {
             cv: Condvar::new(),
             checkpoint_lock: Mutex::new(()),
             counters: Counters::default(),
+            keys: KeyCache::default(),
+            upper: UpperNodes::default(),
             _lock: lock_file,
         })
     }
@@ -1187,7 +1193,7 @@ impl Ledger {
         };
         match key {
             Some(k) => {
-                verify_signature(event, &k)?;
+                self.keys.verify(event, &k)?;
                 Ok(Some(k))
             }
             None => Ok(None),
@@ -1261,6 +1267,7 @@ impl Ledger {
         let now = (self.clock)();
         let mut stage = Stage {
             trees: &self.trees,
+            keys: &self.keys,
             committed: w.head.size,
             now,
             head: w.head,
@@ -1273,6 +1280,7 @@ impl Ledger {
             seq_records: HashMap::new(),
             ops: &mut w.ops,
             accepted: 0,
+            upper: Vec::new(),
         };
         let mut results = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
@@ -1308,6 +1316,7 @@ impl Ledger {
             registry: stage.registry,
             registry_changed: stage.registry_changed,
             accepted: stage.accepted,
+            upper: stage.upper,
         };
         Ok((Some(staged), results))
     }
@@ -1349,6 +1358,7 @@ impl Ledger {
                 )
             })?;
         // Committed: memory follows the database whatever happens next.
+        self.upper.extend(&staged.upper);
         self.counters.transactions.fetch_add(1, Ordering::Relaxed);
         self.counters
             .appended
@@ -1384,14 +1394,45 @@ impl Ledger {
         &self,
         items: Vec<(SignedEvent, Option<Payload>)>,
     ) -> Result<Vec<Receipt>, BatchError> {
+        // Signatures first, in parallel, against the published registry (as `append` does
+        // on its caller's thread); then, in order, the first failing item is reported.
+        let keys: Vec<Option<PublicKey>> = {
+            let p = self
+                .published
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            items
+                .iter()
+                .map(|(event, _)| p.registry.author_key(&event.event))
+                .collect()
+        };
+        let payload_ok: Vec<Result<()>> = items
+            .iter()
+            .map(|(event, payload)| check_payload(&event.event, payload.as_ref()))
+            .collect();
+        // An item refused for its payload never gets its signature checked.
+        let jobs: Vec<(&SignedEvent, Option<PublicKey>)> = items
+            .iter()
+            .zip(&keys)
+            .zip(&payload_ok)
+            .map(|(((event, _), key), ok)| (event, key.filter(|_| ok.is_ok())))
+            .collect();
+        let verdicts = self.keys.verify_many(&jobs);
+        drop(jobs);
         let mut incoming = Vec::with_capacity(items.len());
-        for (index, (event, payload)) in items.into_iter().enumerate() {
+        for (index, ((((event, payload), verified_with), payload_ok), verdict)) in items
+            .into_iter()
+            .zip(keys)
+            .zip(payload_ok)
+            .zip(verdicts)
+            .enumerate()
+        {
             let at = |error| BatchError {
                 index: Some(index),
                 error,
             };
-            check_payload(&event.event, payload.as_ref()).map_err(at)?;
-            let verified_with = self.verify_on_caller(&event).map_err(at)?;
+            payload_ok.map_err(at)?;
+            verdict.map_err(at)?;
             incoming.push(Incoming::New {
                 signed: event,
                 payload,
@@ -1593,6 +1634,11 @@ impl Ledger {
         }
     }
 
+    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled.
+    fn nodes(&self) -> Result<CachedNodes<'_>> {
+        CachedNodes::new(&self.upper, &self.trees.nodes)
+    }
+
     fn check_size(&self, size: u64) -> Result<()> {
         let head = self.head().size;
         if size > head {
@@ -1608,22 +1654,20 @@ impl Ledger {
     /// The Merkle root of the first `size` entries (`size <= head`), from `O(log n)` reads.
     pub fn root_at(&self, size: u64) -> Result<[u8; 32]> {
         self.check_size(size)?;
-        merkle::root_at(&Sha256Hasher, &TreeNodes(&self.trees.nodes), size).map_err(prove_err)
+        merkle::root_at(&Sha256Hasher, &self.nodes()?, size).map_err(prove_err)
     }
 
     /// The inclusion proof of entry `seq` in the tree of the first `size` entries; verify it
     /// with `merkle::verify_inclusion` against `merkle_leaf(entry_hash)`.
     pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<[u8; 32]>> {
         self.check_size(size)?;
-        merkle::inclusion_proof(&Sha256Hasher, &TreeNodes(&self.trees.nodes), seq.0, size)
-            .map_err(prove_err)
+        merkle::inclusion_proof(&Sha256Hasher, &self.nodes()?, seq.0, size).map_err(prove_err)
     }
 
     /// The consistency proof between the trees of `size1 <= size2 <= head` entries.
     pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<[u8; 32]>> {
         self.check_size(size2)?;
-        merkle::consistency_proof(&Sha256Hasher, &TreeNodes(&self.trees.nodes), size1, size2)
-            .map_err(prove_err)
+        merkle::consistency_proof(&Sha256Hasher, &self.nodes()?, size1, size2).map_err(prove_err)
     }
 }
 
@@ -1707,6 +1751,79 @@ mod tests {
             nonce: Nonce::random(),
         };
         l.append(ev.sign(lic).unwrap(), payload)
+    }
+
+    /// Proofs and roots through the in-memory upper levels are the ones read from sled
+    /// alone, before the first fill, after commits extend it, and after a reopen.
+    #[test]
+    fn proofs_with_and_without_the_upper_cache_are_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let (l, lic) = ledger(&path);
+        note(&l, &lic, EventKind::RecordOpened, None).unwrap();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let batch = |l: &Ledger, n: u64| {
+            let items = (0..n)
+                .map(|_| {
+                    let ev = Event {
+                        record: Some(RecordId::new("R").unwrap()),
+                        author: ActorId::new("lic").unwrap(),
+                        kind: EventKind::ProgressNote,
+                        occurred_on: Date::parse("2024-01-10").unwrap(),
+                        commitment: None,
+                        nonce: Nonce::random(),
+                    };
+                    (ev.sign(&lic).unwrap(), None)
+                })
+                .collect();
+            l.append_batch(items).unwrap();
+        };
+        let compare = |l: &Ledger, next: &mut dyn FnMut(u64) -> u64| {
+            let head = l.head().size;
+            let raw = TreeNodes(&l.trees.nodes);
+            for _ in 0..60 {
+                let size = 1 + next(head);
+                let seq = next(size);
+                let old = next(size + 1);
+                assert_eq!(
+                    l.inclusion_proof(Seq(seq), size).unwrap(),
+                    merkle::inclusion_proof(&Sha256Hasher, &raw, seq, size).unwrap()
+                );
+                assert_eq!(
+                    l.consistency_proof(old, size).unwrap(),
+                    merkle::consistency_proof(&Sha256Hasher, &raw, old, size).unwrap()
+                );
+                assert_eq!(
+                    l.root_at(size).unwrap(),
+                    merkle::root_at(&Sha256Hasher, &raw, size).unwrap()
+                );
+            }
+            assert_eq!(l.root_at(head).unwrap(), l.root());
+            for level in UPPER_LEVEL..12 {
+                assert_eq!(l.upper.held(level) as u64, head >> level, "level {level}");
+            }
+        };
+        for _ in 0..5 {
+            batch(&l, 1 + next(90));
+        }
+        compare(&l, &mut next);
+        for _ in 0..8 {
+            batch(&l, 1 + next(90));
+            note(&l, &lic, EventKind::ProgressNote, None).unwrap();
+            compare(&l, &mut next);
+        }
+        l.close().unwrap();
+        let l = Ledger::open(&path, OpenOptions::default()).unwrap();
+        assert_eq!(l.upper.held(UPPER_LEVEL), 0);
+        compare(&l, &mut next);
+        batch(&l, 77);
+        compare(&l, &mut next);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub mod error;
 pub mod keyfile;
 pub mod layout;
 pub mod ledger;
+mod sigs;
+mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};

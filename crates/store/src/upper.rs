@@ -1,0 +1,133 @@
+//! The upper levels of the Merkle tree, in memory, so that a proof reads at most
+//! ~`UPPER_LEVEL + popcount` rows from sled instead of `2·⌈log2 n⌉ + 1`.
+//!
+//! It holds copies of `nodes` rows of level `>= UPPER_LEVEL` (n / 2^(UPPER_LEVEL-1) hashes:
+//! 256 KiB at 1M entries), per level a contiguous prefix from index 0. It is filled by one
+//! range scan of `nodes` on the first proof (opening still reads nothing), and extended by
+//! each commit with the nodes that commit wrote, after its transaction. Every cached hash is
+//! a copy of a committed row; anything not cached is read from sled, so proofs are
+//! byte-identical with or without it.
+
+use crate::error::{Result, StoreError};
+use caseledger_core::merkle::{NodeId, NodeSource};
+use std::sync::{PoisonError, RwLock};
+
+/// The lowest level kept in memory.
+pub(crate) const UPPER_LEVEL: u8 = if cfg!(test) { 2 } else { 8 };
+
+#[derive(Default)]
+struct Levels {
+    filled: bool,
+    /// `levels[l - UPPER_LEVEL][i]` = node (l, i).
+    levels: Vec<Vec<[u8; 32]>>,
+}
+
+impl Levels {
+    /// Adds node `id` if it extends its level's prefix (else it is left to sled).
+    fn push(&mut self, id: NodeId, hash: [u8; 32]) {
+        let Some(l) = id.level().checked_sub(UPPER_LEVEL).map(usize::from) else {
+            return;
+        };
+        if self.levels.len() <= l {
+            self.levels.resize_with(l + 1, Vec::new);
+        }
+        if let Some(level) = self.levels.get_mut(l) {
+            if u64::try_from(level.len()).ok() == Some(id.index()) {
+                level.push(hash);
+            }
+        }
+    }
+
+    fn get(&self, id: NodeId) -> Option<[u8; 32]> {
+        let l = usize::from(id.level().checked_sub(UPPER_LEVEL)?);
+        let i = usize::try_from(id.index()).ok()?;
+        self.levels.get(l)?.get(i).copied()
+    }
+}
+
+/// The in-memory upper levels (see the module docs).
+#[derive(Default)]
+pub(crate) struct UpperNodes {
+    inner: RwLock<Levels>,
+}
+
+impl UpperNodes {
+    /// After a committed transaction: the nodes it wrote (any level; lower ones are ignored).
+    pub(crate) fn extend(&self, nodes: &[(NodeId, [u8; 32])]) {
+        let mut g = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if !g.filled {
+            return;
+        }
+        for (id, h) in nodes {
+            g.push(*id, *h);
+        }
+    }
+
+    /// How many nodes of `level` are held (tests).
+    #[cfg(test)]
+    pub(crate) fn held(&self, level: u8) -> usize {
+        let g = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        level
+            .checked_sub(UPPER_LEVEL)
+            .and_then(|l| g.levels.get(usize::from(l)))
+            .map_or(0, Vec::len)
+    }
+
+    /// Fills from the `nodes` tree once.
+    fn fill(&self, tree: &sled::Tree) -> Result<()> {
+        if self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .filled
+        {
+            return Ok(());
+        }
+        let mut g = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if g.filled {
+            return Ok(());
+        }
+        let mut fresh = Levels::default();
+        for row in tree.range([UPPER_LEVEL]..) {
+            let (k, v) = row?;
+            let (Some(id), Ok(h)) = (NodeId::from_key(&k), <[u8; 32]>::try_from(v.as_ref())) else {
+                // Left to the sled path, which reports it when a proof needs it.
+                continue;
+            };
+            fresh.push(id, h);
+        }
+        fresh.filled = true;
+        *g = fresh;
+        Ok(())
+    }
+}
+
+/// A [`NodeSource`] that answers upper levels from memory and the rest from sled.
+pub(crate) struct CachedNodes<'a> {
+    pub(crate) upper: &'a UpperNodes,
+    pub(crate) tree: &'a sled::Tree,
+}
+
+impl<'a> CachedNodes<'a> {
+    pub(crate) fn new(upper: &'a UpperNodes, tree: &'a sled::Tree) -> Result<CachedNodes<'a>> {
+        upper.fill(tree)?;
+        Ok(CachedNodes { upper, tree })
+    }
+}
+
+impl NodeSource for CachedNodes<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<[u8; 32]> {
+        if id.level() >= UPPER_LEVEL {
+            let g = self
+                .upper
+                .inner
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(h) = g.get(id) {
+                return Ok(h);
+            }
+        }
+        crate::ledger::TreeNodes(self.tree).node(id)
+    }
+}
