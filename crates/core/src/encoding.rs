@@ -66,9 +66,31 @@ pub fn decode_canonical<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes(bytes.len().saturating_sub(used)));
     }
-    let again = encode(&v).map_err(|_| DecodeError::NonCanonical)?;
-    if again != bytes {
+    // Re-encode, comparing as we go instead of allocating the re-encoding.
+    let mut same = SameBytes { expected: bytes };
+    bincode::serde::encode_into_writer(&v, &mut same, CONFIG)
+        .map_err(|_| DecodeError::NonCanonical)?;
+    if !same.expected.is_empty() {
         return Err(DecodeError::NonCanonical);
     }
     Ok(v)
+}
+
+/// A writer that accepts exactly the bytes it expects, in order: encoding into it succeeds
+/// and leaves `expected` empty iff the encoding equals the original bytes.
+struct SameBytes<'a> {
+    /// What remains to be written.
+    expected: &'a [u8],
+}
+
+impl bincode::enc::write::Writer for SameBytes<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        match self.expected.split_at_checked(bytes.len()) {
+            Some((head, tail)) if head == bytes => {
+                self.expected = tail;
+                Ok(())
+            }
+            _ => Err(bincode::error::EncodeError::Other("non-canonical encoding")),
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::resume::ResumeState;
-use crate::sigs::{verify_jobs, SigJob};
+use crate::sigs::{SigJob, SigPipeline};
 use crate::source::{EntryIter, LedgerSource, StoredCheckpoint};
 use crate::VerifyError;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -625,6 +625,9 @@ fn replay(
         );
     }
     let mut jobs: Vec<SigJob> = Vec::new();
+    // Signature batches are checked in the background while the replay goes on; their
+    // findings are merged back where a blocking check would have put them.
+    let mut sig_pipeline = SigPipeline::new();
 
     for item in entries {
         let stored = item?;
@@ -829,13 +832,16 @@ fn replay(
         }
 
         if jobs.len() >= SIG_BATCH {
-            findings.extend(verify_jobs(&jobs));
-            jobs.clear();
+            sig_pipeline.submit(
+                findings.len(),
+                std::mem::replace(&mut jobs, Vec::with_capacity(SIG_BATCH)),
+            );
         }
         tick(pos, total, progress);
     }
-    findings.extend(verify_jobs(&jobs));
-    drop(jobs);
+    sig_pipeline.submit(findings.len(), std::mem::take(&mut jobs));
+    sig_pipeline.finish(&mut findings);
+    drop(sig_pipeline);
     // No entry at all. That is "nothing to verify" only if nothing names a non-empty ledger:
     // a checkpoint (stored, logged or supplied) or the auditor's state of size > 0 is
     // evidence that entries existed, and the run goes on to report them deleted

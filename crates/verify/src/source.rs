@@ -294,6 +294,10 @@ fn remove_stale_snapshots(sled_dir: &Path) -> Result<(), VerifyError> {
     Ok(())
 }
 
+/// sled's page cache for a verification: the replay reads every entry once, in order, so
+/// a large cache buys nothing and sled's default (1 GiB) grows with what is read.
+const SLED_CACHE_BYTES: u64 = 8 << 20;
+
 impl SledSource {
     /// Opens `<dir>/sled` (never creating anything). A missing directory or a directory
     /// without a ledger is [`VerifyError::NotFound`]; a ledger held by a writer is
@@ -322,7 +326,12 @@ impl SledSource {
         let mut tries = 0;
         let db = loop {
             remove_stale_snapshots(&sled_dir)?;
-            match guarded(opening, || sled::Config::new().path(&sled_dir).open())? {
+            match guarded(opening, || {
+                sled::Config::new()
+                    .path(&sled_dir)
+                    .cache_capacity(SLED_CACHE_BYTES)
+                    .open()
+            })? {
                 Ok(db) => break db,
                 Err(sled::Error::Io(io)) if is_lock_error(&io) => {
                     tries += 1;
