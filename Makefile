@@ -15,6 +15,7 @@ build:
 
 ## test: formatting, lints, then every test in the workspace.
 test: check
+	$(CARGO) build --locked -p caseledger
 	$(CARGO) test --workspace --locked
 
 ## check: rustfmt and clippy with warnings as errors.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const AS_OF: &str = "2026-11-28";
 
 fn caseledger() -> Command {
-    let mut c = Command::cargo_bin("caseledger").expect("the caseledger binary is built");
+    let mut c = Command::new(caseledger_tests::caseledger_bin());
     c.env_remove("CASELEDGER_LEDGER").env("NO_COLOR", "1");
     c
 }

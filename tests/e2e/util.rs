@@ -8,7 +8,7 @@ use std::process::Output;
 
 /// The `caseledger` binary, with a clean environment for the variables it reads.
 pub fn bin() -> Command {
-    let mut c = Command::cargo_bin("caseledger").expect("the caseledger binary is built");
+    let mut c = Command::new(caseledger_tests::caseledger_bin());
     c.env_remove("CASELEDGER_LEDGER").env("NO_COLOR", "1");
     c
 }

@@ -392,33 +392,9 @@ pub fn tempdir(prefix: &str) -> tempfile::TempDir {
         .expect("tempdir")
 }
 
-/// The `caseledger` binary of this build profile, built if missing (this test binary may
-/// run alone, e.g. `cargo test -p caseledger-tests --test reliability`).
+/// The `caseledger` binary of this build profile (built if missing).
 pub fn cli_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("exe");
-    // target/<profile>/deps/reliability-… → target/<profile>/caseledger
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
-    let path = dir.join("caseledger");
-    if !path.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut c = Command::new(cargo);
-        c.args(["build", "-p", "caseledger"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if dir.file_name().is_some_and(|n| n == "release") {
-            c.arg("--release");
-        }
-        let st = c.status().expect("cargo build -p caseledger");
-        assert!(
-            st.success() && path.is_file(),
-            "could not build the caseledger binary at {}",
-            path.display()
-        );
-    }
-    path
+    caseledger_tests::caseledger_bin()
 }
 
 /// Runs `caseledger` in `cwd` (trace logging on, no inherited ledger variable).
