@@ -29,7 +29,7 @@ fn run(dir: &Path, policy: &Policy) -> Result<Verified, VerifyError> {
 
 /// Deletes every entry (and payload), as an attacker or a bad recovery would.
 fn empty_entries(dir: &Path) {
-    let db = sled::open(dir.join("sled")).unwrap();
+    let db = common::db(dir);
     db.open_tree("entries").unwrap().clear().unwrap();
     db.open_tree("payloads").unwrap().clear().unwrap();
     db.flush().unwrap();
@@ -64,7 +64,7 @@ fn a_stale_generating_snapshot_is_removed_and_the_ledger_verifies() {
 fn a_generating_snapshot_is_left_alone_while_sled_has_the_ledger_open() {
     let fx = fixture();
     let sled_dir = fx.path().join("sled");
-    let db = sled::open(&sled_dir).unwrap();
+    let db = common::db(fx.path());
     // Stands for the snapshot an open sled (another verifier's) is writing right now.
     let writing = sled_dir.join("snap.7FFFFFFFFFFFFFFF.generating");
     std::fs::write(&writing, b"partial").unwrap();

@@ -557,8 +557,21 @@ pub fn checkpoint_note(size: u64, root: [u8; 32]) -> String {
     )
 }
 
-fn db(dir: &Path) -> sled::Db {
-    sled::open(dir.join("sled")).unwrap()
+/// Opens the ledger's sled database directly, as an attacker editing the trees would.
+/// A ledger or verifier this process just dropped may hold sled's lock for a moment (its
+/// flusher thread), so wait for it, bounded.
+pub fn db(dir: &Path) -> sled::Db {
+    let mut tries = 0;
+    loop {
+        match sled::open(dir.join("sled")) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e)) if tries < 200 && e.to_string().contains("acquire lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(e) => panic!("open sled in {}: {e}", dir.display()),
+        }
+    }
 }
 
 /// Writes the entries and payloads trees from scratch (the store's layout).
