@@ -12,15 +12,7 @@ pub(crate) const MAX_SMALL_INPUT: u64 = 64 << 20;
 /// one above `max` bytes. `what` says what the file is ("payload file", "checkpoint").
 pub(crate) fn read_file(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
     let p = path.display();
-    let meta = fs::metadata(path)
-        .map_err(io_why)
-        .with_context(|| format!("{what} {p}"))?;
-    if meta.is_dir() {
-        bail!("{what} {p}: is a directory, expected a file");
-    }
-    if !meta.is_file() {
-        bail!("{what} {p}: not a regular file");
-    }
+    let meta = regular_file(path, what)?;
     if meta.len() > max {
         bail!("{what} {p}: larger than {max} bytes");
     }
@@ -142,8 +134,8 @@ pub(crate) fn check_ledger_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `path` is a readable, non-empty regular file without reading it all.
-pub(crate) fn check_file(path: &Path, what: &str) -> Result<()> {
+/// The metadata of `path`, refusing a missing path, a directory or a non-regular file.
+fn regular_file(path: &Path, what: &str) -> Result<fs::Metadata> {
     let p = path.display();
     let meta = fs::metadata(path)
         .map_err(io_why)
@@ -154,6 +146,13 @@ pub(crate) fn check_file(path: &Path, what: &str) -> Result<()> {
     if !meta.is_file() {
         bail!("{what} {p}: not a regular file");
     }
+    Ok(meta)
+}
+
+/// Checks that `path` is a readable, non-empty regular file without reading it all.
+pub(crate) fn check_file(path: &Path, what: &str) -> Result<()> {
+    let p = path.display();
+    let meta = regular_file(path, what)?;
     if meta.len() == 0 {
         bail!("{what} {p}: file is empty");
     }
