@@ -321,8 +321,10 @@ impl SledSource {
             Err(e) => return Err(io_err(format!("opening {}", lock_path.display()), e)),
         };
         let opening = || format!("opening {}", sled_dir.display());
-        // sled's own file lock: a writer in another process holds it. Just after a writer in
-        // this process closed, sled's background thread may hold it a moment longer.
+        // sled's own file lock. With `<dir>/lock` shared-locked above, no live writer holds
+        // it; what can is the background flusher of a handle this process just dropped (for
+        // a moment, longer on a loaded machine) or another verifier. Wait as long as the
+        // store does (5 s) before calling the ledger "in use".
         let mut tries = 0;
         let db = loop {
             remove_stale_snapshots(&sled_dir)?;
@@ -335,7 +337,7 @@ impl SledSource {
                 Ok(db) => break db,
                 Err(sled::Error::Io(io)) if is_lock_error(&io) => {
                     tries += 1;
-                    if tries >= 20 {
+                    if tries >= 200 {
                         return Err(VerifyError::InUse(dir.to_path_buf()));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(25));
@@ -436,22 +438,28 @@ impl LedgerSource for SledSource {
         let Some(entries) = &self.entries else {
             return Ok(Box::new(std::iter::empty()));
         };
-        let iter = self.guard(
+        let cursors = self.guard(
             || self.corrupt_context("reading the entries tree"),
-            |_| entries.iter(),
+            |_| Cursors::new(entries.iter(), self.payloads.as_ref().map(|p| p.iter())),
         )?;
-        Ok(self.with_payloads(iter))
+        Ok(self.with_payloads(cursors))
     }
     fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
         let Some(entries) = &self.entries else {
             return Ok(Box::new(std::iter::empty()));
         };
-        // A range scan: keys before `seq` are never read.
-        let iter = self.guard(
+        // Range scans of both trees: keys before `seq` are never read.
+        let from = seq.to_be_bytes();
+        let cursors = self.guard(
             || self.corrupt_context("reading the entries tree"),
-            |_| entries.range(seq.to_be_bytes()..),
+            |_| {
+                Cursors::new(
+                    entries.range(from..),
+                    self.payloads.as_ref().map(|p| p.range(from..)),
+                )
+            },
         )?;
-        Ok(self.with_payloads(iter))
+        Ok(self.with_payloads(cursors))
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         let Some(payloads) = &self.payloads else {
@@ -478,43 +486,73 @@ impl SledSource {
         format!("{what} of {}", self.dir.display())
     }
 
-    /// Pairs each entry of `iter` with its stored payload. Each step runs under
+    /// Pairs each entry of `cursors` with its stored payload. Each step runs under
     /// [`SledSource::guard`]; after an error from a panic the iteration ends.
-    fn with_payloads<'a>(&'a self, iter: sled::Iter) -> EntryIter<'a> {
-        let mut iter = Some(iter);
+    fn with_payloads<'a>(&'a self, cursors: Cursors) -> EntryIter<'a> {
+        let mut cursors = Some(cursors);
         Box::new(std::iter::from_fn(move || {
-            let it = iter.as_mut()?;
+            let c = cursors.as_mut()?;
             let step = self.guard(
                 || self.corrupt_context("reading the entries tree"),
-                |_| {
-                    let kv = it.next()?;
-                    Some(self.pair(kv))
-                },
+                |_| c.next_entry(),
             );
             match step {
                 Ok(Some(item)) => Some(item),
                 Ok(None) => {
-                    self.drop_iter(iter.take());
+                    self.drop_cursors(cursors.take());
                     None
                 }
                 Err(e) => {
-                    self.drop_iter(iter.take());
+                    self.drop_cursors(cursors.take());
                     Some(Err(e))
                 }
             }
         }))
     }
 
-    /// One stored entry with its payload (a call into sled: run it under a guard).
-    fn pair(&self, kv: sled::Result<(sled::IVec, sled::IVec)>) -> Result<StoredEntry, VerifyError> {
+    /// Drops the cursors (sled iterators: a call into sled) under a guard.
+    fn drop_cursors(&self, cursors: Option<Cursors>) {
+        let _ = guarded(String::new, move || drop(cursors));
+    }
+}
+
+/// A merge-join of the `entries` and `payloads` trees: two forward cursors started at the
+/// same key, so each entry finds its payload (same key) by advancing the payload cursor
+/// instead of a point lookup per entry. Every method calls into sled: run it under a guard.
+///
+/// It yields exactly what a `payloads.get(entry key)` per entry would: keys are compared
+/// as raw bytes (sled's order), so malformed (non 8-byte) keys pair the same way, and a
+/// payload row whose key has no entry is skipped unreported, as a point lookup never sees
+/// it. No `Debug`: the read-ahead payload row is clinical content.
+struct Cursors {
+    entries: sled::Iter,
+    /// `None` once there is no `payloads` tree or the cursor is exhausted.
+    payloads: Option<sled::Iter>,
+    /// The payload row read ahead: its key is greater than the last entry key asked for.
+    ahead: Option<(sled::IVec, sled::IVec)>,
+}
+
+impl Cursors {
+    fn new(entries: sled::Iter, payloads: Option<sled::Iter>) -> Cursors {
+        Cursors {
+            entries,
+            payloads,
+            ahead: None,
+        }
+    }
+
+    /// The next stored entry with its payload, if any entry is left.
+    fn next_entry(&mut self) -> Option<Result<StoredEntry, VerifyError>> {
+        let kv = self.entries.next()?;
+        Some(self.pair(kv))
+    }
+
+    fn pair(
+        &mut self,
+        kv: sled::Result<(sled::IVec, sled::IVec)>,
+    ) -> Result<StoredEntry, VerifyError> {
         let (k, v) = kv.map_err(|e| io_err("reading the entries tree", e))?;
-        let payload = match &self.payloads {
-            Some(p) => p
-                .get(&k)
-                .map_err(|e| io_err("reading the payloads tree", e))?
-                .map(|v| v.to_vec()),
-            None => None,
-        };
+        let payload = self.payload_for(&k)?.map(|p| p.to_vec());
         Ok(StoredEntry {
             key: k.to_vec(),
             bytes: v.to_vec(),
@@ -522,9 +560,38 @@ impl SledSource {
         })
     }
 
-    /// Drops a sled iterator (a call into sled) under a guard.
-    fn drop_iter(&self, iter: Option<sled::Iter>) {
-        let _ = guarded(String::new, move || drop(iter));
+    /// The payload stored under `key`, advancing the payload cursor past every smaller key.
+    /// Entry keys come in ascending order, so nothing skipped here is asked for later.
+    ///
+    /// An error reading the payloads tree is this entry's error (as a failed point lookup
+    /// was) and the join goes on with the next payload row.
+    fn payload_for(&mut self, key: &[u8]) -> Result<Option<sled::IVec>, VerifyError> {
+        loop {
+            let (pk, _) = match &self.ahead {
+                Some(row) => row,
+                None => {
+                    let Some(payloads) = self.payloads.as_mut() else {
+                        return Ok(None);
+                    };
+                    match payloads.next() {
+                        Some(row) => {
+                            let row = row.map_err(|e| io_err("reading the payloads tree", e))?;
+                            self.ahead.insert(row)
+                        }
+                        None => {
+                            self.payloads = None;
+                            return Ok(None);
+                        }
+                    }
+                }
+            };
+            match pk.as_ref().cmp(key) {
+                // A payload row without an entry: ignored, as a point lookup never saw it.
+                std::cmp::Ordering::Less => self.ahead = None,
+                std::cmp::Ordering::Equal => return Ok(self.ahead.take().map(|(_, p)| p)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
     }
 }
 
@@ -553,5 +620,94 @@ mod tests {
             other => panic!("expected StorageCorrupt, got {other:?}"),
         }
         assert_eq!(guarded(String::new, || 7).ok(), Some(7));
+    }
+
+    /// The old pairing: one point lookup per entry, over a range of the entries tree.
+    fn by_point_lookups(db: &sled::Db, from: Option<u64>) -> Vec<StoredEntry> {
+        let entries = db.open_tree("entries").unwrap();
+        let payloads = db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == b"payloads")
+            .then(|| db.open_tree("payloads").unwrap());
+        let iter = match from {
+            Some(s) => entries.range(s.to_be_bytes()..),
+            None => entries.iter(),
+        };
+        iter.map(|kv| {
+            let (k, v) = kv.unwrap();
+            StoredEntry {
+                payload: payloads
+                    .as_ref()
+                    .and_then(|p| p.get(&k).unwrap())
+                    .map(|p| p.to_vec()),
+                key: k.to_vec(),
+                bytes: v.to_vec(),
+            }
+        })
+        .collect()
+    }
+
+    // The merge-join yields what a point lookup per entry yields: payload rows without an
+    // entry (before, between, after the entries, and before a resume point) are skipped,
+    // entries without a payload get none, malformed keys pair by their raw bytes.
+    #[test]
+    fn the_merge_join_pairs_as_point_lookups_do() {
+        for with_payloads_tree in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let expected = {
+                let db = sled::open(dir.path().join("sled")).unwrap();
+                let entries = db.open_tree("entries").unwrap();
+                for seq in (3u64..40).filter(|s| s % 7 != 5) {
+                    entries
+                        .insert(seq.to_be_bytes(), vec![seq.to_le_bytes()[0]; 3])
+                        .unwrap();
+                }
+                entries.insert(b"\x00\x00\x01", &b"short"[..]).unwrap();
+                entries
+                    .insert(b"\xff\xff\xff\xff\xff\xff\xff\xff\x01", &b"long"[..])
+                    .unwrap();
+                if with_payloads_tree {
+                    let payloads = db.open_tree("payloads").unwrap();
+                    // 0..3: before every entry; 5 mod 7: no entry; 40..45: after the last;
+                    // multiples of 3: entries without a payload.
+                    for seq in (0u64..45).filter(|s| s % 3 != 0 || *s < 3) {
+                        payloads
+                            .insert(seq.to_be_bytes(), vec![0xC0 | seq.to_le_bytes()[0]; 5])
+                            .unwrap();
+                    }
+                    payloads.insert(b"\x00\x00\x01", &b"p-short"[..]).unwrap();
+                    payloads.insert(b"\x00\x00\x02", &b"orphan"[..]).unwrap();
+                    payloads
+                        .insert(b"\xff\xff\xff\xff\xff\xff\xff\xff\x01", &b"p-long"[..])
+                        .unwrap();
+                }
+                let mut expected = vec![(None, by_point_lookups(&db, None))];
+                for from in [0u64, 1, 3, 4, 5, 12, 19, 26, 39, 40, 1000] {
+                    expected.push((Some(from), by_point_lookups(&db, Some(from))));
+                }
+                db.flush().unwrap();
+                expected
+            };
+            let src = SledSource::open(dir.path()).unwrap();
+            for (from, want) in expected {
+                let got = match from {
+                    None => src.entries(),
+                    Some(s) => src.entries_from(s),
+                }
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+                assert_eq!(
+                    got, want,
+                    "from {from:?}, payloads tree {with_payloads_tree}"
+                );
+                if with_payloads_tree && from == Some(4) {
+                    assert_eq!(got[0].key, 4u64.to_be_bytes());
+                    assert_eq!(got[0].payload, Some(vec![0xC4; 5]));
+                    assert!(got.iter().any(|e| e.payload.is_none()));
+                }
+            }
+        }
     }
 }
