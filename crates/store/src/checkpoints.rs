@@ -8,7 +8,8 @@
 
 use crate::error::{Result, StoreError};
 use crate::layout::{frame_log_record, CHECKPOINTS_LOG};
-use crate::ledger::{fsync_dir, Ledger};
+use crate::ledger::Ledger;
+use crate::open::fsync_dir;
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::note::{append_signature_line, Note, NoteSigner};
 use std::io::Write;

@@ -23,10 +23,13 @@
 
 pub mod archive;
 pub mod checkpoints;
+mod commit;
 pub mod error;
 pub mod keyfile;
 pub mod layout;
 pub mod ledger;
+mod open;
+mod query;
 mod sigs;
 mod upper;
 

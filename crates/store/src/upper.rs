@@ -130,6 +130,6 @@ impl NodeSource for CachedNodes<'_> {
                 return Ok(h);
             }
         }
-        crate::ledger::TreeNodes(self.tree).node(id)
+        crate::query::TreeNodes(self.tree).node(id)
     }
 }

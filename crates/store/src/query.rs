@@ -1,0 +1,151 @@
+//! Reads: entries, payloads (commitment re-checked), record indexes and states, Merkle
+//! roots and inclusion/consistency proofs.
+
+use crate::error::{Result, StoreError};
+use crate::layout::*;
+use crate::ledger::Ledger;
+use crate::upper::CachedNodes;
+use caseledger_core::encoding::decode_canonical;
+use caseledger_core::event::{Entry, Payload};
+use caseledger_core::ids::{RecordId, Seq};
+use caseledger_core::merkle::{self, NodeId, NodeSource, ProveError, Sha256Hasher};
+use caseledger_core::record::RecordState;
+
+/// Reads Merkle nodes from the `nodes` tree.
+pub(crate) struct TreeNodes<'a>(pub(crate) &'a sled::Tree);
+
+impl NodeSource for TreeNodes<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<[u8; 32]> {
+        let v = self
+            .0
+            .get(id.to_key())?
+            .ok_or_else(|| StoreError::corrupt(format!("missing Merkle {id}"), None))?;
+        <[u8; 32]>::try_from(v.as_ref())
+            .map_err(|_| StoreError::corrupt(format!("Merkle {id} is not 32 bytes"), None))
+    }
+}
+
+fn prove_err(e: ProveError<StoreError>) -> StoreError {
+    match e {
+        ProveError::Invalid(p) => StoreError::Proof(p),
+        ProveError::Source(s) => s,
+    }
+}
+
+impl Ledger {
+    /// The canonical bytes `E_i` of entry `seq`, exactly as stored (and hashed).
+    pub fn entry_bytes(&self, seq: Seq) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .trees
+            .entries
+            .get(seq.to_be_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Entry `seq`, decoded strictly.
+    pub fn entry(&self, seq: Seq) -> Result<Option<Entry>> {
+        match self.trees.entries.get(seq.to_be_bytes())? {
+            None => Ok(None),
+            Some(b) => Entry::from_bytes(&b)
+                .map(Some)
+                .map_err(|e| StoreError::corrupt(format!("entry does not decode: {e}"), Some(seq))),
+        }
+    }
+
+    /// The payload of entry `seq`: `None` when the entry has none or it was lawfully
+    /// destroyed. The commitment is checked on every read; a mismatch is
+    /// [`StoreError::Corrupt`] and the bytes are never returned.
+    pub fn payload(&self, seq: Seq) -> Result<Option<Payload>> {
+        let Some(stored) = self.trees.payloads.get(seq.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let entry = self
+            .entry(seq)?
+            .ok_or_else(|| StoreError::corrupt("payload without an entry", Some(seq)))?;
+        let payload = Payload::from_stored(&stored)
+            .ok_or_else(|| StoreError::corrupt("payload shorter than its salt", Some(seq)))?;
+        match entry.event.event.commitment {
+            Some(c) if c == payload.commitment() => Ok(Some(payload)),
+            Some(_) => Err(StoreError::corrupt(
+                "payload does not match the entry's commitment",
+                Some(seq),
+            )),
+            None => Err(StoreError::corrupt(
+                "payload stored for an entry without a commitment",
+                Some(seq),
+            )),
+        }
+    }
+
+    /// The seqs of a record's entries, in order.
+    pub fn record_entries(&self, record: &RecordId) -> Result<Vec<Seq>> {
+        let mut out = Vec::new();
+        for k in self
+            .trees
+            .records
+            .scan_prefix(record_index_prefix(record))
+            .keys()
+        {
+            let k = k?;
+            let b = k
+                .get(k.len().saturating_sub(8)..)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .filter(|_| k.len() == record.as_str().len() + 9)
+                .ok_or_else(|| {
+                    StoreError::corrupt(format!("bad index row for record {record}"), None)
+                })?;
+            out.push(Seq(u64::from_be_bytes(b)));
+        }
+        Ok(out)
+    }
+
+    /// A record's state after its latest entry (`None` for a record never seen).
+    pub fn record_state(&self, record: &RecordId) -> Result<Option<RecordState>> {
+        match self.trees.records.get(record_state_key(record))? {
+            None => Ok(None),
+            Some(v) => decode_canonical(&v).map(Some).map_err(|e| {
+                StoreError::corrupt(
+                    format!("state of record {record} does not decode: {e}"),
+                    None,
+                )
+            }),
+        }
+    }
+
+    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled.
+    fn nodes(&self) -> Result<CachedNodes<'_>> {
+        CachedNodes::new(&self.upper, &self.trees.nodes)
+    }
+
+    fn check_size(&self, size: u64) -> Result<()> {
+        let head = self.head().size;
+        if size > head {
+            return Err(StoreError::BeyondHead {
+                what: "tree size",
+                asked: size,
+                size: head,
+            });
+        }
+        Ok(())
+    }
+
+    /// The Merkle root of the first `size` entries (`size <= head`), from `O(log n)` reads.
+    pub fn root_at(&self, size: u64) -> Result<[u8; 32]> {
+        self.check_size(size)?;
+        merkle::root_at(&Sha256Hasher, &self.nodes()?, size).map_err(prove_err)
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of the first `size` entries; verify it
+    /// with `merkle::verify_inclusion` against `merkle_leaf(entry_hash)`.
+    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<[u8; 32]>> {
+        self.check_size(size)?;
+        merkle::inclusion_proof(&Sha256Hasher, &self.nodes()?, seq.0, size).map_err(prove_err)
+    }
+
+    /// The consistency proof between the trees of `size1 <= size2 <= head` entries.
+    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<[u8; 32]>> {
+        self.check_size(size2)?;
+        merkle::consistency_proof(&Sha256Hasher, &self.nodes()?, size1, size2).map_err(prove_err)
+    }
+}
