@@ -41,19 +41,33 @@ fn acquire_lock(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| StoreError::io(&path, e))?;
-    match file.try_lock_exclusive() {
-        Ok(()) => Ok(file),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::WouldBlock
-                || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() =>
-        {
-            Err(StoreError::InUse {
-                path: dir.to_path_buf(),
-            })
+    // A flock belongs to an open file description, and a process forked by another thread
+    // shares ours until it execs: a ledger dropped just then stays locked for a moment. Try
+    // again briefly before calling the ledger "in use" (a real owner keeps it far longer).
+    let mut waited = std::time::Duration::ZERO;
+    let step = std::time::Duration::from_millis(20);
+    loop {
+        match file.try_lock_exclusive() {
+            Ok(()) => return Ok(file),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() =>
+            {
+                if waited >= LOCK_WAIT {
+                    return Err(StoreError::InUse {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(step);
+                waited += step;
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
         }
-        Err(e) => Err(StoreError::io(&path, e)),
     }
 }
+
+/// How long `acquire_lock` retries a contended lock (see there).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn open_sled(dir: &Path, create_new: bool) -> Result<sled::Db> {
     // Called only while we hold `<DIR>/lock`, so no other live `Ledger` owns this sled
