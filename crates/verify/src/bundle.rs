@@ -30,8 +30,9 @@
 //! that no entry of the record was left out of the bundle (the record index is not
 //! committed in the tree); a consistency proof to a newer checkpoint the auditor holds.
 
-use crate::engine::{keys_for, Policy};
 use crate::finding::{CheckpointSource, Finding, FindingKind};
+use crate::judge::keys_for;
+use crate::policy::Policy;
 use crate::sigs::{verify_jobs, SigJob};
 use crate::VerifyError;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -440,7 +441,7 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
             continue;
         }
         if let Some(k) = registry.author_key(ev) {
-            if let Some(b) = crate::engine::event_slice(&be.entry.0) {
+            if let Some(b) = crate::replay::event_slice(&be.entry.0) {
                 jobs.push(SigJob {
                     seq,
                     record: rid.clone(),

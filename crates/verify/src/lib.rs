@@ -102,18 +102,22 @@ pub mod bundle;
 pub mod checkpoints_log;
 mod engine;
 pub mod finding;
+mod history;
+mod judge;
+mod policy;
+mod replay;
 pub mod report;
 pub mod resume;
 mod sigs;
 pub mod source;
+mod verified;
 
-pub use engine::{
-    verify, verify_incremental, Policy, Progress, Verified, VerifiedCheckpoint, VerifiedRecord,
-    PROGRESS_EVERY,
-};
+pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
+pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
 pub use source::{ArchiveSource, LedgerSource, MemorySource, SledSource};
+pub use verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 
 use std::path::PathBuf;
 

@@ -14,8 +14,8 @@
 //! Signatures over the exact bytes: SSHSIG (namespace `caseledger-report`, for
 //! `ssh-keygen -Y verify`) and raw Ed25519 (for `openssl pkeyutl -verify -rawin`).
 
-use crate::engine::Verified;
 use crate::finding::Finding;
+use crate::verified::Verified;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use caseledger_core::keys::SigningKey;

@@ -45,7 +45,8 @@
 //! trailing bytes. Writing is deterministic, so a state read and written again is
 //! byte-identical.
 
-use crate::engine::{Hist, Slot, Start, Tally};
+use crate::history::{Hist, Slot, Tally};
+use crate::replay::Start;
 use crate::VerifyError;
 use caseledger_core::encoding;
 use caseledger_core::merkle::{CompactRange, Sha256Hasher};

@@ -174,8 +174,8 @@ impl LedgerSource for MemorySource {
 /// holds a shared lock on `<DIR>/lock` (when that file exists), so a running writer makes
 /// opening fail with [`VerifyError::InUse`] instead of reading a ledger mid-write.
 ///
-/// Opening removes stale `sled/snap.*.generating` files first (see
-/// [`remove_stale_snapshots`]). sled itself can panic on damaged storage (for instance on
+/// Opening removes stale `sled/snap.*.generating` files first (sled 0.34.7 would read a
+/// never-completed snapshot as corruption; see docs/THREAT-MODEL.md, row 17). sled itself can panic on damaged storage (for instance on
 /// a directory copied while a writer ran): every call into sled here (open, iteration,
 /// reads, close) runs under [`std::panic::catch_unwind`], and a panic becomes
 /// [`VerifyError::StorageCorrupt`]; after one, every further read of this source fails the

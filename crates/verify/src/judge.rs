@@ -1,0 +1,388 @@
+//! Checkpoint judging: gathering the stored, logged and supplied checkpoint notes, and
+//! judging each against the replayed roots (signature, origin, truncation, root, split
+//! view, witness cosignatures and quorum).
+use crate::finding::{CheckpointSource, Finding, FindingKind};
+use crate::policy::Policy;
+use crate::source::StoredCheckpoint;
+use crate::verified::VerifiedCheckpoint;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger_core::checkpoint::{verify_cosignatures, Checkpoint};
+use caseledger_core::note::{Note, NoteError, NoteVerifier, ALG_ED25519};
+use caseledger_core::record::Registry;
+use caseledger_core::PublicKey;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A checkpoint note gathered before the replay, with its parse.
+pub(crate) struct Candidate {
+    sources: Vec<CheckpointSource>,
+    key: Option<Vec<u8>>,
+    text: String,
+    pub(crate) parsed: Option<(Note, Checkpoint)>,
+}
+
+pub(crate) fn parse_candidate(
+    c: StoredCheckpoint,
+    findings: &mut Vec<Finding>,
+) -> Option<Candidate> {
+    let bad = |msg: String| Finding::new(FindingKind::MalformedCheckpoint, None, None, msg);
+    let Ok(text) = String::from_utf8(c.note) else {
+        findings.push(bad(format!(
+            "a {} checkpoint is not UTF-8",
+            source_name(&c.source)
+        )));
+        return None;
+    };
+    let parsed = Note::parse(text.as_bytes())
+        .map_err(|e| e.to_string())
+        .and_then(|n| {
+            Checkpoint::parse_body(n.text())
+                .map(|cp| (n, cp))
+                .map_err(|e| e.to_string())
+        });
+    match parsed {
+        Ok(p) => Some(Candidate {
+            sources: vec![c.source],
+            key: c.key,
+            text,
+            parsed: Some(p),
+        }),
+        Err(e) => {
+            findings.push(
+                bad(format!(
+                    "a {} checkpoint does not parse: {e}",
+                    source_name(&c.source)
+                ))
+                .with_checkpoint(c.source, text),
+            );
+            None
+        }
+    }
+}
+
+/// The sources' names joined, e.g. `stored and checkpoints.log`.
+fn names(sources: &[CheckpointSource]) -> String {
+    sources
+        .iter()
+        .map(source_name)
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// Identical notes found in several places are judged once, citing every place.
+pub(crate) fn coalesce(candidates: Vec<Candidate>) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for c in candidates {
+        match at.get(&c.text).and_then(|&i| out.get_mut(i)) {
+            Some(m) => {
+                for s in c.sources {
+                    if !m.sources.contains(&s) {
+                        m.sources.push(s);
+                    }
+                }
+                if m.key.is_none() {
+                    m.key = c.key;
+                }
+            }
+            None => {
+                at.insert(c.text.clone(), out.len());
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn source_name(s: &CheckpointSource) -> &'static str {
+    match s {
+        CheckpointSource::Stored => "stored",
+        CheckpointSource::Log => "checkpoints.log",
+        CheckpointSource::Supplied => "supplied",
+        CheckpointSource::Bundle => "bundle",
+    }
+}
+
+/// The keys a checkpoint note is checked with: the auditor's, or else the ledger key named
+/// in genesis under whatever key names the note's signature lines use (self-attested).
+pub(crate) fn keys_for(note: &Note, policy: &Policy, registry: &Registry) -> Vec<NoteVerifier> {
+    if !policy.trusted_keys.is_empty() {
+        return policy.trusted_keys.clone();
+    }
+    registry
+        .ledger_key
+        .map(|k| self_attested_for(note, k))
+        .unwrap_or_default()
+}
+
+/// Verifiers for `note` under `key`, whatever key names the note's signature lines use.
+pub(crate) fn self_attested_for(note: &Note, key: PublicKey) -> Vec<NoteVerifier> {
+    let names: BTreeSet<&str> = note.signatures().iter().map(|s| s.name.as_str()).collect();
+    names
+        .into_iter()
+        .filter_map(|n| NoteVerifier::new(n, key).ok())
+        .collect()
+}
+
+/// The checkpoint note `text` as a [`VerifiedCheckpoint`] if it parses and is signed by a
+/// key the auditor trusts under `policy` (its root was verified when the state was taken).
+pub(crate) fn still_trusted(
+    text: &str,
+    policy: &Policy,
+    registry: &Registry,
+) -> Option<VerifiedCheckpoint> {
+    let note = Note::parse(text.as_bytes()).ok()?;
+    let cp = Checkpoint::parse_body(note.text()).ok()?;
+    let v = note.verify(&keys_for(&note, policy, registry)).ok()?;
+    v.verified
+        .iter()
+        .any(|s| s.algorithm == ALG_ED25519)
+        .then(|| VerifiedCheckpoint {
+            note: text.to_owned(),
+            size: cp.size,
+            root: cp.root,
+            sources: vec![CheckpointSource::Supplied],
+        })
+}
+
+pub(crate) fn b64(root: &[u8; 32]) -> String {
+    B64.encode(root)
+}
+
+/// A validly signed checkpoint note and where it was found.
+type Seen = (String, Vec<CheckpointSource>);
+
+/// Judges every checkpoint against the replayed roots; returns the newest that matched.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn judge_checkpoints(
+    candidates: Vec<Candidate>,
+    policy: &Policy,
+    registry: &Registry,
+    origin: &str,
+    size: u64,
+    roots: &HashMap<u64, [u8; 32]>,
+    resumed_from: Option<u64>,
+    unjudged: &mut Vec<String>,
+    findings: &mut Vec<Finding>,
+) -> Option<VerifiedCheckpoint> {
+    // No entry is left (`size` 0): genesis is gone with the rest, so it names neither the
+    // origin nor, when the auditor gave no key, the key to check signatures with. Then a
+    // checkpoint is held to the auditor's expected origin (if any), and its signature is
+    // checked only if there is a key; each naming entries is a `truncation`.
+    let emptied = size == 0;
+    // (size) -> root -> (note text, sources): validly signed checkpoints of this origin.
+    let mut valid: BTreeMap<u64, BTreeMap<[u8; 32], Seen>> = BTreeMap::new();
+    let mut notes: HashMap<String, Note> = HashMap::new();
+    // Checkpoint texts whose signature could not be checked (emptied ledger, no key).
+    let mut unchecked: BTreeSet<String> = BTreeSet::new();
+    for c in candidates {
+        let Some((note, cp)) = c.parsed else { continue };
+        if let Some(k) = &c.key {
+            if k.as_slice() != cp.size.to_be_bytes() {
+                findings.push(
+                    Finding::new(
+                        FindingKind::MalformedCheckpoint,
+                        None,
+                        None,
+                        "a checkpoint is stored under a key that is not its size",
+                    )
+                    .expected_found(cp.size, hex::encode(k))
+                    .cite(&c.sources, &c.text),
+                );
+            }
+        }
+        let keys = keys_for(&note, policy, registry);
+        if emptied && keys.is_empty() {
+            unchecked.insert(c.text.clone());
+        }
+        match note.verify(&keys) {
+            _ if emptied && keys.is_empty() => {}
+            Err(NoteError::InvalidSignature { name, key_id }) => {
+                findings.push(
+                    Finding::new(
+                        FindingKind::CheckpointBadSignature,
+                        None,
+                        None,
+                        format!(
+                            "a {} checkpoint of size {} has a bad signature",
+                            names(&c.sources),
+                            cp.size
+                        ),
+                    )
+                    .with_key(format!("{name}+{key_id:08x}"))
+                    .cite(&c.sources, &c.text),
+                );
+                continue;
+            }
+            Err(e) => {
+                findings.push(
+                    Finding::new(FindingKind::MalformedCheckpoint, None, None, e.to_string())
+                        .cite(&c.sources, &c.text),
+                );
+                continue;
+            }
+            Ok(v) if !v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => {
+                let by: Vec<String> = note
+                    .signatures()
+                    .iter()
+                    .map(|s| format!("{}+{:08x}", s.name, s.key_id))
+                    .collect();
+                findings.push(
+                    Finding::new(
+                        FindingKind::CheckpointUntrustedKey,
+                        None,
+                        None,
+                        format!(
+                            "a {} checkpoint of size {} is not signed by any trusted key",
+                            names(&c.sources),
+                            cp.size
+                        ),
+                    )
+                    .with_key(by.join(", "))
+                    .cite(&c.sources, &c.text),
+                );
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let want_origin = if emptied {
+            policy.expected_origin.as_deref()
+        } else {
+            Some(origin)
+        };
+        if let Some(origin) = want_origin.filter(|o| cp.origin != *o) {
+            findings.push(
+                Finding::new(
+                    FindingKind::CheckpointWrongOrigin,
+                    None,
+                    None,
+                    format!("a {} checkpoint names another origin", names(&c.sources)),
+                )
+                .expected_found(origin, &cp.origin)
+                .cite(&c.sources, &c.text),
+            );
+            continue;
+        }
+        {
+            for w in &policy.witnesses {
+                if let Err(e) = verify_cosignatures(&note, std::slice::from_ref(w)) {
+                    findings.push(
+                        Finding::new(
+                            FindingKind::CosignatureBadSignature,
+                            None,
+                            None,
+                            format!(
+                                "a cosignature on the checkpoint of size {} does not verify: {e}",
+                                cp.size
+                            ),
+                        )
+                        .with_key(w.to_vkey_string())
+                        .cite(&c.sources, &c.text),
+                    );
+                }
+            }
+        }
+        notes.entry(c.text.clone()).or_insert(note);
+        let e = valid
+            .entry(cp.size)
+            .or_default()
+            .entry(cp.root)
+            .or_insert_with(|| (c.text.clone(), Vec::new()));
+        for src in c.sources {
+            if !e.1.contains(&src) {
+                e.1.push(src);
+            }
+        }
+    }
+
+    let mut best: Option<VerifiedCheckpoint> = None;
+    for (cp_size, by_root) in &valid {
+        if by_root.len() > 1 {
+            let mut f = Finding::new(
+                FindingKind::SplitView,
+                None,
+                None,
+                format!("{} different roots are validly signed for size {cp_size}: the ledger key signed conflicting histories", by_root.len()),
+            );
+            for (text, sources) in by_root.values() {
+                for s in sources {
+                    f = f.with_checkpoint(s.clone(), text.clone());
+                }
+            }
+            findings.push(f);
+        }
+        for (cp_root, (text, sources)) in by_root {
+            let with_all = |mut f: Finding| {
+                for s in sources {
+                    f = f.with_checkpoint(s.clone(), text.clone());
+                }
+                f
+            };
+            if *cp_size > size {
+                let message = if emptied {
+                    format!(
+                        "a checkpoint covers {cp_size} entries but the ledger holds none: every entry was deleted{}",
+                        if unchecked.contains(text) {
+                            " (its signature could not be checked: genesis, which names the ledger key, is gone and the auditor gave no key)"
+                        } else {
+                            ""
+                        }
+                    )
+                } else {
+                    format!("a checkpoint covers {cp_size} entries but the ledger holds {size}: entries were truncated or rolled back")
+                };
+                findings.push(with_all(
+                    Finding::new(FindingKind::Truncation, Some(size), None, message)
+                        .expected_found(cp_size, size),
+                ));
+                continue;
+            }
+            match roots.get(cp_size) {
+                Some(r) if r == cp_root => {
+                    if best.as_ref().is_none_or(|b| b.size < *cp_size) {
+                        best = Some(VerifiedCheckpoint { note: text.clone(), size: *cp_size, root: *cp_root, sources: sources.clone() });
+                    }
+                }
+                None if resumed_from.is_some_and(|n| *cp_size < n) => {
+                    unjudged.push(text.clone());
+                }
+                found => findings.push(with_all(
+                    Finding::new(FindingKind::RootMismatch, None, None, format!("the ledger's root at size {cp_size} is not the checkpoint's: the history was rewritten"))
+                        .expected_found(b64(cp_root), found.map_or_else(|| "none".to_owned(), b64)),
+                )),
+            }
+        }
+    }
+
+    // Witness quorum on the newest validly signed checkpoint.
+    if policy.quorum > 0 {
+        let newest = valid
+            .iter()
+            .next_back()
+            .and_then(|(_, by_root)| by_root.values().next());
+        let count = newest
+            .and_then(|(text, _)| notes.get(text))
+            .map(|note| {
+                policy
+                    .witnesses
+                    .iter()
+                    .filter(|w| {
+                        verify_cosignatures(note, std::slice::from_ref(*w))
+                            .is_ok_and(|v| !v.is_empty())
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if count < policy.quorum {
+            let mut f = Finding::new(FindingKind::WitnessQuorumNotMet, None, None, format!("the newest checkpoint has {count} valid cosignature(s) from trusted witnesses; the policy requires {}", policy.quorum))
+                .expected_found(policy.quorum, count);
+            if let Some((text, sources)) = newest {
+                for s in sources {
+                    f = f.with_checkpoint(s.clone(), text.clone());
+                }
+            }
+            findings.push(f);
+        }
+    }
+    best
+}
