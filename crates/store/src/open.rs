@@ -99,29 +99,41 @@ fn open_sled(dir: &Path, create_new: bool) -> Result<sled::Db> {
     }
 }
 
-/// Cuts an interrupted final record off `checkpoints.log` (a crash during `checkpoint()`,
-/// which had therefore not returned: nothing acknowledged is lost). Only a torn *tail* is
-/// cut; a malformed record elsewhere is left for the verifier to report.
-fn repair_torn_log_tail(dir: &Path) -> Result<()> {
+/// Reads `checkpoints.log` once at open: cuts an interrupted final record (a crash during
+/// `checkpoint()`, which had therefore not returned: nothing acknowledged is lost) and
+/// returns the largest tree size its complete notes name. Only a torn *tail* is cut; a
+/// malformed record elsewhere is left for the verifier to report (and names nothing here).
+fn read_checkpoint_log(dir: &Path) -> Result<Option<u64>> {
     let path = dir.join(CHECKPOINTS_LOG);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::io(&path, e)),
     };
-    if let Err(crate::layout::LogError::TornTail { offset, .. }) =
-        crate::layout::parse_checkpoints_log(&bytes)
-    {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| StoreError::io(&path, e))?;
-        f.set_len(offset as u64)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| StoreError::io(&path, e))?;
-        fsync_dir(dir)?;
-    }
-    Ok(())
+    let notes = match parse_checkpoints_log(&bytes) {
+        Ok(notes) => notes,
+        Err(crate::layout::LogError::TornTail { offset, .. }) => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| StoreError::io(&path, e))?;
+            f.set_len(offset as u64)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| StoreError::io(&path, e))?;
+            fsync_dir(dir)?;
+            parse_checkpoints_log(bytes.get(..offset).unwrap_or_default()).unwrap_or_default()
+        }
+        Err(crate::layout::LogError::Malformed { .. }) => Vec::new(),
+    };
+    Ok(notes.iter().filter_map(|n| checkpoint_size(n)).max())
+}
+
+/// The tree size a signed checkpoint note names (its signatures are the verifier's business).
+fn checkpoint_size(note: &str) -> Option<u64> {
+    let note = caseledger_core::note::Note::parse(note.as_bytes()).ok()?;
+    caseledger_core::checkpoint::Checkpoint::parse_body(note.text())
+        .ok()
+        .map(|c| c.size)
 }
 
 /// Removes `snap.*.generating` files from the sled directory. A process killed while sled
@@ -148,7 +160,7 @@ fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<()> {
 /// may silently drop a damaged tail on recovery, and appending on top of that would turn
 /// bit rot into what looks like a rewritten history. Checked: the `entries` tree ends at
 /// `head - 1`, and no checkpoint (in the tree or in `checkpoints.log`) names a larger size.
-fn check_not_shorter_than_recorded(dir: &Path, db: &sled::Db, size: u64) -> Result<()> {
+fn check_not_shorter_than_recorded(db: &sled::Db, size: u64, in_log: Option<u64>) -> Result<()> {
     let entries = db.open_tree(TREE_ENTRIES)?;
     let last = match entries.last()? {
         Some((k, _)) => Some(
@@ -174,17 +186,6 @@ fn check_not_shorter_than_recorded(dir: &Path, db: &sled::Db, size: u64) -> Resu
         .open_tree(TREE_CHECKPOINTS)?
         .last()?
         .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok().map(u64::from_be_bytes));
-    let log_path = dir.join(CHECKPOINTS_LOG);
-    let in_log = match std::fs::read(&log_path) {
-        // A malformed log is evidence for the verifier, not a reason to refuse here.
-        Ok(bytes) => parse_checkpoints_log(&bytes)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|note| note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()))
-            .max(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(StoreError::io(&log_path, e)),
-    };
     if let Some(named) = in_tree
         .into_iter()
         .chain(in_log)
@@ -360,7 +361,7 @@ impl Ledger {
             });
         }
         let lock_file = acquire_lock(dir)?;
-        repair_torn_log_tail(dir)?;
+        let logged = read_checkpoint_log(dir)?;
         remove_unfinished_sled_snapshots(dir)?;
         let db = open_sled(dir, false)?;
         let meta = db.open_tree(TREE_META)?;
@@ -396,7 +397,7 @@ impl Ledger {
         let mut registry: Registry = decode_canonical(&get(META_REGISTRY, "registry")?)
             .map_err(|e| StoreError::corrupt(format!("meta.registry: {e}"), None))?;
         registry.last_recorded_at = Some(head.last_recorded_at);
-        check_not_shorter_than_recorded(dir, &db, head.size)?;
+        check_not_shorter_than_recorded(&db, head.size, logged)?;
         Ledger::assemble(dir, db, lock_file, options, head, range, registry)
     }
 }
