@@ -347,19 +347,7 @@ fn archive_export_import_round_trips() {
 #[test]
 fn report_retention_writes_signed_files_and_report_verify_checks_them() {
     let f = Fixture::small();
-    let o = f.run(&[
-        "report",
-        "retention",
-        "--ledger",
-        "L",
-        "--as-of",
-        "2026-01-01",
-        "--key",
-        "rk.pem",
-        "--generate-key",
-        "--out",
-        "rep",
-    ]);
+    let o = f.report(&[]);
     ok(&o);
     assert_eq!(
         fs::metadata(f.path("rk.pem")).unwrap().permissions().mode() & 0o777,

@@ -43,38 +43,13 @@ fn a_flipped_payload_byte_is_a_commitment_mismatch_at_its_seq() {
     assert_eq!(j["findings"][0]["seq"], 7);
     assert_eq!(j["findings"][0]["record"], "C-NEW");
     // The report refuses a ledger with findings (exit 1) unless told to include them.
-    let o = f.run(&[
-        "report",
-        "retention",
-        "--ledger",
-        "L",
-        "--as-of",
-        "2026-01-01",
-        "--key",
-        "rk.pem",
-        "--generate-key",
-        "--out",
-        "rep",
-    ]);
+    let o = f.report(&[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         !f.path("rep").exists() && !f.path("rk.pem").exists(),
         "a refused report wrote something"
     );
-    let o = f.run(&[
-        "report",
-        "retention",
-        "--ledger",
-        "L",
-        "--as-of",
-        "2026-01-01",
-        "--key",
-        "rk.pem",
-        "--generate-key",
-        "--out",
-        "rep",
-        "--include-findings",
-    ]);
+    let o = f.report(&["--include-findings"]);
     assert_eq!(o.status.code(), Some(1));
     let r: serde_json::Value =
         serde_json::from_slice(&std::fs::read(f.path("rep/report.json")).unwrap()).unwrap();

@@ -179,6 +179,26 @@ impl Fixture {
         f
     }
 
+    /// `report retention --ledger L --as-of 2026-01-01 --key rk.pem --generate-key --out rep`,
+    /// followed by `extra`.
+    pub fn report(&self, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "report",
+            "retention",
+            "--ledger",
+            "L",
+            "--as-of",
+            "2026-01-01",
+            "--key",
+            "rk.pem",
+            "--generate-key",
+            "--out",
+            "rep",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     /// What must not change when a command fails: `verify --json`, the checkpoint log and
     /// the list of files (with sizes and modes) in the ledger directory outside sled.
     pub fn snapshot(&self) -> String {
