@@ -29,6 +29,7 @@
 //! Everything (ids, dates, text) is a pure function of `(clients, seed)`: ChaCha8 seeded
 //! with `seed`, and no iteration over hash maps.
 
+use caseledger_core::time::{Date, TimeError};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -70,48 +71,45 @@ const HOLD_RELEASED: (&str, Ymd, Ymd) = (
 );
 
 // ---------------------------------------------------------------------------------------
-// Dates as day numbers (days since 1970-01-01), so the generator needs no date library.
+// Dates as day numbers (days since 1970-01-01), for cheap arithmetic in the generator; the
+// calendar itself is jiff's, and the lawful date is core's rule, not a second copy of it.
+
+const EPOCH: jiff::civil::Date = jiff::civil::date(1970, 1, 1);
 
 fn days(ymd: Ymd) -> i64 {
-    // Howard Hinnant's days_from_civil.
-    let (y, m, d) = (i64::from(ymd.0), i64::from(ymd.1), i64::from(ymd.2));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // Dates here are 2018-2032 (module docs): the conversions cannot fail.
+    let (y, m, d) = ymd;
+    let date = jiff::civil::Date::new(
+        i16::try_from(y).unwrap_or(1970),
+        i8::try_from(m).unwrap_or(1),
+        i8::try_from(d).unwrap_or(1),
+    )
+    .unwrap_or(EPOCH);
+    civil_days(date)
 }
 
-fn civil(z: i64) -> Ymd {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    // Dates here are 2018-2032: the narrowing conversions cannot fail.
-    (
-        i32::try_from(y).unwrap_or(0),
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
+fn civil_days(date: jiff::civil::Date) -> i64 {
+    i64::from((date - EPOCH).get_days())
+}
+
+fn date_of(z: i64) -> Result<Date, TimeError> {
+    let civil = EPOCH
+        .checked_add(jiff::Span::new().days(z))
+        .map_err(|_| TimeError::OutOfRange)?;
+    Date::from_civil(civil)
 }
 
 fn iso(z: i64) -> String {
-    let (y, m, d) = civil(z);
-    format!("{y:04}-{m:02}-{d:02}")
+    date_of(z).map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// First day destruction is lawful: `terminated + 5 years` (Feb 29 -> Feb 28), plus a day.
+/// First day destruction is lawful: core's rule (`terminated + 5 years`, Feb 29 -> Feb 28,
+/// plus a day).
 fn lawful_from(terminated: i64) -> i64 {
-    let (y, m, d) = civil(terminated);
-    let d = if m == 2 && d == 29 { 28 } else { d };
-    days((y + 5, m, d)) + 1
+    date_of(terminated)
+        .and_then(caseledger_core::record::lawful_from)
+        .map(|d| civil_days(d.civil()))
+        .unwrap_or(i64::MAX)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -875,15 +873,20 @@ mod tests {
         st
     }
 
+    fn days_of_iso(s: &str) -> i64 {
+        civil_days(Date::parse(s).unwrap().civil())
+    }
+
     #[test]
     fn dates_round_trip() {
         for z in days((2016, 1, 1))..days((2032, 12, 31)) {
-            assert_eq!(days(civil(z)), z);
-            let d = Date::parse(&iso(z)).unwrap();
-            let lf = caseledger_core::record::lawful_from(d).unwrap();
-            assert_eq!(lf.to_string(), iso(lawful_from(z)));
+            assert_eq!(civil_days(date_of(z).unwrap().civil()), z);
+            assert_eq!(days_of_iso(&iso(z)), z);
         }
+        assert_eq!(days((1970, 1, 1)), 0);
+        assert_eq!(days((2000, 3, 1)), 11_017);
         assert_eq!(iso(days((2024, 2, 29))), "2024-02-29");
+        assert_eq!(iso(lawful_from(days((2021, 5, 31)))), "2026-06-01");
         assert_eq!(iso(lawful_from(days((2024, 2, 29)))), "2029-03-01");
     }
 

@@ -439,6 +439,21 @@ pub struct Entry {
     pub event: SignedEvent,
 }
 
+/// Offset of the event in canonical entry bytes: `format_version (2) || seq (8) || prev (32)
+/// || recorded_at (8)` come first (fixed width, docs/FORMAT.md §2).
+pub const ENTRY_EVENT_OFFSET: usize = 2 + 8 + 32 + 8;
+/// Length of the signature that ends canonical entry bytes.
+pub const ENTRY_SIGNATURE_LEN: usize = 64;
+
+/// The event's canonical bytes inside canonical entry bytes `E_i` (what its author signed,
+/// after the domain prefix), without decoding: the bytes between the fixed-width header and
+/// the trailing signature. `None` if `entry_bytes` is too short. The caller must still
+/// decode the entry strictly; this only avoids re-encoding the event to check a signature.
+pub fn event_bytes_in_entry(entry_bytes: &[u8]) -> Option<&[u8]> {
+    let end = entry_bytes.len().checked_sub(ENTRY_SIGNATURE_LEN)?;
+    entry_bytes.get(ENTRY_EVENT_OFFSET..end)
+}
+
 impl Entry {
     /// Canonical bytes `E_i`.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {

@@ -58,9 +58,9 @@ pub enum KeyError {
     /// 32 bytes that are not a valid Ed25519 public key.
     #[error("not a valid Ed25519 public key")]
     InvalidPoint,
-    /// A signed-note verifier key string was malformed.
-    #[error(transparent)]
-    Note(#[from] crate::note::NoteError),
+    /// A signed-note verifier key string was malformed (the note module's reason).
+    #[error("{0}")]
+    NoteKey(String),
     /// The text is none of the supported public key forms.
     #[error("unrecognised public key: expected SPKI PEM, an ssh-ed25519 line, a note verifier key, or 64 hex digits")]
     Unrecognized,
@@ -218,33 +218,6 @@ impl PublicKey {
             .ok_or(KeyError::BadOpenSsh("missing base64 key"))?;
         let blob = B64.decode(b64).map_err(|_| KeyError::BadBase64)?;
         Self::from_ssh_blob(&blob)
-    }
-
-    /// A signed-note verifier key string `name+hex8+base64(0x01 || pk)`.
-    pub fn to_note_vkey(&self, name: &str) -> Result<String, KeyError> {
-        Ok(crate::note::NoteVerifier::new(name, *self)?.to_vkey_string())
-    }
-
-    /// Reads a public key in any supported form: SPKI PEM, an OpenSSH line,
-    /// a signed-note verifier key string (Ed25519 or cosignature), or 64 hex digits.
-    pub fn parse_any(text: &str) -> Result<PublicKey, KeyError> {
-        let t = text.trim();
-        if t.starts_with("-----BEGIN ") {
-            return Self::from_spki_pem(t);
-        }
-        if t.starts_with("ssh-") {
-            return Self::from_openssh(t);
-        }
-        if t.contains('+') && !t.contains(char::is_whitespace) {
-            let v = crate::note::NoteVerifier::parse(t)?;
-            return Self::from_bytes_checked(v.public_key().0);
-        }
-        if t.len() == 64 {
-            if let Ok(k) = PublicKey::from_hex(t) {
-                return Self::from_bytes_checked(k.0);
-            }
-        }
-        Err(KeyError::Unrecognized)
     }
 
     /// Verifies an Ed25519 signature over `msg` (strict: rejects small-order keys and non-canonical S).

@@ -8,6 +8,8 @@
 //! * [`note`], [`checkpoint`]: C2SP signed notes, checkpoints and cosignatures.
 //! * [`keys`], [`sshsig`]: Ed25519 keys, their public encodings, SSHSIG signatures.
 //! * [`record`]: the record state machine (one pure fold) and the retention rules.
+//! * [`layout`]: a ledger directory's file and tree names, keys, and `checkpoints.log` framing.
+//! * [`archive`]: the engine-independent archive framing.
 //!
 //! The byte-level specification is `docs/FORMAT.md`; golden vectors in
 //! `ledger-data/vectors/` freeze it.
@@ -29,6 +31,7 @@ pub mod event;
 pub mod hash;
 pub mod ids;
 pub mod keys;
+pub mod layout;
 pub mod merkle;
 pub mod note;
 pub mod record;

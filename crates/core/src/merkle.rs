@@ -536,6 +536,23 @@ impl CompactRange {
         Ok(out)
     }
 
+    /// The root of the tree of the first `m` leaves, if this frontier determines it: `m` is
+    /// the frontier's own size, or the end of one of its complete subtrees (left to right).
+    /// A verifier that holds only a frontier can check a checkpoint of such a size.
+    pub fn prefix_root(&self, hasher: &impl TreeHasher, m: u64) -> Option<[u8; 32]> {
+        if m == self.size {
+            return Some(self.root(hasher));
+        }
+        let k = self
+            .nodes()
+            .iter()
+            .position(|(id, _)| id.leaves().end == m)?;
+        let hashes = self.hashes.get(..=k)?.to_vec();
+        CompactRange::from_parts(m, hashes)
+            .ok()
+            .map(|r| r.root(hasher))
+    }
+
     /// The root of the tree (the empty-tree root if it has no leaves).
     pub fn root(&self, hasher: &impl TreeHasher) -> [u8; 32] {
         let mut it = self.hashes.iter().rev();
@@ -736,10 +753,30 @@ impl NodeSource for MemoryNodes {
 }
 
 #[cfg(test)]
-// Test trees hold at most a few thousand leaves; their indices fit every integer type.
-#[allow(clippy::cast_possible_truncation)]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "test trees hold at most a few thousand leaves; their indices fit every integer type"
+)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_root_is_known_exactly_at_subtree_ends() {
+        let h = Sha256Hasher;
+        let leaves: Vec<[u8; 32]> = (0u8..13).map(|i| h.hash_leaf(&[i])).collect();
+        let mut range = CompactRange::new();
+        for l in &leaves {
+            range.append(&h, *l).unwrap();
+        }
+        // 13 = 8 + 4 + 1: the frontier determines the roots at 8, 12 and 13, nothing else.
+        for m in 0..=14u64 {
+            let want = [8, 12, 13]
+                .contains(&m)
+                .then(|| root_from_leaves(&h, &leaves[..m as usize]));
+            assert_eq!(range.prefix_root(&h, m), want, "m = {m}");
+        }
+        assert_eq!(CompactRange::new().prefix_root(&h, 0), Some(h.empty_root()));
+    }
     use std::cell::Cell;
 
     const H: Sha256Hasher = Sha256Hasher;

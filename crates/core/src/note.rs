@@ -22,7 +22,7 @@
 //! ```
 
 use crate::ids::{PublicKey, SignatureBytes};
-use crate::keys::SigningKey;
+use crate::keys::{KeyError, SigningKey};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -643,6 +643,39 @@ impl fmt::Debug for NoteSigner {
             "NoteSigner({}+{:08x}, private <redacted>)",
             self.name, self.key_id
         )
+    }
+}
+
+// The public-key text forms that need this module live here, not in `keys`, so that `keys`
+// does not depend on `note` (which depends on `keys`).
+impl PublicKey {
+    /// A signed-note verifier key string `name+hex8+base64(0x01 || pk)`.
+    pub fn to_note_vkey(&self, name: &str) -> Result<String, KeyError> {
+        NoteVerifier::new(name, *self)
+            .map(|v| v.to_vkey_string())
+            .map_err(|e| KeyError::NoteKey(e.to_string()))
+    }
+
+    /// Reads a public key in any supported form: SPKI PEM, an OpenSSH line,
+    /// a signed-note verifier key string (Ed25519 or cosignature), or 64 hex digits.
+    pub fn parse_any(text: &str) -> Result<PublicKey, KeyError> {
+        let t = text.trim();
+        if t.starts_with("-----BEGIN ") {
+            return Self::from_spki_pem(t);
+        }
+        if t.starts_with("ssh-") {
+            return Self::from_openssh(t);
+        }
+        if t.contains('+') && !t.contains(char::is_whitespace) {
+            let v = NoteVerifier::parse(t).map_err(|e| KeyError::NoteKey(e.to_string()))?;
+            return Self::from_bytes_checked(v.public_key().0);
+        }
+        if t.len() == 64 {
+            if let Ok(k) = PublicKey::from_hex(t) {
+                return Self::from_bytes_checked(k.0);
+            }
+        }
+        Err(KeyError::Unrecognized)
     }
 }
 

@@ -508,12 +508,49 @@ impl Completeness {
 }
 
 /// What the fold needs to know about earlier entries that its small state does not hold.
-/// The store answers from its trees; the verifier from compact in-memory maps.
+/// The store answers from its trees (and can fail: a read error, a corrupt row); the
+/// verifier and [`LedgerState`] from in-memory maps (`Error = Infallible`). Fallible like
+/// [`crate::merkle::NodeSource`].
 pub trait History {
+    /// Why the history could not answer.
+    type Error;
     /// The record of the entry at `seq`, if that entry exists and belongs to a record.
-    fn record_of(&self, seq: Seq) -> Option<RecordId>;
+    fn record_of(&self, seq: Seq) -> Result<Option<RecordId>, Self::Error>;
     /// The seq at which an event with this nonce was appended, if any.
-    fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq>;
+    fn nonce_seen(&self, nonce: &Nonce) -> Result<Option<Seq>, Self::Error>;
+}
+
+/// Why [`try_check`] did not allow an entry: the entry is unlawful, or the history it needed
+/// could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError<E> {
+    /// The entry is not allowed.
+    #[error(transparent)]
+    Violation(#[from] Violation),
+    /// The history could not answer.
+    #[error(transparent)]
+    History(E),
+}
+
+/// What [`check`] needs from the history for one entry, read before judging so that the
+/// judging itself is pure and infallible.
+struct Recalled {
+    /// Where the event's nonce was first seen, if anywhere.
+    first_seen: Option<Seq>,
+    /// For an amendment: the record of the amended entry.
+    amended_record: Option<RecordId>,
+}
+
+fn recall<H: History>(step: Step<'_>, history: &H) -> Result<Recalled, H::Error> {
+    let first_seen = history.nonce_seen(&step.event.nonce)?;
+    let amended_record = match step.event.kind {
+        EventKind::Amendment { amends } if amends < step.seq => history.record_of(amends)?,
+        _ => None,
+    };
+    Ok(Recalled {
+        first_seen,
+        amended_record,
+    })
 }
 
 /// One entry as the fold sees it.
@@ -527,7 +564,8 @@ pub struct Step<'a> {
     pub event: &'a Event,
 }
 
-/// Judges one entry against the state before it. Pure: changes nothing.
+/// Judges one entry against the state before it, with a history that cannot fail (in
+/// memory). Pure: changes nothing.
 ///
 /// `record` is the state of `step.event.record` (None when it has none yet). Signatures are
 /// not checked here (callers batch them); everything else about lawfulness is.
@@ -535,7 +573,31 @@ pub fn check(
     registry: &Registry,
     record: Option<&RecordState>,
     step: Step<'_>,
-    history: &impl History,
+    history: &impl History<Error = std::convert::Infallible>,
+) -> Result<(), Violation> {
+    let recalled = match recall(step, history) {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    judge(registry, record, step, &recalled)
+}
+
+/// [`check`] with a history that can fail (the store's trees).
+pub fn try_check<H: History>(
+    registry: &Registry,
+    record: Option<&RecordState>,
+    step: Step<'_>,
+    history: &H,
+) -> Result<(), CheckError<H::Error>> {
+    let recalled = recall(step, history).map_err(CheckError::History)?;
+    Ok(judge(registry, record, step, &recalled)?)
+}
+
+fn judge(
+    registry: &Registry,
+    record: Option<&RecordState>,
+    step: Step<'_>,
+    recalled: &Recalled,
 ) -> Result<(), Violation> {
     let ev = step.event;
     let kind = ev.kind.kind();
@@ -563,7 +625,7 @@ pub fn check(
             today,
         });
     }
-    if let Some(first) = history.nonce_seen(&ev.nonce) {
+    if let Some(first) = recalled.first_seen {
         return Err(Violation::Replay { first });
     }
     check_author(registry, ev, kind)?;
@@ -589,7 +651,7 @@ pub fn check(
             _ => Err(Violation::NotEnrolled(actor.clone())),
         },
         (_, None) => Err(Violation::Shape(format!("{kind} events need a record id"))),
-        (k, Some(rid)) => check_record_event(record, rid, k, step, today, history),
+        (k, Some(rid)) => check_record_event(record, rid, k, step, today, recalled),
     }
 }
 
@@ -626,7 +688,7 @@ fn check_record_event(
     kind: &EventKind,
     step: Step<'_>,
     today: Date,
-    history: &impl History,
+    recalled: &Recalled,
 ) -> Result<(), Violation> {
     let Some(r) = record else {
         return if matches!(kind, EventKind::RecordOpened) {
@@ -666,7 +728,7 @@ fn check_record_event(
             Service::Open => Err(Violation::NotTerminated(rid.clone())),
         },
         EventKind::Amendment { amends } => {
-            if *amends < step.seq && history.record_of(*amends).as_ref() == Some(rid) {
+            if *amends < step.seq && recalled.amended_record.as_ref() == Some(rid) {
                 Ok(())
             } else {
                 Err(Violation::BadAmendmentTarget {
@@ -820,15 +882,16 @@ pub struct LedgerState {
 }
 
 impl History for LedgerState {
-    fn record_of(&self, seq: Seq) -> Option<RecordId> {
-        usize::try_from(seq.0)
+    type Error = std::convert::Infallible;
+    fn record_of(&self, seq: Seq) -> Result<Option<RecordId>, Self::Error> {
+        Ok(usize::try_from(seq.0)
             .ok()
             .and_then(|i| self.record_of.get(i))
             .cloned()
-            .flatten()
+            .flatten())
     }
-    fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq> {
-        self.nonces.get(nonce).copied()
+    fn nonce_seen(&self, nonce: &Nonce) -> Result<Option<Seq>, Self::Error> {
+        Ok(self.nonces.get(nonce).copied())
     }
 }
 

@@ -269,6 +269,11 @@ fn golden_entries_decode_strictly_and_chain() {
         let bytes = hex::decode(e["entry_bytes"].as_str().unwrap()).unwrap();
         let entry = Entry::from_bytes(&bytes).unwrap();
         assert_eq!(entry.prev, prev);
+        assert_eq!(
+            caseledger_core::event::event_bytes_in_entry(&bytes),
+            Some(entry.event.event.to_bytes().unwrap().as_slice()),
+            "the event sits between the fixed header and the signature"
+        );
         let h = hash::entry_hash(&bytes);
         assert_eq!(h.to_hex(), e["entry_hash"].as_str().unwrap());
         prev = h;

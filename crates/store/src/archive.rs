@@ -15,10 +15,11 @@
 //! transactions of [`IMPORT_CHUNK`] without flushing, then flushed once. On any error the
 //! new ledger directory is removed (or emptied, if it existed empty before).
 
-use crate::commit::Incoming;
 use crate::error::{Result, StoreError};
-use crate::ledger::{Durability, Ledger, OpenOptions};
+use crate::group::Incoming;
+use crate::ledger::Ledger;
 use crate::open::{cleanup_new_dir, prepare_new_dir};
+use crate::types::{Durability, OpenOptions};
 use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
 use caseledger_core::checkpoint::{open_checkpoint, Checkpoint};
 use caseledger_core::event::{Entry, EventKind, Payload};

@@ -1,177 +1,26 @@
-//! The ledger: the [`Ledger`] handle, its options, [`Head`], [`Receipt`], [`Stats`] and
-//! the small accessors.
+//! The ledger: the [`Ledger`] handle and its small accessors.
 //!
-//! The rest of `Ledger` lives in sibling modules: create/open in `open.rs`, append with
-//! group commit (and its write path) in `commit.rs`, queries and proofs in `query.rs`.
+//! Its options and value types ([`Head`], [`Receipt`], [`Stats`]) are in `types.rs`. The
+//! rest of `Ledger` lives in sibling modules, each importing this one (never the other way
+//! round): create/open in `open.rs`, append with group commit in `commit.rs` (the group
+//! machinery it drives is `group.rs`), queries and proofs in `query.rs`.
 //! The on-disk layout is in [`crate::layout`]; checkpoints in [`crate::checkpoints`];
 //! archive export/import in [`crate::archive`].
 
-use crate::commit::{Queue, Writer};
 use crate::error::{Result, StoreError};
+use crate::group::{Queue, Writer};
 use crate::layout::*;
 use crate::sigs::KeyCache;
+use crate::types::*;
 use crate::upper::UpperNodes;
-use caseledger_core::event::{LedgerSettings, ShortText};
-use caseledger_core::ids::{ActorId, EntryHash, PublicKey, Seq};
-use caseledger_core::keys::SigningKey;
-use caseledger_core::merkle::{CompactRange, Sha256Hasher};
+use caseledger_core::event::ShortText;
+use caseledger_core::ids::PublicKey;
+use caseledger_core::merkle::Sha256Hasher;
 use caseledger_core::record::Registry;
-use caseledger_core::time::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
-
-/// The ledger's clock: returns the current time. It is called once per group commit; the
-/// store never lets `recorded_at` go backwards (it uses `max(clock(), last recorded_at)`).
-/// Injectable for tests and golden vectors.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
-
-/// The system clock ([`Timestamp::now`]).
-pub fn system_clock() -> Clock {
-    Arc::new(Timestamp::now)
-}
-
-/// When an append returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// Return only after the group's transaction is flushed to disk (default).
-    #[default]
-    Immediate,
-    /// Return after the transaction is applied; durable at the next [`Ledger::flush`] (or
-    /// sled's background flush, every 500 ms). For bulk import.
-    Deferred,
-}
-
-/// Options for [`Ledger::open`] (and the opening half of create/import).
-#[derive(Clone)]
-pub struct OpenOptions {
-    /// When appends return. Default [`Durability::Immediate`].
-    pub durability: Durability,
-    /// The clock that stamps `recorded_at`. Default [`system_clock`].
-    pub clock: Clock,
-}
-
-impl Default for OpenOptions {
-    fn default() -> OpenOptions {
-        OpenOptions {
-            durability: Durability::Immediate,
-            clock: system_clock(),
-        }
-    }
-}
-
-impl std::fmt::Debug for OpenOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenOptions")
-            .field("durability", &self.durability)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OpenOptions {
-    /// Replaces the clock.
-    pub fn with_clock(mut self, clock: Clock) -> OpenOptions {
-        self.clock = clock;
-        self
-    }
-    /// Replaces the durability.
-    pub fn with_durability(mut self, durability: Durability) -> OpenOptions {
-        self.durability = durability;
-        self
-    }
-}
-
-/// What [`Ledger::create`] needs to write the genesis entry.
-#[derive(Debug)]
-pub struct CreateOptions<'a> {
-    /// The checkpoint origin (C2SP), e.g. `example.org/practice-ledger`. Use a valid note key
-    /// name (no spaces or `+`) so that it can also name the ledger key.
-    pub origin: ShortText,
-    /// The first admin's actor id.
-    pub admin: ActorId,
-    /// The first admin's signing key: signs the genesis event.
-    pub admin_key: &'a SigningKey,
-    /// The public half of the ledger (checkpoint) key.
-    pub ledger_key: PublicKey,
-    /// Ledger-wide settings.
-    pub settings: LedgerSettings,
-    /// Durability and clock.
-    pub open: OpenOptions,
-}
-
-/// The ledger's head: what `meta.head` holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Head {
-    /// The number of entries (the next seq).
-    pub size: u64,
-    /// The hash of the last entry.
-    pub last_hash: EntryHash,
-    /// The `recorded_at` of the last entry.
-    pub last_recorded_at: Timestamp,
-}
-
-impl Head {
-    pub(crate) const EMPTY: Head = Head {
-        size: 0,
-        last_hash: EntryHash::ZERO,
-        last_recorded_at: Timestamp(i64::MIN),
-    };
-}
-
-/// What an accepted append returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// The entry's position.
-    pub seq: Seq,
-    /// Its entry hash `h_i`.
-    pub hash: EntryHash,
-    /// The ledger time it was recorded at.
-    pub recorded_at: Timestamp,
-}
-
-/// Counters since the ledger was opened (group commit behaviour, for tests and benches).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Entries written.
-    pub appended: u64,
-    /// Appends refused (refusals inside groups and batches).
-    pub refused: u64,
-    /// sled transactions committed (one per group or batch).
-    pub transactions: u64,
-    /// sled flushes (`Immediate` groups, `flush()`, checkpoints).
-    pub flushes: u64,
-    /// The largest number of entries committed in one transaction.
-    pub largest_group: u64,
-}
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) appended: AtomicU64,
-    pub(crate) refused: AtomicU64,
-    pub(crate) transactions: AtomicU64,
-    pub(crate) flushes: AtomicU64,
-    pub(crate) largest_group: AtomicU64,
-}
-
-pub(crate) struct Trees {
-    pub(crate) db: sled::Db,
-    pub(crate) entries: sled::Tree,
-    pub(crate) payloads: sled::Tree,
-    pub(crate) nodes: sled::Tree,
-    pub(crate) records: sled::Tree,
-    pub(crate) nonces: sled::Tree,
-    pub(crate) checkpoints: sled::Tree,
-    pub(crate) meta: sled::Tree,
-}
-
-/// What readers see: updated after each commit.
-pub(crate) struct Published {
-    pub(crate) head: Head,
-    pub(crate) range: CompactRange,
-    pub(crate) registry: Arc<Registry>,
-}
+use std::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 
 /// A caseledger ledger in a directory: `Send + Sync`, share it by reference (or `Arc`)
 /// between the threads that append.
@@ -351,17 +200,22 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::TreeNodes;
+    use crate::upper::TreeNodes;
     use crate::upper::UPPER_LEVEL;
     use caseledger_core::encoding::decode_canonical;
+    use caseledger_core::event::LedgerSettings;
     use caseledger_core::event::Role;
     use caseledger_core::event::{Event, EventKind, Payload, FORMAT_VERSION};
     use caseledger_core::hash::{entry_hash, merkle_leaf};
-    use caseledger_core::ids::{Nonce, RecordId};
+    use caseledger_core::ids::{ActorId, Nonce, RecordId, Seq};
+    use caseledger_core::keys::SigningKey;
+    use caseledger_core::merkle::CompactRange;
     use caseledger_core::merkle::{self, NodeId};
     use caseledger_core::note::NoteSigner;
     use caseledger_core::record::RecordState;
     use caseledger_core::time::Date;
+    use caseledger_core::time::Timestamp;
+    use std::sync::Arc;
 
     fn ledger(dir: &Path) -> (Ledger, SigningKey) {
         let admin = SigningKey::from_seed(&[1; 32]);

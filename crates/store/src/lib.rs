@@ -6,7 +6,8 @@
 //!   records, prove inclusion and consistency, sign checkpoints and store cosignatures,
 //!   export and import the engine-independent archive.
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
-//!   `checkpoints.log` framing (the source of docs/FORMAT.md's storage section).
+//!   `checkpoints.log` framing (re-exported from `caseledger_core::layout`, the source of
+//!   docs/FORMAT.md's storage section).
 //! * [`StoreError`]: the one error type.
 //! * [`keyfile`]: private key files (mode 0600).
 //!
@@ -25,16 +26,19 @@ pub mod archive;
 pub mod checkpoints;
 mod commit;
 pub mod error;
+mod group;
 pub mod keyfile;
-pub mod layout;
+pub use caseledger_core::layout;
 pub mod ledger;
 mod open;
 mod query;
 mod sigs;
+mod types;
 mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
-pub use ledger::{
-    system_clock, Clock, CreateOptions, Durability, Head, Ledger, OpenOptions, Receipt, Stats,
+pub use ledger::Ledger;
+pub use types::{
+    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Stats,
 };

@@ -2,11 +2,12 @@
 //! refuse a truncated ledger, new-directory preparation and cleanup, and the
 //! [`Ledger`] constructors (create, create_with_genesis, open).
 
-use crate::commit::{Ops, Queue, Writer};
 use crate::error::{Result, StoreError};
+use crate::group::{Ops, Queue, Writer};
 use crate::layout::*;
-use crate::ledger::{Counters, CreateOptions, Head, Ledger, OpenOptions, Published, Trees};
+use crate::ledger::Ledger;
 use crate::sigs::KeyCache;
+use crate::types::{Counters, CreateOptions, Head, OpenOptions, Published, Trees};
 use crate::upper::UpperNodes;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Event, EventKind, SignedEvent, FORMAT_VERSION};
@@ -33,69 +34,28 @@ impl Trees {
 }
 
 fn acquire_lock(dir: &Path) -> Result<File> {
-    use fs2::FileExt;
-    let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StoreError::io(&path, e))?;
-    // A flock belongs to an open file description, and a process forked by another thread
-    // shares ours until it execs: a ledger dropped just then stays locked for a moment. Try
-    // again briefly before calling the ledger "in use" (a real owner keeps it far longer).
-    let mut waited = std::time::Duration::ZERO;
-    let step = std::time::Duration::from_millis(20);
-    loop {
-        match file.try_lock_exclusive() {
-            Ok(()) => return Ok(file),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.raw_os_error() == fs2::lock_contended_error().raw_os_error() =>
-            {
-                if waited >= LOCK_WAIT {
-                    return Err(StoreError::InUse {
-                        path: dir.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(step);
-                waited += step;
-            }
-            Err(e) => return Err(StoreError::io(&path, e)),
-        }
-    }
+    caseledger_sledio::lock_exclusive(dir).map_err(|e| open_error(dir, e))
 }
 
-/// How long `acquire_lock` retries a contended lock (see there).
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
-
 fn open_sled(dir: &Path, create_new: bool) -> Result<sled::Db> {
-    // Called only while we hold `<DIR>/lock`, so no other live `Ledger` owns this sled
-    // directory. sled's own lock can still be held for a moment by the background flusher
-    // of a handle this process just dropped; wait for it (bounded) instead of calling a
-    // ledger that nobody uses "in use".
-    let path = dir.join(SLED_DIR);
-    let mut waited = std::time::Duration::ZERO;
-    let step = std::time::Duration::from_millis(50);
-    loop {
-        match sled::Config::new()
-            .path(&path)
-            .create_new(create_new)
-            .open()
-        {
-            Ok(db) => return Ok(db),
-            Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
-                if waited >= SLED_LOCK_WAIT {
-                    return Err(StoreError::InUse {
-                        path: dir.to_path_buf(),
-                    });
-                }
-                std::thread::sleep(step);
-                waited += step;
-            }
-            Err(sled::Error::Io(io)) => return Err(StoreError::io(&path, io)),
-            Err(other) => return Err(StoreError::Sled(other)),
-        }
+    // Called only while we hold `<DIR>/lock`; the shared opener removes stale snapshots and
+    // waits (bounded) for sled's own lock.
+    caseledger_sledio::open_db(&dir.join(SLED_DIR), |c| c.create_new(create_new))
+        .map_err(|e| open_error(dir, e))
+}
+
+fn open_error(dir: &Path, e: caseledger_sledio::OpenError) -> StoreError {
+    use caseledger_sledio::OpenError;
+    match e {
+        OpenError::InUse => StoreError::InUse {
+            path: dir.to_path_buf(),
+        },
+        OpenError::Io { path, source } => StoreError::io(&path, source),
+        OpenError::Sled(e) => StoreError::Sled(e),
+        OpenError::Panicked => StoreError::corrupt(
+            "the storage engine crashed while opening the database",
+            None,
+        ),
     }
 }
 
@@ -134,26 +94,6 @@ fn checkpoint_size(note: &str) -> Option<u64> {
     caseledger_core::checkpoint::Checkpoint::parse_body(note.text())
         .ok()
         .map(|c| c.size)
-}
-
-/// Removes `snap.*.generating` files from the sled directory. A process killed while sled
-/// writes a snapshot leaves one (possibly empty); sled 0.34.7 skips only `*.in___motion`
-/// files when it looks for snapshots, so it would read this one and report corruption on
-/// every later open. It is never a completed snapshot and holds no ledger data (the log
-/// segments do); we hold the ledger lock, so no live process is writing it.
-fn remove_unfinished_sled_snapshots(dir: &Path) -> Result<()> {
-    let sled_dir = dir.join(SLED_DIR);
-    let listing = std::fs::read_dir(&sled_dir).map_err(|e| StoreError::io(&sled_dir, e))?;
-    for item in listing {
-        let item = item.map_err(|e| StoreError::io(&sled_dir, e))?;
-        let name = item.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with("snap.") && name.ends_with(".generating") {
-            let path = item.path();
-            std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
-        }
-    }
-    Ok(())
 }
 
 /// Refuses to open a ledger that is shorter than what it has itself recorded: sled 0.34
@@ -202,9 +142,6 @@ fn check_not_shorter_than_recorded(db: &sled::Db, size: u64, in_log: Option<u64>
     }
     Ok(())
 }
-
-/// How long to wait for sled's lock once ours is held (a dropped handle's flusher thread).
-const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -362,7 +299,6 @@ impl Ledger {
         }
         let lock_file = acquire_lock(dir)?;
         let logged = read_checkpoint_log(dir)?;
-        remove_unfinished_sled_snapshots(dir)?;
         let db = open_sled(dir, false)?;
         let meta = db.open_tree(TREE_META)?;
         let get = |key: &[u8], what: &'static str| -> Result<sled::IVec> {

@@ -8,23 +8,8 @@ use crate::upper::CachedNodes;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Entry, Payload};
 use caseledger_core::ids::{RecordId, Seq};
-use caseledger_core::merkle::{self, NodeId, NodeSource, ProveError, Sha256Hasher};
+use caseledger_core::merkle::{self, ProveError, Sha256Hasher};
 use caseledger_core::record::RecordState;
-
-/// Reads Merkle nodes from the `nodes` tree.
-pub(crate) struct TreeNodes<'a>(pub(crate) &'a sled::Tree);
-
-impl NodeSource for TreeNodes<'_> {
-    type Error = StoreError;
-    fn node(&self, id: NodeId) -> Result<[u8; 32]> {
-        let v = self
-            .0
-            .get(id.to_key())?
-            .ok_or_else(|| StoreError::corrupt(format!("missing Merkle {id}"), None))?;
-        <[u8; 32]>::try_from(v.as_ref())
-            .map_err(|_| StoreError::corrupt(format!("Merkle {id} is not 32 bytes"), None))
-    }
-}
 
 fn prove_err(e: ProveError<StoreError>) -> StoreError {
     match e {
@@ -88,14 +73,10 @@ impl Ledger {
             .keys()
         {
             let k = k?;
-            let b = k
-                .get(k.len().saturating_sub(8)..)
-                .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                .filter(|_| k.len() == record.as_str().len() + 9)
-                .ok_or_else(|| {
-                    StoreError::corrupt(format!("bad index row for record {record}"), None)
-                })?;
-            out.push(Seq(u64::from_be_bytes(b)));
+            let seq = record_index_seq(record, &k).ok_or_else(|| {
+                StoreError::corrupt(format!("bad index row for record {record}"), None)
+            })?;
+            out.push(Seq(seq));
         }
         Ok(out)
     }

@@ -130,6 +130,21 @@ impl NodeSource for CachedNodes<'_> {
                 return Ok(h);
             }
         }
-        crate::query::TreeNodes(self.tree).node(id)
+        TreeNodes(self.tree).node(id)
+    }
+}
+
+/// Reads Merkle nodes from the `nodes` tree.
+pub(crate) struct TreeNodes<'a>(pub(crate) &'a sled::Tree);
+
+impl NodeSource for TreeNodes<'_> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<[u8; 32]> {
+        let v = self
+            .0
+            .get(id.to_key())?
+            .ok_or_else(|| StoreError::corrupt(format!("missing Merkle {id}"), None))?;
+        <[u8; 32]>::try_from(v.as_ref())
+            .map_err(|_| StoreError::corrupt(format!("Merkle {id} is not 32 bytes"), None))
     }
 }

@@ -218,11 +218,12 @@ struct BundleHistory {
 }
 
 impl History for BundleHistory {
-    fn record_of(&self, seq: Seq) -> Option<RecordId> {
-        self.record_of.get(&seq.0).cloned()
+    type Error = std::convert::Infallible;
+    fn record_of(&self, seq: Seq) -> Result<Option<RecordId>, Self::Error> {
+        Ok(self.record_of.get(&seq.0).cloned())
     }
-    fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq> {
-        self.nonces.get(nonce).map(|s| Seq(*s))
+    fn nonce_seen(&self, nonce: &Nonce) -> Result<Option<Seq>, Self::Error> {
+        Ok(self.nonces.get(nonce).map(|s| Seq(*s)))
     }
 }
 

@@ -1,42 +1,29 @@
 //! `checkpoints.log`: the plain file beside the sled directory where the store appends
-//! every signed checkpoint. Parsed here independently of the store's writer.
-//!
-//! Framing (the store's `layout` module): a sequence of records
-//! `<decimal byte length, no sign, no leading zeros> "\n" <note bytes>`.
+//! every signed checkpoint. Read with core's framing ([`caseledger_core::layout`]), but
+//! tolerantly: the verifier reports a bad tail instead of refusing the whole log.
+
+use caseledger_core::layout::LogRecords;
 
 /// The file name, beside the `sled` directory.
-pub const FILE_NAME: &str = "checkpoints.log";
+pub const FILE_NAME: &str = caseledger_core::layout::CHECKPOINTS_LOG;
 
 /// Splits the log into its notes, in file order. A torn or malformed tail is returned as
 /// one last item holding the rest of the file, so that the verifier reports it as a
 /// malformed checkpoint instead of silently reading a shorter log.
 pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut records = LogRecords::new(bytes);
     let mut out = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let Some(note) = split_one(rest) else {
-            out.push(rest.to_vec());
-            break;
-        };
-        out.push(note.0.to_vec());
-        rest = note.1;
+    loop {
+        let tail = records.rest();
+        match records.next() {
+            None => return out,
+            Some(Ok(note)) => out.push(note.to_vec()),
+            Some(Err(_)) => {
+                out.push(tail.to_vec());
+                return out;
+            }
+        }
     }
-    out
-}
-
-fn split_one(rest: &[u8]) -> Option<(&[u8], &[u8])> {
-    let nl = rest.iter().position(|&b| b == b'\n')?;
-    let digits = rest.get(..nl)?;
-    let canonical = !digits.is_empty()
-        && digits.len() <= 12
-        && digits.iter().all(u8::is_ascii_digit)
-        && (digits == b"0" || digits.first() != Some(&b'0'));
-    if !canonical {
-        return None;
-    }
-    let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    let body = rest.get(nl + 1..)?;
-    body.split_at_checked(len)
 }
 
 #[cfg(test)]

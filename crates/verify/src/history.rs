@@ -61,13 +61,20 @@ pub(crate) struct Hist {
 }
 
 impl History for Hist {
-    fn record_of(&self, seq: Seq) -> Option<RecordId> {
+    type Error = std::convert::Infallible;
+    fn record_of(&self, seq: Seq) -> Result<Option<RecordId>, Self::Error> {
+        Ok(self.record_at(seq))
+    }
+    fn nonce_seen(&self, nonce: &Nonce) -> Result<Option<Seq>, Self::Error> {
+        Ok(self.nonces.get(nonce).map(|s| Seq(*s)))
+    }
+}
+
+impl Hist {
+    fn record_at(&self, seq: Seq) -> Option<RecordId> {
         let i = usize::try_from(seq.0).ok()?;
         let ord = *self.record_of.get(i)?;
         let s = self.slots.get(usize::try_from(ord).ok()?)?;
         Some(s.id.clone())
-    }
-    fn nonce_seen(&self, nonce: &Nonce) -> Option<Seq> {
-        self.nonces.get(nonce).map(|s| Seq(*s))
     }
 }

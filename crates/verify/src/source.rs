@@ -219,79 +219,11 @@ fn io_err(context: impl Into<String>, e: impl std::fmt::Display) -> VerifyError 
     }
 }
 
-fn is_lock_error(io: &std::io::Error) -> bool {
-    io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock")
-}
-
 /// Runs `f` (a call into sled), turning a panic into [`VerifyError::StorageCorrupt`] with
 /// `what` (what was being done). The panic's own message is dropped: sled may format stored
 /// values (clinical content) into it.
 fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T, VerifyError> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|_panic| VerifyError::StorageCorrupt(what()))
-}
-
-/// Removes `snap.*.generating` files from `sled_dir` (`<DIR>/sled`), if no sled instance has
-/// the directory open.
-///
-/// sled 0.34.7 writes a snapshot to `snap.<lsn>.generating` and renames it `snap.<lsn>` once
-/// it is complete and synced. A process killed in between (for instance during sled's
-/// recovery at open) leaves the `.generating` file behind, often empty; sled's
-/// `RunningConfig::get_snapshot_files` lists every `snap.*` file except `*.in___motion`, so
-/// `read_snapshot` then picks the stale file (the highest lsn) and every later open fails
-/// with `Corruption { at: None }` (docs/RELIABILITY.md, B1). Such a file is a snapshot that
-/// was never completed: a correct sled never reads it (it would have been renamed), and no
-/// ledger data lives in it (a snapshot is an index over sled's log, which sled rebuilds from
-/// the log and the last complete snapshot). Removing it loses nothing.
-///
-/// It is removed only when nothing can be writing it: the caller holds the shared lock on
-/// `<DIR>/lock` (no caseledger writer is live), and this takes sled's own exclusive lock on
-/// `sled/db` for the duration (no sled instance, e.g. a concurrent verifier whose sled is
-/// writing a snapshot during its recovery, has the directory open). If that lock is busy,
-/// nothing is removed (sled's open then reports the directory in use and is retried).
-fn remove_stale_snapshots(sled_dir: &Path) -> Result<(), VerifyError> {
-    use fs2::FileExt;
-    let db = match File::open(sled_dir.join("db")) {
-        Ok(f) => f,
-        // No data file: nothing was recovered, nothing to clean.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(io_err(
-                format!("opening {}", sled_dir.join("db").display()),
-                e,
-            ))
-        }
-    };
-    if FileExt::try_lock_exclusive(&db).is_err() {
-        return Ok(());
-    }
-    let listing = std::fs::read_dir(sled_dir)
-        .map_err(|e| io_err(format!("listing {}", sled_dir.display()), e))?;
-    for ent in listing {
-        let ent = ent.map_err(|e| io_err(format!("listing {}", sled_dir.display()), e))?;
-        let name = ent.file_name();
-        let stale = name
-            .to_str()
-            .is_some_and(|n| n.starts_with("snap.") && n.ends_with(".generating"));
-        if !stale || !ent.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        match std::fs::remove_file(ent.path()) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(io_err(
-                    format!(
-                        "removing the stale (never completed) sled snapshot {}",
-                        ent.path().display()
-                    ),
-                    e,
-                ))
-            }
-        }
-    }
-    // Dropping `db` releases sled's lock before sled opens the file itself.
-    drop(db);
-    Ok(())
 }
 
 /// sled's page cache for a verification: the replay reads every entry once, in order, so
@@ -304,47 +236,24 @@ impl SledSource {
     /// [`VerifyError::InUse`]; storage on which sled panics is
     /// [`VerifyError::StorageCorrupt`].
     pub fn open(dir: &Path) -> Result<SledSource, VerifyError> {
-        use fs2::FileExt;
-        let sled_dir = dir.join("sled");
+        use caseledger_core::layout::{SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_PAYLOADS};
+        use caseledger_sledio::OpenError;
+        let sled_dir = dir.join(SLED_DIR);
         if !dir.is_dir() || !sled_dir.is_dir() {
             return Err(VerifyError::NotFound(dir.to_path_buf()));
         }
-        let lock_path = dir.join("lock");
-        let lock = match File::open(&lock_path) {
-            Ok(f) => {
-                if FileExt::try_lock_shared(&f).is_err() {
-                    return Err(VerifyError::InUse(dir.to_path_buf()));
-                }
-                Some(f)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err(format!("opening {}", lock_path.display()), e)),
-        };
         let opening = || format!("opening {}", sled_dir.display());
-        // sled's own file lock. With `<dir>/lock` shared-locked above, no live writer holds
-        // it; what can is the background flusher of a handle this process just dropped (for
-        // a moment, longer on a loaded machine) or another verifier. Wait as long as the
-        // store does (5 s) before calling the ledger "in use".
-        let mut tries = 0;
-        let db = loop {
-            remove_stale_snapshots(&sled_dir)?;
-            match guarded(opening, || {
-                sled::Config::new()
-                    .path(&sled_dir)
-                    .cache_capacity(SLED_CACHE_BYTES)
-                    .open()
-            })? {
-                Ok(db) => break db,
-                Err(sled::Error::Io(io)) if is_lock_error(&io) => {
-                    tries += 1;
-                    if tries >= 200 {
-                        return Err(VerifyError::InUse(dir.to_path_buf()));
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-                Err(e) => return Err(io_err(opening(), e)),
-            }
+        let open_error = |e: OpenError| match e {
+            OpenError::InUse => VerifyError::InUse(dir.to_path_buf()),
+            OpenError::Io { path, source } => io_err(format!("opening {}", path.display()), source),
+            OpenError::Sled(e) => io_err(opening(), e),
+            OpenError::Panicked => VerifyError::StorageCorrupt(opening()),
         };
+        // The same lock discipline and sled workarounds as the store (caseledger-sledio):
+        // a shared lock on `<dir>/lock`, stale snapshots removed, sled's lock waited for.
+        let lock = caseledger_sledio::lock_shared(dir).map_err(open_error)?;
+        let db = caseledger_sledio::open_db(&sled_dir, |c| c.cache_capacity(SLED_CACHE_BYTES))
+            .map_err(open_error)?;
         // From here on `src` owns the database: an early return closes it under its guard.
         let mut src = SledSource {
             dir: dir.to_path_buf(),
@@ -366,7 +275,11 @@ impl SledSource {
                     Ok(None)
                 }
             };
-            Ok::<_, VerifyError>((open("entries")?, open("payloads")?, open("checkpoints")?))
+            Ok::<_, VerifyError>((
+                open(TREE_ENTRIES)?,
+                open(TREE_PAYLOADS)?,
+                open(TREE_CHECKPOINTS)?,
+            ))
         })??;
         (src.entries, src.payloads, src.checkpoints) = trees;
         Ok(src)

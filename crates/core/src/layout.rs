@@ -1,6 +1,8 @@
 //! The on-disk layout of a ledger directory: files, sled trees, keys and values.
 //! Names and layouts here are part of the format (docs/FORMAT.md is written from this
-//! comment; tamper tests and `verify` read the trees directly).
+//! comment). The store writes them and the verifier reads them through these same names
+//! and parsers: the verifier judges independently, but it does not keep a second copy of
+//! what the bytes mean. No I/O here.
 //!
 //! # Directory
 //!
@@ -99,7 +101,7 @@ pub const META_FORMAT_VERSION: &[u8] = b"format_version";
 pub const META_ORIGIN: &[u8] = b"origin";
 /// `meta` key: ledger public key (32 bytes).
 pub const META_LEDGER_KEY: &[u8] = b"ledger_key";
-/// `meta` key: canonical [`Head`](crate::Head).
+/// `meta` key: canonical `Head` (the store's `caseledger_store::Head`).
 pub const META_HEAD: &[u8] = b"head";
 /// `meta` key: canonical `CompactRange`.
 pub const META_COMPACT_RANGE: &[u8] = b"compact_range";
@@ -112,7 +114,7 @@ pub const RECORD_INDEX_TAG: u8 = 0x00;
 pub const RECORD_STATE_TAG: u8 = 0x01;
 
 /// `record id || 0x00`: the prefix of a record's index rows.
-pub fn record_index_prefix(record: &caseledger_core::RecordId) -> Vec<u8> {
+pub fn record_index_prefix(record: &crate::RecordId) -> Vec<u8> {
     let mut k = Vec::with_capacity(record.as_str().len() + 9);
     k.extend_from_slice(record.as_str().as_bytes());
     k.push(RECORD_INDEX_TAG);
@@ -120,14 +122,32 @@ pub fn record_index_prefix(record: &caseledger_core::RecordId) -> Vec<u8> {
 }
 
 /// `record id || 0x00 || seq BE`: one index row.
-pub fn record_index_key(record: &caseledger_core::RecordId, seq: u64) -> Vec<u8> {
+pub fn record_index_key(record: &crate::RecordId, seq: u64) -> Vec<u8> {
     let mut k = record_index_prefix(record);
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
+/// The seq of one of `record`'s index rows (the inverse of [`record_index_key`]); `None`
+/// when `key` is not exactly `record id || 0x00 || 8 bytes`.
+///
+/// ```
+/// use caseledger_core::layout::{record_index_key, record_index_seq};
+/// use caseledger_core::RecordId;
+/// let r = RecordId::new("C-1").unwrap();
+/// assert_eq!(record_index_seq(&r, &record_index_key(&r, 7)), Some(7));
+/// assert_eq!(record_index_seq(&r, b"C-1\x00short"), None);
+/// assert_eq!(record_index_seq(&RecordId::new("C-2").unwrap(), &record_index_key(&r, 7)), None);
+/// ```
+pub fn record_index_seq(record: &crate::RecordId, key: &[u8]) -> Option<u64> {
+    let seq = key
+        .strip_prefix(record.as_str().as_bytes())?
+        .strip_prefix(&[RECORD_INDEX_TAG])?;
+    <[u8; 8]>::try_from(seq).ok().map(u64::from_be_bytes)
+}
+
 /// `record id || 0x01`: the record state row.
-pub fn record_state_key(record: &caseledger_core::RecordId) -> Vec<u8> {
+pub fn record_state_key(record: &crate::RecordId) -> Vec<u8> {
     let mut k = Vec::with_capacity(record.as_str().len() + 1);
     k.extend_from_slice(record.as_str().as_bytes());
     k.push(RECORD_STATE_TAG);
@@ -162,23 +182,55 @@ pub enum LogError {
     },
 }
 
-/// Splits the content of a `checkpoints.log` into its notes, in file order.
+/// Iterates over the raw records of a `checkpoints.log`, in file order: `Ok(note bytes)`
+/// for each complete record, then at most one `Err` for a torn or malformed record, after
+/// which it ends. The one implementation of the framing: the store's strict reader
+/// ([`parse_checkpoints_log`]) and the verifier's tolerant one both use it.
 ///
 /// ```
-/// use caseledger_store::layout::{frame_log_record, parse_checkpoints_log};
+/// use caseledger_core::layout::{frame_log_record, LogError, LogRecords};
 /// let mut log = frame_log_record("a\n\n— k sig\n");
-/// log.extend(frame_log_record("b\n\n— k sig\n"));
-/// assert_eq!(parse_checkpoints_log(&log).unwrap(), vec!["a\n\n— k sig\n", "b\n\n— k sig\n"]);
-/// assert!(parse_checkpoints_log(&log[..log.len() - 1]).is_err());
+/// log.extend(b"12\nshort");
+/// let items: Vec<_> = LogRecords::new(&log).collect();
+/// assert_eq!(items[0], Ok("a\n\n— k sig\n".as_bytes()));
+/// assert!(matches!(items[1], Err(LogError::TornTail { complete: 1, .. })));
+/// assert_eq!(items.len(), 2);
 /// ```
-pub fn parse_checkpoints_log(bytes: &[u8]) -> Result<Vec<String>, LogError> {
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        let rest = bytes.get(pos..).unwrap_or_default();
+#[derive(Debug, Clone)]
+pub struct LogRecords<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    complete: usize,
+    done: bool,
+}
+
+impl<'a> LogRecords<'a> {
+    /// Starts reading `bytes`, the whole content of a `checkpoints.log`.
+    pub fn new(bytes: &'a [u8]) -> LogRecords<'a> {
+        LogRecords {
+            bytes,
+            pos: 0,
+            complete: 0,
+            done: false,
+        }
+    }
+
+    /// Byte offset of the next record (after the last one returned).
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// The rest of the file from the next record on.
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
+    fn next_record(&mut self) -> Result<&'a [u8], LogError> {
+        let pos = self.pos;
+        let rest = self.rest();
         let torn = LogError::TornTail {
             offset: pos,
-            complete: out.len(),
+            complete: self.complete,
         };
         let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
             return Err(if rest.iter().all(u8::is_ascii_digit) {
@@ -188,6 +240,8 @@ pub fn parse_checkpoints_log(bytes: &[u8]) -> Result<Vec<String>, LogError> {
             });
         };
         let digits = rest.get(..nl).unwrap_or_default();
+        // Canonical decimal: no sign, no leading zeros, at most 12 digits (a note is far
+        // below a terabyte; the bound keeps the parse from overflowing).
         let canonical = !digits.is_empty()
             && digits.iter().all(u8::is_ascii_digit)
             && (digits == b"0" || digits.first() != Some(&b'0'))
@@ -200,12 +254,92 @@ pub fn parse_checkpoints_log(bytes: &[u8]) -> Result<Vec<String>, LogError> {
             .and_then(|s| s.parse().ok())
             .ok_or(LogError::Malformed { offset: pos })?;
         let start = nl + 1;
-        let Some(note) = start.checked_add(len).and_then(|end| rest.get(start..end)) else {
-            return Err(torn);
-        };
-        let note = std::str::from_utf8(note).map_err(|_| LogError::Malformed { offset: pos })?;
-        out.push(note.to_owned());
-        pos += start + len;
+        let note = start
+            .checked_add(len)
+            .and_then(|end| rest.get(start..end))
+            .ok_or(torn)?;
+        self.pos += start + len;
+        self.complete += 1;
+        Ok(note)
     }
-    Ok(out)
+}
+
+impl<'a> Iterator for LogRecords<'a> {
+    type Item = Result<&'a [u8], LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.pos >= self.bytes.len() {
+            return None;
+        }
+        let item = self.next_record();
+        self.done = item.is_err();
+        Some(item)
+    }
+}
+
+/// Splits the content of a `checkpoints.log` into its notes, in file order; a torn or
+/// malformed record, or a note that is not UTF-8, is an error.
+///
+/// ```
+/// use caseledger_core::layout::{frame_log_record, parse_checkpoints_log};
+/// let mut log = frame_log_record("a\n\n— k sig\n");
+/// log.extend(frame_log_record("b\n\n— k sig\n"));
+/// assert_eq!(parse_checkpoints_log(&log).unwrap(), vec!["a\n\n— k sig\n", "b\n\n— k sig\n"]);
+/// assert!(parse_checkpoints_log(&log[..log.len() - 1]).is_err());
+/// ```
+pub fn parse_checkpoints_log(bytes: &[u8]) -> Result<Vec<String>, LogError> {
+    let mut records = LogRecords::new(bytes);
+    let mut out = Vec::new();
+    loop {
+        let offset = records.offset();
+        match records.next() {
+            None => return Ok(out),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(note)) => {
+                let note = std::str::from_utf8(note).map_err(|_| LogError::Malformed { offset })?;
+                out.push(note.to_owned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_round_trips_and_rejects_non_canonical_lengths() {
+        let a = "o\n1\nAAAA\n\n\u{2014} k sig\n";
+        let mut log = frame_log_record(a);
+        log.extend(frame_log_record(a));
+        assert_eq!(parse_checkpoints_log(&log).unwrap(), vec![a, a]);
+        assert_eq!(
+            parse_checkpoints_log(&log[..log.len() - 3]),
+            Err(LogError::TornTail {
+                offset: frame_log_record(a).len(),
+                complete: 1
+            })
+        );
+        for bad in [&b"01\nx"[..], b"+1\nx", b"\nx", b"x\n", b"1234567890123\n"] {
+            assert!(
+                matches!(
+                    parse_checkpoints_log(bad),
+                    Err(LogError::Malformed { offset: 0 })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_checkpoints_log(b"12"),
+            Err(LogError::TornTail {
+                offset: 0,
+                complete: 0
+            })
+        );
+        assert_eq!(
+            parse_checkpoints_log(b"1\n\xff"),
+            Err(LogError::Malformed { offset: 0 })
+        );
+        assert!(parse_checkpoints_log(b"").unwrap().is_empty());
+    }
 }

@@ -1,0 +1,504 @@
+//! The group-commit machinery the write path drives: the queue of waiting appenders, the
+//! writer state, and staging a group (judging each event with `record::check` against an
+//! in-memory overlay, encoding it, collecting the sled operations). No `Ledger` here: the
+//! `append` methods that drive it are in `commit.rs`.
+//!
+//! # Write path
+//!
+//! 1. On the caller's thread: the payload must match the event's commitment (both or
+//!    neither), and the author's signature is verified with the author's key in the
+//!    published registry (in parallel across callers).
+//! 2. The caller queues its event. The first queued caller that finds no leader becomes the
+//!    leader: it takes everything queued, and under the writer lock judges each event in
+//!    order with `record::check` (each sees the effects of the earlier ones, through an
+//!    in-memory overlay of registry, record states, nonces and seqs), encodes the accepted
+//!    ones into one reused buffer, and writes them all in ONE sled transaction, followed by
+//!    one `flush` under [`Durability::Immediate`]. A refused event fails only its own caller
+//!    and writes nothing.
+//! 3. Followers wake with their own result. The head, compact range and registry live in
+//!    memory and are persisted in each transaction; nothing just written is read back.
+//!
+//! If the signing key of an author changed between step 1 and the leader's check (a
+//! revocation and re-enrolment in between), the leader verifies again with the current key.
+
+use crate::error::{Result, StoreError};
+use crate::layout::*;
+use crate::sigs::KeyCache;
+use crate::types::{Head, Receipt, Trees};
+use crate::upper::UPPER_LEVEL;
+use caseledger_core::encoding::{decode_canonical, encode_into};
+use caseledger_core::event::{Entry, Event, EventKind, Payload, SignedEvent, FORMAT_VERSION};
+use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::ids::{Nonce, PublicKey, RecordId, Seq};
+use caseledger_core::merkle::{CompactRange, NodeId, Sha256Hasher};
+use caseledger_core::record::{self, CheckError, History, RecordState, Registry, Step, Violation};
+use caseledger_core::time::Timestamp;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Which tree an [`Op`] writes.
+#[derive(Clone, Copy)]
+pub(crate) enum T {
+    Entries,
+    Payloads,
+    Nodes,
+    Records,
+    Nonces,
+    Meta,
+}
+
+pub(crate) struct Op {
+    pub(crate) tree: T,
+    pub(crate) key: Range<usize>,
+    pub(crate) val: Option<Range<usize>>,
+}
+
+/// A group's writes: keys and values encoded into one reused buffer.
+#[derive(Default)]
+pub(crate) struct Ops {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) ops: Vec<Op>,
+}
+
+impl Ops {
+    pub(crate) fn clear(&mut self) {
+        if self.buf.capacity() > 64 << 20 {
+            self.buf = Vec::new();
+        }
+        self.buf.clear();
+        self.ops.clear();
+    }
+    pub(crate) fn key(&mut self, key: &[u8]) -> Range<usize> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(key);
+        start..self.buf.len()
+    }
+    pub(crate) fn put(&mut self, tree: T, key: &[u8], val: &[u8]) {
+        let key = self.key(key);
+        let start = self.buf.len();
+        self.buf.extend_from_slice(val);
+        self.ops.push(Op {
+            tree,
+            key,
+            val: Some(start..self.buf.len()),
+        });
+    }
+    /// Puts a value encoded canonically straight into the buffer.
+    pub(crate) fn put_encoded<V: Serialize>(
+        &mut self,
+        tree: T,
+        key: &[u8],
+        val: &V,
+    ) -> Result<Range<usize>> {
+        let mark = self.buf.len();
+        let key = self.key(key);
+        let start = self.buf.len();
+        if let Err(e) = encode_into(val, &mut self.buf) {
+            self.buf.truncate(mark);
+            return Err(e.into());
+        }
+        let val = start..self.buf.len();
+        self.ops.push(Op {
+            tree,
+            key,
+            val: Some(val.clone()),
+        });
+        Ok(val)
+    }
+    pub(crate) fn remove(&mut self, tree: T, key: &[u8]) {
+        let key = self.key(key);
+        self.ops.push(Op {
+            tree,
+            key,
+            val: None,
+        });
+    }
+    pub(crate) fn slice(&self, r: &Range<usize>) -> &[u8] {
+        self.buf.get(r.clone()).unwrap_or_default()
+    }
+}
+
+/// The writer's in-memory state, guarded by the writer lock.
+pub(crate) struct Writer {
+    pub(crate) head: Head,
+    pub(crate) range: CompactRange,
+    pub(crate) registry: Registry,
+    pub(crate) ops: Ops,
+}
+
+/// An event on its way into the ledger.
+pub(crate) enum Incoming {
+    /// A new event: the store assigns seq, prev and recorded_at.
+    New {
+        signed: SignedEvent,
+        payload: Option<Payload>,
+        /// The key its signature was verified with on the caller's thread.
+        verified_with: Option<PublicKey>,
+    },
+    /// An archived entry: its bytes are kept exactly (import).
+    Imported {
+        bytes: Vec<u8>,
+        entry: Entry,
+        payload: Option<Payload>,
+    },
+}
+
+pub(crate) struct Job {
+    pub(crate) ticket: u64,
+    pub(crate) item: Incoming,
+}
+
+#[derive(Default)]
+pub(crate) struct Queue {
+    pub(crate) pending: Vec<Job>,
+    pub(crate) leader: bool,
+    pub(crate) done: HashMap<u64, Result<Receipt>>,
+    pub(crate) next_ticket: u64,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The payload must match the event's commitment; both or neither.
+pub(crate) fn check_payload(event: &Event, payload: Option<&Payload>) -> Result<()> {
+    let found = payload.map(Payload::commitment);
+    if event.commitment == found {
+        Ok(())
+    } else {
+        Err(StoreError::PayloadMismatch {
+            expected: event.commitment,
+            found,
+        })
+    }
+}
+
+/// A record's state during a group: loaded once, written once.
+pub(crate) struct Slot {
+    pub(crate) state: Option<RecordState>,
+    pub(crate) dirty: bool,
+    /// Seqs of this record appended earlier in the same group.
+    pub(crate) batch_seqs: Vec<u64>,
+}
+
+/// The fold's view of history during a group: committed trees plus the group so far.
+pub(crate) struct GroupHistory<'a> {
+    pub(crate) trees: &'a Trees,
+    pub(crate) committed: u64,
+    pub(crate) nonces: &'a HashMap<Nonce, Seq>,
+    pub(crate) seq_records: &'a HashMap<u64, Option<RecordId>>,
+}
+
+impl History for GroupHistory<'_> {
+    type Error = StoreError;
+    fn record_of(&self, seq: Seq) -> Result<Option<RecordId>> {
+        if let Some(r) = self.seq_records.get(&seq.0) {
+            return Ok(r.clone());
+        }
+        if seq.0 >= self.committed {
+            return Ok(None);
+        }
+        let Some(bytes) = self.trees.entries.get(seq.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let entry = Entry::from_bytes(&bytes)
+            .map_err(|e| StoreError::corrupt(format!("entry does not decode: {e}"), Some(seq)))?;
+        Ok(entry.event.event.record)
+    }
+    fn nonce_seen(&self, nonce: &Nonce) -> Result<Option<Seq>> {
+        if let Some(s) = self.nonces.get(nonce) {
+            return Ok(Some(*s));
+        }
+        let Some(v) = self.trees.nonces.get(nonce.0)? else {
+            return Ok(None);
+        };
+        let b = <[u8; 8]>::try_from(v.as_ref())
+            .map_err(|_| StoreError::corrupt("nonce row is not 8 bytes", None))?;
+        Ok(Some(Seq(u64::from_be_bytes(b))))
+    }
+}
+
+/// A group being staged: the new state and its writes.
+pub(crate) struct Stage<'a> {
+    pub(crate) trees: &'a Trees,
+    pub(crate) keys: &'a KeyCache,
+    pub(crate) committed: u64,
+    pub(crate) now: Timestamp,
+    pub(crate) head: Head,
+    pub(crate) range: CompactRange,
+    pub(crate) registry: Registry,
+    pub(crate) registry_changed: bool,
+    pub(crate) genesis: bool,
+    pub(crate) records: HashMap<RecordId, Slot>,
+    pub(crate) nonces: HashMap<Nonce, Seq>,
+    pub(crate) seq_records: HashMap<u64, Option<RecordId>>,
+    pub(crate) ops: &'a mut Ops,
+    pub(crate) accepted: u64,
+    /// Merkle nodes of level >= `UPPER_LEVEL` staged in this group, for [`UpperNodes`](crate::upper::UpperNodes).
+    pub(crate) upper: Vec<(NodeId, [u8; 32])>,
+}
+
+impl Stage<'_> {
+    pub(crate) fn load_record(&mut self, rid: &RecordId) -> Result<()> {
+        if self.records.contains_key(rid) {
+            return Ok(());
+        }
+        let state = match self.trees.records.get(record_state_key(rid))? {
+            Some(v) => Some(decode_canonical::<RecordState>(&v).map_err(|e| {
+                StoreError::corrupt(format!("state of record {rid} does not decode: {e}"), None)
+            })?),
+            None => None,
+        };
+        self.records.insert(
+            rid.clone(),
+            Slot {
+                state,
+                dirty: false,
+                batch_seqs: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Judges one item and, if accepted, stages its writes. A refusal changes nothing.
+    pub(crate) fn stage(&mut self, item: Incoming) -> Result<Receipt> {
+        let seq = Seq(self.head.size);
+        if seq.next().is_none() {
+            return Err(StoreError::Full);
+        }
+        let last = self.registry.last_recorded_at;
+        // 1. Signature, and for archived entries their position in the chain.
+        let (signed, payload, recorded_at, imported) = match item {
+            Incoming::New {
+                signed,
+                payload,
+                verified_with,
+            } => {
+                let want = self.registry.author_key(&signed.event);
+                match want {
+                    None => {
+                        return Err(StoreError::Refused(Violation::UnknownAuthor(
+                            signed.event.author.clone(),
+                        )))
+                    }
+                    Some(k) if Some(k) != verified_with => self.keys.verify(&signed, &k)?,
+                    Some(_) => {}
+                }
+                let recorded_at = last.map_or(self.now, |l| l.max(self.now));
+                (signed, payload, recorded_at, None)
+            }
+            Incoming::Imported {
+                bytes,
+                entry,
+                payload,
+            } => {
+                if entry.seq != seq {
+                    return Err(StoreError::corrupt(
+                        format!("archived entry carries seq {}, expected {seq}", entry.seq),
+                        Some(seq),
+                    ));
+                }
+                if entry.prev != self.head.last_hash {
+                    return Err(StoreError::corrupt(
+                        "archived entry's prev is not the previous entry's hash (chain break)",
+                        Some(seq),
+                    ));
+                }
+                let Some(k) = self.registry.author_key(&entry.event.event) else {
+                    return Err(StoreError::Refused(Violation::UnknownAuthor(
+                        entry.event.event.author.clone(),
+                    )));
+                };
+                self.keys.verify(&entry.event, &k)?;
+                let ev = &entry.event.event;
+                if payload.is_some() && ev.commitment != payload.as_ref().map(Payload::commitment) {
+                    return Err(StoreError::PayloadMismatch {
+                        expected: ev.commitment,
+                        found: payload.as_ref().map(Payload::commitment),
+                    });
+                }
+                (entry.event, payload, entry.recorded_at, Some(bytes))
+            }
+        };
+        let ev = &signed.event;
+        // 2. The record state machine, roles, clock, replay.
+        if let Some(rid) = &ev.record {
+            self.load_record(rid)?;
+        }
+        let state = ev
+            .record
+            .as_ref()
+            .and_then(|r| self.records.get(r))
+            .and_then(|s| s.state.as_ref());
+        let step = Step {
+            seq,
+            recorded_at,
+            event: ev,
+        };
+        let hist = GroupHistory {
+            trees: self.trees,
+            committed: self.committed,
+            nonces: &self.nonces,
+            seq_records: &self.seq_records,
+        };
+        record::try_check(&self.registry, state, step, &hist).map_err(|e| match e {
+            CheckError::Violation(v) => StoreError::Refused(v),
+            CheckError::History(e) => e,
+        })?;
+        // 3. Fallible reads before any staging: a destruction's payload rows.
+        let destroyed_seqs = match (&ev.kind, &ev.record) {
+            (EventKind::Destruction { .. }, Some(rid)) => {
+                let mut seqs = Vec::new();
+                for row in self
+                    .trees
+                    .records
+                    .scan_prefix(record_index_prefix(rid))
+                    .keys()
+                {
+                    let k = row?;
+                    let seq = record_index_seq(rid, &k).ok_or_else(|| {
+                        StoreError::corrupt(format!("bad index row for record {rid}"), None)
+                    })?;
+                    seqs.push(seq);
+                }
+                if let Some(slot) = self.records.get(rid) {
+                    seqs.extend_from_slice(&slot.batch_seqs);
+                }
+                seqs
+            }
+            _ => Vec::new(),
+        };
+        // 4. Encode the entry (the last fallible step).
+        let mark = (self.ops.buf.len(), self.ops.ops.len());
+        let nonce = ev.nonce;
+        let rid = ev.record.clone();
+        let admin = !ev.kind.kind().has_record();
+        let genesis = matches!(ev.kind, EventKind::Genesis { .. });
+        let key = seq.to_be_bytes();
+        let (entry_range, entry) = match imported {
+            Some(bytes) => {
+                self.ops.put(T::Entries, &key, &bytes);
+                let r = self
+                    .ops
+                    .ops
+                    .last()
+                    .and_then(|o| o.val.clone())
+                    .unwrap_or_default();
+                (
+                    r,
+                    Entry {
+                        format_version: FORMAT_VERSION,
+                        seq,
+                        prev: self.head.last_hash,
+                        recorded_at,
+                        event: signed,
+                    },
+                )
+            }
+            None => {
+                let entry = Entry {
+                    format_version: FORMAT_VERSION,
+                    seq,
+                    prev: self.head.last_hash,
+                    recorded_at,
+                    event: signed,
+                };
+                (self.ops.put_encoded(T::Entries, &key, &entry)?, entry)
+            }
+        };
+        let hash = entry_hash(self.ops.slice(&entry_range));
+        let nodes = match self.range.append(&Sha256Hasher, merkle_leaf(&hash)) {
+            Ok(n) => n,
+            Err(_) => {
+                self.ops.buf.truncate(mark.0);
+                self.ops.ops.truncate(mark.1);
+                return Err(StoreError::Full);
+            }
+        };
+        // 5. Stage everything else (infallible from here).
+        if let Some(p) = &payload {
+            let mut v = Vec::with_capacity(32 + p.content().len());
+            v.extend_from_slice(p.salt());
+            v.extend_from_slice(p.content());
+            self.ops.put(T::Payloads, &key, &v);
+        }
+        self.ops.put(T::Nonces, &nonce.0, &key);
+        for (id, h) in nodes {
+            self.ops.put(T::Nodes, &id.to_key(), &h);
+            if id.level() >= UPPER_LEVEL {
+                self.upper.push((id, h));
+            }
+        }
+        for s in destroyed_seqs {
+            self.ops.remove(T::Payloads, &s.to_be_bytes());
+        }
+        let step = Step {
+            seq,
+            recorded_at,
+            event: &entry.event.event,
+        };
+        match &rid {
+            Some(r) => {
+                self.ops.put(T::Records, &record_index_key(r, seq.0), &[]);
+                if let Some(slot) = self.records.get_mut(r) {
+                    record::apply(&mut self.registry, &mut slot.state, step);
+                    slot.dirty = true;
+                    slot.batch_seqs.push(seq.0);
+                }
+            }
+            None => {
+                let mut none = None;
+                record::apply(&mut self.registry, &mut none, step);
+            }
+        }
+        self.registry_changed |= admin;
+        self.genesis |= genesis;
+        self.nonces.insert(nonce, seq);
+        self.seq_records.insert(seq.0, rid);
+        self.head = Head {
+            size: seq.0 + 1,
+            last_hash: hash,
+            last_recorded_at: recorded_at,
+        };
+        self.accepted += 1;
+        Ok(Receipt {
+            seq,
+            hash,
+            recorded_at,
+        })
+    }
+
+    /// Stages the rows written once per group: record states, meta.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        for (rid, slot) in &self.records {
+            if let (true, Some(st)) = (slot.dirty, &slot.state) {
+                self.ops
+                    .put_encoded(T::Records, &record_state_key(rid), st)?;
+            }
+        }
+        self.ops.put_encoded(T::Meta, META_HEAD, &self.head)?;
+        self.ops
+            .put_encoded(T::Meta, META_COMPACT_RANGE, &self.range)?;
+        if self.registry_changed {
+            let mut stored = self.registry.clone();
+            stored.last_recorded_at = None;
+            self.ops.put_encoded(T::Meta, META_REGISTRY, &stored)?;
+        }
+        if self.genesis {
+            self.ops
+                .put_encoded(T::Meta, META_FORMAT_VERSION, &FORMAT_VERSION)?;
+            let origin = self
+                .registry
+                .origin
+                .as_ref()
+                .map(|o| o.as_str().as_bytes().to_vec())
+                .unwrap_or_default();
+            self.ops.put(T::Meta, META_ORIGIN, &origin);
+            let key = self.registry.ledger_key.map(|k| k.0).unwrap_or_default();
+            self.ops.put(T::Meta, META_LEDGER_KEY, &key);
+        }
+        Ok(())
+    }
+}
