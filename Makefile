@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/release/caseledger
 DEMO := ledger-data/demo
 
-.PHONY: demo test check build bench bench-quick torture fuzz clean-demo
+.PHONY: demo test check deny build bench bench-quick torture fuzz clean-demo
 
 ## demo: build, create a ledger from the bundled sample practice, checkpoint, verify, sign a report.
 demo: build
@@ -13,8 +13,8 @@ demo: build
 build:
 	$(CARGO) build --release --locked -p caseledger
 
-## test: formatting, lints, then every test in the workspace.
-test: check
+## test: formatting, lints, supply-chain checks, then every test in the workspace.
+test: check deny
 	$(CARGO) build --locked -p caseledger
 	$(CARGO) test --workspace --locked
 
@@ -22,6 +22,13 @@ test: check
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## deny: licences, bans, sources and RustSec advisories (deny.toml), offline, against the
+## snapshot in ADVISORY_DB. Needs cargo-deny (`cargo install --locked cargo-deny`); it is not
+## installed here because that takes minutes and writes to ~/.cargo/bin.
+ADVISORY_DB ?= ../shared/advisory-db
+deny:
+	@CARGO="$(CARGO)" bash scripts/deny.sh "$(ADVISORY_DB)"
 
 ## bench: criterion benches plus the ratio-to-floor harness (see benches/RESULTS.md).
 bench:
