@@ -4,11 +4,13 @@
 //!   codes and on the one-line error convention, snapshots of a ledger's state.
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
+//! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
 //! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report signatures check with `ssh-keygen -Y verify` and `openssl pkeyutl`.
 
 mod errors;
+mod guide_example;
 mod happy;
 mod import;
 mod interop;

@@ -57,7 +57,14 @@ pub(crate) enum Command {
     Actor(ActorCmd),
     /// Append one signed event to a record.
     Append(AppendArgs),
-    /// Import events from a JSONL file (the ingest format of DESIGN.md).
+    /// Import events from a JSONL file (the ingest format: docs/GUIDE.md).
+    ///
+    /// One JSON object per line: `record`, `kind`, `occurred_on`, `author`, and `payload` or
+    /// `payload_base64`, plus the kind's own fields (`amends`, `matter`, `reason`, `actor`,
+    /// `role`). Every line is parsed before anything is written, and an error names the line
+    /// number and the field. A line the ledger's rules refuse stops the import there; the lines
+    /// before it stay imported. The format and an example file
+    /// (ledger-data/example/events.jsonl): docs/GUIDE.md, "Ingest format".
     Import(ImportArgs),
     /// Sign a checkpoint of the ledger's current head with the ledger key; print the note.
     Checkpoint(CheckpointArgs),
@@ -88,7 +95,7 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout.
     Man,
-    /// Write a deterministic sample practice in the JSONL ingest format.
+    /// Write a deterministic sample practice in the JSONL ingest format (docs/GUIDE.md).
     Sample(SampleArgs),
 }
 
@@ -215,7 +222,7 @@ pub(crate) struct AppendArgs {
 pub(crate) struct ImportArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
-    /// The JSONL file, or `-` for stdin.
+    /// The JSONL file (format: docs/GUIDE.md, "Ingest format"), or `-` for stdin.
     #[arg(value_name = "FILE", default_value = "-")]
     pub file: PathBuf,
 }
