@@ -90,3 +90,12 @@ pub fn sample_entry_bytes() -> Vec<Vec<u8>> {
     out.push(entry.to_bytes().expect("encode"));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    /// The golden ledger is found from this crate's directory (else only one sample).
+    #[test]
+    fn sample_entries_include_the_golden_ledger() {
+        assert!(super::sample_entry_bytes().len() > 1);
+    }
+}
