@@ -13,7 +13,7 @@ use caseledger_testkit::*;
 /// (one cosigned).
 fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
     let clock = TestClock::at("2014-03-01");
-    let l = Cast::TEST.staffed(dir, clock.options(Durability::Deferred), clock.today());
+    let l = Cast::TEST.staffed_on(dir, &clock, Durability::Deferred);
     let (a, b) = (rid("A"), rid("B"));
     for r in [&a, &b] {
         let (e, p) = Cast::TEST.licensee_event(&clock, r, EventKind::RecordOpened, None);

@@ -12,11 +12,7 @@ fn eight_threads_by_a_thousand_appends() {
     const PER_THREAD: usize = 1000;
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let ledger = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let ledger = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let records: Vec<_> = (0..THREADS).map(|t| rid(&format!("C-{t}"))).collect();
     for r in &records {
         let (e, p) = Cast::TEST.licensee_event(&clock, r, EventKind::RecordOpened, None);
@@ -118,11 +114,7 @@ fn eight_threads_by_a_thousand_appends() {
 fn refusals_inside_a_group_fail_only_their_caller() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let ledger = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let ledger = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let r = rid("C-1");
     let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     ledger.append(e, p).unwrap();

@@ -11,7 +11,7 @@ fn reopen_after_close_and_after_drop() {
     let clock = TestClock::at("2024-01-10");
     let r = rid("C-1");
     let (head1, root1) = {
-        let l = Cast::TEST.staffed(&path, clock.options(Durability::Immediate), clock.today());
+        let l = Cast::TEST.staffed_on(&path, &clock, Durability::Immediate);
         let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
         l.append(e, p).unwrap();
         let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::ProgressNote, Some(b"first"));
@@ -60,11 +60,7 @@ fn reopen_after_close_and_after_drop() {
 fn deferred_appends_are_durable_after_flush() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Deferred),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
     let flushes = l.stats().flushes;
     let r = rid("C-1");
     let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
@@ -222,11 +218,7 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
     // Entries lost from the tree (sled dropping a damaged tail) while meta says more.
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let size = l.head().size;
     drop(l);
     {
@@ -244,11 +236,7 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
 
     // A checkpoint in the log names more entries than the ledger has (an old copy restored).
     let dir = tempfile::tempdir().unwrap();
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let note = l.checkpoint(&Cast::TEST.signer()).unwrap();
     let size = l.head().size;
     drop(l);
@@ -269,11 +257,7 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
 fn open_removes_an_unfinished_sled_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let head = l.head();
     drop(l);
     // What a kill -9 during sled's snapshot leaves behind; sled 0.34.7 would read it.

@@ -19,11 +19,7 @@ fn leaf(l: &Ledger, seq: u64) -> [u8; 32] {
 fn proofs_for_random_sizes_and_indices() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Deferred),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
     let r = rid("C-1");
     let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     l.append(e, p).unwrap();
@@ -79,11 +75,7 @@ fn proofs_for_random_sizes_and_indices() {
 fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2014-03-01");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let (a, b) = (rid("A"), rid("B"));
     let mut a_seqs = Vec::new();
     for r in [&a, &b] {
@@ -186,11 +178,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
 fn checkpoints_log_and_cosignatures() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Deferred),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
     let s = Cast::TEST.signer();
     // A signer with another key is refused.
     let wrong = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[99; 32])).unwrap();
@@ -256,11 +244,7 @@ fn checkpoints_log_and_cosignatures() {
 fn open_cuts_a_torn_checkpoint_log_tail_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let n1 = l.checkpoint(&Cast::TEST.signer()).unwrap();
     drop(l);
     let log_path = dir.path().join("checkpoints.log");

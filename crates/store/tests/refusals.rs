@@ -17,11 +17,7 @@ struct World {
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2015-01-10");
-    let l = Cast::TEST.staffed(
-        dir.path(),
-        clock.options(Durability::Immediate),
-        clock.today(),
-    );
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let today = clock.today();
     let old = caseledger_core::keys::SigningKey::from_seed(&[9; 32]);
     Cast::TEST.enrol(&l, "old", Role::Licensee, &old, today);

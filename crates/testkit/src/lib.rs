@@ -228,6 +228,11 @@ impl Cast {
         l
     }
 
+    /// [`Cast::staffed`] on `clock` (advancing) with `durability`, enrolled on its day.
+    pub fn staffed_on(&self, dir: &Path, clock: &TestClock, durability: Durability) -> Ledger {
+        self.staffed(dir, clock.options(durability), clock.today())
+    }
+
     /// A licensee event on `record`, dated the clock's day.
     pub fn licensee_event(
         &self,
