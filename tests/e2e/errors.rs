@@ -1,7 +1,7 @@
 //! Bad input of every kind: exit 2, exactly one line on stderr, nothing written (the ledger
 //! verifies identically afterwards).
 
-use crate::util::{fails, ok, Fixture};
+use caseledger_testkit::cli::{fails, ok, Fixture};
 use std::fs;
 
 /// Bad files: missing, a directory, empty, random bytes, a path under a file (unreadable).
@@ -30,7 +30,7 @@ fn with_bad_files() -> Fixture {
     f.write("fake-report.json", b"{}");
     f.write(
         "cp.txt",
-        crate::util::stdout(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),
+        caseledger_testkit::cli::stdout(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),
     );
     ok(&f.run(&["keys", "generate", "--out", "w.pem"]));
     f
@@ -39,7 +39,7 @@ fn with_bad_files() -> Fixture {
 #[test]
 fn every_file_argument_refuses_bad_files() {
     let f = with_bad_files();
-    let vkey = crate::util::stdout(&f.run(&["keys", "export", "--ledger", "L"]));
+    let vkey = caseledger_testkit::cli::stdout(&f.run(&["keys", "export", "--ledger", "L"]));
     let vkey = vkey.trim();
     let templates: Vec<Vec<&str>> = vec![
         vec!["import", "--ledger", "L", "{F}"],

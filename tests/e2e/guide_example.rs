@@ -2,7 +2,8 @@
 //! ledger and verifies, and the guide's auditor and investigator steps work on it, so
 //! neither the example nor the guide can rot.
 
-use crate::util::{ok, Fixture, ORIGIN};
+use caseledger_testkit::cli::{ok, Fixture};
+use caseledger_testkit::ORIGIN;
 use std::path::Path;
 
 fn example() -> String {

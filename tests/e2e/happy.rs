@@ -1,8 +1,9 @@
 //! Every command's happy path on a small ledger built in a tempdir.
 
-use crate::util::{bin, fails, ok, run_stdin, stderr, stdout, Fixture, ORIGIN};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use caseledger_testkit::cli::{bin, fails, ok, run_stdin, stderr, stdout, Fixture};
+use caseledger_testkit::ORIGIN;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 

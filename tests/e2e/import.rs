@@ -1,7 +1,7 @@
 //! `caseledger import`: the JSONL ingest format, bad lines by number, nothing from a bad
 //! line (nothing at all for a syntax error), replays refused, no clinical content in errors.
 
-use crate::util::{fails, ok, run_stdin, stderr, Fixture};
+use caseledger_testkit::cli::{fails, ok, run_stdin, stderr, Fixture};
 
 fn line(record: &str, kind: &str, date: &str, extra: &str) -> String {
     format!(

@@ -2,7 +2,8 @@
 //! `openssl pkeyutl -verify -rawin`; one changed byte makes both fail. The tools are
 //! required (CI installs openssh-client and openssl): a missing tool fails the test.
 
-use crate::util::{ok, Fixture, ORIGIN};
+use caseledger_testkit::cli::{ok, Fixture};
+use caseledger_testkit::ORIGIN;
 use std::path::Path;
 use std::process::{Command, Stdio};
 

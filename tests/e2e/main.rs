@@ -16,11 +16,13 @@ mod import;
 mod interop;
 mod report_html;
 mod tamper;
-mod util;
 
 #[test]
 fn binary_prints_version() {
-    let out = util::bin().arg("--version").output().expect("binary runs");
+    let out = caseledger_testkit::cli::bin()
+        .arg("--version")
+        .output()
+        .expect("binary runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("caseledger "));
 }

@@ -8,19 +8,13 @@
 //! `CASELEDGER_CHROMIUM` to use another binary, and `CASELEDGER_SCREENSHOT_DIR` to keep the
 //! screenshots.
 
-use assert_cmd::Command;
+use caseledger_testkit::cli::bin;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const AS_OF: &str = "2026-11-28";
-
-fn caseledger() -> Command {
-    let mut c = Command::new(caseledger_tests::caseledger_bin());
-    c.env_remove("CASELEDGER_LEDGER").env("NO_COLOR", "1");
-    c
-}
 
 fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ledger-data/sample/practice.jsonl")
@@ -102,7 +96,7 @@ fn run_chromium(page: &Path, extra: &[String]) -> String {
 /// The ledger from the committed sample and a report over it, in `dir`.
 fn sample_report(dir: &Path) -> PathBuf {
     let ledger = dir.join("L");
-    caseledger()
+    bin()
         .args([
             "init",
             ledger.to_str().unwrap(),
@@ -112,12 +106,12 @@ fn sample_report(dir: &Path) -> PathBuf {
         ])
         .assert()
         .success();
-    caseledger()
+    bin()
         .args(["import", "--ledger", ledger.to_str().unwrap()])
         .arg(sample_path())
         .assert()
         .success();
-    caseledger()
+    bin()
         .args(["checkpoint", "--ledger", ledger.to_str().unwrap()])
         .assert()
         .success();
@@ -130,7 +124,7 @@ fn write_report(
     out: &Path,
     include_findings: bool,
 ) -> assert_cmd::assert::Assert {
-    let mut c = caseledger();
+    let mut c = bin();
     c.args([
         "report",
         "retention",
@@ -183,7 +177,7 @@ fn screenshot(page: &Path, dir: &Path, name: &str) {
 
 #[test]
 fn the_committed_sample_is_what_the_generator_writes() {
-    let out = caseledger()
+    let out = bin()
         .args(["sample", "--clients", "200", "--seed", "42"])
         .output()
         .expect("sample runs");

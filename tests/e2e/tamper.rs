@@ -1,11 +1,7 @@
 //! Tampering with the stored bytes is a finding (exit 1) that names the seq.
 
-use crate::util::{ok, stderr, stdout, Fixture};
-
-/// Opens the ledger's sled database directly (the CLI is not running).
-fn db(f: &Fixture) -> sled::Db {
-    sled::open(f.ledger().join("sled")).expect("open sled")
-}
+use caseledger_testkit::cli::{ok, stderr, stdout, Fixture};
+use caseledger_testkit::tamper::db;
 
 #[test]
 fn a_flipped_payload_byte_is_a_commitment_mismatch_at_its_seq() {
@@ -16,7 +12,7 @@ fn a_flipped_payload_byte_is_a_commitment_mismatch_at_its_seq() {
     // The payload of seq 7 ("note SECRET-CLINICAL-B" on C-NEW).
     let seq: u64 = 7;
     {
-        let db = db(&f);
+        let db = db(&f.ledger());
         let payloads = db.open_tree("payloads").unwrap();
         let mut v = payloads
             .get(seq.to_be_bytes())
@@ -67,7 +63,7 @@ fn a_flipped_payload_byte_is_a_commitment_mismatch_at_its_seq() {
 fn an_edited_entry_is_named_by_seq() {
     let f = Fixture::small();
     {
-        let db = db(&f);
+        let db = db(&f.ledger());
         let entries = db.open_tree("entries").unwrap();
         let seq: u64 = 5;
         let mut v = entries.get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
@@ -89,7 +85,7 @@ fn a_truncated_ledger_is_caught_by_the_checkpoint_the_auditor_holds() {
         ok(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),
     );
     {
-        let db = db(&f);
+        let db = db(&f.ledger());
         let entries = db.open_tree("entries").unwrap();
         entries.remove(10u64.to_be_bytes()).unwrap();
         db.flush().unwrap();
@@ -153,7 +149,7 @@ fn incremental_verification_reads_only_new_entries_and_still_catches_tampering_t
     // Tamper with the new entry's payload: the incremental run from the old state names it.
     std::fs::write(f.path("old.state"), &saved).unwrap();
     {
-        let db = db(&f);
+        let db = db(&f.ledger());
         let payloads = db.open_tree("payloads").unwrap();
         let mut v = payloads.get(11u64.to_be_bytes()).unwrap().unwrap().to_vec();
         let last = v.len() - 1;
@@ -175,6 +171,12 @@ fn incremental_verification_reads_only_new_entries_and_still_catches_tampering_t
     let mid = bad.len() / 2;
     bad[mid] ^= 0xff;
     std::fs::write(f.path("bad.state"), &bad).unwrap();
-    let e = crate::util::fails(&f.run(&["verify", "--ledger", "L", "--from-state", "bad.state"]));
+    let e = caseledger_testkit::cli::fails(&f.run(&[
+        "verify",
+        "--ledger",
+        "L",
+        "--from-state",
+        "bad.state",
+    ]));
     assert!(e.contains("resume state"), "{e}");
 }

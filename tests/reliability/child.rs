@@ -4,8 +4,10 @@
 //! Protocol: one line per fact on stdout, `TAG value...`, printed and flushed only after
 //! the fact is true (an `ACK` only after `append` returned Ok).
 
-use crate::common::{self, CANARY};
+use crate::harness;
 use caseledger_store::{Ledger, OpenOptions};
+use caseledger_testkit::campaign::CANARY;
+use caseledger_testkit::{self as kit, campaign, Cast};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -14,10 +16,6 @@ fn say(line: &str) {
     let mut l = out.lock();
     let _ = writeln!(l, "{line}");
     let _ = l.flush();
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Dispatches on `CASELEDGER_CHILD`; does nothing when run without it (e.g. `--ignored`).
@@ -32,7 +30,7 @@ fn child_main() {
         "append" => append_forever(&dir, false),
         "append-checkpoint" => append_forever(&dir, true),
         "reopen" => {
-            let l = common::open_settled(&dir, OpenOptions::default()).expect("reopen");
+            let l = kit::open_settled(&dir, OpenOptions::default()).expect("reopen");
             say(&format!("OPENED {}", l.head().size));
         }
         "fill" => fill(&dir),
@@ -41,7 +39,7 @@ fn child_main() {
             Err(caseledger_store::StoreError::InUse { .. }) => say("INUSE"),
             Err(e) => say(&format!("ERR {e}")),
         },
-        "verify-open" => match common::verify_dir(&dir, &common::policy(vec![])) {
+        "verify-open" => match kit::verify_dir(&dir, &campaign::policy(vec![])) {
             Ok(v) => say(&format!("VERIFIED {}", v.size())),
             Err(caseledger_verify::VerifyError::InUse(_)) => say("INUSE"),
             Err(e) => say(&format!("ERR {e}")),
@@ -56,15 +54,15 @@ fn child_main() {
 /// checkpoint every few appends and prints `CKPT <hex of the note>` once it returned.
 fn append_forever(dir: &std::path::Path, checkpoints: bool) {
     // The deliberately broken variant (docs/RELIABILITY.md): acknowledge before durable.
-    let options = if common::broken("deferred") {
+    let options = if harness::broken("deferred") {
         OpenOptions::default().with_durability(caseledger_store::Durability::Deferred)
     } else {
         OpenOptions::default()
     };
     let ledger = if dir.join("sled").is_dir() {
-        common::open_settled(dir, options).expect("open")
+        kit::open_settled(dir, options).expect("open")
     } else {
-        common::create_ledger_with(dir, options)
+        campaign::create_ledger_with(dir, options)
     };
     say(&format!("OPENED {}", ledger.head().size));
     let pid = std::process::id();
@@ -73,11 +71,11 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
             let ledger = &ledger;
             s.spawn(move || {
                 let record = format!("R{pid}-{t}");
-                let r = common::open_record(ledger, &record);
+                let r = campaign::open_record(ledger, &record);
                 say(&format!("ACK {} {}", r.seq.0, r.hash.to_hex()));
-                let signer = common::signer();
+                let signer = Cast::CAMPAIGN.signer();
                 for i in 0u64.. {
-                    match common::note(ledger, &record, i) {
+                    match campaign::note(ledger, &record, i) {
                         Ok(r) => say(&format!("ACK {} {}", r.seq.0, r.hash.to_hex())),
                         Err(e) => {
                             say(&format!("ERR {e}"));
@@ -86,7 +84,7 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
                     }
                     if checkpoints && t == 0 && i % 3 == 0 {
                         match ledger.checkpoint(&signer) {
-                            Ok(note) => say(&format!("CKPT {}", hex(note.as_bytes()))),
+                            Ok(note) => say(&format!("CKPT {}", kit::hex(note.as_bytes()))),
                             Err(e) => say(&format!("ERR checkpoint: {e}")),
                         }
                     }
@@ -107,12 +105,12 @@ fn fill(dir: &std::path::Path) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(u64::MAX);
-    let options = if common::broken("deferred") {
+    let options = if harness::broken("deferred") {
         OpenOptions::default().with_durability(caseledger_store::Durability::Deferred)
     } else {
         OpenOptions::default()
     };
-    let ledger = match common::open_settled(dir, options) {
+    let ledger = match kit::open_settled(dir, options) {
         Ok(l) => l,
         Err(e) => {
             say(&format!("ERR open: {e}"));
@@ -121,10 +119,10 @@ fn fill(dir: &std::path::Path) {
     };
     say(&format!("OPENED {}", ledger.head().size));
     let record = format!("F{}", std::process::id());
-    let (e, p) = common::clinical(
+    let (e, p) = campaign::clinical(
         &record,
         caseledger_core::event::EventKind::RecordOpened,
-        common::day(),
+        campaign::day(),
         "intake",
     );
     let mut fails = 0;
@@ -138,10 +136,10 @@ fn fill(dir: &std::path::Path) {
     // Large payloads fill the disk quickly.
     let filler = "x".repeat(8 * 1024);
     for i in 0..max {
-        let (e, p) = common::clinical(
+        let (e, p) = campaign::clinical(
             &record,
             caseledger_core::event::EventKind::ProgressNote,
-            common::day(),
+            campaign::day(),
             &format!("{i} {filler}"),
         );
         match ledger.append(e, Some(p)) {
@@ -169,7 +167,7 @@ fn fill(dir: &std::path::Path) {
 /// Opens a damaged ledger with the store, then verifies it with the auditor's checkpoint
 /// (`CASELEDGER_CHILD_CHECKPOINT`, hex); prints one `STORE` and one `VERDICT` line.
 fn damaged(dir: &std::path::Path) {
-    match common::open_settled(dir, OpenOptions::default()) {
+    match kit::open_settled(dir, OpenOptions::default()) {
         Ok(l) => {
             // Read everything through the store's own queries too.
             let size = l.head().size;
@@ -184,23 +182,23 @@ fn damaged(dir: &std::path::Path) {
         Err(e) => say(&format!("STORE error {}", e.to_string().replace('\n', " "))),
     }
     let cp_hex = std::env::var("CASELEDGER_CHILD_CHECKPOINT").unwrap_or_default();
-    let note = String::from_utf8(unhex(&cp_hex)).expect("checkpoint hex");
+    let note = String::from_utf8(kit::unhex(&cp_hex)).expect("checkpoint hex");
     // The deliberately broken variant: an auditor who kept no checkpoint of their own.
-    let policy = common::policy(if common::broken("no-auditor-checkpoint") {
+    let policy = campaign::policy(if harness::broken("no-auditor-checkpoint") {
         vec![]
     } else {
         vec![note]
     });
-    match common::verify_dir(dir, &policy) {
+    match kit::verify_dir(dir, &policy) {
         Ok(v) if v.is_clean() => {
             let cp = v
                 .checkpoint()
-                .map(|c| (c.size, hex(&c.root)))
+                .map(|c| (c.size, kit::hex(&c.root)))
                 .unwrap_or((u64::MAX, String::new()));
             say(&format!(
                 "VERDICT clean {} {} {} {}",
                 v.size(),
-                hex(&v.root()),
+                kit::hex(&v.root()),
                 cp.0,
                 cp.1
             ));
@@ -214,13 +212,4 @@ fn damaged(dir: &std::path::Path) {
             e.to_string().replace('\n', " ")
         )),
     }
-}
-
-fn unhex(h: &str) -> Vec<u8> {
-    (0..h.len() / 2)
-        .filter_map(|i| {
-            h.get(2 * i..2 * i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
 }

@@ -8,8 +8,9 @@
 //! * each copy verifies clean as a prefix of the final ledger (same root at its size);
 //! * a second process opening the ledger (store or verifier) is told it is in use.
 
-use crate::common::{self, run_child};
+use crate::harness::{self, run_child};
 use caseledger_core::checkpoint::open_checkpoint;
+use caseledger_testkit::{self as kit, campaign, Cast};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -17,19 +18,19 @@ use std::time::Duration;
 
 #[test]
 fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
-    let (threads, per_thread, rounds) = if common::full() {
+    let (threads, per_thread, rounds) = if harness::full() {
         (16, 400, 5)
     } else {
         (8, 60, 2)
     };
-    let root = common::tempdir("concurrency");
+    let root = kit::tempdir("concurrency");
     let mut failures: Vec<String> = Vec::new();
     let mut unverifiable: Vec<String> = Vec::new();
     let mut panics = 0;
     let mut total_copies = 0;
     for round in 0..rounds {
         let dir = root.path().join(format!("ledger{round}"));
-        let ledger = common::create_ledger(&dir);
+        let ledger = campaign::create_ledger(&dir);
         let base = ledger.head().size;
         let receipts = Mutex::new(Vec::new());
         let checkpoints = Mutex::new(Vec::new());
@@ -41,15 +42,15 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
                 let (ledger, receipts) = (&ledger, &receipts);
                 appenders.push(s.spawn(move || {
                     let record = format!("T-{t}");
-                    let mut mine = vec![common::open_record(ledger, &record)];
+                    let mut mine = vec![campaign::open_record(ledger, &record)];
                     for i in 0..per_thread {
-                        mine.push(common::note(ledger, &record, i).expect("append"));
+                        mine.push(campaign::note(ledger, &record, i).expect("append"));
                     }
                     receipts.lock().expect("lock").extend(mine);
                 }));
             }
             s.spawn(|| {
-                let signer = common::signer();
+                let signer = Cast::CAMPAIGN.signer();
                 while !done.load(Ordering::Relaxed) {
                     checkpoints
                         .lock()
@@ -65,14 +66,14 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
                     // The log first: every note in it was durable in sled before it was logged.
                     std::fs::create_dir_all(&to).expect("mkdir");
                     let log = caseledger_store::layout::CHECKPOINTS_LOG;
-                    if common::broken("copy-sled-first") {
+                    if harness::broken("copy-sled-first") {
                         // The deliberately broken variant: the log may then name entries the copy lacks.
-                        common::copy_dir(&dir.join("sled"), &to.join("sled")).expect("copy sled");
+                        kit::copy_dir(&dir.join("sled"), &to.join("sled")).expect("copy sled");
                         std::thread::sleep(Duration::from_millis(10));
                         std::fs::copy(dir.join(log), to.join(log)).expect("copy log");
                     } else {
                         std::fs::copy(dir.join(log), to.join(log)).expect("copy log");
-                        common::copy_dir(&dir.join("sled"), &to.join("sled")).expect("copy sled");
+                        kit::copy_dir(&dir.join("sled"), &to.join("sled")).expect("copy sled");
                     }
                     copies.lock().expect("lock").push(to);
                     n += 1;
@@ -81,7 +82,7 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
             });
             // While appending: other processes are refused.
             for mode in ["open", "verify-open"] {
-                let run = run_child(common::child_command(mode, &dir), Duration::from_secs(60));
+                let run = run_child(harness::child_command(mode, &dir), Duration::from_secs(60));
                 assert!(
                     run.stdout.lines().any(|l| l == "INUSE"),
                     "a second process ({mode}) was not told the ledger is in use: {}{}",
@@ -127,7 +128,7 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
 
         let checkpoints = checkpoints.into_inner().expect("lock");
         for n in &checkpoints {
-            let cp = open_checkpoint(n, &[common::trusted()])
+            let cp = open_checkpoint(n, &[Cast::CAMPAIGN.verifier()])
                 .expect("checkpoint opens")
                 .checkpoint;
             assert_eq!(
@@ -143,7 +144,7 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
         for c in &copies {
             // The verifier (and sled under it) must not panic on a copy: count panics.
             let checked =
-                std::panic::catch_unwind(|| common::verify_dir_settled(c, &common::policy(vec![])));
+                std::panic::catch_unwind(|| kit::verify_dir_settled(c, &campaign::policy(vec![])));
             let problem = match checked {
                 Err(p) => {
                     panics += 1;
@@ -162,7 +163,7 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
                 }
                 Ok(Ok(v)) if !v.is_clean() => Some(format!(
                     "a copy taken during appends gave a false alarm:\n{}",
-                    common::findings_text(&v)
+                    kit::findings_text(&v)
                 )),
                 Ok(Ok(v)) if v.root() != final_root_at(v.size()) => {
                     Some("the copy is not a prefix of the final ledger".to_owned())
@@ -177,7 +178,7 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
                     .join("caseledger-evidence")
                     .join(format!("copy-round{round}-{}", failures.len()));
                 let _ = std::fs::remove_dir_all(&kept);
-                let _ = common::copy_dir(c, &kept);
+                let _ = kit::copy_dir(c, &kept);
                 failures.push(format!(
                     "round {round}, {}: {p}\n  evidence kept in {}",
                     c.display(),
@@ -187,8 +188,8 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
         }
         ledger.close().expect("close");
         let v =
-            common::verify_dir_settled(&dir, &common::policy(checkpoints.clone())).expect("verify");
-        assert!(v.is_clean(), "final ledger:\n{}", common::findings_text(&v));
+            kit::verify_dir_settled(&dir, &campaign::policy(checkpoints.clone())).expect("verify");
+        assert!(v.is_clean(), "final ledger:\n{}", kit::findings_text(&v));
         println!(
             "concurrency round {round}: {threads} threads, {expected} appends in {} transactions / {} flushes \
              (largest group {}), {} checkpoints during appends, {} copies, of which {} (sizes {:?}) verified clean as prefixes",
@@ -213,7 +214,7 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
     // does not flake, and `make torture` fails on it.
     let hard: Vec<&String> = failures
         .iter()
-        .filter(|f| common::full() || !f.contains("panicked"))
+        .filter(|f| harness::full() || !f.contains("panicked"))
         .collect();
     if hard.len() < failures.len() {
         eprintln!(

@@ -13,12 +13,13 @@
 //! The ledger accumulates across kills; a fresh one is started every `GENERATION` kills
 //! so that verification stays quick. Short: 36 kills; full: 1,200.
 
-use crate::common::{self, child_command};
+use crate::harness::{self, child_command};
 use caseledger_core::checkpoint::open_checkpoint;
 use caseledger_core::event::Entry;
 use caseledger_core::{EntryHash, Seq};
 use caseledger_store::layout::parse_checkpoints_log;
 use caseledger_store::OpenOptions;
+use caseledger_testkit::{self as kit, campaign, Cast};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -70,7 +71,7 @@ fn run_and_kill(mode: &str, dir: &Path, delay: Duration) -> Acks {
                 .insert(seq.parse().expect("seq"), hash.to_owned());
         } else if let Some(hex) = line.strip_prefix("CKPT ") {
             acks.checkpoints
-                .push(String::from_utf8(unhex(hex)).expect("note"));
+                .push(String::from_utf8(kit::unhex(hex)).expect("note"));
         } else if let Some(e) = line.strip_prefix("ERR ") {
             acks.errors.push(e.to_owned());
         }
@@ -127,15 +128,6 @@ fn run_and_kill(mode: &str, dir: &Path, delay: Duration) -> Acks {
     acks
 }
 
-fn unhex(h: &str) -> Vec<u8> {
-    (0..h.len() / 2)
-        .filter_map(|i| {
-            h.get(2 * i..2 * i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
-}
-
 /// Kills a child while it reopens the ledger (recovery), after `delay`.
 fn kill_during_recovery(dir: &Path, delay: Duration) {
     let mut child = child_command("reopen", dir)
@@ -156,7 +148,7 @@ fn check_after_kill(
     all_acks: &BTreeMap<u64, String>,
     trusted_checkpoint: Option<&String>,
 ) -> Result<u64, String> {
-    let ledger = common::open_settled(dir, OpenOptions::default())
+    let ledger = kit::open_settled(dir, OpenOptions::default())
         .map_err(|e| format!("the ledger does not reopen: {e:?}"))?;
     let size = ledger.head().size;
     let mut lost = 0;
@@ -176,7 +168,7 @@ fn check_after_kill(
     let notes =
         parse_checkpoints_log(&log).map_err(|e| format!("checkpoints.log after a kill: {e}"))?;
     for n in &notes {
-        let cp = open_checkpoint(n, &[common::trusted()])
+        let cp = open_checkpoint(n, &[Cast::CAMPAIGN.verifier()])
             .map_err(|e| format!("a logged checkpoint does not open: {e}"))?
             .checkpoint;
         if cp.size > size {
@@ -197,12 +189,12 @@ fn check_after_kill(
         }
     }
     drop(ledger);
-    let policy = common::policy(trusted_checkpoint.into_iter().cloned().collect());
-    let v = common::verify_dir_settled(dir, &policy).map_err(|e| format!("verify: {e}"))?;
+    let policy = campaign::policy(trusted_checkpoint.into_iter().cloned().collect());
+    let v = kit::verify_dir_settled(dir, &policy).map_err(|e| format!("verify: {e}"))?;
     if !v.is_clean() {
         return Err(format!(
             "the ledger does not verify clean after a kill:\n{}",
-            common::findings_text(&v)
+            kit::findings_text(&v)
         ));
     }
     if v.size() != size {
@@ -216,7 +208,7 @@ fn check_after_kill(
 
 /// Empty or partial snapshot files a killed sled recovery left behind.
 fn stale_snapshots(dir: &Path) -> Vec<std::path::PathBuf> {
-    common::files_under(&dir.join("sled"))
+    kit::files_under(&dir.join("sled"))
         .into_iter()
         .filter(|p| {
             p.file_name()
@@ -230,15 +222,15 @@ fn stale_snapshots(dir: &Path) -> Vec<std::path::PathBuf> {
 fn keep_evidence(dir: &Path, label: &str) -> std::path::PathBuf {
     let to = std::env::temp_dir().join("caseledger-evidence").join(label);
     let _ = std::fs::remove_dir_all(&to);
-    let _ = common::copy_dir(dir, &to);
+    let _ = kit::copy_dir(dir, &to);
     to
 }
 
 #[test]
 fn crash_kill9_loses_nothing_acknowledged() {
-    let kills = common::count(36, 1200);
-    let mut rng = ChaCha8Rng::seed_from_u64(common::seed(1));
-    let root = common::tempdir("crash");
+    let kills = harness::count(36, 1200);
+    let mut rng = ChaCha8Rng::seed_from_u64(harness::seed(1));
+    let root = kit::tempdir("crash");
     let mut dir = root.path().join("gen0");
     let mut all_acks: BTreeMap<u64, String> = BTreeMap::new();
     let mut last_checkpoint: Option<String> = None;

@@ -8,8 +8,9 @@
 //! auditor's checkpoint's. Not allowed: a panic or crash of the child, a hang, running out
 //! of the memory limit, a clean verdict on another size or root.
 
-use crate::common::{self, run_child};
+use crate::harness::{self, run_child};
 use caseledger_store::layout::{CHECKPOINTS_LOG, SLED_DIR};
+use caseledger_testkit::{self as kit, campaign, Cast};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -17,19 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Builds the base ledger; returns its latest checkpoint note, size and root.
 fn build_base(dir: &Path) -> (String, u64, [u8; 32]) {
-    let ledger = common::create_ledger(dir);
-    let signer = common::signer();
+    let ledger = campaign::create_ledger(dir);
+    let signer = Cast::CAMPAIGN.signer();
     for r in 0..5 {
         let record = format!("C-{r:04}");
-        common::open_record(&ledger, &record);
+        campaign::open_record(&ledger, &record);
         for i in 0..29 {
-            common::note(&ledger, &record, i).expect("append");
+            campaign::note(&ledger, &record, i).expect("append");
         }
         if r % 2 == 0 {
             ledger.checkpoint(&signer).expect("checkpoint");
@@ -43,7 +40,7 @@ fn build_base(dir: &Path) -> (String, u64, [u8; 32]) {
 
 /// One seeded damage; returns a description.
 fn damage(dir: &Path, rng: &mut ChaCha8Rng) -> String {
-    let sled_files: Vec<PathBuf> = common::files_under(&dir.join(SLED_DIR));
+    let sled_files: Vec<PathBuf> = kit::files_under(&dir.join(SLED_DIR));
     let log = dir.join(CHECKPOINTS_LOG);
     if sled_files.is_empty() {
         // An earlier step of a combination deleted every sled file.
@@ -144,7 +141,7 @@ fn name(dir: &Path, p: &Path) -> String {
 
 /// The child command under an address-space limit (4 GiB): unbounded memory fails it.
 fn limited(dir: &Path, checkpoint: &str) -> Command {
-    let c = common::child_command("damaged", dir);
+    let c = harness::child_command("damaged", dir);
     let mut sh = Command::new("sh");
     sh.arg("-c")
         .arg("ulimit -v 4194304 && exec \"$0\" \"$@\"")
@@ -152,25 +149,28 @@ fn limited(dir: &Path, checkpoint: &str) -> Command {
         .args(c.get_args())
         .env("CASELEDGER_CHILD", "damaged")
         .env("CASELEDGER_CHILD_DIR", dir)
-        .env("CASELEDGER_CHILD_CHECKPOINT", hex(checkpoint.as_bytes()));
+        .env(
+            "CASELEDGER_CHILD_CHECKPOINT",
+            kit::hex(checkpoint.as_bytes()),
+        );
     sh
 }
 
 #[test]
 fn damaged_ledgers_never_panic_hang_or_verify_short() {
-    let seeds = common::count(60, 600);
-    let root = common::tempdir("damage");
+    let seeds = harness::count(60, 600);
+    let root = kit::tempdir("damage");
     let base = root.path().join("base");
     let (checkpoint, size, cp_root) = build_base(&base);
-    let mut rng = ChaCha8Rng::seed_from_u64(common::seed(3));
+    let mut rng = ChaCha8Rng::seed_from_u64(harness::seed(3));
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
     let mut failures = Vec::new();
     let started = std::time::Instant::now();
     for s in 0..seeds {
         let dir = root.path().join(format!("seed{s}"));
-        common::copy_dir(&base, &dir).expect("copy base");
+        kit::copy_dir(&base, &dir).expect("copy base");
         let what = damage(&dir, &mut rng);
-        if common::broken("no-auditor-checkpoint") {
+        if harness::broken("no-auditor-checkpoint") {
             // The deliberately broken variant: no checkpoint held anywhere outside sled.
             let _ = std::fs::remove_file(dir.join(CHECKPOINTS_LOG));
         }
@@ -204,7 +204,7 @@ fn damaged_ledgers_never_panic_hang_or_verify_short() {
             if let Some(rest) = v.strip_prefix("clean ") {
                 let f: Vec<&str> = rest.split(' ').collect();
                 let ok = f.first() == Some(&size.to_string().as_str())
-                    && f.get(1) == Some(&hex(&cp_root).as_str());
+                    && f.get(1) == Some(&kit::hex(&cp_root).as_str());
                 if !ok {
                     failures.push(format!(
                         "seed {s} ({what}): clean verdict on another ledger: {v}"
@@ -269,22 +269,21 @@ fn damaged_ledgers_never_panic_hang_or_verify_short() {
 /// reused seqs a signed checkpoint already covers, turning bit rot into a forked history.
 #[test]
 fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
-    let root = common::tempdir("damage-short");
+    let root = kit::tempdir("damage-short");
     let base = root.path().join("base");
     let (_, size, _) = build_base(&base);
     // Flip bits in sled's data file until sled recovers to a shorter state (seeded).
-    let mut rng = ChaCha8Rng::seed_from_u64(common::seed(33));
+    let mut rng = ChaCha8Rng::seed_from_u64(harness::seed(33));
     for attempt in 0..200 {
         let dir = root.path().join(format!("try{attempt}"));
-        common::copy_dir(&base, &dir).expect("copy");
+        kit::copy_dir(&base, &dir).expect("copy");
         let db = dir.join(SLED_DIR).join("db");
         let mut b = std::fs::read(&db).expect("read");
         let i = rng.gen_range(0..b.len());
         let bit = rng.gen_range(0..8);
         b[i] ^= 1 << bit;
         std::fs::write(&db, &b).expect("write");
-        let Ok(ledger) = common::open_settled(&dir, caseledger_store::OpenOptions::default())
-        else {
+        let Ok(ledger) = kit::open_settled(&dir, caseledger_store::OpenOptions::default()) else {
             continue;
         };
         let opened = ledger.head().size;
@@ -292,13 +291,13 @@ fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
             continue;
         }
         // Reproduced: the store opened a ledger shorter than its own log names. Show the harm.
-        let _ = common::open_record(&ledger, "AFTER-ROT");
+        let _ = campaign::open_record(&ledger, "AFTER-ROT");
         drop(ledger);
-        let v = common::verify_dir_settled(&dir, &common::policy(vec![])).expect("verify");
+        let v = kit::verify_dir_settled(&dir, &campaign::policy(vec![])).expect("verify");
         panic!(
             "flipping bit {bit} of byte {i} of sled/db: Ledger::open succeeded with size {opened} < {size} named by checkpoints.log; \
              after one more append the verifier reports:\n{}",
-            common::findings_text(&v)
+            kit::findings_text(&v)
         );
     }
 }
@@ -310,20 +309,20 @@ fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
 /// recovered to empty.
 #[test]
 fn an_emptied_ledger_with_checkpoints_is_a_truncation_finding() {
-    let root = common::tempdir("damage-empty");
+    let root = kit::tempdir("damage-empty");
     let dir = root.path().join("L");
     let (note, _, _) = build_base(&dir);
     {
-        let db = sled::open(dir.join(SLED_DIR)).expect("open sled");
+        let db = kit::tamper::db(&dir);
         let t = db.open_tree("entries").expect("entries");
         t.clear().expect("clear");
         db.flush().expect("flush");
     }
-    match common::verify_dir_settled(&dir, &common::policy(vec![note])) {
+    match kit::verify_dir_settled(&dir, &campaign::policy(vec![note])) {
         Ok(v) => assert!(
             v.findings().iter().any(|f| f.kind == caseledger_verify::FindingKind::Truncation),
             "no truncation finding:\n{}",
-            common::findings_text(&v)
+            kit::findings_text(&v)
         ),
         Err(e) => panic!("every entry deleted, checkpoints name 153: expected a truncation finding, got the error: {e}"),
     }

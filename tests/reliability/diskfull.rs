@@ -13,10 +13,11 @@
 //! (or, if sled opens, appends fail clearly) and the verifier still reads it. Permission
 //! denied: run as an unprivileged user (`setpriv`), so root's override does not hide it.
 
-use crate::common::{self, run_child, tagged};
+use crate::harness::{self, run_child, tagged};
 use caseledger_core::event::Entry;
 use caseledger_core::{EntryHash, Seq};
 use caseledger_store::OpenOptions;
+use caseledger_testkit::{self as kit, campaign, Cast};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,7 +61,7 @@ fn acks(stdout: &str) -> BTreeMap<u64, String> {
 }
 
 fn check_acked_present(dir: &Path, acked: &BTreeMap<u64, String>) -> u64 {
-    let ledger = common::open_settled(dir, OpenOptions::default()).expect("reopen after disk full");
+    let ledger = kit::open_settled(dir, OpenOptions::default()).expect("reopen after disk full");
     let mut lost = 0;
     for (seq, hash) in acked {
         match ledger.entry_bytes(Seq(*seq)).expect("read") {
@@ -77,7 +78,7 @@ fn check_acked_present(dir: &Path, acked: &BTreeMap<u64, String>) -> u64 {
 
 /// Fills the ledger's filesystem with a child; returns the child's stdout.
 fn fill_once(dir: &Path, fsize_limit_kb: Option<u64>) -> String {
-    let mut c = common::child_command("fill", dir);
+    let mut c = harness::child_command("fill", dir);
     c.env("CASELEDGER_CHILD_MAX", "4000");
     let cmd = match fsize_limit_kb {
         None => c,
@@ -134,7 +135,7 @@ fn assert_clear_storage_errors(stdout: &str) -> Vec<String> {
             "an append on a full disk failed with an unclear error: {e}"
         );
         assert!(
-            !e.contains(common::CANARY),
+            !e.contains(campaign::CANARY),
             "an error message holds clinical content: {e}"
         );
     }
@@ -143,8 +144,8 @@ fn assert_clear_storage_errors(stdout: &str) -> Vec<String> {
 
 #[test]
 fn disk_full_is_a_clear_error_and_loses_nothing() {
-    let rounds = common::count(2, 10);
-    let root = common::tempdir("diskfull");
+    let rounds = harness::count(2, 10);
+    let root = kit::tempdir("diskfull");
     for round in 0..rounds {
         let mnt_at = root.path().join(format!("mnt{round}"));
         // CASELEDGER_DISKFULL=ulimit forces the fallback (to test it where mount works).
@@ -160,7 +161,7 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
             "ulimit -f (no mount permitted)"
         };
         let dir = mnt_at.join("ledger");
-        common::create_ledger(&dir).close().expect("close");
+        campaign::create_ledger(&dir).close().expect("close");
         // Leave some room, then fill it with a file we can delete to free space.
         let filler = mnt_at.join("filler");
         if mount.is_some() {
@@ -171,7 +172,7 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         let errors = assert_clear_storage_errors(&out);
         let acked = acks(&out);
         // Reopening while still full: it works or fails clearly, never panics.
-        let while_full = match common::open_settled(&dir, OpenOptions::default()) {
+        let while_full = match kit::open_settled(&dir, OpenOptions::default()) {
             Ok(_) => "reopens while full".to_owned(),
             Err(e) => {
                 let m = e.to_string();
@@ -190,28 +191,28 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
             "{lost} acknowledged appends are missing after disk full"
         );
         let after = {
-            let ledger = common::open_settled(&dir, OpenOptions::default())
+            let ledger = kit::open_settled(&dir, OpenOptions::default())
                 .expect("reopen after freeing space");
             if mount.is_none() {
                 // Under ulimit the limit was the child's: this process may write on.
             }
-            common::open_record(&ledger, &format!("AFTER-{round}"));
+            campaign::open_record(&ledger, &format!("AFTER-{round}"));
             for i in 0..5 {
-                common::note(&ledger, &format!("AFTER-{round}"), i)
+                campaign::note(&ledger, &format!("AFTER-{round}"), i)
                     .expect("append after space was freed");
             }
             let size = ledger.head().size;
             ledger
-                .checkpoint(&common::signer())
+                .checkpoint(&Cast::CAMPAIGN.signer())
                 .expect("checkpoint after space was freed");
             size
         };
-        let v = common::verify_dir_settled(&dir, &common::policy(vec![]))
+        let v = kit::verify_dir_settled(&dir, &campaign::policy(vec![]))
             .expect("verify after disk full");
         assert!(
             v.is_clean(),
             "ledger after disk full:\n{}",
-            common::findings_text(&v)
+            kit::findings_text(&v)
         );
         assert_eq!(v.size(), after);
         println!(
@@ -226,7 +227,7 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
 
 #[test]
 fn read_only_filesystem_is_a_clear_error() {
-    let root = common::tempdir("readonly");
+    let root = kit::tempdir("readonly");
     let mnt_at = root.path().join("mnt");
     let Some(mount) = Mount::tmpfs(&mnt_at, "8m") else {
         // No mount permitted: chmod cannot stop root, so this case needs the unprivileged
@@ -235,12 +236,12 @@ fn read_only_filesystem_is_a_clear_error() {
     };
     let dir = mnt_at.join("ledger");
     {
-        let l = common::create_ledger(&dir);
-        common::open_record(&l, "RO-1");
-        l.checkpoint(&common::signer()).expect("checkpoint");
+        let l = campaign::create_ledger(&dir);
+        campaign::open_record(&l, "RO-1");
+        l.checkpoint(&Cast::CAMPAIGN.signer()).expect("checkpoint");
     }
     assert!(mount.remount("ro"), "remount read-only");
-    match common::open_settled(&dir, OpenOptions::default()) {
+    match kit::open_settled(&dir, OpenOptions::default()) {
         Err(e) => {
             let m = e.to_string().to_lowercase();
             assert!(
@@ -250,7 +251,7 @@ fn read_only_filesystem_is_a_clear_error() {
             println!("read-only: open refused: {e}");
         }
         Ok(l) => {
-            let e = common::note(&l, "RO-1", 0)
+            let e = campaign::note(&l, "RO-1", 0)
                 .expect_err("an append on a read-only filesystem succeeded");
             assert!(
                 e.to_string().to_lowercase().contains("read-only"),
@@ -260,9 +261,9 @@ fn read_only_filesystem_is_a_clear_error() {
         }
     }
     // The auditor can still read a ledger on read-only media.
-    match common::verify_dir_settled(&dir, &common::policy(vec![])) {
+    match kit::verify_dir_settled(&dir, &campaign::policy(vec![])) {
         Ok(v) => {
-            assert!(v.is_clean(), "{}", common::findings_text(&v));
+            assert!(v.is_clean(), "{}", kit::findings_text(&v));
             println!("read-only: verifier reads it: clean, size {}", v.size());
         }
         Err(e) => {
@@ -297,10 +298,10 @@ fn permission_denied_is_a_clear_error() {
         .tempdir_in("/tmp")
         .expect("tempdir");
     let dir = root.path().join("ledger");
-    common::create_ledger(&dir).close().expect("close");
+    campaign::create_ledger(&dir).close().expect("close");
     // Everything readable and traversable by all, writable by root only.
     chmod_r(root.path(), 0o755, 0o644);
-    let c = common::child_command("open", &dir);
+    let c = harness::child_command("open", &dir);
     let mut cmd = if running_as_root {
         let mut s = Command::new("setpriv");
         s.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])

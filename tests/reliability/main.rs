@@ -9,10 +9,10 @@
 //! library code under test.
 
 mod child;
-mod common;
 mod concurrency;
 mod crash;
 mod damage;
 mod diskfull;
+mod harness;
 mod privacy;
 mod props;

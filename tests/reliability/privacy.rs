@@ -11,17 +11,17 @@
 //! * Destroyed content is unreadable afterwards (store API, archive, the files on disk),
 //!   while the chain still verifies.
 
-use crate::common::{self, CANARY};
+use crate::harness;
 use base64::Engine;
 use caseledger_core::event::{Entry, EventKind, Payload};
 use caseledger_core::hash::payload_commitment;
 use caseledger_core::{Date, Seq, Timestamp};
 use caseledger_store::OpenOptions;
+use caseledger_testkit::campaign::CANARY;
+use caseledger_testkit::{self as kit, campaign, cli, Cast, TestClock};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 
 /// Every form in which the canary could leak: as text, hex, base64 at the three
 /// alignments, and Rust's `Debug` of a byte slice.
@@ -58,7 +58,7 @@ fn assert_no_leak(what: &str, text: &str) {
 
 /// Runs `caseledger` in `cwd` with trace logging on; checks nothing leaked; returns it.
 fn run(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let o = common::cli(cwd, args, stdin);
+    let o = cli::run_traced(cwd, args, stdin);
     let shown = format!("caseledger {}", args.join(" "));
     assert_no_leak(
         &format!("stdout of `{shown}`"),
@@ -87,7 +87,7 @@ fn ok(o: &Output, what: &str) {
 
 #[test]
 fn canary_never_leaks_through_the_cli() {
-    let tmp = common::tempdir("privacy-cli");
+    let tmp = kit::tempdir("privacy-cli");
     let w = tmp.path();
     ok(
         &run(
@@ -297,7 +297,7 @@ fn canary_never_leaks_through_the_cli() {
     }
     // The report files: JSON, HTML, CSV, signatures.
     let mut report_files = 0;
-    for f in common::files_under(&w.join("R")) {
+    for f in kit::files_under(&w.join("R")) {
         assert_no_leak(
             &format!("report file {}", f.display()),
             &String::from_utf8_lossy(&std::fs::read(&f).expect("read")),
@@ -339,14 +339,14 @@ fn canary_never_leaks_through_the_cli() {
             || String::from_utf8_lossy(&o.stderr).contains("commitment_mismatch"),
         "the finding does not name the commitment mismatch"
     );
-    for f in common::files_under(&w.join("R2")) {
+    for f in kit::files_under(&w.join("R2")) {
         assert_no_leak(
             &format!("report file {}", f.display()),
             &String::from_utf8_lossy(&std::fs::read(&f).expect("read")),
         );
     }
     // The deliberately broken variant: a command that does print a payload must be caught.
-    if common::broken("print-payload") {
+    if harness::broken("print-payload") {
         run_leaky(w);
     }
     println!("privacy: canary absent from stdout/stderr of {} commands (RUST_LOG=trace), {report_files} report files, error messages, findings", 30 + bad_lines.len() * 2);
@@ -366,7 +366,7 @@ fn run_leaky(w: &Path) {
 
 /// Flips one byte of one payload's content in the `payloads` tree (the CLI is not running).
 fn tamper_a_payload(ledger: &Path) {
-    let db = sled::open(ledger.join("sled")).expect("open sled");
+    let db = kit::tamper::db(ledger);
     let t = db.open_tree("payloads").expect("payloads tree");
     let (k, v) = t.iter().nth(3).expect("a payload").expect("read");
     let mut v = v.to_vec();
@@ -385,15 +385,15 @@ fn debug_output_of_payload_holders_is_redacted() {
         stored: p.to_stored(),
     };
     assert_no_leak("Debug of ArchiveItem", &format!("{item:?}"));
-    let tmp = common::tempdir("privacy-debug");
-    let ledger = common::create_ledger(&tmp.path().join("L"));
-    common::open_record(&ledger, "C-1");
-    let r = common::note(&ledger, "C-1", 0).expect("append");
+    let tmp = kit::tempdir("privacy-debug");
+    let ledger = campaign::create_ledger(&tmp.path().join("L"));
+    campaign::open_record(&ledger, "C-1");
+    let r = campaign::note(&ledger, "C-1", 0).expect("append");
     let got = ledger.payload(r.seq).expect("read").expect("present");
     assert_no_leak("Debug of a payload read back", &format!("{got:?}"));
     assert_no_leak("Debug of the Ledger", &format!("{ledger:?}"));
     // A refused append's error (payload not matching its commitment).
-    let (ev, _) = common::clinical("C-1", EventKind::ProgressNote, common::day(), "x");
+    let (ev, _) = campaign::clinical("C-1", EventKind::ProgressNote, campaign::day(), "x");
     let wrong = Payload::new(format!("{CANARY} other").into_bytes());
     let e = ledger
         .append(ev, Some(wrong))
@@ -402,7 +402,7 @@ fn debug_output_of_payload_holders_is_redacted() {
     ledger.close().expect("close");
     // What the verifier reads and reports.
     let src = caseledger_verify::SledSource::open(&tmp.path().join("L")).expect("source");
-    let v = caseledger_verify::verify(&src, &common::policy(vec![]), &|_| {}).expect("verify");
+    let v = caseledger_verify::verify(&src, &campaign::policy(vec![]), &|_| {}).expect("verify");
     assert_no_leak("Debug of Verified", &format!("{v:?}"));
 }
 
@@ -411,9 +411,9 @@ fn debug_output_of_payload_holders_is_redacted() {
 /// shown"; its `Debug` now shows lengths only.
 #[test]
 fn stored_entry_debug_is_redacted() {
-    let tmp = common::tempdir("privacy-stored");
-    let ledger = common::create_ledger(&tmp.path().join("L"));
-    common::open_record(&ledger, "C-1");
+    let tmp = kit::tempdir("privacy-stored");
+    let ledger = campaign::create_ledger(&tmp.path().join("L"));
+    campaign::open_record(&ledger, "C-1");
     ledger.close().expect("close");
     let src = caseledger_verify::SledSource::open(&tmp.path().join("L")).expect("source");
     use caseledger_verify::LedgerSource;
@@ -466,7 +466,7 @@ fn salted_commitments_resist_a_date_dictionary() {
         Payload::new(b"80".to_vec()).commitment()
     );
     // The deliberately broken variant: a zero salt falls to the dictionary.
-    if common::broken("zero-salt") {
+    if harness::broken("zero-salt") {
         let z = Payload::with_salt([0; 32], committed_date.as_bytes().to_vec());
         let hits = dictionary
             .iter()
@@ -481,7 +481,7 @@ fn salted_commitments_resist_a_date_dictionary() {
 
 #[test]
 fn private_key_files_are_0600_and_refused_when_readable() {
-    let tmp = common::tempdir("privacy-keys");
+    let tmp = kit::tempdir("privacy-keys");
     let w = tmp.path();
     let init = run(w, &["init", "L", "--origin", "keys.example/ledger"], None);
     ok(&init, "init");
@@ -608,25 +608,19 @@ fn private_key_files_are_0600_and_refused_when_readable() {
 
 #[test]
 fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
-    let tmp = common::tempdir("privacy-destroy");
+    let tmp = kit::tempdir("privacy-destroy");
     let dir = tmp.path().join("L");
     // A clock we move: service ends in 2015; destruction is lawful from 2020-01-03.
-    let now = Arc::new(AtomicI64::new(
-        Timestamp::start_of(Date::parse("2015-01-05").expect("d"))
-            .expect("t")
-            .0,
-    ));
-    let clock_now = now.clone();
-    let options = OpenOptions::default().with_clock(Arc::new(move || {
-        Timestamp(clock_now.load(Ordering::SeqCst))
-    }));
-    let ledger = common::create_ledger_with(&dir, options);
+    let now =
+        TestClock::at_time(Timestamp::start_of(Date::parse("2015-01-05").expect("d")).expect("t"));
+    let options = OpenOptions::default().with_clock(now.fixed_clock());
+    let ledger = campaign::create_ledger_with(&dir, options);
     let d = |s: &str| Date::parse(s).expect("date");
     let mut seqs = Vec::new();
-    let (e, p) = common::clinical("GONE-1", EventKind::RecordOpened, d("2015-01-01"), "intake");
+    let (e, p) = campaign::clinical("GONE-1", EventKind::RecordOpened, d("2015-01-01"), "intake");
     seqs.push(ledger.append(e, Some(p)).expect("open").seq);
     for i in 0..5 {
-        let (e, p) = common::clinical(
+        let (e, p) = campaign::clinical(
             "GONE-1",
             EventKind::ProgressNote,
             d("2015-01-01"),
@@ -634,7 +628,7 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         );
         seqs.push(ledger.append(e, Some(p)).expect("note").seq);
     }
-    let (e, p) = common::clinical(
+    let (e, p) = campaign::clinical(
         "GONE-1",
         EventKind::ServiceTerminated {
             terminated_on: d("2015-01-02"),
@@ -644,12 +638,14 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
     );
     seqs.push(ledger.append(e, Some(p)).expect("terminate").seq);
     // Another record that stays.
-    let (e, p) = common::clinical("KEPT-1", EventKind::RecordOpened, d("2015-01-01"), "kept");
+    let (e, p) = campaign::clinical("KEPT-1", EventKind::RecordOpened, d("2015-01-01"), "kept");
     let kept = ledger.append(e, Some(p)).expect("open kept").seq;
-    let before = ledger.checkpoint(&common::signer()).expect("checkpoint");
+    let before = ledger
+        .checkpoint(&Cast::CAMPAIGN.signer())
+        .expect("checkpoint");
     // Early destruction is refused.
     let early = ledger.append(
-        common::custodial(
+        campaign::custodial(
             "GONE-1",
             EventKind::Destruction {
                 reason: caseledger_core::event::ShortText::new("policy 7").expect("t"),
@@ -662,11 +658,8 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         early.is_err(),
         "destruction before retention ran out was accepted"
     );
-    now.store(
-        Timestamp::start_of(d("2020-01-03")).expect("t").0,
-        Ordering::SeqCst,
-    );
-    let destroy = common::custodial(
+    now.set(Timestamp::start_of(d("2020-01-03")).expect("t"));
+    let destroy = campaign::custodial(
         "GONE-1",
         EventKind::Destruction {
             reason: caseledger_core::event::ShortText::new("policy 7").expect("t"),
@@ -689,17 +682,19 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         ledger.payload(kept).expect("read").is_some(),
         "another record's payload was destroyed"
     );
-    let after = ledger.checkpoint(&common::signer()).expect("checkpoint");
+    let after = ledger
+        .checkpoint(&Cast::CAMPAIGN.signer())
+        .expect("checkpoint");
     ledger.close().expect("close");
     // The chain verifies, against the checkpoint from before the destruction too.
-    let v = common::verify_dir_settled(&dir, &common::policy(vec![before, after])).expect("verify");
+    let v = kit::verify_dir_settled(&dir, &campaign::policy(vec![before, after])).expect("verify");
     assert!(
         v.is_clean(),
         "after lawful destruction:\n{}",
-        common::findings_text(&v)
+        kit::findings_text(&v)
     );
     // Entries never hold content.
-    let l = common::open_settled(&dir, OpenOptions::default()).expect("open");
+    let l = kit::open_settled(&dir, OpenOptions::default()).expect("open");
     for s in 0..l.head().size {
         let b = l.entry_bytes(Seq(s)).expect("read").expect("entry");
         assert_no_leak("an entry's bytes", &String::from_utf8_lossy(&b));
@@ -727,27 +722,21 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
 #[test]
 #[ignore = "documents a known limit of sled (destroyed bytes linger on disk until segments are reused); run by hand"]
 fn destroyed_content_is_gone_from_the_raw_files() {
-    let tmp = common::tempdir("privacy-raw");
+    let tmp = kit::tempdir("privacy-raw");
     let dir = tmp.path().join("L");
-    let now = Arc::new(AtomicI64::new(
-        Timestamp::start_of(Date::parse("2015-01-05").expect("d"))
-            .expect("t")
-            .0,
-    ));
-    let clock_now = now.clone();
-    let options = OpenOptions::default().with_clock(Arc::new(move || {
-        Timestamp(clock_now.load(Ordering::SeqCst))
-    }));
-    let ledger = common::create_ledger_with(&dir, options);
+    let now =
+        TestClock::at_time(Timestamp::start_of(Date::parse("2015-01-05").expect("d")).expect("t"));
+    let options = OpenOptions::default().with_clock(now.fixed_clock());
+    let ledger = campaign::create_ledger_with(&dir, options);
     let d = |s: &str| Date::parse(s).expect("date");
-    let (e, p) = common::clinical(
+    let (e, p) = campaign::clinical(
         "GONE-2",
         EventKind::RecordOpened,
         d("2015-01-01"),
         "DESTROY-ME-unique-text",
     );
     ledger.append(e, Some(p)).expect("open");
-    let (e, p) = common::clinical(
+    let (e, p) = campaign::clinical(
         "GONE-2",
         EventKind::ServiceTerminated {
             terminated_on: d("2015-01-02"),
@@ -756,11 +745,8 @@ fn destroyed_content_is_gone_from_the_raw_files() {
         "ended",
     );
     ledger.append(e, Some(p)).expect("terminate");
-    now.store(
-        Timestamp::start_of(d("2020-01-03")).expect("t").0,
-        Ordering::SeqCst,
-    );
-    let destroy = common::custodial(
+    now.set(Timestamp::start_of(d("2020-01-03")).expect("t"));
+    let destroy = campaign::custodial(
         "GONE-2",
         EventKind::Destruction {
             reason: caseledger_core::event::ShortText::new("policy 7").expect("t"),
@@ -770,7 +756,7 @@ fn destroyed_content_is_gone_from_the_raw_files() {
     ledger.append(destroy, None).expect("lawful destruction");
     ledger.close().expect("close");
     let mut found = Vec::new();
-    for f in common::files_under(&dir) {
+    for f in kit::files_under(&dir) {
         let b = std::fs::read(&f).expect("read");
         if b.windows(21).any(|w| w == b"DESTROY-ME-unique-tex") {
             found.push(f);

@@ -6,6 +6,7 @@
 //! also not be malleable: a mutated note that still opens under the signing key has the
 //! same body.
 
+use crate::harness;
 use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
 use caseledger_core::checkpoint::{
     append_cosignature, cosign, open_checkpoint, sign_checkpoint, verify_cosignatures, Checkpoint,
@@ -16,10 +17,11 @@ use caseledger_core::event::Entry;
 use caseledger_core::keys::SigningKey;
 use caseledger_core::note::{Note, NoteSigner, NoteVerifier};
 use caseledger_core::Seq;
+use caseledger_testkit::{self as kit, campaign, cli};
 use proptest::prelude::*;
 
 fn cases() -> u32 {
-    if crate::common::full() {
+    if harness::full() {
         20_000
     } else {
         384
@@ -62,12 +64,12 @@ fn ops() -> impl Strategy<Value = Vec<(u8, usize, u8)>> {
 
 /// A valid entry's bytes, built from the golden ledger when present, else a synthetic one.
 fn sample_entries() -> Vec<Vec<u8>> {
-    crate::common::sample_entry_bytes()
+    campaign::sample_entry_bytes()
 }
 
 fn check_entry_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
     // The deliberately broken variant: a lenient decoder that ignores trailing bytes.
-    let decoded = if crate::common::broken("lenient-decode") {
+    let decoded = if harness::broken("lenient-decode") {
         (0..=bytes.len())
             .rev()
             .find_map(|n| Entry::from_bytes(&bytes[..n]).ok())
@@ -284,10 +286,10 @@ struct CliFixture {
 
 impl CliFixture {
     fn new() -> CliFixture {
-        let tmp = crate::common::tempdir("props-cli");
+        let tmp = kit::tempdir("props-cli");
         let w = tmp.path();
         let run = |args: &[&str]| {
-            let o = crate::common::cli(w, args, None);
+            let o = cli::run_traced(w, args, None);
             assert_eq!(
                 o.status.code(),
                 Some(0),
@@ -345,7 +347,7 @@ impl CliFixture {
 }
 
 fn runner() -> proptest::test_runner::TestRunner {
-    let cases = if crate::common::full() { 4000 } else { 160 };
+    let cases = if harness::full() { 4000 } else { 160 };
     proptest::test_runner::TestRunner::new(ProptestConfig {
         cases,
         failure_persistence: None,
@@ -468,7 +470,7 @@ fn jsonl_lines_never_crash_the_importer() {
     let w = f.tmp.path();
     let valid = "{\"record\":\"C-0\",\"kind\":\"progress_note\",\"occurred_on\":\"2023-04-12\",\"author\":\"lic\",\"payload\":\"n\"}";
     // Positive control: the unmutated line imports.
-    let o = crate::common::cli(
+    let o = cli::run_traced(
         w,
         &["import", "--ledger", "L", "-"],
         Some(format!("{valid}\n").as_bytes()),
@@ -479,7 +481,7 @@ fn jsonl_lines_never_crash_the_importer() {
         "the valid line was refused: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let cases = if crate::common::full() { 1500 } else { 48 };
+    let cases = if harness::full() { 1500 } else { 48 };
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases,
         failure_persistence: None,
@@ -549,7 +551,7 @@ fn jsonl_lines_never_crash_the_importer() {
         .run(&prop_oneof![assembled, mutated], |mut line| {
             line.retain(|b| *b != b'\n');
             line.push(b'\n');
-            let o = crate::common::cli(w, &["import", "--ledger", "L", "-"], Some(&line));
+            let o = cli::run_traced(w, &["import", "--ledger", "L", "-"], Some(&line));
             let err = String::from_utf8_lossy(&o.stderr);
             match o.status.code() {
                 Some(0) => accepted.set(accepted.get() + 1),

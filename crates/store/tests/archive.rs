@@ -1,5 +1,4 @@
 //! Archive export/import: identical hashes and roots; corrupt archives refused cleanly.
-mod common;
 use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
 use caseledger_core::checkpoint::{cosign, open_checkpoint};
 use caseledger_core::event::{Entry, EventKind};
@@ -8,19 +7,19 @@ use caseledger_core::ids::Seq;
 use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Violation;
 use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
-use common::*;
+use caseledger_testkit::*;
 
 /// A ledger with payloads, an amendment, a hold, a lawful destruction, two checkpoints
 /// (one cosigned).
 fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
     let clock = TestClock::at("2014-03-01");
-    let l = standard(dir, &clock, Durability::Deferred);
+    let l = Cast::TEST.staffed_on(dir, &clock, Durability::Deferred);
     let (a, b) = (rid("A"), rid("B"));
     for r in [&a, &b] {
-        let (e, p) = lic(&clock, r, EventKind::RecordOpened, None);
+        let (e, p) = Cast::TEST.licensee_event(&clock, r, EventKind::RecordOpened, None);
         l.append(e, p).unwrap();
         for i in 0..20 {
-            let (e, p) = lic(
+            let (e, p) = Cast::TEST.licensee_event(
                 &clock,
                 r,
                 EventKind::ProgressNote,
@@ -30,14 +29,14 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         }
     }
     let first_b = l.record_entries(&b).unwrap()[1];
-    let (e, p) = lic(
+    let (e, p) = Cast::TEST.licensee_event(
         &clock,
         &b,
         EventKind::Amendment { amends: first_b },
         Some(b"correction"),
     );
     l.append(e, p).unwrap();
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         &clock,
         &b,
         EventKind::HoldPlaced {
@@ -45,7 +44,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         },
     );
     l.append(e, p).unwrap();
-    let (e, p) = lic(
+    let (e, p) = Cast::TEST.licensee_event(
         &clock,
         &a,
         EventKind::ServiceTerminated {
@@ -54,7 +53,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         None,
     );
     l.append(e, p).unwrap();
-    let s = signer();
+    let s = Cast::TEST.signer();
     let n1 = l.checkpoint(&s).unwrap();
     let cp = open_checkpoint(&n1, &[s.verifier()]).unwrap().checkpoint;
     let line = cosign(
@@ -70,7 +69,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
     )
     .unwrap();
     clock.set_day("2019-03-02");
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         &clock,
         &a,
         EventKind::Destruction {
@@ -78,7 +77,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         },
     );
     l.append(e, p).unwrap();
-    let (e, p) = lic(&clock, &b, EventKind::Contact, Some(b"after"));
+    let (e, p) = Cast::TEST.licensee_event(&clock, &b, EventKind::Contact, Some(b"after"));
     l.append(e, p).unwrap();
     l.checkpoint(&s).unwrap();
     (l, clock)
@@ -147,7 +146,7 @@ fn round_trip_gives_identical_hashes_roots_payloads_checkpoints() {
     let notes = caseledger_store::layout::parse_checkpoints_log(&log).unwrap();
     assert_eq!(notes.len(), 2);
     // It is a working ledger: appends continue, replays are still refused.
-    let (e, p) = lic(&clock, &rid("B"), EventKind::Contact, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &rid("B"), EventKind::Contact, None);
     assert_eq!(m.append(e, p).unwrap().seq, Seq(n));
     let replay = l.entry(Seq(n - 1)).unwrap().unwrap().event;
     let payload = l.payload(Seq(n - 1)).unwrap();
@@ -237,7 +236,7 @@ fn corrupt_archives_are_refused_and_leave_nothing() {
     // A checkpoint naming another root.
     let bad = rewrite(&good, |it| match it {
         ArchiveItem::Checkpoint(n) => {
-            let s = signer();
+            let s = Cast::TEST.signer();
             let mut cp = open_checkpoint(&n, &[s.verifier()]).unwrap().checkpoint;
             cp.root[0] ^= 1;
             vec![ArchiveItem::Checkpoint(

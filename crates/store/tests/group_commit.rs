@@ -1,10 +1,9 @@
 //! Group commit: many threads appending with `Immediate` durability.
-mod common;
 use caseledger_core::event::EventKind;
 use caseledger_core::hash::entry_hash;
 use caseledger_core::ids::Seq;
 use caseledger_store::Durability;
-use common::*;
+use caseledger_testkit::*;
 use std::collections::HashSet;
 
 #[test]
@@ -13,10 +12,10 @@ fn eight_threads_by_a_thousand_appends() {
     const PER_THREAD: usize = 1000;
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let ledger = standard(dir.path(), &clock, Durability::Immediate);
+    let ledger = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let records: Vec<_> = (0..THREADS).map(|t| rid(&format!("C-{t}"))).collect();
     for r in &records {
-        let (e, p) = lic(&clock, r, EventKind::RecordOpened, None);
+        let (e, p) = Cast::TEST.licensee_event(&clock, r, EventKind::RecordOpened, None);
         ledger.append(e, p).unwrap();
     }
     let base = ledger.head().size;
@@ -27,7 +26,7 @@ fn eight_threads_by_a_thousand_appends() {
         .map(|r| {
             (0..PER_THREAD)
                 .map(|i| {
-                    lic(
+                    Cast::TEST.licensee_event(
                         &clock,
                         r,
                         EventKind::ProgressNote,
@@ -115,13 +114,13 @@ fn eight_threads_by_a_thousand_appends() {
 fn refusals_inside_a_group_fail_only_their_caller() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let ledger = standard(dir.path(), &clock, Durability::Immediate);
+    let ledger = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let r = rid("C-1");
-    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     ledger.append(e, p).unwrap();
     // Half the threads replay the same event: exactly one of each pair wins.
     let events: Vec<_> = (0..50)
-        .map(|_| lic(&clock, &r, EventKind::Contact, None))
+        .map(|_| Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, None))
         .collect();
     let results: Vec<_> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..4)

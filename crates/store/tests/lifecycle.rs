@@ -1,9 +1,8 @@
 //! Create, reopen (after close and after drop), exclusive ownership, directory hygiene.
-mod common;
 use caseledger_core::event::EventKind;
 use caseledger_core::ids::Seq;
 use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
-use common::*;
+use caseledger_testkit::*;
 
 #[test]
 fn reopen_after_close_and_after_drop() {
@@ -12,10 +11,10 @@ fn reopen_after_close_and_after_drop() {
     let clock = TestClock::at("2024-01-10");
     let r = rid("C-1");
     let (head1, root1) = {
-        let l = standard(&path, &clock, Durability::Immediate);
-        let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+        let l = Cast::TEST.staffed_on(&path, &clock, Durability::Immediate);
+        let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
         l.append(e, p).unwrap();
-        let (e, p) = lic(&clock, &r, EventKind::ProgressNote, Some(b"first"));
+        let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::ProgressNote, Some(b"first"));
         l.append(e, p).unwrap();
         let out = (l.head(), l.root());
         l.close().unwrap();
@@ -28,7 +27,7 @@ fn reopen_after_close_and_after_drop() {
     assert_eq!(l.root_at(head1.size).unwrap(), root1);
     assert_eq!(l.payload(Seq(4)).unwrap().unwrap().content(), b"first");
     assert_eq!(l.registry().last_recorded_at, Some(head1.last_recorded_at));
-    let (e, p) = lic(&clock, &r, EventKind::Contact, Some(b"second"));
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, Some(b"second"));
     let rc = l.append(e, p).unwrap();
     assert_eq!(rc.seq, Seq(head1.size));
     let head2 = l.head();
@@ -38,16 +37,16 @@ fn reopen_after_close_and_after_drop() {
     assert_eq!(l.head(), head2);
     assert_eq!(l.root(), recomputed_root(&l));
     assert_eq!(l.payload(rc.seq).unwrap().unwrap().content(), b"second");
-    let (e, p) = lic(&clock, &r, EventKind::Contact, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, None);
     assert_eq!(l.append(e, p).unwrap().seq, Seq(head2.size));
     // The state machine state survived: a second RecordOpened is refused.
-    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     assert!(matches!(l.append(e, p), Err(StoreError::Refused(_))));
     // recorded_at never goes backwards across a reopen, even if the clock does.
     clock.set_day("2024-01-01");
     let (e, p) = sign(
         "lic",
-        &lic_key(),
+        &Cast::TEST.licensee.key(),
         Some(&r),
         EventKind::Contact,
         date("2024-01-01"),
@@ -61,10 +60,10 @@ fn reopen_after_close_and_after_drop() {
 fn deferred_appends_are_durable_after_flush() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = standard(dir.path(), &clock, Durability::Deferred);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
     let flushes = l.stats().flushes;
     let r = rid("C-1");
-    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     l.append(e, p).unwrap();
     assert_eq!(
         l.stats().flushes,
@@ -86,7 +85,7 @@ fn deferred_appends_are_durable_after_flush() {
 fn second_open_is_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = create(dir.path(), &clock, Durability::Immediate);
+    let l = Cast::TEST.create(dir.path(), clock.options(Durability::Immediate));
     let err = Ledger::open(dir.path(), OpenOptions::default()).unwrap_err();
     assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
     assert!(err
@@ -113,7 +112,7 @@ fn child_open_probe() {
 fn second_process_is_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = create(dir.path(), &clock, Durability::Immediate);
+    let l = Cast::TEST.create(dir.path(), clock.options(Durability::Immediate));
     let probe = || {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
@@ -144,15 +143,15 @@ fn not_a_ledger_and_already_exists() {
     // Opening a non-ledger creates nothing.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     let clock = TestClock::at("2024-01-10");
-    drop(create(dir.path(), &clock, Durability::Immediate));
-    let admin = admin_key();
+    drop(Cast::TEST.create(dir.path(), clock.options(Durability::Immediate)));
+    let admin = Cast::TEST.admin.key();
     let err = Ledger::create(
         dir.path(),
         caseledger_store::CreateOptions {
             origin: text(ORIGIN),
             admin: actor("admin"),
             admin_key: &admin,
-            ledger_key: ledger_signing_key().public_key(),
+            ledger_key: Cast::TEST.ledger_key().public_key(),
             settings: Default::default(),
             open: OpenOptions::default(),
         },
@@ -184,19 +183,19 @@ fn failed_create_leaves_nothing() {
     // A genesis whose signature does not verify (signed by another key).
     let (mut e, _) = sign(
         "admin",
-        &admin_key(),
+        &Cast::TEST.admin.key(),
         None,
         EventKind::Genesis {
             origin: text(ORIGIN),
             admin: actor("admin"),
-            admin_key: admin_key().public_key(),
-            ledger_key: ledger_signing_key().public_key(),
+            admin_key: Cast::TEST.admin.key().public_key(),
+            ledger_key: Cast::TEST.ledger_key().public_key(),
             settings: Default::default(),
         },
         clock.today(),
         None,
     );
-    e.signature = lic_key().sign(b"something else");
+    e.signature = Cast::TEST.licensee.key().sign(b"something else");
     let err =
         Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).unwrap_err();
     assert!(matches!(err, StoreError::BadSignature { .. }), "{err:?}");
@@ -204,7 +203,7 @@ fn failed_create_leaves_nothing() {
     // A non-genesis first event is refused too.
     let (e, _) = sign(
         "admin",
-        &admin_key(),
+        &Cast::TEST.admin.key(),
         None,
         EventKind::KeyRevoked { actor: actor("x") },
         clock.today(),
@@ -219,19 +218,12 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
     // Entries lost from the tree (sled dropping a damaged tail) while meta says more.
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let size = l.head().size;
     drop(l);
     {
-        // sled's lock may outlive the dropped ledger for a moment (its flusher thread).
-        let db = (0..200)
-            .find_map(|_| {
-                sled::open(dir.path().join("sled")).ok().or_else(|| {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                    None
-                })
-            })
-            .expect("sled opens once the dropped ledger lets go");
+        // sled's lock may outlive the dropped ledger for a moment: tamper::db waits for it.
+        let db = caseledger_testkit::tamper::db(dir.path());
         db.open_tree("entries")
             .unwrap()
             .remove((size - 1).to_be_bytes())
@@ -244,8 +236,8 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
 
     // A checkpoint in the log names more entries than the ledger has (an old copy restored).
     let dir = tempfile::tempdir().unwrap();
-    let l = standard(dir.path(), &clock, Durability::Immediate);
-    let note = l.checkpoint(&signer()).unwrap();
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
+    let note = l.checkpoint(&Cast::TEST.signer()).unwrap();
     let size = l.head().size;
     drop(l);
     let bigger = note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 5), 1);
@@ -265,7 +257,7 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
 fn open_removes_an_unfinished_sled_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let head = l.head();
     drop(l);
     // What a kill -9 during sled's snapshot leaves behind; sled 0.34.7 would read it.

@@ -1,5 +1,4 @@
 //! Proofs, lawful destruction, checkpoints and cosignatures.
-mod common;
 use caseledger_core::checkpoint::{cosign, open_checkpoint, Checkpoint, CosignatureVerifier};
 use caseledger_core::event::EventKind;
 use caseledger_core::hash::{entry_hash, merkle_leaf};
@@ -9,7 +8,7 @@ use caseledger_core::merkle::{verify_consistency, verify_inclusion, Sha256Hasher
 use caseledger_core::note::NoteSigner;
 use caseledger_store::layout::parse_checkpoints_log;
 use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
-use common::*;
+use caseledger_testkit::*;
 use rand::{Rng, SeedableRng};
 
 fn leaf(l: &Ledger, seq: u64) -> [u8; 32] {
@@ -20,12 +19,12 @@ fn leaf(l: &Ledger, seq: u64) -> [u8; 32] {
 fn proofs_for_random_sizes_and_indices() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = standard(dir.path(), &clock, Durability::Deferred);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
     let r = rid("C-1");
-    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     l.append(e, p).unwrap();
     let items: Vec<_> = (0..600)
-        .map(|_| lic(&clock, &r, EventKind::Contact, None))
+        .map(|_| Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, None))
         .collect();
     for chunk in items.chunks(97) {
         l.append_batch(chunk.to_vec()).unwrap();
@@ -76,16 +75,16 @@ fn proofs_for_random_sizes_and_indices() {
 fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2014-03-01");
-    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let (a, b) = (rid("A"), rid("B"));
     let mut a_seqs = Vec::new();
     for r in [&a, &b] {
-        let (e, p) = lic(&clock, r, EventKind::RecordOpened, None);
+        let (e, p) = Cast::TEST.licensee_event(&clock, r, EventKind::RecordOpened, None);
         l.append(e, p).unwrap();
     }
     for i in 0..5 {
         for r in [&a, &b] {
-            let (e, p) = lic(
+            let (e, p) = Cast::TEST.licensee_event(
                 &clock,
                 r,
                 EventKind::ProgressNote,
@@ -97,7 +96,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
             }
         }
     }
-    let (e, p) = lic(
+    let (e, p) = Cast::TEST.licensee_event(
         &clock,
         &a,
         EventKind::ServiceTerminated {
@@ -106,7 +105,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
         None,
     );
     l.append(e, p).unwrap();
-    let signer = signer();
+    let signer = Cast::TEST.signer();
     let cp_before = l.checkpoint(&signer).unwrap();
     let size_before = l.head().size;
     let root_before = l.root();
@@ -116,7 +115,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
         .collect();
     // On the last day of retention it is refused; the next day it is lawful.
     clock.set_day("2019-03-01");
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         &clock,
         &a,
         EventKind::Destruction {
@@ -126,8 +125,8 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
     assert!(matches!(l.append(e, p), Err(StoreError::Refused(_))));
     clock.set_day("2019-03-02");
     // In a batch with a payload of the same record written just before it.
-    let (e1, p1) = lic(&clock, &a, EventKind::Contact, Some(b"last call"));
-    let (e2, p2) = cust(
+    let (e1, p1) = Cast::TEST.licensee_event(&clock, &a, EventKind::Contact, Some(b"last call"));
+    let (e2, p2) = Cast::TEST.custodian_event(
         &clock,
         &a,
         EventKind::Destruction {
@@ -179,8 +178,8 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
 fn checkpoints_log_and_cosignatures() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = standard(dir.path(), &clock, Durability::Deferred);
-    let s = signer();
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
+    let s = Cast::TEST.signer();
     // A signer with another key is refused.
     let wrong = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[99; 32])).unwrap();
     assert!(matches!(
@@ -196,7 +195,7 @@ fn checkpoints_log_and_cosignatures() {
     // Same size again: the stored note, nothing new in the log.
     assert_eq!(l.checkpoint(&s).unwrap(), n1);
     let r = rid("C-1");
-    let (e, p) = lic(&clock, &r, EventKind::RecordOpened, None);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     l.append(e, p).unwrap();
     let n2 = l.checkpoint(&s).unwrap();
     assert_eq!(l.latest_checkpoint().unwrap(), Some((4, n2.clone())));
@@ -245,8 +244,8 @@ fn checkpoints_log_and_cosignatures() {
 fn open_cuts_a_torn_checkpoint_log_tail_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = standard(dir.path(), &clock, Durability::Immediate);
-    let n1 = l.checkpoint(&signer()).unwrap();
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
+    let n1 = l.checkpoint(&Cast::TEST.signer()).unwrap();
     drop(l);
     let log_path = dir.path().join("checkpoints.log");
     let whole = std::fs::read(&log_path).unwrap();

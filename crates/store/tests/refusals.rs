@@ -1,11 +1,10 @@
 //! Every refusal of the append checks writes nothing: the ledger stays byte-identical and
 //! the next valid append gets the next seq.
-mod common;
 use caseledger_core::event::{EventKind, Payload, Role, SignedEvent};
 use caseledger_core::ids::Seq;
 use caseledger_core::record::Violation;
 use caseledger_store::{Durability, Ledger, StoreError};
-use common::*;
+use caseledger_testkit::*;
 
 struct World {
     _dir: tempfile::TempDir,
@@ -18,13 +17,13 @@ struct World {
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2015-01-10");
-    let l = standard(dir.path(), &clock, Durability::Immediate);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let today = clock.today();
     let old = caseledger_core::keys::SigningKey::from_seed(&[9; 32]);
-    enrol(&l, "old", Role::Licensee, &old, today);
+    Cast::TEST.enrol(&l, "old", Role::Licensee, &old, today);
     let (e, p) = sign(
         "admin",
-        &admin_key(),
+        &Cast::TEST.admin.key(),
         None,
         EventKind::KeyRevoked {
             actor: actor("old"),
@@ -34,13 +33,14 @@ fn world() -> World {
     );
     l.append(e, p).unwrap();
     for r in ["A", "B", "D", "H"] {
-        let (e, p) = lic(&clock, &rid(r), EventKind::RecordOpened, None);
+        let (e, p) = Cast::TEST.licensee_event(&clock, &rid(r), EventKind::RecordOpened, None);
         l.append(e, p).unwrap();
     }
-    let (e, p) = lic(&clock, &rid("A"), EventKind::ProgressNote, Some(b"note"));
+    let (e, p) =
+        Cast::TEST.licensee_event(&clock, &rid("A"), EventKind::ProgressNote, Some(b"note"));
     l.append(e, p).unwrap();
     for r in ["D", "H"] {
-        let (e, p) = lic(
+        let (e, p) = Cast::TEST.licensee_event(
             &clock,
             &rid(r),
             EventKind::ServiceTerminated {
@@ -50,7 +50,7 @@ fn world() -> World {
         );
         l.append(e, p).unwrap();
     }
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         &clock,
         &rid("H"),
         EventKind::HoldPlaced {
@@ -59,7 +59,7 @@ fn world() -> World {
     );
     l.append(e, p).unwrap();
     clock.set_day("2020-01-11");
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         &clock,
         &rid("D"),
         EventKind::Destruction {
@@ -67,7 +67,7 @@ fn world() -> World {
         },
     );
     l.append(e, p).unwrap();
-    let (e, p) = lic(
+    let (e, p) = Cast::TEST.licensee_event(
         &clock,
         &rid("A"),
         EventKind::ServiceTerminated {
@@ -98,7 +98,7 @@ fn refused(w: &World, item: (SignedEvent, Option<Payload>), check: impl Fn(&Stor
         "a refused append changed the ledger"
     );
     // The next valid append gets the next seq.
-    let (e, p) = lic(&w.clock, &rid("B"), EventKind::Contact, None);
+    let (e, p) = Cast::TEST.licensee_event(&w.clock, &rid("B"), EventKind::Contact, None);
     assert_eq!(w.l.append(e, p).unwrap().seq, Seq(head.size));
 }
 
@@ -109,12 +109,12 @@ fn violation(f: impl Fn(&Violation) -> bool) -> impl Fn(&StoreError) -> bool {
 #[test]
 fn bad_signature() {
     let w = world();
-    let (mut e, p) = lic(&w.clock, &rid("A"), EventKind::Contact, None);
-    e.signature = cust_key().sign(b"x");
+    let (mut e, p) = Cast::TEST.licensee_event(&w.clock, &rid("A"), EventKind::Contact, None);
+    e.signature = Cast::TEST.custodian.key().sign(b"x");
     refused(&w, (e, p), |e| matches!(e, StoreError::BadSignature { .. }));
     // Signed by the right key over a different event.
-    let (e1, _) = lic(&w.clock, &rid("A"), EventKind::Contact, None);
-    let (mut e2, p2) = lic(&w.clock, &rid("A"), EventKind::Assessment, None);
+    let (e1, _) = Cast::TEST.licensee_event(&w.clock, &rid("A"), EventKind::Contact, None);
+    let (mut e2, p2) = Cast::TEST.licensee_event(&w.clock, &rid("A"), EventKind::Assessment, None);
     e2.signature = e1.signature;
     refused(&w, (e2, p2), |e| {
         matches!(e, StoreError::BadSignature { .. })
@@ -155,7 +155,7 @@ fn unknown_revoked_and_wrong_role_authors() {
         &w,
         sign(
             "cust",
-            &cust_key(),
+            &Cast::TEST.custodian.key(),
             Some(&rid("A")),
             EventKind::ProgressNote,
             today,
@@ -167,7 +167,7 @@ fn unknown_revoked_and_wrong_role_authors() {
         &w,
         sign(
             "lic",
-            &lic_key(),
+            &Cast::TEST.licensee.key(),
             Some(&rid("H")),
             EventKind::Destruction { reason: text("x") },
             today,
@@ -179,7 +179,7 @@ fn unknown_revoked_and_wrong_role_authors() {
         &w,
         sign(
             "lic",
-            &lic_key(),
+            &Cast::TEST.licensee.key(),
             None,
             EventKind::KeyRevoked {
                 actor: actor("cust"),
@@ -197,24 +197,24 @@ fn record_state_machine() {
     let c = &w.clock;
     refused(
         &w,
-        lic(c, &rid("D"), EventKind::ProgressNote, Some(b"late")),
+        Cast::TEST.licensee_event(c, &rid("D"), EventKind::ProgressNote, Some(b"late")),
         violation(|v| matches!(v, Violation::AfterDestruction { .. })),
     );
     refused(
         &w,
-        lic(c, &rid("NEVER"), EventKind::ProgressNote, None),
+        Cast::TEST.licensee_event(c, &rid("NEVER"), EventKind::ProgressNote, None),
         violation(|v| matches!(v, Violation::RecordNotOpened(_))),
     );
     refused(
         &w,
-        lic(c, &rid("B"), EventKind::RecordOpened, None),
+        Cast::TEST.licensee_event(c, &rid("B"), EventKind::RecordOpened, None),
         violation(|v| matches!(v, Violation::RecordAlreadyOpened(_))),
     );
     // Amendments: another record's entry, a nonexistent one, a future one.
     let b_seq = w.l.record_entries(&rid("B")).unwrap()[0];
     refused(
         &w,
-        lic(
+        Cast::TEST.licensee_event(
             c,
             &rid("A"),
             EventKind::Amendment { amends: b_seq },
@@ -224,7 +224,7 @@ fn record_state_machine() {
     );
     refused(
         &w,
-        lic(
+        Cast::TEST.licensee_event(
             c,
             &rid("A"),
             EventKind::Amendment {
@@ -236,7 +236,7 @@ fn record_state_machine() {
     );
     // A valid amendment goes through.
     let a_note = w.l.record_entries(&rid("A")).unwrap()[1];
-    let (e, p) = lic(
+    let (e, p) = Cast::TEST.licensee_event(
         c,
         &rid("A"),
         EventKind::Amendment { amends: a_note },
@@ -251,7 +251,7 @@ fn destruction_before_retention_and_under_hold() {
     let c = &w.clock;
     refused(
         &w,
-        cust(
+        Cast::TEST.custodian_event(
             c,
             &rid("A"),
             EventKind::Destruction {
@@ -262,7 +262,7 @@ fn destruction_before_retention_and_under_hold() {
     );
     refused(
         &w,
-        cust(
+        Cast::TEST.custodian_event(
             c,
             &rid("B"),
             EventKind::Destruction {
@@ -273,7 +273,7 @@ fn destruction_before_retention_and_under_hold() {
     );
     refused(
         &w,
-        cust(
+        Cast::TEST.custodian_event(
             c,
             &rid("H"),
             EventKind::Destruction {
@@ -287,7 +287,7 @@ fn destruction_before_retention_and_under_hold() {
         &w,
         sign(
             "cust",
-            &cust_key(),
+            &Cast::TEST.custodian.key(),
             Some(&rid("A")),
             EventKind::Destruction { reason: text("x") },
             date("2030-01-01"),
@@ -296,7 +296,7 @@ fn destruction_before_retention_and_under_hold() {
         violation(|v| matches!(v, Violation::OccurredInFuture { .. })),
     );
     // Released hold: destruction becomes lawful.
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         c,
         &rid("H"),
         EventKind::HoldReleased {
@@ -304,7 +304,7 @@ fn destruction_before_retention_and_under_hold() {
         },
     );
     w.l.append(e, p).unwrap();
-    let (e, p) = cust(
+    let (e, p) = Cast::TEST.custodian_event(
         c,
         &rid("H"),
         EventKind::Destruction {
@@ -318,7 +318,7 @@ fn destruction_before_retention_and_under_hold() {
 fn replay_and_payload_mismatch() {
     let w = world();
     let c = &w.clock;
-    let item = lic(c, &rid("B"), EventKind::Contact, Some(b"call"));
+    let item = Cast::TEST.licensee_event(c, &rid("B"), EventKind::Contact, Some(b"call"));
     w.l.append(item.0.clone(), item.1.clone()).unwrap();
     refused(
         &w,
@@ -328,20 +328,23 @@ fn replay_and_payload_mismatch() {
     // Same event, replayed in a batch alongside a valid one: the batch is refused whole.
     let head = w.l.head();
     let err =
-        w.l.append_batch(vec![lic(c, &rid("B"), EventKind::Contact, None), item])
-            .unwrap_err();
+        w.l.append_batch(vec![
+            Cast::TEST.licensee_event(c, &rid("B"), EventKind::Contact, None),
+            item,
+        ])
+        .unwrap_err();
     assert_eq!(err.index, Some(1));
     assert_eq!(w.l.head(), head);
     // Commitment without payload, payload without commitment, wrong payload.
-    let (e, _) = lic(c, &rid("B"), EventKind::Contact, Some(b"x"));
+    let (e, _) = Cast::TEST.licensee_event(c, &rid("B"), EventKind::Contact, Some(b"x"));
     refused(&w, (e, None), |e| {
         matches!(e, StoreError::PayloadMismatch { .. })
     });
-    let (e, _) = lic(c, &rid("B"), EventKind::Contact, None);
+    let (e, _) = Cast::TEST.licensee_event(c, &rid("B"), EventKind::Contact, None);
     refused(&w, (e, Some(Payload::new(b"x".to_vec()))), |e| {
         matches!(e, StoreError::PayloadMismatch { .. })
     });
-    let (e, _) = lic(c, &rid("B"), EventKind::Contact, Some(b"x"));
+    let (e, _) = Cast::TEST.licensee_event(c, &rid("B"), EventKind::Contact, Some(b"x"));
     refused(&w, (e, Some(Payload::new(b"y".to_vec()))), |e| {
         matches!(e, StoreError::PayloadMismatch { .. })
     });
@@ -356,7 +359,7 @@ fn clock_regression_never_moves_recorded_at_backwards() {
     // a destruction is judged at that (later) date, not the clock's.
     let (e, p) = sign(
         "lic",
-        &lic_key(),
+        &Cast::TEST.licensee.key(),
         Some(&rid("B")),
         EventKind::Contact,
         date("2019-06-01"),
@@ -371,7 +374,7 @@ fn clock_regression_never_moves_recorded_at_backwards() {
         &w,
         sign(
             "lic",
-            &lic_key(),
+            &Cast::TEST.licensee.key(),
             Some(&rid("B")),
             EventKind::Contact,
             date("2020-02-01"),
@@ -389,12 +392,12 @@ fn enrolment_refusals() {
         &w,
         sign(
             "admin",
-            &admin_key(),
+            &Cast::TEST.admin.key(),
             None,
             EventKind::ActorEnrolled {
                 actor: actor("lic"),
                 role: Role::Licensee,
-                public_key: lic_key().public_key(),
+                public_key: Cast::TEST.licensee.key().public_key(),
             },
             today,
             None,
@@ -405,7 +408,7 @@ fn enrolment_refusals() {
         &w,
         sign(
             "admin",
-            &admin_key(),
+            &Cast::TEST.admin.key(),
             None,
             EventKind::KeyRevoked {
                 actor: actor("admin"),
@@ -420,13 +423,13 @@ fn enrolment_refusals() {
         &w,
         sign(
             "admin",
-            &admin_key(),
+            &Cast::TEST.admin.key(),
             None,
             EventKind::Genesis {
                 origin: text("x"),
                 admin: actor("admin"),
-                admin_key: admin_key().public_key(),
-                ledger_key: admin_key().public_key(),
+                admin_key: Cast::TEST.admin.key().public_key(),
+                ledger_key: Cast::TEST.admin.key().public_key(),
                 settings: Default::default(),
             },
             today,
@@ -444,7 +447,7 @@ fn key_rotation_is_honoured() {
     // Re-enrol the revoked actor with a new key: the old key no longer signs.
     let (e, p) = sign(
         "admin",
-        &admin_key(),
+        &Cast::TEST.admin.key(),
         None,
         EventKind::ActorEnrolled {
             actor: actor("old"),

@@ -9,18 +9,18 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
-
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::event::{Entry, EventKind, Payload, SignedEvent};
 use caseledger_core::note::NoteSigner;
 use caseledger_core::Timestamp;
+use caseledger_testkit::practice::*;
+use caseledger_testkit::tamper::*;
+use caseledger_testkit::{date, key, text, Cast};
 use caseledger_verify::source::{EntryIter, StoredCheckpoint};
 use caseledger_verify::{
     verify, verify_incremental, ArchiveSource, FindingKind as K, LedgerSource, MemorySource,
     Policy, ResumeState, ResumeStateError, SledSource, Verified, VerifyError,
 };
-use common::*;
 use std::cell::Cell;
 
 /// Tampering done to a fixture.
@@ -33,9 +33,8 @@ const MORE: u64 = 6;
 
 fn trusted() -> Policy {
     Policy {
-        trusted_keys: vec![ledger_verifier()],
         keep_resume_state: true,
-        ..Policy::default()
+        ..Cast::PRACTICE.policy(vec![])
     }
 }
 
@@ -119,7 +118,7 @@ fn append(fx: &Fixture, events: Vec<(SignedEvent, Option<Payload>, &str)>) {
         );
         ledger.append(ev, payload).unwrap();
     }
-    ledger.checkpoint(&ledger_signer()).unwrap();
+    ledger.checkpoint(&Cast::PRACTICE.signer()).unwrap();
     ledger.close().unwrap();
 }
 

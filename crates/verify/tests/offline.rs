@@ -7,22 +7,15 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
-
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::merkle::{inclusion_proof, Sha256Hasher};
 use caseledger_core::note::NoteSigner;
+use caseledger_testkit::practice::*;
+use caseledger_testkit::tamper::*;
+use caseledger_testkit::{date, key, rid, Cast};
 use caseledger_verify::bundle::{verify_bundle, Base64, Bundle, BundleEntry, FORMAT_V1};
 use caseledger_verify::report::{sign_report, verify_report, RetentionReport, SCHEMA_V1};
 use caseledger_verify::{verify, ArchiveSource, FindingKind as K, Policy, SledSource, VerifyError};
-use common::*;
-
-fn trusted() -> Policy {
-    Policy {
-        trusted_keys: vec![ledger_verifier()],
-        ..Policy::default()
-    }
-}
 
 /// What `caseledger export --record R` writes, built here from the stored trees.
 fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
@@ -42,7 +35,7 @@ fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
     let mut b = Bundle {
         format: FORMAT_V1.to_owned(),
         origin: ORIGIN.to_owned(),
-        ledger_key: ledger_verifier().to_vkey_string(),
+        ledger_key: Cast::PRACTICE.verifier().to_vkey_string(),
         checkpoint: checkpoint_note(n, root(&items, n)),
         record: rid(record),
         admin_entries: Vec::new(),
@@ -69,9 +62,19 @@ fn archive_of_the_store_verifies_like_the_store() {
         .export_archive(std::fs::File::create(&path).unwrap())
         .unwrap();
     ledger.close().unwrap();
-    let v = verify(&ArchiveSource::open(&path).unwrap(), &trusted(), &|_| {}).unwrap();
+    let v = verify(
+        &ArchiveSource::open(&path).unwrap(),
+        &Cast::PRACTICE.policy(vec![]),
+        &|_| {},
+    )
+    .unwrap();
     assert!(v.is_clean(), "{:?}", v.findings());
-    let s = verify(&SledSource::open(fx.path()).unwrap(), &trusted(), &|_| {}).unwrap();
+    let s = verify(
+        &SledSource::open(fx.path()).unwrap(),
+        &Cast::PRACTICE.policy(vec![]),
+        &|_| {},
+    )
+    .unwrap();
     assert_eq!((v.size(), v.root()), (s.size(), s.root()));
     assert_eq!(v.checkpoint().unwrap().size, s.size());
     // A damaged archive is an error (nothing concluded), not a verdict.
@@ -80,7 +83,11 @@ fn archive_of_the_store_verifies_like_the_store() {
     bytes[mid] ^= 1;
     std::fs::write(&path, &bytes).unwrap();
     assert!(matches!(
-        verify(&ArchiveSource::open(&path).unwrap(), &trusted(), &|_| {}),
+        verify(
+            &ArchiveSource::open(&path).unwrap(),
+            &Cast::PRACTICE.policy(vec![]),
+            &|_| {}
+        ),
         Err(VerifyError::Archive { .. })
     ));
     assert!(matches!(
@@ -104,7 +111,7 @@ fn clean_bundles_verify_and_reveal_no_other_client() {
         }
         let back = Bundle::from_json(&json).unwrap();
         assert_eq!(back, b);
-        let v = verify_bundle(&back, &trusted()).unwrap();
+        let v = verify_bundle(&back, &Cast::PRACTICE.policy(vec![])).unwrap();
         assert!(v.is_clean(), "{record}: {:?}", v.findings());
         assert!(!v.checkpoint_key_self_attested());
         assert!(verify_bundle(&back, &Policy::default())
@@ -112,7 +119,7 @@ fn clean_bundles_verify_and_reveal_no_other_client() {
             .checkpoint_key_self_attested());
     }
     // The destroyed record: no payloads, lawful destruction.
-    let v = verify_bundle(&make_bundle(&fx, "C-A"), &trusted()).unwrap();
+    let v = verify_bundle(&make_bundle(&fx, "C-A"), &Cast::PRACTICE.policy(vec![])).unwrap();
     assert!(v.state().unwrap().destroyed.as_ref().unwrap().lawful);
 }
 
@@ -126,7 +133,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
             let p = b.entries[1].payload.as_mut().unwrap();
             let l = p.0.len() - 1;
             p.0[l] ^= 1;
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::CommitmentMismatch,
         Some(20),
@@ -135,7 +142,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         "payload_removed",
         |b| {
             b.entries[1].payload = None;
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::PayloadMissing,
         Some(20),
@@ -144,7 +151,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         "proof_hash_flip",
         |b| {
             b.entries[0].proof[0].0[0] ^= 1;
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::BadInclusionProof,
         Some(19),
@@ -153,7 +160,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         "entry_bit_flip",
         |b| {
             b.entries[0].entry.0[60] ^= 1;
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::BadInclusionProof,
         Some(19),
@@ -163,7 +170,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         |b| {
             let l = b.entries[1].entry.0.len() - 1;
             b.entries[1].entry.0[l] ^= 1;
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::BadSignature,
         Some(20),
@@ -172,7 +179,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         "admin_entry_dropped",
         |b| {
             b.admin_entries.retain(|e| e.seq != 3);
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::UnauthorizedAuthor,
         Some(19),
@@ -187,7 +194,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
             )
             .unwrap();
             b.checkpoint = sign_checkpoint(&cp, &NoteSigner::new(ORIGIN, key(66)).unwrap());
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::CheckpointUntrustedKey,
         None,
@@ -214,7 +221,7 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         |b| {
             let e = b.admin_entries[0].clone();
             b.entries.push(BundleEntry { seq: 99, ..e });
-            trusted()
+            Cast::PRACTICE.policy(vec![])
         },
         K::BundleInconsistent,
         Some(99),
@@ -248,7 +255,7 @@ fn bundle_tamper_suite() {
     let mut b = clean;
     b.format = "caseledger-bundle/v9".into();
     assert!(matches!(
-        verify_bundle(&b, &trusted()),
+        verify_bundle(&b, &Cast::PRACTICE.policy(vec![])),
         Err(VerifyError::BadBundle(_))
     ));
 }
@@ -256,7 +263,12 @@ fn bundle_tamper_suite() {
 #[test]
 fn retention_report_is_canonical_signed_and_complete() {
     let fx = fixture();
-    let v = verify(&SledSource::open(fx.path()).unwrap(), &trusted(), &|_| {}).unwrap();
+    let v = verify(
+        &SledSource::open(fx.path()).unwrap(),
+        &Cast::PRACTICE.policy(vec![]),
+        &|_| {},
+    )
+    .unwrap();
     let as_of = date("2024-06-01");
     let r = RetentionReport::build(&v, as_of, false).unwrap();
     assert_eq!(r.schema, SCHEMA_V1);
@@ -325,7 +337,12 @@ fn retention_report_is_canonical_signed_and_complete() {
 fn report_refuses_findings_unless_included() {
     let fx = fixture();
     edit_raw(fx.path(), "payloads", &20u64.to_be_bytes(), |_| None);
-    let v = verify(&SledSource::open(fx.path()).unwrap(), &trusted(), &|_| {}).unwrap();
+    let v = verify(
+        &SledSource::open(fx.path()).unwrap(),
+        &Cast::PRACTICE.policy(vec![]),
+        &|_| {},
+    )
+    .unwrap();
     assert!(RetentionReport::build(&v, date("2024-06-01"), false).is_err());
     let r = RetentionReport::build(&v, date("2024-06-01"), true).unwrap();
     assert_eq!(r.integrity.verdict, "findings");

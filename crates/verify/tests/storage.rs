@@ -4,32 +4,19 @@
 //! see the unit test of the guard in `src/source.rs` and the concurrency campaign.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use caseledger_core::Date;
+use caseledger_testkit::practice::*;
+use caseledger_testkit::tamper::*;
+use caseledger_testkit::{key, verify_dir, Cast};
 use caseledger_verify::report::{ReportError, RetentionReport};
 use caseledger_verify::{
     verify, FindingKind as K, LedgerSource, MemorySource, Policy, SledSource, Verified, VerifyError,
 };
-use common::*;
 use std::path::Path;
-
-fn trusted(checkpoints: Vec<String>) -> Policy {
-    Policy {
-        trusted_keys: vec![ledger_verifier()],
-        checkpoints,
-        ..Policy::default()
-    }
-}
-
-fn run(dir: &Path, policy: &Policy) -> Result<Verified, VerifyError> {
-    let src = SledSource::open(dir)?;
-    verify(&src, policy, &|_| {})
-}
 
 /// Deletes every entry (and payload), as an attacker or a bad recovery would.
 fn empty_entries(dir: &Path) {
-    let db = common::db(dir);
+    let db = db(dir);
     db.open_tree("entries").unwrap().clear().unwrap();
     db.open_tree("payloads").unwrap().clear().unwrap();
     db.flush().unwrap();
@@ -54,7 +41,7 @@ fn a_stale_generating_snapshot_is_removed_and_the_ledger_verifies() {
         ),
         "sled itself no longer trips on a stale .generating file: this test shows nothing"
     );
-    let v = run(fx.path(), &trusted(vec![])).unwrap();
+    let v = verify_dir(fx.path(), &Cast::PRACTICE.policy(vec![])).unwrap();
     assert!(v.is_clean(), "{:?}", v.findings());
     assert_eq!(v.size(), fx.size);
     assert!(!stale.exists(), "the stale snapshot file is still there");
@@ -64,7 +51,7 @@ fn a_stale_generating_snapshot_is_removed_and_the_ledger_verifies() {
 fn a_generating_snapshot_is_left_alone_while_sled_has_the_ledger_open() {
     let fx = fixture();
     let sled_dir = fx.path().join("sled");
-    let db = common::db(fx.path());
+    let db = db(fx.path());
     // Stands for the snapshot an open sled (another verifier's) is writing right now.
     let writing = sled_dir.join("snap.7FFFFFFFFFFFFFFF.generating");
     std::fs::write(&writing, b"partial").unwrap();
@@ -80,7 +67,7 @@ fn a_generating_snapshot_is_left_alone_while_sled_has_the_ledger_open() {
 fn an_emptied_ledger_with_stored_checkpoints_is_truncation() {
     let fx = fixture();
     empty_entries(fx.path());
-    let v = run(fx.path(), &trusted(vec![])).unwrap();
+    let v = verify_dir(fx.path(), &Cast::PRACTICE.policy(vec![])).unwrap();
     assert!(!v.is_clean());
     assert_eq!(v.size(), 0);
     // One per stored checkpoint (sizes 10 and 32), each citing where it was found.
@@ -109,7 +96,7 @@ fn an_emptied_ledger_is_truncation_also_self_attested() {
     // checkpoints' signatures cannot be checked, and the finding says so.
     let fx = fixture();
     empty_entries(fx.path());
-    let v = run(fx.path(), &Policy::default()).unwrap();
+    let v = verify_dir(fx.path(), &Policy::default()).unwrap();
     assert!(!v.is_clean());
     assert!(
         kinds(&v).iter().all(|k| *k == K::Truncation),
@@ -131,11 +118,11 @@ fn an_emptied_ledger_with_only_the_auditors_checkpoint_is_truncation() {
     empty_entries(fx.path());
     // Nothing in the directory names entries: alone it is "nothing to verify".
     assert!(matches!(
-        run(fx.path(), &trusted(vec![])),
+        verify_dir(fx.path(), &Cast::PRACTICE.policy(vec![])),
         Err(VerifyError::Empty(_))
     ));
     // The auditor's checkpoint does.
-    let v = run(fx.path(), &trusted(vec![held])).unwrap();
+    let v = verify_dir(fx.path(), &Cast::PRACTICE.policy(vec![held])).unwrap();
     assert_eq!(kinds(&v), vec![K::Truncation]);
     assert_eq!(v.findings()[0].evidence.expected.as_deref(), Some("32"));
 }
@@ -145,11 +132,11 @@ fn an_emptied_ledger_checks_checkpoints_against_the_expected_origin_and_keys() {
     let fx = fixture();
     empty_entries(fx.path());
     // Another origin than the auditor expects: reported, not taken as evidence of size.
-    let v = run(
+    let v = verify_dir(
         fx.path(),
         &Policy {
             expected_origin: Some("example.org/other".to_owned()),
-            ..trusted(vec![])
+            ..Cast::PRACTICE.policy(vec![])
         },
     )
     .unwrap();
@@ -159,7 +146,7 @@ fn an_emptied_ledger_checks_checkpoints_against_the_expected_origin_and_keys() {
         kinds(&v)
     );
     // Signed by a key the auditor does not trust: reported as such (still a finding).
-    let v = run(
+    let v = verify_dir(
         fx.path(),
         &Policy {
             trusted_keys: vec![caseledger_core::note::NoteVerifier::new(
@@ -186,7 +173,7 @@ fn no_entries_and_no_checkpoint_is_nothing_to_verify() {
     let mut src = MemorySource::default();
     src.checkpoints.push(checkpoint_note(0, root(&[], 0)));
     assert!(matches!(
-        verify(&src, &trusted(vec![]), &|_| {}),
+        verify(&src, &Cast::PRACTICE.policy(vec![]), &|_| {}),
         Err(VerifyError::Empty(_))
     ));
 }

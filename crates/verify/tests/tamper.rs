@@ -9,8 +9,6 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use caseledger_core::checkpoint::{
@@ -19,30 +17,24 @@ use caseledger_core::checkpoint::{
 use caseledger_core::event::{Entry, EventKind, Role};
 use caseledger_core::note::NoteSigner;
 use caseledger_core::Timestamp;
+use caseledger_testkit::practice::*;
+use caseledger_testkit::tamper::*;
+use caseledger_testkit::{actor, date, key, text, verify_dir, Cast};
 use caseledger_verify::{verify, FindingKind as K, Policy, SledSource, Verified, VerifyError};
-use common::*;
 use std::path::Path;
 
 type Tamper = fn(&mut Fixture) -> Policy;
 /// `(kind, seq)`: a finding the verifier must report (seq `None`: ledger-wide).
 type Expect = &'static [(K, Option<u64>)];
 
-/// Seqs of the fixture used in expectations (see `common::practice`).
+/// Seqs of the fixture used in expectations (see `caseledger_testkit::practice`).
 const A_NOTE: u64 = 10;
 const B_NOTE1: u64 = 15;
 const C_NOTE1: u64 = 20;
 const SIZE: u64 = 32;
 
 fn run(fx: &Fixture, policy: &Policy) -> Verified {
-    let src = SledSource::open(fx.path()).unwrap();
-    verify(&src, policy, &|_| {}).unwrap()
-}
-
-fn trusted() -> Policy {
-    Policy {
-        trusted_keys: vec![ledger_verifier()],
-        ..Policy::default()
-    }
+    verify_dir(fx.path(), policy).unwrap()
 }
 
 /// The current stored items and a checkpoint over all of them (as an auditor would hold).
@@ -100,14 +92,14 @@ fn cosigned_final(fx: &Fixture) -> String {
     let cp = Checkpoint::new(ORIGIN, items.len() as u64, root(&items, items.len() as u64)).unwrap();
     let (_, wk) = witness();
     let line = cosign(&cp, "witness.example", &wk, 1_700_000_000).unwrap();
-    append_cosignature(&sign_checkpoint(&cp, &ledger_signer()), &line).unwrap()
+    append_cosignature(&sign_checkpoint(&cp, &Cast::PRACTICE.signer()), &line).unwrap()
 }
 
 fn witness_policy(quorum: usize) -> Policy {
     Policy {
         witnesses: vec![witness().0],
         quorum,
-        ..trusted()
+        ..Cast::PRACTICE.policy(vec![])
     }
 }
 
@@ -183,7 +175,7 @@ fn none() -> Policy {
 fn holding(held: String) -> Policy {
     Policy {
         checkpoints: vec![held],
-        ..trusted()
+        ..Cast::PRACTICE.policy(vec![])
     }
 }
 fn resume_at(fx: &Fixture, size: u64) -> String {
@@ -337,10 +329,10 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     // Zero findings: lawful destruction, reopened record, hold released, key revocation and
     // rotation are all in the fixture.
     ("clean", |_| none(), &[]),
-    ("clean_with_trusted_key", |_| trusted(), &[]),
+    ("clean_with_trusted_key", |_| Cast::PRACTICE.policy(vec![]), &[]),
     ("clean_with_auditor_checkpoint", |fx| holding(held_checkpoint(fx)), &[]),
     ("clean_with_witness_quorum", |fx| { add_checkpoint(fx.path(), &cosigned_final(fx)); witness_policy(1) }, &[]),
-    ("clean_resume", |fx| Policy { resume_from: Some(resume_at(fx, 10)), ..trusted() }, &[]),
+    ("clean_resume", |fx| Policy { resume_from: Some(resume_at(fx, 10)), ..Cast::PRACTICE.policy(vec![]) }, &[]),
     // Payloads.
     ("payload_byte_flip", |fx| { edit_payload(fx, C_NOTE1, |v| v.map(flip_last)); none() }, &[(K::CommitmentMismatch, Some(C_NOTE1))]),
     ("payload_removed_without_destruction", |fx| { edit_payload(fx, B_NOTE1, |_| None); none() }, &[(K::PayloadMissing, Some(B_NOTE1))]),
@@ -372,14 +364,14 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("replayed_event", |fx| { replay_event(fx, C_NOTE1); none() }, &[(K::ReplayedEvent, Some(SIZE))]),
     // Checkpoints.
     ("split_view", |fx| { add_checkpoint(fx.path(), &checkpoint_note(10, [9; 32])); none() }, &[(K::SplitView, None), (K::RootMismatch, None)]),
-    ("checkpoint_signed_by_unknown_key", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, ORIGIN, 66, 20)); trusted() }, &[(K::CheckpointUntrustedKey, None)]),
+    ("checkpoint_signed_by_unknown_key", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, ORIGIN, 66, 20)); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointUntrustedKey, None)]),
     ("checkpoint_signature_bit_flip", |fx| { edit_raw(fx.path(), "checkpoints", &SIZE.to_be_bytes(), |v| Some(flip_note_signature(&String::from_utf8(v.unwrap()).unwrap()).into_bytes())); none() }, &[(K::CheckpointBadSignature, None)]),
-    ("checkpoint_log_signature_bit_flip", |fx| { append_log(fx.path(), &flip_note_signature(&resume_at(fx, 20))); trusted() }, &[(K::CheckpointBadSignature, None)]),
+    ("checkpoint_log_signature_bit_flip", |fx| { append_log(fx.path(), &flip_note_signature(&resume_at(fx, 20))); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointBadSignature, None)]),
     ("checkpoint_log_torn_tail", |fx| { append_to_log(fx, b"300\nexample.org/pr"); none() }, &[(K::MalformedCheckpoint, None)]),
     ("checkpoint_of_another_origin", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, "other.example/ledger", 2, 12)); none() }, &[(K::CheckpointWrongOrigin, None)]),
     ("cosignature_bit_flip", |fx| { add_checkpoint(fx.path(), &bad_cosignature(fx)); witness_policy(1) }, &[(K::CosignatureBadSignature, None), (K::WitnessQuorumNotMet, None)]),
     ("witness_quorum_not_met", |_| witness_policy(1), &[(K::WitnessQuorumNotMet, None)]),
-    ("resume_then_prefix_rewritten", |fx| { let r = resume_at(fx, 10); edit_rechained(fx, 3, |it| it.entry.event.signature.0[1] ^= 1); Policy { resume_from: Some(r), ..trusted() } }, &[(K::BadSignature, Some(3)), (K::RootMismatch, None)]),
+    ("resume_then_prefix_rewritten", |fx| { let r = resume_at(fx, 10); edit_rechained(fx, 3, |it| it.entry.event.signature.0[1] ^= 1); Policy { resume_from: Some(r), ..Cast::PRACTICE.policy(vec![]) } }, &[(K::BadSignature, Some(3)), (K::RootMismatch, None)]),
 ];
 
 #[test]
@@ -449,7 +441,7 @@ fn fixture_seqs_match_the_constants() {
 #[test]
 fn clean_ledger_state_is_what_happened() {
     let fx = fixture();
-    let v = run(&fx, &trusted());
+    let v = run(&fx, &Cast::PRACTICE.policy(vec![]));
     assert!(v.is_clean(), "{:?}", v.findings());
     assert_eq!(v.size(), SIZE);
     assert_eq!(v.origin(), ORIGIN);
@@ -471,7 +463,7 @@ fn resume_skips_prefix_signatures_only_when_the_root_matches() {
         &fx,
         &Policy {
             resume_from: Some(resume.clone()),
-            ..trusted()
+            ..Cast::PRACTICE.policy(vec![])
         },
     );
     assert!(v.is_clean());
@@ -487,7 +479,7 @@ fn resume_skips_prefix_signatures_only_when_the_root_matches() {
         &fx,
         &Policy {
             resume_from: Some(forged),
-            ..trusted()
+            ..Cast::PRACTICE.policy(vec![])
         },
     );
     assert_eq!(v.signatures_checked_from(), 0);

@@ -1,14 +1,56 @@
-//! Shared helpers: run the binary, build a small ledger, check outcomes.
+//! Running the `caseledger` binary as a user would, and a small ledger made through it.
+//!
+//! `cargo test --workspace` does not build the binary of a package that has no integration
+//! tests of its own, and `CARGO_BIN_EXE_caseledger` is only set for tests inside the CLI's
+//! package, so [`caseledger_bin`] finds (and if needed builds) `target/<profile>/caseledger`
+//! itself. `make test` builds it first, so it is never stale there.
 
+use crate::ORIGIN;
 use assert_cmd::Command;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::OnceLock;
+
+/// The `caseledger` binary of this build profile, built once per test process if missing.
+pub fn caseledger_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("CARGO_BIN_EXE_caseledger") {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // target/<profile>/deps/<test>-<hash> → target/<profile>/caseledger
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("a target directory")
+            .to_path_buf();
+        let path = dir.join("caseledger");
+        if !path.is_file() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+            let mut c = std::process::Command::new(cargo);
+            c.args(["build", "-p", "caseledger"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if dir.file_name().is_some_and(|n| n == "release") {
+                c.arg("--release");
+            }
+            let st = c.status().expect("run cargo build -p caseledger");
+            assert!(
+                st.success() && path.is_file(),
+                "could not build the caseledger binary at {}",
+                path.display()
+            );
+        }
+        path
+    })
+    .clone()
+}
 
 /// The `caseledger` binary, with a clean environment for the variables it reads.
 pub fn bin() -> Command {
-    let mut c = Command::new(caseledger_tests::caseledger_bin());
+    let mut c = Command::new(caseledger_bin());
     c.env_remove("CASELEDGER_LEDGER").env("NO_COLOR", "1");
     c
 }
@@ -30,6 +72,20 @@ pub fn run_stdin(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .write_stdin(stdin.to_vec())
         .output()
         .expect("binary runs")
+}
+
+/// Runs `caseledger` in `cwd` with trace logging on (and no inherited ledger variable), to
+/// check what the most verbose logging shows.
+pub fn run_traced(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(caseledger_bin());
+    c.current_dir(cwd)
+        .args(args)
+        .env("RUST_LOG", "trace")
+        .env_remove("CASELEDGER_LEDGER");
+    if let Some(s) = stdin {
+        c.write_stdin(s.to_vec());
+    }
+    c.output().expect("caseledger runs")
 }
 
 /// Text of stdout.
@@ -88,9 +144,6 @@ pub struct Fixture {
     /// Keeps the directory alive.
     pub tmp: tempfile::TempDir,
 }
-
-/// The origin of every test ledger.
-pub const ORIGIN: &str = "example.org/test-ledger";
 
 impl Fixture {
     /// An empty working directory.

@@ -1,60 +1,28 @@
-//! Test fixture: a small practice ledger written in the store's on-disk layout
-//! (crates/store/src/layout.rs), and the attacker's tools to edit it.
-// Test ledgers hold a few dozen entries: their seqs fit every integer type.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation,
-    clippy::type_complexity
-)]
+//! The verifier's practice ledger: four records over seven years (terminations, a
+//! resumption, holds, a key rotation, a revocation, a lawful destruction), built with
+//! deterministic nonces and salts so that its bytes are the same every run, and written by
+//! the real store. Labels name the seqs tests tamper with.
 
+use crate::tamper::{rechain, Item};
+use crate::{actor, date, key, rid, text, Cast, TestClock};
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::event::{
-    Entry, Event, EventKind, LedgerSettings, Payload, Role, ShortText, SignedEvent, FORMAT_VERSION,
+    Entry, Event, EventKind, LedgerSettings, Payload, Role, SignedEvent, FORMAT_VERSION,
 };
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{CompactRange, MemoryNodes, Sha256Hasher};
-use caseledger_core::note::{NoteSigner, NoteVerifier};
-use caseledger_core::{ActorId, Date, EntryHash, Nonce, RecordId, Seq, Timestamp};
+use caseledger_core::{EntryHash, Nonce, Seq, Timestamp};
+use caseledger_store::{Ledger, OpenOptions};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const ORIGIN: &str = "example.org/practice-ledger";
+/// The practice ledger's origin ([`Cast::PRACTICE`]).
+pub const ORIGIN: &str = Cast::PRACTICE.origin;
 
-pub fn key(seed: u8) -> SigningKey {
-    SigningKey::from_seed(&[seed; 32])
-}
-pub fn admin() -> SigningKey {
-    key(1)
-}
-pub fn ledger_signer() -> NoteSigner {
-    NoteSigner::new(ORIGIN, key(2)).unwrap()
-}
-pub fn ledger_verifier() -> NoteVerifier {
-    ledger_signer().verifier()
-}
-pub fn actor(s: &str) -> ActorId {
-    ActorId::new(s).unwrap()
-}
-pub fn rid(s: &str) -> RecordId {
-    RecordId::new(s).unwrap()
-}
-pub fn date(s: &str) -> Date {
-    Date::parse(s).unwrap()
-}
-pub fn text(s: &str) -> ShortText {
-    ShortText::new(s).unwrap()
-}
-
-/// One stored item: an entry and its stored payload value.
-#[derive(Clone)]
-pub struct Item {
-    pub entry: Entry,
-    pub payload: Option<Vec<u8>>,
+/// The admin's key.
+fn admin() -> SigningKey {
+    Cast::PRACTICE.admin.key()
 }
 
 /// Builds signed events with deterministic nonces and salts.
@@ -63,6 +31,7 @@ pub struct Author {
 }
 
 impl Author {
+    /// Nonces and salts count up from `start`.
     pub fn new(start: u64) -> Author {
         Author { counter: start }
     }
@@ -79,8 +48,12 @@ impl Author {
         self.counter += 1;
         let mut nonce = [0u8; 16];
         nonce[..8].copy_from_slice(&self.counter.to_be_bytes());
-        let payload =
-            payload.map(|p| Payload::with_salt([self.counter as u8; 32], p.as_bytes().to_vec()));
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a salt byte from the counter: wrapping is fine, it only varies salts"
+        )]
+        let salt = [self.counter as u8; 32];
+        let payload = payload.map(|p| Payload::with_salt(salt, p.as_bytes().to_vec()));
         let ev = Event {
             record: record.map(rid),
             author: actor(author),
@@ -114,42 +87,39 @@ pub fn chain(events: Vec<(SignedEvent, Option<Payload>, &str)>) -> Vec<Item> {
     out
 }
 
-/// The attacker's view: renumber and re-chain every entry (prev = hash of the previous bytes).
-pub fn rechain(items: &mut [Item]) {
-    let mut prev = EntryHash::ZERO;
-    for (i, it) in items.iter_mut().enumerate() {
-        it.entry.seq = Seq(i as u64);
-        it.entry.prev = prev;
-        prev = entry_hash(&it.entry.to_bytes().unwrap());
-    }
-}
-
-/// The practice: labels name the seqs tests tamper with.
+/// The practice written to disk; labels name the seqs tests tamper with.
 pub struct Fixture {
+    /// Keeps the directory alive.
     pub dir: tempfile::TempDir,
+    /// The ledger directory.
     pub ldir: PathBuf,
+    /// Seqs by label (`"A.note"`, …; see [`practice_events`]).
     pub labels: HashMap<&'static str, u64>,
+    /// The number of entries.
     pub size: u64,
+    /// An author that continues the practice's nonces (for forged events).
     pub author: Author,
 }
 
 impl Fixture {
+    /// The ledger directory.
     pub fn path(&self) -> &Path {
         &self.ldir
     }
+    /// The seq labelled `label`.
     pub fn seq(&self, label: &str) -> u64 {
         self.labels[label]
     }
 }
 
+/// The practice's events with their ledger dates, one event per entry.
+pub type PracticeEvents = Vec<(SignedEvent, Option<Payload>, &'static str)>;
+
 /// The practice's events: (signed event, payload, ledger date), and labels of seqs.
 /// Keys: admin 1, ledger 2, lic-1 3, cust-1 4, lic-2 5 (rotated to 6), lic-3 7 (revoked).
-pub fn practice_events() -> (
-    Vec<(SignedEvent, Option<Payload>, &'static str)>,
-    HashMap<&'static str, u64>,
-) {
+pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
     let mut a = Author::new(0);
-    let mut evs: Vec<(SignedEvent, Option<Payload>, &str)> = Vec::new();
+    let mut evs: PracticeEvents = Vec::new();
     let mut labels = HashMap::new();
     let lic1 = key(3);
     let cust = key(4);
@@ -493,32 +463,25 @@ pub fn practice() -> (Vec<Item>, HashMap<&'static str, u64>) {
 /// The clean practice written by the real store (`caseledger_store::Ledger`), with the
 /// ledger's clock set to each event's date, checkpoints at size 10 and at the end.
 pub fn fixture() -> Fixture {
-    use caseledger_store::{Ledger, OpenOptions};
-    use std::sync::atomic::{AtomicI64, Ordering};
-    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let ldir = dir.path().join("ledger");
     let (evs, labels) = practice_events();
-    let now = Arc::new(AtomicI64::new(0));
-    let clock_now = now.clone();
-    let options = OpenOptions::default().with_clock(Arc::new(move || {
-        Timestamp(clock_now.load(Ordering::SeqCst))
-    }));
     let mut evs = evs.into_iter();
     let (genesis, _, on) = evs.next().unwrap();
-    now.store(Timestamp::start_of(date(on)).unwrap().0, Ordering::SeqCst);
+    let clock = TestClock::at_time(Timestamp::start_of(date(on)).unwrap());
+    let options = OpenOptions::default().with_clock(clock.fixed_clock());
     let ledger = Ledger::create_with_genesis(&ldir, genesis, options).unwrap();
+    let signer = Cast::PRACTICE.signer();
     for (i, (ev, payload, on)) in evs.enumerate() {
-        now.store(
+        clock.set(Timestamp(
             Timestamp::start_of(date(on)).unwrap().0 + i as i64 + 1,
-            Ordering::SeqCst,
-        );
+        ));
         ledger.append(ev, payload).unwrap();
         if ledger.head().size == 10 {
-            ledger.checkpoint(&ledger_signer()).unwrap();
+            ledger.checkpoint(&signer).unwrap();
         }
     }
-    ledger.checkpoint(&ledger_signer()).unwrap();
+    ledger.checkpoint(&signer).unwrap();
     let size = ledger.head().size;
     ledger.close().unwrap();
     Fixture {
@@ -530,9 +493,15 @@ pub fn fixture() -> Fixture {
     }
 }
 
+/// The Merkle root of the first `size` items.
 pub fn root(items: &[Item], size: u64) -> [u8; 32] {
     let mut r = CompactRange::new();
-    for it in &items[..size as usize] {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "test ledgers hold a few dozen entries"
+    )]
+    let n = size as usize;
+    for it in &items[..n] {
         r.append(
             &Sha256Hasher,
             merkle_leaf(&entry_hash(&it.entry.to_bytes().unwrap())),
@@ -542,6 +511,7 @@ pub fn root(items: &[Item], size: u64) -> [u8; 32] {
     r.root(&Sha256Hasher)
 }
 
+/// Every node of the items' tree, in memory.
 pub fn nodes(items: &[Item]) -> MemoryNodes {
     let leaves: Vec<[u8; 32]> = items
         .iter()
@@ -550,121 +520,10 @@ pub fn nodes(items: &[Item]) -> MemoryNodes {
     MemoryNodes::from_leaf_hashes(&Sha256Hasher, &leaves)
 }
 
+/// A checkpoint note of the practice ledger at `size` with `root`.
 pub fn checkpoint_note(size: u64, root: [u8; 32]) -> String {
     sign_checkpoint(
         &Checkpoint::new(ORIGIN, size, root).unwrap(),
-        &ledger_signer(),
+        &Cast::PRACTICE.signer(),
     )
-}
-
-/// Opens the ledger's sled database directly, as an attacker editing the trees would.
-/// A ledger or verifier this process just dropped may hold sled's lock for a moment (its
-/// flusher thread), so wait for it, bounded.
-pub fn db(dir: &Path) -> sled::Db {
-    let mut tries = 0;
-    loop {
-        match sled::open(dir.join("sled")) {
-            Ok(db) => return db,
-            Err(sled::Error::Io(e)) if tries < 200 && e.to_string().contains("acquire lock") => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(25));
-            }
-            Err(e) => panic!("open sled in {}: {e}", dir.display()),
-        }
-    }
-}
-
-/// Writes the entries and payloads trees from scratch (the store's layout).
-pub fn store(dir: &Path, items: &[Item]) {
-    let db = db(dir);
-    let entries = db.open_tree("entries").unwrap();
-    let payloads = db.open_tree("payloads").unwrap();
-    entries.clear().unwrap();
-    payloads.clear().unwrap();
-    for it in items {
-        let k = it.entry.seq.0.to_be_bytes();
-        entries.insert(k, it.entry.to_bytes().unwrap()).unwrap();
-        if let Some(p) = &it.payload {
-            payloads.insert(k, p.clone()).unwrap();
-        }
-    }
-    db.flush().unwrap();
-}
-
-/// Reads the entries and payloads trees back.
-pub fn load(dir: &Path) -> Vec<Item> {
-    let db = db(dir);
-    let entries = db.open_tree("entries").unwrap();
-    let payloads = db.open_tree("payloads").unwrap();
-    entries
-        .iter()
-        .map(|kv| {
-            let (k, v) = kv.unwrap();
-            Item {
-                entry: Entry::from_bytes(&v).unwrap(),
-                payload: payloads.get(&k).unwrap().map(|p| p.to_vec()),
-            }
-        })
-        .collect()
-}
-
-/// Edits the stored items as an attacker would, then re-chains and writes them back.
-pub fn rewrite(dir: &Path, edit: impl FnOnce(&mut Vec<Item>)) {
-    let mut items = load(dir);
-    edit(&mut items);
-    rechain(&mut items);
-    store(dir, &items);
-}
-
-/// Edits one raw tree value (no re-chaining).
-pub fn edit_raw(
-    dir: &Path,
-    tree: &str,
-    key: &[u8],
-    edit: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>,
-) {
-    let db = db(dir);
-    let t = db.open_tree(tree).unwrap();
-    let old = t.get(key).unwrap().map(|v| v.to_vec());
-    match edit(old) {
-        Some(v) => t.insert(key, v).unwrap(),
-        None => t.remove(key).unwrap(),
-    };
-    db.flush().unwrap();
-}
-
-/// Stores a checkpoint note in the `checkpoints` tree and `checkpoints.log`, as the store does.
-pub fn add_checkpoint(dir: &Path, note: &str) {
-    let size = Checkpoint::parse_body(
-        caseledger_core::note::Note::parse(note.as_bytes())
-            .unwrap()
-            .text(),
-    )
-    .unwrap()
-    .size;
-    edit_raw(dir, "checkpoints", &size.to_be_bytes(), |_| {
-        Some(note.as_bytes().to_vec())
-    });
-    append_log(dir, note);
-}
-
-pub fn append_log(dir: &Path, note: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path(dir))
-        .unwrap();
-    write!(f, "{}\n{note}", note.len()).unwrap();
-}
-
-pub fn log_path(dir: &Path) -> PathBuf {
-    dir.join("checkpoints.log")
-}
-
-/// Removes every stored checkpoint (tree and log).
-pub fn clear_checkpoints(dir: &Path) {
-    let db = db(dir);
-    db.open_tree("checkpoints").unwrap().clear().unwrap();
-    db.flush().unwrap();
-    let _ = std::fs::remove_file(log_path(dir));
 }

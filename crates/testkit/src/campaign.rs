@@ -1,0 +1,101 @@
+//! The reliability campaigns' fixtures ([`Cast::CAMPAIGN`]): a ledger with a licensee and a
+//! custodian, events whose payloads hold a canary that must never leave the payload store.
+
+use crate::{rid, Cast};
+use caseledger_core::event::{Entry, EventKind, Payload, SignedEvent, FORMAT_VERSION};
+use caseledger_core::{Date, EntryHash, Seq, Timestamp};
+use caseledger_store::{Ledger, OpenOptions, Receipt};
+use std::path::Path;
+
+/// A string that must never appear outside the payload store (campaign 6).
+pub const CANARY: &str = "CANARY-7f3e-clinical-secret";
+
+/// The campaigns' cast.
+const CAST: Cast = Cast::CAMPAIGN;
+
+/// A date the ledger clock is never before.
+pub fn day() -> Date {
+    Date::parse("2024-01-02").expect("date")
+}
+
+/// Creates a ledger at `dir` (genesis, a licensee, a custodian), with `options`. The
+/// enrolments are dated 2000-01-01: early enough for any clock a campaign sets.
+pub fn create_ledger_with(dir: &Path, options: OpenOptions) -> Ledger {
+    CAST.staffed(dir, options, Date::parse("2000-01-01").expect("date"))
+}
+
+/// [`create_ledger_with`] default options (Immediate durability, system clock).
+pub fn create_ledger(dir: &Path) -> Ledger {
+    create_ledger_with(dir, OpenOptions::default())
+}
+
+/// A licensee event on `record` with a payload holding the canary.
+pub fn clinical(record: &str, kind: EventKind, on: Date, text: &str) -> (SignedEvent, Payload) {
+    let content = format!("{CANARY} {text}");
+    let (e, p) = CAST
+        .licensee
+        .sign(Some(&rid(record)), kind, on, Some(content.as_bytes()));
+    (e, p.expect("a payload"))
+}
+
+/// A custodian event on `record` (no payload).
+pub fn custodial(record: &str, kind: EventKind, on: Date) -> SignedEvent {
+    CAST.custodian.sign(Some(&rid(record)), kind, on, None).0
+}
+
+/// Appends `RecordOpened` for `record`.
+pub fn open_record(ledger: &Ledger, record: &str) -> Receipt {
+    let (e, p) = clinical(record, EventKind::RecordOpened, day(), "intake");
+    ledger.append(e, Some(p)).expect("open record")
+}
+
+/// Appends one progress note to `record` (opened before).
+pub fn note(ledger: &Ledger, record: &str, i: u64) -> caseledger_store::Result<Receipt> {
+    let (e, p) = clinical(
+        record,
+        EventKind::ProgressNote,
+        day(),
+        &format!("progress note {i}"),
+    );
+    ledger.append(e, Some(p))
+}
+
+/// The auditor's policy: trusts the ledger key, the checkpoints given and the origin.
+pub fn policy(checkpoints: Vec<String>) -> caseledger_verify::Policy {
+    CAST.policy_with_origin(checkpoints)
+}
+
+/// Valid entry bytes to mutate: the golden ledger's entries, plus a fresh entry.
+pub fn sample_entry_bytes() -> Vec<Vec<u8>> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ledger-data/vectors/golden-ledger.json");
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            for e in v["entries"].as_array().into_iter().flatten() {
+                if let Some(b) = e["entry_bytes"].as_str().and_then(crate::hex_decode) {
+                    out.push(b);
+                }
+            }
+        }
+    }
+    let (ev, _) = clinical("C-0001", EventKind::ProgressNote, day(), "x");
+    let entry = Entry {
+        format_version: FORMAT_VERSION,
+        seq: Seq(7),
+        prev: EntryHash([9; 32]),
+        recorded_at: Timestamp(1_700_000_000_000_000),
+        event: ev,
+    };
+    out.push(entry.to_bytes().expect("encode"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The golden ledger is found from this crate's directory (else only one sample).
+    #[test]
+    fn sample_entries_include_the_golden_ledger() {
+        assert!(super::sample_entry_bytes().len() > 1);
+    }
+}

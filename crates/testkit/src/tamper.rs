@@ -1,0 +1,141 @@
+//! The attacker's tools: edit a closed ledger's sled trees and `checkpoints.log` directly,
+//! in the store's on-disk layout (docs/FORMAT.md). Tree and file names are written out here
+//! rather than taken from the store, so a test notices if the store's layout moves.
+
+use caseledger_core::checkpoint::Checkpoint;
+use caseledger_core::event::Entry;
+use caseledger_core::hash::entry_hash;
+use caseledger_core::note::Note;
+use caseledger_core::{EntryHash, Seq};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One stored item: an entry and its stored payload value.
+#[derive(Clone)]
+pub struct Item {
+    /// The entry.
+    pub entry: Entry,
+    /// The `payloads` tree value (salt and content), if any.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Renumbers and re-chains every entry (prev = hash of the previous bytes), as an attacker
+/// hiding an edit would.
+pub fn rechain(items: &mut [Item]) {
+    let mut prev = EntryHash::ZERO;
+    for (i, it) in items.iter_mut().enumerate() {
+        it.entry.seq = Seq(i as u64);
+        it.entry.prev = prev;
+        prev = entry_hash(&it.entry.to_bytes().unwrap());
+    }
+}
+
+/// Opens the ledger's sled database directly, as an attacker editing the trees would.
+/// A ledger or verifier this process just dropped may hold sled's lock for a moment (its
+/// flusher thread), so wait for it, bounded.
+pub fn db(dir: &Path) -> sled::Db {
+    let mut tries = 0;
+    loop {
+        match sled::open(dir.join("sled")) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e)) if tries < 200 && e.to_string().contains("acquire lock") => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(e) => panic!("open sled in {}: {e}", dir.display()),
+        }
+    }
+}
+
+/// Writes the entries and payloads trees from scratch.
+pub fn store(dir: &Path, items: &[Item]) {
+    let db = db(dir);
+    let entries = db.open_tree("entries").unwrap();
+    let payloads = db.open_tree("payloads").unwrap();
+    entries.clear().unwrap();
+    payloads.clear().unwrap();
+    for it in items {
+        let k = it.entry.seq.0.to_be_bytes();
+        entries.insert(k, it.entry.to_bytes().unwrap()).unwrap();
+        if let Some(p) = &it.payload {
+            payloads.insert(k, p.clone()).unwrap();
+        }
+    }
+    db.flush().unwrap();
+}
+
+/// Reads the entries and payloads trees back.
+pub fn load(dir: &Path) -> Vec<Item> {
+    let db = db(dir);
+    let entries = db.open_tree("entries").unwrap();
+    let payloads = db.open_tree("payloads").unwrap();
+    entries
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            Item {
+                entry: Entry::from_bytes(&v).unwrap(),
+                payload: payloads.get(&k).unwrap().map(|p| p.to_vec()),
+            }
+        })
+        .collect()
+}
+
+/// Edits the stored items as an attacker would, then re-chains and writes them back.
+pub fn rewrite(dir: &Path, edit: impl FnOnce(&mut Vec<Item>)) {
+    let mut items = load(dir);
+    edit(&mut items);
+    rechain(&mut items);
+    store(dir, &items);
+}
+
+/// Edits one raw tree value (no re-chaining); `None` from `edit` removes it.
+pub fn edit_raw(
+    dir: &Path,
+    tree: &str,
+    key: &[u8],
+    edit: impl FnOnce(Option<Vec<u8>>) -> Option<Vec<u8>>,
+) {
+    let db = db(dir);
+    let t = db.open_tree(tree).unwrap();
+    let old = t.get(key).unwrap().map(|v| v.to_vec());
+    match edit(old) {
+        Some(v) => t.insert(key, v).unwrap(),
+        None => t.remove(key).unwrap(),
+    };
+    db.flush().unwrap();
+}
+
+/// Stores a checkpoint note in the `checkpoints` tree and `checkpoints.log`, as the store does.
+pub fn add_checkpoint(dir: &Path, note: &str) {
+    let size = Checkpoint::parse_body(Note::parse(note.as_bytes()).unwrap().text())
+        .unwrap()
+        .size;
+    edit_raw(dir, "checkpoints", &size.to_be_bytes(), |_| {
+        Some(note.as_bytes().to_vec())
+    });
+    append_log(dir, note);
+}
+
+/// Appends one framed note (`<len>\n<note>`) to `checkpoints.log`.
+pub fn append_log(dir: &Path, note: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(dir))
+        .unwrap();
+    write!(f, "{}\n{note}", note.len()).unwrap();
+}
+
+/// The ledger's `checkpoints.log`.
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join("checkpoints.log")
+}
+
+/// Removes every stored checkpoint (tree and log).
+pub fn clear_checkpoints(dir: &Path) {
+    let db = db(dir);
+    db.open_tree("checkpoints").unwrap().clear().unwrap();
+    db.flush().unwrap();
+    let _ = std::fs::remove_file(log_path(dir));
+}
