@@ -10,6 +10,8 @@
 //!   chunks without holding it in memory).
 //! * [`Chain`]: turns signed events into canonical entry bytes (seq, prev, recorded_at), as the
 //!   store would, for floors and in-memory verification.
+//! * [`signature_parts`]: an event's signing message and raw Ed25519 signature, for the
+//!   signature floors and benches.
 //! * [`stats`]: medians and formatting helpers for the harness.
 
 use caseledger_core::event::{
@@ -105,6 +107,11 @@ impl Workload {
             occurred_on: Date::new(2024, 1, 2).expect("a valid literal date"),
             seed: 0x00ca_5e1e_d6e5,
         }
+    }
+
+    /// The licensee's public key as an `ed25519_dalek` key (for raw batch verification).
+    pub fn licensee_verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, WorkloadError> {
+        ed25519_dalek::VerifyingKey::from_bytes(&self.licensee.public_key().0).map_err(err)
     }
 
     /// The origin line of the benchmark ledger.
@@ -285,6 +292,18 @@ pub fn chain_pairs(
         });
     }
     Ok(out)
+}
+
+/// The message `event` is signed over and its signature, as raw Ed25519 verification (the F5
+/// floor, the signature benches) takes them.
+pub fn signature_parts(
+    event: &SignedEvent,
+) -> Result<(Vec<u8>, ed25519_dalek::Signature), WorkloadError> {
+    let message = hash::signing_message(&event.event.to_bytes().map_err(err)?);
+    Ok((
+        message,
+        ed25519_dalek::Signature::from_bytes(&event.signature.0),
+    ))
 }
 
 /// Small statistics helpers.

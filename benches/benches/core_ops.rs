@@ -5,10 +5,12 @@
 //!
 //! Run with `cargo bench -p caseledger-bench --bench core_ops`.
 
-// criterion_group!/criterion_main! generate undocumented public items.
-#![allow(missing_docs)]
+#![expect(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
 
-use caseledger_bench::{Chain, Workload};
+use caseledger_bench::{signature_parts, Chain, Workload};
 use caseledger_core::event::Entry;
 use caseledger_core::hash;
 use caseledger_core::merkle::{
@@ -102,15 +104,11 @@ fn signatures(c: &mut Criterion) {
     let w = Workload::new(100);
     let events = w.events(0..256).expect("events");
     let key = w.licensee.public_key();
-    let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.0).expect("key");
-    let msgs: Vec<Vec<u8>> = events
+    let vk = w.licensee_verifying_key().expect("key");
+    let (msgs, sigs): (Vec<Vec<u8>>, Vec<ed25519_dalek::Signature>) = events
         .iter()
-        .map(|(e, _)| hash::signing_message(&e.event.to_bytes().expect("encode")))
-        .collect();
-    let sigs: Vec<ed25519_dalek::Signature> = events
-        .iter()
-        .map(|(e, _)| ed25519_dalek::Signature::from_bytes(&e.signature.0))
-        .collect();
+        .map(|(e, _)| signature_parts(e).expect("encode"))
+        .unzip();
 
     let mut g = c.benchmark_group("signature");
     g.throughput(Throughput::Elements(1));

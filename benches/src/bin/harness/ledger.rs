@@ -1,0 +1,109 @@
+//! Building caseledger ledgers for the sections: a fresh ledger to append to, and the
+//! verification ledgers made by bulk import (kept and reused with `--keep`).
+
+use crate::floors::{SigSample, F5_SAMPLE};
+use crate::plan::verify_workload;
+use crate::util::{fail, log, rate, Res};
+use caseledger_bench::stats::si;
+use caseledger_bench::Workload;
+use caseledger_core::event::{Payload, SignedEvent};
+use caseledger_core::note::NoteSigner;
+use caseledger_store::{Durability, Ledger, OpenOptions, IMPORT_CHUNK};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn bench_options(d: Durability) -> OpenOptions {
+    OpenOptions::default().with_durability(d)
+}
+
+/// A ledger with genesis and the licensee's enrolment.
+pub fn new_ledger(dir: &Path, w: &Workload, d: Durability) -> Res<Ledger> {
+    let l = Ledger::create_with_genesis(dir, w.genesis()?, bench_options(d))?;
+    l.append_batch(vec![(w.enrolment()?, None)])
+        .map_err(|e| fail(format!("enrolment: {e:?}")))?;
+    Ok(l)
+}
+
+pub fn with_payload(v: &[(SignedEvent, Payload)]) -> Vec<(SignedEvent, Option<Payload>)> {
+    v.iter()
+        .map(|(e, p)| (e.clone(), Some(p.clone())))
+        .collect()
+}
+
+/// Builds a ledger of `n` clinical events over `n / 100` records by bulk import (chunks
+/// signed in parallel, appended with `append_batch` under `Deferred`, one flush), signs a
+/// checkpoint at its head, and keeps up to `F5_SAMPLE` signatures for F5.
+/// Returns (import rate, checkpoint note).
+fn build_ledger(dir: &Path, n: u64, mut sample: Option<&mut SigSample>) -> Res<(f64, String)> {
+    let w = verify_workload(n);
+    let l = new_ledger(dir, &w, Durability::Deferred)?;
+    const GEN: u64 = 16_384;
+    let mut busy = Duration::ZERO;
+    let mut start = 0;
+    while start < n {
+        let end = (start + GEN).min(n);
+        let events = w.events(start..end)?;
+        if let Some(s) = sample.as_deref_mut() {
+            for (e, _) in &events {
+                if s.msgs.len() >= F5_SAMPLE {
+                    break;
+                }
+                s.push(e)?;
+            }
+        }
+        let t = Instant::now();
+        for c in events.chunks(IMPORT_CHUNK) {
+            l.append_batch(with_payload(c))
+                .map_err(|e| fail(format!("import: {e:?}")))?;
+        }
+        busy += t.elapsed();
+        start = end;
+    }
+    let t = Instant::now();
+    l.flush()?;
+    busy += t.elapsed();
+    let signer = NoteSigner::new(w.origin(), w.ledger_key.clone())?;
+    let note = l.checkpoint(&signer)?;
+    l.close()?;
+    Ok((rate(n, busy), note))
+}
+
+/// A verification ledger of `n` events: built in `fresh_dir`, or with `--keep DIR` reused
+/// from (or built into) `DIR/ledger-<n>`. Returns (dir, import rate if built, checkpoint).
+pub fn ledger_of(
+    keep: Option<&Path>,
+    fresh_dir: PathBuf,
+    n: u64,
+    sample: Option<&mut SigSample>,
+) -> Res<(PathBuf, Option<f64>, String)> {
+    let dir = match keep {
+        Some(k) => k.join(format!("ledger-{n}")),
+        None => fresh_dir,
+    };
+    let ready = dir.join("BENCH-READY");
+    if let Ok(note) = std::fs::read_to_string(&ready) {
+        log(format!(
+            "reusing the {}-event ledger in {}",
+            si(n as f64),
+            dir.display()
+        ));
+        if let Some(s) = sample {
+            let w = verify_workload(n);
+            let k = n.min(F5_SAMPLE as u64);
+            for (e, _) in &w.events(0..k)? {
+                s.push(e)?;
+            }
+        }
+        return Ok((dir, None, note));
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    log(format!(
+        "building a {}-event ledger by bulk import...",
+        si(n as f64)
+    ));
+    let (rate, note) = build_ledger(&dir, n, sample)?;
+    std::fs::write(&ready, &note)?;
+    Ok((dir, Some(rate), note))
+}

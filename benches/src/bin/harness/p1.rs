@@ -1,0 +1,146 @@
+//! P1 durable appends: 64 writer threads appending `Immediate` concurrently, against F1 (the
+//! same bytes in groups of the mean group size P1 reached, one transaction and one flush per
+//! group).
+
+use crate::args::{Opts, Section};
+use crate::floors::{f1_groups, f_rows, f_rows_with, rows_note};
+use crate::ledger::{new_ledger, with_payload};
+use crate::plan::{Dirs, Sizes, WritePath};
+use crate::table::{fmt_rates, Table};
+use crate::util::{fail, log, rate, round_usize, Res};
+use caseledger_bench::stats::{median, si};
+use caseledger_bench::Workload;
+use caseledger_core::event::{Payload, SignedEvent};
+use caseledger_store::Durability;
+use std::path::Path;
+use std::time::Instant;
+
+/// Writer threads for P1 (the figure).
+const WRITERS: usize = 64;
+
+/// P1: `WRITERS` threads appending `Immediate` concurrently. Records are opened (untimed)
+/// first. Returns (events/s, mean group size).
+fn p1_group_commit(
+    dir: &Path,
+    w: &Workload,
+    opening: &[(SignedEvent, Payload)],
+    events: &[(SignedEvent, Payload)],
+) -> Res<(f64, f64)> {
+    let l = new_ledger(dir, w, Durability::Immediate)?;
+    l.append_batch(with_payload(opening))
+        .map_err(|e| fail(format!("opening records: {e:?}")))?;
+    let mut per: Vec<Vec<(SignedEvent, Payload)>> = vec![Vec::new(); WRITERS];
+    for (i, ev) in events.iter().enumerate() {
+        per[i % WRITERS].push(ev.clone());
+    }
+    let before = l.stats();
+    let t = Instant::now();
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = per
+            .into_iter()
+            .map(|mine| {
+                let l = &l;
+                s.spawn(move || {
+                    for (e, p) in mine {
+                        if let Err(err) = l.append(e, Some(p)) {
+                            return Some(err.to_string());
+                        }
+                    }
+                    None
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let d = t.elapsed();
+    if let Some(e) = errors.first() {
+        return Err(fail(format!("P1 append refused: {e}")));
+    }
+    let after = l.stats();
+    let appended = after.appended - before.appended;
+    let tx = (after.transactions - before.transactions).max(1);
+    l.close()?;
+    Ok((rate(appended, d), appended as f64 / tx as f64))
+}
+
+/// Runs the P1 repetitions (`--reps`) and adds the row to `table`.
+pub fn section(
+    o: &Opts,
+    sz: &Sizes,
+    dirs: &mut Dirs,
+    wp: &WritePath,
+    table: &mut Table,
+) -> Res<()> {
+    let (mut p1, mut groups, mut f1, mut r1, mut r1b, mut r1l) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for r in 0..o.reps_of(Section::P1) {
+        let (ev_s, g) = p1_group_commit(
+            &dirs.fresh("p1"),
+            &wp.w,
+            wp.opening(),
+            wp.events(sz.group_events),
+        )?;
+        let gs = round_usize(g).max(1);
+        let fl = f1_groups(&dirs.fresh("f1"), wp.pairs(sz.group_events), gs)?;
+        let rows = f_rows(
+            &dirs.fresh("f1rows"),
+            wp.pairs(sz.group_events),
+            gs,
+            true,
+            true,
+        )?;
+        r1l.push(f_rows_with(
+            &dirs.fresh("f1lean"),
+            wp.pairs(sz.group_events),
+            gs,
+            true,
+            true,
+            true,
+        )?);
+        r1b.push(f_rows(
+            &dirs.fresh("f1batch"),
+            wp.pairs(sz.group_events),
+            gs,
+            true,
+            false,
+        )?);
+        log(format!(
+            "rep {r}: P1 {} ev/s, mean group {g:.1}; F1(group {gs}) {} ev/s; F1-rows {} ev/s",
+            si(ev_s),
+            si(fl),
+            si(rows)
+        ));
+        r1.push(rows);
+        p1.push(ev_s);
+        groups.push(g);
+        f1.push(fl);
+    }
+    let g_med = median(&groups);
+    if o.runs(Section::P1) {
+        table.ratio_row(
+            "P1 durable appends, 64 writers, Immediate",
+            "F1",
+            median(&f1),
+            median(&p1),
+            "ev/s",
+            0.5,
+            format!(
+                "{} events/rep; mean group size {:.1} (F1 at the same size); reps P1 [{}] F1 [{}]; {}",
+                sz.group_events,
+                g_med,
+                fmt_rates(&p1),
+                fmt_rates(&f1),
+                rows_note(median(&p1), &r1, &r1b, &r1l)
+            ),
+        );
+    }
+    Ok(())
+}

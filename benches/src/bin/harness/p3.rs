@@ -1,0 +1,105 @@
+//! P3 bulk import: `append_batch` under `Deferred` and one flush, against F3 (plain inserts,
+//! one flush).
+
+use crate::args::{Opts, Section};
+use crate::floors::{f3_no_flush, f_rows, f_rows_with, rows_note};
+use crate::ledger::{new_ledger, with_payload};
+use crate::plan::{Dirs, Sizes, WritePath};
+use crate::table::{fmt_rates, Table};
+use crate::util::{fail, log, rate, Res};
+use caseledger_bench::stats::{median, si};
+use caseledger_bench::Workload;
+use caseledger_core::event::{Payload, SignedEvent};
+use caseledger_store::{Durability, IMPORT_CHUNK};
+use std::path::Path;
+use std::time::Instant;
+
+/// P3: bulk import: `append_batch` in chunks of the importer's size under `Deferred`, then
+/// one flush (the flush is timed).
+fn p3_bulk(
+    dir: &Path,
+    w: &Workload,
+    opening: &[(SignedEvent, Payload)],
+    events: &[(SignedEvent, Payload)],
+) -> Res<f64> {
+    let l = new_ledger(dir, w, Durability::Deferred)?;
+    l.append_batch(with_payload(opening))
+        .map_err(|e| fail(format!("opening records: {e:?}")))?;
+    l.flush()?;
+    let n = events.len() as u64;
+    let chunks: Vec<_> = events.chunks(IMPORT_CHUNK).map(with_payload).collect();
+    let t = Instant::now();
+    for c in chunks {
+        l.append_batch(c)
+            .map_err(|e| fail(format!("P3 batch: {e:?}")))?;
+    }
+    l.flush()?;
+    let d = t.elapsed();
+    l.close()?;
+    Ok(rate(n, d))
+}
+
+/// Runs the P3 repetitions (`--reps`) and adds the row to `table`.
+pub fn section(
+    o: &Opts,
+    sz: &Sizes,
+    dirs: &mut Dirs,
+    wp: &WritePath,
+    table: &mut Table,
+) -> Res<()> {
+    let (mut p3, mut f3, mut r3, mut r3b, mut r3l) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in 0..o.reps_of(Section::P3) {
+        let a = p3_bulk(&dirs.fresh("p3"), &wp.w, wp.opening(), wp.events(sz.bulk))?;
+        let b = f3_no_flush(&dirs.fresh("f3"), wp.pairs(sz.bulk))?;
+        let rows = f_rows(
+            &dirs.fresh("f3rows"),
+            wp.pairs(sz.bulk),
+            IMPORT_CHUNK,
+            false,
+            true,
+        )?;
+        r3l.push(f_rows_with(
+            &dirs.fresh("f3lean"),
+            wp.pairs(sz.bulk),
+            IMPORT_CHUNK,
+            false,
+            true,
+            true,
+        )?);
+        r3b.push(f_rows(
+            &dirs.fresh("f3batch"),
+            wp.pairs(sz.bulk),
+            IMPORT_CHUNK,
+            false,
+            false,
+        )?);
+        log(format!(
+            "rep {r}: P3 {} ev/s; F3 {} ev/s; F3-rows {} ev/s",
+            si(a),
+            si(b),
+            si(rows)
+        ));
+        r3.push(rows);
+        p3.push(a);
+        f3.push(b);
+    }
+    if o.runs(Section::P3) {
+        table.ratio_row(
+            "P3 bulk import, Deferred, one flush",
+            "F3",
+            median(&f3),
+            median(&p3),
+            "ev/s",
+            0.5,
+            format!(
+                "{} events/rep, append_batch of {IMPORT_CHUNK}; reps P3 [{}] F3 [{}]; {}",
+                sz.bulk,
+                fmt_rates(&p3),
+                fmt_rates(&f3),
+                rows_note(median(&p3), &r3, &r3b, &r3l)
+            ),
+        );
+    }
+    Ok(())
+}
