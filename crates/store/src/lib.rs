@@ -8,7 +8,6 @@
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
 //!   `checkpoints.log` framing (the source of docs/FORMAT.md's storage section).
 //! * [`StoreError`]: the one error type.
-//! * [`keyfile`]: private key files (mode 0600).
 //!
 //! One process owns a ledger directory at a time: a second `open` gets
 //! [`StoreError::InUse`]. Opening replays nothing. Lawful destruction is an event: the
@@ -25,7 +24,6 @@ pub mod archive;
 pub mod checkpoints;
 mod commit;
 pub mod error;
-pub mod keyfile;
 pub mod layout;
 pub mod ledger;
 mod open;
