@@ -8,6 +8,8 @@
 //! * [`note`], [`checkpoint`]: C2SP signed notes, checkpoints and cosignatures.
 //! * [`keys`], [`sshsig`]: Ed25519 keys, their public encodings, SSHSIG signatures.
 //! * [`record`]: the record state machine (one pure fold) and the retention rules.
+//! * [`archive`], [`bundle`]: the whole-ledger archive and the one-record evidence bundle.
+//! * [`witness`]: a witness's check of a checkpoint against the last one it cosigned.
 //!
 //! The byte-level specification is `docs/FORMAT.md`; golden vectors in
 //! `ledger-data/vectors/` freeze it.
@@ -23,6 +25,7 @@
 )]
 
 pub mod archive;
+pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
 pub mod event;
@@ -34,6 +37,7 @@ pub mod note;
 pub mod record;
 pub mod sshsig;
 pub mod time;
+pub mod witness;
 
 pub use ids::{ActorId, EntryHash, Nonce, PublicKey, RecordId, Seq, SignatureBytes};
 pub use time::{Date, Timestamp};
