@@ -4,7 +4,8 @@
 //!   (checked before anything is written, grouped into one transaction and one flush with
 //!   concurrent appenders), query entries, payloads (commitment re-checked on read) and
 //!   records, prove inclusion and consistency, sign checkpoints and store cosignatures,
-//!   export and import the engine-independent archive.
+//!   export and import the engine-independent archive, export one record's evidence
+//!   bundle ([`Ledger::export_bundle`]).
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
 //!   `checkpoints.log` framing (the source of docs/FORMAT.md's storage section).
 //! * [`StoreError`]: the one error type.
@@ -14,7 +15,8 @@
 //! `Destruction` entry and the removal of the record's payloads are one transaction; the
 //! entries, and so every proof, stay.
 //!
-//! See [`Ledger`] for a complete example.
+//! See [`Ledger`] for a complete example, and `examples/embed.rs` for a record system that
+//! appends, seals and exports a bundle an auditor verifies.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -24,6 +26,7 @@ pub mod archive;
 pub mod checkpoints;
 mod commit;
 pub mod error;
+mod export;
 pub mod layout;
 pub mod ledger;
 mod open;
@@ -33,6 +36,7 @@ mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
+pub use export::{BundleCheckpoint, ExportError};
 pub use ledger::{
     system_clock, Clock, CreateOptions, Durability, Head, Ledger, OpenOptions, Receipt, Stats,
 };
