@@ -17,6 +17,7 @@ build:
 test: check deny
 	$(CARGO) build --locked -p caseledger
 	$(CARGO) test --workspace --locked
+	$(CARGO) run --locked -p caseledger-store --example embed
 
 ## check: rustfmt and clippy with warnings as errors.
 check:

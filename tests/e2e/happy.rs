@@ -197,6 +197,26 @@ fn export_a_bundle_and_verify_it_offline() {
     assert!(line.contains("C-NONE"), "{line}");
 }
 
+/// `caseledger export` writes exactly the library's `Ledger::export_bundle`, as JSON: a record
+/// system embedding the store hands auditors the same bytes the CLI does.
+#[test]
+fn export_writes_the_library_bundle_byte_for_byte() {
+    use caseledger_store::{BundleCheckpoint, Ledger, OpenOptions};
+    let f = Fixture::small();
+    for (record, out) in [("C-NEW", "new.json"), ("C-OLD", "old.json")] {
+        ok(&f.run(&["export", "--ledger", "L", "--record", record, "--out", out]));
+        let cli = fs::read(f.path(out)).unwrap();
+        // The CLI signed (and stored) a checkpoint of the head: the newest one.
+        let ledger = Ledger::open(f.ledger(), OpenOptions::default()).unwrap();
+        let rid = caseledger_core::RecordId::new(record).unwrap();
+        let lib = ledger
+            .export_bundle(&rid, BundleCheckpoint::Latest)
+            .unwrap();
+        ledger.close().unwrap();
+        assert_eq!(lib.to_json().unwrap(), cli, "{record}");
+    }
+}
+
 #[test]
 fn holds_block_destruction_and_refusals_name_the_lawful_date() {
     let f = Fixture::small();

@@ -518,7 +518,7 @@ fn private_key_files_are_0600_and_refused_when_readable() {
                 .filter(|l| !l.starts_with("-----"))
                 .map(str::to_owned),
         );
-        caseledger_store::keyfile::read(k).expect("a 0600 key reads");
+        caseledger_keyfile::read(k).expect("a 0600 key reads");
     }
     for (mode, label) in [
         (0o640, "group-readable"),
@@ -528,8 +528,7 @@ fn private_key_files_are_0600_and_refused_when_readable() {
     ] {
         for k in &keys {
             std::fs::set_permissions(k, std::fs::Permissions::from_mode(mode)).expect("chmod");
-            let e =
-                caseledger_store::keyfile::read(k).expect_err("an unprotected key file was read");
+            let e = caseledger_keyfile::read(k).expect_err("an unprotected key file was read");
             assert!(
                 e.to_string().contains("UNPROTECTED") || e.to_string().contains("permissions"),
                 "unclear: {e}"

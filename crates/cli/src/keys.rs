@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::{ActorId, PublicKey};
-use caseledger_store::keyfile;
+use caseledger_keyfile as keyfile;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};

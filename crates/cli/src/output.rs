@@ -1,5 +1,6 @@
 //! Where output goes: data (and `--json`) on stdout, people's text and progress on stderr.
 
+use caseledger_verify::Finding;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -164,4 +165,10 @@ pub(crate) fn stdout_error(e: std::io::Error) -> anyhow::Error {
     } else {
         anyhow::anyhow!("writing to stdout: {e}")
     }
+}
+
+/// A finding as JSON (no payload content is ever in a finding).
+pub(crate) fn finding_json(f: &Finding) -> serde_json::Value {
+    serde_json::to_value(f)
+        .unwrap_or_else(|_| serde_json::json!({ "kind": f.kind.name(), "seq": f.seq }))
 }

@@ -363,6 +363,52 @@ pub struct Event {
 }
 
 impl Event {
+    /// A fresh event: a random nonce, and no payload commitment yet (see
+    /// [`Event::sign_with_payload`]).
+    pub fn new(
+        record: Option<RecordId>,
+        author: ActorId,
+        kind: EventKind,
+        occurred_on: Date,
+    ) -> Event {
+        Event {
+            record,
+            author,
+            kind,
+            occurred_on,
+            commitment: None,
+            nonce: Nonce::random(),
+        }
+    }
+
+    /// Commits to `payload` (or to none: any commitment already set is replaced) and signs
+    /// with the author's key. Returns the signed event and the payload with its salt, ready
+    /// for `Ledger::append`. For a fresh salt give `Payload::new(content)`.
+    ///
+    /// ```
+    /// use caseledger_core::event::{Event, EventKind, Payload};
+    /// use caseledger_core::keys::SigningKey;
+    /// use caseledger_core::{ActorId, Date, RecordId};
+    /// let key = SigningKey::generate();
+    /// let ev = Event::new(
+    ///     Some(RecordId::new("C-1").unwrap()),
+    ///     ActorId::new("lic").unwrap(),
+    ///     EventKind::ProgressNote,
+    ///     Date::parse("2024-03-01").unwrap(),
+    /// );
+    /// let (signed, payload) = ev.sign_with_payload(&key, Some(Payload::new(b"note".to_vec()))).unwrap();
+    /// assert_eq!(signed.event.commitment, payload.map(|p| p.commitment()));
+    /// assert!(signed.verify(&key.public_key()).is_ok());
+    /// ```
+    pub fn sign_with_payload(
+        mut self,
+        key: &SigningKey,
+        payload: Option<Payload>,
+    ) -> Result<(SignedEvent, Option<Payload>), EncodeError> {
+        self.commitment = payload.as_ref().map(Payload::commitment);
+        Ok((self.sign(key)?, payload))
+    }
+
     /// Checks the shape rules that do not depend on ledger state: a record id exactly on
     /// record kinds, no payload on administration kinds.
     pub fn check_shape(&self) -> Result<(), ModelError> {
@@ -526,5 +572,62 @@ impl Payload {
             salt: *salt,
             content: content.to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> Event {
+        Event::new(
+            Some(RecordId::new("C-1").unwrap()),
+            ActorId::new("lic").unwrap(),
+            EventKind::ProgressNote,
+            Date::parse("2024-03-01").unwrap(),
+        )
+    }
+
+    #[test]
+    fn new_events_get_fresh_nonces_and_no_commitment() {
+        let (a, b) = (event(), event());
+        assert_ne!(a.nonce, b.nonce);
+        assert_eq!(a.commitment, None);
+        assert!(a.check_shape().is_ok());
+    }
+
+    #[test]
+    fn sign_with_payload_round_trip_verifies() {
+        let key = SigningKey::from_seed(&[3; 32]);
+        let payload = Payload::new(b"session note".to_vec());
+        let (signed, back) = event()
+            .sign_with_payload(&key, Some(payload.clone()))
+            .unwrap();
+        assert_eq!(back.as_ref(), Some(&payload));
+        assert_eq!(signed.event.commitment, Some(payload.commitment()));
+        signed.verify(&key.public_key()).unwrap();
+        // Another key, or a changed event, does not verify.
+        assert!(signed
+            .verify(&SigningKey::from_seed(&[4; 32]).public_key())
+            .is_err());
+        let mut changed = signed.clone();
+        changed.event.kind = EventKind::Assessment;
+        assert!(changed.verify(&key.public_key()).is_err());
+        // Two payloads of the same content get different salts, so different commitments.
+        let (again, _) = event()
+            .sign_with_payload(&key, Some(Payload::new(b"session note".to_vec())))
+            .unwrap();
+        assert_ne!(again.event.commitment, signed.event.commitment);
+    }
+
+    #[test]
+    fn sign_without_payload_clears_a_commitment() {
+        let key = SigningKey::from_seed(&[3; 32]);
+        let mut ev = event();
+        ev.commitment = Some(Payload::new(b"x".to_vec()).commitment());
+        let (signed, payload) = ev.sign_with_payload(&key, None).unwrap();
+        assert!(payload.is_none());
+        assert_eq!(signed.event.commitment, None);
+        signed.verify(&key.public_key()).unwrap();
     }
 }

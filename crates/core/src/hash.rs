@@ -11,6 +11,11 @@ pub const PAYLOAD_CONTEXT: &str = "caseledger payload v1";
 /// Prefix of the message an author signs (domain separation: a signature over an event can
 /// never be a valid signature over anything else caseledger or another protocol signs).
 pub const EVENT_SIGNATURE_DOMAIN: &[u8] = b"caseledger event v1\0";
+/// BLAKE3 derive-key context of the key that `caseledger import` derives from an author's
+/// secret key seed to make an imported line's nonce and payload salt (docs/FORMAT.md §3):
+/// re-running a file yields the same nonces (refused as replays), and nobody without the
+/// author's key can use a nonce to guess a line.
+pub const IMPORT_NONCE_CONTEXT: &str = "caseledger import nonce v1";
 
 /// `h_i = BLAKE3-derive-key("caseledger entry v1", E_i)`.
 pub fn entry_hash(entry_bytes: &[u8]) -> EntryHash {

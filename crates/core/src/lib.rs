@@ -9,7 +9,8 @@
 //! * [`keys`], [`sshsig`]: Ed25519 keys, their public encodings, SSHSIG signatures.
 //! * [`record`]: the record state machine (one pure fold) and the retention rules.
 //! * [`layout`]: a ledger directory's file and tree names, keys, and `checkpoints.log` framing.
-//! * [`archive`]: the engine-independent archive framing.
+//! * [`archive`], [`bundle`]: the whole-ledger archive and the one-record evidence bundle.
+//! * [`witness`]: a witness's check of a checkpoint against the last one it cosigned.
 //!
 //! The byte-level specification is `docs/FORMAT.md`; golden vectors in
 //! `ledger-data/vectors/` freeze it.
@@ -25,6 +26,7 @@
 )]
 
 pub mod archive;
+pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
 pub mod event;
@@ -37,6 +39,7 @@ pub mod note;
 pub mod record;
 pub mod sshsig;
 pub mod time;
+pub mod witness;
 
 pub use ids::{ActorId, EntryHash, Nonce, PublicKey, RecordId, Seq, SignatureBytes};
 pub use time::{Date, Timestamp};

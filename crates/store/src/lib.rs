@@ -4,19 +4,20 @@
 //!   (checked before anything is written, grouped into one transaction and one flush with
 //!   concurrent appenders), query entries, payloads (commitment re-checked on read) and
 //!   records, prove inclusion and consistency, sign checkpoints and store cosignatures,
-//!   export and import the engine-independent archive.
+//!   export and import the engine-independent archive, export one record's evidence
+//!   bundle ([`Ledger::export_bundle`]).
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
 //!   `checkpoints.log` framing (re-exported from `caseledger_core::layout`, the source of
 //!   docs/FORMAT.md's storage section).
 //! * [`StoreError`]: the one error type.
-//! * [`keyfile`]: private key files (mode 0600).
 //!
 //! One process owns a ledger directory at a time: a second `open` gets
 //! [`StoreError::InUse`]. Opening replays nothing. Lawful destruction is an event: the
 //! `Destruction` entry and the removal of the record's payloads are one transaction; the
 //! entries, and so every proof, stay.
 //!
-//! See [`Ledger`] for a complete example.
+//! See [`Ledger`] for a complete example, and `examples/embed.rs` for a record system that
+//! appends, seals and exports a bundle an auditor verifies.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -26,8 +27,8 @@ pub mod archive;
 pub mod checkpoints;
 mod commit;
 pub mod error;
+mod export;
 mod group;
-pub mod keyfile;
 pub use caseledger_core::layout;
 pub mod ledger;
 mod open;
@@ -38,6 +39,7 @@ mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
+pub use export::{BundleCheckpoint, ExportError};
 pub use ledger::Ledger;
 pub use types::{
     system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Stats,

@@ -1,27 +1,7 @@
-//! Evidence bundles: one record's entries, payloads and proofs, verifiable offline.
+//! Evidence bundles: verifying one record's entries, payloads and proofs offline.
 //!
-//! # Format `caseledger-bundle/v1` (JSON; bytes are standard base64 with padding)
-//!
-//! ```text
-//! {
-//!   "format": "caseledger-bundle/v1",
-//!   "origin": "<checkpoint origin>",
-//!   "ledger_key": "<signed-note verifier key of the ledger: name+hex8+base64(0x01||pk)>",
-//!   "checkpoint": "<signed checkpoint note text, cosignature lines included>",
-//!   "record": "<record id>",
-//!   "admin_entries": [ BundleEntry, ... ],   genesis, enrolments, revocations up to the checkpoint
-//!   "entries": [ BundleEntry, ... ]          every entry of the record up to the checkpoint
-//! }
-//! BundleEntry = {
-//!   "seq": <u64>,
-//!   "entry": "<base64 canonical entry bytes E_seq>",
-//!   "payload": "<base64 salt(32) || content>" | null,   null once destroyed (or for admin entries)
-//!   "proof": ["<base64 32-byte hash>", ...]             RFC 6962 inclusion proof of leaf seq
-//! }                                                     in the checkpoint's tree
-//! ```
-//!
-//! A bundle reveals nothing about other clients: besides the record's own entries it holds
-//! only administration entries (actor ids, roles, public keys) and proof hashes.
+//! The bundle format (`caseledger-bundle/v1`) and its JSON codec are
+//! [`caseledger_core::bundle`] (re-exported here); this module judges a bundle.
 //!
 //! What [`verify_bundle`] proves: each entry shown is in the ledger at its seq under a
 //! checkpoint signed by a trusted key; each signature, the record's state machine (replayed
@@ -29,135 +9,41 @@
 //! commitment, and missing payloads against a lawful destruction. What it cannot prove:
 //! that no entry of the record was left out of the bundle (the record index is not
 //! committed in the tree); a consistency proof to a newer checkpoint the auditor holds.
+//!
+//! The steps, in order: [`decode`] (bytes to [`Bundle`]), then inside [`verify_bundle`]:
+//! the bundle's ledger key, its checkpoint (signature, origin, split views against the
+//! auditor's checkpoints), the entries merged by seq, and for each entry its inclusion
+//! proof, its bytes, its membership, its signature, genesis against the bundle's key, the
+//! state machine and its payload; finally the author signatures (in parallel) and the
+//! record's payloads against its destruction.
 
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::judge::keys_for;
 use crate::policy::Policy;
 use crate::sigs::{verify_jobs, SigJob};
 use crate::VerifyError;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use caseledger_core::bundle::BundleError;
 use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::event::{Entry, Payload};
+use caseledger_core::event::{Entry, EventKind, Payload};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::{verify_inclusion, Sha256Hasher};
 use caseledger_core::note::{Note, NoteError, NoteVerifier, ALG_ED25519};
 use caseledger_core::record::{self, History, RecordState, Registry, Step};
-use caseledger_core::{Nonce, RecordId, Seq};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use caseledger_core::{Nonce, PublicKey, RecordId, Seq};
 use std::collections::{BTreeMap, HashMap};
 
-/// The format name of version 1.
-pub const FORMAT_V1: &str = "caseledger-bundle/v1";
+pub use caseledger_core::bundle::{Base64, Bundle, BundleEntry, FORMAT_V1};
 
-/// Bytes, serialized as a standard base64 string.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Base64(pub Vec<u8>);
-
-impl std::fmt::Debug for Base64 {
-    // May hold a payload: never shown.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Base64(<{} bytes>)", self.0.len())
+impl From<BundleError> for VerifyError {
+    fn from(e: BundleError) -> VerifyError {
+        VerifyError::BadBundle(e.to_string())
     }
 }
 
-impl Serialize for Base64 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&B64.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for Base64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        // The decoder's message quotes a symbol of the text (which may encode a payload):
-        // say only where it failed.
-        B64.decode(s.as_bytes()).map(Base64).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "a value of {} characters is not standard base64",
-                s.len()
-            ))
-        })
-    }
-}
-
-/// `message` with every double-quoted string replaced by `"<N chars redacted>"`: serde_json
-/// quotes an unexpected string value in its errors (`invalid type: string "…"`), and a
-/// bundle's strings include base64 payloads. Field names (in backticks) are kept.
-fn redact_strings(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut chars = message.chars();
-    while let Some(c) = chars.next() {
-        if c != '"' {
-            out.push(c);
-            continue;
-        }
-        let mut n = 0usize;
-        let mut escaped = false;
-        for c in chars.by_ref() {
-            match (escaped, c) {
-                (false, '\\') => escaped = true,
-                (false, '"') => break,
-                _ => {
-                    escaped = false;
-                    n += 1;
-                }
-            }
-        }
-        out.push_str(&format!("\"<{n} chars redacted>\""));
-    }
-    out
-}
-
-/// One entry in a bundle, with its payload (if kept) and its inclusion proof.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct BundleEntry {
-    /// The entry's seq (its leaf index).
-    pub seq: u64,
-    /// The stored entry bytes.
-    pub entry: Base64,
-    /// The stored payload value (`salt || content`), or null.
-    pub payload: Option<Base64>,
-    /// The inclusion proof of leaf `seq` in the checkpoint's tree, each hash 32 bytes.
-    pub proof: Vec<Base64>,
-}
-
-/// An evidence bundle (a plain struct: the exporter fills it from the store).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct Bundle {
-    /// [`FORMAT_V1`].
-    pub format: String,
-    /// The ledger's origin.
-    pub origin: String,
-    /// The ledger key as a signed-note verifier key string.
-    pub ledger_key: String,
-    /// The signed checkpoint note every proof leads to.
-    pub checkpoint: String,
-    /// The record.
-    pub record: RecordId,
-    /// Genesis, enrolments and revocations up to the checkpoint.
-    pub admin_entries: Vec<BundleEntry>,
-    /// The record's entries up to the checkpoint.
-    pub entries: Vec<BundleEntry>,
-}
-
-impl Bundle {
-    /// The bundle as JSON bytes.
-    pub fn to_json(&self) -> Result<Vec<u8>, VerifyError> {
-        serde_json::to_vec_pretty(self).map_err(|e| VerifyError::BadBundle(e.to_string()))
-    }
-    /// Reads a bundle from JSON; refuses other formats.
-    pub fn from_json(bytes: &[u8]) -> Result<Bundle, VerifyError> {
-        let b: Bundle = serde_json::from_slice(bytes)
-            .map_err(|e| VerifyError::BadBundle(redact_strings(&e.to_string())))?;
-        if b.format != FORMAT_V1 {
-            return Err(VerifyError::BadBundle(format!(
-                "unknown format {:?}",
-                b.format.chars().take(64).collect::<String>()
-            )));
-        }
-        Ok(b)
-    }
+/// Step 1: reads a bundle from its JSON bytes; refuses other formats. Errors never quote
+/// the bundle's values (they include payloads).
+pub fn decode(bytes: &[u8]) -> Result<Bundle, VerifyError> {
+    Ok(Bundle::from_json(bytes)?)
 }
 
 /// The result of verifying a bundle: the record's state and every finding.
@@ -227,16 +113,10 @@ impl History for BundleHistory {
     }
 }
 
-/// Verifies a bundle offline. Errors only for an unreadable bundle (wrong format);
-/// everything wrong inside it is a finding.
-#[allow(clippy::too_many_lines)]
+/// Verifies a bundle offline. Errors only for an unreadable bundle (wrong format, no
+/// entries); everything wrong inside it is a finding.
 pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle, VerifyError> {
-    if bundle.format != FORMAT_V1 {
-        return Err(VerifyError::BadBundle(format!(
-            "unknown format {:?}",
-            bundle.format.chars().take(64).collect::<String>()
-        )));
-    }
+    bundle.check_format()?;
     if bundle.entries.is_empty() {
         return Err(VerifyError::Empty(format!(
             "bundle for record {}",
@@ -244,115 +124,82 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
         )));
     }
     let mut findings = Vec::new();
-    let inconsistent = |seq: Option<u64>, msg: &str| {
-        Finding::new(
-            FindingKind::BundleInconsistent,
-            seq,
-            Some(bundle.record.clone()),
-            msg,
-        )
-    };
+    let keys = check_keys(bundle, policy, &mut findings);
+    let (checkpoint, cp_ok) = check_checkpoint(bundle, policy, &keys, &mut findings);
+    let proven_against = checkpoint.as_ref().filter(|_| cp_ok);
+    let mut replay = BundleReplay::new(bundle, policy, &keys);
+    for (seq, (be, is_record)) in merge_entries(bundle, &mut findings) {
+        let rid = is_record.then(|| bundle.record.clone());
+        if let Some(cp) = proven_against {
+            findings.extend(check_proof(seq, be, cp, rid.clone()));
+        }
+        replay.entry(seq, be, rid, &mut findings);
+    }
+    findings.extend(verify_jobs(&replay.jobs));
+    findings.extend(judge_record(bundle, &replay));
+    findings.sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
+    Ok(VerifiedBundle {
+        record: bundle.record.clone(),
+        origin: bundle.origin.clone(),
+        checkpoint,
+        self_attested: keys.self_attested,
+        findings,
+        state: replay.state,
+        registry: replay.registry,
+        entries: bundle.entries.len(),
+    })
+}
 
-    // The ledger key the bundle names, and the checkpoint.
+/// A bundle finding of kind `bundle_inconsistent`.
+fn inconsistent(bundle: &Bundle, seq: Option<u64>, msg: &str) -> Finding {
+    Finding::new(
+        FindingKind::BundleInconsistent,
+        seq,
+        Some(bundle.record.clone()),
+        msg,
+    )
+}
+
+/// The keys a bundle is judged with.
+struct BundleKeys {
+    /// The ledger key the bundle names, if it parses.
+    bundle_key: Option<NoteVerifier>,
+    /// The auditor trusts no key of its own: the bundle's key is used.
+    self_attested: bool,
+}
+
+/// Step 2: the bundle's own ledger key, and whether the auditor gave keys of its own.
+fn check_keys(bundle: &Bundle, policy: &Policy, findings: &mut Vec<Finding>) -> BundleKeys {
     let bundle_key = NoteVerifier::parse(&bundle.ledger_key).ok();
     if bundle_key.is_none() {
-        findings.push(inconsistent(None, "the bundle's ledger key does not parse"));
+        findings.push(inconsistent(
+            bundle,
+            None,
+            "the bundle's ledger key does not parse",
+        ));
     }
-    let self_attested = policy.trusted_keys.is_empty();
+    BundleKeys {
+        bundle_key,
+        self_attested: policy.trusted_keys.is_empty(),
+    }
+}
+
+/// Step 3: the checkpoint every proof leads to: it parses, is signed by a trusted key (or
+/// the bundle's own when the auditor gave none), names the bundle's origin (and the one the
+/// auditor expects), and agrees with the auditor's checkpoints of the same size. Returns
+/// the parsed checkpoint and whether its signature is trusted (proofs are checked only then).
+fn check_checkpoint(
+    bundle: &Bundle,
+    policy: &Policy,
+    keys: &BundleKeys,
+    findings: &mut Vec<Finding>,
+) -> (Option<Checkpoint>, bool) {
     let note = Note::parse(bundle.checkpoint.as_bytes()).ok();
     let checkpoint = note
         .as_ref()
         .and_then(|n| Checkpoint::parse_body(n.text()).ok());
-    let mut cp_ok = false;
-    match (&note, &checkpoint) {
-        (Some(n), Some(cp)) => {
-            let keys: Vec<NoteVerifier> = if self_attested {
-                bundle_key.iter().cloned().collect()
-            } else {
-                policy.trusted_keys.clone()
-            };
-            let with_cp =
-                |f: Finding| f.with_checkpoint(CheckpointSource::Bundle, bundle.checkpoint.clone());
-            match n.verify(&keys) {
-                Err(NoteError::InvalidSignature { name, key_id }) => findings.push(with_cp(
-                    Finding::new(
-                        FindingKind::CheckpointBadSignature,
-                        None,
-                        None,
-                        "the bundle's checkpoint has a bad signature",
-                    )
-                    .with_key(format!("{name}+{key_id:08x}")),
-                )),
-                Err(e) => findings.push(with_cp(Finding::new(
-                    FindingKind::MalformedCheckpoint,
-                    None,
-                    None,
-                    e.to_string(),
-                ))),
-                Ok(v) if !v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => {
-                    findings.push(with_cp(Finding::new(
-                        FindingKind::CheckpointUntrustedKey,
-                        None,
-                        None,
-                        "the bundle's checkpoint is not signed by a trusted key",
-                    )))
-                }
-                Ok(_) => cp_ok = true,
-            }
-            if cp.origin != bundle.origin {
-                findings.push(with_cp(
-                    Finding::new(
-                        FindingKind::CheckpointWrongOrigin,
-                        None,
-                        None,
-                        "the bundle's checkpoint names another origin",
-                    )
-                    .expected_found(&bundle.origin, &cp.origin),
-                ));
-            }
-            if let Some(exp) = &policy.expected_origin {
-                if *exp != bundle.origin {
-                    findings.push(
-                        Finding::new(
-                            FindingKind::OriginMismatch,
-                            None,
-                            None,
-                            "the bundle is for another origin than the auditor expects",
-                        )
-                        .expected_found(exp, &bundle.origin),
-                    );
-                }
-            }
-            // Auditor-held checkpoints of the same size must agree.
-            for held in &policy.checkpoints {
-                let Some(h) = Note::parse(held.as_bytes())
-                    .ok()
-                    .and_then(|hn| Checkpoint::parse_body(hn.text()).ok().map(|c| (hn, c)))
-                else {
-                    continue;
-                };
-                let trusted =
-                    h.0.verify(&keys_for(&h.0, policy, &Registry::default()))
-                        .is_ok_and(|v| v.verified.iter().any(|s| s.algorithm == ALG_ED25519));
-                if trusted && h.1.origin == cp.origin && h.1.size == cp.size && h.1.root != cp.root
-                {
-                    findings.push(
-                        Finding::new(
-                            FindingKind::SplitView,
-                            None,
-                            None,
-                            format!(
-                                "two validly signed checkpoints of size {} disagree",
-                                cp.size
-                            ),
-                        )
-                        .with_checkpoint(CheckpointSource::Bundle, bundle.checkpoint.clone())
-                        .with_checkpoint(CheckpointSource::Supplied, held.clone()),
-                    );
-                }
-            }
-        }
-        _ => findings.push(
+    let (Some(n), Some(cp)) = (&note, &checkpoint) else {
+        findings.push(
             Finding::new(
                 FindingKind::MalformedCheckpoint,
                 None,
@@ -360,54 +207,200 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
                 "the bundle's checkpoint does not parse",
             )
             .with_checkpoint(CheckpointSource::Bundle, bundle.checkpoint.clone()),
-        ),
+        );
+        return (checkpoint, false);
+    };
+    let verifiers: Vec<NoteVerifier> = if keys.self_attested {
+        keys.bundle_key.iter().cloned().collect()
+    } else {
+        policy.trusted_keys.clone()
+    };
+    let with_cp =
+        |f: Finding| f.with_checkpoint(CheckpointSource::Bundle, bundle.checkpoint.clone());
+    let mut cp_ok = false;
+    match n.verify(&verifiers) {
+        Err(NoteError::InvalidSignature { name, key_id }) => findings.push(with_cp(
+            Finding::new(
+                FindingKind::CheckpointBadSignature,
+                None,
+                None,
+                "the bundle's checkpoint has a bad signature",
+            )
+            .with_key(format!("{name}+{key_id:08x}")),
+        )),
+        Err(e) => findings.push(with_cp(Finding::new(
+            FindingKind::MalformedCheckpoint,
+            None,
+            None,
+            e.to_string(),
+        ))),
+        Ok(v) if !v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => {
+            findings.push(with_cp(Finding::new(
+                FindingKind::CheckpointUntrustedKey,
+                None,
+                None,
+                "the bundle's checkpoint is not signed by a trusted key",
+            )))
+        }
+        Ok(_) => cp_ok = true,
     }
+    if cp.origin != bundle.origin {
+        findings.push(with_cp(
+            Finding::new(
+                FindingKind::CheckpointWrongOrigin,
+                None,
+                None,
+                "the bundle's checkpoint names another origin",
+            )
+            .expected_found(&bundle.origin, &cp.origin),
+        ));
+    }
+    if let Some(exp) = &policy.expected_origin {
+        if *exp != bundle.origin {
+            findings.push(
+                Finding::new(
+                    FindingKind::OriginMismatch,
+                    None,
+                    None,
+                    "the bundle is for another origin than the auditor expects",
+                )
+                .expected_found(exp, &bundle.origin),
+            );
+        }
+    }
+    findings.extend(split_views(bundle, cp, policy));
+    (checkpoint, cp_ok)
+}
 
-    // Merge admin and record entries by seq; check membership and proofs.
-    let mut all: BTreeMap<u64, (&BundleEntry, bool)> = BTreeMap::new();
+/// Auditor-held checkpoints of the same size as the bundle's must have the same root.
+fn split_views(bundle: &Bundle, cp: &Checkpoint, policy: &Policy) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for held in &policy.checkpoints {
+        let Some((hn, hc)) = Note::parse(held.as_bytes())
+            .ok()
+            .and_then(|hn| Checkpoint::parse_body(hn.text()).ok().map(|c| (hn, c)))
+        else {
+            continue;
+        };
+        let trusted = hn
+            .verify(&keys_for(&hn, policy, &Registry::default()))
+            .is_ok_and(|v| v.verified.iter().any(|s| s.algorithm == ALG_ED25519));
+        if trusted && hc.origin == cp.origin && hc.size == cp.size && hc.root != cp.root {
+            findings.push(
+                Finding::new(
+                    FindingKind::SplitView,
+                    None,
+                    None,
+                    format!(
+                        "two validly signed checkpoints of size {} disagree",
+                        cp.size
+                    ),
+                )
+                .with_checkpoint(CheckpointSource::Bundle, bundle.checkpoint.clone())
+                .with_checkpoint(CheckpointSource::Supplied, held.clone()),
+            );
+        }
+    }
+    findings
+}
+
+/// Step 4: administration and record entries merged by seq (`true` for the record's own);
+/// two entries claiming one seq are a finding (the later one is kept).
+fn merge_entries<'b>(
+    bundle: &'b Bundle,
+    findings: &mut Vec<Finding>,
+) -> BTreeMap<u64, (&'b BundleEntry, bool)> {
+    let mut all = BTreeMap::new();
     for (list, is_record) in [(&bundle.admin_entries, false), (&bundle.entries, true)] {
         for e in list {
             if all.insert(e.seq, (e, is_record)).is_some() {
                 findings.push(inconsistent(
+                    bundle,
                     Some(e.seq),
                     "two bundle entries claim the same seq",
                 ));
             }
         }
     }
-    let hasher = Sha256Hasher;
-    let mut registry = Registry::default();
-    let mut state: Option<RecordState> = None;
-    let mut hist = BundleHistory {
-        record_of: HashMap::new(),
-        nonces: HashMap::new(),
-    };
-    let mut jobs = Vec::new();
-    let (mut missing, mut first_missing, mut present, mut first_present) = (0u64, None, 0u64, None);
-    for (seq, (be, is_record)) in all {
-        let rid = is_record.then(|| bundle.record.clone());
-        if let (Some(cp), true) = (&checkpoint, cp_ok) {
-            let leaf = merkle_leaf(&entry_hash(&be.entry.0));
-            let proof: Option<Vec<[u8; 32]>> = be
-                .proof
-                .iter()
-                .map(|h| <[u8; 32]>::try_from(h.0.as_slice()).ok())
-                .collect();
-            let res = proof
-                .ok_or_else(|| "a proof hash is not 32 bytes".to_owned())
-                .and_then(|p| {
-                    verify_inclusion(&hasher, seq, cp.size, &leaf, &p, &cp.root)
-                        .map_err(|e| e.to_string())
-                });
-            if let Err(e) = res {
-                findings.push(Finding::new(
-                    FindingKind::BadInclusionProof,
-                    Some(seq),
-                    rid.clone(),
-                    format!("the entry is not proven in the checkpoint's tree: {e}"),
-                ));
-            }
+    all
+}
+
+/// Step 5: the entry's inclusion proof against the (trusted) checkpoint.
+fn check_proof(
+    seq: u64,
+    be: &BundleEntry,
+    cp: &Checkpoint,
+    rid: Option<RecordId>,
+) -> Option<Finding> {
+    let leaf = merkle_leaf(&entry_hash(&be.entry.0));
+    let proof: Option<Vec<[u8; 32]>> = be
+        .proof
+        .iter()
+        .map(|h| <[u8; 32]>::try_from(h.0.as_slice()).ok())
+        .collect();
+    let res = proof
+        .ok_or_else(|| "a proof hash is not 32 bytes".to_owned())
+        .and_then(|p| {
+            verify_inclusion(&Sha256Hasher, seq, cp.size, &leaf, &p, &cp.root)
+                .map_err(|e| e.to_string())
+        });
+    res.err().map(|e| {
+        Finding::new(
+            FindingKind::BadInclusionProof,
+            Some(seq),
+            rid,
+            format!("the entry is not proven in the checkpoint's tree: {e}"),
+        )
+    })
+}
+
+/// Step 6: the entries replayed in seq order through the record state machine.
+struct BundleReplay<'a> {
+    bundle: &'a Bundle,
+    policy: &'a Policy,
+    keys: &'a BundleKeys,
+    registry: Registry,
+    /// The record's state after the entries so far.
+    state: Option<RecordState>,
+    hist: BundleHistory,
+    /// Author signatures to check (in parallel, at the end).
+    jobs: Vec<SigJob>,
+    /// Record entries whose committed payload is absent: count and first seq.
+    missing: (u64, Option<u64>),
+    /// Record entries whose payload is present: count and first seq.
+    present: (u64, Option<u64>),
+}
+
+impl<'a> BundleReplay<'a> {
+    fn new(bundle: &'a Bundle, policy: &'a Policy, keys: &'a BundleKeys) -> BundleReplay<'a> {
+        BundleReplay {
+            bundle,
+            policy,
+            keys,
+            registry: Registry::default(),
+            state: None,
+            hist: BundleHistory {
+                record_of: HashMap::new(),
+                nonces: HashMap::new(),
+            },
+            jobs: Vec::new(),
+            missing: (0, None),
+            present: (0, None),
         }
+    }
+
+    /// One entry (`rid` is the record for the record's own entries, `None` for
+    /// administration entries): decode, seq, membership, signature job, genesis, fold,
+    /// payload.
+    fn entry(
+        &mut self,
+        seq: u64,
+        be: &BundleEntry,
+        rid: Option<RecordId>,
+        findings: &mut Vec<Finding>,
+    ) {
+        let bundle = self.bundle;
+        let is_record = rid.is_some();
         let entry = match Entry::from_bytes(&be.entry.0) {
             Ok(e) => e,
             Err(e) => {
@@ -417,7 +410,7 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
                     rid,
                     format!("entry bytes refused: {e}"),
                 ));
-                continue;
+                return;
             }
         };
         let ev = &entry.event.event;
@@ -436,14 +429,15 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
             || (!is_record && ev.record.is_some())
         {
             findings.push(inconsistent(
+                bundle,
                 Some(seq),
                 "an entry belongs to another record, or an administration entry names a record",
             ));
-            continue;
+            return;
         }
-        if let Some(k) = registry.author_key(ev) {
+        if let Some(k) = self.registry.author_key(ev) {
             if let Some(b) = crate::replay::event_slice(&be.entry.0) {
-                jobs.push(SigJob {
+                self.jobs.push(SigJob {
                     seq,
                     record: rid.clone(),
                     event_bytes: b.to_vec(),
@@ -452,53 +446,19 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
                 });
             }
         }
-        if let caseledger_core::event::EventKind::Genesis {
+        if let EventKind::Genesis {
             ledger_key, origin, ..
         } = &ev.kind
         {
-            if bundle_key
-                .as_ref()
-                .is_some_and(|k| k.public_key() != *ledger_key)
-            {
-                findings.push(
-                    inconsistent(
-                        Some(seq),
-                        "the bundle's ledger key is not the one genesis names",
-                    )
-                    .with_key(ledger_key),
-                );
-            }
-            if origin.as_str() != bundle.origin {
-                findings.push(
-                    inconsistent(Some(seq), "genesis names another origin than the bundle")
-                        .expected_found(&bundle.origin, origin),
-                );
-            }
-            if let (false, Some(_)) = (self_attested, &bundle_key) {
-                if !policy
-                    .trusted_keys
-                    .iter()
-                    .any(|t| t.public_key() == *ledger_key)
-                {
-                    findings.push(
-                        Finding::new(
-                            FindingKind::LedgerKeyNotTrusted,
-                            Some(seq),
-                            None,
-                            "the ledger key named in genesis is not trusted",
-                        )
-                        .with_key(ledger_key),
-                    );
-                }
-            }
+            self.check_genesis(seq, ledger_key, origin.as_str(), findings);
         }
         let step = Step {
             seq: Seq(seq),
             recorded_at: entry.recorded_at,
             event: ev,
         };
-        let mut rec = if is_record { state.take() } else { None };
-        if let Err(v) = record::check(&registry, rec.as_ref(), step, &hist) {
+        let mut rec = if is_record { self.state.take() } else { None };
+        if let Err(v) = record::check(&self.registry, rec.as_ref(), step, &self.hist) {
             findings.push(Finding::new(
                 FindingKind::of_violation(&v),
                 Some(seq),
@@ -506,67 +466,132 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
                 v.to_string(),
             ));
         }
-        record::apply(&mut registry, &mut rec, step);
+        record::apply(&mut self.registry, &mut rec, step);
         if is_record {
-            state = rec;
-            hist.record_of.insert(seq, bundle.record.clone());
+            self.state = rec;
+            self.hist.record_of.insert(seq, bundle.record.clone());
         }
-        hist.nonces.entry(ev.nonce).or_insert(seq);
-        match (&ev.commitment, &be.payload) {
-            (Some(c), Some(p)) => {
-                present += 1;
-                first_present.get_or_insert(seq);
-                if Payload::from_stored(&p.0).is_none_or(|p| p.commitment() != *c) {
-                    findings.push(Finding::new(
-                        FindingKind::CommitmentMismatch,
+        self.hist.nonces.entry(ev.nonce).or_insert(seq);
+        findings.extend(self.payload(seq, ev.commitment.as_ref(), be, rid));
+    }
+
+    /// Genesis names the bundle's ledger key and origin, and a key the auditor trusts.
+    fn check_genesis(
+        &self,
+        seq: u64,
+        ledger_key: &PublicKey,
+        origin: &str,
+        findings: &mut Vec<Finding>,
+    ) {
+        let bundle = self.bundle;
+        let bundle_key = &self.keys.bundle_key;
+        if bundle_key
+            .as_ref()
+            .is_some_and(|k| k.public_key() != *ledger_key)
+        {
+            findings.push(
+                inconsistent(
+                    bundle,
+                    Some(seq),
+                    "the bundle's ledger key is not the one genesis names",
+                )
+                .with_key(ledger_key),
+            );
+        }
+        if origin != bundle.origin {
+            findings.push(
+                inconsistent(
+                    bundle,
+                    Some(seq),
+                    "genesis names another origin than the bundle",
+                )
+                .expected_found(&bundle.origin, origin),
+            );
+        }
+        if let (false, Some(_)) = (self.keys.self_attested, bundle_key) {
+            if !self
+                .policy
+                .trusted_keys
+                .iter()
+                .any(|t| t.public_key() == *ledger_key)
+            {
+                findings.push(
+                    Finding::new(
+                        FindingKind::LedgerKeyNotTrusted,
                         Some(seq),
-                        rid,
-                        "the payload does not match the entry's commitment: falsified content",
-                    ));
-                }
+                        None,
+                        "the ledger key named in genesis is not trusted",
+                    )
+                    .with_key(ledger_key),
+                );
+            }
+        }
+    }
+
+    /// The entry's payload against its commitment; counts present and missing payloads.
+    fn payload(
+        &mut self,
+        seq: u64,
+        commitment: Option<&caseledger_core::ids::PayloadCommitment>,
+        be: &BundleEntry,
+        rid: Option<RecordId>,
+    ) -> Option<Finding> {
+        match (commitment, &be.payload) {
+            (Some(c), Some(p)) => {
+                self.present.0 += 1;
+                self.present.1.get_or_insert(seq);
+                Payload::from_stored(&p.0)
+                    .is_none_or(|p| p.commitment() != *c)
+                    .then(|| {
+                        Finding::new(
+                            FindingKind::CommitmentMismatch,
+                            Some(seq),
+                            rid,
+                            "the payload does not match the entry's commitment: falsified content",
+                        )
+                    })
             }
             (Some(_), None) => {
-                missing += 1;
-                first_missing.get_or_insert(seq);
+                self.missing.0 += 1;
+                self.missing.1.get_or_insert(seq);
+                None
             }
-            (None, Some(_)) => findings.push(Finding::new(
+            (None, Some(_)) => Some(Finding::new(
                 FindingKind::UnexpectedPayload,
                 Some(seq),
                 rid,
                 "a payload for an entry that commits to none",
             )),
-            (None, None) => {}
+            (None, None) => None,
         }
     }
-    findings.extend(verify_jobs(&jobs));
-    if let Some(s) = &state {
-        let lawful = s.destroyed.as_ref().is_some_and(|d| d.lawful);
-        if missing > 0 && !lawful {
-            findings.push(Finding::new(
-                FindingKind::PayloadMissing,
-                first_missing,
-                Some(bundle.record.clone()),
-                format!("{missing} payload(s) missing without a lawful destruction of the record"),
-            ));
-        }
-        if s.destroyed.is_some() && present > 0 {
-            findings.push(Finding::new(
-                FindingKind::PayloadAfterDestruction,
-                first_present,
-                Some(bundle.record.clone()),
-                "payloads present although the record was destroyed",
-            ));
-        }
+}
+
+/// Step 7: the record's payloads against its destruction: missing ones need a lawful
+/// destruction, and none may remain after one.
+fn judge_record(bundle: &Bundle, replay: &BundleReplay<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let Some(s) = &replay.state else {
+        return findings;
+    };
+    let lawful = s.destroyed.as_ref().is_some_and(|d| d.lawful);
+    let (missing, first_missing) = replay.missing;
+    let (present, first_present) = replay.present;
+    if missing > 0 && !lawful {
+        findings.push(Finding::new(
+            FindingKind::PayloadMissing,
+            first_missing,
+            Some(bundle.record.clone()),
+            format!("{missing} payload(s) missing without a lawful destruction of the record"),
+        ));
     }
-    findings.sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
-    Ok(VerifiedBundle {
-        record: bundle.record.clone(),
-        origin: bundle.origin.clone(),
-        checkpoint,
-        self_attested,
-        findings,
-        state,
-        registry,
-        entries: bundle.entries.len(),
-    })
+    if s.destroyed.is_some() && present > 0 {
+        findings.push(Finding::new(
+            FindingKind::PayloadAfterDestruction,
+            first_present,
+            Some(bundle.record.clone()),
+            "payloads present although the record was destroyed",
+        ));
+    }
+    findings
 }

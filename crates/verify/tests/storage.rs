@@ -213,13 +213,13 @@ fn debug_output_never_shows_payloads() {
 
 #[test]
 fn bundle_parse_errors_never_quote_stored_strings() {
-    use caseledger_verify::bundle::Bundle;
+    use caseledger_verify::bundle::decode;
     // A base64 payload where a list is expected: serde_json would quote it.
     let misplaced = br#"{"format":"caseledger-bundle/v1","admin_entries":"Q0FOQVJZLWNsaW5pY2Fs"}"#;
     // A value that is not base64: the decoder would quote the offending symbol.
     let not_b64 = br#"{"format":"caseledger-bundle/v1","origin":"o","ledger_key":"k","checkpoint":"c","record":"C-1","admin_entries":[{"seq":0,"entry":"CANARY~clinical","payload":null,"proof":[]}],"entries":[]}"#;
     for bytes in [&misplaced[..], &not_b64[..]] {
-        let e = Bundle::from_json(bytes).unwrap_err();
+        let e = decode(bytes).unwrap_err();
         let shown = format!("{e} {e:?}");
         assert!(matches!(e, VerifyError::BadBundle(_)), "{shown}");
         for leak in ["Q0FOQVJZ", "CANARY", "126", "~"] {

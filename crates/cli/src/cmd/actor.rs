@@ -1,12 +1,12 @@
 //! `caseledger init` and `caseledger actor add|revoke`.
 
-use super::ledger_ops::{event, open, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{open, print_receipt, sign_append, store_why, today};
 use super::{ActorAddArgs, ActorRevokeArgs, InitArgs};
 use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{EventKind, LedgerSettings, ShortText};
+use caseledger_core::event::{Event, EventKind, LedgerSettings, ShortText};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::note::is_valid_key_name;
 use caseledger_core::ActorId;
@@ -127,9 +127,9 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
             (k.public_key(), Some(k))
         }
     };
-    let ev = event(
-        &author,
+    let ev = Event::new(
         None,
+        author.clone(),
         EventKind::ActorEnrolled {
             actor: id.clone(),
             role: a.role.role(),
@@ -173,9 +173,9 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
     let ledger = open(dir, Durability::Immediate)?;
     let kd = KeyDir::of(dir);
     let admin_key = kd.actor_key(&author)?;
-    let ev = event(
-        &author,
+    let ev = Event::new(
         None,
+        author.clone(),
         EventKind::KeyRevoked { actor: id.clone() },
         today()?,
     );

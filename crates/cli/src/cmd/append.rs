@@ -1,12 +1,12 @@
 //! `caseledger append`: one signed event.
 
-use super::ledger_ops::{date_arg, event, open, print_receipt, sign_append, store_why};
+use super::ledger_ops::{date_arg, open, print_receipt, sign_append, store_why};
 use super::AppendArgs;
 use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{EventKind, Kind, Payload, ShortText};
+use caseledger_core::event::{Event, EventKind, Kind, Payload, ShortText};
 use caseledger_core::{ActorId, RecordId, Seq};
 use caseledger_store::Durability;
 use std::path::Path;
@@ -82,7 +82,7 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
     };
     let key = KeyDir::of(dir).actor_key(&author)?;
     let ledger = open(dir, Durability::Immediate)?;
-    let ev = event(&author, Some(record.clone()), ek, occurred_on);
+    let ev = Event::new(Some(record.clone()), author.clone(), ek, occurred_on);
     let receipt = sign_append(&ledger, &key, ev, payload.map(Payload::new))
         .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;
     print_receipt(&format!("{kind} to {record}"), &receipt, out)?;

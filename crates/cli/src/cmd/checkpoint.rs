@@ -1,4 +1,5 @@
-//! `caseledger checkpoint` and `caseledger cosign` (a witness).
+//! `caseledger checkpoint` and `caseledger cosign` (a witness: the checks are
+//! `caseledger_core::witness`; this keeps the state file and fetches the proof).
 
 use super::ledger_ops::open;
 use super::prove::{b64_hash, consistency_json, ConsistencyJson};
@@ -9,11 +10,9 @@ use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use caseledger_core::checkpoint::{
-    append_cosignature, cosign as cosign_line, open_checkpoint, Checkpoint,
-};
-use caseledger_core::merkle::{verify_consistency, Sha256Hasher};
+use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::note::{is_valid_key_name, Note, NoteSigner, NoteVerifier};
+use caseledger_core::witness::{Offered, Seen, WitnessError};
 use caseledger_store::Durability;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -61,12 +60,13 @@ struct WitnessState {
     /// Format version of this file.
     version: u32,
     /// By origin.
-    origins: BTreeMap<String, Seen>,
+    origins: BTreeMap<String, Remembered>,
 }
 
+/// What the state file keeps of one origin.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Seen {
+struct Remembered {
     /// The log's verifier key.
     log_key: String,
     /// Size of the last cosigned checkpoint.
@@ -90,10 +90,9 @@ pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
         bail!("--name {name:?}: not a valid witness name (printable, no spaces or '+')");
     }
     let text = crate::io::read_text(&a.checkpoint, "checkpoint")?;
-    let note = Note::parse(text.as_bytes())
-        .map_err(|e| anyhow!("checkpoint {}: {e}", a.checkpoint.display()))?;
-    let cp = Checkpoint::parse_body(note.text())
-        .map_err(|e| anyhow!("checkpoint {}: {e}", a.checkpoint.display()))?;
+    let at = |e: WitnessError| anyhow!("checkpoint {}: {e}", a.checkpoint.display());
+    let offered = Offered::parse(&text).map_err(at)?;
+    let origin = offered.checkpoint().origin.clone();
     let mut state: WitnessState = if a.state.exists() {
         let s = crate::io::read_text(&a.state, "witness state file")?;
         serde_json::from_str(&s).map_err(|e| {
@@ -108,75 +107,70 @@ pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
             ..WitnessState::default()
         }
     };
-    let seen = state.origins.get(&cp.origin);
-    let log_key = match (&a.log_key, seen) {
+    let remembered = state.origins.get(&origin);
+    let log_key = match (&a.log_key, remembered) {
         (Some(k), Some(s)) if k.trim() != s.log_key => bail!(
-            "--log-key: differs from the key remembered for {} in {}",
-            cp.origin,
+            "--log-key: differs from the key remembered for {origin} in {}",
             a.state.display()
         ),
         (Some(k), _) => k.trim().to_owned(),
         (None, Some(s)) => s.log_key.clone(),
-        (None, None) => bail!(
-            "--log-key: required the first time origin {} is seen",
-            cp.origin
-        ),
+        (None, None) => bail!("--log-key: required the first time origin {origin} is seen"),
     };
     let verifier = NoteVerifier::parse(&log_key).map_err(|e| anyhow!("--log-key: {e}"))?;
-    if verifier.name() != cp.origin {
-        bail!(
-            "checkpoint {}: origin {} is not the log key's name {}",
-            a.checkpoint.display(),
-            cp.origin,
-            verifier.name()
-        );
-    }
-    open_checkpoint(&text, &[verifier])
-        .map_err(|e| anyhow!("checkpoint {}: {e}", a.checkpoint.display()))?;
-    // Consistency with the last checkpoint seen for this origin.
-    let mut message = format!("first checkpoint seen for {} (size {})", cp.origin, cp.size);
-    if let Some(s) = seen {
-        let old_root = b64_hash(&s.root, "witness state root")?;
-        if cp.size < s.size {
-            bail!("checkpoint {}: size {} is smaller than the last cosigned size {} for {}: refusing to go backwards", a.checkpoint.display(), cp.size, s.size, cp.origin);
+    let signed = offered.verify(&verifier).map_err(at)?;
+    let seen = remembered
+        .map(|s| b64_hash(&s.root, "witness state root").map(|root| Seen { size: s.size, root }))
+        .transpose()?;
+    let checked = signed.since(seen.as_ref()).map_err(at)?;
+    let size = checked.checkpoint().size;
+    // The consistency proof from the last cosigned size, from a file or the ledger itself.
+    let proof = match (checked.proof_from(), &a.proof, &a.ledger) {
+        (None, _, _) => Vec::new(),
+        (Some(from), Some(p), _) => {
+            let t = crate::io::read_text(p, "consistency proof")?;
+            let j: ConsistencyJson = serde_json::from_str(&t)
+                .map_err(|e| anyhow!("consistency proof {}: {e}", p.display()))?;
+            if j.size1 != from || j.size2 != size {
+                bail!(
+                    "consistency proof {}: is from size {} to {}, but {from} -> {size} is needed",
+                    p.display(),
+                    j.size1,
+                    j.size2
+                );
+            }
+            proof_hashes(&j)?
         }
-        let proof = match (&a.proof, &a.ledger) {
-            _ if cp.size == s.size => Vec::new(),
-            (Some(p), _) => {
-                let t = crate::io::read_text(p, "consistency proof")?;
-                let j: ConsistencyJson = serde_json::from_str(&t).map_err(|e| anyhow!("consistency proof {}: {e}", p.display()))?;
-                if j.size1 != s.size || j.size2 != cp.size {
-                    bail!("consistency proof {}: is from size {} to {}, but {} -> {} is needed", p.display(), j.size1, j.size2, s.size, cp.size);
-                }
-                j.proof.iter().map(|h| b64_hash(h, "consistency proof hash")).collect::<Result<Vec<_>>>()?
-            }
-            (None, Some(dir)) => {
-                let ledger = open(dir, Durability::Immediate)?;
-                let j = consistency_json(&ledger, s.size, cp.size)?;
-                j.proof.iter().map(|h| b64_hash(h, "consistency proof hash")).collect::<Result<Vec<_>>>()?
-            }
-            (None, None) => bail!("a consistency proof from size {} is needed: give --proof <FILE> (from `prove consistency --from {}`) or --ledger <DIR>", s.size, s.size),
-        };
-        verify_consistency(&Sha256Hasher, s.size, cp.size, &proof, &old_root, &cp.root).map_err(|e| {
-            anyhow!("checkpoint {}: not consistent with the last cosigned checkpoint (size {}) of {}: {e}", a.checkpoint.display(), s.size, cp.origin)
-        })?;
-        message = format!("consistent with size {}", s.size);
-    }
+        (Some(from), None, Some(dir)) => {
+            let ledger = open(dir, Durability::Immediate)?;
+            proof_hashes(&consistency_json(&ledger, from, size)?)?
+        }
+        (Some(from), None, None) => bail!("a consistency proof from size {from} is needed: give --proof <FILE> (from `prove consistency --from {from}`) or --ledger <DIR>"),
+    };
+    let message = match &seen {
+        None => format!("first checkpoint seen for {origin} (size {size})"),
+        Some(s) => format!("consistent with size {}", s.size),
+    };
     let now = u64::try_from(caseledger_core::Timestamp::now().0 / 1_000_000).unwrap_or(0);
-    let line = cosign_line(&cp, &name, &key, now).map_err(|e| anyhow!("--name {name}: {e}"))?;
-    let cosigned = append_cosignature(&text, &line)
-        .map_err(|e| anyhow!("checkpoint {}: {e}", a.checkpoint.display()))?;
+    let cosigned = checked
+        .cosign(&proof, &name, &key, now)
+        .map_err(|e| match e {
+            WitnessError::Name(e) => anyhow!("--name {name}: {e}"),
+            e => at(e),
+        })?;
+    let cp = &cosigned.checkpoint;
     state.origins.insert(
         cp.origin.clone(),
-        Seen {
+        Remembered {
             log_key,
-            size: cp.size,
-            root: B64.encode(cp.root),
+            size: cosigned.seen.size,
+            root: B64.encode(cosigned.seen.root),
         },
     );
     let bytes = serde_json::to_vec_pretty(&state)?;
     crate::io::write_replace(&a.state, &bytes)
         .with_context(|| format!("witness state file {}", a.state.display()))?;
+    let cosigned = cosigned.note;
     out.say(format!(
         "cosigned {} size {} as {name}: {message}",
         cp.origin, cp.size
@@ -189,4 +183,12 @@ pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
         out.data(&cosigned)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The hashes of a consistency proof.
+fn proof_hashes(j: &ConsistencyJson) -> Result<Vec<[u8; 32]>> {
+    j.proof
+        .iter()
+        .map(|h| b64_hash(h, "consistency proof hash"))
+        .collect()
 }

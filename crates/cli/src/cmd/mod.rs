@@ -1,4 +1,6 @@
 //! The command line (clap derive) and one module per command group.
+// Doc comments here are `--help` text, where `<DIR>` is the usage convention, not HTML.
+#![expect(rustdoc::invalid_html_tags, reason = "doc comments are --help text")]
 
 use crate::output::Out;
 use crate::Outcome;
@@ -9,8 +11,10 @@ use std::path::PathBuf;
 pub(crate) mod actor;
 pub(crate) mod append;
 pub(crate) mod archive;
+pub(crate) mod bundle;
 pub(crate) mod checkpoint;
 pub(crate) mod import;
+pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod ledger_ops;
 pub(crate) mod misc;
@@ -569,7 +573,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Verify(a) => verify::run(a, out),
         Command::Prove(ProveCmd::Inclusion(a)) => prove::inclusion(a, out),
         Command::Prove(ProveCmd::Consistency(a)) => prove::consistency(a, out),
-        Command::Export(a) => archive::export_bundle(a, out),
+        Command::Export(a) => bundle::export(a, out),
         Command::Archive(ArchiveCmd::Export(a)) => archive::export(a, out),
         Command::Archive(ArchiveCmd::Import(a)) => archive::import(a, out),
         Command::Hold(HoldCmd::Place(a)) => records::hold(a, true, out),

@@ -1,12 +1,12 @@
 //! `caseledger hold place|release` and `caseledger destroy`.
 
-use super::ledger_ops::{date_arg, event, open, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{date_arg, open, print_receipt, sign_append, store_why, today};
 use super::{DestroyArgs, HoldArgs};
 use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{EventKind, ShortText};
+use caseledger_core::event::{Event, EventKind, ShortText};
 use caseledger_core::record::Violation;
 use caseledger_core::{ActorId, Date, RecordId};
 use caseledger_store::{Durability, StoreError};
@@ -43,7 +43,7 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
     let r = sign_append(
         &ledger,
         &key,
-        event(&author, Some(record.clone()), kind, on),
+        Event::new(Some(record.clone()), author.clone(), kind, on),
         None,
     )
     .map_err(|e| anyhow!("hold {verb} on {record}: {}", store_why(&e)))?;
@@ -60,9 +60,9 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     let on = date_or_today(&a.occurred_on)?;
     let key = KeyDir::of(dir).actor_key(&author)?;
     let ledger = open(dir, Durability::Immediate)?;
-    let ev = event(
-        &author,
+    let ev = Event::new(
         Some(record.clone()),
+        author.clone(),
         EventKind::Destruction { reason },
         on,
     );

@@ -1,16 +1,14 @@
 //! `caseledger verify --ledger | --archive | --bundle`.
 
 use super::VerifyArgs;
-use crate::output::Out;
+use crate::output::{finding_json, Out};
 use crate::Outcome;
 use anyhow::{anyhow, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use caseledger_core::checkpoint::CosignatureVerifier;
 use caseledger_core::note::NoteVerifier;
-use caseledger_verify::{
-    ArchiveSource, Finding, LedgerSource, Policy, ResumeState, SledSource, Verified,
-};
+use caseledger_verify::{ArchiveSource, LedgerSource, Policy, ResumeState, SledSource, Verified};
 use serde_json::json;
 use std::path::Path;
 
@@ -134,11 +132,6 @@ pub(crate) fn open_ledger_source(dir: &Path) -> Result<SledSource> {
     SledSource::open(dir).map_err(|e| anyhow!("{e}"))
 }
 
-/// A finding as JSON (no payload content is ever in a finding).
-pub(crate) fn finding_json(f: &Finding) -> serde_json::Value {
-    serde_json::to_value(f).unwrap_or_else(|_| json!({ "kind": f.kind.name(), "seq": f.seq }))
-}
-
 /// The JSON summary of a verification.
 pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
     json!({
@@ -225,7 +218,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         ));
     }
     if let Some(b) = &a.bundle {
-        return super::archive::verify_bundle(b, &policy, out);
+        return super::bundle::verify_bundle(b, &policy, out);
     }
     policy.keep_resume_state = a.save_state.is_some();
     let state = a.from_state.as_deref().map(read_state).transpose()?;

@@ -1,5 +1,5 @@
-//! Retention reports rendered for people: [`html`] (a page an investigator reads and prints)
-//! and [`csv`] (one row per record, for a spreadsheet).
+//! Retention reports rendered for people: [`html`](mod@html) (a page an investigator reads and prints)
+//! and [`csv`](mod@csv) (one row per record, for a spreadsheet).
 //!
 //! Both render [`RetentionReport`] exactly as signed in `report.json`; neither adds
 //! anything the model does not hold, so neither can carry payload content.

@@ -1,8 +1,26 @@
-//! Private key files: PKCS#8 v1 PEM (readable by `openssl pkey`), created with
-//! mode 0600 and never overwritten, refused on read when group or others can
+//! caseledger-keyfile: private key files. PKCS#8 v1 PEM (readable by `openssl pkey`),
+//! created with mode 0600 and never overwritten, refused on read when group or others can
 //! access them (like ssh's "UNPROTECTED PRIVATE KEY FILE").
 //!
 //! Errors name the path, never the key. Buffers holding key text are zeroized.
+//!
+//! Unix only (file modes). Kept apart from `caseledger-store`, which never reads a key
+//! file, so that the store builds everywhere; key custody (key directories, agents,
+//! encrypted keys) grows here.
+//!
+//! ```
+//! use caseledger_core::keys::SigningKey;
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("ledger.pem");
+//! let key = SigningKey::generate();
+//! caseledger_keyfile::write_new(&path, &key).unwrap();
+//! assert_eq!(caseledger_keyfile::read(&path).unwrap().public_key(), key.public_key());
+//! assert!(caseledger_keyfile::write_new(&path, &key).is_err()); // never overwritten
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use caseledger_core::keys::{KeyError, SigningKey};
 use std::fs::{self, File, OpenOptions};

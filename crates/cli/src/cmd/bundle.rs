@@ -1,0 +1,156 @@
+//! `caseledger export` (the evidence bundle of one record) and `verify --bundle`.
+
+use super::ledger_ops::open;
+use super::ExportArgs;
+use crate::keys::KeyDir;
+use crate::output::{finding_json, Out};
+use crate::Outcome;
+use anyhow::{anyhow, bail, Result};
+use caseledger_core::checkpoint::Checkpoint;
+use caseledger_core::note::{Note, NoteSigner};
+use caseledger_core::RecordId;
+use caseledger_store::{BundleCheckpoint, Durability, ExportError};
+use caseledger_verify::bundle::{verify_bundle as verify_bundle_with, Bundle, FORMAT_V1};
+use caseledger_verify::Policy;
+use serde_json::json;
+use std::fs;
+use std::path::Path;
+
+/// Bundles larger than this are refused.
+const MAX_BUNDLE: u64 = 1 << 30;
+
+/// `caseledger export --record R --out FILE`.
+pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
+    let dir = &a.ledger.ledger;
+    let record = RecordId::new(a.record.as_str()).map_err(|e| anyhow!("--record: {e}"))?;
+    if fs::symlink_metadata(&a.out).is_ok() {
+        bail!(
+            "bundle {}: already exists; refusing to overwrite it",
+            a.out.display()
+        );
+    }
+    let kd = KeyDir::of(dir);
+    let ledger = open(dir, Durability::Immediate)?;
+    let d = dir.display();
+    let origin = ledger
+        .origin()
+        .ok_or_else(|| anyhow!("ledger {d}: has no genesis"))?;
+    let no_record = || anyhow!("--record {record}: no such record in ledger {d}");
+    // Before the ledger key is read: a missing record is the error to report first.
+    if ledger
+        .record_entries(&record)
+        .map_err(|e| anyhow!("{e}"))?
+        .is_empty()
+    {
+        return Err(no_record());
+    }
+    // A checkpoint covering the record: sign the head if the ledger key is here, else
+    // use the newest stored checkpoint.
+    let signer = if kd.ledger_key_path().exists() {
+        Some(
+            NoteSigner::new(origin.as_str(), kd.ledger_key()?)
+                .map_err(|e| anyhow!("origin {origin}: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let at = signer
+        .as_ref()
+        .map_or(BundleCheckpoint::Latest, BundleCheckpoint::Sign);
+    let bundle = ledger.export_bundle(&record, at).map_err(|e| match e {
+        ExportError::NoGenesis => anyhow!("ledger {d}: has no genesis"),
+        ExportError::NoSuchRecord => no_record(),
+        ExportError::NoCheckpoint => {
+            anyhow!("ledger {d}: no checkpoint stored and no ledger key to sign one")
+        }
+        ExportError::NotCovered { size } => anyhow!("ledger {d}: the newest checkpoint (size {size}) does not cover record {record}; run `caseledger checkpoint`"),
+        ExportError::NoLedgerKey => anyhow!("ledger {d}: no ledger key in genesis"),
+        e => anyhow!("{e}"),
+    })?;
+    let n = bundle.entries.len();
+    // The size the proofs lead to, from the checkpoint the store just put in the bundle.
+    let size = Note::parse(bundle.checkpoint.as_bytes())
+        .map_err(|e| anyhow!("checkpoint: {e}"))
+        .and_then(|n| Checkpoint::parse_body(n.text()).map_err(|e| anyhow!("checkpoint: {e}")))?
+        .size;
+    let bytes = bundle.to_json().map_err(|e| anyhow!("{e}"))?;
+    crate::io::write_new(&a.out, &bytes, "bundle")?;
+    if out.json {
+        out.json_data(&json!({ "bundle": a.out.display().to_string(), "record": record.as_str(), "entries": n, "checkpoint_size": size }))?;
+    } else {
+        out.say(format!("wrote evidence bundle {} for record {record}: {n} entries, proofs against checkpoint size {size}", a.out.display()));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `caseledger verify --bundle F`.
+pub(crate) fn verify_bundle(path: &Path, policy: &Policy, out: &Out) -> Result<Outcome> {
+    let bytes = crate::io::read_file(path, "bundle", MAX_BUNDLE)?;
+    let p = path.display();
+    // Parse errors never echo values (a bundle holds payloads).
+    let bundle: Bundle = serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => anyhow!(
+                "bundle {p}: not JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            Category::Data => anyhow!(
+                "bundle {p}: not a {FORMAT_V1} bundle (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        }
+    })?;
+    let v = verify_bundle_with(&bundle, policy).map_err(|e| anyhow!("bundle {p}: {e}"))?;
+    let cp = v.checkpoint().map(|c| (c.size, c.origin.clone()));
+    if out.json {
+        out.json_data(&json!({
+            "verified": format!("bundle {p}"),
+            "intact": v.is_clean(),
+            "record": v.record().as_str(),
+            "origin": v.origin(),
+            "entries": v.entries(),
+            "checkpoint_size": cp.as_ref().map(|c| c.0),
+            "checkpoint_key_self_attested": v.checkpoint_key_self_attested(),
+            "status": v.state().map(|s| format!("{:?}", s.service)),
+            "findings": v.findings().iter().map(finding_json).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let mut text = String::new();
+        for f in v.findings() {
+            text.push_str(&format!("finding: {f}\n"));
+        }
+        text.push_str(&format!(
+            "record: {}\norigin: {}\nentries: {}\n",
+            v.record(),
+            v.origin(),
+            v.entries()
+        ));
+        if let Some((size, _)) = cp {
+            text.push_str(&format!("checkpoint: size {size}\n"));
+        }
+        if v.checkpoint_key_self_attested() {
+            text.push_str("note: the checkpoint was checked with the ledger key the bundle carries; pass --key <VKEY> to trust a key you hold\n");
+        }
+        out.data(&text)?;
+    }
+    if v.is_clean() {
+        out.verdict(
+            true,
+            format!(
+                "bundle {p}: intact (record {}, {} entries, no findings)",
+                v.record(),
+                v.entries()
+            ),
+        );
+        Ok(Outcome::Ok)
+    } else {
+        out.verdict(
+            false,
+            format!("bundle {p}: {} finding(s)", v.findings().len()),
+        );
+        Ok(Outcome::Findings)
+    }
+}

@@ -1,0 +1,251 @@
+//! The JSONL ingest format (DESIGN.md, "Ingest format"): one line parsed and validated into
+//! a [`Line`], and the nonce and payload salt derived for it.
+//!
+//! Nonces and payload salts are derived from the author's secret key, the ledger origin,
+//! the line number and the line bytes, so re-running the same file is refused by the
+//! store as a replay instead of duplicating events, and nobody without the author's key
+//! can use a nonce to guess a line's content.
+
+use anyhow::{anyhow, bail, Result};
+use base64::Engine;
+use caseledger_core::event::{EventKind, Kind, Payload, Role, ShortText};
+use caseledger_core::hash::IMPORT_NONCE_CONTEXT;
+use caseledger_core::keys::SigningKey;
+use caseledger_core::{ActorId, Date, Nonce, RecordId, Seq};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One ingest line, each field untyped so that errors name the field without echoing
+/// its value (a value may be clinical content).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    record: Option<Value>,
+    kind: Option<Value>,
+    occurred_on: Option<Value>,
+    author: Option<Value>,
+    payload: Option<Value>,
+    payload_base64: Option<Value>,
+    amends: Option<Value>,
+    matter: Option<Value>,
+    reason: Option<Value>,
+    actor: Option<Value>,
+    role: Option<Value>,
+}
+
+/// A validated line, ready to sign.
+pub(crate) struct Line {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// BLAKE3 of the line's bytes (input to the nonce derivation).
+    pub digest: [u8; 32],
+    pub author: ActorId,
+    pub record: Option<RecordId>,
+    pub kind: LineKind,
+    pub occurred_on: Date,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// The event kind of a line; enrolment gets its public key when the key is known.
+pub(crate) enum LineKind {
+    Event(EventKind),
+    Enrol { actor: ActorId, role: Role },
+}
+
+fn field_str<'a>(v: &'a Option<Value>, name: &str) -> Result<Option<&'a str>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => bail!("{name}: expected a string"),
+    }
+}
+
+fn need<'a>(v: &'a Option<Value>, name: &str, kind: Kind) -> Result<&'a str> {
+    field_str(v, name)?.ok_or_else(|| anyhow!("{name}: required for {kind} lines"))
+}
+
+fn forbid(v: &Option<Value>, name: &str, kind: Kind) -> Result<()> {
+    match v {
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => bail!("{name}: not allowed on {kind} lines"),
+    }
+}
+
+fn short(v: &Option<Value>, name: &str, kind: Kind) -> Result<ShortText> {
+    ShortText::new(need(v, name, kind)?)
+        .map_err(|_| anyhow!("{name}: must be 1-256 bytes of text without control characters"))
+}
+
+/// Parses and validates one line (without the line number prefix in errors).
+pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
+    let raw: RawLine = serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof => anyhow!("not valid JSON at column {}", e.column()),
+            Category::Io => anyhow!("unreadable"),
+            Category::Data => {
+                // "unknown field `x`, expected one of ..." / "duplicate field `x`": names only.
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg);
+                if msg.starts_with("unknown field") || msg.starts_with("duplicate field") {
+                    anyhow!("{}", msg.chars().take(200).collect::<String>())
+                } else {
+                    anyhow!("expected a JSON object")
+                }
+            }
+        }
+    })?;
+    let kind_name = field_str(&raw.kind, "kind")?.ok_or_else(|| anyhow!("kind: required"))?;
+    let kind = Kind::parse(kind_name).map_err(|_| {
+        anyhow!(
+            "kind: unknown event kind {:?}",
+            kind_name.chars().take(32).collect::<String>()
+        )
+    })?;
+    if kind == Kind::Genesis {
+        bail!("kind: genesis is written by `caseledger init`, not imported");
+    }
+    let author = field_str(&raw.author, "author")?.ok_or_else(|| anyhow!("author: required"))?;
+    let author = ActorId::new(author).map_err(|e| anyhow!("author: {e}"))?;
+    let occurred_on = field_str(&raw.occurred_on, "occurred_on")?
+        .ok_or_else(|| anyhow!("occurred_on: required"))?;
+    let occurred_on = Date::parse(occurred_on)
+        .map_err(|_| anyhow!("occurred_on: expected an ISO date YYYY-MM-DD"))?;
+    let record = match field_str(&raw.record, "record")? {
+        Some(r) if kind.has_record() => Some(RecordId::new(r).map_err(|e| anyhow!("record: {e}"))?),
+        Some(_) => bail!("record: not allowed on {kind} lines"),
+        None if kind.has_record() => bail!("record: required for {kind} lines"),
+        None => None,
+    };
+    let payload = match (&raw.payload, &raw.payload_base64) {
+        (Some(p), Some(b)) if !p.is_null() && !b.is_null() => {
+            bail!("payload_base64: give payload or payload_base64, not both")
+        }
+        _ => {
+            if let Some(p) = field_str(&raw.payload, "payload")? {
+                Some(p.as_bytes().to_vec())
+            } else if let Some(b) = field_str(&raw.payload_base64, "payload_base64")? {
+                Some(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .map_err(|_| anyhow!("payload_base64: not valid base64"))?,
+                )
+            } else {
+                None
+            }
+        }
+    };
+    if payload.is_some() && !kind.has_record() {
+        bail!("payload: {kind} lines carry no payload");
+    }
+    let amends = match &raw.amends {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .ok_or_else(|| anyhow!("amends: expected a seq (a non-negative integer)"))?,
+        ),
+        Some(_) => bail!("amends: expected a seq (a non-negative integer)"),
+    };
+    if kind != Kind::Amendment && amends.is_some() {
+        bail!("amends: not allowed on {kind} lines");
+    }
+    if !matches!(kind, Kind::HoldPlaced | Kind::HoldReleased) {
+        forbid(&raw.matter, "matter", kind)?;
+    }
+    if kind != Kind::Destruction {
+        forbid(&raw.reason, "reason", kind)?;
+    }
+    if !matches!(kind, Kind::ActorEnrolled | Kind::KeyRevoked) {
+        forbid(&raw.actor, "actor", kind)?;
+    }
+    if kind != Kind::ActorEnrolled {
+        forbid(&raw.role, "role", kind)?;
+    }
+    let actor = |v: &Option<Value>| -> Result<ActorId> {
+        ActorId::new(need(v, "actor", kind)?).map_err(|e| anyhow!("actor: {e}"))
+    };
+    let kind = match kind {
+        Kind::ActorEnrolled => {
+            let role = need(&raw.role, "role", kind)?;
+            let role = Role::parse(role)
+                .map_err(|_| anyhow!("role: expected admin, licensee or custodian"))?;
+            LineKind::Enrol {
+                actor: actor(&raw.actor)?,
+                role,
+            }
+        }
+        Kind::KeyRevoked => LineKind::Event(EventKind::KeyRevoked {
+            actor: actor(&raw.actor)?,
+        }),
+        Kind::ServiceTerminated => LineKind::Event(EventKind::ServiceTerminated {
+            terminated_on: occurred_on,
+        }),
+        Kind::Amendment => LineKind::Event(EventKind::Amendment {
+            amends: Seq(amends.ok_or_else(|| anyhow!("amends: required for amendment lines"))?),
+        }),
+        Kind::HoldPlaced => LineKind::Event(EventKind::HoldPlaced {
+            matter: short(&raw.matter, "matter", kind)?,
+        }),
+        Kind::HoldReleased => LineKind::Event(EventKind::HoldReleased {
+            matter: short(&raw.matter, "matter", kind)?,
+        }),
+        Kind::Destruction => LineKind::Event(EventKind::Destruction {
+            reason: short(&raw.reason, "reason", kind)?,
+        }),
+        k => LineKind::Event(
+            EventKind::simple(k).ok_or_else(|| anyhow!("kind: {k} cannot be imported"))?,
+        ),
+    };
+    Ok(Line {
+        line,
+        digest: *blake3::hash(bytes).as_bytes(),
+        author,
+        record,
+        kind,
+        occurred_on,
+        payload,
+    })
+}
+
+/// Splits the input into numbered lines, skipping blank ones; refuses non-UTF-8 per line.
+pub(crate) fn split_lines(input: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    input
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+}
+
+/// Deterministic nonce and payload salt for an imported line: keyed by the author's secret
+/// (docs/FORMAT.md §3, "import nonce and salt").
+pub(crate) fn derive_nonce_salt(
+    author_key: &SigningKey,
+    origin: &str,
+    line: &Line,
+) -> (Nonce, [u8; 32]) {
+    let seed = author_key.seed();
+    let key = blake3::derive_key(IMPORT_NONCE_CONTEXT, &seed[..]);
+    let mut h = blake3::Hasher::new_keyed(&key);
+    h.update(
+        &u64::try_from(origin.len())
+            .unwrap_or(u64::MAX)
+            .to_be_bytes(),
+    );
+    h.update(origin.as_bytes());
+    h.update(&u64::try_from(line.line).unwrap_or(u64::MAX).to_be_bytes());
+    h.update(&line.digest);
+    let mut out = [0u8; 48];
+    h.finalize_xof().fill(&mut out);
+    let mut nonce = [0u8; 16];
+    nonce.copy_from_slice(&out[..16]);
+    let mut salt = [0u8; 32];
+    salt.copy_from_slice(&out[16..]);
+    (Nonce(nonce), salt)
+}
+
+/// Builds the payload of a line with its derived salt.
+pub(crate) fn payload_of(line: &Line, salt: [u8; 32]) -> Option<Payload> {
+    line.payload
+        .as_ref()
+        .map(|p| Payload::with_salt(salt, p.clone()))
+}

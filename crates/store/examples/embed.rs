@@ -1,0 +1,57 @@
+//! A record system embedding caseledger: create a ledger, append signed events, seal them
+//! with a checkpoint, export one record's evidence bundle, and verify it as an auditor.
+//! Run: `cargo run -p caseledger-store --example embed` (exits non-zero on any failure).
+
+use caseledger_core::event::{Event, EventKind as K, Payload, Role, ShortText};
+use caseledger_core::{keys::SigningKey, note::NoteSigner, ActorId, Date, RecordId};
+use caseledger_store::{BundleCheckpoint, CreateOptions, Ledger, OpenOptions};
+use caseledger_verify::{bundle, Policy};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (dir, origin) = (tempfile::tempdir()?, "example.org/practice-ledger");
+    let [admin_key, lic_key, ledger_key] = [(); 3].map(|()| SigningKey::generate());
+    let (admin, lic) = (ActorId::new("admin")?, ActorId::new("lic-01")?);
+    let d = Date::parse("2024-03-01")?;
+    let options = CreateOptions {
+        origin: ShortText::new(origin)?,
+        admin: admin.clone(),
+        admin_key: &admin_key,
+        ledger_key: ledger_key.public_key(),
+        settings: Default::default(),
+        open: OpenOptions::default(),
+    };
+    let ledger = Ledger::create(dir.path().join("ledger"), options)?;
+    let kind = K::ActorEnrolled {
+        actor: lic.clone(),
+        role: Role::Licensee,
+        public_key: lic_key.public_key(),
+    };
+    let mut events = vec![(&admin_key, Event::new(None, admin, kind, d), None)];
+    let ev = |r: &str, kind| RecordId::new(r).map(|r| Event::new(Some(r), lic.clone(), kind, d));
+    for (r, note) in [("C-0042", "Better sleep."), ("C-0043", "Intake.")] {
+        events.push((&lic_key, ev(r, K::RecordOpened)?, None));
+        events.push((&lic_key, ev(r, K::ProgressNote)?, Some(note)));
+    }
+    for (key, event, content) in events {
+        // Event::new chose a fresh nonce, Payload::new a fresh salt; the author signs both.
+        let payload = content.map(|c| Payload::new(c.as_bytes().to_vec()));
+        let (signed, payload) = event.sign_with_payload(key, payload)?;
+        ledger.append(signed, payload)?;
+    }
+    // Seal: a checkpoint of the head signed with the ledger key; then one record's bundle.
+    let signer = NoteSigner::new(origin, ledger_key)?;
+    let sealed = ledger.checkpoint(&signer)?;
+    let record = RecordId::new("C-0042")?;
+    let exported = ledger.export_bundle(&record, BundleCheckpoint::Latest)?;
+    let json = exported.to_json()?;
+    assert!(!std::str::from_utf8(&json)?.contains("C-0043"), "leaked");
+    // The auditor holds only the bundle bytes and the ledger key they trust.
+    let mut policy = Policy::default();
+    policy.trusted_keys.push(signer.verifier());
+    let b = bundle::decode(&json)?;
+    let v = bundle::verify_bundle(&b, &policy)?;
+    assert!(v.is_clean(), "findings: {:?}", v.findings());
+    assert!(b.checkpoint == sealed && v.entries() == 2 && !v.checkpoint_key_self_attested());
+    println!("bundle of {record}: {} entries, verified", v.entries());
+    Ok(ledger.close()?)
+}
