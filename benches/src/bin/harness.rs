@@ -127,7 +127,6 @@ fn parse_args() -> Res<Option<(Opts, Option<Child>)>> {
                         .ok_or_else(|| fail("--child-verify DIR"))?
                         .into(),
                     scan_cache: None,
-                    resume: false,
                     archive: false,
                 });
             }
@@ -139,20 +138,7 @@ fn parse_args() -> Res<Option<(Opts, Option<Child>)>> {
                 child = Some(Child {
                     dir,
                     scan_cache: None,
-                    resume: false,
                     archive: true,
-                });
-            }
-            "--child-verify-resume" => {
-                let dir: PathBuf = args
-                    .next()
-                    .ok_or_else(|| fail("--child-verify-resume DIR"))?
-                    .into();
-                child = Some(Child {
-                    dir,
-                    scan_cache: None,
-                    resume: true,
-                    archive: false,
                 });
             }
             "--child-scan" => {
@@ -167,7 +153,6 @@ fn parse_args() -> Res<Option<(Opts, Option<Child>)>> {
                 child = Some(Child {
                     dir,
                     scan_cache: Some(bytes),
-                    resume: false,
                     archive: false,
                 });
             }
@@ -204,9 +189,6 @@ fn parse_args() -> Res<Option<(Opts, Option<Child>)>> {
 struct Child {
     dir: PathBuf,
     scan_cache: Option<u64>,
-    /// `--child-verify-resume DIR`: resume from the checkpoint in `DIR/BENCH-READY` (no
-    /// signature checks), for profiling P4 without signatures.
-    resume: bool,
     /// `--child-verify-archive FILE`: verify an exported archive (`ArchiveSource`) instead.
     archive: bool,
 }
@@ -252,10 +234,7 @@ fn run_child(c: &Child) -> Res<()> {
         return Ok(());
     }
     let t = Instant::now();
-    let mut policy = Policy::default();
-    if c.resume {
-        policy.resume_from = Some(std::fs::read_to_string(c.dir.join("BENCH-READY"))?);
-    }
+    let policy = Policy::default();
     let v = if c.archive {
         verify(&ArchiveSource::open(&c.dir)?, &policy, &|_| {})?
     } else {
@@ -558,39 +537,6 @@ fn store_rows(g: &[StoredPair], lean: bool) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
     rows
 }
 
-/// F4: a raw scan of the `entries` and `payloads` trees of a ledger's sled directory,
-/// touching every byte (the sum of lengths), events per second.
-///
-/// With `point_get`, each entry's payload is fetched with `Tree::get` (as `SledSource` does)
-/// instead of a second cursor (informational: the cost of that choice).
-fn f4_scan(sled_dir: &Path, point_get: bool) -> Res<f64> {
-    let db = sled::Config::new().path(sled_dir).open()?;
-    let e = db.open_tree("entries")?;
-    let p = db.open_tree("payloads")?;
-    let t = Instant::now();
-    let mut n = 0u64;
-    let mut bytes = 0u64;
-    let mut pay = p.iter();
-    for kv in e.iter() {
-        let (k, v) = kv?;
-        bytes += (k.len() + v.len()) as u64;
-        n += 1;
-        if point_get {
-            if let Some(v) = p.get(&k)? {
-                bytes += v.len() as u64;
-            }
-        } else if n > 2 {
-            if let Some(kv) = pay.next() {
-                let (k, v) = kv?;
-                bytes += (k.len() + v.len()) as u64;
-            }
-        }
-    }
-    let d = t.elapsed();
-    std::hint::black_box(bytes);
-    Ok(rate(n, d))
-}
-
 /// The F5 sample: signing messages and signatures of the ledger's events, one author.
 struct SigSample {
     msgs: Vec<Vec<u8>>,
@@ -829,7 +775,6 @@ struct VerifyRun {
     report_secs: f64,
     events: u64,
     clean: bool,
-    sigs_from: u64,
 }
 
 fn run_verify(dir: &Path, policy: &Policy, report: bool) -> Res<VerifyRun> {
@@ -852,7 +797,6 @@ fn run_verify(dir: &Path, policy: &Policy, report: bool) -> Res<VerifyRun> {
         report_secs,
         events: v.size(),
         clean: v.is_clean(),
-        sigs_from: v.signatures_checked_from(),
     })
 }
 
@@ -1266,7 +1210,7 @@ fn run(o: &Opts) -> Res<()> {
 
     let mut vdir = fresh("verify");
     if o.runs("verify") || o.runs("p6") {
-        // ---- the verification ledger: P4, P6, P7 (and F4, F5 on its bytes and signatures).
+        // ---- the verification ledger: P4, P6, P7 (and F5 on its signatures).
         let wv = Workload::new((sz.verify_n / EVENTS_PER_RECORD).max(1));
         let key = ed25519_dalek::VerifyingKey::from_bytes(&wv.licensee.public_key().0)?;
         let mut sample = SigSample {
@@ -1274,7 +1218,7 @@ fn run(o: &Opts) -> Res<()> {
             sigs: Vec::new(),
             key,
         };
-        let (dir, import_rate, note) =
+        let (dir, import_rate, _) =
             ledger_of(o.keep.as_deref(), vdir, sz.verify_n, Some(&mut sample))?;
         vdir = dir;
         if let Some(r) = import_rate {
@@ -1285,44 +1229,26 @@ fn run(o: &Opts) -> Res<()> {
         }
 
         let with_sigs = Policy::default();
-        let no_sigs = Policy {
-            resume_from: Some(note),
-            ..Policy::default()
-        };
-        let (mut f4, mut f5, mut p4s, mut p4n) = (vec![], vec![], vec![], vec![]);
-        let (mut f4g, mut f5k) = (vec![], vec![]);
+        let (mut f5, mut p4s, mut f5k) = (vec![], vec![], vec![]);
         let (mut p7v, mut p7r) = (vec![], vec![]);
         let mut dirty = false;
         for r in 0..if o.runs("verify") { sz.big_reps } else { 0 } {
-            let a = f4_scan(&vdir.join("sled"), false)?;
-            f4g.push(f4_scan(&vdir.join("sled"), true)?);
             let b = f5_batch(&sample, false)?;
             f5k.push(f5_batch(&sample, true)?);
             let s = run_verify(&vdir, &with_sigs, true)?;
-            let ns = run_verify(&vdir, &no_sigs, false)?;
-            if !(s.clean && ns.clean) {
+            if !s.clean {
                 dirty = true;
-            }
-            if ns.sigs_from != ns.events {
-                log(format!(
-                    "WARNING: resume did not skip signatures (checked from {})",
-                    ns.sigs_from
-                ));
             }
             let n = s.events;
             log(format!(
-            "rep {r}: F4 {} ev/s; F5 {} sig/s; P4 sigs {} ev/s; P4 no sigs {} ev/s; verify {:.2}s, then report {:.3}s",
-            si(a),
-            si(b),
-            si(n as f64 / s.secs),
-            si(n as f64 / ns.secs),
-            s.secs,
-            s.report_secs
-        ));
-            f4.push(a);
+                "rep {r}: F5 {} sig/s; P4 sigs {} ev/s; verify {:.2}s, then report {:.3}s",
+                si(b),
+                si(n as f64 / s.secs),
+                s.secs,
+                s.report_secs
+            ));
             f5.push(b);
             p4s.push(n as f64 / s.secs);
-            p4n.push(n as f64 / ns.secs);
             p7v.push(s.secs);
             p7r.push(s.report_secs);
         }
@@ -1346,21 +1272,6 @@ fn run(o: &Opts) -> Res<()> {
                     fmt_rates(&p4s),
                     fmt_rates(&f5),
                     si(median(&f5k))
-                ),
-            );
-            table.ratio_row(
-                "P4 full verification, no signature checks",
-                "F4",
-                median(&f4),
-                median(&p4n),
-                "ev/s",
-                0.5,
-                format!(
-                    "{} events, resumed from a checkpoint at the head; reps P4 [{}] F4 [{}]; F4 with a point get per payload (as SledSource does): {} ev/s",
-                    si(sz.verify_n as f64),
-                    fmt_rates(&p4n),
-                    fmt_rates(&f4),
-                    si(median(&f4g))
                 ),
             );
             // Report overhead per repetition (report time over the verification it followed), median.

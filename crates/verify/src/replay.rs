@@ -37,8 +37,6 @@ pub(crate) struct Start {
     pub hist: Hist,
     /// Roots the auditor knows at sizes up to `from`.
     pub known_roots: BTreeMap<u64, [u8; 32]>,
-    /// Author signatures are checked from this seq on.
-    pub sig_from: u64,
     /// A `(size, root)` the auditor holds from their own state: checked like a supplied
     /// checkpoint, without a signature.
     pub trusted_root: Option<(u64, [u8; 32])>,
@@ -47,8 +45,8 @@ pub(crate) struct Start {
 }
 
 impl Start {
-    /// A replay from seq 0, checking signatures from `sig_from` on.
-    pub(crate) fn genesis(sig_from: u64) -> Start {
+    /// A full replay: from seq 0, checking every signature.
+    pub(crate) fn genesis() -> Start {
         Start {
             from: 0,
             incremental: false,
@@ -62,7 +60,6 @@ impl Start {
                 nonces: HashMap::new(),
             },
             known_roots: BTreeMap::new(),
-            sig_from,
             trusted_root: None,
             prior_checkpoint: None,
         }
@@ -102,7 +99,6 @@ pub(crate) fn replay(
         mut registry,
         mut hist,
         known_roots,
-        sig_from,
         trusted_root,
         prior_checkpoint,
     } = start;
@@ -111,17 +107,11 @@ pub(crate) fn replay(
 
     // Checkpoints first: the replay records the root at each of their sizes.
     let mut stored = source.checkpoints()?;
-    stored.extend(
-        policy
-            .checkpoints
-            .iter()
-            .chain(&policy.resume_from)
-            .map(|n| StoredCheckpoint {
-                source: CheckpointSource::Supplied,
-                key: None,
-                note: n.as_bytes().to_vec(),
-            }),
-    );
+    stored.extend(policy.checkpoints.iter().map(|n| StoredCheckpoint {
+        source: CheckpointSource::Supplied,
+        key: None,
+        note: n.as_bytes().to_vec(),
+    }));
     let candidates: Vec<Candidate> = coalesce(
         stored
             .into_iter()
@@ -259,32 +249,28 @@ pub(crate) fn replay(
         }
 
         let event = &entry.event.event;
-        // Author signature, with the key in force at this point of the ledger.
-        if pos > sig_from {
-            // An unknown author has no key: the fold reports it.
-            if let Some(k) = registry.author_key(event) {
-                {
-                    // The bytes are canonical (checked above), so the event's bytes are the
-                    // slice between the entry header and the 64-byte signature.
-                    let ev_bytes = event_slice(&stored.bytes)
-                        .map(<[u8]>::to_vec)
-                        .or_else(|| event.to_bytes().ok());
-                    match ev_bytes {
-                        Some(b) => jobs.push(SigJob {
-                            seq: here,
-                            record: rid.clone(),
-                            event_bytes: b,
-                            signature: entry.event.signature.0,
-                            key: k,
-                        }),
-                        None => findings.push(Finding::new(
-                            FindingKind::MalformedEntry,
-                            Some(here),
-                            rid.clone(),
-                            "event cannot be encoded",
-                        )),
-                    }
-                }
+        // Author signature, with the key in force at this point of the ledger. An unknown
+        // author has no key: the fold reports it.
+        if let Some(k) = registry.author_key(event) {
+            // The bytes are canonical (checked above), so the event's bytes are the slice
+            // between the entry header and the 64-byte signature.
+            let ev_bytes = event_slice(&stored.bytes)
+                .map(<[u8]>::to_vec)
+                .or_else(|| event.to_bytes().ok());
+            match ev_bytes {
+                Some(b) => jobs.push(SigJob {
+                    seq: here,
+                    record: rid.clone(),
+                    event_bytes: b,
+                    signature: entry.event.signature.0,
+                    key: k,
+                }),
+                None => findings.push(Finding::new(
+                    FindingKind::MalformedEntry,
+                    Some(here),
+                    rid.clone(),
+                    "event cannot be encoded",
+                )),
             }
         }
 
@@ -563,7 +549,7 @@ pub(crate) fn replay(
         findings,
         registry,
         records,
-        signatures_from: sig_from.min(pos),
+        signatures_from: from,
         incremental_from: incremental.then_some(from),
         unjudged,
         resume,

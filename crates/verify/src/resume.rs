@@ -256,7 +256,6 @@ impl ResumeState {
                 nonces,
             },
             known_roots: self.roots.clone(),
-            sig_from: self.size,
             trusted_root,
             prior_checkpoint: self.checkpoint.clone(),
         })
