@@ -2,9 +2,10 @@
 //! [`verify_incremental`] continues from the auditor's [`ResumeState`].
 
 use crate::policy::{Policy, Progress};
-use crate::replay::{replay, Start};
+use crate::replay::replay;
 use crate::resume::ResumeState;
 use crate::source::LedgerSource;
+use crate::start::Start;
 use crate::verified::Verified;
 use crate::VerifyError;
 use caseledger_core::hash::entry_hash;

@@ -108,13 +108,15 @@ pub mod report;
 pub mod resume;
 mod sigs;
 pub mod source;
+mod start;
 mod verified;
 
+pub use archive_source::ArchiveSource;
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
-pub use source::{ArchiveSource, LedgerSource, MemorySource, SledSource};
+pub use source::{LedgerSource, MemorySource, SledSource};
 pub use verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 
 use std::path::PathBuf;

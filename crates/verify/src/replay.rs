@@ -7,6 +7,7 @@ use crate::policy::{Policy, Progress, PROGRESS_EVERY};
 use crate::resume::ResumeState;
 use crate::sigs::{SigJob, SigPipeline};
 use crate::source::{EntryIter, LedgerSource, StoredCheckpoint};
+use crate::start::Start;
 use crate::verified::{Verified, VerifiedRecord};
 use crate::VerifyError;
 use caseledger_core::encoding::DecodeError;
@@ -14,57 +15,12 @@ use caseledger_core::event::{Entry, Payload};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::{CompactRange, Sha256Hasher, TreeHasher};
 use caseledger_core::note::ALG_ED25519;
-use caseledger_core::record::{self, Registry, Step};
-use caseledger_core::{EntryHash, RecordId, Seq};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use caseledger_core::record::{self, Step};
+use caseledger_core::{RecordId, Seq};
+use std::collections::{BTreeSet, HashMap};
 
 /// Entries whose signatures are verified together (spread over all cores).
 const SIG_BATCH: usize = 8192;
-
-/// Where a replay starts: from genesis, or from the auditor's [`ResumeState`].
-pub(crate) struct Start {
-    /// Seq of the first entry the replay reads (the resume point; 0 for a full replay).
-    pub from: u64,
-    /// Whether the prefix below `from` is taken from the auditor's state.
-    pub incremental: bool,
-    /// The Merkle frontier at `from`.
-    pub range: CompactRange,
-    /// The hash of entry `from - 1`.
-    pub prev_hash: EntryHash,
-    /// The fold's ledger-wide state at `from`.
-    pub registry: Registry,
-    /// The fold's history and records at `from`.
-    pub hist: Hist,
-    /// Roots the auditor knows at sizes up to `from`.
-    pub known_roots: BTreeMap<u64, [u8; 32]>,
-    /// A `(size, root)` the auditor holds from their own state: checked like a supplied
-    /// checkpoint, without a signature.
-    pub trusted_root: Option<(u64, [u8; 32])>,
-    /// The checkpoint note the auditor's state was verified against.
-    pub prior_checkpoint: Option<String>,
-}
-
-impl Start {
-    /// A full replay: from seq 0, checking every signature.
-    pub(crate) fn genesis() -> Start {
-        Start {
-            from: 0,
-            incremental: false,
-            range: CompactRange::new(),
-            prev_hash: EntryHash::ZERO,
-            registry: Registry::default(),
-            hist: Hist {
-                record_of: Vec::new(),
-                committed: Vec::new(),
-                slots: Vec::new(),
-                nonces: HashMap::new(),
-            },
-            known_roots: BTreeMap::new(),
-            trusted_root: None,
-            prior_checkpoint: None,
-        }
-    }
-}
 
 /// The root at size `m` if the frontier `range` determines it: `m` is the size of the range
 /// itself or the end of one of its complete subtrees (left to right).

@@ -46,7 +46,7 @@
 //! byte-identical.
 
 use crate::history::{Hist, Slot, Tally};
-use crate::replay::Start;
+use crate::start::Start;
 use crate::VerifyError;
 use caseledger_core::encoding;
 use caseledger_core::merkle::{CompactRange, Sha256Hasher};
