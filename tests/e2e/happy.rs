@@ -65,12 +65,14 @@ fn verify_a_clean_ledger_with_the_key_and_a_trusted_checkpoint() {
         vkey.trim(),
         "--trusted",
         cp.to_str().unwrap(),
+        "--save-state",
+        "audit.state",
     ])));
     assert_eq!(j["intact"], true);
     assert_eq!(j["size"], 11);
     assert_eq!(j["checkpoint_key_self_attested"], false);
     assert_eq!(j["findings"].as_array().unwrap().len(), 0);
-    // Resume from the checkpoint after more appends: only the new signatures are checked.
+    // Verify from the saved state after more appends: only the new signatures are checked.
     ok(&f.run(&[
         "append",
         "--ledger",
@@ -91,8 +93,8 @@ fn verify_a_clean_ledger_with_the_key_and_a_trusted_checkpoint() {
         "L",
         "--key",
         vkey.trim(),
-        "--resume",
-        cp.to_str().unwrap(),
+        "--from-state",
+        "audit.state",
     ])));
     assert_eq!(
         (j["intact"].as_bool(), j["signatures_checked_from"].as_u64()),

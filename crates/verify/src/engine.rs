@@ -1,17 +1,14 @@
 //! The entry points: [`verify`] streams a [`LedgerSource`] and returns a [`Verified`];
 //! [`verify_incremental`] continues from the auditor's [`ResumeState`].
 
-use crate::finding::{CheckpointSource, FindingKind};
-use crate::judge::keys_for;
 use crate::policy::{Policy, Progress};
-use crate::replay::{replay, Start};
+use crate::replay::replay;
 use crate::resume::ResumeState;
 use crate::source::LedgerSource;
+use crate::start::Start;
 use crate::verified::Verified;
 use crate::VerifyError;
-use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::hash::entry_hash;
-use caseledger_core::note::{Note, ALG_ED25519};
 
 /// Verifies a ledger, streaming its entries in order. See the crate docs for what is checked.
 ///
@@ -20,70 +17,15 @@ use caseledger_core::note::{Note, ALG_ED25519};
 /// findings in the returned [`Verified`], never errors. A ledger with no entries whose
 /// checkpoints (stored, in `checkpoints.log` or supplied) name entries was emptied: that is
 /// a `truncation` finding (with a [`Verified`] of size 0, never clean), not an error.
-///
-/// **Resume** (`policy.resume_from`, a checkpoint signed by a trusted key, or by the genesis
-/// key when the auditor gave none): entries below its size `n` are still read, hashed,
-/// chained, folded and their payloads checked (cheap), but their author signatures are not
-/// verified (the expensive part). That is sound only if those bytes are the ones an earlier
-/// full verification saw, which the root at `n` proves: if the root at `n` differs, or the
-/// checkpoint does not verify, or the ledger is shorter than `n`, the resume is abandoned
-/// and a full verification runs instead (with the resume checkpoint as a supplied one, so
-/// its mismatch is a finding). Resume cannot catch anything the earlier verification
-/// missed in the prefix, and it trusts the auditor's checkpoint.
 pub fn verify(
     source: &dyn LedgerSource,
     policy: &Policy,
     progress: &dyn Fn(Progress),
 ) -> Result<Verified, VerifyError> {
-    let Some(resume) = &policy.resume_from else {
-        return replay(
-            source,
-            policy,
-            Start::genesis(0),
-            source.entries()?,
-            progress,
-        );
-    };
-    let resume_cp = Note::parse(resume.as_bytes())
-        .ok()
-        .and_then(|n| Checkpoint::parse_body(n.text()).ok())
-        .ok_or(VerifyError::BadResumeCheckpoint(
-            "it does not parse as a signed checkpoint".to_owned(),
-        ))?;
-    let v = replay(
-        source,
-        policy,
-        Start::genesis(resume_cp.size),
-        source.entries()?,
-        progress,
-    )?;
-    let signed = Note::parse(resume.as_bytes())
-        .ok()
-        .and_then(|n| n.verify(&keys_for(&n, policy, &v.registry)).ok())
-        .is_some_and(|ver| ver.verified.iter().any(|s| s.algorithm == ALG_ED25519));
-    // The resume checkpoint is among the supplied ones, so a match means the root at n is r.
-    let matched = signed
-        && resume_cp.origin == v.origin
-        && resume_cp.size <= v.size
-        && !v.findings.iter().any(|f| {
-            matches!(
-                f.kind,
-                FindingKind::RootMismatch | FindingKind::Truncation | FindingKind::SplitView
-            ) && f
-                .evidence
-                .checkpoints
-                .iter()
-                .any(|(s, t)| *s == CheckpointSource::Supplied && t == resume)
-        });
-    if matched {
-        return Ok(v);
-    }
-    let mut full = policy.clone();
-    full.checkpoints.extend(full.resume_from.take());
     replay(
         source,
-        &full,
-        Start::genesis(0),
+        policy,
+        Start::genesis(),
         source.entries()?,
         progress,
     )
@@ -127,8 +69,6 @@ pub fn verify(
 /// entries before `n` removed or altered since the state was taken (the state holds no
 /// commitments), except those of records destroyed at or after `n`. The result says so:
 /// [`Verified::incremental_from`]. Run a full [`verify`] periodically.
-///
-/// `policy.resume_from`, if set, is judged as one more supplied checkpoint.
 pub fn verify_incremental(
     source: &dyn LedgerSource,
     state: &ResumeState,
@@ -148,7 +88,7 @@ pub fn verify_incremental(
     };
     if !intact {
         drop(entries);
-        let mut start = Start::genesis(0);
+        let mut start = Start::genesis();
         start.trusted_root = trusted_root;
         return replay(source, policy, start, source.entries()?, progress);
     }

@@ -152,51 +152,118 @@ pub(crate) fn b64(root: &[u8; 32]) -> String {
 /// A validly signed checkpoint note and where it was found.
 type Seen = (String, Vec<CheckpointSource>);
 
-/// Judges every checkpoint against the replayed roots; returns the newest that matched.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn judge_checkpoints(
-    candidates: Vec<Candidate>,
-    policy: &Policy,
-    registry: &Registry,
-    origin: &str,
-    size: u64,
-    roots: &HashMap<u64, [u8; 32]>,
-    resumed_from: Option<u64>,
-    unjudged: &mut Vec<String>,
-    findings: &mut Vec<Finding>,
-) -> Option<VerifiedCheckpoint> {
-    // No entry is left (`size` 0): genesis is gone with the rest, so it names neither the
-    // origin nor, when the auditor gave no key, the key to check signatures with. Then a
-    // checkpoint is held to the auditor's expected origin (if any), and its signature is
-    // checked only if there is a key; each naming entries is a `truncation`.
-    let emptied = size == 0;
-    // (size) -> root -> (note text, sources): validly signed checkpoints of this origin.
-    let mut valid: BTreeMap<u64, BTreeMap<[u8; 32], Seen>> = BTreeMap::new();
-    let mut notes: HashMap<String, Note> = HashMap::new();
-    // Checkpoint texts whose signature could not be checked (emptied ledger, no key).
-    let mut unchecked: BTreeSet<String> = BTreeSet::new();
-    for c in candidates {
-        let Some((note, cp)) = c.parsed else { continue };
-        if let Some(k) = &c.key {
-            if k.as_slice() != cp.size.to_be_bytes() {
-                findings.push(
-                    Finding::new(
-                        FindingKind::MalformedCheckpoint,
-                        None,
-                        None,
-                        "a checkpoint is stored under a key that is not its size",
-                    )
-                    .expected_found(cp.size, hex::encode(k))
-                    .cite(&c.sources, &c.text),
-                );
+/// What checkpoints are judged against: the replay's conclusions and the auditor's policy.
+pub(crate) struct Judge<'a> {
+    pub policy: &'a Policy,
+    /// The fold's ledger-wide state (for the genesis ledger key).
+    pub registry: &'a Registry,
+    /// The origin genesis names (empty if none).
+    pub origin: &'a str,
+    /// Entries in the ledger.
+    pub size: u64,
+    /// The ledger's root at each checkpoint size it reached (or the auditor's state knows).
+    pub roots: &'a HashMap<u64, [u8; 32]>,
+    /// The resume point of an incremental verification.
+    pub resumed_from: Option<u64>,
+}
+
+/// What judging the checkpoints concluded (besides its findings).
+pub(crate) struct Judged {
+    /// The newest checkpoint the ledger matched.
+    pub best: Option<VerifiedCheckpoint>,
+    /// Validly signed checkpoints below the resume point whose root the auditor's state
+    /// does not determine.
+    pub unjudged: Vec<String>,
+}
+
+/// The checkpoints admitted by [`Judge::admit`]: validly signed, of the right origin.
+#[derive(Default)]
+struct Admitted {
+    /// size -> root -> (note text, sources).
+    valid: BTreeMap<u64, BTreeMap<[u8; 32], Seen>>,
+    /// The parsed note of each admitted text, for the witness quorum.
+    notes: HashMap<String, Note>,
+    /// Texts whose signature could not be checked (emptied ledger, no key).
+    unchecked: BTreeSet<String>,
+}
+
+impl Judge<'_> {
+    /// Judges every checkpoint against the replayed roots: each is admitted (storage key,
+    /// signature, origin, cosignatures), then each size is judged (split view, truncation,
+    /// root), then the witness quorum on the newest.
+    pub(crate) fn judge(&self, candidates: Vec<Candidate>, findings: &mut Vec<Finding>) -> Judged {
+        let mut admitted = Admitted::default();
+        for c in candidates {
+            self.admit(c, &mut admitted, findings);
+        }
+        let mut judged = Judged {
+            best: None,
+            unjudged: Vec::new(),
+        };
+        for (cp_size, by_root) in &admitted.valid {
+            self.judge_size(
+                *cp_size,
+                by_root,
+                &admitted.unchecked,
+                &mut judged,
+                findings,
+            );
+        }
+        self.check_quorum(&admitted, findings);
+        judged
+    }
+
+    /// No entry is left: genesis is gone with the rest, so it names neither the origin nor,
+    /// when the auditor gave no key, the key to check signatures with. Then a checkpoint is
+    /// held to the auditor's expected origin (if any), and its signature is checked only if
+    /// there is a key; each naming entries is a `truncation`.
+    fn emptied(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Checks one checkpoint and admits it if it is validly signed and of the right origin.
+    fn admit(&self, mut c: Candidate, admitted: &mut Admitted, findings: &mut Vec<Finding>) {
+        let Some((note, cp)) = c.parsed.take() else {
+            return;
+        };
+        check_stored_key(&c, &cp, findings);
+        if !self.check_signature(&c, &note, &cp, &mut admitted.unchecked, findings)
+            || !self.check_origin(&c, &cp, findings)
+        {
+            return;
+        }
+        self.check_cosignatures(&c, &note, &cp, findings);
+        admitted.notes.entry(c.text.clone()).or_insert(note);
+        let e = admitted
+            .valid
+            .entry(cp.size)
+            .or_default()
+            .entry(cp.root)
+            .or_insert_with(|| (c.text.clone(), Vec::new()));
+        for src in c.sources {
+            if !e.1.contains(&src) {
+                e.1.push(src);
             }
         }
-        let keys = keys_for(&note, policy, registry);
-        if emptied && keys.is_empty() {
+    }
+
+    /// The note's signature by a key the auditor trusts (or the genesis ledger key). `false`
+    /// (with a finding): refused. On an emptied ledger with no key there is nothing to check
+    /// with: admitted, and listed in `unchecked`.
+    fn check_signature(
+        &self,
+        c: &Candidate,
+        note: &Note,
+        cp: &Checkpoint,
+        unchecked: &mut BTreeSet<String>,
+        findings: &mut Vec<Finding>,
+    ) -> bool {
+        let keys = keys_for(note, self.policy, self.registry);
+        if self.emptied() && keys.is_empty() {
             unchecked.insert(c.text.clone());
+            return true;
         }
         match note.verify(&keys) {
-            _ if emptied && keys.is_empty() => {}
             Err(NoteError::InvalidSignature { name, key_id }) => {
                 findings.push(
                     Finding::new(
@@ -212,14 +279,14 @@ pub(crate) fn judge_checkpoints(
                     .with_key(format!("{name}+{key_id:08x}"))
                     .cite(&c.sources, &c.text),
                 );
-                continue;
+                false
             }
             Err(e) => {
                 findings.push(
                     Finding::new(FindingKind::MalformedCheckpoint, None, None, e.to_string())
                         .cite(&c.sources, &c.text),
                 );
-                continue;
+                false
             }
             Ok(v) if !v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => {
                 let by: Vec<String> = note
@@ -241,62 +308,75 @@ pub(crate) fn judge_checkpoints(
                     .with_key(by.join(", "))
                     .cite(&c.sources, &c.text),
                 );
-                continue;
+                false
             }
-            Ok(_) => {}
+            Ok(_) => true,
         }
-        let want_origin = if emptied {
-            policy.expected_origin.as_deref()
+    }
+
+    /// The checkpoint's origin is the one genesis names (on an emptied ledger: the one the
+    /// auditor expects, if any). `false` (with a finding): refused.
+    fn check_origin(&self, c: &Candidate, cp: &Checkpoint, findings: &mut Vec<Finding>) -> bool {
+        let want_origin = if self.emptied() {
+            self.policy.expected_origin.as_deref()
         } else {
-            Some(origin)
+            Some(self.origin)
         };
-        if let Some(origin) = want_origin.filter(|o| cp.origin != *o) {
-            findings.push(
-                Finding::new(
-                    FindingKind::CheckpointWrongOrigin,
-                    None,
-                    None,
-                    format!("a {} checkpoint names another origin", names(&c.sources)),
-                )
-                .expected_found(origin, &cp.origin)
-                .cite(&c.sources, &c.text),
-            );
-            continue;
-        }
-        {
-            for w in &policy.witnesses {
-                if let Err(e) = verify_cosignatures(&note, std::slice::from_ref(w)) {
-                    findings.push(
-                        Finding::new(
-                            FindingKind::CosignatureBadSignature,
-                            None,
-                            None,
-                            format!(
-                                "a cosignature on the checkpoint of size {} does not verify: {e}",
-                                cp.size
-                            ),
-                        )
-                        .with_key(w.to_vkey_string())
-                        .cite(&c.sources, &c.text),
-                    );
-                }
-            }
-        }
-        notes.entry(c.text.clone()).or_insert(note);
-        let e = valid
-            .entry(cp.size)
-            .or_default()
-            .entry(cp.root)
-            .or_insert_with(|| (c.text.clone(), Vec::new()));
-        for src in c.sources {
-            if !e.1.contains(&src) {
-                e.1.push(src);
+        let Some(origin) = want_origin.filter(|o| cp.origin != *o) else {
+            return true;
+        };
+        findings.push(
+            Finding::new(
+                FindingKind::CheckpointWrongOrigin,
+                None,
+                None,
+                format!("a {} checkpoint names another origin", names(&c.sources)),
+            )
+            .expected_found(origin, &cp.origin)
+            .cite(&c.sources, &c.text),
+        );
+        false
+    }
+
+    /// Every cosignature by a witness the auditor trusts verifies (the quorum is counted in
+    /// [`Judge::check_quorum`]).
+    fn check_cosignatures(
+        &self,
+        c: &Candidate,
+        note: &Note,
+        cp: &Checkpoint,
+        findings: &mut Vec<Finding>,
+    ) {
+        for w in &self.policy.witnesses {
+            if let Err(e) = verify_cosignatures(note, std::slice::from_ref(w)) {
+                findings.push(
+                    Finding::new(
+                        FindingKind::CosignatureBadSignature,
+                        None,
+                        None,
+                        format!(
+                            "a cosignature on the checkpoint of size {} does not verify: {e}",
+                            cp.size
+                        ),
+                    )
+                    .with_key(w.to_vkey_string())
+                    .cite(&c.sources, &c.text),
+                );
             }
         }
     }
 
-    let mut best: Option<VerifiedCheckpoint> = None;
-    for (cp_size, by_root) in &valid {
+    /// The admitted checkpoints of one size: several roots are a split view; each root is
+    /// beyond the ledger (truncation), matches, cannot be judged (below the resume point,
+    /// root unknown) or does not match.
+    fn judge_size(
+        &self,
+        cp_size: u64,
+        by_root: &BTreeMap<[u8; 32], Seen>,
+        unchecked: &BTreeSet<String>,
+        judged: &mut Judged,
+        findings: &mut Vec<Finding>,
+    ) {
         if by_root.len() > 1 {
             let mut f = Finding::new(
                 FindingKind::SplitView,
@@ -311,6 +391,7 @@ pub(crate) fn judge_checkpoints(
             }
             findings.push(f);
         }
+        let size = self.size;
         for (cp_root, (text, sources)) in by_root {
             let with_all = |mut f: Finding| {
                 for s in sources {
@@ -318,8 +399,8 @@ pub(crate) fn judge_checkpoints(
                 }
                 f
             };
-            if *cp_size > size {
-                let message = if emptied {
+            if cp_size > size {
+                let message = if self.emptied() {
                     format!(
                         "a checkpoint covers {cp_size} entries but the ledger holds none: every entry was deleted{}",
                         if unchecked.contains(text) {
@@ -337,14 +418,14 @@ pub(crate) fn judge_checkpoints(
                 ));
                 continue;
             }
-            match roots.get(cp_size) {
+            match self.roots.get(&cp_size) {
                 Some(r) if r == cp_root => {
-                    if best.as_ref().is_none_or(|b| b.size < *cp_size) {
-                        best = Some(VerifiedCheckpoint { note: text.clone(), size: *cp_size, root: *cp_root, sources: sources.clone() });
+                    if judged.best.as_ref().is_none_or(|b| b.size < cp_size) {
+                        judged.best = Some(VerifiedCheckpoint { note: text.clone(), size: cp_size, root: *cp_root, sources: sources.clone() });
                     }
                 }
-                None if resumed_from.is_some_and(|n| *cp_size < n) => {
-                    unjudged.push(text.clone());
+                None if self.resumed_from.is_some_and(|n| cp_size < n) => {
+                    judged.unjudged.push(text.clone());
                 }
                 found => findings.push(with_all(
                     Finding::new(FindingKind::RootMismatch, None, None, format!("the ledger's root at size {cp_size} is not the checkpoint's: the history was rewritten"))
@@ -354,16 +435,21 @@ pub(crate) fn judge_checkpoints(
         }
     }
 
-    // Witness quorum on the newest validly signed checkpoint.
-    if policy.quorum > 0 {
-        let newest = valid
+    /// The witness quorum on the newest validly signed checkpoint.
+    fn check_quorum(&self, admitted: &Admitted, findings: &mut Vec<Finding>) {
+        let quorum = self.policy.quorum;
+        if quorum == 0 {
+            return;
+        }
+        let newest = admitted
+            .valid
             .iter()
             .next_back()
             .and_then(|(_, by_root)| by_root.values().next());
         let count = newest
-            .and_then(|(text, _)| notes.get(text))
+            .and_then(|(text, _)| admitted.notes.get(text))
             .map(|note| {
-                policy
+                self.policy
                     .witnesses
                     .iter()
                     .filter(|w| {
@@ -373,9 +459,9 @@ pub(crate) fn judge_checkpoints(
                     .count()
             })
             .unwrap_or(0);
-        if count < policy.quorum {
-            let mut f = Finding::new(FindingKind::WitnessQuorumNotMet, None, None, format!("the newest checkpoint has {count} valid cosignature(s) from trusted witnesses; the policy requires {}", policy.quorum))
-                .expected_found(policy.quorum, count);
+        if count < quorum {
+            let mut f = Finding::new(FindingKind::WitnessQuorumNotMet, None, None, format!("the newest checkpoint has {count} valid cosignature(s) from trusted witnesses; the policy requires {quorum}"))
+                .expected_found(quorum, count);
             if let Some((text, sources)) = newest {
                 for s in sources {
                     f = f.with_checkpoint(s.clone(), text.clone());
@@ -384,5 +470,21 @@ pub(crate) fn judge_checkpoints(
             findings.push(f);
         }
     }
-    best
+}
+
+/// A checkpoint stored in the `checkpoints` tree must be stored under its size.
+fn check_stored_key(c: &Candidate, cp: &Checkpoint, findings: &mut Vec<Finding>) {
+    let Some(k) = &c.key else { return };
+    if k.as_slice() != cp.size.to_be_bytes() {
+        findings.push(
+            Finding::new(
+                FindingKind::MalformedCheckpoint,
+                None,
+                None,
+                "a checkpoint is stored under a key that is not its size",
+            )
+            .expected_found(cp.size, hex::encode(k))
+            .cite(&c.sources, &c.text),
+        );
+    }
 }

@@ -34,10 +34,8 @@
 //! ([`Verified::incremental_from`] says a result is incremental): run a full [`verify`]
 //! periodically.
 //!
-//! The older, lighter resume (`Policy::resume_from`, a trusted checkpoint of size `n`) still
-//! reads the whole ledger and skips only the author signatures of entries below `n`; it is
-//! abandoned for a full replay unless the ledger's root at `n` equals the checkpoint's (see
-//! [`verify`]).
+//! A checkpoint the auditor holds is no resume point: give it in [`Policy::checkpoints`],
+//! and [`verify`] judges the ledger against it.
 //!
 //! Memory is bounded by the number of records plus compact per-entry maps (record ordinal
 //! per seq, 4 bytes; whether the entry commits to a payload, 1 byte; nonce → seq for replay
@@ -110,13 +108,15 @@ pub mod report;
 pub mod resume;
 mod sigs;
 pub mod source;
+mod start;
 mod verified;
 
+pub use archive_source::ArchiveSource;
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
-pub use source::{ArchiveSource, LedgerSource, MemorySource, SledSource};
+pub use source::{LedgerSource, MemorySource, SledSource};
 pub use verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 
 use std::path::PathBuf;
@@ -156,9 +156,6 @@ pub enum VerifyError {
         /// What is wrong.
         message: String,
     },
-    /// The resume checkpoint given is not a signed checkpoint.
-    #[error("resume checkpoint refused: {0}")]
-    BadResumeCheckpoint(String),
     /// The bundle is not a bundle this verifier reads.
     #[error("bundle refused: {0}")]
     BadBundle(String),

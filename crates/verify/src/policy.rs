@@ -22,9 +22,6 @@ pub struct Policy {
     pub quorum: usize,
     /// A finding when no checkpoint could be verified against the ledger.
     pub require_checkpoint: bool,
-    /// Resume from this trusted checkpoint (a signed note): see [`verify`](crate::verify). For real
-    /// incremental verification from the auditor's own state, see [`verify_incremental`](crate::verify_incremental).
-    pub resume_from: Option<String>,
     /// Keep, when the verification has no finding, the state an incremental verification
     /// resumes from ([`Verified::resume_state`](crate::Verified::resume_state)). It holds about 21 bytes per entry.
     pub keep_resume_state: bool,

@@ -1,13 +1,22 @@
-//! The replay loop: reads entries in order from a [`Start`], checks each, folds the
-//! records, grows the Merkle tree, then judges the checkpoints.
+//! The replay: reads entries in order from a [`Start`], checks each, folds the records,
+//! grows the Merkle tree, then judges the records' payloads and the checkpoints.
+//!
+//! [`replay`] is a sequence of named steps over one `Replay`, the state they share. Per
+//! entry: `read_key` (the key is the next seq), `append_leaf` (hash the stored bytes, grow
+//! the tree, advance the chain), `decode`, `check_header` (seq and chain), `queue_signature`
+//! (batched, checked in the background), `fold` (the record state machine) and
+//! `check_payload` (against the commitment). Then `finish`: the signatures' findings, the
+//! records' payloads against destruction, what genesis claims, the auditor's own root, the
+//! checkpoints, and the result.
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::history::{Hist, Slot, Tally};
-use crate::judge::{b64, coalesce, judge_checkpoints, parse_candidate, still_trusted, Candidate};
+use crate::judge::{b64, coalesce, parse_candidate, still_trusted, Candidate, Judge};
 use crate::policy::{Policy, Progress, PROGRESS_EVERY};
 use crate::resume::ResumeState;
 use crate::sigs::{SigJob, SigPipeline};
-use crate::source::{EntryIter, LedgerSource, StoredCheckpoint};
-use crate::verified::{Verified, VerifiedRecord};
+use crate::source::{EntryIter, LedgerSource, StoredCheckpoint, StoredEntry};
+use crate::start::Start;
+use crate::verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 use crate::VerifyError;
 use caseledger_core::encoding::DecodeError;
 use caseledger_core::event::{Entry, Payload};
@@ -20,54 +29,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Entries whose signatures are verified together (spread over all cores).
 const SIG_BATCH: usize = 8192;
-
-/// Where a replay starts: from genesis, or from the auditor's [`ResumeState`].
-pub(crate) struct Start {
-    /// Seq of the first entry the replay reads (the resume point; 0 for a full replay).
-    pub from: u64,
-    /// Whether the prefix below `from` is taken from the auditor's state.
-    pub incremental: bool,
-    /// The Merkle frontier at `from`.
-    pub range: CompactRange,
-    /// The hash of entry `from - 1`.
-    pub prev_hash: EntryHash,
-    /// The fold's ledger-wide state at `from`.
-    pub registry: Registry,
-    /// The fold's history and records at `from`.
-    pub hist: Hist,
-    /// Roots the auditor knows at sizes up to `from`.
-    pub known_roots: BTreeMap<u64, [u8; 32]>,
-    /// Author signatures are checked from this seq on.
-    pub sig_from: u64,
-    /// A `(size, root)` the auditor holds from their own state: checked like a supplied
-    /// checkpoint, without a signature.
-    pub trusted_root: Option<(u64, [u8; 32])>,
-    /// The checkpoint note the auditor's state was verified against.
-    pub prior_checkpoint: Option<String>,
-}
-
-impl Start {
-    /// A replay from seq 0, checking signatures from `sig_from` on.
-    pub(crate) fn genesis(sig_from: u64) -> Start {
-        Start {
-            from: 0,
-            incremental: false,
-            range: CompactRange::new(),
-            prev_hash: EntryHash::ZERO,
-            registry: Registry::default(),
-            hist: Hist {
-                record_of: Vec::new(),
-                committed: Vec::new(),
-                slots: Vec::new(),
-                nonces: HashMap::new(),
-            },
-            known_roots: BTreeMap::new(),
-            sig_from,
-            trusted_root: None,
-            prior_checkpoint: None,
-        }
-    }
-}
 
 /// The root at size `m` if the frontier `range` determines it: `m` is the size of the range
 /// itself or the end of one of its complete subtrees (left to right).
@@ -86,7 +47,8 @@ fn frontier_root(range: &CompactRange, m: u64) -> Option<[u8; 32]> {
         .map(|r| r.root(&hasher))
 }
 
-#[allow(clippy::too_many_lines)]
+/// Verifies the entries `entries` yields (from `start` on), then the records and every
+/// checkpoint; see the crate docs for what is checked.
 pub(crate) fn replay(
     source: &dyn LedgerSource,
     policy: &Policy,
@@ -94,98 +56,196 @@ pub(crate) fn replay(
     entries: EntryIter<'_>,
     progress: &dyn Fn(Progress),
 ) -> Result<Verified, VerifyError> {
-    let Start {
-        from,
-        incremental,
-        mut range,
-        mut prev_hash,
-        mut registry,
-        mut hist,
-        known_roots,
-        sig_from,
-        trusted_root,
-        prior_checkpoint,
-    } = start;
-    let hasher = Sha256Hasher;
     let mut findings = Vec::new();
-
     // Checkpoints first: the replay records the root at each of their sizes.
+    let candidates = gather_checkpoints(source, policy, &mut findings)?;
+    let mut r = Replay::new(source, policy, start, &candidates, findings, progress)?;
+    for item in entries {
+        r.entry(item?)?;
+    }
+    r.finish(candidates)
+}
+
+/// The stored, logged and supplied checkpoint notes, parsed (a note that does not parse is
+/// a finding), identical ones coalesced.
+fn gather_checkpoints(
+    source: &dyn LedgerSource,
+    policy: &Policy,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Candidate>, VerifyError> {
     let mut stored = source.checkpoints()?;
-    stored.extend(
-        policy
-            .checkpoints
-            .iter()
-            .chain(&policy.resume_from)
-            .map(|n| StoredCheckpoint {
-                source: CheckpointSource::Supplied,
-                key: None,
-                note: n.as_bytes().to_vec(),
-            }),
-    );
-    let candidates: Vec<Candidate> = coalesce(
+    stored.extend(policy.checkpoints.iter().map(|n| StoredCheckpoint {
+        source: CheckpointSource::Supplied,
+        key: None,
+        note: n.as_bytes().to_vec(),
+    }));
+    Ok(coalesce(
         stored
             .into_iter()
-            .filter_map(|c| parse_candidate(c, &mut findings))
+            .filter_map(|c| parse_candidate(c, findings))
             .collect(),
-    );
-    let mut wanted: BTreeSet<u64> = candidates
-        .iter()
-        .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
-        .collect();
-    wanted.extend(trusted_root.map(|(n, _)| n));
-    let mut roots: HashMap<u64, [u8; 32]> = HashMap::new();
-    if wanted.contains(&0) {
-        roots.insert(0, hasher.empty_root());
-    }
-    // Below the resume point, only the roots the auditor's state determines.
-    for &m in wanted.range(..=from) {
-        if let Some(r) = known_roots
-            .get(&m)
-            .copied()
-            .or_else(|| frontier_root(&range, m))
-        {
-            roots.insert(m, r);
+    ))
+}
+
+/// The state the replay's steps share.
+struct Replay<'a> {
+    source: &'a dyn LedgerSource,
+    policy: &'a Policy,
+    progress: &'a dyn Fn(Progress),
+    /// Entries in the ledger, when the source knows (a hint, for progress only).
+    total: Option<u64>,
+    /// Seq of the first entry read (see [`Start::from`]).
+    from: u64,
+    /// Whether the prefix below `from` is taken from the auditor's state.
+    incremental: bool,
+    /// See [`Start::trusted_root`].
+    trusted_root: Option<(u64, [u8; 32])>,
+    /// See [`Start::known_roots`].
+    known_roots: BTreeMap<u64, [u8; 32]>,
+    /// See [`Start::prior_checkpoint`].
+    prior_checkpoint: Option<String>,
+    /// The Merkle tree over the entries read so far (a compact range).
+    range: CompactRange,
+    /// The hash of the last entry read: the next entry's `prev`.
+    prev_hash: EntryHash,
+    /// The fold's ledger-wide state.
+    registry: Registry,
+    /// The fold's history and per-record slots.
+    hist: Hist,
+    /// Record id to its slot's ordinal in `hist.slots`.
+    ordinals: HashMap<RecordId, u32>,
+    /// Entries read so far, the prefix included: the size of the tree.
+    pos: u64,
+    /// The last well-formed stored key.
+    last_key: Option<u64>,
+    /// Sizes whose root a checkpoint or the auditor's state names.
+    wanted: BTreeSet<u64>,
+    /// The ledger's root at each wanted size reached (or known from the auditor's state).
+    roots: HashMap<u64, [u8; 32]>,
+    /// Signatures queued for the next batch.
+    jobs: Vec<SigJob>,
+    /// Signature batches are checked in the background while the replay goes on; their
+    /// findings are merged back where a blocking check would have put them.
+    sigs: SigPipeline,
+    findings: Vec<Finding>,
+}
+
+impl<'a> Replay<'a> {
+    fn new(
+        source: &'a dyn LedgerSource,
+        policy: &'a Policy,
+        start: Start,
+        candidates: &[Candidate],
+        findings: Vec<Finding>,
+        progress: &'a dyn Fn(Progress),
+    ) -> Result<Replay<'a>, VerifyError> {
+        let Start {
+            from,
+            incremental,
+            range,
+            prev_hash,
+            registry,
+            hist,
+            known_roots,
+            trusted_root,
+            prior_checkpoint,
+        } = start;
+        let mut wanted: BTreeSet<u64> = candidates
+            .iter()
+            .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
+            .collect();
+        wanted.extend(trusted_root.map(|(n, _)| n));
+        let mut roots: HashMap<u64, [u8; 32]> = HashMap::new();
+        if wanted.contains(&0) {
+            roots.insert(0, Sha256Hasher.empty_root());
         }
+        // Below the resume point, only the roots the auditor's state determines.
+        for &m in wanted.range(..=from) {
+            if let Some(r) = known_roots
+                .get(&m)
+                .copied()
+                .or_else(|| frontier_root(&range, m))
+            {
+                roots.insert(m, r);
+            }
+        }
+        let mut ordinals: HashMap<RecordId, u32> = HashMap::new();
+        for (i, slot) in hist.slots.iter().enumerate() {
+            ordinals.insert(
+                slot.id.clone(),
+                u32::try_from(i).map_err(|_| VerifyError::TooLarge)?,
+            );
+        }
+        Ok(Replay {
+            source,
+            policy,
+            progress,
+            total: source.len_hint(),
+            from,
+            incremental,
+            trusted_root,
+            known_roots,
+            prior_checkpoint,
+            range,
+            prev_hash,
+            registry,
+            hist,
+            ordinals,
+            pos: from,
+            last_key: from.checked_sub(1),
+            wanted,
+            roots,
+            jobs: Vec::new(),
+            sigs: SigPipeline::new(),
+            findings,
+        })
     }
 
-    let total = source.len_hint();
-    let mut pos = from;
-    let mut last_key: Option<u64> = from.checked_sub(1);
-    let mut ordinals: HashMap<RecordId, u32> = HashMap::new();
-    for (i, slot) in hist.slots.iter().enumerate() {
-        ordinals.insert(
-            slot.id.clone(),
-            u32::try_from(i).map_err(|_| VerifyError::TooLarge)?,
-        );
+    /// One stored entry, through every per-entry step.
+    fn entry(&mut self, stored: StoredEntry) -> Result<(), VerifyError> {
+        let here = self.read_key(&stored.key);
+        let (hash, chain_prev) = self.append_leaf(&stored.bytes)?;
+        if let Some(entry) = self.decode(&stored.bytes, here, hash) {
+            self.check_header(&entry, here, chain_prev);
+            self.queue_signature(&entry, &stored.bytes, here);
+            let slot = self.fold(&entry, here)?;
+            self.check_payload(&entry, stored.payload.as_deref(), here, slot);
+            if self.jobs.len() >= SIG_BATCH {
+                let batch = std::mem::replace(&mut self.jobs, Vec::with_capacity(SIG_BATCH));
+                self.sigs.submit(self.findings.len(), batch);
+            }
+        }
+        if self.pos % PROGRESS_EVERY == 0 {
+            (self.progress)(Progress {
+                done: self.pos,
+                total: self.total,
+            });
+        }
+        Ok(())
     }
-    let mut jobs: Vec<SigJob> = Vec::new();
-    // Signature batches are checked in the background while the replay goes on; their
-    // findings are merged back where a blocking check would have put them.
-    let mut sig_pipeline = SigPipeline::new();
 
-    for item in entries {
-        let stored = item?;
-        let key = <[u8; 8]>::try_from(stored.key.as_slice())
-            .ok()
-            .map(u64::from_be_bytes);
-        let here = key.unwrap_or(pos);
-        match key {
-            None => findings.push(
+    /// The seq the entry is stored at: its key, which must be the next seq (else a
+    /// `seq_gap`). A key that is not 8 bytes is a finding, and the entry is taken to be at
+    /// the next position.
+    fn read_key(&mut self, key: &[u8]) -> u64 {
+        let parsed = <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes);
+        match parsed {
+            None => self.findings.push(
                 Finding::new(
                     FindingKind::MalformedKey,
-                    Some(pos),
+                    Some(self.pos),
                     None,
                     "stored key is not an 8-byte seq",
                 )
                 .expected_found(
                     "8 bytes",
-                    format!("{} bytes: {}", stored.key.len(), hex::encode(&stored.key)),
+                    format!("{} bytes: {}", key.len(), hex::encode(key)),
                 ),
             ),
             Some(k) => {
-                let expected = last_key.map_or(0, |l| l.saturating_add(1));
+                let expected = self.last_key.map_or(0, |l| l.saturating_add(1));
                 if k != expected {
-                    findings.push(
+                    self.findings.push(
                         Finding::new(
                             FindingKind::SeqGap,
                             Some(expected),
@@ -197,46 +257,56 @@ pub(crate) fn replay(
                         .expected_found(expected, k),
                     );
                 }
-                last_key = Some(k);
+                self.last_key = Some(k);
             }
         }
+        parsed.unwrap_or(self.pos)
+    }
 
-        // Hash the stored bytes; never a re-encoding.
-        let h = entry_hash(&stored.bytes);
-        let leaf = merkle_leaf(&h);
-        range.append(&hasher, leaf).map_err(|e| VerifyError::Io {
-            context: "growing the Merkle tree".into(),
-            message: e.to_string(),
-        })?;
-        pos = pos.saturating_add(1);
-        if wanted.contains(&pos) {
-            roots.insert(pos, range.root(&hasher));
+    /// Hashes the stored bytes (never a re-encoding), appends the leaf to the tree, keeps the
+    /// root if a checkpoint names this size, and advances the chain. Returns the entry's
+    /// hash and the hash of the entry stored before it.
+    fn append_leaf(&mut self, bytes: &[u8]) -> Result<(EntryHash, EntryHash), VerifyError> {
+        let hash = entry_hash(bytes);
+        self.range
+            .append(&Sha256Hasher, merkle_leaf(&hash))
+            .map_err(|e| VerifyError::Io {
+                context: "growing the Merkle tree".into(),
+                message: e.to_string(),
+            })?;
+        self.pos = self.pos.saturating_add(1);
+        if self.wanted.contains(&self.pos) {
+            self.roots.insert(self.pos, self.range.root(&Sha256Hasher));
         }
-        let chain_prev = std::mem::replace(&mut prev_hash, h);
+        Ok((hash, std::mem::replace(&mut self.prev_hash, hash)))
+    }
 
-        let entry = match Entry::from_bytes(&stored.bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                let kind = match e {
-                    DecodeError::TrailingBytes(_) => FindingKind::TrailingBytes,
-                    DecodeError::UnsupportedVersion(_) => FindingKind::UnsupportedVersion,
-                    DecodeError::Malformed(_) | DecodeError::NonCanonical => {
-                        FindingKind::MalformedEntry
-                    }
-                };
-                findings.push(
-                    Finding::new(kind, Some(here), None, format!("entry bytes refused: {e}"))
-                        .expected_found("canonical entry", format!("entry hash {h}")),
-                );
-                hist.record_of.push(u32::MAX);
-                hist.committed.push(false);
-                tick(pos, total, progress);
-                continue;
-            }
+    /// The entry, if its bytes decode canonically. Refused bytes are a finding, and the
+    /// entry counts in the history as one of no record that commits to nothing.
+    fn decode(&mut self, bytes: &[u8], here: u64, hash: EntryHash) -> Option<Entry> {
+        let e = match Entry::from_bytes(bytes) {
+            Ok(entry) => return Some(entry),
+            Err(e) => e,
         };
-        let rid = entry.event.event.record.clone();
+        let kind = match e {
+            DecodeError::TrailingBytes(_) => FindingKind::TrailingBytes,
+            DecodeError::UnsupportedVersion(_) => FindingKind::UnsupportedVersion,
+            DecodeError::Malformed(_) | DecodeError::NonCanonical => FindingKind::MalformedEntry,
+        };
+        self.findings.push(
+            Finding::new(kind, Some(here), None, format!("entry bytes refused: {e}"))
+                .expected_found("canonical entry", format!("entry hash {hash}")),
+        );
+        self.hist.record_of.push(u32::MAX);
+        self.hist.committed.push(false);
+        None
+    }
+
+    /// The entry's own seq is where it is stored; its `prev` is the hash of the entry before.
+    fn check_header(&mut self, entry: &Entry, here: u64, chain_prev: EntryHash) {
+        let rid = &entry.event.event.record;
         if entry.seq.0 != here {
-            findings.push(
+            self.findings.push(
                 Finding::new(
                     FindingKind::SeqMismatch,
                     Some(here),
@@ -247,7 +317,7 @@ pub(crate) fn replay(
             );
         }
         if entry.prev != chain_prev {
-            findings.push(
+            self.findings.push(
                 Finding::new(
                     FindingKind::ChainBreak,
                     Some(here),
@@ -257,53 +327,43 @@ pub(crate) fn replay(
                 .expected_found(chain_prev, entry.prev),
             );
         }
+    }
 
+    /// Queues the author signature for the next batch, with the key in force at this point
+    /// of the ledger. An unknown author has no key: the fold reports it.
+    fn queue_signature(&mut self, entry: &Entry, bytes: &[u8], here: u64) {
         let event = &entry.event.event;
-        // Author signature, with the key in force at this point of the ledger.
-        if pos > sig_from {
-            // An unknown author has no key: the fold reports it.
-            if let Some(k) = registry.author_key(event) {
-                {
-                    // The bytes are canonical (checked above), so the event's bytes are the
-                    // slice between the entry header and the 64-byte signature.
-                    let ev_bytes = event_slice(&stored.bytes)
-                        .map(<[u8]>::to_vec)
-                        .or_else(|| event.to_bytes().ok());
-                    match ev_bytes {
-                        Some(b) => jobs.push(SigJob {
-                            seq: here,
-                            record: rid.clone(),
-                            event_bytes: b,
-                            signature: entry.event.signature.0,
-                            key: k,
-                        }),
-                        None => findings.push(Finding::new(
-                            FindingKind::MalformedEntry,
-                            Some(here),
-                            rid.clone(),
-                            "event cannot be encoded",
-                        )),
-                    }
-                }
-            }
-        }
-
-        // The fold: check, report, apply regardless.
-        let ord = match &rid {
-            Some(r) => Some(match ordinals.get(r) {
-                Some(o) => *o,
-                None => {
-                    let o = u32::try_from(hist.slots.len()).map_err(|_| VerifyError::TooLarge)?;
-                    hist.slots.push(Slot {
-                        id: r.clone(),
-                        state: None,
-                        live: Tally::default(),
-                        prefix: Tally::default(),
-                    });
-                    ordinals.insert(r.clone(), o);
-                    o
-                }
+        let Some(key) = self.registry.author_key(event) else {
+            return;
+        };
+        // The bytes are canonical (decoded above), so the event's bytes are the slice
+        // between the entry header and the 64-byte signature.
+        let event_bytes = event_slice(bytes)
+            .map(<[u8]>::to_vec)
+            .or_else(|| event.to_bytes().ok());
+        match event_bytes {
+            Some(b) => self.jobs.push(SigJob {
+                seq: here,
+                record: event.record.clone(),
+                event_bytes: b,
+                signature: entry.event.signature.0,
+                key,
             }),
+            None => self.findings.push(Finding::new(
+                FindingKind::MalformedEntry,
+                Some(here),
+                event.record.clone(),
+                "event cannot be encoded",
+            )),
+        }
+    }
+
+    /// The record state machine: checks the step (a violation is a finding), applies it
+    /// regardless, and records the entry in the history. Returns the record's slot.
+    fn fold(&mut self, entry: &Entry, here: u64) -> Result<Option<usize>, VerifyError> {
+        let event = &entry.event.event;
+        let ord = match &event.record {
+            Some(r) => Some(self.ordinal(r)?),
             None => None,
         };
         let step = Step {
@@ -311,174 +371,244 @@ pub(crate) fn replay(
             recorded_at: entry.recorded_at,
             event,
         };
-        let slot_idx = ord.and_then(|o| usize::try_from(o).ok());
-        let mut state = slot_idx
-            .and_then(|i| hist.slots.get_mut(i))
+        let slot = ord.and_then(|o| usize::try_from(o).ok());
+        let mut state = slot
+            .and_then(|i| self.hist.slots.get_mut(i))
             .and_then(|s| s.state.take());
-        if let Err(v) = record::check(&registry, state.as_ref(), step, &hist) {
-            findings.push(Finding::new(
+        if let Err(v) = record::check(&self.registry, state.as_ref(), step, &self.hist) {
+            self.findings.push(Finding::new(
                 FindingKind::of_violation(&v),
                 Some(here),
-                rid.clone(),
+                event.record.clone(),
                 v.to_string(),
             ));
         }
-        record::apply(&mut registry, &mut state, step);
-        hist.record_of.push(ord.unwrap_or(u32::MAX));
-        hist.committed.push(event.commitment.is_some());
-        hist.nonces.entry(event.nonce).or_insert(here);
+        record::apply(&mut self.registry, &mut state, step);
+        self.hist.record_of.push(ord.unwrap_or(u32::MAX));
+        self.hist.committed.push(event.commitment.is_some());
+        self.hist.nonces.entry(event.nonce).or_insert(here);
+        if let Some(s) = slot.and_then(|i| self.hist.slots.get_mut(i)) {
+            s.state = state;
+        }
+        Ok(slot)
+    }
 
-        // Payload against commitment.
-        if let Some(slot) = slot_idx.and_then(|i| hist.slots.get_mut(i)) {
-            slot.state = state;
-            match (&event.commitment, &stored.payload) {
-                (Some(c), Some(p)) => {
-                    slot.live.present += 1;
-                    slot.live.first_present.get_or_insert(here);
-                    match Payload::from_stored(p) {
-                        None => findings.push(Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload is shorter than its salt")),
-                        Some(p) if p.commitment() != *c => findings.push(
-                            Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload does not match the entry's commitment: falsified content")
-                                .expected_found(c, p.commitment()),
-                        ),
-                        Some(_) => {}
-                    }
-                }
-                (Some(_), None) => {
-                    slot.live.missing += 1;
-                    slot.live.first_missing.get_or_insert(here);
-                }
-                (None, Some(_)) => findings.push(Finding::new(
+    /// The record's ordinal, adding its slot the first time the record is seen.
+    fn ordinal(&mut self, id: &RecordId) -> Result<u32, VerifyError> {
+        if let Some(o) = self.ordinals.get(id) {
+            return Ok(*o);
+        }
+        let o = u32::try_from(self.hist.slots.len()).map_err(|_| VerifyError::TooLarge)?;
+        self.hist.slots.push(Slot {
+            id: id.clone(),
+            state: None,
+            live: Tally::default(),
+            prefix: Tally::default(),
+        });
+        self.ordinals.insert(id.clone(), o);
+        Ok(o)
+    }
+
+    /// The stored payload against the entry's commitment; present and missing payloads are
+    /// tallied per record for `judge_records`.
+    fn check_payload(
+        &mut self,
+        entry: &Entry,
+        payload: Option<&[u8]>,
+        here: u64,
+        slot: Option<usize>,
+    ) {
+        let event = &entry.event.event;
+        let rid = &event.record;
+        let Some(slot) = slot.and_then(|i| self.hist.slots.get_mut(i)) else {
+            if payload.is_some() {
+                self.findings.push(Finding::new(
                     FindingKind::UnexpectedPayload,
                     Some(here),
-                    rid.clone(),
-                    "a payload is stored for an entry that commits to none",
-                )),
-                (None, None) => {}
+                    None,
+                    "a payload is stored for an administration entry",
+                ));
             }
-        } else if stored.payload.is_some() {
-            findings.push(Finding::new(
+            return;
+        };
+        match (&event.commitment, payload) {
+            (Some(c), Some(p)) => {
+                slot.live.present += 1;
+                slot.live.first_present.get_or_insert(here);
+                match Payload::from_stored(p) {
+                    None => self.findings.push(Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload is shorter than its salt")),
+                    Some(p) if p.commitment() != *c => self.findings.push(
+                        Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload does not match the entry's commitment: falsified content")
+                            .expected_found(c, p.commitment()),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            (Some(_), None) => {
+                slot.live.missing += 1;
+                slot.live.first_missing.get_or_insert(here);
+            }
+            (None, Some(_)) => self.findings.push(Finding::new(
                 FindingKind::UnexpectedPayload,
                 Some(here),
-                None,
-                "a payload is stored for an administration entry",
-            ));
+                rid.clone(),
+                "a payload is stored for an entry that commits to none",
+            )),
+            (None, None) => {}
         }
-
-        if jobs.len() >= SIG_BATCH {
-            sig_pipeline.submit(
-                findings.len(),
-                std::mem::replace(&mut jobs, Vec::with_capacity(SIG_BATCH)),
-            );
-        }
-        tick(pos, total, progress);
     }
-    sig_pipeline.submit(findings.len(), std::mem::take(&mut jobs));
-    sig_pipeline.finish(&mut findings);
-    drop(sig_pipeline);
-    // No entry at all. That is "nothing to verify" only if nothing names a non-empty ledger:
-    // a checkpoint (stored, logged or supplied) or the auditor's state of size > 0 is
-    // evidence that entries existed, and the run goes on to report them deleted
-    // (`truncation`, see `judge_checkpoints`).
-    let emptied = pos == 0;
-    if emptied {
-        let named = candidates
+
+    /// After the last entry: the signatures' findings, then every ledger-wide judgement,
+    /// and the result.
+    fn finish(mut self, candidates: Vec<Candidate>) -> Result<Verified, VerifyError> {
+        self.sigs
+            .submit(self.findings.len(), std::mem::take(&mut self.jobs));
+        self.sigs.finish(&mut self.findings);
+        // No entry at all. That is "nothing to verify" only if nothing names a non-empty
+        // ledger: a checkpoint (stored, logged or supplied) or the auditor's state of size
+        // > 0 is evidence that entries existed, and the run goes on to report them deleted
+        // (`truncation`, see `Judge`).
+        let emptied = self.pos == 0;
+        if emptied && self.named_size(&candidates) == 0 {
+            return Err(VerifyError::Empty(self.source.describe()));
+        }
+        (self.progress)(Progress {
+            done: self.pos,
+            total: self.total,
+        });
+        // A record destroyed after the resume point: its payloads before it must be gone now.
+        if self.incremental {
+            recheck_prefix_payloads(self.source, self.from, &mut self.hist)?;
+        }
+        let records = self.judge_records();
+        let origin = self
+            .registry
+            .origin
+            .as_ref()
+            .map(|o| o.as_str().to_owned())
+            .unwrap_or_default();
+        self.check_genesis(&origin, emptied);
+        self.check_trusted_root();
+        let judged = Judge {
+            policy: self.policy,
+            registry: &self.registry,
+            origin: &origin,
+            size: self.pos,
+            roots: &self.roots,
+            resumed_from: self.incremental.then_some(self.from),
+        }
+        .judge(candidates, &mut self.findings);
+        // An emptied ledger always has a finding by now (each checkpoint naming entries is a
+        // `truncation` or was refused with a finding; so is the auditor's state): a
+        // verification of no entries can never come back clean. Guarded here all the same.
+        if emptied && self.findings.is_empty() {
+            return Err(VerifyError::Empty(self.source.describe()));
+        }
+        let checkpoint = self.newest_checkpoint(judged.best);
+        // Stable order: by seq, ledger-wide findings last.
+        self.findings
+            .sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
+        Ok(self.into_verified(origin, records, checkpoint, judged.unjudged))
+    }
+
+    /// The largest size a checkpoint or the auditor's state names (0: none).
+    fn named_size(&self, candidates: &[Candidate]) -> u64 {
+        candidates
             .iter()
             .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
-            .chain(trusted_root.map(|(n, _)| n))
+            .chain(self.trusted_root.map(|(n, _)| n))
             .max()
-            .unwrap_or(0);
-        if named == 0 {
-            return Err(VerifyError::Empty(source.describe()));
-        }
-    }
-    progress(Progress { done: pos, total });
-
-    // A record destroyed after the resume point: its payloads before it must be gone now.
-    if incremental {
-        recheck_prefix_payloads(source, from, &mut hist)?;
+            .unwrap_or(0)
     }
 
-    // Payloads against destruction, per record.
-    let mut records = Vec::with_capacity(hist.slots.len());
-    for slot in &hist.slots {
-        let Some(state) = &slot.state else { continue };
-        let tally = slot.prefix.merged(slot.live);
-        let lawfully_destroyed = state.destroyed.as_ref().is_some_and(|d| d.lawful);
-        let content_missing = tally.missing > 0 && !lawfully_destroyed;
-        if content_missing {
-            findings.push(
-                Finding::new(
-                    FindingKind::PayloadMissing,
-                    tally.first_missing,
+    /// Payloads against destruction, per record: missing without a lawful destruction, or
+    /// still stored after one. Returns the records sorted by id.
+    fn judge_records(&mut self) -> Vec<VerifiedRecord> {
+        let mut records = Vec::with_capacity(self.hist.slots.len());
+        for slot in &self.hist.slots {
+            let Some(state) = &slot.state else { continue };
+            let tally = slot.prefix.merged(slot.live);
+            let lawfully_destroyed = state.destroyed.as_ref().is_some_and(|d| d.lawful);
+            let content_missing = tally.missing > 0 && !lawfully_destroyed;
+            if content_missing {
+                self.findings.push(
+                    Finding::new(
+                        FindingKind::PayloadMissing,
+                        tally.first_missing,
+                        Some(slot.id.clone()),
+                        format!("{} payload(s) missing without a lawful destruction of the record: unauthorized destruction", tally.missing),
+                    )
+                    .expected_found("payload present", "absent"),
+                );
+            }
+            if let (Some(d), true) = (&state.destroyed, tally.present > 0) {
+                self.findings.push(Finding::new(
+                    FindingKind::PayloadAfterDestruction,
+                    tally.first_present,
                     Some(slot.id.clone()),
-                    format!("{} payload(s) missing without a lawful destruction of the record: unauthorized destruction", tally.missing),
-                )
-                .expected_found("payload present", "absent"),
-            );
+                    format!(
+                        "{} payload(s) still stored although the record was destroyed at seq {}",
+                        tally.present, d.seq
+                    ),
+                ));
+            }
+            records.push(VerifiedRecord {
+                id: slot.id.clone(),
+                state: state.clone(),
+                content_missing,
+            });
         }
-        if let (Some(d), true) = (&state.destroyed, tally.present > 0) {
-            findings.push(Finding::new(
-                FindingKind::PayloadAfterDestruction,
-                tally.first_present,
-                Some(slot.id.clone()),
-                format!(
-                    "{} payload(s) still stored although the record was destroyed at seq {}",
-                    tally.present, d.seq
-                ),
-            ));
-        }
-        records.push(VerifiedRecord {
-            id: slot.id.clone(),
-            state: state.clone(),
-            content_missing,
-        });
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records
     }
-    records.sort_by(|a, b| a.id.cmp(&b.id));
 
-    let origin = registry
-        .origin
-        .as_ref()
-        .map(|o| o.as_str().to_owned())
-        .unwrap_or_default();
-    let root = range.root(&hasher);
-    let self_attested = policy.trusted_keys.is_empty();
-    // An emptied ledger has no genesis to name an origin: checkpoints are held to the
-    // expected origin instead (in `judge_checkpoints`).
-    if let (Some(exp), false) = (&policy.expected_origin, emptied) {
-        if *exp != origin {
-            findings.push(
-                Finding::new(
-                    FindingKind::OriginMismatch,
-                    Some(0),
-                    None,
-                    "genesis names another origin than the auditor expects",
-                )
-                .expected_found(exp, &origin),
-            );
+    /// What genesis claims against what the auditor knows: the origin, and the ledger key.
+    fn check_genesis(&mut self, origin: &str, emptied: bool) {
+        // An emptied ledger has no genesis to name an origin: checkpoints are held to the
+        // expected origin instead (in `Judge`).
+        if let (Some(exp), false) = (&self.policy.expected_origin, emptied) {
+            if exp != origin {
+                self.findings.push(
+                    Finding::new(
+                        FindingKind::OriginMismatch,
+                        Some(0),
+                        None,
+                        "genesis names another origin than the auditor expects",
+                    )
+                    .expected_found(exp, origin),
+                );
+            }
         }
-    }
-    if let (false, Some(k)) = (self_attested, registry.ledger_key) {
-        if !policy
-            .trusted_keys
-            .iter()
-            .any(|t| t.public_key() == k && t.algorithm() == ALG_ED25519)
-        {
-            findings.push(
-                Finding::new(
-                    FindingKind::LedgerKeyNotTrusted,
-                    Some(0),
-                    None,
-                    "the ledger key named in genesis is not a key the auditor trusts",
-                )
-                .with_key(k),
-            );
+        let self_attested = self.policy.trusted_keys.is_empty();
+        if let (false, Some(k)) = (self_attested, self.registry.ledger_key) {
+            if !self
+                .policy
+                .trusted_keys
+                .iter()
+                .any(|t| t.public_key() == k && t.algorithm() == ALG_ED25519)
+            {
+                self.findings.push(
+                    Finding::new(
+                        FindingKind::LedgerKeyNotTrusted,
+                        Some(0),
+                        None,
+                        "the ledger key named in genesis is not a key the auditor trusts",
+                    )
+                    .with_key(k),
+                );
+            }
         }
     }
 
-    if let Some((n, r)) = trusted_root {
+    /// The `(size, root)` from the auditor's resume state, checked like a supplied
+    /// checkpoint without a signature.
+    fn check_trusted_root(&mut self) {
+        let Some((n, r)) = self.trusted_root else {
+            return;
+        };
+        let pos = self.pos;
         if pos < n {
-            findings.push(
+            self.findings.push(
                 Finding::new(
                     FindingKind::Truncation,
                     Some(pos),
@@ -487,87 +617,88 @@ pub(crate) fn replay(
                 )
                 .expected_found(n, pos),
             );
-        } else if roots.get(&n) != Some(&r) {
-            findings.push(
+        } else if self.roots.get(&n) != Some(&r) {
+            self.findings.push(
                 Finding::new(
                     FindingKind::RootMismatch,
                     None,
                     None,
                     format!("the ledger's root at size {n} is not the root in the auditor's resume state: the history was rewritten"),
                 )
-                .expected_found(b64(&r), roots.get(&n).map_or_else(|| "none".to_owned(), b64)),
+                .expected_found(b64(&r), self.roots.get(&n).map_or_else(|| "none".to_owned(), b64)),
             );
         }
     }
 
-    let mut unjudged = Vec::new();
-    let mut checkpoint = judge_checkpoints(
-        candidates,
-        policy,
-        &registry,
-        &origin,
-        pos,
-        &roots,
-        incremental.then_some(from),
-        &mut unjudged,
-        &mut findings,
-    );
-    // An emptied ledger always has a finding by now (each checkpoint naming entries is a
-    // `truncation` or was refused with a finding; so is the auditor's state): a verification
-    // of no entries can never come back clean. Guarded here all the same.
-    if emptied && findings.is_empty() {
-        return Err(VerifyError::Empty(source.describe()));
-    }
-    // The checkpoint the auditor's state was verified against still counts, if no newer one
-    // matched and it is signed by a key the auditor trusts today.
-    if let Some(prior) = prior_checkpoint
-        .as_deref()
-        .and_then(|t| still_trusted(t, policy, &registry))
-    {
-        if checkpoint.as_ref().is_none_or(|c| c.size < prior.size) {
-            checkpoint = Some(prior);
+    /// The checkpoint the result names: the newest that matched, or the one the auditor's
+    /// state was verified against if it is newer and signed by a key the auditor trusts
+    /// today. None at all is a finding when the policy requires one.
+    fn newest_checkpoint(
+        &mut self,
+        matched: Option<VerifiedCheckpoint>,
+    ) -> Option<VerifiedCheckpoint> {
+        let mut checkpoint = matched;
+        if let Some(prior) = self
+            .prior_checkpoint
+            .as_deref()
+            .and_then(|t| still_trusted(t, self.policy, &self.registry))
+        {
+            if checkpoint.as_ref().is_none_or(|c| c.size < prior.size) {
+                checkpoint = Some(prior);
+            }
         }
-    }
-    if policy.require_checkpoint && checkpoint.is_none() {
-        findings.push(Finding::new(
-            FindingKind::NoCheckpoint,
-            None,
-            None,
-            "no checkpoint signed by a trusted key matches the ledger",
-        ));
+        if self.policy.require_checkpoint && checkpoint.is_none() {
+            self.findings.push(Finding::new(
+                FindingKind::NoCheckpoint,
+                None,
+                None,
+                "no checkpoint signed by a trusted key matches the ledger",
+            ));
+        }
+        checkpoint
     }
 
-    // Stable order: by seq, ledger-wide findings last.
-    findings.sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
-    let resume = if policy.keep_resume_state && findings.is_empty() {
-        let mut known = known_roots;
-        known.extend(roots.into_iter().filter(|(m, _)| *m <= pos));
-        ResumeState::capture(
-            range,
-            prev_hash,
-            registry.clone(),
-            hist,
-            known,
-            checkpoint.as_ref().map(|c| c.note.clone()),
-        )
-        .map(Box::new)
-    } else {
-        None
-    };
-    Ok(Verified {
-        origin,
-        size: pos,
-        root,
-        checkpoint,
-        self_attested,
-        findings,
-        registry,
-        records,
-        signatures_from: sig_from.min(pos),
-        incremental_from: incremental.then_some(from),
-        unjudged,
-        resume,
-    })
+    /// The result, with the resume state kept when the policy asks for it and there is no
+    /// finding.
+    fn into_verified(
+        self,
+        origin: String,
+        records: Vec<VerifiedRecord>,
+        checkpoint: Option<VerifiedCheckpoint>,
+        unjudged: Vec<String>,
+    ) -> Verified {
+        let pos = self.pos;
+        let root = self.range.root(&Sha256Hasher);
+        let resume = if self.policy.keep_resume_state && self.findings.is_empty() {
+            let mut known = self.known_roots;
+            known.extend(self.roots.into_iter().filter(|(m, _)| *m <= pos));
+            ResumeState::capture(
+                self.range,
+                self.prev_hash,
+                self.registry.clone(),
+                self.hist,
+                known,
+                checkpoint.as_ref().map(|c| c.note.clone()),
+            )
+            .map(Box::new)
+        } else {
+            None
+        };
+        Verified {
+            origin,
+            size: pos,
+            root,
+            checkpoint,
+            self_attested: self.policy.trusted_keys.is_empty(),
+            findings: self.findings,
+            registry: self.registry,
+            records,
+            signatures_from: self.from,
+            incremental_from: self.incremental.then_some(self.from),
+            unjudged,
+            resume,
+        }
+    }
 }
 
 /// For each record destroyed at or after `from` whose entries before `from` had stored
@@ -629,12 +760,6 @@ fn recheck_prefix_payloads(
         }
     }
     Ok(())
-}
-
-fn tick(pos: u64, total: Option<u64>, progress: &dyn Fn(Progress)) {
-    if pos % PROGRESS_EVERY == 0 {
-        progress(Progress { done: pos, total });
-    }
 }
 
 /// Offset of the event in canonical entry bytes: `format_version (2) || seq (8) || prev (32)

@@ -46,7 +46,7 @@
 //! byte-identical.
 
 use crate::history::{Hist, Slot, Tally};
-use crate::replay::Start;
+use crate::start::Start;
 use crate::VerifyError;
 use caseledger_core::encoding;
 use caseledger_core::merkle::{CompactRange, Sha256Hasher};
@@ -256,7 +256,6 @@ impl ResumeState {
                 nonces,
             },
             known_roots: self.roots.clone(),
-            sig_from: self.size,
             trusted_root,
             prior_checkpoint: self.checkpoint.clone(),
         })

@@ -1,6 +1,7 @@
 //! Where the verifier reads a ledger from: one small read-only trait, [`LedgerSource`],
 //! and its implementations: the sled trees ([`SledSource`]), an archive file
-//! ([`ArchiveSource`]) and memory ([`MemorySource`], for tests and embedders).
+//! ([`ArchiveSource`](crate::ArchiveSource), in its own module) and memory
+//! ([`MemorySource`], for tests and embedders).
 //!
 //! A source hands out raw stored bytes and nothing it computed: the verifier decodes,
 //! hashes and judges everything itself, so a bug in the writer cannot hide itself.
@@ -507,8 +508,6 @@ impl Cursors {
         }
     }
 }
-
-pub use crate::archive_source::ArchiveSource;
 
 #[cfg(test)]
 mod tests {

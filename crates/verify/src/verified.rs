@@ -88,7 +88,8 @@ impl Verified {
     pub fn records(&self) -> &[VerifiedRecord] {
         &self.records
     }
-    /// Author signatures were checked for entries from this seq on (0 unless resumed).
+    /// Author signatures were checked for entries from this seq on: 0 for a full
+    /// verification, the resume point for an incremental one.
     pub fn signatures_checked_from(&self) -> u64 {
         self.signatures_from
     }

@@ -407,6 +407,22 @@ fn rewrite_with_a_fresh_key_is_caught() {
 }
 
 #[test]
+fn prefix_rewritten_and_rechained_is_caught() {
+    // One prefix entry edited (a signature bit flipped) and every later entry re-chained, so
+    // the chain is consistent: entry n-1 changes, the run falls back to a full verification,
+    // which names the entry and the root the auditor's state holds.
+    let fx = fixture();
+    let state = state_of(&fx);
+    rewrite(fx.path(), |items| items[3].entry.event.signature.0[1] ^= 1);
+    let (v, _) = incremental(&fx, &state, &trusted());
+    assert_eq!(v.incremental_from(), None);
+    let got: Vec<(K, Option<u64>)> = v.findings().iter().map(|f| (f.kind, f.seq)).collect();
+    for e in [(K::BadSignature, Some(3)), (K::RootMismatch, None)] {
+        assert!(got.contains(&e), "missing {e:?}: {:?}", v.findings());
+    }
+}
+
+#[test]
 fn a_damaged_state_file_is_refused_clearly() {
     let fx = fixture();
     let bytes = state_of(&fx).to_bytes().unwrap();

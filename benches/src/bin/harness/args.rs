@@ -65,16 +65,6 @@ struct Cli {
     )]
     child_verify_archive: Option<PathBuf>,
 
-    /// As --child-verify, resuming from the checkpoint in DIR/BENCH-READY (no signature
-    /// checks), for profiling P4 without signatures.
-    #[arg(
-        long,
-        value_name = "DIR",
-        group = "diagnostic",
-        help_heading = "Diagnostics"
-    )]
-    child_verify_resume: Option<PathBuf>,
-
     /// A raw sled scan (F4) of the ledger in DIR with a page cache of CACHE_BYTES, printing
     /// time and peak RSS: tells sled's cache from the verifier's own memory. CACHE_BYTES 1
     /// only opens the database (what sled's recovery costs).
@@ -155,22 +145,18 @@ pub enum Mode {
 /// (and `--help` exits 0).
 pub fn parse() -> Mode {
     let cli = Cli::parse();
-    let child = |dir: PathBuf, resume: bool, archive: bool| {
+    let child = |dir: PathBuf, archive: bool| {
         Mode::Child(Child {
             dir,
             scan_cache: None,
-            resume,
             archive,
         })
     };
     if let Some(dir) = cli.child_verify {
-        return child(dir, false, false);
+        return child(dir, false);
     }
     if let Some(file) = cli.child_verify_archive {
-        return child(file, false, true);
-    }
-    if let Some(dir) = cli.child_verify_resume {
-        return child(dir, true, false);
+        return child(file, true);
     }
     if let Some([dir, bytes]) = cli.child_scan.as_deref() {
         let Some(cache) = bytes.to_str().and_then(|s| s.parse().ok()) else {
@@ -187,7 +173,6 @@ pub fn parse() -> Mode {
         return Mode::Child(Child {
             dir: dir.clone(),
             scan_cache: Some(cache),
-            resume: false,
             archive: false,
         });
     }

@@ -14,9 +14,6 @@ use std::time::Instant;
 pub struct Child {
     pub dir: PathBuf,
     pub scan_cache: Option<u64>,
-    /// `--child-verify-resume DIR`: resume from the checkpoint in `DIR/BENCH-READY` (no
-    /// signature checks), for profiling P4 without signatures.
-    pub resume: bool,
     /// `--child-verify-archive FILE`: verify an exported archive (`ArchiveSource`) instead.
     pub archive: bool,
 }
@@ -62,10 +59,7 @@ pub fn run_child(c: &Child) -> Res<()> {
         return Ok(());
     }
     let t = Instant::now();
-    let mut policy = Policy::default();
-    if c.resume {
-        policy.resume_from = Some(std::fs::read_to_string(c.dir.join("BENCH-READY"))?);
-    }
+    let policy = Policy::default();
     let v = if c.archive {
         verify(&ArchiveSource::open(&c.dir)?, &policy, &|_| {})?
     } else {

@@ -293,13 +293,9 @@ pub(crate) struct VerifyArgs {
     /// How many of the --witness keys must have cosigned the newest checkpoint.
     #[arg(long, value_name = "K", requires = "witness")]
     pub quorum: Option<usize>,
-    /// Resume from this trusted checkpoint: author signatures below its size are not
-    /// re-checked when the ledger's root at that size matches it.
-    #[arg(long, value_name = "CHECKPOINT")]
-    pub resume: Option<PathBuf>,
     /// Verify incrementally from a resume state this auditor saved earlier (--save-state):
     /// only the entries appended since are read. Run a full verification now and then.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["bundle", "resume"])]
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
     pub from_state: Option<PathBuf>,
     /// After a verification with no findings, save the resume state here (replacing it)
     /// for the next --from-state run. Keep it where you keep trusted checkpoints.

@@ -197,16 +197,6 @@ pub(crate) fn print_verified(what: &str, v: &Verified, out: &Out) -> Result<Outc
 /// `caseledger verify`.
 pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
     let mut policy = policy(&a.trusted, &a.key, &a.witness, a.quorum)?;
-    if let Some(r) = &a.resume {
-        let text = crate::io::read_text(r, "resume checkpoint")?;
-        if caseledger_core::note::Note::parse(text.as_bytes()).is_err() {
-            return Err(anyhow!(
-                "resume checkpoint {}: not a signed note",
-                r.display()
-            ));
-        }
-        policy.resume_from = Some(text);
-    }
     // --archive or --bundle take precedence over a ledger named by CASELEDGER_LEDGER; both
     // given as flags is a usage error.
     if a.ledger.is_some()
