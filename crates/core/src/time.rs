@@ -113,8 +113,8 @@ impl std::str::FromStr for Date {
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[allow(clippy::cast_sign_loss)] // month and day are 1..=31, validated on construction
-        let (m, d) = (self.0.month() as u8, self.0.day() as u8);
+        // Month and day are 1..=31, validated on construction: the casts lose nothing.
+        let (m, d) = (self.0.month().unsigned_abs(), self.0.day().unsigned_abs());
         (self.0.year(), m, d).serialize(s)
     }
 }

@@ -116,7 +116,6 @@ impl Ledger {
 
     /// Stages items in order. With `all_or_nothing`, the first refusal aborts the whole
     /// batch; otherwise each item gets its own result.
-    #[allow(clippy::type_complexity)]
     fn stage_all(
         &self,
         w: &mut Writer,

@@ -18,7 +18,7 @@
 //! record's payloads against its destruction.
 
 use crate::finding::{CheckpointSource, Finding, FindingKind};
-use crate::judge::keys_for;
+use crate::judge::{judge_signature, keys_for, SignatureVerdict};
 use crate::policy::Policy;
 use crate::sigs::{verify_jobs, SigJob};
 use crate::VerifyError;
@@ -27,7 +27,7 @@ use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::event::{Entry, EventKind, Payload};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::{verify_inclusion, Sha256Hasher};
-use caseledger_core::note::{Note, NoteError, NoteVerifier, ALG_ED25519};
+use caseledger_core::note::{Note, NoteVerifier};
 use caseledger_core::record::{self, History, RecordState, Registry, Step};
 use caseledger_core::{Nonce, PublicKey, RecordId, Seq};
 use std::collections::{BTreeMap, HashMap};
@@ -218,31 +218,29 @@ fn check_checkpoint(
     let with_cp =
         |f: Finding| f.with_checkpoint(CheckpointSource::Bundle, bundle.checkpoint.clone());
     let mut cp_ok = false;
-    match n.verify(&verifiers) {
-        Err(NoteError::InvalidSignature { name, key_id }) => findings.push(with_cp(
+    match judge_signature(n, &verifiers) {
+        SignatureVerdict::Bad(key) => findings.push(with_cp(
             Finding::new(
                 FindingKind::CheckpointBadSignature,
                 None,
                 None,
                 "the bundle's checkpoint has a bad signature",
             )
-            .with_key(format!("{name}+{key_id:08x}")),
+            .with_key(key),
         )),
-        Err(e) => findings.push(with_cp(Finding::new(
+        SignatureVerdict::Malformed(why) => findings.push(with_cp(Finding::new(
             FindingKind::MalformedCheckpoint,
             None,
             None,
-            e.to_string(),
+            why,
         ))),
-        Ok(v) if !v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => {
-            findings.push(with_cp(Finding::new(
-                FindingKind::CheckpointUntrustedKey,
-                None,
-                None,
-                "the bundle's checkpoint is not signed by a trusted key",
-            )))
-        }
-        Ok(_) => cp_ok = true,
+        SignatureVerdict::Untrusted(_) => findings.push(with_cp(Finding::new(
+            FindingKind::CheckpointUntrustedKey,
+            None,
+            None,
+            "the bundle's checkpoint is not signed by a trusted key",
+        ))),
+        SignatureVerdict::Trusted => cp_ok = true,
     }
     if cp.origin != bundle.origin {
         findings.push(with_cp(
@@ -282,9 +280,8 @@ fn split_views(bundle: &Bundle, cp: &Checkpoint, policy: &Policy) -> Vec<Finding
         else {
             continue;
         };
-        let trusted = hn
-            .verify(&keys_for(&hn, policy, &Registry::default()))
-            .is_ok_and(|v| v.verified.iter().any(|s| s.algorithm == ALG_ED25519));
+        let trusted = judge_signature(&hn, &keys_for(&hn, policy, &Registry::default()))
+            == SignatureVerdict::Trusted;
         if trusted && hc.origin == cp.origin && hc.size == cp.size && hc.root != cp.root {
             findings.push(
                 Finding::new(
@@ -436,7 +433,7 @@ impl<'a> BundleReplay<'a> {
             return;
         }
         if let Some(k) = self.registry.author_key(ev) {
-            if let Some(b) = crate::replay::event_slice(&be.entry.0) {
+            if let Some(b) = caseledger_core::event::event_bytes_in_entry(&be.entry.0) {
                 self.jobs.push(SigJob {
                     seq,
                     record: rid.clone(),

@@ -115,6 +115,38 @@ pub(crate) fn keys_for(note: &Note, policy: &Policy, registry: &Registry) -> Vec
         .unwrap_or_default()
 }
 
+/// How a checkpoint note's signatures judge against the keys a relying party trusts. The one
+/// place a checkpoint's signature is judged: the ledger's checkpoints, the auditor's, and a
+/// bundle's all go through it (each caller words its own finding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignatureVerdict {
+    /// Signed (Ed25519, not merely cosigned) by one of the keys.
+    Trusted,
+    /// A signature line names one of the keys but does not verify: `name+keyid`.
+    Bad(String),
+    /// Signed by none of the keys: the `name+keyid` of each signature line.
+    Untrusted(Vec<String>),
+    /// The note is malformed (the reason).
+    Malformed(String),
+}
+
+/// Judges `note`'s signatures against `keys` (see [`SignatureVerdict`]).
+pub(crate) fn judge_signature(note: &Note, keys: &[NoteVerifier]) -> SignatureVerdict {
+    match note.verify(keys) {
+        Err(NoteError::InvalidSignature { name, key_id }) => {
+            SignatureVerdict::Bad(format!("{name}+{key_id:08x}"))
+        }
+        Err(e) => SignatureVerdict::Malformed(e.to_string()),
+        Ok(v) if v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => SignatureVerdict::Trusted,
+        Ok(_) => SignatureVerdict::Untrusted(
+            note.signatures()
+                .iter()
+                .map(|s| format!("{}+{:08x}", s.name, s.key_id))
+                .collect(),
+        ),
+    }
+}
+
 /// Verifiers for `note` under `key`, whatever key names the note's signature lines use.
 pub(crate) fn self_attested_for(note: &Note, key: PublicKey) -> Vec<NoteVerifier> {
     let names: BTreeSet<&str> = note.signatures().iter().map(|s| s.name.as_str()).collect();
@@ -133,16 +165,14 @@ pub(crate) fn still_trusted(
 ) -> Option<VerifiedCheckpoint> {
     let note = Note::parse(text.as_bytes()).ok()?;
     let cp = Checkpoint::parse_body(note.text()).ok()?;
-    let v = note.verify(&keys_for(&note, policy, registry)).ok()?;
-    v.verified
-        .iter()
-        .any(|s| s.algorithm == ALG_ED25519)
-        .then(|| VerifiedCheckpoint {
+    (judge_signature(&note, &keys_for(&note, policy, registry)) == SignatureVerdict::Trusted).then(
+        || VerifiedCheckpoint {
             note: text.to_owned(),
             size: cp.size,
             root: cp.root,
             sources: vec![CheckpointSource::Supplied],
-        })
+        },
+    )
 }
 
 pub(crate) fn b64(root: &[u8; 32]) -> String {
@@ -263,8 +293,8 @@ impl Judge<'_> {
             unchecked.insert(c.text.clone());
             return true;
         }
-        match note.verify(&keys) {
-            Err(NoteError::InvalidSignature { name, key_id }) => {
+        match judge_signature(note, &keys) {
+            SignatureVerdict::Bad(key) => {
                 findings.push(
                     Finding::new(
                         FindingKind::CheckpointBadSignature,
@@ -276,24 +306,19 @@ impl Judge<'_> {
                             cp.size
                         ),
                     )
-                    .with_key(format!("{name}+{key_id:08x}"))
+                    .with_key(key)
                     .cite(&c.sources, &c.text),
                 );
                 false
             }
-            Err(e) => {
+            SignatureVerdict::Malformed(why) => {
                 findings.push(
-                    Finding::new(FindingKind::MalformedCheckpoint, None, None, e.to_string())
+                    Finding::new(FindingKind::MalformedCheckpoint, None, None, why)
                         .cite(&c.sources, &c.text),
                 );
                 false
             }
-            Ok(v) if !v.verified.iter().any(|s| s.algorithm == ALG_ED25519) => {
-                let by: Vec<String> = note
-                    .signatures()
-                    .iter()
-                    .map(|s| format!("{}+{:08x}", s.name, s.key_id))
-                    .collect();
+            SignatureVerdict::Untrusted(by) => {
                 findings.push(
                     Finding::new(
                         FindingKind::CheckpointUntrustedKey,
@@ -310,7 +335,7 @@ impl Judge<'_> {
                 );
                 false
             }
-            Ok(_) => true,
+            SignatureVerdict::Trusted => true,
         }
     }
 

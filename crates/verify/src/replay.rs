@@ -19,7 +19,7 @@ use crate::start::Start;
 use crate::verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 use crate::VerifyError;
 use caseledger_core::encoding::DecodeError;
-use caseledger_core::event::{Entry, Payload};
+use caseledger_core::event::{event_bytes_in_entry, Entry, Payload};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::{CompactRange, Sha256Hasher, TreeHasher};
 use caseledger_core::note::ALG_ED25519;
@@ -29,23 +29,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Entries whose signatures are verified together (spread over all cores).
 const SIG_BATCH: usize = 8192;
-
-/// The root at size `m` if the frontier `range` determines it: `m` is the size of the range
-/// itself or the end of one of its complete subtrees (left to right).
-fn frontier_root(range: &CompactRange, m: u64) -> Option<[u8; 32]> {
-    let hasher = Sha256Hasher;
-    if m == range.size() {
-        return Some(range.root(&hasher));
-    }
-    let k = range
-        .nodes()
-        .iter()
-        .position(|(id, _)| id.leaves().end == m)?;
-    let hashes = range.hashes().get(..=k)?.to_vec();
-    CompactRange::from_parts(m, hashes)
-        .ok()
-        .map(|r| r.root(&hasher))
-}
 
 /// Verifies the entries `entries` yields (from `start` on), then the records and every
 /// checkpoint; see the crate docs for what is checked.
@@ -164,7 +147,7 @@ impl<'a> Replay<'a> {
             if let Some(r) = known_roots
                 .get(&m)
                 .copied()
-                .or_else(|| frontier_root(&range, m))
+                .or_else(|| range.prefix_root(&Sha256Hasher, m))
             {
                 roots.insert(m, r);
             }
@@ -338,7 +321,7 @@ impl<'a> Replay<'a> {
         };
         // The bytes are canonical (decoded above), so the event's bytes are the slice
         // between the entry header and the 64-byte signature.
-        let event_bytes = event_slice(bytes)
+        let event_bytes = event_bytes_in_entry(bytes)
             .map(<[u8]>::to_vec)
             .or_else(|| event.to_bytes().ok());
         match event_bytes {
@@ -760,14 +743,4 @@ fn recheck_prefix_payloads(
         }
     }
     Ok(())
-}
-
-/// Offset of the event in canonical entry bytes: `format_version (2) || seq (8) || prev (32)
-/// || recorded_at (8)`; the last 64 bytes are the signature.
-const EVENT_OFFSET: usize = 2 + 8 + 32 + 8;
-
-/// The event's canonical bytes inside canonical entry bytes.
-pub(crate) fn event_slice(entry_bytes: &[u8]) -> Option<&[u8]> {
-    let end = entry_bytes.len().checked_sub(64)?;
-    entry_bytes.get(EVENT_OFFSET..end)
 }
