@@ -58,7 +58,8 @@ fn entries(c: &mut Criterion) {
 }
 
 fn merkle(c: &mut Criterion) {
-    let leaves: Vec<[u8; 32]> = (0..TREE).map(|i| H.hash_leaf(&i.to_be_bytes())).collect();
+    let leaves: Vec<caseledger_core::Hash> =
+        (0..TREE).map(|i| H.hash_leaf(&i.to_be_bytes())).collect();
     let tree = MemoryNodes::from_leaf_hashes(&H, &leaves);
     let root = tree.range().root(&H);
     let old_size = TREE / 3 + 17;

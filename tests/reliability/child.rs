@@ -193,12 +193,12 @@ fn damaged(dir: &std::path::Path) {
         Ok(v) if v.is_clean() => {
             let cp = v
                 .checkpoint()
-                .map(|c| (c.size, kit::hex(&c.root)))
+                .map(|c| (c.size, kit::hex(&c.root.0)))
                 .unwrap_or((u64::MAX, String::new()));
             say(&format!(
                 "VERDICT clean {} {} {} {}",
                 v.size(),
-                kit::hex(&v.root()),
+                kit::hex(&v.root().0),
                 cp.0,
                 cp.1
             ));

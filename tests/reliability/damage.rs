@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Builds the base ledger; returns its latest checkpoint note, size and root.
-fn build_base(dir: &Path) -> (String, u64, [u8; 32]) {
+fn build_base(dir: &Path) -> (String, u64, caseledger_core::Hash) {
     let ledger = campaign::create_ledger(dir);
     let signer = Cast::CAMPAIGN.signer();
     for r in 0..5 {
@@ -204,7 +204,7 @@ fn damaged_ledgers_never_panic_hang_or_verify_short() {
             if let Some(rest) = v.strip_prefix("clean ") {
                 let f: Vec<&str> = rest.split(' ').collect();
                 let ok = f.first() == Some(&size.to_string().as_str())
-                    && f.get(1) == Some(&kit::hex(&cp_root).as_str());
+                    && f.get(1) == Some(&kit::hex(&cp_root.0).as_str());
                 if !ok {
                     failures.push(format!(
                         "seed {s} ({what}): clean verdict on another ledger: {v}"

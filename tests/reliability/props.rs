@@ -105,7 +105,7 @@ fn checkpoint_strategy() -> impl Strategy<Value = Checkpoint> {
         .prop_map(|(origin, size, root, extensions)| Checkpoint {
             origin,
             size,
-            root,
+            root: caseledger_core::Hash(root),
             extensions,
         })
 }

@@ -9,10 +9,11 @@
 //!
 //! ```
 //! use caseledger_core::checkpoint::*;
+//! use caseledger_core::Hash;
 //! use caseledger_core::keys::SigningKey;
 //! use caseledger_core::note::NoteSigner;
 //! let log = NoteSigner::new("example.com/ledger", SigningKey::from_seed(&[1; 32])).unwrap();
-//! let cp = Checkpoint::new("example.com/ledger", 3, [0; 32]).unwrap();
+//! let cp = Checkpoint::new("example.com/ledger", 3, Hash([0; 32])).unwrap();
 //! let note = sign_checkpoint(&cp, &log);
 //! let witness_key = SigningKey::from_seed(&[2; 32]);
 //! let line = cosign(&cp, "witness.example", &witness_key, 1_700_000_000).unwrap();
@@ -25,12 +26,11 @@
 
 use crate::ids::PublicKey;
 use crate::keys::SigningKey;
+use crate::merkle::Hash;
 use crate::note::{
     self, cosignature_message, Note, NoteError, NoteSignature, NoteSigner, NoteVerifier,
     VerifiedSignature, ALG_COSIGNATURE_V1, ALG_ED25519,
 };
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use std::fmt;
 
 /// Why a checkpoint or a cosignature was refused.
@@ -76,7 +76,7 @@ pub struct Checkpoint {
     /// The number of entries in the tree.
     pub size: u64,
     /// The RFC 6962 Merkle tree hash.
-    pub root: [u8; 32],
+    pub root: Hash,
     /// Optional extension lines (without newlines), after the root.
     pub extensions: Vec<String>,
 }
@@ -90,7 +90,7 @@ impl Checkpoint {
     pub fn new(
         origin: impl Into<String>,
         size: u64,
-        root: [u8; 32],
+        root: Hash,
     ) -> Result<Checkpoint, CheckpointError> {
         let cp = Checkpoint {
             origin: origin.into(),
@@ -125,12 +125,7 @@ impl Checkpoint {
     /// The note body: `<origin>\n<size>\n<base64 root>\n` then each extension line.
     /// Only a checkpoint that passes [`Checkpoint::validate`] gives a body that parses back.
     pub fn to_body(&self) -> String {
-        let mut s = format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            B64.encode(self.root)
-        );
+        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, self.root);
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -148,11 +143,7 @@ impl Checkpoint {
         let size = lines.next().ok_or(CheckpointError::TooFewLines)?;
         let root = lines.next().ok_or(CheckpointError::TooFewLines)?;
         let size = parse_size(size)?;
-        let root = B64
-            .decode(root)
-            .ok()
-            .and_then(|r| <[u8; 32]>::try_from(r).ok())
-            .ok_or(CheckpointError::BadRoot)?;
+        let root: Hash = root.parse().map_err(|_| CheckpointError::BadRoot)?;
         let cp = Checkpoint {
             origin: origin.to_owned(),
             size,
@@ -345,9 +336,11 @@ pub fn verify_cosignatures(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
 
     fn cp() -> Checkpoint {
-        Checkpoint::new("example.com/ledger", 20852163, [7; 32]).unwrap()
+        Checkpoint::new("example.com/ledger", 20852163, Hash([7; 32])).unwrap()
     }
     fn log() -> NoteSigner {
         NoteSigner::new("example.com/ledger", SigningKey::from_seed(&[1; 32])).unwrap()
@@ -364,7 +357,7 @@ mod tests {
         assert_eq!(Checkpoint::parse_body(&c.to_body()).unwrap(), c);
         c.extensions = vec!["ext one".into(), "— two".into()];
         assert_eq!(Checkpoint::parse_body(&c.to_body()).unwrap(), c);
-        let zero = Checkpoint::new("o", 0, [0; 32]).unwrap();
+        let zero = Checkpoint::new("o", 0, Hash([0; 32])).unwrap();
         assert_eq!(Checkpoint::parse_body(&zero.to_body()).unwrap(), zero);
     }
 
@@ -404,11 +397,11 @@ mod tests {
             assert_eq!(Checkpoint::parse_body(&body), Err(want), "{body:?}");
         }
         assert_eq!(
-            Checkpoint::new("", 1, [0; 32]),
+            Checkpoint::new("", 1, Hash([0; 32])),
             Err(CheckpointError::EmptyOrigin)
         );
         assert_eq!(
-            Checkpoint::new("a\nb", 1, [0; 32]),
+            Checkpoint::new("a\nb", 1, Hash([0; 32])),
             Err(CheckpointError::ControlCharacter)
         );
     }

@@ -2,7 +2,7 @@
 //! docs/FORMAT.md; golden vectors in `ledger-data/vectors/` pin them.
 
 use crate::ids::{EntryHash, PayloadCommitment};
-use crate::merkle::{Sha256Hasher, TreeHasher};
+use crate::merkle::{Hash, Sha256Hasher, TreeHasher};
 
 /// BLAKE3 derive-key context for entry hashes.
 pub const ENTRY_CONTEXT: &str = "caseledger entry v1";
@@ -39,7 +39,7 @@ pub fn signing_message(event_bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The Merkle leaf of entry i: `SHA-256(0x00 || h_i)` (RFC 6962 leaf over the entry hash).
-pub fn merkle_leaf(h: &EntryHash) -> [u8; 32] {
+pub fn merkle_leaf(h: &EntryHash) -> Hash {
     Sha256Hasher.hash_leaf(&h.0)
 }
 
@@ -77,7 +77,7 @@ mod tests {
             "bd1bee8a10e6e19a78f2f89a3b9f6e28a78dee6a78ffa611789006cff6b07679"
         );
         assert_eq!(
-            hex::encode(merkle_leaf(&EntryHash::ZERO)),
+            hex::encode(merkle_leaf(&EntryHash::ZERO).0),
             "7f9c9e31ac8256ca2f258583df262dbc7d6f68f2a03043d5c99a4ae5a7396ce9"
         );
         assert_eq!(signing_message(b"E"), b"caseledger event v1\0E");

@@ -42,4 +42,5 @@ pub mod time;
 pub mod witness;
 
 pub use ids::{ActorId, EntryHash, Nonce, PublicKey, RecordId, Seq, SignatureBytes};
+pub use merkle::Hash;
 pub use time::{Date, Timestamp};

@@ -31,7 +31,7 @@
 //! ```
 //! use caseledger_core::merkle::*;
 //! let h = Sha256Hasher;
-//! let leaves: Vec<[u8; 32]> = (0u8..5).map(|i| h.hash_leaf(&[i])).collect();
+//! let leaves: Vec<Hash> = (0u8..5).map(|i| h.hash_leaf(&[i])).collect();
 //! let mem = MemoryNodes::from_leaf_hashes(&h, &leaves);
 //! let root = root_at(&h, &mem, 5).unwrap();
 //! assert_eq!(root, root_from_leaves(&h, &leaves));
@@ -44,15 +44,106 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 
+/// A SHA-256 tree hash: a leaf or node hash, a root, a proof element.
+///
+/// Shown (`Display`, `FromStr`) and serialized in human-readable formats (JSON) as standard
+/// base64 with padding, as C2SP checkpoints write roots; in binary formats (the canonical
+/// bincode encoding of `CompactRange` and the verifier's resume state) it is exactly its 32
+/// bytes, like the `[u8; 32]` it wraps, so no stored byte changed when it was introduced.
+///
+/// ```
+/// use caseledger_core::merkle::{Hash, Sha256Hasher, TreeHasher};
+/// let empty = Sha256Hasher.empty_root();
+/// assert_eq!(empty.to_string(), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+/// assert_eq!("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse::<Hash>().unwrap(), empty);
+/// assert!("not base64".parse::<Hash>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Reads 32 bytes, or `None` for any other length.
+    pub fn from_slice(bytes: &[u8]) -> Option<Hash> {
+        <[u8; 32]>::try_from(bytes).ok().map(Hash)
+    }
+}
+
+impl From<[u8; 32]> for Hash {
+    fn from(bytes: [u8; 32]) -> Hash {
+        Hash(bytes)
+    }
+}
+
+impl AsRef<[u8]> for Hash {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use base64::Engine;
+        f.write_str(&base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({self})")
+    }
+}
+
+/// A string that is not the standard base64 of exactly 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a base64 SHA-256 hash (32 bytes)")]
+pub struct HashParseError;
+
+impl std::str::FromStr for Hash {
+    type Err = HashParseError;
+    fn from_str(s: &str) -> Result<Hash, HashParseError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|_| HashParseError)?;
+        Hash::from_slice(&bytes).ok_or(HashParseError)
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(d).map(Hash)
+        }
+    }
+}
+
 /// The hash rules of a Merkle tree. The tree code is generic over them; [`Sha256Hasher`] is
 /// the RFC 6962 instance that caseledger uses.
 pub trait TreeHasher {
     /// The root of the empty tree, `MTH({})`.
-    fn empty_root(&self) -> [u8; 32];
+    fn empty_root(&self) -> Hash;
     /// The leaf hash of `data`, `MTH({data})`.
-    fn hash_leaf(&self, data: &[u8]) -> [u8; 32];
+    fn hash_leaf(&self, data: &[u8]) -> Hash;
     /// The hash of an interior node from its two children.
-    fn hash_children(&self, left: &[u8; 32], right: &[u8; 32]) -> [u8; 32];
+    fn hash_children(&self, left: &Hash, right: &Hash) -> Hash;
 }
 
 /// RFC 6962 hashing with SHA-256: leaf `SHA-256(0x00 || data)`, node
@@ -67,27 +158,31 @@ const NODE_PREFIX: u8 = 0x01;
 
 impl TreeHasher for Sha256Hasher {
     /// `MTH({}) = SHA-256()`
-    fn empty_root(&self) -> [u8; 32] {
-        Sha256::digest([]).into()
+    fn empty_root(&self) -> Hash {
+        Hash(Sha256::digest([]).into())
     }
 
     /// `MTH({d(0)}) = SHA-256(0x00 || d(0))`
-    fn hash_leaf(&self, data: &[u8]) -> [u8; 32] {
-        Sha256::new()
-            .chain_update([LEAF_PREFIX])
-            .chain_update(data)
-            .finalize()
-            .into()
+    fn hash_leaf(&self, data: &[u8]) -> Hash {
+        Hash(
+            Sha256::new()
+                .chain_update([LEAF_PREFIX])
+                .chain_update(data)
+                .finalize()
+                .into(),
+        )
     }
 
     /// `MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n]))`
-    fn hash_children(&self, left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-        Sha256::new()
-            .chain_update([NODE_PREFIX])
-            .chain_update(left)
-            .chain_update(right)
-            .finalize()
-            .into()
+    fn hash_children(&self, left: &Hash, right: &Hash) -> Hash {
+        Hash(
+            Sha256::new()
+                .chain_update([NODE_PREFIX])
+                .chain_update(left.0)
+                .chain_update(right.0)
+                .finalize()
+                .into(),
+        )
     }
 }
 
@@ -154,7 +249,7 @@ fn bit(x: u64, i: usize) -> bool {
 }
 
 /// Hashes `seed` up through `proof` as the path of the node whose in-level index is `index`.
-fn chain_inner(h: &impl TreeHasher, seed: [u8; 32], proof: &[[u8; 32]], index: u64) -> [u8; 32] {
+fn chain_inner(h: &impl TreeHasher, seed: Hash, proof: &[Hash], index: u64) -> Hash {
     proof.iter().enumerate().fold(seed, |acc, (i, p)| {
         if bit(index, i) {
             h.hash_children(p, &acc)
@@ -165,12 +260,7 @@ fn chain_inner(h: &impl TreeHasher, seed: [u8; 32], proof: &[[u8; 32]], index: u
 }
 
 /// Like [`chain_inner`] but only folds in the left siblings (the nodes where the path goes right).
-fn chain_inner_right(
-    h: &impl TreeHasher,
-    seed: [u8; 32],
-    proof: &[[u8; 32]],
-    index: u64,
-) -> [u8; 32] {
+fn chain_inner_right(h: &impl TreeHasher, seed: Hash, proof: &[Hash], index: u64) -> Hash {
     proof.iter().enumerate().fold(seed, |acc, (i, p)| {
         if bit(index, i) {
             h.hash_children(p, &acc)
@@ -181,20 +271,17 @@ fn chain_inner_right(
 }
 
 /// Folds in left siblings on the right edge of the tree.
-fn chain_border_right(h: &impl TreeHasher, seed: [u8; 32], proof: &[[u8; 32]]) -> [u8; 32] {
+fn chain_border_right(h: &impl TreeHasher, seed: Hash, proof: &[Hash]) -> Hash {
     proof.iter().fold(seed, |acc, p| h.hash_children(p, &acc))
 }
 
-fn len_u64(proof: &[[u8; 32]]) -> u64 {
+fn len_u64(proof: &[Hash]) -> u64 {
     u64::try_from(proof.len()).unwrap_or(u64::MAX)
 }
 
-/// A node hash (local shorthand; the public API spells out `[u8; 32]`).
-type Hash = [u8; 32];
-
 /// Splits `proof` into `(inner, border)` parts of exactly `want_inner + want_border` hashes.
 fn split_exact(
-    proof: &[[u8; 32]],
+    proof: &[Hash],
     want_inner: u32,
     want_border: u32,
 ) -> Result<(&[Hash], &[Hash]), ProofError> {
@@ -216,9 +303,9 @@ pub fn verify_inclusion(
     hasher: &impl TreeHasher,
     leaf_index: u64,
     tree_size: u64,
-    leaf_hash: &[u8; 32],
-    proof: &[[u8; 32]],
-    root: &[u8; 32],
+    leaf_hash: &Hash,
+    proof: &[Hash],
+    root: &Hash,
 ) -> Result<(), ProofError> {
     if leaf_index >= tree_size {
         return Err(ProofError::IndexOutOfRange {
@@ -246,9 +333,9 @@ pub fn verify_consistency(
     hasher: &impl TreeHasher,
     size1: u64,
     size2: u64,
-    proof: &[[u8; 32]],
-    root1: &[u8; 32],
-    root2: &[u8; 32],
+    proof: &[Hash],
+    root1: &Hash,
+    root2: &Hash,
 ) -> Result<(), ProofError> {
     let want_empty = || ProofError::WrongProofLength {
         got: len_u64(proof),
@@ -324,7 +411,7 @@ pub fn verify_consistency(
 
 /// The root of the tree with these leaf hashes, by the RFC 6962 `MTH` recursion.
 /// The in-memory reference the other functions are tested against.
-pub fn root_from_leaves(hasher: &impl TreeHasher, leaves: &[[u8; 32]]) -> [u8; 32] {
+pub fn root_from_leaves(hasher: &impl TreeHasher, leaves: &[Hash]) -> Hash {
     match leaves {
         [] => hasher.empty_root(),
         [one] => *one,
@@ -426,7 +513,7 @@ pub enum CompactRangeError {
 
 /// The append frontier of a tree: the roots of its complete subtrees, largest (leftmost) first.
 ///
-/// Serialized (serde) as the struct `{ size: u64, hashes: [[u8; 32]] }`; deserializing
+/// Serialized (serde) as the struct `{ size: u64, hashes: [Hash] }`; deserializing
 /// validates the hash count like [`CompactRange::from_parts`].
 // INVARIANT: hashes.len() == size.count_ones(); hashes[i] is the root of the complete subtree
 // for the i-th set bit of `size`, from the most significant bit down.
@@ -434,14 +521,14 @@ pub enum CompactRangeError {
 #[serde(try_from = "RawCompactRange")]
 pub struct CompactRange {
     size: u64,
-    hashes: Vec<[u8; 32]>,
+    hashes: Vec<Hash>,
 }
 
 /// Unvalidated serde shape of [`CompactRange`].
 #[derive(Deserialize)]
 struct RawCompactRange {
     size: u64,
-    hashes: Vec<[u8; 32]>,
+    hashes: Vec<Hash>,
 }
 
 impl TryFrom<RawCompactRange> for CompactRange {
@@ -459,7 +546,7 @@ impl CompactRange {
 
     /// Rebuilds a frontier from its size and subtree roots (as returned by
     /// [`CompactRange::hashes`]); fails unless there is one hash per set bit of `size`.
-    pub fn from_parts(size: u64, hashes: Vec<[u8; 32]>) -> Result<CompactRange, CompactRangeError> {
+    pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Result<CompactRange, CompactRangeError> {
         let want = size.count_ones();
         if u64::from(want) != len_u64(&hashes) {
             return Err(CompactRangeError::WrongHashCount {
@@ -478,12 +565,12 @@ impl CompactRange {
     }
 
     /// The roots of the complete subtrees, largest (leftmost) first.
-    pub fn hashes(&self) -> &[[u8; 32]] {
+    pub fn hashes(&self) -> &[Hash] {
         &self.hashes
     }
 
     /// The frontier's nodes with their ids, largest (leftmost) first.
-    pub fn nodes(&self) -> Vec<(NodeId, [u8; 32])> {
+    pub fn nodes(&self) -> Vec<(NodeId, Hash)> {
         let mut start = 0u64;
         let mut out = Vec::with_capacity(self.hashes.len());
         let mut hashes = self.hashes.iter();
@@ -509,8 +596,8 @@ impl CompactRange {
     pub fn append(
         &mut self,
         hasher: &impl TreeHasher,
-        leaf_hash: [u8; 32],
-    ) -> Result<Vec<(NodeId, [u8; 32])>, CompactRangeError> {
+        leaf_hash: Hash,
+    ) -> Result<Vec<(NodeId, Hash)>, CompactRangeError> {
         let index = self.size;
         let new_size = index.checked_add(1).ok_or(CompactRangeError::Full)?;
         // Each trailing one bit of the old size is a subtree that the new leaf completes.
@@ -539,7 +626,7 @@ impl CompactRange {
     /// The root of the tree of the first `m` leaves, if this frontier determines it: `m` is
     /// the frontier's own size, or the end of one of its complete subtrees (left to right).
     /// A verifier that holds only a frontier can check a checkpoint of such a size.
-    pub fn prefix_root(&self, hasher: &impl TreeHasher, m: u64) -> Option<[u8; 32]> {
+    pub fn prefix_root(&self, hasher: &impl TreeHasher, m: u64) -> Option<Hash> {
         if m == self.size {
             return Some(self.root(hasher));
         }
@@ -554,7 +641,7 @@ impl CompactRange {
     }
 
     /// The root of the tree (the empty-tree root if it has no leaves).
-    pub fn root(&self, hasher: &impl TreeHasher) -> [u8; 32] {
+    pub fn root(&self, hasher: &impl TreeHasher) -> Hash {
         let mut it = self.hashes.iter().rev();
         match it.next() {
             None => hasher.empty_root(),
@@ -569,12 +656,12 @@ pub trait NodeSource {
     /// Why a node could not be read (missing, I/O, corrupt).
     type Error;
     /// The hash of node `id`.
-    fn node(&self, id: NodeId) -> Result<[u8; 32], Self::Error>;
+    fn node(&self, id: NodeId) -> Result<Hash, Self::Error>;
 }
 
 impl<S: NodeSource + ?Sized> NodeSource for &S {
     type Error = S::Error;
-    fn node(&self, id: NodeId) -> Result<[u8; 32], Self::Error> {
+    fn node(&self, id: NodeId) -> Result<Hash, Self::Error> {
         (**self).node(id)
     }
 }
@@ -597,7 +684,7 @@ fn range_root<S: NodeSource + ?Sized>(
     src: &S,
     start: u64,
     len: u64,
-) -> Result<[u8; 32], ProveError<S::Error>> {
+) -> Result<Hash, ProveError<S::Error>> {
     let mut parts = Vec::with_capacity(usize::try_from(len.count_ones()).unwrap_or(0));
     let mut pos = start;
     for level in (0..64u8).rev() {
@@ -623,7 +710,7 @@ pub fn root_at<S: NodeSource + ?Sized>(
     hasher: &impl TreeHasher,
     src: &S,
     size: u64,
-) -> Result<[u8; 32], ProveError<S::Error>> {
+) -> Result<Hash, ProveError<S::Error>> {
     range_root(hasher, src, 0, size)
 }
 
@@ -634,7 +721,7 @@ pub fn inclusion_proof<S: NodeSource + ?Sized>(
     src: &S,
     index: u64,
     size: u64,
-) -> Result<Vec<[u8; 32]>, ProveError<S::Error>> {
+) -> Result<Vec<Hash>, ProveError<S::Error>> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size }.into());
     }
@@ -664,7 +751,7 @@ pub fn consistency_proof<S: NodeSource + ?Sized>(
     src: &S,
     size1: u64,
     size2: u64,
-) -> Result<Vec<[u8; 32]>, ProveError<S::Error>> {
+) -> Result<Vec<Hash>, ProveError<S::Error>> {
     if size1 > size2 {
         return Err(ProofError::Size1GreaterThanSize2 { size1, size2 }.into());
     }
@@ -702,7 +789,7 @@ pub struct MissingNode(pub NodeId);
 /// An in-memory [`NodeSource`]: every complete-subtree node of a tree, plus its frontier.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryNodes {
-    nodes: HashMap<NodeId, [u8; 32]>,
+    nodes: HashMap<NodeId, Hash>,
     range: CompactRange,
 }
 
@@ -713,7 +800,7 @@ impl MemoryNodes {
     }
 
     /// The tree of these leaf hashes.
-    pub fn from_leaf_hashes(hasher: &impl TreeHasher, leaves: &[[u8; 32]]) -> MemoryNodes {
+    pub fn from_leaf_hashes(hasher: &impl TreeHasher, leaves: &[Hash]) -> MemoryNodes {
         let mut m = MemoryNodes::new();
         for leaf in leaves {
             // Cannot fail: a slice holds far fewer than u64::MAX hashes.
@@ -728,7 +815,7 @@ impl MemoryNodes {
     pub fn append(
         &mut self,
         hasher: &impl TreeHasher,
-        leaf_hash: [u8; 32],
+        leaf_hash: Hash,
     ) -> Result<(), CompactRangeError> {
         self.nodes.extend(self.range.append(hasher, leaf_hash)?);
         Ok(())
@@ -747,7 +834,7 @@ impl MemoryNodes {
 
 impl NodeSource for MemoryNodes {
     type Error = MissingNode;
-    fn node(&self, id: NodeId) -> Result<[u8; 32], MissingNode> {
+    fn node(&self, id: NodeId) -> Result<Hash, MissingNode> {
         self.nodes.get(&id).copied().ok_or(MissingNode(id))
     }
 }
@@ -761,9 +848,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hash_keeps_the_bytes_of_the_array_it_wraps() {
+        // Binary encodings (bincode: CompactRange in `meta`, the verifier's resume state)
+        // see exactly the 32 bytes; JSON sees base64, as checkpoints write roots.
+        let raw = [0xA5u8; 32];
+        let h = Hash(raw);
+        assert_eq!(
+            crate::encoding::encode(&h).unwrap(),
+            crate::encoding::encode(&raw).unwrap()
+        );
+        let range = CompactRange::from_parts(3, vec![Hash([1; 32]), Hash([2; 32])]).unwrap();
+        let bytes = crate::encoding::encode(&range).unwrap();
+        assert_eq!(bytes.len(), 8 + 8 + 64);
+        assert_eq!(
+            crate::encoding::decode_canonical::<CompactRange>(&bytes).unwrap(),
+            range
+        );
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(json, format!("\"{h}\""));
+        assert_eq!(serde_json::from_str::<Hash>(&json).unwrap(), h);
+        assert!(serde_json::from_str::<Hash>("\"AAAA\"").is_err());
+    }
+
+    #[test]
     fn prefix_root_is_known_exactly_at_subtree_ends() {
         let h = Sha256Hasher;
-        let leaves: Vec<[u8; 32]> = (0u8..13).map(|i| h.hash_leaf(&[i])).collect();
+        let leaves: Vec<Hash> = (0u8..13).map(|i| h.hash_leaf(&[i])).collect();
         let mut range = CompactRange::new();
         for l in &leaves {
             range.append(&h, *l).unwrap();
@@ -781,7 +891,7 @@ mod tests {
 
     const H: Sha256Hasher = Sha256Hasher;
 
-    fn leaves(n: u64) -> Vec<[u8; 32]> {
+    fn leaves(n: u64) -> Vec<Hash> {
         (0..n).map(|i| H.hash_leaf(&i.to_be_bytes())).collect()
     }
 
@@ -800,7 +910,7 @@ mod tests {
     }
     impl NodeSource for Counting<'_> {
         type Error = MissingNode;
-        fn node(&self, id: NodeId) -> Result<[u8; 32], MissingNode> {
+        fn node(&self, id: NodeId) -> Result<Hash, MissingNode> {
             self.reads.set(self.reads.get() + 1);
             self.inner.node(id)
         }
@@ -840,7 +950,7 @@ mod tests {
             "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
         ];
-        let hashes: Vec<[u8; 32]> = data.iter().map(|d| H.hash_leaf(d)).collect();
+        let hashes: Vec<Hash> = data.iter().map(|d| H.hash_leaf(d)).collect();
         let mut cr = CompactRange::new();
         for n in 1..=8 {
             cr.append(&H, hashes[n - 1]).unwrap();
@@ -862,21 +972,18 @@ mod tests {
         cat.extend_from_slice(&l);
         cat.extend_from_slice(&r);
         assert_eq!(
-            H.hash_children(&l, &r),
-            <[u8; 32]>::from(Sha256::digest(&cat))
+            H.hash_children(&Hash(l), &Hash(r)),
+            Hash(Sha256::digest(&cat).into())
         );
-        assert_eq!(
-            H.hash_leaf(b"x"),
-            <[u8; 32]>::from(Sha256::digest(b"\x00x"))
-        );
-        assert_ne!(H.hash_children(&l, &r), H.hash_leaf(&cat[1..]));
+        assert_eq!(H.hash_leaf(b"x"), Hash(Sha256::digest(b"\x00x").into()));
+        assert_ne!(H.hash_children(&Hash(l), &Hash(r)), H.hash_leaf(&cat[1..]));
     }
 
     #[test]
     fn compact_range_matches_reference_and_reports_nodes() {
         let ls = leaves(300);
         let mut cr = CompactRange::new();
-        let mut stored: HashMap<NodeId, [u8; 32]> = HashMap::new();
+        let mut stored: HashMap<NodeId, Hash> = HashMap::new();
         for (i, l) in ls.iter().enumerate() {
             let i = i as u64;
             let new = cr.append(&H, *l).unwrap();
@@ -920,9 +1027,9 @@ mod tests {
                 got: 2
             })
         );
-        assert!(CompactRange::from_parts(0, vec![[0; 32]]).is_err());
+        assert!(CompactRange::from_parts(0, vec![Hash([0; 32])]).is_err());
         assert!(CompactRange::from_parts(0, vec![]).is_ok());
-        assert!(CompactRange::from_parts(u64::MAX, vec![[0; 32]; 64]).is_ok());
+        assert!(CompactRange::from_parts(u64::MAX, vec![Hash([0; 32]); 64]).is_ok());
         // Serde goes through the same validation.
         let json = serde_json::to_string(&cr).unwrap();
         assert_eq!(serde_json::from_str::<CompactRange>(&json).unwrap(), cr);
@@ -932,17 +1039,17 @@ mod tests {
 
     #[test]
     fn compact_range_full_tree_refuses_append() {
-        let mut cr = CompactRange::from_parts(u64::MAX, vec![[7; 32]; 64]).unwrap();
-        assert_eq!(cr.append(&H, [0; 32]), Err(CompactRangeError::Full));
+        let mut cr = CompactRange::from_parts(u64::MAX, vec![Hash([7; 32]); 64]).unwrap();
+        assert_eq!(cr.append(&H, Hash([0; 32])), Err(CompactRangeError::Full));
         assert_eq!(cr.size(), u64::MAX);
         // One below full: the append merges all 63 subtrees below the top one.
-        let mut cr = CompactRange::from_parts(u64::MAX - 1, vec![[7; 32]; 63]).unwrap();
-        let new = cr.append(&H, [0; 32]).unwrap();
+        let mut cr = CompactRange::from_parts(u64::MAX - 1, vec![Hash([7; 32]); 63]).unwrap();
+        let new = cr.append(&H, Hash([0; 32])).unwrap();
         assert_eq!(new.len(), 1);
         assert_eq!(cr.size(), u64::MAX);
         assert_eq!(cr.nodes().len(), 64);
-        let mut cr = CompactRange::from_parts((1 << 63) - 1, vec![[7; 32]; 63]).unwrap();
-        let new = cr.append(&H, [0; 32]).unwrap();
+        let mut cr = CompactRange::from_parts((1 << 63) - 1, vec![Hash([7; 32]); 63]).unwrap();
+        let new = cr.append(&H, Hash([0; 32])).unwrap();
         assert_eq!(new.last().unwrap().0, NodeId::new(63, 0).unwrap());
         assert_eq!(new.last().unwrap().0.leaves(), 0..1 << 63);
     }
@@ -980,7 +1087,7 @@ mod tests {
     fn proofs_from_memory_nodes_all_sizes_up_to_64() {
         let ls = leaves(64);
         let mem = MemoryNodes::from_leaf_hashes(&H, &ls);
-        let roots: Vec<[u8; 32]> = (0..=64).map(|n| root_from_leaves(&H, &ls[..n])).collect();
+        let roots: Vec<Hash> = (0..=64).map(|n| root_from_leaves(&H, &ls[..n])).collect();
         for size in 0..=64u64 {
             let root = roots[size as usize];
             let counting = Counting {
@@ -1002,14 +1109,14 @@ mod tests {
                 // Tampering anywhere is caught.
                 for j in 0..p.len() {
                     let mut bad = p.clone();
-                    bad[j][0] ^= 1;
+                    bad[j].0[0] ^= 1;
                     assert_eq!(
                         verify_inclusion(&H, index, size, &ls[index as usize], &bad, &root),
                         Err(ProofError::RootMismatch)
                     );
                 }
                 let mut longer = p.clone();
-                longer.push([0; 32]);
+                longer.push(Hash([0; 32]));
                 assert!(matches!(
                     verify_inclusion(&H, index, size, &ls[index as usize], &longer, &root),
                     Err(ProofError::WrongProofLength { .. })
@@ -1037,7 +1144,7 @@ mod tests {
                 verify_consistency(&H, size1, size, &p, &r1, &root).unwrap();
                 if size1 > 0 && size1 < size {
                     let mut bad = p.clone();
-                    bad[0][31] ^= 0x80;
+                    bad[0].0[31] ^= 0x80;
                     assert!(verify_consistency(&H, size1, size, &bad, &r1, &root).is_err());
                     assert!(verify_consistency(&H, size1, size, &p[1..], &r1, &root).is_err());
                     assert!(verify_consistency(&H, size1, size, &p, &root, &r1).is_err());
@@ -1091,7 +1198,7 @@ mod tests {
 
     #[test]
     fn verifiers_survive_hostile_sizes() {
-        let r = [9u8; 32];
+        let r = Hash([9u8; 32]);
         for &(i, n) in &[
             (0, u64::MAX),
             (u64::MAX - 1, u64::MAX),
@@ -1100,7 +1207,7 @@ mod tests {
             (u64::MAX, u64::MAX),
             (u64::MAX, 0),
         ] {
-            let proof = vec![[1u8; 32]; 70];
+            let proof = vec![Hash([1u8; 32]); 70];
             assert!(verify_inclusion(&H, i, n, &r, &proof, &r).is_err());
             assert!(verify_inclusion(&H, i, n, &r, &[], &r).is_err());
             assert!(verify_consistency(&H, i, n, &proof, &r, &r).is_err());
@@ -1109,7 +1216,7 @@ mod tests {
         }
         // A full-length, all-garbage proof in the largest trees computes and mismatches.
         let (inner, border) = decomp_incl_proof(u64::MAX - 1, u64::MAX);
-        let proof = vec![[1u8; 32]; (inner + border) as usize];
+        let proof = vec![Hash([1u8; 32]); (inner + border) as usize];
         assert_eq!(
             verify_inclusion(&H, u64::MAX - 1, u64::MAX, &r, &proof, &r),
             Err(ProofError::RootMismatch)
@@ -1119,7 +1226,7 @@ mod tests {
     #[test]
     fn consistency_edge_cases() {
         let e = H.empty_root();
-        let x = [5u8; 32];
+        let x = Hash([5u8; 32]);
         verify_consistency(&H, 0, 0, &[], &e, &e).unwrap();
         verify_consistency(&H, 0, 7, &[], &e, &x).unwrap();
         assert_eq!(

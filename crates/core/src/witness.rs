@@ -14,7 +14,7 @@
 //! use caseledger_core::note::NoteSigner;
 //! use caseledger_core::witness::Offered;
 //! let log = NoteSigner::new("example.org/l", SigningKey::from_seed(&[1; 32])).unwrap();
-//! let note = sign_checkpoint(&Checkpoint::new("example.org/l", 0, [0; 32]).unwrap(), &log);
+//! let note = sign_checkpoint(&Checkpoint::new("example.org/l", 0, caseledger_core::Hash([0; 32])).unwrap(), &log);
 //! let offered = Offered::parse(&note).unwrap();
 //! let checked = offered.verify(&log.verifier()).unwrap().since(None).unwrap();
 //! assert_eq!(checked.proof_from(), None); // the first checkpoint seen needs no proof
@@ -28,7 +28,7 @@ use crate::checkpoint::{
     append_cosignature, cosign as cosign_line, open_checkpoint, Checkpoint, CheckpointError,
 };
 use crate::keys::SigningKey;
-use crate::merkle::{verify_consistency, ProofError, Sha256Hasher};
+use crate::merkle::{verify_consistency, Hash, ProofError, Sha256Hasher};
 use crate::note::{Note, NoteError, NoteVerifier};
 
 /// What a witness remembers of one origin: the last checkpoint it cosigned.
@@ -37,7 +37,7 @@ pub struct Seen {
     /// Its size.
     pub size: u64,
     /// Its Merkle root.
-    pub root: [u8; 32],
+    pub root: Hash,
 }
 
 /// Why a witness refused to cosign.
@@ -184,7 +184,7 @@ impl Checked {
     /// `timestamp` (seconds since the epoch).
     pub fn cosign(
         self,
-        proof: &[[u8; 32]],
+        proof: &[Hash],
         name: &str,
         key: &SigningKey,
         timestamp: u64,
@@ -237,7 +237,9 @@ mod tests {
     }
 
     fn tree(n: u64) -> MemoryNodes {
-        let leaves: Vec<[u8; 32]> = (0..n).map(|i| [u8::try_from(i).unwrap(); 32]).collect();
+        let leaves: Vec<Hash> = (0..n)
+            .map(|i| Hash([u8::try_from(i).unwrap(); 32]))
+            .collect();
         MemoryNodes::from_leaf_hashes(&Sha256Hasher, &leaves)
     }
 
@@ -290,7 +292,7 @@ mod tests {
         let t = tree(9);
         let old = seen(&t, 5);
         let mut proof = consistency_proof(&Sha256Hasher, &t, 5, 9).unwrap();
-        proof[0][0] ^= 1;
+        proof[0].0[0] ^= 1;
         let e = check(&note(&t, 9), Some(&old))
             .unwrap()
             .cosign(&proof, "w.example", &witness(), 1)
@@ -300,7 +302,7 @@ mod tests {
             "{e}"
         );
         // A forked log: same size as remembered, another root.
-        let fork = MemoryNodes::from_leaf_hashes(&Sha256Hasher, &[[7; 32]; 9]);
+        let fork = MemoryNodes::from_leaf_hashes(&Sha256Hasher, &[Hash([7; 32]); 9]);
         let e = check(&note(&fork, 9), Some(&seen(&t, 9)))
             .unwrap()
             .cosign(&[], "w.example", &witness(), 1)

@@ -9,7 +9,7 @@
 
 use caseledger_core::merkle::{
     consistency_proof, inclusion_proof, root_at, verify_consistency, verify_inclusion,
-    CompactRange, MemoryNodes, Sha256Hasher, TreeHasher,
+    CompactRange, Hash, MemoryNodes, Sha256Hasher, TreeHasher,
 };
 use ct_merkle::digest::{self, consts::U32, FixedOutput, HashMarker, OutputSizeUser, Update};
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
@@ -57,14 +57,14 @@ fn values(seed: u64, n: u64) -> Vec<[u8; 32]> {
 
 struct Pair {
     values: Vec<[u8; 32]>,
-    leaf_hashes: Vec<[u8; 32]>,
+    leaf_hashes: Vec<Hash>,
     ours: MemoryNodes,
     oracle: Oracle,
 }
 
 fn build(seed: u64, n: u64) -> Pair {
     let values = values(seed, n);
-    let leaf_hashes: Vec<[u8; 32]> = values.iter().map(|v| H.hash_leaf(v)).collect();
+    let leaf_hashes: Vec<Hash> = values.iter().map(|v| H.hash_leaf(v)).collect();
     let ours = MemoryNodes::from_leaf_hashes(&H, &leaf_hashes);
     let mut oracle = Oracle::new();
     for v in &values {
@@ -78,18 +78,23 @@ fn build(seed: u64, n: u64) -> Pair {
     }
 }
 
-fn to32(d: &[u8]) -> [u8; 32] {
-    d.try_into().expect("32-byte digest")
+fn to32(d: &[u8]) -> Hash {
+    Hash::from_slice(d).expect("32-byte digest")
 }
 
-fn chunks(bytes: &[u8]) -> Vec<[u8; 32]> {
+/// Our proof as the oracle's byte string.
+fn concat(proof: &[Hash]) -> Vec<u8> {
+    proof.iter().flat_map(|h| h.0).collect()
+}
+
+fn chunks(bytes: &[u8]) -> Vec<Hash> {
     assert_eq!(bytes.len() % 32, 0);
     bytes.chunks(32).map(to32).collect()
 }
 
-fn oracle_root(bytes: &[u8; 32], size: u64) -> RootHash<OracleSha256> {
+fn oracle_root(root: &Hash, size: u64) -> RootHash<OracleSha256> {
     let mut d = digest::Output::<OracleSha256>::default();
-    d.copy_from_slice(bytes);
+    d.copy_from_slice(&root.0);
     RootHash::new(d, size)
 }
 
@@ -113,7 +118,7 @@ fn check_inclusion(p: &Pair, index: u64) {
     verify_inclusion(&H, index, size, leaf, &chunks(theirs.as_bytes()), &root)
         .expect("oracle proof verifies with ours");
     // Ours with their verifier.
-    let ours_ct = InclusionProof::<OracleSha256>::try_from_bytes(ours.concat()).expect("proof");
+    let ours_ct = InclusionProof::<OracleSha256>::try_from_bytes(concat(&ours)).expect("proof");
     oracle_root(&root, size)
         .verify_inclusion(&p.values[usize_of(index)], index, &ours_ct)
         .expect("our proof verifies with oracle");
@@ -138,7 +143,7 @@ fn check_consistency(p: &Pair, size1: u64) {
     );
     verify_consistency(&H, size1, size2, &chunks(theirs.as_bytes()), &root1, &root2)
         .expect("oracle proof verifies with ours");
-    let ours_ct = ConsistencyProof::<OracleSha256>::try_from_bytes(ours.concat()).expect("proof");
+    let ours_ct = ConsistencyProof::<OracleSha256>::try_from_bytes(concat(&ours)).expect("proof");
     oracle_root(&root2, size2)
         .verify_consistency(&oracle_root(&root1, size1), &ours_ct)
         .expect("our proof verifies with oracle");
@@ -153,7 +158,7 @@ fn roots_agree_for_every_size() {
     let mut range = CompactRange::new();
     let mut leaf_hashes = Vec::new();
     assert_eq!(
-        range.root(&H).as_slice(),
+        range.root(&H).0.as_slice(),
         oracle.root().as_bytes().as_slice()
     );
     for v in &values {

@@ -1,12 +1,12 @@
 //! The transparency-dev RFC 6962 proof vectors (`shared/vectors/rfc6962/`, beside the repo):
 //! every inclusion and consistency file must verify or fail exactly as its `wantErr` says.
 //!
-//! Our verifiers take `[u8; 32]` hashes, so a base64 field that does not decode to 32 bytes
+//! Our verifiers take 32-byte `Hash`es, so a base64 field that does not decode to 32 bytes
 //! (the vectors use e.g. "don't care", or "" for a missing hash) is rejected while decoding and
 //! counts as an error outcome.
 
 use base64::Engine as _;
-use caseledger_core::merkle::{verify_consistency, verify_inclusion, Sha256Hasher};
+use caseledger_core::merkle::{verify_consistency, verify_inclusion, Hash, Sha256Hasher};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -52,15 +52,15 @@ fn bytes(v: &Value, field: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("field {field} is not base64: {e}"))
 }
 
-fn hash(raw: Vec<u8>) -> Result<[u8; 32], Decode> {
-    <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| Decode::NotAHash { len: raw.len() })
+fn hash(raw: Vec<u8>) -> Result<Hash, Decode> {
+    Hash::from_slice(&raw).ok_or(Decode::NotAHash { len: raw.len() })
 }
 
-fn field_hash(v: &Value, field: &str) -> Result<[u8; 32], Decode> {
+fn field_hash(v: &Value, field: &str) -> Result<Hash, Decode> {
     hash(bytes(v, field))
 }
 
-fn proof(v: &Value) -> Result<Vec<[u8; 32]>, Decode> {
+fn proof(v: &Value) -> Result<Vec<Hash>, Decode> {
     match &v["proof"] {
         Value::Null => Ok(Vec::new()),
         Value::Array(items) => items
@@ -101,10 +101,10 @@ fn run_consistency(v: &Value) -> Result<bool, Decode> {
     Ok(verify_consistency(&Sha256Hasher, size1, size2, &proof, &root1, &root2).is_ok())
 }
 
-fn pad32(raw: &[u8]) -> [u8; 32] {
+fn pad32(raw: &[u8]) -> Hash {
     let mut out = [0u8; 32];
     out[..raw.len()].copy_from_slice(raw);
-    out
+    Hash(out)
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::ledger::Ledger;
 use crate::types::{Durability, Head, Receipt};
 use caseledger_core::event::{Payload, SignedEvent};
 use caseledger_core::ids::PublicKey;
-use caseledger_core::merkle::{CompactRange, NodeId};
+use caseledger_core::merkle::{CompactRange, Hash, NodeId};
 use caseledger_core::record::Registry;
 use sled::Transactional;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ struct Staged {
     registry: Registry,
     registry_changed: bool,
     accepted: u64,
-    upper: Vec<(NodeId, [u8; 32])>,
+    upper: Vec<(NodeId, Hash)>,
 }
 
 impl Ledger {

@@ -151,7 +151,7 @@ impl Ledger {
             seq,
             entry: Base64(bytes),
             payload,
-            proof: proof.into_iter().map(|h| Base64(h.to_vec())).collect(),
+            proof: proof.into_iter().map(|h| Base64(h.0.to_vec())).collect(),
         })
     }
 }

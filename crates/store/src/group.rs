@@ -30,7 +30,7 @@ use caseledger_core::encoding::{decode_canonical, encode_into};
 use caseledger_core::event::{Entry, Event, EventKind, Payload, SignedEvent, FORMAT_VERSION};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::ids::{Nonce, PublicKey, RecordId, Seq};
-use caseledger_core::merkle::{CompactRange, NodeId, Sha256Hasher};
+use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::{self, CheckError, History, RecordState, Registry, Step, Violation};
 use caseledger_core::time::Timestamp;
 use serde::Serialize;
@@ -237,7 +237,7 @@ pub(crate) struct Stage<'a> {
     pub(crate) ops: &'a mut Ops,
     pub(crate) accepted: u64,
     /// Merkle nodes of level >= `UPPER_LEVEL` staged in this group, for [`UpperNodes`](crate::upper::UpperNodes).
-    pub(crate) upper: Vec<(NodeId, [u8; 32])>,
+    pub(crate) upper: Vec<(NodeId, Hash)>,
 }
 
 impl Stage<'_> {
@@ -426,7 +426,7 @@ impl Stage<'_> {
         }
         self.ops.put(T::Nonces, &nonce.0, &key);
         for (id, h) in nodes {
-            self.ops.put(T::Nodes, &id.to_key(), &h);
+            self.ops.put(T::Nodes, &id.to_key(), &h.0);
             if id.level() >= UPPER_LEVEL {
                 self.upper.push((id, h));
             }

@@ -15,7 +15,7 @@ use crate::types::*;
 use crate::upper::UpperNodes;
 use caseledger_core::event::ShortText;
 use caseledger_core::ids::PublicKey;
-use caseledger_core::merkle::Sha256Hasher;
+use caseledger_core::merkle::{Hash, Sha256Hasher};
 use caseledger_core::record::Registry;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -167,7 +167,7 @@ impl Ledger {
     }
 
     /// The Merkle root of the whole ledger (of [`Ledger::head`]'s size).
-    pub fn root(&self) -> [u8; 32] {
+    pub fn root(&self) -> Hash {
         self.published
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -176,7 +176,7 @@ impl Ledger {
     }
 
     /// The head size and the root at that size, read together.
-    pub(crate) fn size_and_root(&self) -> (u64, [u8; 32]) {
+    pub(crate) fn size_and_root(&self) -> (u64, Hash) {
         let p = self
             .published
             .read()
@@ -438,6 +438,7 @@ mod tests {
             &merkle_leaf(&entry_hash(
                 &t.entries.get(2u64.to_be_bytes()).unwrap().unwrap()
             ))
+            .0
         );
     }
 

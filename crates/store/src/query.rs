@@ -8,7 +8,7 @@ use crate::upper::CachedNodes;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Entry, Payload};
 use caseledger_core::ids::{RecordId, Seq};
-use caseledger_core::merkle::{self, ProveError, Sha256Hasher};
+use caseledger_core::merkle::{self, Hash, ProveError, Sha256Hasher};
 use caseledger_core::record::RecordState;
 
 fn prove_err(e: ProveError<StoreError>) -> StoreError {
@@ -112,20 +112,20 @@ impl Ledger {
     }
 
     /// The Merkle root of the first `size` entries (`size <= head`), from `O(log n)` reads.
-    pub fn root_at(&self, size: u64) -> Result<[u8; 32]> {
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
         self.check_size(size)?;
         merkle::root_at(&Sha256Hasher, &self.nodes()?, size).map_err(prove_err)
     }
 
     /// The inclusion proof of entry `seq` in the tree of the first `size` entries; verify it
     /// with `merkle::verify_inclusion` against `merkle_leaf(entry_hash)`.
-    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<[u8; 32]>> {
+    pub fn inclusion_proof(&self, seq: Seq, size: u64) -> Result<Vec<Hash>> {
         self.check_size(size)?;
         merkle::inclusion_proof(&Sha256Hasher, &self.nodes()?, seq.0, size).map_err(prove_err)
     }
 
     /// The consistency proof between the trees of `size1 <= size2 <= head` entries.
-    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<[u8; 32]>> {
+    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>> {
         self.check_size(size2)?;
         merkle::consistency_proof(&Sha256Hasher, &self.nodes()?, size1, size2).map_err(prove_err)
     }

@@ -9,7 +9,7 @@
 //! byte-identical with or without it.
 
 use crate::error::{Result, StoreError};
-use caseledger_core::merkle::{NodeId, NodeSource};
+use caseledger_core::merkle::{Hash, NodeId, NodeSource};
 use std::sync::{PoisonError, RwLock};
 
 /// The lowest level kept in memory. 5 rather than 8: the benchmark (P6) measured inclusion
@@ -21,12 +21,12 @@ pub(crate) const UPPER_LEVEL: u8 = if cfg!(test) { 2 } else { 5 };
 struct Levels {
     filled: bool,
     /// `levels[l - UPPER_LEVEL][i]` = node (l, i).
-    levels: Vec<Vec<[u8; 32]>>,
+    levels: Vec<Vec<Hash>>,
 }
 
 impl Levels {
     /// Adds node `id` if it extends its level's prefix (else it is left to sled).
-    fn push(&mut self, id: NodeId, hash: [u8; 32]) {
+    fn push(&mut self, id: NodeId, hash: Hash) {
         let Some(l) = id.level().checked_sub(UPPER_LEVEL).map(usize::from) else {
             return;
         };
@@ -40,7 +40,7 @@ impl Levels {
         }
     }
 
-    fn get(&self, id: NodeId) -> Option<[u8; 32]> {
+    fn get(&self, id: NodeId) -> Option<Hash> {
         let l = usize::from(id.level().checked_sub(UPPER_LEVEL)?);
         let i = usize::try_from(id.index()).ok()?;
         self.levels.get(l)?.get(i).copied()
@@ -55,7 +55,7 @@ pub(crate) struct UpperNodes {
 
 impl UpperNodes {
     /// After a committed transaction: the nodes it wrote (any level; lower ones are ignored).
-    pub(crate) fn extend(&self, nodes: &[(NodeId, [u8; 32])]) {
+    pub(crate) fn extend(&self, nodes: &[(NodeId, Hash)]) {
         let mut g = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if !g.filled {
             return;
@@ -92,7 +92,7 @@ impl UpperNodes {
         let mut fresh = Levels::default();
         for row in tree.range([UPPER_LEVEL]..) {
             let (k, v) = row?;
-            let (Some(id), Ok(h)) = (NodeId::from_key(&k), <[u8; 32]>::try_from(v.as_ref())) else {
+            let (Some(id), Some(h)) = (NodeId::from_key(&k), Hash::from_slice(v.as_ref())) else {
                 // Left to the sled path, which reports it when a proof needs it.
                 continue;
             };
@@ -119,7 +119,7 @@ impl<'a> CachedNodes<'a> {
 
 impl NodeSource for CachedNodes<'_> {
     type Error = StoreError;
-    fn node(&self, id: NodeId) -> Result<[u8; 32]> {
+    fn node(&self, id: NodeId) -> Result<Hash> {
         if id.level() >= UPPER_LEVEL {
             let g = self
                 .upper
@@ -139,12 +139,12 @@ pub(crate) struct TreeNodes<'a>(pub(crate) &'a sled::Tree);
 
 impl NodeSource for TreeNodes<'_> {
     type Error = StoreError;
-    fn node(&self, id: NodeId) -> Result<[u8; 32]> {
+    fn node(&self, id: NodeId) -> Result<Hash> {
         let v = self
             .0
             .get(id.to_key())?
             .ok_or_else(|| StoreError::corrupt(format!("missing Merkle {id}"), None))?;
-        <[u8; 32]>::try_from(v.as_ref())
-            .map_err(|_| StoreError::corrupt(format!("Merkle {id} is not 32 bytes"), None))
+        Hash::from_slice(v.as_ref())
+            .ok_or_else(|| StoreError::corrupt(format!("Merkle {id} is not 32 bytes"), None))
     }
 }

@@ -238,7 +238,7 @@ fn corrupt_archives_are_refused_and_leave_nothing() {
         ArchiveItem::Checkpoint(n) => {
             let s = Cast::TEST.signer();
             let mut cp = open_checkpoint(&n, &[s.verifier()]).unwrap().checkpoint;
-            cp.root[0] ^= 1;
+            cp.root.0[0] ^= 1;
             vec![ArchiveItem::Checkpoint(
                 caseledger_core::checkpoint::sign_checkpoint(&cp, &s),
             )]

@@ -111,7 +111,7 @@ fn a_bundle_holds_the_record_and_the_administration_and_verifies() {
         );
         let proof: Vec<Vec<u8>> = e.proof.iter().map(|h| h.0.clone()).collect();
         let want = fx.ledger.inclusion_proof(Seq(e.seq), 7).unwrap();
-        assert_eq!(proof, want.iter().map(|h| h.to_vec()).collect::<Vec<_>>());
+        assert_eq!(proof, want.iter().map(|h| h.0.to_vec()).collect::<Vec<_>>());
     }
     assert!(b.admin_entries.iter().all(|e| e.payload.is_none()));
     let payloads: Vec<Option<Vec<u8>>> = b

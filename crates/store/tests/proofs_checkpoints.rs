@@ -11,7 +11,7 @@ use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
 use caseledger_testkit::*;
 use rand::{Rng, SeedableRng};
 
-fn leaf(l: &Ledger, seq: u64) -> [u8; 32] {
+fn leaf(l: &Ledger, seq: u64) -> caseledger_core::Hash {
     merkle_leaf(&entry_hash(&l.entry_bytes(Seq(seq)).unwrap().unwrap()))
 }
 

@@ -21,7 +21,7 @@ use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{root_from_leaves, Sha256Hasher};
 use caseledger_core::note::{NoteSigner, NoteVerifier};
-use caseledger_core::{ActorId, Date, Nonce, RecordId, Seq, Timestamp};
+use caseledger_core::{ActorId, Date, Hash, Nonce, RecordId, Seq, Timestamp};
 use caseledger_store::{Clock, CreateOptions, Durability, Ledger, OpenOptions};
 use caseledger_verify::{verify, Policy, SledSource, Verified, VerifyError};
 use std::path::{Path, PathBuf};
@@ -333,8 +333,8 @@ pub fn all_entry_bytes(l: &Ledger) -> Vec<Vec<u8>> {
 }
 
 /// The root recomputed from entry bytes with the reference recursion.
-pub fn root_of_entries<B: AsRef<[u8]>>(entries: &[B]) -> [u8; 32] {
-    let leaves: Vec<[u8; 32]> = entries
+pub fn root_of_entries<B: AsRef<[u8]>>(entries: &[B]) -> Hash {
+    let leaves: Vec<Hash> = entries
         .iter()
         .map(|b| merkle_leaf(&entry_hash(b.as_ref())))
         .collect();
@@ -342,7 +342,7 @@ pub fn root_of_entries<B: AsRef<[u8]>>(entries: &[B]) -> [u8; 32] {
 }
 
 /// The ledger's root recomputed from its stored entry bytes.
-pub fn recomputed_root(l: &Ledger) -> [u8; 32] {
+pub fn recomputed_root(l: &Ledger) -> Hash {
     root_of_entries(&all_entry_bytes(l))
 }
 

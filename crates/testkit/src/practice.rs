@@ -12,7 +12,7 @@ use caseledger_core::event::{
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{CompactRange, MemoryNodes, Sha256Hasher};
-use caseledger_core::{EntryHash, Nonce, Seq, Timestamp};
+use caseledger_core::{EntryHash, Hash, Nonce, Seq, Timestamp};
 use caseledger_store::{Ledger, OpenOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -494,7 +494,7 @@ pub fn fixture() -> Fixture {
 }
 
 /// The Merkle root of the first `size` items.
-pub fn root(items: &[Item], size: u64) -> [u8; 32] {
+pub fn root(items: &[Item], size: u64) -> Hash {
     let mut r = CompactRange::new();
     #[expect(
         clippy::cast_possible_truncation,
@@ -513,7 +513,7 @@ pub fn root(items: &[Item], size: u64) -> [u8; 32] {
 
 /// Every node of the items' tree, in memory.
 pub fn nodes(items: &[Item]) -> MemoryNodes {
-    let leaves: Vec<[u8; 32]> = items
+    let leaves: Vec<Hash> = items
         .iter()
         .map(|it| merkle_leaf(&entry_hash(&it.entry.to_bytes().unwrap())))
         .collect();
@@ -521,7 +521,7 @@ pub fn nodes(items: &[Item]) -> MemoryNodes {
 }
 
 /// A checkpoint note of the practice ledger at `size` with `root`.
-pub fn checkpoint_note(size: u64, root: [u8; 32]) -> String {
+pub fn checkpoint_note(size: u64, root: Hash) -> String {
     sign_checkpoint(
         &Checkpoint::new(ORIGIN, size, root).unwrap(),
         &Cast::PRACTICE.signer(),

@@ -26,7 +26,7 @@ use caseledger_core::bundle::BundleError;
 use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::event::{Entry, EventKind, Payload};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
-use caseledger_core::merkle::{verify_inclusion, Sha256Hasher};
+use caseledger_core::merkle::{verify_inclusion, Hash, Sha256Hasher};
 use caseledger_core::note::{Note, NoteVerifier};
 use caseledger_core::record::{self, History, RecordState, Registry, Step};
 use caseledger_core::{Nonce, PublicKey, RecordId, Seq};
@@ -330,11 +330,7 @@ fn check_proof(
     rid: Option<RecordId>,
 ) -> Option<Finding> {
     let leaf = merkle_leaf(&entry_hash(&be.entry.0));
-    let proof: Option<Vec<[u8; 32]>> = be
-        .proof
-        .iter()
-        .map(|h| <[u8; 32]>::try_from(h.0.as_slice()).ok())
-        .collect();
+    let proof: Option<Vec<Hash>> = be.proof.iter().map(|h| Hash::from_slice(&h.0)).collect();
     let res = proof
         .ok_or_else(|| "a proof hash is not 32 bytes".to_owned())
         .and_then(|p| {

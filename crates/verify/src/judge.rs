@@ -10,6 +10,7 @@ use base64::Engine;
 use caseledger_core::checkpoint::{verify_cosignatures, Checkpoint};
 use caseledger_core::note::{Note, NoteError, NoteVerifier, ALG_ED25519};
 use caseledger_core::record::Registry;
+use caseledger_core::Hash;
 use caseledger_core::PublicKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -175,7 +176,7 @@ pub(crate) fn still_trusted(
     )
 }
 
-pub(crate) fn b64(root: &[u8; 32]) -> String {
+pub(crate) fn b64(root: &Hash) -> String {
     B64.encode(root)
 }
 
@@ -192,7 +193,7 @@ pub(crate) struct Judge<'a> {
     /// Entries in the ledger.
     pub size: u64,
     /// The ledger's root at each checkpoint size it reached (or the auditor's state knows).
-    pub roots: &'a HashMap<u64, [u8; 32]>,
+    pub roots: &'a HashMap<u64, Hash>,
     /// The resume point of an incremental verification.
     pub resumed_from: Option<u64>,
 }
@@ -210,7 +211,7 @@ pub(crate) struct Judged {
 #[derive(Default)]
 struct Admitted {
     /// size -> root -> (note text, sources).
-    valid: BTreeMap<u64, BTreeMap<[u8; 32], Seen>>,
+    valid: BTreeMap<u64, BTreeMap<Hash, Seen>>,
     /// The parsed note of each admitted text, for the witness quorum.
     notes: HashMap<String, Note>,
     /// Texts whose signature could not be checked (emptied ledger, no key).
@@ -397,7 +398,7 @@ impl Judge<'_> {
     fn judge_size(
         &self,
         cp_size: u64,
-        by_root: &BTreeMap<[u8; 32], Seen>,
+        by_root: &BTreeMap<Hash, Seen>,
         unchecked: &BTreeSet<String>,
         judged: &mut Judged,
         findings: &mut Vec<Finding>,

@@ -21,7 +21,7 @@ use crate::VerifyError;
 use caseledger_core::encoding::DecodeError;
 use caseledger_core::event::{event_bytes_in_entry, Entry, Payload};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
-use caseledger_core::merkle::{CompactRange, Sha256Hasher, TreeHasher};
+use caseledger_core::merkle::{CompactRange, Hash, Sha256Hasher, TreeHasher};
 use caseledger_core::note::ALG_ED25519;
 use caseledger_core::record::{self, Registry, Step};
 use caseledger_core::{EntryHash, RecordId, Seq};
@@ -82,9 +82,9 @@ struct Replay<'a> {
     /// Whether the prefix below `from` is taken from the auditor's state.
     incremental: bool,
     /// See [`Start::trusted_root`].
-    trusted_root: Option<(u64, [u8; 32])>,
+    trusted_root: Option<(u64, Hash)>,
     /// See [`Start::known_roots`].
-    known_roots: BTreeMap<u64, [u8; 32]>,
+    known_roots: BTreeMap<u64, Hash>,
     /// See [`Start::prior_checkpoint`].
     prior_checkpoint: Option<String>,
     /// The Merkle tree over the entries read so far (a compact range).
@@ -104,7 +104,7 @@ struct Replay<'a> {
     /// Sizes whose root a checkpoint or the auditor's state names.
     wanted: BTreeSet<u64>,
     /// The ledger's root at each wanted size reached (or known from the auditor's state).
-    roots: HashMap<u64, [u8; 32]>,
+    roots: HashMap<u64, Hash>,
     /// Signatures queued for the next batch.
     jobs: Vec<SigJob>,
     /// Signature batches are checked in the background while the replay goes on; their
@@ -138,7 +138,7 @@ impl<'a> Replay<'a> {
             .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
             .collect();
         wanted.extend(trusted_root.map(|(n, _)| n));
-        let mut roots: HashMap<u64, [u8; 32]> = HashMap::new();
+        let mut roots: HashMap<u64, Hash> = HashMap::new();
         if wanted.contains(&0) {
             roots.insert(0, Sha256Hasher.empty_root());
         }

@@ -49,7 +49,7 @@ use crate::history::{Hist, Slot, Tally};
 use crate::start::Start;
 use crate::VerifyError;
 use caseledger_core::encoding;
-use caseledger_core::merkle::{CompactRange, Sha256Hasher};
+use caseledger_core::merkle::{CompactRange, Hash, Sha256Hasher};
 use caseledger_core::note::Note;
 use caseledger_core::record::{RecordState, Registry};
 use caseledger_core::{EntryHash, Nonce, RecordId};
@@ -93,12 +93,12 @@ pub enum ResumeStateError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ResumeState {
     pub(crate) size: u64,
-    pub(crate) root: [u8; 32],
+    pub(crate) root: Hash,
     pub(crate) last_hash: EntryHash,
     pub(crate) frontier: CompactRange,
     pub(crate) registry: Registry,
     pub(crate) checkpoint: Option<String>,
-    pub(crate) roots: BTreeMap<u64, [u8; 32]>,
+    pub(crate) roots: BTreeMap<u64, Hash>,
     pub(crate) records: Vec<StateRecord>,
     pub(crate) record_of: Vec<u32>,
     pub(crate) nonces: Vec<Nonce>,
@@ -130,9 +130,9 @@ pub(crate) struct StateRecord {
 #[derive(Serialize, Deserialize)]
 struct Header {
     size: u64,
-    root: [u8; 32],
+    root: Hash,
     last_hash: EntryHash,
-    frontier: Vec<[u8; 32]>,
+    frontier: Vec<Hash>,
     registry: Registry,
     checkpoint: Option<String>,
     roots: u64,
@@ -151,7 +151,7 @@ impl ResumeState {
         last_hash: EntryHash,
         registry: Registry,
         hist: Hist,
-        roots: BTreeMap<u64, [u8; 32]>,
+        roots: BTreeMap<u64, Hash>,
         checkpoint: Option<String>,
     ) -> Option<ResumeState> {
         let size = frontier.size();
@@ -202,7 +202,7 @@ impl ResumeState {
         self.size
     }
     /// The Merkle root at `n`, as the auditor computed it.
-    pub fn root(&self) -> [u8; 32] {
+    pub fn root(&self) -> Hash {
         self.root
     }
     /// The hash of entry `n - 1`.
@@ -219,10 +219,7 @@ impl ResumeState {
     }
 
     /// The replay's starting point for entries from `n` on.
-    pub(crate) fn to_start(
-        &self,
-        trusted_root: Option<(u64, [u8; 32])>,
-    ) -> Result<Start, VerifyError> {
+    pub(crate) fn to_start(&self, trusted_root: Option<(u64, Hash)>) -> Result<Start, VerifyError> {
         let mut nonces = HashMap::with_capacity(self.nonces.len());
         for (seq, nonce) in self.nonces.iter().enumerate() {
             let seq = u64::try_from(seq).map_err(|_| VerifyError::TooLarge)?;
@@ -290,7 +287,7 @@ impl ResumeState {
         frame(&mut out, encoding::encode(&header).map_err(enc)?)?;
         for (size, root) in &self.roots {
             out.extend_from_slice(&size.to_le_bytes());
-            out.extend_from_slice(root);
+            out.extend_from_slice(&root.0);
         }
         for r in &self.records {
             frame(&mut out, encoding::encode(r).map_err(enc)?)?;
@@ -351,7 +348,7 @@ impl ResumeState {
         let mut last: Option<u64> = None;
         for _ in 0..header.roots {
             let size = u64::from_le_bytes(r.array()?);
-            let root: [u8; 32] = r.array()?;
+            let root = Hash(r.array()?);
             if last.is_some_and(|l| l >= size) || size > header.size {
                 return Err(malformed(
                     "known roots are not in ascending order within the state",

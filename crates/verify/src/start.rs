@@ -3,7 +3,7 @@
 //! Its own module so that the replay (which reads it) and the resume state (which builds
 //! one) both depend on it rather than on each other.
 use crate::history::Hist;
-use caseledger_core::merkle::CompactRange;
+use caseledger_core::merkle::{CompactRange, Hash};
 use caseledger_core::record::Registry;
 use caseledger_core::EntryHash;
 use std::collections::{BTreeMap, HashMap};
@@ -23,10 +23,10 @@ pub(crate) struct Start {
     /// The fold's history and records at `from`.
     pub hist: Hist,
     /// Roots the auditor knows at sizes up to `from`.
-    pub known_roots: BTreeMap<u64, [u8; 32]>,
+    pub known_roots: BTreeMap<u64, Hash>,
     /// A `(size, root)` the auditor holds from their own state: checked like a supplied
     /// checkpoint, without a signature.
-    pub trusted_root: Option<(u64, [u8; 32])>,
+    pub trusted_root: Option<(u64, Hash)>,
     /// The checkpoint note the auditor's state was verified against.
     pub prior_checkpoint: Option<String>,
 }

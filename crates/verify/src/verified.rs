@@ -3,6 +3,7 @@
 use crate::finding::{CheckpointSource, Finding};
 use crate::resume::ResumeState;
 use caseledger_core::record::{RecordState, Registry};
+use caseledger_core::Hash;
 use caseledger_core::RecordId;
 
 /// A checkpoint the ledger was verified against: validly signed by a trusted key, same
@@ -14,7 +15,7 @@ pub struct VerifiedCheckpoint {
     /// Its size.
     pub size: u64,
     /// Its root.
-    pub root: [u8; 32],
+    pub root: Hash,
     /// Where it was found.
     pub sources: Vec<CheckpointSource>,
 }
@@ -39,7 +40,7 @@ pub struct VerifiedRecord {
 pub struct Verified {
     pub(crate) origin: String,
     pub(crate) size: u64,
-    pub(crate) root: [u8; 32],
+    pub(crate) root: Hash,
     pub(crate) checkpoint: Option<VerifiedCheckpoint>,
     pub(crate) self_attested: bool,
     pub(crate) findings: Vec<Finding>,
@@ -61,7 +62,7 @@ impl Verified {
         self.size
     }
     /// The Merkle root over all entries.
-    pub fn root(&self) -> [u8; 32] {
+    pub fn root(&self) -> Hash {
         self.root
     }
     /// The newest checkpoint the ledger matched, if any.

@@ -536,7 +536,7 @@ fn checkpoints_below_the_state_are_judged_when_the_state_knows_their_root() {
     let items = load(fx.path());
     // Size 10 is a stored checkpoint the full run verified: a different root there is caught.
     let mut forged = root(&items, 10);
-    forged[0] ^= 1;
+    forged.0[0] ^= 1;
     let wrong_10 = checkpoint_note(10, forged);
     // Size 5 is neither a known checkpoint size nor a frontier boundary: unjudged.
     let at_5 = checkpoint_note(5, root(&items, 5));

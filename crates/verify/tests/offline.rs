@@ -29,7 +29,7 @@ fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
         proof: inclusion_proof(&Sha256Hasher, &mem, i as u64, n)
             .unwrap()
             .into_iter()
-            .map(|h| Base64(h.to_vec()))
+            .map(|h| Base64(h.0.to_vec()))
             .collect(),
     };
     let mut b = Bundle {

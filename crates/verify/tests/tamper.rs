@@ -362,7 +362,7 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("enrolment_by_non_admin", |fx| { enrol_by(fx, 3, "lic-1"); none() }, &[(K::UnauthorizedAuthor, Some(SIZE))]),
     ("replayed_event", |fx| { replay_event(fx, C_NOTE1); none() }, &[(K::ReplayedEvent, Some(SIZE))]),
     // Checkpoints.
-    ("split_view", |fx| { add_checkpoint(fx.path(), &checkpoint_note(10, [9; 32])); none() }, &[(K::SplitView, None), (K::RootMismatch, None)]),
+    ("split_view", |fx| { add_checkpoint(fx.path(), &checkpoint_note(10, caseledger_core::Hash([9; 32]))); none() }, &[(K::SplitView, None), (K::RootMismatch, None)]),
     ("checkpoint_signed_by_unknown_key", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, ORIGIN, 66, 20)); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointUntrustedKey, None)]),
     ("checkpoint_signature_bit_flip", |fx| { edit_raw(fx.path(), "checkpoints", &SIZE.to_be_bytes(), |v| Some(flip_note_signature(&String::from_utf8(v.unwrap()).unwrap()).into_bytes())); none() }, &[(K::CheckpointBadSignature, None)]),
     ("checkpoint_log_signature_bit_flip", |fx| { append_log(fx.path(), &flip_note_signature(&checkpoint_at(fx, 20))); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointBadSignature, None)]),

@@ -8,11 +8,10 @@ use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::note::{is_valid_key_name, Note, NoteSigner, NoteVerifier};
 use caseledger_core::witness::{Offered, Seen, WitnessError};
+use caseledger_core::Hash;
 use caseledger_store::Durability;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -164,7 +163,7 @@ pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
         Remembered {
             log_key,
             size: cosigned.seen.size,
-            root: B64.encode(cosigned.seen.root),
+            root: cosigned.seen.root.to_string(),
         },
     );
     let bytes = serde_json::to_vec_pretty(&state)?;
@@ -186,7 +185,7 @@ pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
 }
 
 /// The hashes of a consistency proof.
-fn proof_hashes(j: &ConsistencyJson) -> Result<Vec<[u8; 32]>> {
+fn proof_hashes(j: &ConsistencyJson) -> Result<Vec<Hash>> {
     j.proof
         .iter()
         .map(|h| b64_hash(h, "consistency proof hash"))

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use caseledger_core::hash::merkle_leaf;
-use caseledger_core::{EntryHash, Seq};
+use caseledger_core::{EntryHash, Hash, Seq};
 use caseledger_store::Durability;
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +30,9 @@ pub(crate) struct ConsistencyJson {
 }
 
 /// Decodes a base64 32-byte hash.
-pub(crate) fn b64_hash(s: &str, what: &str) -> Result<[u8; 32]> {
-    B64.decode(s)
-        .ok()
-        .and_then(|v| <[u8; 32]>::try_from(v).ok())
-        .ok_or_else(|| anyhow!("{what}: not base64 of 32 bytes"))
+pub(crate) fn b64_hash(s: &str, what: &str) -> Result<Hash> {
+    s.parse()
+        .map_err(|_| anyhow!("{what}: not base64 of 32 bytes"))
 }
 
 /// `prove inclusion --seq N [--size M]`.
@@ -60,10 +58,10 @@ pub(crate) fn inclusion(a: ProveInclusionArgs, out: &Out) -> Result<Outcome> {
     let v = serde_json::json!({
         "leaf_index": a.seq,
         "tree_size": size,
-        "leaf_hash": B64.encode(merkle_leaf(&h)),
+        "leaf_hash": merkle_leaf(&h).to_string(),
         "entry_hash": B64.encode(h.0),
-        "proof": proof.iter().map(|p| B64.encode(p)).collect::<Vec<_>>(),
-        "root": B64.encode(root),
+        "proof": proof.iter().map(Hash::to_string).collect::<Vec<_>>(),
+        "root": root.to_string(),
     });
     out.json_data(&v)?;
     Ok(Outcome::Ok)
@@ -97,8 +95,14 @@ pub(crate) fn consistency_json(
     Ok(ConsistencyJson {
         size1,
         size2,
-        root1: B64.encode(ledger.root_at(size1).map_err(|e| anyhow!("{e}"))?),
-        root2: B64.encode(ledger.root_at(size2).map_err(|e| anyhow!("{e}"))?),
-        proof: proof.iter().map(|p| B64.encode(p)).collect(),
+        root1: ledger
+            .root_at(size1)
+            .map_err(|e| anyhow!("{e}"))?
+            .to_string(),
+        root2: ledger
+            .root_at(size2)
+            .map_err(|e| anyhow!("{e}"))?
+            .to_string(),
+        proof: proof.iter().map(Hash::to_string).collect(),
     })
 }

@@ -4,8 +4,6 @@ use super::VerifyArgs;
 use crate::output::{finding_json, Out};
 use crate::Outcome;
 use anyhow::{anyhow, Result};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use caseledger_core::checkpoint::CosignatureVerifier;
 use caseledger_core::note::NoteVerifier;
 use caseledger_verify::{ArchiveSource, LedgerSource, Policy, ResumeState, SledSource, Verified};
@@ -139,8 +137,8 @@ pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
         "intact": v.is_clean(),
         "origin": v.origin(),
         "size": v.size(),
-        "root": B64.encode(v.root()),
-        "checkpoint": v.checkpoint().map(|c| json!({"size": c.size, "root": B64.encode(c.root), "note": c.note})),
+        "root": v.root().to_string(),
+        "checkpoint": v.checkpoint().map(|c| json!({"size": c.size, "root": c.root.to_string(), "note": c.note})),
         "checkpoint_key_self_attested": v.checkpoint_key_self_attested(),
         "signatures_checked_from": v.signatures_checked_from(),
         "findings": v.findings().iter().map(finding_json).collect::<Vec<_>>(),
@@ -160,7 +158,7 @@ pub(crate) fn print_verified(what: &str, v: &Verified, out: &Out) -> Result<Outc
             "origin: {}\nentries: {}\nroot: {}\n",
             v.origin(),
             v.size(),
-            B64.encode(v.root())
+            v.root()
         ));
         match v.checkpoint() {
             Some(c) => text.push_str(&format!("checkpoint: size {} verified\n", c.size)),
