@@ -8,6 +8,7 @@
 //! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report signatures check with `ssh-keygen -Y verify` and `openssl pkeyutl`.
+//! * [`retention_rules`]: service after termination is refused until `service_resumed`.
 
 mod errors;
 mod guide_example;
@@ -15,6 +16,7 @@ mod happy;
 mod import;
 mod interop;
 mod report_html;
+mod retention_rules;
 mod tamper;
 
 #[test]
