@@ -6,12 +6,15 @@
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
-//! * [`interop`]: report signatures check with `ssh-keygen -Y verify` and `openssl pkeyutl`.
+//! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
+//!   `openssl pkeyutl`; the HTML footer's commands run as printed.
+//! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 
 mod errors;
 mod happy;
 mod import;
 mod interop;
+mod report_asof;
 mod report_html;
 mod tamper;
 mod util;
