@@ -443,8 +443,8 @@ pub(crate) enum ReportCmd {
 pub(crate) struct ReportRetentionArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
-    /// The report describes the ledger as it stood at the end of this day (YYYY-MM-DD, not
-    /// after today UTC): entries recorded later are not part of it.
+    /// The report describes the ledger as it stood at the end of this day (YYYY-MM-DD, or
+    /// `today`; not after today UTC): entries recorded later are not part of it.
     #[arg(long, value_name = "DATE")]
     pub as_of: String,
     /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago).

@@ -104,11 +104,15 @@ fn run_as_of(src: &dyn LedgerSource, policy: &Policy, cut: Timestamp, out: &Out)
 
 /// `caseledger report retention`.
 pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
-    let as_of = date_arg(&a.as_of, "--as-of")?;
     let now = Timestamp::now();
     let today = now
         .date_utc()
         .map_err(|e| anyhow!("the system clock: {e}"))?;
+    let as_of = if a.as_of == "today" {
+        today
+    } else {
+        date_arg(&a.as_of, "--as-of")?
+    };
     if as_of > today {
         bail!("--as-of {as_of}: after today ({today}, UTC); a report describes the ledger as it stood at the end of a day, never a day to come");
     }
