@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: build a ledger from the bundled sample practice, checkpoint it, verify it, and
-# write a signed retention report. Everything lands in ledger-data/demo/ (git-ignored).
+# write a signed retention report and check it. Everything lands in ledger-data/demo/ (git-ignored).
 set -euo pipefail
 BIN=${1:-target/release/caseledger}
 DEMO=${2:-ledger-data/demo}
@@ -22,14 +22,19 @@ cat "$DEMO/checkpoint.txt"
 echo "-- verify:"
 "$BIN" verify --ledger "$L" --key "$(cat "$DEMO/ledger.vkey")" --trusted "$DEMO/checkpoint.txt"
 AS_OF=$(date -u +%F)
-"$BIN" report retention --ledger "$L" --as-of "$AS_OF" --key "$DEMO/report-signing.pem" --generate-key --out "$DEMO/report"
+"$BIN" report retention --ledger "$L" --as-of "$AS_OF" --signing-key "$DEMO/report-signing.pem" --generate-key \
+  --ledger-key "$DEMO/ledger.vkey" --trusted "$DEMO/checkpoint.txt" --out "$DEMO/report"
 R="$DEMO/report"
 IDENTITY=$(cut -d' ' -f1 "$R/allowed_signers")
-echo "-- checking the report's signatures with the standard tools (the commands above):"
+echo "-- checking the whole report (signed manifest, every file) with caseledger and with the standard tools:"
+"$BIN" report verify "$R" --key "$DEMO/report-signing.pub"
+ssh-keygen -Y verify -f "$R/allowed_signers" -I "$IDENTITY" -n caseledger-report -s "$R/manifest.sha256.sig" < "$R/manifest.sha256"
+(cd "$R" && sha256sum -c --strict manifest.sha256)
+openssl pkeyutl -verify -pubin -inkey "$R/report-key.pem" -rawin -in "$R/manifest.sha256" -sigfile "$R/manifest.sha256.ed25519"
 ssh-keygen -Y verify -f "$R/allowed_signers" -I "$IDENTITY" -n caseledger-report -s "$R/report.json.sig" < "$R/report.json"
 openssl pkeyutl -verify -pubin -inkey "$R/report-key.pem" -rawin -in "$R/report.json" -sigfile "$R/report.json.ed25519"
 cat <<MSG
 
 Demo ledger:  $L   (keys in $L/keys/, mode 0600)
-Report:       $R/report.html (open in a browser), report.json, report.csv, signatures beside them
+Report:       $R/report.html (open in a browser), report.json, report.csv, manifest.sha256 (signed; covers every file)
 MSG

@@ -384,16 +384,25 @@ fn report_retention_writes_signed_files_and_report_verify_checks_them() {
         "report.csv",
         "allowed_signers",
         "report-key.pem",
+        "manifest.sha256",
+        "manifest.sha256.sig",
+        "manifest.sha256.ed25519",
     ] {
         assert!(f.path("rep").join(file).is_file(), "{file} missing");
     }
+    // The directory verifies as a whole, with the key's fingerprint named.
+    let v = f.run(&["report", "verify", "rep", "--key", "rep/report-key.pem"]);
+    ok(&v);
+    assert!(stderr(&v).contains("all 7 files match"), "{}", stderr(&v));
     assert_eq!(
         fs::read(f.path("rep/report.json.ed25519")).unwrap().len(),
         64
     );
     let report = fs::read_to_string(f.path("rep/report.json")).unwrap();
     let j = json(&report);
-    assert_eq!(j["as_of"], "2026-01-01");
+    assert_eq!(j["as_of"], caseledger_testkit::cli::today().as_str());
+    assert_eq!(j["prefix"]["size"].as_u64(), Some(f.size()));
+    assert_eq!(j["signer"]["identity"], caseledger_testkit::ORIGIN);
     assert_eq!(j["integrity"]["verdict"], "verified");
     assert_eq!(j["totals"]["records"], 3);
     for secret in ["SECRET", "assessment text", "improved sleep"] {
@@ -450,7 +459,7 @@ fn report_retention_writes_signed_files_and_report_verify_checks_them() {
         "L",
         "--as-of",
         "2026-01-01",
-        "--key",
+        "--signing-key",
         "rk.pem",
         "--out",
         "rep",
@@ -463,7 +472,7 @@ fn report_retention_writes_signed_files_and_report_verify_checks_them() {
         "L",
         "--as-of",
         "2026-01-01",
-        "--key",
+        "--signing-key",
         "nokey.pem",
         "--out",
         "rep2",

@@ -7,14 +7,19 @@
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
 //! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
-//! * [`interop`]: report signatures check with `ssh-keygen -Y verify` and `openssl pkeyutl`.
+//! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
+//!   `openssl pkeyutl`; the HTML footer's commands run as printed.
+//! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
+//! * [`retention_rules`]: service after termination is refused until `service_resumed`.
 
 mod errors;
 mod guide_example;
 mod happy;
 mod import;
 mod interop;
+mod report_asof;
 mod report_html;
+mod retention_rules;
 mod tamper;
 
 #[test]

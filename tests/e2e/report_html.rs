@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const AS_OF: &str = "2026-11-28";
+/// Today (UTC): the sample is imported now, so a report as of an earlier day describes none
+/// of it.
+fn as_of() -> String {
+    caseledger_core::Timestamp::now()
+        .date_utc()
+        .expect("a date")
+        .to_string()
+}
 
 fn sample_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ledger-data/sample/practice.jsonl")
@@ -123,6 +130,7 @@ fn write_report(
     key: &Path,
     out: &Path,
     include_findings: bool,
+    extra: &[&str],
 ) -> assert_cmd::assert::Assert {
     let mut c = bin();
     c.args([
@@ -131,17 +139,28 @@ fn write_report(
         "--ledger",
         ledger.to_str().unwrap(),
         "--as-of",
-        AS_OF,
+        &as_of(),
         "--generate-key",
     ])
-    .arg("--key")
+    .arg("--signing-key")
     .arg(key)
     .arg("--out")
-    .arg(out);
+    .arg(out)
+    .args(extra);
     if include_findings {
         c.arg("--include-findings");
     }
     c.assert()
+}
+
+/// The ledger's verifier key, as a relying party would hold it.
+fn ledger_vkey(ledger: &Path) -> String {
+    let out = bin()
+        .args(["keys", "export", "--ledger", ledger.to_str().unwrap()])
+        .output()
+        .expect("keys export runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// The text of the `<section id="ID">` in `dom` (up to its closing tag; sections do not nest).
@@ -192,19 +211,35 @@ fn chromium_shows_the_verdict_the_date_and_each_record_in_its_status_table() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let ledger = sample_report(tmp.path());
     let out = tmp.path().join("report");
-    write_report(&ledger, &tmp.path().join("report-key.pem"), &out, false).success();
+    let vkey = ledger_vkey(&ledger);
+    write_report(
+        &ledger,
+        &tmp.path().join("report-key.pem"),
+        &out,
+        false,
+        &["--ledger-key", &vkey],
+    )
+    .success();
     let report: Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     let page = out.join("report.html");
     let dom = run_chromium(&page, &["--dump-dom".to_owned()]);
 
-    assert!(
-        dom.contains("<title>Retention report: sample.example/practice, as of 2026-11-28</title>")
-    );
-    assert!(section(&dom, "verdict").contains("Integrity verified: no findings"));
+    let day = as_of();
+    assert!(dom.contains(&format!(
+        "<title>Retention report: sample.example/practice, as of {day}</title>"
+    )));
+    let verdict = section(&dom, "verdict");
+    assert!(verdict.contains("Integrity verified: no findings"));
+    assert!(verdict.contains("verdict ok") && verdict.contains("ledger-key: "));
     assert!(!dom.contains("id=\"findings\""));
-    assert!(dom.contains(&format!("id=\"as-of\">{AS_OF}<")));
-    let cp = &report["checkpoint"];
+    assert!(dom.contains(&format!("id=\"as-of\">{day}<")));
+    assert!(dom.contains(&format!(
+        "<dd id=\"signer\">sample.example/practice, key <code>{}</code>",
+        report["signer"]["fingerprint"].as_str().unwrap()
+    )));
+    assert!(dom.contains("(12) For the purpose of these rules"));
+    let cp = &report["prefix"]["checkpoint"];
     assert!(dom.contains(&format!("size <strong>{}</strong>", cp["size"])));
     // The verdict comes before the totals, which come before the first status table.
     let (v, t, s) = (
@@ -286,7 +321,7 @@ fn chromium_shows_findings_first_in_red() {
     std::fs::write(&log, &bytes).unwrap();
 
     let out = tmp.path().join("report");
-    write_report(&ledger, &tmp.path().join("report-key.pem"), &out, true).code(1);
+    write_report(&ledger, &tmp.path().join("report-key.pem"), &out, true, &[]).code(1);
     let page = out.join("report.html");
     let dom = run_chromium(&page, &["--dump-dom".to_owned()]);
     let verdict = section(&dom, "verdict");
@@ -303,4 +338,30 @@ fn chromium_shows_findings_first_in_red() {
     assert!(v < f && f < t, "findings come before the totals");
     assert!(dom[f..t].contains("checkpoint_bad_signature"));
     screenshot(&page, tmp.path(), "report-findings.png");
+}
+
+#[test]
+fn chromium_shows_a_self_attested_verdict_as_such() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let ledger = sample_report(tmp.path());
+    let out = tmp.path().join("report");
+    write_report(
+        &ledger,
+        &tmp.path().join("report-key.pem"),
+        &out,
+        false,
+        &[],
+    )
+    .success();
+    let page = out.join("report.html");
+    let dom = run_chromium(&page, &["--dump-dom".to_owned()]);
+    let verdict = section(&dom, "verdict");
+    assert!(verdict.contains("verdict warn"), "{verdict}");
+    assert!(!verdict.contains("verdict ok"), "{verdict}");
+    assert!(verdict.contains("SELF-ATTESTED: no findings"), "{verdict}");
+    assert!(
+        verdict.contains("checkpoints were checked with the ledger key named in the ledger itself")
+    );
+    assert!(dom.contains("<dd id=\"anchor\" class=\"bad\">self-attested: "));
+    screenshot(&page, tmp.path(), "report-self-attested.png");
 }

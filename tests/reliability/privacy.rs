@@ -258,6 +258,11 @@ fn canary_never_leaks_through_the_cli() {
     let cp = run(w, &["checkpoint", "--ledger", "L"], None);
     ok(&cp, "checkpoint");
     std::fs::write(w.join("cp.txt"), &cp.stdout).expect("write cp");
+    // Reports as of today: the ledger's entries were recorded today.
+    let today = caseledger_core::Timestamp::now()
+        .date_utc()
+        .expect("a date")
+        .to_string();
     for args in [
         vec!["verify", "--ledger", "L"],
         vec!["--json", "verify", "--ledger", "L", "--trusted", "cp.txt"],
@@ -283,8 +288,8 @@ fn canary_never_leaks_through_the_cli() {
             "--ledger",
             "L",
             "--as-of",
-            "2024-06-01",
-            "--key",
+            &today,
+            "--signing-key",
             "rk.pem",
             "--generate-key",
             "--out",
@@ -317,8 +322,8 @@ fn canary_never_leaks_through_the_cli() {
             "--ledger",
             "L",
             "--as-of",
-            "2024-06-01",
-            "--key",
+            &today,
+            "--signing-key",
             "rk.pem",
             "--out",
             "R2",

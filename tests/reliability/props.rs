@@ -298,6 +298,11 @@ impl CliFixture {
             );
         };
         run(&["init", "L", "--origin", "props.example/ledger"]);
+        // The report describes the ledger as recorded by the end of its day: today.
+        let today = caseledger_core::Timestamp::now()
+            .date_utc()
+            .expect("a date")
+            .to_string();
         run(&[
             "actor", "add", "--ledger", "L", "--id", "lic", "--role", "licensee",
         ]);
@@ -332,8 +337,8 @@ impl CliFixture {
             "--ledger",
             "L",
             "--as-of",
-            "2024-06-01",
-            "--key",
+            &today,
+            "--signing-key",
             "rk.pem",
             "--generate-key",
             "--out",

@@ -410,8 +410,16 @@ impl NoteVerifier {
     }
 
     /// Parses a verifier key string `name+hex8+base64(alg || pubkey)`.
+    ///
+    /// Errors never quote the input: callers pass whatever text a user gave, which may be a
+    /// private key file by mistake.
     pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
         let vkey = vkey.trim();
+        if vkey.starts_with("-----BEGIN") {
+            return Err(NoteError::BadVerifierKey(
+                "this is a PEM key, not a verifier key (name+hex8+base64)",
+            ));
+        }
         let (name, rest) = vkey
             .split_once('+')
             .ok_or(NoteError::BadVerifierKey("missing '+'"))?;
@@ -419,7 +427,7 @@ impl NoteVerifier {
             .split_once('+')
             .ok_or(NoteError::BadVerifierKey("missing '+'"))?;
         if !is_valid_key_name(name) {
-            return Err(NoteError::InvalidName(name.to_owned()));
+            return Err(NoteError::BadVerifierKey("invalid key name"));
         }
         let id = parse_hex8(hex8).ok_or(NoteError::BadVerifierKey("key id is not 8 hex digits"))?;
         let raw = B64
@@ -683,6 +691,20 @@ impl PublicKey {
 mod tests {
     use super::*;
 
+    #[test]
+    fn verifier_key_errors_never_quote_the_input() {
+        // A private key passed by mistake: its base64 may contain '+', so it used to be
+        // split into a "name" that the error then quoted.
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGx9OC8e+vaNKcZZ\n-----END PRIVATE KEY-----\n";
+        for text in [pem, "secret name+01234567+AAAA", "a\nb+01234567+AAAA"] {
+            let e = NoteVerifier::parse(text).unwrap_err().to_string();
+            assert!(
+                !e.contains("MC4C") && !e.contains("secret") && !e.contains('\n'),
+                "{e}"
+            );
+        }
+    }
+
     fn signer() -> NoteSigner {
         NoteSigner::new("example.com/log", SigningKey::from_seed(&[3; 32])).unwrap()
     }
@@ -717,10 +739,10 @@ mod tests {
             NoteVerifier::parse(&format!("{name}+00000000+{b64}")),
             Err(NoteError::KeyIdMismatch)
         );
-        assert!(matches!(
+        assert_eq!(
             NoteVerifier::parse(&format!("a b+{rest}")),
-            Err(NoteError::InvalidName(_))
-        ));
+            Err(NoteError::BadVerifierKey("invalid key name"))
+        );
         assert!(matches!(
             NoteVerifier::parse("x+0000"),
             Err(NoteError::BadVerifierKey(_))

@@ -5,10 +5,13 @@
 //! finding, and the effects are applied anyway so that replay can continue). One fold, two
 //! users.
 //!
-//! Retention (rule 12): a record's retention ends five years after its last
-//! `ServiceTerminated.terminated_on` (Feb 29 + 5 years = Feb 28); destruction is lawful
-//! from the next day, judged at the date of the destruction's `recorded_at` (the ledger's
-//! clock, UTC), never at an author-claimed date. A `ServiceResumed` clears the clock.
+//! Retention (rule 12): a record's retention clock starts at its last
+//! `ServiceTerminated.terminated_on`, or at a later date of service or client contact the
+//! record holds (see [`ServiceClass`]), whichever is later; retention ends five years after
+//! that (Feb 29 + 5 years = Feb 28) and destruction is lawful from the next day, judged at
+//! the date of the destruction's `recorded_at` (the ledger's clock, UTC), never at an
+//! author-claimed date. A `ServiceResumed` clears the clock. Service itself (not a contact)
+//! is refused on a terminated record until `ServiceResumed`.
 //!
 //! ```
 //! use caseledger_core::{record::retention_end, time::Date};
@@ -28,14 +31,100 @@ pub const RETENTION_YEARS: i16 = 5;
 /// (time-zone slack); anything later is refused as a date in the future.
 pub const FUTURE_SLACK_DAYS: i64 = 1;
 
-/// `terminated_on + 5 years`, Feb 29 clamped to Feb 28.
-pub fn retention_end(terminated_on: Date) -> Result<Date, TimeError> {
-    terminated_on.plus_years(RETENTION_YEARS)
+/// `start + 5 years`, Feb 29 clamped to Feb 28. `start` is the day the retention clock
+/// starts: a termination date, or [`RecordState::retention_start`] for a record.
+pub fn retention_end(start: Date) -> Result<Date, TimeError> {
+    start.plus_years(RETENTION_YEARS)
 }
 
 /// The first day destruction is lawful: the day after [`retention_end`].
-pub fn lawful_from(terminated_on: Date) -> Result<Date, TimeError> {
-    retention_end(terminated_on)?.next_day()
+pub fn lawful_from(start: Date) -> Result<Date, TimeError> {
+    retention_end(start)?.next_day()
+}
+
+/// How an event kind bears on service to the client: the one place the fold classifies
+/// kinds for the after-termination rule, the retention clock and the (3) disclosure check.
+/// See [`Kind::service_class`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum ServiceClass {
+    /// Sets the terms on which service is rendered (`disclosure`, `recording_consent`,
+    /// `fee_arrangement`): opening or re-opening a professional relationship. Refused after
+    /// termination until `service_resumed`; its date is a date of service.
+    Terms,
+    /// Renders service (`presenting_problem`, `assessment`, `plan_of_action`,
+    /// `progress_note`, `consult`, `evaluative_report`). Refused after termination until
+    /// `service_resumed`; its date is a date of service, and the earliest one is when the
+    /// relationship began for (3).
+    Renders,
+    /// A contact with the client or part of ending service (`contact`, `termination_notice`,
+    /// `referral`). Allowed after termination; its date is a date of client contact.
+    Contact,
+    /// Not itself service or contact: the record's lifecycle (`record_opened`,
+    /// `service_terminated`, `service_resumed`), corrections (`amendment`), custody
+    /// (`hold_placed`, `hold_released`, `destruction`) and ledger administration. Allowed
+    /// after termination (subject to their own rules); their dates never move the clock.
+    Other,
+}
+
+impl Kind {
+    /// Which [`ServiceClass`] this kind is in. The reading of 20 CSR 2263-3.040 behind it:
+    ///
+    /// * (11)(A), (D), (E): presenting problems, assessments, plans of action, progress
+    ///   notes, formal consults and evaluative reports prepared or received "as a part of
+    ///   the professional relationship" record service being rendered: [`ServiceClass::Renders`].
+    /// * (3) disclosure of purposes, goals, techniques, rules and limitations is made "at or
+    ///   before the time [the relationship] is begun"; (7) informing the client about
+    ///   electronic recording is "a condition of service"; (11)(B) a fee arrangement sets the
+    ///   terms of service. Each opens (or re-opens) a relationship, so after termination it
+    ///   means service is resuming and needs `service_resumed` first: [`ServiceClass::Terms`].
+    /// * (11)(C) a `contact` (a records request, a call) happens after service ends too;
+    ///   (11)(F) the written termination notice and (4)-(6) the referral that assists the
+    ///   client in obtaining services elsewhere are part of terminating. They stay allowed
+    ///   after termination: [`ServiceClass::Contact`].
+    /// * Everything else records no service to the client: [`ServiceClass::Other`].
+    ///
+    /// Retention (12) runs "five years after the date of service is terminated". The clock
+    /// starts at the last termination date or the latest date of service or contact
+    /// (`Terms`, `Renders`, `Contact`), whichever is later: a late contact or termination
+    /// notice can only keep a record longer, and keeping longer never breaks (12) while
+    /// destroying early does, so the conservative reading wins.
+    pub fn service_class(self) -> ServiceClass {
+        match self {
+            Kind::Disclosure | Kind::RecordingConsent | Kind::FeeArrangement => ServiceClass::Terms,
+            Kind::PresentingProblem
+            | Kind::Assessment
+            | Kind::PlanOfAction
+            | Kind::ProgressNote
+            | Kind::Consult
+            | Kind::EvaluativeReport => ServiceClass::Renders,
+            Kind::Contact | Kind::TerminationNotice | Kind::Referral => ServiceClass::Contact,
+            Kind::Genesis
+            | Kind::ActorEnrolled
+            | Kind::KeyRevoked
+            | Kind::RecordOpened
+            | Kind::ServiceTerminated
+            | Kind::ServiceResumed
+            | Kind::Amendment
+            | Kind::HoldPlaced
+            | Kind::HoldReleased
+            | Kind::Destruction => ServiceClass::Other,
+        }
+    }
+
+    /// Whether this kind records or opens service: refused on a terminated record until
+    /// `service_resumed` ([`ServiceClass::Terms`] or [`ServiceClass::Renders`]).
+    pub fn records_service(self) -> bool {
+        matches!(
+            self.service_class(),
+            ServiceClass::Terms | ServiceClass::Renders
+        )
+    }
+
+    /// Whether this kind's `occurred_on` is a date of service or client contact, which the
+    /// retention clock may not start before.
+    pub fn dates_service_or_contact(self) -> bool {
+        self.service_class() != ServiceClass::Other
+    }
 }
 
 /// Why an event is not allowed at this point of the ledger.
@@ -174,6 +263,16 @@ pub enum Violation {
     /// A date computation left the supported range.
     #[error("date out of range")]
     DateOutOfRange,
+    /// Service recorded on a record whose service is terminated, without `service_resumed`.
+    #[error("record {record}: service terminated on {terminated_on}; {kind} records service: append service_resumed first")]
+    ServiceAfterTermination {
+        /// The record.
+        record: RecordId,
+        /// The kind refused.
+        kind: Kind,
+        /// The termination in force.
+        terminated_on: Date,
+    },
 }
 
 impl From<TimeError> for Violation {
@@ -284,6 +383,14 @@ pub struct RecordState {
     pub entries: u64,
     /// Seq of the latest entry.
     pub last_seq: Seq,
+    /// Latest `occurred_on` of a service or client-contact event
+    /// ([`Kind::dates_service_or_contact`]): the retention clock never starts before it.
+    pub last_service_or_contact_on: Option<Date>,
+    /// Earliest `occurred_on` of a [`ServiceClass::Renders`] event: when the professional
+    /// relationship began, for (3).
+    pub first_service_on: Option<Date>,
+    /// Earliest `occurred_on` of a `disclosure`, for (3).
+    pub first_disclosure_on: Option<Date>,
 }
 
 impl RecordState {
@@ -300,28 +407,37 @@ impl RecordState {
             destroyed: None,
             entries: 0,
             last_seq: seq,
+            last_service_or_contact_on: None,
+            first_service_on: None,
+            first_disclosure_on: None,
+        }
+    }
+
+    /// The day the retention clock starts, when service is terminated: the termination date
+    /// in force, or the latest date of service or client contact the record holds if that
+    /// is later (an event imported from history, a contact after termination). Whatever
+    /// the order of events, no record is eligible earlier than five years after the latest
+    /// date of service or contact in it.
+    pub fn retention_start(&self) -> Option<Date> {
+        match self.service {
+            Service::Terminated(t) => Some(self.last_service_or_contact_on.map_or(t, |d| d.max(t))),
+            Service::Open => None,
         }
     }
 
     /// Last day of retention, when service is terminated.
     pub fn retained_until(&self) -> Option<Date> {
-        match self.service {
-            Service::Terminated(d) => retention_end(d).ok(),
-            Service::Open => None,
-        }
+        self.retention_start().and_then(|d| retention_end(d).ok())
     }
 
     /// First day destruction is lawful, when service is terminated.
     pub fn lawful_from(&self) -> Option<Date> {
-        match self.service {
-            Service::Terminated(d) => lawful_from(d).ok(),
-            Service::Open => None,
-        }
+        self.retention_start().and_then(|d| lawful_from(d).ok())
     }
 
     /// Whether a destruction recorded on `ledger_date` would be lawful; the violation if not.
     pub fn check_destruction(&self, record: &RecordId, ledger_date: Date) -> Result<(), Violation> {
-        let Service::Terminated(t) = self.service else {
+        let Some(t) = self.retention_start() else {
             return Err(Violation::DestructionOfOpenRecord(record.clone()));
         };
         if !self.holds.is_empty() {
@@ -387,6 +503,13 @@ impl RecordState {
         } else {
             Item::NotApplicable
         };
+        // (3): disclosed at or before the relationship began (the first service date). A
+        // disclosure dated after it does not meet the duty: reported as missing.
+        let disclosure = match (self.first_disclosure_on, self.first_service_on) {
+            (Some(disclosed), Some(began)) if disclosed > began => Item::Missing,
+            (Some(_), _) => Item::Present,
+            (None, _) => Item::Missing,
+        };
         Completeness {
             a_presenting_problem: req(Kind::PresentingProblem),
             a_assessment: req(Kind::Assessment),
@@ -397,7 +520,7 @@ impl RecordState {
             d_consults: opt(Kind::Consult),
             e_evaluative_reports: opt(Kind::EvaluativeReport),
             f_termination_notice: f,
-            disclosure: req(Kind::Disclosure),
+            disclosure,
             recording_consent: opt(Kind::RecordingConsent),
         }
     }
@@ -474,9 +597,12 @@ pub struct Completeness {
     pub e_evaluative_reports: Item,
     /// (11)(F) written termination communication (private practice).
     pub f_termination_notice: Item,
-    /// (3) disclosure of purposes, goals and techniques.
+    /// (3) disclosure of purposes, goals, techniques, rules and limitations at or before the
+    /// first service ([`RecordState::first_service_on`]): `Missing` when there is none, or
+    /// when the earliest one is dated after the first service.
     pub disclosure: Item,
-    /// (7) recording consent (if recorded electronically).
+    /// (7) recording consent: presence only. The event model does not mark which sessions
+    /// were recorded electronically, so "before a recorded session" cannot be checked.
     pub recording_consent: Item,
 }
 
@@ -703,6 +829,15 @@ fn check_record_event(
             destroyed_at: d.seq,
         });
     }
+    if let Service::Terminated(terminated_on) = r.service {
+        if kind.kind().records_service() {
+            return Err(Violation::ServiceAfterTermination {
+                record: rid.clone(),
+                kind: kind.kind(),
+                terminated_on,
+            });
+        }
+    }
     match kind {
         EventKind::RecordOpened => Err(Violation::RecordAlreadyOpened(rid.clone())),
         EventKind::ServiceTerminated { terminated_on } => {
@@ -831,9 +966,24 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
     let today = step.recorded_at.date_utc().ok();
     r.entries += 1;
     r.last_seq = step.seq;
-    r.kinds.insert(ev.kind.kind());
+    let kind = ev.kind.kind();
+    r.kinds.insert(kind);
     if ev.occurred_on > r.latest_occurred_on {
         r.latest_occurred_on = ev.occurred_on;
+    }
+    let on = Some(ev.occurred_on);
+    if kind.dates_service_or_contact() {
+        r.last_service_or_contact_on = r.last_service_or_contact_on.max(on);
+    }
+    if kind.service_class() == ServiceClass::Renders {
+        r.first_service_on = r
+            .first_service_on
+            .map_or(on, |d| Some(d.min(ev.occurred_on)));
+    }
+    if kind == Kind::Disclosure {
+        r.first_disclosure_on = r
+            .first_disclosure_on
+            .map_or(on, |d| Some(d.min(ev.occurred_on)));
     }
     match &ev.kind {
         EventKind::RecordOpened if !r.opened => {

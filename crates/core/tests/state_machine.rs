@@ -4,10 +4,10 @@
 //! custodian `cus`); every step but the last must be accepted; the last must give the
 //! expected outcome.
 
-use caseledger_core::event::{Event, EventKind, LedgerSettings, Role, ShortText};
+use caseledger_core::event::{Event, EventKind, Kind, LedgerSettings, Role, ShortText};
 use caseledger_core::ids::{ActorId, Nonce, RecordId, Seq};
 use caseledger_core::keys::SigningKey;
-use caseledger_core::record::{self, Item, LedgerState, Status, Step, Violation};
+use caseledger_core::record::{self, Item, LedgerState, ServiceClass, Status, Step, Violation};
 use caseledger_core::time::{Date, Timestamp};
 
 fn d(s: &str) -> Date {
@@ -151,6 +151,33 @@ fn opened(r: &'static str) -> Vec<S> {
     ]
 }
 
+/// Record R opened in 2012 and terminated on 2012-03-01, then `more`.
+fn after_term(more: Vec<S>) -> Vec<S> {
+    with(
+        with(
+            opened("R"),
+            vec![s(
+                "lic",
+                "R",
+                term("2012-03-01"),
+                "2012-03-01",
+                "2012-03-01",
+            )],
+        ),
+        more,
+    )
+}
+
+/// A licensee event of `kind` on R, claimed and recorded on `on`.
+fn lic(kind: EventKind, on: &'static str) -> S {
+    s("lic", "R", kind, on, on)
+}
+
+/// Whether the outcome is the after-termination refusal for `kind`.
+fn refused_after_termination(r: &Result<(), Violation>, kind: Kind) -> bool {
+    matches!(r, Err(Violation::ServiceAfterTermination { kind: k, terminated_on, .. }) if *k == kind && terminated_on.to_string() == "2012-03-01")
+}
+
 fn outcome(script: Vec<S>) -> Result<(), Violation> {
     let mut l = genesis(false);
     let n = script.len();
@@ -215,6 +242,37 @@ fn table() {
         ("nothing after destruction", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01"), s("lic", "R", EventKind::Contact, "2018-01-02", "2018-01-02")]), |r| matches!(r, Err(Violation::AfterDestruction { destroyed_at: Seq(7), .. }))),
         ("no hold after destruction either", with(opened("R"), vec![s("lic", "R", term("2012-03-01"), "2012-03-01", "2012-03-01"), s("cus", "R", destroy(), "2018-01-01", "2018-01-01"), s("cus", "R", hold("A"), "2018-01-02", "2018-01-02")]), |r| matches!(r, Err(Violation::AfterDestruction { .. }))),
         ("replayed nonce", with(opened("R"), vec![S { nonce: Some({ let mut n = [0u8; 16]; n[..8].copy_from_slice(&5u64.to_be_bytes()); n }), ..s("lic", "R", EventKind::Contact, "2012-03-01", "2012-03-01") }]), |r| matches!(r, Err(Violation::Replay { first: Seq(5) }))),
+        // Service after termination (issue 11): refused until service_resumed; contacts and the
+        // parts of terminating stay allowed. One row per kind.
+        ("presenting_problem after termination", after_term(vec![lic(EventKind::PresentingProblem, "2013-01-01")]), |r| refused_after_termination(r, Kind::PresentingProblem)),
+        ("assessment after termination", after_term(vec![lic(EventKind::Assessment, "2013-01-01")]), |r| refused_after_termination(r, Kind::Assessment)),
+        ("plan_of_action after termination", after_term(vec![lic(EventKind::PlanOfAction, "2013-01-01")]), |r| refused_after_termination(r, Kind::PlanOfAction)),
+        ("progress_note after termination", after_term(vec![lic(EventKind::ProgressNote, "2013-01-01")]), |r| refused_after_termination(r, Kind::ProgressNote)),
+        ("consult after termination", after_term(vec![lic(EventKind::Consult, "2013-01-01")]), |r| refused_after_termination(r, Kind::Consult)),
+        ("evaluative_report after termination", after_term(vec![lic(EventKind::EvaluativeReport, "2013-01-01")]), |r| refused_after_termination(r, Kind::EvaluativeReport)),
+        ("disclosure after termination", after_term(vec![lic(EventKind::Disclosure, "2013-01-01")]), |r| refused_after_termination(r, Kind::Disclosure)),
+        ("recording_consent after termination", after_term(vec![lic(EventKind::RecordingConsent, "2013-01-01")]), |r| refused_after_termination(r, Kind::RecordingConsent)),
+        ("fee_arrangement after termination", after_term(vec![lic(EventKind::FeeArrangement, "2013-01-01")]), |r| refused_after_termination(r, Kind::FeeArrangement)),
+        ("a backdated note after termination is refused too", after_term(vec![s("lic", "R", EventKind::ProgressNote, "2012-02-20", "2013-01-01")]), |r| refused_after_termination(r, Kind::ProgressNote)),
+        ("contact after termination (a records request)", after_term(vec![lic(EventKind::Contact, "2013-01-01")]), |r| r.is_ok()),
+        ("termination_notice after termination", after_term(vec![lic(EventKind::TerminationNotice, "2012-03-05")]), |r| r.is_ok()),
+        ("referral after termination", after_term(vec![lic(EventKind::Referral, "2012-03-05")]), |r| r.is_ok()),
+        ("amendment after termination", after_term(vec![lic(EventKind::Amendment { amends: Seq(5) }, "2013-01-01")]), |r| r.is_ok()),
+        ("hold after termination", after_term(vec![s("cus", "R", hold("A"), "2013-01-01", "2013-01-01")]), |r| r.is_ok()),
+        ("hold released after termination", after_term(vec![s("cus", "R", hold("A"), "2013-01-01", "2013-01-01"), s("cus", "R", release("A"), "2013-02-01", "2013-02-01")]), |r| r.is_ok()),
+        ("service_resumed after termination", after_term(vec![lic(EventKind::ServiceResumed, "2013-01-01")]), |r| r.is_ok()),
+        ("resumed, then a note", after_term(vec![lic(EventKind::ServiceResumed, "2013-01-01"), lic(EventKind::ProgressNote, "2013-01-02")]), |r| r.is_ok()),
+        ("resumed, then every service kind", after_term(vec![lic(EventKind::ServiceResumed, "2013-01-01"), lic(EventKind::Disclosure, "2013-01-01"), lic(EventKind::RecordingConsent, "2013-01-01"), lic(EventKind::FeeArrangement, "2013-01-01"), lic(EventKind::PresentingProblem, "2013-01-01"), lic(EventKind::Assessment, "2013-01-02"), lic(EventKind::PlanOfAction, "2013-01-02"), lic(EventKind::Consult, "2013-01-03"), lic(EventKind::EvaluativeReport, "2013-01-03"), lic(EventKind::ProgressNote, "2013-01-04")]), |r| r.is_ok()),
+        ("resumed and terminated again: service refused again", after_term(vec![lic(EventKind::ServiceResumed, "2013-01-01"), lic(EventKind::ProgressNote, "2013-01-02"), lic(term("2013-02-01"), "2013-02-01"), lic(EventKind::ProgressNote, "2013-03-01")]), |r| matches!(r, Err(Violation::ServiceAfterTermination { terminated_on, .. }) if terminated_on.to_string() == "2013-02-01")),
+        // The retention clock starts at the latest date of service or client contact when it
+        // is later than the termination.
+        ("a later contact moves the lawful date", after_term(vec![lic(EventKind::Contact, "2013-06-01"), s("cus", "R", destroy(), "2017-03-02", "2017-03-02")]), |r| matches!(r, Err(Violation::DestructionBeforeRetentionEnd { retained_until, lawful_from, .. }) if retained_until.to_string() == "2018-06-01" && lawful_from.to_string() == "2018-06-02")),
+        ("a later contact: lawful the day after its fifth anniversary", after_term(vec![lic(EventKind::Contact, "2013-06-01"), s("cus", "R", destroy(), "2018-06-02", "2018-06-02")]), |r| r.is_ok()),
+        ("a late termination notice moves the lawful date", after_term(vec![lic(EventKind::TerminationNotice, "2012-03-09"), s("cus", "R", destroy(), "2017-03-02", "2017-03-02")]), |r| matches!(r, Err(Violation::DestructionBeforeRetentionEnd { lawful_from, .. }) if lawful_from.to_string() == "2017-03-10")),
+        ("a contact claimed before the termination does not move it", after_term(vec![s("lic", "R", EventKind::Contact, "2012-02-15", "2013-06-01"), s("cus", "R", destroy(), "2017-03-02", "2017-03-02")]), |r| r.is_ok()),
+        ("an amendment or a hold does not move it", after_term(vec![lic(EventKind::Amendment { amends: Seq(5) }, "2014-01-01"), s("cus", "R", hold("A"), "2014-01-01", "2014-01-01"), s("cus", "R", release("A"), "2014-02-01", "2014-02-01"), s("cus", "R", destroy(), "2017-03-02", "2017-03-02")]), |r| r.is_ok()),
+        ("leap day contact: Feb 28 is still retained", after_term(vec![lic(EventKind::Contact, "2016-02-29"), s("cus", "R", destroy(), "2021-02-28", "2021-02-28")]), |r| matches!(r, Err(Violation::DestructionBeforeRetentionEnd { retained_until, lawful_from, .. }) if retained_until.to_string() == "2021-02-28" && lawful_from.to_string() == "2021-03-01")),
+        ("leap day contact: Mar 1 is lawful", after_term(vec![lic(EventKind::Contact, "2016-02-29"), s("cus", "R", destroy(), "2021-03-01", "2021-03-01")]), |r| r.is_ok()),
         ("second genesis", vec![admin(EventKind::Genesis { origin: text("x"), admin: ActorId::new("adm").unwrap(), admin_key: SigningKey::from_seed(&[1; 32]).public_key(), ledger_key: SigningKey::from_seed(&[1; 32]).public_key(), settings: LedgerSettings::default() }, "2012-01-01")], |r| matches!(r, Err(Violation::GenesisPlacement))),
         ("admin event naming a record", vec![S { record: Some("R"), ..admin(EventKind::KeyRevoked { actor: ActorId::new("lic").unwrap() }, "2012-03-01") }], |r| matches!(r, Err(Violation::Shape(_)))),
     ];
@@ -317,11 +375,24 @@ fn completeness_items() {
     assert_eq!(c.a_progress_notes, Item::Present);
     assert_eq!(c.a_assessment, Item::Missing);
     assert_eq!(c.d_consults, Item::NoneRecorded);
+    // (7) is presence only: the event model does not mark recorded sessions.
+    assert_eq!(c.recording_consent, Item::NoneRecorded);
+    assert!(!c.missing().contains(&"7_recording_consent"));
     assert_eq!(
         c.f_termination_notice,
         Item::NotApplicable,
         "(F) applies once service terminates"
     );
+    l.run(s(
+        "lic",
+        "R",
+        EventKind::RecordingConsent,
+        "2012-02-11",
+        "2012-02-11",
+    ))
+    .unwrap();
+    let c = l.record("R").completeness(l.state.registry.settings);
+    assert_eq!(c.recording_consent, Item::Present);
     l.run(s(
         "lic",
         "R",
@@ -367,4 +438,203 @@ fn completeness_items() {
             .f_termination_notice,
         Item::NotApplicable
     );
+}
+
+#[test]
+fn service_after_termination_names_the_fix() {
+    let r = outcome(after_term(vec![lic(EventKind::ProgressNote, "2013-01-01")]));
+    let msg = r.unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        "record R: service terminated on 2012-03-01; progress_note records service: append service_resumed first"
+    );
+}
+
+#[test]
+fn service_classes_are_pinned() {
+    // The one classification (Kind::service_class): a change here is a change of rule, and
+    // docs/FORMAT.md §4 and docs/REGULATION.md must change with it.
+    use ServiceClass::{Contact, Other, Renders, Terms};
+    let expected = [
+        (Kind::Genesis, Other),
+        (Kind::ActorEnrolled, Other),
+        (Kind::KeyRevoked, Other),
+        (Kind::RecordOpened, Other),
+        (Kind::Disclosure, Terms),
+        (Kind::RecordingConsent, Terms),
+        (Kind::PresentingProblem, Renders),
+        (Kind::Assessment, Renders),
+        (Kind::PlanOfAction, Renders),
+        (Kind::ProgressNote, Renders),
+        (Kind::FeeArrangement, Terms),
+        (Kind::Contact, Contact),
+        (Kind::Consult, Renders),
+        (Kind::EvaluativeReport, Renders),
+        (Kind::TerminationNotice, Contact),
+        (Kind::ServiceTerminated, Other),
+        (Kind::ServiceResumed, Other),
+        (Kind::Referral, Contact),
+        (Kind::Amendment, Other),
+        (Kind::HoldPlaced, Other),
+        (Kind::HoldReleased, Other),
+        (Kind::Destruction, Other),
+    ];
+    assert_eq!(expected.len(), Kind::ALL.len());
+    for (k, class) in expected {
+        assert_eq!(k.service_class(), class, "{k}");
+        assert_eq!(k.records_service(), matches!(class, Terms | Renders), "{k}");
+        assert_eq!(k.dates_service_or_contact(), class != Other, "{k}");
+    }
+}
+
+/// The walk-through of issue 11: service ended in 2021 and a progress note dated 2026 came
+/// in without `service_resumed`. The fold refuses it; a verifier replaying a ledger that holds
+/// it anyway (`force`) keeps the record until the note's date + 5 years, whatever the order.
+#[test]
+fn late_note_moves_eligibility_even_when_forced() {
+    let mut l = genesis(false);
+    l.run(s(
+        "lic",
+        "R",
+        EventKind::RecordOpened,
+        "2019-07-01",
+        "2019-07-01",
+    ))
+    .unwrap();
+    l.run(s(
+        "lic",
+        "R",
+        EventKind::ProgressNote,
+        "2021-05-01",
+        "2021-05-01",
+    ))
+    .unwrap();
+    l.run(s(
+        "lic",
+        "R",
+        term("2021-05-31"),
+        "2021-05-31",
+        "2021-05-31",
+    ))
+    .unwrap();
+    assert_eq!(
+        l.record("R")
+            .lawful_from()
+            .map(|d| d.to_string())
+            .as_deref(),
+        Some("2026-06-01")
+    );
+    let note = Event {
+        record: Some(RecordId::new("R").unwrap()),
+        author: ActorId::new("lic").unwrap(),
+        kind: EventKind::ProgressNote,
+        occurred_on: d("2026-03-10"),
+        commitment: None,
+        nonce: Nonce([0xab; 16]),
+    };
+    let step = Step {
+        seq: Seq(l.next),
+        recorded_at: Timestamp::start_of(d("2026-03-10")).unwrap(),
+        event: &note,
+    };
+    assert!(matches!(
+        l.state.step(step),
+        Err(Violation::ServiceAfterTermination {
+            kind: Kind::ProgressNote,
+            ..
+        })
+    ));
+    l.state.force(step);
+    let r = l.record("R");
+    assert_eq!(r.retention_start(), Some(d("2026-03-10")));
+    assert_eq!(r.retained_until(), Some(d("2031-03-10")));
+    assert_eq!(r.lawful_from(), Some(d("2031-03-11")));
+    assert_eq!(
+        r.status(d("2026-06-01"), false),
+        Status::Retained {
+            until: d("2031-03-10")
+        }
+    );
+    assert_eq!(
+        r.status(d("2031-03-10"), false),
+        Status::Retained {
+            until: d("2031-03-10")
+        }
+    );
+    assert_eq!(r.status(d("2031-03-11"), false), Status::Eligible);
+    let rid = RecordId::new("R").unwrap();
+    assert!(matches!(
+        r.check_destruction(&rid, d("2026-03-10")),
+        Err(Violation::DestructionBeforeRetentionEnd { lawful_from, .. }) if lawful_from == d("2031-03-11")
+    ));
+    assert!(r.check_destruction(&rid, d("2031-03-11")).is_ok());
+}
+
+/// A service date on Feb 29 that starts the clock: Feb 28 five years on is the last day.
+#[test]
+fn leap_day_service_date_when_forced() {
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    l.run(s(
+        "lic",
+        "R",
+        term("2012-03-01"),
+        "2012-03-01",
+        "2012-03-01",
+    ))
+    .unwrap();
+    let note = Event {
+        record: Some(RecordId::new("R").unwrap()),
+        author: ActorId::new("lic").unwrap(),
+        kind: EventKind::Assessment,
+        occurred_on: d("2016-02-29"),
+        commitment: None,
+        nonce: Nonce([0xcd; 16]),
+    };
+    l.state.force(Step {
+        seq: Seq(l.next),
+        recorded_at: Timestamp::start_of(d("2016-02-29")).unwrap(),
+        event: &note,
+    });
+    let r = l.record("R");
+    assert_eq!(r.retained_until(), Some(d("2021-02-28")));
+    assert_eq!(r.lawful_from(), Some(d("2021-03-01")));
+    assert_eq!(r.status(d("2021-03-01"), false), Status::Eligible);
+}
+
+/// (3): a disclosure at or before the first service is present; one dated after it, or none,
+/// is missing. Judged on claimed dates, so the order of import does not matter.
+#[test]
+#[rustfmt::skip] // One case per line.
+fn disclosure_at_or_before_first_service() {
+    type Script = Vec<(EventKind, &'static str)>;
+    let cases: Vec<(&str, Script, Item)> = vec![
+        ("no disclosure", vec![(EventKind::Assessment, "2012-01-11")], Item::Missing),
+        ("disclosure, no service yet", vec![(EventKind::Disclosure, "2012-01-10")], Item::Present),
+        ("same day", vec![(EventKind::Disclosure, "2012-01-10"), (EventKind::PresentingProblem, "2012-01-10")], Item::Present),
+        ("same day, service entered first", vec![(EventKind::PresentingProblem, "2012-01-10"), (EventKind::Disclosure, "2012-01-10")], Item::Present),
+        ("before, imported after the service", vec![(EventKind::PresentingProblem, "2012-01-12"), (EventKind::Assessment, "2012-01-13"), (EventKind::Disclosure, "2012-01-11")], Item::Present),
+        ("after the first service", vec![(EventKind::Assessment, "2012-01-11"), (EventKind::Disclosure, "2012-01-12")], Item::Missing),
+        ("a contact and a fee arrangement before it are not service", vec![(EventKind::Contact, "2012-01-10"), (EventKind::FeeArrangement, "2012-01-10"), (EventKind::Disclosure, "2012-01-11"), (EventKind::Assessment, "2012-01-11")], Item::Present),
+    ];
+    for (name, script, want) in cases {
+        let mut l = genesis(false);
+        l.run(s(
+            "lic",
+            "R",
+            EventKind::RecordOpened,
+            "2012-01-10",
+            "2012-01-10",
+        ))
+        .unwrap();
+        for (kind, on) in script {
+            // Recorded after every claimed date, so any claimed order is allowed.
+            l.run(s("lic", "R", kind, on, "2012-02-01")).unwrap();
+        }
+        let c = l.record("R").completeness(l.state.registry.settings);
+        assert_eq!(c.disclosure, want, "{name}");
+        assert_eq!(c.missing().contains(&"3_disclosure"), want == Item::Missing, "{name}");
+    }
 }

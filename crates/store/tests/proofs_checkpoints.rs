@@ -124,8 +124,14 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
     );
     assert!(matches!(l.append(e, p), Err(StoreError::Refused(_))));
     clock.set_day("2019-03-02");
-    // In a batch with a payload of the same record written just before it.
-    let (e1, p1) = Cast::TEST.licensee_event(&clock, &a, EventKind::Contact, Some(b"last call"));
+    // In a batch with a payload of the same record written just before it. (An amendment:
+    // a contact dated today would move the retention clock to today, issue 11.)
+    let (e1, p1) = Cast::TEST.licensee_event(
+        &clock,
+        &a,
+        EventKind::Amendment { amends: a_seqs[0] },
+        Some(b"correction"),
+    );
     let (e2, p2) = Cast::TEST.custodian_event(
         &clock,
         &a,

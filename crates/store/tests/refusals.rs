@@ -481,3 +481,116 @@ fn key_rotation_is_honoured() {
     )])
     .unwrap();
 }
+
+/// Issue 11's walk-through: service ended in 2021; a progress note dated 2026 with no
+/// `service_resumed` is refused (and writes nothing), so a destruction the same day stays
+/// refused; every service kind is refused the same way; contacts and the parts of
+/// terminating are not; after `service_resumed` service is accepted again.
+#[test]
+fn service_after_termination_needs_service_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2019-07-01");
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
+    let w = World {
+        _dir: dir,
+        clock,
+        l,
+    };
+    let c = &w.clock;
+    let r = rid("R");
+    for kind in [EventKind::RecordOpened, EventKind::Disclosure] {
+        let (e, p) = Cast::TEST.licensee_event(c, &r, kind, None);
+        w.l.append(e, p).unwrap();
+    }
+    c.set_day("2021-05-31");
+    let (e, p) = Cast::TEST.licensee_event(c, &r, EventKind::ProgressNote, Some(b"last session"));
+    w.l.append(e, p).unwrap();
+    let (e, p) = Cast::TEST.licensee_event(
+        c,
+        &r,
+        EventKind::ServiceTerminated {
+            terminated_on: date("2021-05-31"),
+        },
+        None,
+    );
+    w.l.append(e, p).unwrap();
+    // B is the record `refused` appends to afterwards.
+    let (e, p) = Cast::TEST.licensee_event(c, &rid("B"), EventKind::RecordOpened, None);
+    w.l.append(e, p).unwrap();
+
+    c.set_day("2026-06-01");
+    refused(
+        &w,
+        Cast::TEST.licensee_event(c, &r, EventKind::ProgressNote, Some(b"note dated 2026")),
+        violation(|v| {
+            matches!(v, Violation::ServiceAfterTermination { kind: caseledger_core::event::Kind::ProgressNote, terminated_on, .. } if *terminated_on == date("2021-05-31"))
+                && v.to_string().contains("append service_resumed first")
+        }),
+    );
+    for kind in [
+        EventKind::PresentingProblem,
+        EventKind::Assessment,
+        EventKind::PlanOfAction,
+        EventKind::Consult,
+        EventKind::EvaluativeReport,
+        EventKind::Disclosure,
+        EventKind::RecordingConsent,
+        EventKind::FeeArrangement,
+    ] {
+        refused(
+            &w,
+            Cast::TEST.licensee_event(c, &r, kind, None),
+            violation(|v| matches!(v, Violation::ServiceAfterTermination { .. })),
+        );
+    }
+    // Nothing moved the clock: lawful from 2026-06-01, so the state is as before.
+    let st = w.l.record_state(&r).unwrap().unwrap();
+    assert_eq!(st.lawful_from(), Some(date("2026-06-01")));
+
+    // A records request (contact) is allowed and, dated after the termination, keeps the
+    // record five years from its own date.
+    c.set_day("2026-05-20");
+    let (e, p) = Cast::TEST.licensee_event(c, &r, EventKind::Contact, Some(b"records request"));
+    w.l.append(e, p).unwrap();
+    c.set_day("2026-06-01");
+    for kind in [EventKind::TerminationNotice, EventKind::Referral] {
+        let (e, p) = Cast::TEST
+            .licensee
+            .sign(Some(&r), kind, date("2021-06-02"), None);
+        w.l.append(e, p).unwrap();
+    }
+    let st = w.l.record_state(&r).unwrap().unwrap();
+    assert_eq!(st.retention_start(), Some(date("2026-05-20")));
+    assert_eq!(st.lawful_from(), Some(date("2031-05-21")));
+    refused(
+        &w,
+        Cast::TEST.custodian_event(
+            c,
+            &r,
+            EventKind::Destruction {
+                reason: text("RP-5"),
+            },
+        ),
+        violation(
+            |v| matches!(v, Violation::DestructionBeforeRetentionEnd { lawful_from, .. } if *lawful_from == date("2031-05-21")),
+        ),
+    );
+
+    // service_resumed first, then the note goes in.
+    let (e, p) = Cast::TEST.licensee_event(c, &r, EventKind::ServiceResumed, None);
+    w.l.append(e, p).unwrap();
+    let (e, p) =
+        Cast::TEST.licensee_event(c, &r, EventKind::ProgressNote, Some(b"note dated 2026"));
+    w.l.append(e, p).unwrap();
+    refused(
+        &w,
+        Cast::TEST.custodian_event(
+            c,
+            &r,
+            EventKind::Destruction {
+                reason: text("RP-5"),
+            },
+        ),
+        violation(|v| matches!(v, Violation::DestructionOfOpenRecord(_))),
+    );
+}

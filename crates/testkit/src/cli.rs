@@ -145,6 +145,14 @@ pub struct Fixture {
     pub tmp: tempfile::TempDir,
 }
 
+/// Today's date, UTC (`YYYY-MM-DD`): the ledger clock's day.
+pub fn today() -> String {
+    caseledger_core::Timestamp::now()
+        .date_utc()
+        .expect("a date")
+        .to_string()
+}
+
 impl Fixture {
     /// An empty working directory.
     pub fn empty() -> Fixture {
@@ -232,17 +240,19 @@ impl Fixture {
         f
     }
 
-    /// `report retention --ledger L --as-of 2026-01-01 --key rk.pem --generate-key --out rep`,
-    /// followed by `extra`.
+    /// `report retention --ledger L --as-of <today> --signing-key rk.pem --generate-key --out
+    /// rep`, followed by `extra`. Today (UTC): the fixture's entries are recorded now, and a
+    /// report as of an earlier day would describe none of them.
     pub fn report(&self, extra: &[&str]) -> Output {
+        let day = today();
         let mut args = vec![
             "report",
             "retention",
             "--ledger",
             "L",
             "--as-of",
-            "2026-01-01",
-            "--key",
+            day.as_str(),
+            "--signing-key",
             "rk.pem",
             "--generate-key",
             "--out",

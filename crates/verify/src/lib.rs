@@ -4,8 +4,10 @@
 //! * [`verify`] streams a [`LedgerSource`] ([`SledSource`], [`ArchiveSource`],
 //!   [`MemorySource`]) and returns a [`Verified`]: the only way to get one.
 //! * [`bundle`]: the evidence bundle format for one record, and [`bundle::verify_bundle`].
-//! * [`report`]: the retention report model, built only from a [`Verified`], its
-//!   canonical JSON and its signatures.
+//! * [`asof`]: [`asof::verify_as_of`] verifies the whole ledger and, in the same pass,
+//!   folds the prefix recorded before a cut (the end of a report's day): an [`asof::AsOf`].
+//! * [`report`]: the retention report model, built only from an [`asof::AsOf`], its
+//!   canonical JSON and its signatures; [`manifest`]: the signed list of a report's files.
 //!
 //! # What [`verify`] checks
 //!
@@ -96,12 +98,14 @@
 )]
 
 mod archive_source;
+pub mod asof;
 pub mod bundle;
 pub mod checkpoints_log;
 mod engine;
 pub mod finding;
 mod history;
 mod judge;
+pub mod manifest;
 mod policy;
 mod replay;
 pub mod report;

@@ -1,31 +1,75 @@
-//! The retention report model: built only from a [`Verified`], canonical JSON, signed.
+//! The retention report model: built only from an [`AsOf`] (a verification of the whole
+//! ledger and the prefix recorded by the end of the as-of day), canonical JSON, signed.
 //!
-//! # Schema `caseledger-retention-report/v1`
+//! # Schema `caseledger-retention-report/v2`
 //!
 //! Canonical JSON: `serde_json` compact output of the structs below, fields in declaration
-//! order, no maps, records sorted by id, dates `YYYY-MM-DD`, hashes base64. Top level:
-//! `schema`, `origin`, `as_of`, `checkpoint` (note, size, root, or null), `ledger` (size,
-//! root, checkpoint_key_self_attested, signatures_checked_from), `integrity` (verdict
-//! `verified` | `findings`, findings), `totals` (records and one count per status),
-//! `records` (per record: id, status, opened_on, opened_seq, last_terminated_on,
-//! retained_until, lawful_from, holds, destruction {seq, date, by, lawful} or null,
-//! completeness [{item, status}], missing_items, entries). No payload content, ever.
+//! order, no maps, records sorted by id, dates `YYYY-MM-DD`, instants RFC 3339 UTC, hashes
+//! base64. Top level: `schema`, `origin`, `as_of`, `time_zone`, `recorded_before` (the
+//! cut: entries recorded at or after it are not part of the report), `produced_at`,
+//! `signer` (identity, key, fingerprint), `rule` (the text applied), `prefix` (size, root,
+//! last_recorded_at, checkpoint {note, size, root} or null), `integrity` (verdict
+//! `verified` | `findings`, anchor, checkpoint_key_self_attested, findings), `totals`
+//! (records and one count per status), `records` (per record: id, status, opened_on,
+//! opened_seq, last_terminated_on, retained_until, lawful_from, holds, destruction {seq,
+//! date, by, lawful} or null, completeness [{item, status}], missing_items, entries). No
+//! payload content, ever.
+//!
+//! Given the same ledger prefix, keys and inputs, the bytes differ only in `produced_at`:
+//! nothing in the report depends on entries recorded after the cut, except findings, which
+//! concern the whole ledger as verified when the report is produced.
 //!
 //! Signatures over the exact bytes: SSHSIG (namespace `caseledger-report`, for
-//! `ssh-keygen -Y verify`) and raw Ed25519 (for `openssl pkeyutl -verify -rawin`).
+//! `ssh-keygen -Y verify`) and raw Ed25519 (for `openssl pkeyutl -verify -rawin`). Every
+//! file of a report is covered by one signed manifest ([`crate::manifest`]).
 
+use crate::asof::AsOf;
 use crate::finding::Finding;
-use crate::verified::Verified;
-use base64::engine::general_purpose::STANDARD as B64;
+use crate::policy::Policy;
+use base64::engine::general_purpose::{STANDARD as B64, STANDARD_NO_PAD as B64_NO_PAD};
 use base64::Engine;
+use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::keys::SigningKey;
+use caseledger_core::note::Note;
 use caseledger_core::record::{Item, Service, Status};
 use caseledger_core::sshsig::{self, REPORT_NAMESPACE};
-use caseledger_core::{Date, PublicKey, SignatureBytes};
+use caseledger_core::{Date, PublicKey, SignatureBytes, Timestamp};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-/// The schema name of version 1.
-pub const SCHEMA_V1: &str = "caseledger-retention-report/v1";
+/// The schema name of version 2.
+pub const SCHEMA_V2: &str = "caseledger-retention-report/v2";
+
+/// The rule a report applies.
+pub const RULE_CITATION: &str =
+    "Missouri Code of State Regulations, 20 CSR 2263-3.040 (Client Relationships)";
+
+/// 20 CSR 2263-3.040 (12), verbatim.
+pub const RULE_12: &str = "(12) For the purpose of these rules, the licensed social worker and temporary permit holder shall assure that professional records are maintained for at least five (5) years after the date of service is terminated.";
+
+/// 20 CSR 2263-3.040 (11) and its items (A) to (F), verbatim.
+pub const RULE_11: [&str; 7] = [
+    "(11) A licensee rendering services to a client shall maintain professional records that include:",
+    "(A) The presenting problem(s), assessment, plan of action, and progress notes;",
+    "(B) The fee arrangement;",
+    "(C) The date and substance of each contact with the client;",
+    "(D) Notation and results of formal consults with other providers;",
+    "(E) A copy of all evaluative reports prepared or received as a part of the professional relationship;",
+    "(F) A copy of a written communication with the client identifying the date and reason for termination of professional service if the licensed social worker is in private practice.",
+];
+
+/// The words of `caseledger verify` for a verdict that no key or checkpoint of the relying
+/// party anchors (its note when no `--key` is given).
+pub const SELF_ATTESTED_WORDS: &str =
+    "checkpoints were checked with the ledger key named in the ledger itself";
+
+/// Anchor: a signed checkpoint the auditor holds (`verify --trusted`'s words).
+pub const TRUSTED_CHECKPOINT_WORDS: &str =
+    "the ledger matches a signed checkpoint the auditor holds";
+
+/// Anchor: a trusted ledger key (`verify --key`'s words).
+pub const LEDGER_KEY_WORDS: &str =
+    "checkpoints were checked with a trusted ledger (checkpoint) key the relying party supplied";
 
 /// Why a report was not built, signed or verified.
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +84,80 @@ pub enum ReportError {
     #[error("cannot sign the report: {0}")]
     Sign(String),
     /// A signature does not verify, or was made by another key.
-    #[error("report signature does not verify: {0}")]
+    #[error("signature does not verify: {0}")]
     BadSignature(String),
 }
 
-/// The checkpoint a report was computed against.
+/// The SHA-256 fingerprint of a key as `ssh-keygen -l` prints it: `SHA256:` and the
+/// unpadded base64 of the digest of the OpenSSH key blob.
+pub fn fingerprint(key: &PublicKey) -> String {
+    format!(
+        "SHA256:{}",
+        B64_NO_PAD.encode(Sha256::digest(key.to_ssh_blob()))
+    )
+}
+
+/// An instant as RFC 3339 UTC, to the second (rounded down).
+pub fn instant(t: Timestamp) -> String {
+    let secs = t.micros().div_euclid(1_000_000);
+    exact(Timestamp(secs.saturating_mul(1_000_000)))
+}
+
+/// An instant as RFC 3339 UTC, to the microsecond (the ledger clock's precision).
+fn exact(t: Timestamp) -> String {
+    t.to_jiff()
+        .map_or_else(|_| format!("@{}us", t.micros()), |j| j.to_string())
+}
+
+/// Who signed the report.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Signer {
+    /// The reporting identity (the principal in `allowed_signers`).
+    pub identity: String,
+    /// The reporting public key, an OpenSSH `ssh-ed25519` line without comment.
+    pub key: String,
+    /// Its fingerprint, `SHA256:...` as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+}
+
+/// The rule text the report applies, quoted.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Rule {
+    /// [`RULE_CITATION`].
+    pub citation: String,
+    /// [`RULE_12`].
+    pub retention: String,
+    /// [`RULE_11`].
+    pub records: Vec<String>,
+}
+
+impl Rule {
+    /// The rule as this version applies it.
+    pub fn current() -> Rule {
+        Rule {
+            citation: RULE_CITATION.to_owned(),
+            retention: RULE_12.to_owned(),
+            records: RULE_11.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+/// What a report states beyond the ledger: the day, its time zone, when, by whom.
+#[derive(Clone, Debug)]
+pub struct ReportContext {
+    /// The as-of date.
+    pub as_of: Date,
+    /// The time zone whose end of `as_of` is the cut (IANA name, or `UTC`).
+    pub time_zone: String,
+    /// When the report is produced.
+    pub produced_at: Timestamp,
+    /// The reporting identity.
+    pub identity: String,
+    /// The reporting public key.
+    pub key: PublicKey,
+}
+
+/// A signed checkpoint of exactly the prefix's size and root.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct ReportCheckpoint {
     /// The signed note text.
@@ -55,24 +168,93 @@ pub struct ReportCheckpoint {
     pub root: String,
 }
 
-/// The ledger as verified.
+/// The prefix of the ledger the report describes: every entry recorded before the cut.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct LedgerSummary {
-    /// Entries verified.
+pub struct Prefix {
+    /// Entries in the prefix.
     pub size: u64,
-    /// Root over all entries, base64.
+    /// Merkle root over them, base64, computed by the verifier.
     pub root: String,
-    /// Checkpoints were checked with the key genesis names (no auditor key).
-    pub checkpoint_key_self_attested: bool,
-    /// Author signatures were checked from this seq on (0 unless resumed).
-    pub signatures_checked_from: u64,
+    /// `recorded_at` of the last entry in the prefix.
+    pub last_recorded_at: Option<String>,
+    /// A signed checkpoint of exactly this size and root, if the ledger holds one; null
+    /// when the root is the verifier's computation only.
+    pub checkpoint: Option<ReportCheckpoint>,
 }
 
-/// The integrity verdict.
+/// A checkpoint the auditor supplied.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct AnchorCheckpoint {
+    /// Its size.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+}
+
+/// What anchors the integrity verdict.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Anchor {
+    /// `trusted_checkpoint`, `ledger_key` or `self_attested`.
+    pub kind: String,
+    /// What that means, in the words `caseledger verify` uses.
+    pub words: String,
+    /// Ledger keys the relying party supplied (note keys).
+    pub ledger_keys: Vec<String>,
+    /// Checkpoints the auditor supplied.
+    pub trusted_checkpoints: Vec<AnchorCheckpoint>,
+}
+
+impl Anchor {
+    /// The anchor of a verification under `policy`: the auditor's checkpoints, else their
+    /// ledger keys, else none (self-attested).
+    pub fn of(policy: &Policy) -> Anchor {
+        let trusted_checkpoints: Vec<AnchorCheckpoint> = policy
+            .checkpoints
+            .iter()
+            .filter_map(|t| {
+                let n = Note::parse(t.as_bytes()).ok()?;
+                let c = Checkpoint::parse_body(n.text()).ok()?;
+                Some(AnchorCheckpoint {
+                    size: c.size,
+                    root: B64.encode(c.root),
+                })
+            })
+            .collect();
+        let ledger_keys: Vec<String> = policy
+            .trusted_keys
+            .iter()
+            .map(caseledger_core::note::NoteVerifier::to_vkey_string)
+            .collect();
+        let (kind, words) = if !trusted_checkpoints.is_empty() {
+            ("trusted_checkpoint", TRUSTED_CHECKPOINT_WORDS)
+        } else if !ledger_keys.is_empty() {
+            ("ledger_key", LEDGER_KEY_WORDS)
+        } else {
+            ("self_attested", SELF_ATTESTED_WORDS)
+        };
+        Anchor {
+            kind: kind.to_owned(),
+            words: words.to_owned(),
+            ledger_keys,
+            trusted_checkpoints,
+        }
+    }
+
+    /// No key or checkpoint of the relying party anchors the verdict.
+    pub fn is_self_attested(&self) -> bool {
+        self.kind == "self_attested"
+    }
+}
+
+/// The integrity verdict over the whole ledger as verified when the report is produced.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Integrity {
     /// `verified` (no findings) or `findings`.
     pub verdict: String,
+    /// What anchors it.
+    pub anchor: Anchor,
+    /// Checkpoints were checked with the key genesis names (as `verify --json` says).
+    pub checkpoint_key_self_attested: bool,
     /// Every finding.
     pub findings: Vec<Finding>,
 }
@@ -152,21 +334,29 @@ pub struct ReportRecord {
 /// A retention report as of a date. Build it with [`RetentionReport::build`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct RetentionReport {
-    /// [`SCHEMA_V1`].
+    /// [`SCHEMA_V2`].
     pub schema: String,
     /// The ledger's origin.
     pub origin: String,
-    /// The date statuses are computed for.
+    /// The date statuses are computed for; the ledger as it stood at its end.
     pub as_of: String,
-    /// The checkpoint it was computed against, if any matched.
-    pub checkpoint: Option<ReportCheckpoint>,
-    /// The ledger as verified.
-    pub ledger: LedgerSummary,
-    /// Verdict and findings.
+    /// The time zone of `as_of`'s end (IANA name, or `UTC`).
+    pub time_zone: String,
+    /// The cut, RFC 3339 UTC: entries recorded at or after it are not part of the report.
+    pub recorded_before: String,
+    /// When the report was produced, RFC 3339 UTC to the second.
+    pub produced_at: String,
+    /// Who signed it.
+    pub signer: Signer,
+    /// The rule text applied.
+    pub rule: Rule,
+    /// The prefix described.
+    pub prefix: Prefix,
+    /// Verdict, anchor and findings.
     pub integrity: Integrity,
     /// Counts per status.
     pub totals: Totals,
-    /// Records, sorted by id.
+    /// Records opened in the prefix, sorted by id.
     pub records: Vec<ReportRecord>,
 }
 
@@ -180,19 +370,23 @@ fn item_name(i: Item) -> &'static str {
 }
 
 impl RetentionReport {
-    /// Builds the report from a verification. Refuses a verification with findings unless
-    /// `include_findings` (then they are in `integrity.findings`).
+    /// Builds the report from a verification as of a cut, under the `policy` it ran with.
+    /// Refuses a verification with findings unless `include_findings` (then they are in
+    /// `integrity.findings`).
     pub fn build(
-        v: &Verified,
-        as_of: Date,
+        a: &AsOf,
+        policy: &Policy,
+        ctx: &ReportContext,
         include_findings: bool,
     ) -> Result<RetentionReport, ReportError> {
+        let v = a.verified();
         if !v.is_clean() && !include_findings {
             return Err(ReportError::HasFindings(v.findings().len()));
         }
+        let as_of = ctx.as_of;
         let mut totals = Totals::default();
-        let mut records = Vec::with_capacity(v.records().len());
-        for r in v.records() {
+        let mut records = Vec::with_capacity(a.records().len());
+        for r in a.records() {
             let s = &r.state;
             let status = s.status(as_of, r.content_missing);
             totals.records += 1;
@@ -205,7 +399,7 @@ impl RetentionReport {
                 Status::DestroyedEarly => totals.destroyed_early += 1,
                 Status::ContentMissing => totals.content_missing += 1,
             }
-            let completeness = s.completeness(v.registry().settings);
+            let completeness = s.completeness(a.registry().settings);
             records.push(ReportRecord {
                 id: r.id.as_str().to_owned(),
                 status: status.name().to_owned(),
@@ -242,22 +436,32 @@ impl RetentionReport {
         }
         records.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(RetentionReport {
-            schema: SCHEMA_V1.to_owned(),
+            schema: SCHEMA_V2.to_owned(),
             origin: v.origin().to_owned(),
             as_of: as_of.to_string(),
-            checkpoint: v.checkpoint().map(|c| ReportCheckpoint {
-                note: c.note.clone(),
-                size: c.size,
-                root: B64.encode(c.root),
-            }),
-            ledger: LedgerSummary {
-                size: v.size(),
-                root: B64.encode(v.root()),
-                checkpoint_key_self_attested: v.checkpoint_key_self_attested(),
-                signatures_checked_from: v.signatures_checked_from(),
+            time_zone: ctx.time_zone.clone(),
+            recorded_before: exact(a.cut()),
+            produced_at: instant(ctx.produced_at),
+            signer: Signer {
+                identity: ctx.identity.clone(),
+                key: ctx.key.to_openssh(""),
+                fingerprint: fingerprint(&ctx.key),
+            },
+            rule: Rule::current(),
+            prefix: Prefix {
+                size: a.size(),
+                root: B64.encode(a.root()),
+                last_recorded_at: a.last_recorded_at().map(exact),
+                checkpoint: a.checkpoint().map(|c| ReportCheckpoint {
+                    note: c.note.clone(),
+                    size: c.size,
+                    root: B64.encode(c.root),
+                }),
             },
             integrity: Integrity {
                 verdict: if v.is_clean() { "verified" } else { "findings" }.to_owned(),
+                anchor: Anchor::of(policy),
+                checkpoint_key_self_attested: v.checkpoint_key_self_attested(),
                 findings: v.findings().to_vec(),
             },
             totals,
@@ -271,16 +475,16 @@ impl RetentionReport {
     }
 }
 
-/// A report's two detached signatures.
+/// Two detached signatures over some bytes (a report, a manifest).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SignedReport {
-    /// SSHSIG, armoured, namespace `caseledger-report` (`report.json.sig`).
+    /// SSHSIG, armoured, namespace `caseledger-report` (`<file>.sig`).
     pub sshsig_armored: String,
-    /// Raw Ed25519 over the bytes (`report.json.ed25519`).
+    /// Raw Ed25519 over the bytes (`<file>.ed25519`).
     pub raw_ed25519: [u8; 64],
 }
 
-/// Signs report bytes in both forms.
+/// Signs bytes in both forms.
 pub fn sign_report(bytes: &[u8], key: &SigningKey) -> Result<SignedReport, ReportError> {
     let sshsig_armored =
         sshsig::sign(key, REPORT_NAMESPACE, bytes).map_err(|e| ReportError::Sign(e.to_string()))?;

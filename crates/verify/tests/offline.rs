@@ -10,12 +10,24 @@
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::merkle::{inclusion_proof, Sha256Hasher};
 use caseledger_core::note::NoteSigner;
+use caseledger_core::Timestamp;
 use caseledger_testkit::practice::*;
 use caseledger_testkit::tamper::*;
 use caseledger_testkit::{date, key, rid, Cast};
+use caseledger_verify::asof::verify_as_of;
 use caseledger_verify::bundle::{verify_bundle, Base64, Bundle, BundleEntry, FORMAT_V1};
-use caseledger_verify::report::{sign_report, verify_report, RetentionReport, SCHEMA_V1};
-use caseledger_verify::{verify, ArchiveSource, FindingKind as K, Policy, SledSource, VerifyError};
+use caseledger_verify::report::{
+    fingerprint, sign_report, verify_report, ReportContext, ReportError, RetentionReport, RULE_12,
+    SCHEMA_V2, SELF_ATTESTED_WORDS,
+};
+use caseledger_verify::{
+    verify, ArchiveSource, FindingKind as K, LedgerSource, MemorySource, Policy, SledSource,
+    VerifyError,
+};
+
+fn trusted() -> Policy {
+    Cast::PRACTICE.policy(vec![])
+}
 
 /// What `caseledger export --record R` writes, built here from the stored trees.
 fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
@@ -260,31 +272,71 @@ fn bundle_tamper_suite() {
     ));
 }
 
+fn ctx(as_of: &str) -> ReportContext {
+    ReportContext {
+        as_of: date(as_of),
+        time_zone: "UTC".into(),
+        produced_at: Timestamp::start_of(date("2030-01-01")).unwrap(),
+        identity: "reports@practice".into(),
+        key: key(42).public_key(),
+    }
+}
+
+/// The report as of the end of `as_of` (UTC) over `src`.
+fn report_from(
+    src: &dyn LedgerSource,
+    policy: &Policy,
+    as_of: &str,
+    include_findings: bool,
+) -> Result<RetentionReport, ReportError> {
+    let cut = Timestamp::start_of(date(as_of).next_day().unwrap()).unwrap();
+    let a = verify_as_of(src, policy, cut, &|_| {}).unwrap();
+    RetentionReport::build(&a, policy, &ctx(as_of), include_findings)
+}
+
+fn report(
+    fx: &Fixture,
+    policy: &Policy,
+    as_of: &str,
+    include_findings: bool,
+) -> Result<RetentionReport, ReportError> {
+    report_from(
+        &SledSource::open(fx.path()).unwrap(),
+        policy,
+        as_of,
+        include_findings,
+    )
+}
+
+fn status(r: &RetentionReport, id: &str) -> Option<String> {
+    r.records
+        .iter()
+        .find(|x| x.id == id)
+        .map(|x| x.status.clone())
+}
+
 #[test]
 fn retention_report_is_canonical_signed_and_complete() {
     let fx = fixture();
-    let v = verify(
-        &SledSource::open(fx.path()).unwrap(),
-        &Cast::PRACTICE.policy(vec![]),
-        &|_| {},
-    )
-    .unwrap();
-    let as_of = date("2024-06-01");
-    let r = RetentionReport::build(&v, as_of, false).unwrap();
-    assert_eq!(r.schema, SCHEMA_V1);
+    let r = report(&fx, &trusted(), "2024-06-01", false).unwrap();
+    assert_eq!(r.schema, SCHEMA_V2);
     assert_eq!(r.integrity.verdict, "verified");
-    let status = |id: &str| {
-        r.records
-            .iter()
-            .find(|x| x.id == id)
-            .unwrap()
-            .status
-            .clone()
-    };
-    assert_eq!(status("C-A"), "destroyed_lawfully");
-    assert_eq!(status("C-B"), "retained");
-    assert_eq!(status("C-C"), "open");
-    assert_eq!(status("C-D"), "on_hold");
+    assert_eq!(r.integrity.anchor.kind, "ledger_key");
+    assert_eq!(
+        r.integrity.anchor.ledger_keys,
+        vec![Cast::PRACTICE.verifier().to_vkey_string()]
+    );
+    assert_eq!(r.recorded_before, "2024-06-02T00:00:00Z");
+    assert_eq!(r.produced_at, "2030-01-01T00:00:00Z");
+    assert_eq!(r.signer.identity, "reports@practice");
+    assert_eq!(r.signer.fingerprint, fingerprint(&key(42).public_key()));
+    assert!(r.signer.fingerprint.starts_with("SHA256:") && !r.signer.fingerprint.ends_with('='));
+    assert_eq!(r.rule.retention, RULE_12);
+    assert_eq!(r.rule.records.len(), 7);
+    assert_eq!(status(&r, "C-A").as_deref(), Some("destroyed_lawfully"));
+    assert_eq!(status(&r, "C-B").as_deref(), Some("retained"));
+    assert_eq!(status(&r, "C-C").as_deref(), Some("open"));
+    assert_eq!(status(&r, "C-D").as_deref(), Some("on_hold"));
     let b = r.records.iter().find(|x| x.id == "C-B").unwrap();
     assert_eq!(b.retained_until.as_deref(), Some("2026-03-02"));
     assert_eq!(b.lawful_from.as_deref(), Some("2026-03-03"));
@@ -303,18 +355,21 @@ fn retention_report_is_canonical_signed_and_complete() {
         ),
         (4, 1, 1, 1, 1)
     );
-    assert_eq!(r.checkpoint.as_ref().unwrap().size, v.size());
+    // The whole ledger was recorded by then, and its last checkpoint is of exactly that size.
+    assert_eq!(r.prefix.size, fx.size);
+    assert_eq!(r.prefix.checkpoint.as_ref().unwrap().size, fx.size);
+    assert_eq!(r.prefix.checkpoint.as_ref().unwrap().root, r.prefix.root);
 
     let bytes = r.to_canonical_json().unwrap();
     assert_eq!(
         bytes,
-        RetentionReport::build(&v, as_of, false)
+        report(&fx, &trusted(), "2024-06-01", false)
             .unwrap()
             .to_canonical_json()
             .unwrap()
     );
     let text = String::from_utf8(bytes.clone()).unwrap();
-    assert!(text.starts_with("{\"schema\":\"caseledger-retention-report/v1\",\"origin\":"));
+    assert!(text.starts_with("{\"schema\":\"caseledger-retention-report/v2\",\"origin\":"));
     for secret in ["intake", "note b1", "note c1", "$80", "phone call"] {
         assert!(!text.contains(secret), "report leaks payload {secret:?}");
     }
@@ -326,31 +381,110 @@ fn retention_report_is_canonical_signed_and_complete() {
     assert!(verify_report(&bad, &sig, &rkey.public_key()).is_err());
     assert!(verify_report(&bytes, &sig, &key(43).public_key()).is_err());
     // Eligible after retention ran out.
-    let later = RetentionReport::build(&v, date("2026-03-03"), false).unwrap();
+    let later = report(&fx, &trusted(), "2026-03-03", false).unwrap();
+    assert_eq!(status(&later, "C-B").as_deref(), Some("eligible"));
+    // Without a key of the relying party, the verdict is self-attested, in verify's words.
+    let own = report(&fx, &Policy::default(), "2024-06-01", false).unwrap();
+    assert_eq!(own.integrity.anchor.kind, "self_attested");
+    assert_eq!(own.integrity.anchor.words, SELF_ATTESTED_WORDS);
+    assert!(own.integrity.checkpoint_key_self_attested);
+    // An auditor's checkpoint anchors it.
+    let held = checkpoint_note(10, root(&load(fx.path()), 10));
+    let with_cp = Policy {
+        checkpoints: vec![held],
+        ..Policy::default()
+    };
+    let r = report(&fx, &with_cp, "2024-06-01", false).unwrap();
+    assert_eq!(r.integrity.anchor.kind, "trusted_checkpoint");
+    assert_eq!(r.integrity.anchor.trusted_checkpoints[0].size, 10);
+}
+
+#[test]
+fn a_report_describes_the_ledger_as_it_stood_at_the_end_of_its_day() {
+    let fx = fixture();
+    // C-A was destroyed on 2021-03-01 (recorded that day); C-B's service, resumed in 2016,
+    // terminated again on 2021-03-02.
+    let r = report(&fx, &trusted(), "2021-02-28", false).unwrap();
+    assert_eq!(r.integrity.verdict, "verified");
+    assert!(r.prefix.size < fx.size);
+    // The destruction recorded after the day is not shown as done, and the payloads it
+    // removed since were there at the time: not content_missing.
+    assert_eq!(status(&r, "C-A").as_deref(), Some("eligible"));
+    let a = r.records.iter().find(|x| x.id == "C-A").unwrap();
+    assert!(a.destruction.is_none());
+    assert_eq!(status(&r, "C-B").as_deref(), Some("open"));
+    assert_eq!(r.totals.destroyed_lawfully, 0);
+    // The next day, it is.
+    let r = report(&fx, &trusted(), "2021-03-01", false).unwrap();
+    assert_eq!(status(&r, "C-A").as_deref(), Some("destroyed_lawfully"));
+    // A record opened after the day does not appear.
+    let r = report(&fx, &trusted(), "2015-12-31", false).unwrap();
     assert_eq!(
-        later.records.iter().find(|x| x.id == "C-B").unwrap().status,
-        "eligible"
+        r.records.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+        vec!["C-A"]
     );
+    assert_eq!(r.totals.records, 1);
+    // The prefix of the 2015-01-06 entries is exactly the stored checkpoint of size 10.
+    let r = report(&fx, &trusted(), "2015-01-06", false).unwrap();
+    assert_eq!(r.prefix.size, 10);
+    let cp = r
+        .prefix
+        .checkpoint
+        .as_ref()
+        .expect("the checkpoint of size 10");
+    assert_eq!(cp.size, 10);
+    assert_eq!(
+        cp.root,
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            root(&load(fx.path()), 10)
+        )
+    );
+    assert_eq!(r.prefix.root, cp.root);
+    // One day later, no checkpoint has that size: the verifier's root is stated alone.
+    let r = report(&fx, &trusted(), "2015-01-07", false).unwrap();
+    assert!(r.prefix.size > 10 && r.prefix.checkpoint.is_none());
+}
+
+#[test]
+fn a_past_report_is_the_same_whatever_was_recorded_after_its_day() {
+    let fx = fixture();
+    let items = load(fx.path());
+    // The ledger as it stood at the end of 2016-07-01: its first entries, with every
+    // payload that was stored then (C-A's were destroyed only in 2021), and the checkpoint
+    // of size 10.
+    let (practice_items, _) = practice_events();
+    let mut then = MemorySource::default();
+    let cut = Timestamp::start_of(date("2016-07-02")).unwrap();
+    for (i, it) in items.iter().enumerate() {
+        if it.entry.recorded_at >= cut {
+            break;
+        }
+        then.entries.insert(i as u64, it.entry.to_bytes().unwrap());
+        if let Some(p) = practice_items[i].1.as_ref() {
+            then.payloads.insert(i as u64, p.to_stored());
+        }
+    }
+    then.checkpoints.push(checkpoint_note(10, root(&items, 10)));
+    let now = report(&fx, &trusted(), "2016-07-01", false).unwrap();
+    let before = report_from(&then, &trusted(), "2016-07-01", false).unwrap();
+    assert_eq!(
+        String::from_utf8(now.to_canonical_json().unwrap()).unwrap(),
+        String::from_utf8(before.to_canonical_json().unwrap()).unwrap()
+    );
+    assert_eq!(now.prefix.size, then.entries.len() as u64);
+    assert!(now.records.iter().any(|r| r.id == "C-C"));
 }
 
 #[test]
 fn report_refuses_findings_unless_included() {
     let fx = fixture();
     edit_raw(fx.path(), "payloads", &20u64.to_be_bytes(), |_| None);
-    let v = verify(
-        &SledSource::open(fx.path()).unwrap(),
-        &Cast::PRACTICE.policy(vec![]),
-        &|_| {},
-    )
-    .unwrap();
-    assert!(RetentionReport::build(&v, date("2024-06-01"), false).is_err());
-    let r = RetentionReport::build(&v, date("2024-06-01"), true).unwrap();
+    assert!(report(&fx, &trusted(), "2024-06-01", false).is_err());
+    let r = report(&fx, &trusted(), "2024-06-01", true).unwrap();
     assert_eq!(r.integrity.verdict, "findings");
     assert_eq!(r.integrity.findings[0].kind, K::PayloadMissing);
-    assert_eq!(
-        r.records.iter().find(|x| x.id == "C-C").unwrap().status,
-        "content_missing"
-    );
+    assert_eq!(status(&r, "C-C").as_deref(), Some("content_missing"));
     let json = String::from_utf8(r.to_canonical_json().unwrap()).unwrap();
     assert!(json.contains("\"kind\":\"payload_missing\""));
 }

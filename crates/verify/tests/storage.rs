@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use caseledger_core::Date;
+use caseledger_core::Timestamp;
 use caseledger_testkit::practice::*;
 use caseledger_testkit::tamper::*;
 use caseledger_testkit::{key, verify_dir, Cast};
-use caseledger_verify::report::{ReportError, RetentionReport};
+use caseledger_verify::asof::verify_as_of;
+use caseledger_verify::report::{ReportContext, ReportError, RetentionReport};
 use caseledger_verify::{
     verify, FindingKind as K, LedgerSource, MemorySource, Policy, SledSource, Verified, VerifyError,
 };
@@ -82,11 +84,27 @@ fn an_emptied_ledger_with_stored_checkpoints_is_truncation() {
     }
     // It cannot become a clean report.
     let today = Date::parse("2030-01-01").unwrap();
+    let policy = Cast::PRACTICE.policy(vec![]);
+    let a = verify_as_of(
+        &SledSource::open(fx.path()).unwrap(),
+        &policy,
+        Timestamp::start_of(today.next_day().unwrap()).unwrap(),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(a.size(), 0);
+    let ctx = ReportContext {
+        as_of: today,
+        time_zone: "UTC".into(),
+        produced_at: Timestamp::start_of(today).unwrap(),
+        identity: "reports".into(),
+        key: key(42).public_key(),
+    };
     assert!(matches!(
-        RetentionReport::build(&v, today, false),
+        RetentionReport::build(&a, &policy, &ctx, false),
         Err(ReportError::HasFindings(2))
     ));
-    let r = RetentionReport::build(&v, today, true).unwrap();
+    let r = RetentionReport::build(&a, &policy, &ctx, true).unwrap();
     assert_eq!(r.integrity.verdict, "findings");
 }
 

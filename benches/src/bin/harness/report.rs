@@ -6,17 +6,27 @@ use crate::table::{fmt_secs, Row, Verdict};
 use crate::util::Res;
 use caseledger_bench::stats::{median, si};
 use caseledger_core::keys::SigningKey;
-use caseledger_verify::report::{sign_report, RetentionReport};
-use caseledger_verify::Verified;
+use caseledger_core::{Date, Timestamp};
+use caseledger_verify::asof::AsOf;
+use caseledger_verify::report::{sign_report, ReportContext, RetentionReport};
+use caseledger_verify::Policy;
 use std::time::Instant;
 
-/// Seconds to build the retention report of `v`, encode it and sign it.
-pub fn time_report(v: &Verified) -> Res<f64> {
+/// Seconds to build the retention report of `a` (a verification that also folded the prefix
+/// recorded by the end of `as_of`), encode it and sign it.
+pub fn time_report(a: &AsOf, policy: &Policy, as_of: Date, now: Timestamp) -> Res<f64> {
     let t = Instant::now();
-    let as_of = caseledger_core::Timestamp::now().date_utc()?;
-    let r = RetentionReport::build(v, as_of, true)?;
+    let key = SigningKey::from_seed(&[4; 32]);
+    let ctx = ReportContext {
+        as_of,
+        time_zone: "UTC".to_owned(),
+        produced_at: now,
+        identity: "bench".to_owned(),
+        key: key.public_key(),
+    };
+    let r = RetentionReport::build(a, policy, &ctx, true)?;
     let json = r.to_canonical_json()?;
-    let signed = sign_report(&json, &SigningKey::from_seed(&[4; 32]))?;
+    let signed = sign_report(&json, &key)?;
     std::hint::black_box((json.len(), signed.raw_ed25519[0]));
     Ok(t.elapsed().as_secs_f64())
 }

@@ -431,9 +431,10 @@ pub(crate) struct DestroyArgs {
 /// `caseledger report`.
 #[derive(Subcommand)]
 pub(crate) enum ReportCmd {
-    /// Verify the ledger, then write the signed retention report to <DIR>.
+    /// Verify the ledger, then write the signed retention report as of the end of a day to <DIR>.
     Retention(ReportRetentionArgs),
-    /// Verify a report's signatures (.sig and .ed25519 beside it).
+    /// Verify a report directory (its signed manifest and every file), or a report.json's
+    /// two signatures.
     Verify(ReportVerifyArgs),
 }
 
@@ -442,13 +443,17 @@ pub(crate) enum ReportCmd {
 pub(crate) struct ReportRetentionArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
-    /// Statuses are computed as of this date (YYYY-MM-DD).
+    /// The report describes the ledger as it stood at the end of this day (YYYY-MM-DD, or
+    /// `today`; not after today UTC): entries recorded later are not part of it.
     #[arg(long, value_name = "DATE")]
     pub as_of: String,
-    /// The reporting private key file (0600 PEM).
-    #[arg(long, value_name = "K")]
-    pub key: PathBuf,
-    /// Create the --key file (0600) when it does not exist.
+    /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago).
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// The reporting private key file (0600 PEM) that signs the report.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: PathBuf,
+    /// Create the --signing-key file (0600) when it does not exist.
     #[arg(long)]
     pub generate_key: bool,
     /// The output directory (created; existing report files are not overwritten).
@@ -457,27 +462,32 @@ pub(crate) struct ReportRetentionArgs {
     /// Report on a ledger with findings (they head the report) instead of refusing.
     #[arg(long)]
     pub include_findings: bool,
-    /// The signer identity in allowed_signers (default: the ledger's origin).
-    #[arg(long)]
-    pub identity: Option<String>,
-    /// A trusted checkpoint to verify against; repeatable.
+    /// The reporting identity, in the report and in allowed_signers (default: the ledger's origin).
+    #[arg(long, value_name = "NAME", alias = "identity")]
+    pub signer: Option<String>,
+    /// A signed checkpoint the auditor holds: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
+    /// The ledger's verifier key (note key `name+hex+base64`, text or file) as the relying
+    /// party holds it: anchors the integrity verdict; repeatable.
+    #[arg(long, value_name = "VKEY")]
+    pub ledger_key: Vec<String>,
 }
 
 /// `caseledger report verify`.
 #[derive(Args)]
 pub(crate) struct ReportVerifyArgs {
-    /// The report.json file.
-    #[arg(value_name = "REPORT")]
+    /// A report directory (checks manifest.sha256's signatures and every file's SHA-256), or
+    /// a report.json file (checks its two signatures).
+    #[arg(value_name = "DIR|REPORT")]
     pub report: PathBuf,
     /// The reporting public key (SPKI PEM, ssh-ed25519 line, note key): file or text.
     #[arg(long, value_name = "PUB")]
     pub key: String,
-    /// The SSHSIG signature (default: <REPORT>.sig).
+    /// With a report.json: the SSHSIG signature (default: <REPORT>.sig).
     #[arg(long, value_name = "FILE")]
     pub sig: Option<PathBuf>,
-    /// The raw Ed25519 signature (default: <REPORT>.ed25519).
+    /// With a report.json: the raw Ed25519 signature (default: <REPORT>.ed25519).
     #[arg(long, value_name = "FILE")]
     pub ed25519: Option<PathBuf>,
 }

@@ -3,18 +3,26 @@
 use super::ledger_ops::date_arg;
 use super::{ReportRetentionArgs, ReportVerifyArgs};
 use crate::output::Out;
+use crate::render::sh_quote;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::keys::SigningKey;
+use caseledger_core::note::NoteVerifier;
 use caseledger_core::sshsig::{allowed_signers_line, REPORT_NAMESPACE};
-use caseledger_verify::report::{sign_report, verify_report, RetentionReport, SignedReport};
+use caseledger_core::{Date, Timestamp};
+use caseledger_verify::asof::{verify_as_of, AsOf};
+use caseledger_verify::manifest::{sha256, Manifest, MANIFEST, MANIFEST_ED25519, MANIFEST_SIG};
+use caseledger_verify::report::{
+    fingerprint, sign_report, verify_report, ReportContext, RetentionReport, SignedReport,
+};
+use caseledger_verify::{LedgerSource, Policy};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-/// The files `report retention` writes into `--out`.
-const FILES: [&str; 7] = [
+/// The files of a report that its manifest covers.
+const COVERED: [&str; 7] = [
     "report.json",
     "report.json.sig",
     "report.json.ed25519",
@@ -24,9 +32,91 @@ const FILES: [&str; 7] = [
     "report-key.pem",
 ];
 
+/// Every file `report retention` writes into `--out`.
+const FILES: [&str; 10] = [
+    "report.json",
+    "report.json.sig",
+    "report.json.ed25519",
+    "report.html",
+    "report.csv",
+    "allowed_signers",
+    "report-key.pem",
+    MANIFEST,
+    MANIFEST_SIG,
+    MANIFEST_ED25519,
+];
+
+/// The largest report file `report verify` reads.
+const MAX_FILE: u64 = 1 << 30;
+
+/// The instant the day `as_of` ends in `tz` (the start of the next day there).
+fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
+    let zone = jiff::tz::TimeZone::get(tz).map_err(|e| {
+        anyhow!("--tz {tz:?}: not a time zone this system knows (an IANA name such as America/Chicago, or UTC): {e}")
+    })?;
+    let next = as_of
+        .next_day()
+        .map_err(|e| anyhow!("--as-of {as_of}: {e}"))?;
+    let start = next
+        .civil()
+        .to_zoned(zone)
+        .map_err(|e| anyhow!("--as-of {as_of} in {tz}: {e}"))?;
+    let name = if tz.eq_ignore_ascii_case("utc") {
+        "UTC".to_owned()
+    } else {
+        tz.to_owned()
+    };
+    Ok((name, Timestamp(start.timestamp().as_microsecond())))
+}
+
+/// The relying party's ledger keys, as note-key text (checked here so a bad one is named
+/// by this command's flag).
+fn ledger_keys(args: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(args.len());
+    for k in args {
+        let p = Path::new(k);
+        let text = if !k.contains('+') || p.exists() {
+            crate::io::read_text(p, "--ledger-key")?.trim().to_owned()
+        } else {
+            k.trim().to_owned()
+        };
+        NoteVerifier::parse(&text).map_err(|e| {
+            anyhow!("--ledger-key {k}: not a note verifier key (name+hex8+base64): {e}")
+        })?;
+        out.push(text);
+    }
+    Ok(out)
+}
+
+/// Verifies the whole ledger and folds the prefix before `cut`, with a progress bar.
+fn run_as_of(src: &dyn LedgerSource, policy: &Policy, cut: Timestamp, out: &Out) -> Result<AsOf> {
+    let pb = out.progress(src.len_hint().unwrap_or(0), "verifying");
+    let progress = |p: caseledger_verify::Progress| {
+        if let Some(t) = p.total {
+            pb.set_length(t);
+        }
+        pb.set_position(p.done);
+    };
+    let a = verify_as_of(src, policy, cut, &progress);
+    pb.finish_and_clear();
+    a.map_err(|e| anyhow!("{e}"))
+}
+
 /// `caseledger report retention`.
 pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
-    let as_of = date_arg(&a.as_of, "--as-of")?;
+    let now = Timestamp::now();
+    let today = now
+        .date_utc()
+        .map_err(|e| anyhow!("the system clock: {e}"))?;
+    let as_of = if a.as_of == "today" {
+        today
+    } else {
+        date_arg(&a.as_of, "--as-of")?
+    };
+    if as_of > today {
+        bail!("--as-of {as_of}: after today ({today}, UTC); a report describes the ledger as it stood at the end of a day, never a day to come");
+    }
+    let (time_zone, cut) = end_of_day(as_of, &a.tz)?;
     // Check every output before doing any work, so a refusal writes nothing.
     let o = a.out.display();
     match fs::metadata(&a.out) {
@@ -40,15 +130,17 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         }
         Err(_) => {}
     }
-    let (key, generate) = if a.key.exists() || !a.generate_key {
-        (crate::keys::read_private(&a.key)?, false)
+    let (key, generate) = if a.signing_key.exists() || !a.generate_key {
+        (crate::keys::read_private(&a.signing_key)?, false)
     } else {
         (SigningKey::generate(), true)
     };
+    let keys = ledger_keys(&a.ledger_key)?;
+    let policy = super::verify::policy(&a.trusted, &keys, &[], None)?;
     let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
-    let policy = super::verify::policy(&a.trusted, &[], &[], None)?;
-    let v = super::verify::run_source(&src, &policy, out)?;
+    let asof = run_as_of(&src, &policy, cut, out)?;
     drop(src);
+    let v = asof.verified();
     if !v.is_clean() && !a.include_findings {
         for f in v.findings() {
             out.say(format!("finding: {f}"));
@@ -60,15 +152,47 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         ));
         return Ok(Outcome::Findings);
     }
-    let identity = a.identity.clone().unwrap_or_else(|| v.origin().to_owned());
-    let signers = allowed_signers_line(&identity, &key.public_key(), REPORT_NAMESPACE)
-        .map_err(|e| anyhow!("--identity {identity:?}: {e}"))?;
-    let report =
-        RetentionReport::build(&v, as_of, a.include_findings).map_err(|e| anyhow!("{e}"))?;
+    if asof.size() == 0 && v.is_clean() {
+        bail!("--as-of {as_of}: nothing had been recorded in ledger {} by the end of that day ({time_zone}); a report as of then would be empty", a.ledger.ledger.display());
+    }
+    if cut > now {
+        out.say(format!(
+            "note: {as_of} has not ended yet ({}): this report describes the entries recorded so far; one produced later the same day may describe more",
+            a.tz
+        ));
+    }
+    let identity = a.signer.clone().unwrap_or_else(|| v.origin().to_owned());
+    let public = key.public_key();
+    let signers = allowed_signers_line(&identity, &public, REPORT_NAMESPACE)
+        .map_err(|e| anyhow!("--signer {identity:?}: {e}"))?;
+    let ctx = ReportContext {
+        as_of,
+        time_zone,
+        produced_at: now,
+        identity: identity.clone(),
+        key: public,
+    };
+    let report = RetentionReport::build(&asof, &policy, &ctx, a.include_findings)
+        .map_err(|e| anyhow!("{e}"))?;
     let bytes = report.to_canonical_json().map_err(|e| anyhow!("{e}"))?;
     let sig = sign_report(&bytes, &key).map_err(|e| anyhow!("{e}"))?;
     let html = crate::render::html(&report);
     let csv = crate::render::csv(&report);
+    let pem = public.to_spki_pem();
+    let contents: [(&str, &[u8]); 7] = [
+        ("report.json", &bytes),
+        ("report.json.sig", sig.sshsig_armored.as_bytes()),
+        ("report.json.ed25519", &sig.raw_ed25519),
+        ("report.html", html.as_bytes()),
+        ("report.csv", csv.as_bytes()),
+        ("allowed_signers", signers.as_bytes()),
+        ("report-key.pem", pem.as_bytes()),
+    ];
+    debug_assert!(contents.iter().map(|c| c.0).eq(COVERED));
+    let manifest = Manifest::of(contents.iter().copied())
+        .map_err(|e| anyhow!("manifest: {e}"))?
+        .to_bytes();
+    let msig = sign_report(&manifest, &key).map_err(|e| anyhow!("{e}"))?;
 
     fs::DirBuilder::new()
         .recursive(true)
@@ -77,46 +201,58 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         .map_err(crate::io::io_why)
         .with_context(|| format!("--out {o}"))?;
     if generate {
-        crate::keys::write_private(&a.key, &key, &identity)?;
+        crate::keys::write_private(&a.signing_key, &key, &identity)?;
         out.say(format!(
             "generated reporting key {} (mode 0600)",
-            a.key.display()
+            a.signing_key.display()
         ));
     }
     let write =
         |name: &str, data: &[u8]| crate::io::write_new(&a.out.join(name), data, "report file");
-    write("report.json", &bytes)?;
-    write("report.json.sig", sig.sshsig_armored.as_bytes())?;
-    write("report.json.ed25519", &sig.raw_ed25519)?;
-    write("report.html", html.as_bytes())?;
-    write("report.csv", csv.as_bytes())?;
-    write("allowed_signers", signers.as_bytes())?;
-    write("report-key.pem", key.public_key().to_spki_pem().as_bytes())?;
+    for (name, data) in contents {
+        write(name, data)?;
+    }
+    write(MANIFEST, &manifest)?;
+    write(MANIFEST_SIG, msig.sshsig_armored.as_bytes())?;
+    write(MANIFEST_ED25519, &msig.raw_ed25519)?;
 
-    let j = a.out.join("report.json");
     if out.json {
         out.json_data(&json!({
             "out": o.to_string(),
-            "as_of": as_of.to_string(),
+            "as_of": report.as_of,
+            "time_zone": report.time_zone,
+            "recorded_before": report.recorded_before,
+            "prefix_size": report.prefix.size,
             "records": report.totals.records,
             "verdict": report.integrity.verdict,
+            "anchor": report.integrity.anchor.kind,
             "findings": report.integrity.findings.len(),
-            "identity": identity,
+            "signer": identity,
+            "key_fingerprint": report.signer.fingerprint,
             "files": FILES,
         }))?;
     } else {
         out.say(format!(
-            "wrote retention report as of {as_of} to {o}: {} records, integrity {}",
-            report.totals.records, report.integrity.verdict
+            "wrote retention report as of the end of {as_of} ({}) to {o}: {} entries recorded by then, {} records, integrity {} ({})",
+            report.time_zone,
+            report.prefix.size,
+            report.totals.records,
+            report.integrity.verdict,
+            report.integrity.anchor.kind.replace('_', "-"),
         ));
+        let d = |f: &str| sh_quote(&a.out.join(f).display().to_string());
         out.say(format!(
-            "check it with:\n  ssh-keygen -Y verify -f {} -I {identity} -n {REPORT_NAMESPACE} -s {}.sig < {}\n  openssl pkeyutl -verify -pubin -inkey {} -rawin -in {} -sigfile {}.ed25519",
-            a.out.join("allowed_signers").display(),
-            j.display(),
-            j.display(),
-            a.out.join("report-key.pem").display(),
-            j.display(),
-            j.display()
+            "signed by {identity} with key {}; check it with:\n  caseledger report verify {} --key {}\n  ssh-keygen -Y verify -f {} -I {} -n {REPORT_NAMESPACE} -s {} < {}\n  openssl pkeyutl -verify -pubin -inkey {} -rawin -in {} -sigfile {}",
+            report.signer.fingerprint,
+            sh_quote(&o.to_string()),
+            sh_quote(&report.signer.key),
+            d("allowed_signers"),
+            sh_quote(&identity),
+            d(MANIFEST_SIG),
+            d(MANIFEST),
+            d("report-key.pem"),
+            d(MANIFEST),
+            d(MANIFEST_ED25519),
         ));
     }
     if v.is_clean() {
@@ -136,10 +272,16 @@ fn beside(report: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// `caseledger report verify <report.json> --key <PUB>`.
+/// `caseledger report verify <DIR|report.json> --key <PUB>`.
 pub(crate) fn verify(a: ReportVerifyArgs, out: &Out) -> Result<Outcome> {
     let key = crate::keys::public_arg(&a.key, "--key")?;
-    let bytes = crate::io::read_file(&a.report, "report", 1 << 30)?;
+    if a.report.is_dir() {
+        if a.sig.is_some() || a.ed25519.is_some() {
+            bail!("usage: --sig and --ed25519 go with a report.json file, not a directory");
+        }
+        return verify_dir(&a.report, &key, out);
+    }
+    let bytes = crate::io::read_file(&a.report, "report", MAX_FILE)?;
     let sig_path = a.sig.clone().unwrap_or_else(|| beside(&a.report, ".sig"));
     let ed_path = a
         .ed25519
@@ -173,4 +315,137 @@ pub(crate) fn verify(a: ReportVerifyArgs, out: &Out) -> Result<Outcome> {
             Ok(Outcome::Findings)
         }
     }
+}
+
+/// A file of a report directory: its bytes, or why it cannot be read as a regular file.
+enum Read {
+    Bytes(Vec<u8>),
+    Missing,
+    NotRegular,
+}
+
+fn read_member(dir: &Path, name: &str) -> Result<Read> {
+    let p = dir.join(name);
+    match fs::symlink_metadata(&p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Read::Missing),
+        Err(e) => Err(crate::io::io_why(e)).with_context(|| format!("report file {}", p.display())),
+        Ok(m) if !m.is_file() => Ok(Read::NotRegular),
+        Ok(_) => Ok(Read::Bytes(crate::io::read_file(
+            &p,
+            "report file",
+            MAX_FILE,
+        )?)),
+    }
+}
+
+/// `report verify DIR`: the manifest's two signatures, then every file against it.
+fn verify_dir(dir: &Path, key: &caseledger_core::PublicKey, out: &Out) -> Result<Outcome> {
+    let d = dir.display().to_string();
+    let fp = fingerprint(key);
+    let fail = |problems: Vec<String>| -> Result<Outcome> {
+        if out.json {
+            out.json_data(&json!({ "report": d, "verified": false, "key_fingerprint": fp, "problems": problems }))?;
+        }
+        for p in &problems {
+            out.say(format!("report {d}: {p}"));
+        }
+        out.verdict(
+            false,
+            format!(
+                "report {d}: NOT verified: {}",
+                problems.first().map_or("", String::as_str)
+            ),
+        );
+        Ok(Outcome::Findings)
+    };
+    if fs::symlink_metadata(dir.join(MANIFEST)).is_err()
+        && fs::symlink_metadata(dir.join("report.json")).is_err()
+    {
+        bail!("report {d}: not a report directory (neither {MANIFEST} nor report.json in it)");
+    }
+    let mut parts = Vec::new();
+    for name in [MANIFEST, MANIFEST_SIG, MANIFEST_ED25519] {
+        match read_member(dir, name)? {
+            Read::Bytes(b) => parts.push(b),
+            Read::Missing => return fail(vec![format!("{name}: missing")]),
+            Read::NotRegular => return fail(vec![format!("{name}: not a regular file")]),
+        }
+    }
+    let [manifest, sshsig, raw] = <[Vec<u8>; 3]>::try_from(parts)
+        .map_err(|_| anyhow!("internal: three manifest files expected"))?;
+    let Ok(sshsig) = String::from_utf8(sshsig) else {
+        return fail(vec![format!("{MANIFEST_SIG}: not text")]);
+    };
+    let Ok(raw) = <[u8; 64]>::try_from(raw) else {
+        return fail(vec![format!("{MANIFEST_ED25519}: not 64 bytes")]);
+    };
+    let signed = SignedReport {
+        sshsig_armored: sshsig,
+        raw_ed25519: raw,
+    };
+    if let Err(e) = verify_report(&manifest, &signed, key) {
+        return fail(vec![format!("{MANIFEST}: {e} (key {fp})")]);
+    }
+    let m = match Manifest::parse(&manifest) {
+        Ok(m) => m,
+        Err(e) => return fail(vec![format!("{MANIFEST}: {e}")]),
+    };
+    let mut present = Vec::new();
+    let rd = fs::read_dir(dir)
+        .map_err(crate::io::io_why)
+        .with_context(|| format!("report {d}"))?;
+    for e in rd {
+        let e = e
+            .map_err(crate::io::io_why)
+            .with_context(|| format!("report {d}"))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if ![MANIFEST, MANIFEST_SIG, MANIFEST_ED25519].contains(&name.as_str()) {
+            present.push(name);
+        }
+    }
+    present.sort();
+    let mut unreadable = Vec::new();
+    let mut err = None;
+    let problems = m.check(&present, |name| match read_member(dir, name) {
+        Ok(Read::Bytes(b)) => Some(sha256(&b)),
+        Ok(Read::Missing) => None,
+        Ok(Read::NotRegular) => {
+            unreadable.push(name.to_owned());
+            Some([0; 32])
+        }
+        Err(e) => {
+            err.get_or_insert(e);
+            Some([0; 32])
+        }
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if !problems.is_empty() {
+        return fail(
+            problems
+                .iter()
+                .map(|p| match p {
+                    caseledger_verify::manifest::Problem::Changed(n) if unreadable.contains(n) => {
+                        format!("{n}: not a regular file")
+                    }
+                    p => p.to_string(),
+                })
+                .collect(),
+        );
+    }
+    let names: Vec<&str> = m.names().collect();
+    if out.json {
+        out.json_data(
+            &json!({ "report": d, "verified": true, "key_fingerprint": fp, "files": names }),
+        )?;
+    }
+    out.verdict(
+        true,
+        format!(
+            "report {d}: manifest signatures verified (SSHSIG {REPORT_NAMESPACE} and Ed25519) with key {fp}; all {} files match it",
+            names.len()
+        ),
+    );
+    Ok(Outcome::Ok)
 }

@@ -62,15 +62,6 @@ pub(crate) fn policy(
     Ok(p)
 }
 
-/// Runs the verifier over a source with a progress bar.
-pub(crate) fn run_source(
-    source: &dyn LedgerSource,
-    policy: &Policy,
-    out: &Out,
-) -> Result<Verified> {
-    run_source_from(source, None, policy, out)
-}
-
 /// Runs the verifier, incrementally when given the auditor's resume state.
 fn run_source_from(
     source: &dyn LedgerSource,

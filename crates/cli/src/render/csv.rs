@@ -1,5 +1,12 @@
-//! `report.csv`: one row per record, a header row, RFC 4180 (CRLF line ends; fields with a
-//! comma, quote, CR or LF are quoted, quotes doubled).
+//! `report.csv`: what the report is about in its first lines, then one row per record
+//! under a header row; RFC 4180 (CRLF line ends; fields with a comma, quote, CR or LF are
+//! quoted, quotes doubled).
+//!
+//! The first lines are `name,value` pairs, so that the file alone says what it describes:
+//! `report` (schema), `origin`, `as_of`, `time_zone`, `recorded_before`, `prefix_size`,
+//! `prefix_root`, `prefix_checkpoint`, `integrity`, `anchor`, `signer`, `key_fingerprint`,
+//! `produced_at`, `signature` (where the signature covering this file is); then an empty
+//! line; then the header row.
 //!
 //! Columns: `record, status, opened_on, last_terminated_on, retained_until, lawful_from,
 //! holds, destroyed_on, destroyed_by, destruction_lawful, destruction_seq, entries`, one
@@ -34,10 +41,45 @@ fn row(out: &mut String, fields: &[String]) {
     out.push_str("\r\n");
 }
 
-/// Renders the report as CSV: a header row, then one row per record (sorted by id, as in
-/// the report).
+/// The `name,value` lines that head the file.
+fn preamble(out: &mut String, r: &RetentionReport) {
+    let checkpoint = match &r.prefix.checkpoint {
+        Some(c) => format!("signed checkpoint of size {} and root {}", c.size, c.root),
+        None => "none of exactly this size: the root is computed by the verifier".to_owned(),
+    };
+    let pairs: [(&str, String); 14] = [
+        ("report", r.schema.clone()),
+        ("origin", r.origin.clone()),
+        ("as_of", r.as_of.clone()),
+        ("time_zone", r.time_zone.clone()),
+        ("recorded_before", r.recorded_before.clone()),
+        ("prefix_size", r.prefix.size.to_string()),
+        ("prefix_root", r.prefix.root.clone()),
+        ("prefix_checkpoint", checkpoint),
+        (
+            "integrity",
+            format!("{} ({} findings)", r.integrity.verdict, r.integrity.findings.len()),
+        ),
+        ("anchor", super::anchor_line(r)),
+        ("signer", r.signer.identity.clone()),
+        ("key_fingerprint", r.signer.fingerprint.clone()),
+        ("produced_at", r.produced_at.clone()),
+        (
+            "signature",
+            "manifest.sha256 (SHA-256 of every file of the report) and its .sig and .ed25519 signatures".to_owned(),
+        ),
+    ];
+    for (k, v) in pairs {
+        row(out, &[k.to_owned(), field(&v, true)]);
+    }
+    out.push_str("\r\n");
+}
+
+/// Renders the report as CSV: the preamble, an empty line, a header row, then one row per
+/// record (sorted by id, as in the report).
 pub fn csv(report: &RetentionReport) -> String {
-    let mut out = String::with_capacity(256 + report.records.len() * 220);
+    let mut out = String::with_capacity(1024 + report.records.len() * 220);
+    preamble(&mut out, report);
     let mut header: Vec<String> = [
         "record",
         "status",
@@ -113,11 +155,34 @@ mod tests {
     }
 
     #[test]
+    fn the_first_lines_say_what_the_file_describes() {
+        let rep = crate::render::fixture::report_with(false, true);
+        let text = csv(&rep);
+        let (head, _) = text.split_once("\r\n\r\n").unwrap();
+        let lines: Vec<&str> = head.split("\r\n").collect();
+        assert_eq!(lines[0], "report,caseledger-retention-report/v2");
+        assert_eq!(lines[1], "origin,example.org/practice & co");
+        assert_eq!(lines[2], "as_of,2026-11-28");
+        assert_eq!(lines[3], "time_zone,America/Chicago");
+        assert_eq!(lines[4], "recorded_before,2026-11-29T06:00:00Z");
+        assert_eq!(lines[5], "prefix_size,120");
+        assert_eq!(lines[6], "prefix_root,ROOTROOTROOT=");
+        assert!(lines[7].starts_with("prefix_checkpoint,signed checkpoint of size 120"));
+        assert_eq!(lines[8], "integrity,verified (0 findings)");
+        assert!(lines[9].starts_with("anchor,self-attested: checkpoints were checked with the ledger key named in the ledger itself"));
+        assert_eq!(lines[10], "signer,reports@practice");
+        assert!(lines[11].starts_with("key_fingerprint,SHA256:"));
+        assert_eq!(lines[12], "produced_at,2026-12-01T10:11:12Z");
+        assert!(lines[13].starts_with("signature,manifest.sha256 "));
+    }
+
+    #[test]
     fn header_and_one_row_per_record() {
         let rep = report(true);
         let text = csv(&rep);
         assert!(text.ends_with("\r\n"));
-        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        let (_, table) = text.split_once("\r\n\r\n").unwrap();
+        let lines: Vec<&str> = table.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 1 + rep.records.len());
         assert!(lines[0].starts_with("record,status,opened_on,last_terminated_on,retained_until,"));
         assert!(lines[0].ends_with(",7_recording_consent,missing_items"));

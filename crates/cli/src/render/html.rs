@@ -4,8 +4,13 @@
 //! comes first (findings in red, in a table, when there are any), then the totals, the
 //! records missing (11) items, and one table per status. Every string from the report is
 //! HTML-escaped, even the ones whose characters are restricted (ids, dates).
+//!
+//! The verdict box is green only when the verdict is anchored by something the relying
+//! party holds (a checkpoint or the ledger key); a self-attested verdict is an amber box
+//! that says so in its headline, and findings are red. The footer prints the commands that
+//! check the report with real values, shell-quoted, so they can be pasted as printed.
 
-use super::{records_missing_items, total, ITEMS, STATUSES};
+use super::{records_missing_items, sh_quote, total, ITEMS, STATUSES};
 use caseledger_verify::report::{ReportRecord, RetentionReport};
 use caseledger_verify::Finding;
 use std::fmt::Write;
@@ -46,6 +51,11 @@ pre { margin: 2px 0; white-space: pre-wrap; word-break: break-all; }
 .verdict p { margin: 0; }
 .verdict.ok { border-color: #1a7f37; background: #e9f7ee; color: #0b4d22; }
 .verdict.bad { border-color: #b00020; background: #fdecee; color: #8a0018; }
+.verdict.warn { border-color: #b35c00; background: #fff4e0; color: #5c2e00; }
+.verdict.warn .headline { font-size: 21px; }
+dd.bad { color: #b00020; font-weight: 700; }
+blockquote { margin: 4px 0 8px 18px; padding-left: 10px; border-left: 3px solid #999; }
+blockquote p { margin: 2px 0; }
 table { border-collapse: collapse; margin: 6px 0 10px; }
 table.wide { width: 100%; }
 th, td { border: 1px solid #b8b8b8; padding: 3px 6px; text-align: left; vertical-align: top; }
@@ -75,7 +85,7 @@ footer { margin-top: 28px; font-size: 12px; color: #333; border-top: 1px solid #
   body { margin: 0; font-size: 9pt; }
   table.records td, table.records th { font-size: 7.5pt; padding: 1px 3px; }
   td.destr { min-width: 9em; }
-  .verdict, td.missing, table.findings th, thead th { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  .verdict, dd.bad, td.missing, table.findings th, thead th { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
   h2 { break-after: avoid; page-break-after: avoid; }
   a { color: inherit; text-decoration: none; }
 }
@@ -100,6 +110,7 @@ pub fn html(report: &RetentionReport) -> String {
     for (status, title, what) in STATUSES {
         status_table(&mut s, report, status, title, what);
     }
+    rule(&mut s, report);
     footer(&mut s, report);
     s.push_str("</body>\n</html>\n");
     s
@@ -109,68 +120,96 @@ fn header(s: &mut String, r: &RetentionReport) {
     let _ = write!(
         s,
         "<header>\n<h1>Retention report: {origin}</h1>\n\
-         <p class=\"sub\">Client records under Missouri 20 CSR 2263-3.040 &mdash; status as of <strong id=\"as-of\">{as_of}</strong></p>\n\
-         <dl class=\"meta\">\n<dt>Ledger</dt><dd>{origin}</dd>\n<dt>As of</dt><dd>{as_of}</dd>\n",
+         <p class=\"sub\">Client records under Missouri 20 CSR 2263-3.040 &mdash; the ledger as it stood at the end of \
+         <strong id=\"as-of\">{as_of}</strong> ({tz})</p>\n\
+         <dl class=\"meta\">\n<dt>Ledger</dt><dd>{origin}</dd>\n\
+         <dt>As of</dt><dd>the end of {as_of} ({tz}): entries recorded from <code id=\"recorded-before\">{before}</code> on are not part of this report</dd>\n",
         origin = escape(&r.origin),
         as_of = escape(&r.as_of),
+        tz = escape(&r.time_zone),
+        before = escape(&r.recorded_before),
     );
-    match &r.checkpoint {
+    let p = &r.prefix;
+    let _ = writeln!(
+        s,
+        "<dt>Entries described</dt><dd id=\"prefix\"><strong>{}</strong> (root <code>{}</code>){}</dd>",
+        p.size,
+        escape(&p.root),
+        p.last_recorded_at
+            .as_deref()
+            .map(|t| format!(", the last recorded {}", escape(t)))
+            .unwrap_or_default()
+    );
+    match &p.checkpoint {
         Some(c) => {
             let _ = writeln!(
                 s,
-                "<dt>Checkpoint</dt><dd id=\"checkpoint\">size <strong>{}</strong>, root <code>{}</code></dd>",
+                "<dt>Checkpoint</dt><dd id=\"checkpoint\">a signed checkpoint of size <strong>{}</strong>, root <code>{}</code>: exactly these entries</dd>",
                 c.size,
                 escape(&c.root)
             );
         }
-        None => s.push_str("<dt>Checkpoint</dt><dd id=\"checkpoint\" class=\"bad\">none: no signed checkpoint matched the ledger</dd>\n"),
+        None => s.push_str("<dt>Checkpoint</dt><dd id=\"checkpoint\">none of exactly this size: the root is the verifier&#39;s computation over the entries</dd>\n"),
     }
     let _ = writeln!(
         s,
-        "<dt>Entries verified</dt><dd>{} (root <code>{}</code>)</dd>",
-        r.ledger.size,
-        escape(&r.ledger.root)
+        "<dt>Integrity anchor</dt><dd id=\"anchor\" class=\"{}\">{}</dd>",
+        if r.integrity.anchor.is_self_attested() {
+            "bad"
+        } else {
+            ""
+        },
+        escape(&super::anchor_line(r))
     );
-    let key = if r.ledger.checkpoint_key_self_attested {
-        "the ledger key named in the ledger's own genesis entry (self-attested: compare it with a key you hold)"
-    } else {
-        "a ledger key supplied by the auditor"
-    };
-    let _ = writeln!(s, "<dt>Checkpoint key</dt><dd>{key}</dd>");
-    if r.ledger.signatures_checked_from > 0 {
-        let _ = writeln!(
-            s,
-            "<dt>Signatures checked</dt><dd>from seq {} (earlier entries covered by a trusted checkpoint)</dd>",
-            r.ledger.signatures_checked_from
-        );
-    }
     let _ = write!(
         s,
-        "<dt>Schema</dt><dd><code>{}</code></dd>\n</dl>\n</header>\n",
+        "<dt>Signed by</dt><dd id=\"signer\">{}, key <code>{}</code></dd>\n\
+         <dt>Produced</dt><dd id=\"produced-at\">{}</dd>\n\
+         <dt>Schema</dt><dd><code>{}</code></dd>\n</dl>\n</header>\n",
+        escape(&r.signer.identity),
+        escape(&r.signer.fingerprint),
+        escape(&r.produced_at),
         escape(&r.schema)
     );
 }
 
 fn verdict(s: &mut String, r: &RetentionReport) {
     let findings = &r.integrity.findings;
+    let anchor = &r.integrity.anchor;
     if r.integrity.verdict == "verified" && findings.is_empty() {
-        let _ = write!(
-            s,
-            "<section id=\"verdict\" class=\"verdict ok\">\n<p class=\"headline\">Integrity verified: no findings</p>\n\
-             <p>All {} entries were replayed: hash chain, author signatures, payload commitments, \
-             record rules and the Merkle root agree{}.</p>\n</section>\n",
-            r.ledger.size,
-            if r.checkpoint.is_some() { " with the signed checkpoint" } else { "" }
+        let replayed = format!(
+            "All entries of the ledger were replayed when this report was produced: hash chain, author signatures, \
+             payload commitments, record rules and the Merkle root agree{}.",
+            if r.prefix.checkpoint.is_some() { ", and the entries described match a signed checkpoint" } else { "" }
         );
+        if anchor.is_self_attested() {
+            let _ = write!(
+                s,
+                "<section id=\"verdict\" class=\"verdict warn\">\n<p class=\"headline\">SELF-ATTESTED: no findings, \
+                 but nothing the reader holds anchors this verdict</p>\n\
+                 <p>{replayed}</p>\n<p><strong>Self-attested:</strong> {}. A ledger rewritten together with its own key \
+                 would pass the same checks. Ask for a report made with <code>--ledger-key</code> or <code>--trusted</code>, \
+                 or verify the ledger with a key or checkpoint you hold.</p>\n</section>\n",
+                escape(&anchor.words)
+            );
+        } else {
+            let _ = write!(
+                s,
+                "<section id=\"verdict\" class=\"verdict ok\">\n<p class=\"headline\">Integrity verified: no findings</p>\n\
+                 <p>{replayed}</p>\n<p>Anchor: {}.</p>\n</section>\n",
+                escape(&super::anchor_line(r))
+            );
+        }
         return;
     }
     let _ = write!(
         s,
         "<section id=\"verdict\" class=\"verdict bad\">\n<p class=\"headline\">Integrity NOT verified: {} finding{}</p>\n\
          <p>The ledger shows tampering or violations of the record rules. Every finding is listed below; \
-         statuses in this report are computed from the ledger as found.</p>\n</section>\n",
+         statuses in this report are computed from the ledger as found.</p>\n<p>Anchor: {}.</p>\n</section>\n",
         findings.len(),
-        if findings.len() == 1 { "" } else { "s" }
+        if findings.len() == 1 { "" } else { "s" },
+        escape(&super::anchor_line(r))
     );
     if findings.is_empty() {
         return;
@@ -386,21 +425,54 @@ fn record_row(s: &mut String, x: &ReportRecord) {
     s.push_str("</tr>\n");
 }
 
+fn rule(s: &mut String, r: &RetentionReport) {
+    let _ = write!(
+        s,
+        "<section id=\"rule\">\n<h2>The rule applied</h2>\n<p class=\"what\">{}:</p>\n<blockquote>\n<p>{}</p>\n",
+        escape(&r.rule.citation),
+        escape(&r.rule.retention)
+    );
+    for line in &r.rule.records {
+        let _ = writeln!(s, "<p>{}</p>", escape(line));
+    }
+    s.push_str("</blockquote>\n</section>\n");
+}
+
+/// The commands that check the report, as one would type them in its directory.
+pub fn check_commands(r: &RetentionReport) -> Vec<String> {
+    let id = sh_quote(&r.signer.identity);
+    vec![
+        format!("ssh-keygen -Y verify -f allowed_signers -I {id} -n caseledger-report -s manifest.sha256.sig < manifest.sha256"),
+        "sha256sum -c manifest.sha256".to_owned(),
+        "openssl pkeyutl -verify -pubin -inkey report-key.pem -rawin -in manifest.sha256 -sigfile manifest.sha256.ed25519".to_owned(),
+        format!("ssh-keygen -Y verify -f allowed_signers -I {id} -n caseledger-report -s report.json.sig < report.json"),
+        format!("caseledger report verify . --key {}", sh_quote(&r.signer.key)),
+    ]
+}
+
 fn footer(s: &mut String, r: &RetentionReport) {
     let _ = write!(
         s,
         "<footer>\n<p class=\"legend\">Items: &#10003; present; <strong>MISSING</strong> required and absent; \
          &ndash; none recorded (not required); n/a not applicable ((11)(F) outside private practice or before any termination). \
          Retention (rule 12) ends five years after the last termination; destruction is lawful from the next day, judged at \
-         the ledger's own date of the destruction.</p>\n\
+         the ledger&#39;s own date of the destruction.</p>\n\
          <p>This page renders <code>report.json</code> ({schema}) for reading and printing; the signed <code>report.json</code> \
-         is authoritative. It contains no clinical content. Check its signatures with standard tools:</p>\n\
-         <pre>ssh-keygen -Y verify -f allowed_signers -I &lt;identity&gt; -n caseledger-report -s report.json.sig &lt; report.json\n\
-         openssl pkeyutl -verify -pubin -inkey report-key.pem -rawin -in report.json -sigfile report.json.ed25519</pre>\n\
-         <p>Ledger {origin}, as of {as_of}.</p>\n</footer>\n",
+         is authoritative. It contains no clinical content. <code>manifest.sha256</code> lists the SHA-256 of every file of \
+         the report (this page, <code>report.json</code>, <code>report.csv</code>, the key files) and is signed by the \
+         reporting key, fingerprint <code>{fp}</code>: compare it with the key you obtained from the practice. \
+         In the report&#39;s directory, check it with standard tools (or the last line, with caseledger):</p>\n<pre id=\"check\">",
         schema = escape(&r.schema),
+        fp = escape(&r.signer.fingerprint),
+    );
+    s.push_str(&escape(&check_commands(r).join("\n")));
+    let _ = write!(
+        s,
+        "</pre>\n<p>Ledger {origin}, as of the end of {as_of} ({tz}); produced {at}.</p>\n</footer>\n",
         origin = escape(&r.origin),
         as_of = escape(&r.as_of),
+        tz = escape(&r.time_zone),
+        at = escape(&r.produced_at),
     );
 }
 
@@ -468,6 +540,50 @@ mod tests {
         assert!(page.contains("size <strong>120</strong>"));
         // content_missing has no records.
         assert!(page.contains("No records with this status."));
+    }
+
+    #[test]
+    fn a_self_attested_verdict_is_not_green_and_says_so() {
+        let page = html(&crate::render::fixture::report_with(false, true));
+        assert!(page.contains("class=\"verdict warn\""));
+        assert!(!page.contains("class=\"verdict ok\""));
+        assert!(page.contains("SELF-ATTESTED: no findings"));
+        assert!(page.contains(caseledger_verify::report::SELF_ATTESTED_WORDS));
+        assert!(page.contains("<dd id=\"anchor\" class=\"bad\">self-attested: "));
+        let anchored = html(&report(false));
+        assert!(anchored.contains("class=\"verdict ok\""));
+        assert!(anchored.contains("<dd id=\"anchor\" class=\"\">ledger-key: "));
+    }
+
+    #[test]
+    fn it_states_the_day_the_prefix_the_signer_and_the_rule() {
+        let page = html(&report(false));
+        assert!(page.contains("id=\"as-of\">2026-11-28</strong> (America/Chicago)"));
+        assert!(page.contains("<code id=\"recorded-before\">2026-11-29T06:00:00Z</code>"));
+        assert!(page.contains("<dd id=\"prefix\"><strong>120</strong>"));
+        assert!(page.contains("a signed checkpoint of size <strong>120</strong>"));
+        assert!(page.contains("<dd id=\"signer\">reports@practice, key <code>SHA256:"));
+        assert!(page.contains("<dd id=\"produced-at\">2026-12-01T10:11:12Z</dd>"));
+        assert!(page.contains(&escape(caseledger_verify::report::RULE_12)));
+        for line in caseledger_verify::report::RULE_11 {
+            assert!(page.contains(&escape(line)), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_check_commands_are_pasteable() {
+        let r = report(false);
+        let page = html(&r);
+        for c in check_commands(&r) {
+            assert!(page.contains(&escape(&c)), "{c}");
+            assert!(!c.contains("<identity>") && !c.contains("-I <"), "{c}");
+        }
+        let cmds = check_commands(&r).join("\n");
+        assert!(cmds.contains(
+            "-I 'reports@practice' -n caseledger-report -s manifest.sha256.sig < manifest.sha256"
+        ));
+        assert!(cmds.contains("--key 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample'"));
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
     }
 
     #[test]

@@ -80,6 +80,26 @@ pub const ITEMS: [(&str, &str, &str); 11] = [
     ),
 ];
 
+/// A word for a POSIX shell: single-quoted, each `'` written `'\''`. Commands printed for
+/// people to paste (the HTML footer, the CLI's hints) quote every value this way.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A one-line account of what anchors the integrity verdict: the anchor's words, and the
+/// keys or checkpoints the relying party supplied.
+pub fn anchor_line(report: &RetentionReport) -> String {
+    let a = &report.integrity.anchor;
+    let mut s = format!("{}: {}", a.kind.replace('_', "-"), a.words);
+    for c in &a.trusted_checkpoints {
+        s.push_str(&format!("; checkpoint size {} root {}", c.size, c.root));
+    }
+    for k in &a.ledger_keys {
+        s.push_str(&format!("; ledger key {k}"));
+    }
+    s
+}
+
 /// The number of records with at least one missing required item.
 pub fn records_missing_items(report: &RetentionReport) -> usize {
     report
@@ -154,8 +174,14 @@ pub(crate) mod fixture {
         }
     }
 
-    /// A report with one record per status and, if asked, a finding.
+    /// A report with one record per status and, if asked, a finding; anchored by a ledger
+    /// key.
     pub fn report(with_finding: bool) -> RetentionReport {
+        report_with(with_finding, false)
+    }
+
+    /// [`report`], self-attested if asked.
+    pub fn report_with(with_finding: bool, self_attested: bool) -> RetentionReport {
         let records = vec![
             rec("C-0001", "open", &[]),
             rec("C-0002", "retained", &["11B_fee_arrangement"]),
@@ -175,24 +201,40 @@ pub(crate) mod fixture {
         } else {
             vec![]
         };
+        let mut anchor = Anchor::of(&caseledger_verify::Policy::default());
+        if !self_attested {
+            anchor.kind = "ledger_key".to_owned();
+            anchor.words = LEDGER_KEY_WORDS.to_owned();
+            anchor.ledger_keys = vec!["example.org/practice+abcd1234+AAAA".to_owned()];
+        }
         RetentionReport {
-            schema: SCHEMA_V1.to_owned(),
+            schema: SCHEMA_V2.to_owned(),
             origin: "example.org/practice & co".to_owned(),
             as_of: "2026-11-28".to_owned(),
-            checkpoint: Some(ReportCheckpoint {
-                note: "example.org/practice\n120\nROOT=\n\n— example.org/practice abc=\n"
-                    .to_owned(),
+            time_zone: "America/Chicago".to_owned(),
+            recorded_before: "2026-11-29T06:00:00Z".to_owned(),
+            produced_at: "2026-12-01T10:11:12Z".to_owned(),
+            signer: Signer {
+                identity: "reports@practice".to_owned(),
+                key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample".to_owned(),
+                fingerprint: "SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".to_owned(),
+            },
+            rule: Rule::current(),
+            prefix: Prefix {
                 size: 120,
                 root: "ROOTROOTROOT=".to_owned(),
-            }),
-            ledger: LedgerSummary {
-                size: 120,
-                root: "ROOTROOTROOT=".to_owned(),
-                checkpoint_key_self_attested: true,
-                signatures_checked_from: 0,
+                last_recorded_at: Some("2026-11-28T17:00:00.000001Z".to_owned()),
+                checkpoint: Some(ReportCheckpoint {
+                    note: "example.org/practice\n120\nROOT=\n\n— example.org/practice abc=\n"
+                        .to_owned(),
+                    size: 120,
+                    root: "ROOTROOTROOT=".to_owned(),
+                }),
             },
             integrity: Integrity {
                 verdict: if with_finding { "findings" } else { "verified" }.to_owned(),
+                anchor,
+                checkpoint_key_self_attested: self_attested,
                 findings,
             },
             totals: Totals {
