@@ -19,10 +19,13 @@ test: check deny
 	$(CARGO) test --workspace --locked
 	$(CARGO) run --locked -p caseledger-store --example embed
 
-## check: rustfmt and clippy with warnings as errors.
+## check: rustfmt, clippy and rustdoc with warnings as errors, and no module pairs that
+## import each other (scripts/module-cycles.py).
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
+	python3 scripts/module-cycles.py crates/*/src benches/src tests/e2e tests/reliability
 
 ## deny: licences, bans, sources and RustSec advisories (deny.toml), offline, against the
 ## snapshot in ADVISORY_DB. Needs cargo-deny (`cargo install --locked cargo-deny`); it is not

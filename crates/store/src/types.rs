@@ -28,12 +28,12 @@ pub enum Durability {
     /// Return only after the group's transaction is flushed to disk (default).
     #[default]
     Immediate,
-    /// Return after the transaction is applied; durable at the next [`Ledger::flush`] (or
+    /// Return after the transaction is applied; durable at the next [`Ledger::flush`](crate::Ledger::flush) (or
     /// sled's background flush, every 500 ms). For bulk import.
     Deferred,
 }
 
-/// Options for [`Ledger::open`] (and the opening half of create/import).
+/// Options for [`Ledger::open`](crate::Ledger::open) (and the opening half of create/import).
 #[derive(Clone)]
 pub struct OpenOptions {
     /// When appends return. Default [`Durability::Immediate`].
@@ -72,7 +72,7 @@ impl OpenOptions {
     }
 }
 
-/// What [`Ledger::create`] needs to write the genesis entry.
+/// What [`Ledger::create`](crate::Ledger::create) needs to write the genesis entry.
 #[derive(Debug)]
 pub struct CreateOptions<'a> {
     /// The checkpoint origin (C2SP), e.g. `example.org/practice-ledger`. Use a valid note key

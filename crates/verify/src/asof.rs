@@ -17,7 +17,7 @@ use crate::VerifyError;
 use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::event::Entry;
 use caseledger_core::hash::{entry_hash, merkle_leaf};
-use caseledger_core::merkle::{CompactRange, Sha256Hasher};
+use caseledger_core::merkle::{CompactRange, Hash, Sha256Hasher};
 use caseledger_core::note::{Note, ALG_ED25519};
 use caseledger_core::record::{self, RecordState, Registry, Step};
 use caseledger_core::{RecordId, Seq, Timestamp};
@@ -43,7 +43,7 @@ pub struct AsOf {
     verified: Verified,
     cut: Timestamp,
     size: u64,
-    root: [u8; 32],
+    root: Hash,
     last_recorded_at: Option<Timestamp>,
     checkpoint: Option<VerifiedCheckpoint>,
     registry: Registry,
@@ -64,7 +64,7 @@ impl AsOf {
         self.size
     }
     /// The Merkle root over the prefix, computed from the bytes verified.
-    pub fn root(&self) -> [u8; 32] {
+    pub fn root(&self) -> Hash {
         self.root
     }
     /// `recorded_at` of the prefix's last entry (None when the prefix is empty).
@@ -247,7 +247,7 @@ fn exact_checkpoint(
     policy: &Policy,
     verified: &Verified,
     size: u64,
-    root: &[u8; 32],
+    root: &Hash,
 ) -> Option<VerifiedCheckpoint> {
     if size == 0 {
         return None;

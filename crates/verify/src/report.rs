@@ -26,7 +26,7 @@
 use crate::asof::AsOf;
 use crate::finding::Finding;
 use crate::policy::Policy;
-use base64::engine::general_purpose::{STANDARD as B64, STANDARD_NO_PAD as B64_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64_NO_PAD;
 use base64::Engine;
 use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::keys::SigningKey;
@@ -216,7 +216,7 @@ impl Anchor {
                 let c = Checkpoint::parse_body(n.text()).ok()?;
                 Some(AnchorCheckpoint {
                     size: c.size,
-                    root: B64.encode(c.root),
+                    root: c.root.to_string(),
                 })
             })
             .collect();
@@ -450,12 +450,12 @@ impl RetentionReport {
             rule: Rule::current(),
             prefix: Prefix {
                 size: a.size(),
-                root: B64.encode(a.root()),
+                root: a.root().to_string(),
                 last_recorded_at: a.last_recorded_at().map(exact),
                 checkpoint: a.checkpoint().map(|c| ReportCheckpoint {
                     note: c.note.clone(),
                     size: c.size,
-                    root: B64.encode(c.root),
+                    root: c.root.to_string(),
                 }),
             },
             integrity: Integrity {

@@ -1,12 +1,9 @@
 //! Incremental verification: a full run keeps the auditor's resume state; later runs read
 //! only what was appended after it, and still catch tampering with the new entries, a
 //! truncation below the state, a rewritten history and a damaged state file.
-// Test ledgers hold a few dozen entries: their seqs fit every integer type.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "test ledgers hold a few dozen entries: their seqs fit every integer type"
 )]
 
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};

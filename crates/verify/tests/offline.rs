@@ -1,11 +1,4 @@
 //! Archives, evidence bundles and retention reports, from the store-built practice ledger.
-// Test ledgers hold a few dozen entries: their seqs fit every integer type.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
 
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::merkle::{inclusion_proof, Sha256Hasher};

@@ -2,13 +2,6 @@
 //! into the trees with the real keys and re-chained, are findings naming the seq; and the
 //! retention clock a verifier computes never starts before the latest service or contact
 //! date a record holds.
-// Test ledgers hold a few dozen entries: their seqs fit every integer type.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
 
 use caseledger_core::event::EventKind;
 use caseledger_core::record::Status;

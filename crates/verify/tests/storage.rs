@@ -2,7 +2,6 @@
 //! docs/RELIABILITY.md), an emptied ledger (B4), and `Debug` output that must not show
 //! payloads (B6). B5 (sled panicking inside `SledSource`) has no deterministic trigger here:
 //! see the unit test of the guard in `src/source.rs` and the concurrency campaign.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use caseledger_core::Date;
 use caseledger_core::Timestamp;

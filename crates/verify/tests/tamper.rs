@@ -1,12 +1,9 @@
 //! The tamper suite: build the clean practice ledger, tamper with the real stored bytes,
 //! verify, and assert the exact findings (kind and seq). One table: adding a scenario is
 //! one line.
-// Test ledgers hold a few dozen entries: their seqs fit every integer type.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::cast_possible_truncation
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "test ledgers hold a few dozen entries: their seqs fit every integer type"
 )]
 
 use base64::engine::general_purpose::STANDARD as B64;
