@@ -5,8 +5,6 @@ use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::policy::Policy;
 use crate::source::StoredCheckpoint;
 use crate::verified::VerifiedCheckpoint;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use caseledger_core::checkpoint::{verify_cosignatures, Checkpoint};
 use caseledger_core::note::{Note, NoteError, NoteVerifier, ALG_ED25519};
 use caseledger_core::record::Registry;
@@ -174,10 +172,6 @@ pub(crate) fn still_trusted(
             sources: vec![CheckpointSource::Supplied],
         },
     )
-}
-
-pub(crate) fn b64(root: &Hash) -> String {
-    B64.encode(root)
 }
 
 /// A validly signed checkpoint note and where it was found.
@@ -455,7 +449,7 @@ impl Judge<'_> {
                 }
                 found => findings.push(with_all(
                     Finding::new(FindingKind::RootMismatch, None, None, format!("the ledger's root at size {cp_size} is not the checkpoint's: the history was rewritten"))
-                        .expected_found(b64(cp_root), found.map_or_else(|| "none".to_owned(), b64)),
+                        .expected_found(cp_root, found.map_or_else(|| "none".to_owned(), Hash::to_string)),
                 )),
             }
         }

@@ -10,7 +10,7 @@
 //! checkpoints, and the result.
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::history::{Hist, Slot, Tally};
-use crate::judge::{b64, coalesce, parse_candidate, still_trusted, Candidate, Judge};
+use crate::judge::{coalesce, parse_candidate, still_trusted, Candidate, Judge};
 use crate::policy::{Policy, Progress, PROGRESS_EVERY};
 use crate::resume::ResumeState;
 use crate::sigs::{SigJob, SigPipeline};
@@ -608,7 +608,7 @@ impl<'a> Replay<'a> {
                     None,
                     format!("the ledger's root at size {n} is not the root in the auditor's resume state: the history was rewritten"),
                 )
-                .expected_found(b64(&r), self.roots.get(&n).map_or_else(|| "none".to_owned(), b64)),
+                .expected_found(r, self.roots.get(&n).map_or_else(|| "none".to_owned(), Hash::to_string)),
             );
         }
     }
