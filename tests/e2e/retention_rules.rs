@@ -6,21 +6,7 @@
 use caseledger_testkit::cli::{fails, ok, Fixture};
 
 fn append(f: &Fixture, record: &str, kind: &str, on: &str) -> std::process::Output {
-    f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        record,
-        "--kind",
-        kind,
-        "--occurred-on",
-        on,
-        "--payload-file",
-        "note.txt",
-    ])
+    f.append("lic-1", record, kind, on, Some("note.txt"))
 }
 
 #[test]
@@ -51,19 +37,7 @@ fn service_after_termination_is_refused_until_resumed() {
     ]));
     assert!(line.contains("lawful from 2030-06-02"), "{line}");
     // service_resumed first, then the note is accepted.
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OLD",
-        "--kind",
-        "service_resumed",
-        "--occurred-on",
-        "2025-06-01",
-    ]));
+    ok(&f.append("lic-1", "C-OLD", "service_resumed", "2025-06-01", None));
     ok(&append(&f, "C-OLD", "progress_note", "2025-06-01"));
     ok(&f.run(&["verify", "--ledger", "L"]));
 }

@@ -181,6 +181,35 @@ impl Fixture {
         run_in(self.dir(), args)
     }
 
+    /// `caseledger append --ledger L --author AUTHOR --record RECORD --kind KIND
+    /// --occurred-on ON [--payload-file FILE]`.
+    pub fn append(
+        &self,
+        author: &str,
+        record: &str,
+        kind: &str,
+        on: &str,
+        payload_file: Option<&str>,
+    ) -> Output {
+        let mut args = vec![
+            "append",
+            "--ledger",
+            "L",
+            "--author",
+            author,
+            "--record",
+            record,
+            "--kind",
+            kind,
+            "--occurred-on",
+            on,
+        ];
+        if let Some(file) = payload_file {
+            args.extend(["--payload-file", file]);
+        }
+        self.run(&args)
+    }
+
     /// Writes a file in the working directory.
     pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.path(name);
@@ -221,21 +250,13 @@ impl Fixture {
         ];
         f.write("events.jsonl", (lines.join("\n") + "\n").as_bytes());
         ok(&f.run(&["import", "--ledger", "L", "events.jsonl"]));
-        ok(&f.run(&[
-            "append",
-            "--ledger",
-            "L",
-            "--author",
+        ok(&f.append(
             "lic-1",
-            "--record",
             "C-OPEN",
-            "--kind",
             "progress_note",
-            "--occurred-on",
             "2025-05-02",
-            "--payload-file",
-            "note.txt",
-        ]));
+            Some("note.txt"),
+        ));
         ok(&f.run(&["checkpoint", "--ledger", "L"]));
         f
     }
