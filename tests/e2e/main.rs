@@ -11,6 +11,8 @@
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
+//! * [`status`]: `status --record R` and why, `records --status S`, `destroy --dry-run` and
+//!   `destroy --all-eligible`.
 
 mod errors;
 mod guide_example;
@@ -20,6 +22,7 @@ mod interop;
 mod report_asof;
 mod report_html;
 mod retention_rules;
+mod status;
 mod tamper;
 
 #[test]

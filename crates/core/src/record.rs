@@ -386,6 +386,12 @@ pub struct RecordState {
     /// Latest `occurred_on` of a service or client-contact event
     /// ([`Kind::dates_service_or_contact`]): the retention clock never starts before it.
     pub last_service_or_contact_on: Option<Date>,
+    /// Seq of the entry that set [`RecordState::last_service_or_contact_on`] (the first one
+    /// recorded with that date): `status` names it as what moved the retention clock.
+    pub last_service_or_contact_seq: Option<Seq>,
+    /// Seq of the `ServiceTerminated` in force (`None` while service is open): `status`
+    /// names it as what started the retention clock.
+    pub terminated_seq: Option<Seq>,
     /// Earliest `occurred_on` of a [`ServiceClass::Renders`] event: when the professional
     /// relationship began, for (3).
     pub first_service_on: Option<Date>,
@@ -408,6 +414,8 @@ impl RecordState {
             entries: 0,
             last_seq: seq,
             last_service_or_contact_on: None,
+            last_service_or_contact_seq: None,
+            terminated_seq: None,
             first_service_on: None,
             first_disclosure_on: None,
         }
@@ -972,8 +980,9 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
         r.latest_occurred_on = ev.occurred_on;
     }
     let on = Some(ev.occurred_on);
-    if kind.dates_service_or_contact() {
-        r.last_service_or_contact_on = r.last_service_or_contact_on.max(on);
+    if kind.dates_service_or_contact() && r.last_service_or_contact_on < on {
+        r.last_service_or_contact_on = on;
+        r.last_service_or_contact_seq = Some(step.seq);
     }
     if kind.service_class() == ServiceClass::Renders {
         r.first_service_on = r
@@ -993,9 +1002,13 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
         }
         EventKind::ServiceTerminated { terminated_on } => {
             r.service = Service::Terminated(*terminated_on);
+            r.terminated_seq = Some(step.seq);
             r.ever_terminated = true;
         }
-        EventKind::ServiceResumed => r.service = Service::Open,
+        EventKind::ServiceResumed => {
+            r.service = Service::Open;
+            r.terminated_seq = None;
+        }
         EventKind::HoldPlaced { matter } => {
             if let Err(pos) = r.holds.binary_search(matter) {
                 r.holds.insert(pos, matter.clone());

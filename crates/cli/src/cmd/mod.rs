@@ -21,6 +21,7 @@ pub(crate) mod misc;
 pub(crate) mod prove;
 pub(crate) mod records;
 pub(crate) mod report;
+pub(crate) mod status;
 pub(crate) mod verify;
 
 /// caseledger: a tamper-evident audit ledger for clinical social-work records
@@ -88,7 +89,15 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Hold(HoldCmd),
     /// Destroy a record's content after retention (refused, with the lawful date, before).
+    ///
+    /// `--dry-run` says what would be destroyed and whether it would be lawful today, and
+    /// writes nothing. `--all-eligible` destroys every record eligible today (retention run
+    /// out, no hold), listing them first.
     Destroy(DestroyArgs),
+    /// Verify the ledger, then print one record's retention status and why.
+    Status(StatusArgs),
+    /// Verify the ledger, then list records by retention status (what to run before a purge).
+    Records(RecordsArgs),
     /// Write or verify a signed retention report.
     #[command(subcommand)]
     Report(ReportCmd),
@@ -411,21 +420,129 @@ pub(crate) struct HoldArgs {
 
 /// `caseledger destroy`.
 #[derive(Args)]
+#[command(after_help = "\
+Exit status: 0 destroyed (with --dry-run: the question was answered, whether the destruction \
+would be lawful or would be refused; the output says which); 1 the ledger has findings \
+(--dry-run, --all-eligible), or --all-eligible had a destruction refused (the others are \
+still appended and reported); 2 usage, input or I/O error, or a single destruction refused \
+(nothing written).")]
 pub(crate) struct DestroyArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The record.
+    #[arg(
+        long,
+        value_name = "R",
+        required_unless_present = "all_eligible",
+        conflicts_with = "all_eligible"
+    )]
+    pub record: Option<String>,
+    /// The custodian who signs (each destruction is its own signed event).
+    #[arg(long, value_name = "ID", required_unless_present = "dry_run")]
+    pub author: Option<String>,
+    /// The authority or policy (never clinical content).
+    #[arg(long, value_name = "TEXT", required_unless_present = "dry_run")]
+    pub reason: Option<String>,
+    /// The date of the destruction (default: today, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub occurred_on: Option<String>,
+    /// Verify the ledger and say what would be destroyed (entries, content) and whether it
+    /// would be lawful today (with the lawful-from date and holds); write nothing. Exit 0
+    /// either way.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Verify the ledger, list every record eligible today (retention run out, no hold) and
+    /// destroy each, one signed event per record. Asks on a terminal; needs --yes otherwise.
+    #[arg(long)]
+    pub all_eligible: bool,
+    /// With --all-eligible: do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// The anchor of a verification a read command runs: `--trusted` / `--ledger-key`.
+#[derive(Args, Clone)]
+pub(crate) struct AnchorArgs {
+    /// A signed checkpoint the auditor holds: anchors the integrity verdict; repeatable.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub trusted: Vec<PathBuf>,
+    /// The ledger's verifier key (note key `name+hex+base64`, text or file) as the relying
+    /// party holds it: anchors the integrity verdict; repeatable.
+    #[arg(long, value_name = "VKEY")]
+    pub ledger_key: Vec<String>,
+}
+
+/// `caseledger status`.
+#[derive(Args)]
+#[command(after_help = "\
+Exit status: 0 the ledger verified in this run with no findings; 1 it has findings (the status \
+is still printed, as the ledger says, with the finding count); 2 usage, input or I/O error, or \
+a record not in the ledger by the end of --as-of.")]
+pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
     /// The record.
     #[arg(long, value_name = "R")]
     pub record: String,
-    /// The custodian who signs.
-    #[arg(long, value_name = "ID")]
-    pub author: String,
-    /// The authority or policy (never clinical content).
-    #[arg(long, value_name = "TEXT")]
-    pub reason: String,
-    /// The date of the destruction (default: today, UTC).
-    #[arg(long, value_name = "DATE")]
-    pub occurred_on: Option<String>,
+    /// The status as of the end of this day, UTC (YYYY-MM-DD, or `today`; not after today):
+    /// entries recorded later are not part of it.
+    #[arg(long, value_name = "DATE", default_value = "today")]
+    pub as_of: String,
+    #[command(flatten)]
+    pub anchor: AnchorArgs,
+}
+
+/// `caseledger records`.
+#[derive(Args)]
+#[command(after_help = "\
+Output: one record per line, tab-separated: id, status, retained until, lawful from, holds \
+(`-` when none). Exit status as for `status`.")]
+pub(crate) struct RecordsArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// Only records with this status; repeatable (default: every record).
+    #[arg(long, value_enum, value_name = "STATUS")]
+    pub status: Vec<StatusArg>,
+    /// Statuses as of the end of this day, UTC (YYYY-MM-DD, or `today`; not after today).
+    #[arg(long, value_name = "DATE", default_value = "today")]
+    pub as_of: String,
+    #[command(flatten)]
+    pub anchor: AnchorArgs,
+}
+
+/// A retention status on the command line (the retention report's words).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub(crate) enum StatusArg {
+    /// Service has not terminated.
+    Open,
+    /// Terminated; must be kept until its retention ends.
+    Retained,
+    /// Retention has run out and no hold is in force: may lawfully be destroyed.
+    Eligible,
+    /// A hold is in force.
+    OnHold,
+    /// Destroyed after retention, without a hold.
+    DestroyedLawfully,
+    /// Destroyed before retention ran out, while open, or under a hold.
+    DestroyedEarly,
+    /// Content gone without a lawful destruction.
+    ContentMissing,
+}
+
+impl StatusArg {
+    /// The report's name of the status.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusArg::Open => "open",
+            StatusArg::Retained => "retained",
+            StatusArg::Eligible => "eligible",
+            StatusArg::OnHold => "on_hold",
+            StatusArg::DestroyedLawfully => "destroyed_lawfully",
+            StatusArg::DestroyedEarly => "destroyed_early",
+            StatusArg::ContentMissing => "content_missing",
+        }
+    }
 }
 
 /// `caseledger report`.
@@ -585,6 +702,8 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Hold(HoldCmd::Place(a)) => records::hold(a, true, out),
         Command::Hold(HoldCmd::Release(a)) => records::hold(a, false, out),
         Command::Destroy(a) => records::destroy(a, out),
+        Command::Status(a) => status::status(a, out),
+        Command::Records(a) => status::records(a, out),
         Command::Report(ReportCmd::Retention(a)) => report::retention(a, out),
         Command::Report(ReportCmd::Verify(a)) => report::verify(a, out),
         Command::Keys(KeysCmd::Generate(a)) => keys::generate(a, out),

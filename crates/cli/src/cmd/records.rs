@@ -1,15 +1,25 @@
-//! `caseledger hold place|release` and `caseledger destroy`.
+//! `caseledger hold place|release` and `caseledger destroy` (one record, `--dry-run`,
+//! `--all-eligible`).
 
 use super::ledger_ops::{date_arg, open, print_receipt, sign_append, store_why, today};
-use super::{DestroyArgs, HoldArgs};
+use super::status::{not_found, read_as_of, record_arg, Read};
+use super::{AnchorArgs, DestroyArgs, HoldArgs};
 use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{Event, EventKind, ShortText};
-use caseledger_core::record::Violation;
+use caseledger_core::event::{Entry, Event, EventKind, ShortText};
+use caseledger_core::keys::SigningKey;
+use caseledger_core::record::{RecordState, Status, Violation};
 use caseledger_core::{ActorId, Date, RecordId};
-use caseledger_store::{Durability, StoreError};
+use caseledger_store::{Durability, Ledger, StoreError};
+use caseledger_verify::asof::AsOfRecord;
+use caseledger_verify::source::{EntryIter, StoredCheckpoint};
+use caseledger_verify::{LedgerSource, VerifyError};
+use serde_json::json;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
 
 fn ids(author: &str, record: &str) -> Result<(ActorId, RecordId)> {
     Ok((
@@ -51,52 +61,370 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// `caseledger destroy`: refused, with the date destruction becomes lawful, before then.
-pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
-    let dir = &a.ledger.ledger;
-    let (author, record) = ids(&a.author, &a.record)?;
-    let reason = ShortText::new(a.reason.as_str())
-        .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
-    let on = date_or_today(&a.occurred_on)?;
-    let key = KeyDir::of(dir).actor_key(&author)?;
-    let ledger = open(dir, Durability::Immediate)?;
-    let ev = Event::new(
-        Some(record.clone()),
-        author.clone(),
-        EventKind::Destruction { reason },
-        on,
-    );
-    match sign_append(&ledger, &key, ev, None) {
-        Ok(r) => {
-            print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, out)?;
-            Ok(Outcome::Ok)
-        }
-        Err(StoreError::Refused(Violation::DestructionUnderHold { matters, .. })) => {
-            let state = ledger.record_state(&record).ok().flatten();
-            let until = state.as_ref().and_then(|s| s.retained_until());
-            let when = match (state.as_ref().and_then(|s| s.lawful_from()), until) {
-                (Some(d), Some(u)) if d > today()? => {
+/// Why a destruction is refused, after "refused: ", in the words `destroy` has always used.
+/// `state` (the record's state, when known) adds the lawful date to a refusal under hold.
+fn refusal(v: &Violation, state: Option<&RecordState>, today: Date) -> String {
+    match v {
+        Violation::DestructionUnderHold { matters, .. } => {
+            let until = state.and_then(RecordState::retained_until);
+            let when = match (state.and_then(RecordState::lawful_from), until) {
+                (Some(d), Some(u)) if d > today => {
                     format!("; retained until {u}: destruction is lawful from {d}, and only once the hold is released")
                 }
                 (Some(d), _) => format!("; retention ran out (lawful from {d}): destruction is lawful once the hold is released"),
                 _ => String::new(),
             };
             let m: Vec<&str> = matters.iter().map(ShortText::as_str).collect();
-            bail!(
-                "destroy {record}: refused: record is under legal hold ({}){when}",
-                m.join(", ")
-            );
+            format!("record is under legal hold ({}){when}", m.join(", "))
         }
-        Err(StoreError::Refused(Violation::DestructionBeforeRetentionEnd {
+        Violation::DestructionBeforeRetentionEnd {
             retained_until,
             lawful_from,
             ..
-        })) => {
-            bail!("destroy {record}: refused: record is retained until {retained_until}; destruction is lawful from {lawful_from}");
+        } => format!(
+            "record is retained until {retained_until}; destruction is lawful from {lawful_from}"
+        ),
+        Violation::DestructionOfOpenRecord(_) => "service has not terminated; destruction is lawful from 5 years and a day after termination".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The signer, reason and date of a destruction, checked in `destroy`'s order (clap
+/// requires the author and the reason unless `--dry-run`).
+fn signer(a: &DestroyArgs) -> Result<(ActorId, ShortText, Date, SigningKey)> {
+    let author = a
+        .author
+        .as_deref()
+        .ok_or_else(|| anyhow!("usage: --author is required unless --dry-run"))?;
+    let author = ActorId::new(author).map_err(|e| anyhow!("--author: {e}"))?;
+    let reason = a
+        .reason
+        .as_deref()
+        .ok_or_else(|| anyhow!("usage: --reason is required unless --dry-run"))?;
+    let reason = ShortText::new(reason)
+        .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
+    let on = date_or_today(&a.occurred_on)?;
+    let key = KeyDir::of(&a.ledger.ledger).actor_key(&author)?;
+    Ok((author, reason, on, key))
+}
+
+/// `caseledger destroy`: refused, with the date destruction becomes lawful, before then.
+pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
+    if a.all_eligible {
+        return all_eligible(&a, out);
+    }
+    // clap's `requires` counts a flag's default as present, so this is checked here.
+    if a.yes {
+        bail!("usage: --yes goes with --all-eligible (see --help)");
+    }
+    let Some(record) = a.record.as_deref() else {
+        bail!("usage: give --record or --all-eligible");
+    };
+    if a.dry_run {
+        return dry_run(&a, &record_arg(record)?, out);
+    }
+    let dir = &a.ledger.ledger;
+    let (_, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
+    let (author, reason, on, key) = signer(&a)?;
+    let ledger = open(dir, Durability::Immediate)?;
+    match destroy_one(&ledger, &key, &author, &record, &reason, on) {
+        Ok(r) => {
+            print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, out)?;
+            Ok(Outcome::Ok)
         }
-        Err(StoreError::Refused(Violation::DestructionOfOpenRecord(_))) => {
-            bail!("destroy {record}: refused: service has not terminated; destruction is lawful from 5 years and a day after termination");
+        Err(why) => bail!("destroy {record}: {why}"),
+    }
+}
+
+/// Appends one destruction; a refusal in `destroy`'s words.
+fn destroy_one(
+    ledger: &Ledger,
+    key: &SigningKey,
+    author: &ActorId,
+    record: &RecordId,
+    reason: &ShortText,
+    on: Date,
+) -> Result<caseledger_store::Receipt, String> {
+    let ev = Event::new(
+        Some(record.clone()),
+        author.clone(),
+        EventKind::Destruction {
+            reason: reason.clone(),
+        },
+        on,
+    );
+    match sign_append(ledger, key, ev, None) {
+        Ok(r) => Ok(r),
+        Err(StoreError::Refused(v)) => {
+            let state = ledger.record_state(record).ok().flatten();
+            let day = today().map_err(|e| e.to_string())?;
+            Err(format!("refused: {}", refusal(&v, state.as_ref(), day)))
         }
-        Err(e) => bail!("destroy {record}: {}", store_why(&e)),
+        Err(e) => Err(store_why(&e)),
+    }
+}
+
+/// A [`LedgerSource`] that shows the verifier the inner source unchanged and counts, per
+/// record, the stored payloads (clinical content) a destruction would remove.
+struct Tally<'a> {
+    inner: &'a dyn LedgerSource,
+    content: RefCell<BTreeMap<RecordId, u64>>,
+}
+
+impl LedgerSource for Tally<'_> {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn len_hint(&self) -> Option<u64> {
+        self.inner.len_hint()
+    }
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, VerifyError> {
+        self.inner.checkpoints()
+    }
+    fn entries(&self) -> Result<EntryIter<'_>, VerifyError> {
+        let it = self.inner.entries()?;
+        Ok(Box::new(it.inspect(move |e| {
+            let Ok(e) = e else { return };
+            if e.payload.is_none() {
+                return;
+            }
+            if let Some(r) = Entry::from_bytes(&e.bytes)
+                .ok()
+                .and_then(|en| en.event.event.record)
+            {
+                *self.content.borrow_mut().entry(r).or_default() += 1;
+            }
+        })))
+    }
+    fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
+        self.inner.payload_seqs(seqs)
+    }
+}
+
+/// Verifies the ledger as of today (UTC), counting each record's stored content.
+fn read_today(dir: &std::path::Path, out: &Out) -> Result<(Read, BTreeMap<RecordId, u64>)> {
+    let day = today()?;
+    let src = super::verify::open_ledger_source(dir)?;
+    let tally = Tally {
+        inner: &src,
+        content: RefCell::new(BTreeMap::new()),
+    };
+    let anchor = AnchorArgs {
+        trusted: Vec::new(),
+        ledger_key: Vec::new(),
+    };
+    let read = read_as_of(&tally, dir, day, &anchor, out)?;
+    let content = tally.content.into_inner();
+    Ok((read, content))
+}
+
+/// Whether destroying `r` today would be lawful: the fold's own check, as the store applies it.
+fn judge(r: &AsOfRecord, day: Date) -> Result<(), Violation> {
+    match &r.state.destroyed {
+        Some(d) => Err(Violation::AfterDestruction {
+            record: r.id.clone(),
+            destroyed_at: d.seq,
+        }),
+        None => r.state.check_destruction(&r.id, day),
+    }
+}
+
+/// `destroy --record R --dry-run`: what would be destroyed and whether it is lawful today.
+fn dry_run(a: &DestroyArgs, record: &RecordId, out: &Out) -> Result<Outcome> {
+    let dir = &a.ledger.ledger;
+    let (read, content) = read_today(dir, out)?;
+    let day = read.as_of;
+    let Some(r) = read.record(record) else {
+        return Err(not_found(&read, record));
+    };
+    let s = &r.state;
+    let n = content.get(record).copied().unwrap_or(0);
+    let verdict = judge(r, day);
+    let why = verdict.as_ref().err().map(|v| refusal(v, Some(s), day));
+    if out.json {
+        out.json_data(&json!({
+            "record": record.as_str(),
+            "dry_run": true,
+            "as_of": day.to_string(),
+            "status": read.status(r).name(),
+            "lawful": verdict.is_ok(),
+            "refused": why,
+            "retained_until": s.retained_until().map(|d| d.to_string()),
+            "lawful_from": s.lawful_from().map(|d| d.to_string()),
+            "holds": s.holds.iter().map(ShortText::as_str).collect::<Vec<_>>(),
+            "entries": s.entries,
+            "content": n,
+            "integrity": read.integrity_json(),
+        }))?;
+    } else {
+        let mut t = format!(
+            "would destroy {record}: the content of {n} of its {} entries (its entries and proofs stay)\n",
+            s.entries
+        );
+        t.push_str(&match &why {
+            None => format!(
+                "lawful: retention ran out (lawful from {}), no hold in force\n",
+                s.lawful_from()
+                    .map_or_else(|| "-".to_owned(), |d| d.to_string())
+            ),
+            Some(w) => format!("would be refused: {w}\n"),
+        });
+        out.data(&t)?;
+        out.say(format!("dry run as of today ({day}, UTC): nothing written"));
+        out.say(read.integrity_line());
+    }
+    Ok(read.finish(out))
+}
+
+/// `destroy --all-eligible`: every record eligible today, listed, confirmed, destroyed one
+/// signed event each.
+fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
+    let dir = &a.ledger.ledger;
+    let signer = if a.dry_run { None } else { Some(signer(a)?) };
+    let (read, content) = read_today(dir, out)?;
+    let day = read.as_of;
+    let eligible: Vec<&AsOfRecord> = read
+        .asof
+        .records()
+        .iter()
+        .filter(|r| read.status(r) == Status::Eligible)
+        .collect();
+    let line = |r: &AsOfRecord| {
+        format!(
+            "{}\tlawful from {}\t{} entries, {} with content",
+            r.id,
+            r.state
+                .lawful_from()
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            r.state.entries,
+            content.get(&r.id).copied().unwrap_or(0)
+        )
+    };
+    let listing = |r: &AsOfRecord| {
+        json!({
+            "id": r.id.as_str(),
+            "lawful_from": r.state.lawful_from().map(|d| d.to_string()),
+            "entries": r.state.entries,
+            "content": content.get(&r.id).copied().unwrap_or(0),
+        })
+    };
+    let Some((author, reason, on, key)) = signer else {
+        if out.json {
+            out.json_data(&json!({
+                "dry_run": true,
+                "as_of": day.to_string(),
+                "eligible": eligible.iter().map(|r| listing(r)).collect::<Vec<_>>(),
+                "integrity": read.integrity_json(),
+            }))?;
+        } else {
+            let t: String = eligible.iter().map(|r| line(r) + "\n").collect();
+            if !t.is_empty() {
+                out.data(&t)?;
+            }
+            out.say(format!(
+                "dry run: {} record(s) eligible for destruction today ({day}, UTC) would be destroyed; nothing written",
+                eligible.len()
+            ));
+            out.say(read.integrity_line());
+        }
+        return Ok(read.finish(out));
+    };
+    if !read.asof.verified().is_clean() {
+        out.say(read.integrity_line());
+        out.verdict(
+            false,
+            format!(
+                "{}: {} finding(s); refusing to destroy records on a ledger that does not verify (nothing destroyed)",
+                read.what,
+                read.asof.verified().findings().len()
+            ),
+        );
+        return Ok(Outcome::Findings);
+    }
+    if eligible.is_empty() {
+        if out.json {
+            out.json_data(&json!({
+                "as_of": day.to_string(), "eligible": [], "destroyed": [], "refused": [],
+            }))?;
+        }
+        out.say(format!(
+            "no record is eligible for destruction today ({day}, UTC); nothing destroyed"
+        ));
+        return Ok(Outcome::Ok);
+    }
+    // Refused before the listing, so that the refusal is the one line an error is.
+    if !a.yes && !std::io::stdin().is_terminal() {
+        bail!(
+            "destroy --all-eligible: {} record(s) eligible; stdin is not a terminal to confirm on: pass --yes to destroy them (nothing destroyed; --dry-run lists them)",
+            eligible.len()
+        );
+    }
+    out.say(format!(
+        "{} record(s) eligible for destruction today ({day}, UTC), retention run out and no hold in force:",
+        eligible.len()
+    ));
+    for r in &eligible {
+        out.say(format!("  {}", line(r)));
+    }
+    if !a.yes {
+        eprint!(
+            "destroy the content of these {} record(s) as {author}? type yes to confirm: ",
+            eligible.len()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| anyhow!("reading the confirmation: {e}"))?;
+        if !matches!(answer.trim(), "yes" | "y" | "YES" | "Yes") {
+            bail!("destroy --all-eligible: not confirmed; nothing destroyed");
+        }
+    }
+    let ids: Vec<RecordId> = eligible.iter().map(|r| r.id.clone()).collect();
+    let total = ids.len();
+    drop(read);
+    let ledger = open(dir, Durability::Immediate)?;
+    let mut destroyed = Vec::new();
+    let mut refused = Vec::new();
+    let mut text = String::new();
+    for id in &ids {
+        match destroy_one(&ledger, &key, &author, id, &reason, on) {
+            Ok(r) => {
+                text.push_str(&format!(
+                    "{id}\tdestroyed\tseq {}\t{}\n",
+                    r.seq.0,
+                    r.hash.to_hex()
+                ));
+                destroyed
+                    .push(json!({"record": id.as_str(), "seq": r.seq.0, "hash": r.hash.to_hex()}));
+            }
+            Err(why) => {
+                text.push_str(&format!("{id}\t{why}\n"));
+                refused.push(json!({"record": id.as_str(), "why": why}));
+            }
+        }
+    }
+    if out.json {
+        out.json_data(&json!({
+            "as_of": day.to_string(),
+            "eligible": ids.iter().map(RecordId::as_str).collect::<Vec<_>>(),
+            "destroyed": destroyed,
+            "refused": refused,
+        }))?;
+    } else {
+        out.data(&text)?;
+    }
+    let summary = format!(
+        "destroyed {} of {total} eligible record(s) (their content was removed; their entries and proofs stay); {} refused",
+        destroyed.len(),
+        refused.len()
+    );
+    if refused.is_empty() {
+        out.verdict(true, summary);
+        Ok(Outcome::Ok)
+    } else {
+        out.verdict(false, summary);
+        Ok(Outcome::Findings)
     }
 }

@@ -50,7 +50,7 @@ const FILES: [&str; 10] = [
 const MAX_FILE: u64 = 1 << 30;
 
 /// The instant the day `as_of` ends in `tz` (the start of the next day there).
-fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
+pub(crate) fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
     let zone = jiff::tz::TimeZone::get(tz).map_err(|e| {
         anyhow!("--tz {tz:?}: not a time zone this system knows (an IANA name such as America/Chicago, or UTC): {e}")
     })?;
@@ -71,7 +71,7 @@ fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
 
 /// The relying party's ledger keys, as note-key text (checked here so a bad one is named
 /// by this command's flag).
-fn ledger_keys(args: &[String]) -> Result<Vec<String>> {
+pub(crate) fn ledger_keys(args: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::with_capacity(args.len());
     for k in args {
         let p = Path::new(k);
@@ -89,7 +89,12 @@ fn ledger_keys(args: &[String]) -> Result<Vec<String>> {
 }
 
 /// Verifies the whole ledger and folds the prefix before `cut`, with a progress bar.
-fn run_as_of(src: &dyn LedgerSource, policy: &Policy, cut: Timestamp, out: &Out) -> Result<AsOf> {
+pub(crate) fn run_as_of(
+    src: &dyn LedgerSource,
+    policy: &Policy,
+    cut: Timestamp,
+    out: &Out,
+) -> Result<AsOf> {
     let pb = out.progress(src.len_hint().unwrap_or(0), "verifying");
     let progress = |p: caseledger_verify::Progress| {
         if let Some(t) = p.total {
