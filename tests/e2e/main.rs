@@ -11,11 +11,14 @@
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
+//! * [`insider_evidence`]: archive payload frames out of place are findings (as `archive
+//!   import` refuses them); the witness quorum counts distinct keys and `--trusted` copies.
 
 mod errors;
 mod guide_example;
 mod happy;
 mod import;
+mod insider_evidence;
 mod interop;
 mod report_asof;
 mod report_html;
