@@ -1,7 +1,8 @@
 //! One integration-test binary (ripgrep style): each module drives `caseledger` as a user would.
 //!
-//! * [`util`]: running the binary, a small ledger built in a tempdir, assertions on exit
-//!   codes and on the one-line error convention, snapshots of a ledger's state.
+//! The helpers (running the binary, the small ledger, the one-line error checks, snapshots of
+//! a ledger's state) are `caseledger_testkit::cli`.
+//!
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
@@ -11,6 +12,8 @@
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
+//! * [`insider_evidence`]: archive payload frames out of place are findings (as `archive
+//!   import` refuses them); the witness quorum counts distinct keys and `--trusted` copies.
 //! * [`status`]: `status --record R` and why, `records --status S`, `destroy --dry-run` and
 //!   `destroy --all-eligible`.
 
@@ -18,6 +21,7 @@ mod errors;
 mod guide_example;
 mod happy;
 mod import;
+mod insider_evidence;
 mod interop;
 mod report_asof;
 mod report_html;

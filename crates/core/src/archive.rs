@@ -36,8 +36,13 @@ use std::io::{self, Read, Write};
 pub const MAGIC: &[u8; 22] = b"caseledger archive v1\n";
 /// BLAKE3 derive-key context of the end frame's digest.
 pub const DIGEST_CONTEXT: &str = "caseledger archive v1";
-/// The largest frame body accepted (a payload of up to 256 MiB): bounds memory on hostile input.
+/// The largest frame body accepted (256 MiB): bounds memory on hostile input. The writer
+/// refuses a larger frame rather than write an archive no reader accepts.
 pub const MAX_FRAME: u64 = 256 << 20;
+/// The largest payload (content, without its salt) a ledger accepts: what one payload frame
+/// (`seq (8) || salt (32) || payload`) carries within [`MAX_FRAME`]. The store refuses a
+/// larger payload at append and at import, so every ledger can be archived and read back.
+pub const MAX_PAYLOAD: u64 = MAX_FRAME - 8 - 32;
 
 const TAG_HEADER: u8 = 0x01;
 const TAG_ENTRY: u8 = 0x02;
@@ -68,6 +73,12 @@ pub enum ArchiveError {
     /// The end frame's counts or digest do not match what came before.
     #[error("archive end frame does not match its contents: {0}")]
     EndMismatch(&'static str),
+    /// A frame to be written is larger than [`MAX_FRAME`]: no reader would accept it.
+    #[error("archive frame of {len} bytes is over the limit of {MAX_FRAME} bytes (a payload may be at most {MAX_PAYLOAD} bytes)")]
+    FrameTooLarge {
+        /// The frame body's length.
+        len: u64,
+    },
 }
 
 /// One item of an archive, in file order.
@@ -125,6 +136,9 @@ impl<W: Write> ArchiveWriter<W> {
 
     fn frame(&mut self, tag: u8, parts: &[&[u8]]) -> Result<(), ArchiveError> {
         let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        if len > MAX_FRAME {
+            return Err(ArchiveError::FrameTooLarge { len });
+        }
         let head = [[tag].as_slice(), &len.to_le_bytes()].concat();
         self.w.write_all(&head)?;
         self.digest.update(&head);
@@ -431,6 +445,18 @@ mod tests {
         h.push(TAG_HEADER);
         h.extend_from_slice(&u64::MAX.to_le_bytes());
         assert!(matches!(read_all(&h), Err(ArchiveError::Malformed { .. })));
+    }
+
+    #[test]
+    fn the_writer_refuses_a_frame_no_reader_accepts() {
+        let mut w = ArchiveWriter::new(Vec::new(), "o").unwrap();
+        // Zeroed: the pages are never touched, the length is refused first.
+        let stored = vec![0u8; usize::try_from(32 + MAX_PAYLOAD + 1).unwrap()];
+        assert!(matches!(
+            w.payload(Seq(0), &stored),
+            Err(ArchiveError::FrameTooLarge { len }) if len == MAX_FRAME + 1
+        ));
+        assert_eq!(MAX_PAYLOAD + 8 + 32, MAX_FRAME);
     }
 
     #[test]

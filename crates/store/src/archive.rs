@@ -8,7 +8,9 @@
 //! Import builds a NEW ledger from an archive: every entry goes through the same checks as
 //! an append (signature, `record::check`, replay, payload commitment) and must chain
 //! (`seq` and `prev`), but keeps its archived bytes and `recorded_at`, so entry hashes and
-//! roots are identical. A payload frame must follow its entry. An entry with a commitment
+//! roots are identical. A payload frame must directly follow its entry (one per entry; the
+//! verifier reports any other as a finding), and a payload is at most
+//! [`MAX_PAYLOAD`](caseledger_core::archive::MAX_PAYLOAD) bytes, as at append. An entry with a commitment
 //! but no payload is accepted only if its record is destroyed later in the archive.
 //! Checkpoints must be signed by the genesis ledger key, name the origin and a size within
 //! the archive, and carry the root the imported entries give. Entries are committed in

@@ -7,7 +7,8 @@ use std::io;
 use std::path::PathBuf;
 
 /// Everything that can go wrong in the store. A refused append ([`StoreError::Refused`],
-/// [`StoreError::BadSignature`], [`StoreError::PayloadMismatch`]) has written nothing.
+/// [`StoreError::BadSignature`], [`StoreError::PayloadMismatch`],
+/// [`StoreError::PayloadTooLarge`]) has written nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process (or another `Ledger` in this process) has the ledger open.
@@ -58,6 +59,16 @@ pub enum StoreError {
         expected: Option<PayloadCommitment>,
         /// The commitment of the payload given.
         found: Option<PayloadCommitment>,
+    },
+    /// A payload larger than [`MAX_PAYLOAD`](caseledger_core::archive::MAX_PAYLOAD), the
+    /// most one archive frame carries: refused at append and at import, so that every
+    /// ledger can be archived and read back.
+    #[error("payload of {size} bytes is over the limit of {limit} bytes (the most an archive frame carries); store larger content outside the ledger and append its digest")]
+    PayloadTooLarge {
+        /// The payload's length in bytes.
+        size: u64,
+        /// The limit, `caseledger_core::archive::MAX_PAYLOAD`.
+        limit: u64,
     },
     /// Stored bytes are not what the store wrote: a corrupt or tampered ledger. Never
     /// returned together with the bad data.

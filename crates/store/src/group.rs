@@ -26,6 +26,7 @@ use crate::layout::*;
 use crate::sigs::KeyCache;
 use crate::types::{Head, Receipt, Trees};
 use crate::upper::UPPER_LEVEL;
+use caseledger_core::archive::MAX_PAYLOAD;
 use caseledger_core::encoding::{decode_canonical, encode_into};
 use caseledger_core::event::{Entry, Event, EventKind, Payload, SignedEvent, FORMAT_VERSION};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
@@ -162,8 +163,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The payload must match the event's commitment; both or neither.
+/// The payload must match the event's commitment; both or neither. Its size is checked
+/// first (no hashing of an oversized payload).
 pub(crate) fn check_payload(event: &Event, payload: Option<&Payload>) -> Result<()> {
+    check_payload_size(payload)?;
     let found = payload.map(Payload::commitment);
     if event.commitment == found {
         Ok(())
@@ -173,6 +176,19 @@ pub(crate) fn check_payload(event: &Event, payload: Option<&Payload>) -> Result<
             found,
         })
     }
+}
+
+/// A payload is at most [`MAX_PAYLOAD`] bytes: the most one archive frame carries (the
+/// same constant bounds the archive reader, so import accepts exactly what append does).
+pub(crate) fn check_payload_size(payload: Option<&Payload>) -> Result<()> {
+    let size = payload.map_or(0, |p| p.content().len() as u64);
+    if size > MAX_PAYLOAD {
+        return Err(StoreError::PayloadTooLarge {
+            size,
+            limit: MAX_PAYLOAD,
+        });
+    }
+    Ok(())
 }
 
 /// A record's state during a group: loaded once, written once.
@@ -312,6 +328,7 @@ impl Stage<'_> {
                     )));
                 };
                 self.keys.verify(&entry.event, &k)?;
+                check_payload_size(payload.as_ref())?;
                 let ev = &entry.event.event;
                 if payload.is_some() && ev.commitment != payload.as_ref().map(Payload::commitment) {
                     return Err(StoreError::PayloadMismatch {

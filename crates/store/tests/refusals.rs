@@ -594,3 +594,29 @@ fn service_after_termination_needs_service_resumed() {
         violation(|v| matches!(v, Violation::DestructionOfOpenRecord(_))),
     );
 }
+
+/// A payload one byte over `MAX_PAYLOAD` (what one archive frame carries) is refused at
+/// append, naming the limit, before it is hashed: a ledger never holds content it could not
+/// archive and read back. The same check runs on every archived entry at import.
+#[test]
+fn payload_over_the_archive_frame_limit_is_refused() {
+    use caseledger_core::archive::{MAX_FRAME, MAX_PAYLOAD};
+    let w = world();
+    let over = usize::try_from(MAX_PAYLOAD + 1).unwrap();
+    // Zeroed memory is never touched: the length is refused first.
+    let (e, _) = Cast::TEST.licensee_event(&w.clock, &rid("B"), EventKind::Contact, Some(b"x"));
+    let big = || Some(Payload::new(vec![0u8; over]));
+    refused(&w, (e.clone(), big()), |e| {
+        matches!(e, StoreError::PayloadTooLarge { size, limit } if *size == MAX_PAYLOAD + 1 && *limit == MAX_PAYLOAD)
+            && e.to_string().contains(&MAX_PAYLOAD.to_string())
+    });
+    // The batch path refuses it the same way.
+    let err = w.l.append_batch(vec![(e, big())]).unwrap_err();
+    assert!(
+        matches!(err.error, StoreError::PayloadTooLarge { .. }),
+        "{:?}",
+        err.error
+    );
+    // The limit is the archive frame limit less the frame's seq and salt.
+    assert_eq!(MAX_PAYLOAD, MAX_FRAME - 8 - 32);
+}

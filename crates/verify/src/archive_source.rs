@@ -1,26 +1,33 @@
 //! [`ArchiveSource`]: reads an archive file (`caseledger_core::archive`) as a ledger.
 
 use crate::finding::CheckpointSource;
-use crate::source::{EntryIter, LedgerSource, StoredCheckpoint, StoredEntry};
+use crate::source::{
+    EntryIter, LedgerSource, StoredCheckpoint, StoredEntry, StrayPayload, StrayPlace,
+};
 use crate::VerifyError;
 use caseledger_core::archive::{ArchiveError, ArchiveItem, ArchiveReader};
 use std::fs::File;
 use std::io::BufReader;
-use std::iter::Peekable;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// An archive file read as a ledger, in bounded memory.
 ///
-/// The file is read three times: once for its checkpoints (held in memory; they are
-/// small), and then by two cursors in step: one over entry frames, one over payload frames.
-/// Entries are keyed by their position in the file. Payload frames must appear in
-/// ascending seq order (as the exporter writes them); a payload frame out of order or for
-/// no entry is skipped, so its entry shows up as missing its payload. The archive's own
-/// end frame (counts, digest) is checked by the reader: a damaged archive is a
-/// [`VerifyError::Archive`], not a verdict.
+/// The file is read twice: once for its checkpoints (held in memory; they are small), then
+/// once for its entries, each paired with the payload frame right after its entry frame,
+/// exactly as `archive import` pairs them (entries are keyed by their position in the file).
+/// Any other payload frame (a second one for the entry, one out of order, one after the
+/// last entry or among the checkpoints, one for no entry) is not paired: it is kept, by seq
+/// and place only, as a [`StrayPayload`] the verifier reports, and its entry shows up as
+/// missing its payload. The header's origin is [`LedgerSource::declared_origin`]. The
+/// archive's own end frame (counts, digest) is checked by the reader: a damaged archive is
+/// a [`VerifyError::Archive`], not a verdict.
 #[derive(Debug)]
 pub struct ArchiveSource {
     path: PathBuf,
+    origin: String,
+    /// The stray payload frames the last entry iteration met.
+    strays: Mutex<Vec<StrayPayload>>,
 }
 
 fn reader(path: &Path) -> Result<ArchiveReader<BufReader<File>>, VerifyError> {
@@ -46,18 +53,21 @@ fn archive_err(path: &Path, e: ArchiveError) -> VerifyError {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl ArchiveSource {
     /// Opens an archive file (reads its magic and header).
     pub fn open(path: &Path) -> Result<ArchiveSource, VerifyError> {
-        reader(path)?;
+        let origin = reader(path)?.origin().to_owned();
         Ok(ArchiveSource {
             path: path.to_path_buf(),
+            origin,
+            strays: Mutex::new(Vec::new()),
         })
     }
 }
-
-type PayloadIter = Box<dyn Iterator<Item = Result<(u64, Vec<u8>), VerifyError>>>;
-type Payloads = Peekable<PayloadIter>;
 
 impl LedgerSource for ArchiveSource {
     fn describe(&self) -> String {
@@ -82,36 +92,42 @@ impl LedgerSource for ArchiveSource {
     fn entries(&self) -> Result<EntryIter<'_>, VerifyError> {
         self.entries_from(0)
     }
-    /// Entry frames before `seq` are read (the archive's own digest covers them) but neither
-    /// decoded nor hashed as entries, and are not returned.
+    /// Entry frames before `seq` are read (the archive's own digest covers them, and their
+    /// payload frames are paired as always) but not returned.
     fn entries_from(&self, seq: u64) -> Result<EntryIter<'_>, VerifyError> {
-        let path = self.path.clone();
-        let p2 = self.path.clone();
-        let payloads: PayloadIter =
-            Box::new(reader(&self.path)?.filter_map(move |item| match item {
-                Ok(ArchiveItem::Payload { seq, stored }) => Some(Ok((seq.0, stored))),
-                Ok(_) => None,
-                Err(e) => Some(Err(archive_err(&p2, e))),
-            }));
-        let mut payloads: Payloads = payloads.peekable();
-        let mut pos = 0u64;
-        let entries = reader(&self.path)?.filter_map(move |item| match item {
-            Ok(ArchiveItem::Entry(bytes)) => {
-                let key = pos;
-                pos = pos.saturating_add(1);
-                if key < seq {
-                    return None;
+        let mut items = reader(&self.path)?;
+        lock(&self.strays).clear();
+        let mut pairing = Pairing {
+            from: seq,
+            pos: 0,
+            pending: None,
+        };
+        let mut done = false;
+        Ok(Box::new(std::iter::from_fn(move || {
+            while !done {
+                let item = match items.next() {
+                    Some(Ok(item)) => item,
+                    Some(Err(e)) => {
+                        done = true;
+                        return Some(Err(archive_err(&self.path, e)));
+                    }
+                    None => {
+                        done = true;
+                        return pairing.close().map(Ok);
+                    }
+                };
+                if let Some(e) = pairing.item(item, &self.strays) {
+                    return Some(Ok(e));
                 }
-                Some(next_payload(&mut payloads, key).map(|payload| StoredEntry {
-                    key: key.to_be_bytes().to_vec(),
-                    bytes,
-                    payload,
-                }))
             }
-            Ok(_) => None,
-            Err(e) => Some(Err(archive_err(&path, e))),
-        });
-        Ok(Box::new(entries))
+            None
+        })))
+    }
+    fn stray_payloads(&self) -> Vec<StrayPayload> {
+        lock(&self.strays).clone()
+    }
+    fn declared_origin(&self) -> Option<String> {
+        Some(self.origin.clone())
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         let wanted: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();
@@ -131,26 +147,62 @@ impl LedgerSource for ArchiveSource {
     }
 }
 
-/// Advances the payload cursor to `seq`: skips payloads for earlier seqs, takes one for `seq`.
-fn next_payload(payloads: &mut Payloads, seq: u64) -> Result<Option<Vec<u8>>, VerifyError> {
-    loop {
-        match payloads.peek() {
-            Some(Ok((s, _))) if *s < seq => {
-                payloads.next();
-            }
-            Some(Ok((s, _))) if *s == seq => {
-                return match payloads.next() {
-                    Some(Ok((_, v))) => Ok(Some(v)),
-                    _ => Ok(None),
+/// Pairs entry frames with the payload frame right after each, as `archive import` does.
+struct Pairing {
+    /// Entries before this position are read but not returned.
+    from: u64,
+    /// Entry frames read so far.
+    pos: u64,
+    /// The last entry frame read, waiting for its payload frame; `None` after a checkpoint
+    /// frame (a payload frame must directly follow its entry).
+    pending: Option<(u64, StoredEntry)>,
+}
+
+impl Pairing {
+    /// One frame; returns an entry once the frame after it shows it complete.
+    fn item(
+        &mut self,
+        item: ArchiveItem,
+        strays: &Mutex<Vec<StrayPayload>>,
+    ) -> Option<StoredEntry> {
+        match item {
+            ArchiveItem::Entry(bytes) => {
+                let key = self.pos;
+                self.pos = self.pos.saturating_add(1);
+                let entry = StoredEntry {
+                    key: key.to_be_bytes().to_vec(),
+                    bytes,
+                    payload: None,
                 };
+                self.pending
+                    .replace((key, entry))
+                    .and_then(|p| self.returned(p))
             }
-            Some(Err(_)) => {
-                return match payloads.next() {
-                    Some(Err(e)) => Err(e),
-                    _ => Ok(None),
+            ArchiveItem::Payload { seq, stored } => {
+                let place = match &mut self.pending {
+                    Some((k, e)) if *k == seq.0 => match e.payload {
+                        None => {
+                            e.payload = Some(stored);
+                            return None;
+                        }
+                        Some(_) => StrayPlace::Duplicate,
+                    },
+                    _ if seq.0 < self.pos => StrayPlace::AfterEntry,
+                    _ => StrayPlace::BeforeEntry,
                 };
+                lock(strays).push(StrayPayload { seq: seq.0, place });
+                None
             }
-            _ => return Ok(None),
+            ArchiveItem::Checkpoint(_) => self.close(),
         }
+    }
+
+    /// The pending entry, if it is to be returned.
+    fn close(&mut self) -> Option<StoredEntry> {
+        self.pending.take().and_then(|p| self.returned(p))
+    }
+
+    fn returned(&self, (key, entry): (u64, StoredEntry)) -> Option<StoredEntry> {
+        (key >= self.from).then_some(entry)
     }
 }

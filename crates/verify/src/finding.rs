@@ -50,6 +50,14 @@ pub enum FindingKind {
     PayloadAfterDestruction,
     /// A payload is stored for an entry that commits to none.
     UnexpectedPayload,
+    /// An archive payload frame that is not its entry's one payload frame, right after the
+    /// entry's frame: a second frame for the entry, one out of order, one after the last
+    /// entry or the checkpoints, one for a seq the archive holds no entry at. `archive
+    /// import` refuses such an archive. (A stray frame of a destroyed record's entry is
+    /// `payload_after_destruction`; of an entry that commits to none, `unexpected_payload`.)
+    StrayPayload,
+    /// An archive's header names another origin than its genesis entry.
+    ArchiveOriginMismatch,
     /// A checkpoint note or body does not parse, or its stored key disagrees with its size.
     MalformedCheckpoint,
     /// A checkpoint carries a signature line from a trusted key that does not verify.
@@ -102,6 +110,8 @@ impl FindingKind {
             FindingKind::PayloadMissing => "payload_missing",
             FindingKind::PayloadAfterDestruction => "payload_after_destruction",
             FindingKind::UnexpectedPayload => "unexpected_payload",
+            FindingKind::StrayPayload => "stray_payload",
+            FindingKind::ArchiveOriginMismatch => "archive_origin_mismatch",
             FindingKind::MalformedCheckpoint => "malformed_checkpoint",
             FindingKind::CheckpointBadSignature => "checkpoint_bad_signature",
             FindingKind::CheckpointUntrustedKey => "checkpoint_untrusted_key",

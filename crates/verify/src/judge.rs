@@ -208,6 +208,9 @@ struct Admitted {
     valid: BTreeMap<u64, BTreeMap<Hash, Seen>>,
     /// The parsed note of each admitted text, for the witness quorum.
     notes: HashMap<String, Note>,
+    /// Every admitted text of each (size, root): a stored note without cosignatures and a
+    /// cosigned copy of it (supplied, or in `checkpoints.log`) are both counted.
+    texts: HashMap<(u64, Hash), BTreeSet<String>>,
     /// Texts whose signature could not be checked (emptied ledger, no key).
     unchecked: BTreeSet<String>,
 }
@@ -259,6 +262,11 @@ impl Judge<'_> {
         }
         self.check_cosignatures(&c, &note, &cp, findings);
         admitted.notes.entry(c.text.clone()).or_insert(note);
+        admitted
+            .texts
+            .entry((cp.size, cp.root))
+            .or_default()
+            .insert(c.text.clone());
         let e = admitted
             .valid
             .entry(cp.size)
@@ -367,7 +375,7 @@ impl Judge<'_> {
         cp: &Checkpoint,
         findings: &mut Vec<Finding>,
     ) {
-        for w in &self.policy.witnesses {
+        for w in &self.policy.distinct_witnesses() {
             if let Err(e) = verify_cosignatures(note, std::slice::from_ref(w)) {
                 findings.push(
                     Finding::new(
@@ -455,7 +463,10 @@ impl Judge<'_> {
         }
     }
 
-    /// The witness quorum on the newest validly signed checkpoint.
+    /// The witness quorum on the newest validly signed checkpoint (of its roots, the one the
+    /// ledger matched, if any). Each distinct witness key counts once, whichever of the
+    /// checkpoint's admitted notes (stored, logged, supplied by the auditor) carries its
+    /// valid cosignature, and however many lines it signed.
     fn check_quorum(&self, admitted: &Admitted, findings: &mut Vec<Finding>) {
         let quorum = self.policy.quorum;
         if quorum == 0 {
@@ -465,24 +476,37 @@ impl Judge<'_> {
             .valid
             .iter()
             .next_back()
-            .and_then(|(_, by_root)| by_root.values().next());
-        let count = newest
-            .and_then(|(text, _)| admitted.notes.get(text))
-            .map(|note| {
-                self.policy
-                    .witnesses
+            .and_then(|(size, by_root)| {
+                by_root
                     .iter()
-                    .filter(|w| {
-                        verify_cosignatures(note, std::slice::from_ref(*w))
-                            .is_ok_and(|v| !v.is_empty())
-                    })
-                    .count()
+                    .find(|(root, _)| self.roots.get(size) == Some(*root))
+                    .or_else(|| by_root.iter().next())
+                    .map(|(root, seen)| (*size, *root, seen))
+            });
+        let witnesses = self.policy.distinct_witnesses();
+        let notes: Vec<&Note> = newest
+            .and_then(|(size, root, _)| admitted.texts.get(&(size, root)))
+            .into_iter()
+            .flatten()
+            .filter_map(|t| admitted.notes.get(t))
+            .collect();
+        let count = witnesses
+            .iter()
+            .filter(|w| {
+                notes.iter().any(|note| {
+                    verify_cosignatures(note, std::slice::from_ref(*w)).is_ok_and(|v| !v.is_empty())
+                })
             })
-            .unwrap_or(0);
+            .count();
         if count < quorum {
-            let mut f = Finding::new(FindingKind::WitnessQuorumNotMet, None, None, format!("the newest checkpoint has {count} valid cosignature(s) from trusted witnesses; the policy requires {quorum}"))
+            let distinct = if witnesses.len() < quorum {
+                format!(" (it names {} distinct witness key(s))", witnesses.len())
+            } else {
+                String::new()
+            };
+            let mut f = Finding::new(FindingKind::WitnessQuorumNotMet, None, None, format!("the newest checkpoint has {count} valid cosignature(s) from distinct trusted witnesses; the policy requires {quorum}{distinct}"))
                 .expected_found(quorum, count);
-            if let Some((text, sources)) = newest {
+            if let Some((_, _, (text, sources))) = newest {
                 for s in sources {
                     f = f.with_checkpoint(s.clone(), text.clone());
                 }

@@ -20,7 +20,11 @@
 //! `recorded_at_regressed`, `event_after_destruction`, `unlawful_destruction`,
 //! `state_violation`); the payload against its commitment (`commitment_mismatch`), missing
 //! payloads against lawful destruction (`payload_missing`), payloads left after destruction
-//! (`payload_after_destruction`). Then every checkpoint (stored, in `checkpoints.log`,
+//! (`payload_after_destruction`). An archive's payload frames are held to `archive import`'s
+//! rule (one frame, right after its entry's frame): any other is `stray_payload` (or, for a
+//! destroyed record's entry, `payload_after_destruction`; for an entry that commits to none,
+//! `unexpected_payload`), and a header naming another origin than genesis is
+//! `archive_origin_mismatch`. Then every checkpoint (stored, in `checkpoints.log`,
 //! supplied by the auditor): signature by a trusted key, origin, size within the ledger
 //! (`truncation`), root at its size (`root_mismatch`), conflicting roots (`split_view`),
 //! witness cosignatures and quorum.
@@ -120,7 +124,7 @@ pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
-pub use source::{LedgerSource, MemorySource, SledSource};
+pub use source::{LedgerSource, MemorySource, SledSource, StrayPayload, StrayPlace};
 pub use verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 
 use std::path::PathBuf;

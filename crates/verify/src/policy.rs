@@ -16,15 +16,31 @@ pub struct Policy {
     pub checkpoints: Vec<String>,
     /// The origin the auditor expects, if they know it.
     pub expected_origin: Option<String>,
-    /// Witness keys for the witness policy.
+    /// Witness keys for the witness policy. A key listed twice (under any names) is one
+    /// witness: see [`Policy::distinct_witnesses`].
     pub witnesses: Vec<CosignatureVerifier>,
-    /// Valid cosignatures from distinct `witnesses` required on the newest checkpoint (0: none).
+    /// Valid cosignatures from distinct witness keys required on the newest checkpoint (0:
+    /// none). The cosignatures on every validly signed note of that checkpoint's size and
+    /// root count (a stored note, the `checkpoints.log` copy, one the auditor supplied).
     pub quorum: usize,
     /// A finding when no checkpoint could be verified against the ledger.
     pub require_checkpoint: bool,
     /// Keep, when the verification has no finding, the state an incremental verification
     /// resumes from ([`Verified::resume_state`](crate::Verified::resume_state)). It holds about 21 bytes per entry.
     pub keep_resume_state: bool,
+}
+
+impl Policy {
+    /// The witnesses, one per public key (the first listing of each): a witness is its key,
+    /// so the same key listed twice, under one name or two, counts once toward the quorum.
+    pub fn distinct_witnesses(&self) -> Vec<CosignatureVerifier> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.witnesses
+            .iter()
+            .filter(|w| seen.insert(w.public_key().0))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Progress of a verification, for a progress bar.

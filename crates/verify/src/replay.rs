@@ -14,7 +14,7 @@ use crate::judge::{coalesce, parse_candidate, still_trusted, Candidate, Judge};
 use crate::policy::{Policy, Progress, PROGRESS_EVERY};
 use crate::resume::ResumeState;
 use crate::sigs::{SigJob, SigPipeline};
-use crate::source::{EntryIter, LedgerSource, StoredCheckpoint, StoredEntry};
+use crate::source::{EntryIter, LedgerSource, StoredCheckpoint, StoredEntry, StrayPlace};
 use crate::start::Start;
 use crate::verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 use crate::VerifyError;
@@ -464,6 +464,7 @@ impl<'a> Replay<'a> {
             recheck_prefix_payloads(self.source, self.from, &mut self.hist)?;
         }
         let records = self.judge_records();
+        self.judge_strays();
         let origin = self
             .registry
             .origin
@@ -471,6 +472,7 @@ impl<'a> Replay<'a> {
             .map(|o| o.as_str().to_owned())
             .unwrap_or_default();
         self.check_genesis(&origin, emptied);
+        self.check_declared_origin(&origin, emptied);
         self.check_trusted_root();
         let judged = Judge {
             policy: self.policy,
@@ -543,6 +545,78 @@ impl<'a> Replay<'a> {
         }
         records.sort_by(|a, b| a.id.cmp(&b.id));
         records
+    }
+
+    /// Payload values the source could not pair with their entry (an archive's payload
+    /// frames out of place): each is a finding, named for what it carries where that is
+    /// known: content of a destroyed record (`payload_after_destruction`), content for an
+    /// entry that commits to none (`unexpected_payload`), else `stray_payload`.
+    fn judge_strays(&mut self) {
+        for stray in self.source.stray_payloads() {
+            let seq = stray.seq;
+            let at = usize::try_from(seq).ok();
+            let ordinal = at.and_then(|i| self.hist.record_of.get(i)).copied();
+            let committed = at.and_then(|i| self.hist.committed.get(i)).copied();
+            let slot = ordinal
+                .and_then(|o| usize::try_from(o).ok())
+                .and_then(|o| self.hist.slots.get(o));
+            let record = slot.map(|s| s.id.clone());
+            let destroyed = slot
+                .and_then(|s| s.state.as_ref())
+                .and_then(|st| st.destroyed.as_ref())
+                .map(|d| d.seq);
+            let place = match stray.place {
+                StrayPlace::Duplicate => "a second payload frame for the entry",
+                StrayPlace::BeforeEntry => "a payload frame before its entry's frame",
+                StrayPlace::AfterEntry => {
+                    "a payload frame out of place (not right after its entry's frame)"
+                }
+            };
+            let finding = match (ordinal, committed, destroyed) {
+                (None, _, _) => Finding::new(
+                    FindingKind::StrayPayload,
+                    Some(seq),
+                    None,
+                    format!("{place}: the archive holds no entry at seq {seq}"),
+                ),
+                (_, _, Some(d)) => Finding::new(
+                    FindingKind::PayloadAfterDestruction,
+                    Some(seq),
+                    record,
+                    format!("{place} carries content of a record destroyed at seq {d}"),
+                ),
+                (_, Some(false), _) => Finding::new(
+                    FindingKind::UnexpectedPayload,
+                    Some(seq),
+                    record,
+                    format!("{place}, for an entry that commits to no payload"),
+                ),
+                _ => Finding::new(
+                    FindingKind::StrayPayload,
+                    Some(seq),
+                    record,
+                    format!("{place}: content outside the entry's own payload, which `archive import` refuses"),
+                ),
+            };
+            self.findings.push(finding);
+        }
+    }
+
+    /// The origin the source's container declares (an archive's header) is genesis's, as
+    /// `archive import` requires.
+    fn check_declared_origin(&mut self, origin: &str, emptied: bool) {
+        match self.source.declared_origin() {
+            Some(declared) if !emptied && declared != origin => self.findings.push(
+                Finding::new(
+                    FindingKind::ArchiveOriginMismatch,
+                    None,
+                    None,
+                    "the archive's header names another origin than its genesis entry",
+                )
+                .expected_found(origin, declared),
+            ),
+            _ => {}
+        }
     }
 
     /// What genesis claims against what the auditor knows: the origin, and the ledger key.

@@ -56,6 +56,30 @@ pub struct StoredCheckpoint {
     pub note: Vec<u8>,
 }
 
+/// Where a stray payload frame was found, relative to its entry's frame (see
+/// [`StrayPayload`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StrayPlace {
+    /// A second payload frame right after the entry, which already had one.
+    Duplicate,
+    /// Before the entry's frame (or for a seq the archive holds no entry at).
+    BeforeEntry,
+    /// After a later frame than the entry's own: out of order, after the last entry, or
+    /// among the checkpoints.
+    AfterEntry,
+}
+
+/// A stored payload value a source could not pair with its entry: an archive payload frame
+/// that is not the one right after its own entry's frame (where the exporter writes it and
+/// where `archive import` requires it). Only its seq and place are kept, never its content.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StrayPayload {
+    /// The seq the frame names.
+    pub seq: u64,
+    /// Where it was found.
+    pub place: StrayPlace,
+}
+
 /// An iterator over stored entries in stored order.
 pub type EntryIter<'a> = Box<dyn Iterator<Item = Result<StoredEntry, VerifyError>> + 'a>;
 
@@ -83,6 +107,17 @@ pub trait LedgerSource {
                 Err(_) => true,
             }
         })))
+    }
+    /// The payload values the last [`entries`](LedgerSource::entries) or
+    /// [`entries_from`](LedgerSource::entries_from) iteration met but could not pair with
+    /// their entry, once that iteration ran to its end. Default: none (a store keyed by seq
+    /// pairs by key).
+    fn stray_payloads(&self) -> Vec<StrayPayload> {
+        Vec::new()
+    }
+    /// The origin the container declares besides genesis (an archive's header), if any.
+    fn declared_origin(&self) -> Option<String> {
+        None
     }
     /// Of `seqs` (ascending), the ones that have a stored payload value. Used by an
     /// incremental verification to check that a destruction recorded after the resume point

@@ -100,6 +100,28 @@ fn witness_policy(quorum: usize) -> Policy {
     }
 }
 
+/// The final checkpoint cosigned twice by the one witness key, under two names (two lines).
+fn cosigned_twice_by_one_key(fx: &Fixture) -> String {
+    let note = cosigned_final(fx);
+    let items = load(fx.path());
+    let cp = Checkpoint::new(ORIGIN, items.len() as u64, root(&items, items.len() as u64)).unwrap();
+    let (_, wk) = witness();
+    let line = cosign(&cp, "witness.example/again", &wk, 1_700_000_001).unwrap();
+    append_cosignature(&note, &line).unwrap()
+}
+
+/// A policy listing the one witness key twice (`--witness K --witness K`), or under a
+/// second name, and requiring two cosignatures.
+fn one_witness_listed_twice(second_name: &str) -> Policy {
+    let (w, k) = witness();
+    let again = CosignatureVerifier::new(second_name, k.public_key()).unwrap();
+    Policy {
+        witnesses: vec![w, again],
+        quorum: 2,
+        ..Cast::PRACTICE.policy(vec![])
+    }
+}
+
 /// Drops entries from `from` on, as a torn or truncated store would hold them.
 fn drop_from(dir: &Path, from: u64) {
     let n = load(dir).len() as u64;
@@ -367,6 +389,11 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("checkpoint_of_another_origin", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, "other.example/ledger", 2, 12)); none() }, &[(K::CheckpointWrongOrigin, None)]),
     ("cosignature_bit_flip", |fx| { add_checkpoint(fx.path(), &bad_cosignature(fx)); witness_policy(1) }, &[(K::CosignatureBadSignature, None), (K::WitnessQuorumNotMet, None)]),
     ("witness_quorum_not_met", |_| witness_policy(1), &[(K::WitnessQuorumNotMet, None)]),
+    // One witness key counts once: listed twice, or signing two lines under two names.
+    ("witness_listed_twice_counts_once", |fx| { add_checkpoint(fx.path(), &cosigned_final(fx)); one_witness_listed_twice("witness.example") }, &[(K::WitnessQuorumNotMet, None)]),
+    ("witness_key_under_two_names_counts_once", |fx| { add_checkpoint(fx.path(), &cosigned_twice_by_one_key(fx)); one_witness_listed_twice("witness.example/again") }, &[(K::WitnessQuorumNotMet, None)]),
+    // The auditor's cosigned copy counts though the stored note of that size has no cosignature.
+    ("witness_cosignature_on_trusted_checkpoint_counts", |fx| { let mut p = witness_policy(1); p.checkpoints.push(cosigned_final(fx)); p }, &[]),
 ];
 
 #[test]

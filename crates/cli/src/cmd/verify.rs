@@ -41,10 +41,11 @@ pub(crate) fn policy(
         p.witnesses.push(v);
     }
     if let Some(q) = quorum {
-        if q == 0 || q > p.witnesses.len() {
+        // A key given twice is one witness: the quorum counts distinct keys.
+        let distinct = p.distinct_witnesses().len();
+        if q == 0 || q > distinct {
             return Err(anyhow!(
-                "--quorum {q}: must be between 1 and the number of --witness keys ({})",
-                p.witnesses.len()
+                "--quorum {q}: must be between 1 and the number of distinct --witness keys ({distinct})"
             ));
         }
         p.quorum = q;
