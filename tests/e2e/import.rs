@@ -21,6 +21,8 @@ fn a_bad_line_is_named_and_nothing_is_written() {
         (line("C-X", "record_opened", "01/02/2025", ""), "line 2: occurred_on"),
         (line("C X", "record_opened", "2025-01-01", ""), "line 2: record"),
         (line("C-X", "chat", "2025-01-01", ""), "line 2: kind"),
+        (line("C-X", "SECRET-CLINICAL mixed into kind", "2025-01-01", ""), "line 2: kind: not a known event kind"),
+        (line("C-X", "contact", "2025-01-01", r#","SECRET client said":"x""#), "line 2: an unknown field (its name is not shown"),
         (line("C-X", "amendment", "2025-01-01", r#","amends":"SECRET-CLINICAL""#), "line 2: amends"),
         (line("C-X", "amendment", "2025-01-01", ""), "line 2: amends: required"),
         (line("C-X", "contact", "2025-01-01", r#","payload":123"#), "line 2: payload"),

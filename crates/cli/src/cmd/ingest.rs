@@ -88,7 +88,19 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
                 let msg = e.to_string();
                 let msg = msg.split(" at line ").next().unwrap_or(&msg);
                 if msg.starts_with("unknown field") || msg.starts_with("duplicate field") {
-                    anyhow!("{}", msg.chars().take(200).collect::<String>())
+                    // The name is quoted only when it looks like a field name: a mangled line
+                    // can carry clinical text where a key should be.
+                    let name = msg.split('`').nth(1).unwrap_or_default();
+                    let looks_like_a_name = !name.is_empty()
+                        && name.len() <= 32
+                        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
+                    if looks_like_a_name {
+                        anyhow!("{}", msg.chars().take(200).collect::<String>())
+                    } else if msg.starts_with("unknown field") {
+                        anyhow!("an unknown field (its name is not shown: it is not a field name); see docs/GUIDE.md for the fields")
+                    } else {
+                        anyhow!("a duplicate field")
+                    }
                 } else {
                     anyhow!("expected a JSON object")
                 }
@@ -96,11 +108,9 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
         }
     })?;
     let kind_name = field_str(&raw.kind, "kind")?.ok_or_else(|| anyhow!("kind: required"))?;
+    // The value is never quoted: a mangled line can carry clinical text in any field.
     let kind = Kind::parse(kind_name).map_err(|_| {
-        anyhow!(
-            "kind: unknown event kind {:?}",
-            kind_name.chars().take(32).collect::<String>()
-        )
+        anyhow!("kind: not a known event kind (the kinds are listed in docs/GUIDE.md)")
     })?;
     if kind == Kind::Genesis {
         bail!("kind: genesis is written by `caseledger init`, not imported");
