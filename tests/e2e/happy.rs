@@ -46,8 +46,9 @@ fn verify_a_clean_ledger_with_the_key_and_a_trusted_checkpoint() {
     let v = f.run(&["verify", "--ledger", "L"]);
     let out = ok(&v);
     assert!(out.contains("entries: 11\n"), "{out}");
+    // No key or checkpoint given: self-attested, never "intact".
     assert!(
-        stderr(&v).contains("intact (11 entries, no findings)"),
+        stderr(&v).contains("no findings (11 entries); self-attested: "),
         "{}",
         stderr(&v)
     );
@@ -177,7 +178,11 @@ fn export_a_bundle_and_verify_it_offline() {
     );
     let v = f.run(&["verify", "--bundle", "b.json"]);
     assert!(ok(&v).contains("record: C-NEW\n"));
-    assert!(stderr(&v).contains("intact"), "{}", stderr(&v));
+    assert!(
+        stderr(&v).contains("no findings (record C-NEW, 3 entries); self-attested"),
+        "{}",
+        stderr(&v)
+    );
     let vkey = stdout(&f.run(&["keys", "export", "--ledger", "L"]));
     let j = json(&ok(&f.run(&[
         "--json",
@@ -348,7 +353,7 @@ fn archive_export_import_round_trips() {
     ok(&f.run(&["archive", "export", "--ledger", "L", "--out", "a.cla"]));
     let va = f.run(&["--json", "verify", "--archive", "a.cla"]);
     let va = json(&ok(&va));
-    assert_eq!(va["intact"], true);
+    assert_eq!(va["clean"], true);
     // CASELEDGER_LEDGER does not get in the way of --archive.
     let o = bin()
         .current_dir(f.dir())

@@ -3,6 +3,8 @@
 //! The helpers (running the binary, the small ledger, the one-line error checks, snapshots of
 //! a ledger's state) are `caseledger_testkit::cli`.
 //!
+//! * [`anchor`]: every `verify` verdict names its anchor; a self-attested run is never
+//!   "intact", and `--require-anchor` makes it exit 1.
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
@@ -17,6 +19,7 @@
 //! * [`status`]: `status --record R` and why, `records --status S`, `destroy --dry-run` and
 //!   `destroy --all-eligible`.
 
+mod anchor;
 mod errors;
 mod guide_example;
 mod happy;

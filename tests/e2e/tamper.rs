@@ -8,7 +8,12 @@ fn a_flipped_payload_byte_is_a_commitment_mismatch_at_its_seq() {
     let f = Fixture::small();
     let inc: serde_json::Value =
         serde_json::from_str(&ok(&f.run(&["--json", "verify", "--ledger", "L"]))).unwrap();
-    assert_eq!(inc["intact"], true);
+    // No key or checkpoint given: clean, but self-attested, so never "intact".
+    assert_eq!(
+        (inc["clean"].clone(), inc["intact"].clone()),
+        (true.into(), false.into())
+    );
+    assert_eq!(inc["anchor"]["kind"], "self_attested");
     // The payload of seq 7 ("note SECRET-CLINICAL-B" on C-NEW).
     let seq: u64 = 7;
     {
@@ -138,7 +143,7 @@ fn incremental_verification_reads_only_new_entries_and_still_catches_tampering_t
     ]);
     let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(
-        (j["intact"].clone(), j["size"].clone()),
+        (j["clean"].clone(), j["size"].clone()),
         (true.into(), 12.into())
     );
     assert_ne!(

@@ -1,9 +1,23 @@
 //! Where output goes: data (and `--json`) on stdout, people's text and progress on stderr.
 
-use caseledger_verify::Finding;
+use crate::Outcome;
+use caseledger_verify::{Anchor, Finding};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+
+/// How a verdict line is coloured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tone {
+    /// No findings, and something the relying party holds anchors it: green.
+    Good,
+    /// No findings, but nothing the relying party holds anchors it (self-attested): yellow,
+    /// never green.
+    Unanchored,
+    /// Findings, or a required anchor is missing: red.
+    Bad,
+}
 
 /// The output policy of one run.
 pub(crate) struct Out {
@@ -29,9 +43,18 @@ impl Out {
 
     /// A verdict line for people on stderr, green or red on a colour terminal.
     pub fn verdict(&self, good: bool, msg: impl AsRef<str>) {
+        self.verdict_in(if good { Tone::Good } else { Tone::Bad }, msg);
+    }
+
+    /// A verdict line for people on stderr in `tone`'s colour on a colour terminal.
+    pub fn verdict_in(&self, tone: Tone, msg: impl AsRef<str>) {
         let msg = msg.as_ref();
         if self.color {
-            let code = if good { "32" } else { "31;1" };
+            let code = match tone {
+                Tone::Good => "32",
+                Tone::Unanchored => "33",
+                Tone::Bad => "31;1",
+            };
             self.say(format!("\x1b[{code}m{msg}\x1b[0m"));
         } else {
             self.say(msg);
@@ -171,4 +194,57 @@ pub(crate) fn stdout_error(e: std::io::Error) -> anyhow::Error {
 pub(crate) fn finding_json(f: &Finding) -> serde_json::Value {
     serde_json::to_value(f)
         .unwrap_or_else(|_| serde_json::json!({ "kind": f.kind.name(), "seq": f.seq }))
+}
+
+/// What anchors a verdict, as JSON: `kind` ([`Anchor::name`]), its `words`, whether
+/// something the relying party holds anchors it, up to which size, and the line people see.
+pub(crate) fn anchor_json(a: &Anchor) -> serde_json::Value {
+    json!({
+        "kind": a.name(),
+        "words": a.words(),
+        "anchored": a.is_anchored(),
+        "covers": a.covers(),
+        "line": a.line(),
+    })
+}
+
+/// The verdict line of a verification (ledger, archive, bundle), naming its anchor, and how
+/// the run ends. `counts` describes what was verified (`11 entries`). Only an anchored
+/// verdict with no finding is "intact" (green); a clean run nothing anchors says "no
+/// findings" and why it is not more (never green), and exits 1 under `--require-anchor`.
+pub(crate) fn print_verdict(
+    what: &str,
+    counts: &str,
+    findings: usize,
+    anchor: &Anchor,
+    require_anchor: bool,
+    out: &Out,
+) -> Outcome {
+    let named = if anchor.is_anchored() {
+        format!("anchor: {}", anchor.line())
+    } else {
+        anchor.line()
+    };
+    if findings > 0 {
+        out.verdict_in(Tone::Bad, format!("{what}: {findings} finding(s); {named}"));
+        Outcome::Findings
+    } else if anchor.is_anchored() {
+        out.verdict_in(
+            Tone::Good,
+            format!("{what}: intact ({counts}, no findings); {named}"),
+        );
+        Outcome::Ok
+    } else if require_anchor {
+        out.verdict_in(
+            Tone::Bad,
+            format!("{what}: no findings ({counts}); {named} (--require-anchor)"),
+        );
+        Outcome::Findings
+    } else {
+        out.verdict_in(
+            Tone::Unanchored,
+            format!("{what}: no findings ({counts}); {named}"),
+        );
+        Outcome::Ok
+    }
 }

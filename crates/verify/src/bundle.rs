@@ -17,6 +17,7 @@
 //! state machine and its payload; finally the author signatures (in parallel) and the
 //! record's payloads against its destruction.
 
+use crate::anchor::{Anchor, Held};
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::judge::{judge_signature, keys_for, SignatureVerdict};
 use crate::policy::Policy;
@@ -52,6 +53,7 @@ pub struct VerifiedBundle {
     record: RecordId,
     origin: String,
     checkpoint: Option<Checkpoint>,
+    anchor: Anchor,
     self_attested: bool,
     findings: Vec<Finding>,
     state: Option<RecordState>,
@@ -71,6 +73,11 @@ impl VerifiedBundle {
     /// The checkpoint the proofs were checked against, if it parsed.
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         self.checkpoint.as_ref()
+    }
+    /// What the verdict rests on: the auditor's own copy of the bundle's checkpoint, a ledger
+    /// key the auditor supplied, or nothing (the bundle's own key: self-attested).
+    pub fn anchor(&self) -> &Anchor {
+        &self.anchor
     }
     /// The checkpoint was checked with the bundle's own ledger key (the auditor gave none).
     pub fn checkpoint_key_self_attested(&self) -> bool {
@@ -138,16 +145,47 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
     findings.extend(verify_jobs(&replay.jobs));
     findings.extend(judge_record(bundle, &replay));
     findings.sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
+    let anchor = bundle_anchor(policy, &keys, proven_against);
     Ok(VerifiedBundle {
         record: bundle.record.clone(),
         origin: bundle.origin.clone(),
         checkpoint,
+        anchor,
         self_attested: keys.self_attested,
         findings,
         state: replay.state,
         registry: replay.registry,
         entries: bundle.entries.len(),
     })
+}
+
+/// What a bundle's verdict rests on. Its proofs lead to its checkpoint (`proven`, when its
+/// signature held): the auditor's own validly signed copy of that checkpoint anchors it,
+/// else a ledger key the auditor supplied; else nothing does.
+fn bundle_anchor(policy: &Policy, keys: &BundleKeys, proven: Option<&Checkpoint>) -> Anchor {
+    let verifiers: Vec<NoteVerifier> = if keys.self_attested {
+        keys.bundle_key.iter().cloned().collect()
+    } else {
+        policy.trusted_keys.clone()
+    };
+    let held_copy = |cp: &Checkpoint| {
+        policy.checkpoints.iter().any(|held| {
+            Note::parse(held.as_bytes()).ok().is_some_and(|hn| {
+                Checkpoint::parse_body(hn.text()).is_ok_and(|hc| {
+                    hc.origin == cp.origin && hc.size == cp.size && hc.root == cp.root
+                }) && judge_signature(&hn, &verifiers) == SignatureVerdict::Trusted
+            })
+        })
+    };
+    let held = Held {
+        supplied: proven
+            .filter(|cp| held_copy(cp))
+            .map(|cp| (cp.size, cp.root)),
+        quorum: None,
+        keyed: proven.filter(|_| !keys.self_attested).map(|cp| cp.size),
+        supplied_any: policy.supplies_anchor(),
+    };
+    Anchor::decide(proven.map_or(0, |cp| cp.size), &held)
 }
 
 /// A bundle finding of kind `bundle_inconsistent`.

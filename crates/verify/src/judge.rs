@@ -199,6 +199,11 @@ pub(crate) struct Judged {
     /// Validly signed checkpoints below the resume point whose root the auditor's state
     /// does not determine.
     pub unjudged: Vec<String>,
+    /// The largest checkpoint the auditor supplied that the ledger matched: (size, root).
+    pub supplied: Option<(u64, Hash)>,
+    /// The witness quorum, met on a checkpoint the ledger matched: (size, distinct
+    /// witnesses that cosigned, distinct witnesses named).
+    pub quorum: Option<(u64, usize, usize)>,
 }
 
 /// The checkpoints admitted by [`Judge::admit`]: validly signed, of the right origin.
@@ -227,6 +232,8 @@ impl Judge<'_> {
         let mut judged = Judged {
             best: None,
             unjudged: Vec::new(),
+            supplied: None,
+            quorum: None,
         };
         for (cp_size, by_root) in &admitted.valid {
             self.judge_size(
@@ -237,7 +244,7 @@ impl Judge<'_> {
                 findings,
             );
         }
-        self.check_quorum(&admitted, findings);
+        judged.quorum = self.check_quorum(&admitted, findings);
         judged
     }
 
@@ -451,6 +458,12 @@ impl Judge<'_> {
                     if judged.best.as_ref().is_none_or(|b| b.size < cp_size) {
                         judged.best = Some(VerifiedCheckpoint { note: text.clone(), size: cp_size, root: *cp_root, sources: sources.clone() });
                     }
+                    // The auditor's own copy anchors the ledger up to its size.
+                    if sources.contains(&CheckpointSource::Supplied)
+                        && judged.supplied.is_none_or(|(s, _)| s < cp_size)
+                    {
+                        judged.supplied = Some((cp_size, *cp_root));
+                    }
                 }
                 None if self.resumed_from.is_some_and(|n| cp_size < n) => {
                     judged.unjudged.push(text.clone());
@@ -466,11 +479,17 @@ impl Judge<'_> {
     /// The witness quorum on the newest validly signed checkpoint (of its roots, the one the
     /// ledger matched, if any). Each distinct witness key counts once, whichever of the
     /// checkpoint's admitted notes (stored, logged, supplied by the auditor) carries its
-    /// valid cosignature, and however many lines it signed.
-    fn check_quorum(&self, admitted: &Admitted, findings: &mut Vec<Finding>) {
+    /// valid cosignature, and however many lines it signed. Met on a checkpoint the ledger
+    /// matches, it anchors the verdict: `Some((size, cosigned, named))`; not met, it is a
+    /// finding and anchors nothing.
+    fn check_quorum(
+        &self,
+        admitted: &Admitted,
+        findings: &mut Vec<Finding>,
+    ) -> Option<(u64, usize, usize)> {
         let quorum = self.policy.quorum;
         if quorum == 0 {
-            return;
+            return None;
         }
         let newest = admitted
             .valid
@@ -512,7 +531,11 @@ impl Judge<'_> {
                 }
             }
             findings.push(f);
+            return None;
         }
+        newest
+            .filter(|(size, root, _)| *size <= self.size && self.roots.get(size) == Some(root))
+            .map(|(size, _, _)| (size, count, witnesses.len()))
     }
 }
 

@@ -29,6 +29,13 @@
 //! (`truncation`), root at its size (`root_mismatch`), conflicting roots (`split_view`),
 //! witness cosignatures and quorum.
 //!
+//! # What a verdict rests on
+//!
+//! Every result names its [`Anchor`]: a checkpoint the auditor supplied that the ledger
+//! matches (up to its size), a witness quorum met on a matching checkpoint, a ledger key the
+//! relying party supplied, or nothing: checkpoints checked only with the key genesis names
+//! are self-attested, since whoever holds that key can re-sign any history.
+//!
 //! # Incremental verification
 //!
 //! [`verify_incremental`] verifies only what was appended after the auditor's own
@@ -89,6 +96,9 @@
 //! assert!(v.is_clean());
 //! assert_eq!(v.size(), 1);
 //! assert!(v.checkpoint_key_self_attested());
+//! // Nothing the relying party holds anchors this verdict: it is self-attested.
+//! assert!(!v.anchor().is_anchored());
+//! assert_eq!(v.anchor().name(), "self_attested");
 //!
 //! // One flipped bit in the stored bytes is a finding, with its seq.
 //! src.entries.get_mut(&0).unwrap()[60] ^= 1;
@@ -101,6 +111,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod anchor;
 mod archive_source;
 pub mod asof;
 pub mod bundle;
@@ -119,6 +130,7 @@ pub mod source;
 mod start;
 mod verified;
 
+pub use anchor::{Anchor, AnchorKind};
 pub use archive_source::ArchiveSource;
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};

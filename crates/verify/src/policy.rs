@@ -41,6 +41,12 @@ impl Policy {
             .cloned()
             .collect()
     }
+
+    /// The relying party supplied something that could anchor a verdict: a ledger key, a
+    /// checkpoint, or a witness quorum.
+    pub fn supplies_anchor(&self) -> bool {
+        !self.trusted_keys.is_empty() || !self.checkpoints.is_empty() || self.quorum > 0
+    }
 }
 
 /// Progress of a verification, for a progress bar.

@@ -8,6 +8,7 @@
 //! `check_payload` (against the commitment). Then `finish`: the signatures' findings, the
 //! records' payloads against destruction, what genesis claims, the auditor's own root, the
 //! checkpoints, and the result.
+use crate::anchor::{Anchor, Held};
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::history::{Hist, Slot, Tally};
 use crate::judge::{coalesce, parse_candidate, still_trusted, Candidate, Judge};
@@ -490,10 +491,22 @@ impl<'a> Replay<'a> {
             return Err(VerifyError::Empty(self.source.describe()));
         }
         let checkpoint = self.newest_checkpoint(judged.best);
+        let anchor = Anchor::decide(
+            self.pos,
+            &Held {
+                supplied: judged.supplied,
+                quorum: judged.quorum,
+                keyed: checkpoint
+                    .as_ref()
+                    .filter(|_| !self.policy.trusted_keys.is_empty())
+                    .map(|c| c.size),
+                supplied_any: self.policy.supplies_anchor(),
+            },
+        );
         // Stable order: by seq, ledger-wide findings last.
         self.findings
             .sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
-        Ok(self.into_verified(origin, records, checkpoint, judged.unjudged))
+        Ok(self.into_verified(origin, records, checkpoint, anchor, judged.unjudged))
     }
 
     /// The largest size a checkpoint or the auditor's state names (0: none).
@@ -722,6 +735,7 @@ impl<'a> Replay<'a> {
         origin: String,
         records: Vec<VerifiedRecord>,
         checkpoint: Option<VerifiedCheckpoint>,
+        anchor: Anchor,
         unjudged: Vec<String>,
     ) -> Verified {
         let pos = self.pos;
@@ -746,6 +760,7 @@ impl<'a> Replay<'a> {
             size: pos,
             root,
             checkpoint,
+            anchor,
             self_attested: self.policy.trusted_keys.is_empty(),
             findings: self.findings,
             registry: self.registry,

@@ -23,14 +23,13 @@
 //! `ssh-keygen -Y verify`) and raw Ed25519 (for `openssl pkeyutl -verify -rawin`). Every
 //! file of a report is covered by one signed manifest ([`crate::manifest`]).
 
+use crate::anchor::AnchorKind;
 use crate::asof::AsOf;
 use crate::finding::Finding;
 use crate::policy::Policy;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64_NO_PAD;
 use base64::Engine;
-use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::keys::SigningKey;
-use caseledger_core::note::Note;
 use caseledger_core::record::{Item, Service, Status};
 use caseledger_core::sshsig::{self, REPORT_NAMESPACE};
 use caseledger_core::{Date, PublicKey, SignatureBytes, Timestamp};
@@ -58,18 +57,10 @@ pub const RULE_11: [&str; 7] = [
     "(F) A copy of a written communication with the client identifying the date and reason for termination of professional service if the licensed social worker is in private practice.",
 ];
 
-/// The words of `caseledger verify` for a verdict that no key or checkpoint of the relying
-/// party anchors (its note when no `--key` is given).
-pub const SELF_ATTESTED_WORDS: &str =
-    "checkpoints were checked with the ledger key named in the ledger itself";
-
-/// Anchor: a signed checkpoint the auditor holds (`verify --trusted`'s words).
-pub const TRUSTED_CHECKPOINT_WORDS: &str =
-    "the ledger matches a signed checkpoint the auditor holds";
-
-/// Anchor: a trusted ledger key (`verify --key`'s words).
-pub const LEDGER_KEY_WORDS: &str =
-    "checkpoints were checked with a trusted ledger (checkpoint) key the relying party supplied";
+pub use crate::anchor::{
+    LEDGER_KEY_WORDS, SELF_ATTESTED_WORDS, TRUSTED_CHECKPOINT_WORDS, UNANCHORED_WORDS,
+    WITNESS_QUORUM_WORDS,
+};
 
 /// Why a report was not built, signed or verified.
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +173,7 @@ pub struct Prefix {
     pub checkpoint: Option<ReportCheckpoint>,
 }
 
-/// A checkpoint the auditor supplied.
+/// The checkpoint the auditor supplied that anchors the verdict.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct AnchorCheckpoint {
     /// Its size.
@@ -194,55 +185,45 @@ pub struct AnchorCheckpoint {
 /// What anchors the integrity verdict.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Anchor {
-    /// `trusted_checkpoint`, `ledger_key` or `self_attested`.
+    /// [`crate::Anchor::name`]: `trusted_checkpoint`, `witness_quorum`, `ledger_key`,
+    /// `none` or `self_attested`.
     pub kind: String,
-    /// What that means, in the words `caseledger verify` uses.
+    /// What that means, in the words `caseledger verify` uses ([`crate::Anchor::words`]).
     pub words: String,
     /// Ledger keys the relying party supplied (note keys).
     pub ledger_keys: Vec<String>,
-    /// Checkpoints the auditor supplied.
+    /// The checkpoint the auditor supplied that the ledger matches and that anchors the
+    /// verdict (kind `trusted_checkpoint`); empty otherwise.
     pub trusted_checkpoints: Vec<AnchorCheckpoint>,
 }
 
 impl Anchor {
-    /// The anchor of a verification under `policy`: the auditor's checkpoints, else their
-    /// ledger keys, else none (self-attested).
-    pub fn of(policy: &Policy) -> Anchor {
-        let trusted_checkpoints: Vec<AnchorCheckpoint> = policy
-            .checkpoints
-            .iter()
-            .filter_map(|t| {
-                let n = Note::parse(t.as_bytes()).ok()?;
-                let c = Checkpoint::parse_body(n.text()).ok()?;
-                Some(AnchorCheckpoint {
-                    size: c.size,
-                    root: c.root.to_string(),
-                })
-            })
-            .collect();
-        let ledger_keys: Vec<String> = policy
-            .trusted_keys
-            .iter()
-            .map(caseledger_core::note::NoteVerifier::to_vkey_string)
-            .collect();
-        let (kind, words) = if !trusted_checkpoints.is_empty() {
-            ("trusted_checkpoint", TRUSTED_CHECKPOINT_WORDS)
-        } else if !ledger_keys.is_empty() {
-            ("ledger_key", LEDGER_KEY_WORDS)
-        } else {
-            ("self_attested", SELF_ATTESTED_WORDS)
+    /// The report's account of the verifier's anchor (never recomputed here), with the
+    /// ledger keys the relying party supplied under `policy`.
+    pub fn of(anchor: &crate::Anchor, policy: &Policy) -> Anchor {
+        let trusted_checkpoints = match anchor.kind() {
+            AnchorKind::AuditorCheckpoint { size, root } => vec![AnchorCheckpoint {
+                size,
+                root: root.to_string(),
+            }],
+            _ => Vec::new(),
         };
         Anchor {
-            kind: kind.to_owned(),
-            words: words.to_owned(),
-            ledger_keys,
+            kind: anchor.name().to_owned(),
+            words: anchor.words().to_owned(),
+            ledger_keys: policy
+                .trusted_keys
+                .iter()
+                .map(caseledger_core::note::NoteVerifier::to_vkey_string)
+                .collect(),
             trusted_checkpoints,
         }
     }
 
-    /// No key or checkpoint of the relying party anchors the verdict.
+    /// Nothing the relying party supplied anchors the verdict (self-attested, or nothing
+    /// supplied held).
     pub fn is_self_attested(&self) -> bool {
-        self.kind == "self_attested"
+        self.kind == "self_attested" || self.kind == "none"
     }
 }
 
@@ -460,7 +441,7 @@ impl RetentionReport {
             },
             integrity: Integrity {
                 verdict: if v.is_clean() { "verified" } else { "findings" }.to_owned(),
-                anchor: Anchor::of(policy),
+                anchor: Anchor::of(v.anchor(), policy),
                 checkpoint_key_self_attested: v.checkpoint_key_self_attested(),
                 findings: v.findings().to_vec(),
             },

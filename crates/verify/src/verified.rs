@@ -1,5 +1,6 @@
 //! The result of a verification: [`Verified`], the checkpoint it matched
 //! ([`VerifiedCheckpoint`]) and the records as the replay left them ([`VerifiedRecord`]).
+use crate::anchor::Anchor;
 use crate::finding::{CheckpointSource, Finding};
 use crate::resume::ResumeState;
 use caseledger_core::record::{RecordState, Registry};
@@ -42,6 +43,7 @@ pub struct Verified {
     pub(crate) size: u64,
     pub(crate) root: Hash,
     pub(crate) checkpoint: Option<VerifiedCheckpoint>,
+    pub(crate) anchor: Anchor,
     pub(crate) self_attested: bool,
     pub(crate) findings: Vec<Finding>,
     pub(crate) registry: Registry,
@@ -68,6 +70,12 @@ impl Verified {
     /// The newest checkpoint the ledger matched, if any.
     pub fn checkpoint(&self) -> Option<&VerifiedCheckpoint> {
         self.checkpoint.as_ref()
+    }
+    /// What the verdict rests on, and up to which size: decided from what the relying party
+    /// supplied and what of it held. Without an anchor ([`Anchor::is_anchored`]), a clean
+    /// result shows only that the ledger agrees with itself.
+    pub fn anchor(&self) -> &Anchor {
+        &self.anchor
     }
     /// Whether checkpoints were checked with the key genesis names (the auditor gave none).
     pub fn checkpoint_key_self_attested(&self) -> bool {

@@ -84,7 +84,12 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
 }
 
 /// `caseledger verify --bundle F`.
-pub(crate) fn verify_bundle(path: &Path, policy: &Policy, out: &Out) -> Result<Outcome> {
+pub(crate) fn verify_bundle(
+    path: &Path,
+    policy: &Policy,
+    require_anchor: bool,
+    out: &Out,
+) -> Result<Outcome> {
     let bytes = crate::io::read_file(path, "bundle", MAX_BUNDLE)?;
     let p = path.display();
     // Parse errors never echo values (a bundle holds payloads).
@@ -108,7 +113,9 @@ pub(crate) fn verify_bundle(path: &Path, policy: &Policy, out: &Out) -> Result<O
     if out.json {
         out.json_data(&json!({
             "verified": format!("bundle {p}"),
-            "intact": v.is_clean(),
+            "intact": v.is_clean() && v.anchor().is_anchored(),
+            "clean": v.is_clean(),
+            "anchor": crate::output::anchor_json(v.anchor()),
             "record": v.record().as_str(),
             "origin": v.origin(),
             "entries": v.entries(),
@@ -131,26 +138,15 @@ pub(crate) fn verify_bundle(path: &Path, policy: &Policy, out: &Out) -> Result<O
         if let Some((size, _)) = cp {
             text.push_str(&format!("checkpoint: size {size}\n"));
         }
-        if v.checkpoint_key_self_attested() {
-            text.push_str("note: the checkpoint was checked with the ledger key the bundle carries; pass --key <VKEY> to trust a key you hold\n");
-        }
+        text.push_str(&format!("anchor: {}\n", v.anchor().line()));
         out.data(&text)?;
     }
-    if v.is_clean() {
-        out.verdict(
-            true,
-            format!(
-                "bundle {p}: intact (record {}, {} entries, no findings)",
-                v.record(),
-                v.entries()
-            ),
-        );
-        Ok(Outcome::Ok)
-    } else {
-        out.verdict(
-            false,
-            format!("bundle {p}: {} finding(s)", v.findings().len()),
-        );
-        Ok(Outcome::Findings)
-    }
+    Ok(crate::output::print_verdict(
+        &format!("bundle {p}"),
+        &format!("record {}, {} entries", v.record(), v.entries()),
+        v.findings().len(),
+        v.anchor(),
+        require_anchor,
+        out,
+    ))
 }

@@ -310,6 +310,10 @@ pub(crate) struct VerifyArgs {
     /// for the next --from-state run. Keep it where you keep trusted checkpoints.
     #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
     pub save_state: Option<PathBuf>,
+    /// Exit 1 unless something you supplied (--key, --trusted, --witness with --quorum)
+    /// anchors the verdict: a clean self-attested run is not enough.
+    #[arg(long)]
+    pub require_anchor: bool,
 }
 
 /// `caseledger prove`.

@@ -57,17 +57,19 @@ impl Read {
                 v.findings().len()
             );
         }
-        let anchor = if self.anchor.is_self_attested() {
-            format!(
-                "self-attested: {}; pass --ledger-key or --trusted to anchor it",
+        if self.anchor.is_self_attested() {
+            // Nothing the reader holds anchors it: never called "verified".
+            return format!(
+                "integrity: no findings in this run ({} entries); {}: {}; pass --ledger-key or --trusted to anchor it",
+                v.size(),
+                self.anchor.kind.replace('_', "-"),
                 self.anchor.words
-            )
-        } else {
-            self.anchor.words.clone()
-        };
+            );
+        }
         format!(
-            "integrity: verified in this run ({} entries, no findings); {anchor}",
-            v.size()
+            "integrity: verified in this run ({} entries, no findings); {}",
+            v.size(),
+            v.anchor().line()
         )
     }
 
@@ -126,10 +128,11 @@ pub(crate) fn read_as_of(
     let policy = super::verify::policy(&anchor.trusted, &keys, &[], None)?;
     let (_, cut) = super::report::end_of_day(as_of, "UTC")?;
     let asof = super::report::run_as_of(src, &policy, cut, out)?;
+    let anchor = Anchor::of(asof.verified().anchor(), &policy);
     Ok(Read {
         asof,
         as_of,
-        anchor: Anchor::of(&policy),
+        anchor,
         what: format!("ledger {}", dir.display()),
     })
 }

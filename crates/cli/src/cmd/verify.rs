@@ -1,7 +1,7 @@
 //! `caseledger verify --ledger | --archive | --bundle`.
 
 use super::VerifyArgs;
-use crate::output::{finding_json, Out};
+use crate::output::{anchor_json, finding_json, print_verdict, Out};
 use crate::Outcome;
 use anyhow::{anyhow, Result};
 use caseledger_core::checkpoint::CosignatureVerifier;
@@ -122,11 +122,14 @@ pub(crate) fn open_ledger_source(dir: &Path) -> Result<SledSource> {
     SledSource::open(dir).map_err(|e| anyhow!("{e}"))
 }
 
-/// The JSON summary of a verification.
+/// The JSON summary of a verification. `intact` only when there is no finding and the
+/// verdict is anchored; `clean` is "no finding" alone.
 pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
     json!({
         "verified": what,
-        "intact": v.is_clean(),
+        "intact": v.is_clean() && v.anchor().is_anchored(),
+        "clean": v.is_clean(),
+        "anchor": anchor_json(v.anchor()),
         "origin": v.origin(),
         "size": v.size(),
         "root": v.root().to_string(),
@@ -137,8 +140,13 @@ pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
     })
 }
 
-/// Prints a verification's result: JSON on stdout, or lines for people.
-pub(crate) fn print_verified(what: &str, v: &Verified, out: &Out) -> Result<Outcome> {
+/// Prints a verification's result: JSON on stdout, or lines for people; then the verdict.
+pub(crate) fn print_verified(
+    what: &str,
+    v: &Verified,
+    require_anchor: bool,
+    out: &Out,
+) -> Result<Outcome> {
     if out.json {
         out.json_data(&verified_json(what, v))?;
     } else {
@@ -153,9 +161,10 @@ pub(crate) fn print_verified(what: &str, v: &Verified, out: &Out) -> Result<Outc
             v.root()
         ));
         match v.checkpoint() {
-            Some(c) => text.push_str(&format!("checkpoint: size {} verified\n", c.size)),
-            None => text.push_str("checkpoint: none verified\n"),
+            Some(c) => text.push_str(&format!("checkpoint: size {} matches the ledger\n", c.size)),
+            None => text.push_str("checkpoint: none matches the ledger\n"),
         }
+        text.push_str(&format!("anchor: {}\n", v.anchor().line()));
         if let Some(n) = v.incremental_from() {
             text.push_str(&format!(
                 "incremental: entries from seq {n} checked against the saved resume state; changes to earlier payloads are only seen by a full run\n"
@@ -167,21 +176,16 @@ pub(crate) fn print_verified(what: &str, v: &Verified, out: &Out) -> Result<Outc
                 v.signatures_checked_from()
             ));
         }
-        if v.checkpoint_key_self_attested() {
-            text.push_str("note: checkpoints were checked with the ledger key named in the ledger itself; pass --key <VKEY> to trust a key you hold\n");
-        }
         out.data(&text)?;
     }
-    if v.is_clean() {
-        out.verdict(
-            true,
-            format!("{what}: intact ({} entries, no findings)", v.size()),
-        );
-        Ok(Outcome::Ok)
-    } else {
-        out.verdict(false, format!("{what}: {} finding(s)", v.findings().len()));
-        Ok(Outcome::Findings)
-    }
+    Ok(print_verdict(
+        what,
+        &format!("{} entries", v.size()),
+        v.findings().len(),
+        v.anchor(),
+        require_anchor,
+        out,
+    ))
 }
 
 /// `caseledger verify`.
@@ -198,7 +202,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         ));
     }
     if let Some(b) = &a.bundle {
-        return super::bundle::verify_bundle(b, &policy, out);
+        return super::bundle::verify_bundle(b, &policy, a.require_anchor, out);
     }
     policy.keep_resume_state = a.save_state.is_some();
     let state = a.from_state.as_deref().map(read_state).transpose()?;
@@ -215,7 +219,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("ledger {}", dir.display()), v)
     };
-    let outcome = print_verified(&what, &v, out)?;
+    let outcome = print_verified(&what, &v, a.require_anchor, out)?;
     if let Some(p) = &a.save_state {
         save_state(p, &v, out)?;
     }

@@ -201,7 +201,12 @@ pub(crate) mod fixture {
         } else {
             vec![]
         };
-        let mut anchor = Anchor::of(&caseledger_verify::Policy::default());
+        let mut anchor = Anchor {
+            kind: "self_attested".to_owned(),
+            words: SELF_ATTESTED_WORDS.to_owned(),
+            ledger_keys: Vec::new(),
+            trusted_checkpoints: Vec::new(),
+        };
         if !self_attested {
             anchor.kind = "ledger_key".to_owned();
             anchor.words = LEDGER_KEY_WORDS.to_owned();
