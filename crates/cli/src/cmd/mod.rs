@@ -310,6 +310,13 @@ pub(crate) struct VerifyArgs {
     /// for the next --from-state run. Keep it where you keep trusted checkpoints.
     #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
     pub save_state: Option<PathBuf>,
+    /// Treat the ledger directory as read-only evidence: copy its `sled/` and
+    /// `checkpoints.log` into a private temporary directory (0700) and verify the copy,
+    /// deleting it afterwards; nothing in the directory is written. Costs one ledger's size
+    /// of free disk in the temporary directory ($TMPDIR). Done without this flag when the
+    /// directory is not writable (read-only media, no write permission).
+    #[arg(long, conflicts_with_all = ["archive", "bundle"])]
+    pub read_only: bool,
 }
 
 /// `caseledger prove`.
