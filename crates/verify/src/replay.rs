@@ -484,6 +484,7 @@ impl<'a> Replay<'a> {
             resumed_from: self.incremental.then_some(self.from),
         }
         .judge(candidates, &mut self.findings);
+        self.fold_truncation_into_damage();
         // An emptied ledger always has a finding by now (each checkpoint naming entries is a
         // `truncation` or was refused with a finding; so is the auditor's state): a
         // verification of no entries can never come back clean. Guarded here all the same.
@@ -538,6 +539,43 @@ impl<'a> Replay<'a> {
             );
         }
         self.findings.push(f);
+    }
+
+    /// On damaged storage, a checkpoint naming more entries than could be read is no
+    /// evidence of deletion: its `truncation` findings become part of the `storage_damaged`
+    /// finding (the sizes named, the checkpoints cited) instead of claiming tampering.
+    fn fold_truncation_into_damage(&mut self) {
+        if !self
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::StorageDamaged)
+        {
+            return;
+        }
+        let (truncations, rest): (Vec<Finding>, Vec<Finding>) = std::mem::take(&mut self.findings)
+            .into_iter()
+            .partition(|f| f.kind == FindingKind::Truncation);
+        self.findings = rest;
+        let Some(named) = truncations
+            .iter()
+            .filter_map(|t| t.evidence.expected.as_deref()?.parse::<u64>().ok())
+            .max()
+        else {
+            return;
+        };
+        let pos = self.pos;
+        if let Some(d) = self
+            .findings
+            .iter_mut()
+            .find(|f| f.kind == FindingKind::StorageDamaged)
+        {
+            d.evidence.message.push_str(&format!(
+                "; checkpoints name {named} entries, {pos} could be read"
+            ));
+            for t in truncations {
+                d.evidence.checkpoints.extend(t.evidence.checkpoints);
+            }
+        }
     }
 
     /// The largest size a checkpoint or the auditor's state names (0: none).

@@ -43,6 +43,19 @@ fn a_database_sled_reports_corrupted_is_a_storage_damaged_finding() {
         .collect();
     assert_eq!(damaged.len(), 1, "{:?}", v.findings());
     assert!(!v.is_clean());
+    // Entries that could not be read are not called deleted: no `truncation`, and the
+    // checkpoints naming them are cited on the damage finding.
+    assert!(
+        v.findings().iter().all(|f| f.kind != K::Truncation),
+        "{:?}",
+        v.findings()
+    );
+    assert!(
+        damaged[0].evidence.message.contains("checkpoints name"),
+        "{}",
+        damaged[0]
+    );
+    assert!(!damaged[0].evidence.checkpoints.is_empty());
     let shown = format!("{} {:?}", damaged[0], damaged[0]);
     for sled_text in ["offset", "backtrace", "Inline"] {
         assert!(!shown.contains(sled_text), "{shown}");
