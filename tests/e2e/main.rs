@@ -18,6 +18,8 @@
 //!   import` refuses them); the witness quorum counts distinct keys and `--trusted` copies.
 //! * [`status`]: `status --record R` and why, `records --status S`, `destroy --dry-run` and
 //!   `destroy --all-eligible`.
+//! * [`storage`]: corrupted sled storage is a `storage_damaged` finding; `verify --read-only`
+//!   verifies a private copy and writes nothing.
 
 mod anchor;
 mod errors;
@@ -30,6 +32,7 @@ mod report_asof;
 mod report_html;
 mod retention_rules;
 mod status;
+mod storage;
 mod tamper;
 
 #[test]

@@ -86,6 +86,10 @@ pub enum FindingKind {
     BadInclusionProof,
     /// An evidence bundle is internally inconsistent (wrong record, duplicate or missing parts).
     BundleInconsistent,
+    /// The storage engine reported corrupted data: the tree named could not be read past
+    /// the last entry read intact (or the database could not be opened at all). What was
+    /// not read was not verified.
+    StorageDamaged,
 }
 
 impl FindingKind {
@@ -126,6 +130,7 @@ impl FindingKind {
             FindingKind::NoCheckpoint => "no_checkpoint",
             FindingKind::BadInclusionProof => "bad_inclusion_proof",
             FindingKind::BundleInconsistent => "bundle_inconsistent",
+            FindingKind::StorageDamaged => "storage_damaged",
         }
     }
 

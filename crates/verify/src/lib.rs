@@ -136,7 +136,9 @@ pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
-pub use source::{LedgerSource, MemorySource, SledSource, StrayPayload, StrayPlace};
+pub use source::{
+    LedgerSource, MemorySource, OpenMode, SledSource, StorageDamage, StrayPayload, StrayPlace,
+};
 pub use verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 
 use std::path::PathBuf;

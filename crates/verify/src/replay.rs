@@ -448,12 +448,13 @@ impl<'a> Replay<'a> {
         self.sigs
             .submit(self.findings.len(), std::mem::take(&mut self.jobs));
         self.sigs.finish(&mut self.findings);
+        self.report_storage_damage();
         // No entry at all. That is "nothing to verify" only if nothing names a non-empty
         // ledger: a checkpoint (stored, logged or supplied) or the auditor's state of size
         // > 0 is evidence that entries existed, and the run goes on to report them deleted
         // (`truncation`, see `Judge`).
         let emptied = self.pos == 0;
-        if emptied && self.named_size(&candidates) == 0 {
+        if emptied && self.named_size(&candidates) == 0 && self.findings.is_empty() {
             return Err(VerifyError::Empty(self.source.describe()));
         }
         (self.progress)(Progress {
@@ -484,6 +485,7 @@ impl<'a> Replay<'a> {
             resumed_from: self.incremental.then_some(self.from),
         }
         .judge(candidates, &mut self.findings);
+        self.fold_truncation_into_damage();
         // An emptied ledger always has a finding by now (each checkpoint naming entries is a
         // `truncation` or was refused with a finding; so is the auditor's state): a
         // verification of no entries can never come back clean. Guarded here all the same.
@@ -507,6 +509,86 @@ impl<'a> Replay<'a> {
         self.findings
             .sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
         Ok(self.into_verified(origin, records, checkpoint, anchor, judged.unjudged))
+    }
+
+    /// Corrupted storage the source met: a finding naming the tree, the last entry read
+    /// intact and, when its entry was readable, the entry and record it belongs to.
+    fn report_storage_damage(&mut self) {
+        let Some(d) = self.source.storage_damage() else {
+            return;
+        };
+        let intact = match d.last_good {
+            Some(l) => format!("the last entry read intact is seq {l}"),
+            None => "no entry was read before it".to_owned(),
+        };
+        let record = d.entry.and_then(|s| {
+            let i = usize::try_from(s).ok()?;
+            let ord = usize::try_from(*self.hist.record_of.get(i)?).ok()?;
+            Some(self.hist.slots.get(ord)?.id.clone())
+        });
+        let (seq, message) = match (d.tree, d.entry) {
+            (None, _) => (
+                None,
+                "the storage engine reports the ledger's database corrupted and cannot open it: no entry could be read or verified; verify an archive or a backup".to_owned(),
+            ),
+            (Some("checkpoints"), _) => (
+                None,
+                "the storage engine reports corrupted data in the checkpoints tree: stored checkpoints after the damage were not read".to_owned(),
+            ),
+            (Some("payloads"), Some(s)) => (
+                Some(s),
+                format!("the storage engine reports corrupted data reading the payload of the entry at seq {s} ({intact}); entries after it were not read or verified"),
+            ),
+            (Some(tree), _) => (
+                Some(d.last_good.map_or(0, |l| l.saturating_add(1))),
+                format!("the storage engine reports corrupted data in the {tree} tree ({intact}); what follows was not read or verified"),
+            ),
+        };
+        let mut f = Finding::new(FindingKind::StorageDamaged, seq, record, message);
+        if let Some(l) = d.last_good {
+            f = f.expected_found(
+                "entries readable past the last good seq",
+                format!("last good seq {l}"),
+            );
+        }
+        self.findings.push(f);
+    }
+
+    /// On damaged storage, a checkpoint naming more entries than could be read is no
+    /// evidence of deletion: its `truncation` findings become part of the `storage_damaged`
+    /// finding (the sizes named, the checkpoints cited) instead of claiming tampering.
+    fn fold_truncation_into_damage(&mut self) {
+        if !self
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::StorageDamaged)
+        {
+            return;
+        }
+        let (truncations, rest): (Vec<Finding>, Vec<Finding>) = std::mem::take(&mut self.findings)
+            .into_iter()
+            .partition(|f| f.kind == FindingKind::Truncation);
+        self.findings = rest;
+        let Some(named) = truncations
+            .iter()
+            .filter_map(|t| t.evidence.expected.as_deref()?.parse::<u64>().ok())
+            .max()
+        else {
+            return;
+        };
+        let pos = self.pos;
+        if let Some(d) = self
+            .findings
+            .iter_mut()
+            .find(|f| f.kind == FindingKind::StorageDamaged)
+        {
+            d.evidence.message.push_str(&format!(
+                "; checkpoints name {named} entries, {pos} could be read"
+            ));
+            for t in truncations {
+                d.evidence.checkpoints.extend(t.evidence.checkpoints);
+            }
+        }
     }
 
     /// The largest size a checkpoint or the auditor's state names (0: none).

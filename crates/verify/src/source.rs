@@ -119,6 +119,12 @@ pub trait LedgerSource {
     fn declared_origin(&self) -> Option<String> {
         None
     }
+    /// Where the storage engine reported corrupted data, once the reads that met it are
+    /// done (a [`storage_damaged`](crate::FindingKind::StorageDamaged) finding). Default:
+    /// none.
+    fn storage_damage(&self) -> Option<StorageDamage> {
+        None
+    }
     /// Of `seqs` (ascending), the ones that have a stored payload value. Used by an
     /// incremental verification to check that a destruction recorded after the resume point
     /// removed the payloads of entries before it. The default reads every entry.
@@ -203,6 +209,108 @@ impl LedgerSource for MemorySource {
     }
 }
 
+/// Where the storage engine reported corrupted data (sled's `Corruption` error): which
+/// tree, and how far it was read intact. sled's own text (file offsets, a backtrace) is not
+/// kept: it names nothing an auditor can act on.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StorageDamage {
+    /// The tree being read (`entries`, `payloads`, `checkpoints`), or `None` when the
+    /// database itself could not be opened (nothing was read).
+    pub tree: Option<&'static str>,
+    /// The last entry read intact before the damage, if any.
+    pub last_good: Option<u64>,
+    /// The entry the damage belongs to, when it is known and readable (a payload that could
+    /// not be read belongs to the entry at this seq).
+    pub entry: Option<u64>,
+}
+
+/// Whether a ledger directory can be opened in place, or must be verified through a
+/// private copy (see [`SledSource::open`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OpenMode {
+    /// Open in place when the directory is writable; copy when the probe says it is not.
+    Auto,
+    /// Always verify a private copy (`verify --read-only`): the directory is only read.
+    Copy,
+}
+
+/// Whether opening `path` for writing failed the way read-only evidence fails: a read-only
+/// file system (EROFS) or no write permission (EACCES, EPERM).
+fn read_only_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied
+        || e.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+        || e.raw_os_error() == Some(30)
+}
+
+/// The probe's decision: given the outcome of opening each existing sled file for writing
+/// (nothing is written, truncated or created) and whether a directory is marked read-only,
+/// is this read-only evidence?
+pub(crate) fn probe_says_read_only(dirs_read_only: bool, opens: &[std::io::Result<()>]) -> bool {
+    dirs_read_only || opens.iter().any(|r| r.as_ref().is_err_and(read_only_error))
+}
+
+/// Probes `dir` without writing into it: the permission bits of the directory and of its
+/// `sled/`, and an open for writing (no create, no truncate, closed at once) of every file
+/// in `sled/` (which fails on a read-only file system or without write permission).
+fn probe_read_only(dir: &Path, sled_dir: &Path) -> bool {
+    let dirs_read_only = [dir, sled_dir]
+        .iter()
+        .any(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().readonly()));
+    let opens: Vec<std::io::Result<()>> = std::fs::read_dir(sled_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(e.path())
+                .map(drop)
+        })
+        .collect();
+    probe_says_read_only(dirs_read_only, &opens)
+}
+
+/// Copies `<dir>/sled` and `<dir>/checkpoints.log` into a new private temporary directory
+/// (mode 0700), reading the evidence only.
+fn copy_evidence(dir: &Path, sled_dir: &Path) -> Result<tempfile::TempDir, VerifyError> {
+    let copy = tempfile::Builder::new()
+        .prefix("caseledger-verify-")
+        .tempdir()
+        .map_err(|e| io_err("creating a private directory for the copy", e))?;
+    copy_tree(
+        sled_dir,
+        &copy.path().join(caseledger_core::layout::SLED_DIR),
+    )?;
+    let log = dir.join(crate::checkpoints_log::FILE_NAME);
+    match std::fs::copy(&log, copy.path().join(crate::checkpoints_log::FILE_NAME)) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(format!("copying {}", log.display()), e)),
+    }
+    Ok(copy)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), VerifyError> {
+    std::fs::create_dir_all(to).map_err(|e| io_err(format!("creating {}", to.display()), e))?;
+    let listing =
+        std::fs::read_dir(from).map_err(|e| io_err(format!("reading {}", from.display()), e))?;
+    for item in listing {
+        let item = item.map_err(|e| io_err(format!("reading {}", from.display()), e))?;
+        let kind = item
+            .file_type()
+            .map_err(|e| io_err(format!("reading {}", item.path().display()), e))?;
+        let target = to.join(item.file_name());
+        if kind.is_dir() {
+            copy_tree(&item.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(item.path(), &target)
+                .map_err(|e| io_err(format!("copying {}", item.path().display()), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The sled trees of a ledger directory, opened for reading.
 ///
 /// sled 0.34 has no read-only mode: the database is opened normally and never written
@@ -216,8 +324,22 @@ impl LedgerSource for MemorySource {
 /// reads, close) runs under [`std::panic::catch_unwind`], and a panic becomes
 /// [`VerifyError::StorageCorrupt`]; after one, every further read of this source fails the
 /// same way (sled's state is no longer trusted).
+///
+/// Where sled reports corrupted data (its `Corruption` error) while opening or reading,
+/// the source reads no further in that tree and reports where it stopped through
+/// [`LedgerSource::storage_damage`]: the verifier makes it a `storage_damaged` finding.
+///
+/// Read-only evidence (a read-only file system, a directory without write permission, or
+/// [`OpenMode::Copy`]) is verified through a private copy: sled writes on open, so the
+/// `sled/` directory and `checkpoints.log` are copied into a temporary directory (0700,
+/// one ledger's size of disk), which is opened instead and deleted when the source drops.
+/// The evidence directory is only read.
 pub struct SledSource {
     dir: PathBuf,
+    /// Where the data is read from: `dir`, or the private copy.
+    data: PathBuf,
+    /// What sled reported corrupted, first report only.
+    damage: std::sync::Mutex<Option<StorageDamage>>,
     entries: Option<sled::Tree>,
     payloads: Option<sled::Tree>,
     checkpoints: Option<sled::Tree>,
@@ -226,6 +348,8 @@ pub struct SledSource {
     damaged: AtomicBool,
     /// Dropped after `db` (fields drop after [`Drop::drop`] ran).
     _lock: Option<File>,
+    /// The private copy of read-only evidence, deleted after the database closed.
+    copy: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for SledSource {
@@ -267,58 +391,130 @@ fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T,
 const SLED_CACHE_BYTES: u64 = 8 << 20;
 
 impl SledSource {
-    /// Opens `<dir>/sled` (never creating anything). A missing directory or a directory
-    /// without a ledger is [`VerifyError::NotFound`]; a ledger held by a writer is
-    /// [`VerifyError::InUse`]; storage on which sled panics is
-    /// [`VerifyError::StorageCorrupt`].
+    /// Opens `<dir>/sled` (never creating anything) in [`OpenMode::Auto`]. A missing
+    /// directory or a directory without a ledger is [`VerifyError::NotFound`]; a ledger
+    /// held by a writer is [`VerifyError::InUse`]; storage on which sled panics is
+    /// [`VerifyError::StorageCorrupt`]. Storage sled reports corrupted opens (see
+    /// [`LedgerSource::storage_damage`]).
     pub fn open(dir: &Path) -> Result<SledSource, VerifyError> {
-        use caseledger_core::layout::{SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_PAYLOADS};
-        use caseledger_sledio::OpenError;
+        SledSource::open_with(dir, OpenMode::Auto)
+    }
+
+    /// Opens `<dir>/sled` as [`SledSource::open`] does; with [`OpenMode::Copy`], or in
+    /// [`OpenMode::Auto`] when `dir` is read-only evidence (a probe that writes nothing, or
+    /// sled's open failing with EROFS/EACCES), through a private copy.
+    pub fn open_with(dir: &Path, mode: OpenMode) -> Result<SledSource, VerifyError> {
+        use caseledger_core::layout::SLED_DIR;
         let sled_dir = dir.join(SLED_DIR);
         if !dir.is_dir() || !sled_dir.is_dir() {
             return Err(VerifyError::NotFound(dir.to_path_buf()));
         }
-        let opening = || format!("opening {}", sled_dir.display());
+        let copy = match mode {
+            OpenMode::Copy => true,
+            OpenMode::Auto => probe_read_only(dir, &sled_dir),
+        };
+        if !copy {
+            match SledSource::open_at(dir, dir) {
+                Ok(src) => return Ok(src),
+                Err((e, false)) => return Err(e),
+                // sled could not write where it must: read-only after all.
+                Err((_, true)) => {}
+            }
+        }
+        let tmp = copy_evidence(dir, &sled_dir)?;
+        let mut src = SledSource::open_at(dir, tmp.path()).map_err(|(e, _)| e)?;
+        src.copy = Some(tmp);
+        Ok(src)
+    }
+
+    /// Opens the database under `data` (`dir` itself or its copy); `dir` names the ledger
+    /// in messages and holds the lock. The error says whether it failed as read-only
+    /// storage does.
+    fn open_at(dir: &Path, data: &Path) -> Result<SledSource, (VerifyError, bool)> {
+        use caseledger_core::layout::{SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_PAYLOADS};
+        use caseledger_sledio::OpenError;
+        let sled_dir = data.join(SLED_DIR);
+        let opening = || format!("opening {}", dir.join(SLED_DIR).display());
         let open_error = |e: OpenError| match e {
-            OpenError::InUse => VerifyError::InUse(dir.to_path_buf()),
-            OpenError::Io { path, source } => io_err(format!("opening {}", path.display()), source),
-            OpenError::Sled(e) => io_err(opening(), e),
-            OpenError::Panicked => VerifyError::StorageCorrupt(opening()),
+            OpenError::InUse => (VerifyError::InUse(dir.to_path_buf()), false),
+            OpenError::Io { path, source } => {
+                let ro = read_only_error(&source);
+                (io_err(format!("opening {}", path.display()), source), ro)
+            }
+            OpenError::Sled(e) => (io_err(opening(), e), false),
+            OpenError::Panicked => (VerifyError::StorageCorrupt(opening()), false),
         };
         // The same lock discipline and sled workarounds as the store (caseledger-sledio):
-        // a shared lock on `<dir>/lock`, stale snapshots removed, sled's lock waited for.
+        // a shared lock on `<dir>/lock` (taken by reading it: nothing is written), stale
+        // snapshots removed, sled's lock waited for.
         let lock = caseledger_sledio::lock_shared(dir).map_err(open_error)?;
-        let db = caseledger_sledio::open_db(&sled_dir, |c| c.cache_capacity(SLED_CACHE_BYTES))
-            .map_err(open_error)?;
-        // From here on `src` owns the database: an early return closes it under its guard.
         let mut src = SledSource {
             dir: dir.to_path_buf(),
+            data: data.to_path_buf(),
+            damage: std::sync::Mutex::new(None),
             entries: None,
             payloads: None,
             checkpoints: None,
-            db: Some(db),
+            db: None,
             damaged: AtomicBool::new(false),
             _lock: lock,
+            copy: None,
         };
-        let trees = src.guard(opening, |db| {
-            let names = db.tree_names();
-            let open = |name: &str| -> Result<Option<sled::Tree>, VerifyError> {
-                if names.iter().any(|n| n.as_ref() == name.as_bytes()) {
-                    db.open_tree(name)
-                        .map(Some)
-                        .map_err(|e| io_err(format!("opening tree {name}"), e))
-                } else {
-                    Ok(None)
-                }
-            };
-            Ok::<_, VerifyError>((
-                open(TREE_ENTRIES)?,
-                open(TREE_PAYLOADS)?,
-                open(TREE_CHECKPOINTS)?,
-            ))
-        })??;
+        match caseledger_sledio::open_db(&sled_dir, |c| c.cache_capacity(SLED_CACHE_BYTES)) {
+            // From here on `src` owns the database: an early return closes it under its guard.
+            Ok(db) => src.db = Some(db),
+            Err(OpenError::Sled(sled::Error::Corruption { .. })) => {
+                src.set_damage(StorageDamage {
+                    tree: None,
+                    last_good: None,
+                    entry: None,
+                });
+                return Ok(src);
+            }
+            Err(e) => return Err(open_error(e)),
+        }
+        let trees = src
+            .guard(opening, |db| {
+                let names = db.tree_names();
+                let open = |name: &'static str| -> Result<Option<sled::Tree>, VerifyError> {
+                    if !names.iter().any(|n| n.as_ref() == name.as_bytes()) {
+                        return Ok(None);
+                    }
+                    match db.open_tree(name) {
+                        Ok(t) => Ok(Some(t)),
+                        Err(sled::Error::Corruption { .. }) => {
+                            src.set_damage(StorageDamage {
+                                tree: Some(name),
+                                last_good: None,
+                                entry: None,
+                            });
+                            Ok(None)
+                        }
+                        Err(e) => Err(io_err(format!("opening tree {name}"), e)),
+                    }
+                };
+                Ok::<_, VerifyError>((
+                    open(TREE_ENTRIES)?,
+                    open(TREE_PAYLOADS)?,
+                    open(TREE_CHECKPOINTS)?,
+                ))
+            })
+            .map_err(|e| (e, false))?
+            .map_err(|e| (e, false))?;
         (src.entries, src.payloads, src.checkpoints) = trees;
         Ok(src)
+    }
+
+    /// Keeps the first report of corrupted storage.
+    fn set_damage(&self, d: StorageDamage) {
+        if let Ok(mut slot) = self.damage.lock() {
+            slot.get_or_insert(d);
+        }
+    }
+
+    /// Whether the data read is a private copy of read-only evidence (deleted on drop).
+    pub fn is_copy(&self) -> bool {
+        self.copy.is_some()
     }
 
     /// The ledger directory.
@@ -356,20 +552,32 @@ impl LedgerSource for SledSource {
         if let Some(t) = &self.checkpoints {
             let reading = || self.corrupt_context("reading the checkpoints tree");
             let stored = self.guard(reading, |_| {
-                t.iter()
-                    .map(|kv| {
-                        let (k, v) = kv.map_err(|e| io_err("reading the checkpoints tree", e))?;
-                        Ok(StoredCheckpoint {
-                            source: CheckpointSource::Stored,
-                            key: Some(k.to_vec()),
-                            note: v.to_vec(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, VerifyError>>()
+                let mut stored = Vec::new();
+                for kv in t.iter() {
+                    let (k, v) = match kv {
+                        Ok(kv) => kv,
+                        // The notes read so far are kept; the rest are unreadable.
+                        Err(sled::Error::Corruption { .. }) => {
+                            self.set_damage(StorageDamage {
+                                tree: Some("checkpoints"),
+                                last_good: None,
+                                entry: None,
+                            });
+                            break;
+                        }
+                        Err(e) => return Err(io_err("reading the checkpoints tree", e)),
+                    };
+                    stored.push(StoredCheckpoint {
+                        source: CheckpointSource::Stored,
+                        key: Some(k.to_vec()),
+                        note: v.to_vec(),
+                    });
+                }
+                Ok(stored)
             })??;
             out.extend(stored);
         }
-        let log = self.dir.join(crate::checkpoints_log::FILE_NAME);
+        let log = self.data.join(crate::checkpoints_log::FILE_NAME);
         match std::fs::read(&log) {
             Ok(bytes) => out.extend(crate::checkpoints_log::parse(&bytes).into_iter().map(
                 |note| StoredCheckpoint {
@@ -410,6 +618,9 @@ impl LedgerSource for SledSource {
         )?;
         Ok(self.with_payloads(cursors))
     }
+    fn storage_damage(&self) -> Option<StorageDamage> {
+        self.damage.lock().ok().and_then(|d| d.clone())
+    }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         let Some(payloads) = &self.payloads else {
             return Ok(Vec::new());
@@ -445,8 +656,18 @@ impl SledSource {
                 || self.corrupt_context("reading the entries tree"),
                 |_| c.next_entry(),
             );
+            if let Some(d) = c.damage.take() {
+                self.set_damage(d);
+            }
             match step {
-                Ok(Some(item)) => Some(item),
+                Ok(Some(Ok(item))) => Some(Ok(item)),
+                // Corrupted storage: reading ends here; the verifier reports where.
+                Ok(Some(Err(ReadError::Damaged(d)))) => {
+                    self.set_damage(d);
+                    self.drop_cursors(cursors.take());
+                    None
+                }
+                Ok(Some(Err(ReadError::Other(e)))) => Some(Err(e)),
                 Ok(None) => {
                     self.drop_cursors(cursors.take());
                     None
@@ -479,6 +700,24 @@ struct Cursors {
     payloads: Option<sled::Iter>,
     /// The payload row read ahead: its key is greater than the last entry key asked for.
     ahead: Option<(sled::IVec, sled::IVec)>,
+    /// The seq of the last entry read intact.
+    last_good: Option<u64>,
+    /// Set when a payload could not be read for corruption: the entry is yielded without
+    /// it, and the iteration ends after it.
+    damage: Option<StorageDamage>,
+    done: bool,
+}
+
+/// Why reading the next entry failed.
+enum ReadError {
+    /// sled reported corrupted data: reading ends.
+    Damaged(StorageDamage),
+    /// Anything else: the verification's error.
+    Other(VerifyError),
+}
+
+fn key_seq(k: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(k).ok().map(u64::from_be_bytes)
 }
 
 impl Cursors {
@@ -487,11 +726,17 @@ impl Cursors {
             entries,
             payloads,
             ahead: None,
+            last_good: None,
+            damage: None,
+            done: false,
         }
     }
 
     /// The next stored entry with its payload, if any entry is left.
-    fn next_entry(&mut self) -> Option<Result<StoredEntry, VerifyError>> {
+    fn next_entry(&mut self) -> Option<Result<StoredEntry, ReadError>> {
+        if self.done {
+            return None;
+        }
         let kv = self.entries.next()?;
         Some(self.pair(kv))
     }
@@ -499,9 +744,33 @@ impl Cursors {
     fn pair(
         &mut self,
         kv: sled::Result<(sled::IVec, sled::IVec)>,
-    ) -> Result<StoredEntry, VerifyError> {
-        let (k, v) = kv.map_err(|e| io_err("reading the entries tree", e))?;
-        let payload = self.payload_for(&k)?.map(|p| p.to_vec());
+    ) -> Result<StoredEntry, ReadError> {
+        let (k, v) = match kv {
+            Ok(kv) => kv,
+            Err(sled::Error::Corruption { .. }) => {
+                return Err(ReadError::Damaged(StorageDamage {
+                    tree: Some("entries"),
+                    last_good: self.last_good,
+                    entry: None,
+                }))
+            }
+            Err(e) => return Err(ReadError::Other(io_err("reading the entries tree", e))),
+        };
+        let seq = key_seq(&k);
+        let payload = match self.payload_for(&k) {
+            Ok(p) => p.map(|p| p.to_vec()),
+            Err(sled::Error::Corruption { .. }) => {
+                self.damage = Some(StorageDamage {
+                    tree: Some("payloads"),
+                    last_good: self.last_good,
+                    entry: seq,
+                });
+                self.done = true;
+                None
+            }
+            Err(e) => return Err(ReadError::Other(io_err("reading the payloads tree", e))),
+        };
+        self.last_good = seq.or(self.last_good);
         Ok(StoredEntry {
             key: k.to_vec(),
             bytes: v.to_vec(),
@@ -514,7 +783,7 @@ impl Cursors {
     ///
     /// An error reading the payloads tree is this entry's error (as a failed point lookup
     /// was) and the join goes on with the next payload row.
-    fn payload_for(&mut self, key: &[u8]) -> Result<Option<sled::IVec>, VerifyError> {
+    fn payload_for(&mut self, key: &[u8]) -> Result<Option<sled::IVec>, sled::Error> {
         loop {
             let (pk, _) = match &self.ahead {
                 Some(row) => row,
@@ -523,10 +792,7 @@ impl Cursors {
                         return Ok(None);
                     };
                     match payloads.next() {
-                        Some(row) => {
-                            let row = row.map_err(|e| io_err("reading the payloads tree", e))?;
-                            self.ahead.insert(row)
-                        }
+                        Some(row) => self.ahead.insert(row?),
                         None => {
                             self.payloads = None;
                             return Ok(None);
@@ -567,6 +833,27 @@ mod tests {
             other => panic!("expected StorageCorrupt, got {other:?}"),
         }
         assert_eq!(guarded(String::new, || 7).ok(), Some(7));
+    }
+
+    // The probe's decision: EROFS or EACCES/EPERM on an open for writing, or a read-only
+    // directory, is read-only evidence; any other failure (a file gone meanwhile) is not.
+    #[test]
+    fn the_probe_decides_read_only_on_erofs_eacces_or_a_read_only_dir() {
+        use std::io::{Error, ErrorKind};
+        assert!(!probe_says_read_only(false, &[Ok(()), Ok(())]));
+        assert!(probe_says_read_only(true, &[Ok(())]));
+        assert!(probe_says_read_only(
+            false,
+            &[Ok(()), Err(Error::from_raw_os_error(30))]
+        ));
+        assert!(probe_says_read_only(
+            false,
+            &[Err(Error::from(ErrorKind::PermissionDenied))]
+        ));
+        assert!(!probe_says_read_only(
+            false,
+            &[Err(Error::from(ErrorKind::NotFound))]
+        ));
     }
 
     /// The old pairing: one point lookup per entry, over a range of the entries tree.

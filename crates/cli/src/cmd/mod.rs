@@ -314,6 +314,13 @@ pub(crate) struct VerifyArgs {
     /// anchors the verdict: a clean self-attested run is not enough.
     #[arg(long)]
     pub require_anchor: bool,
+    /// Treat the ledger directory as read-only evidence: copy its `sled/` and
+    /// `checkpoints.log` into a private temporary directory (0700) and verify the copy,
+    /// deleting it afterwards; nothing in the directory is written. Costs one ledger's size
+    /// of free disk in the temporary directory ($TMPDIR). Done without this flag when the
+    /// directory is not writable (read-only media, no write permission).
+    #[arg(long, conflicts_with_all = ["archive", "bundle"])]
+    pub read_only: bool,
 }
 
 /// `caseledger prove`.

@@ -6,7 +6,9 @@ use crate::Outcome;
 use anyhow::{anyhow, Result};
 use caseledger_core::checkpoint::CosignatureVerifier;
 use caseledger_core::note::NoteVerifier;
-use caseledger_verify::{ArchiveSource, LedgerSource, Policy, ResumeState, SledSource, Verified};
+use caseledger_verify::{
+    ArchiveSource, LedgerSource, OpenMode, Policy, ResumeState, SledSource, Verified,
+};
 use serde_json::json;
 use std::path::Path;
 
@@ -118,8 +120,14 @@ fn save_state(path: &Path, v: &Verified, out: &Out) -> Result<()> {
 
 /// Opens a ledger directory for verification.
 pub(crate) fn open_ledger_source(dir: &Path) -> Result<SledSource> {
+    open_ledger_source_with(dir, OpenMode::Auto)
+}
+
+/// Opens a ledger directory for verification, through a private copy with
+/// [`OpenMode::Copy`] (or when the directory is read-only evidence).
+fn open_ledger_source_with(dir: &Path, mode: OpenMode) -> Result<SledSource> {
     crate::io::check_ledger_dir(dir)?;
-    SledSource::open(dir).map_err(|e| anyhow!("{e}"))
+    SledSource::open_with(dir, mode).map_err(|e| anyhow!("{e}"))
 }
 
 /// The JSON summary of a verification. `intact` only when there is no finding and the
@@ -215,7 +223,18 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         let dir = a
             .ledger
             .ok_or_else(|| anyhow!("give --ledger, --archive or --bundle"))?;
-        let src = open_ledger_source(&dir)?;
+        let mode = if a.read_only {
+            OpenMode::Copy
+        } else {
+            OpenMode::Auto
+        };
+        let src = open_ledger_source_with(&dir, mode)?;
+        if src.is_copy() {
+            out.say(format!(
+                "{} is read-only evidence: verified a temporary copy of it (deleted afterwards); nothing in it was written",
+                dir.display()
+            ));
+        }
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("ledger {}", dir.display()), v)
     };
