@@ -76,8 +76,11 @@ impl Read {
     /// The integrity verdict as JSON.
     pub fn integrity_json(&self) -> Value {
         let v = self.asof.verified();
+        // As `verify --json`: "clean" is no findings; "verified" also needs an anchor the
+        // reader holds (a self-attested run is never called verified).
         json!({
-            "verified": v.is_clean(),
+            "clean": v.is_clean(),
+            "verified": v.is_clean() && !self.anchor.is_self_attested(),
             "entries": v.size(),
             "findings": v.findings().len(),
             "anchor": self.anchor.kind,
