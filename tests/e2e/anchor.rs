@@ -121,19 +121,7 @@ fn json_carries_the_anchor() {
         "cp.txt",
         stdout(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),
     );
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-    ]));
+    ok(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
     let j = json(&ok(&f.run(&[
         "--json",
         "verify",

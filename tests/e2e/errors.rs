@@ -121,21 +121,7 @@ fn every_file_argument_refuses_bad_files() {
     }
     // A payload file: random bytes are a valid (binary) payload, the rest are not.
     for bad in ["missing.txt", "adir", "empty.txt", "note.txt/under-a-file"] {
-        let line = fails(&f.run(&[
-            "append",
-            "--ledger",
-            "L",
-            "--author",
-            "lic-1",
-            "--record",
-            "C-OPEN",
-            "--kind",
-            "contact",
-            "--occurred-on",
-            "2025-06-01",
-            "--payload-file",
-            bad,
-        ]));
+        let line = fails(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", Some(bad)));
         assert!(line.contains(bad.split('/').next().unwrap()), "{line}");
     }
     assert_eq!(before, f.snapshot());

@@ -74,19 +74,7 @@ fn verify_a_clean_ledger_with_the_key_and_a_trusted_checkpoint() {
     assert_eq!(j["checkpoint_key_self_attested"], false);
     assert_eq!(j["findings"].as_array().unwrap().len(), 0);
     // Verify from the saved state after more appends: only the new signatures are checked.
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-    ]));
+    ok(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
     let j = json(&ok(&f.run(&[
         "--json",
         "verify",
@@ -332,19 +320,7 @@ fn holds_block_destruction_and_refusals_name_the_lawful_date() {
         .contains(&B64.encode("assessment text")));
     ok(&f.run(&["verify", "--bundle", "old.json"]));
     // Nothing may follow a destruction.
-    fails(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OLD",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-01-01",
-    ]));
+    fails(&f.append("lic-1", "C-OLD", "contact", "2025-01-01", None));
 }
 
 #[test]
@@ -578,37 +554,13 @@ fn actor_add_revoke_and_key_rotation() {
         !f.path("L/keys/actors/lic-1.pem").exists(),
         "the revoked key is moved aside"
     );
-    let line = fails(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-    ]));
+    let line = fails(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
     assert!(line.contains("lic-1"), "{line}");
     // Re-enrolment with a new key (rotation).
     ok(&f.run(&[
         "actor", "add", "--ledger", "L", "--id", "lic-1", "--role", "licensee",
     ]));
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-    ]));
+    ok(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
     // An actor with an external public key (no key file written).
     ok(&f.run(&["keys", "generate", "--out", "ext.pem"]));
     ok(&f.run(&[
@@ -722,19 +674,7 @@ fn witness_cosigns_forward_only() {
     f.write("cp1c.txt", c1.as_bytes());
     ok(&f.run(&["checkpoint", "--ledger", "L", "--add-cosigned", "cp1c.txt"]));
     // Grow the ledger; the witness needs a consistency proof.
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-    ]));
+    ok(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
     f.write(
         "cp2.txt",
         ok(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),

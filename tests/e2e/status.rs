@@ -94,21 +94,7 @@ fn status_of_open_retained_eligible_on_hold_and_destroyed_records() {
 
     // Retained: C-NEW's termination (seq 8, 2025-01-10) started the clock; a contact dated
     // later moves it, and the why names both.
-    let contact = seq_of(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-NEW",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-        "--payload-file",
-        "note.txt",
-    ]));
+    let contact = seq_of(&f.append("lic-1", "C-NEW", "contact", "2025-06-01", Some("note.txt")));
     let s = status(&f, "C-NEW");
     assert!(s.contains("status: retained (until 2030-06-01)\n"), "{s}");
     assert!(

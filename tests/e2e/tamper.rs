@@ -115,21 +115,7 @@ fn incremental_verification_reads_only_new_entries_and_still_catches_tampering_t
     let saved = std::fs::read(f.path("audit.state")).unwrap();
     // The practice goes on.
     f.write("more.txt", b"SECRET-CLINICAL-LATER");
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "contact",
-        "--occurred-on",
-        "2025-06-01",
-        "--payload-file",
-        "more.txt",
-    ]));
+    ok(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", Some("more.txt")));
     // Incremental: clean, says so, and rolls the state forward.
     let o = f.run(&[
         "--json",
