@@ -78,6 +78,9 @@ pub struct Workload {
     pub records: u64,
     /// The date every event claims (`occurred_on`).
     pub occurred_on: Date,
+    /// When every event is signed: the system clock when the workload was made (the store
+    /// refuses events signed more than a day before it records them).
+    pub signed_at: Timestamp,
     seed: u64,
 }
 
@@ -96,6 +99,14 @@ fn err(e: impl std::fmt::Display) -> WorkloadError {
     WorkloadError(e.to_string())
 }
 
+/// The origin of the benchmark ledger.
+pub const BENCH_ORIGIN: &str = "bench.example.org/caseledger";
+
+/// The benchmark ledger's content key (KEK): fixed, public, benchmarks only.
+pub fn bench_kek() -> caseledger_core::content::Kek {
+    caseledger_core::content::Kek::from_bytes([0xBE; 32])
+}
+
 impl Workload {
     /// A workload spreading its events over `records` client records.
     pub fn new(records: u64) -> Workload {
@@ -105,6 +116,7 @@ impl Workload {
             ledger_key: SigningKey::from_seed(&[3; 32]),
             records: records.max(1),
             occurred_on: Date::new(2024, 1, 2).expect("a valid literal date"),
+            signed_at: Timestamp::now(),
             seed: 0x00ca_5e1e_d6e5,
         }
     }
@@ -116,7 +128,7 @@ impl Workload {
 
     /// The origin line of the benchmark ledger.
     pub fn origin(&self) -> &'static str {
-        "bench.example.org/caseledger"
+        BENCH_ORIGIN
     }
 
     /// The genesis event (seq 0), signed by the admin.
@@ -132,10 +144,11 @@ impl Workload {
                 settings: LedgerSettings::default(),
             },
             occurred_on: self.occurred_on,
+            signed_at: self.signed_at,
             commitment: None,
             nonce: Nonce([0xA0; 16]),
         }
-        .sign(&self.admin)
+        .sign(self.origin(), &self.admin)
         .map_err(err)
     }
 
@@ -150,10 +163,11 @@ impl Workload {
                 public_key: self.licensee.public_key(),
             },
             occurred_on: self.occurred_on,
+            signed_at: self.signed_at,
             commitment: None,
             nonce: Nonce([0xA1; 16]),
         }
-        .sign(&self.admin)
+        .sign(self.origin(), &self.admin)
         .map_err(err)
     }
 
@@ -186,10 +200,16 @@ impl Workload {
             author: ActorId::new(LICENSEE).map_err(err)?,
             kind,
             occurred_on: self.occurred_on,
+            // Signed now: the store refuses events signed more than a day before it
+            // records them (the benches run on the system clock).
+            signed_at: self.signed_at,
             commitment: Some(payload.commitment()),
             nonce: Nonce(rng.gen()),
         };
-        Ok((event.sign(&self.licensee).map_err(err)?, payload))
+        Ok((
+            event.sign(self.origin(), &self.licensee).map_err(err)?,
+            payload,
+        ))
     }
 
     /// Clinical events `range`, signed in parallel on all cores.
@@ -212,11 +232,13 @@ pub struct StoredPair {
     pub payload: Vec<u8>,
 }
 
-/// Chains signed events into entries as the store does: seq, prev hash, recorded_at.
+/// Chains signed events into entries as the store does: seq, prev hash, recorded_at, the
+/// record placement (payloads are not encrypted here: the floors stay raw).
 pub struct Chain {
     next_seq: u64,
     prev: EntryHash,
     clock: i64,
+    places: std::collections::HashMap<RecordId, (u64, Seq)>,
 }
 
 impl Default for Chain {
@@ -236,16 +258,34 @@ impl Chain {
             next_seq: 0,
             prev: EntryHash::ZERO,
             clock: start,
+            places: std::collections::HashMap::new(),
         }
     }
 
     /// Appends one signed event; returns its canonical entry bytes.
     pub fn push(&mut self, event: SignedEvent) -> Result<Vec<u8>, WorkloadError> {
+        let seq = Seq(self.next_seq);
+        let placement = event.event.record.as_ref().map(|r| {
+            let p = match self.places.get(r) {
+                None => caseledger_core::event::Placement {
+                    ordinal: 1,
+                    prev_in_record: None,
+                },
+                Some((n, last)) => caseledger_core::event::Placement {
+                    ordinal: n + 1,
+                    prev_in_record: Some(*last),
+                },
+            };
+            self.places.insert(r.clone(), (p.ordinal, seq));
+            p
+        });
         let entry = Entry {
             format_version: FORMAT_VERSION,
-            seq: Seq(self.next_seq),
+            seq,
             prev: self.prev,
             recorded_at: Timestamp(self.clock),
+            placement,
+            content: None,
             event,
         };
         let bytes = entry.to_bytes().map_err(err)?;
@@ -299,10 +339,12 @@ pub fn chain_pairs(
 pub fn signature_parts(
     event: &SignedEvent,
 ) -> Result<(Vec<u8>, ed25519_dalek::Signature), WorkloadError> {
-    let message = hash::signing_message(&event.event.to_bytes().map_err(err)?);
+    let message = event
+        .signature
+        .signed_bytes(BENCH_ORIGIN, &event.event.to_bytes().map_err(err)?);
     Ok((
         message,
-        ed25519_dalek::Signature::from_bytes(&event.signature.0),
+        ed25519_dalek::Signature::from_bytes(&event.signature.bytes().0),
     ))
 }
 
@@ -352,7 +394,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(pa, pb);
         assert_eq!(pa.content().len(), PAYLOAD_LEN);
-        a.verify(&w.licensee.public_key()).unwrap();
+        a.verify(w.origin(), &w.licensee.public_key()).unwrap();
         assert_eq!(a.event.commitment, Some(pa.commitment()));
         assert_eq!(w.event(3).unwrap().0.event.kind, EventKind::RecordOpened);
         assert_eq!(w.event(13).unwrap().0.event.kind, EventKind::Disclosure);

@@ -114,11 +114,16 @@ fn signatures(c: &mut Criterion) {
     let mut g = c.benchmark_group("signature");
     g.throughput(Throughput::Elements(1));
     g.bench_function("signed_event_verify", |b| {
-        b.iter(|| events[0].0.verify(black_box(&key)).expect("valid"))
+        b.iter(|| {
+            events[0]
+                .0
+                .verify(w.origin(), black_box(&key))
+                .expect("valid")
+        })
     });
     g.bench_function("verify_strict_single", |b| {
         b.iter(|| {
-            key.verify(black_box(&msgs[0]), &events[0].0.signature)
+            key.verify(black_box(&msgs[0]), events[0].0.signature.bytes())
                 .expect("valid")
         })
     });

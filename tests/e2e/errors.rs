@@ -610,7 +610,7 @@ fn json_mode_errors_keep_stdout_empty() {
             "2024-02-30",
         ],
         vec!["--json", "verify", "--bundle", "missing.json"],
-        vec!["--json", "import", "--ledger", "L", "events.jsonl"],
+        vec!["--json", "import", "--ledger", "L", "missing.jsonl"],
         vec![
             "--json", "destroy", "--ledger", "L", "--record", "C-NEW", "--author", "cust-1",
             "--reason", "r",

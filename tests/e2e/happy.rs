@@ -202,7 +202,10 @@ fn export_writes_the_library_bundle_byte_for_byte() {
         ok(&f.run(&["export", "--ledger", "L", "--record", record, "--out", out]));
         let cli = fs::read(f.path(out)).unwrap();
         // The CLI signed (and stored) a checkpoint of the head: the newest one.
-        let ledger = Ledger::open(f.ledger(), OpenOptions::default()).unwrap();
+        // With the practice's content key, as the CLI has it: the bundle carries the
+        // record's entry keys.
+        let kek = caseledger_keyfile::read_kek(&f.ledger().join("keys/kek")).unwrap();
+        let ledger = Ledger::open(f.ledger(), OpenOptions::default().with_kek(kek)).unwrap();
         let rid = caseledger_core::RecordId::new(record).unwrap();
         let lib = ledger
             .export_bundle(&rid, BundleCheckpoint::Latest)

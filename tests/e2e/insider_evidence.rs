@@ -21,6 +21,7 @@ fn write(path: &Path, origin: &str, items: &[ArchiveItem]) {
             ArchiveItem::Entry(b) => w.entry(b).unwrap(),
             ArchiveItem::Payload { seq, stored } => w.payload(*seq, stored).unwrap(),
             ArchiveItem::Checkpoint(n) => w.checkpoint(n).unwrap(),
+            ArchiveItem::ContentKey { slot, bytes } => w.content_key(*slot, bytes).unwrap(),
         }
     }
     std::fs::write(path, w.finish().unwrap()).unwrap();

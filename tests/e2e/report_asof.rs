@@ -13,8 +13,6 @@ use caseledger_testkit::cli::{fails, ok, run_in, stderr, stdout};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 
 const ORIGIN: &str = "example.org/asof-ledger";
 
@@ -38,18 +36,19 @@ fn at(day: &str, hour: i64) -> i64 {
     Timestamp::start_of(d(day)).expect("instant").0 + hour * 3_600_000_000
 }
 
-/// A ledger whose clock reads what `now` holds.
+/// A ledger whose clock reads what the test sets (events are signed at that time too).
 struct Clocked {
-    now: Arc<AtomicI64>,
+    now: caseledger_testkit::TestClock,
 }
 
 impl Clocked {
     fn options(&self) -> OpenOptions {
-        let now = self.now.clone();
-        OpenOptions::default().with_clock(Arc::new(move || Timestamp(now.load(Ordering::SeqCst))))
+        OpenOptions::default()
+            .with_clock(self.now.fixed_clock())
+            .with_kek(caseledger_testkit::kek())
     }
     fn set(&self, t: i64) {
-        self.now.store(t, Ordering::SeqCst);
+        self.now.set(Timestamp(t));
     }
 }
 
@@ -67,10 +66,11 @@ fn event(
         author: ActorId::new(author).expect("actor"),
         kind,
         occurred_on: d(on),
+        signed_at: caseledger_testkit::signing_now(),
         commitment: payload.as_ref().map(Payload::commitment),
         nonce: Nonce::random(),
     };
-    (ev.sign(key).expect("sign"), payload)
+    (ev.sign(ORIGIN, key).expect("sign"), payload)
 }
 
 fn append(l: &Ledger, e: (caseledger_core::event::SignedEvent, Option<Payload>)) {
@@ -96,7 +96,7 @@ fn clinical(l: &Ledger, record: &str, kind: EventKind, on: &str) {
 /// day 1. Returns the clock for later days.
 fn build(dir: &Path) -> Clocked {
     let c = Clocked {
-        now: Arc::new(AtomicI64::new(at("2025-03-10", 12))),
+        now: caseledger_testkit::TestClock::at_time(Timestamp(at("2025-03-10", 12))),
     };
     let admin = admin_key();
     let l = Ledger::create(
@@ -108,6 +108,7 @@ fn build(dir: &Path) -> Clocked {
             ledger_key: ledger_key().public_key(),
             settings: LedgerSettings {
                 private_practice: false,
+                ..LedgerSettings::default()
             },
             open: c.options(),
         },
@@ -140,6 +141,7 @@ fn build(dir: &Path) -> Clocked {
         "C-A",
         EventKind::ServiceTerminated {
             terminated_on: d("2019-06-01"),
+            reason: caseledger_core::event::TerminationReason::Unstated,
         },
         "2019-06-01",
     );

@@ -461,6 +461,7 @@ fn status_as_of_a_past_day_is_the_ledger_as_it_stood_then() {
             ledger_key: SigningKey::from_seed(&[0xC2; 32]).public_key(),
             settings: LedgerSettings {
                 private_practice: false,
+                ..LedgerSettings::default()
             },
             open: OpenOptions::default()
                 .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst)))),
@@ -473,10 +474,15 @@ fn status_as_of_a_past_day_is_the_ledger_as_it_stood_then() {
             author: ActorId::new(author).expect("actor"),
             kind,
             occurred_on: d(on),
+            signed_at: Timestamp(now.load(Ordering::SeqCst)),
             commitment: None,
             nonce: Nonce::random(),
         };
-        l.append(ev.sign(key).expect("sign"), None).expect("append");
+        l.append(
+            ev.sign("example.org/status-ledger", key).expect("sign"),
+            None,
+        )
+        .expect("append");
     };
     append(
         &admin,
@@ -502,6 +508,7 @@ fn status_as_of_a_past_day_is_the_ledger_as_it_stood_then() {
         Some("C-X"),
         EventKind::ServiceTerminated {
             terminated_on: d("2020-01-05"),
+            reason: caseledger_core::event::TerminationReason::Unstated,
         },
         "2020-01-05",
     );

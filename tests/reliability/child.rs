@@ -30,11 +30,18 @@ fn child_main() {
         "append" => append_forever(&dir, false),
         "append-checkpoint" => append_forever(&dir, true),
         "reopen" => {
-            let l = kit::open_settled(&dir, OpenOptions::default()).expect("reopen");
+            let l = kit::open_settled(
+                &dir,
+                OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            )
+            .expect("reopen");
             say(&format!("OPENED {}", l.head().size));
         }
         "fill" => fill(&dir),
-        "open" => match Ledger::open(&dir, OpenOptions::default()) {
+        "open" => match Ledger::open(
+            &dir,
+            OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        ) {
             Ok(l) => say(&format!("OPENED {}", l.head().size)),
             Err(caseledger_store::StoreError::InUse { .. }) => say("INUSE"),
             Err(e) => say(&format!("ERR {e}")),
@@ -55,9 +62,11 @@ fn child_main() {
 fn append_forever(dir: &std::path::Path, checkpoints: bool) {
     // The deliberately broken variant (docs/RELIABILITY.md): acknowledge before durable.
     let options = if harness::broken("deferred") {
-        OpenOptions::default().with_durability(caseledger_store::Durability::Deferred)
-    } else {
         OpenOptions::default()
+            .with_kek(caseledger_testkit::kek())
+            .with_durability(caseledger_store::Durability::Deferred)
+    } else {
+        OpenOptions::default().with_kek(caseledger_testkit::kek())
     };
     let ledger = if dir.join("sled").is_dir() {
         kit::open_settled(dir, options).expect("open")
@@ -106,9 +115,11 @@ fn fill(dir: &std::path::Path) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(u64::MAX);
     let options = if harness::broken("deferred") {
-        OpenOptions::default().with_durability(caseledger_store::Durability::Deferred)
-    } else {
         OpenOptions::default()
+            .with_kek(caseledger_testkit::kek())
+            .with_durability(caseledger_store::Durability::Deferred)
+    } else {
+        OpenOptions::default().with_kek(caseledger_testkit::kek())
     };
     let ledger = match kit::open_settled(dir, options) {
         Ok(l) => l,
@@ -167,7 +178,10 @@ fn fill(dir: &std::path::Path) {
 /// Opens a damaged ledger with the store, then verifies it with the auditor's checkpoint
 /// (`CASELEDGER_CHILD_CHECKPOINT`, hex); prints one `STORE` and one `VERDICT` line.
 fn damaged(dir: &std::path::Path) {
-    match kit::open_settled(dir, OpenOptions::default()) {
+    match kit::open_settled(
+        dir,
+        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    ) {
         Ok(l) => {
             // Read everything through the store's own queries too.
             let size = l.head().size;

@@ -98,7 +98,10 @@ fn concurrent_appends_checkpoints_and_copies_stay_consistent() {
         // In this process too.
         assert!(
             matches!(
-                caseledger_store::Ledger::open(&dir, caseledger_store::OpenOptions::default()),
+                caseledger_store::Ledger::open(
+                    &dir,
+                    caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek())
+                ),
                 Err(caseledger_store::StoreError::InUse { .. })
             ),
             "a second open in the same process was not refused"

@@ -148,8 +148,11 @@ fn check_after_kill(
     all_acks: &BTreeMap<u64, String>,
     trusted_checkpoint: Option<&String>,
 ) -> Result<u64, String> {
-    let ledger = kit::open_settled(dir, OpenOptions::default())
-        .map_err(|e| format!("the ledger does not reopen: {e:?}"))?;
+    let ledger = kit::open_settled(
+        dir,
+        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    )
+    .map_err(|e| format!("the ledger does not reopen: {e:?}"))?;
     let size = ledger.head().size;
     let mut lost = 0;
     for (seq, hash) in all_acks {

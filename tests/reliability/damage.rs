@@ -283,7 +283,10 @@ fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
         let bit = rng.gen_range(0..8);
         b[i] ^= 1 << bit;
         std::fs::write(&db, &b).expect("write");
-        let Ok(ledger) = kit::open_settled(&dir, caseledger_store::OpenOptions::default()) else {
+        let Ok(ledger) = kit::open_settled(
+            &dir,
+            caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        ) else {
             continue;
         };
         let opened = ledger.head().size;

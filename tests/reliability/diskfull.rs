@@ -61,7 +61,11 @@ fn acks(stdout: &str) -> BTreeMap<u64, String> {
 }
 
 fn check_acked_present(dir: &Path, acked: &BTreeMap<u64, String>) -> u64 {
-    let ledger = kit::open_settled(dir, OpenOptions::default()).expect("reopen after disk full");
+    let ledger = kit::open_settled(
+        dir,
+        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    )
+    .expect("reopen after disk full");
     let mut lost = 0;
     for (seq, hash) in acked {
         match ledger.entry_bytes(Seq(*seq)).expect("read") {
@@ -172,7 +176,10 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         let errors = assert_clear_storage_errors(&out);
         let acked = acks(&out);
         // Reopening while still full: it works or fails clearly, never panics.
-        let while_full = match kit::open_settled(&dir, OpenOptions::default()) {
+        let while_full = match kit::open_settled(
+            &dir,
+            OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        ) {
             Ok(_) => "reopens while full".to_owned(),
             Err(e) => {
                 let m = e.to_string();
@@ -191,8 +198,11 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
             "{lost} acknowledged appends are missing after disk full"
         );
         let after = {
-            let ledger = kit::open_settled(&dir, OpenOptions::default())
-                .expect("reopen after freeing space");
+            let ledger = kit::open_settled(
+                &dir,
+                OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            )
+            .expect("reopen after freeing space");
             if mount.is_none() {
                 // Under ulimit the limit was the child's: this process may write on.
             }
@@ -241,7 +251,10 @@ fn read_only_filesystem_is_a_clear_error() {
         l.checkpoint(&Cast::CAMPAIGN.signer()).expect("checkpoint");
     }
     assert!(mount.remount("ro"), "remount read-only");
-    match kit::open_settled(&dir, OpenOptions::default()) {
+    match kit::open_settled(
+        &dir,
+        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    ) {
         Err(e) => {
             let m = e.to_string().to_lowercase();
             assert!(

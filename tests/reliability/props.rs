@@ -138,7 +138,7 @@ enum Item {
 fn item_strategy() -> impl Strategy<Value = Item> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..80).prop_map(Item::Entry),
-        (any::<u64>(), proptest::collection::vec(any::<u8>(), 32..90))
+        (any::<u64>(), proptest::collection::vec(any::<u8>(), 40..90))
             .prop_map(|(s, p)| Item::Payload(s, p)),
         ".{0,40}".prop_map(Item::Checkpoint),
     ]
@@ -168,6 +168,9 @@ fn reread(bytes: &[u8]) -> Option<Vec<u8>> {
             ArchiveItem::Entry(b) => w.entry(&b).expect("entry"),
             ArchiveItem::Payload { seq, stored } => w.payload(seq, &stored).expect("payload"),
             ArchiveItem::Checkpoint(c) => w.checkpoint(&c).expect("checkpoint"),
+            ArchiveItem::ContentKey { slot, bytes } => {
+                w.content_key(slot, &bytes).expect("content key")
+            }
         }
     }
     Some(w.finish().expect("finish"))

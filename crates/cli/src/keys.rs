@@ -77,6 +77,27 @@ impl KeyDir {
         Ok(path)
     }
 
+    /// `keys/kek`: the practice's content key (32 raw bytes, 0600).
+    pub fn kek_path(&self) -> PathBuf {
+        self.root.join("kek")
+    }
+
+    /// Reads the content key, if the key directory has one (refused when others can read it).
+    pub fn kek(&self) -> Result<Option<caseledger_core::content::Kek>> {
+        let path = self.kek_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        keyfile::read_kek(&path)
+            .map(Some)
+            .map_err(|e| anyhow!("{e}"))
+    }
+
+    /// Writes a new content key (0600, never overwriting).
+    pub fn write_kek(&self, kek: &caseledger_core::content::Kek) -> Result<()> {
+        keyfile::write_kek(&self.kek_path(), kek).map_err(|e| anyhow!("{e}"))
+    }
+
     /// Removes an actor key written by this run that was not used (a refused enrolment).
     pub fn remove_actor_key(&self, id: &ActorId) {
         let path = self.actor_key_path(id);

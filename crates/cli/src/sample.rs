@@ -800,6 +800,9 @@ mod tests {
             },
             Kind::ServiceTerminated => EventKind::ServiceTerminated {
                 terminated_on: occurred_on,
+                reason: s("reason")
+                    .map(|r| caseledger_core::event::TerminationReason::parse(&r).unwrap())
+                    .unwrap_or_default(),
             },
             Kind::Amendment => EventKind::Amendment {
                 amends: Seq(v["amends"].as_u64().unwrap()),
@@ -822,6 +825,7 @@ mod tests {
             author: ActorId::new(s("author").unwrap()).unwrap(),
             kind: ek,
             occurred_on,
+            signed_at: Timestamp::start_of(Date::parse("2026-11-28").unwrap()).unwrap(),
             commitment: None,
             nonce: Nonce(n),
         }
@@ -841,15 +845,18 @@ mod tests {
                 ledger_key: key_for("ledger").public_key(),
                 settings: LedgerSettings {
                     private_practice: true,
+                    ..LedgerSettings::default()
                 },
             },
             occurred_on: Date::parse("2026-11-28").unwrap(),
+            signed_at: recorded_at,
             commitment: None,
             nonce: Nonce([0; 16]),
         };
         st.step(Step {
             seq: Seq(0),
             recorded_at,
+            placement: None,
             event: &genesis,
         })
         .unwrap();
@@ -865,6 +872,7 @@ mod tests {
             if let Err(e) = st.step(Step {
                 seq: Seq(seq),
                 recorded_at,
+                placement: st.placement_for(ev.record.as_ref()),
                 event: &ev,
             }) {
                 panic!("line {seq} refused: {e}: {}", String::from_utf8_lossy(line));
@@ -899,7 +907,7 @@ mod tests {
         let mut missing = 0;
         for r in st.records.values() {
             *by_status.entry(r.status(as_of, false).name()).or_default() += 1;
-            if !r.completeness(st.registry.settings).missing().is_empty() {
+            if !r.completeness(&st.registry.settings).missing().is_empty() {
                 missing += 1;
             }
         }
@@ -944,7 +952,7 @@ mod tests {
         let gaps = |item: fn(&caseledger_core::record::Completeness) -> Item| {
             st.records
                 .values()
-                .filter(|r| item(&r.completeness(st.registry.settings)) == Item::Missing)
+                .filter(|r| item(&r.completeness(&st.registry.settings)) == Item::Missing)
                 .count()
         };
         assert!(gaps(|c| c.b_fee_arrangement) > 0);
@@ -1016,7 +1024,7 @@ mod tests {
         for id in ids {
             let r = &st.records[id];
             *by_status.entry(r.status(as_of, false).name()).or_default() += 1;
-            for m in r.completeness(st.registry.settings).missing() {
+            for m in r.completeness(&st.registry.settings).missing() {
                 missing.entry(m).or_default().push(id.to_string());
             }
             if !r.holds.is_empty() {

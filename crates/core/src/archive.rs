@@ -4,14 +4,17 @@
 //! Byte layout (docs/FORMAT.md, "Archive"):
 //!
 //! ```text
-//! magic   "caseledger archive v1\n"                      (22 bytes)
+//! magic   "caseledger archive v2\n"                      (22 bytes)
 //! frame*  tag (u8) || len (u64 LE) || body (len bytes)
 //!   0x01 header      body = origin (UTF-8)
 //!   0x02 entry       body = canonical entry bytes E_i (entries appear in seq order)
-//!   0x03 payload     body = seq (u64 BE) || salt (32) || payload
+//!   0x03 payload     body = seq (u64 BE) || stored payload (nonce || ciphertext, FORMAT.md §3a)
 //!   0x04 checkpoint  body = signed note text (UTF-8), cosignature lines included
+//!   0x05 content key body = slot (u32 LE) || key store slot (160 bytes, FORMAT.md §6);
+//!                    only in archives exported with `--with-content-keys`
 //!   0xFF end         body = entries (u64 LE) || payloads (u64 LE) || checkpoints (u64 LE)
-//!                           || BLAKE3-derive-key("caseledger archive v1", magic || every frame before end)
+//!                           || content keys (u64 LE)
+//!                           || BLAKE3-derive-key("caseledger archive v2", magic || every frame before end)
 //! ```
 //!
 //! The header is the first frame and the end frame the last; nothing may follow it. The end
@@ -33,21 +36,27 @@ use crate::ids::Seq;
 use std::io::{self, Read, Write};
 
 /// The first bytes of every archive.
-pub const MAGIC: &[u8; 22] = b"caseledger archive v1\n";
+pub const MAGIC: &[u8; 22] = b"caseledger archive v2\n";
+/// The magic of version 1 archives, refused by name.
+pub const MAGIC_V1: &[u8; 22] = b"caseledger archive v1\n";
 /// BLAKE3 derive-key context of the end frame's digest.
-pub const DIGEST_CONTEXT: &str = "caseledger archive v1";
+pub const DIGEST_CONTEXT: &str = "caseledger archive v2";
 /// The largest frame body accepted (256 MiB): bounds memory on hostile input. The writer
 /// refuses a larger frame rather than write an archive no reader accepts.
 pub const MAX_FRAME: u64 = 256 << 20;
-/// The largest payload (content, without its salt) a ledger accepts: what one payload frame
-/// (`seq (8) || salt (32) || payload`) carries within [`MAX_FRAME`]. The store refuses a
-/// larger payload at append and at import, so every ledger can be archived and read back.
-pub const MAX_PAYLOAD: u64 = MAX_FRAME - 8 - 32;
+/// The largest payload (content, without its salt) a ledger accepts: the most whose stored
+/// form (`nonce (24) || ciphertext of salt (32) || len (4) || content || padding to 256 ||
+/// tag (16)`) fits one payload frame (`seq (8) || stored`) within [`MAX_FRAME`]. The store
+/// refuses a larger payload at append, so every ledger can be archived and read back.
+pub const MAX_PAYLOAD: u64 = (MAX_FRAME - 8 - 24 - 16) / 256 * 256 - 36;
+/// The length of a content key frame body: slot (4) and a key store slot (160).
+pub const CONTENT_KEY_FRAME: usize = 4 + 160;
 
 const TAG_HEADER: u8 = 0x01;
 const TAG_ENTRY: u8 = 0x02;
 const TAG_PAYLOAD: u8 = 0x03;
 const TAG_CHECKPOINT: u8 = 0x04;
+const TAG_CONTENT_KEY: u8 = 0x05;
 const TAG_END: u8 = 0xFF;
 
 /// What is wrong with an archive.
@@ -59,6 +68,9 @@ pub enum ArchiveError {
     /// Not an archive (wrong magic).
     #[error("not a caseledger archive (bad magic)")]
     BadMagic,
+    /// A version 1 archive.
+    #[error("this is a version 1 archive: this build reads format version 2 only (no migration)")]
+    Version1,
     /// The stream ended before the end frame.
     #[error("archive is truncated (no end frame)")]
     Truncated,
@@ -95,6 +107,13 @@ pub enum ArchiveItem {
     },
     /// A signed checkpoint note.
     Checkpoint(String),
+    /// A record's wrapped content key, as its key store slot holds it.
+    ContentKey {
+        /// The slot index.
+        slot: u32,
+        /// The slot's 160 bytes.
+        bytes: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for ArchiveItem {
@@ -108,6 +127,7 @@ impl std::fmt::Debug for ArchiveItem {
                 stored.len()
             ),
             ArchiveItem::Checkpoint(n) => write!(f, "Checkpoint({n:?})"),
+            ArchiveItem::ContentKey { slot, .. } => write!(f, "ContentKey {{ slot: {slot} }}"),
         }
     }
 }
@@ -116,7 +136,7 @@ impl std::fmt::Debug for ArchiveItem {
 pub struct ArchiveWriter<W: Write> {
     w: W,
     digest: blake3::Hasher,
-    counts: [u64; 3],
+    counts: [u64; 4],
 }
 
 impl<W: Write> ArchiveWriter<W> {
@@ -128,7 +148,7 @@ impl<W: Write> ArchiveWriter<W> {
         let mut a = ArchiveWriter {
             w,
             digest,
-            counts: [0; 3],
+            counts: [0; 4],
         };
         a.frame(TAG_HEADER, &[origin.as_bytes()])?;
         Ok(a)
@@ -167,15 +187,22 @@ impl<W: Write> ArchiveWriter<W> {
         self.frame(TAG_CHECKPOINT, &[note.as_bytes()])
     }
 
+    /// Appends a key store slot (a record's wrapped content key).
+    pub fn content_key(&mut self, slot: u32, bytes: &[u8]) -> Result<(), ArchiveError> {
+        self.counts[3] += 1;
+        self.frame(TAG_CONTENT_KEY, &[&slot.to_le_bytes(), bytes])
+    }
+
     /// Writes the end frame and returns the writer (flushed).
     pub fn finish(mut self) -> Result<W, ArchiveError> {
         let digest = *self.digest.finalize().as_bytes();
-        let [e, p, c] = self.counts;
-        let head = [[TAG_END].as_slice(), &56u64.to_le_bytes()].concat();
+        let [e, p, c, k] = self.counts;
+        let head = [[TAG_END].as_slice(), &64u64.to_le_bytes()].concat();
         self.w.write_all(&head)?;
         self.w.write_all(&e.to_le_bytes())?;
         self.w.write_all(&p.to_le_bytes())?;
         self.w.write_all(&c.to_le_bytes())?;
+        self.w.write_all(&k.to_le_bytes())?;
         self.w.write_all(&digest)?;
         self.w.flush()?;
         Ok(self.w)
@@ -188,7 +215,7 @@ pub struct ArchiveReader<R: Read> {
     r: R,
     origin: String,
     digest: blake3::Hasher,
-    counts: [u64; 3],
+    counts: [u64; 4],
     index: u64,
     done: bool,
 }
@@ -198,6 +225,9 @@ impl<R: Read> ArchiveReader<R> {
     pub fn new(mut r: R) -> Result<Self, ArchiveError> {
         let mut magic = [0u8; 22];
         read_exact_or(&mut r, &mut magic, ArchiveError::BadMagic)?;
+        if &magic == MAGIC_V1 {
+            return Err(ArchiveError::Version1);
+        }
         if &magic != MAGIC {
             return Err(ArchiveError::BadMagic);
         }
@@ -207,7 +237,7 @@ impl<R: Read> ArchiveReader<R> {
             r,
             origin: String::new(),
             digest,
-            counts: [0; 3],
+            counts: [0; 4],
             index: 0,
             done: false,
         };
@@ -269,22 +299,27 @@ impl<R: Read> ArchiveReader<R> {
     fn check_end(&mut self, body: &[u8]) -> Result<(), ArchiveError> {
         let malformed = ArchiveError::Malformed {
             index: self.index,
-            why: "end frame is not 56 bytes",
+            why: "end frame is not 64 bytes",
         };
-        let (counts, digest) = body.split_first_chunk::<24>().ok_or(malformed)?;
+        let (counts, digest) = body.split_first_chunk::<32>().ok_or(malformed)?;
         let digest: &[u8; 32] = digest.try_into().map_err(|_| ArchiveError::Malformed {
             index: self.index,
-            why: "end frame is not 56 bytes",
+            why: "end frame is not 64 bytes",
         })?;
         for (i, c) in counts.chunks_exact(8).enumerate() {
             let mut b = [0u8; 8];
             b.copy_from_slice(c);
             if self.counts.get(i) != Some(&u64::from_le_bytes(b)) {
                 return Err(ArchiveError::EndMismatch(
-                    ["entry count", "payload count", "checkpoint count"]
-                        .get(i)
-                        .copied()
-                        .unwrap_or("count"),
+                    [
+                        "entry count",
+                        "payload count",
+                        "checkpoint count",
+                        "content key count",
+                    ]
+                    .get(i)
+                    .copied()
+                    .unwrap_or("count"),
                 ));
             }
         }
@@ -316,16 +351,32 @@ impl<R: Read> ArchiveReader<R> {
                             index,
                             why: "payload frame shorter than a seq",
                         })?;
-                if stored.len() < 32 {
+                if stored.len() < 24 + 16 {
                     return Err(ArchiveError::Malformed {
                         index,
-                        why: "payload frame shorter than a salt",
+                        why: "payload frame shorter than a nonce and a tag",
                     });
                 }
                 self.counts[1] += 1;
                 ArchiveItem::Payload {
                     seq: Seq(u64::from_be_bytes(*seq)),
                     stored: stored.to_vec(),
+                }
+            }
+            TAG_CONTENT_KEY => {
+                if body.len() != CONTENT_KEY_FRAME {
+                    return Err(ArchiveError::Malformed {
+                        index,
+                        why: "content key frame is not 164 bytes",
+                    });
+                }
+                let (slot, bytes) = body.split_at(4);
+                let mut b = [0u8; 4];
+                b.copy_from_slice(slot);
+                self.counts[3] += 1;
+                ArchiveItem::ContentKey {
+                    slot: u32::from_le_bytes(b),
+                    bytes: bytes.to_vec(),
                 }
             }
             TAG_CHECKPOINT => {
@@ -451,12 +502,15 @@ mod tests {
     fn the_writer_refuses_a_frame_no_reader_accepts() {
         let mut w = ArchiveWriter::new(Vec::new(), "o").unwrap();
         // Zeroed: the pages are never touched, the length is refused first.
-        let stored = vec![0u8; usize::try_from(32 + MAX_PAYLOAD + 1).unwrap()];
+        let stored = vec![0u8; usize::try_from(MAX_FRAME - 8 + 1).unwrap()];
         assert!(matches!(
             w.payload(Seq(0), &stored),
             Err(ArchiveError::FrameTooLarge { len }) if len == MAX_FRAME + 1
         ));
-        assert_eq!(MAX_PAYLOAD + 8 + 32, MAX_FRAME);
+        // The largest payload's stored form fits a frame; one more byte would not.
+        let stored_len = |content: u64| 24 + (32 + 4 + content).div_ceil(256) * 256 + 16;
+        assert!(8 + stored_len(MAX_PAYLOAD) <= MAX_FRAME);
+        assert!(8 + stored_len(MAX_PAYLOAD + 1) > MAX_FRAME);
     }
 
     #[test]

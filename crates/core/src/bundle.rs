@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! {
-//!   "format": "caseledger-bundle/v1",
+//!   "format": "caseledger-bundle/v2",
 //!   "origin": "<checkpoint origin>",
 //!   "ledger_key": "<signed-note verifier key of the ledger: name+hex8+base64(0x01||pk)>",
 //!   "checkpoint": "<signed checkpoint note text, cosignature lines included>",
@@ -27,10 +27,10 @@
 //! only administration entries (actor ids, roles, public keys) and proof hashes.
 //!
 //! ```
-//! use caseledger_core::bundle::{Bundle, FORMAT_V1};
+//! use caseledger_core::bundle::{Bundle, BUNDLE_FORMAT};
 //! use caseledger_core::RecordId;
 //! let b = Bundle {
-//!     format: FORMAT_V1.to_owned(),
+//!     format: BUNDLE_FORMAT.to_owned(),
 //!     origin: "example.org/ledger".to_owned(),
 //!     ledger_key: String::new(),
 //!     checkpoint: String::new(),
@@ -49,7 +49,7 @@ use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The format name of version 1.
-pub const FORMAT_V1: &str = "caseledger-bundle/v1";
+pub const BUNDLE_FORMAT: &str = "caseledger-bundle/v2";
 
 /// Why bundle bytes could not be read or written. Never quotes a value of the bundle (its
 /// strings include base64 payloads): only field names and positions.
@@ -129,8 +129,12 @@ pub struct BundleEntry {
     pub seq: u64,
     /// The stored entry bytes.
     pub entry: Base64,
-    /// The stored payload value (`salt || content`), or null.
+    /// The stored payload (`nonce || ciphertext`, docs/FORMAT.md §3a), or null.
     pub payload: Option<Base64>,
+    /// The entry's payload key (32 bytes: HKDF of the record key and the seq), or null: with
+    /// it the payload can be read and checked against the author's commitment, and no
+    /// other entry of the record can be read.
+    pub key: Option<Base64>,
     /// The inclusion proof of leaf `seq` in the checkpoint's tree, each hash 32 bytes.
     pub proof: Vec<Base64>,
 }
@@ -139,7 +143,7 @@ pub struct BundleEntry {
 /// it from a ledger; `caseledger-verify` judges it).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Bundle {
-    /// [`FORMAT_V1`].
+    /// [`BUNDLE_FORMAT`].
     pub format: String,
     /// The ledger's origin.
     pub origin: String,
@@ -167,9 +171,9 @@ impl Bundle {
         b.check_format()?;
         Ok(b)
     }
-    /// Refuses a bundle whose `format` is not [`FORMAT_V1`].
+    /// Refuses a bundle whose `format` is not [`BUNDLE_FORMAT`].
     pub fn check_format(&self) -> Result<(), BundleError> {
-        if self.format != FORMAT_V1 {
+        if self.format != BUNDLE_FORMAT {
             return Err(BundleError::UnknownFormat(
                 self.format.chars().take(64).collect(),
             ));
@@ -187,10 +191,11 @@ mod tests {
             seq,
             entry: Base64(vec![1, 2, 3]),
             payload: payload.map(|p| Base64(p.to_vec())),
+            key: payload.map(|_| Base64(vec![9; 32])),
             proof: vec![Base64(vec![7; 32])],
         };
         Bundle {
-            format: FORMAT_V1.to_owned(),
+            format: BUNDLE_FORMAT.to_owned(),
             origin: "example.org/l".to_owned(),
             ledger_key: "example.org/l+01234567+AQ==".to_owned(),
             checkpoint: "example.org/l\n1\nAA==\n".to_owned(),
@@ -204,7 +209,7 @@ mod tests {
     fn json_layout_is_the_documented_one() {
         let json = String::from_utf8(sample().to_json().unwrap()).unwrap();
         let expected = r#"{
-  "format": "caseledger-bundle/v1",
+  "format": "caseledger-bundle/v2",
   "origin": "example.org/l",
   "ledger_key": "example.org/l+01234567+AQ==",
   "checkpoint": "example.org/l\n1\nAA==\n",
@@ -214,6 +219,7 @@ mod tests {
       "seq": 0,
       "entry": "AQID",
       "payload": null,
+      "key": null,
       "proof": [
         "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="
       ]
@@ -224,6 +230,7 @@ mod tests {
       "seq": 1,
       "entry": "AQID",
       "payload": "c2FsdCBhbmQgY29udGVudA==",
+      "key": "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=",
       "proof": [
         "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="
       ]
@@ -248,8 +255,8 @@ mod tests {
     #[test]
     fn errors_never_quote_values() {
         let misplaced =
-            br#"{"format":"caseledger-bundle/v1","admin_entries":"Q0FOQVJZLWNsaW5pY2Fs"}"#;
-        let not_b64 = br#"{"format":"caseledger-bundle/v1","origin":"o","ledger_key":"k","checkpoint":"c","record":"C-1","admin_entries":[{"seq":0,"entry":"CANARY~clinical","payload":null,"proof":[]}],"entries":[]}"#;
+            br#"{"format":"caseledger-bundle/v2","admin_entries":"Q0FOQVJZLWNsaW5pY2Fs"}"#;
+        let not_b64 = br#"{"format":"caseledger-bundle/v2","origin":"o","ledger_key":"k","checkpoint":"c","record":"C-1","admin_entries":[{"seq":0,"entry":"CANARY~clinical","payload":null,"key":null,"proof":[]}],"entries":[]}"#;
         for bytes in [&misplaced[..], &not_b64[..]] {
             let e = Bundle::from_json(bytes).unwrap_err();
             let shown = format!("{e} {e:?}");

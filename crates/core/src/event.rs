@@ -9,12 +9,13 @@ use crate::ids::{
     ActorId, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes,
 };
 use crate::keys::{SignatureError, SigningKey};
+use crate::sshsig;
 use crate::time::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The entry format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// A short, non-clinical text carried in a header (an origin, a hold's matter, a destruction
 /// reason): 1-256 bytes of UTF-8 without control characters.
@@ -43,6 +44,12 @@ pub enum ModelError {
     /// An unknown role name.
     #[error("unknown role {0:?}: expected admin, licensee or custodian")]
     UnknownRole(String),
+    /// A time zone name the bundled IANA database does not know.
+    #[error("unknown time zone {0:?}: expected an IANA name such as America/Chicago or UTC")]
+    UnknownTimeZone(String),
+    /// An unknown termination reason name.
+    #[error("unknown termination reason {0:?}: expected unstated, completed, impairment, dual_relationship or other")]
+    UnknownTerminationReason(String),
     /// A record event without a record id, or an administration event with one.
     #[error("{kind} events {}", if *.needs_record { "need a record id" } else { "must not name a record" })]
     RecordMismatch {
@@ -105,7 +112,13 @@ pub enum Role {
     Licensee,
     /// Places and releases holds; destroys records after retention.
     Custodian,
+    /// The ledger itself (the reserved actor [`LEDGER_ACTOR`], signing with the ledger key
+    /// named in genesis): writes `record_head` entries. Never enrolled.
+    Ledger,
 }
+
+/// The reserved actor id of the ledger itself ([`Role::Ledger`]); it cannot be enrolled.
+pub const LEDGER_ACTOR: &str = "ledger";
 
 impl Role {
     /// The lower-case name used by the CLI and the ingest format.
@@ -114,6 +127,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Licensee => "licensee",
             Role::Custodian => "custodian",
+            Role::Ledger => "ledger",
         }
     }
     /// Parses a lower-case role name.
@@ -133,10 +147,158 @@ impl fmt::Display for Role {
 }
 
 /// Ledger-wide settings fixed at genesis.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct LedgerSettings {
     /// The licensees are in private practice: (11)(F) (a written termination communication) applies.
     pub private_practice: bool,
+    /// The practice's IANA time zone (e.g. `America/Chicago`): retention days are calendar
+    /// days there, and "today" is the ledger clock's date there.
+    pub time_zone: TimeZoneName,
+    /// How far, in seconds, the system clock may step back before the store refuses to
+    /// append until an admin records `clock_corrected`; smaller steps are clamped.
+    pub clock_skew_secs: u32,
+    /// How old, in seconds, a pre-signed event's `signed_at` may be when it is appended.
+    pub max_signing_lag_secs: u32,
+    /// How many days the practice keeps backups (reports state it beside each destruction:
+    /// older backups may still hold destroyed content until they expire).
+    pub backup_retention_days: u32,
+}
+
+/// Default [`LedgerSettings::clock_skew_secs`]: five minutes (an NTP step is far smaller).
+pub const DEFAULT_CLOCK_SKEW_SECS: u32 = 300;
+/// Default [`LedgerSettings::max_signing_lag_secs`]: 24 hours.
+pub const DEFAULT_MAX_SIGNING_LAG_SECS: u32 = 24 * 3600;
+
+impl LedgerSettings {
+    /// Settings with the defaults for everything but the practice kind and time zone.
+    pub fn new(private_practice: bool, time_zone: TimeZoneName) -> LedgerSettings {
+        LedgerSettings {
+            private_practice,
+            time_zone,
+            clock_skew_secs: DEFAULT_CLOCK_SKEW_SECS,
+            max_signing_lag_secs: DEFAULT_MAX_SIGNING_LAG_SECS,
+            backup_retention_days: 0,
+        }
+    }
+}
+
+impl Default for LedgerSettings {
+    fn default() -> LedgerSettings {
+        LedgerSettings::new(false, TimeZoneName::utc())
+    }
+}
+
+/// An IANA time zone name known to the bundled time zone database (`UTC`,
+/// `America/Chicago`): validated so that every reader computes the same calendar days.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeZoneName(String);
+
+impl TimeZoneName {
+    /// Validates a name against the bundled IANA database.
+    pub fn new(s: impl Into<String>) -> Result<TimeZoneName, ModelError> {
+        let s = s.into();
+        if s.is_empty() || s.len() > 64 || jiff::tz::db().get(&s).is_err() {
+            return Err(ModelError::UnknownTimeZone(s.chars().take(64).collect()));
+        }
+        // INVARIANT: a name the bundled database resolves.
+        Ok(TimeZoneName(s))
+    }
+    /// `UTC`.
+    pub fn utc() -> TimeZoneName {
+        TimeZoneName("UTC".to_owned())
+    }
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The zone (the name was validated, so this resolves; UTC if the database changed).
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::db()
+            .get(&self.0)
+            .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+impl TryFrom<String> for TimeZoneName {
+    type Error = ModelError;
+    fn try_from(s: String) -> Result<Self, ModelError> {
+        TimeZoneName::new(s)
+    }
+}
+impl From<TimeZoneName> for String {
+    fn from(t: TimeZoneName) -> String {
+        t.0
+    }
+}
+impl fmt::Display for TimeZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for TimeZoneName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// Why service was terminated, when the licensee states it. Rules (4) and (5): a
+/// termination for impairment or for a dual relationship needs a written notice to the
+/// client and a referral.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize, Deserialize,
+)]
+pub enum TerminationReason {
+    /// Not stated.
+    #[default]
+    Unstated,
+    /// Service completed or ended by agreement or by the client.
+    Completed,
+    /// Rule (4): the licensee's competency is or could be impaired.
+    Impairment,
+    /// Rule (5): a dual relationship developed or was discovered.
+    DualRelationship,
+    /// Another reason.
+    Other,
+}
+
+impl TerminationReason {
+    /// Every reason, in wire order.
+    pub const ALL: [TerminationReason; 5] = [
+        TerminationReason::Unstated,
+        TerminationReason::Completed,
+        TerminationReason::Impairment,
+        TerminationReason::DualRelationship,
+        TerminationReason::Other,
+    ];
+    /// The snake_case name (ingest format, reports).
+    pub fn name(self) -> &'static str {
+        match self {
+            TerminationReason::Unstated => "unstated",
+            TerminationReason::Completed => "completed",
+            TerminationReason::Impairment => "impairment",
+            TerminationReason::DualRelationship => "dual_relationship",
+            TerminationReason::Other => "other",
+        }
+    }
+    /// Parses a snake_case name.
+    pub fn parse(s: &str) -> Result<TerminationReason, ModelError> {
+        TerminationReason::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| ModelError::UnknownTerminationReason(s.chars().take(32).collect()))
+    }
+    /// Whether rules (4)/(5) require a written notice and a referral.
+    pub fn needs_notice_and_referral(self) -> bool {
+        matches!(
+            self,
+            TerminationReason::Impairment | TerminationReason::DualRelationship
+        )
+    }
+}
+impl fmt::Display for TerminationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What happened. The variant index is the wire tag: variants are only ever appended.
@@ -197,6 +359,8 @@ pub enum EventKind {
     ServiceTerminated {
         /// The date service terminated.
         terminated_on: Date,
+        /// Why, when stated (rules (4) and (5) need to know).
+        reason: TerminationReason,
     },
     /// Service resumed: clears the retention clock until the next termination.
     ServiceResumed,
@@ -221,6 +385,20 @@ pub enum EventKind {
     Destruction {
         /// The authority or policy (never clinical content).
         reason: ShortText,
+    },
+    /// An admin acknowledges that the system clock was set back beyond the skew: this
+    /// entry's `recorded_at` may be earlier than the entry before it (the only one that may).
+    ClockCorrected {
+        /// What happened and who fixed it (never clinical content).
+        reason: ShortText,
+    },
+    /// Written by the ledger itself at export: the record has `entries` entries before this
+    /// one, the last of them at `last`. Lets a bundle prove it holds all of them.
+    RecordHead {
+        /// How many entries of the record precede this one.
+        entries: u64,
+        /// The seq of the last of them.
+        last: Seq,
     },
 }
 
@@ -285,6 +463,8 @@ kinds! {
     HoldPlaced => "hold_placed", Custodian, true;
     HoldReleased => "hold_released", Custodian, true;
     Destruction => "destruction", Custodian, true;
+    ClockCorrected => "clock_corrected", Admin, false;
+    RecordHead => "record_head", Ledger, true;
 }
 
 impl fmt::Display for Kind {
@@ -319,6 +499,8 @@ impl EventKind {
             EventKind::HoldPlaced { .. } => Kind::HoldPlaced,
             EventKind::HoldReleased { .. } => Kind::HoldReleased,
             EventKind::Destruction { .. } => Kind::Destruction,
+            EventKind::ClockCorrected { .. } => Kind::ClockCorrected,
+            EventKind::RecordHead { .. } => Kind::RecordHead,
         }
     }
 
@@ -345,7 +527,8 @@ impl EventKind {
 }
 
 /// What an author signs. Carries no clinical content: ids, kinds, dates, and a commitment
-/// to the payload.
+/// to the payload. The signed message also binds the ledger's origin ([`hash::signing_message`]),
+/// so an event signed for one ledger is refused by every other.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Event {
     /// The client record; `None` exactly for ledger administration kinds.
@@ -356,15 +539,19 @@ pub struct Event {
     pub kind: EventKind,
     /// When it happened, as the author states it (never trusted for retention decisions).
     pub occurred_on: Date,
-    /// `BLAKE3-derive-key("caseledger payload v1", salt || payload)`, when there is a payload.
+    /// When the author signed, by the author's clock: the store refuses an event older than
+    /// the genesis `max_signing_lag_secs` (or from the future beyond the clock skew), so a
+    /// signed event cannot be held back for years and appended later.
+    pub signed_at: Timestamp,
+    /// `BLAKE3-derive-key("caseledger payload v2", salt || payload)`, when there is a payload.
     pub commitment: Option<PayloadCommitment>,
     /// Random, chosen by the author: the same signed event can never be appended twice.
     pub nonce: Nonce,
 }
 
 impl Event {
-    /// A fresh event: a random nonce, and no payload commitment yet (see
-    /// [`Event::sign_with_payload`]).
+    /// A fresh event: a random nonce, signed now (`signed_at` is the system clock), and no
+    /// payload commitment yet (see [`Event::sign_with_payload`]).
     pub fn new(
         record: Option<RecordId>,
         author: ActorId,
@@ -376,14 +563,16 @@ impl Event {
             author,
             kind,
             occurred_on,
+            signed_at: Timestamp::now(),
             commitment: None,
             nonce: Nonce::random(),
         }
     }
 
     /// Commits to `payload` (or to none: any commitment already set is replaced) and signs
-    /// with the author's key. Returns the signed event and the payload with its salt, ready
-    /// for `Ledger::append`. For a fresh salt give `Payload::new(content)`.
+    /// for the ledger `origin` with the author's key. Returns the signed event and the
+    /// payload with its salt, ready for `Ledger::append`. For a fresh salt give
+    /// `Payload::new(content)`.
     ///
     /// ```
     /// use caseledger_core::event::{Event, EventKind, Payload};
@@ -396,21 +585,27 @@ impl Event {
     ///     EventKind::ProgressNote,
     ///     Date::parse("2024-03-01").unwrap(),
     /// );
-    /// let (signed, payload) = ev.sign_with_payload(&key, Some(Payload::new(b"note".to_vec()))).unwrap();
+    /// let origin = "example.org/ledger";
+    /// let (signed, payload) = ev
+    ///     .sign_with_payload(origin, &key, Some(Payload::new(b"note".to_vec())))
+    ///     .unwrap();
     /// assert_eq!(signed.event.commitment, payload.map(|p| p.commitment()));
-    /// assert!(signed.verify(&key.public_key()).is_ok());
+    /// assert!(signed.verify(origin, &key.public_key()).is_ok());
+    /// // Bound to its ledger: another origin does not verify.
+    /// assert!(signed.verify("example.org/other", &key.public_key()).is_err());
     /// ```
     pub fn sign_with_payload(
         mut self,
+        origin: &str,
         key: &SigningKey,
         payload: Option<Payload>,
     ) -> Result<(SignedEvent, Option<Payload>), EncodeError> {
         self.commitment = payload.as_ref().map(Payload::commitment);
-        Ok((self.sign(key)?, payload))
+        Ok((self.sign(origin, key)?, payload))
     }
 
     /// Checks the shape rules that do not depend on ledger state: a record id exactly on
-    /// record kinds, no payload on administration kinds.
+    /// record kinds, no payload on administration kinds or record heads.
     pub fn check_shape(&self) -> Result<(), ModelError> {
         let kind = self.kind.kind();
         if kind.has_record() != self.record.is_some() {
@@ -419,7 +614,7 @@ impl Event {
                 needs_record: kind.has_record(),
             });
         }
-        if !kind.has_record() && self.commitment.is_some() {
+        if (!kind.has_record() || kind == Kind::RecordHead) && self.commitment.is_some() {
             return Err(ModelError::PayloadNotAllowed(kind));
         }
         Ok(())
@@ -430,14 +625,75 @@ impl Event {
         encoding::encode(self)
     }
 
-    /// Signs this event: Ed25519 over [`hash::signing_message`] of its canonical bytes.
-    pub fn sign(self, key: &SigningKey) -> Result<SignedEvent, EncodeError> {
-        let msg = hash::signing_message(&self.to_bytes()?);
-        let signature = key.sign(&msg);
-        Ok(SignedEvent {
+    /// The message an author signs for the ledger `origin`: [`hash::signing_message`] of
+    /// this event's canonical bytes. Give it to a signer elsewhere (a KMS, a device) and
+    /// attach the signature with [`Event::with_signature`].
+    pub fn signing_message(&self, origin: &str) -> Result<Vec<u8>, EncodeError> {
+        Ok(hash::signing_message(origin, &self.to_bytes()?))
+    }
+
+    /// Signs this event for the ledger `origin`: Ed25519 over [`Event::signing_message`].
+    pub fn sign(self, origin: &str, key: &SigningKey) -> Result<SignedEvent, EncodeError> {
+        let signature = AuthorSignature::Ed25519(key.sign(&self.signing_message(origin)?));
+        Ok(self.with_signature(signature))
+    }
+
+    /// Attaches a signature made elsewhere (pre-signed events, ssh-agent). Nothing is
+    /// checked here: the store verifies every signature before it appends.
+    pub fn with_signature(self, signature: AuthorSignature) -> SignedEvent {
+        SignedEvent {
             event: self,
             signature,
-        })
+        }
+    }
+}
+
+/// An author's signature over [`Event::signing_message`], by scheme. Both are Ed25519 with
+/// the author's enrolled key; they differ in what the 64 bytes sign.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum AuthorSignature {
+    /// Ed25519 (RFC 8032) over the signing message itself.
+    Ed25519(SignatureBytes),
+    /// Ed25519 over the SSHSIG signed data of the signing message (namespace
+    /// [`EVENT_SSHSIG_NAMESPACE`], hash `sha512`): what `ssh-agent` and `ssh-keygen -Y sign`
+    /// produce, so an author can sign with the key they already use for SSH.
+    SshSig(SignatureBytes),
+}
+
+/// The SSHSIG namespace of author signatures made through ssh-agent.
+pub const EVENT_SSHSIG_NAMESPACE: &str = "caseledger-event";
+
+impl AuthorSignature {
+    /// The 64 signature bytes, to change in place (tamper tests).
+    pub fn bytes_mut(&mut self) -> &mut SignatureBytes {
+        match self {
+            AuthorSignature::Ed25519(s) | AuthorSignature::SshSig(s) => s,
+        }
+    }
+    /// The 64 signature bytes.
+    pub fn bytes(&self) -> &SignatureBytes {
+        match self {
+            AuthorSignature::Ed25519(s) | AuthorSignature::SshSig(s) => s,
+        }
+    }
+    /// What the 64 bytes sign, given the event's canonical bytes and the ledger origin:
+    /// [`hash::signing_message`], or for [`AuthorSignature::SshSig`] its SSHSIG signed data.
+    pub fn signed_bytes(&self, origin: &str, event_bytes: &[u8]) -> Vec<u8> {
+        let msg = hash::signing_message(origin, event_bytes);
+        match self {
+            AuthorSignature::Ed25519(_) => msg,
+            AuthorSignature::SshSig(_) => sshsig::signed_data_sha512(EVENT_SSHSIG_NAMESPACE, &msg),
+        }
+    }
+    /// Verifies this signature over `message` (an [`Event::signing_message`]) with `key`.
+    pub fn verify(&self, key: &PublicKey, message: &[u8]) -> Result<(), SignatureError> {
+        match self {
+            AuthorSignature::Ed25519(s) => key.verify(message, s),
+            AuthorSignature::SshSig(s) => key.verify(
+                &sshsig::signed_data_sha512(EVENT_SSHSIG_NAMESPACE, message),
+                s,
+            ),
+        }
     }
 }
 
@@ -446,8 +702,8 @@ impl Event {
 pub struct SignedEvent {
     /// The event.
     pub event: Event,
-    /// Ed25519 over `signing_message(canonical bytes of event)`.
-    pub signature: SignatureBytes,
+    /// Over `signing_message(origin, canonical bytes of event)`.
+    pub signature: AuthorSignature,
 }
 
 /// Why an author's signature was not accepted.
@@ -462,12 +718,35 @@ pub enum SignedEventError {
 }
 
 impl SignedEvent {
-    /// Verifies the author's signature with `key`.
-    pub fn verify(&self, key: &PublicKey) -> Result<(), SignedEventError> {
-        let msg = hash::signing_message(&self.event.to_bytes()?);
-        key.verify(&msg, &self.signature)?;
+    /// Verifies the author's signature, made for the ledger `origin`, with `key`.
+    pub fn verify(&self, origin: &str, key: &PublicKey) -> Result<(), SignedEventError> {
+        let msg = self.event.signing_message(origin)?;
+        self.signature.verify(key, &msg)?;
         Ok(())
     }
+}
+
+/// Where an entry sits in its record, assigned by the store (not signed by the author):
+/// a bundle holding ordinals 1..n, the last named by a `record_head`, holds all of them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Placement {
+    /// 1-based position of this entry among its record's entries.
+    pub ordinal: u64,
+    /// The seq of the record's previous entry (`None` for its first).
+    pub prev_in_record: Option<Seq>,
+}
+
+/// What the store committed to about an entry's stored payload, assigned by the store: lets
+/// a verifier without keys check the stored ciphertext and notice a record key erased
+/// without a lawful destruction (docs/FORMAT.md §3a).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct ContentSeal {
+    /// `BLAKE3-derive-key("caseledger ciphertext v2", nonce || ciphertext)` of the stored payload.
+    pub ciphertext: crate::ids::Digest,
+    /// The key store slot of the record's wrapped content key.
+    pub key_slot: u32,
+    /// `BLAKE3-derive-key("caseledger wrapped key v2", wrapped record key)`.
+    pub wrapped_key: crate::ids::Digest,
 }
 
 /// What the ledger stores at position `seq`.
@@ -479,25 +758,52 @@ pub struct Entry {
     pub seq: Seq,
     /// The previous entry's hash (`EntryHash::ZERO` for seq 0).
     pub prev: EntryHash,
-    /// The ledger's clock when appended; never goes backwards.
+    /// The ledger's clock when appended; never goes backwards except at `clock_corrected`.
     pub recorded_at: Timestamp,
+    /// The entry's place in its record; `Some` exactly for record kinds.
+    pub placement: Option<Placement>,
+    /// The stored payload's seal; `Some` exactly when the event commits to a payload.
+    pub content: Option<ContentSeal>,
     /// The author's signed event.
     pub event: SignedEvent,
 }
 
-/// Offset of the event in canonical entry bytes: `format_version (2) || seq (8) || prev (32)
-/// || recorded_at (8)` come first (fixed width, docs/FORMAT.md §2).
-pub const ENTRY_EVENT_OFFSET: usize = 2 + 8 + 32 + 8;
-/// Length of the signature that ends canonical entry bytes.
-pub const ENTRY_SIGNATURE_LEN: usize = 64;
+/// Offset of `placement` in canonical entry bytes: `format_version (2) || seq (8) || prev
+/// (32) || recorded_at (8)` come first (fixed width, docs/FORMAT.md §2).
+pub const ENTRY_HEADER_LEN: usize = 2 + 8 + 32 + 8;
+/// Length of the signature that ends canonical entry bytes: the scheme (`u32`) and 64 bytes.
+pub const ENTRY_SIGNATURE_LEN: usize = 4 + 64;
+/// Encoded length of a `Some` [`Placement`] after its tag: ordinal, then `Option<Seq>`.
+const PLACEMENT_FIXED: usize = 8;
+/// Encoded length of a [`ContentSeal`]: two digests and a `u32`.
+const CONTENT_SEAL_LEN: usize = 32 + 4 + 32;
 
 /// The event's canonical bytes inside canonical entry bytes `E_i` (what its author signed,
-/// after the domain prefix), without decoding: the bytes between the fixed-width header and
-/// the trailing signature. `None` if `entry_bytes` is too short. The caller must still
-/// decode the entry strictly; this only avoids re-encoding the event to check a signature.
+/// after the domain prefix), without decoding: the bytes between the store-assigned fields
+/// and the trailing signature. `None` if `entry_bytes` is too short or a tag is not 0/1.
+/// The caller must still decode the entry strictly; this only avoids re-encoding the event
+/// to check a signature.
 pub fn event_bytes_in_entry(entry_bytes: &[u8]) -> Option<&[u8]> {
+    let mut at = ENTRY_HEADER_LEN;
+    match entry_bytes.get(at)? {
+        0 => at += 1,
+        1 => {
+            at += 1 + PLACEMENT_FIXED;
+            match entry_bytes.get(at)? {
+                0 => at += 1,
+                1 => at += 1 + 8,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    }
+    match entry_bytes.get(at)? {
+        0 => at += 1,
+        1 => at += 1 + CONTENT_SEAL_LEN,
+        _ => return None,
+    }
     let end = entry_bytes.len().checked_sub(ENTRY_SIGNATURE_LEN)?;
-    entry_bytes.get(ENTRY_EVENT_OFFSET..end)
+    entry_bytes.get(at..end)
 }
 
 impl Entry {
@@ -506,12 +812,20 @@ impl Entry {
         encoding::encode(self)
     }
     /// Decodes canonical bytes strictly (trailing bytes, non-canonical input and unknown
-    /// format versions are errors).
+    /// format versions are errors). Version 1 ledgers are refused by name.
     pub fn from_bytes(bytes: &[u8]) -> Result<Entry, DecodeError> {
-        let e: Entry = encoding::decode_canonical(bytes)?;
-        if e.format_version != FORMAT_VERSION {
-            return Err(DecodeError::UnsupportedVersion(e.format_version));
+        // The version comes first in every format: read it before anything else, so a v1
+        // entry is refused as v1 rather than as malformed v2.
+        let version = bytes
+            .first_chunk::<2>()
+            .map(|v| u16::from_le_bytes(*v))
+            .ok_or(DecodeError::Malformed(
+                "entry shorter than its version".into(),
+            ))?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion(version));
         }
+        let e: Entry = encoding::decode_canonical(bytes)?;
         Ok(e)
     }
     /// `h_i` of these bytes. The verifier hashes stored bytes, never re-encoded structs.
@@ -554,7 +868,7 @@ impl Payload {
     pub fn content(&self) -> &[u8] {
         &self.content
     }
-    /// The commitment an event carries.
+    /// The commitment an event carries: `BLAKE3-derive-key("caseledger payload v2", salt || content)`.
     pub fn commitment(&self) -> PayloadCommitment {
         hash::payload_commitment(&self.salt, &self.content)
     }
@@ -601,21 +915,25 @@ mod tests {
         let key = SigningKey::from_seed(&[3; 32]);
         let payload = Payload::new(b"session note".to_vec());
         let (signed, back) = event()
-            .sign_with_payload(&key, Some(payload.clone()))
+            .sign_with_payload("o.example", &key, Some(payload.clone()))
             .unwrap();
         assert_eq!(back.as_ref(), Some(&payload));
         assert_eq!(signed.event.commitment, Some(payload.commitment()));
-        signed.verify(&key.public_key()).unwrap();
+        signed.verify("o.example", &key.public_key()).unwrap();
         // Another key, or a changed event, does not verify.
         assert!(signed
-            .verify(&SigningKey::from_seed(&[4; 32]).public_key())
+            .verify("o.example", &SigningKey::from_seed(&[4; 32]).public_key())
             .is_err());
         let mut changed = signed.clone();
         changed.event.kind = EventKind::Assessment;
-        assert!(changed.verify(&key.public_key()).is_err());
+        assert!(changed.verify("o.example", &key.public_key()).is_err());
         // Two payloads of the same content get different salts, so different commitments.
         let (again, _) = event()
-            .sign_with_payload(&key, Some(Payload::new(b"session note".to_vec())))
+            .sign_with_payload(
+                "o.example",
+                &key,
+                Some(Payload::new(b"session note".to_vec())),
+            )
             .unwrap();
         assert_ne!(again.event.commitment, signed.event.commitment);
     }
@@ -625,9 +943,9 @@ mod tests {
         let key = SigningKey::from_seed(&[3; 32]);
         let mut ev = event();
         ev.commitment = Some(Payload::new(b"x".to_vec()).commitment());
-        let (signed, payload) = ev.sign_with_payload(&key, None).unwrap();
+        let (signed, payload) = ev.sign_with_payload("o.example", &key, None).unwrap();
         assert!(payload.is_none());
         assert_eq!(signed.event.commitment, None);
-        signed.verify(&key.public_key()).unwrap();
+        signed.verify("o.example", &key.public_key()).unwrap();
     }
 }

@@ -162,12 +162,16 @@ macro_rules! bytes32 {
 }
 
 bytes32!(
-    /// `BLAKE3-derive-key("caseledger entry v1", E_i)`: the hash of an entry's canonical bytes.
+    /// `BLAKE3-derive-key("caseledger entry v2", E_i)`: the hash of an entry's canonical bytes.
     EntryHash
 );
 bytes32!(
-    /// `BLAKE3-derive-key("caseledger payload v1", salt || payload)`.
+    /// `BLAKE3-derive-key("caseledger payload v2", salt || payload)`.
     PayloadCommitment
+);
+bytes32!(
+    /// A 32-byte BLAKE3 digest the store commits to (a stored ciphertext, a wrapped key).
+    Digest
 );
 bytes32!(
     /// An Ed25519 public key (32 bytes, as in RFC 8032).

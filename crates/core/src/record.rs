@@ -9,8 +9,8 @@
 //! `ServiceTerminated.terminated_on`, or at a later date of service or client contact the
 //! record holds (see [`ServiceClass`]), whichever is later; retention ends five years after
 //! that (Feb 29 + 5 years = Feb 28) and destruction is lawful from the next day, judged at
-//! the date of the destruction's `recorded_at` (the ledger's clock, UTC), never at an
-//! author-claimed date. A `ServiceResumed` clears the clock. Service itself (not a contact)
+//! the date of the destruction's `recorded_at` (the ledger's clock) in the practice's time
+//! zone (fixed in genesis), never at an author-claimed date. A `ServiceResumed` clears the clock. Service itself (not a contact)
 //! is refused on a terminated record until `ServiceResumed`.
 //!
 //! ```
@@ -19,7 +19,9 @@
 //! assert_eq!(end.to_string(), "2029-02-28");
 //! ```
 
-use crate::event::{Event, EventKind, Kind, LedgerSettings, Role, ShortText};
+use crate::event::{
+    Event, EventKind, Kind, LedgerSettings, Placement, Role, ShortText, LEDGER_ACTOR,
+};
 use crate::ids::{ActorId, Nonce, PublicKey, RecordId, Seq};
 use crate::time::{Date, TimeError, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -107,7 +109,9 @@ impl Kind {
             | Kind::Amendment
             | Kind::HoldPlaced
             | Kind::HoldReleased
-            | Kind::Destruction => ServiceClass::Other,
+            | Kind::Destruction
+            | Kind::ClockCorrected
+            | Kind::RecordHead => ServiceClass::Other,
         }
     }
 
@@ -137,8 +141,8 @@ pub enum Violation {
     /// an administration kind.
     #[error("malformed event: {0}")]
     Shape(String),
-    /// `recorded_at` earlier than the previous entry's.
-    #[error("recorded_at {found} is earlier than the previous entry's {previous}")]
+    /// `recorded_at` earlier than the previous entry's (allowed only on `clock_corrected`).
+    #[error("recorded_at {found} is earlier than the previous entry's {previous} (only clock_corrected may step back)")]
     RecordedAtRegressed {
         /// The previous entry's time.
         previous: Timestamp,
@@ -273,6 +277,74 @@ pub enum Violation {
         /// The termination in force.
         terminated_on: Date,
     },
+    /// The store-assigned placement is not the record's next ordinal and previous seq (or a
+    /// placement on an administration entry, or none on a record entry): an entry of the
+    /// record was removed, inserted or moved.
+    #[error("record placement {found} does not follow the record's entries: expected {expected}")]
+    PlacementMismatch {
+        /// What the entry carries.
+        found: PlacementText,
+        /// What the record's earlier entries imply.
+        expected: PlacementText,
+    },
+    /// A `record_head` that does not state the record's entries as they are.
+    #[error("record_head of {record} states {entries} entries ending at seq {last}; the record has {actual_entries} ending at seq {actual_last}")]
+    RecordHeadMismatch {
+        /// The record.
+        record: RecordId,
+        /// Stated count.
+        entries: u64,
+        /// Stated last seq.
+        last: Seq,
+        /// Actual count.
+        actual_entries: u64,
+        /// Actual last seq.
+        actual_last: Seq,
+    },
+    /// The event was signed more than the genesis `max_signing_lag_secs` before it was
+    /// recorded: a signed event held back (or an old signature replayed into the ledger).
+    #[error("event signed at {signed_at} was recorded at {recorded_at}, more than the allowed {lag_secs} s later: sign it again")]
+    SignedTooLongAgo {
+        /// When the author signed.
+        signed_at: Timestamp,
+        /// When the ledger recorded it.
+        recorded_at: Timestamp,
+        /// The allowed lag.
+        lag_secs: u32,
+    },
+    /// The event claims to be signed after the ledger recorded it (beyond the clock skew).
+    #[error("event signed at {signed_at} is later than the ledger's clock ({recorded_at}) by more than the allowed skew of {skew_secs} s")]
+    SignedInFuture {
+        /// When the author says it signed.
+        signed_at: Timestamp,
+        /// When the ledger recorded it.
+        recorded_at: Timestamp,
+        /// The allowed skew.
+        skew_secs: u32,
+    },
+    /// Enrolling the reserved actor id of the ledger itself.
+    #[error("actor id {LEDGER_ACTOR:?} is reserved for the ledger itself")]
+    ReservedActor,
+}
+
+/// A placement as text in a [`Violation`] (`ordinal 3 after seq 17`, `none`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacementText(pub Option<Placement>);
+
+impl std::fmt::Display for PlacementText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("none"),
+            Some(Placement {
+                ordinal,
+                prev_in_record: None,
+            }) => write!(f, "ordinal {ordinal}, first of its record"),
+            Some(Placement {
+                ordinal,
+                prev_in_record: Some(p),
+            }) => write!(f, "ordinal {ordinal} after seq {p}"),
+        }
+    }
 }
 
 impl From<TimeError> for Violation {
@@ -310,12 +382,31 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The ledger's date of an instant: its calendar day in the practice's time zone.
+    pub fn ledger_date(&self, at: Timestamp) -> Result<Date, TimeError> {
+        at.date_in(&self.settings.time_zone.zone())
+    }
+}
+
+impl Registry {
+    /// The origin `event` must be signed for: its own, for genesis; else the ledger's
+    /// (`None` before genesis).
+    pub fn signing_origin<'a>(&'a self, event: &'a Event) -> Option<&'a str> {
+        match &event.kind {
+            EventKind::Genesis { origin, .. } => Some(origin.as_str()),
+            _ => self.origin.as_ref().map(ShortText::as_str),
+        }
+    }
+
     /// The key that must have signed `event`, at this point of the ledger: the genesis'
     /// own admin key for genesis, else the author's current key (even if revoked or of the
     /// wrong role: [`check`] judges those). `None` when the author is unknown.
     pub fn author_key(&self, event: &Event) -> Option<PublicKey> {
         if let EventKind::Genesis { admin_key, .. } = &event.kind {
             return Some(*admin_key);
+        }
+        if event.kind.kind().allowed_role() == Role::Ledger {
+            return self.ledger_key;
         }
         self.actors.get(&event.author).map(|a| a.key)
     }
@@ -397,6 +488,9 @@ pub struct RecordState {
     pub first_service_on: Option<Date>,
     /// Earliest `occurred_on` of a `disclosure`, for (3).
     pub first_disclosure_on: Option<Date>,
+    /// Whether a termination for impairment or a dual relationship was ever recorded: rules
+    /// (4) and (5) then need a written notice and a referral.
+    pub terminated_for_4_5: bool,
 }
 
 impl RecordState {
@@ -418,6 +512,15 @@ impl RecordState {
             terminated_seq: None,
             first_service_on: None,
             first_disclosure_on: None,
+            terminated_for_4_5: false,
+        }
+    }
+
+    /// The placement the record's next entry must carry.
+    pub fn next_placement(&self) -> Placement {
+        Placement {
+            ordinal: self.entries + 1,
+            prev_in_record: Some(self.last_seq),
         }
     }
 
@@ -489,7 +592,7 @@ impl RecordState {
     }
 
     /// (11)(A)-(F), (3) and (7) completeness.
-    pub fn completeness(&self, settings: LedgerSettings) -> Completeness {
+    pub fn completeness(&self, settings: &LedgerSettings) -> Completeness {
         let req = |k: Kind| {
             if self.kinds.contains(k) {
                 Item::Present
@@ -518,6 +621,17 @@ impl RecordState {
             (Some(_), _) => Item::Present,
             (None, _) => Item::Missing,
         };
+        // (4), (5): after a termination for impairment or a dual relationship, a written
+        // notice to the client and a referral to another professional.
+        let notice_referral = if !self.terminated_for_4_5 {
+            Item::NotApplicable
+        } else if self.kinds.contains(Kind::TerminationNotice)
+            && self.kinds.contains(Kind::Referral)
+        {
+            Item::Present
+        } else {
+            Item::Missing
+        };
         Completeness {
             a_presenting_problem: req(Kind::PresentingProblem),
             a_assessment: req(Kind::Assessment),
@@ -530,6 +644,7 @@ impl RecordState {
             f_termination_notice: f,
             disclosure,
             recording_consent: opt(Kind::RecordingConsent),
+            notice_and_referral_4_5: notice_referral,
         }
     }
 }
@@ -612,11 +727,14 @@ pub struct Completeness {
     /// (7) recording consent: presence only. The event model does not mark which sessions
     /// were recorded electronically, so "before a recorded session" cannot be checked.
     pub recording_consent: Item,
+    /// (4), (5): a termination for impairment or a dual relationship needs a written
+    /// termination notice and a referral (`NotApplicable` without such a termination).
+    pub notice_and_referral_4_5: Item,
 }
 
 impl Completeness {
     /// `(label, item)` pairs in rule order, for reports.
-    pub fn items(&self) -> [(&'static str, Item); 11] {
+    pub fn items(&self) -> [(&'static str, Item); 12] {
         [
             ("11A_presenting_problem", self.a_presenting_problem),
             ("11A_assessment", self.a_assessment),
@@ -629,6 +747,7 @@ impl Completeness {
             ("11F_termination_notice", self.f_termination_notice),
             ("3_disclosure", self.disclosure),
             ("7_recording_consent", self.recording_consent),
+            ("4_5_notice_and_referral", self.notice_and_referral_4_5),
         ]
     }
     /// The labels of missing items.
@@ -687,6 +806,20 @@ fn recall<H: History>(step: Step<'_>, history: &H) -> Result<Recalled, H::Error>
     })
 }
 
+/// The placement the store assigns to the next entry: `None` for administration entries
+/// (`has_record` false), ordinal 1 for a record's first entry (`record` is `None`), else the
+/// record's [`RecordState::next_placement`].
+pub fn expected_placement(has_record: bool, record: Option<&RecordState>) -> Option<Placement> {
+    match (has_record, record) {
+        (false, _) => None,
+        (true, None) => Some(Placement {
+            ordinal: 1,
+            prev_in_record: None,
+        }),
+        (true, Some(r)) => Some(r.next_placement()),
+    }
+}
+
 /// One entry as the fold sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Step<'a> {
@@ -694,6 +827,8 @@ pub struct Step<'a> {
     pub seq: Seq,
     /// The ledger's clock.
     pub recorded_at: Timestamp,
+    /// The store-assigned placement in the record.
+    pub placement: Option<Placement>,
     /// The (signature-checked) event.
     pub event: &'a Event,
 }
@@ -741,14 +876,14 @@ fn judge(
     ev.check_shape()
         .map_err(|e| Violation::Shape(e.to_string()))?;
     if let Some(prev) = registry.last_recorded_at {
-        if step.recorded_at < prev {
+        if step.recorded_at < prev && kind != Kind::ClockCorrected {
             return Err(Violation::RecordedAtRegressed {
                 previous: prev,
                 found: step.recorded_at,
             });
         }
     }
-    let today = step.recorded_at.date_utc()?;
+    let today = registry.ledger_date(step.recorded_at)?;
     let latest_allowed = today
         .civil()
         .checked_add(jiff::Span::new().days(FUTURE_SLACK_DAYS))
@@ -762,9 +897,47 @@ fn judge(
     if let Some(first) = recalled.first_seen {
         return Err(Violation::Replay { first });
     }
+    let expected = expected_placement(ev.record.is_some(), record);
+    if step.placement != expected {
+        return Err(Violation::PlacementMismatch {
+            found: PlacementText(step.placement),
+            expected: PlacementText(expected),
+        });
+    }
+    // A replayed event is named as one before its (necessarily stale) signing time.
+    let settings = &registry.settings;
+    let secs = |s: u32| i64::from(s) * 1_000_000;
+    if ev.signed_at.micros()
+        > step
+            .recorded_at
+            .micros()
+            .saturating_add(secs(settings.clock_skew_secs))
+    {
+        return Err(Violation::SignedInFuture {
+            signed_at: ev.signed_at,
+            recorded_at: step.recorded_at,
+            skew_secs: settings.clock_skew_secs,
+        });
+    }
+    if step
+        .recorded_at
+        .micros()
+        .saturating_sub(ev.signed_at.micros())
+        > secs(settings.max_signing_lag_secs)
+    {
+        return Err(Violation::SignedTooLongAgo {
+            signed_at: ev.signed_at,
+            recorded_at: step.recorded_at,
+            lag_secs: settings.max_signing_lag_secs,
+        });
+    }
     check_author(registry, ev, kind)?;
     match (&ev.kind, &ev.record) {
         (EventKind::Genesis { .. }, _) => Ok(()),
+        (EventKind::ActorEnrolled { actor, .. }, _) if actor.as_str() == LEDGER_ACTOR => {
+            Err(Violation::ReservedActor)
+        }
+        (EventKind::ClockCorrected { .. }, _) => Ok(()),
         (EventKind::ActorEnrolled { actor, .. }, _) => match registry.actors.get(actor) {
             Some(a) if !a.revoked => Err(Violation::AlreadyEnrolled(actor.clone())),
             _ => Ok(()),
@@ -795,6 +968,26 @@ fn check_author(registry: &Registry, ev: &Event, kind: Kind) -> Result<(), Viola
             Ok(())
         } else {
             Err(Violation::UnknownAuthor(ev.author.clone()))
+        };
+    }
+    if kind.allowed_role() == Role::Ledger || ev.author.as_str() == LEDGER_ACTOR {
+        // Only the ledger writes its kinds, and the ledger writes nothing else.
+        return if kind.allowed_role() == Role::Ledger && ev.author.as_str() == LEDGER_ACTOR {
+            Ok(())
+        } else {
+            Err(Violation::RoleNotAllowed {
+                author: ev.author.clone(),
+                role: if ev.author.as_str() == LEDGER_ACTOR {
+                    Role::Ledger
+                } else {
+                    registry
+                        .actors
+                        .get(&ev.author)
+                        .map_or(Role::Licensee, |a| a.role)
+                },
+                kind,
+                needed: kind.allowed_role(),
+            })
         };
     }
     let a = registry
@@ -831,6 +1024,21 @@ fn check_record_event(
             Err(Violation::RecordNotOpened(rid.clone()))
         };
     };
+    if let EventKind::RecordHead { entries, last } = kind {
+        // A head states the record as it is, destroyed or not (a destroyed record's proof
+        // remains exportable).
+        return if *entries == r.entries && *last == r.last_seq {
+            Ok(())
+        } else {
+            Err(Violation::RecordHeadMismatch {
+                record: rid.clone(),
+                entries: *entries,
+                last: *last,
+                actual_entries: r.entries,
+                actual_last: r.last_seq,
+            })
+        };
+    }
     if let Some(d) = &r.destroyed {
         return Err(Violation::AfterDestruction {
             record: rid.clone(),
@@ -848,7 +1056,7 @@ fn check_record_event(
     }
     match kind {
         EventKind::RecordOpened => Err(Violation::RecordAlreadyOpened(rid.clone())),
-        EventKind::ServiceTerminated { terminated_on } => {
+        EventKind::ServiceTerminated { terminated_on, .. } => {
             if matches!(r.service, Service::Terminated(_)) {
                 return Err(Violation::AlreadyTerminated(rid.clone()));
             }
@@ -910,11 +1118,13 @@ fn check_record_event(
 /// new state through `record` (created on first sight).
 pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: Step<'_>) {
     let ev = step.event;
-    registry.last_recorded_at = Some(
-        registry
+    registry.last_recorded_at = Some(match ev.kind {
+        // The correction restarts the clock at its own (earlier) time.
+        EventKind::ClockCorrected { .. } => step.recorded_at,
+        _ => registry
             .last_recorded_at
             .map_or(step.recorded_at, |p| p.max(step.recorded_at)),
-    );
+    });
     match &ev.kind {
         EventKind::Genesis {
             origin,
@@ -925,7 +1135,7 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
         } => {
             registry.origin = Some(origin.clone());
             registry.ledger_key = Some(*ledger_key);
-            registry.settings = *settings;
+            registry.settings = settings.clone();
             registry.actors.insert(
                 admin.clone(),
                 ActorState {
@@ -971,11 +1181,15 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
         r.last_seq = step.seq;
         return;
     }
-    let today = step.recorded_at.date_utc().ok();
+    let today = registry.ledger_date(step.recorded_at).ok();
     r.entries += 1;
     r.last_seq = step.seq;
     let kind = ev.kind.kind();
     r.kinds.insert(kind);
+    if kind == Kind::RecordHead {
+        // The ledger's own bookkeeping: no claimed date of the record moves.
+        return;
+    }
     if ev.occurred_on > r.latest_occurred_on {
         r.latest_occurred_on = ev.occurred_on;
     }
@@ -1000,7 +1214,11 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
             r.opened_seq = step.seq;
             r.opened_on = ev.occurred_on;
         }
-        EventKind::ServiceTerminated { terminated_on } => {
+        EventKind::ServiceTerminated {
+            terminated_on,
+            reason,
+        } => {
+            r.terminated_for_4_5 |= reason.needs_notice_and_referral();
             r.service = Service::Terminated(*terminated_on);
             r.terminated_seq = Some(step.seq);
             r.ever_terminated = true;
@@ -1059,6 +1277,11 @@ impl History for LedgerState {
 }
 
 impl LedgerState {
+    /// The placement the next entry of `record` must carry (`None` for administration).
+    pub fn placement_for(&self, record: Option<&RecordId>) -> Option<Placement> {
+        expected_placement(record.is_some(), record.and_then(|r| self.records.get(r)))
+    }
+
     /// Checks then applies one entry; on a violation nothing changes.
     pub fn step(&mut self, step: Step<'_>) -> Result<(), Violation> {
         let rec = step.event.record.as_ref().and_then(|r| self.records.get(r));

@@ -84,14 +84,25 @@ fn signed_data(namespace: &[u8], reserved: &[u8], hash_alg: &[u8], digest: &[u8]
     d
 }
 
+/// What the Ed25519 key signs for an SSHSIG over `message` in `namespace` with SHA-512:
+/// `"SSHSIG" || string namespace || string "" || string "sha512" || string SHA-512(message)`.
+/// Author signatures made through ssh-agent are checked against this (docs/FORMAT.md §3).
+pub fn signed_data_sha512(namespace: &str, message: &[u8]) -> Vec<u8> {
+    signed_data(
+        namespace.as_bytes(),
+        b"",
+        b"sha512",
+        &Sha512::digest(message),
+    )
+}
+
 /// Signs `message` in `namespace` (e.g. [`REPORT_NAMESPACE`]) with SHA-512;
 /// returns the armoured signature, ending with a newline, as `ssh-keygen -Y sign` writes it.
 pub fn sign(key: &SigningKey, namespace: &str, message: &[u8]) -> Result<String, SshSigError> {
     if namespace.is_empty() {
         return Err(SshSigError::EmptyNamespace);
     }
-    let digest = Sha512::digest(message);
-    let sig = key.sign(&signed_data(namespace.as_bytes(), b"", b"sha512", &digest));
+    let sig = key.sign(&signed_data_sha512(namespace, message));
     let mut sig_blob = Vec::with_capacity(83);
     put_ssh_string(&mut sig_blob, SSH_ED25519.as_bytes());
     put_ssh_string(&mut sig_blob, &sig.0);

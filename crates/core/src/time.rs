@@ -151,6 +151,11 @@ impl Timestamp {
         let ts = self.to_jiff()?;
         Date::from_civil(ts.to_zoned(jiff::tz::TimeZone::UTC).date())
     }
+    /// The calendar date of this instant in `zone` (the practice's time zone, from genesis).
+    pub fn date_in(self, zone: &jiff::tz::TimeZone) -> Result<Date, TimeError> {
+        let ts = self.to_jiff()?;
+        Date::from_civil(ts.to_zoned(zone.clone()).date())
+    }
     /// Midnight UTC at the start of `date`.
     pub fn start_of(date: Date) -> Result<Timestamp, TimeError> {
         let z = date

@@ -3,10 +3,11 @@
 
 use caseledger_core::encoding::{decode_canonical, encode};
 use caseledger_core::event::{
-    Entry, Event, EventKind, Kind, LedgerSettings, Role, ShortText, SignedEvent,
+    AuthorSignature, ContentSeal, Entry, Event, EventKind, Kind, LedgerSettings, Placement, Role,
+    ShortText, SignedEvent, TerminationReason, TimeZoneName, FORMAT_VERSION,
 };
 use caseledger_core::ids::{
-    ActorId, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes,
+    ActorId, Digest, EntryHash, Nonce, PayloadCommitment, PublicKey, RecordId, Seq, SignatureBytes,
 };
 use caseledger_core::merkle::CompactRange;
 use caseledger_core::record::{RecordState, Registry};
@@ -29,7 +30,8 @@ fn role() -> impl Strategy<Value = Role> {
     prop_oneof![
         Just(Role::Admin),
         Just(Role::Licensee),
-        Just(Role::Custodian)
+        Just(Role::Custodian),
+        Just(Role::Ledger)
     ]
 }
 
@@ -42,17 +44,30 @@ fn kind() -> impl Strategy<Value = EventKind> {
     );
     prop_oneof![
         simple,
-        (text(), id(), b32(), b32(), any::<bool>()).prop_map(|(o, a, k, l, p)| {
-            EventKind::Genesis {
-                origin: o,
-                admin: ActorId::new(a).unwrap(),
-                admin_key: PublicKey(k),
-                ledger_key: PublicKey(l),
-                settings: LedgerSettings {
-                    private_practice: p,
-                },
-            }
-        }),
+        (
+            text(),
+            id(),
+            b32(),
+            b32(),
+            any::<bool>(),
+            proptest::sample::select(vec!["UTC", "America/Chicago", "Europe/Berlin"]),
+            any::<(u32, u32, u32)>()
+        )
+            .prop_map(|(o, a, k, l, p, tz, (skew, lag, backups))| {
+                EventKind::Genesis {
+                    origin: o,
+                    admin: ActorId::new(a).unwrap(),
+                    admin_key: PublicKey(k),
+                    ledger_key: PublicKey(l),
+                    settings: LedgerSettings {
+                        private_practice: p,
+                        time_zone: TimeZoneName::new(tz).unwrap(),
+                        clock_skew_secs: skew,
+                        max_signing_lag_secs: lag,
+                        backup_retention_days: backups,
+                    },
+                }
+            }),
         (id(), role(), b32()).prop_map(|(a, r, k)| EventKind::ActorEnrolled {
             actor: ActorId::new(a).unwrap(),
             role: r,
@@ -61,7 +76,19 @@ fn kind() -> impl Strategy<Value = EventKind> {
         id().prop_map(|a| EventKind::KeyRevoked {
             actor: ActorId::new(a).unwrap()
         }),
-        date().prop_map(|d| EventKind::ServiceTerminated { terminated_on: d }),
+        (
+            date(),
+            proptest::sample::select(TerminationReason::ALL.to_vec())
+        )
+            .prop_map(|(d, reason)| EventKind::ServiceTerminated {
+                terminated_on: d,
+                reason
+            }),
+        text().prop_map(|r| EventKind::ClockCorrected { reason: r }),
+        (any::<u64>(), any::<u64>()).prop_map(|(n, s)| EventKind::RecordHead {
+            entries: n,
+            last: Seq(s)
+        }),
         any::<u64>().prop_map(|s| EventKind::Amendment { amends: Seq(s) }),
         text().prop_map(|m| EventKind::HoldPlaced { matter: m }),
         text().prop_map(|m| EventKind::HoldReleased { matter: m }),
@@ -81,28 +108,59 @@ fn entry() -> impl Strategy<Value = Entry> {
         ),
         any::<[u8; 32]>(),
         any::<[u8; 32]>(),
-        (any::<u64>(), b32(), any::<i64>()),
+        (
+            any::<u64>(),
+            b32(),
+            any::<i64>(),
+            any::<i64>(),
+            any::<bool>(),
+        ),
+        (
+            proptest::option::of((any::<u64>(), proptest::option::of(any::<u64>()))),
+            proptest::option::of((b32(), any::<u32>(), b32())),
+        ),
     )
         .prop_map(
-            |((rec, author, kind, occurred_on, commitment, nonce), s1, s2, (seq, prev, at))| {
+            |(
+                (rec, author, kind, occurred_on, commitment, nonce),
+                s1,
+                s2,
+                (seq, prev, at, signed_at, ssh),
+                (placement, content),
+            )| {
                 let mut sig = [0u8; 64];
                 sig[..32].copy_from_slice(&s1);
                 sig[32..].copy_from_slice(&s2);
+                let sig = SignatureBytes(sig);
                 Entry {
-                    format_version: 1,
+                    format_version: FORMAT_VERSION,
                     seq: Seq(seq),
                     prev: EntryHash(prev),
                     recorded_at: Timestamp(at),
+                    placement: placement.map(|(ordinal, p)| Placement {
+                        ordinal,
+                        prev_in_record: p.map(Seq),
+                    }),
+                    content: content.map(|(c, slot, w)| ContentSeal {
+                        ciphertext: Digest(c),
+                        key_slot: slot,
+                        wrapped_key: Digest(w),
+                    }),
                     event: SignedEvent {
                         event: Event {
                             record: rec.map(|r| RecordId::new(r).unwrap()),
                             author: ActorId::new(author).unwrap(),
                             kind,
                             occurred_on,
+                            signed_at: Timestamp(signed_at),
                             commitment: commitment.map(PayloadCommitment),
                             nonce: Nonce(nonce),
                         },
-                        signature: SignatureBytes(sig),
+                        signature: if ssh {
+                            AuthorSignature::SshSig(sig)
+                        } else {
+                            AuthorSignature::Ed25519(sig)
+                        },
                     },
                 }
             },
@@ -116,6 +174,12 @@ proptest! {
     fn entries_round_trip(e in entry()) {
         let bytes = e.to_bytes().unwrap();
         prop_assert_eq!(Entry::from_bytes(&bytes).unwrap(), e.clone());
+        // The event is found in place without decoding, whatever the optional fields hold.
+        let event_bytes = e.event.event.to_bytes().unwrap();
+        prop_assert_eq!(
+            caseledger_core::event::event_bytes_in_entry(&bytes),
+            Some(event_bytes.as_slice())
+        );
         let mut longer = bytes.clone();
         longer.push(0);
         prop_assert!(Entry::from_bytes(&longer).is_err());

@@ -6,8 +6,11 @@
 //! --test golden`, and say so in the commit message.
 
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
+use caseledger_core::content::{seal_payload_with_nonce, Kek, RecordKey};
 use caseledger_core::event::{
-    Entry, Event, EventKind, LedgerSettings, Payload, Role, ShortText, FORMAT_VERSION,
+    AuthorSignature, ContentSeal, Entry, Event, EventKind, LedgerSettings, Payload, Placement,
+    Role, ShortText, TerminationReason, TimeZoneName, EVENT_SSHSIG_NAMESPACE, FORMAT_VERSION,
+    LEDGER_ACTOR,
 };
 use caseledger_core::hash;
 use caseledger_core::ids::{ActorId, EntryHash, Nonce, RecordId, Seq};
@@ -58,6 +61,10 @@ fn build() -> Value {
                 ledger_key: ledger.public_key(),
                 settings: LedgerSettings {
                     private_practice: true,
+                    time_zone: TimeZoneName::new("America/Chicago").unwrap(),
+                    clock_skew_secs: 300,
+                    max_signing_lag_secs: 86_400,
+                    backup_retention_days: 35,
                 },
             },
             "2020-01-02",
@@ -133,6 +140,7 @@ fn build() -> Value {
             rec("C-0001"),
             EventKind::ServiceTerminated {
                 terminated_on: d("2020-02-29"),
+                reason: TerminationReason::Completed,
             },
             "2020-02-29",
             None,
@@ -163,7 +171,55 @@ fn build() -> Value {
             "2020-03-04",
             Some("Correction: fee is $85 per session."),
         ),
+        // Signed through ssh-agent: the SSHSIG scheme (see `sign` below).
+        (
+            &lic,
+            "lic-01",
+            rec("C-0002"),
+            EventKind::ProgressNote,
+            "2020-03-04",
+            Some("Synthetic progress note signed through ssh-agent."),
+        ),
+        // The system clock was set back half a second: the admin records it.
+        (
+            &admin,
+            "admin",
+            None,
+            EventKind::ClockCorrected {
+                reason: text("NTP step after a wrong manual setting"),
+            },
+            "2020-03-05",
+            None,
+        ),
+        // Written by the ledger at export; `entries` and `last` are filled in from the fold.
+        (
+            &ledger,
+            LEDGER_ACTOR,
+            rec("C-0001"),
+            EventKind::RecordHead {
+                entries: 0,
+                last: Seq(0),
+            },
+            "2020-03-05",
+            None,
+        ),
     ];
+    // Content keys: the KEK, each record's key and key store slot, all from fixed bytes.
+    let kek = Kek::from_bytes([0x05; 32]);
+    let record_key = |r: &RecordId| match r.as_str() {
+        "C-0001" => (RecordKey::from_bytes([0x11; 32]), 0u32),
+        _ => (RecordKey::from_bytes([0x12; 32]), 1u32),
+    };
+    let wrapped = |r: &RecordId| {
+        let (rk, slot) = record_key(r);
+        kek.wrap_with_nonce(
+            ORIGIN,
+            r,
+            slot,
+            &rk,
+            [u8::try_from(slot).unwrap() + 0xB0; 24],
+        )
+    };
 
     let mut state = LedgerState::default();
     let mut range = CompactRange::new();
@@ -177,26 +233,110 @@ fn build() -> Value {
             .map(|p| Payload::with_salt([u8::try_from(i).unwrap(); 32], p.as_bytes().to_vec()));
         let mut nonce = [0xA5u8; 16];
         nonce[8..].copy_from_slice(&seq.0.to_be_bytes());
+        let placement = record.as_ref().map(|r| {
+            state.records.get(r).map_or(
+                Placement {
+                    ordinal: 1,
+                    prev_in_record: None,
+                },
+                |s| s.next_placement(),
+            )
+        });
+        let kind = match (kind, record.as_ref().and_then(|r| state.records.get(r))) {
+            (EventKind::RecordHead { .. }, Some(r)) => EventKind::RecordHead {
+                entries: r.entries,
+                last: r.last_seq,
+            },
+            (k, _) => k,
+        };
+        let recorded_at = match kind {
+            EventKind::ClockCorrected { .. } => {
+                Timestamp(start + 1_000_000 * (i as i64 - 1) - 500_000)
+            }
+            _ => Timestamp(start + 1_000_000 * i as i64),
+        };
         let event = Event {
             record,
             author: id(author),
             kind,
             occurred_on: d(occurred),
+            signed_at: Timestamp(recorded_at.micros() - 250_000),
             commitment: payload.as_ref().map(Payload::commitment),
             nonce: Nonce(nonce),
         };
-        let signed = event.sign(key).unwrap();
+        let msg = event.signing_message(ORIGIN).unwrap();
+        let sshsig = event.kind == EventKind::ProgressNote && event.record == rec("C-0002");
+        let signed = event.with_signature(if sshsig {
+            AuthorSignature::SshSig(key.sign(&caseledger_core::sshsig::signed_data_sha512(
+                EVENT_SSHSIG_NAMESPACE,
+                &msg,
+            )))
+        } else {
+            AuthorSignature::Ed25519(key.sign(&msg))
+        });
+        let stored = match (&payload, &signed.event.record) {
+            (Some(p), Some(r)) => {
+                let (rk, slot) = record_key(r);
+                let ct = seal_payload_with_nonce(
+                    &rk.entry_key(seq),
+                    ORIGIN,
+                    r,
+                    seq,
+                    p,
+                    [u8::try_from(i).unwrap() + 0xC0; 24],
+                );
+                Some((
+                    ct,
+                    slot,
+                    hex::encode(rk.entry_key(seq).as_bytes()),
+                    wrapped(r),
+                ))
+            }
+            _ => None,
+        };
         let entry = Entry {
             format_version: FORMAT_VERSION,
             seq,
             prev,
-            recorded_at: Timestamp(start + 1_000_000 * i as i64),
+            recorded_at,
+            placement,
+            content: stored.as_ref().map(|(ct, slot, _, w)| ContentSeal {
+                ciphertext: hash::ciphertext_digest(ct),
+                key_slot: *slot,
+                wrapped_key: hash::wrapped_key_digest(w),
+            }),
             event: signed,
         };
+        let rk_of = entry.event.event.record.as_ref().map(record_key);
+        let opened = match (&stored, &entry.event.event.record, &rk_of) {
+            (Some((ct, ..)), Some(r), Some((rk, _))) => Some(
+                caseledger_core::content::open_payload(&rk.entry_key(seq), ORIGIN, r, seq, ct)
+                    .unwrap(),
+            ),
+            _ => None,
+        };
+        assert_eq!(
+            opened, payload,
+            "golden ciphertext {i} opens to its payload"
+        );
+        entry
+            .event
+            .verify(
+                ORIGIN,
+                &state
+                    .registry
+                    .author_key(&entry.event.event)
+                    .unwrap_or_else(|| {
+                        // Genesis names its own key; the fold knows every other author.
+                        admin.public_key()
+                    }),
+            )
+            .unwrap_or_else(|e| panic!("golden entry {i} signature: {e}"));
         state
             .step(Step {
                 seq,
                 recorded_at: entry.recorded_at,
+                placement: entry.placement,
                 event: &entry.event.event,
             })
             .unwrap_or_else(|v| panic!("golden entry {i} refused: {v}"));
@@ -213,7 +353,9 @@ fn build() -> Value {
             "event_bytes": hex::encode(entry.event.event.to_bytes().unwrap()),
             "entry_hash": h.to_hex(),
             "merkle_leaf": hex::encode(leaf),
-            "payload_stored": payload.as_ref().map(|p| hex::encode(p.to_stored())),
+            "payload_plaintext": payload.as_ref().map(|p| hex::encode(p.to_stored())),
+            "payload_stored": stored.as_ref().map(|(ct, ..)| hex::encode(ct)),
+            "entry_key": stored.as_ref().map(|(_, _, k, _)| k.clone()),
             "commitment": payload.as_ref().map(|p| p.commitment().to_hex()),
         }));
         prev = h;
@@ -229,6 +371,11 @@ fn build() -> Value {
             "ledger": hex::encode([0x02u8; 32]),
             "lic-01": hex::encode([0x03u8; 32]),
             "custodian-01": hex::encode([0x04u8; 32]),
+        },
+        "content_kek": hex::encode([0x05u8; 32]),
+        "record_keys": {
+            "C-0001": { "key": hex::encode([0x11u8; 32]), "slot": 0, "wrapped": hex::encode(wrapped(&RecordId::new("C-0001").unwrap())) },
+            "C-0002": { "key": hex::encode([0x12u8; 32]), "slot": 1, "wrapped": hex::encode(wrapped(&RecordId::new("C-0002").unwrap())) },
         },
         "ledger_verifier_key": signer.verifier().to_vkey_string(),
         "entries": entries,

@@ -70,7 +70,10 @@ fn genesis(private_practice: bool) -> Ledger {
         admin: ActorId::new("adm").unwrap(),
         admin_key: k.public_key(),
         ledger_key: SigningKey::from_seed(&[2; 32]).public_key(),
-        settings: LedgerSettings { private_practice },
+        settings: LedgerSettings {
+            private_practice,
+            ..LedgerSettings::default()
+        },
     };
     l.run(admin(g, "2010-01-01")).unwrap();
     for (id, role, seed) in [
@@ -97,12 +100,14 @@ impl Ledger {
             author: ActorId::new(st.author).unwrap(),
             kind: st.kind,
             occurred_on: d(st.occurred),
+            signed_at: Timestamp::start_of(d(st.recorded)).unwrap(),
             commitment: None,
             nonce: Nonce(st.nonce.unwrap_or(nonce)),
         };
         let step = Step {
             seq: Seq(self.next),
             recorded_at: Timestamp::start_of(d(st.recorded)).unwrap(),
+            placement: self.state.placement_for(ev.record.as_ref()),
             event: &ev,
         };
         self.state.step(step)?;
@@ -117,6 +122,7 @@ impl Ledger {
 fn term(on: &'static str) -> EventKind {
     EventKind::ServiceTerminated {
         terminated_on: d(on),
+        reason: caseledger_core::event::TerminationReason::Unstated,
     }
 }
 fn destroy() -> EventKind {
@@ -346,12 +352,14 @@ fn forced_early_destruction_is_marked_unlawful() {
         author: ActorId::new("cus").unwrap(),
         kind: destroy(),
         occurred_on: d("2013-01-01"),
+        signed_at: Timestamp::start_of(d("2013-01-01")).unwrap(),
         commitment: None,
         nonce: Nonce([0xee; 16]),
     };
     let step = Step {
         seq: Seq(7),
         recorded_at: Timestamp::start_of(d("2013-01-01")).unwrap(),
+        placement: l.state.placement_for(ev.record.as_ref()),
         event: &ev,
     };
     assert!(matches!(
@@ -371,7 +379,7 @@ fn completeness_items() {
     for st in opened("R") {
         l.run(st).unwrap();
     }
-    let c = l.record("R").completeness(l.state.registry.settings);
+    let c = l.record("R").completeness(&l.state.registry.settings);
     assert_eq!(c.a_progress_notes, Item::Present);
     assert_eq!(c.a_assessment, Item::Missing);
     assert_eq!(c.d_consults, Item::NoneRecorded);
@@ -391,7 +399,7 @@ fn completeness_items() {
         "2012-02-11",
     ))
     .unwrap();
-    let c = l.record("R").completeness(l.state.registry.settings);
+    let c = l.record("R").completeness(&l.state.registry.settings);
     assert_eq!(c.recording_consent, Item::Present);
     l.run(s(
         "lic",
@@ -401,7 +409,7 @@ fn completeness_items() {
         "2012-03-01",
     ))
     .unwrap();
-    let c = l.record("R").completeness(l.state.registry.settings);
+    let c = l.record("R").completeness(&l.state.registry.settings);
     assert_eq!(
         c.f_termination_notice,
         Item::Missing,
@@ -415,7 +423,7 @@ fn completeness_items() {
         "2012-03-02",
     ))
     .unwrap();
-    let c = l.record("R").completeness(l.state.registry.settings);
+    let c = l.record("R").completeness(&l.state.registry.settings);
     assert_eq!(c.f_termination_notice, Item::Present);
     assert!(c.missing().contains(&"11A_assessment"));
     assert!(!c.missing().contains(&"11F_termination_notice"));
@@ -434,7 +442,7 @@ fn completeness_items() {
     .unwrap();
     assert_eq!(
         l.record("R")
-            .completeness(l.state.registry.settings)
+            .completeness(&l.state.registry.settings)
             .f_termination_notice,
         Item::NotApplicable
     );
@@ -478,6 +486,8 @@ fn service_classes_are_pinned() {
         (Kind::HoldPlaced, Other),
         (Kind::HoldReleased, Other),
         (Kind::Destruction, Other),
+        (Kind::ClockCorrected, Other),
+        (Kind::RecordHead, Other),
     ];
     assert_eq!(expected.len(), Kind::ALL.len());
     for (k, class) in expected {
@@ -529,12 +539,14 @@ fn late_note_moves_eligibility_even_when_forced() {
         author: ActorId::new("lic").unwrap(),
         kind: EventKind::ProgressNote,
         occurred_on: d("2026-03-10"),
+        signed_at: Timestamp::start_of(d("2026-03-10")).unwrap(),
         commitment: None,
         nonce: Nonce([0xab; 16]),
     };
     let step = Step {
         seq: Seq(l.next),
         recorded_at: Timestamp::start_of(d("2026-03-10")).unwrap(),
+        placement: l.state.placement_for(note.record.as_ref()),
         event: &note,
     };
     assert!(matches!(
@@ -590,12 +602,14 @@ fn leap_day_service_date_when_forced() {
         author: ActorId::new("lic").unwrap(),
         kind: EventKind::Assessment,
         occurred_on: d("2016-02-29"),
+        signed_at: Timestamp::start_of(d("2016-02-29")).unwrap(),
         commitment: None,
         nonce: Nonce([0xcd; 16]),
     };
     l.state.force(Step {
         seq: Seq(l.next),
         recorded_at: Timestamp::start_of(d("2016-02-29")).unwrap(),
+        placement: l.state.placement_for(note.record.as_ref()),
         event: &note,
     });
     let r = l.record("R");
@@ -633,8 +647,319 @@ fn disclosure_at_or_before_first_service() {
             // Recorded after every claimed date, so any claimed order is allowed.
             l.run(s("lic", "R", kind, on, "2012-02-01")).unwrap();
         }
-        let c = l.record("R").completeness(l.state.registry.settings);
+        let c = l.record("R").completeness(&l.state.registry.settings);
         assert_eq!(c.disclosure, want, "{name}");
         assert_eq!(c.missing().contains(&"3_disclosure"), want == Item::Missing, "{name}");
     }
+}
+
+fn step_with(
+    l: &Ledger,
+    st: &S,
+    placement: Option<caseledger_core::event::Placement>,
+) -> (
+    Event,
+    Seq,
+    Timestamp,
+    Option<caseledger_core::event::Placement>,
+) {
+    let mut nonce = [0x77u8; 16];
+    nonce[..8].copy_from_slice(&l.next.to_be_bytes());
+    let ev = Event {
+        record: st.record.map(|r| RecordId::new(r).unwrap()),
+        author: ActorId::new(st.author).unwrap(),
+        kind: st.kind.clone(),
+        occurred_on: d(st.occurred),
+        signed_at: Timestamp::start_of(d(st.recorded)).unwrap(),
+        commitment: None,
+        nonce: Nonce(nonce),
+    };
+    (
+        ev,
+        Seq(l.next),
+        Timestamp::start_of(d(st.recorded)).unwrap(),
+        placement,
+    )
+}
+
+/// Store-assigned placement: an entry whose ordinal or previous seq does not follow its
+/// record's entries (one removed or moved in between) is refused, and so is a placement on
+/// an administration entry.
+#[test]
+fn placement_must_follow_the_record() {
+    use caseledger_core::event::Placement;
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    let r = l.record("R");
+    assert_eq!((r.entries, r.last_seq), (2, Seq(5)));
+    let note = s(
+        "lic",
+        "R",
+        EventKind::Assessment,
+        "2012-02-11",
+        "2012-02-11",
+    );
+    for wrong in [
+        None,
+        Some(Placement {
+            ordinal: 4,
+            prev_in_record: Some(Seq(5)),
+        }),
+        Some(Placement {
+            ordinal: 3,
+            prev_in_record: Some(Seq(4)),
+        }),
+        Some(Placement {
+            ordinal: 3,
+            prev_in_record: None,
+        }),
+    ] {
+        let (ev, seq, at, p) = step_with(&l, &note, wrong);
+        let got = l.state.clone().step(Step {
+            seq,
+            recorded_at: at,
+            placement: p,
+            event: &ev,
+        });
+        assert!(
+            matches!(got, Err(Violation::PlacementMismatch { .. })),
+            "{wrong:?}: {got:?}"
+        );
+    }
+    let (ev, seq, at, _) = step_with(&l, &note, None);
+    let ok = Some(Placement {
+        ordinal: 3,
+        prev_in_record: Some(Seq(5)),
+    });
+    l.state
+        .clone()
+        .step(Step {
+            seq,
+            recorded_at: at,
+            placement: ok,
+            event: &ev,
+        })
+        .unwrap();
+    // Administration entries carry none.
+    let enrol = admin(
+        EventKind::KeyRevoked {
+            actor: ActorId::new("lic2").unwrap(),
+        },
+        "2012-02-11",
+    );
+    let (ev, seq, at, _) = step_with(&l, &enrol, None);
+    let got = l.state.clone().step(Step {
+        seq,
+        recorded_at: at,
+        placement: ok,
+        event: &ev,
+    });
+    assert!(
+        matches!(got, Err(Violation::PlacementMismatch { .. })),
+        "{got:?}"
+    );
+    l.state
+        .clone()
+        .step(Step {
+            seq,
+            recorded_at: at,
+            placement: None,
+            event: &ev,
+        })
+        .unwrap();
+}
+
+/// `record_head` is written by the ledger itself and must state the record as it is; it
+/// may follow a destruction, and moves no date of the record.
+#[test]
+fn record_head_states_the_record() {
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    let head = |entries, last| EventKind::RecordHead {
+        entries,
+        last: Seq(last),
+    };
+    let by_ledger = |k| S {
+        author: "ledger",
+        ..s("lic", "R", k, "2012-02-12", "2012-02-12")
+    };
+    assert!(matches!(
+        l.run(by_ledger(head(2, 4))),
+        Err(Violation::RecordHeadMismatch {
+            actual_entries: 2,
+            ..
+        })
+    ));
+    assert!(matches!(
+        l.run(by_ledger(head(1, 5))),
+        Err(Violation::RecordHeadMismatch { .. })
+    ));
+    // Only the ledger writes it, and the ledger writes nothing else.
+    assert!(matches!(
+        l.run(s("lic", "R", head(2, 5), "2012-02-12", "2012-02-12")),
+        Err(Violation::RoleNotAllowed { .. })
+    ));
+    assert!(matches!(
+        l.run(S {
+            author: "ledger",
+            ..s(
+                "lic",
+                "R",
+                EventKind::ProgressNote,
+                "2012-02-12",
+                "2012-02-12"
+            )
+        }),
+        Err(Violation::RoleNotAllowed { .. })
+    ));
+    l.run(by_ledger(head(2, 5))).unwrap();
+    // Its (late) claimed date does not move the record's dates: a termination dated before
+    // it is still accepted.
+    l.run(s(
+        "lic",
+        "R",
+        term("2012-02-12"),
+        "2012-02-12",
+        "2012-02-12",
+    ))
+    .unwrap();
+    assert_eq!(l.record("R").entries, 4);
+    // The actor id is reserved.
+    assert!(matches!(
+        l.run(admin(
+            EventKind::ActorEnrolled {
+                actor: ActorId::new("ledger").unwrap(),
+                role: Role::Licensee,
+                public_key: SigningKey::from_seed(&[9; 32]).public_key(),
+            },
+            "2012-02-13",
+        )),
+        Err(Violation::ReservedActor)
+    ));
+}
+
+/// The ledger clock: only `clock_corrected` may step back, and the entries after it are
+/// judged from the corrected time.
+#[test]
+fn only_clock_corrected_steps_back() {
+    let mut l = genesis(false);
+    l.run(s(
+        "lic",
+        "R",
+        EventKind::RecordOpened,
+        "2012-01-10",
+        "2012-06-01",
+    ))
+    .unwrap();
+    assert!(matches!(
+        l.run(s(
+            "lic",
+            "R",
+            EventKind::ProgressNote,
+            "2012-01-11",
+            "2012-05-01"
+        )),
+        Err(Violation::RecordedAtRegressed { .. })
+    ));
+    l.run(admin(
+        EventKind::ClockCorrected {
+            reason: text("clock was a month fast"),
+        },
+        "2012-05-01",
+    ))
+    .unwrap();
+    l.run(s(
+        "lic",
+        "R",
+        EventKind::ProgressNote,
+        "2012-01-11",
+        "2012-05-01",
+    ))
+    .unwrap();
+    assert_eq!(
+        l.state.registry.last_recorded_at,
+        Some(Timestamp::start_of(d("2012-05-01")).unwrap())
+    );
+}
+
+/// Rules (4) and (5): a termination for impairment or a dual relationship needs a written
+/// notice and a referral, in any practice.
+#[test]
+fn termination_for_impairment_needs_notice_and_referral() {
+    use caseledger_core::event::TerminationReason;
+    for (reason, needs) in [
+        (TerminationReason::Impairment, true),
+        (TerminationReason::DualRelationship, true),
+        (TerminationReason::Completed, false),
+        (TerminationReason::Unstated, false),
+    ] {
+        let mut l = genesis(false);
+        for st in opened("R") {
+            l.run(st).unwrap();
+        }
+        let t = EventKind::ServiceTerminated {
+            terminated_on: d("2012-03-01"),
+            reason,
+        };
+        l.run(s("lic", "R", t, "2012-03-01", "2012-03-01")).unwrap();
+        let c = l.record("R").completeness(&l.state.registry.settings);
+        assert_eq!(
+            c.notice_and_referral_4_5,
+            if needs {
+                Item::Missing
+            } else {
+                Item::NotApplicable
+            },
+            "{reason}"
+        );
+        l.run(s(
+            "lic",
+            "R",
+            EventKind::TerminationNotice,
+            "2012-03-02",
+            "2012-03-02",
+        ))
+        .unwrap();
+        let c = l.record("R").completeness(&l.state.registry.settings);
+        assert_eq!(
+            c.notice_and_referral_4_5 == Item::Missing,
+            needs,
+            "notice alone: {reason}"
+        );
+        l.run(s(
+            "lic",
+            "R",
+            EventKind::Referral,
+            "2012-03-02",
+            "2012-03-02",
+        ))
+        .unwrap();
+        let c = l.record("R").completeness(&l.state.registry.settings);
+        assert_eq!(
+            c.notice_and_referral_4_5,
+            if needs {
+                Item::Present
+            } else {
+                Item::NotApplicable
+            },
+            "{reason}"
+        );
+    }
+}
+
+/// "Today" is the ledger clock's date in the practice's time zone (genesis), not UTC: at
+/// 02:00 UTC on the lawful day it is still the day before in Chicago.
+#[test]
+fn lawful_day_is_a_calendar_day_in_the_practice_time_zone() {
+    use caseledger_core::event::TimeZoneName;
+    let mut reg = caseledger_core::record::Registry::default();
+    let at = Timestamp(Timestamp::start_of(d("2017-03-02")).unwrap().micros() + 2 * 3_600_000_000);
+    assert_eq!(reg.ledger_date(at).unwrap(), d("2017-03-02"));
+    reg.settings.time_zone = TimeZoneName::new("America/Chicago").unwrap();
+    assert_eq!(reg.ledger_date(at).unwrap(), d("2017-03-01"));
+    assert!(TimeZoneName::new("Mars/Olympus").is_err());
 }

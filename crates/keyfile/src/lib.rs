@@ -22,6 +22,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+use caseledger_core::content::Kek;
 use caseledger_core::keys::{KeyError, SigningKey};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -100,6 +101,74 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
 /// with wider permissions), writes `key` as PKCS#8 v1 PEM, and makes it
 /// durable (file and directory fsync). A partly written file is removed.
 pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
+    write_protected(path, key.to_pkcs8_pem().as_bytes())
+}
+
+/// Reads a private key file written by [`write_new`] (or `openssl genpkey`):
+/// refuses a non-regular file and any mode with group or other bits set.
+pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
+    let buf = read_protected(path)?;
+    let malformed = |source| KeyFileError::Malformed {
+        path: path.to_owned(),
+        source,
+    };
+    let text = std::str::from_utf8(&buf).map_err(|_| {
+        malformed(KeyError::NotPem {
+            expected: "PRIVATE KEY",
+        })
+    })?;
+    SigningKey::from_pkcs8_pem(text).map_err(malformed)
+}
+
+/// The PEM label of the practice's content key file (DESIGN v2 principle 6).
+pub const KEK_LABEL: &str = "CASELEDGER CONTENT KEY";
+
+/// Writes the practice's content key (KEK) as a PEM block labelled [`KEK_LABEL`], mode 0600,
+/// never overwriting (like [`write_new`]).
+pub fn write_kek(path: &Path, kek: &Kek) -> Result<(), KeyFileError> {
+    use base64::Engine;
+    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(kek.as_bytes()));
+    let text = Zeroizing::new(format!(
+        "-----BEGIN {KEK_LABEL}-----\n{}\n-----END {KEK_LABEL}-----\n",
+        b64.as_str()
+    ));
+    write_protected(path, text.as_bytes())
+}
+
+/// Reads a content key file written by [`write_kek`], with the checks of [`read`].
+pub fn read_kek(path: &Path) -> Result<Kek, KeyFileError> {
+    use base64::Engine;
+    let buf = read_protected(path)?;
+    let malformed = || KeyFileError::Malformed {
+        path: path.to_owned(),
+        source: KeyError::NotPem {
+            expected: KEK_LABEL,
+        },
+    };
+    let text = std::str::from_utf8(&buf).map_err(|_| malformed())?;
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let begin = format!("-----BEGIN {KEK_LABEL}-----");
+    let end = format!("-----END {KEK_LABEL}-----");
+    let (Some(b), Some(body), Some(e), None) =
+        (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
+        return Err(malformed());
+    };
+    if b != begin || e != end {
+        return Err(malformed());
+    }
+    let bytes = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| malformed())?,
+    );
+    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| malformed())?;
+    Ok(Kek::from_bytes(key))
+}
+
+/// Creates `path` 0600 (never overwriting), writes `bytes`, makes it durable; a partly
+/// written file is removed.
+fn write_protected(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
     let mut file = match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -114,13 +183,8 @@ pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
         }
         Err(e) => return Err(io_err(path)(e)),
     };
-    let pem = key.to_pkcs8_pem();
-    let written = file
-        .write_all(pem.as_bytes())
-        .and_then(|()| file.sync_all());
-    if let Err(e) = written {
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
         drop(file);
-        // We created it: remove the partial key rather than leave a broken one behind.
         let _ = fs::remove_file(path);
         return Err(io_err(path)(e));
     }
@@ -133,9 +197,9 @@ pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
         .map_err(io_err(path))
 }
 
-/// Reads a private key file written by [`write_new`] (or `openssl genpkey`):
-/// refuses a non-regular file and any mode with group or other bits set.
-pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
+/// Reads a protected file: a regular file, no group or other permission bits, at most
+/// [`MAX_KEY_FILE_LEN`] bytes; the buffer is zeroized when dropped.
+fn read_protected(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     let not_found_or_io = |e: io::Error| {
         if e.kind() == io::ErrorKind::NotFound {
             KeyFileError::NotFound {
@@ -184,16 +248,7 @@ pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
             path: path.to_owned(),
         });
     }
-    let malformed = |source| KeyFileError::Malformed {
-        path: path.to_owned(),
-        source,
-    };
-    let text = std::str::from_utf8(&buf).map_err(|_| {
-        malformed(KeyError::NotPem {
-            expected: "PRIVATE KEY",
-        })
-    })?;
-    SigningKey::from_pkcs8_pem(text).map_err(malformed)
+    Ok(buf)
 }
 
 #[cfg(test)]
@@ -214,6 +269,26 @@ mod tests {
         let text = fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("-----BEGIN PRIVATE KEY-----\n"));
         assert_eq!(read(&p).unwrap().public_key(), k.public_key());
+    }
+
+    #[test]
+    fn kek_round_trips_with_mode_0600_and_is_refused_when_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("kek");
+        let kek = Kek::from_bytes([7; 32]);
+        write_kek(&p, &kek).unwrap();
+        assert_eq!(mode_of(&p), 0o600);
+        assert_eq!(read_kek(&p).unwrap(), kek);
+        assert!(write_kek(&p, &kek).is_err());
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(
+            read_kek(&p),
+            Err(KeyFileError::Unprotected { .. })
+        ));
+        // A private key file is not a content key.
+        let q = dir.path().join("k.pem");
+        write_new(&q, &SigningKey::generate()).unwrap();
+        assert!(matches!(read_kek(&q), Err(KeyFileError::Malformed { .. })));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Run: `cargo run -p caseledger-store --example embed` (exits non-zero on any failure).
 
 use caseledger_core::event::{Event, EventKind as K, Payload, Role, ShortText};
-use caseledger_core::{keys::SigningKey, note::NoteSigner, ActorId, Date, RecordId};
+use caseledger_core::{content::Kek, keys::SigningKey, note::NoteSigner, ActorId, Date, RecordId};
 use caseledger_store::{BundleCheckpoint, CreateOptions, Ledger, OpenOptions};
 use caseledger_verify::{bundle, Policy};
 
@@ -18,7 +18,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         admin_key: &admin_key,
         ledger_key: ledger_key.public_key(),
         settings: Default::default(),
-        open: OpenOptions::default(),
+        // The practice's content key: payloads are stored encrypted under per-record keys
+        // it wraps. A real deployment keeps it in the key directory, never in the ledger.
+        open: OpenOptions::default().with_kek(Kek::generate()),
     };
     let ledger = Ledger::create(dir.path().join("ledger"), options)?;
     let kind = K::ActorEnrolled {
@@ -35,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (key, event, content) in events {
         // Event::new chose a fresh nonce, Payload::new a fresh salt; the author signs both.
         let payload = content.map(|c| Payload::new(c.as_bytes().to_vec()));
-        let (signed, payload) = event.sign_with_payload(key, payload)?;
+        let (signed, payload) = event.sign_with_payload(origin, key, payload)?;
         ledger.append(signed, payload)?;
     }
     // Seal: a checkpoint of the head signed with the ledger key; then one record's bundle.

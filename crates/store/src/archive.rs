@@ -3,12 +3,16 @@
 //! Export writes, in order: the header (origin); for each seq `0..size` the entry frame
 //! followed immediately by its payload frame when the payload is stored (absent after
 //! lawful destruction); then every stored checkpoint note (cosignatures included) of a size
-//! `<= size`, by size; then the end frame. `size` is the head when the export starts.
+//! `<= size`, by size; then, only when asked (`with_content_keys`), every key store slot
+//! (the records' content keys, wrapped by the KEK; useless without it); then the end frame.
+//! `size` is the head when the export starts. Payload frames carry the stored (encrypted)
+//! bytes: an archive never holds plaintext.
 //!
 //! Import builds a NEW ledger from an archive: every entry goes through the same checks as
 //! an append (signature, `record::check`, replay, payload commitment) and must chain
 //! (`seq` and `prev`), but keeps its archived bytes and `recorded_at`, so entry hashes and
-//! roots are identical. A payload frame must directly follow its entry (one per entry; the
+//! roots are identical; each payload must match its entry's content seal, and content key
+//! frames are written to the new key store at their own slots. A payload frame must directly follow its entry (one per entry; the
 //! verifier reports any other as a finding), and a payload is at most
 //! [`MAX_PAYLOAD`](caseledger_core::archive::MAX_PAYLOAD) bytes, as at append. An entry with a commitment
 //! but no payload is accepted only if its record is destroyed later in the archive.
@@ -24,7 +28,7 @@ use crate::open::{cleanup_new_dir, prepare_new_dir};
 use crate::types::{Durability, OpenOptions};
 use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
 use caseledger_core::checkpoint::{open_checkpoint, Checkpoint};
-use caseledger_core::event::{Entry, EventKind, Payload};
+use caseledger_core::event::{Entry, EventKind};
 use caseledger_core::ids::{RecordId, Seq};
 use caseledger_core::note::{Note, NoteVerifier};
 use std::collections::HashMap;
@@ -43,11 +47,14 @@ pub struct ArchiveSummary {
     pub payloads: u64,
     /// Checkpoint frames.
     pub checkpoints: u64,
+    /// Content key frames (key store slots).
+    pub content_keys: u64,
 }
 
 impl Ledger {
-    /// Writes the whole ledger (as of the head when called) to `w` as one archive.
-    pub fn export_archive(&self, w: impl Write) -> Result<ArchiveSummary> {
+    /// Writes the whole ledger (as of the head when called) to `w` as one archive; with
+    /// `with_content_keys`, the key store's slots too (see the module docs).
+    pub fn export_archive(&self, w: impl Write, with_content_keys: bool) -> Result<ArchiveSummary> {
         let origin = self
             .origin()
             .ok_or(StoreError::corrupt("no origin (no genesis)", None))?;
@@ -97,6 +104,17 @@ impl Ledger {
                 summary.checkpoints += 1;
             }
         }
+        if with_content_keys {
+            let path = self.dir.join(crate::keystore::KEYSTORE_FILE);
+            for (slot, bytes) in crate::keystore::read_raw_slots(&path)?
+                .into_iter()
+                .enumerate()
+            {
+                let slot = u32::try_from(slot).map_err(|_| StoreError::Full)?;
+                out.content_key(slot, &bytes)?;
+                summary.content_keys += 1;
+            }
+        }
         out.finish()?;
         Ok(summary)
     }
@@ -129,7 +147,7 @@ struct Importer {
 }
 
 impl Importer {
-    fn push(&mut self, bytes: Vec<u8>, entry: Entry, payload: Option<Payload>) -> Result<()> {
+    fn push(&mut self, bytes: Vec<u8>, entry: Entry, payload: Option<Vec<u8>>) -> Result<()> {
         let seq = Seq(self.next_seq);
         let ev = &entry.event.event;
         if matches!(ev.kind, EventKind::Destruction { .. }) {
@@ -151,7 +169,7 @@ impl Importer {
         self.chunk.push(Incoming::Imported {
             bytes,
             entry,
-            payload,
+            stored: payload,
         });
         if self.chunk.len() >= IMPORT_CHUNK {
             self.write()?;
@@ -188,7 +206,8 @@ fn import_into(dir: &Path, r: impl Read, options: OpenOptions) -> Result<Ledger>
         missing: HashMap::new(),
         missing_unrecorded: None,
     };
-    let mut pending: Option<(Vec<u8>, Entry, Option<Payload>)> = None;
+    let mut pending: Option<(Vec<u8>, Entry, Option<Vec<u8>>)> = None;
+    let mut content_keys: Vec<(u32, Vec<u8>)> = Vec::new();
     let mut notes = Vec::new();
     for item in reader.by_ref() {
         match item? {
@@ -215,9 +234,13 @@ fn import_into(dir: &Path, r: impl Read, options: OpenOptions) -> Result<Ledger>
                         )))
                     }
                 };
-                *slot = Some(Payload::from_stored(&stored).ok_or_else(|| {
-                    StoreError::Archive(format!("payload for seq {seq} is shorter than a salt"))
-                })?);
+                *slot = Some(stored);
+            }
+            ArchiveItem::ContentKey { slot, bytes } => {
+                if let Some((b, e, p)) = pending.take() {
+                    imp.push(b, e, p)?;
+                }
+                content_keys.push((slot, bytes));
             }
             ArchiveItem::Checkpoint(note) => {
                 if let Some((b, e, p)) = pending.take() {
@@ -251,6 +274,18 @@ fn import_into(dir: &Path, r: impl Read, options: OpenOptions) -> Result<Ledger>
             reader.origin(),
             origin.as_str()
         )));
+    }
+    // Content keys go to their own slots, in order, before the ledger is acknowledged.
+    {
+        let mut content = crate::group::lock(&ledger.content);
+        for (i, (slot, bytes)) in content_keys.into_iter().enumerate() {
+            if usize::try_from(slot).ok() != Some(i) {
+                return Err(StoreError::Archive(format!(
+                    "content key frame {i} names slot {slot}: slots must come in order from 0"
+                )));
+            }
+            content.store.restore(slot, &bytes)?;
+        }
     }
     // The log must never name entries that are not durable.
     ledger.flush()?;

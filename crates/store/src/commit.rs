@@ -6,7 +6,7 @@ use crate::group::*;
 use crate::ledger::Ledger;
 use crate::types::{Durability, Head, Receipt};
 use caseledger_core::event::{Payload, SignedEvent};
-use caseledger_core::ids::PublicKey;
+use caseledger_core::ids::{PublicKey, Seq};
 use caseledger_core::merkle::{CompactRange, Hash, NodeId};
 use caseledger_core::record::Registry;
 use sled::Transactional;
@@ -22,6 +22,8 @@ struct Staged {
     registry_changed: bool,
     accepted: u64,
     upper: Vec<(NodeId, Hash)>,
+    /// Records destroyed in the group: their key store slots are erased once it commits.
+    destroyed: Vec<caseledger_core::ids::RecordId>,
 }
 
 impl Ledger {
@@ -38,22 +40,27 @@ impl Ledger {
             signed: event,
             payload,
             verified_with,
+            request: None,
         })
     }
 
     /// Verifies with the published registry; `None` when the author is not (yet) known here
     /// (the leader judges it against the group's registry).
     fn verify_on_caller(&self, event: &SignedEvent) -> Result<Option<PublicKey>> {
-        let key = {
+        let (key, origin) = {
             let p = self
                 .published
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            p.registry.author_key(&event.event)
+            (
+                p.registry.author_key(&event.event),
+                p.registry.origin.clone(),
+            )
         };
         match key {
             Some(k) => {
-                self.keys.verify(event, &k)?;
+                self.keys
+                    .verify(event, origin.as_ref().map(|o| o.as_str()), &k)?;
                 Ok(Some(k))
             }
             None => Ok(None),
@@ -94,7 +101,7 @@ impl Ledger {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
             jobs.into_iter().map(|j| (j.ticket, j.item)).unzip();
-        let (staged, mut results) = match self.stage_all(&mut w, items, false) {
+        let (staged, mut results) = match self.stage_all(&mut w, items, false, false) {
             Ok(x) => x,
             // Not reachable in group mode (refusals are per item); fail everyone safely.
             Err(e) => {
@@ -121,12 +128,17 @@ impl Ledger {
         w: &mut Writer,
         items: Vec<Incoming>,
         all_or_nothing: bool,
+        dry_run: bool,
     ) -> Result<(Option<Staged>, Vec<Result<Receipt>>), BatchError> {
         w.ops.clear();
         let now = (self.clock)();
+        let mut content = lock(&self.content);
         let mut stage = Stage {
             trees: &self.trees,
             keys: &self.keys,
+            content: &mut content,
+            dry_run,
+            destroyed: Vec::new(),
             committed: w.head.size,
             now,
             head: w.head,
@@ -176,6 +188,7 @@ impl Ledger {
             registry_changed: stage.registry_changed,
             accepted: stage.accepted,
             upper: stage.upper,
+            destroyed: stage.destroyed,
         };
         Ok((Some(staged), results))
     }
@@ -240,8 +253,16 @@ impl Ledger {
         w.range = staged.range;
         w.registry = staged.registry;
         w.ops.clear();
-        if self.durability == Durability::Immediate {
+        if self.durability == Durability::Immediate || !staged.destroyed.is_empty() {
             self.flush()?;
+        }
+        // Destruction destroys: once the destruction entry is durable, erase the record's
+        // content key (redone at open if this is interrupted).
+        if !staged.destroyed.is_empty() {
+            let mut content = lock(&self.content);
+            for r in &staged.destroyed {
+                content.erase(r)?;
+            }
         }
         Ok(())
     }
@@ -253,17 +274,30 @@ impl Ledger {
         &self,
         items: Vec<(SignedEvent, Option<Payload>)>,
     ) -> Result<Vec<Receipt>, BatchError> {
+        let incoming = self.checked_incoming(items)?;
+        self.write_batch(incoming)
+    }
+
+    /// Payload and signature checks of a batch (in parallel), as `append` does on its
+    /// caller's thread; the first failing item is reported with its index.
+    fn checked_incoming(
+        &self,
+        items: Vec<(SignedEvent, Option<Payload>)>,
+    ) -> Result<Vec<Incoming>, BatchError> {
         // Signatures first, in parallel, against the published registry (as `append` does
         // on its caller's thread); then, in order, the first failing item is reported.
-        let keys: Vec<Option<PublicKey>> = {
+        let (keys, origin): (Vec<Option<PublicKey>>, _) = {
             let p = self
                 .published
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            items
-                .iter()
-                .map(|(event, _)| p.registry.author_key(&event.event))
-                .collect()
+            (
+                items
+                    .iter()
+                    .map(|(event, _)| p.registry.author_key(&event.event))
+                    .collect(),
+                p.registry.origin.clone(),
+            )
         };
         let payload_ok: Vec<Result<()>> = items
             .iter()
@@ -276,7 +310,9 @@ impl Ledger {
             .zip(&payload_ok)
             .map(|(((event, _), key), ok)| (event, key.filter(|_| ok.is_ok())))
             .collect();
-        let verdicts = self.keys.verify_many(&jobs);
+        let verdicts = self
+            .keys
+            .verify_many(origin.as_ref().map(|o| o.as_str()), &jobs);
         drop(jobs);
         let mut incoming = Vec::with_capacity(items.len());
         for (index, ((((event, payload), verified_with), payload_ok), verdict)) in items
@@ -296,9 +332,67 @@ impl Ledger {
                 signed: event,
                 payload,
                 verified_with,
+                request: None,
             });
         }
+        Ok(incoming)
+    }
+
+    /// [`Ledger::append_batch`] with an idempotency key per item (a file import keys each
+    /// line by a keyed hash of the file's digest and the line number): the keys are stored
+    /// with the entries, in the same transaction, and [`Ledger::request_seen`] finds them.
+    pub fn append_batch_keyed(
+        &self,
+        items: Vec<(SignedEvent, Option<Payload>, Option<RequestKey>)>,
+    ) -> Result<Vec<Receipt>, BatchError> {
+        let (items, keys): (Vec<_>, Vec<_>) =
+            items.into_iter().map(|(e, p, k)| ((e, p), k)).unzip();
+        let incoming = self.checked_incoming(items)?;
+        let incoming = incoming
+            .into_iter()
+            .zip(keys)
+            .map(|(i, k)| match i {
+                Incoming::New {
+                    signed,
+                    payload,
+                    verified_with,
+                    ..
+                } => Incoming::New {
+                    signed,
+                    payload,
+                    verified_with,
+                    request: k,
+                },
+                other => other,
+            })
+            .collect();
         self.write_batch(incoming)
+    }
+
+    /// Judges a batch as [`Ledger::append_batch`] would, all or nothing, and writes nothing:
+    /// the first refused item, with its index. A file import checks the whole file with
+    /// this before its first write, so a refused file leaves the ledger as it was.
+    pub fn check_batch(
+        &self,
+        items: Vec<(SignedEvent, Option<Payload>)>,
+    ) -> Result<(), BatchError> {
+        let incoming = self.checked_incoming(items)?;
+        let mut w = lock(&self.writer);
+        let r = self.stage_all(&mut w, incoming, true, true).map(|_| ());
+        w.ops.clear();
+        r
+    }
+
+    /// The seq of the entry appended with this idempotency key, if any.
+    pub fn request_seen(&self, key: &RequestKey) -> Result<Option<Seq>> {
+        match self.trees.nonces.get(key.row())? {
+            None => Ok(None),
+            Some(v) => {
+                let b = <[u8; 8]>::try_from(v.as_ref())
+                    .map_err(|_| StoreError::corrupt("request row is not 8 bytes", None))?;
+                Ok(Some(Seq(u64::from_be_bytes(b))))
+            }
+        }
     }
 
     /// Stages and commits items all or nothing under the writer lock.
@@ -307,7 +401,7 @@ impl Ledger {
             return Ok(Vec::new());
         }
         let mut w = lock(&self.writer);
-        let (staged, results) = self.stage_all(&mut w, items, true)?;
+        let (staged, results) = self.stage_all(&mut w, items, true, false)?;
         if let Some(staged) = staged {
             self.commit(&mut w, staged)
                 .map_err(|error| BatchError { index: None, error })?;

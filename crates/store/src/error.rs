@@ -70,6 +70,31 @@ pub enum StoreError {
         /// The limit, `caseledger_core::archive::MAX_PAYLOAD`.
         limit: u64,
     },
+    /// A payload is to be written or read but the ledger was opened without the practice's
+    /// content key (KEK): payloads are stored encrypted (docs/FORMAT.md §3a).
+    #[error("this needs the practice's content key (the `kek` file in the key directory): payloads are stored encrypted; give --keys DIR")]
+    NoContentKey,
+    /// A record's wrapped content key does not unwrap: another practice's KEK, or a key
+    /// store slot that was altered.
+    #[error("content key of record {record} does not unwrap with this KEK: {why}")]
+    ContentKey {
+        /// The record.
+        record: caseledger_core::ids::RecordId,
+        /// Why.
+        why: String,
+    },
+    /// The system clock is behind the ledger's last `recorded_at` by more than the skew the
+    /// genesis allows: appending now would either backdate entries or stamp them with a
+    /// future time. An admin must record `clock_corrected` (or fix the clock).
+    #[error("the system clock is {behind_secs} s behind the ledger's last entry (recorded at {last}), more than the allowed skew of {skew_secs} s: fix the system clock, or if it is right now, have an admin record it with `caseledger clock-corrected`")]
+    ClockBehind {
+        /// How far behind, in seconds.
+        behind_secs: i64,
+        /// The last `recorded_at`.
+        last: caseledger_core::time::Timestamp,
+        /// The allowed skew.
+        skew_secs: u32,
+    },
     /// Stored bytes are not what the store wrote: a corrupt or tampered ledger. Never
     /// returned together with the bad data.
     #[error("ledger is corrupt: {what}{}", seq.map(|s| format!(" (seq {s})")).unwrap_or_default())]

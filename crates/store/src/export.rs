@@ -4,7 +4,7 @@
 
 use crate::error::StoreError;
 use crate::ledger::Ledger;
-use caseledger_core::bundle::{Base64, Bundle, BundleEntry, FORMAT_V1};
+use caseledger_core::bundle::{Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
 use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::event::Entry;
 use caseledger_core::keys::KeyError;
@@ -118,7 +118,7 @@ impl Ledger {
                 error,
             })?;
         Ok(Bundle {
-            format: FORMAT_V1.to_owned(),
+            format: BUNDLE_FORMAT.to_owned(),
             origin: origin.as_str().to_owned(),
             ledger_key,
             checkpoint,
@@ -142,15 +142,26 @@ impl Ledger {
         with_payload: bool,
     ) -> Result<BundleEntry, ExportError> {
         let payload = if with_payload {
-            self.payload(Seq(seq))?.map(|p| Base64(p.to_stored()))
+            self.stored_payload(Seq(seq))?.map(Base64)
         } else {
             None
+        };
+        // The entry's own key, when this ledger was opened with the KEK: the bundle then
+        // lets its holder read exactly these payloads.
+        let key = match &payload {
+            Some(_) => match self.entry_key(Seq(seq)) {
+                Ok(k) => k.map(|k| Base64(k.as_bytes().to_vec())),
+                Err(StoreError::NoContentKey) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
         };
         let proof = self.inclusion_proof(Seq(seq), size)?;
         Ok(BundleEntry {
             seq,
             entry: Base64(bytes),
             payload,
+            key,
             proof: proof.into_iter().map(|h| Base64(h.0.to_vec())).collect(),
         })
     }

@@ -22,14 +22,17 @@
 //! revocation and re-enrolment in between), the leader verifies again with the current key.
 
 use crate::error::{Result, StoreError};
+use crate::keystore::Content;
 use crate::layout::*;
 use crate::sigs::KeyCache;
 use crate::types::{Head, Receipt, Trees};
 use crate::upper::UPPER_LEVEL;
 use caseledger_core::archive::MAX_PAYLOAD;
 use caseledger_core::encoding::{decode_canonical, encode_into};
-use caseledger_core::event::{Entry, Event, EventKind, Payload, SignedEvent, FORMAT_VERSION};
-use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::event::{
+    ContentSeal, Entry, Event, EventKind, Payload, ShortText, SignedEvent, FORMAT_VERSION,
+};
+use caseledger_core::hash::{ciphertext_digest, entry_hash, merkle_leaf};
 use caseledger_core::ids::{Nonce, PublicKey, RecordId, Seq};
 use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::{self, CheckError, History, RecordState, Registry, Step, Violation};
@@ -137,12 +140,16 @@ pub(crate) enum Incoming {
         payload: Option<Payload>,
         /// The key its signature was verified with on the caller's thread.
         verified_with: Option<PublicKey>,
+        /// The caller's idempotency key (a file import's keyed hash of file digest and
+        /// line): stored with the entry in the same transaction.
+        request: Option<RequestKey>,
     },
-    /// An archived entry: its bytes are kept exactly (import).
+    /// An archived entry: its bytes are kept exactly (import), with its stored (encrypted)
+    /// payload, which must match the entry's content seal.
     Imported {
         bytes: Vec<u8>,
         entry: Entry,
-        payload: Option<Payload>,
+        stored: Option<Vec<u8>>,
     },
 }
 
@@ -189,6 +196,28 @@ pub(crate) fn check_payload_size(payload: Option<&Payload>) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// An idempotency key chosen by the caller (32 bytes, a keyed hash: it reveals nothing of
+/// the request). Stored in the `nonces` tree under `"R" || key`, value the seq.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct RequestKey(pub [u8; 32]);
+
+impl RequestKey {
+    /// The row key in the `nonces` tree.
+    pub(crate) fn row(&self) -> [u8; 33] {
+        let mut k = [0u8; 33];
+        k[0] = b'R';
+        k[1..].copy_from_slice(&self.0);
+        k
+    }
+}
+
+/// A payload on its way in: plaintext from an author, or stored bytes from an archive with
+/// the entry's content seal.
+pub(crate) enum Either {
+    Plain(Payload),
+    Stored(Vec<u8>, Option<ContentSeal>),
 }
 
 /// A record's state during a group: loaded once, written once.
@@ -240,6 +269,11 @@ impl History for GroupHistory<'_> {
 pub(crate) struct Stage<'a> {
     pub(crate) trees: &'a Trees,
     pub(crate) keys: &'a KeyCache,
+    pub(crate) content: &'a mut Content,
+    /// Judge only: no payload is encrypted and nothing will be committed.
+    pub(crate) dry_run: bool,
+    /// Records destroyed in this group: their key store slots are erased after it commits.
+    pub(crate) destroyed: Vec<RecordId>,
     pub(crate) committed: u64,
     pub(crate) now: Timestamp,
     pub(crate) head: Head,
@@ -285,13 +319,20 @@ impl Stage<'_> {
             return Err(StoreError::Full);
         }
         let last = self.registry.last_recorded_at;
+        let origin_owned = self.registry.origin.clone();
+        let origin = origin_owned.as_ref().map(ShortText::as_str);
+        // For archived entries: their placement as stored (the fold judges it).
+        let mut imported_placement = None;
+        let mut request: Option<RequestKey> = None;
         // 1. Signature, and for archived entries their position in the chain.
         let (signed, payload, recorded_at, imported) = match item {
             Incoming::New {
                 signed,
                 payload,
                 verified_with,
+                request: req,
             } => {
+                request = req;
                 let want = self.registry.author_key(&signed.event);
                 match want {
                     None => {
@@ -299,16 +340,16 @@ impl Stage<'_> {
                             signed.event.author.clone(),
                         )))
                     }
-                    Some(k) if Some(k) != verified_with => self.keys.verify(&signed, &k)?,
+                    Some(k) if Some(k) != verified_with => self.keys.verify(&signed, origin, &k)?,
                     Some(_) => {}
                 }
-                let recorded_at = last.map_or(self.now, |l| l.max(self.now));
-                (signed, payload, recorded_at, None)
+                let recorded_at = self.ledger_clock(last, &signed.event)?;
+                (signed, payload.map(Either::Plain), recorded_at, None)
             }
             Incoming::Imported {
                 bytes,
                 entry,
-                payload,
+                stored,
             } => {
                 if entry.seq != seq {
                     return Err(StoreError::corrupt(
@@ -327,16 +368,21 @@ impl Stage<'_> {
                         entry.event.event.author.clone(),
                     )));
                 };
-                self.keys.verify(&entry.event, &k)?;
-                check_payload_size(payload.as_ref())?;
-                let ev = &entry.event.event;
-                if payload.is_some() && ev.commitment != payload.as_ref().map(Payload::commitment) {
-                    return Err(StoreError::PayloadMismatch {
-                        expected: ev.commitment,
-                        found: payload.as_ref().map(Payload::commitment),
-                    });
+                self.keys.verify(&entry.event, origin, &k)?;
+                let found = stored.as_deref().map(ciphertext_digest);
+                if stored.is_some() && found != entry.content.map(|c| c.ciphertext) {
+                    return Err(StoreError::corrupt(
+                        "archived payload does not match the entry's content seal",
+                        Some(seq),
+                    ));
                 }
-                (entry.event, payload, entry.recorded_at, Some(bytes))
+                imported_placement = Some(entry.placement);
+                (
+                    entry.event,
+                    stored.map(|s| Either::Stored(s, entry.content)),
+                    entry.recorded_at,
+                    Some(bytes),
+                )
             }
         };
         let ev = &signed.event;
@@ -349,9 +395,12 @@ impl Stage<'_> {
             .as_ref()
             .and_then(|r| self.records.get(r))
             .and_then(|s| s.state.as_ref());
+        let placement = imported_placement
+            .unwrap_or_else(|| record::expected_placement(ev.record.is_some(), state));
         let step = Step {
             seq,
             recorded_at,
+            placement,
             event: ev,
         };
         let hist = GroupHistory {
@@ -387,7 +436,25 @@ impl Stage<'_> {
             }
             _ => Vec::new(),
         };
-        // 4. Encode the entry (the last fallible step).
+        // 4. Encrypt the payload (its record's key slot is made durable first), then encode
+        // the entry (the last fallible step).
+        let (stored, content): (Option<Vec<u8>>, Option<ContentSeal>) = match (payload, &ev.record)
+        {
+            (None, _) => (None, None),
+            (Some(Either::Stored(bytes, seal)), _) => (Some(bytes), seal),
+            (Some(Either::Plain(p)), Some(rid)) if !self.dry_run => {
+                let origin = origin.ok_or(StoreError::NoContentKey)?;
+                let (bytes, seal) = self.content.seal(origin, rid, seq, &p)?;
+                (Some(bytes), Some(seal))
+            }
+            // A dry run judges without encrypting (nothing is committed, no key slot made).
+            (Some(Either::Plain(_)), Some(_)) => (None, None),
+            (Some(Either::Plain(_)), None) => {
+                return Err(StoreError::Refused(Violation::Shape(
+                    "administration events carry no payload".into(),
+                )))
+            }
+        };
         let mark = (self.ops.buf.len(), self.ops.ops.len());
         let nonce = ev.nonce;
         let rid = ev.record.clone();
@@ -410,6 +477,8 @@ impl Stage<'_> {
                         seq,
                         prev: self.head.last_hash,
                         recorded_at,
+                        placement,
+                        content,
                         event: signed,
                     },
                 )
@@ -420,6 +489,8 @@ impl Stage<'_> {
                     seq,
                     prev: self.head.last_hash,
                     recorded_at,
+                    placement,
+                    content,
                     event: signed,
                 };
                 (self.ops.put_encoded(T::Entries, &key, &entry)?, entry)
@@ -435,13 +506,13 @@ impl Stage<'_> {
             }
         };
         // 5. Stage everything else (infallible from here).
-        if let Some(p) = &payload {
-            let mut v = Vec::with_capacity(32 + p.content().len());
-            v.extend_from_slice(p.salt());
-            v.extend_from_slice(p.content());
-            self.ops.put(T::Payloads, &key, &v);
+        if let Some(v) = &stored {
+            self.ops.put(T::Payloads, &key, v);
         }
         self.ops.put(T::Nonces, &nonce.0, &key);
+        if let Some(r) = request {
+            self.ops.put(T::Nonces, &r.row(), &key);
+        }
         for (id, h) in nodes {
             self.ops.put(T::Nodes, &id.to_key(), &h.0);
             if id.level() >= UPPER_LEVEL {
@@ -451,9 +522,13 @@ impl Stage<'_> {
         for s in destroyed_seqs {
             self.ops.remove(T::Payloads, &s.to_be_bytes());
         }
+        if let (EventKind::Destruction { .. }, Some(r)) = (&entry.event.event.kind, &rid) {
+            self.destroyed.push(r.clone());
+        }
         let step = Step {
             seq,
             recorded_at,
+            placement,
             event: &entry.event.event,
         };
         match &rid {
@@ -485,6 +560,29 @@ impl Stage<'_> {
             hash,
             recorded_at,
         })
+    }
+
+    /// The ledger clock for a new event: the system clock, never behind the last entry. A
+    /// step back within the genesis skew is clamped (an NTP correction); a larger one refuses
+    /// every append but `clock_corrected`, which is stamped with the clock as it is.
+    fn ledger_clock(&self, last: Option<Timestamp>, ev: &Event) -> Result<Timestamp> {
+        let Some(last) = last else {
+            return Ok(self.now);
+        };
+        if self.now >= last || matches!(ev.kind, EventKind::ClockCorrected { .. }) {
+            return Ok(self.now);
+        }
+        let skew = self.registry.settings.clock_skew_secs;
+        let behind = last.micros().saturating_sub(self.now.micros());
+        if behind <= i64::from(skew) * 1_000_000 {
+            Ok(last)
+        } else {
+            Err(StoreError::ClockBehind {
+                behind_secs: behind / 1_000_000,
+                last,
+                skew_secs: skew,
+            })
+        }
     }
 
     /// Stages the rows written once per group: record states, meta.

@@ -30,7 +30,8 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 /// use caseledger_core::ids::{ActorId, Nonce, RecordId};
 /// use caseledger_core::keys::SigningKey;
 /// use caseledger_core::note::NoteSigner;
-/// use caseledger_core::time::Date;
+/// use caseledger_core::time::{Date, Timestamp};
+/// use caseledger_core::content::Kek;
 /// use caseledger_store::{CreateOptions, Ledger, OpenOptions};
 ///
 /// let dir = tempfile::tempdir().unwrap();
@@ -42,7 +43,7 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 ///     admin_key: &admin_key,
 ///     ledger_key: ledger_key.public_key(),
 ///     settings: Default::default(),
-///     open: OpenOptions::default(),
+///     open: OpenOptions::default().with_kek(Kek::generate()),
 /// }).unwrap();
 ///
 /// // Enrol a licensee, then append a progress note with its payload.
@@ -53,15 +54,16 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 ///     author: ActorId::new("admin").unwrap(),
 ///     kind: EventKind::ActorEnrolled { actor: ActorId::new("lic").unwrap(), role: Role::Licensee, public_key: lic_key.public_key() },
 ///     occurred_on: today,
+///     signed_at: Timestamp::now(),
 ///     commitment: None,
 ///     nonce: Nonce::random(),
 /// };
-/// ledger.append(enrol.sign(&admin_key).unwrap(), None).unwrap();
+/// ledger.append(enrol.sign("example.org/ledger", &admin_key).unwrap(), None).unwrap();
 /// let rec = RecordId::new("C-0042").unwrap();
-/// let ev = |kind, commitment| Event { record: Some(rec.clone()), author: ActorId::new("lic").unwrap(), kind, occurred_on: today, commitment, nonce: Nonce::random() };
-/// ledger.append(ev(EventKind::RecordOpened, None).sign(&lic_key).unwrap(), None).unwrap();
+/// let ev = |kind, commitment| Event { record: Some(rec.clone()), author: ActorId::new("lic").unwrap(), kind, occurred_on: today, signed_at: Timestamp::now(), commitment, nonce: Nonce::random() };
+/// ledger.append(ev(EventKind::RecordOpened, None).sign("example.org/ledger", &lic_key).unwrap(), None).unwrap();
 /// let note = Payload::new(b"Client reports better sleep.".to_vec());
-/// let receipt = ledger.append(ev(EventKind::ProgressNote, Some(note.commitment())).sign(&lic_key).unwrap(), Some(note.clone())).unwrap();
+/// let receipt = ledger.append(ev(EventKind::ProgressNote, Some(note.commitment())).sign("example.org/ledger", &lic_key).unwrap(), Some(note.clone())).unwrap();
 /// assert_eq!(receipt.seq.get(), 3);
 /// assert_eq!(ledger.payload(receipt.seq).unwrap(), Some(note));
 ///
@@ -86,6 +88,8 @@ pub struct Ledger {
     pub(crate) counters: Counters,
     pub(crate) keys: KeyCache,
     pub(crate) upper: UpperNodes,
+    /// The key store and KEK (taken after the writer lock, never before).
+    pub(crate) content: Mutex<crate::keystore::Content>,
     // Dropped last: the advisory lock outlives the database handle.
     pub(crate) _lock: File,
 }
@@ -228,7 +232,9 @@ mod tests {
                 admin_key: &admin,
                 ledger_key: SigningKey::from_seed(&[2; 32]).public_key(),
                 settings: LedgerSettings::default(),
-                open: OpenOptions::default().with_clock(clock),
+                open: OpenOptions::default()
+                    .with_clock(clock)
+                    .with_kek(caseledger_core::content::Kek::from_bytes([7; 32])),
             },
         )
         .unwrap();
@@ -243,10 +249,12 @@ mod tests {
                 public_key: lic.public_key(),
             },
             occurred_on: on,
+            signed_at: Timestamp(1_704_888_000_000_000),
             commitment: None,
             nonce: Nonce::random(),
         };
-        l.append(enrol.sign(&admin).unwrap(), None).unwrap();
+        l.append(enrol.sign("example.org/unit", &admin).unwrap(), None)
+            .unwrap();
         (l, lic)
     }
 
@@ -262,10 +270,11 @@ mod tests {
             author: ActorId::new("lic").unwrap(),
             kind,
             occurred_on: Date::parse("2024-01-10").unwrap(),
+            signed_at: Timestamp(1_704_888_000_000_000),
             commitment: payload.as_ref().map(Payload::commitment),
             nonce: Nonce::random(),
         };
-        l.append(ev.sign(lic).unwrap(), payload)
+        l.append(ev.sign("example.org/unit", lic).unwrap(), payload)
     }
 
     /// Proofs and roots through the in-memory upper levels are the ones read from sled
@@ -291,10 +300,11 @@ mod tests {
                         author: ActorId::new("lic").unwrap(),
                         kind: EventKind::ProgressNote,
                         occurred_on: Date::parse("2024-01-10").unwrap(),
+                        signed_at: Timestamp(1_704_888_000_000_000),
                         commitment: None,
                         nonce: Nonce::random(),
                     };
-                    (ev.sign(&lic).unwrap(), None)
+                    (ev.sign("example.org/unit", &lic).unwrap(), None)
                 })
                 .collect();
             l.append_batch(items).unwrap();
@@ -334,7 +344,8 @@ mod tests {
             compare(&l, &mut next);
         }
         l.close().unwrap();
-        let l = Ledger::open(&path, OpenOptions::default()).unwrap();
+        let clock: Clock = Arc::new(|| Timestamp(1_704_888_000_000_000));
+        let l = Ledger::open(&path, OpenOptions::default().with_clock(clock)).unwrap();
         assert_eq!(l.upper.held(UPPER_LEVEL), 0);
         compare(&l, &mut next);
         batch(&l, 77);

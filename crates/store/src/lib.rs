@@ -29,6 +29,7 @@ mod commit;
 pub mod error;
 mod export;
 mod group;
+pub mod keystore;
 pub use caseledger_core::layout;
 pub mod ledger;
 mod open;
@@ -40,6 +41,7 @@ mod upper;
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
 pub use export::{BundleCheckpoint, ExportError};
+pub use group::RequestKey;
 pub use ledger::Ledger;
 pub use types::{
     system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Stats,

@@ -195,6 +195,7 @@ impl Ledger {
     ) -> Result<Ledger> {
         let trees = Trees::open(db)?;
         let registry_arc = Arc::new(registry.clone());
+        let content = crate::keystore::Content::open(dir, options.kek.clone())?;
         Ok(Ledger {
             trees,
             dir: dir.to_path_buf(),
@@ -217,6 +218,7 @@ impl Ledger {
             counters: Counters::default(),
             keys: KeyCache::default(),
             upper: UpperNodes::default(),
+            content: Mutex::new(content),
             _lock: lock_file,
         })
     }
@@ -226,8 +228,9 @@ impl Ledger {
     pub fn create(dir: impl AsRef<Path>, options: CreateOptions<'_>) -> Result<Ledger> {
         let now = (options.open.clock)();
         let today = now
-            .date_utc()
+            .date_in(&options.settings.time_zone.zone())
             .map_err(|_| StoreError::Refused(Violation::DateOutOfRange))?;
+        let origin = options.origin.clone();
         let event = Event {
             record: None,
             author: options.admin.clone(),
@@ -239,10 +242,11 @@ impl Ledger {
                 settings: options.settings,
             },
             occurred_on: today,
+            signed_at: now,
             commitment: None,
             nonce: Nonce::random(),
         };
-        let signed = event.sign(options.admin_key)?;
+        let signed = event.sign(origin.as_str(), options.admin_key)?;
         Ledger::create_with_genesis(dir, signed, options.open)
     }
 
@@ -334,6 +338,33 @@ impl Ledger {
             .map_err(|e| StoreError::corrupt(format!("meta.registry: {e}"), None))?;
         registry.last_recorded_at = Some(head.last_recorded_at);
         check_not_shorter_than_recorded(&db, head.size, logged)?;
-        Ledger::assemble(dir, db, lock_file, options, head, range, registry)
+        let ledger = Ledger::assemble(dir, db, lock_file, options, head, range, registry)?;
+        ledger.redo_erasures()?;
+        Ok(ledger)
+    }
+
+    /// Finishes lawful destructions interrupted between the destruction entry and the
+    /// erasure of the record's content key: a live key store slot of a destroyed record is
+    /// erased now.
+    fn redo_erasures(&self) -> Result<()> {
+        let mut content = crate::group::lock(&self.content);
+        for rid in content.live_records() {
+            let destroyed = match self.trees.records.get(record_state_key(&rid))? {
+                Some(v) => decode_canonical::<caseledger_core::record::RecordState>(&v)
+                    .map_err(|e| {
+                        StoreError::corrupt(
+                            format!("state of record {rid} does not decode: {e}"),
+                            None,
+                        )
+                    })?
+                    .destroyed
+                    .is_some(),
+                None => false,
+            };
+            if destroyed {
+                content.erase(&rid)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -5,8 +5,10 @@ use crate::error::{Result, StoreError};
 use crate::layout::*;
 use crate::ledger::Ledger;
 use crate::upper::CachedNodes;
+use caseledger_core::content::{open_payload, EntryKey};
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Entry, Payload};
+use caseledger_core::hash::ciphertext_digest;
 use caseledger_core::ids::{RecordId, Seq};
 use caseledger_core::merkle::{self, Hash, ProveError, Sha256Hasher};
 use caseledger_core::record::RecordState;
@@ -38,18 +40,74 @@ impl Ledger {
         }
     }
 
-    /// The payload of entry `seq`: `None` when the entry has none or it was lawfully
-    /// destroyed. The commitment is checked on every read; a mismatch is
-    /// [`StoreError::Corrupt`] and the bytes are never returned.
-    pub fn payload(&self, seq: Seq) -> Result<Option<Payload>> {
+    /// The stored (encrypted) payload of entry `seq`, checked against the entry's content
+    /// seal: `None` when the entry has none or it was lawfully destroyed.
+    pub fn stored_payload(&self, seq: Seq) -> Result<Option<Vec<u8>>> {
         let Some(stored) = self.trees.payloads.get(seq.to_be_bytes())? else {
             return Ok(None);
         };
         let entry = self
             .entry(seq)?
             .ok_or_else(|| StoreError::corrupt("payload without an entry", Some(seq)))?;
-        let payload = Payload::from_stored(&stored)
-            .ok_or_else(|| StoreError::corrupt("payload shorter than its salt", Some(seq)))?;
+        match entry.content {
+            Some(seal) if seal.ciphertext == ciphertext_digest(&stored) => {
+                Ok(Some(stored.to_vec()))
+            }
+            Some(_) => Err(StoreError::corrupt(
+                "stored payload does not match the entry's content seal",
+                Some(seq),
+            )),
+            None => Err(StoreError::corrupt(
+                "payload stored for an entry without a content seal",
+                Some(seq),
+            )),
+        }
+    }
+
+    /// The key of entry `seq`'s payload (HKDF of its record key and the seq), for a bundle
+    /// that hands out this entry's content and nothing else. Needs the KEK.
+    pub fn entry_key(&self, seq: Seq) -> Result<Option<EntryKey>> {
+        let Some(entry) = self.entry(seq)? else {
+            return Ok(None);
+        };
+        let (Some(rid), Some(_)) = (&entry.event.event.record, entry.content) else {
+            return Ok(None);
+        };
+        let origin = self
+            .origin()
+            .ok_or(StoreError::corrupt("no origin (no genesis)", None))?;
+        let mut content = crate::group::lock(&self.content);
+        Ok(content
+            .record_key(origin.as_str(), rid, false)?
+            .map(|(_, key, _)| key.entry_key(seq)))
+    }
+
+    /// The payload of entry `seq`, decrypted (needs the KEK): `None` when the entry has none
+    /// or it was lawfully destroyed. The content seal and the author's commitment are
+    /// checked on every read; a mismatch is [`StoreError::Corrupt`] and the bytes are never
+    /// returned.
+    pub fn payload(&self, seq: Seq) -> Result<Option<Payload>> {
+        let Some(stored) = self.stored_payload(seq)? else {
+            return Ok(None);
+        };
+        let entry = self
+            .entry(seq)?
+            .ok_or_else(|| StoreError::corrupt("payload without an entry", Some(seq)))?;
+        let rid =
+            entry.event.event.record.as_ref().ok_or_else(|| {
+                StoreError::corrupt("payload of an administration entry", Some(seq))
+            })?;
+        let Some(key) = self.entry_key(seq)? else {
+            return Err(StoreError::ContentKey {
+                record: rid.clone(),
+                why: "the key store holds no key for this record".into(),
+            });
+        };
+        let origin = self
+            .origin()
+            .ok_or(StoreError::corrupt("no origin (no genesis)", None))?;
+        let payload = open_payload(&key, origin.as_str(), rid, seq, &stored)
+            .map_err(|e| StoreError::corrupt(format!("stored payload: {e}"), Some(seq)))?;
         match entry.event.event.commitment {
             Some(c) if c == payload.commitment() => Ok(Some(payload)),
             Some(_) => Err(StoreError::corrupt(

@@ -1,7 +1,8 @@
 //! Author signature checks with a cache of decompressed author keys.
 //!
 //! Every check is exactly `caseledger_core::event::SignedEvent::verify`: Ed25519
-//! `verify_strict` over `signing_message(canonical event bytes)` (non-canonical `S`,
+//! `verify_strict` over `signing_message(origin, canonical event bytes)` (or its SSHSIG
+//! signed data, for ssh-agent signatures) (non-canonical `S`,
 //! small-order `R` and small-order keys are refused), with the same error text. The only
 //! differences are speed: an author's `VerifyingKey` is decompressed once per ledger (not
 //! once per event), and [`KeyCache::verify_many`] spreads a batch over all cores (rayon).
@@ -21,8 +22,7 @@
 //! stays exact. (Only the holder of an enrolled key can make such a signature.)
 
 use crate::error::{Result, StoreError};
-use caseledger_core::event::{SignedEvent, SignedEventError};
-use caseledger_core::hash::signing_message;
+use caseledger_core::event::{EventKind, SignedEvent, SignedEventError};
 use caseledger_core::ids::PublicKey;
 use caseledger_core::keys::SignatureError;
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -66,8 +66,24 @@ impl KeyCache {
         k
     }
 
-    /// Exactly `signed.verify(key)`, mapped to [`StoreError::BadSignature`].
-    pub(crate) fn verify(&self, signed: &SignedEvent, key: &PublicKey) -> Result<()> {
+    /// Exactly `signed.verify(origin, key)`, mapped to [`StoreError::BadSignature`], where
+    /// the origin is the genesis event's own or else `ledger_origin` (the registry's).
+    pub(crate) fn verify(
+        &self,
+        signed: &SignedEvent,
+        ledger_origin: Option<&str>,
+        key: &PublicKey,
+    ) -> Result<()> {
+        let own = match &signed.event.kind {
+            EventKind::Genesis { origin, .. } => Some(origin.as_str()),
+            _ => None,
+        };
+        let Some(origin) = own.or(ledger_origin) else {
+            return Err(bad(
+                signed,
+                SignedEventError::Signature(SignatureError::Invalid),
+            ));
+        };
         let bytes = signed
             .event
             .to_bytes()
@@ -78,21 +94,20 @@ impl KeyCache {
                 SignedEventError::Signature(SignatureError::BadKey),
             ));
         };
-        vk.verify_strict(
-            &signing_message(&bytes),
-            &Signature::from_bytes(&signed.signature.0),
-        )
-        .map_err(|_| bad(signed, SignedEventError::Signature(SignatureError::Invalid)))
+        let msg = signed.signature.signed_bytes(origin, &bytes);
+        vk.verify_strict(&msg, &Signature::from_bytes(&signed.signature.bytes().0))
+            .map_err(|_| bad(signed, SignedEventError::Signature(SignatureError::Invalid)))
     }
 
     /// [`KeyCache::verify`] for each `(event, key)`, in parallel; results in input order.
     /// `None` keys are not checked (`Ok`).
     pub(crate) fn verify_many(
         &self,
+        origin: Option<&str>,
         jobs: &[(&SignedEvent, Option<PublicKey>)],
     ) -> Vec<Result<()>> {
         let one = |(signed, key): &(&SignedEvent, Option<PublicKey>)| match key {
-            Some(k) => self.verify(signed, k),
+            Some(k) => self.verify(signed, origin, k),
             None => Ok(()),
         };
         if jobs.len() <= MIN_PER_TASK {
@@ -108,7 +123,7 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use caseledger_core::event::{Event, EventKind};
+    use caseledger_core::event::{AuthorSignature, Event};
     use caseledger_core::ids::{ActorId, Nonce, RecordId};
     use caseledger_core::keys::SigningKey;
     use caseledger_core::time::Date;
@@ -119,6 +134,7 @@ mod tests {
             author: ActorId::new("a").unwrap(),
             kind: EventKind::RecordOpened,
             occurred_on: Date::parse("2024-01-02").unwrap(),
+            signed_at: caseledger_core::time::Timestamp(0),
             commitment: None,
             nonce: Nonce([i; 16]),
         }
@@ -129,15 +145,21 @@ mod tests {
         let sk = SigningKey::from_seed(&[5; 32]);
         let other = SigningKey::from_seed(&[6; 32]);
         let cache = KeyCache::default();
-        let mut events: Vec<SignedEvent> = (0..100).map(|i| event(i).sign(&sk).unwrap()).collect();
+        let mut events: Vec<SignedEvent> =
+            (0..100).map(|i| event(i).sign("o", &sk).unwrap()).collect();
         // A signature by another key, a flipped bit, a non-canonical S (s + ℓ).
-        events[10] = event(10).sign(&other).unwrap();
-        events[20].signature.0[5] ^= 1;
+        events[10] = event(10).sign("o", &other).unwrap();
+        if let AuthorSignature::Ed25519(s) = &mut events[20].signature {
+            s.0[5] ^= 1;
+        }
         let l: [u8; 32] = [
             0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
-        let s = &mut events[30].signature.0[32..];
+        let AuthorSignature::Ed25519(sig30) = &mut events[30].signature else {
+            unreachable!()
+        };
+        let s = &mut sig30.0[32..];
         let mut carry = 0u16;
         for (b, lb) in s.iter_mut().zip(l) {
             let v = u16::from(*b) + u16::from(lb) + carry;
@@ -163,10 +185,10 @@ mod tests {
                 (e, Some(k))
             })
             .collect();
-        let got = cache.verify_many(&jobs);
+        let got = cache.verify_many(Some("o"), &jobs);
         for (i, ((e, k), r)) in jobs.iter().zip(&got).enumerate() {
             let want = k.map(|k| {
-                e.verify(&k).map_err(|err| StoreError::BadSignature {
+                e.verify("o", &k).map_err(|err| StoreError::BadSignature {
                     author: e.event.author.clone(),
                     why: err.to_string(),
                 })

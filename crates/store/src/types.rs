@@ -2,6 +2,7 @@
 //! [`CreateOptions`], [`Head`], [`Receipt`], [`Stats`], and the crate-internal state the
 //! [`Ledger`](crate::Ledger) handle holds. A leaf module: every other module may use it.
 
+use caseledger_core::content::Kek;
 use caseledger_core::event::{LedgerSettings, ShortText};
 use caseledger_core::ids::{ActorId, EntryHash, PublicKey, Seq};
 use caseledger_core::keys::SigningKey;
@@ -40,6 +41,9 @@ pub struct OpenOptions {
     pub durability: Durability,
     /// The clock that stamps `recorded_at`. Default [`system_clock`].
     pub clock: Clock,
+    /// The practice's content key (KEK), needed to write or read payloads. Default none:
+    /// the ledger opens, verifies and appends events without payloads.
+    pub kek: Option<Kek>,
 }
 
 impl Default for OpenOptions {
@@ -47,6 +51,7 @@ impl Default for OpenOptions {
         OpenOptions {
             durability: Durability::Immediate,
             clock: system_clock(),
+            kek: None,
         }
     }
 }
@@ -63,6 +68,11 @@ impl OpenOptions {
     /// Replaces the clock.
     pub fn with_clock(mut self, clock: Clock) -> OpenOptions {
         self.clock = clock;
+        self
+    }
+    /// Gives the practice's content key (KEK).
+    pub fn with_kek(mut self, kek: Kek) -> OpenOptions {
+        self.kek = Some(kek);
         self
     }
     /// Replaces the durability.

@@ -49,6 +49,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         &a,
         EventKind::ServiceTerminated {
             terminated_on: clock.today(),
+            reason: caseledger_core::event::TerminationReason::Unstated,
         },
         None,
     );
@@ -85,7 +86,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
 
 fn export(l: &Ledger) -> Vec<u8> {
     let mut v = Vec::new();
-    l.export_archive(&mut v).unwrap();
+    l.export_archive(&mut v, true).unwrap();
     v
 }
 
@@ -99,6 +100,7 @@ fn rewrite(archive: &[u8], mut f: impl FnMut(ArchiveItem) -> Vec<ArchiveItem>) -
                 ArchiveItem::Entry(b) => w.entry(&b).unwrap(),
                 ArchiveItem::Payload { seq, stored } => w.payload(seq, &stored).unwrap(),
                 ArchiveItem::Checkpoint(n) => w.checkpoint(&n).unwrap(),
+                ArchiveItem::ContentKey { slot, bytes } => w.content_key(slot, &bytes).unwrap(),
             }
         }
     }
@@ -183,7 +185,7 @@ fn corrupt_archives_are_refused_and_leave_nothing() {
     let mut flipped = good.clone();
     flipped[200] ^= 1;
     refused_import(dir.path(), &flipped);
-    // A falsified payload (digest recomputed): commitment mismatch at its seq.
+    // A falsified payload (digest recomputed): it no longer matches its entry's content seal.
     let mut target = None;
     let bad = rewrite(&good, |it| match it {
         ArchiveItem::Payload { seq, mut stored } if target.is_none() => {
@@ -195,7 +197,7 @@ fn corrupt_archives_are_refused_and_leave_nothing() {
     });
     let e = refused_import(dir.path(), &bad);
     assert!(
-        matches!(&e, StoreError::ArchiveEntry { seq, error } if Some(*seq) == target && matches!(**error, StoreError::PayloadMismatch { .. })),
+        matches!(&e, StoreError::ArchiveEntry { seq, error } if Some(*seq) == target && error.to_string().contains("content seal")),
         "{e:?}"
     );
     // A payload dropped from a record that was not destroyed.

@@ -28,7 +28,7 @@ fn append(fx: &Fx, record: &str, kind: EventKind, content: Option<&str>) {
         on,
     );
     let payload = content.map(|c| Payload::new(c.as_bytes().to_vec()));
-    let (signed, payload) = ev.sign_with_payload(&fx.lic, payload).unwrap();
+    let (signed, payload) = ev.sign_with_payload(ORIGIN, &fx.lic, payload).unwrap();
     fx.ledger.append(signed, payload).unwrap();
 }
 
@@ -48,7 +48,7 @@ fn fixture() -> Fx {
             admin_key: &admin,
             ledger_key: ledger_key.public_key(),
             settings: Default::default(),
-            open: OpenOptions::default(),
+            open: OpenOptions::default().with_kek(caseledger_testkit::kek()),
         },
     )
     .unwrap();
@@ -59,7 +59,7 @@ fn fixture() -> Fx {
     };
     let on = Date::parse("2024-03-01").unwrap();
     let ev = Event::new(None, ActorId::new("admin").unwrap(), enrol, on);
-    let (signed, _) = ev.sign_with_payload(&admin, None).unwrap();
+    let (signed, _) = ev.sign_with_payload(ORIGIN, &admin, None).unwrap();
     ledger.append(signed, None).unwrap();
     let signer = NoteSigner::new(ORIGIN, ledger_key).unwrap();
     let fx = Fx {
@@ -91,7 +91,7 @@ fn a_bundle_holds_the_record_and_the_administration_and_verifies() {
         .ledger
         .export_bundle(&rid, BundleCheckpoint::Sign(&fx.signer))
         .unwrap();
-    assert_eq!(b.format, "caseledger-bundle/v1");
+    assert_eq!(b.format, "caseledger-bundle/v2");
     assert_eq!(b.origin, ORIGIN);
     assert_eq!(b.ledger_key, fx.signer.verifier().to_vkey_string());
     assert_eq!(b.record, rid);
@@ -118,10 +118,20 @@ fn a_bundle_holds_the_record_and_the_administration_and_verifies() {
         .entries
         .iter()
         .map(|e| {
-            e.payload
-                .as_ref()
-                .and_then(|p| Payload::from_stored(&p.0))
-                .map(|p| p.content().to_vec())
+            // Stored encrypted; the bundle carries this entry's key and nothing more.
+            let p = e.payload.as_ref()?;
+            let key: [u8; 32] = e.key.as_ref()?.0.as_slice().try_into().ok()?;
+            let entry = caseledger_core::event::Entry::from_bytes(&e.entry.0).ok()?;
+            let rec = entry.event.event.record?;
+            caseledger_core::content::open_payload(
+                &caseledger_core::content::EntryKey::from_bytes(key),
+                ORIGIN,
+                &rec,
+                Seq(e.seq),
+                &p.0,
+            )
+            .ok()
+            .map(|p| p.content().to_vec())
         })
         .collect();
     assert_eq!(

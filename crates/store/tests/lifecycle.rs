@@ -1,6 +1,7 @@
 //! Create, reopen (after close and after drop), exclusive ownership, directory hygiene.
 use caseledger_core::event::EventKind;
 use caseledger_core::ids::Seq;
+use caseledger_core::time::Timestamp;
 use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
 use caseledger_testkit::*;
 
@@ -42,7 +43,12 @@ fn reopen_after_close_and_after_drop() {
     // The state machine state survived: a second RecordOpened is refused.
     let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
     assert!(matches!(l.append(e, p), Err(StoreError::Refused(_))));
-    // recorded_at never goes backwards across a reopen, even if the clock does.
+    // recorded_at never goes backwards across a reopen, even if the clock does: a step
+    // back within the genesis skew (300 s) is clamped; a larger one is refused.
+    clock.set(Timestamp(head2.last_recorded_at.0 - 60_000_000));
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, None);
+    let rc = l.append(e, p).unwrap();
+    assert!(rc.recorded_at >= head2.last_recorded_at);
     clock.set_day("2024-01-01");
     let (e, p) = sign(
         "lic",
@@ -52,8 +58,10 @@ fn reopen_after_close_and_after_drop() {
         date("2024-01-01"),
         None,
     );
-    let rc = l.append(e, p).unwrap();
-    assert!(rc.recorded_at >= head2.last_recorded_at);
+    assert!(matches!(
+        l.append(e, p),
+        Err(StoreError::ClockBehind { skew_secs: 300, .. })
+    ));
 }
 
 #[test]
@@ -195,7 +203,9 @@ fn failed_create_leaves_nothing() {
         clock.today(),
         None,
     );
-    e.signature = Cast::TEST.licensee.key().sign(b"something else");
+    e.signature = caseledger_core::event::AuthorSignature::Ed25519(
+        Cast::TEST.licensee.key().sign(b"something else"),
+    );
     let err =
         Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).unwrap_err();
     assert!(matches!(err, StoreError::BadSignature { .. }), "{err:?}");

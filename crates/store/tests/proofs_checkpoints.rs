@@ -101,6 +101,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
         &a,
         EventKind::ServiceTerminated {
             terminated_on: date("2014-03-01"),
+            reason: caseledger_core::event::TerminationReason::Unstated,
         },
         None,
     );

@@ -3,6 +3,7 @@
 use caseledger_core::event::{EventKind, Payload, Role, SignedEvent};
 use caseledger_core::ids::Seq;
 use caseledger_core::record::Violation;
+use caseledger_core::time::Timestamp;
 use caseledger_store::{Durability, Ledger, StoreError};
 use caseledger_testkit::*;
 
@@ -45,6 +46,7 @@ fn world() -> World {
             &rid(r),
             EventKind::ServiceTerminated {
                 terminated_on: today,
+                reason: caseledger_core::event::TerminationReason::Unstated,
             },
             None,
         );
@@ -72,6 +74,7 @@ fn world() -> World {
         &rid("A"),
         EventKind::ServiceTerminated {
             terminated_on: clock.today(),
+            reason: caseledger_core::event::TerminationReason::Unstated,
         },
         None,
     );
@@ -110,7 +113,8 @@ fn violation(f: impl Fn(&Violation) -> bool) -> impl Fn(&StoreError) -> bool {
 fn bad_signature() {
     let w = world();
     let (mut e, p) = Cast::TEST.licensee_event(&w.clock, &rid("A"), EventKind::Contact, None);
-    e.signature = Cast::TEST.custodian.key().sign(b"x");
+    e.signature =
+        caseledger_core::event::AuthorSignature::Ed25519(Cast::TEST.custodian.key().sign(b"x"));
     refused(&w, (e, p), |e| matches!(e, StoreError::BadSignature { .. }));
     // Signed by the right key over a different event.
     let (e1, _) = Cast::TEST.licensee_event(&w.clock, &rid("A"), EventKind::Contact, None);
@@ -354,10 +358,17 @@ fn replay_and_payload_mismatch() {
 fn clock_regression_never_moves_recorded_at_backwards() {
     let w = world();
     let last = w.l.head().last_recorded_at;
+    // A small step back (an NTP correction, within the genesis skew of 300 s) is clamped:
+    // the entry is stamped with the last time.
+    w.clock.set(Timestamp(last.0 - 120_000_000));
+    let (e, p) = Cast::TEST.licensee_event(&w.clock, &rid("B"), EventKind::Contact, None);
+    let rc = w.l.append(e, p).unwrap();
+    assert_eq!(rc.recorded_at, last);
+    assert_eq!(w.l.entry(rc.seq).unwrap().unwrap().recorded_at, last);
+    // A large one (the clock set forward to destroy early, then set back) refuses every
+    // append, naming how far and what to do, and writes nothing.
     w.clock.set_day("2019-06-01");
-    // The injected clock went back 7 months: the entry is stamped with the last time, and
-    // a destruction is judged at that (later) date, not the clock's.
-    let (e, p) = sign(
+    let note = sign(
         "lic",
         &Cast::TEST.licensee.key(),
         Some(&rid("B")),
@@ -365,11 +376,33 @@ fn clock_regression_never_moves_recorded_at_backwards() {
         date("2019-06-01"),
         None,
     );
-    let rc = w.l.append(e, p).unwrap();
-    assert_eq!(rc.recorded_at, last);
-    assert_eq!(w.l.entry(rc.seq).unwrap().unwrap().recorded_at, last);
-    // An event dated after the (regressed) clock but before the ledger's date is fine;
-    // one dated after the ledger's date is refused.
+    let before = snapshot(&w.l);
+    let err = w.l.append(note.0.clone(), note.1.clone()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ClockBehind { skew_secs: 300, behind_secs, .. } if *behind_secs > 200 * 86_400)
+            && err.to_string().contains("clock-corrected"),
+        "{err:?}"
+    );
+    assert_eq!(
+        snapshot(&w.l),
+        before,
+        "a refused append changed the ledger"
+    );
+    // Until an admin records the correction, stamped with the clock as it is; then the
+    // ledger runs on the corrected clock.
+    let (fix, _) = Cast::TEST.admin.sign(
+        None,
+        EventKind::ClockCorrected {
+            reason: text("clock was set seven months ahead"),
+        },
+        date("2019-06-01"),
+        None,
+    );
+    let rc = w.l.append(fix, None).unwrap();
+    assert!(rc.recorded_at < last);
+    let rc = w.l.append(note.0, note.1).unwrap();
+    assert!(rc.recorded_at < last);
+    // An event dated after the corrected clock's day is refused.
     refused(
         &w,
         sign(
@@ -418,10 +451,11 @@ fn enrolment_refusals() {
         ),
         violation(|v| matches!(v, Violation::LastAdmin(_))),
     );
-    // A second genesis.
+    // A second genesis (signed for the origin it names, so the fold is what refuses it).
     refused(
         &w,
-        sign(
+        caseledger_testkit::sign_for(
+            "x",
             "admin",
             &Cast::TEST.admin.key(),
             None,
@@ -510,6 +544,7 @@ fn service_after_termination_needs_service_resumed() {
         &r,
         EventKind::ServiceTerminated {
             terminated_on: date("2021-05-31"),
+            reason: caseledger_core::event::TerminationReason::Unstated,
         },
         None,
     );
@@ -549,10 +584,13 @@ fn service_after_termination_needs_service_resumed() {
 
     // A records request (contact) is allowed and, dated after the termination, keeps the
     // record five years from its own date.
-    c.set_day("2026-05-20");
-    let (e, p) = Cast::TEST.licensee_event(c, &r, EventKind::Contact, Some(b"records request"));
+    let (e, p) = Cast::TEST.licensee.sign(
+        Some(&r),
+        EventKind::Contact,
+        date("2026-05-20"),
+        Some(b"records request"),
+    );
     w.l.append(e, p).unwrap();
-    c.set_day("2026-06-01");
     for kind in [EventKind::TerminationNotice, EventKind::Referral] {
         let (e, p) = Cast::TEST
             .licensee
@@ -617,6 +655,7 @@ fn payload_over_the_archive_frame_limit_is_refused() {
         "{:?}",
         err.error
     );
-    // The limit is the archive frame limit less the frame's seq and salt.
-    assert_eq!(MAX_PAYLOAD, MAX_FRAME - 8 - 32);
+    // The limit is what an encrypted payload's stored form (nonce, salt, length, padding to
+    // 256, tag) leaves of an archive frame after its seq.
+    assert_eq!(MAX_PAYLOAD, (MAX_FRAME - 8 - 24 - 16) / 256 * 256 - 36);
 }

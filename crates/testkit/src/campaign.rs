@@ -20,7 +20,11 @@ pub fn day() -> Date {
 
 /// Creates a ledger at `dir` (genesis, a licensee, a custodian), with `options`. The
 /// enrolments are dated 2000-01-01: early enough for any clock a campaign sets.
-pub fn create_ledger_with(dir: &Path, options: OpenOptions) -> Ledger {
+pub fn create_ledger_with(dir: &Path, mut options: OpenOptions) -> Ledger {
+    // Payloads need the practice's content key.
+    if options.kek.is_none() {
+        options.kek = Some(crate::kek());
+    }
     CAST.staffed(dir, options, Date::parse("2000-01-01").expect("date"))
 }
 
@@ -85,6 +89,11 @@ pub fn sample_entry_bytes() -> Vec<Vec<u8>> {
         seq: Seq(7),
         prev: EntryHash([9; 32]),
         recorded_at: Timestamp(1_700_000_000_000_000),
+        placement: Some(caseledger_core::event::Placement {
+            ordinal: 3,
+            prev_in_record: Some(Seq(5)),
+        }),
+        content: None,
         event: ev,
     };
     out.push(entry.to_bytes().expect("encode"));

@@ -53,9 +53,46 @@ pub fn text(s: &str) -> ShortText {
     ShortText::new(s).unwrap()
 }
 
+thread_local! {
+    /// The test clock of this thread's latest [`TestClock`]: events signed on this thread
+    /// are signed at its time (a ledger recording at a test clock in 2020 refuses an event
+    /// signed in 2026 as signed in the future).
+    static SIGNING_CLOCK: std::cell::RefCell<Option<Arc<AtomicI64>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The time events are signed at on this thread: the latest [`TestClock`]'s, else now.
+pub fn signing_now() -> Timestamp {
+    SIGNING_CLOCK
+        .with(|c| {
+            c.borrow()
+                .as_ref()
+                .map(|a| Timestamp(a.load(Ordering::SeqCst)))
+        })
+        .unwrap_or_else(Timestamp::now)
+}
+
+/// The practice's content key (KEK) of every test ledger: fixed, public, test only.
+pub fn kek() -> caseledger_core::content::Kek {
+    caseledger_core::content::Kek::from_bytes([0x4B; 32])
+}
+
 /// A signed event by `author` with `key`, a random nonce, and the payload (fresh random
-/// salt) it commits to.
+/// salt) it commits to, signed for [`ORIGIN`] at [`signing_now`].
 pub fn sign(
+    author: &str,
+    key: &SigningKey,
+    record: Option<&RecordId>,
+    kind: EventKind,
+    on: Date,
+    payload: Option<&[u8]>,
+) -> (SignedEvent, Option<Payload>) {
+    sign_for(ORIGIN, author, key, record, kind, on, payload)
+}
+
+/// [`sign`] for the ledger `origin`.
+pub fn sign_for(
+    origin: &str,
     author: &str,
     key: &SigningKey,
     record: Option<&RecordId>,
@@ -69,15 +106,18 @@ pub fn sign(
         author: actor(author),
         kind,
         occurred_on: on,
+        signed_at: signing_now(),
         commitment: payload.as_ref().map(Payload::commitment),
         nonce: Nonce::random(),
     };
-    (ev.sign(key).unwrap(), payload)
+    (ev.sign(origin, key).unwrap(), payload)
 }
 
 /// One actor of a [`Cast`]: its id and the seed of its key.
 #[derive(Clone, Copy, Debug)]
 pub struct Member {
+    /// The ledger origin it signs for (its cast's).
+    pub origin: &'static str,
     /// The actor id.
     pub id: &'static str,
     /// The seed of its key ([`key`]).
@@ -101,7 +141,18 @@ impl Member {
         on: Date,
         payload: Option<&[u8]>,
     ) -> (SignedEvent, Option<Payload>) {
-        sign(self.id, &self.key(), record, kind, on, payload)
+        sign_for(self.origin, self.id, &self.key(), record, kind, on, payload)
+    }
+    /// An event by this member for the ledger `origin` (see [`sign_for`]).
+    pub fn sign_for(
+        &self,
+        origin: &str,
+        record: Option<&RecordId>,
+        kind: EventKind,
+        on: Date,
+        payload: Option<&[u8]>,
+    ) -> (SignedEvent, Option<Payload>) {
+        sign_for(origin, self.id, &self.key(), record, kind, on, payload)
     }
 }
 
@@ -127,12 +178,18 @@ impl Cast {
     pub const TEST: Cast = Cast {
         origin: ORIGIN,
         admin: Member {
+            origin: ORIGIN,
             id: "admin",
             seed: 1,
         },
         ledger_seed: 2,
-        licensee: Member { id: "lic", seed: 3 },
+        licensee: Member {
+            origin: ORIGIN,
+            id: "lic",
+            seed: 3,
+        },
         custodian: Member {
+            origin: ORIGIN,
             id: "cust",
             seed: 4,
         },
@@ -142,15 +199,18 @@ impl Cast {
     pub const PRACTICE: Cast = Cast {
         origin: "example.org/practice-ledger",
         admin: Member {
+            origin: "example.org/practice-ledger",
             id: "admin",
             seed: 1,
         },
         ledger_seed: 2,
         licensee: Member {
+            origin: "example.org/practice-ledger",
             id: "lic-1",
             seed: 3,
         },
         custodian: Member {
+            origin: "example.org/practice-ledger",
             id: "cust-1",
             seed: 4,
         },
@@ -159,15 +219,18 @@ impl Cast {
     pub const CAMPAIGN: Cast = Cast {
         origin: "reliability.caseledger.example/ledger",
         admin: Member {
+            origin: "reliability.caseledger.example/ledger",
             id: "admin",
             seed: 0xA1,
         },
         ledger_seed: 0xA2,
         licensee: Member {
+            origin: "reliability.caseledger.example/ledger",
             id: "lic-01",
             seed: 0xA3,
         },
         custodian: Member {
+            origin: "reliability.caseledger.example/ledger",
             id: "cust-01",
             seed: 0xA4,
         },
@@ -205,7 +268,8 @@ impl Cast {
 
     /// Appends the admin's enrolment of `who` with `role` and `key`, on `on`.
     pub fn enrol(&self, ledger: &Ledger, who: &str, role: Role, key: &SigningKey, on: Date) {
-        let (e, p) = self.admin.sign(
+        let (e, p) = self.admin.sign_for(
+            self.origin,
             None,
             EventKind::ActorEnrolled {
                 actor: actor(who),
@@ -242,7 +306,7 @@ impl Cast {
         payload: Option<&[u8]>,
     ) -> (SignedEvent, Option<Payload>) {
         self.licensee
-            .sign(Some(record), kind, clock.today(), payload)
+            .sign_for(self.origin, Some(record), kind, clock.today(), payload)
     }
 
     /// A custodian event on `record` (no payload), dated the clock's day.
@@ -252,7 +316,8 @@ impl Cast {
         record: &RecordId,
         kind: EventKind,
     ) -> (SignedEvent, Option<Payload>) {
-        self.custodian.sign(Some(record), kind, clock.today(), None)
+        self.custodian
+            .sign_for(self.origin, Some(record), kind, clock.today(), None)
     }
 
     /// The auditor's policy: trusts the ledger key and the `checkpoints` given.
@@ -283,13 +348,15 @@ fn noon(day: &str) -> i64 {
 }
 
 impl TestClock {
-    /// A clock at noon (UTC) of `day`.
+    /// A clock at noon (UTC) of `day`; events signed on this thread are signed by it.
     pub fn at(day: &str) -> TestClock {
-        TestClock(Arc::new(AtomicI64::new(noon(day))))
+        TestClock::at_time(Timestamp(noon(day)))
     }
-    /// A clock at `t` exactly.
+    /// A clock at `t` exactly; events signed on this thread are signed by it.
     pub fn at_time(t: Timestamp) -> TestClock {
-        TestClock(Arc::new(AtomicI64::new(t.0)))
+        let c = TestClock(Arc::new(AtomicI64::new(t.0)));
+        SIGNING_CLOCK.with(|s| *s.borrow_mut() = Some(c.0.clone()));
+        c
     }
     /// Moves the clock to noon of `day`.
     pub fn set_day(&self, day: &str) {
@@ -317,11 +384,12 @@ impl TestClock {
         let c = self.0.clone();
         Arc::new(move || Timestamp(c.load(Ordering::SeqCst)))
     }
-    /// Open options with the advancing [`TestClock::clock`] and `durability`.
+    /// Open options with the advancing [`TestClock::clock`], `durability` and the test KEK.
     pub fn options(&self, durability: Durability) -> OpenOptions {
         OpenOptions::default()
             .with_clock(self.clock())
             .with_durability(durability)
+            .with_kek(kek())
     }
 }
 
@@ -349,7 +417,7 @@ pub fn recomputed_root(l: &Ledger) -> Hash {
 /// A byte-exact snapshot of the ledger's content (archive bytes).
 pub fn snapshot(l: &Ledger) -> Vec<u8> {
     let mut v = Vec::new();
-    l.export_archive(&mut v).unwrap();
+    l.export_archive(&mut v, true).unwrap();
     v
 }
 

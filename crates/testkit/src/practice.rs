@@ -6,10 +6,12 @@
 use crate::tamper::{rechain, Item};
 use crate::{actor, date, key, rid, text, Cast, TestClock};
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
+use caseledger_core::content::{seal_payload_with_nonce, RecordKey};
 use caseledger_core::event::{
-    Entry, Event, EventKind, LedgerSettings, Payload, Role, SignedEvent, FORMAT_VERSION,
+    ContentSeal, Entry, Event, EventKind, LedgerSettings, Payload, Placement, Role, SignedEvent,
+    FORMAT_VERSION,
 };
-use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::hash::{ciphertext_digest, entry_hash, merkle_leaf, wrapped_key_digest};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{CompactRange, MemoryNodes, Sha256Hasher};
 use caseledger_core::{EntryHash, Hash, Nonce, Seq, Timestamp};
@@ -59,28 +61,86 @@ impl Author {
             author: actor(author),
             kind,
             occurred_on: date(on),
+            // Signed at the start of its ledger day: the ledger records it that day.
+            signed_at: Timestamp::start_of(date(on)).unwrap(),
             commitment: payload.as_ref().map(Payload::commitment),
             nonce: Nonce(nonce),
         };
-        (ev.sign(key).unwrap(), payload)
+        (ev.sign(ORIGIN, key).unwrap(), payload)
     }
 }
 
-/// Turns signed events into chained entries (`recorded_at` = the date's midnight + seq µs).
+/// The deterministic content key of a test record (its id, padded): test only.
+pub fn record_key(record: &caseledger_core::RecordId) -> RecordKey {
+    let mut b = [0x5A; 32];
+    let id = record.as_str().as_bytes();
+    let n = id.len().min(32);
+    b[..n].copy_from_slice(&id[..n]);
+    RecordKey::from_bytes(b)
+}
+
+/// Turns signed events into chained entries as the store would write them
+/// (`recorded_at` = the date's midnight + seq µs; placements; payloads encrypted with
+/// [`record_key`], records' key slots numbered in order of their first payload).
 pub fn chain(events: Vec<(SignedEvent, Option<Payload>, &str)>) -> Vec<Item> {
     let mut out: Vec<Item> = Vec::new();
+    let mut places: HashMap<caseledger_core::RecordId, (u64, Seq)> = HashMap::new();
+    let mut slots: HashMap<caseledger_core::RecordId, u32> = HashMap::new();
     for (ev, payload, recorded) in events {
         let seq = out.len() as u64;
         let recorded_at = Timestamp(Timestamp::start_of(date(recorded)).unwrap().0 + seq as i64);
+        let rec = ev.event.record.clone();
+        let placement = rec.as_ref().map(|r| match places.get(r) {
+            None => Placement {
+                ordinal: 1,
+                prev_in_record: None,
+            },
+            Some((n, last)) => Placement {
+                ordinal: n + 1,
+                prev_in_record: Some(*last),
+            },
+        });
+        if let (Some(r), Some(p)) = (&rec, placement) {
+            places.insert(r.clone(), (p.ordinal, Seq(seq)));
+        }
+        let (stored, content) = match (&payload, &rec) {
+            (Some(p), Some(r)) => {
+                let next = u32::try_from(slots.len()).unwrap();
+                let slot = *slots.entry(r.clone()).or_insert(next);
+                let rk = record_key(r);
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "a nonce byte from the seq: test ledgers are small"
+                )]
+                let stored = seal_payload_with_nonce(
+                    &rk.entry_key(Seq(seq)),
+                    ORIGIN,
+                    r,
+                    Seq(seq),
+                    p,
+                    [seq as u8; 24],
+                );
+                let wrapped = crate::kek().wrap_with_nonce(ORIGIN, r, slot, &rk, [0; 24]);
+                let seal = ContentSeal {
+                    ciphertext: ciphertext_digest(&stored),
+                    key_slot: slot,
+                    wrapped_key: wrapped_key_digest(&wrapped),
+                };
+                (Some(stored), Some(seal))
+            }
+            _ => (None, None),
+        };
         out.push(Item {
             entry: Entry {
                 format_version: FORMAT_VERSION,
                 seq: Seq(seq),
                 prev: EntryHash::ZERO,
                 recorded_at,
+                placement,
+                content,
                 event: ev,
             },
-            payload: payload.map(|p| p.to_stored()),
+            payload: stored,
         });
     }
     rechain(&mut out);
@@ -99,6 +159,9 @@ pub struct Fixture {
     pub size: u64,
     /// An author that continues the practice's nonces (for forged events).
     pub author: Author,
+    /// The stored (encrypted) payloads of the destroyed record, as a backup taken before
+    /// the destruction held them: what an insider could put back.
+    pub kept: HashMap<u64, Vec<u8>>,
 }
 
 impl Fixture {
@@ -147,7 +210,8 @@ pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
             admin_key: admin().public_key(),
             ledger_key: key(2).public_key(),
             settings: LedgerSettings {
-                private_practice: true
+                private_practice: true,
+                ..LedgerSettings::default()
             },
         },
         "2015-01-01",
@@ -252,7 +316,8 @@ pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
         "lic-1",
         a_,
         EventKind::ServiceTerminated {
-            terminated_on: date("2015-02-01")
+            terminated_on: date("2015-02-01"),
+            reason: caseledger_core::event::TerminationReason::Completed,
         },
         "2015-02-01",
         None
@@ -282,7 +347,8 @@ pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
         "lic-1",
         b_,
         EventKind::ServiceTerminated {
-            terminated_on: date("2016-03-01")
+            terminated_on: date("2016-03-01"),
+            reason: caseledger_core::event::TerminationReason::Completed,
         },
         "2016-03-01",
         None
@@ -406,7 +472,8 @@ pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
         "lic-1",
         d_,
         EventKind::ServiceTerminated {
-            terminated_on: date("2017-04-01")
+            terminated_on: date("2017-04-01"),
+            reason: caseledger_core::event::TerminationReason::Completed,
         },
         "2017-04-01",
         None
@@ -439,7 +506,8 @@ pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
         "lic-1",
         b_,
         EventKind::ServiceTerminated {
-            terminated_on: date("2021-03-02")
+            terminated_on: date("2021-03-02"),
+            reason: caseledger_core::event::TerminationReason::Completed,
         },
         "2021-03-02",
         None
@@ -469,13 +537,25 @@ pub fn fixture() -> Fixture {
     let mut evs = evs.into_iter();
     let (genesis, _, on) = evs.next().unwrap();
     let clock = TestClock::at_time(Timestamp::start_of(date(on)).unwrap());
-    let options = OpenOptions::default().with_clock(clock.fixed_clock());
+    let options = OpenOptions::default()
+        .with_clock(clock.fixed_clock())
+        .with_kek(crate::kek());
     let ledger = Ledger::create_with_genesis(&ldir, genesis, options).unwrap();
     let signer = Cast::PRACTICE.signer();
+    let mut kept = HashMap::new();
     for (i, (ev, payload, on)) in evs.enumerate() {
         clock.set(Timestamp(
             Timestamp::start_of(date(on)).unwrap().0 + i as i64 + 1,
         ));
+        if let (caseledger_core::event::EventKind::Destruction { .. }, Some(r)) =
+            (&ev.event.kind, &ev.event.record)
+        {
+            for s in ledger.record_entries(r).unwrap() {
+                if let Some(p) = ledger.stored_payload(s).unwrap() {
+                    kept.insert(s.0, p);
+                }
+            }
+        }
         ledger.append(ev, payload).unwrap();
         if ledger.head().size == 10 {
             ledger.checkpoint(&signer).unwrap();
@@ -490,6 +570,7 @@ pub fn fixture() -> Fixture {
         labels,
         size,
         author: Author::new(1000),
+        kept,
     }
 }
 

@@ -3,7 +3,7 @@
 //! rather than taken from the store, so a test notices if the store's layout moves.
 
 use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::event::Entry;
+use caseledger_core::event::{Entry, Placement};
 use caseledger_core::hash::entry_hash;
 use caseledger_core::note::Note;
 use caseledger_core::{EntryHash, Seq};
@@ -19,13 +19,31 @@ pub struct Item {
     pub payload: Option<Vec<u8>>,
 }
 
-/// Renumbers and re-chains every entry (prev = hash of the previous bytes), as an attacker
-/// hiding an edit would.
+/// Renumbers and re-chains every entry (prev = hash of the previous bytes) and re-derives
+/// every record placement (ordinal, previous seq in the record), as an attacker hiding an
+/// edit would: nothing in these fields is signed by an author.
 pub fn rechain(items: &mut [Item]) {
     let mut prev = EntryHash::ZERO;
+    let mut places: std::collections::HashMap<caseledger_core::RecordId, (u64, Seq)> =
+        std::collections::HashMap::new();
     for (i, it) in items.iter_mut().enumerate() {
-        it.entry.seq = Seq(i as u64);
+        let seq = Seq(i as u64);
+        it.entry.seq = seq;
         it.entry.prev = prev;
+        it.entry.placement = it.entry.event.event.record.as_ref().map(|r| {
+            let p = match places.get(r) {
+                None => Placement {
+                    ordinal: 1,
+                    prev_in_record: None,
+                },
+                Some((n, last)) => Placement {
+                    ordinal: n + 1,
+                    prev_in_record: Some(*last),
+                },
+            };
+            places.insert(r.clone(), (p.ordinal, seq));
+            p
+        });
         prev = entry_hash(&it.entry.to_bytes().unwrap());
     }
 }

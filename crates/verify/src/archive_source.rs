@@ -193,7 +193,8 @@ impl Pairing {
                 lock(strays).push(StrayPayload { seq: seq.0, place });
                 None
             }
-            ArchiveItem::Checkpoint(_) => self.close(),
+            // Content keys are checked with the key store, not paired with entries.
+            ArchiveItem::Checkpoint(_) | ArchiveItem::ContentKey { .. } => self.close(),
         }
     }
 

@@ -126,6 +126,7 @@ impl Tap {
         let step = Step {
             seq: Seq(seq),
             recorded_at: en.recorded_at,
+            placement: en.placement,
             event: ev,
         };
         let mut state = ev.record.as_ref().and_then(|r| self.records.remove(r));

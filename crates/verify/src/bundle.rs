@@ -25,7 +25,7 @@ use crate::sigs::{verify_jobs, SigJob};
 use crate::VerifyError;
 use caseledger_core::bundle::BundleError;
 use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::event::{Entry, EventKind, Payload};
+use caseledger_core::event::{Entry, EventKind};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::{verify_inclusion, Hash, Sha256Hasher};
 use caseledger_core::note::{Note, NoteVerifier};
@@ -33,7 +33,7 @@ use caseledger_core::record::{self, History, RecordState, Registry, Step};
 use caseledger_core::{Nonce, PublicKey, RecordId, Seq};
 use std::collections::{BTreeMap, HashMap};
 
-pub use caseledger_core::bundle::{Base64, Bundle, BundleEntry, FORMAT_V1};
+pub use caseledger_core::bundle::{Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
 
 impl From<BundleError> for VerifyError {
     fn from(e: BundleError) -> VerifyError {
@@ -468,11 +468,12 @@ impl<'a> BundleReplay<'a> {
         }
         if let Some(k) = self.registry.author_key(ev) {
             if let Some(b) = caseledger_core::event::event_bytes_in_entry(&be.entry.0) {
+                let origin = self.registry.signing_origin(ev).unwrap_or_default();
                 self.jobs.push(SigJob {
                     seq,
                     record: rid.clone(),
-                    event_bytes: b.to_vec(),
-                    signature: entry.event.signature.0,
+                    message: entry.event.signature.signed_bytes(origin, b),
+                    signature: entry.event.signature.bytes().0,
                     key: k,
                 });
             }
@@ -486,6 +487,7 @@ impl<'a> BundleReplay<'a> {
         let step = Step {
             seq: Seq(seq),
             recorded_at: entry.recorded_at,
+            placement: entry.placement,
             event: ev,
         };
         let mut rec = if is_record { self.state.take() } else { None };
@@ -503,7 +505,7 @@ impl<'a> BundleReplay<'a> {
             self.hist.record_of.insert(seq, bundle.record.clone());
         }
         self.hist.nonces.entry(ev.nonce).or_insert(seq);
-        findings.extend(self.payload(seq, ev.commitment.as_ref(), be, rid));
+        findings.extend(self.payload(seq, &entry, be, rid, &bundle.origin));
     }
 
     /// Genesis names the bundle's ledger key and origin, and a key the auditor trusts.
@@ -559,28 +561,60 @@ impl<'a> BundleReplay<'a> {
         }
     }
 
-    /// The entry's payload against its commitment; counts present and missing payloads.
+    /// The entry's stored payload against its content seal and, when the bundle carries the
+    /// entry's key, the decrypted payload against the author's commitment; counts present
+    /// and missing payloads.
     fn payload(
         &mut self,
         seq: u64,
-        commitment: Option<&caseledger_core::ids::PayloadCommitment>,
+        entry: &caseledger_core::event::Entry,
         be: &BundleEntry,
         rid: Option<RecordId>,
+        origin: &str,
     ) -> Option<Finding> {
+        let commitment = entry.event.event.commitment.as_ref();
+        if commitment.is_some() != entry.content.is_some() {
+            return Some(Finding::new(
+                FindingKind::CommitmentMismatch,
+                Some(seq),
+                rid,
+                "the entry's content seal and the author's commitment disagree (one without the other)",
+            ));
+        }
+        let mismatch = |why: &str| {
+            Some(Finding::new(
+                FindingKind::CommitmentMismatch,
+                Some(seq),
+                rid.clone(),
+                why.to_owned(),
+            ))
+        };
         match (commitment, &be.payload) {
             (Some(c), Some(p)) => {
                 self.present.0 += 1;
                 self.present.1.get_or_insert(seq);
-                Payload::from_stored(&p.0)
-                    .is_none_or(|p| p.commitment() != *c)
-                    .then(|| {
-                        Finding::new(
-                            FindingKind::CommitmentMismatch,
-                            Some(seq),
-                            rid,
-                            "the payload does not match the entry's commitment: falsified content",
-                        )
-                    })
+                let sealed = entry.content.map(|s| s.ciphertext);
+                if sealed != Some(caseledger_core::hash::ciphertext_digest(&p.0)) {
+                    return mismatch(
+                        "the stored payload does not match the entry's content seal: falsified content",
+                    );
+                }
+                let (Some(key), Some(record)) = (&be.key, &entry.event.event.record) else {
+                    return None;
+                };
+                let Ok(key) = <[u8; 32]>::try_from(key.0.as_slice()) else {
+                    return mismatch("the bundle's payload key is not 32 bytes");
+                };
+                let key = caseledger_core::content::EntryKey::from_bytes(key);
+                match caseledger_core::content::open_payload(&key, origin, record, Seq(seq), &p.0) {
+                    Err(_) => mismatch(
+                        "the payload does not decrypt with the bundle's key for this entry",
+                    ),
+                    Ok(p) if p.commitment() != *c => mismatch(
+                        "the payload does not match the entry's commitment: falsified content",
+                    ),
+                    Ok(_) => None,
+                }
             }
             (Some(_), None) => {
                 self.missing.0 += 1;

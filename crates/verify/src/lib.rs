@@ -80,6 +80,7 @@
 //!         settings: LedgerSettings::default(),
 //!     },
 //!     occurred_on: Date::parse("2024-01-02").unwrap(),
+//!     signed_at: Timestamp::start_of(Date::parse("2024-01-02").unwrap()).unwrap(),
 //!     commitment: None,
 //!     nonce: Nonce([0; 16]),
 //! };
@@ -88,7 +89,9 @@
 //!     seq: Seq(0),
 //!     prev: EntryHash::ZERO,
 //!     recorded_at: Timestamp::start_of(Date::parse("2024-01-02").unwrap()).unwrap(),
-//!     event: event.sign(&admin).unwrap(),
+//!     placement: None,
+//!     content: None,
+//!     event: event.sign("example.org/ledger", &admin).unwrap(),
 //! };
 //! let mut src = MemorySource::default();
 //! src.entries.insert(0, entry.to_bytes().unwrap());

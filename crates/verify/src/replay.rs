@@ -20,8 +20,8 @@ use crate::start::Start;
 use crate::verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 use crate::VerifyError;
 use caseledger_core::encoding::DecodeError;
-use caseledger_core::event::{event_bytes_in_entry, Entry, Payload};
-use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::event::{event_bytes_in_entry, Entry};
+use caseledger_core::hash::{ciphertext_digest, entry_hash, merkle_leaf};
 use caseledger_core::merkle::{CompactRange, Hash, Sha256Hasher, TreeHasher};
 use caseledger_core::note::ALG_ED25519;
 use caseledger_core::record::{self, Registry, Step};
@@ -321,16 +321,18 @@ impl<'a> Replay<'a> {
             return;
         };
         // The bytes are canonical (decoded above), so the event's bytes are the slice
-        // between the entry header and the 64-byte signature.
+        // between the store-assigned fields and the signature.
         let event_bytes = event_bytes_in_entry(bytes)
             .map(<[u8]>::to_vec)
             .or_else(|| event.to_bytes().ok());
+        // Signed for this ledger: genesis names the origin, everything after binds it.
+        let origin = self.registry.signing_origin(event).unwrap_or_default();
         match event_bytes {
             Some(b) => self.jobs.push(SigJob {
                 seq: here,
                 record: event.record.clone(),
-                event_bytes: b,
-                signature: entry.event.signature.0,
+                message: entry.event.signature.signed_bytes(origin, &b),
+                signature: entry.event.signature.bytes().0,
                 key,
             }),
             None => self.findings.push(Finding::new(
@@ -353,6 +355,7 @@ impl<'a> Replay<'a> {
         let step = Step {
             seq: Seq(here),
             recorded_at: entry.recorded_at,
+            placement: entry.placement,
             event,
         };
         let slot = ord.and_then(|o| usize::try_from(o).ok());
@@ -415,17 +418,24 @@ impl<'a> Replay<'a> {
             }
             return;
         };
-        match (&event.commitment, payload) {
-            (Some(c), Some(p)) => {
+        if event.commitment.is_some() != entry.content.is_some() {
+            self.findings.push(Finding::new(
+                FindingKind::CommitmentMismatch,
+                Some(here),
+                rid.clone(),
+                "the entry's content seal and the author's commitment disagree (one without the other)",
+            ));
+        }
+        match (&entry.content, payload) {
+            (Some(seal), Some(p)) => {
                 slot.live.present += 1;
                 slot.live.first_present.get_or_insert(here);
-                match Payload::from_stored(p) {
-                    None => self.findings.push(Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload is shorter than its salt")),
-                    Some(p) if p.commitment() != *c => self.findings.push(
-                        Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload does not match the entry's commitment: falsified content")
-                            .expected_found(c, p.commitment()),
-                    ),
-                    Some(_) => {}
+                let found = ciphertext_digest(p);
+                if found != seal.ciphertext {
+                    self.findings.push(
+                        Finding::new(FindingKind::CommitmentMismatch, Some(here), rid.clone(), "stored payload does not match the entry's content seal: falsified content")
+                            .expected_found(seal.ciphertext, found),
+                    );
                 }
             }
             (Some(_), None) => {

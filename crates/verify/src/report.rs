@@ -380,7 +380,7 @@ impl RetentionReport {
                 Status::DestroyedEarly => totals.destroyed_early += 1,
                 Status::ContentMissing => totals.content_missing += 1,
             }
-            let completeness = s.completeness(a.registry().settings);
+            let completeness = s.completeness(&a.registry().settings);
             records.push(ReportRecord {
                 id: r.id.as_str().to_owned(),
                 status: status.name().to_owned(),

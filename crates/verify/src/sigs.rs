@@ -1,7 +1,6 @@
 //! Author signatures: Ed25519 batch verification over chunks spread across cores.
 
 use crate::finding::{Finding, FindingKind};
-use caseledger_core::hash::signing_message;
 use caseledger_core::{PublicKey, RecordId};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
@@ -15,8 +14,9 @@ pub(crate) struct SigJob {
     pub seq: u64,
     /// The record, for the finding.
     pub record: Option<RecordId>,
-    /// The event's canonical bytes.
-    pub event_bytes: Vec<u8>,
+    /// What the signature signs: the event's signing message for the ledger's origin (or
+    /// its SSHSIG signed data, for an ssh-agent signature).
+    pub message: Vec<u8>,
     /// The signature.
     pub signature: [u8; 64],
     /// The key in force for the author at that point.
@@ -70,7 +70,7 @@ fn verify_chunk(chunk: &[SigJob]) -> Vec<Finding> {
     for (i, job) in chunk.iter().enumerate() {
         match cache.get(&job.key) {
             Some(k) => {
-                msgs.push(signing_message(&job.event_bytes));
+                msgs.push(job.message.as_slice());
                 sigs.push(Signature::from_bytes(&job.signature));
                 keys.push(k);
                 idx.push(i);
@@ -81,8 +81,7 @@ fn verify_chunk(chunk: &[SigJob]) -> Vec<Finding> {
             )),
         }
     }
-    let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_err() {
+    if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_err() {
         for (j, &i) in idx.iter().enumerate() {
             let (Some(k), Some(m), Some(s), Some(job)) =
                 (keys.get(j), msgs.get(j), sigs.get(j), chunk.get(i))
@@ -202,15 +201,15 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
 
     fn job(seq: u64, sk: &SigningKey, good: bool) -> SigJob {
-        let event_bytes = seq.to_le_bytes().to_vec();
-        let mut signature = sk.sign(&signing_message(&event_bytes)).to_bytes();
+        let message = seq.to_le_bytes().to_vec();
+        let mut signature = sk.sign(&message).to_bytes();
         if !good {
             signature[0] ^= 1;
         }
         SigJob {
             seq,
             record: None,
-            event_bytes,
+            message,
             signature,
             key: PublicKey(sk.verifying_key().to_bytes()),
         }
@@ -251,7 +250,7 @@ mod tests {
             match key {
                 None => want.push((j.seq, "author signature cannot be checked: the author's key is not a valid Ed25519 key".to_owned())),
                 Some(k) => {
-                    if k.verify_strict(&signing_message(&j.event_bytes), &Signature::from_bytes(&j.signature)).is_err() {
+                    if k.verify_strict(&j.message, &Signature::from_bytes(&j.signature)).is_err() {
                         want.push((j.seq, "author signature does not verify".to_owned()));
                     }
                 }

@@ -10,7 +10,6 @@
 )]
 
 use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
-use caseledger_core::event::Payload;
 use caseledger_core::Seq;
 use caseledger_store::{Ledger, OpenOptions};
 use caseledger_testkit::practice::*;
@@ -28,6 +27,8 @@ const UNCOMMITTED: u64 = 14;
 struct Frames {
     origin: String,
     items: Vec<ArchiveItem>,
+    /// The destroyed record's stored payloads from a backup taken before the destruction.
+    kept: std::collections::HashMap<u64, Vec<u8>>,
 }
 
 impl Frames {
@@ -67,18 +68,24 @@ impl Frames {
     }
 }
 
-fn payload_frame(seq: u64, p: &Payload) -> ArchiveItem {
+/// A made-up stored payload frame (any bytes long enough to be a ciphertext).
+fn payload_frame(seq: u64, content: &[u8]) -> ArchiveItem {
+    let mut stored = content.to_vec();
+    stored.resize(64, 0);
     ArchiveItem::Payload {
         seq: Seq(seq),
-        stored: p.to_stored(),
+        stored,
     }
 }
 
-/// The original payload of `seq` in the practice (before any destruction removed it): what
-/// an insider kept from an old backup.
-fn original_payload(seq: u64) -> Payload {
-    let (evs, _) = practice_events();
-    evs[seq as usize].1.clone().unwrap()
+impl Frames {
+    /// The genuine stored payload of `seq` of the destroyed record, kept from an old backup.
+    fn kept_frame(&self, seq: u64) -> ArchiveItem {
+        ArchiveItem::Payload {
+            seq: Seq(seq),
+            stored: self.kept[&seq].clone(),
+        }
+    }
 }
 
 /// The first entry of a record never destroyed (not `C-A`) that commits to no payload.
@@ -93,9 +100,13 @@ fn uncommitted_record_entry() -> u64 {
 
 fn export(fx: &Fixture) -> PathBuf {
     let path = fx.dir.path().join("ledger.archive");
-    let ledger = Ledger::open(fx.path(), OpenOptions::default()).unwrap();
+    let ledger = Ledger::open(
+        fx.path(),
+        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    )
+    .unwrap();
     ledger
-        .export_archive(std::fs::File::create(&path).unwrap())
+        .export_archive(std::fs::File::create(&path).unwrap(), true)
         .unwrap();
     ledger.close().unwrap();
     path
@@ -105,7 +116,11 @@ fn read(path: &Path) -> Frames {
     let r = ArchiveReader::new(std::fs::File::open(path).unwrap()).unwrap();
     let origin = r.origin().to_owned();
     let items = r.collect::<Result<Vec<_>, _>>().unwrap();
-    Frames { origin, items }
+    Frames {
+        origin,
+        items,
+        kept: Default::default(),
+    }
 }
 
 fn write(path: &Path, f: &Frames) {
@@ -115,6 +130,7 @@ fn write(path: &Path, f: &Frames) {
             ArchiveItem::Entry(b) => w.entry(b).unwrap(),
             ArchiveItem::Payload { seq, stored } => w.payload(*seq, stored).unwrap(),
             ArchiveItem::Checkpoint(n) => w.checkpoint(n).unwrap(),
+            ArchiveItem::ContentKey { slot, bytes } => w.content_key(*slot, bytes).unwrap(),
         }
     }
     std::fs::write(path, w.finish().unwrap()).unwrap();
@@ -131,7 +147,7 @@ const SCENARIOS: &[(&str, Edit, Expect)] = &[
     // A second, falsified payload frame right after the genuine one.
     ("extra_falsified_payload_frame", |f| {
         let at = f.entry_at(B_NOTE1) + 2;
-        f.items.insert(at, payload_frame(B_NOTE1, &Payload::with_salt([9; 32], b"falsified".to_vec())));
+        f.items.insert(at, payload_frame(B_NOTE1, b"falsified"));
     }, &[(K::StrayPayload, Some(B_NOTE1))]),
     // The same frame twice.
     ("duplicate_payload_frame", |f| {
@@ -142,27 +158,30 @@ const SCENARIOS: &[(&str, Edit, Expect)] = &[
     // The destroyed record's note, kept from an old backup, appended after the last entry.
     ("destroyed_payload_after_last_entry", |f| {
         let at = f.after_entries();
-        f.items.insert(at, payload_frame(A_NOTE, &original_payload(A_NOTE)));
+        let p = f.kept_frame(A_NOTE);
+        f.items.insert(at, p);
     }, &[(K::PayloadAfterDestruction, Some(A_NOTE))]),
     // ... or after the checkpoints.
     ("destroyed_payload_after_checkpoints", |f| {
-        f.items.push(payload_frame(A_NOTE, &original_payload(A_NOTE)));
+        let p = f.kept_frame(A_NOTE);
+        f.items.push(p);
     }, &[(K::PayloadAfterDestruction, Some(A_NOTE))]),
     // ... or right after its own entry frame (the frame's place is right: the content is not).
     ("destroyed_payload_in_place", |f| {
         let at = f.entry_at(A_NOTE) + 1;
-        f.items.insert(at, payload_frame(A_NOTE, &original_payload(A_NOTE)));
+        let p = f.kept_frame(A_NOTE);
+        f.items.insert(at, p);
     }, &[(K::PayloadAfterDestruction, Some(A_NOTE))]),
     // A payload frame for an entry that commits to none, after the last entry.
     ("payload_for_uncommitted_entry_after_last_entry", |f| {
         let at = f.after_entries();
-        f.items.insert(at, payload_frame(uncommitted_record_entry(), &Payload::with_salt([3; 32], b"x".to_vec())));
+        f.items.insert(at, payload_frame(uncommitted_record_entry(), b"x"));
     }, &[(K::UnexpectedPayload, Some(UNCOMMITTED))]),
     // ... and right after it.
     ("payload_for_uncommitted_entry_in_place", |f| {
         let s = uncommitted_record_entry();
         let at = f.entry_at(s) + 1;
-        f.items.insert(at, payload_frame(s, &Payload::with_salt([3; 32], b"x".to_vec())));
+        f.items.insert(at, payload_frame(s, b"x"));
     }, &[(K::UnexpectedPayload, Some(UNCOMMITTED))]),
     // A genuine payload frame moved after the next entry's frame: out of order.
     ("payload_frame_out_of_order", |f| {
@@ -179,7 +198,7 @@ const SCENARIOS: &[(&str, Edit, Expect)] = &[
     // A payload frame for a seq the archive holds no entry at.
     ("payload_frame_for_no_entry", |f| {
         let at = f.after_entries();
-        f.items.insert(at, payload_frame(1000, &Payload::with_salt([4; 32], b"x".to_vec())));
+        f.items.insert(at, payload_frame(1000, b"x"));
     }, &[(K::StrayPayload, Some(1000))]),
     // A header naming another origin than genesis.
     ("header_names_another_origin", |f| { f.origin = "other.example/ledger".into(); }, &[(K::ArchiveOriginMismatch, None)]),
@@ -201,6 +220,7 @@ fn archive_frame_suite() {
         let fx = fixture();
         let path = export(&fx);
         let mut frames = read(&path);
+        frames.kept = fx.kept.clone();
         edit(&mut frames);
         write(&path, &frames);
         let v = verify(
@@ -213,7 +233,7 @@ fn archive_frame_suite() {
         let imported = Ledger::import_archive(
             fx.dir.path().join("imported"),
             std::fs::File::open(&path).unwrap(),
-            OpenOptions::default(),
+            OpenOptions::default().with_kek(caseledger_testkit::kek()),
         );
         if expect.is_empty() {
             if !v.is_clean() {
@@ -254,10 +274,10 @@ fn stray_frames_are_reported_by_incremental_runs_too() {
     let fx = fixture();
     let path = export(&fx);
     let mut frames = read(&path);
+    frames.kept = fx.kept.clone();
     let at = frames.after_entries();
-    frames
-        .items
-        .insert(at, payload_frame(A_NOTE, &original_payload(A_NOTE)));
+    let p = frames.kept_frame(A_NOTE);
+    frames.items.insert(at, p);
     write(&path, &frames);
     let src = ArchiveSource::open(&path).unwrap();
     let policy = caseledger_verify::Policy {

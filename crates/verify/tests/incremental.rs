@@ -105,6 +105,7 @@ fn append(fx: &Fixture, events: Vec<(SignedEvent, Option<Payload>, &str)>) {
     let ledger = Ledger::open(
         fx.path(),
         OpenOptions::default()
+            .with_kek(caseledger_testkit::kek())
             .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst)))),
     )
     .unwrap();
@@ -200,7 +201,7 @@ fn tampering_with_a_new_entry_is_caught_incrementally() {
             |fx| {
                 edit_raw(fx.path(), "entries", &N.to_be_bytes(), |v| {
                     let mut e = Entry::from_bytes(&v.unwrap()).unwrap();
-                    e.event.signature.0[3] ^= 1;
+                    e.event.signature.bytes_mut().0[3] ^= 1;
                     Some(e.to_bytes().unwrap())
                 });
             },
@@ -376,7 +377,7 @@ fn rewrite_with_a_fresh_key_is_caught() {
                 EventKind::KeyRevoked { actor } if actor.as_str() == "lic-2" => rotated = true,
                 _ => {}
             }
-            it.entry.event = ev.sign(&fresh(seed)).unwrap();
+            it.entry.event = ev.sign(ORIGIN, &fresh(seed)).unwrap();
         }
     });
     clear_checkpoints(fx.path());
@@ -410,7 +411,9 @@ fn prefix_rewritten_and_rechained_is_caught() {
     // which names the entry and the root the auditor's state holds.
     let fx = fixture();
     let state = state_of(&fx);
-    rewrite(fx.path(), |items| items[3].entry.event.signature.0[1] ^= 1);
+    rewrite(fx.path(), |items| {
+        items[3].entry.event.signature.bytes_mut().0[1] ^= 1
+    });
     let (v, _) = incremental(&fx, &state, &trusted());
     assert_eq!(v.incremental_from(), None);
     let got: Vec<(K, Option<u64>)> = v.findings().iter().map(|f| (f.kind, f.seq)).collect();
@@ -568,11 +571,13 @@ fn archive_and_memory_sources_resume_too() {
     // Archive: exported by the store.
     let archive = fx.dir.path().join("ledger.archive");
     {
-        let ledger =
-            caseledger_store::Ledger::open(fx.path(), caseledger_store::OpenOptions::default())
-                .unwrap();
+        let ledger = caseledger_store::Ledger::open(
+            fx.path(),
+            caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        )
+        .unwrap();
         ledger
-            .export_archive(std::fs::File::create(&archive).unwrap())
+            .export_archive(std::fs::File::create(&archive).unwrap(), true)
             .unwrap();
         ledger.close().unwrap();
     }

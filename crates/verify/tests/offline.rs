@@ -8,7 +8,7 @@ use caseledger_testkit::practice::*;
 use caseledger_testkit::tamper::*;
 use caseledger_testkit::{date, key, rid, Cast};
 use caseledger_verify::asof::verify_as_of;
-use caseledger_verify::bundle::{verify_bundle, Base64, Bundle, BundleEntry, FORMAT_V1};
+use caseledger_verify::bundle::{verify_bundle, Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
 use caseledger_verify::report::{
     fingerprint, sign_report, verify_report, ReportContext, ReportError, RetentionReport, RULE_12,
     SCHEMA_V2, SELF_ATTESTED_WORDS,
@@ -31,6 +31,7 @@ fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
         seq: i as u64,
         entry: Base64(it.entry.to_bytes().unwrap()),
         payload: it.payload.clone().map(Base64),
+        key: None,
         proof: inclusion_proof(&Sha256Hasher, &mem, i as u64, n)
             .unwrap()
             .into_iter()
@@ -38,7 +39,7 @@ fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
             .collect(),
     };
     let mut b = Bundle {
-        format: FORMAT_V1.to_owned(),
+        format: BUNDLE_FORMAT.to_owned(),
         origin: ORIGIN.to_owned(),
         ledger_key: Cast::PRACTICE.verifier().to_vkey_string(),
         checkpoint: checkpoint_note(n, root(&items, n)),
@@ -60,11 +61,13 @@ fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
 fn archive_of_the_store_verifies_like_the_store() {
     let fx = fixture();
     let path = fx.dir.path().join("ledger.archive");
-    let ledger =
-        caseledger_store::Ledger::open(fx.path(), caseledger_store::OpenOptions::default())
-            .unwrap();
+    let ledger = caseledger_store::Ledger::open(
+        fx.path(),
+        caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    )
+    .unwrap();
     ledger
-        .export_archive(std::fs::File::create(&path).unwrap())
+        .export_archive(std::fs::File::create(&path).unwrap(), true)
         .unwrap();
     ledger.close().unwrap();
     let v = verify(
@@ -454,8 +457,14 @@ fn a_past_report_is_the_same_whatever_was_recorded_after_its_day() {
             break;
         }
         then.entries.insert(i as u64, it.entry.to_bytes().unwrap());
-        if let Some(p) = practice_items[i].1.as_ref() {
-            then.payloads.insert(i as u64, p.to_stored());
+        // Stored (encrypted) as they were then: C-A's from before its destruction.
+        if practice_items[i].1.is_some() {
+            let stored = it
+                .payload
+                .clone()
+                .or_else(|| fx.kept.get(&(i as u64)).cloned())
+                .unwrap();
+            then.payloads.insert(i as u64, stored);
         }
     }
     then.checkpoints.push(checkpoint_note(10, root(&items, 10)));

@@ -170,7 +170,7 @@ fn rewrite_with_fresh_keys(fx: &mut Fixture) {
                 _ => {}
             }
             let s = seed_of(ev.author.as_str(), rotated) + 100;
-            it.entry.event = ev.sign(&key(s)).unwrap();
+            it.entry.event = ev.sign(ORIGIN, &key(s)).unwrap();
         }
     });
     let items = load(fx.path());
@@ -365,7 +365,7 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("last_entries_dropped_auditor_checkpoint", |fx| { let held = held_checkpoint(fx); drop_from(fx.path(), SIZE - 2); clear_checkpoints(fx.path()); holding(held) }, &[(K::Truncation, Some(SIZE - 2))]),
     ("old_copy_restored_auditor_holds_newer", restore_old_copy, &[(K::Truncation, Some(SIZE))]),
     ("whole_ledger_rewritten_with_fresh_key", |fx| { let held = held_checkpoint(fx); rewrite_with_fresh_keys(fx); holding(held) }, &[(K::LedgerKeyNotTrusted, Some(0)), (K::CheckpointUntrustedKey, None), (K::RootMismatch, None)]),
-    ("author_signature_bit_flip", |fx| { edit_rechained(fx, C_NOTE1, |it| it.entry.event.signature.0[5] ^= 1); none() }, &[(K::BadSignature, Some(C_NOTE1))]),
+    ("author_signature_bit_flip", |fx| { edit_rechained(fx, C_NOTE1, |it| it.entry.event.signature.bytes_mut().0[5] ^= 1); none() }, &[(K::BadSignature, Some(C_NOTE1))]),
     ("recorded_at_regression", |fx| { edit_rechained(fx, C_NOTE1, |it| it.entry.recorded_at = Timestamp::start_of(date("2016-01-01")).unwrap()); none() }, &[(K::RecordedAtRegressed, Some(C_NOTE1))]),
     ("non_canonical_encoding", |fx| { edit_bytes(fx, C_NOTE1, |v| v[50] = 2); none() }, &[(K::MalformedEntry, Some(C_NOTE1))]),
     ("trailing_bytes", |fx| { edit_bytes(fx, C_NOTE1, |v| v.push(0)); none() }, &[(K::TrailingBytes, Some(C_NOTE1))]),
@@ -509,9 +509,11 @@ fn nothing_to_verify_is_an_error() {
 #[test]
 fn a_running_writer_makes_opening_fail_clearly() {
     let fx = fixture();
-    let writer =
-        caseledger_store::Ledger::open(fx.path(), caseledger_store::OpenOptions::default())
-            .unwrap();
+    let writer = caseledger_store::Ledger::open(
+        fx.path(),
+        caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek()),
+    )
+    .unwrap();
     let err = SledSource::open(fx.path()).unwrap_err();
     assert!(matches!(err, VerifyError::InUse(_)), "{err}");
     assert!(err.to_string().contains("in use"));

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn bench_options(d: Durability) -> OpenOptions {
-    OpenOptions::default().with_durability(d)
+    OpenOptions::default()
+        .with_durability(d)
+        .with_kek(caseledger_bench::bench_kek())
 }
 
 /// A ledger with genesis and the licensee's enrolment.

@@ -25,9 +25,12 @@ pub fn section(o: &Opts, sz: &Sizes, dirs: &mut Dirs, vdir: &Path, table: &mut T
         };
         let archive = dir.with_extension("archive");
         if !archive.exists() {
-            let l = Ledger::open(&dir, OpenOptions::default())?;
+            let l = Ledger::open(
+                &dir,
+                OpenOptions::default().with_kek(caseledger_bench::bench_kek()),
+            )?;
             let part = archive.with_extension("part");
-            l.export_archive(std::io::BufWriter::new(std::fs::File::create(&part)?))?;
+            l.export_archive(std::io::BufWriter::new(std::fs::File::create(&part)?), true)?;
             l.close()?;
             std::fs::rename(&part, &archive)?;
         }

@@ -38,7 +38,10 @@ fn percentile(v: &[f64], q: f64) -> f64 {
 
 fn p6_proofs(dir: &Path) -> Res<ProofFigures> {
     use caseledger_core::merkle::{verify_consistency, verify_inclusion, Sha256Hasher};
-    let l = Ledger::open(dir, OpenOptions::default())?;
+    let l = Ledger::open(
+        dir,
+        OpenOptions::default().with_kek(caseledger_bench::bench_kek()),
+    )?;
     let n = l.head().size;
     let root = l.root();
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;

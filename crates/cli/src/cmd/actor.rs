@@ -6,7 +6,7 @@ use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{Event, EventKind, LedgerSettings, ShortText};
+use caseledger_core::event::{Event, EventKind, LedgerSettings, ShortText, TimeZoneName};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::note::is_valid_key_name;
 use caseledger_core::ActorId;
@@ -51,7 +51,12 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
             admin_key: &admin_key,
             ledger_key: ledger_key.public_key(),
             settings: LedgerSettings {
-                private_practice: a.private_practice,
+                backup_retention_days: a.backup_retention_days,
+                ..LedgerSettings::new(
+                    a.private_practice,
+                    TimeZoneName::new(a.time_zone.as_str())
+                        .map_err(|e| anyhow!("--time-zone: {e}"))?,
+                )
             },
             open: OpenOptions::default(),
         },
@@ -61,7 +66,8 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
     let keys = kd
         .create()
         .and_then(|()| crate::keys::write_private(&kd.ledger_key_path(), &ledger_key, &a.origin))
-        .and_then(|()| kd.write_actor_key(&admin, &admin_key).map(|_| ()));
+        .and_then(|()| kd.write_actor_key(&admin, &admin_key).map(|_| ()))
+        .and_then(|()| kd.write_kek(&caseledger_core::content::Kek::generate()));
     let closed = created.close();
     if let Err(e) = keys.and(closed.map_err(|e| anyhow!("ledger {d}: {e}"))) {
         // Leave nothing half made: the ledger without its keys is useless.

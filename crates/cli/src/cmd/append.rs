@@ -6,7 +6,7 @@ use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{Event, EventKind, Kind, Payload, ShortText};
+use caseledger_core::event::{Event, EventKind, Kind, Payload, ShortText, TerminationReason};
 use caseledger_core::{ActorId, RecordId, Seq};
 use caseledger_store::Durability;
 use std::path::Path;
@@ -49,13 +49,17 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         "hold_placed or hold_released",
     )?;
     unwanted(
-        a.reason.is_some() && kind != Kind::Destruction,
+        a.reason.is_some() && !matches!(kind, Kind::Destruction | Kind::ServiceTerminated),
         "--reason",
-        "destruction",
+        "destruction or service_terminated",
     )?;
     let ek = match kind {
         Kind::ServiceTerminated => EventKind::ServiceTerminated {
             terminated_on: occurred_on,
+            reason: match a.reason.as_deref() {
+                None => TerminationReason::Unstated,
+                Some(r) => TerminationReason::parse(r).map_err(|e| anyhow!("--reason: {e}"))?,
+            },
         },
         Kind::Amendment => EventKind::Amendment {
             amends: Seq(a

@@ -9,6 +9,7 @@ use caseledger_store::{Durability, Ledger, OpenOptions};
 use serde_json::json;
 use std::fs;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 
 /// `caseledger archive export --out FILE`.
 pub(crate) fn export(a: ArchiveExportArgs, out: &Out) -> Result<Outcome> {
@@ -31,10 +32,13 @@ pub(crate) fn export(a: ArchiveExportArgs, out: &Out) -> Result<Outcome> {
         let f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)
             .map_err(crate::io::io_why)?;
         let mut w = BufWriter::new(f);
-        let s = ledger.export_archive(&mut w).map_err(|e| anyhow!("{e}"))?;
+        let s = ledger
+            .export_archive(&mut w, a.with_content_keys)
+            .map_err(|e| anyhow!("{e}"))?;
         let f = w.into_inner().map_err(|e| anyhow!("{}", e.error()))?;
         f.sync_all().map_err(crate::io::io_why)?;
         fs::hard_link(&tmp, &a.out).map_err(crate::io::io_why)?;

@@ -10,7 +10,7 @@ use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::note::{Note, NoteSigner};
 use caseledger_core::RecordId;
 use caseledger_store::{BundleCheckpoint, Durability, ExportError};
-use caseledger_verify::bundle::{verify_bundle as verify_bundle_with, Bundle, FORMAT_V1};
+use caseledger_verify::bundle::{verify_bundle as verify_bundle_with, Bundle, BUNDLE_FORMAT};
 use caseledger_verify::Policy;
 use serde_json::json;
 use std::fs;
@@ -102,7 +102,7 @@ pub(crate) fn verify_bundle(
                 e.column()
             ),
             Category::Data => anyhow!(
-                "bundle {p}: not a {FORMAT_V1} bundle (line {}, column {})",
+                "bundle {p}: not a {BUNDLE_FORMAT} bundle (line {}, column {})",
                 e.line(),
                 e.column()
             ),

@@ -1,18 +1,20 @@
 //! `caseledger import`: the JSONL ingest format (parsed by [`super::ingest`]).
 //!
 //! Phase 1 parses and validates every line (nothing is written if any line is bad);
-//! phase 2 signs and appends them in batches with deferred durability and one flush.
-//! Nonces and payload salts are derived from the author's secret key (see
-//! [`super::ingest`]), so re-running the same file is refused as a replay.
+//! phase 2 skips the lines already imported (by their request key, see
+//! [`super::ingest::request_key`]), signs the rest with random nonces and salts, judges the
+//! whole file against the ledger's rules before the first write (a refused file writes
+//! nothing, so the corrected file simply runs again), then appends in batches with
+//! deferred durability and one flush.
 
-use super::ingest::{derive_nonce_salt, parse_line, payload_of, split_lines, Line, LineKind};
+use super::ingest::{parse_line, request_key, split_lines, Line, LineKind};
 use super::ledger_ops::{open, store_why};
 use super::ImportArgs;
 use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
-use caseledger_core::event::{Event, EventKind};
+use caseledger_core::event::{Event, EventKind, Payload};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Violation;
 use caseledger_core::ActorId;
@@ -101,8 +103,9 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
     };
     let kd = KeyDir::of(&dir);
     let (lines, signers) = phase1(&input, &kd).map_err(|e| anyhow!("import {what}: {e:#}"))?;
+    let file_digest = *blake3::hash(&input).as_bytes();
     drop(input);
-    import_lines(&dir, &what, lines, signers, BATCH, out)
+    import_lines(&dir, &what, file_digest, lines, signers, BATCH, out)
 }
 
 impl Signers<'_> {
@@ -116,10 +119,12 @@ impl Signers<'_> {
     }
 }
 
-/// Phase 2: sign and append in batches, one flush at the end.
+/// Phase 2: skip lines already imported, sign the rest, judge them all, then append in
+/// batches, one flush at the end.
 fn import_lines(
     dir: &Path,
     what: &str,
+    file_digest: [u8; 32],
     lines: Vec<Line>,
     mut signers: Signers<'_>,
     batch: usize,
@@ -130,89 +135,99 @@ fn import_lines(
         .origin()
         .map(|o| o.as_str().to_owned())
         .unwrap_or_default();
+    let secret = match signers.dir().kek()? {
+        Some(k) => k.as_bytes().to_vec(),
+        None => origin.as_bytes().to_vec(),
+    };
     let before = ledger.head().size;
-    let total = u64::try_from(lines.len()).unwrap_or(u64::MAX);
+    // 1. Lines this file already put in the ledger (a re-run, or a run cut short).
+    let mut fresh = Vec::with_capacity(lines.len());
+    let mut already = 0usize;
+    for line in lines {
+        let key = request_key(&secret, &file_digest, line.line);
+        let seen = ledger
+            .request_seen(&key)
+            .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
+        match seen {
+            Some(_) => already += 1,
+            None => fresh.push((line, key)),
+        }
+    }
+    // 2. Sign: random nonces and salts, signed now.
+    let mut items = Vec::with_capacity(fresh.len());
+    for (line, key) in &fresh {
+        let sk = signers.key(&line.author)?;
+        let kind = match &line.kind {
+            LineKind::Event(k) => k.clone(),
+            LineKind::Enrol { actor, role } => {
+                let k = signers.key(actor)?;
+                EventKind::ActorEnrolled {
+                    actor: actor.clone(),
+                    role: *role,
+                    public_key: k.public_key(),
+                }
+            }
+        };
+        let ev = Event::new(
+            line.record.clone(),
+            line.author.clone(),
+            kind,
+            line.occurred_on,
+        );
+        let (signed, payload) = ev
+            .sign_with_payload(&origin, &sk, line.payload.clone().map(Payload::new))
+            .map_err(|e| anyhow!("line {}: {e}", line.line))?;
+        items.push((signed, payload, Some(*key)));
+    }
+    // 3. The whole file against the rules before the first write.
+    let plain: Vec<_> = items
+        .iter()
+        .map(|(e, p, _)| (e.clone(), p.clone()))
+        .collect();
+    if let Err(e) = ledger.check_batch(plain) {
+        let line = e
+            .index
+            .and_then(|i| fresh.get(i))
+            .map_or(0, |(l, _)| l.line);
+        let mut why = store_why(&e.error);
+        if matches!(e.error, StoreError::Refused(Violation::Replay { .. })) {
+            why.push_str(" (the same signed event is already in the ledger)");
+        }
+        return Err(anyhow!(
+            "import {what}: line {line}: {why}; nothing was imported (fix the line and run the file again)"
+        ));
+    }
+    // 4. Keys of actors this file enrols, then the entries in batches.
+    for (line, _) in &fresh {
+        if let LineKind::Enrol { actor, .. } = &line.kind {
+            if let Some(k) = signers.generated.remove(actor) {
+                signers
+                    .dir()
+                    .write_actor_key(actor, &k)
+                    .with_context(|| format!("line {}", line.line))?;
+            }
+        }
+    }
+    let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
     let pb = out.progress(total, "importing");
     let mut imported = 0usize;
-    let mut written_keys: Vec<ActorId> = Vec::new();
-    let mut failure: Option<(usize, String)> = None;
-    let mut lines = lines.into_iter().peekable();
-    while lines.peek().is_some() {
-        let chunk: Vec<Line> = lines.by_ref().take(batch).collect();
-        let mut items = Vec::with_capacity(chunk.len());
-        for line in &chunk {
-            let key = signers.key(&line.author)?;
-            let (nonce, salt) = derive_nonce_salt(&key, &origin, line);
-            let kind = match &line.kind {
-                LineKind::Event(k) => k.clone(),
-                LineKind::Enrol { actor, role } => {
-                    let k = signers.key(actor)?;
-                    EventKind::ActorEnrolled {
-                        actor: actor.clone(),
-                        role: *role,
-                        public_key: k.public_key(),
-                    }
-                }
-            };
-            // The derived nonce, not Event::new's random one: a re-run is a replay.
-            let ev = Event {
-                record: line.record.clone(),
-                author: line.author.clone(),
-                kind,
-                occurred_on: line.occurred_on,
-                commitment: None,
-                nonce,
-            };
-            let item = ev
-                .sign_with_payload(&key, payload_of(line, salt))
-                .map_err(|e| anyhow!("line {}: {e}", line.line))?;
-            items.push(item);
+    let mut items = items.into_iter().peekable();
+    let mut lines = fresh.iter().map(|(l, _)| l.line);
+    while items.peek().is_some() {
+        let chunk: Vec<_> = items.by_ref().take(batch).collect();
+        let first = lines.next().unwrap_or(0);
+        let n = chunk.len();
+        ledger.append_batch_keyed(chunk).map_err(|e| {
+            anyhow!(
+                "import {what}: from line {first}: {}; {imported} earlier line(s) were imported: run the file again to import the rest",
+                store_why(&e.error)
+            )
+        })?;
+        for _ in 1..n {
+            lines.next();
         }
-        // Keys of actors enrolled in this batch are written before the batch, so that an
-        // enrolled actor always has its key; unused ones are removed on refusal.
-        for line in &chunk {
-            if let LineKind::Enrol { actor, .. } = &line.kind {
-                if let Some(k) = signers.generated.remove(actor) {
-                    signers
-                        .dir()
-                        .write_actor_key(actor, &k)
-                        .with_context(|| format!("line {}", line.line))?;
-                    written_keys.push(actor.clone());
-                }
-            }
-        }
-        match ledger.append_batch(items.clone()) {
-            Ok(_) => {
-                imported += chunk.len();
-                pb.set_position(u64::try_from(imported).unwrap_or(u64::MAX));
-            }
-            Err(e) => {
-                let index = e.index.unwrap_or(0);
-                // The batch was all or nothing: write the lines before the refused one.
-                if index > 0 {
-                    let head: Vec<_> = items.into_iter().take(index).collect();
-                    ledger.append_batch(head).map_err(|e2| {
-                        anyhow!("line {}: {}", chunk[0].line, store_why(&e2.error))
-                    })?;
-                    imported += index;
-                }
-                let bad = chunk.get(index).map_or(0, |l| l.line);
-                // Remove the keys of actors whose enrolment was not written.
-                for line in chunk.iter().skip(index) {
-                    if let LineKind::Enrol { actor, .. } = &line.kind {
-                        if written_keys.contains(actor) {
-                            signers.dir().remove_actor_key(actor);
-                        }
-                    }
-                }
-                let mut why = store_why(&e.error);
-                if matches!(e.error, StoreError::Refused(Violation::Replay { .. })) {
-                    why.push_str(" (this line was already imported: import nonces are derived from the file's lines, so re-running a file is refused instead of duplicating events)");
-                }
-                failure = Some((bad, why));
-                break;
-            }
-        }
+        imported += n;
+        pb.set_position(u64::try_from(imported).unwrap_or(u64::MAX));
     }
     pb.finish_and_clear();
     ledger
@@ -220,13 +235,12 @@ fn import_lines(
         .map_err(|e| anyhow!("ledger {}: flushing: {e}", dir.display()))?;
     let size = ledger.head().size;
     drop(ledger);
-    if let Some((line, why)) = failure {
-        return Err(anyhow!(
-            "import {what}: line {line}: {why}; {imported} earlier line(s) were imported (ledger size {before} -> {size})"
-        ));
-    }
     if out.json {
-        out.json_data(&json!({ "imported": imported, "size": size }))?;
+        out.json_data(&json!({ "imported": imported, "already_imported": already, "size": size }))?;
+    } else if already > 0 {
+        out.say(format!(
+            "imported {imported} event(s) from {what}; {already} line(s) were already in the ledger; ledger size {before} -> {size}"
+        ));
     } else {
         out.say(format!(
             "imported {imported} event(s) from {what}; ledger size {before} -> {size}"

@@ -1,17 +1,15 @@
 //! The JSONL ingest format (DESIGN.md, "Ingest format"): one line parsed and validated into
-//! a [`Line`], and the nonce and payload salt derived for it.
+//! a [`Line`], and the idempotency key of each line.
 //!
-//! Nonces and payload salts are derived from the author's secret key, the ledger origin,
-//! the line number and the line bytes, so re-running the same file is refused by the
-//! store as a replay instead of duplicating events, and nobody without the author's key
-//! can use a nonce to guess a line's content.
+//! Nonces and payload salts are random (the OS RNG); a line is known again by its request
+//! key, a keyed hash of the file's digest and the line number (docs/FORMAT.md §3), stored
+//! with the entry: re-running a file appends nothing and says how many lines were there.
 
 use anyhow::{anyhow, bail, Result};
 use base64::Engine;
-use caseledger_core::event::{EventKind, Kind, Payload, Role, ShortText};
-use caseledger_core::hash::IMPORT_NONCE_CONTEXT;
-use caseledger_core::keys::SigningKey;
-use caseledger_core::{ActorId, Date, Nonce, RecordId, Seq};
+use caseledger_core::event::{EventKind, Kind, Role, ShortText, TerminationReason};
+use caseledger_core::{ActorId, Date, RecordId, Seq};
+use caseledger_store::RequestKey;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -37,8 +35,6 @@ struct RawLine {
 pub(crate) struct Line {
     /// 1-based line number in the file.
     pub line: usize,
-    /// BLAKE3 of the line's bytes (input to the nonce derivation).
-    pub digest: [u8; 32],
     pub author: ActorId,
     pub record: Option<RecordId>,
     pub kind: LineKind,
@@ -162,7 +158,7 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
     if !matches!(kind, Kind::HoldPlaced | Kind::HoldReleased) {
         forbid(&raw.matter, "matter", kind)?;
     }
-    if kind != Kind::Destruction {
+    if !matches!(kind, Kind::Destruction | Kind::ServiceTerminated) {
         forbid(&raw.reason, "reason", kind)?;
     }
     if !matches!(kind, Kind::ActorEnrolled | Kind::KeyRevoked) {
@@ -189,6 +185,12 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
         }),
         Kind::ServiceTerminated => LineKind::Event(EventKind::ServiceTerminated {
             terminated_on: occurred_on,
+            reason: match field_str(&raw.reason, "reason")? {
+                None => TerminationReason::Unstated,
+                Some(r) => TerminationReason::parse(r).map_err(|_| {
+                    anyhow!("reason: expected unstated, completed, impairment, dual_relationship or other")
+                })?,
+            },
         }),
         Kind::Amendment => LineKind::Event(EventKind::Amendment {
             amends: Seq(amends.ok_or_else(|| anyhow!("amends: required for amendment lines"))?),
@@ -208,7 +210,6 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
     };
     Ok(Line {
         line,
-        digest: *blake3::hash(bytes).as_bytes(),
         author,
         record,
         kind,
@@ -226,36 +227,17 @@ pub(crate) fn split_lines(input: &[u8]) -> impl Iterator<Item = (usize, &[u8])> 
         .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
 }
 
-/// Deterministic nonce and payload salt for an imported line: keyed by the author's secret
-/// (docs/FORMAT.md §3, "import nonce and salt").
-pub(crate) fn derive_nonce_salt(
-    author_key: &SigningKey,
-    origin: &str,
-    line: &Line,
-) -> (Nonce, [u8; 32]) {
-    let seed = author_key.seed();
-    let key = blake3::derive_key(IMPORT_NONCE_CONTEXT, &seed[..]);
-    let mut h = blake3::Hasher::new_keyed(&key);
-    h.update(
-        &u64::try_from(origin.len())
-            .unwrap_or(u64::MAX)
-            .to_be_bytes(),
-    );
-    h.update(origin.as_bytes());
-    h.update(&u64::try_from(line.line).unwrap_or(u64::MAX).to_be_bytes());
-    h.update(&line.digest);
-    let mut out = [0u8; 48];
-    h.finalize_xof().fill(&mut out);
-    let mut nonce = [0u8; 16];
-    nonce.copy_from_slice(&out[..16]);
-    let mut salt = [0u8; 32];
-    salt.copy_from_slice(&out[16..]);
-    (Nonce(nonce), salt)
-}
+/// BLAKE3 derive-key context of the key of import request keys.
+pub(crate) const IMPORT_REQUEST_CONTEXT: &str = "caseledger import request v2";
 
-/// Builds the payload of a line with its derived salt.
-pub(crate) fn payload_of(line: &Line, salt: [u8; 32]) -> Option<Payload> {
-    line.payload
-        .as_ref()
-        .map(|p| Payload::with_salt(salt, p.clone()))
+/// The request key of line `line` of a file whose BLAKE3 digest is `file_digest`:
+/// `BLAKE3-keyed(k, file_digest || u64 BE line)` with `k = BLAKE3-derive-key("caseledger
+/// import request v2", secret)`, where `secret` is the practice's content key (or, for a
+/// ledger without one, its origin): the stored key says nothing about the file.
+pub(crate) fn request_key(secret: &[u8], file_digest: &[u8; 32], line: usize) -> RequestKey {
+    let key = blake3::derive_key(IMPORT_REQUEST_CONTEXT, secret);
+    let mut h = blake3::Hasher::new_keyed(&key);
+    h.update(file_digest);
+    h.update(&u64::try_from(line).unwrap_or(u64::MAX).to_be_bytes());
+    RequestKey(*h.finalize().as_bytes())
 }

@@ -10,11 +10,15 @@ use caseledger_store::{Durability, Ledger, OpenOptions, Receipt, StoreError};
 use serde_json::json;
 use std::path::Path;
 
-/// Opens a ledger for writing.
+/// Opens a ledger for writing, with the practice's content key (KEK) when the key
+/// directory holds one (payloads need it).
 pub(crate) fn open(dir: &Path, durability: Durability) -> Result<Ledger> {
     crate::io::check_ledger_dir(dir)?;
-    Ledger::open(dir, OpenOptions::default().with_durability(durability))
-        .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))
+    let mut options = OpenOptions::default().with_durability(durability);
+    if let Some(kek) = crate::keys::KeyDir::of(dir).kek()? {
+        options = options.with_kek(kek);
+    }
+    Ledger::open(dir, options).map_err(|e| anyhow!("ledger {}: {e}", dir.display()))
 }
 
 /// Today on the ledger's clock (UTC).
@@ -49,8 +53,11 @@ pub(crate) fn sign_append(
     event: Event,
     payload: Option<Payload>,
 ) -> Result<Receipt, StoreError> {
+    let origin = ledger.origin().ok_or(StoreError::Refused(
+        caseledger_core::record::Violation::Shape("the ledger has no genesis".into()),
+    ))?;
     let (signed, payload) = event
-        .sign_with_payload(key, payload)
+        .sign_with_payload(origin.as_str(), key, payload)
         .map_err(StoreError::from)?;
     ledger.append(signed, payload)
 }

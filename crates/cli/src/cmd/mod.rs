@@ -127,6 +127,14 @@ pub(crate) struct InitArgs {
     /// The first admin's actor id.
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub admin: String,
+    /// The practice's IANA time zone (retention days are calendar days there), e.g.
+    /// America/Chicago. Fixed in genesis.
+    #[arg(long, value_name = "TZ", default_value = "UTC")]
+    pub time_zone: String,
+    /// How many days the practice keeps backups (reports state it beside each
+    /// destruction: older backups may hold destroyed content until they expire).
+    #[arg(long, value_name = "DAYS", default_value_t = 0)]
+    pub backup_retention_days: u32,
 }
 
 /// `caseledger actor`.
@@ -225,7 +233,9 @@ pub(crate) struct AppendArgs {
     /// hold_placed / hold_released: the matter (a case number, never clinical content).
     #[arg(long)]
     pub matter: Option<String>,
-    /// destruction: the authority or policy.
+    /// destruction: the authority or policy. service_terminated: why (completed,
+    /// impairment, dual_relationship, other; rules (4) and (5) need a written notice and
+    /// a referral after impairment or a dual relationship).
     #[arg(long)]
     pub reason: Option<String>,
 }
@@ -388,6 +398,11 @@ pub(crate) struct ArchiveExportArgs {
     /// The archive file to write (must not exist).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Include the records' content keys (wrapped by the practice's KEK; unreadable
+    /// without it). Without them the archive proves integrity but its payloads cannot be
+    /// read back.
+    #[arg(long)]
+    pub with_content_keys: bool,
 }
 
 /// `caseledger archive import`.

@@ -290,7 +290,7 @@ pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
     let c = clock(s, &src);
     let last = entry_at(&src, s.last_seq);
     drop(src);
-    let completeness = s.completeness(read.asof.registry().settings);
+    let completeness = s.completeness(&read.asof.registry().settings);
     let missing = completeness.missing();
     if out.json {
         out.json_data(&json!({
