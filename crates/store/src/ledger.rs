@@ -86,6 +86,9 @@ pub struct Ledger {
     pub(crate) counters: Counters,
     pub(crate) keys: KeyCache,
     pub(crate) upper: UpperNodes,
+    // Dropped after `trees` (fields drop in order): sled writes a snapshot file with the
+    // process umask when its last handle goes; this makes it 0600 while we hold the lock.
+    pub(crate) _private: crate::modes::TightenOnDrop,
     // Dropped last: the advisory lock outlives the database handle.
     pub(crate) _lock: File,
 }

@@ -29,6 +29,7 @@ mod commit;
 pub mod error;
 mod export;
 mod group;
+pub mod modes;
 pub use caseledger_core::layout;
 pub mod ledger;
 mod open;
