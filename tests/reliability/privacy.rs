@@ -505,9 +505,9 @@ fn private_key_files_are_0600_and_refused_when_readable() {
         "keys generate",
     );
     let mut keys = vec![
-        w.join("L/keys/ledger.pem"),
-        w.join("L/keys/actors/admin.pem"),
-        w.join("L/keys/actors/lic.pem"),
+        w.join(caseledger_testkit::keys_path!("ledger.pem")),
+        w.join(caseledger_testkit::keys_path!("actors/admin.pem")),
+        w.join(caseledger_testkit::keys_path!("actors/lic.pem")),
         w.join("k.pem"),
     ];
     keys.retain(|k| k.exists());
@@ -545,7 +545,7 @@ fn private_key_files_are_0600_and_refused_when_readable() {
             std::fs::set_permissions(k, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         }
         // Through the CLI: the ledger key signs checkpoints, the actor key signs appends.
-        let ledger_key = w.join("L/keys/ledger.pem");
+        let ledger_key = w.join(caseledger_testkit::keys_path!("ledger.pem"));
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(mode))
             .expect("chmod");
         let o = run(w, &["checkpoint", "--ledger", "L"], None);
@@ -556,7 +556,7 @@ fn private_key_files_are_0600_and_refused_when_readable() {
         );
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(0o600))
             .expect("chmod");
-        let lic = w.join("L/keys/actors/lic.pem");
+        let lic = w.join(caseledger_testkit::keys_path!("actors/lic.pem"));
         std::fs::set_permissions(&lic, std::fs::Permissions::from_mode(mode)).expect("chmod");
         let o = run(
             w,

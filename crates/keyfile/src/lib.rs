@@ -124,8 +124,8 @@ pub enum KeyFileError {
     /// The two passphrases typed differ.
     #[error("the passphrases do not match")]
     PassphraseMismatch,
-    /// A passphrase file is not UTF-8 text.
-    #[error("passphrase file {} is not UTF-8 text", path.display())]
+    /// A passphrase or identity file is not UTF-8 text.
+    #[error("{} is not UTF-8 text", path.display())]
     BadPassphraseFile {
         /// The passphrase file path.
         path: PathBuf,
@@ -226,8 +226,8 @@ pub fn write_new_encrypted(
 }
 
 /// Creates `path` 0600 (never overwriting), writes `bytes`, fsyncs file and directory;
-/// removes a partly written file.
-pub(crate) fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+/// removes a partly written file. For key material and what goes with it (recovery kit).
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
     let mut file = match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -329,6 +329,20 @@ fn read_secret_text(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
         });
     }
     Ok(buf)
+}
+
+/// Reads a small secret text file (an age identity): the key file checks (regular file,
+/// no group or other access, at most [`MAX_KEY_FILE_LEN`]), UTF-8.
+pub fn read_secret_string(path: &Path) -> Result<Zeroizing<String>, KeyFileError> {
+    let mut buf = read_secret_text(path)?;
+    let bytes = std::mem::take(&mut *buf);
+    String::from_utf8(bytes).map(Zeroizing::new).map_err(|e| {
+        // Zeroize the bytes we could not use.
+        drop(Zeroizing::new(e.into_bytes()));
+        KeyFileError::BadPassphraseFile {
+            path: path.to_owned(),
+        }
+    })
 }
 
 /// As [`read`], with the passphrase (when the key is encrypted) from `source`.

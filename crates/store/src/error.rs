@@ -124,9 +124,8 @@ pub enum StoreError {
     /// holds clinical content and is opened for writing only when private to its user
     /// (like ssh with a private key). Nothing was opened.
     #[error(
-        "ledger {}: {} is accessible by group or others (mode {mode:04o}); a ledger must be \
-         private to its user: run `chmod -R go-rwx {}`",
-        dir.display(),
+        "{} is accessible by group or others (mode {mode:04o}); a ledger must be private \
+         to its user: run `chmod -R go-rwx {}`",
         path.display(),
         dir.display()
     )]

@@ -99,7 +99,7 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
     } else {
         a.file.display().to_string()
     };
-    let kd = KeyDir::of(&dir);
+    let kd = KeyDir::resolve(a.keys.get(), &dir, || super::ledger_ops::origin_of(&dir))?;
     let (lines, signers) = phase1(&input, &kd).map_err(|e| anyhow!("import {what}: {e:#}"))?;
     drop(input);
     import_lines(&dir, &what, lines, signers, BATCH, out)

@@ -17,6 +17,20 @@ pub(crate) fn open(dir: &Path, durability: Durability) -> Result<Ledger> {
         .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))
 }
 
+/// The origin of the ledger at `dir` (opened for writing and closed again): for finding
+/// the default key directory before a command opens the ledger itself.
+pub(crate) fn origin_of(dir: &Path) -> Result<String> {
+    let ledger = open(dir, Durability::Immediate)?;
+    let origin = ledger
+        .origin()
+        .map(|o| o.as_str().to_owned())
+        .ok_or_else(|| anyhow!("ledger {}: has no genesis", dir.display()))?;
+    ledger
+        .close()
+        .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
+    Ok(origin)
+}
+
 /// Today on the ledger's clock (UTC).
 pub(crate) fn today() -> Result<Date> {
     Timestamp::now()
