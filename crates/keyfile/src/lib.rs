@@ -102,10 +102,11 @@ pub enum KeyFileError {
         /// What was wrong (never includes key bytes).
         source: KeyError,
     },
-    /// The key file is encrypted and no passphrase source is available.
+    /// A passphrase is needed (an encrypted key file, a new one, a kit) and no passphrase
+    /// source is available.
     #[error(
-        "key file {} is encrypted: set CASELEDGER_PASSPHRASE_FILE to a file holding its \
-         passphrase, or run on a terminal to be asked",
+        "a passphrase is needed for {}: set CASELEDGER_PASSPHRASE_FILE to a file holding it, \
+         or run on a terminal to be asked",
         path.display()
     )]
     NeedsPassphrase {

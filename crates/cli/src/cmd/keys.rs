@@ -136,14 +136,11 @@ pub(crate) fn recover(a: KeysRecoverArgs, out: &Out) -> Result<Outcome> {
         (None, Some(f)) => KitIdentity::Passphrase(
             Passphrase::from_file(f).map_err(|e| anyhow!("--passphrase-file: {e}"))?,
         ),
-        (None, None) => {
-            KitIdentity::Passphrase(PassphraseSource::from_env().get(&a.kit).map_err(|e| {
-                anyhow!(
-                    "recovery kit {}: {e} (or give --identity FILE)",
-                    a.kit.display()
-                )
-            })?)
-        }
+        (None, None) => KitIdentity::Passphrase(
+            PassphraseSource::from_env()
+                .get(&a.kit)
+                .map_err(|e| anyhow!("{e} (or give --identity FILE)"))?,
+        ),
     };
     let kek = open_kit(&kit, &opener).map_err(|e| anyhow!("{}: {e}", a.kit.display()))?;
     let kd = caseledger_keyfile::KeyDir::at(&a.keys);
