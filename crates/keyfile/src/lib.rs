@@ -125,6 +125,14 @@ pub enum KeyFileError {
     /// The two passphrases typed differ.
     #[error("the passphrases do not match")]
     PassphraseMismatch,
+    /// A passphrase file is missing or is not a regular file.
+    #[error("passphrase file {}: {why}", path.display())]
+    PassphraseFile {
+        /// The passphrase file path.
+        path: PathBuf,
+        /// What is wrong ("not found", "not a regular file").
+        why: &'static str,
+    },
     /// A passphrase or identity file is not UTF-8 text.
     #[error("{} is not UTF-8 text", path.display())]
     BadPassphraseFile {

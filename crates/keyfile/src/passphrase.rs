@@ -38,7 +38,17 @@ impl Passphrase {
     /// Reads a passphrase file: a regular file, no group or other access, at most 4 KiB,
     /// UTF-8; one trailing `\n` (or `\r\n`) is not part of the passphrase.
     pub fn from_file(path: &Path) -> Result<Passphrase, KeyFileError> {
-        let file = crate::open_private(path)?;
+        let file = crate::open_private(path).map_err(|e| match e {
+            KeyFileError::NotFound { path } => KeyFileError::PassphraseFile {
+                path,
+                why: "not found",
+            },
+            KeyFileError::NotAFile { path } => KeyFileError::PassphraseFile {
+                path,
+                why: "not a regular file",
+            },
+            other => other,
+        })?;
         let mut buf = Zeroizing::new(Vec::with_capacity(PASSPHRASE_CAP));
         file.take(MAX_PASSPHRASE_FILE + 1)
             .read_to_end(&mut buf)
