@@ -12,10 +12,12 @@ SAMPLE=ledger-data/sample/practice.jsonl
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
 L="$DEMO/ledger"
+# Private keys live outside the ledger directory; here beside it, under the demo output.
+K="$DEMO/keys"
 echo "== caseledger demo: the sample practice ($(wc -l < "$SAMPLE") events) =="
-"$BIN" init "$L" --origin demo.caseledger.example/sample-practice --private-practice
-"$BIN" import --ledger "$L" "$SAMPLE"
-"$BIN" checkpoint --ledger "$L" > "$DEMO/checkpoint.txt"
+"$BIN" init "$L" --keys "$K" --origin demo.caseledger.example/sample-practice --private-practice
+"$BIN" import --ledger "$L" --keys "$K" "$SAMPLE"
+"$BIN" checkpoint --ledger "$L" --keys "$K" > "$DEMO/checkpoint.txt"
 echo "-- checkpoint (keep a copy outside this machine; verify --trusted checks against it):"
 cat "$DEMO/checkpoint.txt"
 "$BIN" keys export --ledger "$L" --format note > "$DEMO/ledger.vkey"
@@ -35,6 +37,7 @@ ssh-keygen -Y verify -f "$R/allowed_signers" -I "$IDENTITY" -n caseledger-report
 openssl pkeyutl -verify -pubin -inkey "$R/report-key.pem" -rawin -in "$R/report.json" -sigfile "$R/report.json.ed25519"
 cat <<MSG
 
-Demo ledger:  $L   (keys in $L/keys/, mode 0600)
+Demo ledger:  $L   (mode 0700, files 0600; no key inside it)
+Keys:         $K   (private keys 0600, the content key and its recovery kit: keep the kit offsite)
 Report:       $R/report.html (open in a browser), report.json, report.csv, manifest.sha256 (signed; covers every file)
 MSG

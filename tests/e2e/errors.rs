@@ -69,7 +69,13 @@ fn every_file_argument_refuses_bad_files() {
             vkey,
             "{F}",
         ],
-        vec!["report", "verify", "{F}", "--key", "L/keys/ledger.pub"],
+        vec![
+            "report",
+            "verify",
+            "{F}",
+            "--key",
+            caseledger_testkit::keys_path!("ledger.pub"),
+        ],
         vec!["report", "verify", "fake-report.json", "--key", "{F}"],
         vec!["keys", "export", "--key", "{F}"],
         vec![
@@ -452,7 +458,7 @@ fn malformed_and_missing_arguments() {
                 "keys",
                 "export",
                 "--key",
-                "L/keys/ledger.pem",
+                caseledger_testkit::keys_path!("ledger.pem"),
                 "--format",
                 "xml",
             ],
@@ -460,7 +466,12 @@ fn malformed_and_missing_arguments() {
         ),
         (vec!["keys", "export"], "--key"),
         (
-            vec!["keys", "generate", "--out", "L/keys/ledger.pem"],
+            vec![
+                "keys",
+                "generate",
+                "--out",
+                caseledger_testkit::keys_path!("ledger.pem"),
+            ],
             "ledger.pem",
         ),
         (vec!["completions", "tcsh"], "tcsh"),
@@ -469,7 +480,7 @@ fn malformed_and_missing_arguments() {
             vec![
                 "cosign",
                 "--key",
-                "L/keys/ledger.pem",
+                caseledger_testkit::keys_path!("ledger.pem"),
                 "--state",
                 "w.json",
                 "x",
@@ -503,7 +514,7 @@ fn private_keys_readable_by_others_are_refused() {
     let before = f.snapshot();
     let cases: Vec<(&str, Vec<&str>)> = vec![
         (
-            "L/keys/actors/lic-1.pem",
+            caseledger_testkit::keys_path!("actors/lic-1.pem"),
             vec![
                 "append",
                 "--ledger",
@@ -519,31 +530,33 @@ fn private_keys_readable_by_others_are_refused() {
             ],
         ),
         (
-            "L/keys/actors/lic-1.pem",
+            caseledger_testkit::keys_path!("actors/lic-1.pem"),
             vec!["import", "--ledger", "L", "events.jsonl"],
         ),
         (
-            "L/keys/actors/admin.pem",
+            caseledger_testkit::keys_path!("actors/admin.pem"),
             vec![
                 "actor", "add", "--ledger", "L", "--id", "lic-2", "--role", "licensee",
             ],
         ),
         (
-            "L/keys/actors/cust-1.pem",
+            caseledger_testkit::keys_path!("actors/cust-1.pem"),
             vec![
                 "hold", "place", "--ledger", "L", "--record", "C-OLD", "--matter", "M-1",
                 "--author", "cust-1",
             ],
         ),
         (
-            "L/keys/actors/cust-1.pem",
+            caseledger_testkit::keys_path!("actors/cust-1.pem"),
             vec![
                 "destroy", "--ledger", "L", "--record", "C-OLD", "--author", "cust-1", "--reason",
                 "r",
             ],
         ),
-        ("L/keys/ledger.pem", vec!["checkpoint", "--ledger", "L"]),
-        ("L/keys/ledger.pem", vec!["keys", "export", "--ledger", "L"]),
+        (
+            caseledger_testkit::keys_path!("ledger.pem"),
+            vec!["checkpoint", "--ledger", "L"],
+        ),
         (
             "rk.pem",
             vec![

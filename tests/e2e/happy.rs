@@ -17,7 +17,10 @@ fn init_prints_the_verifier_key_and_makes_0600_keys() {
     let out = ok(&f.run(&["init", "L", "--origin", ORIGIN]));
     let vkey = out.trim();
     assert!(vkey.starts_with(&format!("{ORIGIN}+")), "{vkey}");
-    for k in ["L/keys/ledger.pem", "L/keys/actors/admin.pem"] {
+    for k in [
+        caseledger_testkit::keys_path!("ledger.pem"),
+        caseledger_testkit::keys_path!("actors/admin.pem"),
+    ] {
         let mode = fs::metadata(f.path(k)).expect(k).permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{k}");
         assert!(fs::read_to_string(f.path(k))
@@ -37,7 +40,9 @@ fn init_prints_the_verifier_key_and_makes_0600_keys() {
         "--admin",
         "root-1",
     ]));
-    assert!(f.path("M/keys/actors/root-1.pem").is_file());
+    assert!(caseledger_testkit::cli::keys_in(f.dir(), "example.org/m")
+        .join("actors/root-1.pem")
+        .is_file());
 }
 
 #[test]
@@ -98,7 +103,7 @@ fn verify_a_clean_ledger_with_the_key_and_a_trusted_checkpoint() {
         .unwrap();
     ok(&o);
     // The wrong key is a finding, not success.
-    let other = stdout(&f.run(&["init", "M", "--origin", ORIGIN]));
+    let other = stdout(&f.run(&["init", "M", "--origin", ORIGIN, "--keys", "mkeys"]));
     let o = f.run(&["verify", "--ledger", "L", "--key", other.trim()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
@@ -204,7 +209,7 @@ fn export_writes_the_library_bundle_byte_for_byte() {
         // The CLI signed (and stored) a checkpoint of the head: the newest one.
         // With the practice's content key, as the CLI has it: the bundle carries the
         // record's entry keys.
-        let kek = caseledger_keyfile::read_kek(&f.ledger().join("keys/kek")).unwrap();
+        let kek = caseledger_keyfile::read_kek(&f.keys()).unwrap();
         let ledger = Ledger::open(f.ledger(), OpenOptions::default().with_kek(kek)).unwrap();
         let rid = caseledger_core::RecordId::new(record).unwrap();
         let lib = ledger
@@ -554,7 +559,8 @@ fn actor_add_revoke_and_key_rotation() {
     // A revoked actor can sign nothing more.
     ok(&f.run(&["actor", "revoke", "--ledger", "L", "--id", "lic-1"]));
     assert!(
-        !f.path("L/keys/actors/lic-1.pem").exists(),
+        !f.path(caseledger_testkit::keys_path!("actors/lic-1.pem"))
+            .exists(),
         "the revoked key is moved aside"
     );
     let line = fails(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
@@ -570,7 +576,9 @@ fn actor_add_revoke_and_key_rotation() {
         "actor", "add", "--ledger", "L", "--id", "lic-ext", "--role", "licensee", "--pubkey",
         "ext.pub",
     ]));
-    assert!(!f.path("L/keys/actors/lic-ext.pem").exists());
+    assert!(!f
+        .path(caseledger_testkit::keys_path!("actors/lic-ext.pem"))
+        .exists());
     // Enrolling twice is refused.
     fails(&f.run(&[
         "actor", "add", "--ledger", "L", "--id", "lic-ext", "--role", "licensee", "--pubkey",

@@ -136,7 +136,7 @@ fn actor_enrolled_lines_create_keys_and_payload_base64_works() {
     ok(&o);
     assert!(stderr(&o).contains("imported 4 event(s)"), "{}", stderr(&o));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(f.path("L/keys/actors/lic-9.pem"))
+    let mode = std::fs::metadata(f.path(caseledger_testkit::keys_path!("actors/lic-9.pem")))
         .unwrap()
         .permissions()
         .mode()
@@ -146,5 +146,7 @@ fn actor_enrolled_lines_create_keys_and_payload_base64_works() {
     // A refused enrolment leaves no key file behind.
     f.write("dup.jsonl", br#"{"kind":"actor_enrolled","occurred_on":"2025-01-01","author":"lic-1","actor":"lic-10","role":"licensee"}"#);
     fails(&f.run(&["import", "--ledger", "L", "dup.jsonl"]));
-    assert!(!f.path("L/keys/actors/lic-10.pem").exists());
+    assert!(!f
+        .path(caseledger_testkit::keys_path!("actors/lic-10.pem"))
+        .exists());
 }

@@ -5,6 +5,9 @@
 //!
 //! * [`anchor`]: every `verify` verdict names its anchor; a self-attested run is never
 //!   "intact", and `--require-anchor` makes it exit 1.
+//! * [`custody`]: keys outside the ledger directory, private file modes whatever the umask,
+//!   the KEK's recovery kit, passphrase-encrypted keys, a report signed through ssh-agent, no
+//!   private key in a copy of the ledger.
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
@@ -22,6 +25,7 @@
 //!   verifies a private copy and writes nothing.
 
 mod anchor;
+mod custody;
 mod errors;
 mod guide_example;
 mod happy;

@@ -8,7 +8,7 @@
 //! `CASELEDGER_CHROMIUM` to use another binary, and `CASELEDGER_SCREENSHOT_DIR` to keep the
 //! screenshots.
 
-use caseledger_testkit::cli::bin;
+use caseledger_testkit::cli::{bin, bin_in};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -103,7 +103,7 @@ fn run_chromium(page: &Path, extra: &[String]) -> String {
 /// The ledger from the committed sample and a report over it, in `dir`.
 fn sample_report(dir: &Path) -> PathBuf {
     let ledger = dir.join("L");
-    bin()
+    bin_in(dir)
         .args([
             "init",
             ledger.to_str().unwrap(),
@@ -113,12 +113,12 @@ fn sample_report(dir: &Path) -> PathBuf {
         ])
         .assert()
         .success();
-    bin()
+    bin_in(dir)
         .args(["import", "--ledger", ledger.to_str().unwrap()])
         .arg(sample_path())
         .assert()
         .success();
-    bin()
+    bin_in(dir)
         .args(["checkpoint", "--ledger", ledger.to_str().unwrap()])
         .assert()
         .success();

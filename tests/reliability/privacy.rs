@@ -505,9 +505,9 @@ fn private_key_files_are_0600_and_refused_when_readable() {
         "keys generate",
     );
     let mut keys = vec![
-        w.join("L/keys/ledger.pem"),
-        w.join("L/keys/actors/admin.pem"),
-        w.join("L/keys/actors/lic.pem"),
+        caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("ledger.pem"),
+        caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("actors/admin.pem"),
+        caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("actors/lic.pem"),
         w.join("k.pem"),
     ];
     keys.retain(|k| k.exists());
@@ -545,7 +545,8 @@ fn private_key_files_are_0600_and_refused_when_readable() {
             std::fs::set_permissions(k, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         }
         // Through the CLI: the ledger key signs checkpoints, the actor key signs appends.
-        let ledger_key = w.join("L/keys/ledger.pem");
+        let ledger_key =
+            caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("ledger.pem");
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(mode))
             .expect("chmod");
         let o = run(w, &["checkpoint", "--ledger", "L"], None);
@@ -556,7 +557,7 @@ fn private_key_files_are_0600_and_refused_when_readable() {
         );
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(0o600))
             .expect("chmod");
-        let lic = w.join("L/keys/actors/lic.pem");
+        let lic = caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("actors/lic.pem");
         std::fs::set_permissions(&lic, std::fs::Permissions::from_mode(mode)).expect("chmod");
         let o = run(
             w,

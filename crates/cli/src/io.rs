@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Inputs larger than this are refused (a payload, a checkpoint, a key, a report).
@@ -87,7 +88,8 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes a file atomically, replacing any existing one (temp file, fsync, rename, dir fsync).
+/// Writes a file atomically, replacing any existing one (temp file, fsync, rename, dir
+/// fsync), mode 0600.
 pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     let name = path
@@ -96,9 +98,12 @@ pub(crate) fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_default();
     let tmp: PathBuf = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
+        // 0600 whatever the umask: bundles, reports and state files may carry clinical
+        // content or what points to it; the owner shares them deliberately.
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;

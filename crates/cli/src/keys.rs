@@ -1,56 +1,95 @@
-//! The ledger's key directory (`<DIR>/keys/`) and reading key files.
+//! The key directory (outside the ledger directory) and reading key files.
 //!
-//! * `keys/ledger.pem`: the ledger (checkpoint) key, PKCS#8 v1 PEM, 0600.
-//! * `keys/actors/<actor-id>.pem`: each author's signing key, 0600.
-//! * `<name>.pub` beside each: the public key as an OpenSSH line.
+//! * `<KEYS>/ledger.pem`: the ledger (checkpoint) key, PKCS#8 PEM, 0600.
+//! * `<KEYS>/actors/<actor-id>.pem`: each author's signing key, 0600.
+//! * `<KEYS>/kek`, `<KEYS>/recovery-kit.age`: the content key-encryption key and its kit.
+//! * `<name>.pub` beside each key: the public key as an OpenSSH line.
+//!
+//! `<KEYS>` is `--keys DIR` (or `CASELEDGER_KEYS`), else
+//! `$XDG_CONFIG_HOME/caseledger/<origin>/` (`~/.config/caseledger/<origin>/`); never inside
+//! the ledger directory.
 
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::{ActorId, PublicKey};
 use caseledger_keyfile as keyfile;
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The key directory of a ledger.
 pub(crate) struct KeyDir {
-    root: PathBuf,
+    inner: keyfile::KeyDir,
 }
 
 impl KeyDir {
-    /// The key directory of the ledger at `ledger`.
-    pub fn of(ledger: &Path) -> KeyDir {
-        KeyDir {
-            root: ledger.join("keys"),
-        }
+    /// The key directory of the ledger at `ledger`: `--keys` if given, else the default for
+    /// its origin (`origin` is called only then). Refused when inside the ledger directory.
+    pub fn resolve(
+        keys: Option<&Path>,
+        ledger: &Path,
+        origin: impl FnOnce() -> Result<String>,
+    ) -> Result<KeyDir> {
+        let inner = match keys {
+            Some(k) => keyfile::KeyDir::at(k),
+            None => keyfile::KeyDir::default_for(&origin()?).map_err(|e| anyhow!("{e}"))?,
+        };
+        inner.check_outside(ledger).map_err(|e| anyhow!("{e}"))?;
+        Ok(KeyDir { inner })
     }
 
-    /// Creates `keys/` and `keys/actors/` with mode 0700 (fine if they exist).
+    /// The key directory of an open ledger; the practice's content key (KEK) in it, if
+    /// any, is given to the ledger (payloads are written and read with it).
+    pub fn of(keys: Option<&Path>, ledger: &caseledger_store::Ledger) -> Result<KeyDir> {
+        let kd = KeyDir::resolve(keys, ledger.dir(), || {
+            ledger
+                .origin()
+                .map(|o| o.as_str().to_owned())
+                .ok_or_else(|| anyhow!("ledger {}: has no genesis", ledger.dir().display()))
+        })?;
+        if let Some(kek) = kd.kek()? {
+            ledger.set_kek(kek);
+        }
+        Ok(kd)
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        self.inner.root()
+    }
+
+    /// The library's view.
+    pub fn inner(&self) -> &keyfile::KeyDir {
+        &self.inner
+    }
+
+    /// Creates the directory and `actors/` with mode 0700 (fine if they exist).
     pub fn create(&self) -> Result<()> {
-        for d in [self.root.clone(), self.root.join("actors")] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&d)
-                .map_err(crate::io::io_why)
-                .with_context(|| format!("key directory {}", d.display()))?;
-        }
-        Ok(())
+        self.inner
+            .create()
+            .map_err(|e| anyhow!("key directory {}: {e}", self.root().display()))
     }
 
-    /// `keys/ledger.pem`.
+    /// `<KEYS>/ledger.pem`.
     pub fn ledger_key_path(&self) -> PathBuf {
-        self.root.join("ledger.pem")
+        self.inner.ledger_key_path()
     }
 
-    /// `keys/actors/<id>.pem`.
+    /// `<KEYS>/actors/<id>.pem`.
     pub fn actor_key_path(&self, id: &ActorId) -> PathBuf {
-        self.root.join("actors").join(format!("{id}.pem"))
+        self.inner.actor_key_path(id)
     }
 
-    /// Reads the ledger (checkpoint) key.
+    /// Reads the ledger (checkpoint) key, with a hint when it is not there.
     pub fn ledger_key(&self) -> Result<SigningKey> {
-        read_private(&self.ledger_key_path())
+        let path = self.ledger_key_path();
+        if !path.exists() {
+            bail!(
+                "ledger key: {} not found (the key directory is --keys DIR, or \
+                 $XDG_CONFIG_HOME/caseledger/<origin>/ by default)",
+                path.display()
+            );
+        }
+        read_private(&path)
     }
 
     /// Reads an actor's signing key, with a hint when it is not there.
@@ -58,7 +97,7 @@ impl KeyDir {
         let path = self.actor_key_path(id);
         if !path.exists() {
             bail!(
-                "author {id}: no signing key ({} not found; enrol the actor with `caseledger actor add`)",
+                "author {id}: no signing key ({} not found; enrol the actor with `caseledger actor add`, or give the key directory with --keys)",
                 path.display()
             );
         }
@@ -72,30 +111,21 @@ impl KeyDir {
 
     /// Writes a new actor key (0600, never overwriting) and its `.pub` beside it.
     pub fn write_actor_key(&self, id: &ActorId, key: &SigningKey) -> Result<PathBuf> {
+        self.create()?;
         let path = self.actor_key_path(id);
         write_private(&path, key, &format!("{id}"))?;
         Ok(path)
     }
 
-    /// `keys/kek`: the practice's content key (32 raw bytes, 0600).
-    pub fn kek_path(&self) -> PathBuf {
-        self.root.join("kek")
-    }
-
-    /// Reads the content key, if the key directory has one (refused when others can read it).
+    /// Reads the practice's content key (KEK), if the key directory has one (refused when
+    /// others can read it).
     pub fn kek(&self) -> Result<Option<caseledger_core::content::Kek>> {
-        let path = self.kek_path();
-        if !path.exists() {
+        if !self.inner.kek_path().exists() {
             return Ok(None);
         }
-        keyfile::read_kek(&path)
+        keyfile::read_kek(self.root())
             .map(Some)
             .map_err(|e| anyhow!("{e}"))
-    }
-
-    /// Writes a new content key (0600, never overwriting).
-    pub fn write_kek(&self, kek: &caseledger_core::content::Kek) -> Result<()> {
-        keyfile::write_kek(&self.kek_path(), kek).map_err(|e| anyhow!("{e}"))
     }
 
     /// Removes an actor key written by this run that was not used (a refused enrolment).
@@ -108,7 +138,29 @@ impl KeyDir {
 
 /// Writes a private key file (0600, refuses to overwrite) and an OpenSSH `.pub` beside it.
 pub(crate) fn write_private(path: &Path, key: &SigningKey, comment: &str) -> Result<()> {
-    keyfile::write_new(path, key).map_err(|e| anyhow!("{e}"))?;
+    write_private_with(path, key, comment, None)
+}
+
+/// A new passphrase for `path`: from `CASELEDGER_PASSPHRASE_FILE`, else asked twice on the
+/// terminal.
+pub(crate) fn new_passphrase(path: &Path) -> Result<keyfile::Passphrase> {
+    keyfile::PassphraseSource::from_env()
+        .get_new(path)
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// As [`write_private`], encrypted with `passphrase` when one is given.
+pub(crate) fn write_private_with(
+    path: &Path,
+    key: &SigningKey,
+    comment: &str,
+    passphrase: Option<&keyfile::Passphrase>,
+) -> Result<()> {
+    match passphrase {
+        Some(p) => keyfile::write_new_encrypted(path, key, p),
+        None => keyfile::write_new(path, key),
+    }
+    .map_err(|e| anyhow!("{e}"))?;
     let pub_path = path.with_extension("pub");
     let line = format!("{}\n", key.public_key().to_openssh(comment));
     // The public half is a convenience; an existing .pub is replaced.
@@ -117,7 +169,9 @@ pub(crate) fn write_private(path: &Path, key: &SigningKey, comment: &str) -> Res
     Ok(())
 }
 
-/// Reads a private key file (0600, PKCS#8 PEM). The error names the file, never the key.
+/// Reads a private key file (0600, PKCS#8 PEM, plain or passphrase-encrypted: the
+/// passphrase from `CASELEDGER_PASSPHRASE_FILE`, else a prompt on a terminal). The error
+/// names the file, never the key.
 pub(crate) fn read_private(path: &Path) -> Result<SigningKey> {
     keyfile::read(path).map_err(|e| anyhow!("{e}"))
 }
@@ -148,3 +202,6 @@ pub(crate) fn public_arg(arg: &str, what: &str) -> Result<PublicKey> {
 
 /// Key files larger than this are not keys.
 pub(crate) const MAX_KEY_TEXT: u64 = 64 * 1024;
+
+/// The recovery kit's file name.
+pub(crate) const RECOVERY_KIT_NAME: &str = caseledger_keyfile::keydir::RECOVERY_KIT_FILE;

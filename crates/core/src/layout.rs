@@ -11,7 +11,9 @@
 //! <DIR>/checkpoints.log   every signed checkpoint note, appended and fsynced (framing below)
 //! <DIR>/lock              empty file; the owning process holds an exclusive advisory lock
 //!                         (flock via fs2) on it for as long as the ledger is open
-//! <DIR>/keys/             belongs to the CLI; the store never touches it
+//! No private key is ever in <DIR> (a key directory outside it holds them: docs/GUIDE.md,
+//! "Keys"). <DIR> is 0700 and every file in it 0600; the store refuses to write to a <DIR>
+//! where anything is accessible by group or others.
 //! ```
 //!
 //! # Trees

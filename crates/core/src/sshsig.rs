@@ -99,10 +99,22 @@ pub fn signed_data_sha512(namespace: &str, message: &[u8]) -> Vec<u8> {
 /// Signs `message` in `namespace` (e.g. [`REPORT_NAMESPACE`]) with SHA-512;
 /// returns the armoured signature, ending with a newline, as `ssh-keygen -Y sign` writes it.
 pub fn sign(key: &SigningKey, namespace: &str, message: &[u8]) -> Result<String, SshSigError> {
+    let sig = key.sign(&to_be_signed(namespace, message)?);
+    Ok(armor(&key.public_key(), namespace, &sig))
+}
+
+/// The bytes an Ed25519 key signs for an SSHSIG over `message` in `namespace` (SHA-512).
+/// For signers that hold the key elsewhere (ssh-agent): sign these, then [`armor`].
+pub fn to_be_signed(namespace: &str, message: &[u8]) -> Result<Vec<u8>, SshSigError> {
     if namespace.is_empty() {
         return Err(SshSigError::EmptyNamespace);
     }
-    let sig = key.sign(&signed_data_sha512(namespace, message));
+    Ok(signed_data_sha512(namespace, message))
+}
+
+/// The armoured SSHSIG from the signer's key and its Ed25519 signature over
+/// [`to_be_signed`]`(namespace, message)`. Does not check the signature.
+pub fn armor(key: &PublicKey, namespace: &str, sig: &SignatureBytes) -> String {
     let mut sig_blob = Vec::with_capacity(83);
     put_ssh_string(&mut sig_blob, SSH_ED25519.as_bytes());
     put_ssh_string(&mut sig_blob, &sig.0);
@@ -110,7 +122,7 @@ pub fn sign(key: &SigningKey, namespace: &str, message: &[u8]) -> Result<String,
     let mut blob = Vec::with_capacity(200);
     blob.extend_from_slice(MAGIC);
     blob.extend_from_slice(&VERSION.to_be_bytes());
-    put_ssh_string(&mut blob, &key.public_key().to_ssh_blob());
+    put_ssh_string(&mut blob, &key.to_ssh_blob());
     put_ssh_string(&mut blob, namespace.as_bytes());
     put_ssh_string(&mut blob, b"");
     put_ssh_string(&mut blob, b"sha512");
@@ -126,7 +138,7 @@ pub fn sign(key: &SigningKey, namespace: &str, message: &[u8]) -> Result<String,
     }
     out.push_str(END);
     out.push('\n');
-    Ok(out)
+    out
 }
 
 fn dearmor(armored: &str) -> Result<Vec<u8>, SshSigError> {

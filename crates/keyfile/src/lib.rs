@@ -1,12 +1,18 @@
-//! caseledger-keyfile: private key files. PKCS#8 v1 PEM (readable by `openssl pkey`),
-//! created with mode 0600 and never overwritten, refused on read when group or others can
-//! access them (like ssh's "UNPROTECTED PRIVATE KEY FILE").
+//! caseledger-keyfile: key custody. Private key files are PKCS#8 PEM (readable by
+//! `openssl pkey`), plain (`PRIVATE KEY`) or passphrase-encrypted (`ENCRYPTED PRIVATE KEY`,
+//! PBES2), created with mode 0600 and never overwritten, refused on read when group or
+//! others can access them (like ssh's "UNPROTECTED PRIVATE KEY FILE").
+//!
+//! * [`keydir`]: the key directory, outside the ledger directory, where `init` puts the
+//!   ledger, admin and actor keys and the content key-encryption key.
+//! * [`kek`]: the 32-byte content key-encryption key (KEK) and its recovery kit (age).
+//! * [`passphrase`]: passphrases from `CASELEDGER_PASSPHRASE_FILE` or a terminal prompt.
+//! * [`signer`] and [`agent`]: signing with a key file or through ssh-agent.
 //!
 //! Errors name the path, never the key. Buffers holding key text are zeroized.
 //!
-//! Unix only (file modes). Kept apart from `caseledger-store`, which never reads a key
-//! file, so that the store builds everywhere; key custody (key directories, agents,
-//! encrypted keys) grows here.
+//! Unix only (file modes, ssh-agent's socket). Kept apart from `caseledger-store`, which
+//! never reads a key file, so that the store builds everywhere.
 //!
 //! ```
 //! use caseledger_core::keys::SigningKey;
@@ -22,13 +28,29 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-use caseledger_core::content::Kek;
+pub mod agent;
+pub mod kek;
+pub mod keydir;
+pub mod passphrase;
+pub mod signer;
+
+pub use kek::{read_kek, write_kek, Kek};
+pub use keydir::KeyDir;
+pub use passphrase::{Passphrase, PassphraseSource, PASSPHRASE_FILE_ENV};
+pub use signer::Signer;
+
 use caseledger_core::keys::{KeyError, SigningKey};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
+
+/// PBKDF2 iterations for keys we encrypt (OWASP's 2023 figure for PBKDF2-HMAC-SHA256).
+pub const PBKDF2_ITERATIONS: u32 = 600_000;
+
+/// PEM label of a passphrase-encrypted PKCS#8 key (RFC 5958 `EncryptedPrivateKeyInfo`).
+pub const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
 /// A key file larger than this is not a key (a PKCS#8 PEM Ed25519 key is ~120 bytes).
 pub const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
@@ -80,6 +102,79 @@ pub enum KeyFileError {
         /// What was wrong (never includes key bytes).
         source: KeyError,
     },
+    /// A passphrase is needed (an encrypted key file, a new one, a kit) and no passphrase
+    /// source is available.
+    #[error(
+        "a passphrase is needed for {}: set CASELEDGER_PASSPHRASE_FILE to a file holding it, \
+         or run on a terminal to be asked",
+        path.display()
+    )]
+    NeedsPassphrase {
+        /// The key file path.
+        path: PathBuf,
+    },
+    /// The passphrase does not decrypt the key file (or the encrypted file is damaged).
+    #[error("key file {}: wrong passphrase (or a damaged encrypted key)", path.display())]
+    WrongPassphrase {
+        /// The key file path.
+        path: PathBuf,
+    },
+    /// An empty passphrase was given.
+    #[error("the passphrase is empty")]
+    EmptyPassphrase,
+    /// The two passphrases typed differ.
+    #[error("the passphrases do not match")]
+    PassphraseMismatch,
+    /// A passphrase file is missing or is not a regular file.
+    #[error("passphrase file {}: {why}", path.display())]
+    PassphraseFile {
+        /// The passphrase file path.
+        path: PathBuf,
+        /// What is wrong ("not found", "not a regular file").
+        why: &'static str,
+    },
+    /// A passphrase or identity file is not UTF-8 text.
+    #[error("{} is not UTF-8 text", path.display())]
+    BadPassphraseFile {
+        /// The passphrase file path.
+        path: PathBuf,
+    },
+    /// A KEK file is not exactly 32 bytes.
+    #[error("content key file {} is not a 32-byte key", path.display())]
+    BadKek {
+        /// The KEK file path.
+        path: PathBuf,
+    },
+    /// Encrypting a key file failed (the PKCS#5 layer's reason; never key bytes).
+    #[error("could not encrypt key file {}: {why}", path.display())]
+    Encrypt {
+        /// The key file path.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// A key directory inside the ledger directory: copying the ledger would copy the keys.
+    #[error(
+        "key directory {} is inside the ledger directory {}: keys must live outside it \
+         (a copy of the ledger must carry no private key); choose another --keys",
+        keys.display(),
+        ledger.display()
+    )]
+    InsideLedger {
+        /// The key directory.
+        keys: PathBuf,
+        /// The ledger directory.
+        ledger: PathBuf,
+    },
+    /// Neither `XDG_CONFIG_HOME` nor `HOME` is set, so there is no default key directory.
+    #[error("no default key directory: neither XDG_CONFIG_HOME nor HOME is set; give --keys DIR")]
+    NoHome,
+    /// The recovery kit could not be written or opened (age's reason; never key bytes).
+    #[error("recovery kit: {why}")]
+    Kit {
+        /// Why.
+        why: String,
+    },
     /// Any other I/O failure.
     #[error("I/O error on key file {}: {source}", path.display())]
     Io {
@@ -90,7 +185,7 @@ pub enum KeyFileError {
     },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
     move |source| KeyFileError::Io {
         path: path.to_owned(),
         source,
@@ -101,74 +196,47 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyFileError + '_ {
 /// with wider permissions), writes `key` as PKCS#8 v1 PEM, and makes it
 /// durable (file and directory fsync). A partly written file is removed.
 pub fn write_new(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
-    write_protected(path, key.to_pkcs8_pem().as_bytes())
+    write_secret_file(path, key.to_pkcs8_pem().as_bytes())
 }
 
-/// Reads a private key file written by [`write_new`] (or `openssl genpkey`):
-/// refuses a non-regular file and any mode with group or other bits set.
-pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let buf = read_protected(path)?;
-    let malformed = |source| KeyFileError::Malformed {
+/// As [`write_new`], but the key is encrypted with `passphrase`: PKCS#8
+/// `EncryptedPrivateKeyInfo` (PBES2: PBKDF2-HMAC-SHA256, [`PBKDF2_ITERATIONS`], and
+/// AES-256-CBC, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes), PEM label
+/// `ENCRYPTED PRIVATE KEY`, which `openssl pkey` reads with the passphrase. (PBES2 with
+/// scrypt would be stronger, but OpenSSL refuses the usual scrypt parameters by its
+/// default memory limit.)
+pub fn write_new_encrypted(
+    path: &Path,
+    key: &SigningKey,
+    passphrase: &Passphrase,
+) -> Result<(), KeyFileError> {
+    use pkcs8::der::pem::LineEnding;
+    let encrypt_err = |why: String| KeyFileError::Encrypt {
         path: path.to_owned(),
-        source,
+        why,
     };
-    let text = std::str::from_utf8(&buf).map_err(|_| {
-        malformed(KeyError::NotPem {
-            expected: "PRIVATE KEY",
-        })
-    })?;
-    SigningKey::from_pkcs8_pem(text).map_err(malformed)
+    let der = key.to_pkcs8_der();
+    let info =
+        pkcs8::PrivateKeyInfo::try_from(der.as_slice()).map_err(|e| encrypt_err(e.to_string()))?;
+    let mut salt = [0u8; 16];
+    let mut iv = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut iv);
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
+            .map_err(|e| encrypt_err(e.to_string()))?;
+    let doc = info
+        .encrypt_with_params(params, passphrase.expose().as_bytes())
+        .map_err(|e| encrypt_err(e.to_string()))?;
+    let pem = doc
+        .to_pem(ENCRYPTED_LABEL, LineEnding::LF)
+        .map_err(|e| encrypt_err(e.to_string()))?;
+    write_secret_file(path, pem.as_bytes())
 }
 
-/// The PEM label of the practice's content key file (DESIGN v2 principle 6).
-pub const KEK_LABEL: &str = "CASELEDGER CONTENT KEY";
-
-/// Writes the practice's content key (KEK) as a PEM block labelled [`KEK_LABEL`], mode 0600,
-/// never overwriting (like [`write_new`]).
-pub fn write_kek(path: &Path, kek: &Kek) -> Result<(), KeyFileError> {
-    use base64::Engine;
-    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(kek.as_bytes()));
-    let text = Zeroizing::new(format!(
-        "-----BEGIN {KEK_LABEL}-----\n{}\n-----END {KEK_LABEL}-----\n",
-        b64.as_str()
-    ));
-    write_protected(path, text.as_bytes())
-}
-
-/// Reads a content key file written by [`write_kek`], with the checks of [`read`].
-pub fn read_kek(path: &Path) -> Result<Kek, KeyFileError> {
-    use base64::Engine;
-    let buf = read_protected(path)?;
-    let malformed = || KeyFileError::Malformed {
-        path: path.to_owned(),
-        source: KeyError::NotPem {
-            expected: KEK_LABEL,
-        },
-    };
-    let text = std::str::from_utf8(&buf).map_err(|_| malformed())?;
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let begin = format!("-----BEGIN {KEK_LABEL}-----");
-    let end = format!("-----END {KEK_LABEL}-----");
-    let (Some(b), Some(body), Some(e), None) =
-        (lines.next(), lines.next(), lines.next(), lines.next())
-    else {
-        return Err(malformed());
-    };
-    if b != begin || e != end {
-        return Err(malformed());
-    }
-    let bytes = Zeroizing::new(
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|_| malformed())?,
-    );
-    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| malformed())?;
-    Ok(Kek::from_bytes(key))
-}
-
-/// Creates `path` 0600 (never overwriting), writes `bytes`, makes it durable; a partly
-/// written file is removed.
-fn write_protected(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
+/// Creates `path` 0600 (never overwriting), writes `bytes`, fsyncs file and directory;
+/// removes a partly written file. For key material and what goes with it (recovery kit).
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
     let mut file = match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -183,8 +251,10 @@ fn write_protected(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
         }
         Err(e) => return Err(io_err(path)(e)),
     };
-    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
         drop(file);
+        // We created it: remove the partial key rather than leave a broken one behind.
         let _ = fs::remove_file(path);
         return Err(io_err(path)(e));
     }
@@ -197,9 +267,9 @@ fn write_protected(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
         .map_err(io_err(path))
 }
 
-/// Reads a protected file: a regular file, no group or other permission bits, at most
-/// [`MAX_KEY_FILE_LEN`] bytes; the buffer is zeroized when dropped.
-fn read_protected(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+/// Opens a file that holds a secret: refuses a non-regular file and any mode with group
+/// or other bits set, and judges the file actually opened.
+pub(crate) fn open_private(path: &Path) -> Result<File, KeyFileError> {
     let not_found_or_io = |e: io::Error| {
         if e.kind() == io::ErrorKind::NotFound {
             KeyFileError::NotFound {
@@ -216,21 +286,40 @@ fn read_protected(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
         });
     }
     let file = File::open(path).map_err(not_found_or_io)?;
-    // Judge the file we actually opened.
     let meta = file.metadata().map_err(io_err(path))?;
     if !meta.is_file() {
         return Err(KeyFileError::NotAFile {
             path: path.to_owned(),
         });
     }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
+    let mode = passphrase::mode_of(&meta);
+    if passphrase::too_open(mode) {
         return Err(KeyFileError::Unprotected {
             path: path.to_owned(),
             mode,
         });
     }
-    if meta.len() > MAX_KEY_FILE_LEN {
+    Ok(file)
+}
+
+/// Reads a private key file written by [`write_new`] or [`write_new_encrypted`] (or
+/// `openssl genpkey`, `openssl pkcs8 -topk8`): refuses a non-regular file and any mode with
+/// group or other bits set. An encrypted key takes its passphrase from
+/// [`PassphraseSource::from_env`].
+pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
+    read_with(path, &PassphraseSource::from_env())
+}
+
+/// Whether the key file at `path` is passphrase-encrypted (its PEM label), after the same
+/// checks as [`read`]. For callers that want to ask for a passphrase only when needed.
+pub fn is_encrypted(path: &Path) -> Result<bool, KeyFileError> {
+    let buf = read_secret_text(path)?;
+    Ok(std::str::from_utf8(&buf).is_ok_and(|t| t.contains(ENCRYPTED_LABEL)))
+}
+
+fn read_secret_text(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+    let file = open_private(path)?;
+    if file.metadata().map_err(io_err(path))?.len() > MAX_KEY_FILE_LEN {
         return Err(KeyFileError::TooLarge {
             path: path.to_owned(),
         });
@@ -251,9 +340,62 @@ fn read_protected(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     Ok(buf)
 }
 
+/// Reads a small secret text file (an age identity): the key file checks (regular file,
+/// no group or other access, at most [`MAX_KEY_FILE_LEN`]), UTF-8.
+pub fn read_secret_string(path: &Path) -> Result<Zeroizing<String>, KeyFileError> {
+    let mut buf = read_secret_text(path)?;
+    let bytes = std::mem::take(&mut *buf);
+    String::from_utf8(bytes).map(Zeroizing::new).map_err(|e| {
+        // Zeroize the bytes we could not use.
+        drop(Zeroizing::new(e.into_bytes()));
+        KeyFileError::BadPassphraseFile {
+            path: path.to_owned(),
+        }
+    })
+}
+
+/// As [`read`], with the passphrase (when the key is encrypted) from `source`.
+pub fn read_with(path: &Path, source: &PassphraseSource) -> Result<SigningKey, KeyFileError> {
+    let buf = read_secret_text(path)?;
+    let malformed = |source| KeyFileError::Malformed {
+        path: path.to_owned(),
+        source,
+    };
+    let text = std::str::from_utf8(&buf).map_err(|_| {
+        malformed(KeyError::NotPem {
+            expected: "PRIVATE KEY",
+        })
+    })?;
+    if !text.contains(ENCRYPTED_LABEL) {
+        return SigningKey::from_pkcs8_pem(text).map_err(malformed);
+    }
+    let (label, doc) = pkcs8::SecretDocument::from_pem(text.trim())
+        .map_err(|_| malformed(KeyError::BadPem("unreadable ENCRYPTED PRIVATE KEY block")))?;
+    if label != ENCRYPTED_LABEL {
+        return Err(malformed(KeyError::WrongPemLabel {
+            expected: ENCRYPTED_LABEL,
+            found: label.chars().take(40).collect(),
+        }));
+    }
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+        .map_err(|_| malformed(KeyError::BadDer("encrypted PKCS#8 private key")))?;
+    let passphrase = source.get(path)?;
+    // A wrong passphrase shows as bad padding or as DER that does not parse: both are
+    // "wrong passphrase" to the user (the file's integrity has no other check).
+    let plain = info.decrypt(passphrase.expose().as_bytes()).map_err(|_| {
+        KeyFileError::WrongPassphrase {
+            path: path.to_owned(),
+        }
+    })?;
+    SigningKey::from_pkcs8_der(plain.as_bytes()).map_err(|_| KeyFileError::WrongPassphrase {
+        path: path.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn mode_of(p: &Path) -> u32 {
         fs::metadata(p).unwrap().permissions().mode() & 0o7777
@@ -269,26 +411,6 @@ mod tests {
         let text = fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("-----BEGIN PRIVATE KEY-----\n"));
         assert_eq!(read(&p).unwrap().public_key(), k.public_key());
-    }
-
-    #[test]
-    fn kek_round_trips_with_mode_0600_and_is_refused_when_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("kek");
-        let kek = Kek::from_bytes([7; 32]);
-        write_kek(&p, &kek).unwrap();
-        assert_eq!(mode_of(&p), 0o600);
-        assert_eq!(read_kek(&p).unwrap(), kek);
-        assert!(write_kek(&p, &kek).is_err());
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(matches!(
-            read_kek(&p),
-            Err(KeyFileError::Unprotected { .. })
-        ));
-        // A private key file is not a content key.
-        let q = dir.path().join("k.pem");
-        write_new(&q, &SigningKey::generate()).unwrap();
-        assert!(matches!(read_kek(&q), Err(KeyFileError::Malformed { .. })));
     }
 
     #[test]

@@ -18,6 +18,12 @@
 //!   [`remove_stale_snapshots`] deletes it, but only while holding sled's exclusive lock on
 //!   `sled/db`, so that no live sled instance can be writing it.
 //!
+//! * **File modes**: sled creates its files with the process umask (0644 under the usual
+//!   022), and writes a snapshot file whenever its last handle goes, a reader's too. A
+//!   ledger's files are private (0600) and the store refuses to write to one that is not,
+//!   so [`NewFileModes`] gives the files sled made during a session the mode of
+//!   `sled/db`: a private ledger stays private, an evidence copy keeps the modes it had.
+//!
 //! sled can also panic on damaged storage; [`open_db`] turns that into
 //! [`OpenError::Panicked`] (the panic message is dropped: sled may format stored values,
 //! clinical content, into it).
@@ -105,16 +111,66 @@ fn retry_lock(
     }
 }
 
+/// The files of a sled directory when a session began; [`NewFileModes::apply`] (after the
+/// database is closed) gives every regular file that appeared since the mode of
+/// `sled/db`. Errors are ignored: this only repairs what sled did with the umask, and
+/// the store's open names any file left open to others.
+#[derive(Debug)]
+pub struct NewFileModes {
+    sled_dir: std::path::PathBuf,
+    before: std::collections::HashSet<std::ffi::OsString>,
+}
+
+impl NewFileModes {
+    /// Notes the files in `sled_dir` now.
+    pub fn note(sled_dir: &Path) -> NewFileModes {
+        let before = std::fs::read_dir(sled_dir)
+            .map(|it| it.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        NewFileModes {
+            sled_dir: sled_dir.to_path_buf(),
+            before,
+        }
+    }
+
+    /// Gives the files that appeared since [`NewFileModes::note`] the mode of `sled/db`.
+    pub fn apply(&self) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let Ok(db) = std::fs::metadata(self.sled_dir.join("db")) else {
+                return;
+            };
+            let mode = db.permissions().mode() & 0o777;
+            let Ok(listing) = std::fs::read_dir(&self.sled_dir) else {
+                return;
+            };
+            for e in listing.flatten() {
+                if self.before.contains(&e.file_name()) {
+                    continue;
+                }
+                let path = e.path();
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if meta.is_file() && meta.permissions().mode() & 0o777 != mode {
+                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+                }
+            }
+        }
+    }
+}
+
 /// Takes the writer's exclusive lock on `<dir>/lock`, creating the file if needed; held
 /// for as long as the returned file is open.
 pub fn lock_exclusive(dir: &Path) -> Result<File, OpenError> {
     let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io(&path, e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Private to the ledger's user whatever the umask (the store checks for it).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).map_err(|e| io(&path, e))?;
     retry_lock(&path, LOCK_WAIT, || file.try_lock_exclusive())?;
     Ok(file)
 }

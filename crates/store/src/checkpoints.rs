@@ -156,11 +156,11 @@ impl Ledger {
     pub(crate) fn append_log(&self, note: &str) -> Result<()> {
         let path = self.dir().join(CHECKPOINTS_LOG);
         let io = |e| StoreError::io(&path, e);
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::modes::FILE_MODE);
+        let mut f = options.open(&path).map_err(io)?;
         f.write_all(&frame_log_record(note)).map_err(io)?;
         f.sync_all().map_err(io)?;
         fsync_dir(self.dir())

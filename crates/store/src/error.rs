@@ -145,6 +145,23 @@ pub enum StoreError {
     /// A value could not be encoded (over the encoding limit).
     #[error("cannot encode: {0}")]
     Encode(String),
+    /// The ledger directory, or something in it, is accessible by group or others: a ledger
+    /// holds clinical content and is opened for writing only when private to its user
+    /// (like ssh with a private key). Nothing was opened.
+    #[error(
+        "{} is accessible by group or others (mode {mode:04o}); a ledger must be private \
+         to its user: run `chmod -R go-rwx {}`",
+        path.display(),
+        dir.display()
+    )]
+    Exposed {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// The first path found with group or other permission bits.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The ledger holds `u64::MAX` entries.
     #[error("the ledger is full")]
     Full,

@@ -22,6 +22,7 @@ use caseledger_core::ids::{Digest, RecordId, Seq};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The key store's file name in the ledger directory.
@@ -162,9 +163,11 @@ impl KeyStore {
         if !path.exists() {
             let mut header = [0u8; HEADER_LEN];
             header[..KEYSTORE_MAGIC.len()].copy_from_slice(KEYSTORE_MAGIC);
+            // Private like every ledger file (mode 0600 whatever the umask).
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&path)
                 .map_err(|e| StoreError::io(&path, e))?;
             f.write_all(&header)

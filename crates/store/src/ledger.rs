@@ -90,6 +90,9 @@ pub struct Ledger {
     pub(crate) upper: UpperNodes,
     /// The key store and KEK (taken after the writer lock, never before).
     pub(crate) content: Mutex<crate::keystore::Content>,
+    // Dropped after `trees` (fields drop in order): sled writes a snapshot file with the
+    // process umask when its last handle goes; this makes it 0600 while we hold the lock.
+    pub(crate) _private: crate::modes::TightenOnDrop,
     // Dropped last: the advisory lock outlives the database handle.
     pub(crate) _lock: File,
 }

@@ -30,6 +30,7 @@ pub mod error;
 mod export;
 mod group;
 pub mod keystore;
+pub mod modes;
 pub use caseledger_core::layout;
 pub mod ledger;
 mod open;

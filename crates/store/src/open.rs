@@ -159,10 +159,12 @@ pub(crate) fn prepare_new_dir(dir: &Path) -> Result<bool> {
                     path: dir.to_path_buf(),
                 });
             }
+            // An empty directory given to us: made private like one we create.
+            crate::modes::set_mode(dir, crate::modes::DIR_MODE)?;
             Ok(false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            crate::modes::create_private_dir(dir)?;
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fsync_dir(parent)?;
             }
@@ -219,6 +221,7 @@ impl Ledger {
             keys: KeyCache::default(),
             upper: UpperNodes::default(),
             content: Mutex::new(content),
+            _private: crate::modes::TightenOnDrop(dir.to_path_buf()),
             _lock: lock_file,
         })
     }
@@ -274,11 +277,15 @@ impl Ledger {
     /// An empty ledger (no genesis yet) in a prepared directory.
     pub(crate) fn init_empty(dir: &Path, options: OpenOptions) -> Result<Ledger> {
         let lock_file = acquire_lock(dir)?;
+        // sled creates its directory with the process umask: make it private first.
+        crate::modes::create_private_dir(&dir.join(SLED_DIR))?;
         let db = open_sled(dir, true)?;
         let log = dir.join(CHECKPOINTS_LOG);
         File::create(&log)
             .and_then(|f| f.sync_all())
             .map_err(|e| StoreError::io(&log, e))?;
+        // Every file so far (sled's, the log, the lock) 0600 whatever the umask.
+        crate::modes::tighten(dir)?;
         fsync_dir(dir)?;
         Ledger::assemble(
             dir,
@@ -301,9 +308,13 @@ impl Ledger {
                 why: "no sled/ directory",
             });
         }
+        // Opened to write: refused when others can read it (the fix is in the message).
+        crate::modes::check_private(dir)?;
         let lock_file = acquire_lock(dir)?;
         let logged = read_checkpoint_log(dir)?;
         let db = open_sled(dir, false)?;
+        // Files sled made while opening (a snapshot) get the process umask: tighten them.
+        crate::modes::tighten(dir)?;
         let meta = db.open_tree(TREE_META)?;
         let get = |key: &[u8], what: &'static str| -> Result<sled::IVec> {
             meta.get(key)?

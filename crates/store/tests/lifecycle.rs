@@ -276,7 +276,70 @@ fn open_removes_an_unfinished_sled_snapshot() {
         .join("sled")
         .join("snap.00000000DEADBEEF.generating");
     std::fs::write(&stale, b"").unwrap();
+    std::fs::set_permissions(&stale, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let l = Ledger::open(dir.path(), OpenOptions::default()).unwrap();
     assert_eq!(l.head(), head);
     assert!(!stale.exists());
+}
+
+/// Every directory 0700 and every file 0600 under `dir`.
+fn assert_private(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        let m = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, 0o700, "{}", d.display());
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let m = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(m, 0o600, "{}", p.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 4, "sled's files, the log and the lock");
+}
+
+#[test]
+fn ledger_files_are_private_and_an_exposed_ledger_is_refused_for_writing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let clock = TestClock::at("2024-01-10");
+    let l = Cast::TEST.staffed_on(&path, &clock, Durability::Immediate);
+    let (e, p) = Cast::TEST.licensee_event(&clock, &rid("C-1"), EventKind::RecordOpened, None);
+    l.append(e, p).unwrap();
+    l.checkpoint(&Cast::TEST.signer()).unwrap();
+    l.close().unwrap();
+    assert_private(&path);
+    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    l.close().unwrap();
+    assert_private(&path);
+
+    // A file others can read: refused, naming the file and the fix.
+    let db = path.join("sled/db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Exposed { mode: 0o644, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("sled/db") && msg.contains(&format!("chmod -R go-rwx {}", path.display())),
+        "{msg}"
+    );
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The directory itself open to the group: refused too.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o750)).unwrap();
+    assert!(matches!(
+        Ledger::open(&path, clock.options(Durability::Immediate)),
+        Err(StoreError::Exposed { mode: 0o750, .. })
+    ));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+    Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
 }

@@ -48,26 +48,54 @@ pub fn caseledger_bin() -> PathBuf {
     .clone()
 }
 
-/// The `caseledger` binary, with a clean environment for the variables it reads.
+/// The `caseledger` binary, with a clean environment for the variables it reads. The
+/// default key directory points nowhere usable (under `/dev/null`): a test that signs
+/// runs in a working directory ([`bin_in`], [`run_in`]) or gives `--keys`.
 pub fn bin() -> Command {
     let mut c = Command::new(caseledger_bin());
-    c.env_remove("CASELEDGER_LEDGER").env("NO_COLOR", "1");
+    c.env_remove("CASELEDGER_LEDGER")
+        .env_remove("CASELEDGER_KEYS")
+        .env_remove("CASELEDGER_PASSPHRASE_FILE")
+        .env_remove("SSH_AUTH_SOCK")
+        .env("XDG_CONFIG_HOME", "/dev/null/caseledger-test-config")
+        .env("NO_COLOR", "1");
     c
+}
+
+/// The `caseledger` binary run in `cwd`, whose default key directories are under
+/// `<cwd>/.config` (`XDG_CONFIG_HOME`): outside the ledger directory, gone with the test.
+pub fn bin_in(cwd: &Path) -> Command {
+    let mut c = bin();
+    c.current_dir(cwd)
+        .env("XDG_CONFIG_HOME", cwd.join(".config"));
+    c
+}
+
+/// A path in the default key directory of a [`crate::ORIGIN`] ledger made by [`run_in`],
+/// relative to the working directory, as a `&'static str`:
+/// `keys_path!("ledger.pem")` is `.config/caseledger/example.org%2Ftest-ledger/ledger.pem`.
+#[macro_export]
+macro_rules! keys_path {
+    ($p:literal) => {
+        concat!(".config/caseledger/example.org%2Ftest-ledger/", $p)
+    };
+}
+
+/// The default key directory of a ledger with `origin` created by [`run_in`] in `cwd`.
+pub fn keys_in(cwd: &Path, origin: &str) -> PathBuf {
+    cwd.join(".config")
+        .join("caseledger")
+        .join(caseledger_keyfile::keydir::origin_dir_name(origin))
 }
 
 /// Runs `caseledger` with `args` in `cwd`.
 pub fn run_in(cwd: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("binary runs")
+    bin_in(cwd).args(args).output().expect("binary runs")
 }
 
 /// Runs with stdin.
 pub fn run_stdin(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    bin()
-        .current_dir(cwd)
+    bin_in(cwd)
         .args(args)
         .write_stdin(stdin.to_vec())
         .output()
@@ -77,11 +105,8 @@ pub fn run_stdin(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
 /// Runs `caseledger` in `cwd` with trace logging on (and no inherited ledger variable), to
 /// check what the most verbose logging shows.
 pub fn run_traced(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut c = Command::new(caseledger_bin());
-    c.current_dir(cwd)
-        .args(args)
-        .env("RUST_LOG", "trace")
-        .env_remove("CASELEDGER_LEDGER");
+    let mut c = bin_in(cwd);
+    c.args(args).env("RUST_LOG", "trace");
     if let Some(s) = stdin {
         c.write_stdin(s.to_vec());
     }
@@ -169,6 +194,12 @@ impl Fixture {
     /// `<tmp>/L`: the ledger.
     pub fn ledger(&self) -> PathBuf {
         self.dir().join("L")
+    }
+
+    /// The ledger `L`'s key directory: the default for [`ORIGIN`] under
+    /// `<tmp>/.config` (see [`bin_in`]).
+    pub fn keys(&self) -> PathBuf {
+        keys_in(self.dir(), ORIGIN)
     }
 
     /// A path in the working directory.
@@ -331,5 +362,17 @@ fn list(dir: &Path, out: &mut Vec<String>) {
         } else {
             out.push(format!("{name} {} {:o}", m.len(), m.permissions().mode()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_path_is_the_default_key_directory_of_origin() {
+        let cwd = std::path::Path::new("/w");
+        assert_eq!(
+            super::keys_in(cwd, crate::ORIGIN).join("ledger.pem"),
+            cwd.join(crate::keys_path!("ledger.pem"))
+        );
     }
 }

@@ -497,9 +497,11 @@ pub fn tempdir(prefix: &str) -> tempfile::TempDir {
         .expect("tempdir")
 }
 
-/// Copies a directory tree (files and directories only).
+/// Copies a directory tree (files and directories only), keeping each one's mode (a
+/// ledger's are private; the store refuses to write to a copy that is not).
 pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
+    std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let t = to.join(e.file_name());

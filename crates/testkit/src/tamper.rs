@@ -48,14 +48,42 @@ pub fn rechain(items: &mut [Item]) {
     }
 }
 
+/// The ledger's sled database opened directly. Derefs to `sled::Db`; when dropped, makes
+/// the files sled wrote (a snapshot, with the process umask) 0600 again, as the ledger's
+/// own user would have them, so that the store's mode check does not mask what a test is
+/// about.
+pub struct TamperDb {
+    db: Option<sled::Db>,
+    dir: PathBuf,
+}
+
+impl std::ops::Deref for TamperDb {
+    type Target = sled::Db;
+    fn deref(&self) -> &sled::Db {
+        self.db.as_ref().expect("open until dropped")
+    }
+}
+
+impl Drop for TamperDb {
+    fn drop(&mut self) {
+        drop(self.db.take());
+        let _ = caseledger_store::modes::tighten(&self.dir);
+    }
+}
+
 /// Opens the ledger's sled database directly, as an attacker editing the trees would.
 /// A ledger or verifier this process just dropped may hold sled's lock for a moment (its
 /// flusher thread), so wait for it, bounded.
-pub fn db(dir: &Path) -> sled::Db {
+pub fn db(dir: &Path) -> TamperDb {
     let mut tries = 0;
     loop {
         match sled::open(dir.join("sled")) {
-            Ok(db) => return db,
+            Ok(db) => {
+                return TamperDb {
+                    db: Some(db),
+                    dir: dir.to_path_buf(),
+                }
+            }
             Err(sled::Error::Io(e)) if tries < 200 && e.to_string().contains("acquire lock") => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(25));

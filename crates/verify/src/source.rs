@@ -350,6 +350,9 @@ pub struct SledSource {
     _lock: Option<File>,
     /// The private copy of read-only evidence, deleted after the database closed.
     copy: Option<tempfile::TempDir>,
+    /// Files sled creates while open (its closing snapshot) take `sled/db`'s mode, so a
+    /// verification leaves a private ledger private (the store refuses one that is not).
+    modes: Option<caseledger_sledio::NewFileModes>,
 }
 
 impl std::fmt::Debug for SledSource {
@@ -369,6 +372,9 @@ impl Drop for SledSource {
             self.db.take(),
         );
         let _ = catch_unwind(AssertUnwindSafe(move || drop(trees)));
+        if let Some(m) = &self.modes {
+            m.apply();
+        }
     }
 }
 
@@ -459,6 +465,7 @@ impl SledSource {
             damaged: AtomicBool::new(false),
             _lock: lock,
             copy: None,
+            modes: Some(caseledger_sledio::NewFileModes::note(&sled_dir)),
         };
         match caseledger_sledio::open_db(&sled_dir, |c| c.cache_capacity(SLED_CACHE_BYTES)) {
             // From here on `src` owns the database: an early return closes it under its guard.

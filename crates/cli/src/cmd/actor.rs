@@ -10,9 +10,12 @@ use caseledger_core::event::{Event, EventKind, LedgerSettings, ShortText, TimeZo
 use caseledger_core::keys::SigningKey;
 use caseledger_core::note::is_valid_key_name;
 use caseledger_core::ActorId;
+use caseledger_keyfile::kek::{self, Kek, KitRecipient};
+use caseledger_keyfile::Passphrase;
 use caseledger_store::{CreateOptions, Durability, Ledger, OpenOptions};
 use serde_json::json;
 use std::fs;
+use std::path::PathBuf;
 
 fn actor_id(s: &str, flag: &str) -> Result<ActorId> {
     ActorId::new(s).map_err(|e| anyhow!("{flag} {:?}: {e}", s.chars().take(64).collect::<String>()))
@@ -41,6 +44,35 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
         }
         Err(_) => false,
     };
+    // The key directory is settled before anything is written: outside the ledger, and
+    // holding no other ledger's keys (a key directory belongs to one ledger).
+    let kd = KeyDir::resolve(a.keys.get(), dir, || Ok(a.origin.clone()))?;
+    let kek_path = kd.inner().kek_path();
+    let kit_path = kd.inner().recovery_kit_path();
+    for p in [kd.ledger_key_path(), kek_path.clone(), kit_path.clone()] {
+        if p.exists() {
+            bail!(
+                "key directory {}: already holds {} (a key directory belongs to one ledger); give another --keys DIR",
+                kd.root().display(),
+                p.display()
+            );
+        }
+    }
+    let recovery = match (&a.recovery_recipient, &a.recovery_passphrase_file) {
+        (Some(r), _) => {
+            kek::parse_recipient(r).map_err(|e| anyhow!("--recovery-recipient: {e}"))?;
+            Recovery::Recipient(r.trim().to_owned())
+        }
+        (None, Some(f)) => Recovery::Passphrase(
+            Passphrase::from_file(f).map_err(|e| anyhow!("--recovery-passphrase-file: {e}"))?,
+        ),
+        (None, None) => Recovery::Generated,
+    };
+    let passphrase = if a.encrypt_keys {
+        Some(crate::keys::new_passphrase(&kd.ledger_key_path())?)
+    } else {
+        None
+    };
     let admin_key = SigningKey::generate();
     let ledger_key = SigningKey::generate();
     let created = Ledger::create(
@@ -62,26 +94,40 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
         },
     )
     .map_err(|e| anyhow!("ledger {d}: {e}"))?;
-    let kd = KeyDir::of(dir);
-    let keys = kd
-        .create()
-        .and_then(|()| crate::keys::write_private(&kd.ledger_key_path(), &ledger_key, &a.origin))
-        .and_then(|()| kd.write_actor_key(&admin, &admin_key).map(|_| ()))
-        .and_then(|()| kd.write_kek(&caseledger_core::content::Kek::generate()));
+    let mut written: Vec<PathBuf> = Vec::new();
+    let keys = write_init_keys(
+        &kd,
+        &a.origin,
+        &admin,
+        &admin_key,
+        &ledger_key,
+        passphrase.as_ref(),
+        recovery,
+        &mut written,
+    );
     let closed = created.close();
-    if let Err(e) = keys.and(closed.map_err(|e| anyhow!("ledger {d}: {e}"))) {
-        // Leave nothing half made: the ledger without its keys is useless.
-        if existed {
-            if let Ok(entries) = fs::read_dir(dir) {
-                for e in entries.flatten() {
-                    let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
-                }
+    let identity_file = match keys
+        .and_then(|id| closed.map_err(|e| anyhow!("ledger {d}: {e}")).map(|()| id))
+    {
+        Ok(id) => id,
+        Err(e) => {
+            // Leave nothing half made: the ledger without its keys is useless, and keys
+            // without their ledger are clutter.
+            for p in &written {
+                let _ = fs::remove_file(p);
             }
-        } else {
-            let _ = fs::remove_dir_all(dir);
+            if existed {
+                if let Ok(entries) = fs::read_dir(dir) {
+                    for e in entries.flatten() {
+                        let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
+                    }
+                }
+            } else {
+                let _ = fs::remove_dir_all(dir);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let vkey = ledger_key
         .public_key()
         .to_note_vkey(&a.origin)
@@ -92,20 +138,98 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
             "origin": a.origin,
             "admin": admin.as_str(),
             "verifier_key": vkey,
+            "keys": kd.root().display().to_string(),
             "ledger_key_file": kd.ledger_key_path().display().to_string(),
             "admin_key_file": kd.actor_key_path(&admin).display().to_string(),
+            "kek_file": kek_path.display().to_string(),
+            "recovery_kit": kit_path.display().to_string(),
+            "recovery_identity": identity_file.as_ref().map(|p| p.display().to_string()),
         }))?;
     } else {
         out.say(format!(
-            "created ledger {d} (origin {}); admin {admin} key {}, ledger key {} (both 0600)",
+            "created ledger {d} (origin {}); private keys in {} (never in the ledger directory): admin {admin} key {}, ledger key {}, content key {} (all 0600{})",
             a.origin,
+            kd.root().display(),
             kd.actor_key_path(&admin).display(),
-            kd.ledger_key_path().display()
+            kd.ledger_key_path().display(),
+            kek_path.display(),
+            if passphrase.is_some() { "; signing keys passphrase-encrypted" } else { "" },
         ));
+        out.say(format!(
+            "recovery kit {}: KEEP A COPY OFFSITE; without it, losing the key directory makes every record's content unreadable (`caseledger keys recover` restores from it)",
+            kit_path.display()
+        ));
+        if let Some(id) = &identity_file {
+            out.say(format!(
+                "recovery identity {}: it opens the kit; move it offline (print it, or keep it on media stored apart), then delete it from this machine",
+                id.display()
+            ));
+        }
         out.say("the ledger's verifier key (give it to auditors for `verify --key`):");
         out.data(&vkey)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// How `init` wraps the recovery kit.
+enum Recovery {
+    /// To this age recipient.
+    Recipient(String),
+    /// With this passphrase.
+    Passphrase(Passphrase),
+    /// To a new recovery identity, written beside the kit.
+    Generated,
+}
+
+/// Writes `init`'s key files (each 0600, never overwriting), noting each in `written`;
+/// returns the generated recovery identity's file, if one was made.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "init's key material, written in one place"
+)]
+fn write_init_keys(
+    kd: &KeyDir,
+    origin: &str,
+    admin: &ActorId,
+    admin_key: &SigningKey,
+    ledger_key: &SigningKey,
+    passphrase: Option<&Passphrase>,
+    recovery: Recovery,
+    written: &mut Vec<PathBuf>,
+) -> Result<Option<PathBuf>> {
+    let err = |e: caseledger_keyfile::KeyFileError| anyhow!("{e}");
+    kd.create()?;
+    let lk = kd.ledger_key_path();
+    crate::keys::write_private_with(&lk, ledger_key, origin, passphrase)?;
+    written.extend([lk.clone(), lk.with_extension("pub")]);
+    let ak = kd.actor_key_path(admin);
+    crate::keys::write_private_with(&ak, admin_key, admin.as_str(), passphrase)?;
+    written.extend([ak.clone(), ak.with_extension("pub")]);
+    let kek = Kek::generate();
+    written.push(caseledger_keyfile::write_kek(kd.root(), &kek).map_err(err)?);
+    let mut identity_file = None;
+    let to = match recovery {
+        Recovery::Recipient(r) => KitRecipient::Recipient(r),
+        Recovery::Passphrase(p) => KitRecipient::Passphrase(p),
+        Recovery::Generated => {
+            let (identity, recipient) = kek::generate_recovery_identity();
+            let path = kd.inner().recovery_identity_path();
+            let text = zeroize::Zeroizing::new(format!(
+                "# caseledger recovery identity for {origin}: opens {} (age -d -i this-file)\n# public key: {recipient}\n{}\n",
+                crate::keys::RECOVERY_KIT_NAME,
+                identity.as_str()
+            ));
+            caseledger_keyfile::write_secret_file(&path, text.as_bytes()).map_err(err)?;
+            written.push(path.clone());
+            identity_file = Some(path);
+            KitRecipient::Recipient(recipient)
+        }
+    };
+    let kit = kek::recovery_kit(&kek, &to).map_err(err)?;
+    let kit_path = kd.inner().recovery_kit_path();
+    caseledger_keyfile::write_secret_file(&kit_path, kit.as_bytes()).map_err(err)?;
+    written.push(kit_path);
+    Ok(identity_file)
 }
 
 /// `caseledger actor add`.
@@ -118,7 +242,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
         None => None,
     };
     let ledger = open(dir, Durability::Immediate)?;
-    let kd = KeyDir::of(dir);
+    let kd = KeyDir::of(a.keys.get(), &ledger)?;
     let admin_key = kd.actor_key(&author)?;
     if given.is_none() && kd.has_actor_key(&id) {
         bail!(
@@ -177,7 +301,7 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
     let id = actor_id(&a.id, "--id")?;
     let author = actor_id(&a.author, "--author")?;
     let ledger = open(dir, Durability::Immediate)?;
-    let kd = KeyDir::of(dir);
+    let kd = KeyDir::of(a.keys.get(), &ledger)?;
     let admin_key = kd.actor_key(&author)?;
     let ev = Event::new(
         None,

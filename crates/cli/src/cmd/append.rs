@@ -84,8 +84,8 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         (None, Some(_)) => bail!("--payload: only `--payload -` (read stdin) is accepted; use --payload-file <F> for a file"),
         (None, None) => None,
     };
-    let key = KeyDir::of(dir).actor_key(&author)?;
     let ledger = open(dir, Durability::Immediate)?;
+    let key = KeyDir::of(a.keys.get(), &ledger)?.actor_key(&author)?;
     let ev = Event::new(Some(record.clone()), author.clone(), ek, occurred_on);
     let receipt = sign_append(&ledger, &key, ev, payload.map(Payload::new))
         .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;

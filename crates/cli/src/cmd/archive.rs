@@ -29,6 +29,7 @@ pub(crate) fn export(a: ArchiveExportArgs, out: &Out) -> Result<Outcome> {
         std::process::id()
     ));
     let result = (|| -> Result<caseledger_store::ArchiveSummary> {
+        // 0600 whatever the umask: an archive carries every record's content.
         let f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -98,7 +99,7 @@ pub(crate) fn import(a: ArchiveImportArgs, out: &Out) -> Result<Outcome> {
         )?;
     } else {
         out.say(format!(
-            "imported archive {} into {}: {size} entries, {cps} checkpoints (keys are not in an archive: copy <DIR>/keys/ to write to it)",
+            "imported archive {} into {}: {size} entries, {cps} checkpoints (no key is in an archive: the same origin finds the same default key directory; give --keys DIR if the keys live elsewhere)",
             a.archive.display(),
             a.dir.display()
         ));

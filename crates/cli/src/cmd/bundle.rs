@@ -29,8 +29,8 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
             a.out.display()
         );
     }
-    let kd = KeyDir::of(dir);
     let ledger = open(dir, Durability::Immediate)?;
+    let kd = KeyDir::of(a.keys.get(), &ledger)?;
     let d = dir.display();
     let origin = ledger
         .origin()

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// `caseledger checkpoint`: signs the head with `keys/ledger.pem`, prints the note.
+/// `caseledger checkpoint`: signs the head with `<KEYS>/ledger.pem`, prints the note.
 pub(crate) fn checkpoint(a: CheckpointArgs, out: &Out) -> Result<Outcome> {
     let dir = &a.ledger.ledger;
     if let Some(f) = &a.add_cosigned {
@@ -33,8 +33,8 @@ pub(crate) fn checkpoint(a: CheckpointArgs, out: &Out) -> Result<Outcome> {
         out.data(&merged)?;
         return Ok(Outcome::Ok);
     }
-    let key = KeyDir::of(dir).ledger_key()?;
     let ledger = open(dir, Durability::Immediate)?;
+    let key = KeyDir::of(a.keys.get(), &ledger)?.ledger_key()?;
     let origin = ledger
         .origin()
         .ok_or_else(|| anyhow!("ledger {}: has no genesis", dir.display()))?;

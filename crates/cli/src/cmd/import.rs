@@ -101,7 +101,7 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
     } else {
         a.file.display().to_string()
     };
-    let kd = KeyDir::of(&dir);
+    let kd = KeyDir::resolve(a.keys.get(), &dir, || super::ledger_ops::origin_of(&dir))?;
     let (lines, signers) = phase1(&input, &kd).map_err(|e| anyhow!("import {what}: {e:#}"))?;
     let file_digest = *blake3::hash(&input).as_bytes();
     drop(input);
@@ -135,10 +135,14 @@ fn import_lines(
         .origin()
         .map(|o| o.as_str().to_owned())
         .unwrap_or_default();
-    let secret = match signers.dir().kek()? {
+    let kek = signers.dir().kek()?;
+    let secret = match &kek {
         Some(k) => k.as_bytes().to_vec(),
         None => origin.as_bytes().to_vec(),
     };
+    if let Some(k) = kek {
+        ledger.set_kek(k);
+    }
     let before = ledger.head().size;
     // 1. Lines this file already put in the ledger (a re-run, or a run cut short).
     let mut fresh = Vec::with_capacity(lines.len());

@@ -1,13 +1,14 @@
-//! `caseledger keys generate|export`.
+//! `caseledger keys generate|export|recover`.
 
-use super::{KeyFormat, KeysExportArgs, KeysGenerateArgs};
+use super::{KeyFormat, KeysExportArgs, KeysGenerateArgs, KeysRecoverArgs};
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, Result};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::{ActorId, PublicKey};
 
-/// `keys generate --out FILE`: a fresh Ed25519 key, 0600 PKCS#8 v1 PEM, never overwriting.
+/// `keys generate --out FILE [--encrypt]`: a fresh Ed25519 key, 0600 PKCS#8 PEM (plain v1,
+/// or passphrase-encrypted), never overwriting.
 pub(crate) fn generate(a: KeysGenerateArgs, out: &Out) -> Result<Outcome> {
     let key = SigningKey::generate();
     let comment = a
@@ -15,7 +16,12 @@ pub(crate) fn generate(a: KeysGenerateArgs, out: &Out) -> Result<Outcome> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    crate::keys::write_private(&a.out, &key, &comment)?;
+    let passphrase = if a.encrypt {
+        Some(crate::keys::new_passphrase(&a.out)?)
+    } else {
+        None
+    };
+    crate::keys::write_private_with(&a.out, &key, &comment, passphrase.as_ref())?;
     let pk = key.public_key();
     if out.json {
         out.json_data(&serde_json::json!({
@@ -32,18 +38,32 @@ pub(crate) fn generate(a: KeysGenerateArgs, out: &Out) -> Result<Outcome> {
 /// `keys export`: prints only public keys.
 pub(crate) fn export(a: KeysExportArgs, out: &Out) -> Result<Outcome> {
     let (pk, default_name) = if let Some(dir) = &a.ledger {
+        // Public keys come from the ledger itself (genesis, enrolments): no private key
+        // is read, and none need be on this machine.
         crate::io::check_ledger_dir(dir)?;
-        let kd = crate::keys::KeyDir::of(dir);
-        let origin = super::ledger_ops::open(dir, caseledger_store::Durability::Immediate)?
-            .origin()
+        let ledger = super::ledger_ops::open(dir, caseledger_store::Durability::Immediate)?;
+        let d = dir.display();
+        let registry = ledger.registry();
+        let origin = registry
+            .origin
+            .as_ref()
             .map(|o| o.as_str().to_owned())
             .unwrap_or_default();
         match &a.actor {
             Some(id) => {
                 let id = ActorId::new(id.as_str()).map_err(|e| anyhow!("--actor: {e}"))?;
-                (kd.actor_key(&id)?.public_key(), id.to_string())
+                let state = registry
+                    .actors
+                    .get(&id)
+                    .ok_or_else(|| anyhow!("--actor {id}: not enrolled in ledger {d}"))?;
+                (state.key, id.to_string())
             }
-            None => (kd.ledger_key()?.public_key(), origin),
+            None => (
+                ledger
+                    .ledger_key()
+                    .ok_or_else(|| anyhow!("ledger {d}: has no genesis"))?,
+                origin,
+            ),
         }
     } else if let Some(path) = &a.key {
         let text = crate::io::read_file(path, "key file", crate::keys::MAX_KEY_TEXT)?;
@@ -99,4 +119,61 @@ pub(crate) fn render(
         KeyFormat::Pem => pk.to_spki_pem(),
         KeyFormat::Ssh => pk.to_openssh(name),
     })
+}
+
+/// `keys recover --kit FILE --keys DIR`: opens the recovery kit and writes `<DIR>/kek`
+/// (0600). An existing KEK is kept: the same key is reported as already there, another
+/// one is refused (two KEKs would mean two sets of wrapped record keys).
+pub(crate) fn recover(a: KeysRecoverArgs, out: &Out) -> Result<Outcome> {
+    use caseledger_keyfile::kek::{open_kit, KitIdentity};
+    use caseledger_keyfile::{Passphrase, PassphraseSource};
+    let kit = crate::io::read_file(&a.kit, "recovery kit", 64 * 1024)?;
+    let opener = match (&a.identity, &a.passphrase_file) {
+        (Some(id), _) => {
+            let text = caseledger_keyfile::read_secret_string(id).map_err(|e| anyhow!("{e}"))?;
+            KitIdentity::Identity(text.to_string())
+        }
+        (None, Some(f)) => KitIdentity::Passphrase(
+            Passphrase::from_file(f).map_err(|e| anyhow!("--passphrase-file: {e}"))?,
+        ),
+        (None, None) => KitIdentity::Passphrase(
+            PassphraseSource::from_env()
+                .get(&a.kit)
+                .map_err(|e| anyhow!("{e} (or give --identity FILE)"))?,
+        ),
+    };
+    let kek = open_kit(&kit, &opener).map_err(|e| anyhow!("{}: {e}", a.kit.display()))?;
+    let kd = caseledger_keyfile::KeyDir::at(&a.keys);
+    kd.create().map_err(|e| anyhow!("{e}"))?;
+    let path = kd.kek_path();
+    let already = if path.exists() {
+        let have = caseledger_keyfile::read_kek(kd.root()).map_err(|e| anyhow!("{e}"))?;
+        if have.as_bytes() != kek.as_bytes() {
+            anyhow::bail!(
+                "content key {} exists and differs from the kit's; refusing to replace it (move it aside if it is known to be wrong)",
+                path.display()
+            );
+        }
+        true
+    } else {
+        caseledger_keyfile::write_kek(kd.root(), &kek).map_err(|e| anyhow!("{e}"))?;
+        false
+    };
+    if out.json {
+        out.json_data(&serde_json::json!({
+            "kek_file": path.display().to_string(),
+            "already_present": already,
+        }))?;
+    } else if already {
+        out.say(format!(
+            "content key {} is already there and matches the kit",
+            path.display()
+        ));
+    } else {
+        out.say(format!(
+            "restored the content key to {} (mode 0600)",
+            path.display()
+        ));
+    }
+    Ok(Outcome::Ok)
 }

@@ -10,15 +10,26 @@ use caseledger_store::{Durability, Ledger, OpenOptions, Receipt, StoreError};
 use serde_json::json;
 use std::path::Path;
 
-/// Opens a ledger for writing, with the practice's content key (KEK) when the key
-/// directory holds one (payloads need it).
+/// Opens a ledger for writing. The practice's content key (KEK), which payloads need, is
+/// given when the key directory is found (`KeyDir::of`).
 pub(crate) fn open(dir: &Path, durability: Durability) -> Result<Ledger> {
     crate::io::check_ledger_dir(dir)?;
-    let mut options = OpenOptions::default().with_durability(durability);
-    if let Some(kek) = crate::keys::KeyDir::of(dir).kek()? {
-        options = options.with_kek(kek);
-    }
-    Ledger::open(dir, options).map_err(|e| anyhow!("ledger {}: {e}", dir.display()))
+    Ledger::open(dir, OpenOptions::default().with_durability(durability))
+        .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))
+}
+
+/// The origin of the ledger at `dir` (opened for writing and closed again): for finding
+/// the default key directory before a command opens the ledger itself.
+pub(crate) fn origin_of(dir: &Path) -> Result<String> {
+    let ledger = open(dir, Durability::Immediate)?;
+    let origin = ledger
+        .origin()
+        .map(|o| o.as_str().to_owned())
+        .ok_or_else(|| anyhow!("ledger {}: has no genesis", dir.display()))?;
+    ledger
+        .close()
+        .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
+    Ok(origin)
 }
 
 /// Today on the ledger's clock (UTC).

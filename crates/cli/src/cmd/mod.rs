@@ -52,10 +52,27 @@ pub(crate) struct LedgerArg {
     pub ledger: PathBuf,
 }
 
+/// `--keys <DIR>`, also from `CASELEDGER_KEYS`: where the private keys are.
+#[derive(Args, Clone)]
+pub(crate) struct KeysArg {
+    /// The key directory: private keys, outside the ledger directory (default:
+    /// $XDG_CONFIG_HOME/caseledger/<origin>/, or ~/.config/caseledger/<origin>/).
+    #[arg(long = "keys", value_name = "DIR", env = "CASELEDGER_KEYS")]
+    pub keys: Option<PathBuf>,
+}
+
+impl KeysArg {
+    /// The flag's value.
+    pub fn get(&self) -> Option<&std::path::Path> {
+        self.keys.as_deref()
+    }
+}
+
 /// The commands.
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Create a ledger: genesis, an admin key and the ledger (checkpoint) key in <DIR>/keys/.
+    /// Create a ledger: genesis, an admin key, the ledger (checkpoint) key, the content key
+    /// (KEK) and its recovery kit in the key directory (outside the ledger directory).
     Init(InitArgs),
     /// Enrol or revoke an actor (admin, licensee, custodian).
     #[command(subcommand)]
@@ -135,12 +152,25 @@ pub(crate) struct InitArgs {
     /// destruction: older backups may hold destroyed content until they expire).
     #[arg(long, value_name = "DAYS", default_value_t = 0)]
     pub backup_retention_days: u32,
+    #[command(flatten)]
+    pub keys: KeysArg,
+    /// Encrypt the private key files with a passphrase (from CASELEDGER_PASSPHRASE_FILE,
+    /// else asked twice on the terminal); every command that signs then needs it.
+    #[arg(long)]
+    pub encrypt_keys: bool,
+    /// Wrap the recovery kit to this age X25519 recipient (`age1...`; its identity kept
+    /// offline). Default: a new recovery identity, written beside the kit to move offsite.
+    #[arg(long, value_name = "AGE1", conflicts_with = "recovery_passphrase_file")]
+    pub recovery_recipient: Option<String>,
+    /// Wrap the recovery kit with the passphrase in this file (age scrypt).
+    #[arg(long, value_name = "F")]
+    pub recovery_passphrase_file: Option<PathBuf>,
 }
 
 /// `caseledger actor`.
 #[derive(Subcommand)]
 pub(crate) enum ActorCmd {
-    /// Enrol an actor (generates its key in <DIR>/keys/actors/ unless --pubkey is given).
+    /// Enrol an actor (generates its key in <KEYS>/actors/ unless --pubkey is given).
     Add(ActorAddArgs),
     /// Revoke an actor's key: it may sign nothing more.
     Revoke(ActorRevokeArgs),
@@ -163,6 +193,8 @@ pub(crate) struct ActorAddArgs {
     /// The admin who signs the enrolment.
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// `caseledger actor revoke`.
@@ -179,6 +211,8 @@ pub(crate) struct ActorRevokeArgs {
     /// The admin who signs the revocation.
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// A role on the command line.
@@ -209,9 +243,11 @@ impl RoleArg {
 pub(crate) struct AppendArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
-    /// The enrolled actor who signs (key in <DIR>/keys/actors/<ID>.pem).
+    /// The enrolled actor who signs (key in <KEYS>/actors/<ID>.pem).
     #[arg(long, value_name = "ID")]
     pub author: String,
+    #[command(flatten)]
+    pub keys: KeysArg,
     /// The client record id.
     #[arg(long, value_name = "R")]
     pub record: String,
@@ -248,6 +284,8 @@ pub(crate) struct ImportArgs {
     /// The JSONL file (format: docs/GUIDE.md, "Ingest format"), or `-` for stdin.
     #[arg(value_name = "FILE", default_value = "-")]
     pub file: PathBuf,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// `caseledger checkpoint`.
@@ -258,6 +296,8 @@ pub(crate) struct CheckpointArgs {
     /// Store a witness's cosigned copy of a stored checkpoint (from `cosign`) instead of signing.
     #[arg(long, value_name = "FILE")]
     pub add_cosigned: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// `caseledger cosign`.
@@ -379,6 +419,8 @@ pub(crate) struct ExportArgs {
     /// The bundle file to write (must not exist).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// `caseledger archive`.
@@ -442,6 +484,8 @@ pub(crate) struct HoldArgs {
     /// The date of the hold (default: today, UTC).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// `caseledger destroy`.
@@ -484,6 +528,8 @@ pub(crate) struct DestroyArgs {
     /// With --all-eligible: do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
 /// The anchor of a verification a read command runs: `--trusted` / `--ledger-key`.
@@ -593,11 +639,21 @@ pub(crate) struct ReportRetentionArgs {
     /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago).
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
-    /// The reporting private key file (0600 PEM) that signs the report.
-    #[arg(long, value_name = "FILE")]
-    pub signing_key: PathBuf,
+    /// The reporting private key file (0600 PEM, plain or passphrase-encrypted) that signs
+    /// the report.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "ssh_key",
+        conflicts_with = "ssh_key"
+    )]
+    pub signing_key: Option<PathBuf>,
+    /// Sign through ssh-agent (SSH_AUTH_SOCK) with the Ed25519 key whose public half is in
+    /// this file (e.g. ~/.ssh/id_ed25519.pub) instead of a key file.
+    #[arg(long, value_name = "FILE.pub")]
+    pub ssh_key: Option<PathBuf>,
     /// Create the --signing-key file (0600) when it does not exist.
-    #[arg(long)]
+    #[arg(long, requires = "signing_key")]
     pub generate_key: bool,
     /// The output directory (created; existing report files are not overwritten).
     #[arg(long, value_name = "DIR")]
@@ -642,6 +698,27 @@ pub(crate) enum KeysCmd {
     Generate(KeysGenerateArgs),
     /// Print a public key (never a private one) as a note key, SPKI PEM or OpenSSH line.
     Export(KeysExportArgs),
+    /// Restore the content key (KEK) into a key directory from the recovery kit `init` wrote.
+    Recover(KeysRecoverArgs),
+}
+
+/// `caseledger keys recover`.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("opener").args(["identity", "passphrase_file"])))]
+pub(crate) struct KeysRecoverArgs {
+    /// The recovery kit (`recovery-kit.age`, an age file).
+    #[arg(long, value_name = "FILE")]
+    pub kit: PathBuf,
+    /// The key directory to restore the KEK into (created 0700 if missing).
+    #[arg(long = "keys", value_name = "DIR", env = "CASELEDGER_KEYS")]
+    pub keys: PathBuf,
+    /// The age identity file that opens the kit (`recovery-identity.txt`, AGE-SECRET-KEY-1...).
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// The kit's passphrase, in this file (default: CASELEDGER_PASSPHRASE_FILE, or asked on
+    /// the terminal).
+    #[arg(long, value_name = "F")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// `caseledger keys generate`.
@@ -650,6 +727,10 @@ pub(crate) struct KeysGenerateArgs {
     /// The private key file to create.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Encrypt it with a passphrase (from CASELEDGER_PASSPHRASE_FILE, else asked twice on
+    /// the terminal): PKCS#8 PBES2 (PBKDF2-SHA256, AES-256-CBC), as `openssl pkcs8 -topk8`.
+    #[arg(long)]
+    pub encrypt: bool,
 }
 
 /// `caseledger keys export`.
@@ -734,6 +815,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Report(ReportCmd::Verify(a)) => report::verify(a, out),
         Command::Keys(KeysCmd::Generate(a)) => keys::generate(a, out),
         Command::Keys(KeysCmd::Export(a)) => keys::export(a, out),
+        Command::Keys(KeysCmd::Recover(a)) => keys::recover(a, out),
         Command::Completions(a) => misc::completions(a, out),
         Command::Man => misc::man(out),
         Command::Sample(a) => misc::sample(a, out),

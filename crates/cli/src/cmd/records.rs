@@ -42,8 +42,8 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
     let matter = ShortText::new(a.matter.as_str())
         .map_err(|_| anyhow!("--matter: must be 1-256 bytes of text without control characters"))?;
     let on = date_or_today(&a.occurred_on)?;
-    let key = KeyDir::of(dir).actor_key(&author)?;
     let ledger = open(dir, Durability::Immediate)?;
+    let key = KeyDir::of(a.keys.get(), &ledger)?.actor_key(&author)?;
     let kind = if place {
         EventKind::HoldPlaced { matter }
     } else {
@@ -91,7 +91,7 @@ fn refusal(v: &Violation, state: Option<&RecordState>, today: Date) -> String {
 
 /// The signer, reason and date of a destruction, checked in `destroy`'s order (clap
 /// requires the author and the reason unless `--dry-run`).
-fn signer(a: &DestroyArgs) -> Result<(ActorId, ShortText, Date, SigningKey)> {
+fn signer(a: &DestroyArgs, kd: &KeyDir) -> Result<(ActorId, ShortText, Date, SigningKey)> {
     let author = a
         .author
         .as_deref()
@@ -104,7 +104,7 @@ fn signer(a: &DestroyArgs) -> Result<(ActorId, ShortText, Date, SigningKey)> {
     let reason = ShortText::new(reason)
         .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
     let on = date_or_today(&a.occurred_on)?;
-    let key = KeyDir::of(&a.ledger.ledger).actor_key(&author)?;
+    let key = kd.actor_key(&author)?;
     Ok((author, reason, on, key))
 }
 
@@ -125,8 +125,8 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     }
     let dir = &a.ledger.ledger;
     let (_, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
-    let (author, reason, on, key) = signer(&a)?;
     let ledger = open(dir, Durability::Immediate)?;
+    let (author, reason, on, key) = signer(&a, &KeyDir::of(a.keys.get(), &ledger)?)?;
     match destroy_one(&ledger, &key, &author, &record, &reason, on) {
         Ok(r) => {
             print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, out)?;
@@ -280,7 +280,12 @@ fn dry_run(a: &DestroyArgs, record: &RecordId, out: &Out) -> Result<Outcome> {
 /// signed event each.
 fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
     let dir = &a.ledger.ledger;
-    let signer = if a.dry_run { None } else { Some(signer(a)?) };
+    let signer = if a.dry_run {
+        None
+    } else {
+        let kd = KeyDir::resolve(a.keys.get(), dir, || super::ledger_ops::origin_of(dir))?;
+        Some(signer(a, &kd)?)
+    };
     let (read, content) = read_today(dir, out)?;
     let day = read.as_of;
     let eligible: Vec<&AsOfRecord> = read

@@ -10,10 +10,11 @@ use caseledger_core::keys::SigningKey;
 use caseledger_core::note::NoteVerifier;
 use caseledger_core::sshsig::{allowed_signers_line, REPORT_NAMESPACE};
 use caseledger_core::{Date, Timestamp};
+use caseledger_keyfile::Signer;
 use caseledger_verify::asof::{verify_as_of, AsOf};
 use caseledger_verify::manifest::{sha256, Manifest, MANIFEST, MANIFEST_ED25519, MANIFEST_SIG};
 use caseledger_verify::report::{
-    fingerprint, sign_report, verify_report, ReportContext, RetentionReport, SignedReport,
+    fingerprint, verify_report, ReportContext, RetentionReport, SignedReport,
 };
 use caseledger_verify::{LedgerSource, Policy};
 use serde_json::json;
@@ -135,11 +136,25 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         }
         Err(_) => {}
     }
-    let (key, generate) = if a.signing_key.exists() || !a.generate_key {
-        (crate::keys::read_private(&a.signing_key)?, false)
-    } else {
-        (SigningKey::generate(), true)
-    };
+    // The reporting key: a key file (generated on request), or ssh-agent.
+    let (signer, generate): (Box<dyn Signer>, Option<(PathBuf, SigningKey)>) =
+        match (&a.signing_key, &a.ssh_key) {
+            (Some(path), _) if path.exists() || !a.generate_key => {
+                (Box::new(crate::keys::read_private(path)?), None)
+            }
+            (Some(path), _) => {
+                let k = SigningKey::generate();
+                (Box::new(k.clone()), Some((path.clone(), k)))
+            }
+            (None, Some(pub_file)) => (
+                Box::new(
+                    caseledger_keyfile::agent::AgentSigner::from_pub_file(pub_file)
+                        .map_err(|e| anyhow!("--ssh-key: {e}"))?,
+                ),
+                None,
+            ),
+            (None, None) => bail!("usage: give --signing-key FILE or --ssh-key FILE.pub"),
+        };
     let keys = ledger_keys(&a.ledger_key)?;
     let policy = super::verify::policy(&a.trusted, &keys, &[], None)?;
     let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
@@ -167,7 +182,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         ));
     }
     let identity = a.signer.clone().unwrap_or_else(|| v.origin().to_owned());
-    let public = key.public_key();
+    let public = signer.public_key();
     let signers = allowed_signers_line(&identity, &public, REPORT_NAMESPACE)
         .map_err(|e| anyhow!("--signer {identity:?}: {e}"))?;
     let ctx = ReportContext {
@@ -180,7 +195,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     let report = RetentionReport::build(&asof, &policy, &ctx, a.include_findings)
         .map_err(|e| anyhow!("{e}"))?;
     let bytes = report.to_canonical_json().map_err(|e| anyhow!("{e}"))?;
-    let sig = sign_report(&bytes, &key).map_err(|e| anyhow!("{e}"))?;
+    let sig = sign_with(signer.as_ref(), &bytes)?;
     let html = crate::render::html(&report);
     let csv = crate::render::csv(&report);
     let pem = public.to_spki_pem();
@@ -197,7 +212,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     let manifest = Manifest::of(contents.iter().copied())
         .map_err(|e| anyhow!("manifest: {e}"))?
         .to_bytes();
-    let msig = sign_report(&manifest, &key).map_err(|e| anyhow!("{e}"))?;
+    let msig = sign_with(signer.as_ref(), &manifest)?;
 
     fs::DirBuilder::new()
         .recursive(true)
@@ -205,11 +220,11 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         .create(&a.out)
         .map_err(crate::io::io_why)
         .with_context(|| format!("--out {o}"))?;
-    if generate {
-        crate::keys::write_private(&a.signing_key, &key, &identity)?;
+    if let Some((path, key)) = &generate {
+        crate::keys::write_private(path, key, &identity)?;
         out.say(format!(
             "generated reporting key {} (mode 0600)",
-            a.signing_key.display()
+            path.display()
         ));
     }
     let write =
@@ -453,4 +468,20 @@ fn verify_dir(dir: &Path, key: &caseledger_core::PublicKey, out: &Out) -> Result
         ),
     );
     Ok(Outcome::Ok)
+}
+
+/// Both report signatures (SSHSIG in `caseledger-report`, raw Ed25519) by `signer`, a key
+/// file or ssh-agent.
+fn sign_with(signer: &dyn Signer, bytes: &[u8]) -> Result<SignedReport> {
+    let sshsig_armored = signer
+        .sign_sshsig(REPORT_NAMESPACE, bytes)
+        .map_err(|e| anyhow!("signing the report: {e}"))?;
+    let raw_ed25519 = signer
+        .sign(bytes)
+        .map_err(|e| anyhow!("signing the report: {e}"))?
+        .0;
+    Ok(SignedReport {
+        sshsig_armored,
+        raw_ed25519,
+    })
 }
