@@ -6,7 +6,6 @@
 
 use caseledger_core::event::{Event, EventKind, LedgerSettings, Payload, Role, ShortText};
 use caseledger_core::keys::SigningKey;
-use caseledger_core::note::NoteSigner;
 use caseledger_core::{ActorId, Date, Nonce, RecordId, Timestamp};
 use caseledger_store::{CreateOptions, Ledger, OpenOptions};
 use caseledger_testkit::cli::{fails, ok, run_in, stderr, stdout};
@@ -46,7 +45,9 @@ struct Clocked {
 impl Clocked {
     fn options(&self) -> OpenOptions {
         let now = self.now.clone();
-        OpenOptions::default().with_clock(Arc::new(move || Timestamp(now.load(Ordering::SeqCst))))
+        OpenOptions::default()
+            .with_clock(Arc::new(move || Timestamp(now.load(Ordering::SeqCst))))
+            .with_ledger_key(ledger_key())
     }
     fn set(&self, t: i64) {
         self.now.store(t, Ordering::SeqCst);
@@ -144,8 +145,6 @@ fn build(dir: &Path) -> Clocked {
         "2019-06-01",
     );
     clinical(&l, "C-B", EventKind::RecordOpened, "2025-03-01");
-    l.checkpoint(&NoteSigner::new(ORIGIN, ledger_key()).expect("signer"))
-        .expect("checkpoint");
     c.set(at("2025-03-11", 3));
     clinical(&l, "C-B", EventKind::ProgressNote, "2025-03-10");
     l.close().expect("close");
@@ -171,8 +170,6 @@ fn later(dir: &Path, c: &Clocked, hour: i64) {
     );
     clinical(&l, "C-C", EventKind::RecordOpened, "2025-04-01");
     clinical(&l, "C-B", EventKind::ProgressNote, "2025-04-01");
-    l.checkpoint(&NoteSigner::new(ORIGIN, ledger_key()).expect("signer"))
-        .expect("checkpoint");
     l.close().expect("close");
 }
 

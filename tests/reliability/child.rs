@@ -7,7 +7,7 @@
 use crate::harness;
 use caseledger_store::{Ledger, OpenOptions};
 use caseledger_testkit::campaign::CANARY;
-use caseledger_testkit::{self as kit, campaign, Cast};
+use caseledger_testkit::{self as kit, campaign};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -30,11 +30,12 @@ fn child_main() {
         "append" => append_forever(&dir, false),
         "append-checkpoint" => append_forever(&dir, true),
         "reopen" => {
-            let l = kit::open_settled(&dir, OpenOptions::default()).expect("reopen");
+            let l = kit::open_settled(&dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default()))
+                .expect("reopen");
             say(&format!("OPENED {}", l.head().size));
         }
         "fill" => fill(&dir),
-        "open" => match Ledger::open(&dir, OpenOptions::default()) {
+        "open" => match Ledger::open(&dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default())) {
             Ok(l) => say(&format!("OPENED {}", l.head().size)),
             Err(caseledger_store::StoreError::InUse { .. }) => say("INUSE"),
             Err(e) => say(&format!("ERR {e}")),
@@ -60,7 +61,7 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
         OpenOptions::default()
     };
     let ledger = if dir.join("sled").is_dir() {
-        kit::open_settled(dir, options).expect("open")
+        kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(options)).expect("open")
     } else {
         campaign::create_ledger_with(dir, options)
     };
@@ -73,7 +74,6 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
                 let record = format!("R{pid}-{t}");
                 let r = campaign::open_record(ledger, &record);
                 say(&format!("ACK {} {}", r.seq.0, r.hash.to_hex()));
-                let signer = Cast::CAMPAIGN.signer();
                 for i in 0u64.. {
                     match campaign::note(ledger, &record, i) {
                         Ok(r) => say(&format!("ACK {} {}", r.seq.0, r.hash.to_hex())),
@@ -83,7 +83,10 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
                         }
                     }
                     if checkpoints && t == 0 && i % 3 == 0 {
-                        match ledger.checkpoint(&signer) {
+                        match ledger
+                            .newest_seal()
+                            .map(|s| s.map(|(_, n)| n).unwrap_or_default())
+                        {
                             Ok(note) => say(&format!("CKPT {}", kit::hex(note.as_bytes()))),
                             Err(e) => say(&format!("ERR checkpoint: {e}")),
                         }
@@ -110,7 +113,7 @@ fn fill(dir: &std::path::Path) {
     } else {
         OpenOptions::default()
     };
-    let ledger = match kit::open_settled(dir, options) {
+    let ledger = match kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(options)) {
         Ok(l) => l,
         Err(e) => {
             say(&format!("ERR open: {e}"));
@@ -167,7 +170,7 @@ fn fill(dir: &std::path::Path) {
 /// Opens a damaged ledger with the store, then verifies it with the auditor's checkpoint
 /// (`CASELEDGER_CHILD_CHECKPOINT`, hex); prints one `STORE` and one `VERDICT` line.
 fn damaged(dir: &std::path::Path) {
-    match kit::open_settled(dir, OpenOptions::default()) {
+    match kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default())) {
         Ok(l) => {
             // Read everything through the store's own queries too.
             let size = l.head().size;

@@ -148,7 +148,7 @@ fn check_after_kill(
     all_acks: &BTreeMap<u64, String>,
     trusted_checkpoint: Option<&String>,
 ) -> Result<u64, String> {
-    let ledger = kit::open_settled(dir, OpenOptions::default())
+    let ledger = kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default()))
         .map_err(|e| format!("the ledger does not reopen: {e:?}"))?;
     let size = ledger.head().size;
     let mut lost = 0;

@@ -17,7 +17,7 @@ use crate::harness::{self, run_child, tagged};
 use caseledger_core::event::Entry;
 use caseledger_core::{EntryHash, Seq};
 use caseledger_store::OpenOptions;
-use caseledger_testkit::{self as kit, campaign, Cast};
+use caseledger_testkit::{self as kit, campaign};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -61,7 +61,8 @@ fn acks(stdout: &str) -> BTreeMap<u64, String> {
 }
 
 fn check_acked_present(dir: &Path, acked: &BTreeMap<u64, String>) -> u64 {
-    let ledger = kit::open_settled(dir, OpenOptions::default()).expect("reopen after disk full");
+    let ledger = kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default()))
+        .expect("reopen after disk full");
     let mut lost = 0;
     for (seq, hash) in acked {
         match ledger.entry_bytes(Seq(*seq)).expect("read") {
@@ -172,17 +173,18 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         let errors = assert_clear_storage_errors(&out);
         let acked = acks(&out);
         // Reopening while still full: it works or fails clearly, never panics.
-        let while_full = match kit::open_settled(&dir, OpenOptions::default()) {
-            Ok(_) => "reopens while full".to_owned(),
-            Err(e) => {
-                let m = e.to_string();
-                assert!(
-                    m.to_lowercase().contains("no space") || m.contains("too large"),
-                    "unclear error reopening a full ledger: {m}"
-                );
-                format!("reopen while full refused: {m}")
-            }
-        };
+        let while_full =
+            match kit::open_settled(&dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default())) {
+                Ok(_) => "reopens while full".to_owned(),
+                Err(e) => {
+                    let m = e.to_string();
+                    assert!(
+                        m.to_lowercase().contains("no space") || m.contains("too large"),
+                        "unclear error reopening a full ledger: {m}"
+                    );
+                    format!("reopen while full refused: {m}")
+                }
+            };
         // Free space, reopen, check every acknowledged append, append again.
         let _ = std::fs::remove_file(&filler);
         let lost = check_acked_present(&dir, &acked);
@@ -191,8 +193,9 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
             "{lost} acknowledged appends are missing after disk full"
         );
         let after = {
-            let ledger = kit::open_settled(&dir, OpenOptions::default())
-                .expect("reopen after freeing space");
+            let ledger =
+                kit::open_settled(&dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default()))
+                    .expect("reopen after freeing space");
             if mount.is_none() {
                 // Under ulimit the limit was the child's: this process may write on.
             }
@@ -203,7 +206,8 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
             }
             let size = ledger.head().size;
             ledger
-                .checkpoint(&Cast::CAMPAIGN.signer())
+                .newest_seal()
+                .map(|s| s.map(|(_, n)| n).unwrap_or_default())
                 .expect("checkpoint after space was freed");
             size
         };
@@ -238,10 +242,12 @@ fn read_only_filesystem_is_a_clear_error() {
     {
         let l = campaign::create_ledger(&dir);
         campaign::open_record(&l, "RO-1");
-        l.checkpoint(&Cast::CAMPAIGN.signer()).expect("checkpoint");
+        l.newest_seal()
+            .map(|s| s.map(|(_, n)| n).unwrap_or_default())
+            .expect("checkpoint");
     }
     assert!(mount.remount("ro"), "remount read-only");
-    match kit::open_settled(&dir, OpenOptions::default()) {
+    match kit::open_settled(&dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default())) {
         Err(e) => {
             let m = e.to_string().to_lowercase();
             assert!(

@@ -18,7 +18,7 @@ use caseledger_core::hash::payload_commitment;
 use caseledger_core::{Date, Seq, Timestamp};
 use caseledger_store::OpenOptions;
 use caseledger_testkit::campaign::CANARY;
-use caseledger_testkit::{self as kit, campaign, cli, Cast, TestClock};
+use caseledger_testkit::{self as kit, campaign, cli, TestClock};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
@@ -645,7 +645,8 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
     let (e, p) = campaign::clinical("KEPT-1", EventKind::RecordOpened, d("2015-01-01"), "kept");
     let kept = ledger.append(e, Some(p)).expect("open kept").seq;
     let before = ledger
-        .checkpoint(&Cast::CAMPAIGN.signer())
+        .newest_seal()
+        .map(|s| s.map(|(_, n)| n).unwrap_or_default())
         .expect("checkpoint");
     // Early destruction is refused.
     let early = ledger.append(
@@ -687,7 +688,8 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         "another record's payload was destroyed"
     );
     let after = ledger
-        .checkpoint(&Cast::CAMPAIGN.signer())
+        .newest_seal()
+        .map(|s| s.map(|(_, n)| n).unwrap_or_default())
         .expect("checkpoint");
     ledger.close().expect("close");
     // The chain verifies, against the checkpoint from before the destruction too.
@@ -698,7 +700,8 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         kit::findings_text(&v)
     );
     // Entries never hold content.
-    let l = kit::open_settled(&dir, OpenOptions::default()).expect("open");
+    let l =
+        kit::open_settled(&dir, kit::Cast::CAMPAIGN.sealing(OpenOptions::default())).expect("open");
     for s in 0..l.head().size {
         let b = l.entry_bytes(Seq(s)).expect("read").expect("entry");
         assert_no_leak("an entry's bytes", &String::from_utf8_lossy(&b));

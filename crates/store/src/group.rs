@@ -48,6 +48,7 @@ pub(crate) enum T {
     Records,
     Nonces,
     Meta,
+    Checkpoints,
 }
 
 pub(crate) struct Op {
@@ -127,6 +128,9 @@ pub(crate) struct Writer {
     pub(crate) range: CompactRange,
     pub(crate) registry: Registry,
     pub(crate) ops: Ops,
+    /// The newest checkpoint in the `checkpoints` tree: (size, anchored). The next seal
+    /// replaces it there unless it is anchored.
+    pub(crate) newest_seal: Option<(u64, bool)>,
 }
 
 /// An event on its way into the ledger.
@@ -484,6 +488,8 @@ impl Stage<'_> {
             seq,
             hash,
             recorded_at,
+            // Set by the commit, which seals the whole group.
+            seal: None,
         })
     }
 

@@ -42,5 +42,5 @@ pub use error::{BatchError, Result, StoreError};
 pub use export::{BundleCheckpoint, ExportError};
 pub use ledger::Ledger;
 pub use types::{
-    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Stats,
+    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,
 };

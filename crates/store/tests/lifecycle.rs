@@ -21,7 +21,9 @@ fn reopen_after_close_and_after_drop() {
         out
     };
     // After close.
-    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    let l = Cast::TEST
+        .open(&path, clock.options(Durability::Immediate))
+        .unwrap();
     assert_eq!(l.head(), head1);
     assert_eq!(l.root(), root1);
     assert_eq!(l.root_at(head1.size).unwrap(), root1);
@@ -33,7 +35,9 @@ fn reopen_after_close_and_after_drop() {
     let head2 = l.head();
     // After drop without close.
     drop(l);
-    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    let l = Cast::TEST
+        .open(&path, clock.options(Durability::Immediate))
+        .unwrap();
     assert_eq!(l.head(), head2);
     assert_eq!(l.root(), recomputed_root(&l));
     assert_eq!(l.payload(rc.seq).unwrap().unwrap().content(), b"second");
@@ -196,8 +200,12 @@ fn failed_create_leaves_nothing() {
         None,
     );
     e.signature = Cast::TEST.licensee.key().sign(b"something else");
-    let err =
-        Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).unwrap_err();
+    let err = Ledger::create_with_genesis(
+        &path,
+        e,
+        Cast::TEST.sealing(clock.options(Durability::Immediate)),
+    )
+    .unwrap_err();
     assert!(matches!(err, StoreError::BadSignature { .. }), "{err:?}");
     assert!(!path.exists());
     // A non-genesis first event is refused too.
@@ -209,7 +217,12 @@ fn failed_create_leaves_nothing() {
         clock.today(),
         None,
     );
-    assert!(Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).is_err());
+    assert!(Ledger::create_with_genesis(
+        &path,
+        e,
+        Cast::TEST.sealing(clock.options(Durability::Immediate))
+    )
+    .is_err());
     assert!(!path.exists());
 }
 
@@ -237,7 +250,7 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
     // A checkpoint in the log names more entries than the ledger has (an old copy restored).
     let dir = tempfile::tempdir().unwrap();
     let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
-    let note = l.checkpoint(&Cast::TEST.signer()).unwrap();
+    let note = l.newest_seal().unwrap().unwrap().1;
     let size = l.head().size;
     drop(l);
     let bigger = note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 5), 1);

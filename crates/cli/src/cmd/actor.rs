@@ -1,6 +1,6 @@
 //! `caseledger init` and `caseledger actor add|revoke`.
 
-use super::ledger_ops::{open, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{open_sealing, print_receipt, sign_append, store_why, today};
 use super::{ActorAddArgs, ActorRevokeArgs, InitArgs};
 use crate::keys::KeyDir;
 use crate::output::Out;
@@ -53,7 +53,7 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
             settings: LedgerSettings {
                 private_practice: a.private_practice,
             },
-            open: OpenOptions::default(),
+            open: OpenOptions::default().with_ledger_key(ledger_key.clone()),
         },
     )
     .map_err(|e| anyhow!("ledger {d}: {e}"))?;
@@ -111,7 +111,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
         Some(p) => Some(crate::keys::read_public(p, "--pubkey")?),
         None => None,
     };
-    let ledger = open(dir, Durability::Immediate)?;
+    let ledger = open_sealing(dir, Durability::Immediate)?;
     let kd = KeyDir::of(dir);
     let admin_key = kd.actor_key(&author)?;
     if given.is_none() && kd.has_actor_key(&id) {
@@ -160,6 +160,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
     print_receipt(
         &format!("enrolment of {id} as {}", a.role.role()),
         &receipt,
+        None,
         out,
     )?;
     Ok(Outcome::Ok)
@@ -170,7 +171,7 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
     let dir = &a.ledger.ledger;
     let id = actor_id(&a.id, "--id")?;
     let author = actor_id(&a.author, "--author")?;
-    let ledger = open(dir, Durability::Immediate)?;
+    let ledger = open_sealing(dir, Durability::Immediate)?;
     let kd = KeyDir::of(dir);
     let admin_key = kd.actor_key(&author)?;
     let ev = Event::new(
@@ -188,6 +189,6 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
         let _ = fs::rename(&path, &aside);
         let _ = fs::rename(path.with_extension("pub"), aside.with_extension("pub"));
     }
-    print_receipt(&format!("revocation of {id}"), &receipt, out)?;
+    print_receipt(&format!("revocation of {id}"), &receipt, None, out)?;
     Ok(Outcome::Ok)
 }

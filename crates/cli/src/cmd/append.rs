@@ -1,6 +1,6 @@
 //! `caseledger append`: one signed event.
 
-use super::ledger_ops::{date_arg, open, print_receipt, sign_append, store_why};
+use super::ledger_ops::{date_arg, open_sealing, print_receipt, sign_append, store_why};
 use super::AppendArgs;
 use crate::keys::KeyDir;
 use crate::output::Out;
@@ -81,10 +81,15 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         (None, None) => None,
     };
     let key = KeyDir::of(dir).actor_key(&author)?;
-    let ledger = open(dir, Durability::Immediate)?;
+    let ledger = open_sealing(dir, Durability::Immediate)?;
     let ev = Event::new(Some(record.clone()), author.clone(), ek, occurred_on);
     let receipt = sign_append(&ledger, &key, ev, payload.map(Payload::new))
         .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;
-    print_receipt(&format!("{kind} to {record}"), &receipt, out)?;
+    print_receipt(
+        &format!("{kind} to {record}"),
+        &receipt,
+        a.receipts.as_deref(),
+        out,
+    )?;
     Ok(Outcome::Ok)
 }

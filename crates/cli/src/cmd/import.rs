@@ -6,7 +6,7 @@
 //! [`super::ingest`]), so re-running the same file is refused as a replay.
 
 use super::ingest::{derive_nonce_salt, parse_line, payload_of, split_lines, Line, LineKind};
-use super::ledger_ops::{open, store_why};
+use super::ledger_ops::{open_sealing, store_why, write_receipts};
 use super::ImportArgs;
 use crate::keys::KeyDir;
 use crate::output::Out;
@@ -102,7 +102,15 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
     let kd = KeyDir::of(&dir);
     let (lines, signers) = phase1(&input, &kd).map_err(|e| anyhow!("import {what}: {e:#}"))?;
     drop(input);
-    import_lines(&dir, &what, lines, signers, BATCH, out)
+    import_lines(
+        &dir,
+        &what,
+        lines,
+        signers,
+        BATCH,
+        a.receipts.as_deref(),
+        out,
+    )
 }
 
 impl Signers<'_> {
@@ -123,9 +131,11 @@ fn import_lines(
     lines: Vec<Line>,
     mut signers: Signers<'_>,
     batch: usize,
+    receipts_file: Option<&Path>,
     out: &Out,
 ) -> Result<Outcome> {
-    let ledger = open(dir, Durability::Deferred)?;
+    let ledger = open_sealing(dir, Durability::Deferred)?;
+    let mut receipts = Vec::new();
     let origin = ledger
         .origin()
         .map(|o| o.as_str().to_owned())
@@ -182,7 +192,8 @@ fn import_lines(
             }
         }
         match ledger.append_batch(items.clone()) {
-            Ok(_) => {
+            Ok(r) => {
+                receipts.extend(r);
                 imported += chunk.len();
                 pb.set_position(u64::try_from(imported).unwrap_or(u64::MAX));
             }
@@ -191,9 +202,9 @@ fn import_lines(
                 // The batch was all or nothing: write the lines before the refused one.
                 if index > 0 {
                     let head: Vec<_> = items.into_iter().take(index).collect();
-                    ledger.append_batch(head).map_err(|e2| {
+                    receipts.extend(ledger.append_batch(head).map_err(|e2| {
                         anyhow!("line {}: {}", chunk[0].line, store_why(&e2.error))
-                    })?;
+                    })?);
                     imported += index;
                 }
                 let bad = chunk.get(index).map_or(0, |l| l.line);
@@ -220,6 +231,10 @@ fn import_lines(
         .map_err(|e| anyhow!("ledger {}: flushing: {e}", dir.display()))?;
     let size = ledger.head().size;
     drop(ledger);
+    // Only now are the imported events sealed in checkpoints.log and durable.
+    if let Some(p) = receipts_file {
+        write_receipts(p, &receipts)?;
+    }
     if let Some((line, why)) = failure {
         return Err(anyhow!(
             "import {what}: line {line}: {why}; {imported} earlier line(s) were imported (ledger size {before} -> {size})"

@@ -55,7 +55,8 @@ pub(crate) struct LedgerArg {
 /// The commands.
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Create a ledger: genesis, an admin key and the ledger (checkpoint) key in <DIR>/keys/.
+    /// Create a ledger: genesis, an admin key and the ledger (checkpoint) key in <DIR>/keys/
+    /// (it seals every commit).
     Init(InitArgs),
     /// Enrol or revoke an actor (admin, licensee, custodian).
     #[command(subcommand)]
@@ -71,7 +72,10 @@ pub(crate) enum Command {
     /// before it stay imported. The format and an example file
     /// (ledger-data/example/events.jsonl): docs/GUIDE.md, "Ingest format".
     Import(ImportArgs),
-    /// Sign a checkpoint of the ledger's current head with the ledger key; print the note.
+    /// Print the newest seal: the checkpoint the ledger key signed for the last commit.
+    ///
+    /// Every commit is sealed when it is appended; this signs nothing. Give the note to an
+    /// auditor or a witness (`cosign`), or store a witness's cosigned copy with --add-cosigned.
     Checkpoint(CheckpointArgs),
     /// As a witness: check a checkpoint's consistency with the last one seen, cosign it.
     Cosign(CosignArgs),
@@ -228,6 +232,10 @@ pub(crate) struct AppendArgs {
     /// destruction: the authority or policy.
     #[arg(long)]
     pub reason: Option<String>,
+    /// Append the receipt (seq, entry hash, the seal covering it) as one JSON line to this
+    /// file (created 0600): evidence for the record system to keep (docs/FORMAT.md).
+    #[arg(long, value_name = "FILE")]
+    pub receipts: Option<PathBuf>,
 }
 
 /// `caseledger import`.
@@ -238,6 +246,10 @@ pub(crate) struct ImportArgs {
     /// The JSONL file (format: docs/GUIDE.md, "Ingest format"), or `-` for stdin.
     #[arg(value_name = "FILE", default_value = "-")]
     pub file: PathBuf,
+    /// Append one receipt per imported event (JSON lines: seq, entry hash, the seal
+    /// covering it) to this file (created 0600), once they are sealed and durable.
+    #[arg(long, value_name = "FILE")]
+    pub receipts: Option<PathBuf>,
 }
 
 /// `caseledger checkpoint`.
@@ -290,7 +302,8 @@ pub(crate) struct VerifyArgs {
     /// An evidence bundle (`export`).
     #[arg(long, value_name = "F")]
     pub bundle: Option<PathBuf>,
-    /// A signed checkpoint the auditor holds; repeatable.
+    /// A signed checkpoint the auditor holds, or a receipts file (JSON lines from `append`
+    /// or `import --receipts`: each receipt's seal counts); repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
     /// A trusted ledger (checkpoint) key: note key string or file; repeatable.
