@@ -542,7 +542,23 @@ fn private_keys_readable_by_others_are_refused() {
                 "r",
             ],
         ),
-        ("L/keys/ledger.pem", vec!["checkpoint", "--ledger", "L"]),
+        // The ledger key seals every append: an append reads it.
+        (
+            "L/keys/ledger.pem",
+            vec![
+                "append",
+                "--ledger",
+                "L",
+                "--author",
+                "lic-1",
+                "--record",
+                "C-OPEN",
+                "--kind",
+                "contact",
+                "--occurred-on",
+                "2025-06-01",
+            ],
+        ),
         ("L/keys/ledger.pem", vec!["keys", "export", "--ledger", "L"]),
         (
             "rk.pem",

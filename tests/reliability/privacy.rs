@@ -544,16 +544,28 @@ fn private_key_files_are_0600_and_refused_when_readable() {
             );
             std::fs::set_permissions(k, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         }
-        // Through the CLI: the ledger key signs checkpoints, the actor key signs appends.
+        // Through the CLI: the ledger key seals every append, the actor key signs it.
         let ledger_key = w.join("L/keys/ledger.pem");
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(mode))
             .expect("chmod");
-        let o = run(w, &["checkpoint", "--ledger", "L"], None);
-        assert_eq!(
-            code(&o),
-            Some(2),
-            "checkpoint signed with a {label} ledger key"
+        let o = run(
+            w,
+            &[
+                "append",
+                "--ledger",
+                "L",
+                "--author",
+                "lic",
+                "--record",
+                "K-1",
+                "--kind",
+                "record_opened",
+                "--occurred-on",
+                "2023-04-11",
+            ],
+            None,
         );
+        assert_eq!(code(&o), Some(2), "append sealed with a {label} ledger key");
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(0o600))
             .expect("chmod");
         let lic = w.join("L/keys/actors/lic.pem");
