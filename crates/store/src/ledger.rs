@@ -476,8 +476,11 @@ mod tests {
         db.flush().unwrap();
     }
 
+    /// Rows of a tree, as (key, value) bytes.
+    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
     /// Everything sealing could have changed: the log's bytes and the checkpoints tree.
-    fn seals(path: &Path) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+    fn seals(path: &Path) -> (Vec<u8>, Rows) {
         let log = std::fs::read(path.join(CHECKPOINTS_LOG)).unwrap();
         let db = sled::Config::new()
             .path(path.join(SLED_DIR))

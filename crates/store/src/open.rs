@@ -498,7 +498,7 @@ fn newest_valid_seal(
             candidates.push((size, note.clone()));
         }
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     Ok(candidates.iter().find_map(|(_, n)| as_seal(n, genesis)))
 }
 
@@ -508,7 +508,7 @@ fn newest_logged(log: &[String], genesis: &GenesisFacts) -> u64 {
         .iter()
         .filter_map(|n| checkpoint_size(n).map(|s| (s, n)))
         .collect();
-    sizes.sort_by(|a, b| b.0.cmp(&a.0));
+    sizes.sort_by_key(|c| std::cmp::Reverse(c.0));
     sizes
         .iter()
         .find_map(|(_, n)| as_seal(n, genesis))
