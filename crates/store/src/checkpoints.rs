@@ -2,7 +2,7 @@
 //! [`crate::layout`]).
 //!
 //! Every commit of appended entries is **sealed**: the store signs a checkpoint of the new
-//! head with the ledger key ([`Ledger::seal_for`], called by the commit) and writes it in
+//! head with the ledger key (in `commit.rs`, as part of the commit) and writes it in
 //! the commit's own sled transaction, so entries and their seal become durable together.
 //! After sled's flush the seal is appended to `checkpoints.log` and fsynced; only then is
 //! the append acknowledged (under [`Durability::Immediate`](crate::Durability); under
