@@ -80,13 +80,28 @@ impl Ledger {
                 let mut guard = LeaderGuard {
                     ledger: self,
                     tickets: jobs.iter().map(|j| j.ticket).collect(),
+                    leading: true,
                 };
-                let results = self.commit_group(jobs);
+                let (mut results, committed) = self.commit_group(jobs, false);
+                // Leadership is handed over before this group's flush: the next group
+                // stages and commits its transaction while this one's sled flush and seal
+                // log append are in flight (each group is acknowledged only after its own).
+                q = lock(&self.queue);
+                q.leader = false;
+                guard.leading = false;
+                self.cv.notify_all();
+                drop(q);
+                if committed && self.durability == Durability::Immediate {
+                    if let Err(e) = self.flush() {
+                        for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
+                            *r = Err(e.duplicate());
+                        }
+                    }
+                }
                 guard.tickets.clear();
                 drop(guard);
                 q = lock(&self.queue);
                 q.done.extend(results);
-                q.leader = false;
                 self.cv.notify_all();
                 continue;
             }
@@ -134,7 +149,13 @@ impl Ledger {
         .map(Some)
     }
 
-    fn commit_group(&self, jobs: Vec<Job>) -> Vec<(u64, Result<Receipt>)> {
+    /// Stages and commits one group (without flushing it: the caller does, after handing
+    /// leadership over). Returns each ticket's result and whether a transaction committed.
+    fn commit_group(
+        &self,
+        jobs: Vec<Job>,
+        flush: bool,
+    ) -> (Vec<(u64, Result<Receipt>)>, bool) {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
             jobs.into_iter().map(|j| (j.ticket, j.item)).unzip();
@@ -142,27 +163,30 @@ impl Ledger {
             Ok(x) => x,
             // Not reachable in group mode (refusals are per item); fail everyone safely.
             Err(e) => {
-                return tickets
+                let failed = tickets
                     .into_iter()
                     .map(|t| (t, Err(e.error.duplicate())))
                     .collect();
+                return (failed, false);
             }
         };
+        let mut committed = false;
         if let Some(staged) = staged {
-            match self.commit(&mut w, staged) {
+            match self.commit(&mut w, staged, flush) {
                 Err(e) => {
                     for r in results.iter_mut().filter(|r| r.is_ok()) {
                         *r = Err(e.duplicate());
                     }
                 }
                 Ok(seal) => {
+                    committed = true;
                     for r in results.iter_mut().flatten() {
                         r.seal.clone_from(&seal);
                     }
                 }
             }
         }
-        tickets.into_iter().zip(results).collect()
+        (tickets.into_iter().zip(results).collect(), committed)
     }
 
     /// Stages items in order. With `all_or_nothing`, the first refusal aborts the whole
@@ -233,9 +257,10 @@ impl Ledger {
         Ok((Some(staged), results))
     }
 
-    /// Writes a staged group and its seal in one transaction, publishes it, and flushes if
-    /// Immediate (which appends the seal to `checkpoints.log`). Returns the seal.
-    fn commit(&self, w: &mut Writer, staged: Staged) -> Result<Option<Seal>> {
+    /// Writes a staged group and its seal in one transaction, publishes it, and with
+    /// `flush` flushes if Immediate (which appends the seal to `checkpoints.log`). Returns
+    /// the seal.
+    fn commit(&self, w: &mut Writer, staged: Staged, flush: bool) -> Result<Option<Seal>> {
         let seal = self.seal_for(&staged)?;
         if let Some(seal) = &seal {
             let size = seal.size;
@@ -310,7 +335,7 @@ impl Ledger {
             w.newest_seal = Some((seal.size, false));
             lock(&self.log).pending.push(seal.clone());
         }
-        if self.durability == Durability::Immediate {
+        if flush && self.durability == Durability::Immediate {
             self.flush()?;
         }
         Ok(seal)
@@ -383,7 +408,7 @@ impl Ledger {
         let mut seal = None;
         if let Some(staged) = staged {
             seal = self
-                .commit(&mut w, staged)
+                .commit(&mut w, staged, true)
                 .map_err(|error| BatchError { index: None, error })?;
         }
         let mut receipts = results
@@ -402,6 +427,8 @@ impl Ledger {
 struct LeaderGuard<'a> {
     ledger: &'a Ledger,
     tickets: Vec<u64>,
+    /// Still the leader (not yet handed over before the flush).
+    leading: bool,
 }
 
 impl Drop for LeaderGuard<'_> {
@@ -416,7 +443,9 @@ impl Drop for LeaderGuard<'_> {
                 Err(StoreError::Internal("the group commit leader failed")),
             );
         }
-        q.leader = false;
+        if self.leading {
+            q.leader = false;
+        }
         self.ledger.cv.notify_all();
     }
 }
