@@ -80,28 +80,13 @@ impl Ledger {
                 let mut guard = LeaderGuard {
                     ledger: self,
                     tickets: jobs.iter().map(|j| j.ticket).collect(),
-                    leading: true,
                 };
-                let (mut results, committed) = self.commit_group(jobs, false);
-                // Leadership is handed over before this group's flush: the next group
-                // stages and commits its transaction while this one's sled flush and seal
-                // log append are in flight (each group is acknowledged only after its own).
-                q = lock(&self.queue);
-                q.leader = false;
-                guard.leading = false;
-                self.cv.notify_all();
-                drop(q);
-                if committed && self.durability == Durability::Immediate {
-                    if let Err(e) = self.flush() {
-                        for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
-                            *r = Err(e.duplicate());
-                        }
-                    }
-                }
+                let results = self.commit_group(jobs);
                 guard.tickets.clear();
                 drop(guard);
                 q = lock(&self.queue);
                 q.done.extend(results);
+                q.leader = false;
                 self.cv.notify_all();
                 continue;
             }
@@ -149,13 +134,7 @@ impl Ledger {
         .map(Some)
     }
 
-    /// Stages and commits one group (without flushing it: the caller does, after handing
-    /// leadership over). Returns each ticket's result and whether a transaction committed.
-    fn commit_group(
-        &self,
-        jobs: Vec<Job>,
-        flush: bool,
-    ) -> (Vec<(u64, Result<Receipt>)>, bool) {
+    fn commit_group(&self, jobs: Vec<Job>) -> Vec<(u64, Result<Receipt>)> {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
             jobs.into_iter().map(|j| (j.ticket, j.item)).unzip();
@@ -163,30 +142,27 @@ impl Ledger {
             Ok(x) => x,
             // Not reachable in group mode (refusals are per item); fail everyone safely.
             Err(e) => {
-                let failed = tickets
+                return tickets
                     .into_iter()
                     .map(|t| (t, Err(e.error.duplicate())))
                     .collect();
-                return (failed, false);
             }
         };
-        let mut committed = false;
         if let Some(staged) = staged {
-            match self.commit(&mut w, staged, flush) {
+            match self.commit(&mut w, staged) {
                 Err(e) => {
                     for r in results.iter_mut().filter(|r| r.is_ok()) {
                         *r = Err(e.duplicate());
                     }
                 }
                 Ok(seal) => {
-                    committed = true;
                     for r in results.iter_mut().flatten() {
                         r.seal.clone_from(&seal);
                     }
                 }
             }
         }
-        (tickets.into_iter().zip(results).collect(), committed)
+        tickets.into_iter().zip(results).collect()
     }
 
     /// Stages items in order. With `all_or_nothing`, the first refusal aborts the whole
@@ -257,10 +233,9 @@ impl Ledger {
         Ok((Some(staged), results))
     }
 
-    /// Writes a staged group and its seal in one transaction, publishes it, and with
-    /// `flush` flushes if Immediate (which appends the seal to `checkpoints.log`). Returns
-    /// the seal.
-    fn commit(&self, w: &mut Writer, staged: Staged, flush: bool) -> Result<Option<Seal>> {
+    /// Writes a staged group and its seal in one transaction, publishes it, and flushes if
+    /// Immediate (which appends the seal to `checkpoints.log`). Returns the seal.
+    fn commit(&self, w: &mut Writer, staged: Staged) -> Result<Option<Seal>> {
         let seal = self.seal_for(&staged)?;
         if let Some(seal) = &seal {
             let size = seal.size;
@@ -335,7 +310,7 @@ impl Ledger {
             w.newest_seal = Some((seal.size, false));
             lock(&self.log).pending.push(seal.clone());
         }
-        if flush && self.durability == Durability::Immediate {
+        if self.durability == Durability::Immediate {
             self.flush()?;
         }
         Ok(seal)
@@ -408,7 +383,7 @@ impl Ledger {
         let mut seal = None;
         if let Some(staged) = staged {
             seal = self
-                .commit(&mut w, staged, true)
+                .commit(&mut w, staged)
                 .map_err(|error| BatchError { index: None, error })?;
         }
         let mut receipts = results
@@ -427,8 +402,6 @@ impl Ledger {
 struct LeaderGuard<'a> {
     ledger: &'a Ledger,
     tickets: Vec<u64>,
-    /// Still the leader (not yet handed over before the flush).
-    leading: bool,
 }
 
 impl Drop for LeaderGuard<'_> {
@@ -443,9 +416,7 @@ impl Drop for LeaderGuard<'_> {
                 Err(StoreError::Internal("the group commit leader failed")),
             );
         }
-        if self.leading {
-            q.leader = false;
-        }
+        q.leader = false;
         self.ledger.cv.notify_all();
     }
 }

@@ -12,13 +12,10 @@
 //!    leader: it takes everything queued, and under the writer lock judges each event in
 //!    order with `record::check` (each sees the effects of the earlier ones, through an
 //!    in-memory overlay of registry, record states, nonces and seqs), encodes the accepted
-//!    ones into one reused buffer, and writes them all and the group's seal (the checkpoint
-//!    of the new head signed by the ledger key) in ONE sled transaction. It then hands
-//!    leadership over (the next group can stage and commit meanwhile) and, under
-//!    [`Durability::Immediate`], runs one sled `flush` and appends the seal to
-//!    `checkpoints.log` with one fsync. A refused event fails only its own caller and
-//!    writes nothing.
-//! 3. Followers wake with their own result once their group's flush is done. The head, compact range and registry live in
+//!    ones into one reused buffer, and writes them all in ONE sled transaction, followed by
+//!    one `flush` under [`Durability::Immediate`]. A refused event fails only its own caller
+//!    and writes nothing.
+//! 3. Followers wake with their own result. The head, compact range and registry live in
 //!    memory and are persisted in each transaction; nothing just written is read back.
 //!
 //! If the signing key of an author changed between step 1 and the leader's check (a
