@@ -12,9 +12,10 @@
 //!    leader: it takes everything queued, and under the writer lock judges each event in
 //!    order with `record::check` (each sees the effects of the earlier ones, through an
 //!    in-memory overlay of registry, record states, nonces and seqs), encodes the accepted
-//!    ones into one reused buffer, and writes them all in ONE sled transaction, followed by
-//!    one `flush` under [`Durability::Immediate`]. A refused event fails only its own caller
-//!    and writes nothing.
+//!    ones into one reused buffer, and writes them all and the group's seal (the checkpoint
+//!    of the new head signed by the ledger key) in ONE sled transaction, followed under
+//!    [`Durability::Immediate`] by one sled `flush` and one append + fsync of the seal to
+//!    `checkpoints.log`. A refused event fails only its own caller and writes nothing.
 //! 3. Followers wake with their own result. The head, compact range and registry live in
 //!    memory and are persisted in each transaction; nothing just written is read back.
 //!
