@@ -18,28 +18,13 @@ use crate::error::{Result, StoreError};
 use crate::group::lock;
 use crate::layout::{frame_log_record, CHECKPOINTS_LOG};
 use crate::ledger::Ledger;
-use crate::types::Seal;
+use crate::types::{LogState, Seal};
 use caseledger_core::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::Hash;
 use caseledger_core::note::{append_signature_line, Note, NoteSigner, NoteVerifier};
-use std::fs::File;
 use std::io::Write;
 use std::sync::Arc;
-
-/// The state of `checkpoints.log` in this process.
-#[derive(Default)]
-pub(crate) struct LogState {
-    /// The open log (append mode); `None` until first needed or after a failed write.
-    pub(crate) file: Option<File>,
-    /// The length of the log's complete records.
-    pub(crate) len: u64,
-    /// The largest size a seal in the log names.
-    pub(crate) logged: u64,
-    /// Seals committed to sled and not yet in the log, oldest first (several only under
-    /// `Deferred`, where the log is written at the next flush).
-    pub(crate) pending: Vec<Seal>,
-}
 
 fn note_text(size: u64, v: &[u8]) -> Result<String> {
     String::from_utf8(v.to_vec())

@@ -7,7 +7,6 @@
 //! The on-disk layout is in [`crate::layout`]; checkpoints in [`crate::checkpoints`];
 //! archive export/import in [`crate::archive`].
 
-use crate::checkpoints::LogState;
 use crate::error::{Result, StoreError};
 use crate::group::{lock, Queue, Writer};
 use crate::layout::*;

@@ -2,13 +2,13 @@
 //! refuse a truncated ledger, new-directory preparation and cleanup, and the
 //! [`Ledger`] constructors (create, create_with_genesis, open).
 
-use crate::checkpoints::{is_anchored, LogState};
+use crate::checkpoints::is_anchored;
 use crate::error::{Result, StoreError};
 use crate::group::{Ops, Queue, Writer};
 use crate::layout::*;
 use crate::ledger::Ledger;
 use crate::sigs::KeyCache;
-use crate::types::{Counters, CreateOptions, Head, OpenOptions, Published, Seal, Trees};
+use crate::types::{Counters, CreateOptions, Head, LogState, OpenOptions, Published, Seal, Trees};
 use crate::upper::UpperNodes;
 use caseledger_core::checkpoint::open_checkpoint;
 use caseledger_core::encoding::decode_canonical;

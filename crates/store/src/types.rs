@@ -206,3 +206,17 @@ pub(crate) struct Published {
     pub(crate) range: CompactRange,
     pub(crate) registry: Arc<Registry>,
 }
+
+/// The state of `checkpoints.log` in this process.
+#[derive(Default)]
+pub(crate) struct LogState {
+    /// The open log (append mode); `None` until first needed or after a failed write.
+    pub(crate) file: Option<std::fs::File>,
+    /// The length of the log's complete records.
+    pub(crate) len: u64,
+    /// The largest size a seal in the log names.
+    pub(crate) logged: u64,
+    /// Seals committed to sled and not yet in the log, oldest first (several only under
+    /// `Deferred`, where the log is written at the next flush).
+    pub(crate) pending: Vec<Seal>,
+}
