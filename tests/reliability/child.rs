@@ -51,7 +51,7 @@ fn child_main() {
 }
 
 /// Appends with `Immediate` durability from three threads until killed, printing
-/// `ACK <seq> <hash>` for each acknowledged entry; with `checkpoints`, also signs a
+/// `ACK <seq> <hash>` for each acknowledged entry; with `checkpoints`, also reads the
 /// newest seal every few appends (every commit is sealed) and prints `CKPT <hex of the note>`.
 fn append_forever(dir: &std::path::Path, checkpoints: bool) {
     // The deliberately broken variant (docs/RELIABILITY.md): acknowledge before durable.
