@@ -484,20 +484,20 @@ fn newest_valid_seal(
     log: &[String],
     genesis: &GenesisFacts,
 ) -> Result<Option<FoundSeal>> {
-    let mut candidates: Vec<(u64, String)> = Vec::new();
+    // The tree holds few notes (the newest seal, cosigned and imported ones); the log may
+    // hold one per commit ever made: borrowed, not copied.
+    let mut stored: Vec<String> = Vec::new();
     for row in db.open_tree(TREE_CHECKPOINTS)?.iter() {
         let (_, v) = row?;
         if let Ok(text) = String::from_utf8(v.to_vec()) {
-            if let Some(size) = checkpoint_size(&text) {
-                candidates.push((size, text));
-            }
+            stored.push(text);
         }
     }
-    for note in log {
-        if let Some(size) = checkpoint_size(note) {
-            candidates.push((size, note.clone()));
-        }
-    }
+    let mut candidates: Vec<(u64, &str)> = stored
+        .iter()
+        .chain(log)
+        .filter_map(|n| checkpoint_size(n).map(|size| (size, n.as_str())))
+        .collect();
     candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
     Ok(candidates.iter().find_map(|(_, n)| as_seal(n, genesis)))
 }
