@@ -9,10 +9,10 @@
 //! `Deferred`, at the next [`Ledger::flush`]). A crash after sled's flush and before the
 //! log append leaves the seal in sled only: opening copies it into the log.
 //!
-//! The `checkpoints` tree keeps the newest seal and every anchored one (cosigned by a
-//! witness, or imported from an archive); each commit removes the previous newest seal
-//! unless it is anchored. The log keeps every seal and is never cut short, except for a
-//! torn final record (a write that never completed, so never acknowledged).
+//! The `checkpoints` tree keeps the newest seal, every one a witness cosigned, and those an
+//! archive import brought in: each commit removes the previous newest seal (an imported one
+//! included) unless it is cosigned. The log keeps every seal and is never cut short, except
+//! for a torn final record (a write that never completed, so never acknowledged).
 
 use crate::error::{Result, StoreError};
 use crate::group::lock;
