@@ -150,7 +150,9 @@ fn a_key_directory_inside_the_ledger_is_refused_and_nothing_is_written() {
     assert!(line.contains("inside the ledger directory"), "{line}");
     // A later command given such a --keys is refused too.
     ok(&f.run(&["init", "L", "--origin", ORIGIN]));
-    let line = fails(&f.run(&["checkpoint", "--ledger", "L", "--keys", "L/k"]));
+    let line = fails(&f.run(&[
+        "actor", "revoke", "--ledger", "L", "--id", "nobody", "--keys", "L/k",
+    ]));
     assert!(line.contains("inside the ledger directory"), "{line}");
     // A second ledger of the same origin does not take over the first one's keys.
     let line = fails(&f.run(&["init", "L2", "--origin", ORIGIN]));
@@ -482,7 +484,19 @@ fn encrypted_keys_work_with_a_passphrase_file_and_a_wrong_one_is_exit_2() {
     // A wrong passphrase: exit 2, one clear line, no key material, nothing written.
     let o = run_env(
         &f,
-        &["checkpoint", "--ledger", "L"],
+        &[
+            "append",
+            "--ledger",
+            "L",
+            "--author",
+            "lic-1",
+            "--record",
+            "C-1",
+            "--kind",
+            "contact",
+            "--occurred-on",
+            "2024-01-01",
+        ],
         &[("CASELEDGER_PASSPHRASE_FILE", &bad)],
     );
     let line = fails(&o);
@@ -495,7 +509,19 @@ fn encrypted_keys_work_with_a_passphrase_file_and_a_wrong_one_is_exit_2() {
         "{line}"
     );
     // No passphrase source and no terminal: says how to give one.
-    let line = fails(&f.run(&["checkpoint", "--ledger", "L"]));
+    let line = fails(&f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-1",
+        "--kind",
+        "contact",
+        "--occurred-on",
+        "2024-01-01",
+    ]));
     assert!(line.contains("CASELEDGER_PASSPHRASE_FILE"), "{line}");
     assert_eq!(before, f.snapshot());
     // keys generate --encrypt writes one that openssl-style readers open with the passphrase.

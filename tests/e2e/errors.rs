@@ -553,9 +553,22 @@ fn private_keys_readable_by_others_are_refused() {
                 "r",
             ],
         ),
+        // The ledger key seals every append: an append reads it.
         (
             caseledger_testkit::keys_path!("ledger.pem"),
-            vec!["checkpoint", "--ledger", "L"],
+            vec![
+                "append",
+                "--ledger",
+                "L",
+                "--author",
+                "lic-1",
+                "--record",
+                "C-OPEN",
+                "--kind",
+                "contact",
+                "--occurred-on",
+                "2025-06-01",
+            ],
         ),
         (
             "rk.pem",

@@ -19,6 +19,9 @@
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
 //! * [`insider_evidence`]: archive payload frames out of place are findings (as `archive
 //!   import` refuses them); the witness quorum counts distinct keys and `--trusted` copies.
+//! * [`seals`]: every commit sealed; receipts and `verify --trusted RECEIPTS`; `checkpoint`
+//!   and `export` sign nothing; keyless deletion is `unsealed_tail`; a flipped
+//!   `meta.compact_range` is refused at open (attack 3).
 //! * [`status`]: `status --record R` and why, `records --status S`, `destroy --dry-run` and
 //!   `destroy --all-eligible`.
 //! * [`storage`]: corrupted sled storage is a `storage_damaged` finding; `verify --read-only`
@@ -35,6 +38,7 @@ mod interop;
 mod report_asof;
 mod report_html;
 mod retention_rules;
+mod seals;
 mod status;
 mod storage;
 mod tamper;

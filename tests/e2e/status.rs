@@ -464,7 +464,8 @@ fn status_as_of_a_past_day_is_the_ledger_as_it_stood_then() {
                 ..LedgerSettings::default()
             },
             open: OpenOptions::default()
-                .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst)))),
+                .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst))))
+                .with_ledger_key(SigningKey::from_seed(&[0xC2; 32])),
         },
     )
     .expect("create");

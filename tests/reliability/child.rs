@@ -7,7 +7,7 @@
 use crate::harness;
 use caseledger_store::{Ledger, OpenOptions};
 use caseledger_testkit::campaign::CANARY;
-use caseledger_testkit::{self as kit, campaign, Cast};
+use caseledger_testkit::{self as kit, campaign};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -32,7 +32,8 @@ fn child_main() {
         "reopen" => {
             let l = kit::open_settled(
                 &dir,
-                OpenOptions::default().with_kek(caseledger_testkit::kek()),
+                kit::Cast::CAMPAIGN
+                    .sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
             )
             .expect("reopen");
             say(&format!("OPENED {}", l.head().size));
@@ -40,7 +41,7 @@ fn child_main() {
         "fill" => fill(&dir),
         "open" => match Ledger::open(
             &dir,
-            OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
         ) {
             Ok(l) => say(&format!("OPENED {}", l.head().size)),
             Err(caseledger_store::StoreError::InUse { .. }) => say("INUSE"),
@@ -57,8 +58,8 @@ fn child_main() {
 }
 
 /// Appends with `Immediate` durability from three threads until killed, printing
-/// `ACK <seq> <hash>` for each acknowledged entry; with `checkpoints`, also signs a
-/// checkpoint every few appends and prints `CKPT <hex of the note>` once it returned.
+/// `ACK <seq> <hash>` for each acknowledged entry; with `checkpoints`, also reads the
+/// newest seal every few appends (every commit is sealed) and prints `CKPT <hex of the note>`.
 fn append_forever(dir: &std::path::Path, checkpoints: bool) {
     // The deliberately broken variant (docs/RELIABILITY.md): acknowledge before durable.
     let options = if harness::broken("deferred") {
@@ -69,7 +70,7 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
         OpenOptions::default().with_kek(caseledger_testkit::kek())
     };
     let ledger = if dir.join("sled").is_dir() {
-        kit::open_settled(dir, options).expect("open")
+        kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(options)).expect("open")
     } else {
         campaign::create_ledger_with(dir, options)
     };
@@ -82,7 +83,6 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
                 let record = format!("R{pid}-{t}");
                 let r = campaign::open_record(ledger, &record);
                 say(&format!("ACK {} {}", r.seq.0, r.hash.to_hex()));
-                let signer = Cast::CAMPAIGN.signer();
                 for i in 0u64.. {
                     match campaign::note(ledger, &record, i) {
                         Ok(r) => say(&format!("ACK {} {}", r.seq.0, r.hash.to_hex())),
@@ -92,7 +92,10 @@ fn append_forever(dir: &std::path::Path, checkpoints: bool) {
                         }
                     }
                     if checkpoints && t == 0 && i % 3 == 0 {
-                        match ledger.checkpoint(&signer) {
+                        match ledger
+                            .newest_seal()
+                            .map(|s| s.map(|(_, n)| n).unwrap_or_default())
+                        {
                             Ok(note) => say(&format!("CKPT {}", kit::hex(note.as_bytes()))),
                             Err(e) => say(&format!("ERR checkpoint: {e}")),
                         }
@@ -121,7 +124,7 @@ fn fill(dir: &std::path::Path) {
     } else {
         OpenOptions::default().with_kek(caseledger_testkit::kek())
     };
-    let ledger = match kit::open_settled(dir, options) {
+    let ledger = match kit::open_settled(dir, kit::Cast::CAMPAIGN.sealing(options)) {
         Ok(l) => l,
         Err(e) => {
             say(&format!("ERR open: {e}"));
@@ -180,7 +183,7 @@ fn fill(dir: &std::path::Path) {
 fn damaged(dir: &std::path::Path) {
     match kit::open_settled(
         dir,
-        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
     ) {
         Ok(l) => {
             // Read everything through the store's own queries too.

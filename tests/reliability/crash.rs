@@ -6,7 +6,9 @@
 //! * reopens the ledger with the store and checks every acknowledged entry is there with
 //!   the acknowledged hash (nothing acknowledged is lost or changed);
 //! * checks every note in `checkpoints.log` names a size the ledger holds, with the root
-//!   the ledger has at that size (the log never names entries that are not durable);
+//!   the ledger has at that size (the log never names entries that are not durable), and
+//!   that after the reopen its newest seal is the head (every commit is sealed in its own
+//!   transaction; a kill between sled's flush and the log append is logged at reopen);
 //! * verifies the directory with `caseledger_verify`, as an auditor holding the last
 //!   checkpoint the child acknowledged: it must be clean.
 //!
@@ -150,7 +152,7 @@ fn check_after_kill(
 ) -> Result<u64, String> {
     let ledger = kit::open_settled(
         dir,
-        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
     )
     .map_err(|e| format!("the ledger does not reopen: {e:?}"))?;
     let size = ledger.head().size;
@@ -190,6 +192,20 @@ fn check_after_kill(
                 cp.size
             ));
         }
+    }
+    // Every commit is sealed in its own transaction; a kill between sled's flush and the
+    // log append leaves the seal in sled only, and reopening logs it: the log's newest seal
+    // is the head, so no honest crash leaves an unsealed tail.
+    let newest_logged = notes
+        .iter()
+        .filter_map(|n| open_checkpoint(n, &[Cast::CAMPAIGN.verifier()]).ok())
+        .map(|c| c.checkpoint.size)
+        .max()
+        .unwrap_or(0);
+    if size > 0 && newest_logged != size {
+        return Err(format!(
+            "after reopening, checkpoints.log's newest seal is size {newest_logged}, the head {size}"
+        ));
     }
     drop(ledger);
     let policy = campaign::policy(trusted_checkpoint.into_iter().cloned().collect());

@@ -10,7 +10,7 @@
 
 use crate::harness::{self, run_child};
 use caseledger_store::layout::{CHECKPOINTS_LOG, SLED_DIR};
-use caseledger_testkit::{self as kit, campaign, Cast};
+use caseledger_testkit::{self as kit, campaign};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -21,7 +21,6 @@ use std::time::Duration;
 /// Builds the base ledger; returns its latest checkpoint note, size and root.
 fn build_base(dir: &Path) -> (String, u64, caseledger_core::Hash) {
     let ledger = campaign::create_ledger(dir);
-    let signer = Cast::CAMPAIGN.signer();
     for r in 0..5 {
         let record = format!("C-{r:04}");
         campaign::open_record(&ledger, &record);
@@ -29,10 +28,16 @@ fn build_base(dir: &Path) -> (String, u64, caseledger_core::Hash) {
             campaign::note(&ledger, &record, i).expect("append");
         }
         if r % 2 == 0 {
-            ledger.checkpoint(&signer).expect("checkpoint");
+            ledger
+                .newest_seal()
+                .map(|s| s.map(|(_, n)| n).unwrap_or_default())
+                .expect("checkpoint");
         }
     }
-    let note = ledger.checkpoint(&signer).expect("checkpoint");
+    let note = ledger
+        .newest_seal()
+        .map(|s| s.map(|(_, n)| n).unwrap_or_default())
+        .expect("checkpoint");
     let (size, root) = (ledger.head().size, ledger.root());
     ledger.close().expect("close");
     (note, size, root)
@@ -285,7 +290,9 @@ fn store_refuses_a_ledger_shorter_than_its_checkpoint_log() {
         std::fs::write(&db, &b).expect("write");
         let Ok(ledger) = kit::open_settled(
             &dir,
-            caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            kit::Cast::CAMPAIGN.sealing(
+                caseledger_store::OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            ),
         ) else {
             continue;
         };

@@ -17,7 +17,7 @@ use crate::harness::{self, run_child, tagged};
 use caseledger_core::event::Entry;
 use caseledger_core::{EntryHash, Seq};
 use caseledger_store::OpenOptions;
-use caseledger_testkit::{self as kit, campaign, Cast};
+use caseledger_testkit::{self as kit, campaign};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,7 +63,7 @@ fn acks(stdout: &str) -> BTreeMap<u64, String> {
 fn check_acked_present(dir: &Path, acked: &BTreeMap<u64, String>) -> u64 {
     let ledger = kit::open_settled(
         dir,
-        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
     )
     .expect("reopen after disk full");
     let mut lost = 0;
@@ -178,7 +178,7 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         // Reopening while still full: it works or fails clearly, never panics.
         let while_full = match kit::open_settled(
             &dir,
-            OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
         ) {
             Ok(_) => "reopens while full".to_owned(),
             Err(e) => {
@@ -200,7 +200,8 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
         let after = {
             let ledger = kit::open_settled(
                 &dir,
-                OpenOptions::default().with_kek(caseledger_testkit::kek()),
+                kit::Cast::CAMPAIGN
+                    .sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
             )
             .expect("reopen after freeing space");
             if mount.is_none() {
@@ -213,7 +214,8 @@ fn disk_full_is_a_clear_error_and_loses_nothing() {
             }
             let size = ledger.head().size;
             ledger
-                .checkpoint(&Cast::CAMPAIGN.signer())
+                .newest_seal()
+                .map(|s| s.map(|(_, n)| n).unwrap_or_default())
                 .expect("checkpoint after space was freed");
             size
         };
@@ -248,12 +250,14 @@ fn read_only_filesystem_is_a_clear_error() {
     {
         let l = campaign::create_ledger(&dir);
         campaign::open_record(&l, "RO-1");
-        l.checkpoint(&Cast::CAMPAIGN.signer()).expect("checkpoint");
+        l.newest_seal()
+            .map(|s| s.map(|(_, n)| n).unwrap_or_default())
+            .expect("checkpoint");
     }
     assert!(mount.remount("ro"), "remount read-only");
     match kit::open_settled(
         &dir,
-        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
     ) {
         Err(e) => {
             let m = e.to_string().to_lowercase();

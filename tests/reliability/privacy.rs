@@ -18,7 +18,7 @@ use caseledger_core::hash::payload_commitment;
 use caseledger_core::{Date, Seq, Timestamp};
 use caseledger_store::OpenOptions;
 use caseledger_testkit::campaign::CANARY;
-use caseledger_testkit::{self as kit, campaign, cli, Cast, TestClock};
+use caseledger_testkit::{self as kit, campaign, cli, TestClock};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
@@ -544,17 +544,29 @@ fn private_key_files_are_0600_and_refused_when_readable() {
             );
             std::fs::set_permissions(k, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         }
-        // Through the CLI: the ledger key signs checkpoints, the actor key signs appends.
+        // Through the CLI: the ledger key seals every append, the actor key signs it.
         let ledger_key =
             caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("ledger.pem");
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(mode))
             .expect("chmod");
-        let o = run(w, &["checkpoint", "--ledger", "L"], None);
-        assert_eq!(
-            code(&o),
-            Some(2),
-            "checkpoint signed with a {label} ledger key"
+        let o = run(
+            w,
+            &[
+                "append",
+                "--ledger",
+                "L",
+                "--author",
+                "lic",
+                "--record",
+                "K-1",
+                "--kind",
+                "record_opened",
+                "--occurred-on",
+                "2023-04-11",
+            ],
+            None,
         );
+        assert_eq!(code(&o), Some(2), "append sealed with a {label} ledger key");
         std::fs::set_permissions(&ledger_key, std::fs::Permissions::from_mode(0o600))
             .expect("chmod");
         let lic = caseledger_testkit::cli::keys_in(w, "keys.example/ledger").join("actors/lic.pem");
@@ -649,7 +661,8 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
     let (e, p) = campaign::clinical("KEPT-1", EventKind::RecordOpened, d("2015-01-01"), "kept");
     let kept = ledger.append(e, Some(p)).expect("open kept").seq;
     let before = ledger
-        .checkpoint(&Cast::CAMPAIGN.signer())
+        .newest_seal()
+        .map(|s| s.map(|(_, n)| n).unwrap_or_default())
         .expect("checkpoint");
     // Early destruction is refused.
     let early = ledger.append(
@@ -691,7 +704,8 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         "another record's payload was destroyed"
     );
     let after = ledger
-        .checkpoint(&Cast::CAMPAIGN.signer())
+        .newest_seal()
+        .map(|s| s.map(|(_, n)| n).unwrap_or_default())
         .expect("checkpoint");
     ledger.close().expect("close");
     // The chain verifies, against the checkpoint from before the destruction too.
@@ -704,7 +718,7 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
     // Entries never hold content.
     let l = kit::open_settled(
         &dir,
-        OpenOptions::default().with_kek(caseledger_testkit::kek()),
+        kit::Cast::CAMPAIGN.sealing(OpenOptions::default().with_kek(caseledger_testkit::kek())),
     )
     .expect("open");
     for s in 0..l.head().size {

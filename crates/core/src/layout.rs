@@ -30,7 +30,7 @@
 //! | `records`     | record id `\|\|` 0x00 `\|\|` seq (u64 BE) | empty: the per-record index, one row per entry of the record |
 //! | `records`     | record id `\|\|` 0x01                 | canonical `RecordState` after the record's latest entry |
 //! | `nonces`      | nonce (16 bytes)                      | seq (u64 BE) of the entry that carried it |
-//! | `checkpoints` | tree size (u64 BE)                    | signed checkpoint note (UTF-8), including any witness cosignature lines |
+//! | `checkpoints` | tree size (u64 BE)                    | signed checkpoint note (UTF-8), including any witness cosignature lines: the newest seal, every cosigned one, those imported from an archive |
 //! | `meta`        | `format_version`                      | canonical u16 (2 bytes LE), = `FORMAT_VERSION` (1) |
 //! | `meta`        | `origin`                              | the genesis origin, UTF-8 |
 //! | `meta`        | `ledger_key`                          | the ledger (checkpoint) Ed25519 public key, 32 raw bytes |
@@ -55,8 +55,10 @@
 //! # Transactions
 //!
 //! One group of appends = one multi-tree sled transaction over `entries`, `payloads`,
-//! `nodes`, `records`, `nonces` and `meta`: entry, payload, index row, nonce, Merkle nodes,
-//! record states, compact range, registry (if changed) and head together. A `Destruction`
+//! `nodes`, `records`, `nonces`, `meta` and `checkpoints`: entry, payload, index row,
+//! nonce, Merkle nodes, record states, compact range, registry (if changed), head and the
+//! group's seal (the checkpoint of the new head signed by the ledger key; the previous
+//! newest seal is removed unless cosigned) together. A `Destruction`
 //! removes, in its transaction, the `payloads` rows of every entry of the record.
 //!
 //! # `checkpoints.log` framing
@@ -70,10 +72,11 @@
 //! A note always ends in `"\n"`, so the file stays line-oriented and readable, but a reader
 //! must split by the length, never by blank lines (notes contain a blank line). A record
 //! whose length line or note bytes are cut short is a torn tail. The log holds every note
-//! ever stored in `checkpoints`, in order: a checkpoint when signed, and again (with the
-//! extra lines) whenever a cosignature is added; for a size, a later record supersedes an
-//! earlier one. Before a note reaches the log, sled has been flushed, so the log never
-//! names entries that are not durable.
+//! ever stored in `checkpoints`, in order: every seal when its commit is flushed, and again
+//! (with the extra lines) whenever a cosignature is added; for a size, a later record
+//! supersedes an earlier one. Before a note reaches the log, sled has been flushed, so the
+//! log never names entries that are not durable. It is never cut short except for a torn
+//! final record; a seal in sled but not in the log (a crash in between) is logged at open.
 
 /// Name of the sled directory inside a ledger directory.
 pub const SLED_DIR: &str = "sled";

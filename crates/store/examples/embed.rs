@@ -1,5 +1,6 @@
-//! A record system embedding caseledger: create a ledger, append signed events, seal them
-//! with a checkpoint, export one record's evidence bundle, and verify it as an auditor.
+//! A record system embedding caseledger: create a ledger (the store holds the ledger key and
+//! seals every commit), append signed events keeping their receipts, export one record's
+//! evidence bundle, and verify it as an auditor.
 //! Run: `cargo run -p caseledger-store --example embed` (exits non-zero on any failure).
 
 use caseledger_core::event::{Event, EventKind as K, Payload, Role, ShortText};
@@ -20,7 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         settings: Default::default(),
         // The practice's content key: payloads are stored encrypted under per-record keys
         // it wraps. A real deployment keeps it in the key directory, never in the ledger.
-        open: OpenOptions::default().with_kek(Kek::generate()),
+        open: OpenOptions::default()
+            .with_kek(Kek::generate())
+            .with_ledger_key(ledger_key.clone()),
     };
     let ledger = Ledger::create(dir.path().join("ledger"), options)?;
     let kind = K::ActorEnrolled {
@@ -34,15 +37,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         events.push((&lic_key, ev(r, K::RecordOpened)?, None));
         events.push((&lic_key, ev(r, K::ProgressNote)?, Some(note)));
     }
+    let mut receipt = None;
     for (key, event, content) in events {
         // Event::new chose a fresh nonce, Payload::new a fresh salt; the author signs both.
         let payload = content.map(|c| Payload::new(c.as_bytes().to_vec()));
         let (signed, payload) = event.sign_with_payload(origin, key, payload)?;
-        ledger.append(signed, payload)?;
+        // The receipt (seq, entry hash, the seal covering it) is the record system's to keep.
+        receipt = Some(ledger.append(signed, payload)?);
     }
-    // Seal: a checkpoint of the head signed with the ledger key; then one record's bundle.
+    let sealed = receipt
+        .and_then(|r| r.seal)
+        .ok_or("no seal")?
+        .note
+        .to_string();
     let signer = NoteSigner::new(origin, ledger_key)?;
-    let sealed = ledger.checkpoint(&signer)?;
     let record = RecordId::new("C-0042")?;
     let exported = ledger.export_bundle(&record, BundleCheckpoint::Latest)?;
     let json = exported.to_json()?;

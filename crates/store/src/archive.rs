@@ -17,7 +17,10 @@
 //! [`MAX_PAYLOAD`](caseledger_core::archive::MAX_PAYLOAD) bytes, as at append. An entry with a commitment
 //! but no payload is accepted only if its record is destroyed later in the archive.
 //! Checkpoints must be signed by the genesis ledger key, name the origin and a size within
-//! the archive, and carry the root the imported entries give. Entries are committed in
+//! the archive, and carry the root the imported entries give. Import **signs nothing**: it
+//! keeps the archive's checkpoints as the imported ledger's seals (entries after the last
+//! of them stay unsealed, an `unsealed_tail`, until the next append seals the head), so a
+//! history it did not append never gets a seal from it. Entries are committed in
 //! transactions of [`IMPORT_CHUNK`] without flushing, then flushed once. On any error the
 //! new ledger directory is removed (or emptied, if it existed empty before).
 

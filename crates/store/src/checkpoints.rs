@@ -1,19 +1,30 @@
-//! Signed checkpoints: the `checkpoints` tree and `checkpoints.log` (framing in
+//! Seals and checkpoints: the `checkpoints` tree and `checkpoints.log` (framing in
 //! [`crate::layout`]).
 //!
-//! Order of a checkpoint: flush sled (the entries it names are durable), sign, insert into
-//! `checkpoints`, flush sled, append to `checkpoints.log`, fsync the log and the ledger
-//! directory; only then return the note. If the log cannot be written the checkpoint is
-//! removed from the tree again and the I/O error returned.
+//! Every commit of appended entries is **sealed**: the store signs a checkpoint of the new
+//! head with the ledger key (in `commit.rs`, as part of the commit) and writes it in
+//! the commit's own sled transaction, so entries and their seal become durable together.
+//! After sled's flush the seal is appended to `checkpoints.log` and fsynced; only then is
+//! the append acknowledged (under [`Durability::Immediate`](crate::Durability); under
+//! `Deferred`, at the next [`Ledger::flush`]). A crash after sled's flush and before the
+//! log append leaves the seal in sled only: opening copies it into the log.
+//!
+//! The `checkpoints` tree keeps the newest seal, every one a witness cosigned, and those an
+//! archive import brought in: each commit removes the previous newest seal (an imported one
+//! included) unless it is cosigned. The log keeps every seal and is never cut short, except
+//! for a torn final record (a write that never completed, so never acknowledged).
 
 use crate::error::{Result, StoreError};
+use crate::group::lock;
 use crate::layout::{frame_log_record, CHECKPOINTS_LOG};
 use crate::ledger::Ledger;
-use crate::open::fsync_dir;
-use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
-use caseledger_core::note::{append_signature_line, Note, NoteSigner};
+use crate::types::{LogState, Seal};
+use caseledger_core::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
+use caseledger_core::keys::SigningKey;
+use caseledger_core::merkle::Hash;
+use caseledger_core::note::{append_signature_line, Note, NoteSigner, NoteVerifier};
 use std::io::Write;
-use std::sync::PoisonError;
+use std::sync::Arc;
 
 fn note_text(size: u64, v: &[u8]) -> Result<String> {
     String::from_utf8(v.to_vec())
@@ -26,78 +37,44 @@ fn size_key(k: &[u8]) -> Result<u64> {
         .map_err(|_| StoreError::corrupt("checkpoints key is not 8 bytes", None))
 }
 
-impl Ledger {
-    /// Signs a checkpoint of the current head with the ledger key, stores it, appends it to
-    /// `checkpoints.log` (fsynced with its directory) and returns the signed note. Refuses a
-    /// signer whose key is not the genesis ledger key. The signer's name should be the
-    /// origin (verifiers name the key by it). If a checkpoint of this size is already
-    /// stored, it is returned as stored (with any cosignatures) and nothing is written.
-    pub fn checkpoint(&self, signer: &NoteSigner) -> Result<String> {
-        let ledger_key = self
-            .ledger_key()
-            .ok_or(StoreError::corrupt("no ledger key (no genesis)", None))?;
-        if signer.signing_key().public_key() != ledger_key {
-            return Err(StoreError::WrongLedgerKey);
-        }
-        let origin = self
-            .origin()
-            .ok_or(StoreError::corrupt("no origin (no genesis)", None))?;
-        let _g = self
-            .checkpoint_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let (size, root) = self.size_and_root();
-        let checkpoint = Checkpoint::new(origin.as_str(), size, root)
-            .map_err(|e| StoreError::corrupt(format!("origin: {e}"), None))?;
-        let key = size.to_be_bytes();
-        if let Some(existing) = self.trees.checkpoints.get(key)? {
-            let text = note_text(size, &existing)?;
-            let same = Note::parse(text.as_bytes())
-                .map(|n| n.text() == checkpoint.to_body())
-                .unwrap_or(false);
-            if !same {
-                return Err(StoreError::corrupt(
-                    format!("stored checkpoint for size {size} names another root"),
-                    None,
-                ));
-            }
-            return Ok(text);
-        }
-        // The entries the checkpoint names must be durable before it exists anywhere.
-        self.flush()?;
-        let note = sign_checkpoint(&checkpoint, signer);
-        self.trees.checkpoints.insert(key, note.as_bytes())?;
-        self.flush()?;
-        if let Err(e) = self.append_log(&note) {
-            let _ = self.trees.checkpoints.remove(key);
-            let _ = self.flush();
-            return Err(e);
-        }
-        Ok(note)
-    }
+/// A note with more than the ledger's own signature line is anchored (a witness cosigned
+/// it): sled keeps it when a newer seal arrives.
+pub(crate) fn is_anchored(note: &str) -> bool {
+    Note::parse(note.as_bytes()).is_ok_and(|n| n.signatures().len() > 1)
+}
 
-    /// Adds a witness's cosignature(s) to the stored checkpoint of `size`: `cosigned_note`
-    /// is that checkpoint's note with extra signature lines (e.g. as returned by a
-    /// witness). Its body must be the stored body; its signature lines are merged into the
-    /// stored note (nothing is ever dropped, an identical line is not added twice). The
-    /// merged note is stored and appended to `checkpoints.log`. Returns the merged note.
-    /// The store does not know witness keys: checking cosignatures is the verifier's job.
+/// Signs the checkpoint `(origin, size, root)` with the ledger key: the seal.
+pub(crate) fn sign_seal(origin: &str, key: &SigningKey, size: u64, root: Hash) -> Result<Seal> {
+    let bad = |e: String| StoreError::corrupt(format!("origin {origin:?}: {e}"), None);
+    let checkpoint = Checkpoint::new(origin, size, root).map_err(|e| bad(e.to_string()))?;
+    let signer = NoteSigner::new(origin, key.clone()).map_err(|e| bad(e.to_string()))?;
+    Ok(Seal {
+        size,
+        note: Arc::from(sign_checkpoint(&checkpoint, &signer)),
+    })
+}
+
+impl Ledger {
+    /// Adds a witness's cosignature(s) to a seal of `size`: `cosigned_note` is that seal's
+    /// note with extra signature lines (e.g. as returned by a witness). A seal no longer in
+    /// the `checkpoints` tree (superseded) is accepted when its note carries a valid
+    /// signature by the ledger key and its root is the ledger's root at `size`. Signature
+    /// lines are merged into the stored note (nothing is ever dropped, an identical line is
+    /// not added twice); the merged note is stored, kept as anchored, and appended to
+    /// `checkpoints.log`. Returns the merged note. The store does not know witness keys:
+    /// checking cosignatures is the verifier's job.
     pub fn add_cosignature(&self, size: u64, cosigned_note: &str) -> Result<String> {
-        let _g = self
-            .checkpoint_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        // The writer lock: a commit removing the previous seal cannot race this.
+        let mut w = lock(&self.writer);
         let key = size.to_be_bytes();
-        let stored = self
-            .trees
-            .checkpoints
-            .get(key)?
-            .ok_or(StoreError::NoSuchCheckpoint { size })?;
-        let stored = note_text(size, &stored)?;
-        let stored_note = Note::parse(stored.as_bytes())
-            .map_err(|e| StoreError::corrupt(format!("stored checkpoint {size}: {e}"), None))?;
         let new = Note::parse(cosigned_note.as_bytes())
             .map_err(|e| StoreError::Cosignature(e.to_string()))?;
+        let stored = match self.trees.checkpoints.get(key)? {
+            Some(v) => note_text(size, &v)?,
+            None => self.superseded_seal(size, cosigned_note)?,
+        };
+        let stored_note = Note::parse(stored.as_bytes())
+            .map_err(|e| StoreError::corrupt(format!("stored checkpoint {size}: {e}"), None))?;
         if new.text() != stored_note.text() {
             return Err(StoreError::Cosignature(format!(
                 "the note is not the checkpoint of size {size}"
@@ -108,17 +85,58 @@ impl Ledger {
             merged = append_signature_line(&merged, &sig.to_line())
                 .map_err(|e| StoreError::Cosignature(e.to_string()))?;
         }
-        if merged == stored {
+        if merged == stored && self.trees.checkpoints.contains_key(key)? {
             return Ok(stored);
         }
-        self.trees.checkpoints.insert(key, merged.as_bytes())?;
+        let previous = self.trees.checkpoints.insert(key, merged.as_bytes())?;
         self.flush()?;
         if let Err(e) = self.append_log(&merged) {
-            let _ = self.trees.checkpoints.insert(key, stored.as_bytes());
+            let _ = match previous {
+                Some(p) => self.trees.checkpoints.insert(key, p).map(|_| ()),
+                None => self.trees.checkpoints.remove(key).map(|_| ()),
+            };
             let _ = self.flush();
             return Err(e);
         }
+        if let Some(n) = w.newest_seal.as_mut().filter(|n| n.0 == size) {
+            n.1 = is_anchored(&merged);
+        }
         Ok(merged)
+    }
+
+    /// A seal of `size` that sled no longer keeps, given back by a witness: its ledger
+    /// signature must verify and its root must be the ledger's at `size`. Returns the note
+    /// with the ledger's signature line only.
+    fn superseded_seal(&self, size: u64, cosigned_note: &str) -> Result<String> {
+        let refuse = |why: String| StoreError::Cosignature(why);
+        let (Some(origin), Some(key)) = (self.origin(), self.ledger_key()) else {
+            return Err(StoreError::NoSuchCheckpoint { size });
+        };
+        if size > self.head().size {
+            return Err(StoreError::NoSuchCheckpoint { size });
+        }
+        let verifier =
+            NoteVerifier::new(origin.as_str(), key).map_err(|e| refuse(e.to_string()))?;
+        let signed = open_checkpoint(cosigned_note, std::slice::from_ref(&verifier))
+            .map_err(|_| StoreError::NoSuchCheckpoint { size })?;
+        if signed.checkpoint.size != size || signed.checkpoint.origin != origin.as_str() {
+            return Err(refuse(format!(
+                "the note is not a checkpoint of size {size} of this ledger"
+            )));
+        }
+        if self.root_at(size)? != signed.checkpoint.root {
+            return Err(refuse(format!(
+                "the note's root is not this ledger's root at size {size}"
+            )));
+        }
+        let own = signed
+            .note
+            .signatures()
+            .iter()
+            .find(|s| s.name == verifier.name() && s.key_id == verifier.key_id())
+            .map(|s| s.to_line())
+            .ok_or(StoreError::NoSuchCheckpoint { size })?;
+        Ok(format!("{}\n{own}", signed.note.text()))
     }
 
     /// The stored checkpoint note for `size`, if any.
@@ -130,7 +148,7 @@ impl Ledger {
             .transpose()
     }
 
-    /// The checkpoint of the largest size, as `(size, note)`.
+    /// The checkpoint of the largest size, as `(size, note)`: the newest seal.
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
         match self.trees.checkpoints.last()? {
             None => Ok(None),
@@ -141,7 +159,8 @@ impl Ledger {
         }
     }
 
-    /// Every stored checkpoint as `(size, note)`, by size.
+    /// Every checkpoint sled keeps (the newest seal, anchored ones, imported ones) as
+    /// `(size, note)`, by size. `checkpoints.log` holds every seal ever made.
     pub fn checkpoints(&self) -> Result<Vec<(u64, String)>> {
         let mut out = Vec::new();
         for kv in self.trees.checkpoints.iter() {
@@ -152,17 +171,56 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Appends one framed note to `checkpoints.log`; fsyncs the file and the directory.
+    /// Appends the seals the log does not name yet (by size) to `checkpoints.log`, in one
+    /// write and one fsync. Sled must hold their entries durably already.
+    pub(crate) fn log_seals(&self, seals: &[Seal]) -> Result<()> {
+        let mut l = lock(&self.log);
+        let mut frames = Vec::new();
+        let mut top = l.logged;
+        for s in seals {
+            if s.size > top {
+                frames.extend_from_slice(&frame_log_record(&s.note));
+                top = s.size;
+            }
+        }
+        if !frames.is_empty() {
+            self.append_log_locked(&mut l, &frames)?;
+            l.logged = top;
+        }
+        l.pending.retain(|p| p.size > top);
+        Ok(())
+    }
+
+    /// Appends one framed note to `checkpoints.log` and fsyncs it.
     pub(crate) fn append_log(&self, note: &str) -> Result<()> {
+        let mut l = lock(&self.log);
+        self.append_log_locked(&mut l, &frame_log_record(note))
+    }
+
+    /// One append of framed records + fsync (data only: the file exists since the ledger
+    /// was created, and an append's new length is data to `fdatasync`). A failed write is
+    /// cut back to the last complete record, so a later append never follows a torn one.
+    fn append_log_locked(&self, l: &mut LogState, frame: &[u8]) -> Result<()> {
         let path = self.dir().join(CHECKPOINTS_LOG);
         let io = |e| StoreError::io(&path, e);
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::modes::FILE_MODE);
-        let mut f = options.open(&path).map_err(io)?;
-        f.write_all(&frame_log_record(note)).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        fsync_dir(self.dir())
+        if l.file.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io)?;
+            l.len = f.metadata().map_err(io)?.len();
+            l.file = Some(f);
+        }
+        let Some(f) = l.file.as_mut() else {
+            return Err(StoreError::Internal("checkpoints.log is not open"));
+        };
+        let written = f.write_all(frame).and_then(|()| f.sync_data());
+        if let Err(e) = written {
+            let _ = f.set_len(l.len).and_then(|()| f.sync_data());
+            l.file = None;
+            return Err(io(e));
+        }
+        l.len += frame.len() as u64;
+        Ok(())
     }
 }

@@ -1,13 +1,14 @@
 //! The write path: `append` and `append_batch` with group commit (see `group.rs` for the
 //! machinery, and its module docs for the steps).
 
+use crate::checkpoints::sign_seal;
 use crate::error::{BatchError, Result, StoreError};
 use crate::group::*;
 use crate::ledger::Ledger;
-use crate::types::{Durability, Head, Receipt};
+use crate::types::{Durability, Head, Receipt, Seal};
 use caseledger_core::event::{Payload, SignedEvent};
 use caseledger_core::ids::{PublicKey, Seq};
-use caseledger_core::merkle::{CompactRange, Hash, NodeId};
+use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::Registry;
 use sled::Transactional;
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ use std::sync::{Arc, PoisonError};
 
 /// The result of staging a group.
 struct Staged {
+    /// The group holds appended (not imported) entries: it is sealed.
+    seal: bool,
     head: Head,
     range: CompactRange,
     registry: Registry,
@@ -34,6 +37,7 @@ impl Ledger {
     /// once the entry is written (and flushed, under [`Durability::Immediate`]); concurrent
     /// callers share one transaction and one flush.
     pub fn append(&self, event: SignedEvent, payload: Option<Payload>) -> Result<Receipt> {
+        self.check_sealing()?;
         check_payload(&event.event, payload.as_ref())?;
         let verified_with = self.verify_on_caller(&event)?;
         self.submit(Incoming::New {
@@ -97,6 +101,46 @@ impl Ledger {
         }
     }
 
+    /// Appends need the ledger key (or the benchmarks' unsealed mode).
+    fn check_sealing(&self) -> Result<()> {
+        if self.seal_key.is_none() && !self.unsealed {
+            return Err(StoreError::NotSealing);
+        }
+        Ok(())
+    }
+
+    /// The seal of a staged group: the checkpoint of its head, signed with the ledger key,
+    /// over the root of the compact range the group's entry bytes extended. `None` for an
+    /// imported group and in unsealed mode.
+    fn seal_for(&self, staged: &Staged) -> Result<Option<Seal>> {
+        if !staged.seal {
+            return Ok(None);
+        }
+        let Some(key) = &self.seal_key else {
+            return if self.unsealed {
+                Ok(None)
+            } else {
+                Err(StoreError::NotSealing)
+            };
+        };
+        // Genesis names the key (possibly in this very group).
+        if staged.registry.ledger_key != Some(key.public_key()) {
+            return Err(StoreError::WrongLedgerKey);
+        }
+        let origin = staged
+            .registry
+            .origin
+            .as_ref()
+            .ok_or(StoreError::corrupt("no origin (no genesis)", None))?;
+        sign_seal(
+            origin.as_str(),
+            key,
+            staged.head.size,
+            staged.range.root(&Sha256Hasher),
+        )
+        .map(Some)
+    }
+
     fn commit_group(&self, jobs: Vec<Job>) -> Vec<(u64, Result<Receipt>)> {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
@@ -112,9 +156,16 @@ impl Ledger {
             }
         };
         if let Some(staged) = staged {
-            if let Err(e) = self.commit(&mut w, staged) {
-                for r in results.iter_mut().filter(|r| r.is_ok()) {
-                    *r = Err(e.duplicate());
+            match self.commit(&mut w, staged) {
+                Err(e) => {
+                    for r in results.iter_mut().filter(|r| r.is_ok()) {
+                        *r = Err(e.duplicate());
+                    }
+                }
+                Ok(seal) => {
+                    for r in results.iter_mut().flatten() {
+                        r.seal.clone_from(&seal);
+                    }
                 }
             }
         }
@@ -131,6 +182,8 @@ impl Ledger {
         dry_run: bool,
     ) -> Result<(Option<Staged>, Vec<Result<Receipt>>), BatchError> {
         w.ops.clear();
+        // A dry run judges only: nothing is signed or committed.
+        let seal = !dry_run && items.iter().any(|i| matches!(i, Incoming::New { .. }));
         let now = (self.clock)();
         let mut content = lock(&self.content);
         let mut stage = Stage {
@@ -182,6 +235,7 @@ impl Ledger {
             return Ok((None, results));
         }
         let staged = Staged {
+            seal,
             head: stage.head,
             range: stage.range,
             registry: stage.registry,
@@ -193,8 +247,19 @@ impl Ledger {
         Ok((Some(staged), results))
     }
 
-    /// Writes a staged group in one transaction, publishes it, and flushes if Immediate.
-    fn commit(&self, w: &mut Writer, staged: Staged) -> Result<()> {
+    /// Writes a staged group and its seal in one transaction, publishes it, and flushes if
+    /// Immediate (which appends the seal to `checkpoints.log`). Returns the seal.
+    fn commit(&self, w: &mut Writer, staged: Staged) -> Result<Option<Seal>> {
+        let seal = self.seal_for(&staged)?;
+        if let Some(seal) = &seal {
+            let size = seal.size;
+            w.ops
+                .put(T::Checkpoints, &size.to_be_bytes(), seal.note.as_bytes());
+            // sled keeps the newest seal and the anchored ones; the log keeps them all.
+            if let Some((prev, false)) = w.newest_seal.filter(|(p, _)| *p != size) {
+                w.ops.remove(T::Checkpoints, &prev.to_be_bytes());
+            }
+        }
         let ops = &w.ops;
         let t = &self.trees;
         (
@@ -204,8 +269,9 @@ impl Ledger {
             &t.records,
             &t.nonces,
             &t.meta,
+            &t.checkpoints,
         )
-            .transaction(|(e, p, n, r, no, m)| {
+            .transaction(|(e, p, n, r, no, m, c)| {
                 for op in &ops.ops {
                     let tree = match op.tree {
                         T::Entries => e,
@@ -214,6 +280,7 @@ impl Ledger {
                         T::Records => r,
                         T::Nonces => no,
                         T::Meta => m,
+                        T::Checkpoints => c,
                     };
                     let key = ops.slice(&op.key);
                     match &op.val {
@@ -253,6 +320,10 @@ impl Ledger {
         w.range = staged.range;
         w.registry = staged.registry;
         w.ops.clear();
+        if let Some(seal) = &seal {
+            w.newest_seal = Some((seal.size, false));
+            lock(&self.log).pending.push(seal.clone());
+        }
         if self.durability == Durability::Immediate || !staged.destroyed.is_empty() {
             self.flush()?;
         }
@@ -264,7 +335,7 @@ impl Ledger {
                 content.erase(r)?;
             }
         }
-        Ok(())
+        Ok(seal)
     }
 
     /// Appends a batch all or nothing, in one transaction (for import and bulk loads): the
@@ -274,6 +345,8 @@ impl Ledger {
         &self,
         items: Vec<(SignedEvent, Option<Payload>)>,
     ) -> Result<Vec<Receipt>, BatchError> {
+        self.check_sealing()
+            .map_err(|error| BatchError { index: None, error })?;
         let incoming = self.checked_incoming(items)?;
         self.write_batch(incoming)
     }
@@ -345,6 +418,8 @@ impl Ledger {
         &self,
         items: Vec<(SignedEvent, Option<Payload>, Option<RequestKey>)>,
     ) -> Result<Vec<Receipt>, BatchError> {
+        self.check_sealing()
+            .map_err(|error| BatchError { index: None, error })?;
         let (items, keys): (Vec<_>, Vec<_>) =
             items.into_iter().map(|(e, p, k)| ((e, p), k)).unzip();
         let incoming = self.checked_incoming(items)?;
@@ -402,14 +477,20 @@ impl Ledger {
         }
         let mut w = lock(&self.writer);
         let (staged, results) = self.stage_all(&mut w, items, true, false)?;
+        let mut seal = None;
         if let Some(staged) = staged {
-            self.commit(&mut w, staged)
+            seal = self
+                .commit(&mut w, staged)
                 .map_err(|error| BatchError { index: None, error })?;
         }
-        results
+        let mut receipts = results
             .into_iter()
             .collect::<Result<Vec<_>>>()
-            .map_err(|error| BatchError { index: None, error })
+            .map_err(|error| BatchError { index: None, error })?;
+        for r in &mut receipts {
+            r.seal.clone_from(&seal);
+        }
+        Ok(receipts)
     }
 }
 

@@ -117,9 +117,24 @@ pub enum StoreError {
     /// A proof request that makes no sense (index >= size, size1 > size2).
     #[error("invalid proof request: {0}")]
     Proof(#[from] caseledger_core::merkle::ProofError),
-    /// The checkpoint signer's key is not the ledger key named at genesis.
-    #[error("the signer's key is not this ledger's checkpoint key")]
+    /// The ledger key given (to open, or a checkpoint signer) is not the ledger key named
+    /// at genesis.
+    #[error("the key given is not this ledger's ledger (checkpoint) key named in genesis")]
     WrongLedgerKey,
+    /// The ledger was opened without its ledger key: it cannot seal, so it appends nothing
+    /// (DESIGN v2 principle 2: the process that appends holds the key). Nothing was written.
+    #[error("the ledger was opened without its ledger key: appends are sealed with it, so nothing can be appended; open it with the ledger key")]
+    NotSealing,
+    /// At open, state the store keeps beside the entries (`meta`) disagrees with the
+    /// entries and the newest seal: the ledger is refused rather than sealing a history
+    /// derived from it. Names what disagrees; nothing was written or signed.
+    #[error("ledger refused at open: {what} disagrees with {with}; nothing was signed. Verify the ledger (`caseledger verify`) and restore it from an archive or a backup")]
+    DerivedState {
+        /// The stored value that disagrees (`meta.compact_range`, `meta.head`, ...).
+        what: &'static str,
+        /// What it was checked against, in words.
+        with: String,
+    },
     /// No checkpoint is stored for this size.
     #[error("no checkpoint is stored for size {size}")]
     NoSuchCheckpoint {
@@ -267,6 +282,7 @@ impl StoreError {
             },
             StoreError::Encode(s) => StoreError::Encode(s.clone()),
             StoreError::Full => StoreError::Full,
+            StoreError::NotSealing => StoreError::NotSealing,
             other => StoreError::Internal(match other {
                 StoreError::Internal(s) => s,
                 _ => "group commit failed",

@@ -5,24 +5,20 @@
 use crate::error::StoreError;
 use crate::ledger::Ledger;
 use caseledger_core::bundle::{Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
-use caseledger_core::checkpoint::Checkpoint;
+
 use caseledger_core::event::Entry;
 use caseledger_core::keys::KeyError;
-use caseledger_core::note::{Note, NoteSigner};
 use caseledger_core::{RecordId, Seq};
 
-/// Which checkpoint a bundle's proofs lead to.
+/// Which checkpoint a bundle's proofs lead to. Export never signs: every commit is sealed,
+/// so the newest seal covers every entry appended through the store.
 #[derive(Clone, Copy, Debug)]
-pub enum BundleCheckpoint<'a> {
-    /// Sign (and store) a checkpoint of the current head with the ledger key, as
-    /// [`Ledger::checkpoint`] does; it covers every entry of the record.
-    Sign(&'a NoteSigner),
-    /// The newest stored checkpoint; it must cover the record's last entry.
+pub enum BundleCheckpoint {
+    /// The newest stored checkpoint (the newest seal); it must cover the record's last entry.
     Latest,
 }
 
-/// Why a bundle could not be exported. Nothing is written, except the checkpoint that
-/// [`BundleCheckpoint::Sign`] signs.
+/// Why a bundle could not be exported. Nothing is written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The ledger has no genesis (no origin, no ledger key).
@@ -41,9 +37,6 @@ pub enum ExportError {
         /// The newest checkpoint's size.
         size: u64,
     },
-    /// Signing the checkpoint failed (a signer that is not the ledger key, I/O).
-    #[error("checkpoint: {0}")]
-    Checkpoint(#[source] StoreError),
     /// An entry below the checkpoint's size is not in the ledger (a corrupt ledger).
     #[error("seq {seq}: entry missing from the ledger")]
     EntryMissing {
@@ -77,16 +70,12 @@ impl Ledger {
     pub fn export_bundle(
         &self,
         record: &RecordId,
-        at: BundleCheckpoint<'_>,
+        at: BundleCheckpoint,
     ) -> Result<Bundle, ExportError> {
         let origin = self.origin().ok_or(ExportError::NoGenesis)?;
         let seqs = self.record_entries(record)?;
         let last = seqs.last().ok_or(ExportError::NoSuchRecord)?.0;
         let (size, checkpoint) = match at {
-            BundleCheckpoint::Sign(signer) => {
-                let note = self.checkpoint(signer).map_err(ExportError::Checkpoint)?;
-                (checkpoint_size(&note)?, note)
-            }
             BundleCheckpoint::Latest => {
                 self.latest_checkpoint()?.ok_or(ExportError::NoCheckpoint)?
             }
@@ -165,13 +154,4 @@ impl Ledger {
             proof: proof.into_iter().map(|h| Base64(h.0.to_vec())).collect(),
         })
     }
-}
-
-/// The size a checkpoint note this store just signed names.
-fn checkpoint_size(note: &str) -> Result<u64, StoreError> {
-    let corrupt = |e: String| StoreError::corrupt(format!("signed checkpoint: {e}"), None);
-    let n = Note::parse(note.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
-    Checkpoint::parse_body(n.text())
-        .map(|c| c.size)
-        .map_err(|e| corrupt(e.to_string()))
 }

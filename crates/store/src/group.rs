@@ -12,9 +12,10 @@
 //!    leader: it takes everything queued, and under the writer lock judges each event in
 //!    order with `record::check` (each sees the effects of the earlier ones, through an
 //!    in-memory overlay of registry, record states, nonces and seqs), encodes the accepted
-//!    ones into one reused buffer, and writes them all in ONE sled transaction, followed by
-//!    one `flush` under [`Durability::Immediate`]. A refused event fails only its own caller
-//!    and writes nothing.
+//!    ones into one reused buffer, and writes them all and the group's seal (the checkpoint
+//!    of the new head signed by the ledger key) in ONE sled transaction, followed under
+//!    [`Durability::Immediate`] by one sled `flush` and one append + fsync of the seal to
+//!    `checkpoints.log`. A refused event fails only its own caller and writes nothing.
 //! 3. Followers wake with their own result. The head, compact range and registry live in
 //!    memory and are persisted in each transaction; nothing just written is read back.
 //!
@@ -51,6 +52,7 @@ pub(crate) enum T {
     Records,
     Nonces,
     Meta,
+    Checkpoints,
 }
 
 pub(crate) struct Op {
@@ -130,6 +132,9 @@ pub(crate) struct Writer {
     pub(crate) range: CompactRange,
     pub(crate) registry: Registry,
     pub(crate) ops: Ops,
+    /// The newest checkpoint in the `checkpoints` tree: (size, anchored). The next seal
+    /// replaces it there unless it is anchored.
+    pub(crate) newest_seal: Option<(u64, bool)>,
 }
 
 /// An event on its way into the ledger.
@@ -416,7 +421,12 @@ impl Stage<'_> {
         // 3. Fallible reads before any staging: a destruction's payload rows.
         let destroyed_seqs = match (&ev.kind, &ev.record) {
             (EventKind::Destruction { .. }, Some(rid)) => {
+                // The index is derived state: each candidate is kept only if its own entry
+                // belongs to the record (an added row must not destroy another client's
+                // payload), and the record's placement chain, read from entry bytes, finds
+                // the entries a deleted row would hide.
                 let mut seqs = Vec::new();
+                let mut candidates: Vec<u64> = Vec::new();
                 for row in self
                     .trees
                     .records
@@ -427,7 +437,35 @@ impl Stage<'_> {
                     let seq = record_index_seq(rid, &k).ok_or_else(|| {
                         StoreError::corrupt(format!("bad index row for record {rid}"), None)
                     })?;
-                    seqs.push(seq);
+                    candidates.push(seq);
+                }
+                // The walk starts at the newest candidate that really is the record's.
+                candidates.sort_unstable_by(|a, b| b.cmp(a));
+                let mut at = None;
+                for c in candidates.into_iter().filter(|c| *c < self.committed) {
+                    let Some(bytes) = self.trees.entries.get(c.to_be_bytes())? else {
+                        continue;
+                    };
+                    if Entry::from_bytes(&bytes)
+                        .ok()
+                        .is_some_and(|e| e.event.event.record.as_ref() == Some(rid))
+                    {
+                        at = Some(Seq(c));
+                        break;
+                    }
+                }
+                while let Some(s) = at.filter(|s| s.0 < self.committed) {
+                    let Some(bytes) = self.trees.entries.get(s.to_be_bytes())? else {
+                        break;
+                    };
+                    let entry = Entry::from_bytes(&bytes).map_err(|e| {
+                        StoreError::corrupt(format!("entry does not decode: {e}"), Some(s))
+                    })?;
+                    if entry.event.event.record.as_ref() != Some(rid) {
+                        break;
+                    }
+                    seqs.push(s.0);
+                    at = entry.placement.and_then(|p| p.prev_in_record);
                 }
                 if let Some(slot) = self.records.get(rid) {
                     seqs.extend_from_slice(&slot.batch_seqs);
@@ -559,6 +597,8 @@ impl Stage<'_> {
             seq,
             hash,
             recorded_at,
+            // Set by the commit, which seals the whole group.
+            seal: None,
         })
     }
 

@@ -8,13 +8,14 @@
 //! archive export/import in [`crate::archive`].
 
 use crate::error::{Result, StoreError};
-use crate::group::{Queue, Writer};
+use crate::group::{lock, Queue, Writer};
 use crate::layout::*;
 use crate::sigs::KeyCache;
 use crate::types::*;
 use crate::upper::UpperNodes;
 use caseledger_core::event::ShortText;
 use caseledger_core::ids::PublicKey;
+use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{Hash, Sha256Hasher};
 use caseledger_core::record::Registry;
 use std::fs::File;
@@ -36,6 +37,7 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let admin_key = SigningKey::from_seed(&[1; 32]);
+/// // The ledger key seals every commit: the process that appends holds it.
 /// let ledger_key = SigningKey::from_seed(&[2; 32]);
 /// let ledger = Ledger::create(dir.path().join("ledger"), CreateOptions {
 ///     origin: ShortText::new("example.org/ledger").unwrap(),
@@ -43,7 +45,7 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 ///     admin_key: &admin_key,
 ///     ledger_key: ledger_key.public_key(),
 ///     settings: Default::default(),
-///     open: OpenOptions::default().with_kek(Kek::generate()),
+///     open: OpenOptions::default().with_kek(Kek::generate()).with_ledger_key(ledger_key.clone()),
 /// }).unwrap();
 ///
 /// // Enrol a licensee, then append a progress note with its payload.
@@ -67,10 +69,12 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 /// assert_eq!(receipt.seq.get(), 3);
 /// assert_eq!(ledger.payload(receipt.seq).unwrap(), Some(note));
 ///
-/// // Sign a checkpoint and prove the note is in it.
+/// // The receipt carries the seal that covers the note; prove the note is in it.
+/// let seal = receipt.seal.unwrap();
+/// assert!(seal.note.starts_with("example.org/ledger\n4\n"));
 /// let signer = NoteSigner::new("example.org/ledger", ledger_key).unwrap();
-/// let checkpoint = ledger.checkpoint(&signer).unwrap();
-/// assert!(checkpoint.starts_with("example.org/ledger\n4\n"));
+/// caseledger_core::checkpoint::open_checkpoint(&seal.note, &[signer.verifier()]).unwrap();
+/// assert_eq!(ledger.newest_seal().unwrap().unwrap().1, &*seal.note);
 /// let proof = ledger.inclusion_proof(receipt.seq, 4).unwrap();
 /// assert_eq!(proof.len(), 2);
 /// ledger.close().unwrap();
@@ -84,8 +88,13 @@ pub struct Ledger {
     pub(crate) published: RwLock<Published>,
     pub(crate) queue: Mutex<Queue>,
     pub(crate) cv: Condvar,
-    pub(crate) checkpoint_lock: Mutex<()>,
     pub(crate) counters: Counters,
+    /// The ledger key, when this process holds it: every commit is sealed with it.
+    pub(crate) seal_key: Option<SigningKey>,
+    /// Appends without a key are allowed (unsealed; benchmarks only).
+    pub(crate) unsealed: bool,
+    /// `checkpoints.log`: its handle, and the newest seal committed but not yet logged.
+    pub(crate) log: Mutex<LogState>,
     pub(crate) keys: KeyCache,
     pub(crate) upper: UpperNodes,
     /// The key store and KEK (taken after the writer lock, never before).
@@ -112,14 +121,34 @@ impl Ledger {
         self.durability = durability;
     }
 
-    /// Makes everything appended so far durable (one sled flush).
+    /// Makes everything appended so far durable: one sled flush, then the seals committed
+    /// before it and not yet logged into `checkpoints.log` (one append and one fsync). They
+    /// are taken before sled is flushed, so the log never names entries that are not
+    /// durable.
     pub fn flush(&self) -> Result<()> {
+        let pending = lock(&self.log).pending.clone();
         self.trees.db.flush().map_err(|e| match e {
             sled::Error::Io(io) => StoreError::io(self.dir.join(SLED_DIR), io),
             other => StoreError::Sled(other),
         })?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        if !pending.is_empty() {
+            self.log_seals(&pending)?;
+        }
         Ok(())
+    }
+
+    /// The newest seal, as `(size, note)`: the checkpoint signed by the ledger key for the
+    /// last commit (with any cosignatures added since). `caseledger checkpoint` prints it.
+    /// `None` before the first sealed commit (an imported ledger keeps the archive's
+    /// checkpoints: the newest of those).
+    ///
+    /// Only a durable seal is handed out: the ledger is flushed first (which also logs the
+    /// seals committed since), so a seal a caller keeps never covers entries a crash could
+    /// still take back.
+    pub fn newest_seal(&self) -> Result<Option<(u64, String)>> {
+        self.flush()?;
+        self.latest_checkpoint()
     }
 
     /// Flushes and closes the ledger (dropping it without `close` is safe too: what was
@@ -182,15 +211,6 @@ impl Ledger {
             .root(&Sha256Hasher)
     }
 
-    /// The head size and the root at that size, read together.
-    pub(crate) fn size_and_root(&self) -> (u64, Hash) {
-        let p = self
-            .published
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        (p.head.size, p.range.root(&Sha256Hasher))
-    }
-
     /// Counters since open.
     pub fn stats(&self) -> Stats {
         let c = &self.counters;
@@ -218,7 +238,6 @@ mod tests {
     use caseledger_core::keys::SigningKey;
     use caseledger_core::merkle::CompactRange;
     use caseledger_core::merkle::{self, NodeId};
-    use caseledger_core::note::NoteSigner;
     use caseledger_core::record::RecordState;
     use caseledger_core::time::Date;
     use caseledger_core::time::Timestamp;
@@ -237,7 +256,8 @@ mod tests {
                 settings: LedgerSettings::default(),
                 open: OpenOptions::default()
                     .with_clock(clock)
-                    .with_kek(caseledger_core::content::Kek::from_bytes([7; 32])),
+                    .with_kek(caseledger_core::content::Kek::from_bytes([7; 32]))
+                    .with_ledger_key(SigningKey::from_seed(&[2; 32])),
             },
         )
         .unwrap();
@@ -347,8 +367,7 @@ mod tests {
             compare(&l, &mut next);
         }
         l.close().unwrap();
-        let clock: Clock = Arc::new(|| Timestamp(1_704_888_000_000_000));
-        let l = Ledger::open(&path, OpenOptions::default().with_clock(clock)).unwrap();
+        let l = Ledger::open(&path, sealing()).unwrap();
         assert_eq!(l.upper.held(UPPER_LEVEL), 0);
         compare(&l, &mut next);
         batch(&l, 77);
@@ -456,24 +475,144 @@ mod tests {
         );
     }
 
+    fn sealing() -> OpenOptions {
+        // The unit ledgers' clock (events are signed at it) and keys.
+        let clock: Clock = Arc::new(|| Timestamp(1_704_888_000_000_000));
+        OpenOptions::default()
+            .with_clock(clock)
+            .with_kek(caseledger_core::content::Kek::from_bytes([7; 32]))
+            .with_ledger_key(SigningKey::from_seed(&[2; 32]))
+    }
+
+    /// Edits one `meta` row (or any tree's) of a closed ledger in the real sled database.
+    fn edit(path: &Path, tree: &str, key: &[u8], f: impl FnOnce(&mut Vec<u8>)) {
+        let db = sled::Config::new()
+            .path(path.join(SLED_DIR))
+            .open()
+            .unwrap();
+        let t = db.open_tree(tree).unwrap();
+        let mut v = t.get(key).unwrap().unwrap().to_vec();
+        f(&mut v);
+        t.insert(key, v).unwrap();
+        db.flush().unwrap();
+        drop(t);
+        drop(db);
+        private(path);
+    }
+
+    /// Makes every file under `path` 0600 again (sled opened directly writes with the
+    /// umask; the store refuses an exposed ledger).
+    fn private(path: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        for e in std::fs::read_dir(path).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                private(&p);
+            } else {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+        }
+    }
+
+    /// Rows of a tree, as (key, value) bytes.
+    type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// Everything sealing could have changed: the log's bytes and the checkpoints tree.
+    fn seals(path: &Path) -> (Vec<u8>, Rows) {
+        let log = std::fs::read(path.join(CHECKPOINTS_LOG)).unwrap();
+        let db = sled::Config::new()
+            .path(path.join(SLED_DIR))
+            .open()
+            .unwrap();
+        let rows = db
+            .open_tree(TREE_CHECKPOINTS)
+            .unwrap()
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect();
+        drop(db);
+        private(path);
+        (log, rows)
+    }
+
+    /// Issue 12, attack 3: one flipped byte of `meta.compact_range` must not become a root
+    /// the ledger key signs. The store refuses to open, naming the row, and signs nothing;
+    /// so for `meta.head` and for the `nodes` the compact range is checked against.
     #[test]
-    fn checkpoint_log_failure_is_io_and_stores_nothing() {
+    fn flipped_derived_state_is_refused_at_open_and_nothing_is_signed() {
         let dir = tempfile::tempdir().unwrap();
-        let (l, _) = ledger(dir.path());
-        // Make the log unwritable (a directory in its place: fails even as root).
-        let log = dir.path().join(CHECKPOINTS_LOG);
+        let path = dir.path().join("l");
+        let (l, lic) = ledger(&path);
+        note(&l, &lic, EventKind::RecordOpened, None).unwrap();
+        note(&l, &lic, EventKind::ProgressNote, Some(b"n")).unwrap();
+        drop(l);
+        let cases: [(&str, &[u8], &str); 3] = [
+            (TREE_META, META_COMPACT_RANGE, "meta.compact_range"),
+            (TREE_META, META_HEAD, "meta.head"),
+            (
+                TREE_NODES,
+                &NodeId::new(2, 0).unwrap().to_key(),
+                "the nodes tree",
+            ),
+        ];
+        for (tree, key, named) in cases {
+            let copy = dir.path().join(format!("copy-{named}"));
+            crate::open::copy_for_test(&path, &copy);
+            // The last byte of each row is a hash byte (compact range, head's recorded_at
+            // is not: flip inside the last-entry hash for the head).
+            edit(&copy, tree, key, |v| {
+                let at = if key == META_HEAD { 8 } else { v.len() - 1 };
+                v[at] ^= 1;
+            });
+            let before = seals(&copy);
+            let err = Ledger::open(&copy, sealing()).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::DerivedState { what, .. } if *what == named),
+                "{named}: {err:?}"
+            );
+            assert!(err.to_string().contains("nothing was signed"), "{err}");
+            assert_eq!(seals(&copy), before, "{named}: nothing signed or logged");
+            // Without the key, too: the state is refused, not only its sealing.
+            assert!(Ledger::open(&copy, OpenOptions::default()).is_err());
+        }
+        // The untouched ledger opens.
+        Ledger::open(&path, sealing()).unwrap();
+    }
+
+    /// The crash window between sled's flush and the log append: the group's seal is in
+    /// sled (same transaction as its entries), the append was not acknowledged; opening
+    /// brings the log up to the seal, and no new seal is signed.
+    #[test]
+    fn a_seal_in_sled_but_not_in_the_log_is_logged_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let (l, lic) = ledger(&path);
+        drop(l);
+        let l = Ledger::open(&path, sealing()).unwrap();
+        let log = path.join(CHECKPOINTS_LOG);
+        let saved = std::fs::read(&log).unwrap();
+        // The log cannot be written (a directory in its place: fails even as root).
         std::fs::remove_file(&log).unwrap();
         std::fs::create_dir(&log).unwrap();
-        let signer = NoteSigner::new("example.org/unit", SigningKey::from_seed(&[2; 32])).unwrap();
-        let err = l.checkpoint(&signer).unwrap_err();
+        let err = note(&l, &lic, EventKind::RecordOpened, None).unwrap_err();
         assert!(
-            matches!(&err, StoreError::Io { path: Some(p), .. } if p == &log),
+            matches!(&err, StoreError::Io { path: Some(p), .. } if *p == log),
             "{err:?}"
         );
-        assert_eq!(l.checkpoints().unwrap(), vec![]);
+        let (size, sealed) = l.latest_checkpoint().unwrap().unwrap();
+        assert_eq!((size, l.head().size), (3, 3));
+        drop(l); // the crash: nothing more is written
         std::fs::remove_dir(&log).unwrap();
-        let n = l.checkpoint(&signer).unwrap();
-        assert_eq!(l.checkpoints().unwrap(), vec![(2, n)]);
+        std::fs::write(&log, &saved).unwrap();
+        private(&path);
+        let l = Ledger::open(&path, OpenOptions::default()).unwrap();
+        let notes = parse_checkpoints_log(&std::fs::read(&log).unwrap()).unwrap();
+        assert_eq!(notes.len(), 3);
+        assert_eq!(notes.last(), Some(&sealed));
+        assert_eq!(l.latest_checkpoint().unwrap(), Some((3, sealed)));
     }
 
     #[test]

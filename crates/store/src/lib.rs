@@ -3,7 +3,9 @@
 //! * [`Ledger`]: create/open a ledger directory, append signed events with their payloads
 //!   (checked before anything is written, grouped into one transaction and one flush with
 //!   concurrent appenders), query entries, payloads (commitment re-checked on read) and
-//!   records, prove inclusion and consistency, sign checkpoints and store cosignatures,
+//!   records, prove inclusion and consistency, seal every commit (a checkpoint signed by
+//!   the ledger key the store is opened with, returned in each [`Receipt`]; see
+//!   [`checkpoints`]) and store cosignatures,
 //!   export and import the engine-independent archive, export one record's evidence
 //!   bundle ([`Ledger::export_bundle`]).
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
@@ -16,8 +18,11 @@
 //! `Destruction` entry and the removal of the record's payloads are one transaction; the
 //! entries, and so every proof, stay.
 //!
-//! See [`Ledger`] for a complete example, and `examples/embed.rs` for a record system that
-//! appends, seals and exports a bundle an auditor verifies.
+//! Opening checks the derived state (`meta.head`, `meta.compact_range`) against the newest
+//! seal and the entry bytes after it, and refuses a ledger where they disagree
+//! ([`StoreError::DerivedState`]). See [`Ledger`] for a complete example, and
+//! `examples/embed.rs` for a record system that appends, keeps receipts and exports a
+//! bundle an auditor verifies.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -45,5 +50,5 @@ pub use export::{BundleCheckpoint, ExportError};
 pub use group::RequestKey;
 pub use ledger::Ledger;
 pub use types::{
-    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Stats,
+    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,
 };

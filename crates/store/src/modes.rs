@@ -100,9 +100,21 @@ impl Drop for TightenOnDrop {
 
 /// Refuses (with [`StoreError::Exposed`]) a ledger directory where the directory or
 /// anything under it gives group or others any permission. Symlinks are not followed.
+///
+/// sled's snapshot files (`sled/snap.*`, written with the umask when its last handle goes,
+/// and left behind as `snap.*.generating` by a process killed while writing one) are the
+/// store's own: the caller holds the ledger's exclusive lock, so they are made 0600 first
+/// rather than refused (a crash must never leave a ledger that will not open).
 pub fn check_private(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
+        if let Ok(items) = std::fs::read_dir(dir.join("sled")) {
+            for item in items.flatten() {
+                if item.file_name().to_string_lossy().starts_with("snap.") {
+                    let _ = set_mode(&item.path(), FILE_MODE);
+                }
+            }
+        }
         use std::os::unix::fs::PermissionsExt;
         let exposed = |path: &Path, mode: u32| StoreError::Exposed {
             dir: dir.to_path_buf(),

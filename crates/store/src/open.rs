@@ -2,17 +2,22 @@
 //! refuse a truncated ledger, new-directory preparation and cleanup, and the
 //! [`Ledger`] constructors (create, create_with_genesis, open).
 
+use crate::checkpoints::is_anchored;
 use crate::error::{Result, StoreError};
 use crate::group::{Ops, Queue, Writer};
 use crate::layout::*;
 use crate::ledger::Ledger;
 use crate::sigs::KeyCache;
-use crate::types::{Counters, CreateOptions, Head, OpenOptions, Published, Trees};
+use crate::types::{Counters, CreateOptions, Head, LogState, OpenOptions, Published, Seal, Trees};
 use crate::upper::UpperNodes;
+use caseledger_core::checkpoint::open_checkpoint;
 use caseledger_core::encoding::decode_canonical;
+use caseledger_core::event::Entry;
 use caseledger_core::event::{Event, EventKind, SignedEvent, FORMAT_VERSION};
-use caseledger_core::ids::Nonce;
-use caseledger_core::merkle::CompactRange;
+use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::ids::{EntryHash, Nonce, PublicKey, Seq};
+use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
+use caseledger_core::note::NoteVerifier;
 use caseledger_core::record::{Registry, Violation};
 use std::fs::File;
 use std::path::Path;
@@ -59,19 +64,40 @@ fn open_error(dir: &Path, e: caseledger_sledio::OpenError) -> StoreError {
     }
 }
 
-/// Reads `checkpoints.log` once at open: cuts an interrupted final record (a crash during
-/// `checkpoint()`, which had therefore not returned: nothing acknowledged is lost) and
-/// returns the largest tree size its complete notes name. Only a torn *tail* is cut; a
-/// malformed record elsewhere is left for the verifier to report (and names nothing here).
-fn read_checkpoint_log(dir: &Path) -> Result<Option<u64>> {
+/// What `checkpoints.log` held at open.
+#[derive(Default)]
+struct LogRead {
+    /// Its complete notes, in file order.
+    notes: Vec<String>,
+    /// The length of those records (after cutting a torn tail).
+    len: u64,
+    /// A record does not parse: the log is evidence for the verifier, and opening adds
+    /// nothing to it (later commits still append their seals).
+    malformed: bool,
+}
+
+impl LogRead {
+    /// The largest tree size its notes name.
+    fn largest(&self) -> Option<u64> {
+        self.notes.iter().filter_map(|n| checkpoint_size(n)).max()
+    }
+}
+
+/// Reads `checkpoints.log` once at open: cuts an interrupted final record (a crash while
+/// appending it, which had therefore not been acknowledged: nothing acknowledged is lost;
+/// this is the only time the log is shortened) and returns its complete notes. Only a torn
+/// *tail* is cut; a malformed record elsewhere is left for the verifier to report (and
+/// names nothing here).
+fn read_checkpoint_log(dir: &Path) -> Result<LogRead> {
     let path = dir.join(CHECKPOINTS_LOG);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LogRead::default()),
         Err(e) => return Err(StoreError::io(&path, e)),
     };
-    let notes = match parse_checkpoints_log(&bytes) {
-        Ok(notes) => notes,
+    let mut malformed = false;
+    let (notes, len) = match parse_checkpoints_log(&bytes) {
+        Ok(notes) => (notes, bytes.len()),
         Err(crate::layout::LogError::TornTail { offset, .. }) => {
             let f = std::fs::OpenOptions::new()
                 .write(true)
@@ -81,11 +107,20 @@ fn read_checkpoint_log(dir: &Path) -> Result<Option<u64>> {
                 .and_then(|()| f.sync_all())
                 .map_err(|e| StoreError::io(&path, e))?;
             fsync_dir(dir)?;
-            parse_checkpoints_log(bytes.get(..offset).unwrap_or_default()).unwrap_or_default()
+            let notes =
+                parse_checkpoints_log(bytes.get(..offset).unwrap_or_default()).unwrap_or_default();
+            (notes, offset)
         }
-        Err(crate::layout::LogError::Malformed { .. }) => Vec::new(),
+        Err(crate::layout::LogError::Malformed { .. }) => {
+            malformed = true;
+            (Vec::new(), bytes.len())
+        }
     };
-    Ok(notes.iter().filter_map(|n| checkpoint_size(n)).max())
+    Ok(LogRead {
+        notes,
+        len: len as u64,
+        malformed,
+    })
 }
 
 /// The tree size a signed checkpoint note names (its signatures are the verifier's business).
@@ -186,6 +221,10 @@ pub(crate) fn cleanup_new_dir(dir: &Path, created: bool) {
 }
 
 impl Ledger {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private constructor, called twice"
+    )]
     fn assemble(
         dir: &Path,
         db: sled::Db,
@@ -194,8 +233,18 @@ impl Ledger {
         head: Head,
         range: CompactRange,
         registry: Registry,
+        log: LogState,
     ) -> Result<Ledger> {
         let trees = Trees::open(db)?;
+        let newest_seal = match trees.checkpoints.last()? {
+            Some((k, v)) => <[u8; 8]>::try_from(k.as_ref()).ok().map(|k| {
+                (
+                    u64::from_be_bytes(k),
+                    is_anchored(&String::from_utf8_lossy(&v)),
+                )
+            }),
+            None => None,
+        };
         let registry_arc = Arc::new(registry.clone());
         let content = crate::keystore::Content::open(dir, options.kek.clone())?;
         Ok(Ledger {
@@ -208,6 +257,7 @@ impl Ledger {
                 range: range.clone(),
                 registry,
                 ops: Ops::default(),
+                newest_seal,
             }),
             published: RwLock::new(Published {
                 head,
@@ -216,8 +266,10 @@ impl Ledger {
             }),
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
-            checkpoint_lock: Mutex::new(()),
             counters: Counters::default(),
+            seal_key: options.ledger_key,
+            unsealed: options.unsealed,
+            log: Mutex::new(log),
             keys: KeyCache::default(),
             upper: UpperNodes::default(),
             content: Mutex::new(content),
@@ -295,6 +347,7 @@ impl Ledger {
             Head::EMPTY,
             CompactRange::new(),
             Registry::default(),
+            LogState::default(),
         )
     }
 
@@ -311,7 +364,7 @@ impl Ledger {
         // Opened to write: refused when others can read it (the fix is in the message).
         crate::modes::check_private(dir)?;
         let lock_file = acquire_lock(dir)?;
-        let logged = read_checkpoint_log(dir)?;
+        let log = read_checkpoint_log(dir)?;
         let db = open_sled(dir, false)?;
         // Files sled made while opening (a snapshot) get the process umask: tighten them.
         crate::modes::tighten(dir)?;
@@ -348,9 +401,43 @@ impl Ledger {
         let mut registry: Registry = decode_canonical(&get(META_REGISTRY, "registry")?)
             .map_err(|e| StoreError::corrupt(format!("meta.registry: {e}"), None))?;
         registry.last_recorded_at = Some(head.last_recorded_at);
-        check_not_shorter_than_recorded(&db, head.size, logged)?;
-        let ledger = Ledger::assemble(dir, db, lock_file, options, head, range, registry)?;
+        check_not_shorter_than_recorded(&db, head.size, log.largest())?;
+        let genesis = genesis_facts(&db)?;
+        if registry.origin.as_ref().map(|o| o.as_str()) != Some(genesis.origin.as_str())
+            || registry.ledger_key != Some(genesis.ledger_key)
+        {
+            return Err(StoreError::DerivedState {
+                what: "meta.registry",
+                with: "the origin and ledger key the genesis entry names".to_owned(),
+            });
+        }
+        if let Some(k) = &options.ledger_key {
+            if k.public_key() != genesis.ledger_key {
+                return Err(StoreError::WrongLedgerKey);
+            }
+        }
+        let newest = newest_valid_seal(&db, &log.notes, &genesis)?;
+        check_derived_state(&db, &head, &range, newest.as_ref())?;
+        let logged = newest_logged(&log.notes, &genesis);
+        let state = LogState {
+            file: None,
+            len: log.len,
+            logged,
+            pending: Vec::new(),
+        };
+        let ledger = Ledger::assemble(dir, db, lock_file, options, head, range, registry, state)?;
         ledger.redo_erasures()?;
+        // A crash after sled's flush and before the log append: the seal is in sled only.
+        // The log is brought up to it (never the other way round).
+        if let Some(n) = newest.filter(|n| n.size > logged && !log.malformed) {
+            // What sled recovered is made durable before the log names it: a second crash
+            // during recovery must not leave a logged seal over entries sled then loses.
+            ledger.flush()?;
+            ledger.log_seals(&[Seal {
+                size: n.size,
+                note: Arc::from(n.note),
+            }])?;
+        }
         Ok(ledger)
     }
 
@@ -377,5 +464,223 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+}
+
+/// What the genesis entry (seq 0) names, read from its bytes: the source of truth for the
+/// key that seals and the origin seals name.
+struct GenesisFacts {
+    origin: String,
+    ledger_key: PublicKey,
+}
+
+fn genesis_facts(db: &sled::Db) -> Result<GenesisFacts> {
+    let entries = db.open_tree(TREE_ENTRIES)?;
+    let bytes = entries.get(0u64.to_be_bytes())?.ok_or(StoreError::corrupt(
+        "the genesis entry (seq 0) is missing",
+        Some(Seq(0)),
+    ))?;
+    let entry = Entry::from_bytes(&bytes).map_err(|e| {
+        StoreError::corrupt(
+            format!("the genesis entry does not decode: {e}"),
+            Some(Seq(0)),
+        )
+    })?;
+    match &entry.event.event.kind {
+        EventKind::Genesis {
+            origin, ledger_key, ..
+        } => Ok(GenesisFacts {
+            origin: origin.as_str().to_owned(),
+            ledger_key: *ledger_key,
+        }),
+        _ => Err(StoreError::corrupt(
+            "the entry at seq 0 is not a genesis entry",
+            Some(Seq(0)),
+        )),
+    }
+}
+
+/// A seal found at open: validly signed by the genesis ledger key.
+struct FoundSeal {
+    size: u64,
+    root: Hash,
+    note: String,
+}
+
+/// The checkpoint `note` if it is a seal of this ledger: signed by the genesis ledger key
+/// under the origin, and names the origin.
+fn as_seal(note: &str, genesis: &GenesisFacts) -> Option<FoundSeal> {
+    let verifier = NoteVerifier::new(&genesis.origin, genesis.ledger_key).ok()?;
+    let signed = open_checkpoint(note, std::slice::from_ref(&verifier)).ok()?;
+    (signed.checkpoint.origin == genesis.origin).then(|| FoundSeal {
+        size: signed.checkpoint.size,
+        root: signed.checkpoint.root,
+        note: note.to_owned(),
+    })
+}
+
+/// The newest seal in the `checkpoints` tree or `checkpoints.log` whose signature verifies
+/// with the genesis ledger key (a note that does not verify seals nothing; the verifier
+/// reports it). Candidates are tried from the largest size down, so normally one signature
+/// is checked.
+fn newest_valid_seal(
+    db: &sled::Db,
+    log: &[String],
+    genesis: &GenesisFacts,
+) -> Result<Option<FoundSeal>> {
+    // The tree holds few notes (the newest seal, cosigned and imported ones); the log may
+    // hold one per commit ever made: borrowed, not copied.
+    let mut stored: Vec<String> = Vec::new();
+    for row in db.open_tree(TREE_CHECKPOINTS)?.iter() {
+        let (_, v) = row?;
+        if let Ok(text) = String::from_utf8(v.to_vec()) {
+            stored.push(text);
+        }
+    }
+    let mut candidates: Vec<(u64, &str)> = stored
+        .iter()
+        .chain(log)
+        .filter_map(|n| checkpoint_size(n).map(|size| (size, n.as_str())))
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+    Ok(candidates.iter().find_map(|(_, n)| as_seal(n, genesis)))
+}
+
+/// The largest size a validly signed seal in the log names (0 if none).
+fn newest_logged(log: &[String], genesis: &GenesisFacts) -> u64 {
+    let mut sizes: Vec<(u64, &String)> = log
+        .iter()
+        .filter_map(|n| checkpoint_size(n).map(|s| (s, n)))
+        .collect();
+    sizes.sort_by_key(|c| std::cmp::Reverse(c.0));
+    sizes
+        .iter()
+        .find_map(|(_, n)| as_seal(n, genesis))
+        .map_or(0, |s| s.size)
+}
+
+/// DESIGN v2 principle 3, at open: `meta.compact_range` and `meta.head` must be what the
+/// entry bytes give, from the newest seal on. The compact range at the seal's size is read
+/// from the `nodes` tree and must hash to the seal's signed root (the signature binds it);
+/// each entry after the seal is decoded, must sit at its seq and chain to the one before,
+/// and its leaf extends the range. The result must equal `meta.compact_range`, and the
+/// last entry must be `meta.head`. The cost is one signature check, `popcount(seal size)`
+/// node reads and the entries after the seal (none after a clean close: every commit is
+/// sealed). Without any seal, the whole tree is recomputed from entry bytes.
+fn check_derived_state(
+    db: &sled::Db,
+    head: &Head,
+    range: &CompactRange,
+    seal: Option<&FoundSeal>,
+) -> Result<()> {
+    let entries = db.open_tree(TREE_ENTRIES)?;
+    let (from, mut rebuilt) = match seal {
+        None => (0, CompactRange::new()),
+        Some(s) => (s.size, range_at(&db.open_tree(TREE_NODES)?, s)?),
+    };
+    let mut prev = match from.checked_sub(1) {
+        None => EntryHash::ZERO,
+        Some(p) => entry_hash(&entries.get(p.to_be_bytes())?.ok_or(StoreError::corrupt(
+            "an entry the newest seal covers is missing",
+            Some(Seq(p)),
+        ))?),
+    };
+    let mut last_recorded_at = None;
+    for seq in from..head.size {
+        let bytes = entries
+            .get(seq.to_be_bytes())?
+            .ok_or(StoreError::DerivedState {
+                what: "meta.head",
+                with: format!("the entries tree, which has no entry at seq {seq}"),
+            })?;
+        let entry = Entry::from_bytes(&bytes).map_err(|e| {
+            StoreError::corrupt(format!("entry does not decode: {e}"), Some(Seq(seq)))
+        })?;
+        if entry.seq != Seq(seq) || entry.prev != prev {
+            return Err(StoreError::corrupt(
+                "an entry after the newest seal is out of place or does not chain to the one before",
+                Some(Seq(seq)),
+            ));
+        }
+        prev = entry_hash(&bytes);
+        last_recorded_at = Some(entry.recorded_at);
+        rebuilt
+            .append(&Sha256Hasher, merkle_leaf(&prev))
+            .map_err(|_| StoreError::Full)?;
+    }
+    let sealed = seal.map_or(0, |s| s.size);
+    if rebuilt != *range {
+        return Err(StoreError::DerivedState {
+            what: "meta.compact_range",
+            with: format!(
+                "the Merkle tree recomputed from the newest seal (size {sealed}) and the entry bytes after it (up to the head, size {})",
+                head.size
+            ),
+        });
+    }
+    let head_ok = head.size == 0
+        || (head.last_hash == prev && last_recorded_at.is_none_or(|t| t == head.last_recorded_at));
+    if !head_ok {
+        return Err(StoreError::DerivedState {
+            what: "meta.head",
+            with: format!(
+                "the last entry's bytes (seq {})",
+                head.size.saturating_sub(1)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The compact range at a seal's size from the `nodes` tree, checked against the seal's
+/// signed root.
+fn range_at(nodes: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
+    let s = seal.size;
+    let mut hashes = Vec::new();
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        let width = 1u64 << level;
+        if s & width == 0 {
+            continue;
+        }
+        let disagree = || StoreError::DerivedState {
+            what: "the nodes tree",
+            with: format!("the newest seal (size {s})"),
+        };
+        let id = NodeId::new(level, start >> level).ok_or_else(disagree)?;
+        let hash = nodes
+            .get(id.to_key())?
+            .and_then(|v| Hash::from_slice(&v))
+            .ok_or_else(disagree)?;
+        hashes.push(hash);
+        start += width;
+    }
+    let range =
+        CompactRange::from_parts(s, hashes).map_err(|_| StoreError::Internal("compact range"))?;
+    if range.root(&Sha256Hasher) != seal.root {
+        return Err(StoreError::DerivedState {
+            what: "the nodes tree",
+            with: format!("the root signed in the newest seal (size {s})"),
+        });
+    }
+    Ok(range)
+}
+
+/// Copies a closed ledger directory (tests that tamper with a copy).
+#[cfg(test)]
+pub(crate) fn copy_for_test(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    // Private like the original (the store refuses an exposed ledger).
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_for_test(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
     }
 }

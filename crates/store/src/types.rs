@@ -44,6 +44,16 @@ pub struct OpenOptions {
     /// The practice's content key (KEK), needed to write or read payloads. Default none:
     /// the ledger opens, verifies and appends events without payloads.
     pub kek: Option<Kek>,
+    /// The ledger (checkpoint) private key: the store seals every commit with it. Without
+    /// it the ledger opens for reading (queries, proofs, cosignatures) and every append is
+    /// refused with [`StoreError::NotSealing`](crate::StoreError::NotSealing), unless
+    /// `unsealed` is set. Must be the key genesis names
+    /// ([`StoreError::WrongLedgerKey`](crate::StoreError::WrongLedgerKey) otherwise).
+    pub ledger_key: Option<SigningKey>,
+    /// Append without sealing when no `ledger_key` is given. Only for measuring what seals
+    /// cost (the benchmarks): every entry appended so is an `unsealed_tail` finding until
+    /// a process holding the key opens the ledger (which seals it). Default `false`.
+    pub unsealed: bool,
 }
 
 impl Default for OpenOptions {
@@ -52,14 +62,19 @@ impl Default for OpenOptions {
             durability: Durability::Immediate,
             clock: system_clock(),
             kek: None,
+            ledger_key: None,
+            unsealed: false,
         }
     }
 }
 
 impl std::fmt::Debug for OpenOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key itself is never shown.
         f.debug_struct("OpenOptions")
             .field("durability", &self.durability)
+            .field("sealing", &self.ledger_key.is_some())
+            .field("unsealed", &self.unsealed)
             .finish_non_exhaustive()
     }
 }
@@ -80,9 +95,22 @@ impl OpenOptions {
         self.durability = durability;
         self
     }
+    /// Opens with the ledger key: every commit is sealed (see [`OpenOptions::ledger_key`]).
+    pub fn with_ledger_key(mut self, key: SigningKey) -> OpenOptions {
+        self.ledger_key = Some(key);
+        self
+    }
+    /// Appends without seals when no ledger key is given (benchmarks only; see
+    /// [`OpenOptions::unsealed`]).
+    pub fn with_unsealed(mut self, unsealed: bool) -> OpenOptions {
+        self.unsealed = unsealed;
+        self
+    }
 }
 
-/// What [`Ledger::create`](crate::Ledger::create) needs to write the genesis entry.
+/// What [`Ledger::create`](crate::Ledger::create) needs to write the genesis entry. The
+/// ledger's private key is `open.ledger_key`: without it genesis cannot be sealed and
+/// `create` is refused ([`StoreError::NotSealing`](crate::StoreError::NotSealing)).
 #[derive(Debug)]
 pub struct CreateOptions<'a> {
     /// The checkpoint origin (C2SP), e.g. `example.org/practice-ledger`. Use a valid note key
@@ -92,7 +120,8 @@ pub struct CreateOptions<'a> {
     pub admin: ActorId,
     /// The first admin's signing key: signs the genesis event.
     pub admin_key: &'a SigningKey,
-    /// The public half of the ledger (checkpoint) key.
+    /// The public half of the ledger (checkpoint) key; `open.ledger_key` must be its
+    /// private half.
     pub ledger_key: PublicKey,
     /// Ledger-wide settings.
     pub settings: LedgerSettings,
@@ -119,8 +148,10 @@ impl Head {
     };
 }
 
-/// What an accepted append returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What an accepted append returns: a record system keeps it as evidence that leaves the
+/// machine (docs/FORMAT.md, "Receipts"). `verify --trusted` accepts its seal as a
+/// checkpoint the auditor holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// The entry's position.
     pub seq: Seq,
@@ -128,6 +159,20 @@ pub struct Receipt {
     pub hash: EntryHash,
     /// The ledger time it was recorded at.
     pub recorded_at: Timestamp,
+    /// The seal that covers it: the signed checkpoint note (C2SP) of the group it was
+    /// committed in, durable in `checkpoints.log` before the append returned. `None` only
+    /// for a ledger opened [`OpenOptions::unsealed`] (benchmarks).
+    pub seal: Option<Seal>,
+}
+
+/// A seal: the signed checkpoint note the store wrote for one commit, and its size. Cheap
+/// to clone (the note is shared by every receipt of its group).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seal {
+    /// The tree size it names.
+    pub size: u64,
+    /// The signed note text (`<origin>\n<size>\n<root>\n\n— <origin> <sig>\n`).
+    pub note: Arc<str>,
 }
 
 /// Counters since the ledger was opened (group commit behaviour, for tests and benches).
@@ -170,4 +215,18 @@ pub(crate) struct Published {
     pub(crate) head: Head,
     pub(crate) range: CompactRange,
     pub(crate) registry: Arc<Registry>,
+}
+
+/// The state of `checkpoints.log` in this process.
+#[derive(Default)]
+pub(crate) struct LogState {
+    /// The open log (append mode); `None` until first needed or after a failed write.
+    pub(crate) file: Option<std::fs::File>,
+    /// The length of the log's complete records.
+    pub(crate) len: u64,
+    /// The largest size a seal in the log names.
+    pub(crate) logged: u64,
+    /// Seals committed to sled and not yet in the log, oldest first (several only under
+    /// `Deferred`, where the log is written at the next flush).
+    pub(crate) pending: Vec<Seal>,
 }

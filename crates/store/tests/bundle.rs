@@ -32,7 +32,7 @@ fn append(fx: &Fx, record: &str, kind: EventKind, content: Option<&str>) {
     fx.ledger.append(signed, payload).unwrap();
 }
 
-/// A ledger with a licensee and two records (A: 3 entries, B: 2), no checkpoint yet.
+/// A ledger with a licensee and two records (A: 3 entries, B: 2), every commit sealed.
 fn fixture() -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let (admin, ledger_key, lic) = (
@@ -48,7 +48,9 @@ fn fixture() -> Fx {
             admin_key: &admin,
             ledger_key: ledger_key.public_key(),
             settings: Default::default(),
-            open: OpenOptions::default().with_kek(caseledger_testkit::kek()),
+            open: OpenOptions::default()
+                .with_kek(caseledger_testkit::kek())
+                .with_ledger_key(ledger_key.clone()),
         },
     )
     .unwrap();
@@ -89,13 +91,13 @@ fn a_bundle_holds_the_record_and_the_administration_and_verifies() {
     let rid = RecordId::new("A").unwrap();
     let b = fx
         .ledger
-        .export_bundle(&rid, BundleCheckpoint::Sign(&fx.signer))
+        .export_bundle(&rid, BundleCheckpoint::Latest)
         .unwrap();
     assert_eq!(b.format, "caseledger-bundle/v2");
     assert_eq!(b.origin, ORIGIN);
     assert_eq!(b.ledger_key, fx.signer.verifier().to_vkey_string());
     assert_eq!(b.record, rid);
-    // The checkpoint signed is the head's, and is now stored.
+    // The checkpoint is the newest seal, the head's.
     assert_eq!(
         fx.ledger.latest_checkpoint().unwrap(),
         Some((7, b.checkpoint.clone()))
@@ -157,35 +159,31 @@ fn a_bundle_holds_the_record_and_the_administration_and_verifies() {
 }
 
 #[test]
-fn latest_uses_the_stored_checkpoint_and_leaves_out_later_entries() {
+fn the_bundle_leads_to_the_newest_seal_and_export_signs_nothing() {
     let fx = fixture();
     let (a, b) = (RecordId::new("A").unwrap(), RecordId::new("B").unwrap());
-    assert!(matches!(
-        fx.ledger.export_bundle(&a, BundleCheckpoint::Latest),
-        Err(ExportError::NoCheckpoint)
-    ));
-    let note = fx.ledger.checkpoint(&fx.signer).unwrap();
     append(&fx, "A", EventKind::Contact, None);
-    // A's last entry (seq 7) is after the checkpoint of size 7.
-    let e = fx
+    let note = fx.ledger.newest_seal().unwrap().unwrap().1;
+    let log = std::fs::read(fx.ledger.dir().join("checkpoints.log")).unwrap();
+    let signed = fx
         .ledger
         .export_bundle(&a, BundleCheckpoint::Latest)
-        .unwrap_err();
-    assert!(matches!(e, ExportError::NotCovered { size: 7 }), "{e}");
-    // B is covered; the bundle leads to the stored note.
+        .unwrap();
+    assert_eq!(signed.entries.len(), 4);
+    assert_eq!(signed.checkpoint, note);
+    assert!(verify_bundle(&signed, &trusted(&fx)).unwrap().is_clean());
     let bundle: Bundle = fx
         .ledger
         .export_bundle(&b, BundleCheckpoint::Latest)
         .unwrap();
     assert_eq!(bundle.checkpoint, note);
     assert!(verify_bundle(&bundle, &trusted(&fx)).unwrap().is_clean());
-    // Signing again covers A's new entry.
-    let signed = fx
-        .ledger
-        .export_bundle(&a, BundleCheckpoint::Sign(&fx.signer))
-        .unwrap();
-    assert_eq!(signed.entries.len(), 4);
-    assert!(verify_bundle(&signed, &trusted(&fx)).unwrap().is_clean());
+    // Nothing was signed or logged by the exports.
+    assert_eq!(fx.ledger.latest_checkpoint().unwrap(), Some((8, note)));
+    assert_eq!(
+        std::fs::read(fx.ledger.dir().join("checkpoints.log")).unwrap(),
+        log
+    );
 }
 
 #[test]
@@ -193,20 +191,7 @@ fn refusals() {
     let fx = fixture();
     let none = RecordId::new("NONE").unwrap();
     assert!(matches!(
-        fx.ledger
-            .export_bundle(&none, BundleCheckpoint::Sign(&fx.signer)),
+        fx.ledger.export_bundle(&none, BundleCheckpoint::Latest),
         Err(ExportError::NoSuchRecord)
     ));
-    // No checkpoint was signed for a record that does not exist.
-    assert_eq!(fx.ledger.latest_checkpoint().unwrap(), None);
-    let other = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[9; 32])).unwrap();
-    let e = fx
-        .ledger
-        .export_bundle(&RecordId::new("A").unwrap(), BundleCheckpoint::Sign(&other))
-        .unwrap_err();
-    assert!(matches!(e, ExportError::Checkpoint(_)), "{e}");
-    assert_eq!(
-        e.to_string(),
-        "checkpoint: the signer's key is not this ledger's checkpoint key"
-    );
 }

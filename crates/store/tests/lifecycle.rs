@@ -22,7 +22,9 @@ fn reopen_after_close_and_after_drop() {
         out
     };
     // After close.
-    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    let l = Cast::TEST
+        .open(&path, clock.options(Durability::Immediate))
+        .unwrap();
     assert_eq!(l.head(), head1);
     assert_eq!(l.root(), root1);
     assert_eq!(l.root_at(head1.size).unwrap(), root1);
@@ -34,7 +36,9 @@ fn reopen_after_close_and_after_drop() {
     let head2 = l.head();
     // After drop without close.
     drop(l);
-    let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
+    let l = Cast::TEST
+        .open(&path, clock.options(Durability::Immediate))
+        .unwrap();
     assert_eq!(l.head(), head2);
     assert_eq!(l.root(), recomputed_root(&l));
     assert_eq!(l.payload(rc.seq).unwrap().unwrap().content(), b"second");
@@ -206,8 +210,12 @@ fn failed_create_leaves_nothing() {
     e.signature = caseledger_core::event::AuthorSignature::Ed25519(
         Cast::TEST.licensee.key().sign(b"something else"),
     );
-    let err =
-        Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).unwrap_err();
+    let err = Ledger::create_with_genesis(
+        &path,
+        e,
+        Cast::TEST.sealing(clock.options(Durability::Immediate)),
+    )
+    .unwrap_err();
     assert!(matches!(err, StoreError::BadSignature { .. }), "{err:?}");
     assert!(!path.exists());
     // A non-genesis first event is refused too.
@@ -219,7 +227,12 @@ fn failed_create_leaves_nothing() {
         clock.today(),
         None,
     );
-    assert!(Ledger::create_with_genesis(&path, e, clock.options(Durability::Immediate)).is_err());
+    assert!(Ledger::create_with_genesis(
+        &path,
+        e,
+        Cast::TEST.sealing(clock.options(Durability::Immediate))
+    )
+    .is_err());
     assert!(!path.exists());
 }
 
@@ -247,7 +260,7 @@ fn open_refuses_a_ledger_shorter_than_it_recorded() {
     // A checkpoint in the log names more entries than the ledger has (an old copy restored).
     let dir = tempfile::tempdir().unwrap();
     let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
-    let note = l.checkpoint(&Cast::TEST.signer()).unwrap();
+    let note = l.newest_seal().unwrap().unwrap().1;
     let size = l.head().size;
     drop(l);
     let bigger = note.replacen(&format!("\n{size}\n"), &format!("\n{}\n", size + 5), 1);
@@ -313,7 +326,6 @@ fn ledger_files_are_private_and_an_exposed_ledger_is_refused_for_writing() {
     let l = Cast::TEST.staffed_on(&path, &clock, Durability::Immediate);
     let (e, p) = Cast::TEST.licensee_event(&clock, &rid("C-1"), EventKind::RecordOpened, None);
     l.append(e, p).unwrap();
-    l.checkpoint(&Cast::TEST.signer()).unwrap();
     l.close().unwrap();
     assert_private(&path);
     let l = Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();

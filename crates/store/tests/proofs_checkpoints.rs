@@ -107,7 +107,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
     );
     l.append(e, p).unwrap();
     let signer = Cast::TEST.signer();
-    let cp_before = l.checkpoint(&signer).unwrap();
+    let cp_before = l.newest_seal().unwrap().unwrap().1;
     let size_before = l.head().size;
     let root_before = l.root();
     let bytes_before: Vec<_> = a_seqs
@@ -181,42 +181,43 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
     assert_eq!(l.root(), recomputed_root(&l));
 }
 
+/// The checkpoints.log notes, in order.
+fn log_notes(dir: &std::path::Path) -> Vec<String> {
+    parse_checkpoints_log(&std::fs::read(dir.join("checkpoints.log")).unwrap()).unwrap()
+}
+
 #[test]
-fn checkpoints_log_and_cosignatures() {
+fn every_commit_is_sealed_sled_keeps_the_newest_and_the_cosigned_the_log_keeps_all() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
-    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
     let s = Cast::TEST.signer();
-    // A signer with another key is refused.
-    let wrong = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[99; 32])).unwrap();
-    assert!(matches!(
-        l.checkpoint(&wrong),
-        Err(StoreError::WrongLedgerKey)
-    ));
-    let n1 = l.checkpoint(&s).unwrap();
-    let cp1 = open_checkpoint(&n1, &[s.verifier()]).unwrap().checkpoint;
+    // Genesis and two enrolments: three commits, three seals in the log, the newest in sled.
+    let (size, n3) = l.newest_seal().unwrap().unwrap();
+    let cp3 = open_checkpoint(&n3, &[s.verifier()]).unwrap().checkpoint;
     assert_eq!(
-        (cp1.origin.as_str(), cp1.size, cp1.root),
-        (ORIGIN, 3, l.root())
+        (cp3.origin.as_str(), size, cp3.size, cp3.root),
+        (ORIGIN, 3, 3, l.root())
     );
-    // Same size again: the stored note, nothing new in the log.
-    assert_eq!(l.checkpoint(&s).unwrap(), n1);
+    assert_eq!(l.checkpoints().unwrap(), vec![(3, n3.clone())]);
+    let logged = log_notes(dir.path());
+    assert_eq!(logged.len(), 3);
+    assert_eq!(logged[2], n3);
+    // An append's receipt carries the seal covering it, already in the log.
     let r = rid("C-1");
     let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
-    l.append(e, p).unwrap();
-    let n2 = l.checkpoint(&s).unwrap();
-    assert_eq!(l.latest_checkpoint().unwrap(), Some((4, n2.clone())));
-    assert_eq!(
-        l.checkpoints().unwrap(),
-        vec![(3, n1.clone()), (4, n2.clone())]
-    );
-    // A witness cosigns size 4.
+    let receipt = l.append(e, p).unwrap();
+    let seal = receipt.seal.clone().unwrap();
+    assert_eq!((receipt.seq.0, seal.size), (3, 4));
+    let n4 = seal.note.to_string();
+    assert_eq!(log_notes(dir.path()).last(), Some(&n4));
+    assert_eq!(l.checkpoints().unwrap(), vec![(4, n4.clone())]);
+    // A witness cosigns size 4: merged, kept as anchored.
     let wkey = SigningKey::from_seed(&[50; 32]);
-    let cp2: Checkpoint = open_checkpoint(&n2, &[s.verifier()]).unwrap().checkpoint;
-    let line = cosign(&cp2, "witness.example/w1", &wkey, 1_700_000_000).unwrap();
-    let cosigned = caseledger_core::checkpoint::append_cosignature(&n2, &line).unwrap();
-    let merged = l.add_cosignature(4, &cosigned).unwrap();
-    assert_eq!(merged, cosigned);
+    let cp4: Checkpoint = open_checkpoint(&n4, &[s.verifier()]).unwrap().checkpoint;
+    let line = cosign(&cp4, "witness.example/w1", &wkey, 1_700_000_000).unwrap();
+    let cosigned = caseledger_core::checkpoint::append_cosignature(&n4, &line).unwrap();
+    assert_eq!(l.add_cosignature(4, &cosigned).unwrap(), cosigned);
     // Idempotent; a note for another body is refused; an unknown size too.
     assert_eq!(l.add_cosignature(4, &cosigned).unwrap(), cosigned);
     assert!(matches!(
@@ -227,24 +228,116 @@ fn checkpoints_log_and_cosignatures() {
         l.add_cosignature(9, &cosigned),
         Err(StoreError::NoSuchCheckpoint { size: 9 })
     ));
-    let stored = l.checkpoint_at(4).unwrap().unwrap();
     let w = CosignatureVerifier::new("witness.example/w1", wkey.public_key()).unwrap();
-    let opened = open_checkpoint(&stored, &[s.verifier()]).unwrap();
+    let opened = open_checkpoint(&l.checkpoint_at(4).unwrap().unwrap(), &[s.verifier()]).unwrap();
     assert_eq!(
         opened.cosignatures(&[w]).unwrap()[0].timestamp,
         Some(1_700_000_000)
     );
-    // The log: every note in order, split by its framing; the torn tail is detected.
-    let log = std::fs::read(dir.path().join("checkpoints.log")).unwrap();
+    // The next seal replaces the newest in sled, but not the cosigned one.
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, None);
+    let n5 = l.append(e, p).unwrap().seal.unwrap().note.to_string();
     assert_eq!(
-        parse_checkpoints_log(&log).unwrap(),
-        vec![n1, n2, cosigned.clone()]
+        l.checkpoints().unwrap(),
+        vec![(4, cosigned.clone()), (5, n5.clone())]
     );
-    assert!(parse_checkpoints_log(&log[..log.len() - 3]).is_err());
-    // Checkpoints survive a reopen.
+    // A witness cosigning a superseded seal (3): accepted on the ledger's own signature
+    // and root; a note the ledger key did not sign is not.
+    let line3 = cosign(&cp3, "witness.example/w1", &wkey, 1_700_000_100).unwrap();
+    let cosigned3 = caseledger_core::checkpoint::append_cosignature(&n3, &line3).unwrap();
+    let forged = caseledger_core::checkpoint::append_cosignature(
+        &caseledger_core::checkpoint::sign_checkpoint(
+            &cp3,
+            &NoteSigner::new(ORIGIN, SigningKey::from_seed(&[99; 32])).unwrap(),
+        ),
+        &line3,
+    )
+    .unwrap();
+    assert!(matches!(
+        l.add_cosignature(3, &forged),
+        Err(StoreError::NoSuchCheckpoint { size: 3 })
+    ));
+    assert_eq!(l.add_cosignature(3, &cosigned3).unwrap(), cosigned3);
+    assert_eq!(l.checkpoints().unwrap().len(), 3);
+    // The log: every seal and every cosigned copy, in order.
+    let log = log_notes(dir.path());
+    assert_eq!(log.len(), 7, "{log:#?}");
+    assert_eq!(log[3..], [n4, cosigned.clone(), n5.clone(), cosigned3]);
+    // Seals survive a reopen; reopening writes nothing.
     drop(l);
+    let before = std::fs::read(dir.path().join("checkpoints.log")).unwrap();
     let l = Ledger::open(dir.path(), OpenOptions::default()).unwrap();
-    assert_eq!(l.latest_checkpoint().unwrap(), Some((4, cosigned)));
+    assert_eq!(l.latest_checkpoint().unwrap(), Some((5, n5)));
+    assert_eq!(
+        std::fs::read(dir.path().join("checkpoints.log")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn deferred_batches_are_each_sealed_and_logged_at_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Deferred);
+    l.flush().unwrap();
+    let before = log_notes(dir.path()).len();
+    let mut seals = Vec::new();
+    for i in 0..3 {
+        let r = rid(&format!("C-{i}"));
+        let items = vec![Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None)];
+        let receipts = l.append_batch(items).unwrap();
+        seals.push(receipts[0].seal.clone().unwrap());
+    }
+    // Not acknowledged as durable yet: nothing logged before the flush.
+    assert_eq!(log_notes(dir.path()).len(), before);
+    l.flush().unwrap();
+    let log = log_notes(dir.path());
+    assert_eq!(log.len(), before + 3);
+    let want: Vec<String> = seals.iter().map(|s| s.note.to_string()).collect();
+    assert_eq!(log[before..], want[..]);
+}
+
+#[test]
+fn without_the_ledger_key_nothing_is_appended_and_a_wrong_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    drop(Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate));
+    let wrong = OpenOptions::default().with_ledger_key(SigningKey::from_seed(&[99; 32]));
+    assert!(matches!(
+        Ledger::open(dir.path(), wrong),
+        Err(StoreError::WrongLedgerKey)
+    ));
+    let l = Ledger::open(dir.path(), clock.options(Durability::Immediate)).unwrap();
+    let head = l.head();
+    let (e, p) = Cast::TEST.licensee_event(&clock, &rid("C-1"), EventKind::RecordOpened, None);
+    assert!(matches!(
+        l.append(e.clone(), p.clone()),
+        Err(StoreError::NotSealing)
+    ));
+    assert!(matches!(
+        l.append_batch(vec![(e, p)]),
+        Err(caseledger_store::BatchError {
+            error: StoreError::NotSealing,
+            ..
+        })
+    ));
+    assert_eq!(l.head(), head);
+    // Creating a ledger needs the key too: genesis is sealed.
+    let fresh = tempfile::tempdir().unwrap();
+    let admin = Cast::TEST.admin.key();
+    let refused = Ledger::create(
+        fresh.path().join("l"),
+        caseledger_store::CreateOptions {
+            origin: caseledger_testkit::text(ORIGIN),
+            admin: Cast::TEST.admin.actor(),
+            admin_key: &admin,
+            ledger_key: Cast::TEST.ledger_key().public_key(),
+            settings: Default::default(),
+            open: OpenOptions::default(),
+        },
+    );
+    assert!(matches!(refused, Err(StoreError::NotSealing)));
+    assert!(!fresh.path().join("l").exists());
 }
 
 #[test]
@@ -252,7 +345,7 @@ fn open_cuts_a_torn_checkpoint_log_tail_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::at("2024-01-10");
     let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
-    let n1 = l.checkpoint(&Cast::TEST.signer()).unwrap();
+    let n1 = l.newest_seal().unwrap().unwrap().1;
     drop(l);
     let log_path = dir.path().join("checkpoints.log");
     let whole = std::fs::read(&log_path).unwrap();
@@ -266,7 +359,8 @@ fn open_cuts_a_torn_checkpoint_log_tail_and_nothing_else() {
         whole,
         "torn tail cut back to the last complete note"
     );
-    assert_eq!(parse_checkpoints_log(&whole).unwrap(), vec![n1]);
+    let notes = parse_checkpoints_log(&whole).unwrap();
+    assert_eq!((notes.len(), notes.last()), (3, Some(&n1)));
     // A malformed record that is not a tail is evidence: opening leaves it for the verifier.
     let mut bad = b"007\n".to_vec();
     bad.extend_from_slice(&whole);

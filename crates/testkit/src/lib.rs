@@ -249,9 +249,12 @@ impl Cast {
         self.signer().verifier()
     }
 
-    /// `Ledger::create` with this cast's genesis (default settings), nothing enrolled.
+    /// `Ledger::create` with this cast's genesis (default settings), nothing enrolled. The
+    /// store holds the cast's ledger key (it seals every commit) unless `open` names a key
+    /// or asks for unsealed appends.
     pub fn create(&self, dir: &Path, open: OpenOptions) -> Ledger {
         let admin_key = self.admin.key();
+        let open = self.sealing(open);
         Ledger::create(
             dir,
             CreateOptions {
@@ -264,6 +267,20 @@ impl Cast {
             },
         )
         .unwrap()
+    }
+
+    /// `open` with this cast's ledger key, unless it names a key or asks for unsealed appends.
+    pub fn sealing(&self, open: OpenOptions) -> OpenOptions {
+        if open.ledger_key.is_some() || open.unsealed {
+            open
+        } else {
+            open.with_ledger_key(self.ledger_key())
+        }
+    }
+
+    /// `Ledger::open` holding this cast's ledger key.
+    pub fn open(&self, dir: &Path, open: OpenOptions) -> caseledger_store::Result<Ledger> {
+        Ledger::open(dir, self.sealing(open))
     }
 
     /// Appends the admin's enrolment of `who` with `role` and `key`, on `on`.

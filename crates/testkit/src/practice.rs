@@ -537,11 +537,15 @@ pub fn fixture() -> Fixture {
     let mut evs = evs.into_iter();
     let (genesis, _, on) = evs.next().unwrap();
     let clock = TestClock::at_time(Timestamp::start_of(date(on)).unwrap());
+    // Unsealed appends, then exactly two checkpoints (at 10 and at the end) signed by the
+    // ledger key: the fixture the verifier's findings were written against. (Every commit
+    // of a real ledger is sealed; the store's and the end-to-end tests cover that.)
     let options = OpenOptions::default()
         .with_clock(clock.fixed_clock())
-        .with_kek(crate::kek());
+        .with_kek(crate::kek())
+        .with_unsealed(true);
     let ledger = Ledger::create_with_genesis(&ldir, genesis, options).unwrap();
-    let signer = Cast::PRACTICE.signer();
+    let mut at_ten = None;
     let mut kept = HashMap::new();
     for (i, (ev, payload, on)) in evs.enumerate() {
         clock.set(Timestamp(
@@ -558,12 +562,14 @@ pub fn fixture() -> Fixture {
         }
         ledger.append(ev, payload).unwrap();
         if ledger.head().size == 10 {
-            ledger.checkpoint(&signer).unwrap();
+            at_ten = Some(ledger.root());
         }
     }
-    ledger.checkpoint(&signer).unwrap();
     let size = ledger.head().size;
+    let end = ledger.root();
     ledger.close().unwrap();
+    crate::tamper::add_checkpoint(&ldir, &checkpoint_note(10, at_ten.unwrap()));
+    crate::tamper::add_checkpoint(&ldir, &checkpoint_note(size, end));
     Fixture {
         dir,
         ldir,

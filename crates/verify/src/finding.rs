@@ -86,6 +86,10 @@ pub enum FindingKind {
     BadInclusionProof,
     /// An evidence bundle is internally inconsistent (wrong record, duplicate or missing parts).
     BundleInconsistent,
+    /// Entries after the newest checkpoint that is validly signed by the ledger key and
+    /// matches the ledger (the store seals every commit): appended, re-chained or restored
+    /// by someone without the key, or their seals were removed. `seq` is the first.
+    UnsealedTail,
     /// The storage engine reported corrupted data: the tree named could not be read past
     /// the last entry read intact (or the database could not be opened at all). What was
     /// not read was not verified.
@@ -131,6 +135,7 @@ impl FindingKind {
             FindingKind::BadInclusionProof => "bad_inclusion_proof",
             FindingKind::BundleInconsistent => "bundle_inconsistent",
             FindingKind::StorageDamaged => "storage_damaged",
+            FindingKind::UnsealedTail => "unsealed_tail",
         }
     }
 

@@ -226,8 +226,22 @@ impl Judge<'_> {
     /// root), then the witness quorum on the newest.
     pub(crate) fn judge(&self, candidates: Vec<Candidate>, findings: &mut Vec<Finding>) -> Judged {
         let mut admitted = Admitted::default();
-        for c in candidates {
-            self.admit(c, &mut admitted, findings);
+        // Every commit is sealed, so a ledger may carry one checkpoint per commit: their
+        // signatures are checked in parallel first (the verdicts are the same; findings are
+        // still made in order below).
+        let verdicts: Vec<Option<SignatureVerdict>> = {
+            use rayon::prelude::*;
+            candidates
+                .par_iter()
+                .map(|c| {
+                    c.parsed.as_ref().map(|(note, _)| {
+                        judge_signature(note, &keys_for(note, self.policy, self.registry))
+                    })
+                })
+                .collect()
+        };
+        for (c, verdict) in candidates.into_iter().zip(verdicts) {
+            self.admit(c, verdict, &mut admitted, findings);
         }
         let mut judged = Judged {
             best: None,
@@ -257,12 +271,18 @@ impl Judge<'_> {
     }
 
     /// Checks one checkpoint and admits it if it is validly signed and of the right origin.
-    fn admit(&self, mut c: Candidate, admitted: &mut Admitted, findings: &mut Vec<Finding>) {
+    fn admit(
+        &self,
+        mut c: Candidate,
+        verdict: Option<SignatureVerdict>,
+        admitted: &mut Admitted,
+        findings: &mut Vec<Finding>,
+    ) {
         let Some((note, cp)) = c.parsed.take() else {
             return;
         };
         check_stored_key(&c, &cp, findings);
-        if !self.check_signature(&c, &note, &cp, &mut admitted.unchecked, findings)
+        if !self.check_signature(&c, &note, &cp, verdict, &mut admitted.unchecked, findings)
             || !self.check_origin(&c, &cp, findings)
         {
             return;
@@ -295,6 +315,7 @@ impl Judge<'_> {
         c: &Candidate,
         note: &Note,
         cp: &Checkpoint,
+        verdict: Option<SignatureVerdict>,
         unchecked: &mut BTreeSet<String>,
         findings: &mut Vec<Finding>,
     ) -> bool {
@@ -303,7 +324,7 @@ impl Judge<'_> {
             unchecked.insert(c.text.clone());
             return true;
         }
-        match judge_signature(note, &keys) {
+        match verdict.unwrap_or_else(|| judge_signature(note, &keys)) {
             SignatureVerdict::Bad(key) => {
                 findings.push(
                     Finding::new(

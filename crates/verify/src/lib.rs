@@ -95,6 +95,16 @@
 //! };
 //! let mut src = MemorySource::default();
 //! src.entries.insert(0, entry.to_bytes().unwrap());
+//! // Without a seal (a checkpoint signed by the ledger key), the entry is unsealed.
+//! let v = verify(&src, &Policy::default(), &|_| {}).unwrap();
+//! assert_eq!(v.findings()[0].kind.name(), "unsealed_tail");
+//! // The store seals every commit: here, the seal of size 1.
+//! use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
+//! use caseledger_core::hash::{entry_hash, merkle_leaf};
+//! use caseledger_core::merkle::{root_from_leaves, Sha256Hasher};
+//! let root = root_from_leaves(&Sha256Hasher, &[merkle_leaf(&entry_hash(&src.entries[&0]))]);
+//! let signer = caseledger_core::note::NoteSigner::new("example.org/ledger", ledger_key).unwrap();
+//! src.checkpoints.push(sign_checkpoint(&Checkpoint::new("example.org/ledger", 1, root).unwrap(), &signer));
 //! let v = verify(&src, &Policy::default(), &|_| {}).unwrap();
 //! assert!(v.is_clean());
 //! assert_eq!(v.size(), 1);

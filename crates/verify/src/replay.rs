@@ -503,6 +503,7 @@ impl<'a> Replay<'a> {
             return Err(VerifyError::Empty(self.source.describe()));
         }
         let checkpoint = self.newest_checkpoint(judged.best);
+        self.check_sealed(checkpoint.as_ref().map(|c| c.size));
         let anchor = Anchor::decide(
             self.pos,
             &Held {
@@ -795,6 +796,39 @@ impl<'a> Replay<'a> {
     /// The checkpoint the result names: the newest that matched, or the one the auditor's
     /// state was verified against if it is newer and signed by a key the auditor trusts
     /// today. None at all is a finding when the policy requires one.
+    /// Every entry must be under a valid seal: the store signs a checkpoint of every commit
+    /// with the ledger key (in the commit's own transaction). Entries after the newest
+    /// checkpoint that is validly signed and matches the ledger were appended by someone
+    /// without the key (or their seals were removed): an `unsealed_tail` naming the range.
+    /// (An archive imported from a ledger with an unsealed tail keeps it: import signs
+    /// nothing.)
+    fn check_sealed(&mut self, sealed: Option<u64>) {
+        let size = self.pos;
+        let from = sealed.unwrap_or(0);
+        if size == 0 || from >= size {
+            return;
+        }
+        let message = match sealed {
+            Some(s) => format!(
+                "entries {from}..={} ({} of them) are after the newest valid seal (size {s}): no checkpoint signed by the ledger key covers them",
+                size - 1,
+                size - from
+            ),
+            None => format!(
+                "no checkpoint signed by the ledger key matches the ledger: none of its {size} entries is sealed"
+            ),
+        };
+        self.findings.push(
+            Finding::new(FindingKind::UnsealedTail, Some(from), None, message).expected_found(
+                format!("a seal of size {size}"),
+                sealed.map_or_else(
+                    || "no valid seal".to_owned(),
+                    |s| format!("the newest valid seal of size {s}"),
+                ),
+            ),
+        );
+    }
+
     fn newest_checkpoint(
         &mut self,
         matched: Option<VerifiedCheckpoint>,

@@ -106,7 +106,9 @@ fn append(fx: &Fixture, events: Vec<(SignedEvent, Option<Payload>, &str)>) {
         fx.path(),
         OpenOptions::default()
             .with_kek(caseledger_testkit::kek())
-            .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst)))),
+            .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst))))
+            // As the practice fixture: unsealed appends, one checkpoint at the new head.
+            .with_unsealed(true),
     )
     .unwrap();
     for (i, (ev, payload, on)) in events.into_iter().enumerate() {
@@ -116,8 +118,12 @@ fn append(fx: &Fixture, events: Vec<(SignedEvent, Option<Payload>, &str)>) {
         );
         ledger.append(ev, payload).unwrap();
     }
-    ledger.checkpoint(&Cast::PRACTICE.signer()).unwrap();
+    let (size, root) = (ledger.head().size, ledger.root());
     ledger.close().unwrap();
+    caseledger_testkit::tamper::add_checkpoint(
+        fx.path(),
+        &caseledger_testkit::practice::checkpoint_note(size, root),
+    );
 }
 
 /// [`MORE`] progress notes on the open record C-C by lic-1 (key 3), with payloads.

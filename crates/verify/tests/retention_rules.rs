@@ -13,7 +13,9 @@ use caseledger_verify::{verify, FindingKind as K, Policy, SledSource, Verified};
 
 /// Appends forged, correctly chained events at the end (an attacker with the keys and
 /// write access to the trees): `(key seed, author, record, kind, claimed date = ledger date)`.
-/// A forged destruction removes the record's payloads, as the store's would.
+/// A forged destruction removes the record's payloads, as the store's would. The attacker
+/// holds the ledger key too, and seals the new head (else `unsealed_tail`, see the tamper
+/// tests): these tests are about the retention rules.
 fn append_forged(fx: &mut Fixture, events: &[(u8, &str, &str, EventKind, &str)]) {
     let mut new = Vec::new();
     for (seed, author, record, kind, on) in events {
@@ -40,6 +42,9 @@ fn append_forged(fx: &mut Fixture, events: &[(u8, &str, &str, EventKind, &str)])
             });
         }
     });
+    let items = load(fx.path());
+    let n = items.len() as u64;
+    add_checkpoint(fx.path(), &checkpoint_note(n, root(&items, n)));
 }
 
 fn run(fx: &Fixture) -> Verified {

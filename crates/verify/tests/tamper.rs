@@ -361,6 +361,11 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("two_entries_swapped", |fx| { swap_entries(fx, 15, 16); none() }, &[(K::SeqMismatch, Some(15)), (K::SeqMismatch, Some(16)), (K::ChainBreak, Some(15))]),
     ("entry_inserted", |fx| { insert_entry(fx, 16, false); none() }, &[(K::SeqMismatch, Some(17)), (K::ChainBreak, Some(17))]),
     ("entry_inserted_and_rechained", |fx| { insert_entry(fx, 16, true); none() }, &[(K::RootMismatch, None)]),
+    // Seals (issue 12): every commit is sealed by the ledger key; without it, an edit that
+    // removes the seals after it leaves the entries after the newest remaining seal unsealed.
+    ("entries_after_the_newest_seal", |fx| { let at10 = checkpoint_at(fx, 10); clear_checkpoints(fx.path()); add_checkpoint(fx.path(), &at10); none() }, &[(K::UnsealedTail, Some(10))]),
+    ("keyless_delete_rechain_and_remove_later_seals", |fx| { let at10 = checkpoint_at(fx, 10); rewrite(fx.path(), |items| { items.remove(C_NOTE1 as usize); }); clear_checkpoints(fx.path()); add_checkpoint(fx.path(), &at10); Cast::PRACTICE.policy(vec![]) }, &[(K::UnsealedTail, Some(10))]),
+    ("keyless_delete_rechain_keeping_the_seals", |fx| { rewrite(fx.path(), |items| { items.remove(C_NOTE1 as usize); }); Cast::PRACTICE.policy(vec![]) }, &[(K::Truncation, Some(SIZE - 1))]),
     ("last_entries_dropped_stored_checkpoint", |fx| { drop_from(fx.path(), SIZE - 2); none() }, &[(K::Truncation, Some(SIZE - 2))]),
     ("last_entries_dropped_auditor_checkpoint", |fx| { let held = held_checkpoint(fx); drop_from(fx.path(), SIZE - 2); clear_checkpoints(fx.path()); holding(held) }, &[(K::Truncation, Some(SIZE - 2))]),
     ("old_copy_restored_auditor_holds_newer", restore_old_copy, &[(K::Truncation, Some(SIZE))]),

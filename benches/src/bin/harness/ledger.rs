@@ -7,20 +7,26 @@ use crate::util::{fail, log, rate, Res};
 use caseledger_bench::stats::si;
 use caseledger_bench::Workload;
 use caseledger_core::event::{Payload, SignedEvent};
-use caseledger_core::note::NoteSigner;
 use caseledger_store::{Durability, Ledger, OpenOptions, IMPORT_CHUNK};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn bench_options(d: Durability) -> OpenOptions {
-    OpenOptions::default()
+/// The store holds the ledger key and seals every commit (`sealed`), or appends unsealed
+/// (the "without seals" rows that measure what seals cost).
+fn bench_options(d: Durability, w: &Workload, sealed: bool) -> OpenOptions {
+    let o = OpenOptions::default()
         .with_durability(d)
-        .with_kek(caseledger_bench::bench_kek())
+        .with_kek(caseledger_bench::bench_kek());
+    if sealed {
+        o.with_ledger_key(w.ledger_key.clone())
+    } else {
+        o.with_unsealed(true)
+    }
 }
 
-/// A ledger with genesis and the licensee's enrolment.
-pub fn new_ledger(dir: &Path, w: &Workload, d: Durability) -> Res<Ledger> {
-    let l = Ledger::create_with_genesis(dir, w.genesis()?, bench_options(d))?;
+/// A ledger with genesis and the licensee's enrolment, sealing every commit or not.
+pub fn new_ledger(dir: &Path, w: &Workload, d: Durability, sealed: bool) -> Res<Ledger> {
+    let l = Ledger::create_with_genesis(dir, w.genesis()?, bench_options(d, w, sealed))?;
     l.append_batch(vec![(w.enrolment()?, None)])
         .map_err(|e| fail(format!("enrolment: {e:?}")))?;
     Ok(l)
@@ -33,12 +39,12 @@ pub fn with_payload(v: &[(SignedEvent, Payload)]) -> Vec<(SignedEvent, Option<Pa
 }
 
 /// Builds a ledger of `n` clinical events over `n / 100` records by bulk import (chunks
-/// signed in parallel, appended with `append_batch` under `Deferred`, one flush), signs a
-/// checkpoint at its head, and keeps up to `F5_SAMPLE` signatures for F5.
-/// Returns (import rate, checkpoint note).
+/// signed in parallel, appended with `append_batch` under `Deferred`, one flush; each
+/// batch sealed), and keeps up to `F5_SAMPLE` signatures for F5.
+/// Returns (import rate, the newest seal: the checkpoint at its head).
 fn build_ledger(dir: &Path, n: u64, mut sample: Option<&mut SigSample>) -> Res<(f64, String)> {
     let w = verify_workload(n);
-    let l = new_ledger(dir, &w, Durability::Deferred)?;
+    let l = new_ledger(dir, &w, Durability::Deferred, true)?;
     const GEN: u64 = 16_384;
     let mut busy = Duration::ZERO;
     let mut start = 0;
@@ -64,8 +70,10 @@ fn build_ledger(dir: &Path, n: u64, mut sample: Option<&mut SigSample>) -> Res<(
     let t = Instant::now();
     l.flush()?;
     busy += t.elapsed();
-    let signer = NoteSigner::new(w.origin(), w.ledger_key.clone())?;
-    let note = l.checkpoint(&signer)?;
+    let note = l
+        .newest_seal()?
+        .map(|(_, n)| n)
+        .ok_or_else(|| fail("no seal after the import"))?;
     l.close()?;
     Ok((rate(n, busy), note))
 }

@@ -25,8 +25,9 @@ fn p1_group_commit(
     w: &Workload,
     opening: &[(SignedEvent, Payload)],
     events: &[(SignedEvent, Payload)],
+    sealed: bool,
 ) -> Res<(f64, f64)> {
-    let l = new_ledger(dir, w, Durability::Immediate)?;
+    let l = new_ledger(dir, w, Durability::Immediate, sealed)?;
     l.append_batch(with_payload(opening))
         .map_err(|e| fail(format!("opening records: {e:?}")))?;
     let mut per: Vec<Vec<(SignedEvent, Payload)>> = vec![Vec::new(); WRITERS];
@@ -73,6 +74,7 @@ pub fn section(
     wp: &WritePath,
     table: &mut Table,
 ) -> Res<()> {
+    let mut unsealed = Vec::new();
     let (mut p1, mut groups, mut f1, mut r1, mut r1b, mut r1l) = (
         Vec::new(),
         Vec::new(),
@@ -87,7 +89,21 @@ pub fn section(
             &wp.w,
             wp.opening(),
             wp.events(sz.group_events),
+            true,
         )?;
+        // The same appends without seals, in the same repetition (what seals cost).
+        let (bare, bare_g) = p1_group_commit(
+            &dirs.fresh("p1bare"),
+            &wp.w,
+            wp.opening(),
+            wp.events(sz.group_events),
+            false,
+        )?;
+        log(format!(
+            "rep {r}: P1 without seals {} ev/s, mean group {bare_g:.1}",
+            si(bare)
+        ));
+        unsealed.push(bare);
         let gs = round_usize(g).max(1);
         let fl = f1_groups(&dirs.fresh("f1"), wp.pairs(sz.group_events), gs)?;
         let rows = f_rows(
@@ -139,6 +155,19 @@ pub fn section(
                 fmt_rates(&p1),
                 fmt_rates(&f1),
                 rows_note(median(&p1), &r1, &r1b, &r1l)
+            ),
+        );
+        table.ratio_row(
+            "P1 seal cost: sealed vs unsealed appends, 64 writers, Immediate",
+            "unsealed",
+            median(&unsealed),
+            median(&p1),
+            "ev/s",
+            0.9,
+            format!(
+                "every group commit signed (Ed25519) in its transaction, then one checkpoints.log append + fdatasync after sled's flush; reps sealed [{}] unsealed [{}]",
+                fmt_rates(&p1),
+                fmt_rates(&unsealed)
             ),
         );
     }

@@ -20,8 +20,9 @@ fn p2_single(
     w: &Workload,
     opening: &[(SignedEvent, Payload)],
     events: &[(SignedEvent, Payload)],
+    sealed: bool,
 ) -> Res<f64> {
-    let l = new_ledger(dir, w, Durability::Immediate)?;
+    let l = new_ledger(dir, w, Durability::Immediate, sealed)?;
     l.append_batch(with_payload(opening))
         .map_err(|e| fail(format!("opening records: {e:?}")))?;
     let n = events.len() as u64;
@@ -44,13 +45,24 @@ pub fn section(
     table: &mut Table,
 ) -> Res<()> {
     let (mut p2, mut f2, mut r2, mut r2b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut unsealed = Vec::new();
     for r in 0..o.reps_of(Section::P2) {
         let a = p2_single(
             &dirs.fresh("p2"),
             &wp.w,
             wp.opening(),
             wp.events(sz.flush_each),
+            true,
         )?;
+        let bare = p2_single(
+            &dirs.fresh("p2bare"),
+            &wp.w,
+            wp.opening(),
+            wp.events(sz.flush_each),
+            false,
+        )?;
+        log(format!("rep {r}: P2 without seals {} ev/s", si(bare)));
+        unsealed.push(bare);
         let b = f2_flush_each(&dirs.fresh("f2"), wp.pairs(sz.flush_each))?;
         let rows = f_rows(
             &dirs.fresh("f2rows"),
@@ -90,6 +102,19 @@ pub fn section(
                 fmt_rates(&p2),
                 fmt_rates(&f2),
                 rows_note(median(&p2), &r2, &r2b, &[])
+            ),
+        );
+        table.ratio_row(
+            "P2 seal cost: sealed vs unsealed, one writer, flush per append",
+            "unsealed",
+            median(&unsealed),
+            median(&p2),
+            "ev/s",
+            0.9,
+            format!(
+                "a seal per append: sign, then a checkpoints.log append + fdatasync after each sled flush (no target set; reported); reps sealed [{}] unsealed [{}]",
+                fmt_rates(&p2),
+                fmt_rates(&unsealed)
             ),
         );
     }

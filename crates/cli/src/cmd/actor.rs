@@ -1,6 +1,6 @@
 //! `caseledger init` and `caseledger actor add|revoke`.
 
-use super::ledger_ops::{open, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{open_sealing, print_receipt, sign_append, store_why, today};
 use super::{ActorAddArgs, ActorRevokeArgs, InitArgs};
 use crate::keys::KeyDir;
 use crate::output::Out;
@@ -90,7 +90,7 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
                         .map_err(|e| anyhow!("--time-zone: {e}"))?,
                 )
             },
-            open: OpenOptions::default(),
+            open: OpenOptions::default().with_ledger_key(ledger_key.clone()),
         },
     )
     .map_err(|e| anyhow!("ledger {d}: {e}"))?;
@@ -241,8 +241,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
         Some(p) => Some(crate::keys::read_public(p, "--pubkey")?),
         None => None,
     };
-    let ledger = open(dir, Durability::Immediate)?;
-    let kd = KeyDir::of(a.keys.get(), &ledger)?;
+    let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let admin_key = kd.actor_key(&author)?;
     if given.is_none() && kd.has_actor_key(&id) {
         bail!(
@@ -290,6 +289,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
     print_receipt(
         &format!("enrolment of {id} as {}", a.role.role()),
         &receipt,
+        None,
         out,
     )?;
     Ok(Outcome::Ok)
@@ -300,8 +300,7 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
     let dir = &a.ledger.ledger;
     let id = actor_id(&a.id, "--id")?;
     let author = actor_id(&a.author, "--author")?;
-    let ledger = open(dir, Durability::Immediate)?;
-    let kd = KeyDir::of(a.keys.get(), &ledger)?;
+    let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let admin_key = kd.actor_key(&author)?;
     let ev = Event::new(
         None,
@@ -318,6 +317,6 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
         let _ = fs::rename(&path, &aside);
         let _ = fs::rename(path.with_extension("pub"), aside.with_extension("pub"));
     }
-    print_receipt(&format!("revocation of {id}"), &receipt, out)?;
+    print_receipt(&format!("revocation of {id}"), &receipt, None, out)?;
     Ok(Outcome::Ok)
 }

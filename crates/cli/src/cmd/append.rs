@@ -1,8 +1,8 @@
 //! `caseledger append`: one signed event.
 
-use super::ledger_ops::{date_arg, open, print_receipt, sign_append, store_why};
+use super::ledger_ops::{date_arg, open_sealing, print_receipt, sign_append, store_why};
 use super::AppendArgs;
-use crate::keys::KeyDir;
+
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
@@ -84,11 +84,16 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         (None, Some(_)) => bail!("--payload: only `--payload -` (read stdin) is accepted; use --payload-file <F> for a file"),
         (None, None) => None,
     };
-    let ledger = open(dir, Durability::Immediate)?;
-    let key = KeyDir::of(a.keys.get(), &ledger)?.actor_key(&author)?;
+    let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let key = kd.actor_key(&author)?;
     let ev = Event::new(Some(record.clone()), author.clone(), ek, occurred_on);
     let receipt = sign_append(&ledger, &key, ev, payload.map(Payload::new))
         .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;
-    print_receipt(&format!("{kind} to {record}"), &receipt, out)?;
+    print_receipt(
+        &format!("{kind} to {record}"),
+        &receipt,
+        a.receipts.as_deref(),
+        out,
+    )?;
     Ok(Outcome::Ok)
 }

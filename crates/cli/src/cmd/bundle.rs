@@ -2,12 +2,11 @@
 
 use super::ledger_ops::open;
 use super::ExportArgs;
-use crate::keys::KeyDir;
 use crate::output::{finding_json, Out};
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
 use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::note::{Note, NoteSigner};
+use caseledger_core::note::Note;
 use caseledger_core::RecordId;
 use caseledger_store::{BundleCheckpoint, Durability, ExportError};
 use caseledger_verify::bundle::{verify_bundle as verify_bundle_with, Bundle, BUNDLE_FORMAT};
@@ -30,9 +29,11 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
         );
     }
     let ledger = open(dir, Durability::Immediate)?;
-    let kd = KeyDir::of(a.keys.get(), &ledger)?;
+    // The practice's content key, when this machine has it: the bundle then carries each
+    // entry's own key (an auditor's export without keys carries ciphertext only).
+    crate::keys::KeyDir::of(a.keys.get(), &ledger)?;
     let d = dir.display();
-    let origin = ledger
+    ledger
         .origin()
         .ok_or_else(|| anyhow!("ledger {d}: has no genesis"))?;
     let no_record = || anyhow!("--record {record}: no such record in ledger {d}");
@@ -44,26 +45,12 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
     {
         return Err(no_record());
     }
-    // A checkpoint covering the record: sign the head if the ledger key is here, else
-    // use the newest stored checkpoint.
-    let signer = if kd.ledger_key_path().exists() {
-        Some(
-            NoteSigner::new(origin.as_str(), kd.ledger_key()?)
-                .map_err(|e| anyhow!("origin {origin}: {e}"))?,
-        )
-    } else {
-        None
-    };
-    let at = signer
-        .as_ref()
-        .map_or(BundleCheckpoint::Latest, BundleCheckpoint::Sign);
-    let bundle = ledger.export_bundle(&record, at).map_err(|e| match e {
+    // The proofs lead to the newest seal (export signs nothing: every commit is sealed).
+    let bundle = ledger.export_bundle(&record, BundleCheckpoint::Latest).map_err(|e| match e {
         ExportError::NoGenesis => anyhow!("ledger {d}: has no genesis"),
         ExportError::NoSuchRecord => no_record(),
-        ExportError::NoCheckpoint => {
-            anyhow!("ledger {d}: no checkpoint stored and no ledger key to sign one")
-        }
-        ExportError::NotCovered { size } => anyhow!("ledger {d}: the newest checkpoint (size {size}) does not cover record {record}; run `caseledger checkpoint`"),
+        ExportError::NoCheckpoint => anyhow!("ledger {d}: holds no seal"),
+        ExportError::NotCovered { size } => anyhow!("ledger {d}: the newest seal (size {size}) does not cover record {record}: its last entries were imported unsealed; the next append seals them"),
         ExportError::NoLedgerKey => anyhow!("ledger {d}: no ledger key in genesis"),
         e => anyhow!("{e}"),
     })?;

@@ -4,12 +4,11 @@
 use super::ledger_ops::open;
 use super::prove::{b64_hash, consistency_json, ConsistencyJson};
 use super::{CheckpointArgs, CosignArgs};
-use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::note::{is_valid_key_name, Note, NoteSigner, NoteVerifier};
+use caseledger_core::note::{is_valid_key_name, Note, NoteVerifier};
 use caseledger_core::witness::{Offered, Seen, WitnessError};
 use caseledger_core::Hash;
 use caseledger_store::Durability;
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// `caseledger checkpoint`: signs the head with `<KEYS>/ledger.pem`, prints the note.
+/// `caseledger checkpoint`: prints the newest seal (signs nothing: every commit is sealed).
 pub(crate) fn checkpoint(a: CheckpointArgs, out: &Out) -> Result<Outcome> {
     let dir = &a.ledger.ledger;
     if let Some(f) = &a.add_cosigned {
@@ -34,17 +33,22 @@ pub(crate) fn checkpoint(a: CheckpointArgs, out: &Out) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let ledger = open(dir, Durability::Immediate)?;
-    let key = KeyDir::of(a.keys.get(), &ledger)?.ledger_key()?;
     let origin = ledger
         .origin()
         .ok_or_else(|| anyhow!("ledger {}: has no genesis", dir.display()))?;
-    let signer =
-        NoteSigner::new(origin.as_str(), key).map_err(|e| anyhow!("origin {origin}: {e}"))?;
-    let note = ledger
-        .checkpoint(&signer)
-        .map_err(|e| anyhow!("checkpoint: {e}"))?;
+    let (size, note) = ledger
+        .newest_seal()
+        .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?
+        .ok_or_else(|| anyhow!("ledger {}: holds no seal", dir.display()))?;
+    let head = ledger.head().size;
+    if size < head {
+        // Only an imported ledger (import keeps the archive's seals, signs none) or one
+        // appended unsealed can be here: the next append seals the whole ledger.
+        out.say(format!(
+            "the newest seal covers {size} of {head} entries; the next append seals the rest"
+        ));
+    }
     if out.json {
-        let size = ledger.head().size;
         out.json_data(&json!({ "origin": origin.as_str(), "size": size, "note": note }))?;
     } else {
         out.data(&note)?;

@@ -8,7 +8,7 @@
 //! deferred durability and one flush.
 
 use super::ingest::{parse_line, request_key, split_lines, Line, LineKind};
-use super::ledger_ops::{open, store_why};
+use super::ledger_ops::{open_sealing, store_why, write_receipts};
 use super::ImportArgs;
 use crate::keys::KeyDir;
 use crate::output::Out;
@@ -105,7 +105,15 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
     let (lines, signers) = phase1(&input, &kd).map_err(|e| anyhow!("import {what}: {e:#}"))?;
     let file_digest = *blake3::hash(&input).as_bytes();
     drop(input);
-    import_lines(&dir, &what, file_digest, lines, signers, BATCH, out)
+    import_lines(
+        &dir,
+        (&what, file_digest),
+        lines,
+        signers,
+        BATCH,
+        (a.keys.get(), a.receipts.as_deref()),
+        out,
+    )
 }
 
 impl Signers<'_> {
@@ -123,14 +131,15 @@ impl Signers<'_> {
 /// batches, one flush at the end.
 fn import_lines(
     dir: &Path,
-    what: &str,
-    file_digest: [u8; 32],
+    (what, file_digest): (&str, [u8; 32]),
     lines: Vec<Line>,
     mut signers: Signers<'_>,
     batch: usize,
+    (keys, receipts_file): (Option<&Path>, Option<&Path>),
     out: &Out,
 ) -> Result<Outcome> {
-    let ledger = open(dir, Durability::Deferred)?;
+    let (ledger, _) = open_sealing(dir, keys, Durability::Deferred)?;
+    let mut receipts = Vec::new();
     let origin = ledger
         .origin()
         .map(|o| o.as_str().to_owned())
@@ -221,12 +230,13 @@ fn import_lines(
         let chunk: Vec<_> = items.by_ref().take(batch).collect();
         let first = lines.next().unwrap_or(0);
         let n = chunk.len();
-        ledger.append_batch_keyed(chunk).map_err(|e| {
+        let r = ledger.append_batch_keyed(chunk).map_err(|e| {
             anyhow!(
                 "import {what}: from line {first}: {}; {imported} earlier line(s) were imported: run the file again to import the rest",
                 store_why(&e.error)
             )
         })?;
+        receipts.extend(r);
         for _ in 1..n {
             lines.next();
         }
@@ -239,6 +249,10 @@ fn import_lines(
         .map_err(|e| anyhow!("ledger {}: flushing: {e}", dir.display()))?;
     let size = ledger.head().size;
     drop(ledger);
+    // Only now are the imported events sealed in checkpoints.log and durable.
+    if let Some(p) = receipts_file {
+        write_receipts(p, &receipts)?;
+    }
     if out.json {
         out.json_data(&json!({ "imported": imported, "already_imported": already, "size": size }))?;
     } else if already > 0 {

@@ -1,17 +1,18 @@
 //! Shared steps of the commands that write: open a ledger, sign an event, append it,
 //! and explain a refusal in one line.
 
+use crate::keys::KeyDir;
 use crate::output::Out;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use caseledger_core::event::{Event, Payload};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::{Date, Timestamp};
 use caseledger_store::{Durability, Ledger, OpenOptions, Receipt, StoreError};
+use serde::Serialize;
 use serde_json::json;
 use std::path::Path;
 
-/// Opens a ledger for writing. The practice's content key (KEK), which payloads need, is
-/// given when the key directory is found (`KeyDir::of`).
+/// Opens a ledger without its key: reading, proofs, cosignatures (nothing is appended).
 pub(crate) fn open(dir: &Path, durability: Durability) -> Result<Ledger> {
     crate::io::check_ledger_dir(dir)?;
     Ledger::open(dir, OpenOptions::default().with_durability(durability))
@@ -30,6 +31,30 @@ pub(crate) fn origin_of(dir: &Path) -> Result<String> {
         .close()
         .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
     Ok(origin)
+}
+
+/// Opens a ledger to append, with the keys of the key directory (`--keys`, else the
+/// default for its origin): the ledger key, which seals every commit, and the practice's
+/// content key (KEK), which payloads need. Returns the key directory for the author's key.
+pub(crate) fn open_sealing(
+    dir: &Path,
+    keys: Option<&Path>,
+    durability: Durability,
+) -> Result<(Ledger, KeyDir)> {
+    crate::io::check_ledger_dir(dir)?;
+    let kd = KeyDir::resolve(keys, dir, || origin_of(dir))?;
+    let key = kd
+        .ledger_key()
+        .context("the ledger key seals every append")?;
+    let mut options = OpenOptions::default()
+        .with_durability(durability)
+        .with_ledger_key(key);
+    if let Some(kek) = kd.kek()? {
+        options = options.with_kek(kek);
+    }
+    let ledger =
+        Ledger::open(dir, options).map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
+    Ok((ledger, kd))
 }
 
 /// Today on the ledger's clock (UTC).
@@ -73,15 +98,86 @@ pub(crate) fn sign_append(
     ledger.append(signed, payload)
 }
 
-/// Prints an accepted append.
-pub(crate) fn print_receipt(what: &str, r: &Receipt, out: &Out) -> Result<()> {
+/// A receipt as one JSON line (docs/FORMAT.md, "Receipts"): keys in this order, the
+/// seal's note as a JSON string. What a record system keeps; `verify --trusted` reads it.
+#[derive(Serialize)]
+pub(crate) struct ReceiptLine<'a> {
+    /// The entry's seq.
+    seq: u64,
+    /// Its entry hash, lowercase hex.
+    hash: String,
+    /// Its recorded_at, microseconds since the epoch.
+    recorded_at_us: i64,
+    /// The seal's signed checkpoint note.
+    seal: Option<&'a str>,
+}
+
+impl<'a> ReceiptLine<'a> {
+    pub(crate) fn of(r: &'a Receipt) -> ReceiptLine<'a> {
+        ReceiptLine {
+            seq: r.seq.0,
+            hash: r.hash.to_hex(),
+            recorded_at_us: r.recorded_at.0,
+            seal: r.seal.as_ref().map(|s| &*s.note),
+        }
+    }
+
+    /// The line, with its final newline.
+    pub(crate) fn to_line(&self) -> Result<String> {
+        let mut s = serde_json::to_string(self)?;
+        s.push('\n');
+        Ok(s)
+    }
+}
+
+/// Appends receipts to a JSONL file (created 0600 if missing), fsynced: written only after
+/// the appends they describe were acknowledged (sealed and durable).
+pub(crate) fn write_receipts(path: &Path, receipts: &[Receipt]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut text = String::new();
+    for r in receipts {
+        text.push_str(&ReceiptLine::of(r).to_line()?);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(crate::io::io_why)
+        .with_context(|| format!("receipts {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(crate::io::io_why)
+        .with_context(|| format!("receipts {}", path.display()))?;
+    Ok(())
+}
+
+/// Prints an accepted append (and appends its receipt to `receipts`, if given).
+pub(crate) fn print_receipt(
+    what: &str,
+    r: &Receipt,
+    receipts: Option<&Path>,
+    out: &Out,
+) -> Result<()> {
+    if let Some(p) = receipts {
+        write_receipts(p, std::slice::from_ref(r))?;
+    }
     if out.json {
-        out.json_data(
-            &json!({ "seq": r.seq.0, "hash": r.hash.to_hex(), "recorded_at_us": r.recorded_at.0 }),
-        )
+        out.json_data(&json!({
+            "seq": r.seq.0,
+            "hash": r.hash.to_hex(),
+            "recorded_at_us": r.recorded_at.0,
+            "seal": r.seal.as_ref().map(|s| &*s.note),
+        }))
     } else {
         out.data(&format!("seq {} {}", r.seq.0, r.hash.to_hex()))?;
-        out.say(format!("appended {what} at seq {}", r.seq.0));
+        let sealed = r
+            .seal
+            .as_ref()
+            .map(|s| format!(", sealed at size {}", s.size))
+            .unwrap_or_default();
+        out.say(format!("appended {what} at seq {}{sealed}", r.seq.0));
         Ok(())
     }
 }

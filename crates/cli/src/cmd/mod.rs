@@ -13,6 +13,7 @@ pub(crate) mod append;
 pub(crate) mod archive;
 pub(crate) mod bundle;
 pub(crate) mod checkpoint;
+pub(crate) mod clock;
 pub(crate) mod import;
 pub(crate) mod ingest;
 pub(crate) mod keys;
@@ -71,14 +72,20 @@ impl KeysArg {
 /// The commands.
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Create a ledger: genesis, an admin key, the ledger (checkpoint) key, the content key
-    /// (KEK) and its recovery kit in the key directory (outside the ledger directory).
+    /// Create a ledger: genesis, an admin key, the ledger (checkpoint) key (it seals every
+    /// commit), the content key (KEK) and its recovery kit in the key directory (outside
+    /// the ledger directory).
     Init(InitArgs),
     /// Enrol or revoke an actor (admin, licensee, custodian).
     #[command(subcommand)]
     Actor(ActorCmd),
     /// Append one signed event to a record.
     Append(AppendArgs),
+    /// Record (as an admin) that the system clock was set back beyond the allowed skew.
+    ///
+    /// The store refuses appends while the clock is behind the ledger's last entry by more
+    /// than the genesis skew; after this entry the ledger runs on the corrected clock.
+    ClockCorrected(ClockCorrectedArgs),
     /// Import events from a JSONL file (the ingest format: docs/GUIDE.md).
     ///
     /// One JSON object per line: `record`, `kind`, `occurred_on`, `author`, and `payload` or
@@ -88,7 +95,10 @@ pub(crate) enum Command {
     /// before it stay imported. The format and an example file
     /// (ledger-data/example/events.jsonl): docs/GUIDE.md, "Ingest format".
     Import(ImportArgs),
-    /// Sign a checkpoint of the ledger's current head with the ledger key; print the note.
+    /// Print the newest seal: the checkpoint the ledger key signed for the last commit.
+    ///
+    /// Every commit is sealed when it is appended; this signs nothing. Give the note to an
+    /// auditor or a witness (`cosign`), or store a witness's cosigned copy with --add-cosigned.
     Checkpoint(CheckpointArgs),
     /// As a witness: check a checkpoint's consistency with the last one seen, cosign it.
     Cosign(CosignArgs),
@@ -215,6 +225,21 @@ pub(crate) struct ActorRevokeArgs {
     pub keys: KeysArg,
 }
 
+/// `caseledger clock-corrected`.
+#[derive(Args)]
+pub(crate) struct ClockCorrectedArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// What happened and who fixed it (never clinical content).
+    #[arg(long)]
+    pub reason: String,
+    /// The admin who signs the correction.
+    #[arg(long, value_name = "ID", default_value = "admin")]
+    pub author: String,
+    #[command(flatten)]
+    pub keys: KeysArg,
+}
+
 /// A role on the command line.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum RoleArg {
@@ -274,6 +299,10 @@ pub(crate) struct AppendArgs {
     /// a referral after impairment or a dual relationship).
     #[arg(long)]
     pub reason: Option<String>,
+    /// Append the receipt (seq, entry hash, the seal covering it) as one JSON line to this
+    /// file (created 0600): evidence for the record system to keep (docs/FORMAT.md).
+    #[arg(long, value_name = "FILE")]
+    pub receipts: Option<PathBuf>,
 }
 
 /// `caseledger import`.
@@ -286,6 +315,10 @@ pub(crate) struct ImportArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub keys: KeysArg,
+    /// Append one receipt per imported event (JSON lines: seq, entry hash, the seal
+    /// covering it) to this file (created 0600), once they are sealed and durable.
+    #[arg(long, value_name = "FILE")]
+    pub receipts: Option<PathBuf>,
 }
 
 /// `caseledger checkpoint`.
@@ -340,7 +373,8 @@ pub(crate) struct VerifyArgs {
     /// An evidence bundle (`export`).
     #[arg(long, value_name = "F")]
     pub bundle: Option<PathBuf>,
-    /// A signed checkpoint the auditor holds; repeatable.
+    /// A signed checkpoint the auditor holds, or a receipts file (JSON lines from `append`
+    /// or `import --receipts`: each receipt's seal counts); repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
     /// A trusted ledger (checkpoint) key: note key string or file; repeatable.
@@ -796,6 +830,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Init(a) => actor::init(a, out),
         Command::Actor(ActorCmd::Add(a)) => actor::add(a, out),
         Command::Actor(ActorCmd::Revoke(a)) => actor::revoke(a, out),
+        Command::ClockCorrected(a) => clock::run(a, out),
         Command::Append(a) => append::run(a, out),
         Command::Import(a) => import::run(a, out),
         Command::Checkpoint(a) => checkpoint::checkpoint(a, out),

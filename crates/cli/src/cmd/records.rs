@@ -1,7 +1,7 @@
 //! `caseledger hold place|release` and `caseledger destroy` (one record, `--dry-run`,
 //! `--all-eligible`).
 
-use super::ledger_ops::{date_arg, open, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{date_arg, open_sealing, print_receipt, sign_append, store_why, today};
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
 use crate::keys::KeyDir;
@@ -42,8 +42,8 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
     let matter = ShortText::new(a.matter.as_str())
         .map_err(|_| anyhow!("--matter: must be 1-256 bytes of text without control characters"))?;
     let on = date_or_today(&a.occurred_on)?;
-    let ledger = open(dir, Durability::Immediate)?;
-    let key = KeyDir::of(a.keys.get(), &ledger)?.actor_key(&author)?;
+    let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let key = kd.actor_key(&author)?;
     let kind = if place {
         EventKind::HoldPlaced { matter }
     } else {
@@ -57,7 +57,7 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
         None,
     )
     .map_err(|e| anyhow!("hold {verb} on {record}: {}", store_why(&e)))?;
-    print_receipt(&format!("hold {verb} on {record}"), &r, out)?;
+    print_receipt(&format!("hold {verb} on {record}"), &r, None, out)?;
     Ok(Outcome::Ok)
 }
 
@@ -125,11 +125,11 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     }
     let dir = &a.ledger.ledger;
     let (_, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
-    let ledger = open(dir, Durability::Immediate)?;
-    let (author, reason, on, key) = signer(&a, &KeyDir::of(a.keys.get(), &ledger)?)?;
+    let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let (author, reason, on, key) = signer(&a, &kd)?;
     match destroy_one(&ledger, &key, &author, &record, &reason, on) {
         Ok(r) => {
-            print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, out)?;
+            print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, None, out)?;
             Ok(Outcome::Ok)
         }
         Err(why) => bail!("destroy {record}: {why}"),
@@ -389,7 +389,7 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
     let ids: Vec<RecordId> = eligible.iter().map(|r| r.id.clone()).collect();
     let total = ids.len();
     drop(read);
-    let ledger = open(dir, Durability::Immediate)?;
+    let (ledger, _) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let mut destroyed = Vec::new();
     let mut refused = Vec::new();
     let mut text = String::new();

@@ -54,15 +54,60 @@ pub(crate) fn policy(
     }
     for t in trusted {
         let text = crate::io::read_text(t, "trusted checkpoint")?;
-        if caseledger_core::note::Note::parse(text.as_bytes()).is_err() {
-            return Err(anyhow!(
-                "trusted checkpoint {}: not a signed note",
-                t.display()
-            ));
+        for note in
+            trusted_notes(&text).map_err(|e| anyhow!("trusted checkpoint {}: {e}", t.display()))?
+        {
+            if !p.checkpoints.contains(&note) {
+                p.checkpoints.push(note);
+            }
         }
-        p.checkpoints.push(text);
     }
     Ok(p)
+}
+
+/// The checkpoint notes a `--trusted` file holds: a signed note, or receipts (JSON lines
+/// from `append`/`import --receipts`, docs/FORMAT.md), whose seals count as checkpoints the
+/// auditor holds. Errors never quote the file (a receipts file is the record system's).
+fn trusted_notes(text: &str) -> Result<Vec<String>> {
+    if !text.trim_start().starts_with('{') {
+        if caseledger_core::note::Note::parse(text.as_bytes()).is_err() {
+            return Err(anyhow!("not a signed note or a receipts file"));
+        }
+        return Ok(vec![text.to_owned()]);
+    }
+    #[derive(serde::Deserialize)]
+    struct Line {
+        seal: Option<String>,
+    }
+    let mut notes = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let l: Line = serde_json::from_str(line).map_err(|_| {
+            anyhow!(
+                "line {}: not a receipt (a JSON object with a \"seal\")",
+                i + 1
+            )
+        })?;
+        let seal = l
+            .seal
+            .ok_or_else(|| anyhow!("line {}: the receipt has no seal", i + 1))?;
+        if caseledger_core::note::Note::parse(seal.as_bytes()).is_err() {
+            return Err(anyhow!(
+                "line {}: the receipt's seal is not a signed note",
+                i + 1
+            ));
+        }
+        if !notes.contains(&seal) {
+            notes.push(seal);
+        }
+    }
+    if notes.is_empty() {
+        return Err(anyhow!("holds no receipt"));
+    }
+    Ok(notes)
 }
 
 /// Runs the verifier, incrementally when given the auditor's resume state.
