@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use caseledger_core::checkpoint::CosignatureVerifier;
 use caseledger_core::note::NoteVerifier;
 use caseledger_verify::{
-    ArchiveSource, LedgerSource, OpenMode, Policy, ResumeState, SledSource, Verified,
+    ArchiveSource, ContentKeys, LedgerSource, OpenMode, Policy, ResumeState, SledSource, Verified,
 };
 use serde_json::json;
 use std::path::Path;
@@ -145,7 +145,48 @@ pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
         "checkpoint_key_self_attested": v.checkpoint_key_self_attested(),
         "signatures_checked_from": v.signatures_checked_from(),
         "findings": v.findings().iter().map(finding_json).collect::<Vec<_>>(),
+        "clock_corrections": v.clock_corrections().iter().map(|c| json!({
+            "seq": c.seq,
+            "recorded_at": caseledger_verify::report::instant(c.recorded_at),
+            "by": c.by.as_str(),
+            "previous": c.previous.map(caseledger_verify::report::instant),
+            "back_by_secs": c.back_by_secs,
+            "reason": c.reason,
+        })).collect::<Vec<_>>(),
+        "content_keys": content_keys_name(v.content_keys()),
     })
+}
+
+/// The stable name of what could be checked of the content keys.
+fn content_keys_name(k: ContentKeys) -> &'static str {
+    match k {
+        ContentKeys::Checked { .. } => "checked",
+        ContentKeys::Absent => "absent",
+        ContentKeys::NotNeeded => "not_needed",
+    }
+}
+
+/// The lines for people about the ledger clock's corrections and the content keys (only
+/// what is worth a line: corrections, and a missing key store).
+fn clock_and_keys_lines(v: &Verified) -> String {
+    let mut text = String::new();
+    for c in v.clock_corrections() {
+        text.push_str(&format!(
+            "clock corrected: seq {} at {} by {}, set back {} s{}: {}\n",
+            c.seq,
+            caseledger_verify::report::instant(c.recorded_at),
+            c.by,
+            c.back_by_secs,
+            c.previous
+                .map(|p| format!(" from {}", caseledger_verify::report::instant(p)))
+                .unwrap_or_default(),
+            c.reason
+        ));
+    }
+    if v.content_keys() == ContentKeys::Absent {
+        text.push_str("content keys absent: no key store, so payloads cannot be read and key erasure was not checked\n");
+    }
+    text
 }
 
 /// Prints a verification's result: JSON on stdout, or lines for people; then the verdict.
@@ -173,6 +214,7 @@ pub(crate) fn print_verified(
             None => text.push_str("checkpoint: none matches the ledger\n"),
         }
         text.push_str(&format!("anchor: {}\n", v.anchor().line()));
+        text.push_str(&clock_and_keys_lines(v));
         if let Some(n) = v.incremental_from() {
             text.push_str(&format!(
                 "incremental: entries from seq {n} checked against the saved resume state; changes to earlier payloads are only seen by a full run\n"
