@@ -171,6 +171,17 @@ impl LedgerSource for Tapped<'_> {
     fn key_store(&self) -> Result<Option<crate::keystore::KeyStore>, VerifyError> {
         self.inner.key_store()
     }
+    // What the inner source found besides entries: a report's verification must see it too
+    // (an archive's stray payload frames and header origin, damaged sled storage).
+    fn stray_payloads(&self) -> Vec<crate::source::StrayPayload> {
+        self.inner.stray_payloads()
+    }
+    fn declared_origin(&self) -> Option<String> {
+        self.inner.declared_origin()
+    }
+    fn storage_damage(&self) -> Option<crate::source::StorageDamage> {
+        self.inner.storage_damage()
+    }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         self.inner.payload_seqs(seqs)
     }
