@@ -286,3 +286,71 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
     }
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caseledger_core::event::{Event, EventKind, LedgerSettings, ShortText};
+    use caseledger_core::keys::SigningKey;
+    use caseledger_core::{ActorId, Date, Nonce, Timestamp};
+    use caseledger_store::{CreateOptions, Ledger, OpenOptions};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    /// A ledger whose clock stepped back ten minutes, corrected by the admin: `verify`
+    /// prints the correction (and no key store note: nothing has content).
+    #[test]
+    fn a_clock_correction_is_printed() {
+        // No tempfile here: a directory of this process, removed at the end.
+        let dir = std::env::temp_dir().join(format!("caseledger-cli-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("L");
+        let admin = SigningKey::from_seed(&[1; 32]);
+        let day = Date::parse("2024-01-02").unwrap();
+        let start = Timestamp::start_of(day).unwrap().0 + 12 * 3_600_000_000;
+        let now = Arc::new(AtomicI64::new(start));
+        let clock = now.clone();
+        let open = OpenOptions::default()
+            .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst))));
+        let origin = "example.org/clock";
+        let l = Ledger::create(
+            &path,
+            CreateOptions {
+                origin: ShortText::new(origin).unwrap(),
+                admin: ActorId::new("admin").unwrap(),
+                admin_key: &admin,
+                ledger_key: SigningKey::from_seed(&[2; 32]).public_key(),
+                settings: LedgerSettings::default(),
+                open,
+            },
+        )
+        .unwrap();
+        now.store(start - 600_000_000, Ordering::SeqCst);
+        let event = Event {
+            record: None,
+            author: ActorId::new("admin").unwrap(),
+            kind: EventKind::ClockCorrected {
+                reason: ShortText::new("NTP step").unwrap(),
+            },
+            occurred_on: day,
+            signed_at: Timestamp(start - 600_000_000),
+            commitment: None,
+            nonce: Nonce([7; 16]),
+        };
+        l.append(event.sign(origin, &admin).unwrap(), None).unwrap();
+        drop(l);
+        let src = SledSource::open(&path).unwrap();
+        let v = caseledger_verify::verify(&src, &Policy::default(), &|_| {}).unwrap();
+        assert!(v.is_clean(), "{:?}", v.findings());
+        assert_eq!(
+            clock_and_keys_lines(&v),
+            "clock corrected: seq 1 at 2024-01-02T11:50:00Z by admin, set back 600 s from 2024-01-02T12:00:00Z: NTP step\n"
+        );
+        let j = verified_json("ledger L", &v);
+        assert_eq!(j["clock_corrections"][0]["back_by_secs"], 600);
+        assert_eq!(j["content_keys"], "not_needed");
+        drop(src);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
