@@ -1034,7 +1034,9 @@ impl<'a> Replay<'a> {
     ) -> Verified {
         let pos = self.pos;
         let root = self.range.root(&Sha256Hasher);
-        let content_keys = match (&self.keys, self.sealed) {
+        // An incremental run reads only the new entries: the prefix's flags count too.
+        let sealed = self.sealed || self.hist.committed.iter().any(|c| *c);
+        let content_keys = match (&self.keys, sealed) {
             (_, false) => ContentKeys::NotNeeded,
             (None, true) => ContentKeys::Absent,
             (Some(k), true) => ContentKeys::Checked {
