@@ -171,3 +171,33 @@ fn incremental_verification_reads_only_new_entries_and_still_catches_tampering_t
     ]));
     assert!(e.contains("resume state"), "{e}");
 }
+
+/// A record key erased in the real `keystore` file of a ledger with no destruction: an
+/// unauthorized destruction, exit 1, at the record's first payload entry; never a word of
+/// the content.
+#[test]
+fn an_erased_key_store_slot_without_destruction_is_content_key_erased() {
+    let f = Fixture::small();
+    let clean: serde_json::Value =
+        serde_json::from_str(&ok(&f.run(&["--json", "verify", "--ledger", "L"]))).unwrap();
+    assert_eq!(clean["content_keys"], "checked");
+    assert_eq!(clean["clean"], true);
+    let slots = caseledger_testkit::tamper::live_key_slots(&f.ledger(), "C-NEW");
+    assert_eq!(slots.len(), 1);
+    caseledger_testkit::tamper::erase_key_slots(&f.ledger(), "C-NEW");
+    let o = f.run(&["verify", "--ledger", "L"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    // C-NEW's progress note (seq 7) is its first (and only) payload.
+    assert!(
+        out.contains("finding: content_key_erased at seq 7 (record C-NEW)"),
+        "{out}"
+    );
+    assert!(out.contains("unauthorized destruction"), "{out}");
+    assert!(!out.contains("SECRET") && !stderr(&o).contains("SECRET"));
+    // The key store gone altogether: payloads cannot be read, said as a note, not a finding.
+    std::fs::remove_file(caseledger_testkit::tamper::keystore_path(&f.ledger())).unwrap();
+    let o = f.run(&["verify", "--ledger", "L"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("content keys absent"), "{}", stdout(&o));
+}

@@ -185,3 +185,41 @@ pub fn clear_checkpoints(dir: &Path) {
     db.flush().unwrap();
     let _ = std::fs::remove_file(log_path(dir));
 }
+
+/// The ledger's key store file.
+pub fn keystore_path(dir: &Path) -> PathBuf {
+    dir.join("keystore")
+}
+
+/// The byte offset of key store slot `i` (docs/FORMAT.md §6: a 32-byte header, 160-byte
+/// slots).
+pub fn key_slot_offset(i: usize) -> usize {
+    32 + 160 * i
+}
+
+/// Indexes of the key store slots that name `record` and are live (state byte 1).
+pub fn live_key_slots(dir: &Path, record: &str) -> Vec<usize> {
+    let bytes = std::fs::read(keystore_path(dir)).unwrap();
+    bytes[32..]
+        .chunks(160)
+        .enumerate()
+        .filter(|(_, s)| {
+            let len = usize::from(s[1]);
+            s[0] == 1 && &s[2..2 + len] == record.as_bytes()
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Erases, in the real key store file, every live slot of `record` (state byte 2, the
+/// wrapped key zeroed), as a destruction does (or as an attacker with file access would).
+pub fn erase_key_slots(dir: &Path, record: &str) {
+    let path = keystore_path(dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    for i in live_key_slots(dir, record) {
+        let at = key_slot_offset(i);
+        bytes[at] = 2;
+        bytes[at + 66..at + 66 + 72].fill(0);
+    }
+    std::fs::write(&path, bytes).unwrap();
+}

@@ -1,6 +1,7 @@
 //! [`ArchiveSource`]: reads an archive file (`caseledger_core::archive`) as a ledger.
 
 use crate::finding::CheckpointSource;
+use crate::keystore::{KeySlot, KeyStore};
 use crate::source::{
     EntryIter, LedgerSource, StoredCheckpoint, StoredEntry, StrayPayload, StrayPlace,
 };
@@ -128,6 +129,28 @@ impl LedgerSource for ArchiveSource {
     }
     fn declared_origin(&self) -> Option<String> {
         Some(self.origin.clone())
+    }
+    /// The content key frames play the key store's role: slot `i` is the `i`-th frame, which
+    /// must name slot `i` (the exporter writes them in order from 0). No frame: none (an
+    /// archive exported without `--with-content-keys`).
+    fn key_store(&self) -> Result<Option<KeyStore>, VerifyError> {
+        let mut store = KeyStore::default();
+        let mut any = false;
+        for item in reader(&self.path)? {
+            if let ArchiveItem::ContentKey { slot, bytes } =
+                item.map_err(|e| archive_err(&self.path, e))?
+            {
+                any = true;
+                let expected = store.slots.len();
+                if usize::try_from(slot).ok() != Some(expected) && store.damage.is_none() {
+                    store.damage = Some(format!(
+                        "content key frame {expected} names slot {slot}: frames must hold slots in order from 0"
+                    ));
+                }
+                store.slots.push(KeySlot::decode(&bytes));
+            }
+        }
+        Ok(any.then_some(store))
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         let wanted: std::collections::BTreeSet<u64> = seqs.iter().copied().collect();

@@ -168,6 +168,20 @@ impl LedgerSource for Tapped<'_> {
             }
         })))
     }
+    fn key_store(&self) -> Result<Option<crate::keystore::KeyStore>, VerifyError> {
+        self.inner.key_store()
+    }
+    // What the inner source found besides entries: a report's verification must see it too
+    // (an archive's stray payload frames and header origin, damaged sled storage).
+    fn stray_payloads(&self) -> Vec<crate::source::StrayPayload> {
+        self.inner.stray_payloads()
+    }
+    fn declared_origin(&self) -> Option<String> {
+        self.inner.declared_origin()
+    }
+    fn storage_damage(&self) -> Option<crate::source::StorageDamage> {
+        self.inner.storage_damage()
+    }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         self.inner.payload_seqs(seqs)
     }
@@ -208,10 +222,23 @@ pub fn verify_as_of(
     }
     let root = tap.range.root(&Sha256Hasher);
     let checkpoint = exact_checkpoint(&tap.checkpoints, policy, &verified, tap.size, &root);
+    // A destruction in the prefix recorded with a clock running ahead, exposed by a
+    // correction also in the prefix, is not lawful as of the cut.
+    let exposed: BTreeSet<u64> = verified
+        .forward_clock_destructions()
+        .iter()
+        .filter(|f| f.correction < tap.size)
+        .map(|f| f.destruction)
+        .collect();
     let records = tap
         .records
         .into_iter()
-        .map(|(id, state)| {
+        .map(|(id, mut state)| {
+            if let Some(d) = state.destroyed.as_mut() {
+                if exposed.contains(&d.seq.0) {
+                    d.lawful = false;
+                }
+            }
             // Content gone without any lawful destruction, even a later one. Content gone
             // because of a lawful destruction after the cut was there at the cut.
             let unauthorized = verified

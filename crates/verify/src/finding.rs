@@ -94,6 +94,22 @@ pub enum FindingKind {
     /// the last entry read intact (or the database could not be opened at all). What was
     /// not read was not verified.
     StorageDamaged,
+    /// An entry's content seal names a key store slot that is missing, malformed or names
+    /// another record, or a live slot whose wrapped key does not hash to the seal's
+    /// `wrapped_key`: the record key was replaced or damaged.
+    ContentKeyMismatch,
+    /// The key store slot of a record was erased, but the record has no lawful
+    /// destruction: unauthorized destruction (crypto-shredding without a destruction).
+    ContentKeyErased,
+    /// A record was destroyed, but a key store slot of it is still live: the destruction
+    /// did not destroy (or the slot was restored from a copy).
+    ContentKeyNotErased,
+    /// A destruction recorded with a clock running ahead (its `recorded_at` is later than a
+    /// later `clock_corrected` entry's) is unlawful at the corrected date.
+    DestructionUnderForwardClock,
+    /// An entry claims to be recorded after the verifier's own clock (plus the genesis
+    /// skew): the ledger claims a time in the verifier's future.
+    ClockAhead,
 }
 
 impl FindingKind {
@@ -136,6 +152,11 @@ impl FindingKind {
             FindingKind::BundleInconsistent => "bundle_inconsistent",
             FindingKind::StorageDamaged => "storage_damaged",
             FindingKind::UnsealedTail => "unsealed_tail",
+            FindingKind::ContentKeyMismatch => "content_key_mismatch",
+            FindingKind::ContentKeyErased => "content_key_erased",
+            FindingKind::ContentKeyNotErased => "content_key_not_erased",
+            FindingKind::DestructionUnderForwardClock => "destruction_under_forward_clock",
+            FindingKind::ClockAhead => "clock_ahead",
         }
     }
 

@@ -24,7 +24,15 @@
 //! rule (one frame, right after its entry's frame): any other is `stray_payload` (or, for a
 //! destroyed record's entry, `payload_after_destruction`; for an entry that commits to none,
 //! `unexpected_payload`), and a header naming another origin than genesis is
-//! `archive_origin_mismatch`. Then every checkpoint (stored, in `checkpoints.log`,
+//! `archive_origin_mismatch`. Each content seal against the key store
+//! ([`LedgerSource::key_store`], read by the verifier's own parser, [`keystore`]):
+//! `content_key_mismatch`, `content_key_erased` (erased without a lawful destruction),
+//! `content_key_not_erased` (live after a destruction); with no key store, nothing, and the
+//! result says so ([`ContentKeys::Absent`]). The clock ([`clock`]): every `clock_corrected`
+//! is a fact of the result; a destruction recorded with a clock running ahead and unlawful
+//! at a later correction's date is `destruction_under_forward_clock`; entries recorded after
+//! the verifier's clock ([`Policy::now`]) plus the genesis skew are `clock_ahead`. Then
+//! every checkpoint (stored, in `checkpoints.log`,
 //! supplied by the auditor): signature by a trusted key, origin, size within the ledger
 //! (`truncation`), root at its size (`root_mismatch`), conflicting roots (`split_view`),
 //! witness cosignatures and quorum.
@@ -129,10 +137,12 @@ mod archive_source;
 pub mod asof;
 pub mod bundle;
 pub mod checkpoints_log;
+pub mod clock;
 mod engine;
 pub mod finding;
 mod history;
 mod judge;
+pub mod keystore;
 pub mod manifest;
 mod policy;
 mod replay;
@@ -145,6 +155,7 @@ mod verified;
 
 pub use anchor::{Anchor, AnchorKind};
 pub use archive_source::ArchiveSource;
+pub use clock::{ClockCorrection, ForwardClockDestruction};
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
@@ -152,7 +163,7 @@ pub use resume::{ResumeState, ResumeStateError};
 pub use source::{
     LedgerSource, MemorySource, OpenMode, SledSource, StorageDamage, StrayPayload, StrayPlace,
 };
-pub use verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
+pub use verified::{ContentKeys, Verified, VerifiedCheckpoint, VerifiedRecord};
 
 use std::path::PathBuf;
 

@@ -28,6 +28,9 @@ pub struct Policy {
     /// Keep, when the verification has no finding, the state an incremental verification
     /// resumes from ([`Verified::resume_state`](crate::Verified::resume_state)). It holds about 21 bytes per entry.
     pub keep_resume_state: bool,
+    /// The verifier's own clock, against which `clock_ahead` is judged (an entry recorded
+    /// after it plus the genesis skew). `None`: the system clock when the replay starts.
+    pub now: Option<caseledger_core::Timestamp>,
 }
 
 impl Policy {

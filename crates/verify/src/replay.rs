@@ -9,24 +9,28 @@
 //! records' payloads against destruction, what genesis claims, the auditor's own root, the
 //! checkpoints, and the result.
 use crate::anchor::{Anchor, Held};
+use crate::clock::ClockWatch;
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::history::{Hist, Slot, Tally};
 use crate::judge::{coalesce, parse_candidate, still_trusted, Candidate, Judge};
+use crate::keystore::{KeySlot, KeyStore};
 use crate::policy::{Policy, Progress, PROGRESS_EVERY};
 use crate::resume::ResumeState;
 use crate::sigs::{SigJob, SigPipeline};
 use crate::source::{EntryIter, LedgerSource, StoredCheckpoint, StoredEntry, StrayPlace};
 use crate::start::Start;
+use crate::verified::ContentKeys;
 use crate::verified::{Verified, VerifiedCheckpoint, VerifiedRecord};
 use crate::VerifyError;
 use caseledger_core::encoding::DecodeError;
+use caseledger_core::event::EventKind;
 use caseledger_core::event::{event_bytes_in_entry, Entry};
-use caseledger_core::hash::{ciphertext_digest, entry_hash, merkle_leaf};
+use caseledger_core::hash::{ciphertext_digest, entry_hash, merkle_leaf, wrapped_key_digest};
 use caseledger_core::merkle::{CompactRange, Hash, Sha256Hasher, TreeHasher};
 use caseledger_core::note::ALG_ED25519;
 use caseledger_core::record::{self, Registry, Step};
-use caseledger_core::{EntryHash, RecordId, Seq};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use caseledger_core::{EntryHash, RecordId, Seq, Timestamp};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Entries whose signatures are verified together (spread over all cores).
 const SIG_BATCH: usize = 8192;
@@ -112,6 +116,17 @@ struct Replay<'a> {
     /// findings are merged back where a blocking check would have put them.
     sigs: SigPipeline,
     findings: Vec<Finding>,
+    /// The key store (or an archive's content key frames), if the source has one.
+    keys: Option<KeyStore>,
+    /// Some entry read carries a content seal.
+    sealed: bool,
+    /// Per record slot (ordinal): the first entry whose content seal names an erased key
+    /// store slot, and that slot.
+    erased_at: HashMap<usize, (u64, u32)>,
+    /// Key store slots already reported (one `content_key_mismatch` per slot).
+    bad_slots: HashSet<u32>,
+    /// The ledger clock: corrections, forward-clock destructions, entries in the future.
+    clock: ClockWatch,
 }
 
 impl<'a> Replay<'a> {
@@ -182,6 +197,15 @@ impl<'a> Replay<'a> {
             jobs: Vec::new(),
             sigs: SigPipeline::new(),
             findings,
+            // A key store without a slot (a ledger imported from an archive without content
+            // keys) holds no key: the keys are absent, as without the file.
+            keys: source
+                .key_store()?
+                .filter(|k| !k.slots.is_empty() || k.damage.is_some()),
+            sealed: false,
+            erased_at: HashMap::new(),
+            bad_slots: HashSet::new(),
+            clock: ClockWatch::new(policy.now.unwrap_or_else(Timestamp::now)),
         })
     }
 
@@ -194,6 +218,7 @@ impl<'a> Replay<'a> {
             self.queue_signature(&entry, &stored.bytes, here);
             let slot = self.fold(&entry, here)?;
             self.check_payload(&entry, stored.payload.as_deref(), here, slot);
+            self.check_content_key(&entry, here, slot);
             if self.jobs.len() >= SIG_BATCH {
                 let batch = std::mem::replace(&mut self.jobs, Vec::with_capacity(SIG_BATCH));
                 self.sigs.submit(self.findings.len(), batch);
@@ -362,13 +387,55 @@ impl<'a> Replay<'a> {
         let mut state = slot
             .and_then(|i| self.hist.slots.get_mut(i))
             .and_then(|s| s.state.take());
-        if let Err(v) = record::check(&self.registry, state.as_ref(), step, &self.hist) {
+        let checked = record::check(&self.registry, state.as_ref(), step, &self.hist);
+        if let Err(v) = &checked {
             self.findings.push(Finding::new(
-                FindingKind::of_violation(&v),
+                FindingKind::of_violation(v),
                 Some(here),
                 event.record.clone(),
                 v.to_string(),
             ));
+        }
+        self.clock.observe(here, entry.recorded_at, &self.registry);
+        match (&event.kind, &event.record, &state) {
+            (EventKind::Destruction { .. }, Some(r), Some(before)) if checked.is_ok() => {
+                self.clock
+                    .destruction(Seq(here), entry.recorded_at, r, before);
+            }
+            (EventKind::ClockCorrected { reason }, _, _) => {
+                let known = self.clock.forward.len();
+                let found = self.clock.correction(
+                    Seq(here),
+                    entry.recorded_at,
+                    &event.author,
+                    reason.as_str(),
+                    &self.registry,
+                );
+                self.findings.extend(found);
+                // A destruction exposed by the correction is not lawful: the record's
+                // state says so (the report shows it destroyed early).
+                let exposed: Vec<RecordId> = self
+                    .clock
+                    .forward
+                    .get(known..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| f.record.clone())
+                    .collect();
+                for r in exposed {
+                    if let Some(d) = self
+                        .ordinals
+                        .get(&r)
+                        .and_then(|o| usize::try_from(*o).ok())
+                        .and_then(|i| self.hist.slots.get_mut(i))
+                        .and_then(|s| s.state.as_mut())
+                        .and_then(|st| st.destroyed.as_mut())
+                    {
+                        d.lawful = false;
+                    }
+                }
+            }
+            _ => {}
         }
         record::apply(&mut self.registry, &mut state, step);
         self.hist.record_of.push(ord.unwrap_or(u32::MAX));
@@ -452,6 +519,133 @@ impl<'a> Replay<'a> {
         }
     }
 
+    /// The content seal's key store slot, without any key: the slot exists and names the
+    /// entry's record; a live slot's wrapped key hashes to the seal's `wrapped_key`; an
+    /// erased slot is noted for `judge_records` (lawful only after a lawful destruction).
+    fn check_content_key(&mut self, entry: &Entry, here: u64, slot: Option<usize>) {
+        let Some(seal) = &entry.content else { return };
+        self.sealed = true;
+        let (Some(keys), Some(rid), Some(slot)) = (&self.keys, &entry.event.event.record, slot)
+        else {
+            return;
+        };
+        let n = seal.key_slot;
+        let problem = match keys.get(n) {
+            None => Some((
+                format!("the entry's content seal names key store slot {n}, but the key store holds {} slots: the record key was removed", keys.slots.len()),
+                None,
+            )),
+            Some(KeySlot::Malformed) => Some((
+                format!("key store slot {n}, named by the entry's content seal, is not a well-formed slot"),
+                None,
+            )),
+            Some(s) if s.record() != Some(rid) => Some((
+                format!("key store slot {n}, named by the entry's content seal, holds another record's key"),
+                s.record().map(|o| (rid.to_string(), o.to_string())),
+            )),
+            Some(KeySlot::Live { wrapped, .. }) => {
+                let found = wrapped_key_digest(wrapped);
+                (found != seal.wrapped_key).then(|| {
+                    (
+                        format!("the wrapped record key in key store slot {n} does not match the entry's content seal: the record key was replaced or damaged"),
+                        Some((seal.wrapped_key.to_string(), found.to_string())),
+                    )
+                })
+            }
+            Some(KeySlot::Erased { .. }) => {
+                self.erased_at.entry(slot).or_insert((here, n));
+                None
+            }
+        };
+        if let Some((message, ef)) = problem {
+            if self.bad_slots.insert(n) {
+                let mut f = Finding::new(
+                    FindingKind::ContentKeyMismatch,
+                    Some(here),
+                    Some(rid.clone()),
+                    message,
+                );
+                if let Some((e, x)) = ef {
+                    f = f.expected_found(e, x);
+                }
+                self.findings.push(f);
+            }
+        }
+    }
+
+    /// The key store against the records' destructions: an erased slot without a lawful
+    /// destruction (`content_key_erased`), a live slot of a destroyed record
+    /// (`content_key_not_erased`), a damaged key store container.
+    fn judge_keys(&mut self) {
+        let Some(keys) = &self.keys else { return };
+        if let Some(d) = &keys.damage {
+            self.findings.push(Finding::new(
+                FindingKind::ContentKeyMismatch,
+                None,
+                None,
+                format!("the key store is damaged: {d}"),
+            ));
+        }
+        let forward: HashSet<&RecordId> = self.clock.forward.iter().map(|f| &f.record).collect();
+        let mut erased: Vec<(&usize, &(u64, u32))> = self.erased_at.iter().collect();
+        erased.sort_unstable();
+        for (&ordinal, &(seq, n)) in erased {
+            let Some(slot) = self.hist.slots.get(ordinal) else {
+                continue;
+            };
+            let destroyed = slot.state.as_ref().and_then(|s| s.destroyed.as_ref());
+            // A destruction exposed only by a clock correction has its own finding.
+            let explained = destroyed.is_some_and(|d| d.lawful) || forward.contains(&slot.id);
+            if !explained {
+                let f = Finding::new(
+                    FindingKind::ContentKeyErased,
+                    Some(seq),
+                    Some(slot.id.clone()),
+                    format!("record key erased (key store slot {n}) without a lawful destruction of the record: unauthorized destruction"),
+                )
+                .expected_found("live key store slot", "erased");
+                self.findings.push(match destroyed {
+                    Some(d) => {
+                        let mut f = f;
+                        f.evidence.message.push_str(&format!(
+                            " (the destruction at seq {} was not lawful)",
+                            d.seq
+                        ));
+                        f
+                    }
+                    None => f,
+                });
+            }
+        }
+        let mut reported: HashSet<&RecordId> = HashSet::new();
+        for (n, ks) in keys.slots.iter().enumerate() {
+            let KeySlot::Live { record, .. } = ks else {
+                continue;
+            };
+            let Some(d) = self
+                .ordinals
+                .get(record)
+                .and_then(|o| usize::try_from(*o).ok())
+                .and_then(|i| self.hist.slots.get(i))
+                .and_then(|s| s.state.as_ref())
+                .and_then(|st| st.destroyed.as_ref())
+            else {
+                continue;
+            };
+            if reported.insert(record) {
+                self.findings.push(
+                    Finding::new(
+                        FindingKind::ContentKeyNotErased,
+                        Some(d.seq.0),
+                        Some(record.clone()),
+                        format!("the record was destroyed at seq {}, but its record key is still live in key store slot {n}: the destruction did not destroy the content", d.seq),
+                    )
+                    .expected_found("erased key store slot", "live"),
+                );
+            }
+        }
+    }
+
     /// After the last entry: the signatures' findings, then every ledger-wide judgement,
     /// and the result.
     fn finish(mut self, candidates: Vec<Candidate>) -> Result<Verified, VerifyError> {
@@ -476,6 +670,10 @@ impl<'a> Replay<'a> {
             recheck_prefix_payloads(self.source, self.from, &mut self.hist)?;
         }
         let records = self.judge_records();
+        self.judge_keys();
+        if let Some(f) = self.clock.ahead_finding(&self.registry) {
+            self.findings.push(f);
+        }
         self.judge_strays();
         let origin = self
             .registry
@@ -616,10 +814,14 @@ impl<'a> Replay<'a> {
     /// still stored after one. Returns the records sorted by id.
     fn judge_records(&mut self) -> Vec<VerifiedRecord> {
         let mut records = Vec::with_capacity(self.hist.slots.len());
+        // A destruction exposed only by a clock correction removed the payloads: its own
+        // finding (`destruction_under_forward_clock`) names it.
+        let forward: HashSet<&RecordId> = self.clock.forward.iter().map(|f| &f.record).collect();
         for slot in &self.hist.slots {
             let Some(state) = &slot.state else { continue };
             let tally = slot.prefix.merged(slot.live);
-            let lawfully_destroyed = state.destroyed.as_ref().is_some_and(|d| d.lawful);
+            let lawfully_destroyed =
+                state.destroyed.as_ref().is_some_and(|d| d.lawful) || forward.contains(&slot.id);
             let content_missing = tally.missing > 0 && !lawfully_destroyed;
             if content_missing {
                 self.findings.push(
@@ -866,6 +1068,15 @@ impl<'a> Replay<'a> {
     ) -> Verified {
         let pos = self.pos;
         let root = self.range.root(&Sha256Hasher);
+        // An incremental run reads only the new entries: the prefix's flags count too.
+        let sealed = self.sealed || self.hist.committed.iter().any(|c| *c);
+        let content_keys = match (&self.keys, sealed) {
+            (_, false) => ContentKeys::NotNeeded,
+            (None, true) => ContentKeys::Absent,
+            (Some(k), true) => ContentKeys::Checked {
+                slots: u64::try_from(k.slots.len()).unwrap_or(u64::MAX),
+            },
+        };
         let resume = if self.policy.keep_resume_state && self.findings.is_empty() {
             let mut known = self.known_roots;
             known.extend(self.roots.into_iter().filter(|(m, _)| *m <= pos));
@@ -895,6 +1106,9 @@ impl<'a> Replay<'a> {
             incremental_from: self.incremental.then_some(self.from),
             unjudged,
             resume,
+            clock_corrections: self.clock.corrections,
+            forward_clock: self.clock.forward,
+            content_keys,
         }
     }
 }

@@ -9,10 +9,12 @@
 //! cut: entries recorded at or after it are not part of the report), `produced_at`,
 //! `signer` (identity, key, fingerprint), `rule` (the text applied), `prefix` (size, root,
 //! last_recorded_at, checkpoint {note, size, root} or null), `integrity` (verdict
-//! `verified` | `findings`, anchor, checkpoint_key_self_attested, findings), `totals`
+//! `verified` | `findings`, anchor, checkpoint_key_self_attested, findings),
+//! `clock_corrections` (seq, recorded_at, by, previous, back_by_secs, reason),
+//! `totals`
 //! (records and one count per status), `records` (per record: id, status, opened_on,
 //! opened_seq, last_terminated_on, retained_until, lawful_from, holds, destruction {seq,
-//! date, by, lawful} or null, completeness [{item, status}], missing_items, entries). No
+//! date, by, lawful, clock_corrected_seq, backup_retention_days} or null, completeness [{item, status}], missing_items, entries). No
 //! payload content, ever.
 //!
 //! Given the same ledger prefix, keys and inputs, the bytes differ only in `produced_at`:
@@ -55,6 +57,14 @@ pub const RULE_11: [&str; 7] = [
     "(D) Notation and results of formal consults with other providers;",
     "(E) A copy of all evaluative reports prepared or received as a part of the professional relationship;",
     "(F) A copy of a written communication with the client identifying the date and reason for termination of professional service if the licensed social worker is in private practice.",
+];
+
+/// 20 CSR 2263-3.040 (4) and (5), verbatim: the written notice and the referral a
+/// `service_terminated` for impairment or a dual relationship needs (item
+/// `4_5_notice_and_referral`).
+pub const RULE_4_5: [&str; 2] = [
+    "(4) A licensee should be aware of his/her own mental health and emotional stability and the effect those have on his/her ability to provide appropriate services to clients. A licensee shall not undertake or continue a professional relationship with a client when the competency of the member is or reasonably could be expected to be impaired due to mental, emotional, physiologic, pharmacologic, or substance abuse conditions. If that condition develops after a professional relationship has been initiated, the member shall notify the client in writing of the termination of services and shall assist the client in obtaining services from another professional.",
+    "(5) A licensee shall not undertake and/or continue a professional relationship with a client when the objectivity or competency of the member is, or reasonably could be expected to be, impaired because of present or previous familial, social, sexual, emotional, financial, supervisory, political, administrative, or legal relationship with the client. If that dual relationship develops or is discovered after the professional relationship has been initiated, the licensee shall terminate the professional relationship in an appropriate manner, shall notify the client in writing of this termination, and shall assist the client in obtaining services from another professional.",
 ];
 
 pub use crate::anchor::{
@@ -120,6 +130,8 @@ pub struct Rule {
     pub retention: String,
     /// [`RULE_11`].
     pub records: Vec<String>,
+    /// [`RULE_4_5`].
+    pub notice_and_referral: Vec<String>,
 }
 
 impl Rule {
@@ -129,6 +141,7 @@ impl Rule {
             citation: RULE_CITATION.to_owned(),
             retention: RULE_12.to_owned(),
             records: RULE_11.iter().map(|s| (*s).to_owned()).collect(),
+            notice_and_referral: RULE_4_5.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
@@ -270,8 +283,32 @@ pub struct ReportDestruction {
     pub date: String,
     /// The custodian.
     pub by: String,
-    /// Lawful when recorded.
+    /// Lawful when recorded (false too when a later `clock_corrected` showed it was
+    /// recorded with a clock running ahead and unlawful at the corrected date).
     pub lawful: bool,
+    /// The `clock_corrected` entry that showed the destruction was recorded with a clock
+    /// running ahead and unlawful at the corrected date, if any.
+    pub clock_corrected_seq: Option<u64>,
+    /// The practice's backup retention in days (genesis `backup_retention_days`): backups
+    /// taken before the destruction still hold the record's wrapped key until they expire.
+    pub backup_retention_days: u32,
+}
+
+/// A `clock_corrected` entry in the prefix.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ReportClockCorrection {
+    /// The entry.
+    pub seq: u64,
+    /// Its `recorded_at` (the corrected clock), RFC 3339 UTC.
+    pub recorded_at: String,
+    /// The admin who recorded it.
+    pub by: String,
+    /// The ledger clock before it (RFC 3339 UTC), if any.
+    pub previous: Option<String>,
+    /// How far the clock was set back, in seconds.
+    pub back_by_secs: i64,
+    /// The reason given.
+    pub reason: String,
 }
 
 /// One completeness item.
@@ -335,6 +372,8 @@ pub struct RetentionReport {
     pub prefix: Prefix,
     /// Verdict, anchor and findings.
     pub integrity: Integrity,
+    /// `clock_corrected` entries in the prefix: when, by whom, how far back.
+    pub clock_corrections: Vec<ReportClockCorrection>,
     /// Counts per status.
     pub totals: Totals,
     /// Records opened in the prefix, sorted by id.
@@ -398,6 +437,12 @@ impl RetentionReport {
                     date: d.on.to_string(),
                     by: d.by.as_str().to_owned(),
                     lawful: d.lawful,
+                    clock_corrected_seq: v
+                        .forward_clock_destructions()
+                        .iter()
+                        .find(|f| f.destruction == d.seq.0 && f.correction < a.size())
+                        .map(|f| f.correction),
+                    backup_retention_days: a.registry().settings.backup_retention_days,
                 }),
                 completeness: completeness
                     .items()
@@ -445,6 +490,19 @@ impl RetentionReport {
                 checkpoint_key_self_attested: v.checkpoint_key_self_attested(),
                 findings: v.findings().to_vec(),
             },
+            clock_corrections: v
+                .clock_corrections()
+                .iter()
+                .filter(|c| c.seq < a.size())
+                .map(|c| ReportClockCorrection {
+                    seq: c.seq,
+                    recorded_at: exact(c.recorded_at),
+                    by: c.by.as_str().to_owned(),
+                    previous: c.previous.map(exact),
+                    back_by_secs: c.back_by_secs,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
             totals,
             records,
         })

@@ -7,6 +7,7 @@
 //! hashes and judges everything itself, so a bug in the writer cannot hide itself.
 
 use crate::finding::CheckpointSource;
+use crate::keystore::KeyStore;
 use crate::VerifyError;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -125,6 +126,12 @@ pub trait LedgerSource {
     fn storage_damage(&self) -> Option<StorageDamage> {
         None
     }
+    /// The key store (the ledger directory's `keystore` file, an archive's content key
+    /// frames), read as stored bytes; `None` when there is none (payloads cannot be read,
+    /// and key erasure is not checked: the result says so). Default: none.
+    fn key_store(&self) -> Result<Option<KeyStore>, VerifyError> {
+        Ok(None)
+    }
     /// Of `seqs` (ascending), the ones that have a stored payload value. Used by an
     /// incremental verification to check that a destruction recorded after the resume point
     /// removed the payloads of entries before it. The default reads every entry.
@@ -155,6 +162,8 @@ pub struct MemorySource {
     pub payloads: BTreeMap<u64, Vec<u8>>,
     /// Stored checkpoint notes (as if from the `checkpoints` tree).
     pub checkpoints: Vec<String>,
+    /// The key store file's bytes, if any.
+    pub keystore: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for MemorySource {
@@ -166,6 +175,7 @@ impl std::fmt::Debug for MemorySource {
                 &format_args!("<{} redacted>", self.payloads.len()),
             )
             .field("checkpoints", &self.checkpoints.len())
+            .field("keystore", &self.keystore.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -199,6 +209,9 @@ impl LedgerSource for MemorySource {
                 payload: self.payloads.get(k).cloned(),
             })
         })))
+    }
+    fn key_store(&self) -> Result<Option<KeyStore>, VerifyError> {
+        Ok(self.keystore.as_deref().map(KeyStore::parse))
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         Ok(seqs
@@ -627,6 +640,16 @@ impl LedgerSource for SledSource {
     }
     fn storage_damage(&self) -> Option<StorageDamage> {
         self.damage.lock().ok().and_then(|d| d.clone())
+    }
+    /// Read from the evidence directory itself (never the private copy: the file is only
+    /// read, and sled never touches it).
+    fn key_store(&self) -> Result<Option<KeyStore>, VerifyError> {
+        let path = self.dir.join(crate::keystore::FILE_NAME);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(KeyStore::parse(&bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(format!("reading {}", path.display()), e)),
+        }
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         let Some(payloads) = &self.payloads else {

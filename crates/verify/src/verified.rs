@@ -1,6 +1,7 @@
 //! The result of a verification: [`Verified`], the checkpoint it matched
 //! ([`VerifiedCheckpoint`]) and the records as the replay left them ([`VerifiedRecord`]).
 use crate::anchor::Anchor;
+use crate::clock::{ClockCorrection, ForwardClockDestruction};
 use crate::finding::{CheckpointSource, Finding};
 use crate::resume::ResumeState;
 use caseledger_core::record::{RecordState, Registry};
@@ -52,6 +53,26 @@ pub struct Verified {
     pub(crate) incremental_from: Option<u64>,
     pub(crate) unjudged: Vec<String>,
     pub(crate) resume: Option<Box<ResumeState>>,
+    pub(crate) clock_corrections: Vec<ClockCorrection>,
+    pub(crate) forward_clock: Vec<ForwardClockDestruction>,
+    pub(crate) content_keys: ContentKeys,
+}
+
+/// What the verifier could check of the records' content keys (the key store, or an
+/// archive's content key frames).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentKeys {
+    /// No entry commits to a payload: there is nothing to check.
+    NotNeeded,
+    /// The key store was read and every content seal checked against it (`slots` slots).
+    Checked {
+        /// Slots in the key store.
+        slots: u64,
+    },
+    /// Entries commit to payloads but there is no key store (an archive exported without
+    /// `--with-content-keys`, a copy without the `keystore` file): payloads cannot be read,
+    /// and key erasure could not be checked. A note, not a finding.
+    Absent,
 }
 
 impl Verified {
@@ -125,5 +146,19 @@ impl Verified {
     /// it ([`Policy::keep_resume_state`](crate::Policy::keep_resume_state)) and there is no finding; `None` otherwise.
     pub fn resume_state(&self) -> Option<&ResumeState> {
         self.resume.as_deref()
+    }
+    /// Every `clock_corrected` entry read (in seq order): when, by whom, how far back.
+    pub fn clock_corrections(&self) -> &[ClockCorrection] {
+        &self.clock_corrections
+    }
+    /// Destructions recorded with a clock running ahead and unlawful at the corrected
+    /// date (each also a `destruction_under_forward_clock` finding; the record's
+    /// destruction is reported as not lawful).
+    pub fn forward_clock_destructions(&self) -> &[ForwardClockDestruction] {
+        &self.forward_clock
+    }
+    /// What could be checked of the records' content keys.
+    pub fn content_keys(&self) -> ContentKeys {
+        self.content_keys
     }
 }

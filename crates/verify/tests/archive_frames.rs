@@ -301,3 +301,38 @@ fn stray_frames_are_reported_by_incremental_runs_too() {
         show(&v)
     );
 }
+
+/// A report's as-of verification sees an archive's stray frames and header as `verify` does
+/// (until 2026-12-02 it saw neither: its tapped source did not pass them on).
+#[test]
+fn stray_frames_and_the_header_are_reported_by_the_as_of_verification_too() {
+    let fx = fixture();
+    let path = export(&fx);
+    let mut frames = read(&path);
+    frames.kept = fx.kept.clone();
+    let at = frames.after_entries();
+    let p = frames.kept_frame(A_NOTE);
+    frames.items.insert(at, p);
+    frames.origin = "other.example/ledger".into();
+    write(&path, &frames);
+    let src = ArchiveSource::open(&path).unwrap();
+    let policy = Cast::PRACTICE.policy(vec![]);
+    let a = caseledger_verify::asof::verify_as_of(
+        &src,
+        &policy,
+        caseledger_core::Timestamp::now(),
+        &|_| {},
+    )
+    .unwrap();
+    let v = a.verified();
+    for (kind, seq) in [
+        (K::PayloadAfterDestruction, Some(A_NOTE)),
+        (K::ArchiveOriginMismatch, None),
+    ] {
+        assert!(
+            v.findings().iter().any(|f| f.kind == kind && f.seq == seq),
+            "{kind}: {}",
+            show(v)
+        );
+    }
+}

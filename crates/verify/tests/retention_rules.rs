@@ -13,9 +13,9 @@ use caseledger_verify::{verify, FindingKind as K, Policy, SledSource, Verified};
 
 /// Appends forged, correctly chained events at the end (an attacker with the keys and
 /// write access to the trees): `(key seed, author, record, kind, claimed date = ledger date)`.
-/// A forged destruction removes the record's payloads, as the store's would. The attacker
-/// holds the ledger key too, and seals the new head (else `unsealed_tail`, see the tamper
-/// tests): these tests are about the retention rules.
+/// A forged destruction removes the record's payloads and erases its key store slots, as
+/// the store's would. The attacker holds the ledger key too, and seals the new head (else
+/// `unsealed_tail`, see the tamper tests): these tests are about the retention rules.
 fn append_forged(fx: &mut Fixture, events: &[(u8, &str, &str, EventKind, &str)]) {
     let mut new = Vec::new();
     for (seed, author, record, kind, on) in events {
@@ -24,6 +24,11 @@ fn append_forged(fx: &mut Fixture, events: &[(u8, &str, &str, EventKind, &str)])
             .event(&key(*seed), author, Some(record), kind.clone(), on, None);
         new.push((ev, p, Timestamp::start_of(date(on)).unwrap()));
     }
+    let destroyed: Vec<String> = new
+        .iter()
+        .filter(|(ev, _, _)| matches!(ev.event.kind, EventKind::Destruction { .. }))
+        .filter_map(|(ev, _, _)| ev.event.record.as_ref().map(|r| r.as_str().to_owned()))
+        .collect();
     rewrite(fx.path(), |items| {
         for (ev, p, recorded_at) in new {
             if matches!(ev.event.kind, EventKind::Destruction { .. }) {
@@ -42,6 +47,10 @@ fn append_forged(fx: &mut Fixture, events: &[(u8, &str, &str, EventKind, &str)])
             });
         }
     });
+    // ... and erases the record's key, as the store's would.
+    for r in destroyed {
+        erase_key_slots(fx.path(), &r);
+    }
     let items = load(fx.path());
     let n = items.len() as u64;
     add_checkpoint(fx.path(), &checkpoint_note(n, root(&items, n)));
@@ -87,9 +96,11 @@ fn note_after_termination_then_same_day_destruction() {
     let v = run(&fx);
     let mut got: Vec<(K, Option<u64>)> = v.findings().iter().map(|f| (f.kind, f.seq)).collect();
     got.sort();
-    // The destruction removed C-B's payloads unlawfully: they are reported missing too.
+    // The destruction removed C-B's payloads and erased its key unlawfully: both are
+    // reported too, at the record's first payload entry.
     let mut want = vec![
         (K::PayloadMissing, Some(b_note1)),
+        (K::ContentKeyErased, Some(b_note1)),
         (K::StateViolation, Some(size)),
         (K::UnlawfulDestruction, Some(size + 1)),
     ];

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use caseledger_core::checkpoint::CosignatureVerifier;
 use caseledger_core::note::NoteVerifier;
 use caseledger_verify::{
-    ArchiveSource, LedgerSource, OpenMode, Policy, ResumeState, SledSource, Verified,
+    ArchiveSource, ContentKeys, LedgerSource, OpenMode, Policy, ResumeState, SledSource, Verified,
 };
 use serde_json::json;
 use std::path::Path;
@@ -190,7 +190,48 @@ pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
         "checkpoint_key_self_attested": v.checkpoint_key_self_attested(),
         "signatures_checked_from": v.signatures_checked_from(),
         "findings": v.findings().iter().map(finding_json).collect::<Vec<_>>(),
+        "clock_corrections": v.clock_corrections().iter().map(|c| json!({
+            "seq": c.seq,
+            "recorded_at": caseledger_verify::report::instant(c.recorded_at),
+            "by": c.by.as_str(),
+            "previous": c.previous.map(caseledger_verify::report::instant),
+            "back_by_secs": c.back_by_secs,
+            "reason": c.reason,
+        })).collect::<Vec<_>>(),
+        "content_keys": content_keys_name(v.content_keys()),
     })
+}
+
+/// The stable name of what could be checked of the content keys.
+fn content_keys_name(k: ContentKeys) -> &'static str {
+    match k {
+        ContentKeys::Checked { .. } => "checked",
+        ContentKeys::Absent => "absent",
+        ContentKeys::NotNeeded => "not_needed",
+    }
+}
+
+/// The lines for people about the ledger clock's corrections and the content keys (only
+/// what is worth a line: corrections, and a missing key store).
+fn clock_and_keys_lines(v: &Verified) -> String {
+    let mut text = String::new();
+    for c in v.clock_corrections() {
+        text.push_str(&format!(
+            "clock corrected: seq {} at {} by {}, set back {} s{}: {}\n",
+            c.seq,
+            caseledger_verify::report::instant(c.recorded_at),
+            c.by,
+            c.back_by_secs,
+            c.previous
+                .map(|p| format!(" from {}", caseledger_verify::report::instant(p)))
+                .unwrap_or_default(),
+            c.reason
+        ));
+    }
+    if v.content_keys() == ContentKeys::Absent {
+        text.push_str("content keys absent: no key store, so payloads cannot be read and key erasure was not checked\n");
+    }
+    text
 }
 
 /// Prints a verification's result: JSON on stdout, or lines for people; then the verdict.
@@ -218,6 +259,7 @@ pub(crate) fn print_verified(
             None => text.push_str("checkpoint: none matches the ledger\n"),
         }
         text.push_str(&format!("anchor: {}\n", v.anchor().line()));
+        text.push_str(&clock_and_keys_lines(v));
         if let Some(n) = v.incremental_from() {
             text.push_str(&format!(
                 "incremental: entries from seq {n} checked against the saved resume state; changes to earlier payloads are only seen by a full run\n"
@@ -288,4 +330,72 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         save_state(p, &v, out)?;
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caseledger_core::event::{Event, EventKind, LedgerSettings, ShortText};
+    use caseledger_core::keys::SigningKey;
+    use caseledger_core::{ActorId, Date, Nonce, Timestamp};
+    use caseledger_store::{CreateOptions, Ledger, OpenOptions};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    /// A ledger whose clock stepped back ten minutes, corrected by the admin: `verify`
+    /// prints the correction (and no key store note: nothing has content).
+    #[test]
+    fn a_clock_correction_is_printed() {
+        // No tempfile here: a directory of this process, removed at the end.
+        let dir = std::env::temp_dir().join(format!("caseledger-cli-clock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("L");
+        let admin = SigningKey::from_seed(&[1; 32]);
+        let day = Date::parse("2024-01-02").unwrap();
+        let start = Timestamp::start_of(day).unwrap().0 + 12 * 3_600_000_000;
+        let now = Arc::new(AtomicI64::new(start));
+        let clock = now.clone();
+        let open = OpenOptions::default()
+            .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst))));
+        let origin = "example.org/clock";
+        let l = Ledger::create(
+            &path,
+            CreateOptions {
+                origin: ShortText::new(origin).unwrap(),
+                admin: ActorId::new("admin").unwrap(),
+                admin_key: &admin,
+                ledger_key: SigningKey::from_seed(&[2; 32]).public_key(),
+                settings: LedgerSettings::default(),
+                open,
+            },
+        )
+        .unwrap();
+        now.store(start - 600_000_000, Ordering::SeqCst);
+        let event = Event {
+            record: None,
+            author: ActorId::new("admin").unwrap(),
+            kind: EventKind::ClockCorrected {
+                reason: ShortText::new("NTP step").unwrap(),
+            },
+            occurred_on: day,
+            signed_at: Timestamp(start - 600_000_000),
+            commitment: None,
+            nonce: Nonce([7; 16]),
+        };
+        l.append(event.sign(origin, &admin).unwrap(), None).unwrap();
+        drop(l);
+        let src = SledSource::open(&path).unwrap();
+        let v = caseledger_verify::verify(&src, &Policy::default(), &|_| {}).unwrap();
+        assert!(v.is_clean(), "{:?}", v.findings());
+        assert_eq!(
+            clock_and_keys_lines(&v),
+            "clock corrected: seq 1 at 2024-01-02T11:50:00Z by admin, set back 600 s from 2024-01-02T12:00:00Z: NTP step\n"
+        );
+        let j = verified_json("ledger L", &v);
+        assert_eq!(j["clock_corrections"][0]["back_by_secs"], 600);
+        assert_eq!(j["content_keys"], "not_needed");
+        drop(src);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -5,11 +5,13 @@
 //! The first lines are `name,value` pairs, so that the file alone says what it describes:
 //! `report` (schema), `origin`, `as_of`, `time_zone`, `recorded_before`, `prefix_size`,
 //! `prefix_root`, `prefix_checkpoint`, `integrity`, `anchor`, `signer`, `key_fingerprint`,
-//! `produced_at`, `signature` (where the signature covering this file is); then an empty
-//! line; then the header row.
+//! `produced_at`, `signature` (where the signature covering this file is),
+//! `clock_corrections` (each `seq N at T by A, back S s: reason`, `; `-separated, or
+//! `none`); then an empty line; then the header row.
 //!
 //! Columns: `record, status, opened_on, last_terminated_on, retained_until, lawful_from,
-//! holds, destroyed_on, destroyed_by, destruction_lawful, destruction_seq, entries`, one
+//! holds, destroyed_on, destroyed_by, destruction_lawful, destruction_seq,
+//! backup_retention_days, entries`, one
 //! column per completeness item (`present`, `missing`, `none_recorded`, `not_applicable`),
 //! and `missing_items`. Lists inside a field (holds, missing items) are separated by `; `.
 //!
@@ -47,7 +49,21 @@ fn preamble(out: &mut String, r: &RetentionReport) {
         Some(c) => format!("signed checkpoint of size {} and root {}", c.size, c.root),
         None => "none of exactly this size: the root is computed by the verifier".to_owned(),
     };
-    let pairs: [(&str, String); 14] = [
+    let corrections = if r.clock_corrections.is_empty() {
+        "none".to_owned()
+    } else {
+        r.clock_corrections
+            .iter()
+            .map(|c| {
+                format!(
+                    "seq {} at {} by {}, back {} s: {}",
+                    c.seq, c.recorded_at, c.by, c.back_by_secs, c.reason
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let pairs: [(&str, String); 15] = [
         ("report", r.schema.clone()),
         ("origin", r.origin.clone()),
         ("as_of", r.as_of.clone()),
@@ -68,6 +84,7 @@ fn preamble(out: &mut String, r: &RetentionReport) {
             "signature",
             "manifest.sha256 (SHA-256 of every file of the report) and its .sig and .ed25519 signatures".to_owned(),
         ),
+        ("clock_corrections", corrections),
     ];
     for (k, v) in pairs {
         row(out, &[k.to_owned(), field(&v, true)]);
@@ -92,6 +109,7 @@ pub fn csv(report: &RetentionReport) -> String {
         "destroyed_by",
         "destruction_lawful",
         "destruction_seq",
+        "backup_retention_days",
         "entries",
     ]
     .iter()
@@ -121,6 +139,7 @@ fn record(r: &ReportRecord) -> Vec<String> {
         field(d.map_or("", |d| d.by.as_str()), false),
         d.map_or(String::new(), |d| d.lawful.to_string()),
         d.map_or(String::new(), |d| d.seq.to_string()),
+        d.map_or(String::new(), |d| d.backup_retention_days.to_string()),
         r.entries.to_string(),
     ];
     for (label, _, _) in ITEMS {
@@ -174,6 +193,7 @@ mod tests {
         assert!(lines[11].starts_with("key_fingerprint,SHA256:"));
         assert_eq!(lines[12], "produced_at,2026-12-01T10:11:12Z");
         assert!(lines[13].starts_with("signature,manifest.sha256 "));
+        assert_eq!(lines[14], "clock_corrections,none");
     }
 
     #[test]
@@ -185,9 +205,9 @@ mod tests {
         let lines: Vec<&str> = table.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 1 + rep.records.len());
         assert!(lines[0].starts_with("record,status,opened_on,last_terminated_on,retained_until,"));
-        assert!(lines[0].ends_with(",7_recording_consent,missing_items"));
+        assert!(lines[0].ends_with(",7_recording_consent,4_5_notice_and_referral,missing_items"));
         let cols = lines[0].split(',').count();
-        assert_eq!(cols, 12 + 11 + 1);
+        assert_eq!(cols, 13 + 12 + 1);
         let retained = lines.iter().find(|l| l.starts_with("C-0002,")).unwrap();
         assert!(
             retained.starts_with("C-0002,retained,2019-03-04,2020-01-31,2025-01-31,2025-02-01,,")
@@ -195,7 +215,7 @@ mod tests {
         assert!(retained.ends_with(",11B_fee_arrangement"));
         assert!(retained.contains(",missing,"));
         let destroyed = lines.iter().find(|l| l.starts_with("C-0005,")).unwrap();
-        assert!(destroyed.contains(",2025-06-02,custodian-01,true,99,12,"));
+        assert!(destroyed.contains(",2025-06-02,custodian-01,true,99,30,12,"));
         // The hold's matter has quotes and is quoted.
         let held = lines.iter().find(|l| l.starts_with("C-0004,")).unwrap();
         assert!(held.contains(",\"State Committee <investigation> & \"\"co\"\"\","));

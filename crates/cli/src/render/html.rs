@@ -105,6 +105,7 @@ pub fn html(report: &RetentionReport) -> String {
     );
     header(&mut s, report);
     verdict(&mut s, report);
+    clock_corrections(&mut s, report);
     totals(&mut s, report);
     gaps(&mut s, report);
     for (status, title, what) in STATUSES {
@@ -273,6 +274,30 @@ fn finding_row(s: &mut String, n: usize, f: &Finding, values: bool) {
     s.push_str("</tr>\n");
 }
 
+/// The ledger clock's corrections (when, by whom, how far back).
+fn clock_corrections(s: &mut String, r: &RetentionReport) {
+    s.push_str("<section id=\"clock\">\n<h2>Ledger clock</h2>\n");
+    if r.clock_corrections.is_empty() {
+        s.push_str("<p class=\"none\">No clock correction was recorded.</p>\n");
+    } else {
+        s.push_str("<p class=\"what\">An admin recorded that the ledger clock was set back (clock_corrected). A destruction recorded before a correction with a later time than it was recorded with a clock running ahead, and is judged again at the corrected date.</p>\n<table>\n<thead><tr><th class=\"num\">Seq</th><th>Recorded at (corrected clock)</th><th>Clock before</th><th class=\"num\">Set back by (s)</th><th>By</th><th>Reason</th></tr></thead>\n<tbody>\n");
+        for c in &r.clock_corrections {
+            let _ = writeln!(
+                s,
+                "<tr><td class=\"num\">{}</td><td class=\"date\">{}</td><td class=\"date\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                c.seq,
+                escape(&c.recorded_at),
+                c.previous.as_deref().map(escape).unwrap_or_else(|| "&ndash;".to_owned()),
+                c.back_by_secs,
+                escape(&c.by),
+                escape(&c.reason),
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
+    }
+    s.push_str("</section>\n");
+}
+
 fn totals(s: &mut String, r: &RetentionReport) {
     s.push_str(
         "<section id=\"totals\">\n<h2>Totals</h2>\n<table class=\"totals\">\n\
@@ -292,7 +317,7 @@ fn totals(s: &mut String, r: &RetentionReport) {
         s,
         "</tbody>\n<tfoot><tr><th>All records</th><th class=\"num\" id=\"total-records\">{}</th><th></th></tr>\n\
          <tr><th><a href=\"#gaps\">Missing a required item</a></th><th class=\"num{}\">{missing}</th>\
-         <th>Records lacking one or more items required by (11)(A)&ndash;(F) or (3)</th></tr></tfoot>\n</table>\n</section>\n",
+         <th>Records lacking one or more items required by (11)(A)&ndash;(F), (3), (7) or (4)/(5)</th></tr></tfoot>\n</table>\n</section>\n",
         r.totals.records,
         if missing > 0 { " bad" } else { "" },
     );
@@ -398,12 +423,16 @@ fn record_row(s: &mut String, x: &ReportRecord) {
     let destruction = match &x.destruction {
         None => "<td>&ndash;</td>".to_owned(),
         Some(d) => format!(
-            "<td class=\"destr{}\">{} by {}, {} <span class=\"seq\">(seq {})</span></td>",
+            "<td class=\"destr{}\">{} by {}, {} <span class=\"seq\">(seq {})</span>{}<br><span class=\"backup\">backups kept {} days may still hold the record key</span></td>",
             if d.lawful { "" } else { " bad" },
             escape(&d.date),
             escape(&d.by),
             if d.lawful { "lawful" } else { "UNLAWFUL" },
-            d.seq
+            d.seq,
+            d.clock_corrected_seq
+                .map(|c| format!("<br>recorded with a clock running ahead: unlawful at the date of clock_corrected <span class=\"seq\">(seq {c})</span>"))
+                .unwrap_or_default(),
+            d.backup_retention_days,
         ),
     };
     let _ = write!(
@@ -433,6 +462,10 @@ fn rule(s: &mut String, r: &RetentionReport) {
         escape(&r.rule.retention)
     );
     for line in &r.rule.records {
+        let _ = writeln!(s, "<p>{}</p>", escape(line));
+    }
+    s.push_str("</blockquote>\n<p class=\"what\">Item (4)/(5), written notice of termination and referral:</p>\n<blockquote>\n");
+    for line in &r.rule.notice_and_referral {
         let _ = writeln!(s, "<p>{}</p>", escape(line));
     }
     s.push_str("</blockquote>\n</section>\n");
@@ -568,6 +601,36 @@ mod tests {
         for line in caseledger_verify::report::RULE_11 {
             assert!(page.contains(&escape(line)), "{line}");
         }
+        for line in caseledger_verify::report::RULE_4_5 {
+            assert!(page.contains(&escape(line)), "{line}");
+        }
+    }
+
+    #[test]
+    fn destructions_state_backup_retention_and_clock_corrections_are_shown() {
+        let mut rep = report(false);
+        let page = html(&rep);
+        assert!(page.contains("backups kept 30 days may still hold the record key"));
+        assert!(page.contains("No clock correction was recorded."));
+        // The (4)/(5) item has a column and a cell in every record row.
+        assert!(page.contains("(4)/(5) written notice of termination and referral"));
+        rep.clock_corrections
+            .push(caseledger_verify::report::ReportClockCorrection {
+                seq: 77,
+                recorded_at: "2026-01-02T03:04:05Z".to_owned(),
+                by: "admin".to_owned(),
+                previous: Some("2031-01-02T03:04:05Z".to_owned()),
+                back_by_secs: 157_766_400,
+                reason: "clock <was> ahead".to_owned(),
+            });
+        if let Some(d) = rep.records[4].destruction.as_mut() {
+            d.lawful = false;
+            d.clock_corrected_seq = Some(77);
+        }
+        let page = html(&rep);
+        assert!(page.contains("<td class=\"num\">157766400</td>"));
+        assert!(page.contains("clock &lt;was&gt; ahead"));
+        assert!(page.contains("recorded with a clock running ahead: unlawful at the date of clock_corrected <span class=\"seq\">(seq 77)</span>"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub const STATUSES: [(&str, &str, &str); 7] = [
 
 /// The completeness items in rule order: label in the model, short column heading, what the
 /// rule asks for.
-pub const ITEMS: [(&str, &str, &str); 11] = [
+pub const ITEMS: [(&str, &str, &str); 12] = [
     (
         "11A_presenting_problem",
         "(11)(A) problem",
@@ -77,6 +77,11 @@ pub const ITEMS: [(&str, &str, &str); 11] = [
         "7_recording_consent",
         "(7) recording",
         "(7) client told about electronic recording",
+    ),
+    (
+        "4_5_notice_and_referral",
+        "(4)(5) notice+referral",
+        "(4)/(5) written notice of termination and referral (termination for impairment or a dual relationship)",
     ),
 ];
 
@@ -167,6 +172,8 @@ pub(crate) mod fixture {
                 date: "2025-06-02".to_owned(),
                 by: "custodian-01".to_owned(),
                 lawful: status == "destroyed_lawfully",
+                clock_corrected_seq: None,
+                backup_retention_days: 30,
             }),
             missing_items: missing.iter().map(|s| (*s).to_owned()).collect(),
             completeness: items(missing),
@@ -242,6 +249,7 @@ pub(crate) mod fixture {
                 checkpoint_key_self_attested: self_attested,
                 findings,
             },
+            clock_corrections: Vec::new(),
             totals: Totals {
                 records: 6,
                 open: 1,
