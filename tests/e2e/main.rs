@@ -5,6 +5,8 @@
 //!
 //! * [`anchor`]: every `verify` verdict names its anchor; a self-attested run is never
 //!   "intact", and `--require-anchor` makes it exit 1.
+//! * [`bundles`]: `export` builds complete bundles from the entries (never the `records`
+//!   index) and `verify --bundle` names every omitted entry.
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
@@ -22,6 +24,7 @@
 //!   verifies a private copy and writes nothing.
 
 mod anchor;
+mod bundles;
 mod errors;
 mod guide_example;
 mod happy;

@@ -1,10 +1,11 @@
-//! A record system embedding caseledger: create a ledger, append signed events, seal them
-//! with a checkpoint, export one record's evidence bundle, and verify it as an auditor.
+//! A record system embedding caseledger: create a ledger, append signed events, export one
+//! record's evidence bundle (the store appends its `record_head` and signs a checkpoint
+//! covering it), verify it before handing it out, and verify it again as an auditor.
 //! Run: `cargo run -p caseledger-store --example embed` (exits non-zero on any failure).
 
 use caseledger_core::event::{Event, EventKind as K, Payload, Role, ShortText};
 use caseledger_core::{content::Kek, keys::SigningKey, note::NoteSigner, ActorId, Date, RecordId};
-use caseledger_store::{BundleCheckpoint, CreateOptions, Ledger, OpenOptions};
+use caseledger_store::{CreateOptions, Ledger, OpenOptions};
 use caseledger_verify::{bundle, Policy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,20 +41,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (signed, payload) = event.sign_with_payload(origin, key, payload)?;
         ledger.append(signed, payload)?;
     }
-    // Seal: a checkpoint of the head signed with the ledger key; then one record's bundle.
+    // The ledger key writes the record's record_head and signs the checkpoint covering it.
     let signer = NoteSigner::new(origin, ledger_key)?;
-    let sealed = ledger.checkpoint(&signer)?;
     let record = RecordId::new("C-0042")?;
-    let exported = ledger.export_bundle(&record, BundleCheckpoint::Latest)?;
+    let exported = ledger.export_bundle(&record, &signer)?;
+    let mut policy = Policy::default();
+    policy.trusted_keys.push(signer.verifier());
+    // Verified before it leaves the record system: never hand out a bundle that fails.
+    let checked = bundle::verify_bundle(&exported, &policy)?;
+    if !checked.is_clean() || checked.complete().is_none() {
+        return Err(format!("bundle refused: {:?}", checked.findings()).into());
+    }
     let json = exported.to_json()?;
     assert!(!std::str::from_utf8(&json)?.contains("C-0043"), "leaked");
     // The auditor holds only the bundle bytes and the ledger key they trust.
-    let mut policy = Policy::default();
-    policy.trusted_keys.push(signer.verifier());
     let b = bundle::decode(&json)?;
     let v = bundle::verify_bundle(&b, &policy)?;
     assert!(v.is_clean(), "findings: {:?}", v.findings());
-    assert!(b.checkpoint == sealed && v.entries() == 2 && !v.checkpoint_key_self_attested());
-    println!("bundle of {record}: {} entries, verified", v.entries());
+    let complete = v.complete().ok_or("not complete")?;
+    // Opened, a note, and the record_head the export appended.
+    assert!(complete.entries == 3 && v.entries() == 3 && !v.checkpoint_key_self_attested());
+    println!("bundle of {record}: {complete}, verified");
     Ok(ledger.close()?)
 }

@@ -86,6 +86,10 @@ pub enum FindingKind {
     BadInclusionProof,
     /// An evidence bundle is internally inconsistent (wrong record, duplicate or missing parts).
     BundleInconsistent,
+    /// An evidence bundle does not prove its record complete: an entry of the record is
+    /// missing (its ordinal is skipped), or the bundle does not end in a `record_head` that
+    /// states the entries before it.
+    BundleIncomplete,
     /// The storage engine reported corrupted data: the tree named could not be read past
     /// the last entry read intact (or the database could not be opened at all). What was
     /// not read was not verified.
@@ -130,6 +134,7 @@ impl FindingKind {
             FindingKind::NoCheckpoint => "no_checkpoint",
             FindingKind::BadInclusionProof => "bad_inclusion_proof",
             FindingKind::BundleInconsistent => "bundle_inconsistent",
+            FindingKind::BundleIncomplete => "bundle_incomplete",
             FindingKind::StorageDamaged => "storage_damaged",
         }
     }
