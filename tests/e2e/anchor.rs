@@ -162,8 +162,9 @@ fn json_carries_the_anchor() {
         "--require-anchor",
     ])));
     assert_eq!(j["anchor"]["kind"], "trusted_checkpoint");
+    // The export appended C-NEW's record_head (seq 12): its checkpoint covers 13 entries.
     assert_eq!(
         (j["anchor"]["covers"].as_u64(), j["intact"].as_bool()),
-        (Some(12), Some(true))
+        (Some(13), Some(true))
     );
 }

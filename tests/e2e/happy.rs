@@ -172,7 +172,9 @@ fn export_a_bundle_and_verify_it_offline() {
     let v = f.run(&["verify", "--bundle", "b.json"]);
     assert!(ok(&v).contains("record: C-NEW\n"));
     assert!(
-        stderr(&v).contains("no findings (record C-NEW, 3 entries); self-attested"),
+        stderr(&v).contains(
+            "no findings (complete: entries 1..4 of record C-NEW up to seq 11); self-attested"
+        ),
         "{}",
         stderr(&v)
     );
@@ -186,7 +188,7 @@ fn export_a_bundle_and_verify_it_offline() {
         vkey.trim(),
     ])));
     assert_eq!(j["intact"], true);
-    assert_eq!(j["entries"], 3);
+    assert_eq!(j["entries"], 4);
     // Refuses to overwrite; unknown record is an input error.
     fails(&f.run(&[
         "export", "--ledger", "L", "--record", "C-NEW", "--out", "b.json",
@@ -201,20 +203,20 @@ fn export_a_bundle_and_verify_it_offline() {
 /// system embedding the store hands auditors the same bytes the CLI does.
 #[test]
 fn export_writes_the_library_bundle_byte_for_byte() {
-    use caseledger_store::{BundleCheckpoint, Ledger, OpenOptions};
+    use caseledger_store::{Ledger, OpenOptions};
     let f = Fixture::small();
     for (record, out) in [("C-NEW", "new.json"), ("C-OLD", "old.json")] {
         ok(&f.run(&["export", "--ledger", "L", "--record", record, "--out", out]));
         let cli = fs::read(f.path(out)).unwrap();
-        // The CLI signed (and stored) a checkpoint of the head: the newest one.
-        // With the practice's content key, as the CLI has it: the bundle carries the
-        // record's entry keys.
+        // The CLI appended the record's record_head (its last entry) and its commit was sealed:
+        // the newest seal covers it. With the practice's content key, as the
+        // CLI has it: the bundle carries the record's entry keys.
         let kek = caseledger_keyfile::read_kek(&f.keys()).unwrap();
         let ledger = Ledger::open(f.ledger(), OpenOptions::default().with_kek(kek)).unwrap();
         let rid = caseledger_core::RecordId::new(record).unwrap();
-        let lib = ledger
-            .export_bundle(&rid, BundleCheckpoint::Latest)
-            .unwrap();
+        let (_, note) = ledger.latest_checkpoint().unwrap().unwrap();
+        let head = *ledger.record_entries(&rid).unwrap().last().unwrap();
+        let lib = ledger.bundle_at(&rid, head, &note).unwrap();
         ledger.close().unwrap();
         assert_eq!(lib.to_json().unwrap(), cli, "{record}");
     }

@@ -8,6 +8,8 @@
 //! * [`custody`]: keys outside the ledger directory, private file modes whatever the umask,
 //!   the KEK's recovery kit, passphrase-encrypted keys, a report signed through ssh-agent, no
 //!   private key in a copy of the ledger.
+//! * [`bundles`]: `export` builds complete bundles from the entries (never the `records`
+//!   index) and `verify --bundle` names every omitted entry.
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
@@ -28,6 +30,7 @@
 //!   verifies a private copy and writes nothing.
 
 mod anchor;
+mod bundles;
 mod custody;
 mod errors;
 mod guide_example;

@@ -72,14 +72,19 @@ fn receipts_carry_the_seal_and_verify_trusted_accepts_them() {
     // `checkpoint` prints that seal; it signs nothing.
     let before = fs::read(f.ledger().join("checkpoints.log")).expect("log");
     assert_eq!(stdout(&ok_out(&f, &["checkpoint", "--ledger", "L"])), seal);
-    // `export` signs nothing either.
-    ok(&f.run(&[
-        "export", "--ledger", "L", "--record", "C-OPEN", "--out", "b.json",
-    ]));
     assert_eq!(
         fs::read(f.ledger().join("checkpoints.log")).expect("log"),
         before
     );
+    // `export` appends the record's record_head, a commit sealed like any other: the log
+    // grows by exactly that one seal, which covers the head.
+    ok(&f.run(&[
+        "export", "--ledger", "L", "--record", "C-OPEN", "--out", "b.json",
+    ]));
+    let after = log_notes(&f);
+    let before = parse_checkpoints_log(&before).expect("log parses");
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[..before.len()], before[..]);
     // The receipts file anchors the verdict as a checkpoint the auditor holds.
     let (code, v) = verify_json(&f, &["--trusted", "receipts.jsonl", "--require-anchor"]);
     assert_eq!(code, Some(0), "{v}");

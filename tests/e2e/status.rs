@@ -559,3 +559,68 @@ fn status_as_of_a_past_day_is_the_ledger_as_it_stood_then() {
     );
     assert_eq!(ok(&o), "C-X\tretained\t2025-01-05\t2025-01-06\t-\n");
 }
+
+/// Rules (4) and (5) through the binary: `service_terminated --reason impairment` needs a
+/// written notice and a referral; `status` names the missing item until both are there, and
+/// an unknown reason is refused (exit 2, nothing written).
+#[test]
+fn termination_for_impairment_needs_notice_and_referral() {
+    let f = Fixture::small();
+    let today = caseledger_testkit::cli::today();
+    let size = f.size();
+    let bad = f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-OPEN",
+        "--kind",
+        "service_terminated",
+        "--occurred-on",
+        &today,
+        "--reason",
+        "SECRET-tired",
+    ]);
+    let line = fails(&bad);
+    assert!(line.contains("--reason"), "{line}");
+    assert!(!line.contains("SECRET"), "{line}");
+    assert_eq!(f.size(), size);
+    ok(&f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-OPEN",
+        "--kind",
+        "service_terminated",
+        "--occurred-on",
+        &today,
+        "--reason",
+        "impairment",
+    ]));
+    let missing = |f: &Fixture| -> Vec<String> {
+        json(f, &["status", "--ledger", "L", "--record", "C-OPEN"])["missing_items"]
+            .as_array()
+            .expect("missing_items")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(
+        missing(&f).iter().any(|m| m == "4_5_notice_and_referral"),
+        "{:?}",
+        missing(&f)
+    );
+    ok(&f.append("lic-1", "C-OPEN", "termination_notice", &today, None));
+    assert!(missing(&f).iter().any(|m| m == "4_5_notice_and_referral"));
+    ok(&f.append("lic-1", "C-OPEN", "referral", &today, None));
+    assert!(
+        !missing(&f).iter().any(|m| m == "4_5_notice_and_referral"),
+        "{:?}",
+        missing(&f)
+    );
+}

@@ -37,21 +37,6 @@ impl KeyDir {
         Ok(KeyDir { inner })
     }
 
-    /// The key directory of an open ledger; the practice's content key (KEK) in it, if
-    /// any, is given to the ledger (payloads are written and read with it).
-    pub fn of(keys: Option<&Path>, ledger: &caseledger_store::Ledger) -> Result<KeyDir> {
-        let kd = KeyDir::resolve(keys, ledger.dir(), || {
-            ledger
-                .origin()
-                .map(|o| o.as_str().to_owned())
-                .ok_or_else(|| anyhow!("ledger {}: has no genesis", ledger.dir().display()))
-        })?;
-        if let Some(kek) = kd.kek()? {
-            ledger.set_kek(kek);
-        }
-        Ok(kd)
-    }
-
     /// The directory.
     pub fn root(&self) -> &Path {
         self.inner.root()

@@ -12,7 +12,7 @@
 //!   "checkpoint": "<signed checkpoint note text, cosignature lines included>",
 //!   "record": "<record id>",
 //!   "admin_entries": [ BundleEntry, ... ],   genesis, enrolments, revocations up to the checkpoint
-//!   "entries": [ BundleEntry, ... ]          every entry of the record up to the checkpoint
+//!   "entries": [ BundleEntry, ... ]          every entry of the record up to its record_head
 //! }
 //! BundleEntry = {
 //!   "seq": <u64>,

@@ -1,11 +1,12 @@
 //! A record system embedding caseledger: create a ledger (the store holds the ledger key and
 //! seals every commit), append signed events keeping their receipts, export one record's
-//! evidence bundle, and verify it as an auditor.
+//! evidence bundle (the store appends its `record_head`, sealed like every commit), verify it
+//! before handing it out, and verify it again as an auditor.
 //! Run: `cargo run -p caseledger-store --example embed` (exits non-zero on any failure).
 
 use caseledger_core::event::{Event, EventKind as K, Payload, Role, ShortText};
 use caseledger_core::{content::Kek, keys::SigningKey, note::NoteSigner, ActorId, Date, RecordId};
-use caseledger_store::{BundleCheckpoint, CreateOptions, Ledger, OpenOptions};
+use caseledger_store::{CreateOptions, Ledger, OpenOptions};
 use caseledger_verify::{bundle, Policy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,31 +38,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         events.push((&lic_key, ev(r, K::RecordOpened)?, None));
         events.push((&lic_key, ev(r, K::ProgressNote)?, Some(note)));
     }
-    let mut receipt = None;
+    let mut receipts = Vec::new();
     for (key, event, content) in events {
         // Event::new chose a fresh nonce, Payload::new a fresh salt; the author signs both.
         let payload = content.map(|c| Payload::new(c.as_bytes().to_vec()));
         let (signed, payload) = event.sign_with_payload(origin, key, payload)?;
         // The receipt (seq, entry hash, the seal covering it) is the record system's to keep.
-        receipt = Some(ledger.append(signed, payload)?);
+        receipts.push(ledger.append(signed, payload)?);
     }
-    let sealed = receipt
-        .and_then(|r| r.seal)
-        .ok_or("no seal")?
-        .note
-        .to_string();
+    // Every acknowledged append is covered by a durable seal of the ledger key.
+    let last = receipts.last().ok_or("no receipt")?;
+    let seal = last.seal.as_ref().ok_or("no seal")?;
+    assert!(seal.size > last.seq.get());
+    // The ledger key signs the record's record_head; its commit is sealed like every other.
     let signer = NoteSigner::new(origin, ledger_key)?;
     let record = RecordId::new("C-0042")?;
-    let exported = ledger.export_bundle(&record, BundleCheckpoint::Latest)?;
+    let exported = ledger.export_bundle(&record, &signer)?;
+    let mut policy = Policy::default();
+    policy.trusted_keys.push(signer.verifier());
+    // Verified before it leaves the record system: never hand out a bundle that fails.
+    let checked = bundle::verify_bundle(&exported, &policy)?;
+    if !checked.is_clean() || checked.complete().is_none() {
+        return Err(format!("bundle refused: {:?}", checked.findings()).into());
+    }
     let json = exported.to_json()?;
     assert!(!std::str::from_utf8(&json)?.contains("C-0043"), "leaked");
     // The auditor holds only the bundle bytes and the ledger key they trust.
-    let mut policy = Policy::default();
-    policy.trusted_keys.push(signer.verifier());
     let b = bundle::decode(&json)?;
     let v = bundle::verify_bundle(&b, &policy)?;
     assert!(v.is_clean(), "findings: {:?}", v.findings());
-    assert!(b.checkpoint == sealed && v.entries() == 2 && !v.checkpoint_key_self_attested());
-    println!("bundle of {record}: {} entries, verified", v.entries());
+    let complete = v.complete().ok_or("not complete")?;
+    // Opened, a note, and the record_head the export appended.
+    assert!(complete.entries == 3 && v.entries() == 3 && !v.checkpoint_key_self_attested());
+    println!("bundle of {record}: {complete}, verified");
     Ok(ledger.close()?)
 }

@@ -46,7 +46,7 @@ mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
-pub use export::{BundleCheckpoint, ExportError};
+pub use export::ExportError;
 pub use group::RequestKey;
 pub use ledger::Ledger;
 pub use types::{

@@ -1,14 +1,19 @@
 //! Evidence bundles: verifying one record's entries, payloads and proofs offline.
 //!
-//! The bundle format (`caseledger-bundle/v1`) and its JSON codec are
+//! The bundle format (`caseledger-bundle/v2`) and its JSON codec are
 //! [`caseledger_core::bundle`] (re-exported here); this module judges a bundle.
 //!
 //! What [`verify_bundle`] proves: each entry shown is in the ledger at its seq under a
 //! checkpoint signed by a trusted key; each signature, the record's state machine (replayed
 //! over the administration entries and the record's entries), each payload against its
-//! commitment, and missing payloads against a lawful destruction. What it cannot prove:
-//! that no entry of the record was left out of the bundle (the record index is not
-//! committed in the tree); a consistency proof to a newer checkpoint the auditor holds.
+//! commitment, and missing payloads against a lawful destruction; and that the bundle
+//! holds the whole record up to its `record_head` ([`Complete`]): the store-assigned
+//! placements of the record's entries run through ordinals 1..n, each naming the previous
+//! one's seq, and entry n is a `record_head` stating the n-1 before it. Any omitted entry
+//! is a `bundle_incomplete` finding naming the missing ordinal (and seq, when the next
+//! entry names it). What it cannot prove: that the record had no entry after its
+//! `record_head` (the verdict names the head's seq); a consistency proof to a newer
+//! checkpoint the auditor holds.
 //!
 //! The steps, in order: [`decode`] (bytes to [`Bundle`]), then inside [`verify_bundle`]:
 //! the bundle's ledger key, its checkpoint (signature, origin, split views against the
@@ -25,13 +30,13 @@ use crate::sigs::{verify_jobs, SigJob};
 use crate::VerifyError;
 use caseledger_core::bundle::BundleError;
 use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::event::{Entry, EventKind};
+use caseledger_core::event::{Entry, EventKind, Placement};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::{verify_inclusion, Hash, Sha256Hasher};
 use caseledger_core::note::{Note, NoteVerifier};
-use caseledger_core::record::{self, History, RecordState, Registry, Step};
-use caseledger_core::{Nonce, PublicKey, RecordId, Seq};
-use std::collections::{BTreeMap, HashMap};
+use caseledger_core::record::{self, History, RecordState, Registry, Status, Step};
+use caseledger_core::{Date, Nonce, PublicKey, RecordId, Seq, Timestamp};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use caseledger_core::bundle::{Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
 
@@ -59,6 +64,32 @@ pub struct VerifiedBundle {
     state: Option<RecordState>,
     registry: Registry,
     entries: usize,
+    complete: Option<Complete>,
+    status: Option<(Status, Date)>,
+}
+
+/// What a bundle proves complete: the record's entries 1..`entries` up to its
+/// `record_head` at seq `head`, every one proven in the checkpoint of `checkpoint_size`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Complete {
+    /// The record.
+    pub record: RecordId,
+    /// The number of the record's entries, the `record_head` included (its ordinal).
+    pub entries: u64,
+    /// The seq of the `record_head`.
+    pub head: u64,
+    /// The size of the checkpoint the proofs lead to.
+    pub checkpoint_size: u64,
+}
+
+impl std::fmt::Display for Complete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "complete: entries 1..{} of record {} up to seq {}",
+            self.entries, self.record, self.head
+        )
+    }
 }
 
 impl VerifiedBundle {
@@ -103,6 +134,17 @@ impl VerifiedBundle {
     pub fn entries(&self) -> usize {
         self.entries
     }
+    /// What the bundle proves complete, when it does: ordinals 1..n without a gap, ending
+    /// in a `record_head` that states them, all proven in a trusted checkpoint. `None` when
+    /// any of that fails (the findings say why).
+    pub fn complete(&self) -> Option<&Complete> {
+        self.complete.as_ref()
+    }
+    /// The record's retention status, as of the ledger date of its last entry in the
+    /// bundle (the `record_head`'s: the day of the export), and that date.
+    pub fn status(&self) -> Option<(Status, Date)> {
+        self.status
+    }
 }
 
 struct BundleHistory {
@@ -135,15 +177,27 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
     let (checkpoint, cp_ok) = check_checkpoint(bundle, policy, &keys, &mut findings);
     let proven_against = checkpoint.as_ref().filter(|_| cp_ok);
     let mut replay = BundleReplay::new(bundle, policy, &keys);
+    let mut unproven = BTreeSet::new();
     for (seq, (be, is_record)) in merge_entries(bundle, &mut findings) {
         let rid = is_record.then(|| bundle.record.clone());
         if let Some(cp) = proven_against {
-            findings.extend(check_proof(seq, be, cp, rid.clone()));
+            if let Some(f) = check_proof(seq, be, cp, rid.clone()) {
+                unproven.insert(seq);
+                findings.push(f);
+            }
         }
         replay.entry(seq, be, rid, &mut findings);
     }
     findings.extend(verify_jobs(&replay.jobs));
     findings.extend(judge_record(bundle, &replay));
+    let complete = check_complete(
+        bundle,
+        &replay.own,
+        proven_against,
+        &unproven,
+        &mut findings,
+    );
+    let status = record_status(&replay);
     findings.sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
     let anchor = bundle_anchor(policy, &keys, proven_against);
     Ok(VerifiedBundle {
@@ -156,7 +210,167 @@ pub fn verify_bundle(bundle: &Bundle, policy: &Policy) -> Result<VerifiedBundle,
         state: replay.state,
         registry: replay.registry,
         entries: bundle.entries.len(),
+        complete,
+        status,
     })
+}
+
+/// A bundle finding of kind `bundle_incomplete`.
+fn incomplete(bundle: &Bundle, seq: Option<u64>, msg: impl Into<String>) -> Finding {
+    Finding::new(
+        FindingKind::BundleIncomplete,
+        seq,
+        Some(bundle.record.clone()),
+        msg,
+    )
+}
+
+/// Step 8: completeness. The record's entries (in seq order, as decoded) must carry
+/// ordinals 1, 2, … each naming the previous one's seq, and the last must be a
+/// `record_head` stating the entries before it. Every gap is a finding naming the missing
+/// ordinals and, where the next entry names it, the missing seq. Returns what is proven
+/// complete: only when all of that holds and every entry of the record is proven in a
+/// trusted checkpoint.
+fn check_complete(
+    bundle: &Bundle,
+    own: &[OwnEntry],
+    proven: Option<&Checkpoint>,
+    unproven: &BTreeSet<u64>,
+    findings: &mut Vec<Finding>,
+) -> Option<Complete> {
+    let mut ok = true;
+    let mut next = 1u64;
+    let mut prev: Option<Seq> = None;
+    for e in own {
+        let Some(p) = e.placement else {
+            findings.push(incomplete(
+                bundle,
+                Some(e.seq),
+                "an entry of the record carries no placement: its ordinal is unknown",
+            ));
+            ok = false;
+            continue;
+        };
+        if p.ordinal > next {
+            ok = false;
+            let last_missing = p.ordinal.saturating_sub(1);
+            let ordinals = if last_missing == next {
+                format!("ordinal {next}")
+            } else {
+                format!("ordinals {next}..{last_missing}")
+            };
+            let at = p
+                .prev_in_record
+                .map(|s| format!("; ordinal {last_missing} is seq {}", s.0))
+                .unwrap_or_default();
+            findings.push(
+                incomplete(
+                    bundle,
+                    p.prev_in_record.map(|s| s.0),
+                    format!(
+                        "the record's entry {ordinals} is missing from the bundle (the entry at seq {} is ordinal {}{at})",
+                        e.seq, p.ordinal
+                    ),
+                )
+                .expected_found(next, p.ordinal),
+            );
+        } else if p.ordinal < next {
+            ok = false;
+            findings.push(
+                incomplete(
+                    bundle,
+                    Some(e.seq),
+                    format!(
+                        "the entry's ordinal {} repeats or goes back (ordinal {next} expected)",
+                        p.ordinal
+                    ),
+                )
+                .expected_found(next, p.ordinal),
+            );
+        } else if p.prev_in_record != prev {
+            ok = false;
+            let seq_text =
+                |s: Option<Seq>| s.map_or_else(|| "none".to_owned(), |s| s.0.to_string());
+            findings.push(
+                incomplete(
+                    bundle,
+                    Some(e.seq),
+                    "the entry's previous entry of the record is not the bundle's previous entry: an entry was replaced",
+                )
+                .expected_found(seq_text(prev), seq_text(p.prev_in_record)),
+            );
+        }
+        next = next.max(p.ordinal.saturating_add(1));
+        prev = Some(Seq(e.seq));
+    }
+    let Some(last) = own.last() else {
+        findings.push(incomplete(
+            bundle,
+            None,
+            "no entry of the record decodes: nothing is proven",
+        ));
+        return None;
+    };
+    // An entry without a placement was reported above.
+    let p = last.placement?;
+    match last.head {
+        None => {
+            ok = false;
+            findings.push(incomplete(
+                bundle,
+                None,
+                format!(
+                    "the bundle does not end in a record_head: the record's entries from ordinal {} on (after seq {}) may have been left out",
+                    p.ordinal.saturating_add(1),
+                    last.seq
+                ),
+            ));
+        }
+        Some((entries, head_last)) => {
+            // Ordinals come from untrusted bytes: compare without arithmetic that can wrap.
+            let before = p.ordinal.saturating_sub(1);
+            if p.ordinal == 0 || entries != before || Some(head_last) != p.prev_in_record {
+                ok = false;
+                findings.push(
+                    incomplete(
+                        bundle,
+                        Some(last.seq),
+                        format!(
+                            "the record_head states {entries} entries ending at seq {}, not the {} before it in the record",
+                            head_last.0, before
+                        ),
+                    )
+                    .expected_found(before, entries),
+                );
+            }
+        }
+    }
+    let cp = proven?;
+    let all_proven = own.iter().all(|e| !unproven.contains(&e.seq));
+    (ok && all_proven).then(|| Complete {
+        record: bundle.record.clone(),
+        entries: p.ordinal,
+        head: last.seq,
+        checkpoint_size: cp.size,
+    })
+}
+
+/// The record's status as of the ledger date of its last entry in the bundle.
+fn record_status(replay: &BundleReplay<'_>) -> Option<(Status, Date)> {
+    let s = replay.state.as_ref()?;
+    let at = replay.own.last()?.recorded_at;
+    let day = replay.registry.ledger_date(at).ok()?;
+    let lawful = s.destroyed.as_ref().is_some_and(|d| d.lawful);
+    Some((s.status(day, replay.missing.0 > 0 && !lawful), day))
+}
+
+/// One of the record's entries as the completeness check needs it.
+struct OwnEntry {
+    seq: u64,
+    placement: Option<Placement>,
+    /// `(entries, last)` of a `record_head`.
+    head: Option<(u64, Seq)>,
+    recorded_at: Timestamp,
 }
 
 /// What a bundle's verdict rests on. Its proofs lead to its checkpoint (`proven`, when its
@@ -400,6 +614,8 @@ struct BundleReplay<'a> {
     missing: (u64, Option<u64>),
     /// Record entries whose payload is present: count and first seq.
     present: (u64, Option<u64>),
+    /// The record's entries that decoded, in seq order.
+    own: Vec<OwnEntry>,
 }
 
 impl<'a> BundleReplay<'a> {
@@ -417,6 +633,7 @@ impl<'a> BundleReplay<'a> {
             jobs: Vec::new(),
             missing: (0, None),
             present: (0, None),
+            own: Vec::new(),
         }
     }
 
@@ -465,6 +682,17 @@ impl<'a> BundleReplay<'a> {
                 "an entry belongs to another record, or an administration entry names a record",
             ));
             return;
+        }
+        if is_record {
+            self.own.push(OwnEntry {
+                seq,
+                placement: entry.placement,
+                head: match &ev.kind {
+                    EventKind::RecordHead { entries, last } => Some((*entries, *last)),
+                    _ => None,
+                },
+                recorded_at: entry.recorded_at,
+            });
         }
         if let Some(k) = self.registry.author_key(ev) {
             if let Some(b) = caseledger_core::event::event_bytes_in_entry(&be.entry.0) {

@@ -90,6 +90,10 @@ pub enum FindingKind {
     /// matches the ledger (the store seals every commit): appended, re-chained or restored
     /// by someone without the key, or their seals were removed. `seq` is the first.
     UnsealedTail,
+    /// An evidence bundle does not prove its record complete: an entry of the record is
+    /// missing (its ordinal is skipped), or the bundle does not end in a `record_head` that
+    /// states the entries before it.
+    BundleIncomplete,
     /// The storage engine reported corrupted data: the tree named could not be read past
     /// the last entry read intact (or the database could not be opened at all). What was
     /// not read was not verified.
@@ -150,6 +154,7 @@ impl FindingKind {
             FindingKind::NoCheckpoint => "no_checkpoint",
             FindingKind::BadInclusionProof => "bad_inclusion_proof",
             FindingKind::BundleInconsistent => "bundle_inconsistent",
+            FindingKind::BundleIncomplete => "bundle_incomplete",
             FindingKind::StorageDamaged => "storage_damaged",
             FindingKind::UnsealedTail => "unsealed_tail",
             FindingKind::ContentKeyMismatch => "content_key_mismatch",

@@ -1,14 +1,13 @@
 //! Archives, evidence bundles and retention reports, from the store-built practice ledger.
 
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
-use caseledger_core::merkle::{inclusion_proof, Sha256Hasher};
 use caseledger_core::note::NoteSigner;
 use caseledger_core::Timestamp;
 use caseledger_testkit::practice::*;
 use caseledger_testkit::tamper::*;
 use caseledger_testkit::{date, key, rid, Cast};
 use caseledger_verify::asof::verify_as_of;
-use caseledger_verify::bundle::{verify_bundle, Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
+use caseledger_verify::bundle::{verify_bundle, Bundle, BundleEntry};
 use caseledger_verify::report::{
     fingerprint, sign_report, verify_report, ReportContext, ReportError, RetentionReport, RULE_12,
     SCHEMA_V2, SELF_ATTESTED_WORDS,
@@ -22,38 +21,23 @@ fn trusted() -> Policy {
     Cast::PRACTICE.policy(vec![])
 }
 
-/// What `caseledger export --record R` writes, built here from the stored trees.
+/// What `caseledger export --record R` writes: the store appends the record's
+/// `record_head` to the practice ledger (ledger clock a second after its last entry) and
+/// proves the bundle against a fresh checkpoint. No KEK: the payloads stay encrypted.
 fn make_bundle(fx: &Fixture, record: &str) -> Bundle {
-    let items = load(fx.path());
-    let n = items.len() as u64;
-    let mem = nodes(&items);
-    let entry = |i: usize, it: &Item| BundleEntry {
-        seq: i as u64,
-        entry: Base64(it.entry.to_bytes().unwrap()),
-        payload: it.payload.clone().map(Base64),
-        key: None,
-        proof: inclusion_proof(&Sha256Hasher, &mem, i as u64, n)
-            .unwrap()
-            .into_iter()
-            .map(|h| Base64(h.0.to_vec()))
-            .collect(),
-    };
-    let mut b = Bundle {
-        format: BUNDLE_FORMAT.to_owned(),
-        origin: ORIGIN.to_owned(),
-        ledger_key: Cast::PRACTICE.verifier().to_vkey_string(),
-        checkpoint: checkpoint_note(n, root(&items, n)),
-        record: rid(record),
-        admin_entries: Vec::new(),
-        entries: Vec::new(),
-    };
-    for (i, it) in items.iter().enumerate() {
-        match &it.entry.event.event.record {
-            None => b.admin_entries.push(entry(i, it)),
-            Some(r) if r.as_str() == record => b.entries.push(entry(i, it)),
-            Some(_) => {}
-        }
-    }
+    let last = load(fx.path()).last().unwrap().entry.recorded_at;
+    let clock = caseledger_testkit::TestClock::at_time(Timestamp(last.0 + 1_000_000));
+    let ledger = caseledger_store::Ledger::open(
+        fx.path(),
+        caseledger_store::OpenOptions::default()
+            .with_clock(clock.fixed_clock())
+            .with_ledger_key(Cast::PRACTICE.ledger_key()),
+    )
+    .unwrap();
+    let b = ledger
+        .export_bundle(&rid(record), &Cast::PRACTICE.signer())
+        .unwrap();
+    ledger.close().unwrap();
     b
 }
 
@@ -121,6 +105,11 @@ fn clean_bundles_verify_and_reveal_no_other_client() {
         assert_eq!(back, b);
         let v = verify_bundle(&back, &Cast::PRACTICE.policy(vec![])).unwrap();
         assert!(v.is_clean(), "{record}: {:?}", v.findings());
+        let c = v.complete().expect("complete");
+        assert_eq!(
+            (c.entries, c.head),
+            (b.entries.len() as u64, b.entries.last().unwrap().seq)
+        );
         assert!(!v.checkpoint_key_self_attested());
         assert!(verify_bundle(&back, &Policy::default())
             .unwrap()
@@ -225,6 +214,36 @@ const BUNDLE_SCENARIOS: &[(&str, BundleTamper, K, Option<u64>)] = &[
         Some(0),
     ),
     (
+        "middle_entry_omitted",
+        |b| {
+            b.entries.retain(|e| e.seq != 20);
+            Cast::PRACTICE.policy(vec![])
+        },
+        K::BundleIncomplete,
+        Some(20),
+    ),
+    (
+        "ordinal_forged_to_the_maximum",
+        |b| {
+            // Untrusted arithmetic: a forged ordinal is a finding, never an overflow.
+            let mut e = caseledger_core::event::Entry::from_bytes(&b.entries[1].entry.0).unwrap();
+            e.placement.as_mut().unwrap().ordinal = u64::MAX;
+            b.entries[1].entry.0 = e.to_bytes().unwrap();
+            Cast::PRACTICE.policy(vec![])
+        },
+        K::BundleIncomplete,
+        Some(19),
+    ),
+    (
+        "record_head_omitted",
+        |b| {
+            b.entries.pop();
+            Cast::PRACTICE.policy(vec![])
+        },
+        K::BundleIncomplete,
+        None,
+    ),
+    (
         "other_records_entry_smuggled",
         |b| {
             let e = b.admin_entries[0].clone();
@@ -260,6 +279,28 @@ fn bundle_tamper_suite() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The gap is named: ordinal and seq; the missing head by the ordinal after the last.
+    let mut b = clean.clone();
+    b.entries.retain(|e| e.seq != 20);
+    let last = b.entries.last().unwrap().seq;
+    b.entries.pop();
+    let v = verify_bundle(&b, &Cast::PRACTICE.policy(vec![])).unwrap();
+    assert!(v.complete().is_none());
+    let text: Vec<String> = v.findings().iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter().any(|f| f.starts_with(
+            "bundle_incomplete at seq 20 (record C-C): the record's entry ordinal 2 is missing"
+        )),
+        "{text:?}"
+    );
+    let n = b.entries.len() + 1; // entries left, the omitted one in the middle
+    assert!(
+        text.iter().any(|f| f.contains(&format!(
+            "does not end in a record_head: the record's entries from ordinal {} on",
+            n + 1
+        ))),
+        "{text:?} (head was seq {last})"
+    );
     let mut b = clean;
     b.format = "caseledger-bundle/v9".into();
     assert!(matches!(

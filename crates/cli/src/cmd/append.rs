@@ -58,7 +58,10 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
             terminated_on: occurred_on,
             reason: match a.reason.as_deref() {
                 None => TerminationReason::Unstated,
-                Some(r) => TerminationReason::parse(r).map_err(|e| anyhow!("--reason: {e}"))?,
+                // The value is not quoted back: free text here may be clinical.
+                Some(r) => TerminationReason::parse(r).map_err(|_| {
+                    anyhow!("--reason: for service_terminated, one of completed, impairment, dual_relationship, other or unstated")
+                })?,
             },
         },
         Kind::Amendment => EventKind::Amendment {

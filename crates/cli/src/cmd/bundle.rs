@@ -1,14 +1,14 @@
 //! `caseledger export` (the evidence bundle of one record) and `verify --bundle`.
 
-use super::ledger_ops::open;
+use super::ledger_ops::{open, open_sealing};
 use super::ExportArgs;
 use crate::output::{finding_json, Out};
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::checkpoint::Checkpoint;
-use caseledger_core::note::Note;
+use caseledger_core::note::NoteSigner;
+use caseledger_core::record::RecordState;
 use caseledger_core::RecordId;
-use caseledger_store::{BundleCheckpoint, Durability, ExportError};
+use caseledger_store::{Durability, ExportError};
 use caseledger_verify::bundle::{verify_bundle as verify_bundle_with, Bundle, BUNDLE_FORMAT};
 use caseledger_verify::Policy;
 use serde_json::json;
@@ -18,7 +18,9 @@ use std::path::Path;
 /// Bundles larger than this are refused.
 const MAX_BUNDLE: u64 = 1 << 30;
 
-/// `caseledger export --record R --out FILE`.
+/// `caseledger export --record R --out FILE`: appends the record's `record_head`, has a
+/// checkpoint covering it, builds the bundle from the entries themselves, verifies it as an
+/// auditor would and writes it only if it proves the record complete.
 pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
     let dir = &a.ledger.ledger;
     let record = RecordId::new(a.record.as_str()).map_err(|e| anyhow!("--record: {e}"))?;
@@ -28,44 +30,94 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
             a.out.display()
         );
     }
-    let ledger = open(dir, Durability::Immediate)?;
-    // The practice's content key, when this machine has it: the bundle then carries each
-    // entry's own key (an auditor's export without keys carries ciphertext only).
-    crate::keys::KeyDir::of(a.keys.get(), &ledger)?;
+    // Before anything is appended: a bundle that cannot be written is refused first.
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            bail!("bundle {}: no such file or directory", a.out.display());
+        }
+    }
     let d = dir.display();
-    ledger
+    let no_record = || anyhow!("--record {record}: no such record in ledger {d}");
+    // Before the ledger key is read: a missing record is the error to report first. (Only a
+    // hint: the bundle itself is built from the entries, never from these rows.)
+    {
+        let ledger = open(dir, Durability::Immediate)?;
+        ledger
+            .origin()
+            .ok_or_else(|| anyhow!("ledger {d}: has no genesis"))?;
+        if ledger
+            .record_state(&record)
+            .map_err(|e| anyhow!("{e}"))?
+            .is_none()
+            && ledger
+                .record_entries(&record)
+                .map_err(|e| anyhow!("{e}"))?
+                .is_empty()
+        {
+            return Err(no_record());
+        }
+    }
+    // The ledger key seals the record_head's commit; the practice's content key, when this
+    // machine has it, lets the bundle carry each entry's own key.
+    let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let origin = ledger
         .origin()
         .ok_or_else(|| anyhow!("ledger {d}: has no genesis"))?;
-    let no_record = || anyhow!("--record {record}: no such record in ledger {d}");
-    // Before the ledger key is read: a missing record is the error to report first.
-    if ledger
-        .record_entries(&record)
-        .map_err(|e| anyhow!("{e}"))?
-        .is_empty()
-    {
-        return Err(no_record());
-    }
-    // The proofs lead to the newest seal (export signs nothing: every commit is sealed).
-    let bundle = ledger.export_bundle(&record, BundleCheckpoint::Latest).map_err(|e| match e {
-        ExportError::NoGenesis => anyhow!("ledger {d}: has no genesis"),
-        ExportError::NoSuchRecord => no_record(),
-        ExportError::NoCheckpoint => anyhow!("ledger {d}: holds no seal"),
-        ExportError::NotCovered { size } => anyhow!("ledger {d}: the newest seal (size {size}) does not cover record {record}: its last entries were imported unsealed; the next append seals them"),
-        ExportError::NoLedgerKey => anyhow!("ledger {d}: no ledger key in genesis"),
-        e => anyhow!("{e}"),
-    })?;
+    let signer = NoteSigner::new(origin.as_str(), kd.ledger_key()?)
+        .map_err(|e| anyhow!("origin {origin}: {e}"))?;
+    let bundle = ledger
+        .export_bundle(&record, &signer)
+        .map_err(|e| match e {
+            ExportError::NoGenesis => anyhow!("ledger {d}: has no genesis"),
+            ExportError::NoSuchRecord => no_record(),
+            ExportError::NoLedgerKey => anyhow!("ledger {d}: no ledger key in genesis"),
+            ExportError::WrongLedgerKey => anyhow!(
+                "ledger {d}: {} is not the ledger key named in genesis",
+                kd.ledger_key_path().display()
+            ),
+            e => anyhow!("ledger {d}: record {record}: {e}"),
+        })?;
+    // Checked as an auditor holding the ledger key would, before a byte is written.
+    let policy = Policy {
+        trusted_keys: vec![signer.verifier()],
+        expected_origin: Some(origin.as_str().to_owned()),
+        ..Policy::default()
+    };
+    let v = verify_bundle_with(&bundle, &policy).map_err(|e| anyhow!("bundle: {e}"))?;
+    let complete = match (v.complete(), v.findings()) {
+        (Some(c), []) => c.clone(),
+        (_, findings) => {
+            let named: Vec<String> = findings.iter().map(ToString::to_string).collect();
+            bail!(
+                "bundle {} not written: the bundle of record {record} does not verify ({} finding(s)): {}",
+                a.out.display(),
+                findings.len(),
+                if named.is_empty() {
+                    "it does not prove the record complete".to_owned()
+                } else {
+                    named.join("; ")
+                }
+            );
+        }
+    };
     let n = bundle.entries.len();
-    // The size the proofs lead to, from the checkpoint the store just put in the bundle.
-    let size = Note::parse(bundle.checkpoint.as_bytes())
-        .map_err(|e| anyhow!("checkpoint: {e}"))
-        .and_then(|n| Checkpoint::parse_body(n.text()).map_err(|e| anyhow!("checkpoint: {e}")))?
-        .size;
+    let size = complete.checkpoint_size;
     let bytes = bundle.to_json().map_err(|e| anyhow!("{e}"))?;
     crate::io::write_new(&a.out, &bytes, "bundle")?;
     if out.json {
-        out.json_data(&json!({ "bundle": a.out.display().to_string(), "record": record.as_str(), "entries": n, "checkpoint_size": size }))?;
+        out.json_data(&json!({
+            "bundle": a.out.display().to_string(),
+            "record": record.as_str(),
+            "entries": n,
+            "record_head_seq": complete.head,
+            "complete": complete.to_string(),
+            "checkpoint_size": size,
+        }))?;
     } else {
-        out.say(format!("wrote evidence bundle {} for record {record}: {n} entries, proofs against checkpoint size {size}", a.out.display()));
+        out.say(format!(
+            "wrote evidence bundle {} for record {record}: {n} entries, {complete}, proofs against checkpoint size {size}",
+            a.out.display()
+        ));
     }
     Ok(Outcome::Ok)
 }
@@ -108,7 +160,16 @@ pub(crate) fn verify_bundle(
             "entries": v.entries(),
             "checkpoint_size": cp.as_ref().map(|c| c.0),
             "checkpoint_key_self_attested": v.checkpoint_key_self_attested(),
-            "status": v.state().map(|s| format!("{:?}", s.service)),
+            "complete": v.complete().map(|c| json!({
+                "entries": c.entries,
+                "record_head_seq": c.head,
+                "checkpoint_size": c.checkpoint_size,
+                "text": c.to_string(),
+            })),
+            "status": v.status().map(|(st, _)| st.name()),
+            "status_as_of": v.status().map(|(_, day)| day.to_string()),
+            "retained_until": v.state().and_then(|s| s.retained_until()).map(|d| d.to_string()),
+            "lawful_from": v.state().and_then(|s| s.lawful_from()).map(|d| d.to_string()),
             "findings": v.findings().iter().map(finding_json).collect::<Vec<_>>(),
         }))?;
     } else {
@@ -125,12 +186,31 @@ pub(crate) fn verify_bundle(
         if let Some((size, _)) = cp {
             text.push_str(&format!("checkpoint: size {size}\n"));
         }
+        match v.complete() {
+            Some(c) => text.push_str(&format!("{c}\n")),
+            None => text.push_str("complete: NOT proven (see the findings)\n"),
+        }
+        if let Some((st, day)) = v.status() {
+            let dash = |d: Option<caseledger_core::Date>| {
+                d.map_or_else(|| "-".to_owned(), |d| d.to_string())
+            };
+            let s = v.state();
+            text.push_str(&format!(
+                "status: {} (as of {day}, the record's last entry in the bundle)\nretained until: {}\nlawful from: {}\n",
+                st.name(),
+                dash(s.and_then(RecordState::retained_until)),
+                dash(s.and_then(RecordState::lawful_from)),
+            ));
+        }
         text.push_str(&format!("anchor: {}\n", v.anchor().line()));
         out.data(&text)?;
     }
     Ok(crate::output::print_verdict(
         &format!("bundle {p}"),
-        &format!("record {}, {} entries", v.record(), v.entries()),
+        &v.complete().map_or_else(
+            || format!("record {}, {} entries", v.record(), v.entries()),
+            ToString::to_string,
+        ),
         v.findings().len(),
         v.anchor(),
         require_anchor,

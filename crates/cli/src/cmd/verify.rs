@@ -357,7 +357,8 @@ mod tests {
         let now = Arc::new(AtomicI64::new(start));
         let clock = now.clone();
         let open = OpenOptions::default()
-            .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst))));
+            .with_clock(Arc::new(move || Timestamp(clock.load(Ordering::SeqCst))))
+            .with_ledger_key(SigningKey::from_seed(&[2; 32]));
         let origin = "example.org/clock";
         let l = Ledger::create(
             &path,
