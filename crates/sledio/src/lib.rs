@@ -35,6 +35,9 @@
 //! drop(db);
 //! ```
 
+pub mod inspect;
+pub mod snapshot;
+
 use caseledger_core::layout::LOCK_FILE;
 use fs2::FileExt;
 use std::fs::File;

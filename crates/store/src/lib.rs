@@ -5,7 +5,8 @@
 //!   concurrent appenders), query entries, payloads (commitment re-checked on read) and
 //!   records, prove inclusion and consistency, sign checkpoints and store cosignatures,
 //!   export and import the engine-independent archive, export one record's evidence
-//!   bundle ([`Ledger::export_bundle`]).
+//!   bundle ([`Ledger::export_bundle`]), take a consistent snapshot of the directory while
+//!   appends run ([`Ledger::snapshot`]).
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
 //!   `checkpoints.log` framing (re-exported from `caseledger_core::layout`, the source of
 //!   docs/FORMAT.md's storage section).
@@ -34,6 +35,7 @@ pub mod ledger;
 mod open;
 mod query;
 mod sigs;
+mod snapshot;
 mod types;
 mod upper;
 
@@ -41,6 +43,7 @@ pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
 pub use export::{BundleCheckpoint, ExportError};
 pub use ledger::Ledger;
+pub use snapshot::SnapshotTaken;
 pub use types::{
     system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Stats,
 };

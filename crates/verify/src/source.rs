@@ -386,6 +386,30 @@ fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T,
     catch_unwind(AssertUnwindSafe(f)).map_err(|_panic| VerifyError::StorageCorrupt(what()))
 }
 
+/// Whether the files of `sled_dir` cannot be one moment's state (a raw copy taken while
+/// sled wrote them): what shows it, if so. See `caseledger_sledio::inspect`.
+fn torn(sled_dir: &Path) -> Option<String> {
+    caseledger_sledio::inspect::inspect(sled_dir)
+        .ok()?
+        .tear()
+        .map(|t| t.to_string())
+}
+
+/// The largest tree size a complete note of `<dir>/checkpoints.log` names (signatures
+/// unchecked: this only decides whether the directory held entries).
+fn logged_size(dir: &Path) -> Option<u64> {
+    let bytes = std::fs::read(dir.join(crate::checkpoints_log::FILE_NAME)).ok()?;
+    crate::checkpoints_log::parse(&bytes)
+        .iter()
+        .filter_map(|n| {
+            let note = caseledger_core::note::Note::parse(n).ok()?;
+            caseledger_core::checkpoint::Checkpoint::parse_body(note.text())
+                .ok()
+                .map(|c| c.size)
+        })
+        .max()
+}
+
 /// sled's page cache for a verification: the replay reads every entry once, in order, so
 /// a large cache buys nothing and sled's default (1 GiB) grows with what is read.
 const SLED_CACHE_BYTES: u64 = 8 << 20;
@@ -431,7 +455,9 @@ impl SledSource {
     /// in messages and holds the lock. The error says whether it failed as read-only
     /// storage does.
     fn open_at(dir: &Path, data: &Path) -> Result<SledSource, (VerifyError, bool)> {
-        use caseledger_core::layout::{SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_PAYLOADS};
+        use caseledger_core::layout::{
+            SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_META, TREE_PAYLOADS,
+        };
         use caseledger_sledio::OpenError;
         let sled_dir = data.join(SLED_DIR);
         let opening = || format!("opening {}", dir.join(SLED_DIR).display());
@@ -460,10 +486,31 @@ impl SledSource {
             _lock: lock,
             copy: None,
         };
+        // A snapshot is one moment's state by construction: whatever sled makes of it is
+        // judged. Any other directory may be a raw copy taken mid-write (see
+        // `inconsistent_copy`).
+        let snapshot = caseledger_sledio::snapshot::is_snapshot(dir);
+        let inconsistent = |why: String| {
+            (
+                VerifyError::InconsistentCopy {
+                    dir: dir.to_path_buf(),
+                    why,
+                },
+                false,
+            )
+        };
         match caseledger_sledio::open_db(&sled_dir, |c| c.cache_capacity(SLED_CACHE_BYTES)) {
             // From here on `src` owns the database: an early return closes it under its guard.
             Ok(db) => src.db = Some(db),
+            Err(OpenError::Panicked) if !snapshot => {
+                return Err(inconsistent(
+                    "sled crashed recovering these files".to_owned(),
+                ))
+            }
             Err(OpenError::Sled(sled::Error::Corruption { .. })) => {
+                if let Some(tear) = (!snapshot).then(|| torn(&sled_dir)).flatten() {
+                    return Err(inconsistent(tear));
+                }
                 src.set_damage(StorageDamage {
                     tree: None,
                     last_good: None,
@@ -493,15 +540,30 @@ impl SledSource {
                         Err(e) => Err(io_err(format!("opening tree {name}"), e)),
                     }
                 };
+                let ledger_trees = [TREE_ENTRIES, TREE_META, TREE_CHECKPOINTS]
+                    .iter()
+                    .any(|t| names.iter().any(|n| n.as_ref() == t.as_bytes()));
                 Ok::<_, VerifyError>((
-                    open(TREE_ENTRIES)?,
-                    open(TREE_PAYLOADS)?,
-                    open(TREE_CHECKPOINTS)?,
+                    (
+                        open(TREE_ENTRIES)?,
+                        open(TREE_PAYLOADS)?,
+                        open(TREE_CHECKPOINTS)?,
+                    ),
+                    ledger_trees,
                 ))
             })
             .map_err(|e| (e, false))?
             .map_err(|e| (e, false))?;
+        let (trees, ledger_trees) = trees;
         (src.entries, src.payloads, src.checkpoints) = trees;
+        if !snapshot && !ledger_trees {
+            if let Some(named) = logged_size(data).filter(|&n| n > 0) {
+                return Err(inconsistent(format!(
+                    "sled recovered an empty database from these files, without the ledger's \
+                     trees, but checkpoints.log names {named} entries"
+                )));
+            }
+        }
         Ok(src)
     }
 
