@@ -21,7 +21,6 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-
 /// The manifest file a snapshot carries, beside `sled/`.
 pub const MANIFEST: &str = "SNAPSHOT";
 /// The manifest's first line.
@@ -270,7 +269,11 @@ mod tests {
         }
         let db = crate::open_db(&to.join(SLED_DIR), |c| c).unwrap();
         assert_eq!(
-            db.open_tree("entries").unwrap().get(b"k").unwrap().as_deref(),
+            db.open_tree("entries")
+                .unwrap()
+                .get(b"k")
+                .unwrap()
+                .as_deref(),
             Some(&b"v"[..])
         );
         // Not into a directory that holds something.

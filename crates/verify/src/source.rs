@@ -433,6 +433,17 @@ impl SledSource {
         if !dir.is_dir() || !sled_dir.is_dir() {
             return Err(VerifyError::NotFound(dir.to_path_buf()));
         }
+        // Files from different moments are refused before sled opens them: its recovery
+        // would rewrite them (a new snapshot, zeroed segments) into what could then look
+        // like a shorter, consistent ledger.
+        if !caseledger_sledio::snapshot::is_snapshot(dir) {
+            if let Some(why) = torn(&sled_dir) {
+                return Err(VerifyError::InconsistentCopy {
+                    dir: dir.to_path_buf(),
+                    why,
+                });
+            }
+        }
         let copy = match mode {
             OpenMode::Copy => true,
             OpenMode::Auto => probe_read_only(dir, &sled_dir),
@@ -508,9 +519,6 @@ impl SledSource {
                 ))
             }
             Err(OpenError::Sled(sled::Error::Corruption { .. })) => {
-                if let Some(tear) = (!snapshot).then(|| torn(&sled_dir)).flatten() {
-                    return Err(inconsistent(tear));
-                }
                 src.set_damage(StorageDamage {
                     tree: None,
                     last_good: None,

@@ -30,7 +30,10 @@ pub(crate) fn run(a: SnapshotArgs, out: &Out) -> Result<Outcome> {
             dir.display()
         ),
         OpenError::Io { path, source } if source.kind() == std::io::ErrorKind::AlreadyExists => {
-            anyhow!("snapshot {}: not empty; give a new or empty directory", path.display())
+            anyhow!(
+                "snapshot {}: not empty; give a new or empty directory",
+                path.display()
+            )
         }
         OpenError::Io { path, source } => anyhow!(
             "snapshot {to}: {}: {}",
