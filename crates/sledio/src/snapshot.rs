@@ -190,6 +190,17 @@ pub fn copy_at_rest(dir: &Path, to: &Path) -> Result<Taken, OpenError> {
 }
 
 fn copy_locked(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenError> {
+    let taken = copy_files(dir, sled_dir, to)?;
+    write_private_file(&to.join(LOCK_FILE), b"")?;
+    write_manifest(to, Method::CopyAtRest, now_unix())?;
+    Ok(taken)
+}
+
+/// Copies `<dir>/sled` (as `sled_dir`) and `<dir>/checkpoints.log` into the existing
+/// directory `to`, files 0600, under the ledger's shared lock and sled's lock on
+/// `sled/db`, released when the files are copied. No manifest: what a verifier's private
+/// copy of evidence needs ([`copy_at_rest`] adds the manifest).
+pub fn copy_files(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenError> {
     let lock = crate::lock_shared(dir)?;
     let started = Instant::now();
     let sled_lock = lock_sled_db(sled_dir)?;
@@ -205,10 +216,10 @@ fn copy_locked(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenErro
     }
     drop(sled_lock);
     drop(lock);
-    let blocked = started.elapsed();
-    write_private_file(&to.join(LOCK_FILE), b"")?;
-    write_manifest(to, Method::CopyAtRest, now_unix())?;
-    Ok(Taken { bytes, blocked })
+    Ok(Taken {
+        bytes,
+        blocked: started.elapsed(),
+    })
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<u64, OpenError> {
