@@ -18,6 +18,12 @@
 //!   [`remove_stale_snapshots`] deletes it, but only while holding sled's exclusive lock on
 //!   `sled/db`, so that no live sled instance can be writing it.
 //!
+//! Two more things both sides need: [`snapshot`] copies a ledger no process holds, under
+//! its locks, and marks the copy as a snapshot (the store's `Ledger::snapshot` writes the
+//! same manifest); [`inspect`] reads sled's file headers to tell whether a raw directory
+//! copy holds files from different moments (the verifier then calls it an inconsistent
+//! copy rather than judging it).
+//!
 //! sled can also panic on damaged storage; [`open_db`] turns that into
 //! [`OpenError::Panicked`] (the panic message is dropped: sled may format stored values,
 //! clinical content, into it).
