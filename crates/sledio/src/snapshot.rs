@@ -112,7 +112,8 @@ pub fn sync_dir(path: &Path) -> Result<(), OpenError> {
         .map_err(|e| io(path, e))
 }
 
-/// Copies `from` to the new file `to` (0600), fsynced; returns the bytes copied.
+/// Copies `from` to the new file `to` (0600), not yet fsynced (see [`copy_files`]);
+/// returns the bytes copied.
 fn copy_private(from: &Path, to: &Path) -> Result<u64, OpenError> {
     let mut src = File::open(from).map_err(|e| io(from, e))?;
     let mut dst = std::fs::OpenOptions::new()
@@ -121,9 +122,22 @@ fn copy_private(from: &Path, to: &Path) -> Result<u64, OpenError> {
         .mode(0o600)
         .open(to)
         .map_err(|e| io(to, e))?;
-    let n = std::io::copy(&mut src, &mut dst).map_err(|e| io(to, e))?;
-    dst.sync_all().map_err(|e| io(to, e))?;
-    Ok(n)
+    std::io::copy(&mut src, &mut dst).map_err(|e| io(to, e))
+}
+
+/// fsyncs every file and directory under `dir`, and `dir`.
+fn sync_tree(dir: &Path) -> Result<(), OpenError> {
+    for item in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let path = item.map_err(|e| io(dir, e))?.path();
+        if path.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io(&path, e))?;
+        }
+    }
+    sync_dir(dir)
 }
 
 /// Writes the manifest into the snapshot directory `to` (the last file of a snapshot).
@@ -190,7 +204,7 @@ pub fn copy_at_rest(dir: &Path, to: &Path) -> Result<Taken, OpenError> {
 }
 
 fn copy_locked(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenError> {
-    let taken = copy_files(dir, sled_dir, to)?;
+    let taken = copy_files(dir, sled_dir, to, true)?;
     write_private_file(&to.join(LOCK_FILE), b"")?;
     write_manifest(to, Method::CopyAtRest, now_unix())?;
     Ok(taken)
@@ -198,9 +212,15 @@ fn copy_locked(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenErro
 
 /// Copies `<dir>/sled` (as `sled_dir`) and `<dir>/checkpoints.log` into the existing
 /// directory `to`, files 0600, under the ledger's shared lock and sled's lock on
-/// `sled/db`, released when the files are copied. No manifest: what a verifier's private
-/// copy of evidence needs ([`copy_at_rest`] adds the manifest).
-pub fn copy_files(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenError> {
+/// `sled/db`, released as soon as the files are copied; with `durable`, the copy is then
+/// fsynced (outside the locks: writers wait only for the copying). No manifest: what a
+/// verifier's private copy of evidence needs ([`copy_at_rest`] adds the manifest).
+pub fn copy_files(
+    dir: &Path,
+    sled_dir: &Path,
+    to: &Path,
+    durable: bool,
+) -> Result<Taken, OpenError> {
     let lock = crate::lock_shared(dir)?;
     let started = Instant::now();
     let sled_lock = lock_sled_db(sled_dir)?;
@@ -216,10 +236,11 @@ pub fn copy_files(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenE
     }
     drop(sled_lock);
     drop(lock);
-    Ok(Taken {
-        bytes,
-        blocked: started.elapsed(),
-    })
+    let blocked = started.elapsed();
+    if durable {
+        sync_tree(to)?;
+    }
+    Ok(Taken { bytes, blocked })
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<u64, OpenError> {
@@ -241,7 +262,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<u64, OpenError> {
             }
         }
     }
-    sync_dir(to)?;
     Ok(bytes)
 }
 
