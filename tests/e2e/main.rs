@@ -28,6 +28,8 @@
 //!   `destroy --all-eligible`.
 //! * [`storage`]: corrupted sled storage is a `storage_damaged` finding; `verify --read-only`
 //!   verifies a private copy and writes nothing.
+//! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
+//!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
 
 mod anchor;
 mod bundles;
@@ -42,6 +44,7 @@ mod report_asof;
 mod report_html;
 mod retention_rules;
 mod seals;
+mod snapshot;
 mod status;
 mod storage;
 mod tamper;

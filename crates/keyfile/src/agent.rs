@@ -10,6 +10,7 @@
 //! a plain Ed25519 signature over the data sent, which [`AgentSigner::sign`] checks
 //! against the key before returning it.
 
+pub use crate::signer::AgentError;
 use crate::signer::{SignError, Signer};
 use caseledger_core::keys::SSH_ED25519;
 use caseledger_core::{PublicKey, SignatureBytes};
@@ -27,34 +28,6 @@ const SSH_AGENTC_SIGN_REQUEST: u8 = 13;
 const SSH_AGENT_SIGN_RESPONSE: u8 = 14;
 /// An agent reply larger than this is refused (a few hundred keys' worth).
 const MAX_REPLY: u32 = 256 * 1024;
-
-/// Why the agent could not sign.
-#[derive(Debug, thiserror::Error)]
-pub enum AgentError {
-    /// `SSH_AUTH_SOCK` is not set.
-    #[error("ssh-agent: SSH_AUTH_SOCK is not set (start ssh-agent and ssh-add the key)")]
-    NoSocket,
-    /// The socket could not be reached or the exchange failed.
-    #[error("ssh-agent at {}: {source}", socket.display())]
-    Io {
-        /// The socket path.
-        socket: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The agent answered something the protocol does not allow.
-    #[error("ssh-agent: malformed reply ({0})")]
-    Protocol(&'static str),
-    /// The agent does not hold the wanted key.
-    #[error("ssh-agent holds no Ed25519 key {0} (ssh-add it)")]
-    KeyNotFound(String),
-    /// The agent refused to sign (locked, confirmation denied, key removed).
-    #[error("ssh-agent refused to sign with key {0}")]
-    Refused(String),
-    /// The agent's signature does not verify under the key asked for.
-    #[error("ssh-agent returned a signature that does not verify under key {0}")]
-    BadSignature(String),
-}
 
 fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);

@@ -22,7 +22,7 @@ use caseledger_core::{PublicKey, SignatureBytes};
 pub enum SignError {
     /// ssh-agent could not be reached or refused (its reason).
     #[error(transparent)]
-    Agent(#[from] crate::agent::AgentError),
+    Agent(#[from] AgentError),
     /// The SSHSIG layer refused (an empty namespace).
     #[error(transparent)]
     SshSig(#[from] SshSigError),
@@ -57,4 +57,32 @@ impl Signer for SigningKey {
     fn sign(&self, msg: &[u8]) -> Result<SignatureBytes, SignError> {
         Ok(SigningKey::sign(self, msg))
     }
+}
+
+/// Why the agent could not sign.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// `SSH_AUTH_SOCK` is not set.
+    #[error("ssh-agent: SSH_AUTH_SOCK is not set (start ssh-agent and ssh-add the key)")]
+    NoSocket,
+    /// The socket could not be reached or the exchange failed.
+    #[error("ssh-agent at {}: {source}", socket.display())]
+    Io {
+        /// The socket path.
+        socket: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The agent answered something the protocol does not allow.
+    #[error("ssh-agent: malformed reply ({0})")]
+    Protocol(&'static str),
+    /// The agent does not hold the wanted key.
+    #[error("ssh-agent holds no Ed25519 key {0} (ssh-add it)")]
+    KeyNotFound(String),
+    /// The agent refused to sign (locked, confirmation denied, key removed).
+    #[error("ssh-agent refused to sign with key {0}")]
+    Refused(String),
+    /// The agent's signature does not verify under the key asked for.
+    #[error("ssh-agent returned a signature that does not verify under key {0}")]
+    BadSignature(String),
 }

@@ -24,6 +24,12 @@
 //!   so [`NewFileModes`] gives the files sled made during a session the mode of
 //!   `sled/db`: a private ledger stays private, an evidence copy keeps the modes it had.
 //!
+//! Two more things both sides need: [`snapshot`] copies a ledger no process holds, under
+//! its locks, and marks the copy as a snapshot (the store's `Ledger::snapshot` writes the
+//! same manifest); [`inspect`] reads sled's file headers to tell whether a raw directory
+//! copy holds files from different moments (the verifier then calls it an inconsistent
+//! copy rather than judging it).
+//!
 //! sled can also panic on damaged storage; [`open_db`] turns that into
 //! [`OpenError::Panicked`] (the panic message is dropped: sled may format stored values,
 //! clinical content, into it).
@@ -40,6 +46,9 @@
 //! let db = caseledger_sledio::open_db(&sled_dir, |c| c.create_new(true)).unwrap();
 //! drop(db);
 //! ```
+
+pub mod inspect;
+pub mod snapshot;
 
 use caseledger_core::layout::LOCK_FILE;
 use fs2::FileExt;

@@ -7,7 +7,8 @@
 //!   the ledger key the store is opened with, returned in each [`Receipt`]; see
 //!   [`checkpoints`]) and store cosignatures,
 //!   export and import the engine-independent archive, export one record's evidence
-//!   bundle ([`Ledger::export_bundle`]).
+//!   bundle ([`Ledger::export_bundle`]), take a consistent snapshot of the directory while
+//!   appends run ([`Ledger::snapshot`]).
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
 //!   `checkpoints.log` framing (re-exported from `caseledger_core::layout`, the source of
 //!   docs/FORMAT.md's storage section).
@@ -41,6 +42,7 @@ pub mod ledger;
 mod open;
 mod query;
 mod sigs;
+mod snapshot;
 mod types;
 mod upper;
 
@@ -49,6 +51,7 @@ pub use error::{BatchError, Result, StoreError};
 pub use export::ExportError;
 pub use group::RequestKey;
 pub use ledger::Ledger;
+pub use snapshot::SnapshotTaken;
 pub use types::{
     system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,
 };

@@ -158,9 +158,9 @@ impl ClockWatch {
                         format!(
                             "destruction at seq {} was recorded at {} with a clock running ahead: clock_corrected at seq {} set the ledger clock back to {}; judged on the corrected date {date}: {v}",
                             p.seq.0,
-                            crate::report::instant(p.recorded_at),
+                            instant(p.recorded_at),
                             seq.0,
-                            crate::report::instant(recorded_at),
+                            instant(recorded_at),
                         ),
                     )
                     .expected_found(
@@ -184,15 +184,27 @@ impl ClockWatch {
                 format!(
                     "{count} entr{} recorded after the verifier's clock ({}) plus the ledger's skew of {} s, the latest at {}: the ledger claims a time in the verifier's future",
                     if count == 1 { "y is" } else { "ies are" },
-                    crate::report::instant(self.now),
+                    instant(self.now),
                     registry.settings.clock_skew_secs,
-                    crate::report::instant(latest),
+                    instant(latest),
                 ),
             )
             .expected_found(
-                format!("recorded_at at most {}", crate::report::instant(self.now)),
-                crate::report::instant(latest),
+                format!("recorded_at at most {}", instant(self.now)),
+                instant(latest),
             ),
         )
     }
+}
+
+/// An instant as RFC 3339 UTC, to the second (rounded down).
+pub fn instant(t: Timestamp) -> String {
+    let secs = t.micros().div_euclid(1_000_000);
+    exact(Timestamp(secs.saturating_mul(1_000_000)))
+}
+
+/// An instant as RFC 3339 UTC, to the microsecond (the ledger clock's precision).
+pub fn exact(t: Timestamp) -> String {
+    t.to_jiff()
+        .map_or_else(|_| format!("@{}us", t.micros()), |j| j.to_string())
 }

@@ -192,8 +192,22 @@ pub enum VerifyError {
     /// being done, and where): its files are damaged, or were copied while a writer ran.
     /// Nothing was concluded. The panic's own message is not kept: sled may quote stored
     /// values in it, which can be clinical content.
-    #[error("the ledger's storage is damaged: sled failed while {0}; verify a copy taken while no writer ran, or an archive")]
+    #[error("the ledger's storage is damaged: sled failed while {0}; take a snapshot with `caseledger snapshot` and verify it, or verify an archive")]
     StorageCorrupt(String),
+    /// The directory is not one moment's state of a ledger: sled cannot recover a ledger
+    /// from its files (it crashed recovering them, recovered an empty database although
+    /// `checkpoints.log` names entries, or its files are from different moments), and it
+    /// is not a snapshot. A raw copy taken while the ledger was written looks like this;
+    /// so do files damaged past sled's recovery. Nothing was concluded, for or against
+    /// the ledger: it is not a finding and not a verdict. The auditor takes a snapshot
+    /// (`caseledger snapshot`), in which the same state is a finding.
+    #[error("{}: inconsistent copy: take a snapshot with `caseledger snapshot` and verify the snapshot ({why}). Nothing was concluded, for or against the ledger", dir.display())]
+    InconsistentCopy {
+        /// The directory.
+        dir: PathBuf,
+        /// What shows it.
+        why: String,
+    },
     /// The archive file is damaged or not an archive.
     #[error("archive {}: {message}", path.display())]
     Archive {

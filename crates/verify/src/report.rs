@@ -98,17 +98,7 @@ pub fn fingerprint(key: &PublicKey) -> String {
     )
 }
 
-/// An instant as RFC 3339 UTC, to the second (rounded down).
-pub fn instant(t: Timestamp) -> String {
-    let secs = t.micros().div_euclid(1_000_000);
-    exact(Timestamp(secs.saturating_mul(1_000_000)))
-}
-
-/// An instant as RFC 3339 UTC, to the microsecond (the ledger clock's precision).
-fn exact(t: Timestamp) -> String {
-    t.to_jiff()
-        .map_or_else(|_| format!("@{}us", t.micros()), |j| j.to_string())
-}
+pub use crate::clock::{exact, instant};
 
 /// Who signed the report.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -285,56 +285,44 @@ fn probe_read_only(dir: &Path, sled_dir: &Path) -> bool {
 }
 
 /// Copies `<dir>/sled` and `<dir>/checkpoints.log` into a new private temporary directory
-/// (mode 0700), reading the evidence only.
+/// (mode 0700), reading the evidence only, under the ledger's shared lock and sled's lock
+/// on `sled/db` (`caseledger_sledio::snapshot::copy_files`): no writer runs while the files
+/// are copied, and the locks are released before the copy is verified.
 fn copy_evidence(dir: &Path, sled_dir: &Path) -> Result<tempfile::TempDir, VerifyError> {
+    use caseledger_sledio::OpenError;
     let copy = tempfile::Builder::new()
         .prefix("caseledger-verify-")
         .tempdir()
         .map_err(|e| io_err("creating a private directory for the copy", e))?;
-    copy_tree(
-        sled_dir,
-        &copy.path().join(caseledger_core::layout::SLED_DIR),
+    // A private copy deleted after the run: no fsync.
+    caseledger_sledio::snapshot::copy_files(dir, sled_dir, copy.path(), false).map_err(
+        |e| match e {
+            OpenError::InUse => VerifyError::InUse(dir.to_path_buf()),
+            OpenError::Io { path, source } => io_err(format!("copying {}", path.display()), source),
+            other => io_err(format!("copying {}", dir.display()), other),
+        },
     )?;
-    let log = dir.join(crate::checkpoints_log::FILE_NAME);
-    match std::fs::copy(&log, copy.path().join(crate::checkpoints_log::FILE_NAME)) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(format!("copying {}", log.display()), e)),
-    }
     Ok(copy)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<(), VerifyError> {
-    std::fs::create_dir_all(to).map_err(|e| io_err(format!("creating {}", to.display()), e))?;
-    let listing =
-        std::fs::read_dir(from).map_err(|e| io_err(format!("reading {}", from.display()), e))?;
-    for item in listing {
-        let item = item.map_err(|e| io_err(format!("reading {}", from.display()), e))?;
-        let kind = item
-            .file_type()
-            .map_err(|e| io_err(format!("reading {}", item.path().display()), e))?;
-        let target = to.join(item.file_name());
-        if kind.is_dir() {
-            copy_tree(&item.path(), &target)?;
-        } else if kind.is_file() {
-            std::fs::copy(item.path(), &target)
-                .map_err(|e| io_err(format!("copying {}", item.path().display()), e))?;
-        }
-    }
-    Ok(())
 }
 
 /// The sled trees of a ledger directory, opened for reading.
 ///
 /// sled 0.34 has no read-only mode: the database is opened normally and never written
-/// through (no tree is created: only existing trees are opened). While the source lives it
-/// holds a shared lock on `<DIR>/lock` (when that file exists), so a running writer makes
-/// opening fail with [`VerifyError::InUse`] instead of reading a ledger mid-write.
+/// through (no tree is created: only existing trees are opened). While a source reading a
+/// directory in place lives it holds a shared lock on `<DIR>/lock` (when that file exists),
+/// so a running writer makes opening fail with [`VerifyError::InUse`] instead of reading a
+/// ledger mid-write, and a writer that opens meanwhile waits, then is refused.
+///
+/// A directory that is not a snapshot (`caseledger_sledio::snapshot`) and whose sled files
+/// cannot be one moment's state is refused before sled opens it, as
+/// [`VerifyError::InconsistentCopy`]; so is one from which sled recovers nothing of the
+/// ledger while `checkpoints.log` names entries, or on which sled's recovery panics
+/// (docs/THREAT-MODEL.md, row 30). A snapshot is judged whatever it holds.
 ///
 /// Opening removes stale `sled/snap.*.generating` files first (sled 0.34.7 would read a
-/// never-completed snapshot as corruption; see docs/THREAT-MODEL.md, row 17). sled itself can panic on damaged storage (for instance on
-/// a directory copied while a writer ran): every call into sled here (open, iteration,
-/// reads, close) runs under [`std::panic::catch_unwind`], and a panic becomes
+/// never-completed snapshot as corruption; see docs/THREAT-MODEL.md, row 17). sled itself
+/// can panic on damaged storage: every call into sled here (open, iteration, reads, close)
+/// runs under [`std::panic::catch_unwind`], and a panic becomes
 /// [`VerifyError::StorageCorrupt`]; after one, every further read of this source fails the
 /// same way (sled's state is no longer trusted).
 ///
@@ -345,8 +333,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), VerifyError> {
 /// Read-only evidence (a read-only file system, a directory without write permission, or
 /// [`OpenMode::Copy`]) is verified through a private copy: sled writes on open, so the
 /// `sled/` directory and `checkpoints.log` are copied into a temporary directory (0700,
-/// one ledger's size of disk), which is opened instead and deleted when the source drops.
-/// The evidence directory is only read.
+/// one ledger's size of disk), under the ledger's locks, which are released once the files
+/// are copied; the copy is opened instead and deleted when the source drops. The evidence
+/// directory is only read, and a live ledger is locked only while it is copied.
 pub struct SledSource {
     dir: PathBuf,
     /// Where the data is read from: `dir`, or the private copy.
@@ -405,6 +394,30 @@ fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> T) -> Result<T,
     catch_unwind(AssertUnwindSafe(f)).map_err(|_panic| VerifyError::StorageCorrupt(what()))
 }
 
+/// Whether the files of `sled_dir` cannot be one moment's state (a raw copy taken while
+/// sled wrote them): what shows it, if so. See `caseledger_sledio::inspect`.
+fn torn(sled_dir: &Path) -> Option<String> {
+    caseledger_sledio::inspect::inspect(sled_dir)
+        .ok()?
+        .tear()
+        .map(|t| t.to_string())
+}
+
+/// The largest tree size a complete note of `<dir>/checkpoints.log` names (signatures
+/// unchecked: this only decides whether the directory held entries).
+fn logged_size(dir: &Path) -> Option<u64> {
+    let bytes = std::fs::read(dir.join(crate::checkpoints_log::FILE_NAME)).ok()?;
+    crate::checkpoints_log::parse(&bytes)
+        .iter()
+        .filter_map(|n| {
+            let note = caseledger_core::note::Note::parse(n).ok()?;
+            caseledger_core::checkpoint::Checkpoint::parse_body(note.text())
+                .ok()
+                .map(|c| c.size)
+        })
+        .max()
+}
+
 /// sled's page cache for a verification: the replay reads every entry once, in order, so
 /// a large cache buys nothing and sled's default (1 GiB) grows with what is read.
 const SLED_CACHE_BYTES: u64 = 8 << 20;
@@ -428,6 +441,17 @@ impl SledSource {
         if !dir.is_dir() || !sled_dir.is_dir() {
             return Err(VerifyError::NotFound(dir.to_path_buf()));
         }
+        // Files from different moments are refused before sled opens them: its recovery
+        // would rewrite them (a new snapshot, zeroed segments) into what could then look
+        // like a shorter, consistent ledger.
+        if !caseledger_sledio::snapshot::is_snapshot(dir) {
+            if let Some(why) = torn(&sled_dir) {
+                return Err(VerifyError::InconsistentCopy {
+                    dir: dir.to_path_buf(),
+                    why,
+                });
+            }
+        }
         let copy = match mode {
             OpenMode::Copy => true,
             OpenMode::Auto => probe_read_only(dir, &sled_dir),
@@ -450,7 +474,9 @@ impl SledSource {
     /// in messages and holds the lock. The error says whether it failed as read-only
     /// storage does.
     fn open_at(dir: &Path, data: &Path) -> Result<SledSource, (VerifyError, bool)> {
-        use caseledger_core::layout::{SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_PAYLOADS};
+        use caseledger_core::layout::{
+            SLED_DIR, TREE_CHECKPOINTS, TREE_ENTRIES, TREE_META, TREE_PAYLOADS,
+        };
         use caseledger_sledio::OpenError;
         let sled_dir = data.join(SLED_DIR);
         let opening = || format!("opening {}", dir.join(SLED_DIR).display());
@@ -466,7 +492,12 @@ impl SledSource {
         // The same lock discipline and sled workarounds as the store (caseledger-sledio):
         // a shared lock on `<dir>/lock` (taken by reading it: nothing is written), stale
         // snapshots removed, sled's lock waited for.
-        let lock = caseledger_sledio::lock_shared(dir).map_err(open_error)?;
+        // A private copy was taken under the lock; reading it needs none.
+        let lock = if data == dir {
+            caseledger_sledio::lock_shared(dir).map_err(open_error)?
+        } else {
+            None
+        };
         let mut src = SledSource {
             dir: dir.to_path_buf(),
             data: data.to_path_buf(),
@@ -480,9 +511,27 @@ impl SledSource {
             copy: None,
             modes: Some(caseledger_sledio::NewFileModes::note(&sled_dir)),
         };
+        // A snapshot is one moment's state by construction: whatever sled makes of it is
+        // judged. Any other directory may be a raw copy taken mid-write (see
+        // `inconsistent_copy`).
+        let snapshot = caseledger_sledio::snapshot::is_snapshot(dir);
+        let inconsistent = |why: String| {
+            (
+                VerifyError::InconsistentCopy {
+                    dir: dir.to_path_buf(),
+                    why,
+                },
+                false,
+            )
+        };
         match caseledger_sledio::open_db(&sled_dir, |c| c.cache_capacity(SLED_CACHE_BYTES)) {
             // From here on `src` owns the database: an early return closes it under its guard.
             Ok(db) => src.db = Some(db),
+            Err(OpenError::Panicked) if !snapshot => {
+                return Err(inconsistent(
+                    "sled crashed recovering these files".to_owned(),
+                ))
+            }
             Err(OpenError::Sled(sled::Error::Corruption { .. })) => {
                 src.set_damage(StorageDamage {
                     tree: None,
@@ -513,15 +562,30 @@ impl SledSource {
                         Err(e) => Err(io_err(format!("opening tree {name}"), e)),
                     }
                 };
+                let ledger_trees = [TREE_ENTRIES, TREE_META, TREE_CHECKPOINTS]
+                    .iter()
+                    .any(|t| names.iter().any(|n| n.as_ref() == t.as_bytes()));
                 Ok::<_, VerifyError>((
-                    open(TREE_ENTRIES)?,
-                    open(TREE_PAYLOADS)?,
-                    open(TREE_CHECKPOINTS)?,
+                    (
+                        open(TREE_ENTRIES)?,
+                        open(TREE_PAYLOADS)?,
+                        open(TREE_CHECKPOINTS)?,
+                    ),
+                    ledger_trees,
                 ))
             })
             .map_err(|e| (e, false))?
             .map_err(|e| (e, false))?;
+        let (trees, ledger_trees) = trees;
         (src.entries, src.payloads, src.checkpoints) = trees;
+        if !snapshot && !ledger_trees {
+            if let Some(named) = logged_size(data).filter(|&n| n > 0) {
+                return Err(inconsistent(format!(
+                    "sled recovered an empty database from these files, without the ledger's \
+                     trees, but checkpoints.log names {named} entries"
+                )));
+            }
+        }
         Ok(src)
     }
 
