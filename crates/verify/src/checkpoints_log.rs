@@ -2,14 +2,18 @@
 //! every signed checkpoint. Read with core's framing ([`caseledger_core::layout`]), but
 //! tolerantly: the verifier reports a bad tail instead of refusing the whole log.
 
-use caseledger_core::layout::LogRecords;
+use caseledger_core::layout::{LogError, LogRecords};
 
 /// The file name, beside the `sled` directory.
 pub const FILE_NAME: &str = caseledger_core::layout::CHECKPOINTS_LOG;
 
-/// Splits the log into its notes, in file order. A torn or malformed tail is returned as
-/// one last item holding the rest of the file, so that the verifier reports it as a
-/// malformed checkpoint instead of silently reading a shorter log.
+/// Splits the log into its notes, in file order. A malformed record (a length line that is
+/// not a number, a note that is not UTF-8) is returned as one last item holding the rest of
+/// the file, so that the verifier reports it as a malformed checkpoint instead of silently
+/// reading a shorter log. A torn final record (the file ends inside it: a write in flight
+/// when a raw copy was taken, or a crash the store cuts back at its next open) is dropped:
+/// it is no evidence of tampering, and dropping it gives nobody more than deleting it would
+/// (a removed seal is caught by the seals before it, the entries and outside evidence).
 pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut records = LogRecords::new(bytes);
     let mut out = Vec::new();
@@ -18,6 +22,7 @@ pub fn parse(bytes: &[u8]) -> Vec<Vec<u8>> {
         match records.next() {
             None => return out,
             Some(Ok(note)) => out.push(note.to_vec()),
+            Some(Err(LogError::TornTail { .. })) => return out,
             Some(Err(_)) => {
                 out.push(tail.to_vec());
                 return out;
@@ -31,7 +36,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_by_length_and_keeps_a_torn_tail() {
+    fn splits_by_length_drops_a_torn_tail_and_keeps_a_malformed_one() {
         let a = "o\n1\nAAAA\n\n\u{2014} k sig\n";
         let mut log = format!("{}\n{a}", a.len()).into_bytes();
         log.extend(format!("{}\n{a}", a.len()).as_bytes());
@@ -40,9 +45,8 @@ mod tests {
             vec![a.as_bytes().to_vec(), a.as_bytes().to_vec()]
         );
         let torn = &log[..log.len() - 3];
-        let p = parse(torn);
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0], a.as_bytes());
+        assert_eq!(parse(torn), vec![a.as_bytes().to_vec()]);
+        // A length line that is not a canonical number is malformed: kept, to be reported.
         assert!(parse(b"01\nx").len() == 1 && parse(b"").is_empty());
     }
 }

@@ -390,7 +390,10 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("checkpoint_signed_by_unknown_key", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, ORIGIN, 66, 20)); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointUntrustedKey, None)]),
     ("checkpoint_signature_bit_flip", |fx| { edit_raw(fx.path(), "checkpoints", &SIZE.to_be_bytes(), |v| Some(flip_note_signature(&String::from_utf8(v.unwrap()).unwrap()).into_bytes())); none() }, &[(K::CheckpointBadSignature, None)]),
     ("checkpoint_log_signature_bit_flip", |fx| { append_log(fx.path(), &flip_note_signature(&checkpoint_at(fx, 20))); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointBadSignature, None)]),
-    ("checkpoint_log_torn_tail", |fx| { append_to_log(fx, b"300\nexample.org/pr"); none() }, &[(K::MalformedCheckpoint, None)]),
+    // A torn final record (a write in flight, a crash) is no evidence of tampering: dropped.
+    ("checkpoint_log_torn_tail_is_no_finding", |fx| { append_to_log(fx, b"300\nexample.org/pr"); none() }, &[]),
+    // A record whose length line is not a number is malformed: a finding.
+    ("checkpoint_log_malformed_record", |fx| { append_to_log(fx, b"3x0\nexample.org/pr"); none() }, &[(K::MalformedCheckpoint, None)]),
     ("checkpoint_of_another_origin", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, "other.example/ledger", 2, 12)); none() }, &[(K::CheckpointWrongOrigin, None)]),
     ("cosignature_bit_flip", |fx| { add_checkpoint(fx.path(), &bad_cosignature(fx)); witness_policy(1) }, &[(K::CosignatureBadSignature, None), (K::WitnessQuorumNotMet, None)]),
     ("witness_quorum_not_met", |_| witness_policy(1), &[(K::WitnessQuorumNotMet, None)]),
