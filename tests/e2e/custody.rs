@@ -482,34 +482,8 @@ fn encrypted_keys_work_with_a_passphrase_file_and_a_wrong_one_is_exit_2() {
     write_0600(&bad, b"wrong horse\n");
     let before = f.snapshot();
     // A wrong passphrase: exit 2, one clear line, no key material, nothing written.
-    let o = run_env(
-        &f,
-        &[
-            "append",
-            "--ledger",
-            "L",
-            "--author",
-            "lic-1",
-            "--record",
-            "C-1",
-            "--kind",
-            "contact",
-            "--occurred-on",
-            "2024-01-01",
-        ],
-        &[("CASELEDGER_PASSPHRASE_FILE", &bad)],
-    );
-    let line = fails(&o);
-    assert!(
-        line.contains("wrong passphrase") && line.contains("ledger.pem"),
-        "{line}"
-    );
-    assert!(
-        !line.contains("horse") && !line.contains("PRIVATE KEY"),
-        "{line}"
-    );
-    // No passphrase source and no terminal: says how to give one.
-    let line = fails(&f.run(&[
+    // Both refusals below come from the same append, which reads the (encrypted) ledger key.
+    let contact = [
         "append",
         "--ledger",
         "L",
@@ -521,7 +495,19 @@ fn encrypted_keys_work_with_a_passphrase_file_and_a_wrong_one_is_exit_2() {
         "contact",
         "--occurred-on",
         "2024-01-01",
-    ]));
+    ];
+    let o = run_env(&f, &contact, &[("CASELEDGER_PASSPHRASE_FILE", &bad)]);
+    let line = fails(&o);
+    assert!(
+        line.contains("wrong passphrase") && line.contains("ledger.pem"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("horse") && !line.contains("PRIVATE KEY"),
+        "{line}"
+    );
+    // No passphrase source and no terminal: says how to give one.
+    let line = fails(&f.run(&contact));
     assert!(line.contains("CASELEDGER_PASSPHRASE_FILE"), "{line}");
     assert_eq!(before, f.snapshot());
     // keys generate --encrypt writes one that openssl-style readers open with the passphrase.

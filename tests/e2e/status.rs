@@ -568,40 +568,28 @@ fn termination_for_impairment_needs_notice_and_referral() {
     let f = Fixture::small();
     let today = caseledger_testkit::cli::today();
     let size = f.size();
-    let bad = f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "service_terminated",
-        "--occurred-on",
-        &today,
-        "--reason",
-        "SECRET-tired",
-    ]);
-    let line = fails(&bad);
+    let terminate = |reason: &str| {
+        f.run(&[
+            "append",
+            "--ledger",
+            "L",
+            "--author",
+            "lic-1",
+            "--record",
+            "C-OPEN",
+            "--kind",
+            "service_terminated",
+            "--occurred-on",
+            &today,
+            "--reason",
+            reason,
+        ])
+    };
+    let line = fails(&terminate("SECRET-tired"));
     assert!(line.contains("--reason"), "{line}");
     assert!(!line.contains("SECRET"), "{line}");
     assert_eq!(f.size(), size);
-    ok(&f.run(&[
-        "append",
-        "--ledger",
-        "L",
-        "--author",
-        "lic-1",
-        "--record",
-        "C-OPEN",
-        "--kind",
-        "service_terminated",
-        "--occurred-on",
-        &today,
-        "--reason",
-        "impairment",
-    ]));
+    ok(&terminate("impairment"));
     let missing = |f: &Fixture| -> Vec<String> {
         json(f, &["status", "--ledger", "L", "--record", "C-OPEN"])["missing_items"]
             .as_array()

@@ -623,4 +623,33 @@ mod tests {
         assert!(l.append_batch(Vec::new()).unwrap().is_empty());
         assert_eq!(l.stats(), s);
     }
+
+    /// An insider edits the record's derived state row to say it was destroyed: opening
+    /// must not erase the record's content key on that word alone (only a destruction entry
+    /// does), so the payload still opens.
+    #[test]
+    fn a_state_row_claiming_destruction_does_not_erase_the_key_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let (l, lic) = ledger(&path);
+        note(&l, &lic, EventKind::RecordOpened, None).unwrap();
+        let r = note(&l, &lic, EventKind::ProgressNote, Some(b"kept")).unwrap();
+        drop(l);
+        let rid = RecordId::new("R").unwrap();
+        edit(&path, TREE_RECORDS, &record_state_key(&rid), |v| {
+            let mut st: RecordState = decode_canonical(v).unwrap();
+            st.destroyed = Some(caseledger_core::record::Destroyed {
+                seq: r.seq,
+                on: Date::parse("2024-01-10").unwrap(),
+                by: ActorId::new("cust").unwrap(),
+                lawful: true,
+            });
+            *v = caseledger_core::encoding::encode(&st).unwrap();
+        });
+        let l = Ledger::open(&path, sealing()).unwrap();
+        assert_eq!(
+            l.payload(r.seq).unwrap().map(|p| p.content().to_vec()),
+            Some(b"kept".to_vec())
+        );
+    }
 }

@@ -443,23 +443,30 @@ impl Ledger {
 
     /// Finishes lawful destructions interrupted between the destruction entry and the
     /// erasure of the record's content key: a live key store slot of a destroyed record is
-    /// erased now.
+    /// erased now. The record state row is derived state an insider can edit, so it only
+    /// says where to look: the key is erased only if the entry it names (sealed, checked at
+    /// open) really is a destruction of that record.
     fn redo_erasures(&self) -> Result<()> {
         let mut content = crate::group::lock(&self.content);
         for rid in content.live_records() {
-            let destroyed = match self.trees.records.get(record_state_key(&rid))? {
-                Some(v) => decode_canonical::<caseledger_core::record::RecordState>(&v)
-                    .map_err(|e| {
-                        StoreError::corrupt(
-                            format!("state of record {rid} does not decode: {e}"),
-                            None,
-                        )
-                    })?
-                    .destroyed
-                    .is_some(),
-                None => false,
+            let Some(v) = self.trees.records.get(record_state_key(&rid))? else {
+                continue;
             };
-            if destroyed {
+            let state =
+                decode_canonical::<caseledger_core::record::RecordState>(&v).map_err(|e| {
+                    StoreError::corrupt(format!("state of record {rid} does not decode: {e}"), None)
+                })?;
+            let Some(d) = state.destroyed else {
+                continue;
+            };
+            let destroys = match self.entry(d.seq) {
+                Ok(Some(e)) => {
+                    matches!(e.event.event.kind, EventKind::Destruction { .. })
+                        && e.event.event.record.as_ref() == Some(&rid)
+                }
+                _ => false,
+            };
+            if destroys {
                 content.erase(&rid)?;
             }
         }

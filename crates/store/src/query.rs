@@ -40,12 +40,6 @@ impl Ledger {
         }
     }
 
-    /// Gives the practice's content key (KEK) to an open ledger (a caller that finds its key
-    /// directory only after opening, from the ledger's origin).
-    pub fn set_kek(&self, kek: caseledger_core::content::Kek) {
-        crate::group::lock(&self.content).kek = Some(kek);
-    }
-
     /// The stored (encrypted) payload of entry `seq`, checked against the entry's content
     /// seal: `None` when the entry has none or it was lawfully destroyed.
     pub fn stored_payload(&self, seq: Seq) -> Result<Option<Vec<u8>>> {

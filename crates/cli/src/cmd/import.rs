@@ -144,14 +144,11 @@ fn import_lines(
         .origin()
         .map(|o| o.as_str().to_owned())
         .unwrap_or_default();
-    let kek = signers.dir().kek()?;
-    let secret = match &kek {
+    // `open_sealing` gave the ledger the KEK already; here it keys the request keys.
+    let secret = match signers.dir().kek()? {
         Some(k) => k.as_bytes().to_vec(),
         None => origin.as_bytes().to_vec(),
     };
-    if let Some(k) = kek {
-        ledger.set_kek(k);
-    }
     let before = ledger.head().size;
     // 1. Lines this file already put in the ledger (a re-run, or a run cut short).
     let mut fresh = Vec::with_capacity(lines.len());
