@@ -215,6 +215,14 @@ pub(crate) struct ActorAddArgs {
     pub author: String,
     #[command(flatten)]
     pub keys: KeysArg,
+    /// Encrypt the new key with a passphrase (from CASELEDGER_PASSPHRASE_FILE, else asked
+    /// twice on the terminal). Default: encrypted when the ledger's keys are
+    /// (`init --encrypt-keys`).
+    #[arg(long, conflicts_with_all = ["pubkey", "no_encrypt_key"])]
+    pub encrypt_key: bool,
+    /// Write the new key unencrypted (0600) even when the ledger's keys are encrypted.
+    #[arg(long, conflicts_with = "pubkey")]
+    pub no_encrypt_key: bool,
 }
 
 /// `caseledger actor revoke`.
