@@ -276,7 +276,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
             role: a.role.role(),
             public_key,
         },
-        today()?,
+        today(&ledger)?,
     );
     // The key is written first so that an enrolled actor always has it; removed if refused.
     if let Some(k) = &new_key {
@@ -323,7 +323,7 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
         None,
         author.clone(),
         EventKind::KeyRevoked { actor: id.clone() },
-        today()?,
+        today(&ledger)?,
     );
     let receipt = sign_append(&ledger, &admin_key, ev, None)
         .map_err(|e| anyhow!("actor revoke {id}: {}", store_why(&e)))?;

@@ -543,7 +543,7 @@ pub(crate) struct HoldArgs {
     /// The custodian who signs.
     #[arg(long, value_name = "ID")]
     pub author: String,
-    /// The date of the hold (default: today, UTC).
+    /// The date of the hold (default: today in the practice's time zone).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     #[command(flatten)]
@@ -575,7 +575,7 @@ pub(crate) struct DestroyArgs {
     /// The authority or policy (never clinical content).
     #[arg(long, value_name = "TEXT", required_unless_present = "dry_run")]
     pub reason: Option<String>,
-    /// The date of the destruction (default: today, UTC).
+    /// The date of the destruction (default: today in the practice's time zone).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     /// Verify the ledger and say what would be destroyed (entries, content) and whether it
