@@ -5,7 +5,8 @@
 //!   after a lawful `destroy`, in no file under the ledger directory or the key directory
 //!   (raw bytes, sled's segments included; as text, hex and base64), nor is the record's
 //!   wrapped key, record key or any entry key; an archive and a bundle exported afterwards
-//!   hold none of it; `verify` finds nothing and the record's entries are still proven
+//!   hold none of it, nor an archive exported without content keys before it (which holds
+//!   the ciphertext); `verify` finds nothing and the record's entries are still proven
 //!   against the checkpoint from before the destruction. Before the destruction the CLI's
 //!   export decrypts the canary from every payload, and the key store slot opened with the
 //!   key directory's KEK gives exactly the keys that open them (the positive control);
@@ -390,6 +391,17 @@ fn a_destroyed_records_canary_is_in_no_file_of_the_ledger_or_key_directory() {
         planted,
         "positive control: sled is read"
     );
+    // An archive taken before the destruction without content keys: the ciphertext, no key.
+    ok(&run(
+        &f,
+        &["archive", "export", "--ledger", "L", "--out", "pre.cla"],
+    ));
+    let in_pre = holders(&[f.path("pre.cla")], &ciphertexts);
+    assert_eq!(
+        in_pre.len(),
+        planted,
+        "the earlier archive holds every ciphertext"
+    );
     let cp_before = stdout(&run(&f, &["checkpoint", "--ledger", "L"]));
     f.write("cp-before.txt", cp_before.as_bytes());
     let (size_before, root_before) = size_root(&cp_before);
@@ -439,7 +451,7 @@ fn a_destroyed_records_canary_is_in_no_file_of_the_ledger_or_key_directory() {
         "sled's files are scanned"
     );
     let mut everywhere = dirs.to_vec();
-    everywhere.extend(["post.bundle", "a.cla", "a-keys.cla"].map(|n| f.path(n)));
+    everywhere.extend(["post.bundle", "a.cla", "a-keys.cla", "pre.cla"].map(|n| f.path(n)));
     let found = holders(&everywhere, &secrets);
     assert!(found.is_empty(), "after a lawful destruction: {found:?}");
     let gone: Vec<Slot> = slots(&f.ledger())
