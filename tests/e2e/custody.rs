@@ -460,6 +460,7 @@ fn encrypted_keys_work_with_a_passphrase_file_and_a_wrong_one_is_exit_2() {
         ],
         &env,
     ));
+    assert!(is_encrypted_pem(&f.keys().join("actors/lic-1.pem")));
     ok(&run_env(
         &f,
         &[
@@ -525,6 +526,135 @@ fn encrypted_keys_work_with_a_passphrase_file_and_a_wrong_one_is_exit_2() {
         &env,
     );
     assert!(stdout(&ok_out(o)).starts_with("ssh-ed25519 "));
+}
+
+fn is_encrypted_pem(p: &Path) -> bool {
+    fs::read_to_string(p)
+        .unwrap()
+        .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+}
+
+#[test]
+fn actors_added_to_a_ledger_with_encrypted_keys_get_encrypted_keys() {
+    let f = Fixture::empty();
+    let pw = f.path("pw");
+    write_0600(&pw, b"correct horse battery staple\n");
+    let bad = f.path("bad");
+    write_0600(&bad, b"wrong horse\n");
+    let env = [("CASELEDGER_PASSPHRASE_FILE", pw.as_path())];
+    ok(&run_env(
+        &f,
+        &["init", "L", "--origin", ORIGIN, "--encrypt-keys"],
+        &env,
+    ));
+    let add = |id: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        let mut a = vec![
+            "actor", "add", "--ledger", "L", "--id", id, "--role", "licensee",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let lic1 = f.keys().join("actors/lic-1.pem");
+    // A wrong passphrase, or none: exit 2, one clear line, no key file, nothing appended.
+    let before = f.snapshot();
+    let line = fails(&run_env(
+        &f,
+        &add("lic-1", &[]),
+        &[("CASELEDGER_PASSPHRASE_FILE", &bad)],
+    ));
+    assert!(line.contains("wrong passphrase"), "{line}");
+    assert!(!line.contains("horse"), "{line}");
+    let line = fails(&f.run(&add("lic-1", &[])));
+    assert!(line.contains("CASELEDGER_PASSPHRASE_FILE"), "{line}");
+    assert!(!lic1.exists() && !lic1.with_extension("pub").exists());
+    assert_eq!(before, f.snapshot());
+    // The passphrase given: the new key is encrypted (with it) like the ledger's.
+    let o = run_env(&f, &add("lic-1", &[]), &env);
+    assert!(stderr(&ok_out(o)).contains("passphrase-encrypted"));
+    assert!(is_encrypted_pem(&lic1));
+    assert_eq!(mode(&lic1), 0o600);
+    let export = [
+        "keys",
+        "export",
+        "--key",
+        lic1.to_str().unwrap(),
+        "--format",
+        "ssh",
+    ];
+    let line = fails(&run_env(
+        &f,
+        &export,
+        &[("CASELEDGER_PASSPHRASE_FILE", &bad)],
+    ));
+    assert!(
+        line.contains("wrong passphrase") && line.contains("lic-1.pem"),
+        "{line}"
+    );
+    let ssh = stdout(&ok_out(run_env(&f, &export, &env)));
+    assert_eq!(
+        ssh.split(' ').take(2).collect::<Vec<_>>(),
+        fs::read_to_string(lic1.with_extension("pub"))
+            .unwrap()
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>()
+    );
+    ok(&run_env(
+        &f,
+        &[
+            "append",
+            "--ledger",
+            "L",
+            "--author",
+            "lic-1",
+            "--record",
+            "C-1",
+            "--kind",
+            "record_opened",
+            "--occurred-on",
+            "2024-01-01",
+        ],
+        &env,
+    ));
+    // An actor enrolled by an import line: encrypted too.
+    f.write(
+        "enrol.jsonl",
+        br#"{"kind":"actor_enrolled","actor":"lic-3","role":"licensee","occurred_on":"2024-01-02","author":"admin"}
+"#,
+    );
+    ok(&run_env(
+        &f,
+        &["import", "--ledger", "L", "enrol.jsonl"],
+        &env,
+    ));
+    assert!(is_encrypted_pem(&f.keys().join("actors/lic-3.pem")));
+    // --no-encrypt-key keeps the unencrypted option; it reads without a passphrase.
+    ok(&run_env(&f, &add("lic-2", &["--no-encrypt-key"]), &env));
+    let lic2 = f.keys().join("actors/lic-2.pem");
+    assert!(fs::read_to_string(&lic2)
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
+    ok(&f.run(&[
+        "keys",
+        "export",
+        "--key",
+        lic2.to_str().unwrap(),
+        "--format",
+        "ssh",
+    ]));
+    // On a ledger with unencrypted keys, --encrypt-key asks for one.
+    ok(&f.run(&["init", "M", "--origin", "example.org/m", "--keys", "mk"]));
+    let plain = [
+        "actor", "add", "--ledger", "M", "--keys", "mk", "--id", "lic-1", "--role", "licensee",
+    ];
+    ok(&f.run(&plain));
+    assert!(!is_encrypted_pem(&f.path("mk/actors/lic-1.pem")));
+    let mut enc = plain.to_vec();
+    enc[7] = "lic-4";
+    enc.push("--encrypt-key");
+    fails(&f.run(&enc));
+    ok(&run_env(&f, &enc, &env));
+    assert!(is_encrypted_pem(&f.path("mk/actors/lic-4.pem")));
 }
 
 fn have(tool: &str) -> bool {

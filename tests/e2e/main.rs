@@ -8,6 +8,10 @@
 //! * [`custody`]: keys outside the ledger directory, private file modes whatever the umask,
 //!   the KEK's recovery kit, passphrase-encrypted keys, a report signed through ssh-agent, no
 //!   private key in a copy of the ledger.
+//! * [`destruction`]: after a lawful `destroy` a canary planted in every payload of a record
+//!   is in no file of the ledger or key directory, nor in archives and bundles exported
+//!   afterwards, while `verify` and the record's proofs still pass; the guessing attack on
+//!   what survives finds nothing.
 //! * [`bundles`]: `export` builds complete bundles from the entries (never the `records`
 //!   index) and `verify --bundle` names every omitted entry.
 //! * [`happy`]: every command's happy path.
@@ -34,6 +38,7 @@
 mod anchor;
 mod bundles;
 mod custody;
+mod destruction;
 mod errors;
 mod guide_example;
 mod happy;

@@ -94,12 +94,40 @@ impl KeyDir {
         self.actor_key_path(id).exists()
     }
 
-    /// Writes a new actor key (0600, never overwriting) and its `.pub` beside it.
+    /// Writes a new actor key (0600, never overwriting) and its `.pub` beside it, encrypted
+    /// when this directory's keys are ([`KeyDir::keys_encrypted`]), with a new passphrase
+    /// ([`new_passphrase`]): a key written beside encrypted ones must not be the weak one.
     pub fn write_actor_key(&self, id: &ActorId, key: &SigningKey) -> Result<PathBuf> {
+        let passphrase = if self.keys_encrypted()? {
+            Some(new_passphrase(&self.actor_key_path(id))?)
+        } else {
+            None
+        };
+        self.write_actor_key_with(id, key, passphrase.as_ref())
+    }
+
+    /// [`KeyDir::write_actor_key`] with the encryption decided by the caller.
+    pub fn write_actor_key_with(
+        &self,
+        id: &ActorId,
+        key: &SigningKey,
+        passphrase: Option<&keyfile::Passphrase>,
+    ) -> Result<PathBuf> {
         self.create()?;
         let path = self.actor_key_path(id);
-        write_private(&path, key, &format!("{id}"))?;
+        write_private_with(&path, key, &format!("{id}"), passphrase)?;
         Ok(path)
+    }
+
+    /// Whether this directory's keys are passphrase-encrypted (`init --encrypt-keys`): its
+    /// ledger key file is. A directory without a ledger key (keys of pre-signing authors
+    /// only) counts as unencrypted.
+    pub fn keys_encrypted(&self) -> Result<bool> {
+        let path = self.ledger_key_path();
+        if !path.exists() {
+            return Ok(false);
+        }
+        keyfile::is_encrypted(&path).map_err(|e| anyhow!("{e}"))
     }
 
     /// Reads the practice's content key (KEK), if the key directory has one (refused when

@@ -256,6 +256,18 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
             (k.public_key(), Some(k))
         }
     };
+    // A new key is encrypted when the ledger's keys are (`init --encrypt-keys`), unless a
+    // flag says otherwise; the passphrase is settled before anything is written.
+    let encrypt = match (a.encrypt_key, a.no_encrypt_key) {
+        (true, _) => true,
+        (_, true) => false,
+        _ => new_key.is_some() && kd.keys_encrypted()?,
+    };
+    let passphrase = if encrypt && new_key.is_some() {
+        Some(crate::keys::new_passphrase(&kd.actor_key_path(&id))?)
+    } else {
+        None
+    };
     let ev = Event::new(
         None,
         author.clone(),
@@ -264,11 +276,11 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
             role: a.role.role(),
             public_key,
         },
-        today()?,
+        today(&ledger)?,
     );
     // The key is written first so that an enrolled actor always has it; removed if refused.
     if let Some(k) = &new_key {
-        kd.write_actor_key(&id, k)?;
+        kd.write_actor_key_with(&id, k, passphrase.as_ref())?;
     }
     let receipt = match sign_append(&ledger, &admin_key, ev, None) {
         Ok(r) => r,
@@ -281,9 +293,14 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
     };
     if new_key.is_some() && !out.json {
         out.say(format!(
-            "wrote {}'s signing key {} (mode 0600)",
+            "wrote {}'s signing key {} (mode 0600{})",
             id,
-            kd.actor_key_path(&id).display()
+            kd.actor_key_path(&id).display(),
+            if passphrase.is_some() {
+                ", passphrase-encrypted"
+            } else {
+                ""
+            }
         ));
     }
     print_receipt(
@@ -306,7 +323,7 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
         None,
         author.clone(),
         EventKind::KeyRevoked { actor: id.clone() },
-        today()?,
+        today(&ledger)?,
     );
     let receipt = sign_append(&ledger, &admin_key, ev, None)
         .map_err(|e| anyhow!("actor revoke {id}: {}", store_why(&e)))?;

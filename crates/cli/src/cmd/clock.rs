@@ -20,7 +20,12 @@ pub(crate) fn run(a: ClockCorrectedArgs, out: &Out) -> Result<Outcome> {
         .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let key = kd.actor_key(&author)?;
-    let ev = Event::new(None, author, EventKind::ClockCorrected { reason }, today()?);
+    let ev = Event::new(
+        None,
+        author,
+        EventKind::ClockCorrected { reason },
+        today(&ledger)?,
+    );
     let receipt = sign_append(&ledger, &key, ev, None)
         .map_err(|e| anyhow!("clock-corrected: {}", store_why(&e)))?;
     print_receipt("the clock correction", &receipt, None, out)?;

@@ -6,6 +6,7 @@ use crate::output::Out;
 use anyhow::{anyhow, Context, Result};
 use caseledger_core::event::{Event, Payload};
 use caseledger_core::keys::SigningKey;
+use caseledger_core::record::Registry;
 use caseledger_core::{Date, Timestamp};
 use caseledger_store::{Durability, Ledger, OpenOptions, Receipt, StoreError};
 use serde::Serialize;
@@ -57,8 +58,23 @@ pub(crate) fn open_sealing(
     Ok((ledger, kd))
 }
 
-/// Today on the ledger's clock (UTC).
-pub(crate) fn today() -> Result<Date> {
+/// Today in the practice's time zone (genesis): the date the store and the fold give an
+/// entry recorded now, so the date of an event the CLI signs (an enrolment, a hold, a
+/// destruction) is that day, not the UTC one (a day ahead in an American evening).
+pub(crate) fn today(ledger: &Ledger) -> Result<Date> {
+    day_at(&ledger.registry(), Timestamp::now())
+}
+
+/// The practice's date at `now`.
+pub(crate) fn day_at(registry: &Registry, now: Timestamp) -> Result<Date> {
+    registry
+        .ledger_date(now)
+        .map_err(|e| anyhow!("the system clock: {e}"))
+}
+
+/// Today, UTC: the day `status`, `records` and `destroy --dry-run|--all-eligible` read the
+/// ledger as of (their cut is the end of a UTC day, as `report retention`'s default).
+pub(crate) fn today_utc() -> Result<Date> {
     Timestamp::now()
         .date_utc()
         .map_err(|e| anyhow!("the system clock: {e}"))
@@ -179,5 +195,51 @@ pub(crate) fn print_receipt(
             .unwrap_or_default();
         out.say(format!("appended {what} at seq {}{sealed}", r.seq.0));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caseledger_core::event::{LedgerSettings, ShortText, TimeZoneName};
+    use caseledger_core::ActorId;
+    use caseledger_store::CreateOptions;
+    use std::sync::Arc;
+
+    /// 00:30 UTC on 2 December is still the evening of 1 December in Chicago: a ledger
+    /// created for a practice there dates an event the CLI signs then on the 1st, as the
+    /// store and the fold do (the UTC date, the 2nd, is what `today` used to give).
+    #[test]
+    fn today_is_the_practices_date_not_the_utc_one() {
+        // No tempfile here: a directory of this process, removed at the end.
+        let dir = std::env::temp_dir().join(format!("caseledger-cli-today-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let utc_day = Date::parse("2026-12-02").unwrap();
+        let at = Timestamp(Timestamp::start_of(utc_day).unwrap().0 + 30 * 60 * 1_000_000);
+        let admin = SigningKey::from_seed(&[1; 32]);
+        let ledger_key = SigningKey::from_seed(&[2; 32]);
+        let mut days = Vec::new();
+        for zone in ["America/Chicago", "UTC", "Asia/Tokyo"] {
+            let l = Ledger::create(
+                dir.join(zone.replace('/', "-")),
+                CreateOptions {
+                    origin: ShortText::new("example.org/today").unwrap(),
+                    admin: ActorId::new("admin").unwrap(),
+                    admin_key: &admin,
+                    ledger_key: ledger_key.public_key(),
+                    settings: LedgerSettings::new(false, TimeZoneName::new(zone).unwrap()),
+                    open: OpenOptions::default()
+                        .with_clock(Arc::new(move || at))
+                        .with_ledger_key(ledger_key.clone()),
+                },
+            )
+            .unwrap();
+            days.push(day_at(&l.registry(), at).unwrap().to_string());
+            l.close().unwrap();
+        }
+        assert_eq!(at.date_utc().unwrap(), utc_day);
+        assert_eq!(days, ["2026-12-01", "2026-12-02", "2026-12-02"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -215,6 +215,14 @@ pub(crate) struct ActorAddArgs {
     pub author: String,
     #[command(flatten)]
     pub keys: KeysArg,
+    /// Encrypt the new key with a passphrase (from CASELEDGER_PASSPHRASE_FILE, else asked
+    /// twice on the terminal). Default: encrypted when the ledger's keys are
+    /// (`init --encrypt-keys`).
+    #[arg(long, conflicts_with_all = ["pubkey", "no_encrypt_key"])]
+    pub encrypt_key: bool,
+    /// Write the new key unencrypted (0600) even when the ledger's keys are encrypted.
+    #[arg(long, conflicts_with = "pubkey")]
+    pub no_encrypt_key: bool,
 }
 
 /// `caseledger actor revoke`.
@@ -535,7 +543,7 @@ pub(crate) struct HoldArgs {
     /// The custodian who signs.
     #[arg(long, value_name = "ID")]
     pub author: String,
-    /// The date of the hold (default: today, UTC).
+    /// The date of the hold (default: today in the practice's time zone).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     #[command(flatten)]
@@ -567,7 +575,7 @@ pub(crate) struct DestroyArgs {
     /// The authority or policy (never clinical content).
     #[arg(long, value_name = "TEXT", required_unless_present = "dry_run")]
     pub reason: Option<String>,
-    /// The date of the destruction (default: today, UTC).
+    /// The date of the destruction (default: today in the practice's time zone).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     /// Verify the ledger and say what would be destroyed (entries, content) and whether it

@@ -1,7 +1,9 @@
 //! `caseledger hold place|release` and `caseledger destroy` (one record, `--dry-run`,
 //! `--all-eligible`).
 
-use super::ledger_ops::{date_arg, open_sealing, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{
+    date_arg, open_sealing, print_receipt, sign_append, store_why, today, today_utc,
+};
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
 use crate::keys::KeyDir;
@@ -28,11 +30,16 @@ fn ids(author: &str, record: &str) -> Result<(ActorId, RecordId)> {
     ))
 }
 
-fn date_or_today(d: &Option<String>) -> Result<Date> {
-    match d {
-        Some(s) => date_arg(s, "--occurred-on"),
-        None => today(),
-    }
+/// `--occurred-on`, checked (before the ledger is opened).
+fn occurred_on(d: &Option<String>) -> Result<Option<Date>> {
+    d.as_deref()
+        .map(|s| date_arg(s, "--occurred-on"))
+        .transpose()
+}
+
+/// The given date, else today in the practice's time zone.
+fn or_today(on: Option<Date>, ledger: &Ledger) -> Result<Date> {
+    on.map_or_else(|| today(ledger), Ok)
 }
 
 /// `caseledger hold place|release`.
@@ -41,8 +48,9 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
     let (author, record) = ids(&a.author, &a.record)?;
     let matter = ShortText::new(a.matter.as_str())
         .map_err(|_| anyhow!("--matter: must be 1-256 bytes of text without control characters"))?;
-    let on = date_or_today(&a.occurred_on)?;
+    let on = occurred_on(&a.occurred_on)?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let on = or_today(on, &ledger)?;
     let key = kd.actor_key(&author)?;
     let kind = if place {
         EventKind::HoldPlaced { matter }
@@ -91,7 +99,7 @@ fn refusal(v: &Violation, state: Option<&RecordState>, today: Date) -> String {
 
 /// The signer, reason and date of a destruction, checked in `destroy`'s order (clap
 /// requires the author and the reason unless `--dry-run`).
-fn signer(a: &DestroyArgs, kd: &KeyDir) -> Result<(ActorId, ShortText, Date, SigningKey)> {
+fn signer(a: &DestroyArgs, kd: &KeyDir) -> Result<(ActorId, ShortText, Option<Date>, SigningKey)> {
     let author = a
         .author
         .as_deref()
@@ -103,7 +111,7 @@ fn signer(a: &DestroyArgs, kd: &KeyDir) -> Result<(ActorId, ShortText, Date, Sig
         .ok_or_else(|| anyhow!("usage: --reason is required unless --dry-run"))?;
     let reason = ShortText::new(reason)
         .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
-    let on = date_or_today(&a.occurred_on)?;
+    let on = occurred_on(&a.occurred_on)?;
     let key = kd.actor_key(&author)?;
     Ok((author, reason, on, key))
 }
@@ -127,6 +135,7 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     let (_, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let (author, reason, on, key) = signer(&a, &kd)?;
+    let on = or_today(on, &ledger)?;
     match destroy_one(&ledger, &key, &author, &record, &reason, on) {
         Ok(r) => {
             print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, None, out)?;
@@ -157,7 +166,7 @@ fn destroy_one(
         Ok(r) => Ok(r),
         Err(StoreError::Refused(v)) => {
             let state = ledger.record_state(record).ok().flatten();
-            let day = today().map_err(|e| e.to_string())?;
+            let day = today(ledger).map_err(|e| e.to_string())?;
             Err(format!("refused: {}", refusal(&v, state.as_ref(), day)))
         }
         Err(e) => Err(store_why(&e)),
@@ -203,7 +212,7 @@ impl LedgerSource for Tally<'_> {
 
 /// Verifies the ledger as of today (UTC), counting each record's stored content.
 fn read_today(dir: &std::path::Path, out: &Out) -> Result<(Read, BTreeMap<RecordId, u64>)> {
-    let day = today()?;
+    let day = today_utc()?;
     let src = super::verify::open_ledger_source(dir)?;
     let tally = Tally {
         inner: &src,
@@ -390,6 +399,7 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
     let total = ids.len();
     drop(read);
     let (ledger, _) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let on = or_today(on, &ledger)?;
     let mut destroyed = Vec::new();
     let mut refused = Vec::new();
     let mut text = String::new();

@@ -106,7 +106,7 @@ impl Read {
 
 /// `--as-of DATE|today`, refusing a day after today (UTC), as `report retention` does.
 pub(crate) fn as_of_day(arg: &str) -> Result<Date> {
-    let today = super::ledger_ops::today()?;
+    let today = super::ledger_ops::today_utc()?;
     let day = if arg == "today" {
         today
     } else {
