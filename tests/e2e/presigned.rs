@@ -271,7 +271,7 @@ fn an_event_signed_with_openssl_appends_through_import_and_append() {
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
     // The stored signature is the one made by openssl, byte for byte.
     let ledger =
-        caseledger_store::Ledger::open(&f.ledger(), caseledger_store::OpenOptions::default())
+        caseledger_store::Ledger::open(f.ledger(), caseledger_store::OpenOptions::default())
             .unwrap();
     let e = ledger.entry(Seq(before)).unwrap().unwrap();
     assert_eq!(
@@ -574,7 +574,7 @@ fn authors_sign_through_ssh_agent() {
         assert_eq!(state(&f), snap);
         // The stored author signatures are SSHSIGs: `ssh-keygen -Y verify` checks them.
         let ledger =
-            caseledger_store::Ledger::open(&f.ledger(), caseledger_store::OpenOptions::default())
+            caseledger_store::Ledger::open(f.ledger(), caseledger_store::OpenOptions::default())
                 .unwrap();
         let key = ledger.registry().actors[&caseledger_core::ActorId::new("lic-ssh").unwrap()].key;
         fs::write(

@@ -92,9 +92,10 @@ pub(crate) enum Command {
     ///
     /// One JSON object per line: `record`, `kind`, `occurred_on`, `author`, and `payload` or
     /// `payload_base64`, plus the kind's own fields (`amends`, `matter`, `reason`, `actor`,
-    /// `role`). Every line is parsed before anything is written, and an error names the line
-    /// number and the field. A line the ledger's rules refuse stops the import there; the lines
-    /// before it stay imported. The format and an example file
+    /// `role`), and for an event signed elsewhere `signed_at`, `nonce`, `salt` and
+    /// `signature` (see `caseledger event-bytes`). Every line is parsed, and the whole file
+    /// judged against the ledger's rules, before anything is written; an error names the
+    /// line number and the field, and nothing is imported. The format and an example file
     /// (ledger-data/example/events.jsonl): docs/GUIDE.md, "Ingest format".
     Import(ImportArgs),
     /// Print the exact bytes an author signs for one ingest line (pre-signed events).
