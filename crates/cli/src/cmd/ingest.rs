@@ -99,7 +99,7 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
                         && name.len() <= 32
                         && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
                     if looks_like_a_name {
-                        anyhow!("{}", msg.chars().take(200).collect::<String>())
+                        anyhow!("{}", msg.chars().take(300).collect::<String>())
                     } else if msg.starts_with("unknown field") {
                         anyhow!("an unknown field (its name is not shown: it is not a field name); see docs/GUIDE.md for the fields")
                     } else {
