@@ -21,6 +21,10 @@
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
+//! * [`presigned`]: events signed elsewhere (`openssl pkeyutl -sign -rawin` over `event-bytes`,
+//!   `ssh-keygen -Y sign`) append through `import` and `append` for an actor enrolled with a
+//!   public key only; tampered, foreign-origin, stale and wrong-salt lines are refused with
+//!   nothing written; authors sign through a real ssh-agent (SSHSIG, `ssh-keygen -Y verify`).
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
 //! * [`insider_evidence`]: archive payload frames out of place are findings (as `archive
@@ -45,6 +49,7 @@ mod happy;
 mod import;
 mod insider_evidence;
 mod interop;
+mod presigned;
 mod report_asof;
 mod report_html;
 mod retention_rules;

@@ -76,6 +76,14 @@ impl Out {
             .map_err(stdout_error)
     }
 
+    /// Raw bytes on stdout, exactly (the bytes an author signs).
+    pub fn raw(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        let mut o = std::io::stdout().lock();
+        o.write_all(bytes)
+            .and_then(|()| o.flush())
+            .map_err(stdout_error)
+    }
+
     /// A JSON value on stdout, pretty-printed, one document.
     pub fn json_data(&self, v: &serde_json::Value) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(v)?;

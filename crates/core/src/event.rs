@@ -938,6 +938,41 @@ mod tests {
         assert_ne!(again.event.commitment, signed.event.commitment);
     }
 
+    /// The worked example of docs/FORMAT.md §3 ("Pre-signed events: the bytes to sign"):
+    /// the same bytes `caseledger event-bytes` prints for the example line (tests/e2e/presigned.rs).
+    pub(crate) const WORKED_EXAMPLE_MESSAGE_HEX: &str = concat!(
+        "636173656c6564676572206576656e7420763200",
+        "1b00000000000000",
+        "6578616d706c652e6f72672f70726163746963652d6c6564676572",
+        "01",
+        "0300000000000000",
+        "432d31",
+        "0500000000000000",
+        "6c69632d31",
+        "09000000",
+        "ea070c01",
+        "00767149a3610600",
+        "01",
+        "c582d6cf0b7a8c69f3d092d3ca48a4bd984c4055adf703b960fddc2a36ae2fe5",
+        "22222222222222222222222222222222",
+    );
+
+    #[test]
+    fn the_worked_example_of_the_bytes_to_sign() {
+        let payload = Payload::with_salt([0x11; 32], b"note".to_vec());
+        let ev = Event {
+            record: Some(RecordId::new("C-1").unwrap()),
+            author: ActorId::new("lic-1").unwrap(),
+            kind: EventKind::ProgressNote,
+            occurred_on: Date::parse("2026-12-01").unwrap(),
+            signed_at: Timestamp(1_796_203_800_000_000),
+            commitment: Some(payload.commitment()),
+            nonce: Nonce([0x22; 16]),
+        };
+        let msg = ev.signing_message("example.org/practice-ledger").unwrap();
+        assert_eq!(hex::encode(&msg), WORKED_EXAMPLE_MESSAGE_HEX);
+    }
+
     #[test]
     fn sign_without_payload_clears_a_commitment() {
         let key = SigningKey::from_seed(&[3; 32]);

@@ -167,11 +167,16 @@ fn take<'a>(buf: &mut &'a [u8], what: &'static str) -> Result<&'a [u8], SshSigEr
     Ok(s)
 }
 
-/// Verifies an armoured SSHSIG over `message` in `namespace`; returns the signer's key.
-///
-/// This checks the signature only: the caller decides whether the returned key
-/// is trusted (as `ssh-keygen -Y verify` does with its allowed_signers file).
-pub fn verify(armored: &str, namespace: &str, message: &[u8]) -> Result<PublicKey, SshSigError> {
+/// The fields of an SSHSIG blob (the signature checked by nobody yet).
+struct Parsed {
+    key: PublicKey,
+    namespace: Vec<u8>,
+    reserved: Vec<u8>,
+    hash_alg: Vec<u8>,
+    sig: SignatureBytes,
+}
+
+fn parse(armored: &str, namespace: &str) -> Result<Parsed, SshSigError> {
     let blob = dearmor(armored)?;
     let mut buf = blob
         .strip_prefix(&MAGIC[..])
@@ -200,11 +205,9 @@ pub fn verify(armored: &str, namespace: &str, message: &[u8]) -> Result<PublicKe
             found: String::from_utf8_lossy(ns).chars().take(64).collect(),
         });
     }
-    let digest = match hash_alg {
-        b"sha512" => Sha512::digest(message).to_vec(),
-        b"sha256" => Sha256::digest(message).to_vec(),
-        _ => return Err(SshSigError::UnsupportedHash),
-    };
+    if !matches!(hash_alg, b"sha512" | b"sha256") {
+        return Err(SshSigError::UnsupportedHash);
+    }
     let sig_type = take(&mut sig_blob, "truncated signature type")?;
     if sig_type != SSH_ED25519.as_bytes() {
         return Err(SshSigError::UnsupportedKeyType);
@@ -216,12 +219,52 @@ pub fn verify(armored: &str, namespace: &str, message: &[u8]) -> Result<PublicKe
     let sig: [u8; 64] = sig
         .try_into()
         .map_err(|_| SshSigError::Malformed("Ed25519 signature is not 64 bytes"))?;
-    key.verify(
-        &signed_data(ns, reserved, hash_alg, &digest),
-        &SignatureBytes(sig),
-    )
-    .map_err(|_| SshSigError::InvalidSignature)?;
-    Ok(key)
+    Ok(Parsed {
+        key,
+        namespace: ns.to_vec(),
+        reserved: reserved.to_vec(),
+        hash_alg: hash_alg.to_vec(),
+        sig: SignatureBytes(sig),
+    })
+}
+
+/// Verifies an armoured SSHSIG over `message` in `namespace`; returns the signer's key.
+///
+/// This checks the signature only: the caller decides whether the returned key
+/// is trusted (as `ssh-keygen -Y verify` does with its allowed_signers file).
+pub fn verify(armored: &str, namespace: &str, message: &[u8]) -> Result<PublicKey, SshSigError> {
+    let p = parse(armored, namespace)?;
+    let digest = match p.hash_alg.as_slice() {
+        b"sha512" => Sha512::digest(message).to_vec(),
+        _ => Sha256::digest(message).to_vec(),
+    };
+    p.key
+        .verify(
+            &signed_data(&p.namespace, &p.reserved, &p.hash_alg, &digest),
+            &p.sig,
+        )
+        .map_err(|_| SshSigError::InvalidSignature)?;
+    Ok(p.key)
+}
+
+/// The signer's key and the raw Ed25519 signature of an armoured SSHSIG made in `namespace`
+/// with SHA-512 and no reserved data (what `ssh-keygen -Y sign` writes): an author signature
+/// made elsewhere, stored as `AuthorSignature::SshSig` (docs/FORMAT.md §3). Nothing is
+/// verified here; the store checks the signature against the enrolled key.
+pub fn detached_sha512(
+    armored: &str,
+    namespace: &str,
+) -> Result<(PublicKey, SignatureBytes), SshSigError> {
+    let p = parse(armored, namespace)?;
+    // The stored form keeps only the 64 signature bytes: it can express SHA-512 and an
+    // empty reserved field only.
+    if p.hash_alg != b"sha512" {
+        return Err(SshSigError::UnsupportedHash);
+    }
+    if !p.reserved.is_empty() {
+        return Err(SshSigError::Malformed("reserved field is not empty"));
+    }
+    Ok((p.key, p.sig))
 }
 
 fn plain_field(s: &str) -> bool {
@@ -299,6 +342,26 @@ mod tests {
             verify(&short, REPORT_NAMESPACE, b"msg"),
             Err(SshSigError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn detached_sha512_gives_the_raw_signature_over_the_signed_data() {
+        let k = key();
+        let a = sign(&k, "caseledger-event", b"m").unwrap();
+        let (pk, sig) = detached_sha512(&a, "caseledger-event").unwrap();
+        assert_eq!(pk, k.public_key());
+        assert!(k
+            .public_key()
+            .verify(&signed_data_sha512("caseledger-event", b"m"), &sig)
+            .is_ok());
+        assert!(matches!(
+            detached_sha512(&a, REPORT_NAMESPACE),
+            Err(SshSigError::NamespaceMismatch { .. })
+        ));
+        assert_eq!(
+            detached_sha512("junk", "caseledger-event"),
+            Err(SshSigError::NotArmored)
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! `caseledger append`: one signed event.
+//! `caseledger append`: one signed event (signed here, through ssh-agent, or elsewhere);
+//! `caseledger event-bytes`: the bytes an author signs for an event signed elsewhere.
 
-use super::ledger_ops::{date_arg, open_sealing, print_receipt, sign_append, store_why};
-use super::AppendArgs;
+use super::ingest::{parse_line, split_lines, LineKind};
+use super::ledger_ops::{date_arg, open_sealing, print_receipt, store_why};
+use super::presign::{self, Fields, Presign, FLAG_NAMES, JSON_NAMES};
+use super::{AppendArgs, EventBytesArgs};
 
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::event::{Event, EventKind, Kind, Payload, ShortText, TerminationReason};
+use caseledger_core::event::{EventKind, Kind, ShortText, TerminationReason};
 use caseledger_core::{ActorId, RecordId, Seq};
 use caseledger_store::Durability;
 use std::path::Path;
@@ -87,10 +90,49 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         (None, Some(_)) => bail!("--payload: only `--payload -` (read stdin) is accepted; use --payload-file <F> for a file"),
         (None, None) => None,
     };
+    let pre = Presign::parse(
+        &Fields {
+            signed_at: a.signed_at.as_deref(),
+            nonce: a.nonce.as_deref(),
+            salt: a.salt.as_deref(),
+            signature: a.signature.as_deref(),
+        },
+        &FLAG_NAMES,
+        payload.is_some(),
+    )?;
+    let agent = a
+        .ssh_key
+        .as_deref()
+        .map(presign::agent_signer)
+        .transpose()?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
-    let key = kd.actor_key(&author)?;
-    let ev = Event::new(Some(record.clone()), author.clone(), ek, occurred_on);
-    let receipt = sign_append(&ledger, &key, ev, payload.map(Payload::new))
+    let origin = ledger
+        .origin()
+        .map(|o| o.as_str().to_owned())
+        .ok_or_else(|| anyhow!("ledger {}: has no genesis", dir.display()))?;
+    let (ev, payload) = pre.event(
+        Some(record.clone()),
+        author.clone(),
+        ek,
+        occurred_on,
+        payload,
+    );
+    // Who signs: nobody here (pre-signed), ssh-agent, or the author's key file.
+    let signed = match (pre.signature(), &agent) {
+        (Some(sig), _) => ev.with_signature(sig),
+        (None, Some(agent)) => {
+            if !presign::actors_with_key(&ledger, agent).contains(&author) {
+                bail!(
+                    "--ssh-key: the key in {} is not {author}'s enrolled key",
+                    a.ssh_key.as_deref().unwrap_or(Path::new("")).display()
+                );
+            }
+            presign::sign_through_agent(ev, &origin, agent)?
+        }
+        (None, None) => ev.sign(&origin, &kd.actor_key(&author)?)?,
+    };
+    let receipt = ledger
+        .append(signed, payload)
         .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;
     print_receipt(
         &format!("{kind} to {record}"),
@@ -98,5 +140,58 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         a.receipts.as_deref(),
         out,
     )?;
+    Ok(Outcome::Ok)
+}
+
+/// The largest line `event-bytes` reads: a payload and its JSON escaping.
+const MAX_LINE: u64 = 4 * MAX_PAYLOAD;
+
+/// `caseledger event-bytes`.
+pub(crate) fn event_bytes(a: EventBytesArgs, out: &Out) -> Result<Outcome> {
+    let origin = match (&a.origin, &a.ledger) {
+        (Some(o), _) => o.clone(),
+        (None, Some(dir)) => super::ledger_ops::origin_of(dir)?,
+        (None, None) => bail!("usage: give --ledger DIR or --origin ORIGIN"),
+    };
+    let input = crate::io::read_input(&a.file, "event line", MAX_LINE)?;
+    let mut lines = split_lines(&input);
+    let (n, bytes) = lines
+        .next()
+        .ok_or_else(|| anyhow!("event line: the input holds no line"))?;
+    if let Some((m, _)) = lines.next() {
+        bail!("event line: line {m}: give one line (the bytes of one event)");
+    }
+    let line = parse_line(bytes, n).map_err(|e| anyhow!("event line: {e:#}"))?;
+    if line.pre.is_signed() {
+        bail!("event line: signature: give the line without its signature");
+    }
+    let kind = match line.kind {
+        LineKind::Event(k) => k,
+        LineKind::Enrol { .. } => bail!(
+            "event line: actor_enrolled lines cannot be pre-signed; enrol a key held elsewhere with `caseledger actor add --pubkey FILE`"
+        ),
+    };
+    line.pre
+        .require_fixed(
+            &JSON_NAMES,
+            line.payload.is_some(),
+            "the signed bytes hold it",
+        )
+        .map_err(|e| anyhow!("event line: {e}"))?;
+    let (ev, _) = line.pre.event(
+        line.record,
+        line.author,
+        kind,
+        line.occurred_on,
+        line.payload,
+    );
+    let msg = ev.signing_message(&origin)?;
+    if out.json {
+        out.json_data(&serde_json::json!({ "origin": origin, "message_hex": hex::encode(&msg) }))?;
+    } else if a.hex {
+        out.data(&hex::encode(&msg))?;
+    } else {
+        out.raw(&msg)?;
+    }
     Ok(Outcome::Ok)
 }

@@ -5,6 +5,7 @@
 //! key, a keyed hash of the file's digest and the line number (docs/FORMAT.md §3), stored
 //! with the entry: re-running a file appends nothing and says how many lines were there.
 
+use super::presign::{Fields, Presign, JSON_NAMES};
 use anyhow::{anyhow, bail, Result};
 use base64::Engine;
 use caseledger_core::event::{EventKind, Kind, Role, ShortText, TerminationReason};
@@ -29,6 +30,11 @@ struct RawLine {
     reason: Option<Value>,
     actor: Option<Value>,
     role: Option<Value>,
+    // Pre-signed events (docs/GUIDE.md, "Events signed by the record system").
+    signed_at: Option<Value>,
+    nonce: Option<Value>,
+    salt: Option<Value>,
+    signature: Option<Value>,
 }
 
 /// A validated line, ready to sign.
@@ -40,6 +46,8 @@ pub(crate) struct Line {
     pub kind: LineKind,
     pub occurred_on: Date,
     pub payload: Option<Vec<u8>>,
+    /// `signed_at`, `nonce`, `salt` and `signature`, when the record system gave them.
+    pub pre: Presign,
 }
 
 /// The event kind of a line; enrolment gets its public key when the key is known.
@@ -91,7 +99,7 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
                         && name.len() <= 32
                         && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
                     if looks_like_a_name {
-                        anyhow!("{}", msg.chars().take(200).collect::<String>())
+                        anyhow!("{}", msg.chars().take(300).collect::<String>())
                     } else if msg.starts_with("unknown field") {
                         anyhow!("an unknown field (its name is not shown: it is not a field name); see docs/GUIDE.md for the fields")
                     } else {
@@ -208,6 +216,20 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
             EventKind::simple(k).ok_or_else(|| anyhow!("kind: {k} cannot be imported"))?,
         ),
     };
+    let pre = Presign::parse(
+        &Fields {
+            signed_at: field_str(&raw.signed_at, "signed_at")?,
+            nonce: field_str(&raw.nonce, "nonce")?,
+            salt: field_str(&raw.salt, "salt")?,
+            signature: field_str(&raw.signature, "signature")?,
+        },
+        &JSON_NAMES,
+        payload.is_some(),
+    )?;
+    if pre.is_signed() && matches!(kind, LineKind::Enrol { .. }) {
+        // The key an imported enrolment names is chosen (generated) at import.
+        bail!("signature: actor_enrolled lines cannot be pre-signed; enrol a key held elsewhere with `caseledger actor add --pubkey FILE`");
+    }
     Ok(Line {
         line,
         author,
@@ -215,6 +237,7 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
         kind,
         occurred_on,
         payload,
+        pre,
     })
 }
 

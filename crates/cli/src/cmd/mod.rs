@@ -19,6 +19,7 @@ pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod ledger_ops;
 pub(crate) mod misc;
+pub(crate) mod presign;
 pub(crate) mod prove;
 pub(crate) mod records;
 pub(crate) mod report;
@@ -91,11 +92,20 @@ pub(crate) enum Command {
     ///
     /// One JSON object per line: `record`, `kind`, `occurred_on`, `author`, and `payload` or
     /// `payload_base64`, plus the kind's own fields (`amends`, `matter`, `reason`, `actor`,
-    /// `role`). Every line is parsed before anything is written, and an error names the line
-    /// number and the field. A line the ledger's rules refuse stops the import there; the lines
-    /// before it stay imported. The format and an example file
+    /// `role`), and for an event signed elsewhere `signed_at`, `nonce`, `salt` and
+    /// `signature` (see `caseledger event-bytes`). Every line is parsed, and the whole file
+    /// judged against the ledger's rules, before anything is written; an error names the
+    /// line number and the field, and nothing is imported. The format and an example file
     /// (ledger-data/example/events.jsonl): docs/GUIDE.md, "Ingest format".
     Import(ImportArgs),
+    /// Print the exact bytes an author signs for one ingest line (pre-signed events).
+    ///
+    /// A record system that signs with its own key (a KMS, the clinician's device) gives the
+    /// line with `signed_at`, `nonce` and (with a payload) `salt`, signs the printed bytes
+    /// (`openssl pkeyutl -sign -rawin`, or `ssh-keygen -Y sign -n caseledger-event`), adds
+    /// `signature` to the line and imports it: docs/GUIDE.md, "Events signed by the record
+    /// system"; the bytes: docs/FORMAT.md §3.
+    EventBytes(EventBytesArgs),
     /// Print the newest seal: the checkpoint the ledger key signed for the last commit.
     ///
     /// Every commit is sealed when it is appended; this signs nothing. Give the note to an
@@ -207,8 +217,10 @@ pub(crate) struct ActorAddArgs {
     /// The actor's role.
     #[arg(long, value_enum)]
     pub role: RoleArg,
-    /// Use this public key (SPKI PEM, ssh-ed25519, note key) instead of generating one.
-    #[arg(long, value_name = "FILE")]
+    /// Use this public key (SPKI PEM, ssh-ed25519, note key) instead of generating one:
+    /// the actor's private key stays where it is (a KMS, a device, ssh-agent) and the actor
+    /// appends pre-signed events or signs through ssh-agent.
+    #[arg(long, value_name = "FILE", alias = "public-key")]
     pub pubkey: Option<PathBuf>,
     /// The admin who signs the enrolment.
     #[arg(long, value_name = "ID", default_value = "admin")]
@@ -321,6 +333,53 @@ pub(crate) struct AppendArgs {
     /// file (created 0600): evidence for the record system to keep (docs/FORMAT.md).
     #[arg(long, value_name = "FILE")]
     pub receipts: Option<PathBuf>,
+    /// A pre-signed event: when the author signed (RFC 3339, e.g. 2026-12-02T09:30:00Z).
+    /// Without --signature: use this instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub signed_at: Option<String>,
+    /// A pre-signed event: the author's nonce (32 hex digits). Without --signature: use this
+    /// instead of a random one.
+    #[arg(long, value_name = "HEX")]
+    pub nonce: Option<String>,
+    /// A pre-signed event: the payload's salt (64 hex digits), signed through the payload
+    /// commitment. Without --signature: use this instead of a random one.
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
+    /// Append an event signed elsewhere (docs/GUIDE.md, "Events signed by the record
+    /// system"): base64 of the 64-byte Ed25519 signature over the bytes `caseledger
+    /// event-bytes` prints, or an armoured SSHSIG (`ssh-keygen -Y sign -n caseledger-event`).
+    /// Needs --signed-at, --nonce (and --salt with a payload); no private key is read.
+    #[arg(long, value_name = "SIG", conflicts_with = "ssh_key")]
+    pub signature: Option<String>,
+    /// Sign through ssh-agent (SSH_AUTH_SOCK) with the Ed25519 key whose public half is in
+    /// this file (e.g. ~/.ssh/id_ed25519.pub), enrolled as the author's key: an SSHSIG
+    /// author signature (namespace caseledger-event); no key file is read.
+    #[arg(long, value_name = "FILE.pub")]
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// `caseledger event-bytes`.
+#[derive(Args)]
+pub(crate) struct EventBytesArgs {
+    /// The ledger whose origin the event is signed for.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "CASELEDGER_LEDGER",
+        required_unless_present = "origin",
+        conflicts_with = "origin"
+    )]
+    pub ledger: Option<PathBuf>,
+    /// The ledger's origin, when the ledger is not at hand (the record system's machine).
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// One ingest line (JSONL, with signed_at, nonce, and salt with a payload; without
+    /// signature), or `-` for stdin.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub file: PathBuf,
+    /// Print the bytes as lower-case hex (and a newline) instead of raw.
+    #[arg(long)]
+    pub hex: bool,
 }
 
 /// `caseledger import`.
@@ -337,6 +396,11 @@ pub(crate) struct ImportArgs {
     /// covering it) to this file (created 0600), once they are sealed and durable.
     #[arg(long, value_name = "FILE")]
     pub receipts: Option<PathBuf>,
+    /// Sign through ssh-agent (SSH_AUTH_SOCK) with the Ed25519 key whose public half is in
+    /// this file, for the lines whose author is enrolled with that key (SSHSIG author
+    /// signatures, namespace caseledger-event); other lines as before.
+    #[arg(long, value_name = "FILE.pub")]
+    pub ssh_key: Option<PathBuf>,
 }
 
 /// `caseledger checkpoint`.
@@ -861,6 +925,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::ClockCorrected(a) => clock::run(a, out),
         Command::Append(a) => append::run(a, out),
         Command::Import(a) => import::run(a, out),
+        Command::EventBytes(a) => append::event_bytes(a, out),
         Command::Checkpoint(a) => checkpoint::checkpoint(a, out),
         Command::Cosign(a) => checkpoint::cosign(a, out),
         Command::Verify(a) => verify::run(a, out),
