@@ -166,6 +166,28 @@ fn sync_stores_a_cosignature_that_verifies_with_the_witness_key() {
     assert!(ok(&f.run(&["checkpoint", "--ledger", "L"])).contains("\u{2014} w1.example "));
     let e = f.run(&["witness", "remove", "--ledger", "L", "w1"]);
     assert_eq!(e.status.code(), Some(2));
+    // Bad input: one line, exit 2, nothing written.
+    let before = std::fs::read(f.keys().join("witnesses.txt")).unwrap();
+    for (url, key, why) in [
+        (
+            "https://w.example",
+            w.key.as_str(),
+            "https:// is not supported yet",
+        ),
+        ("http://w.example", "not-a-key", "witness key"),
+    ] {
+        let e = f.run(&["witness", "add", "--ledger", "L", "x", url, key]);
+        assert_eq!(e.status.code(), Some(2));
+        assert!(
+            stderr(&e).contains(why) && stderr(&e).lines().count() == 1,
+            "{}",
+            stderr(&e)
+        );
+    }
+    assert_eq!(
+        std::fs::read(f.keys().join("witnesses.txt")).unwrap(),
+        before
+    );
 }
 
 #[test]

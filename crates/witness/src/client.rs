@@ -37,7 +37,7 @@ pub trait Transport {
     fn get(&self, url: &str) -> Result<HttpReply, String>;
 }
 
-/// HTTP(S) with ureq: one overall timeout per request, no redirects.
+/// HTTP with ureq (no TLS in this version): one overall timeout per request, no redirects.
 #[derive(Debug, Clone)]
 pub struct Http {
     agent: ureq::Agent,
@@ -100,7 +100,7 @@ impl Transport for Http {
 /// A witness as a ledger knows it: where it is and the key its cosignatures must verify with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// The URL prefix (`https://witness.example/prefix`, no trailing slash needed).
+    /// The URL prefix (`http://witness.example/prefix`, no trailing slash needed).
     pub url: String,
     /// Its cosignature/v1 key.
     pub key: CosignatureVerifier,

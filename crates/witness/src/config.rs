@@ -4,11 +4,11 @@
 //!
 //! ```text
 //! # caseledger witnesses (name url key)
-//! board https://witness.board.example cosign.board.example+1a2b3c4d+BAbc...
+//! board http://127.0.0.1:8440 cosign.board.example+1a2b3c4d+BAbc...
 //! ```
 //!
 //! One witness per line: a local name (letters, digits, `.`, `-`, `_`), the URL prefix of
-//! its `add-checkpoint` (`http://` or `https://`), and its cosignature/v1 verifier key
+//! its `add-checkpoint` (`http://`; `https://` needs TLS, not in this version), and its cosignature/v1 verifier key
 //! (`name+hex8+base64(0x04 || pk)`), separated by single spaces. Blank lines and `#`
 //! comments are skipped when read; [`Witnesses::to_text`] writes the header comment.
 
@@ -24,9 +24,12 @@ pub enum ConfigError {
     /// The local name is empty, too long or has other characters.
     #[error("witness name {0:?}: use 1-64 letters, digits, '.', '-' or '_'")]
     BadName(String),
-    /// The URL is not `http(s)://host...` or has spaces or control characters.
-    #[error("witness URL: must start with http:// or https:// and have no spaces")]
+    /// The URL is not `http://host...` or has spaces or control characters.
+    #[error("witness URL: must start with http:// and have no spaces")]
     BadUrl,
+    /// An `https://` URL: this version's client has no TLS.
+    #[error("witness URL: https:// is not supported yet (no TLS in this build): reach the witness through a local TLS proxy at an http:// address")]
+    NoTls,
     /// The key is not a cosignature/v1 verifier key.
     #[error("witness key: {0}")]
     BadKey(String),
@@ -65,10 +68,10 @@ impl WitnessEntry {
         if !name_ok {
             return Err(ConfigError::BadName(name.chars().take(64).collect()));
         }
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or(ConfigError::BadUrl)?;
+        if url.starts_with("https://") {
+            return Err(ConfigError::NoTls);
+        }
+        let rest = url.strip_prefix("http://").ok_or(ConfigError::BadUrl)?;
         if rest.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError::BadUrl);
         }
@@ -195,7 +198,7 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_duplicates() {
         let mut w = Witnesses::default();
-        w.add(WitnessEntry::new("board", "https://w.example/p", &key()).unwrap())
+        w.add(WitnessEntry::new("board", "http://w.example/p", &key()).unwrap())
             .unwrap();
         w.add(WitnessEntry::new("peer-2", "http://127.0.0.1:9", &key()).unwrap())
             .unwrap();

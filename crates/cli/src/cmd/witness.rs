@@ -168,10 +168,11 @@ fn age(ts: u64, now: u64) -> String {
     }
 }
 
-fn ledger_seals(
-    ledger: &Ledger,
-    dir: &Path,
-) -> Result<(Option<(u64, String)>, Vec<(u64, String)>)> {
+/// A stored checkpoint: its size and note.
+type SizedNote = (u64, String);
+
+/// The newest seal and every stored checkpoint.
+fn ledger_seals(ledger: &Ledger, dir: &Path) -> Result<(Option<SizedNote>, Vec<SizedNote>)> {
     let seal = ledger
         .newest_seal()
         .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
