@@ -302,7 +302,11 @@ mod tests {
             w.add_checkpoint(&body(5, &[], &note(&tr, 9)), 1),
             Reply::Conflict(4)
         );
-        // A bad proof: 422; the right one: 200.
+        // A skipped proof (4 -> 9 with none) and a bad one: 422; the right one: 200.
+        assert!(matches!(
+            w.add_checkpoint(&body(4, &[], &note(&tr, 9)), 1),
+            Reply::BadProof(_)
+        ));
         let mut proof = consistency_proof(&Sha256Hasher, &tr, 4, 9).unwrap();
         let good = proof.clone();
         proof[0].0[0] ^= 1;
