@@ -38,6 +38,9 @@
 //!   verifies a private copy and writes nothing.
 //! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
 //!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
+//! * [`witness`]: `witness serve` as a child process on loopback and `witness add|list|sync`
+//!   against it: cosignatures stored and counted by `verify --witness`, 409 with a stale
+//!   size, a witness down, a rollback refused, a split view, `kill -9` mid-stream.
 
 mod anchor;
 mod bundles;
@@ -58,6 +61,7 @@ mod snapshot;
 mod status;
 mod storage;
 mod tamper;
+mod witness;
 
 #[test]
 fn binary_prints_version() {

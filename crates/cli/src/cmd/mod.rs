@@ -26,6 +26,7 @@ pub(crate) mod report;
 pub(crate) mod snapshot;
 pub(crate) mod status;
 pub(crate) mod verify;
+pub(crate) mod witness;
 
 /// caseledger: a tamper-evident audit ledger for clinical social-work records
 /// (Missouri 20 CSR 2263-3.040).
@@ -113,6 +114,9 @@ pub(crate) enum Command {
     Checkpoint(CheckpointArgs),
     /// As a witness: check a checkpoint's consistency with the last one seen, cosign it.
     Cosign(CosignArgs),
+    /// Run a C2SP tlog-witness server, or configure the witnesses a ledger's seals go to.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
     /// Verify a ledger, an archive or an evidence bundle; exit 1 on findings.
     Verify(VerifyArgs),
     /// Print an inclusion or consistency proof (JSON, base64 hashes).
@@ -440,6 +444,105 @@ pub(crate) struct CosignArgs {
     /// The signed checkpoint note to cosign.
     #[arg(value_name = "CHECKPOINT")]
     pub checkpoint: PathBuf,
+}
+
+/// `caseledger witness`.
+#[derive(Subcommand)]
+pub(crate) enum WitnessCmd {
+    /// Serve a C2SP tlog-witness over HTTP: `POST /add-checkpoint`, and
+    /// `GET /latest-checkpoint/<origin>` (the checkpoint it last cosigned, for rollback checks).
+    ///
+    /// Prints its URL and its cosignature key (give the key to those who verify), then
+    /// serves until stopped. Each checkpoint it cosigns is on disk (--state) before it
+    /// answers: killing it at any moment loses no cosignature.
+    Serve(WitnessServeArgs),
+    /// Configure a witness for this ledger (in <KEYS>/witnesses.txt, beside the keys).
+    Add(WitnessAddArgs),
+    /// List the configured witnesses with the last seal each cosigned and how long ago.
+    List(WitnessLedgerArgs),
+    /// Remove a configured witness (its stored cosignatures stay).
+    Remove(WitnessRemoveArgs),
+    /// Send the newest seal to every configured witness and store their cosignatures.
+    ///
+    /// A witness that is down or refuses is reported as lagging (exit 0); a witness that
+    /// holds a different checkpoint of this size, or a larger one (a fork or a rollback of
+    /// this ledger), is evidence: exit 1.
+    Sync(WitnessSyncArgs),
+}
+
+/// `caseledger witness serve`.
+#[derive(Args)]
+pub(crate) struct WitnessServeArgs {
+    /// The address to listen on, e.g. 127.0.0.1:8440 (port 0: any free port; the URL is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// The witness's private key file (0600 PEM; create one with `keys generate`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The logs it accepts: one log verifier key `origin+hex8+base64` per line
+    /// (`caseledger keys export --ledger DIR`); `#` comments.
+    #[arg(long, value_name = "FILE")]
+    pub logs: PathBuf,
+    /// The directory of its memory: the last checkpoint it cosigned per log (created 0700).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// The witness name in its cosignature lines and key (default: the key file's name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `caseledger witness add`.
+#[derive(Args)]
+pub(crate) struct WitnessAddArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+    /// A local name for the witness (letters, digits, '.', '-', '_').
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Its URL prefix (http://; no TLS in this version); `add-checkpoint` is appended.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Its cosignature key `name+hex8+base64` (as `witness serve` prints it), or a file.
+    #[arg(value_name = "VKEY")]
+    pub key: String,
+}
+
+/// `caseledger witness list`.
+#[derive(Args)]
+pub(crate) struct WitnessLedgerArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+}
+
+/// `caseledger witness remove`.
+#[derive(Args)]
+pub(crate) struct WitnessRemoveArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+    /// The witness's local name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `caseledger witness sync`.
+#[derive(Args)]
+pub(crate) struct WitnessSyncArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+    /// Seconds each request may take (connect, send, answer).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+    /// Requests per witness when it cannot be reached or answers 5xx (backoff 250 ms, doubling).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub attempts: u32,
 }
 
 /// `caseledger verify`.
@@ -928,6 +1031,11 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::EventBytes(a) => append::event_bytes(a, out),
         Command::Checkpoint(a) => checkpoint::checkpoint(a, out),
         Command::Cosign(a) => checkpoint::cosign(a, out),
+        Command::Witness(WitnessCmd::Serve(a)) => witness::serve(a, out),
+        Command::Witness(WitnessCmd::Add(a)) => witness::add(a, out),
+        Command::Witness(WitnessCmd::List(a)) => witness::list(a, out),
+        Command::Witness(WitnessCmd::Remove(a)) => witness::remove(a, out),
+        Command::Witness(WitnessCmd::Sync(a)) => witness::sync(a, out),
         Command::Verify(a) => verify::run(a, out),
         Command::Prove(ProveCmd::Inclusion(a)) => prove::inclusion(a, out),
         Command::Prove(ProveCmd::Consistency(a)) => prove::consistency(a, out),
