@@ -21,7 +21,7 @@ use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::layout::{frame_log_record, LogError, LogRecords};
 
 /// The file name, in the ledger directory.
-pub const FILE_NAME: &str = "timestamps.log";
+pub const FILE_NAME: &str = caseledger_core::layout::TIMESTAMPS_LOG;
 
 /// The first line of every record (the record format's version).
 pub const HEADER: &str = "caseledger-timestamp/v1";

@@ -135,11 +135,7 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
-fn attr_value(
-    si: &SignerInfo,
-    id: ObjectIdentifier,
-    required: bool,
-) -> Result<Option<&der::Any>> {
+fn attr_value(si: &SignerInfo, id: ObjectIdentifier, required: bool) -> Result<Option<&der::Any>> {
     let attrs = si
         .signed_attrs
         .as_ref()
