@@ -36,6 +36,8 @@
 //!   `destroy --all-eligible`.
 //! * [`storage`]: corrupted sled storage is a `storage_damaged` finding; `verify --read-only`
 //!   verifies a private copy and writes nothing.
+//! * [`timestamps`]: `caseledger timestamp` stores RFC 3161 tokens over seals from a test TSA
+//!   on loopback; `timestamp verify` checks them offline, refuses other roots and tampered bytes.
 //! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
 //!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
 //! * [`witness`]: `witness serve` as a child process on loopback and `witness add|list|sync`
@@ -62,6 +64,7 @@ mod status;
 mod storage;
 mod tamper;
 mod witness;
+mod timestamps;
 
 #[test]
 fn binary_prints_version() {

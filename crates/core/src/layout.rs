@@ -9,6 +9,7 @@
 //! ```text
 //! <DIR>/sled/             the sled 0.34.7 database (trees below)
 //! <DIR>/checkpoints.log   every signed checkpoint note, appended and fsynced (framing below)
+//! <DIR>/timestamps.log    RFC 3161 tokens over seals (optional; caseledger_timestamp::log)
 //! <DIR>/lock              empty file; the owning process holds an exclusive advisory lock
 //!                         (flock via fs2) on it for as long as the ledger is open
 //! No private key is ever in <DIR> (a key directory outside it holds them: docs/GUIDE.md,
@@ -82,6 +83,9 @@
 pub const SLED_DIR: &str = "sled";
 /// Name of the checkpoint log file inside a ledger directory.
 pub const CHECKPOINTS_LOG: &str = "checkpoints.log";
+/// RFC 3161 time-stamp tokens over seals, appended by `caseledger timestamp` (framing:
+/// `caseledger_timestamp::log`, docs/FORMAT.md). Public evidence, copied with snapshots.
+pub const TIMESTAMPS_LOG: &str = "timestamps.log";
 /// Name of the lock file inside a ledger directory.
 pub const LOCK_FILE: &str = "lock";
 

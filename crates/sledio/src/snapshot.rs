@@ -13,7 +13,7 @@
 //! raw copy taken mid-write (see [`crate::inspect`]).
 
 use crate::{io, OpenError, SLED_LOCK_WAIT};
-use caseledger_core::layout::{CHECKPOINTS_LOG, LOCK_FILE, SLED_DIR};
+use caseledger_core::layout::{CHECKPOINTS_LOG, LOCK_FILE, SLED_DIR, TIMESTAMPS_LOG};
 
 /// The key store's file name (format v2, docs/FORMAT.md §6: `caseledger_store::keystore`).
 const KEYSTORE_FILE: &str = "keystore";
@@ -201,6 +201,7 @@ pub fn copy_at_rest(dir: &Path, to: &Path) -> Result<Taken, OpenError> {
             let _ = std::fs::remove_dir_all(to.join(SLED_DIR));
             let _ = std::fs::remove_file(to.join(CHECKPOINTS_LOG));
             let _ = std::fs::remove_file(to.join(KEYSTORE_FILE));
+            let _ = std::fs::remove_file(to.join(TIMESTAMPS_LOG));
             let _ = std::fs::remove_file(to.join(LOCK_FILE));
         }
     }
@@ -214,7 +215,8 @@ fn copy_locked(dir: &Path, sled_dir: &Path, to: &Path) -> Result<Taken, OpenErro
     Ok(taken)
 }
 
-/// Copies `<dir>/sled` (as `sled_dir`), `<dir>/checkpoints.log` and `<dir>/keystore` into the existing
+/// Copies `<dir>/sled` (as `sled_dir`), `<dir>/checkpoints.log`, `<dir>/keystore` and
+/// `<dir>/timestamps.log` (each if present) into the existing
 /// directory `to`, files 0600, under the ledger's shared lock and sled's lock on
 /// `sled/db`, released as soon as the files are copied; with `durable`, the copy is then
 /// fsynced (outside the locks: writers wait only for the copying). No manifest: what a
@@ -232,9 +234,9 @@ pub fn copy_files(
     let to_sled = to.join(SLED_DIR);
     create_private_dir(&to_sled)?;
     bytes += copy_tree(sled_dir, &to_sled)?;
-    // The seals' log and the key store (format v2: the records' wrapped content keys) come
-    // with the trees, under the same locks.
-    for name in [CHECKPOINTS_LOG, KEYSTORE_FILE] {
+    // The seals' log, the key store (format v2: the records' wrapped content keys) and the
+    // seals' time-stamp tokens come with the trees, under the same locks.
+    for name in [CHECKPOINTS_LOG, KEYSTORE_FILE, TIMESTAMPS_LOG] {
         match copy_private(&dir.join(name), &to.join(name)) {
             Ok(n) => bytes += n,
             Err(OpenError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}

@@ -17,7 +17,7 @@
 //! (`caseledger_sledio::snapshot::copy_at_rest`, used by `caseledger snapshot`).
 
 use crate::error::{Result, StoreError};
-use crate::layout::{CHECKPOINTS_LOG, LOCK_FILE, SLED_DIR};
+use crate::layout::{CHECKPOINTS_LOG, LOCK_FILE, SLED_DIR, TIMESTAMPS_LOG};
 use crate::ledger::Ledger;
 use caseledger_sledio::snapshot as snap;
 use caseledger_sledio::OpenError;
@@ -70,6 +70,7 @@ impl Ledger {
                     snap::MANIFEST,
                     CHECKPOINTS_LOG,
                     crate::keystore::KEYSTORE_FILE,
+                    TIMESTAMPS_LOG,
                     LOCK_FILE,
                 ] {
                     let _ = std::fs::remove_file(to.join(f));
@@ -106,7 +107,15 @@ impl Ledger {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(StoreError::io(&ks_path, e)),
             };
-            (size, keys, (log, keystore), started.elapsed())
+            // Time-stamp tokens are appended by `caseledger timestamp` under the file's own
+            // lock, not the ledger's: a torn final record in the copy is dropped by readers.
+            let ts_path = self.dir.join(TIMESTAMPS_LOG);
+            let tokens = match std::fs::read(&ts_path) {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(StoreError::io(&ts_path, e)),
+            };
+            (size, keys, (log, keystore, tokens), started.elapsed())
         };
         out.flush().map_err(|e| match e {
             sled::Error::Io(io) => StoreError::io(&sled_dir, io),
@@ -117,10 +126,13 @@ impl Ledger {
         let write = |name: &str, bytes: &[u8]| {
             snap::write_private_file(&to.join(name), bytes).map_err(|e| open_error(to, e))
         };
-        let (log, keystore) = log;
+        let (log, keystore, tokens) = log;
         write(CHECKPOINTS_LOG, &log)?;
         if let Some(k) = keystore {
             write(crate::keystore::KEYSTORE_FILE, &k)?;
+        }
+        if let Some(t) = tokens {
+            write(TIMESTAMPS_LOG, &t)?;
         }
         write(LOCK_FILE, b"")?;
         let now = (self.clock)();

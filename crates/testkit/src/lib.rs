@@ -2,8 +2,8 @@
 //! signed events ([`sign`], [`Member::sign`]), ledgers with genesis and enrolments
 //! ([`Cast::create`], [`Cast::staffed`]), a clock the test sets ([`TestClock`]), the
 //! verifier's practice ledger ([`practice`]), the attacker's tools that edit real sled trees
-//! and files ([`tamper`]), the reliability campaigns' fixtures ([`campaign`]) and the
-//! `caseledger` binary runner ([`cli`]).
+//! and files ([`tamper`]), the reliability campaigns' fixtures ([`campaign`]), the
+//! `caseledger` binary runner ([`cli`]) and an OpenSSL time-stamp authority ([`tsa`]).
 //!
 //! A thin layer over the public library API: everything here could be written in a test;
 //! it is here so that it is written once. Test code: it panics (with the cause) rather than
@@ -13,6 +13,7 @@ pub mod campaign;
 pub mod cli;
 pub mod practice;
 pub mod tamper;
+pub mod tsa;
 
 use caseledger_core::event::{
     Event, EventKind, LedgerSettings, Payload, Role, ShortText, SignedEvent,

@@ -25,6 +25,7 @@ pub(crate) mod records;
 pub(crate) mod report;
 pub(crate) mod snapshot;
 pub(crate) mod status;
+pub(crate) mod timestamp;
 pub(crate) mod verify;
 pub(crate) mod witness;
 
@@ -117,6 +118,13 @@ pub(crate) enum Command {
     /// Run a C2SP tlog-witness server, or configure the witnesses a ledger's seals go to.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Obtain an RFC 3161 time-stamp token over the newest seal from a TSA and store it in
+    /// <DIR>/timestamps.log; `timestamp verify` checks the stored tokens offline.
+    ///
+    /// Runs beside a process holding the ledger open (it reads checkpoints.log only). A
+    /// seal already timestamped is not sent again, so a schedule (cron, a systemd timer)
+    /// may run it often.
+    Timestamp(TimestampArgs),
     /// Verify a ledger, an archive or an evidence bundle; exit 1 on findings.
     Verify(VerifyArgs),
     /// Print an inclusion or consistency proof (JSON, base64 hashes).
@@ -417,6 +425,46 @@ pub(crate) struct CheckpointArgs {
     pub add_cosigned: Option<PathBuf>,
     #[command(flatten)]
     pub keys: KeysArg,
+}
+
+/// `caseledger timestamp`.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct TimestampArgs {
+    #[command(subcommand)]
+    pub verify: Option<TimestampCmd>,
+    /// The ledger directory.
+    #[arg(long, value_name = "DIR", env = "CASELEDGER_LEDGER", required = true)]
+    pub ledger: Option<PathBuf>,
+    /// The TSA's URL (http://; the token is signed, no TLS is needed).
+    #[arg(long, value_name = "URL", env = "CASELEDGER_TSA", required = true)]
+    pub tsa: Option<String>,
+    /// PEM certificates to trust for the TSA (its root): the token is verified before it is
+    /// stored. Without it the token is checked against the certificate it carries only.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_chain: Option<PathBuf>,
+    /// Give up on the TSA after this many seconds (connect and answer together).
+    #[arg(long, value_name = "S", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout_secs: u64,
+}
+
+/// `caseledger timestamp verify`.
+#[derive(Subcommand)]
+pub(crate) enum TimestampCmd {
+    /// Verify every token in <DIR>/timestamps.log offline, as of its genTime, against the
+    /// TSA roots you trust; print genTime per seal size. Exit 1 if any token is refused.
+    Verify(TimestampVerifyArgs),
+}
+
+/// `caseledger timestamp verify`.
+#[derive(Args)]
+pub(crate) struct TimestampVerifyArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// PEM certificates to trust for the TSA (the relying party's choice, not the practice's).
+    #[arg(long, value_name = "FILE")]
+    pub tsa_chain: PathBuf,
 }
 
 /// `caseledger cosign`.
@@ -1036,6 +1084,11 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Witness(WitnessCmd::List(a)) => witness::list(a, out),
         Command::Witness(WitnessCmd::Remove(a)) => witness::remove(a, out),
         Command::Witness(WitnessCmd::Sync(a)) => witness::sync(a, out),
+        Command::Timestamp(TimestampArgs {
+            verify: Some(TimestampCmd::Verify(a)),
+            ..
+        }) => timestamp::verify(a, out),
+        Command::Timestamp(a) => timestamp::obtain(a, out),
         Command::Verify(a) => verify::run(a, out),
         Command::Prove(ProveCmd::Inclusion(a)) => prove::inclusion(a, out),
         Command::Prove(ProveCmd::Consistency(a)) => prove::consistency(a, out),
