@@ -1,8 +1,9 @@
 //! `caseledger import`: the JSONL ingest format (parsed by [`super::ingest`]).
 //!
 //! Phase 1 parses and validates every line (nothing is written if any line is bad);
-//! phase 2 skips the lines already imported (by their request key, see
-//! [`super::ingest::request_key`]), signs the rest with random nonces and salts, judges the
+//! phase 2 skips the lines already imported (by their client event id when they carry one,
+//! else by their request key, see [`super::ingest::request_key`]) and refuses the file if
+//! a used id comes with other content, signs the rest with random nonces and salts, judges the
 //! whole file against the ledger's rules before the first write (a refused file writes
 //! nothing, so the corrected file simply runs again), then appends in batches with
 //! deferred durability and one flush.
@@ -18,9 +19,9 @@ use caseledger_core::event::{Event, EventKind, Payload};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Violation;
 use caseledger_core::ActorId;
-use caseledger_store::{Durability, StoreError};
+use caseledger_store::{Durability, IdSeen, Receipt, Request, StoreError};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// The largest import file read (lines are held in memory while validating).
@@ -150,17 +151,57 @@ fn import_lines(
         None => origin.as_bytes().to_vec(),
     };
     let before = ledger.head().size;
-    // 1. Lines this file already put in the ledger (a re-run, or a run cut short).
+    // 1. Lines already in the ledger (a re-run, a run cut short, or a record system sending
+    // an event again under its id); a used id with other content refuses the whole file.
     let mut fresh = Vec::with_capacity(lines.len());
     let mut already = 0usize;
+    let mut repeats: Vec<(usize, Receipt)> = Vec::new();
+    // Ids given earlier in this file: (request digest, line).
+    let mut in_file = HashMap::new();
+    let ledger_err = |e: StoreError| anyhow!("ledger {}: {}", dir.display(), store_why(&e));
     for line in lines {
-        let key = request_key(&secret, &file_digest, line.line);
-        let seen = ledger
-            .request_seen(&key)
-            .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
-        match seen {
-            Some(_) => already += 1,
-            None => fresh.push((line, key)),
+        let n = line.line;
+        let Some(id) = line.id.clone() else {
+            let key = request_key(&secret, &file_digest, n);
+            match ledger.request_seen(&key).map_err(ledger_err)? {
+                Some(_) => already += 1,
+                None => fresh.push((line, Request::File(key))),
+            }
+            continue;
+        };
+        // Neither the id nor the content is quoted: the line number names it.
+        let refuse = |why: String| {
+            anyhow!("import {what}: line {n}: id: {why}; nothing was imported (a corrected event needs a new id)")
+        };
+        if let Some((digest, first)) = in_file.get(id.as_str()) {
+            if *digest != line.request {
+                return Err(refuse(format!(
+                    "line {first} gives the same id with other content"
+                )));
+            }
+            already += 1;
+            continue;
+        }
+        in_file.insert(id.as_str().to_owned(), (line.request, n));
+        match ledger.event_id_seen(&id, &line.request).map_err(ledger_err)? {
+            IdSeen::New => {
+                let digest = line.request;
+                fresh.push((line, Request::Id(id, digest)));
+            }
+            IdSeen::Recorded(r) => {
+                already += 1;
+                repeats.push((n, r));
+            }
+            IdSeen::Conflict { seq } => {
+                return Err(refuse(format!(
+                    "already recorded at seq {seq} with other content"
+                )))
+            }
+            IdSeen::KeyErased { seq } => {
+                return Err(refuse(format!(
+                    "recorded at seq {seq} in a record whose content key is erased (destroyed): it can no longer be compared"
+                )))
+            }
         }
     }
     // 2. Sign: random nonces and salts, signed now.
@@ -187,7 +228,7 @@ fn import_lines(
         let (signed, payload) = ev
             .sign_with_payload(&origin, &sk, line.payload.clone().map(Payload::new))
             .map_err(|e| anyhow!("line {}: {e}", line.line))?;
-        items.push((signed, payload, Some(*key)));
+        items.push((signed, payload, Some(key.clone())));
     }
     // 3. The whole file against the rules before the first write.
     let plain: Vec<_> = items
@@ -233,9 +274,9 @@ fn import_lines(
                 store_why(&e.error)
             )
         })?;
-        receipts.extend(r);
-        for _ in 1..n {
-            lines.next();
+        let mut at = Some(first);
+        for r in r {
+            receipts.push((at.take().or_else(|| lines.next()).unwrap_or(0), r));
         }
         imported += n;
         pb.set_position(u64::try_from(imported).unwrap_or(u64::MAX));
@@ -247,7 +288,12 @@ fn import_lines(
     let size = ledger.head().size;
     drop(ledger);
     // Only now are the imported events sealed in checkpoints.log and durable.
+    // The receipts of this run's events and the original receipts of repeated ids, in
+    // line order.
+    receipts.extend(repeats);
+    receipts.sort_by_key(|(line, _)| *line);
     if let Some(p) = receipts_file {
+        let receipts: Vec<Receipt> = receipts.into_iter().map(|(_, r)| r).collect();
         write_receipts(p, &receipts)?;
     }
     if out.json {

@@ -313,6 +313,11 @@ pub(crate) struct AppendArgs {
     /// file (created 0600): evidence for the record system to keep (docs/FORMAT.md).
     #[arg(long, value_name = "FILE")]
     pub receipts: Option<PathBuf>,
+    /// The record system's own id of this event (1-128 bytes of printable text): sent
+    /// again with the same content it appends nothing and returns the original receipt;
+    /// with other content it is refused (docs/GUIDE.md, "Client event ids").
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 }
 
 /// `caseledger import`.
