@@ -54,8 +54,49 @@ impl Ledger {
     /// Looks a client event id up and judges it against the digest of the request now
     /// made. Needs the KEK (the id's row key is keyed by it).
     pub fn event_id_seen(&self, id: &EventId, request: &RequestDigest) -> Result<IdSeen> {
+        let mut v = self.event_ids_seen(&[(id, request)])?;
+        v.pop()
+            .ok_or(StoreError::Internal("one id judged, no verdict"))
+    }
+
+    /// [`Ledger::event_id_seen`] for many ids (a file import), reading `checkpoints.log`
+    /// once for the seals of all repeats.
+    pub fn event_ids_seen(&self, ids: &[(&EventId, &RequestDigest)]) -> Result<Vec<IdSeen>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let kek = self.id_kek()?;
-        let Some(v) = self.trees.nonces.get(id.row(&kek))? else {
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, request) in ids {
+            out.push(self.judge_id(&kek, id, request)?);
+        }
+        let mut want: Vec<u64> = out
+            .iter()
+            .filter_map(|s| match s {
+                IdSeen::Recorded(r) => Some(r.seq.0),
+                _ => None,
+            })
+            .collect();
+        if want.is_empty() {
+            return Ok(out);
+        }
+        want.sort_unstable();
+        want.dedup();
+        let seals = self.seals_covering(&want)?;
+        for s in &mut out {
+            if let IdSeen::Recorded(r) = s {
+                r.seal = want
+                    .binary_search(&r.seq.0)
+                    .ok()
+                    .and_then(|i| seals.get(i).cloned().flatten());
+            }
+        }
+        Ok(out)
+    }
+
+    /// One id's verdict; a repeat's receipt still lacks its seal.
+    fn judge_id(&self, kek: &Kek, id: &EventId, request: &RequestDigest) -> Result<IdSeen> {
+        let Some(v) = self.trees.nonces.get(id.row(kek))? else {
             return Ok(IdSeen::New);
         };
         let (seq, stored) = decode_id_row(&v)
@@ -86,39 +127,57 @@ impl Ledger {
             seq,
             hash: entry_hash(&bytes),
             recorded_at: entry.recorded_at,
-            seal: self.seal_covering(seq)?,
+            seal: None,
         }))
     }
 
-    /// The seal of the commit that wrote `seq`: the first seal in `checkpoints.log` whose
-    /// size covers it (the log keeps every seal), else the newest seal sled holds.
-    fn seal_covering(&self, seq: Seq) -> Result<Option<Seal>> {
+    /// For each of `seqs` (ascending), the seal of the commit that wrote it: the first seal
+    /// in `checkpoints.log` whose size covers it (the log keeps every seal, by size), else
+    /// the newest seal sled holds. One pass over the log.
+    fn seals_covering(&self, seqs: &[u64]) -> Result<Vec<Option<Seal>>> {
         let path = self.dir().join(CHECKPOINTS_LOG);
         let log = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StoreError::io(&path, e)),
         };
+        let mut out: Vec<Option<Seal>> = Vec::with_capacity(seqs.len());
         // A torn final record (a write in flight) ends the walk; it is never a seal.
         for note in LogRecords::new(&log).map_while(std::result::Result::ok) {
+            let Some(&next) = seqs.get(out.len()) else {
+                break;
+            };
             let Ok(note) = std::str::from_utf8(note) else {
                 break;
             };
-            let size = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
-            if let Some(size) = size.filter(|s| *s > seq.0) {
-                return Ok(Some(Seal {
+            let Some(size) = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) else {
+                continue;
+            };
+            if size > next {
+                let seal = Seal {
                     size,
                     note: Arc::from(note),
-                }));
+                };
+                while seqs.get(out.len()).is_some_and(|s| *s < size) {
+                    out.push(Some(seal.clone()));
+                }
             }
         }
-        Ok(self
-            .latest_checkpoint()?
-            .filter(|(size, _)| *size > seq.0)
-            .map(|(size, note)| Seal {
-                size,
-                note: Arc::from(note),
-            }))
+        if out.len() < seqs.len() {
+            let newest = self.latest_checkpoint()?;
+            while let Some(&s) = seqs.get(out.len()) {
+                out.push(
+                    newest
+                        .as_ref()
+                        .filter(|(size, _)| *size > s)
+                        .map(|(size, note)| Seal {
+                            size: *size,
+                            note: Arc::from(note.as_str()),
+                        }),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The rows a keyed batch stores with its entries: a file line's key as given; a client

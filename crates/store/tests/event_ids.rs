@@ -235,3 +235,44 @@ fn after_destruction_the_request_hash_cannot_be_matched() {
     }
     assert_eq!(tried, 10_000);
 }
+
+/// Many ids at once (a file import): each repeat gets the seal of its own commit, from one
+/// read of `checkpoints.log`, in the order asked.
+#[test]
+fn many_ids_get_the_seals_of_their_own_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, _) = ledger(&tmp.path().join("L"));
+    let mut receipts = Vec::new();
+    for i in 0..4 {
+        let r = note_with_id(&l, &format!("n{i}"), &format!("id-{i}"), &format!("r{i}"));
+        receipts.push(r.unwrap().remove(0));
+        // Commits without ids in between: the seals differ from the newest one.
+        note_with(&l, "between", None).unwrap();
+    }
+    let ids: Vec<EventId> = (0..5).map(|i| id(&format!("id-{i}"))).collect();
+    let digests: Vec<RequestDigest> = (0..5).map(|i| digest(&format!("r{i}"))).collect();
+    let ask: Vec<_> = [2, 0, 4, 3, 1]
+        .iter()
+        .map(|&i| (&ids[i], &digests[i]))
+        .collect();
+    let seen = l.event_ids_seen(&ask).unwrap();
+    assert_eq!(
+        seen,
+        vec![
+            IdSeen::Recorded(receipts[2].clone()),
+            IdSeen::Recorded(receipts[0].clone()),
+            IdSeen::New,
+            IdSeen::Recorded(receipts[3].clone()),
+            IdSeen::Recorded(receipts[1].clone()),
+        ]
+    );
+    let sizes: Vec<u64> = receipts
+        .iter()
+        .map(|r| r.seal.as_ref().unwrap().size)
+        .collect();
+    assert_eq!(
+        sizes,
+        receipts.iter().map(|r| r.seq.0 + 1).collect::<Vec<_>>()
+    );
+    assert!(l.event_ids_seen(&[]).unwrap().is_empty());
+}

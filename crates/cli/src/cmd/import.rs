@@ -19,7 +19,7 @@ use caseledger_core::event::{Event, EventKind, Payload};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Violation;
 use caseledger_core::ActorId;
-use caseledger_store::{Durability, IdSeen, Receipt, Request, StoreError};
+use caseledger_store::{Durability, IdSeen, Receipt, Request, RequestDigest, StoreError};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -156,9 +156,32 @@ fn import_lines(
     let mut fresh = Vec::with_capacity(lines.len());
     let mut already = 0usize;
     let mut repeats: Vec<(usize, Receipt)> = Vec::new();
-    // Ids given earlier in this file: (request digest, line).
-    let mut in_file = HashMap::new();
+    // Ids given earlier in this file: (request digest, line). An id given twice with the
+    // same content is one event; with other content, the file is refused.
+    let mut in_file: HashMap<&str, (RequestDigest, usize)> = HashMap::new();
+    // The lines that give an id first, asked about in one call (one read of
+    // checkpoints.log for the seals of the repeats).
+    let mut ask = Vec::new();
+    for line in &lines {
+        let Some(id) = &line.id else { continue };
+        match in_file.get(id.as_str()) {
+            Some((digest, first)) if *digest != line.request => bail!(
+                "import {what}: line {}: id: line {first} gives the same id with other content; nothing was imported (a corrected event needs a new id)",
+                line.line
+            ),
+            Some(_) => {}
+            None => {
+                in_file.insert(id.as_str(), (line.request, line.line));
+                ask.push((line.line, (id, &line.request)));
+            }
+        }
+    }
     let ledger_err = |e: StoreError| anyhow!("ledger {}: {}", dir.display(), store_why(&e));
+    let (numbers, query): (Vec<usize>, Vec<_>) = ask.into_iter().unzip();
+    let seen = ledger.event_ids_seen(&query).map_err(ledger_err)?;
+    let mut verdicts: HashMap<usize, IdSeen> = numbers.into_iter().zip(seen).collect();
+    drop(query);
+    drop(in_file);
     for line in lines {
         let n = line.line;
         let Some(id) = line.id.clone() else {
@@ -173,31 +196,23 @@ fn import_lines(
         let refuse = |why: String| {
             anyhow!("import {what}: line {n}: id: {why}; nothing was imported (a corrected event needs a new id)")
         };
-        if let Some((digest, first)) = in_file.get(id.as_str()) {
-            if *digest != line.request {
-                return Err(refuse(format!(
-                    "line {first} gives the same id with other content"
-                )));
-            }
-            already += 1;
-            continue;
-        }
-        in_file.insert(id.as_str().to_owned(), (line.request, n));
-        match ledger.event_id_seen(&id, &line.request).map_err(ledger_err)? {
-            IdSeen::New => {
+        match verdicts.remove(&n) {
+            // A later line repeating an id of this file with the same content.
+            None => already += 1,
+            Some(IdSeen::New) => {
                 let digest = line.request;
                 fresh.push((line, Request::Id(id, digest)));
             }
-            IdSeen::Recorded(r) => {
+            Some(IdSeen::Recorded(r)) => {
                 already += 1;
                 repeats.push((n, r));
             }
-            IdSeen::Conflict { seq } => {
+            Some(IdSeen::Conflict { seq }) => {
                 return Err(refuse(format!(
                     "already recorded at seq {seq} with other content"
                 )))
             }
-            IdSeen::KeyErased { seq } => {
+            Some(IdSeen::KeyErased { seq }) => {
                 return Err(refuse(format!(
                     "recorded at seq {seq} in a record whose content key is erased (destroyed): it can no longer be compared"
                 )))
