@@ -17,6 +17,8 @@
 //! * [`happy`]: every command's happy path.
 //! * [`errors`]: every command with bad input exits 2, prints one line, writes nothing.
 //! * [`guide_example`]: the example of docs/GUIDE.md imports, verifies and exports.
+//! * [`event_ids`]: client event ids on import lines and `append --id`: a repeat returns the
+//!   original receipt, other content is refused, nothing of a destroyed event's id survives.
 //! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
@@ -49,6 +51,7 @@ mod bundles;
 mod custody;
 mod destruction;
 mod errors;
+mod event_ids;
 mod guide_example;
 mod happy;
 mod import;

@@ -411,18 +411,22 @@ impl Ledger {
         Ok(incoming)
     }
 
-    /// [`Ledger::append_batch`] with an idempotency key per item (a file import keys each
-    /// line by a keyed hash of the file's digest and the line number): the keys are stored
-    /// with the entries, in the same transaction, and [`Ledger::request_seen`] finds them.
+    /// [`Ledger::append_batch`] with an idempotency key per item: a file import keys each
+    /// line by a keyed hash of the file's digest and the line number
+    /// ([`Request::File`](crate::Request::File)); a record system's line may carry its own
+    /// client event id ([`Request::Id`](crate::Request::Id), looked up first with
+    /// [`Ledger::event_id_seen`]). The rows are stored with the entries, in the same
+    /// transaction; [`Ledger::request_seen`] and [`Ledger::event_id_seen`] find them.
     pub fn append_batch_keyed(
         &self,
-        items: Vec<(SignedEvent, Option<Payload>, Option<RequestKey>)>,
+        items: Vec<(SignedEvent, Option<Payload>, Option<crate::Request>)>,
     ) -> Result<Vec<Receipt>, BatchError> {
         self.check_sealing()
             .map_err(|error| BatchError { index: None, error })?;
         let (items, keys): (Vec<_>, Vec<_>) =
             items.into_iter().map(|(e, p, k)| ((e, p), k)).unzip();
         let incoming = self.checked_incoming(items)?;
+        let keys = self.request_rows(&incoming, keys)?;
         let incoming = incoming
             .into_iter()
             .zip(keys)
@@ -459,7 +463,7 @@ impl Ledger {
     }
 
     /// The seq of the entry appended with this idempotency key, if any.
-    pub fn request_seen(&self, key: &RequestKey) -> Result<Option<Seq>> {
+    pub fn request_seen(&self, key: &crate::RequestKey) -> Result<Option<Seq>> {
         match self.trees.nonces.get(key.row())? {
             None => Ok(None),
             Some(v) => {

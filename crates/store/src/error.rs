@@ -198,6 +198,17 @@ pub enum StoreError {
     /// A previous group commit failed inside the store (a bug); the append was not written.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// A client event id already names an entry: an append with it writes nothing (the
+    /// caller looks the id up first with [`Ledger::event_id_seen`](crate::Ledger::event_id_seen)).
+    #[error("the client event id is already recorded at seq {seq}")]
+    EventIdRecorded {
+        /// The entry it names.
+        seq: Seq,
+    },
+    /// Client event ids are keyed by their record's content key: an administration event
+    /// (no record) takes none.
+    #[error("a client event id needs an event of a record (administration events take none)")]
+    EventIdWithoutRecord,
 }
 
 /// `Result` with [`StoreError`].

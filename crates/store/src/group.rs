@@ -25,6 +25,7 @@
 use crate::error::{Result, StoreError};
 use crate::keystore::Content;
 use crate::layout::*;
+use crate::requests::RequestRow;
 use crate::sigs::KeyCache;
 use crate::types::{Head, Receipt, Trees};
 use crate::upper::UPPER_LEVEL;
@@ -145,9 +146,9 @@ pub(crate) enum Incoming {
         payload: Option<Payload>,
         /// The key its signature was verified with on the caller's thread.
         verified_with: Option<PublicKey>,
-        /// The caller's idempotency key (a file import's keyed hash of file digest and
-        /// line): stored with the entry in the same transaction.
-        request: Option<RequestKey>,
+        /// The caller's idempotency row (a file import's line key, or a client event id
+        /// with its request hash): stored with the entry in the same transaction.
+        request: Option<RequestRow>,
     },
     /// An archived entry: its bytes are kept exactly (import), with its stored (encrypted)
     /// payload, which must match the entry's content seal.
@@ -201,21 +202,6 @@ pub(crate) fn check_payload_size(payload: Option<&Payload>) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// An idempotency key chosen by the caller (32 bytes, a keyed hash: it reveals nothing of
-/// the request). Stored in the `nonces` tree under `"R" || key`, value the seq.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct RequestKey(pub [u8; 32]);
-
-impl RequestKey {
-    /// The row key in the `nonces` tree.
-    pub(crate) fn row(&self) -> [u8; 33] {
-        let mut k = [0u8; 33];
-        k[0] = b'R';
-        k[1..].copy_from_slice(&self.0);
-        k
-    }
 }
 
 /// A payload on its way in: plaintext from an author, or stored bytes from an archive with
@@ -328,7 +314,7 @@ impl Stage<'_> {
         let origin = origin_owned.as_ref().map(ShortText::as_str);
         // For archived entries: their placement as stored (the fold judges it).
         let mut imported_placement = None;
-        let mut request: Option<RequestKey> = None;
+        let mut request: Option<RequestRow> = None;
         // 1. Signature, and for archived entries their position in the chain.
         let (signed, payload, recorded_at, imported) = match item {
             Incoming::New {
@@ -549,7 +535,7 @@ impl Stage<'_> {
         }
         self.ops.put(T::Nonces, &nonce.0, &key);
         if let Some(r) = request {
-            self.ops.put(T::Nonces, &r.row(), &key);
+            self.ops.put(T::Nonces, &r.key, &r.value(&key));
         }
         for (id, h) in nodes {
             self.ops.put(T::Nodes, &id.to_key(), &h.0);

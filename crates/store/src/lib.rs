@@ -33,6 +33,7 @@ pub mod archive;
 pub mod checkpoints;
 mod commit;
 pub mod error;
+mod eventid;
 mod export;
 mod group;
 pub mod keystore;
@@ -41,6 +42,7 @@ pub use caseledger_core::layout;
 pub mod ledger;
 mod open;
 mod query;
+pub mod requests;
 mod sigs;
 mod snapshot;
 mod types;
@@ -48,9 +50,10 @@ mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
+pub use eventid::IdSeen;
 pub use export::ExportError;
-pub use group::RequestKey;
 pub use ledger::Ledger;
+pub use requests::{EventId, EventIdError, Request, RequestDigest, RequestKey};
 pub use snapshot::SnapshotTaken;
 pub use types::{
     system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,

@@ -1,17 +1,18 @@
 //! `caseledger append`: one signed event (signed here, through ssh-agent, or elsewhere);
 //! `caseledger event-bytes`: the bytes an author signs for an event signed elsewhere.
 
-use super::ingest::{parse_line, split_lines, LineKind};
-use super::ledger_ops::{date_arg, open_sealing, print_receipt, store_why};
+use super::ingest::{parse_line, request_digest, split_lines, LineKind};
+use super::ledger_ops::{date_arg, open_sealing, print_receipt, store_why, write_receipts};
 use super::presign::{self, Fields, Presign, FLAG_NAMES, JSON_NAMES};
 use super::{AppendArgs, EventBytesArgs};
+use serde_json::json;
 
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
 use caseledger_core::event::{EventKind, Kind, ShortText, TerminationReason};
 use caseledger_core::{ActorId, RecordId, Seq};
-use caseledger_store::Durability;
+use caseledger_store::{Durability, EventId, IdSeen, Request};
 use std::path::Path;
 
 /// The largest payload accepted (the encoding limit of an entry is far below this; payloads
@@ -90,6 +91,12 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         (None, Some(_)) => bail!("--payload: only `--payload -` (read stdin) is accepted; use --payload-file <F> for a file"),
         (None, None) => None,
     };
+    // The id's value is never quoted back (it is the record system's to know).
+    let id =
+        a.id.as_deref()
+            .map(EventId::new)
+            .transpose()
+            .map_err(|e| anyhow!("--id: {e}"))?;
     let pre = Presign::parse(
         &Fields {
             signed_at: a.signed_at.as_deref(),
@@ -106,6 +113,61 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         .map(presign::agent_signer)
         .transpose()?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let what = format!("{kind} to {record}");
+    // With an id, the request as an import line with the same fields would give it
+    // (docs/FORMAT.md §3): its content only, never the signature values, so a record
+    // system that signs again on a retry is still recognised.
+    let request = match id {
+        None => None,
+        Some(id) => {
+            let amends = a.amends.map(|n| n.to_string());
+            let request = request_digest(&[
+                ("record", Some(a.record.as_bytes())),
+                ("kind", Some(a.kind.as_bytes())),
+                ("occurred_on", Some(a.occurred_on.as_bytes())),
+                ("author", Some(a.author.as_bytes())),
+                ("amends", amends.as_deref().map(str::as_bytes)),
+                ("matter", a.matter.as_deref().map(str::as_bytes)),
+                ("reason", a.reason.as_deref().map(str::as_bytes)),
+                ("payload", payload.as_deref()),
+            ]);
+            let seen = ledger
+                .event_id_seen(&id, &request)
+                .map_err(|e| anyhow!("append {what}: {}", store_why(&e)))?;
+            match seen {
+                IdSeen::New => {}
+                IdSeen::Recorded(r) => {
+                    // The original receipt, as the first append gave it.
+                    if let Some(p) = a.receipts.as_deref() {
+                        write_receipts(p, std::slice::from_ref(&r))?;
+                    }
+                    if out.json {
+                        out.json_data(&json!({
+                            "seq": r.seq.0,
+                            "hash": r.hash.to_hex(),
+                            "recorded_at_us": r.recorded_at.0,
+                            "seal": r.seal.as_ref().map(|s| &*s.note),
+                            "already_recorded": true,
+                        }))?;
+                    } else {
+                        out.data(&format!("seq {} {}", r.seq.0, r.hash.to_hex()))?;
+                        out.say(format!(
+                            "already recorded: {what} at seq {} (this --id with the same content); nothing was appended",
+                            r.seq.0
+                        ));
+                    }
+                    return Ok(Outcome::Ok);
+                }
+                IdSeen::Conflict { seq } => bail!(
+                    "append {what}: --id: already recorded at seq {seq} with other content; nothing was appended (a corrected event needs a new id)"
+                ),
+                IdSeen::KeyErased { seq } => bail!(
+                    "append {what}: --id: recorded at seq {seq} in a record whose content key is erased (destroyed); nothing was appended"
+                ),
+            }
+            Some(Request::Id(id, request))
+        }
+    };
     let origin = ledger
         .origin()
         .map(|o| o.as_str().to_owned())
@@ -131,15 +193,17 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         }
         (None, None) => ev.sign(&origin, &kd.actor_key(&author)?)?,
     };
-    let receipt = ledger
-        .append(signed, payload)
-        .map_err(|e| anyhow!("append {kind} to {record}: {}", store_why(&e)))?;
-    print_receipt(
-        &format!("{kind} to {record}"),
-        &receipt,
-        a.receipts.as_deref(),
-        out,
-    )?;
+    let receipt = match request {
+        None => ledger
+            .append(signed, payload)
+            .map_err(|e| anyhow!("append {what}: {}", store_why(&e)))?,
+        Some(request) => ledger
+            .append_batch_keyed(vec![(signed, payload, Some(request))])
+            .map_err(|e| anyhow!("append {what}: {}", store_why(&e.error)))?
+            .pop()
+            .ok_or_else(|| anyhow!("append {what}: the store returned no receipt"))?,
+    };
+    print_receipt(&what, &receipt, a.receipts.as_deref(), out)?;
     Ok(Outcome::Ok)
 }
 

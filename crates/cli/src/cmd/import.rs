@@ -1,8 +1,9 @@
 //! `caseledger import`: the JSONL ingest format (parsed by [`super::ingest`]).
 //!
 //! Phase 1 parses and validates every line (nothing is written if any line is bad);
-//! phase 2 skips the lines already imported (by their request key, see
-//! [`super::ingest::request_key`]), signs the rest with random nonces and salts, judges the
+//! phase 2 skips the lines already imported (by their client event id when they carry one,
+//! else by their request key, see [`super::ingest::request_key`]) and refuses the file if
+//! a used id comes with other content, signs the rest with random nonces and salts, judges the
 //! whole file against the ledger's rules before the first write (a refused file writes
 //! nothing, so the corrected file simply runs again), then appends in batches with
 //! deferred durability and one flush.
@@ -19,9 +20,9 @@ use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Violation;
 use caseledger_core::ActorId;
 use caseledger_keyfile::agent::AgentSigner;
-use caseledger_store::{Durability, StoreError};
+use caseledger_store::{Durability, IdSeen, Receipt, Request, RequestDigest, StoreError};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 /// The largest import file read (lines are held in memory while validating).
@@ -198,17 +199,72 @@ fn import_lines(
         None => origin.as_bytes().to_vec(),
     };
     let before = ledger.head().size;
-    // 1. Lines this file already put in the ledger (a re-run, or a run cut short).
+    // 1. Lines already in the ledger (a re-run, a run cut short, or a record system sending
+    // an event again under its id); a used id with other content refuses the whole file.
     let mut fresh = Vec::with_capacity(lines.len());
     let mut already = 0usize;
+    let mut repeats: Vec<(usize, Receipt)> = Vec::new();
+    // Ids given earlier in this file: (request digest, line). An id given twice with the
+    // same content is one event; with other content, the file is refused.
+    let mut in_file: HashMap<&str, (RequestDigest, usize)> = HashMap::new();
+    // The lines that give an id first, asked about in one call (one read of
+    // checkpoints.log for the seals of the repeats).
+    let mut ask = Vec::new();
+    for line in &lines {
+        let Some(id) = &line.id else { continue };
+        match in_file.get(id.as_str()) {
+            Some((digest, first)) if *digest != line.request => bail!(
+                "import {what}: line {}: id: line {first} gives the same id with other content; nothing was imported (a corrected event needs a new id)",
+                line.line
+            ),
+            Some(_) => {}
+            None => {
+                in_file.insert(id.as_str(), (line.request, line.line));
+                ask.push((line.line, (id, &line.request)));
+            }
+        }
+    }
+    let ledger_err = |e: StoreError| anyhow!("ledger {}: {}", dir.display(), store_why(&e));
+    let (numbers, query): (Vec<usize>, Vec<_>) = ask.into_iter().unzip();
+    let seen = ledger.event_ids_seen(&query).map_err(ledger_err)?;
+    let mut verdicts: HashMap<usize, IdSeen> = numbers.into_iter().zip(seen).collect();
+    drop(query);
+    drop(in_file);
     for line in lines {
-        let key = request_key(&secret, &file_digest, line.line);
-        let seen = ledger
-            .request_seen(&key)
-            .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
-        match seen {
-            Some(_) => already += 1,
-            None => fresh.push((line, key)),
+        let n = line.line;
+        let Some(id) = line.id.clone() else {
+            let key = request_key(&secret, &file_digest, n);
+            match ledger.request_seen(&key).map_err(ledger_err)? {
+                Some(_) => already += 1,
+                None => fresh.push((line, Request::File(key))),
+            }
+            continue;
+        };
+        // Neither the id nor the content is quoted: the line number names it.
+        let refuse = |why: String| {
+            anyhow!("import {what}: line {n}: id: {why}; nothing was imported (a corrected event needs a new id)")
+        };
+        match verdicts.remove(&n) {
+            // A later line repeating an id of this file with the same content.
+            None => already += 1,
+            Some(IdSeen::New) => {
+                let digest = line.request;
+                fresh.push((line, Request::Id(id, digest)));
+            }
+            Some(IdSeen::Recorded(r)) => {
+                already += 1;
+                repeats.push((n, r));
+            }
+            Some(IdSeen::Conflict { seq }) => {
+                return Err(refuse(format!(
+                    "already recorded at seq {seq} with other content"
+                )))
+            }
+            Some(IdSeen::KeyErased { seq }) => {
+                return Err(refuse(format!(
+                    "recorded at seq {seq} in a record whose content key is erased (destroyed): it can no longer be compared"
+                )))
+            }
         }
     }
     // 2. Sign: random nonces and salts, signed now.
@@ -239,7 +295,7 @@ fn import_lines(
                 .sign(ev, &origin)
                 .map_err(|e| anyhow!("import {what}: line {}: {e:#}", line.line))?,
         };
-        items.push((signed, payload, Some(*key)));
+        items.push((signed, payload, Some(key.clone())));
     }
     // 3. The whole file against the rules before the first write.
     let plain: Vec<_> = items
@@ -285,9 +341,9 @@ fn import_lines(
                 store_why(&e.error)
             )
         })?;
-        receipts.extend(r);
-        for _ in 1..n {
-            lines.next();
+        let mut at = Some(first);
+        for r in r {
+            receipts.push((at.take().or_else(|| lines.next()).unwrap_or(0), r));
         }
         imported += n;
         pb.set_position(u64::try_from(imported).unwrap_or(u64::MAX));
@@ -299,7 +355,12 @@ fn import_lines(
     let size = ledger.head().size;
     drop(ledger);
     // Only now are the imported events sealed in checkpoints.log and durable.
+    // The receipts of this run's events and the original receipts of repeated ids, in
+    // line order.
+    receipts.extend(repeats);
+    receipts.sort_by_key(|(line, _)| *line);
     if let Some(p) = receipts_file {
+        let receipts: Vec<Receipt> = receipts.into_iter().map(|(_, r)| r).collect();
         write_receipts(p, &receipts)?;
     }
     if out.json {

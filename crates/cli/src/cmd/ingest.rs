@@ -4,13 +4,16 @@
 //! Nonces and payload salts are random (the OS RNG); a line is known again by its request
 //! key, a keyed hash of the file's digest and the line number (docs/FORMAT.md §3), stored
 //! with the entry: re-running a file appends nothing and says how many lines were there.
+//! A line may instead carry the record system's own id (`id`, DESIGN.md v2 principle 8):
+//! it is keyed by that id and a digest of the whole request ([`request_digest`]), so a
+//! repeat is recognised whatever file or line it comes in.
 
 use super::presign::{Fields, Presign, JSON_NAMES};
 use anyhow::{anyhow, bail, Result};
 use base64::Engine;
 use caseledger_core::event::{EventKind, Kind, Role, ShortText, TerminationReason};
 use caseledger_core::{ActorId, Date, RecordId, Seq};
-use caseledger_store::RequestKey;
+use caseledger_store::{EventId, RequestDigest, RequestKey};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,6 +38,8 @@ struct RawLine {
     nonce: Option<Value>,
     salt: Option<Value>,
     signature: Option<Value>,
+    /// The record system's own id of the event (a client event id, optional).
+    id: Option<Value>,
 }
 
 /// A validated line, ready to sign.
@@ -48,6 +53,10 @@ pub(crate) struct Line {
     pub payload: Option<Vec<u8>>,
     /// `signed_at`, `nonce`, `salt` and `signature`, when the record system gave them.
     pub pre: Presign,
+    /// The client event id, if the line gives one.
+    pub id: Option<EventId>,
+    /// The digest of the whole request (every field but `id`), for the id's row.
+    pub request: RequestDigest,
 }
 
 /// The event kind of a line; enrolment gets its public key when the key is known.
@@ -175,6 +184,42 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
     if kind != Kind::ActorEnrolled {
         forbid(&raw.role, "role", kind)?;
     }
+    // The id's value is never quoted back: it is the record system's, not ours to echo.
+    let id = match field_str(&raw.id, "id")? {
+        Some(_) if !kind.has_record() => {
+            bail!("id: only events of a record take an id ({kind} lines take none)")
+        }
+        Some(v) => Some(EventId::new(v).map_err(|e| anyhow!("id: {e}"))?),
+        None => None,
+    };
+    let amends_text = amends.map(|a| a.to_string());
+    let request = request_digest(&[
+        (
+            "record",
+            field_str(&raw.record, "record")?.map(str::as_bytes),
+        ),
+        ("kind", Some(kind_name.as_bytes())),
+        (
+            "occurred_on",
+            field_str(&raw.occurred_on, "occurred_on")?.map(str::as_bytes),
+        ),
+        (
+            "author",
+            field_str(&raw.author, "author")?.map(str::as_bytes),
+        ),
+        ("amends", amends_text.as_deref().map(str::as_bytes)),
+        (
+            "matter",
+            field_str(&raw.matter, "matter")?.map(str::as_bytes),
+        ),
+        (
+            "reason",
+            field_str(&raw.reason, "reason")?.map(str::as_bytes),
+        ),
+        ("actor", field_str(&raw.actor, "actor")?.map(str::as_bytes)),
+        ("role", field_str(&raw.role, "role")?.map(str::as_bytes)),
+        ("payload", payload.as_deref()),
+    ]);
     let actor = |v: &Option<Value>| -> Result<ActorId> {
         ActorId::new(need(v, "actor", kind)?).map_err(|e| anyhow!("actor: {e}"))
     };
@@ -238,6 +283,8 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
         occurred_on,
         payload,
         pre,
+        id,
+        request,
     })
 }
 
@@ -263,4 +310,27 @@ pub(crate) fn request_key(secret: &[u8], file_digest: &[u8; 32], line: usize) ->
     h.update(file_digest);
     h.update(&u64::try_from(line).unwrap_or(u64::MAX).to_be_bytes());
     RequestKey(*h.finalize().as_bytes())
+}
+
+/// BLAKE3 derive-key context of request digests.
+pub(crate) const REQUEST_DIGEST_CONTEXT: &str = "caseledger request digest v2";
+
+/// The digest of a whole request: `BLAKE3-derive-key("caseledger request digest v2", m)`
+/// where `m` is, for each field given, in the order of `fields` (record, kind, occurred_on,
+/// author, amends, matter, reason, actor, role, payload): `u8 len(name) || name || u32 BE
+/// len(value) || value` (docs/FORMAT.md §3). Values are the line's strings as given,
+/// `amends` in decimal, the payload's bytes (from `payload` or `payload_base64`); absent
+/// and null fields are left out. Never stored: the store keys it under the record key.
+pub(crate) fn request_digest(fields: &[(&str, Option<&[u8]>)]) -> RequestDigest {
+    let mut h = blake3::Hasher::new_derive_key(REQUEST_DIGEST_CONTEXT);
+    for (name, value) in fields {
+        let Some(v) = value else { continue };
+        // Names are short literals; a value over 4 GiB (saturated here) is a payload the
+        // store refuses anyway (MAX_PAYLOAD).
+        h.update(&[u8::try_from(name.len()).unwrap_or(u8::MAX)]);
+        h.update(name.as_bytes());
+        h.update(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(v);
+    }
+    RequestDigest(*h.finalize().as_bytes())
 }

@@ -345,6 +345,11 @@ pub(crate) struct AppendArgs {
     /// file (created 0600): evidence for the record system to keep (docs/FORMAT.md).
     #[arg(long, value_name = "FILE")]
     pub receipts: Option<PathBuf>,
+    /// The record system's own id of this event (1-128 bytes of printable text): sent
+    /// again with the same content it appends nothing and returns the original receipt;
+    /// with other content it is refused (docs/GUIDE.md, "Client event ids").
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
     /// A pre-signed event: when the author signed (RFC 3339, e.g. 2026-12-02T09:30:00Z).
     /// Without --signature: use this instead of now.
     #[arg(long, value_name = "TIME")]
