@@ -105,6 +105,11 @@ const ATTACKS: &[(&str, Tamper, Expect)] = &[
     ("6_cosigned_trusted_checkpoint_counts", |f| { let w = witnesses(f); s(&["verify", "--ledger", "L", "--trusted", "cp-cosigned.txt", "--witness", &w[0], "--quorum", "1"]) }, Clean),
     ("6_stored_checkpoint_without_cosignature", |f| { let w = witnesses(f); s(&["verify", "--ledger", "L", "--witness", &w[0], "--quorum", "1"]) }, Findings(&[("witness_quorum_not_met", None)])),
 
+    // --- Without any key: a whole history forged with fresh keys (genesis too). Only the
+    // auditor's own copy of the ledger key tells it apart. ---
+    ("keyless_full_rewrite_with_fresh_keys_self_attested", |f| { forge_with_fresh_keys(f); s(&["verify", "--ledger", "L"]) }, Missed),
+    ("keyless_full_rewrite_with_fresh_keys_with_the_ledger_key", |f| { forge_with_fresh_keys(f); verify_key(f) }, Findings(&[("ledger_key_not_trusted", Some(0))])),
+
     // --- The insider with the ledger key: re-sealed rewrites need outside evidence. ---
     ("key_holder_delete_rechain_reseal_with_only_the_ledger_key", |f| { tamper::rewrite(&f.ledger(), |i| { i.remove(5); }); reseal(f); verify_key(f) }, Missed),
     ("key_holder_delete_rechain_reseal_against_a_receipt", |f| { hold_checkpoint(f); tamper::rewrite(&f.ledger(), |i| { i.remove(5); }); reseal(f); verify_held(f) }, Findings(&[("truncation", Some(10))])),
@@ -481,6 +486,54 @@ fn reseal(f: &Fixture) {
     let note = sign_checkpoint(
         &Checkpoint::new(ORIGIN, n, root(&items, n)).expect("cp"),
         &ledger_signer(f),
+    );
+    tamper::add_checkpoint(&dir, &note);
+}
+
+/// Every event re-signed with fresh keys (genesis names a fresh admin and ledger key, each
+/// enrolment a fresh key), one entry removed, re-chained and sealed with the fresh ledger
+/// key: a forgery by someone who holds none of the ledger's keys.
+fn forge_with_fresh_keys(f: &Fixture) {
+    let fresh = |actor: &str| {
+        caseledger_testkit::key(match actor {
+            "admin" => 101,
+            "lic-1" => 103,
+            "cust-1" => 104,
+            _ => 105,
+        })
+    };
+    tamper::rewrite(&f.ledger(), |items| {
+        items.remove(5);
+        for it in items.iter_mut() {
+            let mut ev = it.entry.event.event.clone();
+            match &mut ev.kind {
+                EventKind::Genesis {
+                    admin_key,
+                    ledger_key,
+                    ..
+                } => {
+                    *admin_key = fresh("admin").public_key();
+                    *ledger_key = caseledger_testkit::key(102).public_key();
+                }
+                EventKind::ActorEnrolled {
+                    actor, public_key, ..
+                } => {
+                    *public_key = fresh(actor.as_str()).public_key();
+                }
+                _ => {}
+            }
+            let key = fresh(ev.author.as_str());
+            it.entry.event = ev.sign(ORIGIN, &key).expect("sign");
+        }
+    });
+    let dir = f.ledger();
+    let items = tamper::load(&dir);
+    let n = items.len() as u64;
+    tamper::clear_checkpoints(&dir);
+    let signer = NoteSigner::new(ORIGIN, caseledger_testkit::key(102)).expect("signer");
+    let note = sign_checkpoint(
+        &Checkpoint::new(ORIGIN, n, root(&items, n)).expect("cp"),
+        &signer,
     );
     tamper::add_checkpoint(&dir, &note);
 }
