@@ -2,30 +2,9 @@
 //! as `archive import` about payload frames, and the witness quorum counts distinct keys,
 //! including cosignatures on a checkpoint the auditor supplies with `--trusted`.
 
-use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
+use caseledger_core::archive::ArchiveItem;
 use caseledger_testkit::cli::{fails, ok, stderr, stdout, Fixture};
-use std::path::Path;
-
-fn read(path: &Path) -> (String, Vec<ArchiveItem>) {
-    let r = ArchiveReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let origin = r.origin().to_owned();
-    (origin, r.collect::<Result<Vec<_>, _>>().unwrap())
-}
-
-/// Rewrites the archive with a fresh end frame, as an insider would (counts and digest are
-/// unkeyed).
-fn write(path: &Path, origin: &str, items: &[ArchiveItem]) {
-    let mut w = ArchiveWriter::new(Vec::new(), origin).unwrap();
-    for it in items {
-        match it {
-            ArchiveItem::Entry(b) => w.entry(b).unwrap(),
-            ArchiveItem::Payload { seq, stored } => w.payload(*seq, stored).unwrap(),
-            ArchiveItem::Checkpoint(n) => w.checkpoint(n).unwrap(),
-            ArchiveItem::ContentKey { slot, bytes } => w.content_key(*slot, bytes).unwrap(),
-        }
-    }
-    std::fs::write(path, w.finish().unwrap()).unwrap();
-}
+use caseledger_testkit::tamper::{read_archive, write_archive};
 
 fn payload_seqs(items: &[ArchiveItem]) -> Vec<u64> {
     items
@@ -66,8 +45,8 @@ fn archive_payload_frames_out_of_place_are_findings_as_import_refuses_them() {
     ]));
     ok(&f.run(&["archive", "export", "--ledger", "L", "--out", "after.cla"]));
     ok(&f.run(&["verify", "--archive", "after.cla"]));
-    let (_, old) = read(&f.path("before.cla"));
-    let (origin, items) = read(&f.path("after.cla"));
+    let (_, old) = read_archive(&f.path("before.cla"));
+    let (origin, items) = read_archive(&f.path("after.cla"));
     let kept = payload_seqs(&items);
     let destroyed: Vec<ArchiveItem> = old
         .into_iter()
@@ -84,7 +63,7 @@ fn archive_payload_frames_out_of_place_are_findings_as_import_refuses_them() {
     // after the last entry.
     let mut tampered = items.clone();
     tampered.insert(last_entry + 1, destroyed[0].clone());
-    write(&f.path("resurrected.cla"), &origin, &tampered);
+    write_archive(&f.path("resurrected.cla"), &origin, &tampered);
     caught(
         &f,
         "resurrected.cla",
@@ -104,7 +83,7 @@ fn archive_payload_frames_out_of_place_are_findings_as_import_refuses_them() {
             stored: [[0u8; 32].as_slice(), b"falsified SECRET note"].concat(),
         },
     );
-    write(&f.path("extra.cla"), &origin, &tampered);
+    write_archive(&f.path("extra.cla"), &origin, &tampered);
     caught(
         &f,
         "extra.cla",
@@ -116,41 +95,10 @@ fn archive_payload_frames_out_of_place_are_findings_as_import_refuses_them() {
 #[test]
 fn the_witness_quorum_counts_distinct_keys_and_trusted_cosignatures() {
     let f = Fixture::small();
-    let mut witness = Vec::new();
-    for w in ["w1", "w2"] {
-        ok(&f.run(&["keys", "generate", "--out", &format!("{w}.pem")]));
-        let vkey = ok(&f.run(&[
-            "keys",
-            "export",
-            "--key",
-            &format!("{w}.pem"),
-            "--witness",
-            "--name",
-            w,
-        ]));
-        witness.push(vkey.trim().to_owned());
-    }
+    // The ledger stores its newest seal without cosignatures; the auditor holds w1's
+    // cosigned copy (`cp-cosigned.txt`).
+    let witness = crate::insider::witnesses(&f);
     let [w1, w2] = [witness[0].as_str(), witness[1].as_str()];
-    let log_key = ok(&f.run(&["keys", "export", "--ledger", "L"]));
-    // The ledger stores this checkpoint without cosignatures; the auditor holds w1's
-    // cosigned copy.
-    f.write(
-        "cp.txt",
-        ok(&f.run(&["checkpoint", "--ledger", "L"])).as_bytes(),
-    );
-    let cosigned = ok(&f.run(&[
-        "cosign",
-        "--key",
-        "w1.pem",
-        "--name",
-        "w1",
-        "--state",
-        "w.json",
-        "--log-key",
-        log_key.trim(),
-        "cp.txt",
-    ]));
-    f.write("cp-cosigned.txt", cosigned.as_bytes());
     // Without the auditor's copy, the stored checkpoint has no cosignature.
     let o = f.run(&["verify", "--ledger", "L", "--witness", w1, "--quorum", "1"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

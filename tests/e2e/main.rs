@@ -29,6 +29,9 @@
 //!   nothing written; authors sign through a real ssh-agent (SSHSIG, `ssh-keygen -Y verify`).
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
+//! * [`insider`]: the insider campaign table: one row per attack of issue 12 and per class
+//!   of the tamper suite, each editing real stored bytes or files, with the finding (kind,
+//!   seq) the auditor's `verify` must give; clean ledgers give none.
 //! * [`insider_evidence`]: archive payload frames out of place are findings (as `archive
 //!   import` refuses them); the witness quorum counts distinct keys and `--trusted` copies.
 //! * [`seals`]: every commit sealed; receipts and `verify --trusted RECEIPTS`; `checkpoint`
@@ -55,6 +58,7 @@ mod event_ids;
 mod guide_example;
 mod happy;
 mod import;
+mod insider;
 mod insider_evidence;
 mod interop;
 mod presigned;

@@ -1,7 +1,9 @@
 //! The attacker's tools: edit a closed ledger's sled trees and `checkpoints.log` directly,
-//! in the store's on-disk layout (docs/FORMAT.md). Tree and file names are written out here
-//! rather than taken from the store, so a test notices if the store's layout moves.
+//! in the store's on-disk layout (docs/FORMAT.md), and rewrite archive files. Tree and file
+//! names are written out here rather than taken from the store, so a test notices if the
+//! store's layout moves.
 
+use caseledger_core::archive::{ArchiveItem, ArchiveReader, ArchiveWriter};
 use caseledger_core::checkpoint::Checkpoint;
 use caseledger_core::event::{Entry, Placement};
 use caseledger_core::hash::entry_hash;
@@ -222,4 +224,26 @@ pub fn erase_key_slots(dir: &Path, record: &str) {
         bytes[at + 66..at + 66 + 72].fill(0);
     }
     std::fs::write(&path, bytes).unwrap();
+}
+
+/// Reads an archive file: its origin and every frame.
+pub fn read_archive(path: &Path) -> (String, Vec<ArchiveItem>) {
+    let r = ArchiveReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let origin = r.origin().to_owned();
+    (origin, r.collect::<Result<Vec<_>, _>>().unwrap())
+}
+
+/// Writes `items` as an archive file with a fresh end frame, as an insider would (its
+/// counts and digest are unkeyed).
+pub fn write_archive(path: &Path, origin: &str, items: &[ArchiveItem]) {
+    let mut w = ArchiveWriter::new(Vec::new(), origin).unwrap();
+    for it in items {
+        match it {
+            ArchiveItem::Entry(b) => w.entry(b).unwrap(),
+            ArchiveItem::Payload { seq, stored } => w.payload(*seq, stored).unwrap(),
+            ArchiveItem::Checkpoint(n) => w.checkpoint(n).unwrap(),
+            ArchiveItem::ContentKey { slot, bytes } => w.content_key(*slot, bytes).unwrap(),
+        }
+    }
+    std::fs::write(path, w.finish().unwrap()).unwrap();
 }
