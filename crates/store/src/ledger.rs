@@ -93,8 +93,16 @@ pub struct Ledger {
     pub(crate) seal_key: Option<SigningKey>,
     /// Appends without a key are allowed (unsealed; benchmarks only).
     pub(crate) unsealed: bool,
-    /// `checkpoints.log`: its handle, and the newest seal committed but not yet logged.
+    /// `checkpoints.log`: its handle and what it holds (locked while it is written and
+    /// fsynced).
     pub(crate) log: Mutex<LogState>,
+    /// Seals committed to sled and not yet in the log, oldest first: several when groups
+    /// are pipelined (the next commits while one is flushed) or under `Deferred`. Not under
+    /// the log's lock, so a flush can start sled's fsync while the log's runs.
+    pub(crate) unlogged: Mutex<Vec<Seal>>,
+    /// The head size a completed sled flush is known to cover (`commit.rs`'s `sync_group`):
+    /// locked while such a flush runs, so waiting groups find theirs already covered.
+    pub(crate) synced: Mutex<u64>,
     pub(crate) keys: KeyCache,
     pub(crate) upper: UpperNodes,
     /// The key store and KEK (taken after the writer lock, never before).
@@ -124,17 +132,24 @@ impl Ledger {
     /// Makes everything appended so far durable: one sled flush, then the seals committed
     /// before it and not yet logged into `checkpoints.log` (one append and one fsync). They
     /// are taken before sled is flushed, so the log never names entries that are not
-    /// durable.
+    /// durable. Concurrent flushes are safe: each logs what it took that is newer than the
+    /// log's newest seal, so one fsync may cover several groups.
     pub fn flush(&self) -> Result<()> {
-        let pending = lock(&self.log).pending.clone();
+        let pending = lock(&self.unlogged).clone();
+        self.flush_sled()?;
+        if !pending.is_empty() {
+            self.log_seals(&pending)?;
+        }
+        Ok(())
+    }
+
+    /// One sled flush: everything committed before it began is durable in sled.
+    pub(crate) fn flush_sled(&self) -> Result<()> {
         self.trees.db.flush().map_err(|e| match e {
             sled::Error::Io(io) => StoreError::io(self.dir.join(SLED_DIR), io),
             other => StoreError::Sled(other),
         })?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
-        if !pending.is_empty() {
-            self.log_seals(&pending)?;
-        }
         Ok(())
     }
 

@@ -270,6 +270,8 @@ impl Ledger {
             seal_key: options.ledger_key,
             unsealed: options.unsealed,
             log: Mutex::new(log),
+            unlogged: Mutex::new(Vec::new()),
+            synced: Mutex::new(0),
             keys: KeyCache::default(),
             upper: UpperNodes::default(),
             content: Mutex::new(content),
@@ -423,7 +425,6 @@ impl Ledger {
             file: None,
             len: log.len,
             logged,
-            pending: Vec::new(),
         };
         let ledger = Ledger::assemble(dir, db, lock_file, options, head, range, registry, state)?;
         ledger.redo_erasures()?;

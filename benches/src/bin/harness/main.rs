@@ -18,6 +18,7 @@
 
 mod args;
 mod child;
+mod crypto;
 mod floors;
 mod ledger;
 mod p1;
