@@ -78,6 +78,11 @@ impl Ledger {
         q.pending.push(Job { ticket, item });
         loop {
             if let Some(r) = q.done.remove(&ticket) {
+                q.waiters.remove(&ticket);
+                // Woken to lead but answered meanwhile: pass the hand-over on.
+                if !q.leader {
+                    q.wake_next_leader();
+                }
                 return r;
             }
             // A waiter whose job is in a group still syncing must not lead an empty group.
@@ -97,7 +102,8 @@ impl Ledger {
                 q = lock(&self.queue);
                 q.leader = false;
                 guard.leading = false;
-                self.cv.notify_all();
+                // One waiter is enough to take the next group (any waiter may lead it).
+                q.wake_next_leader();
                 drop(q);
                 if let Some(size) = sync {
                     if let Err(e) = self.sync_group(size) {
@@ -109,11 +115,17 @@ impl Ledger {
                 guard.tickets.clear();
                 drop(guard);
                 q = lock(&self.queue);
-                q.done.extend(results);
-                self.cv.notify_all();
+                for (t, r) in results {
+                    q.finish(t, r);
+                }
                 continue;
             }
-            q = self.cv.wait(q).unwrap_or_else(PoisonError::into_inner);
+            // Registered under the lock before parking: an unpark in between is not lost
+            // (`park` returns at once), and a spurious return just loops.
+            q.waiters.insert(ticket, std::thread::current());
+            drop(q);
+            std::thread::park();
+            q = lock(&self.queue);
         }
     }
 
@@ -585,14 +597,14 @@ impl Drop for LeaderGuard<'_> {
         }
         let mut q = lock(&self.ledger.queue);
         for t in self.tickets.drain(..) {
-            q.done.insert(
+            q.finish(
                 t,
                 Err(StoreError::Internal("the group commit leader failed")),
             );
         }
         if self.leading {
             q.leader = false;
+            q.wake_next_leader();
         }
-        self.ledger.cv.notify_all();
     }
 }

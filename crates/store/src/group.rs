@@ -175,6 +175,31 @@ pub(crate) struct Queue {
     pub(crate) leader: bool,
     pub(crate) done: HashMap<u64, Result<Receipt>>,
     pub(crate) next_ticket: u64,
+    /// The parked thread waiting on each ticket: a finished group wakes its own callers
+    /// only, and a hand-over one caller of a queued job (not every waiter, which under
+    /// load costs more CPU than the group's seal).
+    pub(crate) waiters: HashMap<u64, std::thread::Thread>,
+}
+
+impl Queue {
+    /// Records a ticket's result and wakes its caller.
+    pub(crate) fn finish(&mut self, ticket: u64, result: Result<Receipt>) {
+        if let Some(t) = self.waiters.get(&ticket) {
+            t.unpark();
+        }
+        self.done.insert(ticket, result);
+    }
+
+    /// Wakes the caller of the oldest queued job, to lead it (no leader any more).
+    pub(crate) fn wake_next_leader(&self) {
+        if let Some(t) = self
+            .pending
+            .first()
+            .and_then(|j| self.waiters.get(&j.ticket))
+        {
+            t.unpark();
+        }
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -21,7 +21,7 @@ use caseledger_core::record::Registry;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 /// A caseledger ledger in a directory: `Send + Sync`, share it by reference (or `Arc`)
 /// between the threads that append.
@@ -87,7 +87,6 @@ pub struct Ledger {
     pub(crate) writer: Mutex<Writer>,
     pub(crate) published: RwLock<Published>,
     pub(crate) queue: Mutex<Queue>,
-    pub(crate) cv: Condvar,
     pub(crate) counters: Counters,
     /// The ledger key, when this process holds it: every commit is sealed with it.
     pub(crate) seal_key: Option<SigningKey>,
@@ -158,12 +157,14 @@ impl Ledger {
     /// `None` before the first sealed commit (an imported ledger keeps the archive's
     /// checkpoints: the newest of those).
     ///
-    /// Only a durable seal is handed out: the ledger is flushed first (which also logs the
-    /// seals committed since), so a seal a caller keeps never covers entries a crash could
-    /// still take back.
+    /// Only a durable seal is handed out: the seal is read, then the ledger is flushed
+    /// (which also logs the seals committed since), so a seal a caller keeps never covers
+    /// entries a crash could still take back. (Read after the flush, it could be the seal of
+    /// a group committed meanwhile whose own flush is still running: groups are pipelined.)
     pub fn newest_seal(&self) -> Result<Option<(u64, String)>> {
+        let newest = self.latest_checkpoint()?;
         self.flush()?;
-        self.latest_checkpoint()
+        Ok(newest)
     }
 
     /// Flushes and closes the ledger (dropping it without `close` is safe too: what was

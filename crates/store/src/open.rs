@@ -21,7 +21,7 @@ use caseledger_core::note::NoteVerifier;
 use caseledger_core::record::{Registry, Violation};
 use std::fs::File;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 impl Trees {
     fn open(db: sled::Db) -> Result<Trees> {
@@ -265,7 +265,6 @@ impl Ledger {
                 registry: registry_arc,
             }),
             queue: Mutex::new(Queue::default()),
-            cv: Condvar::new(),
             counters: Counters::default(),
             seal_key: options.ledger_key,
             unsealed: options.unsealed,
