@@ -9,6 +9,14 @@
 //! `Deferred`, at the next [`Ledger::flush`]). A crash after sled's flush and before the
 //! log append leaves the seal in sled only: opening copies it into the log.
 //!
+//! Groups are pipelined (`commit.rs`): while one group's flush and log fsync run, the next
+//! group commits, and its flush logs every seal committed before it began that is not yet
+//! logged, in one write and one fsync. So a log fsync can cover several groups, and the log
+//! still never names a seal before sled's flush made its entries durable. A crash with two
+//! groups in flight can leave the older one's seal out of the log for good (the newer seal
+//! replaced it in sled; opening logs the newer): neither was acknowledged, and the newer
+//! seal covers both groups' entries.
+//!
 //! The `checkpoints` tree keeps the newest seal, every one a witness cosigned, and those an
 //! archive import brought in: each commit removes the previous newest seal (an imported one
 //! included) unless it is cosigned. The log keeps every seal and is never cut short, except
@@ -187,7 +195,8 @@ impl Ledger {
             self.append_log_locked(&mut l, &frames)?;
             l.logged = top;
         }
-        l.pending.retain(|p| p.size > top);
+        drop(l);
+        lock(&self.unlogged).retain(|p| p.size > top);
         Ok(())
     }
 

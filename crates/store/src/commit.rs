@@ -78,26 +78,54 @@ impl Ledger {
         q.pending.push(Job { ticket, item });
         loop {
             if let Some(r) = q.done.remove(&ticket) {
+                q.waiters.remove(&ticket);
+                // Woken to lead but answered meanwhile: pass the hand-over on.
+                if !q.leader {
+                    q.wake_next_leader();
+                }
                 return r;
             }
-            if !q.leader {
+            // A waiter whose job is in a group still syncing must not lead an empty group.
+            if !q.leader && !q.pending.is_empty() {
                 q.leader = true;
                 let jobs = std::mem::take(&mut q.pending);
                 drop(q);
                 let mut guard = LeaderGuard {
                     ledger: self,
                     tickets: jobs.iter().map(|j| j.ticket).collect(),
+                    leading: true,
                 };
-                let results = self.commit_group(jobs);
+                let (mut results, sync) = self.commit_group(jobs);
+                // Pipelining: leadership passes on as soon as the group is committed, so the
+                // next group is staged and committed while this one's sled flush and
+                // `checkpoints.log` fsync run; nobody is answered before those are done.
+                q = lock(&self.queue);
+                q.leader = false;
+                guard.leading = false;
+                // One waiter is enough to take the next group (any waiter may lead it).
+                q.wake_next_leader();
+                drop(q);
+                if let Some(size) = sync {
+                    if let Err(e) = self.sync_group(size) {
+                        for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
+                            *r = Err(e.duplicate());
+                        }
+                    }
+                }
                 guard.tickets.clear();
                 drop(guard);
                 q = lock(&self.queue);
-                q.done.extend(results);
-                q.leader = false;
-                self.cv.notify_all();
+                for (t, r) in results {
+                    q.finish(t, r);
+                }
                 continue;
             }
-            q = self.cv.wait(q).unwrap_or_else(PoisonError::into_inner);
+            // Registered under the lock before parking: an unpark in between is not lost
+            // (`park` returns at once), and a spurious return just loops.
+            q.waiters.insert(ticket, std::thread::current());
+            drop(q);
+            std::thread::park();
+            q = lock(&self.queue);
         }
     }
 
@@ -141,7 +169,10 @@ impl Ledger {
         .map(Some)
     }
 
-    fn commit_group(&self, jobs: Vec<Job>) -> Vec<(u64, Result<Receipt>)> {
+    /// Stages and commits one group under the writer lock. Returns each ticket's result and
+    /// the head size the group still has to be made durable through
+    /// ([`Ledger::sync_group`]) before anyone is answered.
+    fn commit_group(&self, jobs: Vec<Job>) -> (Vec<(u64, Result<Receipt>)>, Option<u64>) {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
             jobs.into_iter().map(|j| (j.ticket, j.item)).unzip();
@@ -149,27 +180,30 @@ impl Ledger {
             Ok(x) => x,
             // Not reachable in group mode (refusals are per item); fail everyone safely.
             Err(e) => {
-                return tickets
+                let failed = tickets
                     .into_iter()
                     .map(|t| (t, Err(e.error.duplicate())))
                     .collect();
+                return (failed, None);
             }
         };
+        let mut sync = None;
         if let Some(staged) = staged {
-            match self.commit(&mut w, staged) {
+            match self.commit(&mut w, staged, true) {
                 Err(e) => {
                     for r in results.iter_mut().filter(|r| r.is_ok()) {
                         *r = Err(e.duplicate());
                     }
                 }
-                Ok(seal) => {
+                Ok((seal, owed)) => {
+                    sync = owed;
                     for r in results.iter_mut().flatten() {
                         r.seal.clone_from(&seal);
                     }
                 }
             }
         }
-        tickets.into_iter().zip(results).collect()
+        (tickets.into_iter().zip(results).collect(), sync)
     }
 
     /// Stages items in order. With `all_or_nothing`, the first refusal aborts the whole
@@ -248,8 +282,17 @@ impl Ledger {
     }
 
     /// Writes a staged group and its seal in one transaction, publishes it, and flushes if
-    /// Immediate (which appends the seal to `checkpoints.log`). Returns the seal.
-    fn commit(&self, w: &mut Writer, staged: Staged) -> Result<Option<Seal>> {
+    /// Immediate (which appends the seal to `checkpoints.log`). Returns the seal, and the
+    /// head size still owed durability: with `defer_flush` an `Immediate` commit leaves it
+    /// to the caller ([`Ledger::sync_group`]), who releases the writer lock first and
+    /// answers nobody before it is done (a group with a destruction always flushes here: its
+    /// key store slots are erased only once the destruction is durable).
+    fn commit(
+        &self,
+        w: &mut Writer,
+        staged: Staged,
+        defer_flush: bool,
+    ) -> Result<(Option<Seal>, Option<u64>)> {
         let seal = self.seal_for(&staged)?;
         if let Some(seal) = &seal {
             let size = seal.size;
@@ -322,9 +365,13 @@ impl Ledger {
         w.ops.clear();
         if let Some(seal) = &seal {
             w.newest_seal = Some((seal.size, false));
-            lock(&self.log).pending.push(seal.clone());
+            lock(&self.unlogged).push(seal.clone());
         }
-        if self.durability == Durability::Immediate || !staged.destroyed.is_empty() {
+        let immediate = self.durability == Durability::Immediate;
+        if defer_flush && immediate && staged.destroyed.is_empty() {
+            return Ok((seal, Some(staged.head.size)));
+        }
+        if immediate || !staged.destroyed.is_empty() {
             self.flush()?;
         }
         // Destruction destroys: once the destruction entry is durable, erase the record's
@@ -335,7 +382,40 @@ impl Ledger {
                 content.erase(r)?;
             }
         }
-        Ok(seal)
+        Ok((seal, None))
+    }
+
+    /// Makes a committed group (head size `size`) durable before it is acknowledged: sled
+    /// flushed over it, then its seal in `checkpoints.log`, fsynced. Successive groups
+    /// pipeline and coalesce: sled flushes are serialized and a flush covers every group
+    /// committed before it began (a group that finds itself covered flushes nothing), and
+    /// the log's write + fsync, serialized by its own lock, takes every seal sled has made
+    /// durable so far, so it runs while the next group's sled flush does, and one log fsync
+    /// may carry several groups' seals. A seal is never logged before a sled flush that
+    /// began after its commit.
+    pub(crate) fn sync_group(&self, size: u64) -> Result<()> {
+        let covered = {
+            let mut synced = lock(&self.synced);
+            if *synced < size {
+                // Published after the transaction: every group up to it is committed, so
+                // the flush that begins now covers it.
+                let committed = self.head().size;
+                self.flush_sled()?;
+                *synced = (*synced).max(committed);
+            }
+            *synced
+        };
+        // This group's seal is among these (it was queued before its commit returned) or
+        // already logged (it leaves the queue only once it is).
+        let ready: Vec<Seal> = lock(&self.unlogged)
+            .iter()
+            .filter(|s| s.size <= covered)
+            .cloned()
+            .collect();
+        if !ready.is_empty() {
+            self.log_seals(&ready)?;
+        }
+        Ok(())
     }
 
     /// Appends a batch all or nothing, in one transaction (for import and bulk loads): the
@@ -483,9 +563,16 @@ impl Ledger {
         let (staged, results) = self.stage_all(&mut w, items, true, false)?;
         let mut seal = None;
         if let Some(staged) = staged {
-            seal = self
-                .commit(&mut w, staged)
+            let (s, owed) = self
+                .commit(&mut w, staged, true)
                 .map_err(|error| BatchError { index: None, error })?;
+            seal = s;
+            // The next writer may commit while this batch is made durable (as for groups).
+            drop(w);
+            if let Some(size) = owed {
+                self.sync_group(size)
+                    .map_err(|error| BatchError { index: None, error })?;
+            }
         }
         let mut receipts = results
             .into_iter()
@@ -503,6 +590,8 @@ impl Ledger {
 struct LeaderGuard<'a> {
     ledger: &'a Ledger,
     tickets: Vec<u64>,
+    /// Still the leader (leadership is handed over before the group's flush).
+    leading: bool,
 }
 
 impl Drop for LeaderGuard<'_> {
@@ -512,12 +601,14 @@ impl Drop for LeaderGuard<'_> {
         }
         let mut q = lock(&self.ledger.queue);
         for t in self.tickets.drain(..) {
-            q.done.insert(
+            q.finish(
                 t,
                 Err(StoreError::Internal("the group commit leader failed")),
             );
         }
-        q.leader = false;
-        self.ledger.cv.notify_all();
+        if self.leading {
+            q.leader = false;
+            q.wake_next_leader();
+        }
     }
 }

@@ -13,10 +13,16 @@
 //!    order with `record::check` (each sees the effects of the earlier ones, through an
 //!    in-memory overlay of registry, record states, nonces and seqs), encodes the accepted
 //!    ones into one reused buffer, and writes them all and the group's seal (the checkpoint
-//!    of the new head signed by the ledger key) in ONE sled transaction, followed under
-//!    [`Durability::Immediate`] by one sled `flush` and one append + fsync of the seal to
-//!    `checkpoints.log`. A refused event fails only its own caller and writes nothing.
-//! 3. Followers wake with their own result. The head, compact range and registry live in
+//!    of the new head signed by the ledger key) in ONE sled transaction. A refused event
+//!    fails only its own caller and writes nothing.
+//! 3. The leader hands leadership on as soon as the transaction is committed (the next
+//!    group is judged and committed meanwhile: a pipeline), then, under
+//!    [`Durability::Immediate`], makes the group durable: one sled `flush`, then one append +
+//!    fsync to `checkpoints.log` of every seal committed before that flush began and not yet
+//!    logged. Flushes of successive groups overlap (sled's fsync of one group with the log's
+//!    of the one before), and a log fsync may cover several groups' seals.
+//! 4. Followers wake with their own result, only after step 3: an acknowledged append is
+//!    durable in sled and its seal in the log. The head, compact range and registry live in
 //!    memory and are persisted in each transaction; nothing just written is read back.
 //!
 //! If the signing key of an author changed between step 1 and the leader's check (a
@@ -170,6 +176,31 @@ pub(crate) struct Queue {
     pub(crate) leader: bool,
     pub(crate) done: HashMap<u64, Result<Receipt>>,
     pub(crate) next_ticket: u64,
+    /// The parked thread waiting on each ticket: a finished group wakes its own callers
+    /// only, and a hand-over one caller of a queued job (not every waiter, which under
+    /// load costs more CPU than the group's seal).
+    pub(crate) waiters: HashMap<u64, std::thread::Thread>,
+}
+
+impl Queue {
+    /// Records a ticket's result and wakes its caller.
+    pub(crate) fn finish(&mut self, ticket: u64, result: Result<Receipt>) {
+        if let Some(t) = self.waiters.get(&ticket) {
+            t.unpark();
+        }
+        self.done.insert(ticket, result);
+    }
+
+    /// Wakes the caller of the oldest queued job, to lead it (no leader any more).
+    pub(crate) fn wake_next_leader(&self) {
+        if let Some(t) = self
+            .pending
+            .first()
+            .and_then(|j| self.waiters.get(&j.ticket))
+        {
+            t.unpark();
+        }
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -21,7 +21,7 @@ use caseledger_core::record::Registry;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Condvar, Mutex, PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 /// A caseledger ledger in a directory: `Send + Sync`, share it by reference (or `Arc`)
 /// between the threads that append.
@@ -87,14 +87,21 @@ pub struct Ledger {
     pub(crate) writer: Mutex<Writer>,
     pub(crate) published: RwLock<Published>,
     pub(crate) queue: Mutex<Queue>,
-    pub(crate) cv: Condvar,
     pub(crate) counters: Counters,
     /// The ledger key, when this process holds it: every commit is sealed with it.
     pub(crate) seal_key: Option<SigningKey>,
     /// Appends without a key are allowed (unsealed; benchmarks only).
     pub(crate) unsealed: bool,
-    /// `checkpoints.log`: its handle, and the newest seal committed but not yet logged.
+    /// `checkpoints.log`: its handle and what it holds (locked while it is written and
+    /// fsynced).
     pub(crate) log: Mutex<LogState>,
+    /// Seals committed to sled and not yet in the log, oldest first: several when groups
+    /// are pipelined (the next commits while one is flushed) or under `Deferred`. Not under
+    /// the log's lock, so a flush can start sled's fsync while the log's runs.
+    pub(crate) unlogged: Mutex<Vec<Seal>>,
+    /// The head size a completed sled flush is known to cover (`commit.rs`'s `sync_group`):
+    /// locked while such a flush runs, so waiting groups find theirs already covered.
+    pub(crate) synced: Mutex<u64>,
     pub(crate) keys: KeyCache,
     pub(crate) upper: UpperNodes,
     /// The key store and KEK (taken after the writer lock, never before).
@@ -124,17 +131,24 @@ impl Ledger {
     /// Makes everything appended so far durable: one sled flush, then the seals committed
     /// before it and not yet logged into `checkpoints.log` (one append and one fsync). They
     /// are taken before sled is flushed, so the log never names entries that are not
-    /// durable.
+    /// durable. Concurrent flushes are safe: each logs what it took that is newer than the
+    /// log's newest seal, so one fsync may cover several groups.
     pub fn flush(&self) -> Result<()> {
-        let pending = lock(&self.log).pending.clone();
+        let pending = lock(&self.unlogged).clone();
+        self.flush_sled()?;
+        if !pending.is_empty() {
+            self.log_seals(&pending)?;
+        }
+        Ok(())
+    }
+
+    /// One sled flush: everything committed before it began is durable in sled.
+    pub(crate) fn flush_sled(&self) -> Result<()> {
         self.trees.db.flush().map_err(|e| match e {
             sled::Error::Io(io) => StoreError::io(self.dir.join(SLED_DIR), io),
             other => StoreError::Sled(other),
         })?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
-        if !pending.is_empty() {
-            self.log_seals(&pending)?;
-        }
         Ok(())
     }
 
@@ -143,12 +157,14 @@ impl Ledger {
     /// `None` before the first sealed commit (an imported ledger keeps the archive's
     /// checkpoints: the newest of those).
     ///
-    /// Only a durable seal is handed out: the ledger is flushed first (which also logs the
-    /// seals committed since), so a seal a caller keeps never covers entries a crash could
-    /// still take back.
+    /// Only a durable seal is handed out: the seal is read, then the ledger is flushed
+    /// (which also logs the seals committed since), so a seal a caller keeps never covers
+    /// entries a crash could still take back. (Read after the flush, it could be the seal of
+    /// a group committed meanwhile whose own flush is still running: groups are pipelined.)
     pub fn newest_seal(&self) -> Result<Option<(u64, String)>> {
+        let newest = self.latest_checkpoint()?;
         self.flush()?;
-        self.latest_checkpoint()
+        Ok(newest)
     }
 
     /// Flushes and closes the ledger (dropping it without `close` is safe too: what was

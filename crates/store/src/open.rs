@@ -21,7 +21,7 @@ use caseledger_core::note::NoteVerifier;
 use caseledger_core::record::{Registry, Violation};
 use std::fs::File;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 impl Trees {
     fn open(db: sled::Db) -> Result<Trees> {
@@ -265,11 +265,12 @@ impl Ledger {
                 registry: registry_arc,
             }),
             queue: Mutex::new(Queue::default()),
-            cv: Condvar::new(),
             counters: Counters::default(),
             seal_key: options.ledger_key,
             unsealed: options.unsealed,
             log: Mutex::new(log),
+            unlogged: Mutex::new(Vec::new()),
+            synced: Mutex::new(0),
             keys: KeyCache::default(),
             upper: UpperNodes::default(),
             content: Mutex::new(content),
@@ -423,7 +424,6 @@ impl Ledger {
             file: None,
             len: log.len,
             logged,
-            pending: Vec::new(),
         };
         let ledger = Ledger::assemble(dir, db, lock_file, options, head, range, registry, state)?;
         ledger.redo_erasures()?;

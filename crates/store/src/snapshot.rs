@@ -90,6 +90,10 @@ impl Ledger {
             // Writer first, then the log and the key store: the order the write path takes
             // them. Seals are logged and key slots written only under these.
             let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            // Groups are pipelined: one may be committed and still being flushed (not yet
+            // acknowledged). Make everything committed durable and logged first, so the copy
+            // never holds entries a crash of this ledger could still take back.
+            self.flush()?;
             let _log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
             let _content = self.content.lock().unwrap_or_else(PoisonError::into_inner);
             let started = Instant::now();

@@ -226,7 +226,4 @@ pub(crate) struct LogState {
     pub(crate) len: u64,
     /// The largest size a seal in the log names.
     pub(crate) logged: u64,
-    /// Seals committed to sled and not yet in the log, oldest first (several only under
-    /// `Deferred`, where the log is written at the next flush).
-    pub(crate) pending: Vec<Seal>,
 }

@@ -146,3 +146,81 @@ fn refusals_inside_a_group_fail_only_their_caller() {
     assert_eq!(ledger.record_entries(&r).unwrap().len(), 51);
     assert_eq!(ledger.root(), recomputed_root(&ledger));
 }
+
+/// Groups are pipelined (the next group commits while one is flushed, and one log fsync may
+/// cover several groups' seals): still, when `append` returns, its receipt's seal is in
+/// `checkpoints.log`, and the log holds every acknowledged seal once, in increasing size.
+#[test]
+fn every_receipts_seal_is_in_the_log_when_append_returns() {
+    const THREADS: usize = 8;
+    const PER_THREAD: usize = 60;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let ledger = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
+    let log = ledger.dir().join(caseledger_store::layout::CHECKPOINTS_LOG);
+    let records: Vec<_> = (0..THREADS).map(|t| rid(&format!("C-{t}"))).collect();
+    for r in &records {
+        let (e, p) = Cast::TEST.licensee_event(&clock, r, EventKind::RecordOpened, None);
+        ledger.append(e, p).unwrap();
+    }
+    let work: Vec<Vec<_>> = records
+        .iter()
+        .map(|r| {
+            (0..PER_THREAD)
+                .map(|i| {
+                    Cast::TEST.licensee_event(
+                        &clock,
+                        r,
+                        EventKind::ProgressNote,
+                        Some(format!("note {i}").as_bytes()),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let seals: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = work
+            .into_iter()
+            .map(|items| {
+                let (ledger, log) = (&ledger, &log);
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    for (e, p) in items {
+                        let r = ledger.append(e, p).unwrap();
+                        let seal = r.seal.expect("every append is sealed");
+                        assert!(seal.size > r.seq.0);
+                        // Read right away: other groups may be writing the log meanwhile.
+                        let bytes = std::fs::read(log).unwrap();
+                        let framed = format!("{}\n{}", seal.note.len(), seal.note);
+                        assert!(
+                            bytes.windows(framed.len()).any(|w| w == framed.as_bytes()),
+                            "the seal of size {} was acknowledged before it was logged",
+                            seal.size
+                        );
+                        seen.push(seal.note.to_string());
+                    }
+                    seen
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let logged =
+        caseledger_store::layout::parse_checkpoints_log(&std::fs::read(&log).unwrap()).unwrap();
+    let sizes: Vec<u64> = logged
+        .iter()
+        .map(|n| n.lines().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        sizes.windows(2).all(|w| w[0] < w[1]),
+        "log sizes not increasing: {sizes:?}"
+    );
+    for s in &seals {
+        assert!(
+            logged.contains(s),
+            "an acknowledged seal is missing from the log"
+        );
+    }
+    assert_eq!(*sizes.last().unwrap(), ledger.head().size);
+    assert_eq!(ledger.root(), recomputed_root(&ledger));
+}

@@ -104,6 +104,9 @@ pub enum Section {
     P6,
     /// P5 peak RSS and cost per event, verified in child processes.
     P5,
+    /// Content encryption: AEAD per payload, its share of P3 (run with `p3`), key store per
+    /// destruction.
+    Crypto,
 }
 
 /// The benchmark options.

@@ -114,6 +114,18 @@ pub fn ledger_of(
         si(n as f64)
     ));
     let (rate, note) = build_ledger(&dir, n, sample)?;
-    std::fs::write(&ready, &note)?;
+    // Private like every file in a ledger directory: the store refuses to open (P6) a
+    // ledger with a group- or world-readable file in it.
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&ready)?
+            .write_all(note.as_bytes())?;
+    }
     Ok((dir, Some(rate), note))
 }

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `harness --help` documents each option ([`args`]). The sections, one module each:
-//! [`p1`], [`p2`] and [`p3`] (the write path against [`floors`] F1–F3), [`verify`] (P4
+//! [`p1`], [`p2`] and [`p3`] (the write path against [`floors`] F1–F3), [`crypto`] (what
+//! content encryption costs: AEAD per payload, its share of P3, key store per destruction), [`verify`] (P4
 //! against F4 and F5, and the [`report`] row P7), [`p6`] (proofs) and [`p5`] (memory and
 //! cost per event, each size verified in a [`child`] process); [`run`] drives them and
 //! [`table`] prints the result.
@@ -18,6 +19,7 @@
 
 mod args;
 mod child;
+mod crypto;
 mod floors;
 mod ledger;
 mod p1;

@@ -165,7 +165,7 @@ pub fn section(
             "ev/s",
             0.9,
             format!(
-                "every group commit signed (Ed25519) in its transaction, then one checkpoints.log append + fdatasync after sled's flush; reps sealed [{}] unsealed [{}]",
+                "every group commit signed (Ed25519) in its transaction; acknowledged after sled's flush and then the checkpoints.log append + fdatasync (pipelined: the next group commits meanwhile, one log fsync may cover several groups); reps sealed [{}] unsealed [{}]",
                 fmt_rates(&p1),
                 fmt_rates(&unsealed)
             ),

@@ -40,14 +40,15 @@ fn p3_bulk(
     Ok(rate(n, d))
 }
 
-/// Runs the P3 repetitions (`--reps`) and adds the row to `table`.
+/// Runs the P3 repetitions (`--reps`) and adds the row to `table`. Returns P3's (sealed)
+/// median, when it ran.
 pub fn section(
     o: &Opts,
     sz: &Sizes,
     dirs: &mut Dirs,
     wp: &WritePath,
     table: &mut Table,
-) -> Res<()> {
+) -> Res<Option<f64>> {
     let (mut p3, mut f3, mut r3, mut r3b, mut r3l) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut unsealed = Vec::new();
@@ -130,6 +131,7 @@ pub fn section(
                 fmt_rates(&unsealed)
             ),
         );
+        return Ok(Some(median(&p3)));
     }
-    Ok(())
+    Ok(None)
 }

@@ -4,7 +4,7 @@ use crate::args::{Opts, Section};
 use crate::plan::{sizes, Dirs, WritePath};
 use crate::table::Table;
 use crate::util::{log, Res, START};
-use crate::{p1, p2, p3, p5, p6, verify};
+use crate::{crypto, p1, p2, p3, p5, p6, verify};
 
 fn machine() -> String {
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -52,7 +52,8 @@ pub fn run(o: &Opts) -> Res<()> {
     let wp = WritePath::new(sz.group_events.max(sz.flush_each).max(sz.bulk))?;
     p1::section(o, &sz, &mut dirs, &wp, &mut table)?;
     p2::section(o, &sz, &mut dirs, &wp, &mut table)?;
-    p3::section(o, &sz, &mut dirs, &wp, &mut table)?;
+    let p3 = p3::section(o, &sz, &mut dirs, &wp, &mut table)?;
+    crypto::section(o, &mut dirs, &wp, p3, &mut table)?;
     drop(wp);
 
     let mut vdir = dirs.fresh("verify");
