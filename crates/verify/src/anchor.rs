@@ -24,7 +24,7 @@ pub const WITNESS_QUORUM_WORDS: &str =
 
 /// Anchor: a trusted ledger key (`verify --key`).
 pub const LEDGER_KEY_WORDS: &str =
-    "checkpoints were checked with a trusted ledger (checkpoint) key the relying party supplied";
+    "checkpoints were checked with a ledger key the relying party supplied; its holder can re-sign a rewritten history, which only a checkpoint or witness held outside catches";
 
 /// No anchor although the relying party supplied keys: nothing they trust matched.
 pub const UNANCHORED_WORDS: &str =

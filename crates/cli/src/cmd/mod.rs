@@ -615,7 +615,7 @@ pub(crate) struct VerifyArgs {
     /// or `import --receipts`: each receipt's seal counts); repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// A trusted ledger (checkpoint) key: note key string or file; repeatable.
+    /// A ledger (checkpoint) key the relying party trusts: note key string or file; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub key: Vec<String>,
     /// A trusted witness key (cosignature/v1 note key string or file); repeatable.
