@@ -14,8 +14,8 @@
 //!   of its range tried against every 32-byte value that survives the destruction (files,
 //!   archive, bundle) under every derivation a verifier or the format uses; nothing matches
 //!   without the KEK, while the same attack with the salt or record key the destruction
-//!   erased finds the value. With the KEK, an imported line is confirmed through its file's
-//!   request keys: a known gap, asserted so that a fix shows up (docs/THREAT-MODEL.md).
+//!   erased finds the value. With the KEK, too, nothing matches: an imported line's request
+//!   key is keyed through its record's key (docs/FORMAT.md §3), erased by the destruction.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -619,14 +619,37 @@ fn keyless_checks(guess: &[u8]) -> Vec<[u8; 32]> {
     v
 }
 
-/// The import request key of line `line` of a file (docs/FORMAT.md §3): derivable by whoever
-/// holds the practice's KEK.
-fn request_key(secret: &[u8], file: &[u8], line: u64) -> [u8; 32] {
+/// The import request key of line `line` of a file whose digest is `digest` (docs/FORMAT.md
+/// §3): keyed by the KEK (or the origin, for a ledger without one).
+fn request_key(secret: &[u8], digest: &[u8; 32], line: u64) -> [u8; 32] {
     let k = blake3::derive_key("caseledger import request v2", secret);
     let mut h = blake3::Hasher::new_keyed(&k);
-    h.update(blake3::hash(file).as_bytes());
+    h.update(digest);
     h.update(&line.to_be_bytes());
     *h.finalize().as_bytes()
+}
+
+/// A record's import line secret (docs/FORMAT.md §3): dies with the record key.
+fn line_secret(key: &[u8]) -> [u8; 32] {
+    blake3::derive_key("caseledger import line v2", key)
+}
+
+/// The digest an import file is keyed on (docs/FORMAT.md §3): each line (1-based, this
+/// file has no blank lines) hashed under `secret_of(line number)`.
+fn file_digest(file: &[u8], secret_of: impl Fn(u64) -> [u8; 32]) -> [u8; 32] {
+    let mut d = blake3::Hasher::new_derive_key("caseledger import file v2");
+    for (i, l) in file
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let n = u64::try_from(i + 1).expect("line number");
+        let mut h = blake3::Hasher::new_keyed(&secret_of(n));
+        h.update(&n.to_be_bytes());
+        h.update(l);
+        d.update(h.finalize().as_bytes());
+    }
+    *d.finalize().as_bytes()
 }
 
 #[test]
@@ -752,21 +775,49 @@ fn a_guessing_attack_on_what_survives_a_destruction_matches_nothing_without_the_
         .map(fee_of)
         .chain(dates.iter().map(|d| date_of(d)))
         .collect();
+    // The KEK's holder (the key directory survives a destruction) has the KEK's line
+    // secret and the live C-OTHER's record key, not C-FEE's erased one (lines 1 and 2).
+    let kek_secret = line_secret(&kek);
+    let [(_, other_key)] = &record_keys(&f, "C-OTHER")[..] else {
+        panic!("one live slot for C-OTHER");
+    };
+    let other_secret = line_secret(other_key.as_bytes());
+    let fee_secret = line_secret(record_key.as_bytes());
+    let secrets = |fee_lines: [u8; 32]| move |n: u64| if n == 3 { other_secret } else { fee_lines };
+    let mut with_erased_key = Vec::new();
     for g in &guesses {
         let file = file_with(g);
         let mut checks = keyless_checks(g.as_bytes());
-        checks.extend((0..=4).map(|l| request_key(ORIGIN.as_bytes(), &file, l)));
+        let plain = *blake3::hash(&file).as_bytes();
+        checks.extend((0..=4).map(|l| request_key(ORIGIN.as_bytes(), &plain, l)));
         for c in checks {
             tried += 1;
             if survivors.contains(&c) {
                 hits.push(g.clone());
             }
         }
-        // The holder of the KEK (the practice's key directory survives a destruction).
+        // What the KEK's holder can derive: the whole file's hash (format before
+        // 2026-12-02), or the per-line digest with the secrets it has.
+        let digests = [
+            plain,
+            file_digest(&file, secrets(kek_secret)),
+            file_digest(&file, |_| kek_secret),
+            file_digest(&file, |_| other_secret),
+        ];
+        for digest in &digests {
+            for l in 0..=4 {
+                tried += 1;
+                if survivors.contains(&request_key(&kek, digest, l)) {
+                    kek_hits.push(g.clone());
+                }
+            }
+        }
+        // Positive control: with the record key the destruction erased, the same attack
+        // confirms the destroyed line (once per line of the file).
+        let digest = file_digest(&file, secrets(fee_secret));
         for l in 0..=4 {
-            tried += 1;
-            if survivors.contains(&request_key(&kek, &file, l)) {
-                kek_hits.push(g.clone());
+            if survivors.contains(&request_key(&kek, &digest, l)) {
+                with_erased_key.push(g.clone());
             }
         }
     }
@@ -775,14 +826,18 @@ fn a_guessing_attack_on_what_survives_a_destruction_matches_nothing_without_the_
         hits.is_empty(),
         "guesses confirmed after destruction: {hits:?}"
     );
-    // Known gap (docs/THREAT-MODEL.md, "What destruction leaves"): an imported line's
-    // request key is keyed by the KEK and commits to the whole file, so whoever holds the
-    // KEK (and can rebuild the rest of the file: the other lines are live records it can
-    // read) confirms a guessed destroyed line, once per line of the file. An appended
-    // payload (the fee) has no request key and is never confirmed. When request keys stop
-    // surviving a destruction this assertion fails: update the threat model with it.
+    // An imported line's request key commits to the file through per-line hashes keyed by
+    // each line's record key: after the destruction, not even the KEK's holder (who can
+    // rebuild the rest of the file) can recompute it to confirm a guess.
+    assert!(
+        kek_hits.is_empty(),
+        "guesses confirmed with the KEK after destruction: {kek_hits:?}"
+    );
     let expected: Vec<String> = std::iter::repeat_n(date_of(&date), 3).collect();
-    assert_eq!(kek_hits, expected, "request keys and the KEK");
+    assert_eq!(
+        with_erased_key, expected,
+        "positive control: the erased record key confirms the imported date"
+    );
     // The same attack with what the destruction erased finds the value: the salt (inside
     // the plaintext) against the surviving commitment; the record key, salt and nonce
     // against the surviving content seal.
@@ -813,7 +868,7 @@ fn a_guessing_attack_on_what_survives_a_destruction_matches_nothing_without_the_
         "positive control: the date's salt"
     );
     println!(
-        "guessing attack: {tried} derivations of 1001 fees and 365 dates against {} surviving 32-byte values: 0 matches without the KEK; with the erased salt or record key: 1 each; with the KEK, the imported date through its file's request keys (known gap)",
+        "guessing attack: {tried} derivations of 1001 fees and 365 dates against {} surviving 32-byte values: 0 matches without the KEK; with the KEK: 0; with the erased salt or record key: 1 each (the imported date through its file's request keys, once per line)",
         survivors.len()
     );
 }

@@ -70,8 +70,8 @@ mod snapshot;
 mod status;
 mod storage;
 mod tamper;
-mod witness;
 mod timestamps;
+mod witness;
 
 #[test]
 fn binary_prints_version() {

@@ -22,6 +22,9 @@ use caseledger_core::record::Violation;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// BLAKE3 derive-key context of a record's import line secret ([`Ledger::record_line_secret`]).
+pub const IMPORT_LINE_CONTEXT: &str = "caseledger import line v2";
+
 /// What the ledger knows of a client event id, judged against a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdSeen {
@@ -49,6 +52,29 @@ impl Ledger {
             .kek
             .clone()
             .ok_or(StoreError::NoContentKey)
+    }
+
+    /// A secret of the record that dies with it: `BLAKE3-derive-key("caseledger import line
+    /// v2", record key)` (docs/FORMAT.md §3, "import request key"), creating the record's key
+    /// when it has none yet; `None` when its key was erased by a lawful destruction. Import
+    /// keys each line's hash with it, so that after a destruction nobody — the KEK's holder
+    /// included — can recompute what a destroyed line contributed and test guesses of it.
+    pub fn record_line_secret(
+        &self,
+        record: &caseledger_core::ids::RecordId,
+    ) -> Result<Option<[u8; 32]>> {
+        let origin = self.origin().ok_or(StoreError::NoContentKey)?;
+        let mut content = lock(&self.content);
+        let erased = content
+            .store
+            .slots
+            .iter()
+            .any(|s| matches!(s, Some(SlotState::Erased { record: r }) if r == record));
+        if erased {
+            return Ok(None);
+        }
+        let made = content.record_key(origin.as_str(), record, true)?;
+        Ok(made.map(|(_, key, _)| blake3::derive_key(IMPORT_LINE_CONTEXT, key.as_bytes())))
     }
 
     /// Looks a client event id up and judges it against the digest of the request now

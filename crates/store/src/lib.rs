@@ -50,7 +50,7 @@ mod upper;
 
 pub use archive::{ArchiveSummary, IMPORT_CHUNK};
 pub use error::{BatchError, Result, StoreError};
-pub use eventid::IdSeen;
+pub use eventid::{IdSeen, IMPORT_LINE_CONTEXT};
 pub use export::ExportError;
 pub use ledger::Ledger;
 pub use requests::{EventId, EventIdError, Request, RequestDigest, RequestKey};

@@ -18,9 +18,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::event::{Event, EventKind, SignedEvent};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Violation;
-use caseledger_core::ActorId;
+use caseledger_core::{ActorId, RecordId};
 use caseledger_keyfile::agent::AgentSigner;
-use caseledger_store::{Durability, IdSeen, Receipt, Request, RequestDigest, StoreError};
+use caseledger_store::{
+    Durability, IdSeen, Ledger, Receipt, Request, RequestDigest, StoreError, IMPORT_LINE_CONTEXT,
+};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -138,11 +140,9 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
     };
     let (lines, signers) =
         phase1(&input, &kd, agent).map_err(|e| anyhow!("import {what}: {e:#}"))?;
-    let file_digest = *blake3::hash(&input).as_bytes();
-    drop(input);
     import_lines(
         &dir,
-        (&what, file_digest),
+        (&what, &input),
         lines,
         signers,
         BATCH,
@@ -176,11 +176,53 @@ impl Signers<'_> {
     }
 }
 
+/// The file digest import request keys are keyed on (docs/FORMAT.md §3): each line's
+/// contribution is keyed by a secret of its record that dies with the record
+/// ([`caseledger_store::Ledger::record_line_secret`]), lines without a record by the KEK.
+/// After a lawful destruction nobody can recompute the digest, so the surviving request
+/// keys cannot confirm a guess of a destroyed line. A file with lines of a destroyed record
+/// is refused: those lines can be neither recognised nor appended.
+fn file_digest(ledger: &Ledger, kek: &[u8], input: &[u8], lines: &[Line]) -> Result<[u8; 32]> {
+    let records: HashMap<usize, &RecordId> = lines
+        .iter()
+        .filter_map(|l| l.record.as_ref().map(|r| (l.line, r)))
+        .collect();
+    let admin = blake3::derive_key(IMPORT_LINE_CONTEXT, kek);
+    let mut secrets: HashMap<&RecordId, [u8; 32]> = HashMap::new();
+    let mut file = blake3::Hasher::new_derive_key(IMPORT_FILE_CONTEXT);
+    for (n, bytes) in split_lines(input) {
+        let secret = match records.get(&n) {
+            None => admin,
+            Some(&r) => match secrets.get(r) {
+                Some(s) => *s,
+                None => {
+                    let s = ledger
+                        .record_line_secret(r)
+                        .map_err(|e| anyhow!("line {n}: {}", store_why(&e)))?
+                        .ok_or_else(|| {
+                            anyhow!("line {n}: record {r} was destroyed (its content key is erased): a file with its lines cannot be imported; nothing was imported")
+                        })?;
+                    secrets.insert(r, s);
+                    s
+                }
+            },
+        };
+        let mut h = blake3::Hasher::new_keyed(&secret);
+        h.update(&u64::try_from(n).unwrap_or(u64::MAX).to_be_bytes());
+        h.update(bytes);
+        file.update(h.finalize().as_bytes());
+    }
+    Ok(*file.finalize().as_bytes())
+}
+
+/// BLAKE3 derive-key context of an import file's digest (its lines' keyed hashes).
+const IMPORT_FILE_CONTEXT: &str = "caseledger import file v2";
+
 /// Phase 2: skip lines already imported, sign the rest, judge them all, then append in
 /// batches, one flush at the end.
 fn import_lines(
     dir: &Path,
-    (what, file_digest): (&str, [u8; 32]),
+    (what, input): (&str, &[u8]),
     lines: Vec<Line>,
     mut signers: Signers<'_>,
     batch: usize,
@@ -194,9 +236,18 @@ fn import_lines(
         .map(|o| o.as_str().to_owned())
         .unwrap_or_default();
     // `open_sealing` gave the ledger the KEK already; here it keys the request keys.
-    let secret = match signers.dir().kek()? {
+    let kek = signers.dir().kek()?;
+    let secret = match &kek {
         Some(k) => k.as_bytes().to_vec(),
         None => origin.as_bytes().to_vec(),
+    };
+    // Only lines without a client id are keyed on the file (an id keys its own line).
+    let file_digest = match &kek {
+        Some(_) if lines.iter().all(|l| l.id.is_some()) => [0; 32],
+        Some(k) => file_digest(&ledger, k.as_bytes(), input, &lines)
+            .map_err(|e| anyhow!("import {what}: {e:#}"))?,
+        // Without a content key nothing of a record is encrypted or destroyed by erasure.
+        None => *blake3::hash(input).as_bytes(),
     };
     let before = ledger.head().size;
     // 1. Lines already in the ledger (a re-run, a run cut short, or a record system sending

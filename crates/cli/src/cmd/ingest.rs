@@ -300,7 +300,8 @@ pub(crate) fn split_lines(input: &[u8]) -> impl Iterator<Item = (usize, &[u8])> 
 /// BLAKE3 derive-key context of the key of import request keys.
 pub(crate) const IMPORT_REQUEST_CONTEXT: &str = "caseledger import request v2";
 
-/// The request key of line `line` of a file whose BLAKE3 digest is `file_digest`:
+/// The request key of line `line` of a file whose digest is `file_digest` (the import's
+/// per-line keyed digest, docs/FORMAT.md §3):
 /// `BLAKE3-keyed(k, file_digest || u64 BE line)` with `k = BLAKE3-derive-key("caseledger
 /// import request v2", secret)`, where `secret` is the practice's content key (or, for a
 /// ledger without one, its origin): the stored key says nothing about the file.
