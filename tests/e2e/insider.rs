@@ -85,11 +85,11 @@ const ATTACKS: &[(&str, Tamper, Expect)] = &[
 
     // --- Attack 3 and other derived state the store keeps in sled. ---
     ("3_flipped_compact_range_refused_nothing_signed", |f| { flip_compact_range(f); s(&["append", "--ledger", "L", "--author", "lic-1", "--record", "C-OPEN", "--kind", "contact", "--occurred-on", "2025-06-01"]) }, Refused("meta.compact_range disagrees")),
-    // KNOWN GAPS (reported): the store judges a new entry against derived rows an insider
-    // with file access can edit, seals it, and for a destruction erases the content key; the
-    // verifier's replay from entry bytes then reports it. When the store checks these rows,
-    // these rows become `Refused`.
-    ("3_state_row_edited_destroy_under_hold_accepted_then_found", |f| { export_new(f); state_row_made_destroyable(f, "C-NEW"); accepted(&f.run(&["destroy", "--ledger", "L", "--record", "C-NEW", "--author", "cust-1", "--reason", "policy R-7"])); verify_key(f) }, Findings(&[("unlawful_destruction", Some(13)), ("payload_missing", Some(NEW_NOTE)), ("content_key_erased", Some(NEW_NOTE))])),
+    // A destruction is judged only against a state row that equals the state rebuilt from
+    // the record's own entries: an edited row (hold cleared) is refused, nothing erased.
+    ("3_state_row_edited_destroy_under_hold_refused", |f| { export_new(f); state_row_made_destroyable(f, "C-NEW"); s(&["destroy", "--ledger", "L", "--record", "C-NEW", "--author", "cust-1", "--reason", "policy R-7"]) }, Refused("record state row of C-NEW disagrees with its entries")),
+    // KNOWN GAP (reported): an old `meta.registry` row put back lets a revoked author
+    // append; the store seals it and the verifier's replay from entry bytes reports it.
     ("3_registry_restored_revoked_author_accepted_then_found", |f| { revoked_author_restored(f); accepted(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None)); verify_key(f) }, Findings(&[("unauthorized_author", Some(12))])),
 
     // --- Attack 4: clock set forward to destroy early, then set back. ---

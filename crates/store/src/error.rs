@@ -135,6 +135,18 @@ pub enum StoreError {
         /// What it was checked against, in words.
         with: String,
     },
+    /// A destruction was refused because the record's derived state row (in the `records`
+    /// tree) disagrees with the state the record's own entries give: the row was edited
+    /// (or is corrupt), and judging a destruction against it could erase content the law
+    /// still protects. Names the fields that disagree, not their values. Nothing was
+    /// written, destroyed or erased.
+    #[error("record state row of {record} disagrees with its entries (derived state edited?) in: {}; nothing was destroyed. Verify the ledger (`caseledger verify`) and restore it from an archive or a backup", fields.join(", "))]
+    RecordStateRow {
+        /// The record.
+        record: caseledger_core::ids::RecordId,
+        /// The state fields that disagree.
+        fields: Vec<&'static str>,
+    },
     /// No checkpoint is stored for this size.
     #[error("no checkpoint is stored for size {size}")]
     NoSuchCheckpoint {
@@ -294,6 +306,10 @@ impl StoreError {
             StoreError::Encode(s) => StoreError::Encode(s.clone()),
             StoreError::Full => StoreError::Full,
             StoreError::NotSealing => StoreError::NotSealing,
+            StoreError::RecordStateRow { record, fields } => StoreError::RecordStateRow {
+                record: record.clone(),
+                fields: fields.clone(),
+            },
             other => StoreError::Internal(match other {
                 StoreError::Internal(s) => s,
                 _ => "group commit failed",

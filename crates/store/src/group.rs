@@ -425,6 +425,14 @@ impl Stage<'_> {
             placement,
             event: ev,
         };
+        // A destruction cannot be undone: it is judged only if the record's stored state
+        // row is what the record's own entries give (an edited row must not clear a hold).
+        // Archived entries are re-judged from the rows this import built itself.
+        if let (EventKind::Destruction { .. }, Some(rid), true) =
+            (&ev.kind, &ev.record, imported_placement.is_none())
+        {
+            crate::rebuild::check_state_row(self.trees, &self.registry, rid, self.committed)?;
+        }
         let hist = GroupHistory {
             trees: self.trees,
             committed: self.committed,

@@ -668,4 +668,115 @@ mod tests {
             Some(b"kept".to_vec())
         );
     }
+
+    /// An insider edits the record's derived state row so that a record under a legal hold
+    /// looks destroyable (hold cleared, service terminated in 2010). The destruction is
+    /// judged against the state rebuilt from the record's entries, so it is refused naming
+    /// the row: nothing is written, the payload still opens and the key slot is live.
+    #[test]
+    fn a_destruction_judged_against_an_edited_state_row_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let (l, lic) = ledger(&path);
+        let admin = SigningKey::from_seed(&[1; 32]);
+        let cust = SigningKey::from_seed(&[4; 32]);
+        let on = Date::parse("2024-01-10").unwrap();
+        let event = |author: &str, record: bool, kind: EventKind| Event {
+            record: record.then(|| RecordId::new("R").unwrap()),
+            author: ActorId::new(author).unwrap(),
+            kind,
+            occurred_on: on,
+            signed_at: Timestamp(1_704_888_000_000_000),
+            commitment: None,
+            nonce: Nonce::random(),
+        };
+        let enrol = event(
+            "admin",
+            false,
+            EventKind::ActorEnrolled {
+                actor: ActorId::new("cust").unwrap(),
+                role: Role::Custodian,
+                public_key: cust.public_key(),
+            },
+        );
+        l.append(enrol.sign("example.org/unit", &admin).unwrap(), None)
+            .unwrap();
+        note(&l, &lic, EventKind::RecordOpened, None).unwrap();
+        let kept = note(&l, &lic, EventKind::ProgressNote, Some(b"kept")).unwrap();
+        let hold = event(
+            "cust",
+            true,
+            EventKind::HoldPlaced {
+                matter: ShortText::new("M-1").unwrap(),
+            },
+        );
+        l.append(hold.sign("example.org/unit", &cust).unwrap(), None)
+            .unwrap();
+        let destroy = || {
+            let ev = event(
+                "cust",
+                true,
+                EventKind::Destruction {
+                    reason: ShortText::new("policy").unwrap(),
+                },
+            );
+            ev.sign("example.org/unit", &cust).unwrap()
+        };
+        // The honest row agrees with the entries: the fold itself refuses (service open).
+        let err = l.append(destroy(), None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Refused(caseledger_core::record::Violation::DestructionOfOpenRecord(
+                    _
+                ))
+            ),
+            "{err:?}"
+        );
+        drop(l);
+        let rid = RecordId::new("R").unwrap();
+        edit(&path, TREE_RECORDS, &record_state_key(&rid), |v| {
+            let mut st: RecordState = decode_canonical(v).unwrap();
+            st.holds.clear();
+            let old = Date::parse("2010-01-04").unwrap();
+            st.service = caseledger_core::record::Service::Terminated(old);
+            st.ever_terminated = true;
+            st.latest_occurred_on = old;
+            st.last_service_or_contact_on = Some(old);
+            *v = caseledger_core::encoding::encode(&st).unwrap();
+        });
+        let l = Ledger::open(&path, sealing()).unwrap();
+        let (size, stats) = (l.head().size, l.stats());
+        let err = l.append(destroy(), None).unwrap_err();
+        match &err {
+            StoreError::RecordStateRow { record, fields } => {
+                assert_eq!(record, &rid);
+                for f in ["holds", "service", "ever_terminated"] {
+                    assert!(fields.contains(&f), "{fields:?}");
+                }
+            }
+            other => panic!("expected RecordStateRow, got {other:?}"),
+        }
+        assert!(err.to_string().starts_with(
+            "record state row of R disagrees with its entries (derived state edited?)"
+        ));
+        assert!(err.to_string().contains("nothing was destroyed"));
+        let after = l.stats();
+        assert_eq!(
+            (l.head().size, after.transactions, after.refused),
+            (size, stats.transactions, stats.refused + 1)
+        );
+        assert_eq!(
+            l.payload(kept.seq).unwrap().map(|p| p.content().to_vec()),
+            Some(b"kept".to_vec())
+        );
+        assert!(l.entry_key(kept.seq).unwrap().is_some());
+        drop(l);
+        // And after a reopen: the key slot was not erased on disk.
+        let l = Ledger::open(&path, sealing()).unwrap();
+        assert_eq!(
+            l.payload(kept.seq).unwrap().map(|p| p.content().to_vec()),
+            Some(b"kept".to_vec())
+        );
+    }
 }

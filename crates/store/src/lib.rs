@@ -42,6 +42,7 @@ pub use caseledger_core::layout;
 pub mod ledger;
 mod open;
 mod query;
+mod rebuild;
 pub mod requests;
 mod sigs;
 mod snapshot;

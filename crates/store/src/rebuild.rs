@@ -1,0 +1,149 @@
+//! A record's state rebuilt from its own entries, for the one append that cannot be undone.
+//!
+//! The `records` tree keeps each record's fold state as a derived row, so that an append
+//! is judged without reading the record's history. An insider with file access can edit
+//! that row (clear a hold, backdate the termination); an ordinary append judged against it
+//! is still caught by the verifier's replay, but a destruction erases content and keys the
+//! verifier cannot bring back. So before a destruction is judged, the record's state is
+//! rebuilt here from the entry bytes — every entry whose own record id is the record, never
+//! through the `records` index (as `export` does) — and must equal the row. O(entries), paid
+//! only by destructions.
+
+use crate::error::{Result, StoreError};
+use crate::types::Trees;
+use caseledger_core::encoding::decode_canonical;
+use caseledger_core::event::Entry;
+use caseledger_core::ids::{RecordId, Seq};
+use caseledger_core::layout::record_state_key;
+use caseledger_core::record::{self, RecordState, Registry, Step};
+
+/// The state of `record` folded from its own entries below `size`; `None` if it has none.
+/// `registry` gives the ledger's settings (the time zone of ledger dates); its actors and
+/// clock play no part in a record's state.
+pub(crate) fn rebuilt_state(
+    trees: &Trees,
+    registry: &Registry,
+    record: &RecordId,
+    size: u64,
+) -> Result<Option<RecordState>> {
+    let mut scratch = registry.clone();
+    let mut state = None;
+    for row in trees.entries.range(..size.to_be_bytes()) {
+        let (key, bytes) = row?;
+        let seq = <[u8; 8]>::try_from(key.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::corrupt("entry key is not 8 bytes", None))?;
+        let entry = Entry::from_bytes(&bytes).map_err(|e| {
+            StoreError::corrupt(format!("entry does not decode: {e}"), Some(Seq(seq)))
+        })?;
+        if entry.event.event.record.as_ref() != Some(record) {
+            continue;
+        }
+        let step = Step {
+            seq: entry.seq,
+            recorded_at: entry.recorded_at,
+            placement: entry.placement,
+            event: &entry.event.event,
+        };
+        record::apply(&mut scratch, &mut state, step);
+    }
+    Ok(state)
+}
+
+/// Refuses unless the stored state row of `record` is the state its own entries below
+/// `size` (the committed ones) give. Reads only; writes nothing.
+pub(crate) fn check_state_row(
+    trees: &Trees,
+    registry: &Registry,
+    record: &RecordId,
+    size: u64,
+) -> Result<()> {
+    let stored = match trees.records.get(record_state_key(record))? {
+        Some(v) => Some(decode_canonical::<RecordState>(&v).map_err(|e| {
+            StoreError::corrupt(
+                format!("state of record {record} does not decode: {e}"),
+                None,
+            )
+        })?),
+        None => None,
+    };
+    let rebuilt = rebuilt_state(trees, registry, record, size)?;
+    let fields = match (&stored, &rebuilt) {
+        (Some(s), Some(r)) => differing_fields(s, r),
+        (None, None) => Vec::new(),
+        (Some(_), None) => vec!["(a row for a record without entries)"],
+        (None, Some(_)) => vec!["(the row is missing)"],
+    };
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::RecordStateRow {
+            record: record.clone(),
+            fields,
+        })
+    }
+}
+
+/// The names of the fields in which two states differ (names only: a row's values are
+/// not reported, they may be what an insider planted).
+fn differing_fields(a: &RecordState, b: &RecordState) -> Vec<&'static str> {
+    // Destructured so that a field added to `RecordState` must be added here.
+    let RecordState {
+        opened_seq,
+        opened_on,
+        opened,
+        service,
+        latest_occurred_on,
+        holds,
+        kinds,
+        ever_terminated,
+        destroyed,
+        entries,
+        last_seq,
+        last_service_or_contact_on,
+        last_service_or_contact_seq,
+        terminated_seq,
+        first_service_on,
+        first_disclosure_on,
+        terminated_for_4_5,
+    } = a;
+    let mut out = Vec::new();
+    let mut diff = |same: bool, name: &'static str| {
+        if !same {
+            out.push(name);
+        }
+    };
+    diff(*opened_seq == b.opened_seq, "opened_seq");
+    diff(*opened_on == b.opened_on, "opened_on");
+    diff(*opened == b.opened, "opened");
+    diff(*service == b.service, "service");
+    diff(
+        *latest_occurred_on == b.latest_occurred_on,
+        "latest_occurred_on",
+    );
+    diff(*holds == b.holds, "holds");
+    diff(*kinds == b.kinds, "kinds");
+    diff(*ever_terminated == b.ever_terminated, "ever_terminated");
+    diff(*destroyed == b.destroyed, "destroyed");
+    diff(*entries == b.entries, "entries");
+    diff(*last_seq == b.last_seq, "last_seq");
+    diff(
+        *last_service_or_contact_on == b.last_service_or_contact_on,
+        "last_service_or_contact_on",
+    );
+    diff(
+        *last_service_or_contact_seq == b.last_service_or_contact_seq,
+        "last_service_or_contact_seq",
+    );
+    diff(*terminated_seq == b.terminated_seq, "terminated_seq");
+    diff(*first_service_on == b.first_service_on, "first_service_on");
+    diff(
+        *first_disclosure_on == b.first_disclosure_on,
+        "first_disclosure_on",
+    );
+    diff(
+        *terminated_for_4_5 == b.terminated_for_4_5,
+        "terminated_for_4_5",
+    );
+    out
+}
