@@ -66,8 +66,8 @@ mod snapshot;
 mod status;
 mod storage;
 mod tamper;
-mod witness;
 mod timestamps;
+mod witness;
 
 #[test]
 fn binary_prints_version() {

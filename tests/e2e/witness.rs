@@ -170,9 +170,9 @@ fn sync_stores_a_cosignature_that_verifies_with_the_witness_key() {
     let before = std::fs::read(f.keys().join("witnesses.txt")).unwrap();
     for (url, key, why) in [
         (
-            "https://w.example",
+            "ftp://w.example",
             w.key.as_str(),
-            "https:// is not supported yet",
+            "must start with https:// or http://",
         ),
         ("http://w.example", "not-a-key", "witness key"),
     ] {

@@ -44,7 +44,7 @@ fn witness_behind_tls(
         "witness.example/tls",
         SigningKey::from_seed(&[22; 32]),
         logs,
-        StateDir::open(&dir.join("state")).unwrap(),
+        StateDir::open(dir.join("state")).unwrap(),
     )
     .unwrap();
     let key = w.verifier().clone();
