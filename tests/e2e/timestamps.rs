@@ -3,15 +3,12 @@
 //! `timestamp verify` checks the stored tokens against the relying party's roots; the stored
 //! token verifies with `openssl ts -verify` too.
 
+use crate::tls;
 use base64::Engine;
 use caseledger_testkit::cli::{fails, ok, stderr, stdout, Fixture};
 use caseledger_testkit::tsa::{TestTsa, TsaOptions};
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
-
-// The loopback HTTPS server (test CA, rustls) shared with the crates' TLS tests.
-#[path = "../../crates/timestamp/tests/tls/mod.rs"]
-mod tls;
 
 /// The records of `timestamps.log`: (checkpoint body, DER token). Parsed here from
 /// docs/FORMAT.md's description, independently of the crate that writes it.
