@@ -71,6 +71,10 @@ mod status;
 mod storage;
 mod tamper;
 mod timestamps;
+// The loopback HTTPS server (test CA, rustls) shared with crates/timestamp and
+// crates/witness TLS tests; used by `timestamps` and `witness`.
+#[path = "../../crates/timestamp/tests/tls/mod.rs"]
+mod tls;
 mod witness;
 
 #[test]

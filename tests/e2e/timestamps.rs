@@ -3,6 +3,7 @@
 //! `timestamp verify` checks the stored tokens against the relying party's roots; the stored
 //! token verifies with `openssl ts -verify` too.
 
+use crate::tls;
 use base64::Engine;
 use caseledger_testkit::cli::{fails, ok, stderr, stdout, Fixture};
 use caseledger_testkit::tsa::{TestTsa, TsaOptions};
@@ -172,14 +173,8 @@ fn a_tsa_that_is_down_or_not_http_writes_nothing() {
         "5",
     ]));
     assert!(line.contains("TSA request to"), "{line}");
-    let line = fails(&f.run(&[
-        "timestamp",
-        "--ledger",
-        "L",
-        "--tsa",
-        "https://127.0.0.1:1/",
-    ]));
-    assert!(line.contains("only http://"), "{line}");
+    let line = fails(&f.run(&["timestamp", "--ledger", "L", "--tsa", "ftp://127.0.0.1:1/"]));
+    assert!(line.contains("only http:// and https://"), "{line}");
     assert!(!f.ledger().join("timestamps.log").exists());
     let line = fails(&f.run(&[
         "timestamp",
@@ -190,4 +185,56 @@ fn a_tsa_that_is_down_or_not_http_writes_nothing() {
         "missing.pem",
     ]));
     assert!(line.contains("TSA chain"), "{line}");
+}
+
+#[test]
+fn an_https_tsa_behind_a_private_ca_is_reached_only_with_tls_roots() {
+    let f = Fixture::small();
+    let tsa = Arc::new(TestTsa::new(&TsaOptions::default()));
+    let chain = tsa.path("ca.pem");
+    let chain = chain.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::TestPki::new(dir.path());
+    let tls_ca = pki.ca_pem.to_str().unwrap();
+    // Mozilla's roots do not hold the test CA: a certificate error, exit 2, nothing written.
+    let (port, server) = tls::serve_once(&pki, |_, _| (500, String::new(), vec![]));
+    let url = format!("https://127.0.0.1:{port}/");
+    let line = fails(&f.run(&["timestamp", "--ledger", "L", "--tsa", &url]));
+    assert!(line.to_lowercase().contains("certificate"), "{line}");
+    assert!(server.join().unwrap().is_err(), "no request got through");
+    assert!(!f.ledger().join("timestamps.log").exists());
+    // With the CA as --tls-roots, the test TSA's token comes back over TLS and is stored.
+    let t = tsa.clone();
+    let (port, server) = tls::serve_once(&pki, move |_, query| {
+        (200, "application/timestamp-reply".into(), t.reply(query))
+    });
+    let url = format!("https://127.0.0.1:{port}/");
+    ok(&f.run(&[
+        "timestamp",
+        "--ledger",
+        "L",
+        "--tsa",
+        &url,
+        "--tls-roots",
+        tls_ca,
+        "--tsa-chain",
+        chain,
+    ]));
+    server.join().unwrap().unwrap();
+    let tokens = stored(&f);
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].0, newest_body(&f));
+    // A --tls-roots file without a certificate is refused before anything is sent.
+    std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+    let empty = dir.path().join("empty.pem");
+    let line = fails(&f.run(&[
+        "timestamp",
+        "--ledger",
+        "L",
+        "--tsa",
+        &url,
+        "--tls-roots",
+        empty.to_str().unwrap(),
+    ]));
+    assert!(line.contains("--tls-roots"), "{line}");
 }

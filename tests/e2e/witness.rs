@@ -3,6 +3,7 @@
 //! witness killed with `kill -9` mid-stream and restarted, a witness that is down, a log
 //! that goes backwards, and a split view shown to two witnesses.
 
+use crate::tls;
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint, CosignatureVerifier};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{consistency_proof, root_at, Hash, MemoryNodes, Sha256Hasher};
@@ -170,9 +171,9 @@ fn sync_stores_a_cosignature_that_verifies_with_the_witness_key() {
     let before = std::fs::read(f.keys().join("witnesses.txt")).unwrap();
     for (url, key, why) in [
         (
-            "https://w.example",
+            "ftp://w.example",
             w.key.as_str(),
-            "https:// is not supported yet",
+            "must start with https:// or http://",
         ),
         ("http://w.example", "not-a-key", "witness key"),
     ] {
@@ -524,4 +525,51 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&p, &dest).unwrap();
         }
     }
+}
+
+/// An HTTPS proxy for one request in front of the plain-HTTP witness at `plain`.
+fn tls_proxy(pki: &tls::TestPki, plain: &str) -> (String, std::thread::JoinHandle<tls::Seen>) {
+    let plain = plain.trim_end_matches('/').to_owned();
+    let (port, handle) = tls::serve_once(pki, move |line, body| {
+        let path = line.split(' ').nth(1).unwrap_or("/");
+        let r = Http::new(Duration::from_secs(10))
+            .post(&format!("{plain}{path}"), body)
+            .expect("the plain witness answers");
+        (r.status, r.content_type.unwrap_or_default(), r.body)
+    });
+    (format!("https://127.0.0.1:{port}"), handle)
+}
+
+#[test]
+fn sync_reaches_an_https_witness_behind_a_private_ca_only_with_tls_roots() {
+    let (f, w) = ledger_and_witness();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = tls::TestPki::new(dir.path());
+    let size = f.size();
+    // Mozilla's roots do not hold the test CA: the witness lags with a certificate error
+    // (sync still exits 0: a witness that cannot be reached never fails it).
+    let (url, proxy) = tls_proxy(&pki, &w.url);
+    ok(&f.run(&["witness", "add", "--ledger", "L", "w1", &url, &w.key]));
+    let o = sync(&f, "L", &["--attempts", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("w1: lags") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert!(proxy.join().unwrap().is_err(), "no request got through");
+    // With the test CA as --tls-roots the cosignature comes back over TLS and is stored.
+    let (url, proxy) = tls_proxy(&pki, &w.url);
+    ok(&f.run(&["witness", "remove", "--ledger", "L", "w1"]));
+    ok(&f.run(&["witness", "add", "--ledger", "L", "w1", &url, &w.key]));
+    let ca = pki.ca_pem.to_str().unwrap();
+    let o = sync(&f, "L", &["--attempts", "1", "--tls-roots", ca]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains(&format!("w1: cosigned size {size} (from size 0)")),
+        "{}",
+        stderr(&o)
+    );
+    proxy.join().unwrap().unwrap();
+    assert!(ok(&f.run(&["checkpoint", "--ledger", "L"])).contains("\u{2014} w1.example "));
 }

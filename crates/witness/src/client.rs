@@ -15,7 +15,9 @@ use crate::protocol::{
 };
 use caseledger_core::checkpoint::{Checkpoint, CosignatureVerifier};
 use caseledger_core::merkle::Hash;
+use std::sync::Arc;
 use std::time::Duration;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// An HTTP answer: status, `Content-Type`, body (at most [`MAX_RESPONSE_BYTES`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,16 +39,58 @@ pub trait Transport {
     fn get(&self, url: &str) -> Result<HttpReply, String>;
 }
 
-/// HTTP with ureq (no TLS in this version): one overall timeout per request, no redirects.
+/// The only roots an `https://` witness's certificate may chain to, instead of the built-in
+/// Mozilla list (webpki-roots): for a witness behind a private CA. At least one certificate.
+#[derive(Debug, Clone)]
+pub struct TlsRoots(Arc<Vec<Certificate<'static>>>);
+
+/// Why a TLS roots file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsRootsError {
+    /// A PEM block does not parse.
+    #[error("TLS roots: {0}")]
+    Pem(String),
+    /// No `CERTIFICATE` block.
+    #[error("TLS roots: no CERTIFICATE block in the PEM file")]
+    Empty,
+}
+
+impl TlsRoots {
+    /// Reads the `CERTIFICATE` blocks of a PEM file (other blocks are skipped).
+    pub fn from_pem(pem: &[u8]) -> Result<TlsRoots, TlsRootsError> {
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            if let PemItem::Certificate(c) =
+                item.map_err(|e| TlsRootsError::Pem(one_line(&e.to_string())))?
+            {
+                certs.push(c);
+            }
+        }
+        if certs.is_empty() {
+            return Err(TlsRootsError::Empty);
+        }
+        Ok(TlsRoots(Arc::new(certs)))
+    }
+}
+
+/// HTTP or HTTPS with ureq (rustls): one overall timeout per request, no redirects.
 #[derive(Debug, Clone)]
 pub struct Http {
     agent: ureq::Agent,
 }
 
 impl Http {
-    /// A client whose every request (connect, send, answer) ends within `timeout`.
+    /// A client whose every request (connect, send, answer) ends within `timeout`;
+    /// `https://` witnesses must chain to Mozilla's root list.
     pub fn new(timeout: Duration) -> Http {
+        Http::with_roots(timeout, None)
+    }
+
+    /// As [`Http::new`], but `https://` witnesses must chain to `roots` when given.
+    pub fn with_roots(timeout: Duration, roots: Option<&TlsRoots>) -> Http {
+        let root_certs = roots.map_or(RootCerts::WebPki, |r| RootCerts::Specific(r.0.clone()));
         let agent = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(root_certs).build())
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
@@ -100,7 +144,7 @@ impl Transport for Http {
 /// A witness as a ledger knows it: where it is and the key its cosignatures must verify with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// The URL prefix (`http://witness.example/prefix`, no trailing slash needed).
+    /// The URL prefix (`https://witness.example/prefix`, no trailing slash needed).
     pub url: String,
     /// Its cosignature/v1 key.
     pub key: CosignatureVerifier,

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! One witness per line: a local name (letters, digits, `.`, `-`, `_`), the URL prefix of
-//! its `add-checkpoint` (`http://`; `https://` needs TLS, not in this version), and its cosignature/v1 verifier key
+//! its `add-checkpoint` (`https://`, or `http://` for a witness on loopback or behind a local
+//! TLS proxy), and its cosignature/v1 verifier key
 //! (`name+hex8+base64(0x04 || pk)`), separated by single spaces. Blank lines and `#`
 //! comments are skipped when read; [`Witnesses::to_text`] writes the header comment.
 
@@ -24,12 +25,9 @@ pub enum ConfigError {
     /// The local name is empty, too long or has other characters.
     #[error("witness name {0:?}: use 1-64 letters, digits, '.', '-' or '_'")]
     BadName(String),
-    /// The URL is not `http://host...` or has spaces or control characters.
-    #[error("witness URL: must start with http:// and have no spaces")]
+    /// The URL is not `http(s)://host...` or has spaces or control characters.
+    #[error("witness URL: must start with https:// or http:// and have no spaces")]
     BadUrl,
-    /// An `https://` URL: this version's client has no TLS.
-    #[error("witness URL: https:// is not supported yet (no TLS in this build): reach the witness through a local TLS proxy at an http:// address")]
-    NoTls,
     /// The key is not a cosignature/v1 verifier key.
     #[error("witness key: {0}")]
     BadKey(String),
@@ -68,10 +66,10 @@ impl WitnessEntry {
         if !name_ok {
             return Err(ConfigError::BadName(name.chars().take(64).collect()));
         }
-        if url.starts_with("https://") {
-            return Err(ConfigError::NoTls);
-        }
-        let rest = url.strip_prefix("http://").ok_or(ConfigError::BadUrl)?;
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or(ConfigError::BadUrl)?;
         if rest.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError::BadUrl);
         }

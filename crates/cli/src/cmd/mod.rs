@@ -441,9 +441,13 @@ pub(crate) struct TimestampArgs {
     /// The ledger directory.
     #[arg(long, value_name = "DIR", env = "CASELEDGER_LEDGER", required = true)]
     pub ledger: Option<PathBuf>,
-    /// The TSA's URL (http://; the token is signed, no TLS is needed).
+    /// The TSA's URL (https:// or http://; the token is signed either way).
     #[arg(long, value_name = "URL", env = "CASELEDGER_TSA", required = true)]
     pub tsa: Option<String>,
+    /// PEM certificates: for an https:// TSA, the only roots its TLS certificate may chain
+    /// to (a private CA), instead of Mozilla's list built in.
+    #[arg(long, value_name = "FILE")]
+    pub tls_roots: Option<PathBuf>,
     /// PEM certificates to trust for the TSA (its root): the token is verified before it is
     /// stored. Without it the token is checked against the certificate it carries only.
     #[arg(long, value_name = "FILE")]
@@ -596,6 +600,10 @@ pub(crate) struct WitnessSyncArgs {
     /// Requests per witness when it cannot be reached or answers 5xx (backoff 250 ms, doubling).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub attempts: u32,
+    /// PEM certificates: for https:// witnesses, the only roots their TLS certificates may
+    /// chain to (a private CA), instead of Mozilla's list built in.
+    #[arg(long, value_name = "FILE")]
+    pub tls_roots: Option<PathBuf>,
 }
 
 /// `caseledger verify`.

@@ -100,7 +100,7 @@ fn append(dir: &Path, record: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `caseledger timestamp --ledger L --tsa URL [--tsa-chain FILE]`.
+/// `caseledger timestamp --ledger L --tsa URL [--tsa-chain FILE] [--tls-roots FILE]`.
 pub(crate) fn obtain(a: TimestampArgs, out: &Out) -> Result<Outcome> {
     let (Some(ledger), Some(url)) = (&a.ledger, &a.tsa) else {
         bail!("timestamp: --ledger and --tsa are required (or use `timestamp verify`)");
@@ -108,6 +108,14 @@ pub(crate) fn obtain(a: TimestampArgs, out: &Out) -> Result<Outcome> {
     let dir = ledger.as_path();
     crate::io::check_ledger_dir(dir)?;
     let roots = a.tsa_chain.as_deref().map(read_roots).transpose()?;
+    let tls_roots = a
+        .tls_roots
+        .as_deref()
+        .map(|p| -> Result<client::TlsRoots> {
+            let pem = std::fs::read(p).with_context(|| format!("--tls-roots {}", p.display()))?;
+            client::TlsRoots::from_pem(&pem).with_context(|| format!("--tls-roots {}", p.display()))
+        })
+        .transpose()?;
     let bodies = seal_bodies(dir)?;
     let (size, body) = bodies
         .iter()
@@ -125,7 +133,12 @@ pub(crate) fn obtain(a: TimestampArgs, out: &Out) -> Result<Outcome> {
         }
     }
     let request = TimestampRequest::new(body.as_bytes())?;
-    let response = client::post(url, request.to_der(), Duration::from_secs(a.timeout_secs))?;
+    let response = client::post_with_roots(
+        url,
+        request.to_der(),
+        Duration::from_secs(a.timeout_secs),
+        tls_roots.as_ref(),
+    )?;
     let received = check_response(&response, &request)?;
     let verified = roots
         .as_ref()

@@ -250,6 +250,16 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     if a.timeout == 0 || a.attempts == 0 {
         bail!("--timeout and --attempts must be at least 1");
     }
+    let tls_roots = match &a.tls_roots {
+        Some(p) => {
+            let pem = std::fs::read(p).with_context(|| format!("--tls-roots {}", p.display()))?;
+            Some(
+                client::TlsRoots::from_pem(&pem)
+                    .with_context(|| format!("--tls-roots {}", p.display()))?,
+            )
+        }
+        None => None,
+    };
     let ledger = open(dir, Durability::Immediate)?;
     let (seal, stored) = ledger_seals(&ledger, dir)?;
     let (size, note) = seal.ok_or_else(|| anyhow!("ledger {}: holds no seal", dir.display()))?;
@@ -259,7 +269,7 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
             .text(),
     )
     .map_err(|e| anyhow!("newest seal: {e}"))?;
-    let transport = Http::new(Duration::from_secs(a.timeout));
+    let transport = Http::with_roots(Duration::from_secs(a.timeout), tls_roots.as_ref());
     let policy = Policy {
         attempts: a.attempts,
         ..Policy::default()
