@@ -218,3 +218,14 @@ pub(crate) const MAX_KEY_TEXT: u64 = 64 * 1024;
 
 /// The recovery kit's file name.
 pub(crate) const RECOVERY_KIT_NAME: &str = caseledger_keyfile::keydir::RECOVERY_KIT_FILE;
+
+/// The note key name a signer (witness, cosigner) uses: `--name`, else the key file's stem.
+pub(crate) fn key_name(name: Option<&str>, key: &Path) -> String {
+    match name {
+        Some(n) => n.to_owned(),
+        None => key
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}

@@ -81,14 +81,7 @@ struct Remembered {
 /// `caseledger cosign`.
 pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
     let key = crate::keys::read_private(&a.key)?;
-    let name = match &a.name {
-        Some(n) => n.clone(),
-        None => a
-            .key
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
+    let name = crate::keys::key_name(a.name.as_deref(), &a.key);
     if !is_valid_key_name(&name) {
         bail!("--name {name:?}: not a valid witness name (printable, no spaces or '+')");
     }

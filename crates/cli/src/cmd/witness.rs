@@ -29,14 +29,7 @@ use std::time::Duration;
 /// `caseledger witness serve`.
 pub(crate) fn serve(a: WitnessServeArgs, out: &Out) -> Result<Outcome> {
     let key = crate::keys::read_private(&a.key)?;
-    let name = match &a.name {
-        Some(n) => n.clone(),
-        None => a
-            .key
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
+    let name = crate::keys::key_name(a.name.as_deref(), &a.key);
     let logs_text = crate::io::read_text(&a.logs, "log key list")?;
     let logs = LogKeys::parse(&logs_text)
         .map_err(|e| anyhow!("log key list {}: {e}", a.logs.display()))?;
