@@ -612,3 +612,173 @@ fn authors_sign_through_ssh_agent() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// Custodians and admins sign as authors do: through ssh-agent (`--ssh-key`) or with a key
+/// file given by `--key` (issue 13: every command that signs takes its key from the key
+/// directory, `--key FILE` or ssh-agent).
+#[test]
+fn custodians_and_admins_sign_through_ssh_agent_or_a_key_file() {
+    if !have("ssh-agent") || !have("ssh-add") || !have("ssh-keygen") {
+        println!("skipped: ssh-agent, ssh-add or ssh-keygen not installed");
+        return;
+    }
+    let f = Fixture::small();
+    let sock = f.path("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let result = std::panic::catch_unwind(|| {
+        let env = [("SSH_AUTH_SOCK", sock.as_path())];
+        tool(
+            &f,
+            "ssh-keygen",
+            &["-q", "-t", "ed25519", "-N", "", "-C", "cust", "-f", "cust"],
+        );
+        let o = Command::new("ssh-add")
+            .arg(f.path("cust"))
+            .env("SSH_AUTH_SOCK", &sock)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        fs::remove_file(f.path("cust")).unwrap();
+        ok(&f.run(&[
+            "actor",
+            "add",
+            "--ledger",
+            "L",
+            "--id",
+            "cust-ssh",
+            "--role",
+            "custodian",
+            "--public-key",
+            "cust.pub",
+        ]));
+        let before = f.size();
+        // A hold placed and released, and a lawful destruction, all through the agent.
+        for verb in ["place", "release"] {
+            ok(&run_in(
+                &f,
+                &[
+                    "hold",
+                    verb,
+                    "--ledger",
+                    "L",
+                    "--record",
+                    "C-NEW",
+                    "--matter",
+                    "M-7",
+                    "--author",
+                    "cust-ssh",
+                    "--ssh-key",
+                    "cust.pub",
+                ],
+                &env,
+                None,
+            ));
+        }
+        ok(&run_in(
+            &f,
+            &[
+                "destroy",
+                "--ledger",
+                "L",
+                "--record",
+                "C-OLD",
+                "--author",
+                "cust-ssh",
+                "--reason",
+                "policy R-7",
+                "--ssh-key",
+                "cust.pub",
+            ],
+            &env,
+            None,
+        ));
+        assert_eq!(f.size(), before + 3);
+        // The agent's key is not cust-1's: the store refuses the signature, nothing written.
+        let snap = state(&f);
+        let e = fails(&run_in(
+            &f,
+            &[
+                "hold",
+                "place",
+                "--ledger",
+                "L",
+                "--record",
+                "C-NEW",
+                "--matter",
+                "M-8",
+                "--author",
+                "cust-1",
+                "--ssh-key",
+                "cust.pub",
+            ],
+            &env,
+            None,
+        ));
+        assert!(e.contains("cust-1"), "{e}");
+        assert_eq!(state(&f), snap);
+        // An admin key held in a file of its own, outside the key directory (`--key`).
+        let o = f.run(&["keys", "generate", "--out", "admin2.pem"]);
+        ok(&o);
+        f.write("admin2.pub", &o.stdout);
+        ok(&f.run(&[
+            "actor",
+            "add",
+            "--ledger",
+            "L",
+            "--id",
+            "admin2",
+            "--role",
+            "admin",
+            "--public-key",
+            "admin2.pub",
+        ]));
+        ok(&f.run(&[
+            "actor",
+            "revoke",
+            "--ledger",
+            "L",
+            "--id",
+            "cust-ssh",
+            "--author",
+            "admin2",
+            "--key",
+            "admin2.pem",
+        ]));
+        // The stored signatures: SSHSIG for the agent's three, Ed25519 for the file's.
+        let ledger =
+            caseledger_store::Ledger::open(f.ledger(), caseledger_store::OpenOptions::default())
+                .unwrap();
+        for seq in before..before + 3 {
+            let e = ledger.entry(Seq(seq)).unwrap().unwrap();
+            assert!(
+                matches!(e.event.signature, AuthorSignature::SshSig(_)),
+                "seq {seq}: not an SSHSIG"
+            );
+        }
+        let last = ledger.head().size - 1;
+        let e = ledger.entry(Seq(last)).unwrap().unwrap();
+        assert!(matches!(e.event.signature, AuthorSignature::Ed25519(_)));
+        assert_eq!(e.event.event.author.as_str(), "admin2");
+        ledger.close().unwrap();
+        ok(&f.run(&["verify", "--ledger", "L"]));
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

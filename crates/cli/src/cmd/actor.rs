@@ -1,6 +1,8 @@
 //! `caseledger init` and `caseledger actor add|revoke`.
 
-use super::ledger_ops::{open_sealing, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{
+    open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
+};
 use super::{ActorAddArgs, ActorRevokeArgs, InitArgs};
 use crate::keys::KeyDir;
 use crate::output::Out;
@@ -242,7 +244,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
         None => None,
     };
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
-    let admin_key = kd.actor_key(&author)?;
+    let admin_key = AuthorSigner::resolve(&a.signer, &kd, &author)?;
     if given.is_none() && kd.has_actor_key(&id) {
         bail!(
             "actor {id}: key file {} already exists; refusing to overwrite it",
@@ -282,7 +284,7 @@ pub(crate) fn add(a: ActorAddArgs, out: &Out) -> Result<Outcome> {
     if let Some(k) = &new_key {
         kd.write_actor_key_with(&id, k, passphrase.as_ref())?;
     }
-    let receipt = match sign_append(&ledger, &admin_key, ev, None) {
+    let receipt = match sign_append_as(&ledger, &admin_key, ev)? {
         Ok(r) => r,
         Err(e) => {
             if new_key.is_some() {
@@ -318,14 +320,14 @@ pub(crate) fn revoke(a: ActorRevokeArgs, out: &Out) -> Result<Outcome> {
     let id = actor_id(&a.id, "--id")?;
     let author = actor_id(&a.author, "--author")?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
-    let admin_key = kd.actor_key(&author)?;
+    let admin_key = AuthorSigner::resolve(&a.signer, &kd, &author)?;
     let ev = Event::new(
         None,
         author.clone(),
         EventKind::KeyRevoked { actor: id.clone() },
         today(&ledger)?,
     );
-    let receipt = sign_append(&ledger, &admin_key, ev, None)
+    let receipt = sign_append_as(&ledger, &admin_key, ev)?
         .map_err(|e| anyhow!("actor revoke {id}: {}", store_why(&e)))?;
     // The revoked key can sign nothing more; move it aside so the id can be re-enrolled.
     let path = kd.actor_key_path(&id);

@@ -3,7 +3,9 @@
 //! append; afterwards the ledger runs on the corrected clock, and the verifier judges again
 //! any destruction recorded while the clock ran ahead.
 
-use super::ledger_ops::{open_sealing, print_receipt, sign_append, store_why, today};
+use super::ledger_ops::{
+    open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
+};
 use super::ClockCorrectedArgs;
 use crate::output::Out;
 use crate::Outcome;
@@ -19,14 +21,14 @@ pub(crate) fn run(a: ClockCorrectedArgs, out: &Out) -> Result<Outcome> {
     let reason = ShortText::new(a.reason.as_str())
         .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
-    let key = kd.actor_key(&author)?;
+    let signer = AuthorSigner::resolve(&a.signer, &kd, &author)?;
     let ev = Event::new(
         None,
         author,
         EventKind::ClockCorrected { reason },
         today(&ledger)?,
     );
-    let receipt = sign_append(&ledger, &key, ev, None)
+    let receipt = sign_append_as(&ledger, &signer, ev)?
         .map_err(|e| anyhow!("clock-corrected: {}", store_why(&e)))?;
     print_receipt("the clock correction", &receipt, None, out)?;
     Ok(Outcome::Ok)

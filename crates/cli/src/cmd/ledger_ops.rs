@@ -1,13 +1,16 @@
 //! Shared steps of the commands that write: open a ledger, sign an event, append it,
 //! and explain a refusal in one line.
 
+use super::SignerArg;
 use crate::keys::KeyDir;
 use crate::output::Out;
 use anyhow::{anyhow, Context, Result};
-use caseledger_core::event::{Event, Payload};
+use caseledger_core::event::{Event, SignedEvent};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::record::Registry;
+use caseledger_core::ActorId;
 use caseledger_core::{Date, Timestamp};
+use caseledger_keyfile::agent::AgentSigner;
 use caseledger_store::{Durability, Ledger, OpenOptions, Receipt, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -98,20 +101,50 @@ pub(crate) fn store_why(e: &StoreError) -> String {
     }
 }
 
-/// Signs an event (committing to its payload) with `key` and appends it with its payload.
-pub(crate) fn sign_append(
+/// Who signs an event: a private key (the key directory's file for the signer, or
+/// `--key FILE`) or ssh-agent (`--ssh-key FILE.pub`: an SSHSIG signature).
+pub(crate) enum AuthorSigner {
+    /// A key file.
+    Key(SigningKey),
+    /// ssh-agent.
+    Agent(AgentSigner),
+}
+
+impl AuthorSigner {
+    /// The signer `--ssh-key`, `--key` or the key directory gives for `author`. A key that
+    /// is not the author's enrolled key is refused by the store ("bad signature").
+    pub(crate) fn resolve(arg: &SignerArg, kd: &KeyDir, author: &ActorId) -> Result<AuthorSigner> {
+        match (&arg.ssh_key, &arg.key) {
+            (Some(p), _) => Ok(AuthorSigner::Agent(super::presign::agent_signer(p)?)),
+            (None, Some(p)) => Ok(AuthorSigner::Key(
+                crate::keys::read_private(p).map_err(|e| anyhow!("--key {}: {e}", p.display()))?,
+            )),
+            (None, None) => Ok(AuthorSigner::Key(kd.actor_key(author)?)),
+        }
+    }
+
+    /// Signs `ev` for the ledger `origin`.
+    pub(crate) fn sign(&self, ev: Event, origin: &str) -> Result<SignedEvent> {
+        match self {
+            AuthorSigner::Key(k) => Ok(ev.sign(origin, k)?),
+            AuthorSigner::Agent(a) => super::presign::sign_through_agent(ev, origin, a),
+        }
+    }
+}
+
+/// Signs an event without payload with `signer` and appends it: the outer error is the
+/// signing (a key or the agent), the inner one the store's.
+pub(crate) fn sign_append_as(
     ledger: &Ledger,
-    key: &SigningKey,
-    event: Event,
-    payload: Option<Payload>,
-) -> Result<Receipt, StoreError> {
-    let origin = ledger.origin().ok_or(StoreError::Refused(
-        caseledger_core::record::Violation::Shape("the ledger has no genesis".into()),
-    ))?;
-    let (signed, payload) = event
-        .sign_with_payload(origin.as_str(), key, payload)
-        .map_err(StoreError::from)?;
-    ledger.append(signed, payload)
+    signer: &AuthorSigner,
+    ev: Event,
+) -> Result<Result<Receipt, StoreError>> {
+    let origin = ledger
+        .origin()
+        .map(|o| o.as_str().to_owned())
+        .ok_or_else(|| anyhow!("the ledger has no genesis"))?;
+    let signed = signer.sign(ev, &origin)?;
+    Ok(ledger.append(signed, None))
 }
 
 /// A receipt as one JSON line (docs/FORMAT.md, "Receipts"): keys in this order, the

@@ -73,6 +73,21 @@ impl KeysArg {
     }
 }
 
+/// Where a signing command takes its key from, besides the key directory's file for the
+/// signer (the default).
+#[derive(Args, Clone)]
+pub(crate) struct SignerArg {
+    /// Sign with this private key file (PKCS#8 PEM, mode 0600) instead of the key
+    /// directory's.
+    #[arg(long, value_name = "FILE", conflicts_with = "ssh_key")]
+    pub key: Option<PathBuf>,
+    /// Sign through ssh-agent (SSH_AUTH_SOCK) with the Ed25519 key whose public half is in
+    /// this file, enrolled as the signer's key: an SSHSIG signature (namespace
+    /// caseledger-event); no key file is read.
+    #[arg(long, value_name = "FILE.pub")]
+    pub ssh_key: Option<PathBuf>,
+}
+
 /// The commands.
 #[derive(Subcommand)]
 pub(crate) enum Command {
@@ -238,6 +253,8 @@ pub(crate) struct ActorAddArgs {
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
     #[command(flatten)]
+    pub signer: SignerArg,
+    #[command(flatten)]
     pub keys: KeysArg,
     /// Encrypt the new key with a passphrase (from CASELEDGER_PASSPHRASE_FILE, else asked
     /// twice on the terminal). Default: encrypted when the ledger's keys are
@@ -264,6 +281,8 @@ pub(crate) struct ActorRevokeArgs {
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
     #[command(flatten)]
+    pub signer: SignerArg,
+    #[command(flatten)]
     pub keys: KeysArg,
 }
 
@@ -278,6 +297,8 @@ pub(crate) struct ClockCorrectedArgs {
     /// The admin who signs the correction.
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
+    #[command(flatten)]
+    pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
 }
@@ -775,6 +796,8 @@ pub(crate) struct HoldArgs {
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     #[command(flatten)]
+    pub signer: SignerArg,
+    #[command(flatten)]
     pub keys: KeysArg,
 }
 
@@ -818,6 +841,8 @@ pub(crate) struct DestroyArgs {
     /// With --all-eligible: do not ask for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
 }

@@ -2,7 +2,8 @@
 //! `--all-eligible`).
 
 use super::ledger_ops::{
-    date_arg, open_sealing, print_receipt, sign_append, store_why, today, today_utc,
+    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, today_utc,
+    AuthorSigner,
 };
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
@@ -11,7 +12,6 @@ use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
 use caseledger_core::event::{Entry, Event, EventKind, ShortText};
-use caseledger_core::keys::SigningKey;
 use caseledger_core::record::{RecordState, Status, Violation};
 use caseledger_core::{ActorId, Date, RecordId};
 use caseledger_store::{Durability, Ledger, StoreError};
@@ -51,19 +51,18 @@ pub(crate) fn hold(a: HoldArgs, place: bool, out: &Out) -> Result<Outcome> {
     let on = occurred_on(&a.occurred_on)?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let on = or_today(on, &ledger)?;
-    let key = kd.actor_key(&author)?;
+    let signer = AuthorSigner::resolve(&a.signer, &kd, &author)?;
     let kind = if place {
         EventKind::HoldPlaced { matter }
     } else {
         EventKind::HoldReleased { matter }
     };
     let verb = if place { "place" } else { "release" };
-    let r = sign_append(
+    let r = sign_append_as(
         &ledger,
-        &key,
+        &signer,
         Event::new(Some(record.clone()), author.clone(), kind, on),
-        None,
-    )
+    )?
     .map_err(|e| anyhow!("hold {verb} on {record}: {}", store_why(&e)))?;
     print_receipt(&format!("hold {verb} on {record}"), &r, None, out)?;
     Ok(Outcome::Ok)
@@ -99,7 +98,10 @@ fn refusal(v: &Violation, state: Option<&RecordState>, today: Date) -> String {
 
 /// The signer, reason and date of a destruction, checked in `destroy`'s order (clap
 /// requires the author and the reason unless `--dry-run`).
-fn signer(a: &DestroyArgs, kd: &KeyDir) -> Result<(ActorId, ShortText, Option<Date>, SigningKey)> {
+fn signer(
+    a: &DestroyArgs,
+    kd: &KeyDir,
+) -> Result<(ActorId, ShortText, Option<Date>, AuthorSigner)> {
     let author = a
         .author
         .as_deref()
@@ -112,7 +114,7 @@ fn signer(a: &DestroyArgs, kd: &KeyDir) -> Result<(ActorId, ShortText, Option<Da
     let reason = ShortText::new(reason)
         .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
     let on = occurred_on(&a.occurred_on)?;
-    let key = kd.actor_key(&author)?;
+    let key = AuthorSigner::resolve(&a.signer, kd, &author)?;
     Ok((author, reason, on, key))
 }
 
@@ -148,7 +150,7 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
 /// Appends one destruction; a refusal in `destroy`'s words.
 fn destroy_one(
     ledger: &Ledger,
-    key: &SigningKey,
+    key: &AuthorSigner,
     author: &ActorId,
     record: &RecordId,
     reason: &ShortText,
@@ -162,7 +164,7 @@ fn destroy_one(
         },
         on,
     );
-    match sign_append(ledger, key, ev, None) {
+    match sign_append_as(ledger, key, ev).map_err(|e| format!("{e:#}"))? {
         Ok(r) => Ok(r),
         Err(StoreError::Refused(v)) => {
             let state = ledger.record_state(record).ok().flatten();
