@@ -8,7 +8,7 @@ use caseledger_testkit::ORIGIN;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
@@ -657,61 +657,14 @@ fn actors_added_to_a_ledger_with_encrypted_keys_get_encrypted_keys() {
     assert!(is_encrypted_pem(&f.path("mk/actors/lic-4.pem")));
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn a_report_signs_through_ssh_agent() {
-    if !have("ssh-agent") || !have("ssh-add") || !have("ssh-keygen") {
+    if !crate::agent::available() {
         println!("skipped: ssh-agent, ssh-add or ssh-keygen not installed (apt-get install openssh-client)");
         return;
     }
     let f = Fixture::small();
-    let sock = f.path("agent.sock");
-    let mut agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..500 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let result = std::panic::catch_unwind(|| {
-        let id = f.path("id_ed25519");
-        assert!(Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "reports@practice",
-                "-f"
-            ])
-            .arg(&id)
-            .status()
-            .unwrap()
-            .success());
-        assert!(Command::new("ssh-add")
-            .arg(&id)
-            .env("SSH_AUTH_SOCK", &sock)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-            .status
-            .success());
+    crate::agent::with_key(&f, "id_ed25519", "reports@practice", |sock| {
         let day = caseledger_testkit::cli::today();
         let args = [
             "report",
@@ -725,7 +678,7 @@ fn a_report_signs_through_ssh_agent() {
             "--out",
             "rep",
         ];
-        let o = run_env(&f, &args, &[("SSH_AUTH_SOCK", &sock)]);
+        let o = run_env(&f, &args, &[("SSH_AUTH_SOCK", sock)]);
         ok(&o);
         ok(&f.run(&["report", "verify", "rep", "--key", "id_ed25519.pub"]));
         let identity = fs::read_to_string(f.path("rep/allowed_signers")).unwrap();
@@ -752,9 +705,4 @@ fn a_report_signs_through_ssh_agent() {
         ]));
         assert!(line.contains("SSH_AUTH_SOCK"), "{line}");
     });
-    let _ = agent.kill();
-    let _ = agent.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }

@@ -49,6 +49,7 @@
 //!   against it: cosignatures stored and counted by `verify --witness`, 409 with a stale
 //!   size, a witness down, a rollback refused, a split view, `kill -9` mid-stream.
 
+mod agent;
 mod anchor;
 mod bundles;
 mod custody;

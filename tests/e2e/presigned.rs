@@ -423,49 +423,12 @@ fn an_sshsig_from_ssh_keygen_is_a_pre_signed_signature() {
 
 #[test]
 fn authors_sign_through_ssh_agent() {
-    if !have("ssh-agent") || !have("ssh-add") || !have("ssh-keygen") {
+    if !crate::agent::available() {
         println!("skipped: ssh-agent, ssh-add or ssh-keygen not installed");
         return;
     }
     let f = Fixture::small();
-    let sock = f.path("agent.sock");
-    let mut agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..500 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let result = std::panic::catch_unwind(|| {
-        tool(
-            &f,
-            "ssh-keygen",
-            &[
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "lic-ssh",
-                "-f",
-                "id_ed25519",
-            ],
-        );
-        let o = Command::new("ssh-add")
-            .arg(f.path("id_ed25519"))
-            .env("SSH_AUTH_SOCK", &sock)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
+    crate::agent::with_key(&f, "id_ed25519", "lic-ssh", |sock| {
         // The private key lives in the agent only.
         fs::remove_file(f.path("id_ed25519")).unwrap();
         ok(&f.run(&[
@@ -480,7 +443,7 @@ fn authors_sign_through_ssh_agent() {
             "--public-key",
             "id_ed25519.pub",
         ]));
-        let env = [("SSH_AUTH_SOCK", sock.as_path())];
+        let env = [("SSH_AUTH_SOCK", sock)];
         let before = f.size();
         let o = run_in(
             &f,
@@ -606,11 +569,6 @@ fn authors_sign_through_ssh_agent() {
             assert!(v.status.success(), "seq {seq}: {}", stderr(&v));
         }
     });
-    let _ = agent.kill();
-    let _ = agent.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
 
 /// Custodians and admins sign as authors do: through ssh-agent (`--ssh-key`) or with a key
@@ -618,40 +576,13 @@ fn authors_sign_through_ssh_agent() {
 /// directory, `--key FILE` or ssh-agent).
 #[test]
 fn custodians_and_admins_sign_through_ssh_agent_or_a_key_file() {
-    if !have("ssh-agent") || !have("ssh-add") || !have("ssh-keygen") {
+    if !crate::agent::available() {
         println!("skipped: ssh-agent, ssh-add or ssh-keygen not installed");
         return;
     }
     let f = Fixture::small();
-    let sock = f.path("agent.sock");
-    let mut agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..500 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let result = std::panic::catch_unwind(|| {
-        let env = [("SSH_AUTH_SOCK", sock.as_path())];
-        tool(
-            &f,
-            "ssh-keygen",
-            &["-q", "-t", "ed25519", "-N", "", "-C", "cust", "-f", "cust"],
-        );
-        let o = Command::new("ssh-add")
-            .arg(f.path("cust"))
-            .env("SSH_AUTH_SOCK", &sock)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
+    crate::agent::with_key(&f, "cust", "cust", |sock| {
+        let env = [("SSH_AUTH_SOCK", sock)];
         fs::remove_file(f.path("cust")).unwrap();
         ok(&f.run(&[
             "actor",
@@ -776,9 +707,4 @@ fn custodians_and_admins_sign_through_ssh_agent_or_a_key_file() {
         ledger.close().unwrap();
         ok(&f.run(&["verify", "--ledger", "L"]));
     });
-    let _ = agent.kill();
-    let _ = agent.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
