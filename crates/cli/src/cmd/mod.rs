@@ -579,7 +579,8 @@ pub(crate) struct WitnessAddArgs {
     /// A local name for the witness (letters, digits, '.', '-', '_').
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// Its URL prefix (http://; no TLS in this version); `add-checkpoint` is appended.
+    /// Its URL prefix (http:// or https://; `witness sync --tls-roots` for a private CA);
+    /// `add-checkpoint` is appended.
     #[arg(value_name = "URL")]
     pub url: String,
     /// Its cosignature key `name+hex8+base64` (as `witness serve` prints it), or a file.
