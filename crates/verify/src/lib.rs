@@ -144,6 +144,7 @@ mod history;
 mod judge;
 pub mod keystore;
 pub mod manifest;
+pub mod outside_time;
 mod policy;
 mod replay;
 pub mod report;
@@ -158,6 +159,7 @@ pub use archive_source::ArchiveSource;
 pub use clock::{ClockCorrection, ForwardClockDestruction};
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
+pub use outside_time::{OutsideTime, TimeSource, TimeSpan};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
 pub use source::{

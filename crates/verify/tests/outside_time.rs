@@ -1,0 +1,287 @@
+//! Issue 14, outside time on the relying party's terms: ledgers written by the real store
+//! with the injectable clock, seals cosigned by hand-built witnesses at chosen times and
+//! supplied as the auditor's copies, judged by `caseledger_verify::outside_time`'s rule.
+
+use caseledger_core::checkpoint::{
+    append_cosignature, cosign, sign_checkpoint, Checkpoint, CosignatureVerifier,
+};
+use caseledger_core::event::EventKind;
+use caseledger_core::keys::SigningKey;
+use caseledger_core::Timestamp;
+use caseledger_store::{Durability, Ledger};
+use caseledger_testkit::{
+    all_entry_bytes, key, rid, root_of_entries, tempdir, verify_dir, Cast, TestClock,
+};
+use caseledger_verify::{FindingKind as K, Policy, TimeSpan, Verified};
+use std::path::Path;
+
+const C: Cast = Cast::PRACTICE;
+const HOUR: i64 = 3_600_000_000;
+
+/// A witness: its key and the verifier the relying party names.
+fn witness(name: &str, seed: u8) -> (SigningKey, CosignatureVerifier) {
+    let k = key(seed);
+    let v = CosignatureVerifier::new(name, k.public_key()).unwrap();
+    (k, v)
+}
+
+/// The seal of size `size` of `l` (signed with the ledger key), cosigned by each witness at
+/// its time (seconds).
+fn cosigned(l: &Ledger, size: u64, by: &[(&str, &SigningKey, i64)]) -> String {
+    let entries = all_entry_bytes(l);
+    let cp = Checkpoint::new(C.origin, size, root_of_entries(&entries[..size as usize])).unwrap();
+    let mut note = sign_checkpoint(&cp, &C.signer());
+    for (name, k, micros) in by {
+        let line = cosign(&cp, name, k, u64::try_from(micros / 1_000_000).unwrap()).unwrap();
+        note = append_cosignature(&note, &line).unwrap();
+    }
+    note
+}
+
+fn note_progress(l: &Ledger, clock: &TestClock) -> u64 {
+    let (e, p) = C.licensee_event(clock, &rid("C-1"), EventKind::ProgressNote, Some(b"note"));
+    l.append(e, p).unwrap().seq.0
+}
+
+/// A staffed ledger in 2018 with C-1 opened and one note; returns the ledger, clock, size.
+fn ledger(dir: &Path) -> (Ledger, TestClock) {
+    let clock = TestClock::at("2018-01-10");
+    let l = C.staffed_on(dir, &clock, Durability::Immediate);
+    let (e, p) = C.licensee_event(&clock, &rid("C-1"), EventKind::RecordOpened, Some(b"i"));
+    l.append(e, p).unwrap();
+    note_progress(&l, &clock);
+    (l, clock)
+}
+
+fn policy(witnesses: Vec<CosignatureVerifier>, quorum: usize, notes: Vec<String>) -> Policy {
+    Policy {
+        witnesses,
+        quorum,
+        checkpoints: notes,
+        ..Policy::default()
+    }
+}
+
+fn kinds(v: &Verified) -> Vec<(K, Option<u64>)> {
+    v.findings().iter().map(|f| (f.kind, f.seq)).collect()
+}
+
+#[test]
+fn an_honest_ledger_has_no_finding_and_its_lag_is_reported() {
+    let dir = tempdir("ot-honest");
+    let (l, clock) = ledger(dir.path());
+    let size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    let at = clock.now().0 + HOUR;
+    let note = cosigned(&l, size, &[("w1.example", &wk, at)]);
+    drop(l);
+    let v = verify_dir(dir.path(), &policy(vec![wv], 1, vec![note])).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    let o = v.outside_time().expect("outside time judged");
+    assert_eq!((o.covered, o.uncovered), (size, 0));
+    // Every entry was recorded within microseconds of the clock: about an hour of lag.
+    assert!(o.max_lag_secs.unwrap() >= 3_599 && o.max_lag_secs.unwrap() <= 3_600);
+    assert_eq!(o.newest, Some(Timestamp(at / 1_000_000 * 1_000_000)));
+    assert_eq!(
+        o.policy,
+        "outside time from witness w1.example (quorum 1); skew 5m"
+    );
+}
+
+#[test]
+fn entries_recorded_under_a_forward_clock_are_ahead_of_the_next_cosigned_seal() {
+    let dir = tempdir("ot-forward");
+    let (l, clock) = ledger(dir.path());
+    let honest = l.head().size;
+    let real = clock.now().0;
+    // The insider sets the clock five years ahead and writes two entries.
+    clock.set(Timestamp(real + 5 * 365 * 24 * HOUR));
+    let first = note_progress(&l, &clock);
+    note_progress(&l, &clock);
+    let size = l.head().size;
+    // The next seal is cosigned on the real clock, ten minutes later.
+    let (wk, wv) = witness("w1.example", 31);
+    let note = cosigned(&l, size, &[("w1.example", &wk, real + HOUR / 6)]);
+    drop(l);
+    let v = verify_dir(dir.path(), &policy(vec![wv.clone()], 1, vec![note])).unwrap();
+    assert_eq!(kinds(&v), vec![(K::ClockAheadOfWitness, Some(first))]);
+    let f = &v.findings()[0];
+    assert_eq!(first, honest);
+    assert!(
+        f.evidence
+            .message
+            .starts_with(&format!("2 entries (seq {first}..={})", size - 1)),
+        "{f}"
+    );
+    assert!(
+        f.evidence.message.contains(&format!(
+            "checkpoint of size {size} was seen by witness w1.example"
+        )),
+        "{f}"
+    );
+    // Without a named witness nothing outside is judged, and the verifier's own clock
+    // (today, after 2023) sees nothing wrong: the cosignature is what catches it.
+    let v = verify_dir(dir.path(), &Policy::default()).unwrap();
+    assert!(v.outside_time().is_none());
+    assert!(!kinds(&v).iter().any(|(k, _)| *k == K::ClockAheadOfWitness));
+}
+
+#[test]
+fn a_witness_time_slightly_before_recorded_at_is_within_the_skew() {
+    let dir = tempdir("ot-skew");
+    let (l, clock) = ledger(dir.path());
+    let size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    // The witness's clock is two minutes behind the ledger's.
+    let note = cosigned(
+        &l,
+        size,
+        &[("w1.example", &wk, clock.now().0 - 2 * 60_000_000)],
+    );
+    drop(l);
+    let p = policy(vec![wv], 1, vec![note]);
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    assert!(v.outside_time().unwrap().max_lag_secs.unwrap() < 0);
+    // A relying party who allows only one minute of skew gets a finding.
+    let strict = Policy {
+        skew: Some("1m".parse::<TimeSpan>().unwrap()),
+        ..p
+    };
+    let v = verify_dir(dir.path(), &strict).unwrap();
+    assert_eq!(
+        v.findings()[0].kind,
+        K::ClockAheadOfWitness,
+        "{:?}",
+        v.findings()
+    );
+    assert!(v.findings()[0].evidence.message.contains("skew 1m"));
+}
+
+#[test]
+fn with_quorum_two_one_witness_with_a_slow_clock_is_tolerated() {
+    let dir = tempdir("ot-quorum");
+    let (l, clock) = ledger(dir.path());
+    let size = l.head().size;
+    let (k1, w1) = witness("w1.example", 31);
+    let (k2, w2) = witness("w2.example", 32);
+    let now = clock.now().0;
+    // w2's clock runs a day slow: alone it would accuse an honest ledger.
+    let note = cosigned(
+        &l,
+        size,
+        &[
+            ("w1.example", &k1, now + 60_000_000),
+            ("w2.example", &k2, now - 24 * HOUR),
+        ],
+    );
+    drop(l);
+    let both = vec![w1, w2];
+    let v = verify_dir(dir.path(), &policy(both.clone(), 2, vec![note.clone()])).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    assert!(v
+        .outside_time()
+        .unwrap()
+        .policy
+        .contains("witnesses w1.example, w2.example (quorum 2)"));
+    // With quorum 1 (f = 0) the earliest time counts: the slow clock is a finding.
+    let v = verify_dir(dir.path(), &policy(both, 1, vec![note])).unwrap();
+    assert!(
+        kinds(&v).contains(&(K::ClockAheadOfWitness, Some(0))),
+        "{:?}",
+        v.findings()
+    );
+    assert!(v
+        .findings()
+        .iter()
+        .any(|f| f.evidence.message.contains("witness w2.example")));
+}
+
+#[test]
+fn entries_after_the_newest_cosigned_seal_are_lag_not_findings_and_staleness_uses_the_head() {
+    let dir = tempdir("ot-stale");
+    let (l, clock) = ledger(dir.path());
+    let cosigned_size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    let seen = clock.now().0 + 60_000_000;
+    let note = cosigned(&l, cosigned_size, &[("w1.example", &wk, seen)]);
+    // Ten days later the practice writes again; no witness has seen it yet.
+    clock.set(Timestamp(clock.now().0 + 240 * HOUR));
+    note_progress(&l, &clock);
+    let size = l.head().size;
+    drop(l);
+    // No --quorum: the witness quorum on the newest seal is not required (it has none),
+    // and one witness's time is a bound.
+    let p = policy(vec![wv], 0, vec![note]);
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    let o = v.outside_time().unwrap();
+    assert_eq!(
+        (o.covered, o.uncovered),
+        (cosigned_size, size - cosigned_size)
+    );
+    // --max-staleness 7d: the head is ten days after the newest outside time.
+    let stale = Policy {
+        max_staleness: Some("7d".parse().unwrap()),
+        ..p.clone()
+    };
+    let v = verify_dir(dir.path(), &stale).unwrap();
+    assert_eq!(kinds(&v), vec![(K::AnchorStale, Some(size - 1))]);
+    assert!(
+        v.findings()[0]
+            .evidence
+            .message
+            .contains("max staleness 7d"),
+        "{}",
+        v.findings()[0]
+    );
+    // 11d: not stale. And the verifier's own clock does not matter: years later, an idle
+    // ledger is not stale.
+    let lenient = Policy {
+        max_staleness: Some("11d".parse().unwrap()),
+        now: Some(Timestamp(seen + 3 * 365 * 24 * HOUR)),
+        ..p
+    };
+    let v = verify_dir(dir.path(), &lenient).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+}
+
+#[test]
+fn with_no_outside_time_at_all_max_staleness_is_a_finding() {
+    let dir = tempdir("ot-none");
+    let (l, _) = ledger(dir.path());
+    drop(l);
+    let (_, wv) = witness("w1.example", 31);
+    let p = Policy {
+        witnesses: vec![wv],
+        max_staleness: Some("7d".parse().unwrap()),
+        ..Policy::default()
+    };
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert_eq!(v.findings().len(), 1);
+    assert_eq!(v.findings()[0].kind, K::AnchorStale);
+    assert!(v.findings()[0].evidence.message.contains("no outside time"));
+}
+
+#[test]
+fn a_cosignature_on_a_checkpoint_the_ledger_does_not_match_gives_no_time() {
+    let dir = tempdir("ot-mismatch");
+    let (l, clock) = ledger(dir.path());
+    let size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    // A note over another root, cosigned long before the entries: not counted (it is a
+    // root_mismatch finding of its own), so no clock finding either.
+    let cp = Checkpoint::new(C.origin, size, caseledger_core::Hash([7; 32])).unwrap();
+    let line = cosign(&cp, "w1.example", &wk, 1_000_000_000).unwrap();
+    let note = append_cosignature(&sign_checkpoint(&cp, &C.signer()), &line).unwrap();
+    let _ = clock;
+    drop(l);
+    let v = verify_dir(dir.path(), &policy(vec![wv], 0, vec![note])).unwrap();
+    assert!(
+        kinds(&v).iter().all(|(k, _)| *k != K::ClockAheadOfWitness),
+        "{:?}",
+        v.findings()
+    );
+    assert!(kinds(&v).iter().any(|(k, _)| *k == K::RootMismatch));
+    assert_eq!(v.outside_time().unwrap().covered, 0);
+}
