@@ -158,6 +158,22 @@ fn the_clock_forward_attack_is_caught_at_the_next_cosigned_seal() {
     let (_, v) = verify_json(&f, None, &["--witness", &w.key, "--quorum", "1"]);
     assert_eq!(v["outside_time"]["uncovered"], 0);
     assert_eq!(v["outside_time"]["covered"].as_u64(), Some(f.size()));
+    // The retention report names the policy its clock rests on (JSON, HTML, the line).
+    let o = f.report(&["--witness", &w.key, "--quorum", "1"]);
+    assert!(
+        stderr(&o).contains("time policy: outside time from witness w1.example"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&o);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.path("rep").join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["integrity"]["time_policy"],
+        "outside time from witness w1.example (quorum 1); skew 5m"
+    );
+    let html = std::fs::read_to_string(f.path("rep").join("report.html")).unwrap();
+    assert!(html.contains("<dd id=\"time-policy\">outside time from witness w1.example"));
 
     // The insider: two appends with the clock five years ahead, then the next sync on the
     // real clock.
@@ -189,6 +205,15 @@ fn the_clock_forward_attack_is_caught_at_the_next_cosigned_seal() {
     assert!(
         msg.contains("2 entries") && msg.contains("witness w1.example"),
         "{v}"
+    );
+    // The report refuses to rest on that clock.
+    std::fs::remove_dir_all(f.path("rep")).unwrap();
+    let o = f.report(&["--witness", &key]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("clock_ahead_of_witness"),
+        "{}",
+        stderr(&o)
     );
     // Without the relying party's witness, nothing outside is judged.
     let (code, v) = verify_json(&f, Some("+6y"), &[]);

@@ -29,7 +29,12 @@ fn witness(name: &str, seed: u8) -> (SigningKey, CosignatureVerifier) {
 /// its time (seconds).
 fn cosigned(l: &Ledger, size: u64, by: &[(&str, &SigningKey, i64)]) -> String {
     let entries = all_entry_bytes(l);
-    let cp = Checkpoint::new(C.origin, size, root_of_entries(&entries[..size as usize])).unwrap();
+    let cp = Checkpoint::new(
+        C.origin,
+        size,
+        root_of_entries(&entries[..usize::try_from(size).unwrap()]),
+    )
+    .unwrap();
     let mut note = sign_checkpoint(&cp, &C.signer());
     for (name, k, micros) in by {
         let line = cosign(&cp, name, k, u64::try_from(micros / 1_000_000).unwrap()).unwrap();

@@ -953,7 +953,7 @@ impl StatusArg {
 #[derive(Subcommand)]
 pub(crate) enum ReportCmd {
     /// Verify the ledger, then write the signed retention report as of the end of a day to <DIR>.
-    Retention(ReportRetentionArgs),
+    Retention(Box<ReportRetentionArgs>),
     /// Verify a report directory (its signed manifest and every file), or a report.json's
     /// two signatures.
     Verify(ReportVerifyArgs),
@@ -1003,6 +1003,22 @@ pub(crate) struct ReportRetentionArgs {
     /// party holds it: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub ledger_key: Vec<String>,
+    /// A witness key the relying party trusts (cosignature/v1; repeatable): its
+    /// cosignature times bound `recorded_at` (see `verify --witness`).
+    #[arg(long, value_name = "VKEY")]
+    pub witness: Vec<String>,
+    /// As `verify --quorum`.
+    #[arg(long, value_name = "K", requires = "witness")]
+    pub quorum: Option<usize>,
+    /// As `verify --tsa-chain`: TSA roots whose tokens bound `recorded_at`.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_chain: Option<PathBuf>,
+    /// As `verify --skew` (default 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub skew: Option<caseledger_verify::TimeSpan>,
+    /// As `verify --max-staleness`.
+    #[arg(long, value_name = "DURATION")]
+    pub max_staleness: Option<caseledger_verify::TimeSpan>,
 }
 
 /// `caseledger report verify`.
@@ -1156,7 +1172,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Destroy(a) => records::destroy(a, out),
         Command::Status(a) => status::status(a, out),
         Command::Records(a) => status::records(a, out),
-        Command::Report(ReportCmd::Retention(a)) => report::retention(a, out),
+        Command::Report(ReportCmd::Retention(a)) => report::retention(*a, out),
         Command::Report(ReportCmd::Verify(a)) => report::verify(a, out),
         Command::Keys(KeysCmd::Generate(a)) => keys::generate(a, out),
         Command::Keys(KeysCmd::Export(a)) => keys::export(a, out),

@@ -66,21 +66,26 @@ pub(crate) fn policy(
 }
 
 /// The relying party's outside-time flags (`--tsa-chain`, `--skew`, `--max-staleness`).
-fn time_policy(p: &mut Policy, a: &VerifyArgs) -> Result<()> {
-    if let Some(chain) = &a.tsa_chain {
+pub(crate) fn time_policy(
+    p: &mut Policy,
+    tsa_chain: Option<&Path>,
+    skew: Option<caseledger_verify::TimeSpan>,
+    max_staleness: Option<caseledger_verify::TimeSpan>,
+) -> Result<()> {
+    if let Some(chain) = tsa_chain {
         p.tsa_roots = Some(super::timestamp::read_roots(chain)?);
         p.tsa_chain_name = Some(chain.file_name().map_or_else(
             || chain.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         ));
     }
-    if (a.skew.is_some() || a.max_staleness.is_some()) && !p.uses_outside_time() {
+    if (skew.is_some() || max_staleness.is_some()) && !p.uses_outside_time() {
         return Err(anyhow!(
             "usage: --skew and --max-staleness judge outside time: name it with --witness or --tsa-chain"
         ));
     }
-    p.skew = a.skew;
-    p.max_staleness = a.max_staleness;
+    p.skew = skew;
+    p.max_staleness = max_staleness;
     Ok(())
 }
 
@@ -376,7 +381,7 @@ pub(crate) fn print_verified(
 /// `caseledger verify`.
 pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
     let mut policy = policy(&a.trusted, &a.key, &a.witness, a.quorum)?;
-    time_policy(&mut policy, &a)?;
+    time_policy(&mut policy, a.tsa_chain.as_deref(), a.skew, a.max_staleness)?;
     // --archive or --bundle take precedence over a ledger named by CASELEDGER_LEDGER; both
     // given as flags is a usage error.
     if a.ledger.is_some()
