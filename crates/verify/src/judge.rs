@@ -277,10 +277,13 @@ impl Judge<'_> {
             if *size > self.size || self.roots.get(size) != Some(root) {
                 continue;
             }
+            // Only a note with a line besides its seal's signature can carry a cosignature:
+            // one per commit otherwise, and none of them is needed.
             out.extend(
                 texts
                     .iter()
                     .filter_map(|t| admitted.notes.get(t))
+                    .filter(|n| n.signatures().len() > 1)
                     .map(|n| (*size, n.clone())),
             );
         }

@@ -290,3 +290,48 @@ fn a_cosignature_on_a_checkpoint_the_ledger_does_not_match_gives_no_time() {
     assert!(kinds(&v).iter().any(|(k, _)| *k == K::RootMismatch));
     assert_eq!(v.outside_time().unwrap().covered, 0);
 }
+
+#[test]
+fn an_incremental_run_judges_the_entries_it_reads() {
+    let dir = tempdir("ot-incremental");
+    let (l, clock) = ledger(dir.path());
+    drop(l);
+    let first_run = verify_dir(
+        dir.path(),
+        &Policy {
+            keep_resume_state: true,
+            ..Policy::default()
+        },
+    )
+    .unwrap();
+    let state = first_run
+        .resume_state()
+        .expect("a clean run keeps its state")
+        .clone();
+    let l = C
+        .open(dir.path(), clock.options(Durability::Immediate))
+        .unwrap();
+    let real = clock.now().0;
+    clock.set(Timestamp(real + 5 * 365 * 24 * HOUR));
+    let first = note_progress(&l, &clock);
+    let size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    let note = cosigned(&l, size, &[("w1.example", &wk, real + HOUR)]);
+    drop(l);
+    let src = caseledger_verify::SledSource::open(dir.path()).unwrap();
+    let v = caseledger_verify::verify_incremental(
+        &src,
+        &state,
+        &policy(vec![wv], 1, vec![note]),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(v.incremental_from(), Some(state.size()));
+    assert_eq!(kinds(&v), vec![(K::ClockAheadOfWitness, Some(first))]);
+    let o = v.outside_time().unwrap();
+    // Only the entries read are judged: those after the resume point.
+    assert_eq!(
+        (o.judged_from, o.covered + o.uncovered),
+        (state.size(), size - state.size())
+    );
+}
