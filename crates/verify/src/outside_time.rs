@@ -130,8 +130,9 @@ impl TimeSpan {
 /// A source of outside time.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TimeSource {
-    /// A witness the relying party named: its key name.
-    Witness(String),
+    /// A witness the relying party named: its key name, and its verifier key string (a
+    /// witness is its key: two keys under one name are two sources).
+    Witness(String, String),
     /// A TSA chaining to the relying party's roots: its signing certificate's subject.
     Tsa(String),
 }
@@ -139,7 +140,7 @@ pub enum TimeSource {
 impl fmt::Display for TimeSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeSource::Witness(n) => write!(f, "witness {n}"),
+            TimeSource::Witness(n, _) => write!(f, "witness {n}"),
             TimeSource::Tsa(n) => write!(f, "TSA {n}"),
         }
     }
@@ -261,7 +262,7 @@ pub(crate) fn judge(
     };
     let mut seen: Vec<Seen> = Vec::new();
     for w in policy.distinct_witnesses() {
-        let src = TimeSource::Witness(w.name().to_owned());
+        let src = TimeSource::Witness(w.name().to_owned(), w.to_vkey_string());
         for (size, note) in matched_notes {
             let Ok(lines) = verify_cosignatures(note, std::slice::from_ref(&w)) else {
                 continue;

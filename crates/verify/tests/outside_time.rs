@@ -335,3 +335,26 @@ fn an_incremental_run_judges_the_entries_it_reads() {
         (state.size(), size - state.size())
     );
 }
+
+#[test]
+fn two_witness_keys_under_one_name_are_two_sources() {
+    let dir = tempdir("ot-same-name");
+    let (l, clock) = ledger(dir.path());
+    let size = l.head().size;
+    let (k1, w1) = witness("w.example", 31);
+    let (k2, w2) = witness("w.example", 32);
+    let now = clock.now().0;
+    let note = cosigned(
+        &l,
+        size,
+        &[
+            ("w.example", &k1, now + 60_000_000),
+            ("w.example", &k2, now - 24 * HOUR),
+        ],
+    );
+    drop(l);
+    // Quorum 2 is met by the two keys: the slow one is outvoted, not merged with the other.
+    let v = verify_dir(dir.path(), &policy(vec![w1, w2], 2, vec![note])).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    assert_eq!(v.outside_time().unwrap().sources.len(), 2);
+}
