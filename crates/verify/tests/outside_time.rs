@@ -9,9 +9,11 @@ use caseledger_core::event::EventKind;
 use caseledger_core::keys::SigningKey;
 use caseledger_core::Timestamp;
 use caseledger_store::{Durability, Ledger};
+use caseledger_testkit::tsa::{TestTsa, TsaOptions};
 use caseledger_testkit::{
     all_entry_bytes, key, rid, root_of_entries, tempdir, verify_dir, Cast, TestClock,
 };
+use caseledger_timestamp::{check_response, TimestampRequest, TrustedRoots};
 use caseledger_verify::{FindingKind as K, Policy, TimeSpan, Verified};
 use std::path::Path;
 
@@ -357,4 +359,75 @@ fn two_witness_keys_under_one_name_are_two_sources() {
     let v = verify_dir(dir.path(), &policy(vec![w1, w2], 2, vec![note])).unwrap();
     assert!(v.is_clean(), "{:?}", v.findings());
     assert_eq!(v.outside_time().unwrap().sources.len(), 2);
+}
+
+/// A token from a TSA whose clock reads `at` (faketime), over `body`, appended to the
+/// ledger's `timestamps.log`.
+fn timestamp_at(dir: &Path, tsa: &mut TestTsa, at: &str, body: &str) {
+    tsa.clock = Some(at.to_owned());
+    let req = TimestampRequest::new(body.as_bytes()).unwrap();
+    let received = check_response(&tsa.reply(req.to_der()), &req).unwrap();
+    let record = caseledger_timestamp::log::frame(body, received.to_der()).unwrap();
+    let path = dir.join("timestamps.log");
+    let mut log = std::fs::read(&path).unwrap_or_default();
+    log.extend(record);
+    std::fs::write(&path, log).unwrap();
+}
+
+#[test]
+fn a_tsa_token_bounds_the_entries_its_seal_covers_and_a_token_over_another_root_counts_for_nothing()
+{
+    let dir = tempdir("ot-tsa");
+    let (l, _) = ledger(dir.path());
+    let size = l.head().size;
+    let entries = all_entry_bytes(&l);
+    drop(l);
+    let body = Checkpoint::new(C.origin, size, root_of_entries(&entries))
+        .unwrap()
+        .to_body();
+    // A TSA whose certificates were issued before 2018, so that tokens dated then verify.
+    let mut tsa = TestTsa::new(&TsaOptions {
+        ca_at: Some("2017-11-01 00:00:00".into()),
+        tsa_at: Some("2017-12-01 00:00:00".into()),
+        tsa_days: 3650,
+        ..TsaOptions::default()
+    });
+    let roots = TrustedRoots::from_pem(&std::fs::read(tsa.path("ca.pem")).unwrap()).unwrap();
+    let p = Policy {
+        tsa_roots: Some(roots),
+        tsa_chain_name: Some("ca.pem".into()),
+        ..Policy::default()
+    };
+    // The entries were recorded at noon; a token an hour later bounds them all.
+    timestamp_at(dir.path(), &mut tsa, "2018-01-10 13:00:00", &body);
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    let o = v.outside_time().unwrap();
+    assert_eq!((o.tokens_counted, o.covered), (1, size));
+    assert!(o
+        .policy
+        .starts_with("outside time from TSA chain ca.pem (quorum 1)"));
+    // A token over a checkpoint with another root is not this ledger's evidence.
+    let forged = Checkpoint::new(C.origin, size, caseledger_core::Hash([7; 32]))
+        .unwrap()
+        .to_body();
+    timestamp_at(dir.path(), &mut tsa, "2018-01-10 09:00:00", &forged);
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    let o = v.outside_time().unwrap();
+    assert_eq!(o.tokens_counted, 1);
+    assert!(
+        o.tokens_ignored[0].contains("root is not the ledger's"),
+        "{:?}",
+        o.tokens_ignored
+    );
+    // A token over the real seal dated an hour before noon: the entries claim a later time.
+    timestamp_at(dir.path(), &mut tsa, "2018-01-10 11:00:00", &body);
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert_eq!(kinds(&v), vec![(K::ClockAheadOfWitness, Some(0))]);
+    assert!(
+        v.findings()[0].evidence.message.contains("seen by TSA "),
+        "{}",
+        v.findings()[0]
+    );
 }
