@@ -23,6 +23,10 @@
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
+//! * [`outside_time`]: `verify --witness --quorum --tsa-chain --skew --max-staleness` judges
+//!   `recorded_at` against witness cosignatures (`witness serve`, some under `faketime`) and
+//!   TSA tokens: the clock-forward attack caught at the next cosigned seal, a slow witness
+//!   within the skew or outvoted by the quorum, staleness against the head.
 //! * [`presigned`]: events signed elsewhere (`openssl pkeyutl -sign -rawin` over `event-bytes`,
 //!   `ssh-keygen -Y sign`) append through `import` and `append` for an actor enrolled with a
 //!   public key only; tampered, foreign-origin, stale and wrong-salt lines are refused with
@@ -62,6 +66,7 @@ mod import;
 mod insider;
 mod insider_evidence;
 mod interop;
+mod outside_time;
 mod presigned;
 mod report_asof;
 mod report_html;

@@ -114,6 +114,14 @@ pub enum FindingKind {
     /// An entry claims to be recorded after the verifier's own clock (plus the genesis
     /// skew): the ledger claims a time in the verifier's future.
     ClockAhead,
+    /// An entry claims to be recorded after outside time the relying party trusts saw it
+    /// (a witness's cosignature or a TSA token on a checkpoint covering it, under the
+    /// quorum rule of [`crate::outside_time`]), beyond the skew: the ledger clock ran
+    /// ahead. "Witness" here is any outside time source: a cosigning witness or a TSA.
+    ClockAheadOfWitness,
+    /// The newest outside time is longer before the head's `recorded_at` than the relying
+    /// party's `--max-staleness` (or there is none).
+    AnchorStale,
 }
 
 impl FindingKind {
@@ -162,6 +170,8 @@ impl FindingKind {
             FindingKind::ContentKeyNotErased => "content_key_not_erased",
             FindingKind::DestructionUnderForwardClock => "destruction_under_forward_clock",
             FindingKind::ClockAhead => "clock_ahead",
+            FindingKind::ClockAheadOfWitness => "clock_ahead_of_witness",
+            FindingKind::AnchorStale => "anchor_stale",
         }
     }
 

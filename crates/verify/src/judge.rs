@@ -204,6 +204,9 @@ pub(crate) struct Judged {
     /// The witness quorum, met on a checkpoint the ledger matched: (size, distinct
     /// witnesses that cosigned, distinct witnesses named).
     pub quorum: Option<(u64, usize, usize)>,
+    /// Every admitted note of a checkpoint the ledger matched, with its size: the notes
+    /// whose cosignatures give outside time (collected only when the policy names witnesses).
+    pub matched_notes: Vec<(u64, Note)>,
 }
 
 /// The checkpoints admitted by [`Judge::admit`]: validly signed, of the right origin.
@@ -248,6 +251,7 @@ impl Judge<'_> {
             unjudged: Vec::new(),
             supplied: None,
             quorum: None,
+            matched_notes: Vec::new(),
         };
         for (cp_size, by_root) in &admitted.valid {
             self.judge_size(
@@ -259,7 +263,31 @@ impl Judge<'_> {
             );
         }
         judged.quorum = self.check_quorum(&admitted, findings);
+        if !self.policy.witnesses.is_empty() {
+            judged.matched_notes = self.matched_notes(&admitted);
+        }
         judged
+    }
+
+    /// The admitted notes (each text once) of every checkpoint whose root is the ledger's
+    /// at its size.
+    fn matched_notes(&self, admitted: &Admitted) -> Vec<(u64, Note)> {
+        let mut out = Vec::new();
+        for ((size, root), texts) in &admitted.texts {
+            if *size > self.size || self.roots.get(size) != Some(root) {
+                continue;
+            }
+            // Only a note with a line besides its seal's signature can carry a cosignature:
+            // one per commit otherwise, and none of them is needed.
+            out.extend(
+                texts
+                    .iter()
+                    .filter_map(|t| admitted.notes.get(t))
+                    .filter(|n| n.signatures().len() > 1)
+                    .map(|n| (*size, n.clone())),
+            );
+        }
+        out
     }
 
     /// No entry is left: genesis is gone with the rest, so it names neither the origin nor,

@@ -35,7 +35,12 @@
 //! every checkpoint (stored, in `checkpoints.log`,
 //! supplied by the auditor): signature by a trusted key, origin, size within the ledger
 //! (`truncation`), root at its size (`root_mismatch`), conflicting roots (`split_view`),
-//! witness cosignatures and quorum.
+//! witness cosignatures and quorum. Outside time ([`outside_time`]), when the relying party
+//! names witnesses or TSA roots: an entry recorded after the time a named witness or TSA
+//! gave a checkpoint covering it (under the quorum rule, beyond the skew) is
+//! `clock_ahead_of_witness`; the newest outside time too long before the head's
+//! `recorded_at` is `anchor_stale` (with [`Policy::max_staleness`]); the anchor lag is
+//! reported ([`Verified::outside_time`]).
 //!
 //! # What a verdict rests on
 //!
@@ -144,6 +149,7 @@ mod history;
 mod judge;
 pub mod keystore;
 pub mod manifest;
+pub mod outside_time;
 mod policy;
 mod replay;
 pub mod report;
@@ -158,6 +164,7 @@ pub use archive_source::ArchiveSource;
 pub use clock::{ClockCorrection, ForwardClockDestruction};
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
+pub use outside_time::{OutsideTime, TimeSource, TimeSpan};
 pub use policy::{Policy, Progress, PROGRESS_EVERY};
 pub use resume::{ResumeState, ResumeStateError};
 pub use source::{

@@ -14,6 +14,7 @@ use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::history::{Hist, Slot, Tally};
 use crate::judge::{coalesce, parse_candidate, still_trusted, Candidate, Judge};
 use crate::keystore::{KeySlot, KeyStore};
+use crate::outside_time;
 use crate::policy::{Policy, Progress, PROGRESS_EVERY};
 use crate::resume::ResumeState;
 use crate::sigs::{SigJob, SigPipeline};
@@ -47,11 +48,22 @@ pub(crate) fn replay(
     let mut findings = Vec::new();
     // Checkpoints first: the replay records the root at each of their sizes.
     let candidates = gather_checkpoints(source, policy, &mut findings)?;
-    let mut r = Replay::new(source, policy, start, &candidates, findings, progress)?;
+    // Time-stamp tokens too: the replay keeps the ledger's root at each of their sizes.
+    let tokens = outside_time::gather_tokens(source, policy)?;
+    let token_sizes: Vec<u64> = outside_time::token_sizes(&tokens.0).collect();
+    let mut r = Replay::new(
+        source,
+        policy,
+        start,
+        &candidates,
+        &token_sizes,
+        findings,
+        progress,
+    )?;
     for item in entries {
         r.entry(item?)?;
     }
-    r.finish(candidates)
+    r.finish(candidates, tokens)
 }
 
 /// The stored, logged and supplied checkpoint notes, parsed (a note that does not parse is
@@ -127,6 +139,9 @@ struct Replay<'a> {
     bad_slots: HashSet<u32>,
     /// The ledger clock: corrections, forward-clock destructions, entries in the future.
     clock: ClockWatch,
+    /// The `recorded_at` (micros) of every entry read, when outside time is judged
+    /// (`i64::MIN` for an entry that did not decode).
+    recorded: Option<Vec<i64>>,
 }
 
 impl<'a> Replay<'a> {
@@ -135,6 +150,7 @@ impl<'a> Replay<'a> {
         policy: &'a Policy,
         start: Start,
         candidates: &[Candidate],
+        token_sizes: &[u64],
         findings: Vec<Finding>,
         progress: &'a dyn Fn(Progress),
     ) -> Result<Replay<'a>, VerifyError> {
@@ -154,6 +170,7 @@ impl<'a> Replay<'a> {
             .filter_map(|c| c.parsed.as_ref().map(|(_, cp)| cp.size))
             .collect();
         wanted.extend(trusted_root.map(|(n, _)| n));
+        wanted.extend(token_sizes);
         let mut roots: HashMap<u64, Hash> = HashMap::new();
         if wanted.contains(&0) {
             roots.insert(0, Sha256Hasher.empty_root());
@@ -206,6 +223,7 @@ impl<'a> Replay<'a> {
             erased_at: HashMap::new(),
             bad_slots: HashSet::new(),
             clock: ClockWatch::new(policy.now.unwrap_or_else(Timestamp::now)),
+            recorded: policy.uses_outside_time().then(Vec::new),
         })
     }
 
@@ -213,7 +231,15 @@ impl<'a> Replay<'a> {
     fn entry(&mut self, stored: StoredEntry) -> Result<(), VerifyError> {
         let here = self.read_key(&stored.key);
         let (hash, chain_prev) = self.append_leaf(&stored.bytes)?;
-        if let Some(entry) = self.decode(&stored.bytes, here, hash) {
+        let decoded = self.decode(&stored.bytes, here, hash);
+        if let Some(r) = &mut self.recorded {
+            r.push(
+                decoded
+                    .as_ref()
+                    .map_or(i64::MIN, |e| e.recorded_at.micros()),
+            );
+        }
+        if let Some(entry) = decoded {
             self.check_header(&entry, here, chain_prev);
             self.queue_signature(&entry, &stored.bytes, here);
             let slot = self.fold(&entry, here)?;
@@ -648,7 +674,11 @@ impl<'a> Replay<'a> {
 
     /// After the last entry: the signatures' findings, then every ledger-wide judgement,
     /// and the result.
-    fn finish(mut self, candidates: Vec<Candidate>) -> Result<Verified, VerifyError> {
+    fn finish(
+        mut self,
+        candidates: Vec<Candidate>,
+        tokens: (Vec<outside_time::Token>, Vec<String>),
+    ) -> Result<Verified, VerifyError> {
         self.sigs
             .submit(self.findings.len(), std::mem::take(&mut self.jobs));
         self.sigs.finish(&mut self.findings);
@@ -693,6 +723,7 @@ impl<'a> Replay<'a> {
             resumed_from: self.incremental.then_some(self.from),
         }
         .judge(candidates, &mut self.findings);
+        let outside = self.judge_outside_time(&origin, &judged.matched_notes, tokens);
         self.fold_truncation_into_damage();
         // An emptied ledger always has a finding by now (each checkpoint naming entries is a
         // `truncation` or was refused with a finding; so is the auditor's state): a
@@ -717,7 +748,43 @@ impl<'a> Replay<'a> {
         // Stable order: by seq, ledger-wide findings last.
         self.findings
             .sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
-        Ok(self.into_verified(origin, records, checkpoint, anchor, judged.unjudged))
+        let mut v = self.into_verified(origin, records, checkpoint, anchor, judged.unjudged);
+        v.outside_time = outside;
+        Ok(v)
+    }
+
+    /// Outside time ([`outside_time`]), when the relying party named witnesses or TSA
+    /// roots: `clock_ahead_of_witness` and `anchor_stale` findings, and the summary.
+    fn judge_outside_time(
+        &mut self,
+        origin: &str,
+        matched_notes: &[(u64, caseledger_core::note::Note)],
+        (tokens, ignored): (Vec<outside_time::Token>, Vec<String>),
+    ) -> Option<outside_time::OutsideTime> {
+        let recorded = self.recorded.take()?;
+        let head = recorded
+            .iter()
+            .rev()
+            .find(|r| **r != i64::MIN)
+            .map(|r| Timestamp(*r))
+            .or(self.registry.last_recorded_at);
+        let notes: Vec<(u64, &caseledger_core::note::Note)> =
+            matched_notes.iter().map(|(s, n)| (*s, n)).collect();
+        Some(outside_time::judge(
+            self.policy,
+            &notes,
+            &tokens,
+            ignored,
+            &outside_time::Ledger {
+                origin,
+                size: self.pos,
+                roots: &self.roots,
+                from: self.from,
+                recorded: &recorded,
+                head,
+            },
+            &mut self.findings,
+        ))
     }
 
     /// Corrupted storage the source met: a finding naming the tree, the last entry read
@@ -1109,6 +1176,7 @@ impl<'a> Replay<'a> {
             clock_corrections: self.clock.corrections,
             forward_clock: self.clock.forward,
             content_keys,
+            outside_time: None,
         }
     }
 }

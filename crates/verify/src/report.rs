@@ -241,6 +241,12 @@ pub struct Integrity {
     pub checkpoint_key_self_attested: bool,
     /// Every finding.
     pub findings: Vec<Finding>,
+    /// The outside-time policy the verdict's clock checks rest on, in the words `verify`
+    /// prints (`outside time from witnesses A, B (quorum 2) and TSA chain X; skew 5m`),
+    /// when the relying party named witnesses or TSA roots; absent otherwise (and in
+    /// reports made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_policy: Option<String>,
 }
 
 /// Records per status.
@@ -479,6 +485,7 @@ impl RetentionReport {
                 anchor: Anchor::of(v.anchor(), policy),
                 checkpoint_key_self_attested: v.checkpoint_key_self_attested(),
                 findings: v.findings().to_vec(),
+                time_policy: v.outside_time().map(|o| o.policy.clone()),
             },
             clock_corrections: v
                 .clock_corrections()

@@ -132,6 +132,11 @@ pub trait LedgerSource {
     fn key_store(&self) -> Result<Option<KeyStore>, VerifyError> {
         Ok(None)
     }
+    /// The bytes of the ledger's `timestamps.log` (RFC 3161 tokens over seals), if it has
+    /// one. Default: none (an archive carries no tokens).
+    fn timestamps(&self) -> Result<Option<Vec<u8>>, VerifyError> {
+        Ok(None)
+    }
     /// Of `seqs` (ascending), the ones that have a stored payload value. Used by an
     /// incremental verification to check that a destruction recorded after the resume point
     /// removed the payloads of entries before it. The default reads every entry.
@@ -164,6 +169,8 @@ pub struct MemorySource {
     pub checkpoints: Vec<String>,
     /// The key store file's bytes, if any.
     pub keystore: Option<Vec<u8>>,
+    /// The `timestamps.log` bytes, if any.
+    pub timestamps: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for MemorySource {
@@ -176,6 +183,7 @@ impl std::fmt::Debug for MemorySource {
             )
             .field("checkpoints", &self.checkpoints.len())
             .field("keystore", &self.keystore.as_ref().map(Vec::len))
+            .field("timestamps", &self.timestamps.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -212,6 +220,9 @@ impl LedgerSource for MemorySource {
     }
     fn key_store(&self) -> Result<Option<KeyStore>, VerifyError> {
         Ok(self.keystore.as_deref().map(KeyStore::parse))
+    }
+    fn timestamps(&self) -> Result<Option<Vec<u8>>, VerifyError> {
+        Ok(self.timestamps.clone())
     }
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         Ok(seqs
@@ -711,6 +722,15 @@ impl LedgerSource for SledSource {
         let path = self.dir.join(crate::keystore::FILE_NAME);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(KeyStore::parse(&bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(format!("reading {}", path.display()), e)),
+        }
+    }
+    /// Read from the evidence directory itself, like the key store.
+    fn timestamps(&self) -> Result<Option<Vec<u8>>, VerifyError> {
+        let path = self.dir.join(caseledger_core::layout::TIMESTAMPS_LOG);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(format!("reading {}", path.display()), e)),
         }

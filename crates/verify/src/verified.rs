@@ -56,6 +56,7 @@ pub struct Verified {
     pub(crate) clock_corrections: Vec<ClockCorrection>,
     pub(crate) forward_clock: Vec<ForwardClockDestruction>,
     pub(crate) content_keys: ContentKeys,
+    pub(crate) outside_time: Option<crate::outside_time::OutsideTime>,
 }
 
 /// What the verifier could check of the records' content keys (the key store, or an
@@ -156,6 +157,11 @@ impl Verified {
     /// destruction is reported as not lawful).
     pub fn forward_clock_destructions(&self) -> &[ForwardClockDestruction] {
         &self.forward_clock
+    }
+    /// What the outside time showed, when the relying party named witnesses or TSA roots
+    /// ([`crate::outside_time`]): the policy in words, the sources, the anchor lag.
+    pub fn outside_time(&self) -> Option<&crate::outside_time::OutsideTime> {
+        self.outside_time.as_ref()
     }
     /// What could be checked of the records' content keys.
     pub fn content_keys(&self) -> ContentKeys {

@@ -651,9 +651,25 @@ pub(crate) struct VerifyArgs {
     /// A trusted witness key (cosignature/v1 note key string or file); repeatable.
     #[arg(long, value_name = "VKEY")]
     pub witness: Vec<String>,
-    /// How many of the --witness keys must have cosigned the newest checkpoint.
+    /// How many of the --witness keys must have cosigned the newest checkpoint. Also the
+    /// outside-time rule: an entry's bound is the K-th smallest time the named witnesses
+    /// (and TSAs) give it, tolerating K-1 slow clocks.
     #[arg(long, value_name = "K", requires = "witness")]
     pub quorum: Option<usize>,
+    /// TSA roots the relying party trusts (PEM): RFC 3161 tokens in the ledger's
+    /// timestamps.log that verify against them (as of genTime) count as outside time.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub tsa_chain: Option<PathBuf>,
+    /// How far an entry's recorded_at may be after the outside time that saw it
+    /// (witness cosignature, TSA token) before it is a clock_ahead_of_witness finding
+    /// (default 5m; units s, m, h, d, w).
+    #[arg(long, value_name = "DURATION", conflicts_with = "bundle")]
+    pub skew: Option<caseledger_verify::TimeSpan>,
+    /// A finding (anchor_stale) when the head's recorded_at is more than DURATION after the
+    /// newest outside time (e.g. 7d, 36h). Compared with the head, not with today: an idle
+    /// ledger is not stale.
+    #[arg(long, value_name = "DURATION", conflicts_with = "bundle")]
+    pub max_staleness: Option<caseledger_verify::TimeSpan>,
     /// Verify incrementally from a resume state this auditor saved earlier (--save-state):
     /// only the entries appended since are read. Run a full verification now and then.
     #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
@@ -937,7 +953,7 @@ impl StatusArg {
 #[derive(Subcommand)]
 pub(crate) enum ReportCmd {
     /// Verify the ledger, then write the signed retention report as of the end of a day to <DIR>.
-    Retention(ReportRetentionArgs),
+    Retention(Box<ReportRetentionArgs>),
     /// Verify a report directory (its signed manifest and every file), or a report.json's
     /// two signatures.
     Verify(ReportVerifyArgs),
@@ -987,6 +1003,22 @@ pub(crate) struct ReportRetentionArgs {
     /// party holds it: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub ledger_key: Vec<String>,
+    /// A witness key the relying party trusts (cosignature/v1; repeatable): its
+    /// cosignature times bound `recorded_at` (see `verify --witness`).
+    #[arg(long, value_name = "VKEY")]
+    pub witness: Vec<String>,
+    /// As `verify --quorum`.
+    #[arg(long, value_name = "K", requires = "witness")]
+    pub quorum: Option<usize>,
+    /// As `verify --tsa-chain`: TSA roots whose tokens bound `recorded_at`.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_chain: Option<PathBuf>,
+    /// As `verify --skew` (default 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub skew: Option<caseledger_verify::TimeSpan>,
+    /// As `verify --max-staleness`.
+    #[arg(long, value_name = "DURATION")]
+    pub max_staleness: Option<caseledger_verify::TimeSpan>,
 }
 
 /// `caseledger report verify`.
@@ -1140,7 +1172,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Destroy(a) => records::destroy(a, out),
         Command::Status(a) => status::status(a, out),
         Command::Records(a) => status::records(a, out),
-        Command::Report(ReportCmd::Retention(a)) => report::retention(a, out),
+        Command::Report(ReportCmd::Retention(a)) => report::retention(*a, out),
         Command::Report(ReportCmd::Verify(a)) => report::verify(a, out),
         Command::Keys(KeysCmd::Generate(a)) => keys::generate(a, out),
         Command::Keys(KeysCmd::Export(a)) => keys::export(a, out),

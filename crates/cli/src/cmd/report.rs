@@ -156,7 +156,8 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             (None, None) => bail!("usage: give --signing-key FILE or --ssh-key FILE.pub"),
         };
     let keys = ledger_keys(&a.ledger_key)?;
-    let policy = super::verify::policy(&a.trusted, &keys, &[], None)?;
+    let mut policy = super::verify::policy(&a.trusted, &keys, &a.witness, a.quorum)?;
+    super::verify::time_policy(&mut policy, a.tsa_chain.as_deref(), a.skew, a.max_staleness)?;
     let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
     let asof = run_as_of(&src, &policy, cut, out)?;
     drop(src);
@@ -246,6 +247,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             "records": report.totals.records,
             "verdict": report.integrity.verdict,
             "anchor": report.integrity.anchor.kind,
+            "time_policy": report.integrity.time_policy,
             "findings": report.integrity.findings.len(),
             "signer": identity,
             "key_fingerprint": report.signer.fingerprint,
@@ -260,6 +262,9 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             report.integrity.verdict,
             report.integrity.anchor.kind.replace('_', "-"),
         ));
+        if let Some(t) = &report.integrity.time_policy {
+            out.say(format!("time policy: {t}"));
+        }
         let d = |f: &str| sh_quote(&a.out.join(f).display().to_string());
         out.say(format!(
             "signed by {identity} with key {}; check it with:\n  caseledger report verify {} --key {}\n  ssh-keygen -Y verify -f {} -I {} -n {REPORT_NAMESPACE} -s {} < {}\n  openssl pkeyutl -verify -pubin -inkey {} -rawin -in {} -sigfile {}",

@@ -66,7 +66,7 @@ fn read_timestamps(dir: &Path) -> Result<Option<tslog::Parsed>> {
     Ok(Some(parsed))
 }
 
-fn read_roots(path: &Path) -> Result<TrustedRoots> {
+pub(crate) fn read_roots(path: &Path) -> Result<TrustedRoots> {
     let pem = crate::io::read_file(path, "TSA chain", crate::io::MAX_SMALL_INPUT)?;
     TrustedRoots::from_pem(&pem).map_err(|e| anyhow!("TSA chain {}: {e}", path.display()))
 }

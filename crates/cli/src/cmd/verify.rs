@@ -65,6 +65,97 @@ pub(crate) fn policy(
     Ok(p)
 }
 
+/// The relying party's outside-time flags (`--tsa-chain`, `--skew`, `--max-staleness`).
+pub(crate) fn time_policy(
+    p: &mut Policy,
+    tsa_chain: Option<&Path>,
+    skew: Option<caseledger_verify::TimeSpan>,
+    max_staleness: Option<caseledger_verify::TimeSpan>,
+) -> Result<()> {
+    if let Some(chain) = tsa_chain {
+        p.tsa_roots = Some(super::timestamp::read_roots(chain)?);
+        p.tsa_chain_name = Some(chain.file_name().map_or_else(
+            || chain.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ));
+    }
+    if (skew.is_some() || max_staleness.is_some()) && !p.uses_outside_time() {
+        return Err(anyhow!(
+            "usage: --skew and --max-staleness judge outside time: name it with --witness or --tsa-chain"
+        ));
+    }
+    p.skew = skew;
+    p.max_staleness = max_staleness;
+    Ok(())
+}
+
+/// The JSON of what outside time showed.
+fn outside_time_json(o: &caseledger_verify::OutsideTime) -> serde_json::Value {
+    use caseledger_verify::report::instant;
+    json!({
+        "policy": o.policy,
+        "sources": o.sources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "judged_from": o.judged_from,
+        "covered": o.covered,
+        "uncovered": o.uncovered,
+        "max_lag_secs": o.max_lag_secs,
+        "median_lag_secs": o.median_lag_secs,
+        "newest": o.newest.map(instant),
+        "head_recorded_at": o.head.map(instant),
+        "tokens_counted": o.tokens_counted,
+        "tokens_ignored": o.tokens_ignored,
+    })
+}
+
+/// The lines for people about outside time: the policy, what it covered, the lag.
+fn outside_time_lines(o: &caseledger_verify::OutsideTime) -> String {
+    use caseledger_verify::report::instant;
+    let mut text = format!(
+        "time policy: {}
+",
+        o.policy
+    );
+    let sources = if o.sources.is_empty() {
+        "no source gave a time".to_owned()
+    } else {
+        o.sources
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let read = o.covered + o.uncovered;
+    text.push_str(&format!(
+        "outside time: {} of {read} entries{} bounded ({sources}); {} with no outside time yet
+",
+        o.covered,
+        if o.judged_from > 0 {
+            format!(" from seq {}", o.judged_from)
+        } else {
+            String::new()
+        },
+        o.uncovered
+    ));
+    if let (Some(max), Some(median)) = (o.max_lag_secs, o.median_lag_secs) {
+        text.push_str(&format!(
+            "anchor lag: max {max} s, median {median} s (outside time minus recorded_at)\n"
+        ));
+    }
+    if let Some(n) = o.newest {
+        text.push_str(&format!(
+            "newest outside time: {}{}\n",
+            instant(n),
+            o.head
+                .map(|h| format!(" (head recorded at {})", instant(h)))
+                .unwrap_or_default()
+        ));
+    }
+    for why in &o.tokens_ignored {
+        text.push_str(&format!("time-stamp token not counted: {why}\n"));
+    }
+    text
+}
+
 /// The checkpoint notes a `--trusted` file holds: a signed note, or receipts (JSON lines
 /// from `append`/`import --receipts`, docs/FORMAT.md), whose seals count as checkpoints the
 /// auditor holds. Errors never quote the file (a receipts file is the record system's).
@@ -199,6 +290,7 @@ pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
             "reason": c.reason,
         })).collect::<Vec<_>>(),
         "content_keys": content_keys_name(v.content_keys()),
+        "outside_time": v.outside_time().map(outside_time_json),
     })
 }
 
@@ -260,6 +352,9 @@ pub(crate) fn print_verified(
         }
         text.push_str(&format!("anchor: {}\n", v.anchor().line()));
         text.push_str(&clock_and_keys_lines(v));
+        if let Some(o) = v.outside_time() {
+            text.push_str(&outside_time_lines(o));
+        }
         if let Some(n) = v.incremental_from() {
             text.push_str(&format!(
                 "incremental: entries from seq {n} checked against the saved resume state; changes to earlier payloads are only seen by a full run\n"
@@ -286,6 +381,7 @@ pub(crate) fn print_verified(
 /// `caseledger verify`.
 pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
     let mut policy = policy(&a.trusted, &a.key, &a.witness, a.quorum)?;
+    time_policy(&mut policy, a.tsa_chain.as_deref(), a.skew, a.max_staleness)?;
     // --archive or --bundle take precedence over a ledger named by CASELEDGER_LEDGER; both
     // given as flags is a usage error.
     if a.ledger.is_some()

@@ -162,6 +162,13 @@ fn header(s: &mut String, r: &RetentionReport) {
         },
         escape(&super::anchor_line(r))
     );
+    if let Some(t) = &r.integrity.time_policy {
+        let _ = writeln!(
+            s,
+            "<dt>Time policy</dt><dd id=\"time-policy\">{}</dd>",
+            escape(t)
+        );
+    }
     let _ = write!(
         s,
         "<dt>Signed by</dt><dd id=\"signer\">{}, key <code>{}</code></dd>\n\

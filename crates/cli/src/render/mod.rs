@@ -248,6 +248,7 @@ pub(crate) mod fixture {
                 anchor,
                 checkpoint_key_self_attested: self_attested,
                 findings,
+                time_policy: None,
             },
             clock_corrections: Vec::new(),
             totals: Totals {
