@@ -27,6 +27,8 @@
 //!   `ssh-keygen -Y sign`) append through `import` and `append` for an actor enrolled with a
 //!   public key only; tampered, foreign-origin, stale and wrong-salt lines are refused with
 //!   nothing written; authors sign through a real ssh-agent (SSHSIG, `ssh-keygen -Y verify`).
+//! * [`readme`]: README.md's "Using it" walk-through (and the example's README) run as
+//!   written, line by line, in a fresh directory.
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
 //! * [`insider`]: the insider campaign table: one row per attack of issue 12 and per class
@@ -63,6 +65,7 @@ mod insider;
 mod insider_evidence;
 mod interop;
 mod presigned;
+mod readme;
 mod report_asof;
 mod report_html;
 mod retention_rules;

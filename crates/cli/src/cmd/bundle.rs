@@ -125,7 +125,8 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
 /// `caseledger verify --bundle F`.
 pub(crate) fn verify_bundle(
     path: &Path,
-    policy: &Policy,
+    mut policy: Policy,
+    keys: &[crate::keys::LedgerKeyArg],
     require_anchor: bool,
     out: &Out,
 ) -> Result<Outcome> {
@@ -147,7 +148,10 @@ pub(crate) fn verify_bundle(
             ),
         }
     })?;
-    let v = verify_bundle_with(&bundle, policy).map_err(|e| anyhow!("bundle {p}: {e}"))?;
+    super::verify::bind_keys(&mut policy, keys, "--key", || {
+        Some(bundle.origin.to_string())
+    })?;
+    let v = verify_bundle_with(&bundle, &policy).map_err(|e| anyhow!("bundle {p}: {e}"))?;
     let cp = v.checkpoint().map(|c| (c.size, c.origin.clone()));
     if out.json {
         out.json_data(&json!({

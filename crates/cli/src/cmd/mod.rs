@@ -509,8 +509,8 @@ pub(crate) struct CosignArgs {
     /// The witness's state file: last checkpoint seen per origin (created if missing).
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
-    /// The log's verifier key (note key `origin+hex+base64`); required the first time
-    /// an origin is seen, then remembered in the state file.
+    /// The log's verifier key (note key `origin+hex8+base64`, ledger.pub, SPKI PEM; text or
+    /// file); required the first time an origin is seen, then remembered in the state file.
     #[arg(long = "log-key", value_name = "VKEY")]
     pub log_key: Option<String>,
     /// A consistency proof from the last seen size (JSON from `prove consistency`).
@@ -645,7 +645,9 @@ pub(crate) struct VerifyArgs {
     /// or `import --receipts`: each receipt's seal counts); repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// A ledger (checkpoint) key the relying party trusts: note key string or file; repeatable.
+    /// A ledger (checkpoint) key the relying party trusts, text or file: the note key
+    /// `keys export --ledger DIR` prints, or a bare public key (the key directory's
+    /// ledger.pub, SPKI PEM, hex), taken as the key of the origin the input names; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub key: Vec<String>,
     /// A trusted witness key (cosignature/v1 note key string or file); repeatable.
@@ -854,8 +856,9 @@ pub(crate) struct AnchorArgs {
     /// A signed checkpoint the auditor holds: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// The ledger's verifier key (note key `name+hex+base64`, text or file) as the relying
-    /// party holds it: anchors the integrity verdict; repeatable.
+    /// The ledger's verifier key as the relying party holds it (note key `name+hex8+base64`
+    /// from `keys export --ledger`, the key directory's ledger.pub, SPKI PEM; text or file):
+    /// anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub ledger_key: Vec<String>,
 }
@@ -983,8 +986,9 @@ pub(crate) struct ReportRetentionArgs {
     /// A signed checkpoint the auditor holds: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// The ledger's verifier key (note key `name+hex+base64`, text or file) as the relying
-    /// party holds it: anchors the integrity verdict; repeatable.
+    /// The ledger's verifier key as the relying party holds it (note key `name+hex8+base64`
+    /// from `keys export --ledger`, the key directory's ledger.pub, SPKI PEM; text or file):
+    /// anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub ledger_key: Vec<String>,
 }

@@ -7,7 +7,6 @@ use crate::render::sh_quote;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::keys::SigningKey;
-use caseledger_core::note::NoteVerifier;
 use caseledger_core::sshsig::{allowed_signers_line, REPORT_NAMESPACE};
 use caseledger_core::{Date, Timestamp};
 use caseledger_keyfile::Signer;
@@ -70,23 +69,10 @@ pub(crate) fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
     Ok((name, Timestamp(start.timestamp().as_microsecond())))
 }
 
-/// The relying party's ledger keys, as note-key text (checked here so a bad one is named
-/// by this command's flag).
-pub(crate) fn ledger_keys(args: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::with_capacity(args.len());
-    for k in args {
-        let p = Path::new(k);
-        let text = if !k.contains('+') || p.exists() {
-            crate::io::read_text(p, "--ledger-key")?.trim().to_owned()
-        } else {
-            k.trim().to_owned()
-        };
-        NoteVerifier::parse(&text).map_err(|e| {
-            anyhow!("--ledger-key {k}: not a note verifier key (name+hex8+base64): {e}")
-        })?;
-        out.push(text);
-    }
-    Ok(out)
+/// The relying party's ledger keys (`--ledger-key`), checked here so a bad one is named by
+/// this command's flag; bound to the ledger's origin with [`super::verify::bind_keys`].
+pub(crate) fn ledger_keys(args: &[String]) -> Result<Vec<crate::keys::LedgerKeyArg>> {
+    crate::keys::ledger_key_args(args, "--ledger-key")
 }
 
 /// Verifies the whole ledger and folds the prefix before `cut`, with a progress bar.
@@ -156,8 +142,11 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             (None, None) => bail!("usage: give --signing-key FILE or --ssh-key FILE.pub"),
         };
     let keys = ledger_keys(&a.ledger_key)?;
-    let policy = super::verify::policy(&a.trusted, &keys, &[], None)?;
+    let mut policy = super::verify::policy(&a.trusted, &[], &[], None)?;
     let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
+    super::verify::bind_keys(&mut policy, &keys, "--ledger-key", || {
+        super::verify::source_origin(&src)
+    })?;
     let asof = run_as_of(&src, &policy, cut, out)?;
     drop(src);
     let v = asof.verified();

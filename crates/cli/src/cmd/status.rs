@@ -128,7 +128,10 @@ pub(crate) fn read_as_of(
     out: &Out,
 ) -> Result<Read> {
     let keys = super::report::ledger_keys(&anchor.ledger_key)?;
-    let policy = super::verify::policy(&anchor.trusted, &keys, &[], None)?;
+    let mut policy = super::verify::policy(&anchor.trusted, &[], &[], None)?;
+    super::verify::bind_keys(&mut policy, &keys, "--ledger-key", || {
+        super::verify::source_origin(src)
+    })?;
     let (_, cut) = super::report::end_of_day(as_of, "UTC")?;
     let asof = super::report::run_as_of(src, &policy, cut, out)?;
     let anchor = Anchor::of(asof.verified().anchor(), &policy);

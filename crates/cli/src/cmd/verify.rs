@@ -22,6 +22,43 @@ fn vkey_text(arg: &str, what: &str) -> Result<String> {
     Ok(arg.trim().to_owned())
 }
 
+/// Adds the relying party's ledger keys (`--key`, `--ledger-key`) to `policy`, a bare
+/// public key bound to the origin `origin` gives (the ledger's genesis, an archive's header,
+/// a bundle's origin).
+pub(crate) fn bind_keys(
+    policy: &mut Policy,
+    keys: &[crate::keys::LedgerKeyArg],
+    flag: &str,
+    origin: impl FnOnce() -> Option<String>,
+) -> Result<()> {
+    for text in crate::keys::ledger_vkeys(keys, flag, origin)? {
+        let v = NoteVerifier::parse(&text).map_err(|e| anyhow!("{flag}: {e}"))?;
+        policy.trusted_keys.push(v);
+    }
+    Ok(())
+}
+
+/// The origin a source's container declares (an archive's header), else the one its
+/// genesis names: what a bare ledger key is bound to. `None` when unreadable (the
+/// verification itself then says why).
+pub(crate) fn source_origin(src: &dyn LedgerSource) -> Option<String> {
+    if let Some(o) = src.declared_origin() {
+        return Some(o);
+    }
+    let first = src.entries().ok()?.next()?.ok()?;
+    match caseledger_core::event::Entry::from_bytes(&first.bytes)
+        .ok()?
+        .event
+        .event
+        .kind
+    {
+        caseledger_core::event::EventKind::Genesis { origin, .. } => {
+            Some(origin.as_str().to_owned())
+        }
+        _ => None,
+    }
+}
+
 /// Builds the auditor's policy from the flags.
 pub(crate) fn policy(
     trusted: &[std::path::PathBuf],
@@ -285,7 +322,10 @@ pub(crate) fn print_verified(
 
 /// `caseledger verify`.
 pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
-    let mut policy = policy(&a.trusted, &a.key, &a.witness, a.quorum)?;
+    // Every public-key form is accepted; a bare key is bound to the origin once the input
+    // is open.
+    let keys = crate::keys::ledger_key_args(&a.key, "--key")?;
+    let mut policy = policy(&a.trusted, &[], &a.witness, a.quorum)?;
     // --archive or --bundle take precedence over a ledger named by CASELEDGER_LEDGER; both
     // given as flags is a usage error.
     if a.ledger.is_some()
@@ -297,13 +337,14 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         ));
     }
     if let Some(b) = &a.bundle {
-        return super::bundle::verify_bundle(b, &policy, a.require_anchor, out);
+        return super::bundle::verify_bundle(b, policy, &keys, a.require_anchor, out);
     }
     policy.keep_resume_state = a.save_state.is_some();
     let state = a.from_state.as_deref().map(read_state).transpose()?;
     let (what, v) = if let Some(f) = &a.archive {
         crate::io::check_file(f, "archive")?;
         let src = ArchiveSource::open(f).map_err(|e| anyhow!("{e}"))?;
+        bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("archive {}", f.display()), v)
     } else {
@@ -322,6 +363,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
                 dir.display()
             ));
         }
+        bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("ledger {}", dir.display()), v)
     };
