@@ -23,6 +23,8 @@
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
+//! * [`newcomer`]: what a newcomer meets: every public-key form as a ledger key, exit 3 and
+//!   `--wait` for a ledger in use, JSON errors, no Rust Debug text, `destroy` asks on a terminal.
 //! * [`presigned`]: events signed elsewhere (`openssl pkeyutl -sign -rawin` over `event-bytes`,
 //!   `ssh-keygen -Y sign`) append through `import` and `append` for an actor enrolled with a
 //!   public key only; tampered, foreign-origin, stale and wrong-salt lines are refused with
@@ -64,6 +66,7 @@ mod import;
 mod insider;
 mod insider_evidence;
 mod interop;
+mod newcomer;
 mod presigned;
 mod readme;
 mod report_asof;

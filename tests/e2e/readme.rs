@@ -1,6 +1,7 @@
 //! README.md's "Using it" walk-through runs as written, command by command, in a fresh
 //! directory, against the debug binary: a newcomer copying it line by line meets no error
-//! the README does not announce. Also the example's own README (`ledger-data/example/`).
+//! the README does not announce. Also docs/GUIDE.md's "A ledger in five commands" and the example's own README
+//! (`ledger-data/example/`).
 //!
 //! The blocks are read from the files at test time (never copied here), so an edit to the
 //! README that breaks a step fails this test. What the walk-through says comes from
@@ -191,6 +192,18 @@ fn the_readme_walk_through_runs_as_written() {
     }
     let receipts = std::fs::read_to_string(d.join("receipts.jsonl")).expect("receipts");
     assert_eq!(receipts.lines().count(), 2, "one receipt per append");
+}
+
+/// docs/GUIDE.md's "A ledger in five commands", in a fresh directory.
+#[test]
+fn the_guides_five_commands_run_as_written() {
+    let lines = commands(
+        &repo().join("docs/GUIDE.md"),
+        "## A ledger in five commands",
+    );
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let w = Walk::new();
+    w.run_all(&lines, &[]);
 }
 
 /// `ledger-data/example/README.md`: its three commands, in a fresh directory.

@@ -262,7 +262,7 @@ pub(crate) fn ledger_key_arg(arg: &str, flag: &str) -> Result<LedgerKeyArg> {
         || (arg_t.len() == 64 && arg_t.bytes().all(|b| b.is_ascii_hexdigit()));
     let (text, shown) = if p.exists() || !looks_like_key {
         let text =
-            crate::io::read_text(p, flag).map_err(|e| anyhow!("{e} ({LEDGER_KEY_FORMS})"))?;
+            crate::io::read_text(p, flag).map_err(|e| anyhow!("{e:#}; {LEDGER_KEY_FORMS}"))?;
         if text.contains("PRIVATE KEY") {
             bail!(
                 "{flag} {}: is a private key; give the public key (caseledger keys export)",

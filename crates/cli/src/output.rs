@@ -90,13 +90,13 @@ impl Out {
         self.data(&text)
     }
 
-    /// Prints a failed command's error: exactly one line.
-    pub fn error(&self, e: &anyhow::Error) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "caseledger: error: {}",
-            one_line(&format!("{e:#}"))
-        );
+    /// Prints a failed command's error: exactly one line on stderr, and with `--json` the
+    /// same error as a JSON document on stdout ([`error_json`]). Returns its kind.
+    pub fn error(&self, e: &anyhow::Error) -> ErrorKind {
+        let msg = one_line(&format!("{e:#}"));
+        let kind = ErrorKind::of(e, &msg);
+        print_error(self.json, kind, &msg);
+        kind
     }
 
     /// A progress bar on stderr, drawn only on a terminal and never with `--json`.
@@ -114,6 +114,114 @@ impl Out {
     }
 }
 
+/// What kind of failure ended a run: its exit code and its name in `--json` errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The command line was wrong (exit 2).
+    Usage,
+    /// Bad input, a refusal, or an I/O error (exit 2).
+    Input,
+    /// Another process holds the ledger (exit 3): nothing was wrong with the input.
+    InUse,
+    /// A bug (exit 2).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind of a command's error: "in use" wherever in the chain the store, the
+    /// verifier or the lock said so (some layers keep only the words), usage when the
+    /// message says so.
+    pub fn of(e: &anyhow::Error, msg: &str) -> ErrorKind {
+        let typed_in_use = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<caseledger_store::StoreError>(),
+                Some(caseledger_store::StoreError::InUse { .. })
+            ) || matches!(
+                c.downcast_ref::<caseledger_sledio::OpenError>(),
+                Some(caseledger_sledio::OpenError::InUse)
+            )
+        });
+        if typed_in_use || msg.contains("in use by another process") {
+            ErrorKind::InUse
+        } else if msg.starts_with("usage:") {
+            ErrorKind::Usage
+        } else {
+            ErrorKind::Input
+        }
+    }
+
+    /// The name in `--json` errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Input => "input",
+            ErrorKind::InUse => "in_use",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The exit code (documented in `--help` and the man page).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::InUse => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// Prints an error: the one line on stderr, and with `json` a JSON document on stdout.
+pub(crate) fn print_error(json: bool, kind: ErrorKind, msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "caseledger: error: {msg}");
+    if json {
+        let text = serde_json::to_string_pretty(&error_json(kind, msg)).unwrap_or_default();
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{text}");
+        let _ = o.flush();
+    }
+}
+
+/// An error as JSON: `{"error": {kind, message, exit_code, file, line}}`; `file` and `line`
+/// are those the message names in the `<what> <FILE>: line <N>:` convention (an import
+/// line), else null.
+pub(crate) fn error_json(kind: ErrorKind, msg: &str) -> serde_json::Value {
+    let (file, line) = located(msg);
+    json!({
+        "error": {
+            "kind": kind.name(),
+            "message": msg,
+            "exit_code": kind.exit_code(),
+            "file": file,
+            "line": line,
+        }
+    })
+}
+
+/// The file and line an error message names: `... <FILE>: line <N>: ...`, or a file the
+/// message says is missing or unreadable (`<what> <FILE>: no such file or directory`).
+fn located(msg: &str) -> (Option<String>, Option<u64>) {
+    if let Some(at) = msg.find(": line ") {
+        let digits: String = msg[at + 7..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(n) = digits.parse::<u64>() {
+            let file = msg[..at].rsplit(' ').next().map(str::to_owned);
+            return (file.filter(|f| !f.is_empty()), Some(n));
+        }
+    }
+    for why in [
+        ": no such file or directory",
+        ": permission denied",
+        ": file is empty",
+    ] {
+        if let Some(at) = msg.find(why) {
+            let file = msg[..at].rsplit(' ').next().map(str::to_owned);
+            return (file.filter(|f| !f.is_empty()), None);
+        }
+    }
+    (None, None)
+}
+
 /// Collapses a message to one line (errors from libraries sometimes carry newlines).
 pub(crate) fn one_line(s: &str) -> String {
     s.split(['\n', '\r'])
@@ -123,15 +231,17 @@ pub(crate) fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// Prints a clap error as one line (help and version go to stdout, exit 0); usage errors exit 2.
+/// Prints a clap error as one line (help and version go to stdout, exit 0); usage errors
+/// exit 2, as JSON on stdout too when `--json` was given.
 pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    let json = std::env::args().skip(1).any(|a| a == "--json");
+    use clap::error::ErrorKind as K;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+        K::DisplayHelp | K::DisplayVersion => {
             let _ = e.print();
             ExitCode::SUCCESS
         }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        K::DisplayHelpOnMissingArgumentOrSubcommand => {
             // `caseledger` or `caseledger actor` alone: a usage error, in one line.
             let words: Vec<String> = std::env::args()
                 .skip(1)
@@ -141,9 +251,10 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                 .chain(words)
                 .collect::<Vec<_>>()
                 .join(" ");
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "caseledger: error: usage: `{cmd}` needs a subcommand (see `{cmd} --help`)"
+            print_error(
+                json,
+                ErrorKind::Usage,
+                &format!("usage: `{cmd}` needs a subcommand (see `{cmd} --help`)"),
             );
             ExitCode::from(2)
         }
@@ -160,17 +271,31 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                 }
             }
             let mut msg = lines.join(" ");
-            if let Some(tip) = rendered
+            // clap's tips: "a similar subcommand exists: 'verify'" becomes "did you mean
+            // `verify`?", other tips stay as they are.
+            let mut hints = Vec::new();
+            for tip in rendered
                 .lines()
-                .find(|l| l.trim_start().starts_with("tip:"))
+                .filter(|l| l.trim_start().starts_with("tip:"))
             {
-                msg = msg.replace(tip.trim(), "");
-                msg = one_line(msg.trim());
+                msg = one_line(msg.replace(tip.trim(), "").trim());
+                let t = tip.trim().trim_start_matches("tip:").trim();
+                match t.split_once("exists: ") {
+                    Some((_, names)) if t.contains("similar") => {
+                        hints.push(format!("did you mean {}?", names.replace('\'', "`")));
+                    }
+                    _ => hints.push(t.to_owned()),
+                }
             }
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "caseledger: error: usage: {} (see --help)",
-                one_line(&msg)
+            let hint = if hints.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", hints.join("; "))
+            };
+            print_error(
+                json,
+                ErrorKind::Usage,
+                &format!("usage: {}{hint} (see --help)", one_line(&msg)),
             );
             ExitCode::from(2)
         }

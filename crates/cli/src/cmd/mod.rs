@@ -33,7 +33,8 @@ pub(crate) mod witness;
 /// (Missouri 20 CSR 2263-3.040).
 ///
 /// Exit status: 0 success (verified intact), 1 findings (tampering or violations),
-/// 2 usage, input or I/O error (nothing concluded, nothing written).
+/// 2 usage, input or I/O error (nothing concluded, nothing written), 3 the ledger is in use
+/// by another process (nothing written; try again, or give --wait).
 #[derive(Parser)]
 #[command(
     name = "caseledger",
@@ -45,8 +46,41 @@ pub(crate) struct Cli {
     /// Machine output (JSON) on stdout; messages for people stay on stderr.
     #[arg(long, global = true)]
     pub json: bool,
+    /// When another process holds the ledger, wait up to DURATION for it (e.g. 30s, 2m,
+    /// 500ms; a bare number is seconds) before giving up with exit 3. Default: half a second.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_wait)]
+    pub wait: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The kinds `append --kind` takes (listed in its help, offered by completions, "did you
+/// mean" for a near miss); the administrative kinds are accepted but hidden, so that
+/// `append` can point to the command that writes them.
+fn kind_values() -> clap::builder::PossibleValuesParser {
+    use caseledger_core::event::Kind;
+    clap::builder::PossibleValuesParser::new(Kind::ALL.iter().map(|k| {
+        clap::builder::PossibleValue::new(k.name()).hide(!k.has_record() || *k == Kind::RecordHead)
+    }))
+}
+
+/// Parses `--wait`: a number with an optional unit (ms, s, m, h; seconds by default).
+fn parse_wait(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| "expected a duration such as 30s, 2m or 500ms".to_owned())?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1_000),
+        "m" | "min" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => return Err("expected a duration such as 30s, 2m or 500ms".to_owned()),
+    };
+    ms.map(std::time::Duration::from_millis)
+        .ok_or_else(|| "too long".to_owned())
 }
 
 /// `--ledger <DIR>`, also from `CASELEDGER_LEDGER`.
@@ -339,8 +373,8 @@ pub(crate) struct AppendArgs {
     /// The client record id.
     #[arg(long, value_name = "R")]
     pub record: String,
-    /// The event kind, snake_case (progress_note, service_terminated, amendment, ...).
-    #[arg(long)]
+    /// The event kind (docs/GUIDE.md, "Ingest format").
+    #[arg(long, value_parser = kind_values())]
     pub kind: String,
     /// When it happened (YYYY-MM-DD); for service_terminated, the termination date.
     #[arg(long, value_name = "DATE")]
@@ -841,7 +875,8 @@ pub(crate) struct DestroyArgs {
     /// destroy each, one signed event per record. Asks on a terminal; needs --yes otherwise.
     #[arg(long)]
     pub all_eligible: bool,
-    /// With --all-eligible: do not ask for confirmation (required when stdin is not a terminal).
+    /// Do not ask for confirmation: a destruction asks on a terminal (--all-eligible needs
+    /// --yes when stdin is not a terminal; one --record does not).
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]

@@ -124,8 +124,8 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
         return all_eligible(&a, out);
     }
     // clap's `requires` counts a flag's default as present, so this is checked here.
-    if a.yes {
-        bail!("usage: --yes goes with --all-eligible (see --help)");
+    if a.yes && a.dry_run {
+        bail!("usage: --yes does not go with --dry-run (see --help)");
     }
     let Some(record) = a.record.as_deref() else {
         bail!("usage: give --record or --all-eligible");
@@ -134,7 +134,17 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
         return dry_run(&a, &record_arg(record)?, out);
     }
     let dir = &a.ledger.ledger;
-    let (_, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
+    let (author, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
+    // A person at a terminal confirms (as `rm -i`); a script (stdin not a terminal) or
+    // --yes does not. Asked before the ledger is opened: a prompt must not hold the ledger's
+    // lock while the record system's appends wait.
+    if !a.yes && std::io::stdin().is_terminal() {
+        confirm(&format!(
+            "destroy the content of record {record} as {author}? It cannot be undone (a \
+             destruction before retention ends is refused). Type yes to confirm: "
+        ))
+        .map_err(|e| anyhow!("destroy {record}: {e}"))?;
+    }
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let (author, reason, on, key) = signer(&a, &kd)?;
     let on = or_today(on, &ledger)?;
@@ -145,6 +155,21 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
         }
         Err(why) => bail!("destroy {record}: {why}"),
     }
+}
+
+/// Asks `question` on the terminal; anything but yes is "not confirmed; nothing destroyed".
+fn confirm(question: &str) -> Result<()> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| anyhow!("reading the confirmation: {e}"))?;
+    if !matches!(answer.trim(), "yes" | "y" | "YES" | "Yes") {
+        bail!("not confirmed; nothing destroyed");
+    }
+    Ok(())
 }
 
 /// Appends one destruction; a refusal in `destroy`'s words.
@@ -383,19 +408,11 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         out.say(format!("  {}", line(r)));
     }
     if !a.yes {
-        eprint!(
+        confirm(&format!(
             "destroy the content of these {} record(s) as {author}? type yes to confirm: ",
             eligible.len()
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| anyhow!("reading the confirmation: {e}"))?;
-        if !matches!(answer.trim(), "yes" | "y" | "YES" | "Yes") {
-            bail!("destroy --all-eligible: not confirmed; nothing destroyed");
-        }
+        ))
+        .map_err(|e| anyhow!("destroy --all-eligible: {e}"))?;
     }
     let ids: Vec<RecordId> = eligible.iter().map(|r| r.id.clone()).collect();
     let total = ids.len();

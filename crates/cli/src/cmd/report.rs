@@ -125,6 +125,12 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     // The reporting key: a key file (generated on request), or ssh-agent.
     let (signer, generate): (Box<dyn Signer>, Option<(PathBuf, SigningKey)>) =
         match (&a.signing_key, &a.ssh_key) {
+            (Some(path), _) if !path.exists() && !a.generate_key => bail!(
+                "--signing-key {}: no such file; add --generate-key to create it (0600, and its \
+                 .pub beside it), or create one with `caseledger keys generate --out {}`",
+                path.display(),
+                path.display()
+            ),
             (Some(path), _) if path.exists() || !a.generate_key => {
                 (Box::new(crate::keys::read_private(path)?), None)
             }
