@@ -298,3 +298,53 @@ fn destroy_on_a_terminal_asks_unless_yes() {
     );
     assert!(!stdout(&o).contains("Type yes"), "{}", stdout(&o));
 }
+
+#[test]
+fn man_pages_exist_for_every_page_they_cite_and_completions_offer_kinds() {
+    let f = Fixture::empty();
+    ok(&f.run(&["man", "--dir", "man1"]));
+    let dir = f.path("man1");
+    let mut pages = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(&dir).expect("man1") {
+        pages.insert(e.expect("entry").file_name().to_string_lossy().into_owned());
+    }
+    assert!(pages.contains("caseledger.1") && pages.contains("caseledger-actor-add.1"));
+    // Every `caseledger-…(1)` any page cites is a page here.
+    for page in &pages {
+        let text = std::fs::read_to_string(dir.join(page)).expect("page");
+        for (at, _) in text.match_indices("caseledger-") {
+            let rest = &text[at..];
+            let Some(end) = rest.find("(1)") else {
+                continue;
+            };
+            let name = &rest[..end];
+            if name.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                assert!(
+                    pages.contains(&format!("{name}.1")),
+                    "{page} cites {name}(1), which is not there"
+                );
+            }
+        }
+    }
+    let main = ok(&f.run(&["man"]));
+    assert_eq!(
+        main,
+        std::fs::read_to_string(dir.join("caseledger.1")).expect("main page")
+    );
+    for section in [
+        ".SH \"EXAMPLES\"",
+        ".SH \"FILES\"",
+        ".SH \"ENVIRONMENT\"",
+        ".SH \"EXIT STATUS\"",
+    ] {
+        assert!(main.contains(section), "no {section}");
+    }
+    assert!(main.contains("in use by another process"));
+    // --help says the same about exit 3.
+    let help = ok(&f.run(&["--help"]));
+    assert!(help.contains("3 the ledger is in use"), "{help}");
+    let bash = ok(&f.run(&["completions", "bash"]));
+    for kind in ["progress_note", "termination_notice", "hold_placed"] {
+        assert!(bash.contains(kind), "bash completions lack {kind}");
+    }
+}

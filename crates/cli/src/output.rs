@@ -27,12 +27,13 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    /// The policy for this run: colour only on a terminal and when `NO_COLOR` is unset.
+    /// The policy for this run: colour only on a terminal, when `NO_COLOR` is unset and
+    /// `TERM` is not `dumb`.
     pub fn new(json: bool) -> Out {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Out {
             json,
-            color: !no_color && std::io::stderr().is_terminal(),
+            color: !no_color && !dumb_terminal() && std::io::stderr().is_terminal(),
         }
     }
 
@@ -101,11 +102,11 @@ impl Out {
 
     /// A progress bar on stderr, drawn only on a terminal and never with `--json`.
     pub fn progress(&self, len: u64, what: &str) -> ProgressBar {
-        if self.json || !std::io::stderr().is_terminal() {
+        if self.json || dumb_terminal() || !std::io::stderr().is_terminal() {
             return ProgressBar::hidden();
         }
         let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} (ETA {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         pb.set_style(style);
@@ -220,6 +221,17 @@ fn located(msg: &str) -> (Option<String>, Option<u64>) {
         }
     }
     (None, None)
+}
+
+/// `TERM=dumb` (Emacs shells, some CI logs): no colour and no progress bar, as git does.
+fn dumb_terminal() -> bool {
+    std::env::var_os("TERM").is_some_and(|t| t == "dumb")
+}
+
+/// `n` and the noun in the right number: "1 entry", "2 entries", "0 findings".
+pub(crate) fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Collapses a message to one line (errors from libraries sometimes carry newlines).
@@ -359,7 +371,13 @@ pub(crate) fn print_verdict(
         anchor.line()
     };
     if findings > 0 {
-        out.verdict_in(Tone::Bad, format!("{what}: {findings} finding(s); {named}"));
+        out.verdict_in(
+            Tone::Bad,
+            format!(
+                "{what}: {}; {named}",
+                count(findings, "finding", "findings")
+            ),
+        );
         Outcome::Findings
     } else if anchor.is_anchored() {
         out.verdict_in(

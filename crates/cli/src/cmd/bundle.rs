@@ -115,8 +115,9 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
         }))?;
     } else {
         out.say(format!(
-            "wrote evidence bundle {} for record {record}: {n} entries, {complete}, proofs against checkpoint size {size}",
-            a.out.display()
+            "wrote evidence bundle {} for record {record}: {}, {complete}, proofs against checkpoint size {size} (export appended the record's record_head entry, sealed as every commit)",
+            a.out.display(),
+            crate::output::count(n, "entry", "entries")
         ));
     }
     Ok(Outcome::Ok)
@@ -212,7 +213,13 @@ pub(crate) fn verify_bundle(
     Ok(crate::output::print_verdict(
         &format!("bundle {p}"),
         &v.complete().map_or_else(
-            || format!("record {}, {} entries", v.record(), v.entries()),
+            || {
+                format!(
+                    "record {}, {}",
+                    v.record(),
+                    crate::output::count(v.entries(), "entry", "entries")
+                )
+            },
             ToString::to_string,
         ),
         v.findings().len(),

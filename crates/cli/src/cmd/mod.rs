@@ -180,6 +180,9 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Prove(ProveCmd),
     /// Write the evidence bundle of one record (verifies offline with `verify --bundle`).
+    ///
+    /// Appends the record's `record_head` entry (sealed, as every commit is; needs the
+    /// ledger key) so the bundle proves the record complete; signs no other checkpoint.
     Export(ExportArgs),
     /// Export the ledger to one engine-independent archive file, or import one.
     #[command(subcommand)]
@@ -214,8 +217,8 @@ pub(crate) enum Command {
     Keys(KeysCmd),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Print the manual page (roff) on stdout.
-    Man,
+    /// Print the manual page (roff) on stdout, or write every page to a directory.
+    Man(ManArgs),
     /// Write a deterministic sample practice in the JSONL ingest format (docs/GUIDE.md).
     Sample(SampleArgs),
 }
@@ -1131,6 +1134,15 @@ pub(crate) struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// `caseledger man`.
+#[derive(Args)]
+pub(crate) struct ManArgs {
+    /// Write caseledger.1 and one page per subcommand (caseledger-verify.1, ...) into this
+    /// directory (created) instead of printing the main page: `make install` does this.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 /// `caseledger sample`.
 #[derive(Args)]
 pub(crate) struct SampleArgs {
@@ -1185,7 +1197,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Keys(KeysCmd::Export(a)) => keys::export(a, out),
         Command::Keys(KeysCmd::Recover(a)) => keys::recover(a, out),
         Command::Completions(a) => misc::completions(a, out),
-        Command::Man => misc::man(out),
+        Command::Man(a) => misc::man(a, out),
         Command::Sample(a) => misc::sample(a, out),
     }
 }

@@ -363,8 +363,8 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
                 out.data(&t)?;
             }
             out.say(format!(
-                "dry run: {} record(s) eligible for destruction today ({day}, UTC) would be destroyed; nothing written",
-                eligible.len()
+                "dry run: {} eligible for destruction today ({day}, UTC) would be destroyed; nothing written",
+                crate::output::count(eligible.len(), "record", "records")
             ));
             out.say(read.integrity_line());
         }
@@ -375,9 +375,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         out.verdict(
             false,
             format!(
-                "{}: {} finding(s); refusing to destroy records on a ledger that does not verify (nothing destroyed)",
+                "{}: {}; refusing to destroy records on a ledger that does not verify (nothing destroyed)",
                 read.what,
-                read.asof.verified().findings().len()
+                crate::output::count(read.asof.verified().findings().len(), "finding", "findings")
             ),
         );
         return Ok(Outcome::Findings);
@@ -396,21 +396,21 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
     // Refused before the listing, so that the refusal is the one line an error is.
     if !a.yes && !std::io::stdin().is_terminal() {
         bail!(
-            "destroy --all-eligible: {} record(s) eligible; stdin is not a terminal to confirm on: pass --yes to destroy them (nothing destroyed; --dry-run lists them)",
-            eligible.len()
+            "destroy --all-eligible: {} eligible; stdin is not a terminal to confirm on: pass --yes to destroy them (nothing destroyed; --dry-run lists them)",
+            crate::output::count(eligible.len(), "record", "records")
         );
     }
     out.say(format!(
-        "{} record(s) eligible for destruction today ({day}, UTC), retention run out and no hold in force:",
-        eligible.len()
+        "{} eligible for destruction today ({day}, UTC), retention run out and no hold in force:",
+        crate::output::count(eligible.len(), "record", "records")
     ));
     for r in &eligible {
         out.say(format!("  {}", line(r)));
     }
     if !a.yes {
         confirm(&format!(
-            "destroy the content of these {} record(s) as {author}? type yes to confirm: ",
-            eligible.len()
+            "destroy the content of these {} as {author}? type yes to confirm: ",
+            crate::output::count(eligible.len(), "record", "records")
         ))
         .map_err(|e| anyhow!("destroy --all-eligible: {e}"))?;
     }
@@ -450,8 +450,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         out.data(&text)?;
     }
     let summary = format!(
-        "destroyed {} of {total} eligible record(s) (their content was removed; their entries and proofs stay); {} refused",
+        "destroyed {} of {} (their content was removed; their entries and proofs stay); {} refused",
         destroyed.len(),
+        crate::output::count(total, "eligible record", "eligible records"),
         refused.len()
     );
     if refused.is_empty() {

@@ -161,9 +161,9 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             out.say(format!("finding: {f}"));
         }
         out.verdict(false, format!(
-            "ledger {}: {} finding(s); refusing to write a retention report (use --include-findings to report them)",
+            "ledger {}: {}; refusing to write a retention report (use --include-findings to report them)",
             a.ledger.ledger.display(),
-            v.findings().len()
+            crate::output::count(v.findings().len(), "finding", "findings")
         ));
         return Ok(Outcome::Findings);
     }
@@ -248,10 +248,10 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         }))?;
     } else {
         out.say(format!(
-            "wrote retention report as of the end of {as_of} ({}) to {o}: {} entries recorded by then, {} records, integrity {} ({})",
+            "wrote retention report as of the end of {as_of} ({}) to {o}: {} recorded by then, {}, integrity {} ({})",
             report.time_zone,
-            report.prefix.size,
-            report.totals.records,
+            crate::output::count(report.prefix.size, "entry", "entries"),
+            crate::output::count(report.totals.records, "record", "records"),
             report.integrity.verdict,
             report.integrity.anchor.kind.replace('_', "-"),
         ));
@@ -275,7 +275,10 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     } else {
         out.verdict(
             false,
-            format!("the report includes {} finding(s)", v.findings().len()),
+            format!(
+                "the report includes {}",
+                crate::output::count(v.findings().len(), "finding", "findings")
+            ),
         );
         Ok(Outcome::Findings)
     }

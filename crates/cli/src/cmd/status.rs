@@ -53,22 +53,22 @@ impl Read {
         let v = self.asof.verified();
         if !v.is_clean() {
             return format!(
-                "integrity: NOT verified: {} finding(s) in this run (`caseledger verify` names them); what is shown is as the ledger says",
-                v.findings().len()
+                "integrity: NOT verified: {} in this run (`caseledger verify` names them); what is shown is as the ledger says",
+                crate::output::count(v.findings().len(), "finding", "findings")
             );
         }
         if self.anchor.is_self_attested() {
             // Nothing the reader holds anchors it: never called "verified".
             return format!(
-                "integrity: no findings in this run ({} entries); {}: {}; pass --ledger-key or --trusted to anchor it",
-                v.size(),
+                "integrity: no findings in this run ({}); {}: {}; pass --ledger-key or --trusted to anchor it",
+                crate::output::count(v.size(), "entry", "entries"),
                 self.anchor.kind.replace('_', "-"),
                 self.anchor.words
             );
         }
         format!(
-            "integrity: verified in this run ({} entries, no findings); {}",
-            v.size(),
+            "integrity: verified in this run ({}, no findings); {}",
+            crate::output::count(v.size(), "entry", "entries"),
             v.anchor().line()
         )
     }
@@ -434,8 +434,8 @@ pub(crate) fn records(a: RecordsArgs, out: &Out) -> Result<Outcome> {
             format!(" {}", wanted.join(" or "))
         };
         out.say(format!(
-            "{} record(s){which} as of {as_of} (end of day UTC), of {} in the ledger by then",
-            listed.len(),
+            "{}{which} as of {as_of} (end of day UTC), of {} in the ledger by then",
+            crate::output::count(listed.len(), "record", "records"),
             read.asof.records().len()
         ));
         out.say(read.integrity_line());

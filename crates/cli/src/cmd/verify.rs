@@ -312,7 +312,7 @@ pub(crate) fn print_verified(
     }
     Ok(print_verdict(
         what,
-        &format!("{} entries", v.size()),
+        &crate::output::count(v.size(), "entry", "entries"),
         v.findings().len(),
         v.anchor(),
         require_anchor,
