@@ -250,12 +250,23 @@ fn no_rust_debug_text_reaches_stdout_or_stderr() {
 
 /// Runs `caseledger args` on a pseudo-terminal (`script`), typing `answer`.
 fn on_a_terminal(f: &Fixture, args: &str, answer: &str) -> std::process::Output {
+    on_a_terminal_with(f, args, answer, &[("NO_COLOR", "1")])
+}
+
+/// [`on_a_terminal`] with these environment variables.
+fn on_a_terminal_with(
+    f: &Fixture,
+    args: &str,
+    answer: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let bin = caseledger_testkit::cli::caseledger_bin();
     let mut c = Command::new("script");
     c.args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
         .current_dir(f.dir())
         .env("XDG_CONFIG_HOME", f.dir().join(".config"))
-        .env("NO_COLOR", "1")
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
         .env_remove("CASELEDGER_LEDGER")
         .env_remove("CASELEDGER_KEYS")
         .stdin(Stdio::piped())
@@ -346,5 +357,22 @@ fn man_pages_exist_for_every_page_they_cite_and_completions_offer_kinds() {
     let bash = ok(&f.run(&["completions", "bash"]));
     for kind in ["progress_note", "termination_notice", "hold_placed"] {
         assert!(bash.contains(kind), "bash completions lack {kind}");
+    }
+}
+
+#[test]
+fn colour_only_on_a_terminal_that_is_not_dumb() {
+    let f = Fixture::small();
+    let verify = "verify --ledger L";
+    let coloured = on_a_terminal_with(&f, verify, "", &[("TERM", "xterm")]);
+    assert!(
+        stdout(&coloured).contains("\x1b[3"),
+        "{}",
+        stdout(&coloured)
+    );
+    for env in [[("TERM", "dumb")], [("NO_COLOR", "1")]] {
+        let o = on_a_terminal_with(&f, verify, "", &env);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        assert!(!stdout(&o).contains("\x1b[3"), "{env:?}: {}", stdout(&o));
     }
 }
