@@ -376,3 +376,51 @@ fn colour_only_on_a_terminal_that_is_not_dumb() {
         assert!(!stdout(&o).contains("\x1b[3"), "{env:?}: {}", stdout(&o));
     }
 }
+
+/// Today in `zone`, as `date` says.
+fn date_in(zone: &str) -> String {
+    let o = Command::new("date")
+        .arg("+%F")
+        .env("TZ", zone)
+        .output()
+        .expect("date runs");
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+#[test]
+fn status_records_and_destroy_read_the_practices_day_not_the_utc_one() {
+    // One of these zones is on another calendar day than UTC at any moment (UTC+14 from
+    // 10:00 UTC, UTC-12 before 12:00 UTC).
+    let utc = caseledger_testkit::cli::today();
+    let (zone, day) = ["Pacific/Kiritimati", "Etc/GMT+12"]
+        .into_iter()
+        .map(|z| (z, date_in(z)))
+        .find(|(_, d)| *d != utc)
+        .expect("a zone on another day");
+    let f = Fixture::empty();
+    ok(&f.run(&[
+        "init",
+        "L",
+        "--origin",
+        caseledger_testkit::ORIGIN,
+        "--time-zone",
+        zone,
+    ]));
+    let o = ok(&f.run(&["--json", "records", "--ledger", "L"]));
+    let v: serde_json::Value = serde_json::from_str(&o).expect("JSON");
+    assert_eq!(v["as_of"], day.as_str(), "{zone}: {o}");
+    let o = f.run(&["records", "--ledger", "L", "--as-of", &day]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains(&format!("as of {day} (end of day {zone})")),
+        "{}",
+        stderr(&o)
+    );
+    let o = f.run(&["destroy", "--ledger", "L", "--all-eligible", "--dry-run"]);
+    ok(&o);
+    assert!(
+        stderr(&o).contains(&format!("today ({day}, {zone})")),
+        "{}",
+        stderr(&o)
+    );
+}

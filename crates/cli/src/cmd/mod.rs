@@ -913,7 +913,8 @@ pub(crate) struct StatusArgs {
     /// The record.
     #[arg(long, value_name = "R")]
     pub record: String,
-    /// The status as of the end of this day, UTC (YYYY-MM-DD, or `today`; not after today):
+    /// The status as of the end of this day in the practice's time zone (`init --time-zone`)
+    /// (YYYY-MM-DD, or `today`; not after today):
     /// entries recorded later are not part of it.
     #[arg(long, value_name = "DATE", default_value = "today")]
     pub as_of: String,
@@ -932,7 +933,8 @@ pub(crate) struct RecordsArgs {
     /// Only records with this status; repeatable (default: every record).
     #[arg(long, value_enum, value_name = "STATUS")]
     pub status: Vec<StatusArg>,
-    /// Statuses as of the end of this day, UTC (YYYY-MM-DD, or `today`; not after today).
+    /// Statuses as of the end of this day in the practice's time zone (`init --time-zone`)
+    /// (YYYY-MM-DD, or `today`; not after today).
     #[arg(long, value_name = "DATE", default_value = "today")]
     pub as_of: String,
     #[command(flatten)]

@@ -2,8 +2,7 @@
 //! `--all-eligible`).
 
 use super::ledger_ops::{
-    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, today_utc,
-    AuthorSigner,
+    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
 };
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
@@ -237,10 +236,12 @@ impl LedgerSource for Tally<'_> {
     }
 }
 
-/// Verifies the ledger as of today (UTC), counting each record's stored content.
+/// Verifies the ledger as of today in the practice's time zone (the day the store dates
+/// a destruction appended now), counting each record's stored content.
 fn read_today(dir: &std::path::Path, out: &Out) -> Result<(Read, BTreeMap<RecordId, u64>)> {
-    let day = today_utc()?;
     let src = super::verify::open_ledger_source(dir)?;
+    let zone = super::status::practice_zone(&src);
+    let day = super::status::today_in(&zone)?;
     let tally = Tally {
         inner: &src,
         content: RefCell::new(BTreeMap::new()),
@@ -249,7 +250,7 @@ fn read_today(dir: &std::path::Path, out: &Out) -> Result<(Read, BTreeMap<Record
         trusted: Vec::new(),
         ledger_key: Vec::new(),
     };
-    let read = read_as_of(&tally, dir, day, &anchor, out)?;
+    let read = read_as_of(&tally, dir, day, &zone, &anchor, out)?;
     let content = tally.content.into_inner();
     Ok((read, content))
 }
@@ -306,7 +307,10 @@ fn dry_run(a: &DestroyArgs, record: &RecordId, out: &Out) -> Result<Outcome> {
             Some(w) => format!("would be refused: {w}\n"),
         });
         out.data(&t)?;
-        out.say(format!("dry run as of today ({day}, UTC): nothing written"));
+        out.say(format!(
+            "dry run as of today ({day}, {}): nothing written",
+            read.zone
+        ));
         out.say(read.integrity_line());
     }
     Ok(read.finish(out))
@@ -363,8 +367,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
                 out.data(&t)?;
             }
             out.say(format!(
-                "dry run: {} eligible for destruction today ({day}, UTC) would be destroyed; nothing written",
-                crate::output::count(eligible.len(), "record", "records")
+                "dry run: {} eligible for destruction today ({day}, {}) would be destroyed; nothing written",
+                crate::output::count(eligible.len(), "record", "records"),
+                read.zone
             ));
             out.say(read.integrity_line());
         }
@@ -389,7 +394,8 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
             }))?;
         }
         out.say(format!(
-            "no record is eligible for destruction today ({day}, UTC); nothing destroyed"
+            "no record is eligible for destruction today ({day}, {}); nothing destroyed",
+            read.zone
         ));
         return Ok(Outcome::Ok);
     }
@@ -401,8 +407,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         );
     }
     out.say(format!(
-        "{} eligible for destruction today ({day}, UTC), retention run out and no hold in force:",
-        crate::output::count(eligible.len(), "record", "records")
+        "{} eligible for destruction today ({day}, {}), retention run out and no hold in force:",
+        crate::output::count(eligible.len(), "record", "records"),
+        read.zone
     ));
     for r in &eligible {
         out.say(format!("  {}", line(r)));

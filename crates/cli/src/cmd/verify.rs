@@ -45,6 +45,14 @@ pub(crate) fn source_origin(src: &dyn LedgerSource) -> Option<String> {
     if let Some(o) = src.declared_origin() {
         return Some(o);
     }
+    source_genesis(src).map(|(origin, _)| origin)
+}
+
+/// The origin and settings the source's first entry, genesis, names (unverified: for
+/// choosing a key name or the practice's time zone; the verification judges genesis).
+pub(crate) fn source_genesis(
+    src: &dyn LedgerSource,
+) -> Option<(String, caseledger_core::event::LedgerSettings)> {
     let first = src.entries().ok()?.next()?.ok()?;
     match caseledger_core::event::Entry::from_bytes(&first.bytes)
         .ok()?
@@ -52,9 +60,9 @@ pub(crate) fn source_origin(src: &dyn LedgerSource) -> Option<String> {
         .event
         .kind
     {
-        caseledger_core::event::EventKind::Genesis { origin, .. } => {
-            Some(origin.as_str().to_owned())
-        }
+        caseledger_core::event::EventKind::Genesis {
+            origin, settings, ..
+        } => Some((origin.as_str().to_owned(), settings)),
         _ => None,
     }
 }
