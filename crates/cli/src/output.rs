@@ -299,6 +299,17 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                     _ => hints.push(t.to_owned()),
                 }
             }
+            // `caseledger verify L`: a ledger directory given without its flag.
+            if let Some(clap::error::ContextValue::String(arg)) =
+                e.get(clap::error::ContextKind::InvalidArg)
+            {
+                let wants_ledger = rendered.contains("unexpected argument")
+                    && !arg.starts_with('-')
+                    && std::path::Path::new(arg).join("sled").is_dir();
+                if wants_ledger && hints.is_empty() {
+                    hints.push(format!("did you mean `--ledger {arg}`?"));
+                }
+            }
             let hint = if hints.is_empty() {
                 String::new()
             } else {
