@@ -164,7 +164,7 @@ fn json_errors_name_kind_file_and_line_on_stdout() {
 }
 
 /// Rust Debug text (`Some(…)`, `Terminated(Date(…))`, a backtrace) in what a user reads.
-fn debug_text(s: &str) -> Option<String> {
+pub(crate) fn debug_text(s: &str) -> Option<String> {
     if s.contains("backtrace") || s.contains("RUST_BACKTRACE") {
         return Some("backtrace".to_owned());
     }

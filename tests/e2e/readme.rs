@@ -129,6 +129,11 @@ impl Walk {
                 !text.contains("panicked") && !text.contains("internal error"),
                 "{line}\n{text}"
             );
+            assert_eq!(
+                crate::newcomer::debug_text(&text),
+                None,
+                "Rust Debug text:\n{line}\n{text}"
+            );
         }
     }
 }
