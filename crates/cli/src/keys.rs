@@ -311,6 +311,22 @@ pub(crate) fn ledger_vkeys(
         .collect()
 }
 
+/// Adds the relying party's ledger keys (`--key`, `--ledger-key`) to `policy`, a bare
+/// public key bound to the origin `origin` gives (the ledger's genesis, an archive's header,
+/// a bundle's origin).
+pub(crate) fn bind_keys(
+    policy: &mut caseledger_verify::Policy,
+    keys: &[LedgerKeyArg],
+    flag: &str,
+    origin: impl FnOnce() -> Option<String>,
+) -> Result<()> {
+    for text in ledger_vkeys(keys, flag, origin)? {
+        let v = NoteVerifier::parse(&text).map_err(|e| anyhow!("{flag}: {e}"))?;
+        policy.trusted_keys.push(v);
+    }
+    Ok(())
+}
+
 /// Key files larger than this are not keys.
 pub(crate) const MAX_KEY_TEXT: u64 = 64 * 1024;
 

@@ -149,7 +149,7 @@ pub(crate) fn verify_bundle(
             ),
         }
     })?;
-    super::verify::bind_keys(&mut policy, keys, "--key", || {
+    crate::keys::bind_keys(&mut policy, keys, "--key", || {
         Some(bundle.origin.to_string())
     })?;
     let v = verify_bundle_with(&bundle, &policy).map_err(|e| anyhow!("bundle {p}: {e}"))?;

@@ -70,7 +70,7 @@ pub(crate) fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
 }
 
 /// The relying party's ledger keys (`--ledger-key`), checked here so a bad one is named by
-/// this command's flag; bound to the ledger's origin with [`super::verify::bind_keys`].
+/// this command's flag; bound to the ledger's origin with [`crate::keys::bind_keys`].
 pub(crate) fn ledger_keys(args: &[String]) -> Result<Vec<crate::keys::LedgerKeyArg>> {
     crate::keys::ledger_key_args(args, "--ledger-key")
 }
@@ -150,7 +150,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     let keys = ledger_keys(&a.ledger_key)?;
     let mut policy = super::verify::policy(&a.trusted, &[], &[], None)?;
     let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
-    super::verify::bind_keys(&mut policy, &keys, "--ledger-key", || {
+    crate::keys::bind_keys(&mut policy, &keys, "--ledger-key", || {
         super::verify::source_origin(&src)
     })?;
     let asof = run_as_of(&src, &policy, cut, out)?;

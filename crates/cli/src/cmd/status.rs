@@ -156,7 +156,7 @@ pub(crate) fn read_as_of(
 ) -> Result<Read> {
     let keys = super::report::ledger_keys(&anchor.ledger_key)?;
     let mut policy = super::verify::policy(&anchor.trusted, &[], &[], None)?;
-    super::verify::bind_keys(&mut policy, &keys, "--ledger-key", || {
+    crate::keys::bind_keys(&mut policy, &keys, "--ledger-key", || {
         super::verify::source_origin(src)
     })?;
     let (zone, cut) = super::report::end_of_day(as_of, zone)?;

@@ -22,22 +22,6 @@ fn vkey_text(arg: &str, what: &str) -> Result<String> {
     Ok(arg.trim().to_owned())
 }
 
-/// Adds the relying party's ledger keys (`--key`, `--ledger-key`) to `policy`, a bare
-/// public key bound to the origin `origin` gives (the ledger's genesis, an archive's header,
-/// a bundle's origin).
-pub(crate) fn bind_keys(
-    policy: &mut Policy,
-    keys: &[crate::keys::LedgerKeyArg],
-    flag: &str,
-    origin: impl FnOnce() -> Option<String>,
-) -> Result<()> {
-    for text in crate::keys::ledger_vkeys(keys, flag, origin)? {
-        let v = NoteVerifier::parse(&text).map_err(|e| anyhow!("{flag}: {e}"))?;
-        policy.trusted_keys.push(v);
-    }
-    Ok(())
-}
-
 /// The origin a source's container declares (an archive's header), else the one its
 /// genesis names: what a bare ledger key is bound to. `None` when unreadable (the
 /// verification itself then says why).
@@ -352,7 +336,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
     let (what, v) = if let Some(f) = &a.archive {
         crate::io::check_file(f, "archive")?;
         let src = ArchiveSource::open(f).map_err(|e| anyhow!("{e}"))?;
-        bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
+        crate::keys::bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("archive {}", f.display()), v)
     } else {
@@ -371,7 +355,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
                 dir.display()
             ));
         }
-        bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
+        crate::keys::bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("ledger {}", dir.display()), v)
     };
