@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/release/caseledger
 DEMO := ledger-data/demo
 
-.PHONY: demo test check deny build bench bench-quick torture fuzz clean-demo
+.PHONY: demo test check deny build install bench bench-quick torture fuzz clean-demo
 
 ## demo: build, create a ledger from the bundled sample practice, checkpoint, verify, sign a report.
 demo: build
@@ -12,6 +12,23 @@ demo: build
 
 build:
 	$(CARGO) build --release --locked -p caseledger
+
+## install: the release binary, its man pages (caseledger.1 and one per subcommand) and shell
+## completions (bash, zsh, fish) under $(DESTDIR)$(PREFIX). `cargo install --path crates/cli`
+## installs the binary alone; `caseledger man --dir DIR` and `caseledger completions SHELL`
+## write the rest.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build
+	install -d "$(DESTDIR)$(PREFIX)/bin" "$(DESTDIR)$(PREFIX)/share/man/man1" \
+		"$(DESTDIR)$(PREFIX)/share/bash-completion/completions" \
+		"$(DESTDIR)$(PREFIX)/share/zsh/site-functions" \
+		"$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d"
+	install -m 0755 "$(BIN)" "$(DESTDIR)$(PREFIX)/bin/caseledger"
+	"$(BIN)" man --dir "$(DESTDIR)$(PREFIX)/share/man/man1"
+	"$(BIN)" completions bash > "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/caseledger"
+	"$(BIN)" completions zsh > "$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_caseledger"
+	"$(BIN)" completions fish > "$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/caseledger.fish"
 
 ## test: formatting, lints, supply-chain checks, then every test in the workspace.
 test: check deny

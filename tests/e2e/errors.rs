@@ -618,7 +618,7 @@ fn private_keys_readable_by_others_are_refused() {
 }
 
 #[test]
-fn json_mode_errors_keep_stdout_empty() {
+fn json_mode_errors_are_json_on_stdout() {
     let f = Fixture::small();
     for args in [
         vec![
@@ -643,11 +643,16 @@ fn json_mode_errors_keep_stdout_empty() {
         ],
     ] {
         let o = f.run(&args);
-        fails(&o);
-        assert!(
-            o.stdout.is_empty(),
-            "caseledger {}: stdout not empty",
+        let line = fails(&o);
+        // stdout is the error as one JSON document, the same message as the stderr line.
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("caseledger {}: stdout not JSON: {e}", args.join(" ")));
+        assert_eq!(
+            v["error"]["message"].as_str(),
+            line.strip_prefix("caseledger: error: "),
+            "caseledger {}",
             args.join(" ")
         );
+        assert_eq!(v["error"]["exit_code"], 2);
     }
 }

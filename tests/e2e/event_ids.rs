@@ -94,8 +94,7 @@ fn an_import_repeated_under_ids_appends_nothing_and_returns_the_original_receipt
     let o = import(&f, "b.jsonl", &second, "b.receipts");
     let said = stderr(&ok_output(&o));
     assert!(
-        said.contains("imported 1 event(s)")
-            && said.contains("3 line(s) were already in the ledger"),
+        said.contains("imported 1 event") && said.contains("3 lines were already in the ledger"),
         "{said}"
     );
     assert_eq!(f.size(), size + 1);
@@ -272,7 +271,7 @@ fn append_with_an_id_returns_the_original_receipt_and_refuses_other_content() {
         r#","payload":"session SECRET-CLINICAL-A""#,
     )];
     let o = import(&f, "i.jsonl", &same, "i.receipts");
-    assert!(stderr(&ok_output(&o)).contains("1 line(s) were already in the ledger"));
+    assert!(stderr(&ok_output(&o)).contains("1 line was already in the ledger"));
     assert_eq!(receipt_lines(&f, "i.receipts")[0], receipts[0]);
     assert_eq!(f.size(), size + 1);
 }

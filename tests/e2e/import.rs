@@ -103,7 +103,7 @@ fn a_refused_line_stops_the_import_after_the_lines_before_it() {
     let o = f.run(&["import", "--ledger", "L", "in.jsonl"]);
     ok(&o);
     let out = stderr(&o);
-    assert!(out.contains("imported 4 event(s)"), "{out}");
+    assert!(out.contains("imported 4 events"), "{out}");
     assert_eq!(f.size(), size + 4);
 }
 
@@ -115,7 +115,7 @@ fn re_importing_a_file_appends_nothing_and_says_so() {
     ok(&o);
     let out = stderr(&o);
     assert!(
-        out.contains("imported 0 event(s)") && out.contains("7 line(s) were already in the ledger"),
+        out.contains("imported 0 events") && out.contains("7 lines were already in the ledger"),
         "{out}"
     );
     assert_eq!(f.size(), size);
@@ -134,7 +134,7 @@ fn actor_enrolled_lines_create_keys_and_payload_base64_works() {
     f.write("in.jsonl", input.as_bytes());
     let o = f.run(&["import", "--ledger", "L", "in.jsonl"]);
     ok(&o);
-    assert!(stderr(&o).contains("imported 4 event(s)"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("imported 4 events"), "{}", stderr(&o));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(f.path(caseledger_testkit::keys_path!("actors/lic-9.pem")))
         .unwrap()

@@ -23,6 +23,8 @@
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
 //! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
+//! * [`newcomer`]: what a newcomer meets: every public-key form as a ledger key, exit 3 and
+//!   `--wait` for a ledger in use, JSON errors, no Rust Debug text, `destroy` asks on a terminal.
 //! * [`outside_time`]: `verify --witness --quorum --tsa-chain --skew --max-staleness` judges
 //!   `recorded_at` against witness cosignatures (`witness serve`, some under `faketime`) and
 //!   TSA tokens: the clock-forward attack caught at the next cosigned seal, a slow witness
@@ -31,6 +33,8 @@
 //!   `ssh-keygen -Y sign`) append through `import` and `append` for an actor enrolled with a
 //!   public key only; tampered, foreign-origin, stale and wrong-salt lines are refused with
 //!   nothing written; authors sign through a real ssh-agent (SSHSIG, `ssh-keygen -Y verify`).
+//! * [`readme`]: README.md's "Using it" walk-through (and the example's README) run as
+//!   written, line by line, in a fresh directory.
 //! * [`report_asof`]: reports true as of their date; `report verify DIR` over the manifest.
 //! * [`retention_rules`]: service after termination is refused until `service_resumed`.
 //! * [`insider`]: the insider campaign table: one row per attack of issue 12 and per class
@@ -66,8 +70,10 @@ mod import;
 mod insider;
 mod insider_evidence;
 mod interop;
+mod newcomer;
 mod outside_time;
 mod presigned;
+mod readme;
 mod report_asof;
 mod report_html;
 mod retention_rules;

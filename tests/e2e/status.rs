@@ -228,7 +228,7 @@ fn records_lists_exactly_the_records_with_a_status() {
         "{out}"
     );
     assert!(
-        stderr(&o).contains("2 record(s) eligible as of "),
+        stderr(&o).contains("2 records eligible as of "),
         "{}",
         stderr(&o)
     );
@@ -346,7 +346,7 @@ fn all_eligible_destroys_exactly_the_eligible_records_and_needs_yes_without_a_te
         &["destroy", "--all-eligible", "--reason", "RP-5"],
     ));
     assert!(
-        e.contains("2 record(s) eligible") && e.contains("pass --yes"),
+        e.contains("2 records eligible") && e.contains("pass --yes"),
         "{e}"
     );
     assert_eq!(before, f.snapshot(), "a refused purge wrote something");
@@ -362,9 +362,11 @@ fn all_eligible_destroys_exactly_the_eligible_records_and_needs_yes_without_a_te
             "RP-5",
         ],
     ));
+    // --yes skips the terminal's question (newcomer::destroy_on_a_terminal_asks_unless_yes);
+    // with --dry-run there is nothing to confirm.
     fails(&custodian(
         &f,
-        &["destroy", "--record", "C-OLD", "--reason", "RP-5", "--yes"],
+        &["destroy", "--record", "C-OLD", "--dry-run", "--yes"],
     ));
 
     let o = custodian(
@@ -377,8 +379,8 @@ fn all_eligible_destroys_exactly_the_eligible_records_and_needs_yes_without_a_te
     assert!(out.contains("C-OLD2\tdestroyed\tseq "), "{out}");
     // Listed first, then the summary.
     assert!(
-        err.contains("2 record(s) eligible for destruction today")
-            && err.contains("destroyed 2 of 2 eligible record(s)"),
+        err.contains("2 records eligible for destruction today")
+            && err.contains("destroyed 2 of 2 eligible records"),
         "{err}"
     );
     assert!(!out.contains("SECRET") && !err.contains("SECRET"));
@@ -420,15 +422,11 @@ fn findings_exit_1_with_their_count_and_block_a_purge() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("status: eligible"), "{}", stdout(&o));
     assert!(
-        stdout(&o).contains("integrity: NOT verified: 1 finding(s) in this run"),
+        stdout(&o).contains("integrity: NOT verified: 1 finding in this run"),
         "{}",
         stdout(&o)
     );
-    assert!(
-        stderr(&o).contains("ledger L: 1 finding(s)"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("ledger L: 1 finding"), "{}", stderr(&o));
     let o = f.run(&["records", "--ledger", "L", "--status", "eligible"]);
     assert_eq!(o.status.code(), Some(1));
     let before = f.snapshot();

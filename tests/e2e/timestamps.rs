@@ -122,7 +122,7 @@ fn tokens_over_seals_are_stored_verified_offline_and_refused_when_untrusted_or_t
         .map(|t| t["size"].as_u64().unwrap())
         .collect();
     assert_eq!(sizes, [f.size() - 1, f.size()]);
-    assert!(stderr(&o).contains("2 time-stamp token(s) verified"));
+    assert!(stderr(&o).contains("2 time-stamp tokens verified"));
 
     // Roots the auditor does not share: every token refused, exit 1.
     let stranger = TestTsa::new(&TsaOptions::default());
@@ -150,7 +150,7 @@ fn tokens_over_seals_are_stored_verified_offline_and_refused_when_untrusted_or_t
     let o = f.run(&["timestamp", "verify", "--ledger", "L", "--tsa-chain", ca]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("token refused"));
-    assert!(stderr(&o).contains("1 of 2 time-stamp token(s) refused"));
+    assert!(stderr(&o).contains("1 of 2 time-stamp tokens refused"));
     assert!(stdout(&o).is_empty());
 }
 

@@ -11,6 +11,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::keys::SigningKey;
+use caseledger_core::note::NoteVerifier;
 use caseledger_core::{ActorId, PublicKey};
 use caseledger_keyfile as keyfile;
 use std::fs;
@@ -211,6 +212,119 @@ pub(crate) fn public_arg(arg: &str, what: &str) -> Result<PublicKey> {
         return read_public(p, what);
     }
     PublicKey::parse_any(arg).map_err(|e| anyhow!("{what} {arg:?}: not a file, and not a key: {e}"))
+}
+
+/// A ledger (checkpoint) key as a relying party gives it (`verify --key`, `--ledger-key`,
+/// `cosign --log-key`): every public-key form this tool writes is accepted, as text or as a
+/// file holding it.
+pub(crate) enum LedgerKeyArg {
+    /// A signed-note verifier key `name+hex8+base64` (`caseledger keys export --ledger`).
+    Note(NoteVerifier),
+    /// A bare public key (the key directory's `ledger.pub` ssh-ed25519 line, SPKI PEM, 64
+    /// hex digits): it carries no name, so it is bound to the origin of the ledger, archive,
+    /// bundle or checkpoint it checks ([`LedgerKeyArg::verifier`]). Only the key is trusted:
+    /// a checkpoint under another key fails either way.
+    Bare(PublicKey),
+}
+
+impl LedgerKeyArg {
+    /// The note verifier key for `origin` (the name a bare key is bound to).
+    pub fn verifier(&self, origin: &str) -> Result<NoteVerifier> {
+        match self {
+            LedgerKeyArg::Note(v) => Ok(v.clone()),
+            LedgerKeyArg::Bare(pk) => NoteVerifier::new(origin, *pk)
+                .map_err(|e| anyhow!("origin {origin:?}: not a key name: {e}")),
+        }
+    }
+
+    /// Whether the key needs an origin to become a verifier key.
+    pub fn is_bare(&self) -> bool {
+        matches!(self, LedgerKeyArg::Bare(_))
+    }
+}
+
+/// What a ledger key argument may be, for error lines.
+const LEDGER_KEY_FORMS: &str = "give the ledger's verifier key (`caseledger keys export \
+     --ledger DIR > ledger.vkey`), the key directory's ledger.pub, an SPKI PEM file, or a file \
+     holding one of them";
+
+/// Parses a ledger key argument: a file holding a key, or the key text itself, in any form
+/// [`LedgerKeyArg`] names. Errors name `flag` and never quote a file's content.
+pub(crate) fn ledger_key_arg(arg: &str, flag: &str) -> Result<LedgerKeyArg> {
+    let arg_t = arg.trim();
+    if arg_t.is_empty() {
+        bail!("{flag}: empty; {LEDGER_KEY_FORMS}");
+    }
+    let p = Path::new(arg);
+    let looks_like_key = (arg_t.contains('+') && !arg_t.contains(char::is_whitespace))
+        || arg_t.starts_with("ssh-")
+        || arg_t.starts_with("-----BEGIN ")
+        || (arg_t.len() == 64 && arg_t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let (text, shown) = if p.exists() || !looks_like_key {
+        let text =
+            crate::io::read_text(p, flag).map_err(|e| anyhow!("{e:#}; {LEDGER_KEY_FORMS}"))?;
+        if text.contains("PRIVATE KEY") {
+            bail!(
+                "{flag} {}: is a private key; give the public key (caseledger keys export)",
+                p.display()
+            );
+        }
+        (text, p.display().to_string())
+    } else {
+        (arg_t.to_owned(), format!("{arg_t:?}"))
+    };
+    let t = text.trim();
+    if t.contains('+') && !t.contains(char::is_whitespace) {
+        return NoteVerifier::parse(t).map(LedgerKeyArg::Note).map_err(|e| {
+            anyhow!("{flag} {shown}: not a note verifier key (name+hex8+base64): {e}")
+        });
+    }
+    PublicKey::parse_any(t)
+        .map(LedgerKeyArg::Bare)
+        .map_err(|_| anyhow!("{flag} {shown}: not a public key; {LEDGER_KEY_FORMS}"))
+}
+
+/// Parses every ledger key argument of `flag`.
+pub(crate) fn ledger_key_args(args: &[String], flag: &str) -> Result<Vec<LedgerKeyArg>> {
+    args.iter().map(|a| ledger_key_arg(a, flag)).collect()
+}
+
+/// The note verifier keys (as text) of parsed ledger key arguments, bare keys bound to the
+/// origin `origin` gives (called only when there is a bare key; `None`: none known).
+pub(crate) fn ledger_vkeys(
+    keys: &[LedgerKeyArg],
+    flag: &str,
+    origin: impl FnOnce() -> Option<String>,
+) -> Result<Vec<String>> {
+    let origin = if keys.iter().any(LedgerKeyArg::is_bare) {
+        Some(origin().ok_or_else(|| {
+            anyhow!("{flag}: a bare public key needs the ledger's origin, and none could be read; give the verifier key (`caseledger keys export --ledger DIR`)")
+        })?)
+    } else {
+        None
+    };
+    keys.iter()
+        .map(|k| {
+            k.verifier(origin.as_deref().unwrap_or_default())
+                .map(|v| v.to_vkey_string())
+        })
+        .collect()
+}
+
+/// Adds the relying party's ledger keys (`--key`, `--ledger-key`) to `policy`, a bare
+/// public key bound to the origin `origin` gives (the ledger's genesis, an archive's header,
+/// a bundle's origin).
+pub(crate) fn bind_keys(
+    policy: &mut caseledger_verify::Policy,
+    keys: &[LedgerKeyArg],
+    flag: &str,
+    origin: impl FnOnce() -> Option<String>,
+) -> Result<()> {
+    for text in ledger_vkeys(keys, flag, origin)? {
+        let v = NoteVerifier::parse(&text).map_err(|e| anyhow!("{flag}: {e}"))?;
+        policy.trusted_keys.push(v);
+    }
+    Ok(())
 }
 
 /// Key files larger than this are not keys.

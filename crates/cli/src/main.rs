@@ -4,9 +4,12 @@
 //! * `0`: success; for `verify`, the ledger, archive or bundle is intact.
 //! * `1`: findings: verification found tampering or violations (the report names them).
 //! * `2`: usage, input or I/O error: nothing was concluded and nothing was written.
+//! * `3`: the ledger is in use by another process (nothing written; `--wait DURATION` waits
+//!   for it, as `restic --retry-lock`).
 //!
 //! Errors are one line on stderr, `caseledger: error: <what>: <why>`, naming the
-//! file, field or line at fault; never clinical content.
+//! file, field or line at fault; never clinical content. With `--json` the error is also a
+//! JSON document on stdout (`{"error": {kind, message, exit_code, file, line}}`).
 
 mod cmd;
 mod io;
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
         Err(e) => return output::clap_error(&e),
     };
     let out = output::Out::new(cli.json);
+    if let Some(wait) = cli.wait {
+        caseledger_sledio::set_lock_wait(wait);
+    }
     // A panic is a bug; it must still end as one line and exit 2, never a backtrace, and
     // never its message (which could quote data). The hook only notes where it happened:
     // a panic a library catches and turns into an error (sled inside the verifier) prints
@@ -49,17 +55,18 @@ fn main() -> ExitCode {
         Ok(Ok(Outcome::Ok)) => ExitCode::SUCCESS,
         Ok(Ok(Outcome::Findings)) => ExitCode::from(1),
         Ok(Err(e)) if e.is::<output::BrokenPipe>() => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            out.error(&e);
-            ExitCode::from(2)
-        }
+        Ok(Err(e)) => ExitCode::from(out.error(&e).exit_code()),
         Err(_) => {
             let at = PANIC_AT
                 .lock()
                 .ok()
                 .and_then(|a| a.clone())
                 .unwrap_or_default();
-            eprintln!("caseledger: error: internal error{at} (please report this bug)");
+            output::print_error(
+                out.json,
+                output::ErrorKind::Internal,
+                &format!("internal error{at} (please report this bug)"),
+            );
             ExitCode::from(2)
         }
     }

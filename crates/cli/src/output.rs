@@ -27,12 +27,13 @@ pub(crate) struct Out {
 }
 
 impl Out {
-    /// The policy for this run: colour only on a terminal and when `NO_COLOR` is unset.
+    /// The policy for this run: colour only on a terminal, when `NO_COLOR` is unset and
+    /// `TERM` is not `dumb`.
     pub fn new(json: bool) -> Out {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Out {
             json,
-            color: !no_color && std::io::stderr().is_terminal(),
+            color: !no_color && !dumb_terminal() && std::io::stderr().is_terminal(),
         }
     }
 
@@ -90,28 +91,147 @@ impl Out {
         self.data(&text)
     }
 
-    /// Prints a failed command's error: exactly one line.
-    pub fn error(&self, e: &anyhow::Error) {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "caseledger: error: {}",
-            one_line(&format!("{e:#}"))
-        );
+    /// Prints a failed command's error: exactly one line on stderr, and with `--json` the
+    /// same error as a JSON document on stdout ([`error_json`]). Returns its kind.
+    pub fn error(&self, e: &anyhow::Error) -> ErrorKind {
+        let msg = one_line(&format!("{e:#}"));
+        let kind = ErrorKind::of(e, &msg);
+        print_error(self.json, kind, &msg);
+        kind
     }
 
     /// A progress bar on stderr, drawn only on a terminal and never with `--json`.
     pub fn progress(&self, len: u64, what: &str) -> ProgressBar {
-        if self.json || !std::io::stderr().is_terminal() {
+        if self.json || dumb_terminal() || !std::io::stderr().is_terminal() {
             return ProgressBar::hidden();
         }
         let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} (ETA {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         pb.set_style(style);
         pb.set_message(what.to_owned());
         pb
     }
+}
+
+/// What kind of failure ended a run: its exit code and its name in `--json` errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The command line was wrong (exit 2).
+    Usage,
+    /// Bad input, a refusal, or an I/O error (exit 2).
+    Input,
+    /// Another process holds the ledger (exit 3): nothing was wrong with the input.
+    InUse,
+    /// A bug (exit 2).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind of a command's error: "in use" wherever in the chain the store, the
+    /// verifier or the lock said so (some layers keep only the words), usage when the
+    /// message says so.
+    pub fn of(e: &anyhow::Error, msg: &str) -> ErrorKind {
+        let typed_in_use = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<caseledger_store::StoreError>(),
+                Some(caseledger_store::StoreError::InUse { .. })
+            ) || matches!(
+                c.downcast_ref::<caseledger_sledio::OpenError>(),
+                Some(caseledger_sledio::OpenError::InUse)
+            )
+        });
+        if typed_in_use || msg.contains("in use by another process") {
+            ErrorKind::InUse
+        } else if msg.starts_with("usage:") {
+            ErrorKind::Usage
+        } else {
+            ErrorKind::Input
+        }
+    }
+
+    /// The name in `--json` errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Input => "input",
+            ErrorKind::InUse => "in_use",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The exit code (documented in `--help` and the man page).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::InUse => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// Prints an error: the one line on stderr, and with `json` a JSON document on stdout.
+pub(crate) fn print_error(json: bool, kind: ErrorKind, msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "caseledger: error: {msg}");
+    if json {
+        let text = serde_json::to_string_pretty(&error_json(kind, msg)).unwrap_or_default();
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{text}");
+        let _ = o.flush();
+    }
+}
+
+/// An error as JSON: `{"error": {kind, message, exit_code, file, line}}`; `file` and `line`
+/// are those the message names in the `<what> <FILE>: line <N>:` convention (an import
+/// line), else null.
+pub(crate) fn error_json(kind: ErrorKind, msg: &str) -> serde_json::Value {
+    let (file, line) = located(msg);
+    json!({
+        "error": {
+            "kind": kind.name(),
+            "message": msg,
+            "exit_code": kind.exit_code(),
+            "file": file,
+            "line": line,
+        }
+    })
+}
+
+/// The file and line an error message names: `... <FILE>: line <N>: ...`, or a file the
+/// message says is missing or unreadable (`<what> <FILE>: no such file or directory`).
+fn located(msg: &str) -> (Option<String>, Option<u64>) {
+    if let Some(at) = msg.find(": line ") {
+        let digits: String = msg[at + 7..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(n) = digits.parse::<u64>() {
+            let file = msg[..at].rsplit(' ').next().map(str::to_owned);
+            return (file.filter(|f| !f.is_empty()), Some(n));
+        }
+    }
+    for why in [
+        ": no such file or directory",
+        ": permission denied",
+        ": file is empty",
+    ] {
+        if let Some(at) = msg.find(why) {
+            let file = msg[..at].rsplit(' ').next().map(str::to_owned);
+            return (file.filter(|f| !f.is_empty()), None);
+        }
+    }
+    (None, None)
+}
+
+/// `TERM=dumb` (Emacs shells, some CI logs): no colour and no progress bar, as git does.
+fn dumb_terminal() -> bool {
+    std::env::var_os("TERM").is_some_and(|t| t == "dumb")
+}
+
+/// `n` and the noun in the right number: "1 entry", "2 entries", "0 findings".
+pub(crate) fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Collapses a message to one line (errors from libraries sometimes carry newlines).
@@ -123,15 +243,17 @@ pub(crate) fn one_line(s: &str) -> String {
         .join(" ")
 }
 
-/// Prints a clap error as one line (help and version go to stdout, exit 0); usage errors exit 2.
+/// Prints a clap error as one line (help and version go to stdout, exit 0); usage errors
+/// exit 2, as JSON on stdout too when `--json` was given.
 pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+    let json = std::env::args().skip(1).any(|a| a == "--json");
+    use clap::error::ErrorKind as K;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+        K::DisplayHelp | K::DisplayVersion => {
             let _ = e.print();
             ExitCode::SUCCESS
         }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        K::DisplayHelpOnMissingArgumentOrSubcommand => {
             // `caseledger` or `caseledger actor` alone: a usage error, in one line.
             let words: Vec<String> = std::env::args()
                 .skip(1)
@@ -141,9 +263,10 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                 .chain(words)
                 .collect::<Vec<_>>()
                 .join(" ");
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "caseledger: error: usage: `{cmd}` needs a subcommand (see `{cmd} --help`)"
+            print_error(
+                json,
+                ErrorKind::Usage,
+                &format!("usage: `{cmd}` needs a subcommand (see `{cmd} --help`)"),
             );
             ExitCode::from(2)
         }
@@ -160,17 +283,42 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                 }
             }
             let mut msg = lines.join(" ");
-            if let Some(tip) = rendered
+            // clap's tips: "a similar subcommand exists: 'verify'" becomes "did you mean
+            // `verify`?", other tips stay as they are.
+            let mut hints = Vec::new();
+            for tip in rendered
                 .lines()
-                .find(|l| l.trim_start().starts_with("tip:"))
+                .filter(|l| l.trim_start().starts_with("tip:"))
             {
-                msg = msg.replace(tip.trim(), "");
-                msg = one_line(msg.trim());
+                msg = one_line(msg.replace(tip.trim(), "").trim());
+                let t = tip.trim().trim_start_matches("tip:").trim();
+                match t.split_once("exists: ") {
+                    Some((_, names)) if t.contains("similar") => {
+                        hints.push(format!("did you mean {}?", names.replace('\'', "`")));
+                    }
+                    _ => hints.push(t.to_owned()),
+                }
             }
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "caseledger: error: usage: {} (see --help)",
-                one_line(&msg)
+            // `caseledger verify L`: a ledger directory given without its flag.
+            if let Some(clap::error::ContextValue::String(arg)) =
+                e.get(clap::error::ContextKind::InvalidArg)
+            {
+                let wants_ledger = rendered.contains("unexpected argument")
+                    && !arg.starts_with('-')
+                    && std::path::Path::new(arg).join("sled").is_dir();
+                if wants_ledger && hints.is_empty() {
+                    hints.push(format!("did you mean `--ledger {arg}`?"));
+                }
+            }
+            let hint = if hints.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", hints.join("; "))
+            };
+            print_error(
+                json,
+                ErrorKind::Usage,
+                &format!("usage: {}{hint} (see --help)", one_line(&msg)),
             );
             ExitCode::from(2)
         }
@@ -234,7 +382,13 @@ pub(crate) fn print_verdict(
         anchor.line()
     };
     if findings > 0 {
-        out.verdict_in(Tone::Bad, format!("{what}: {findings} finding(s); {named}"));
+        out.verdict_in(
+            Tone::Bad,
+            format!(
+                "{what}: {}; {named}",
+                count(findings, "finding", "findings")
+            ),
+        );
         Outcome::Findings
     } else if anchor.is_anchored() {
         out.verdict_in(

@@ -59,6 +59,25 @@ use std::time::Duration;
 
 /// How long a contended ledger lock is retried before the ledger is called "in use".
 pub const LOCK_WAIT: Duration = Duration::from_millis(500);
+/// A longer wait for a contended ledger lock, in milliseconds (0: [`LOCK_WAIT`]), set once
+/// by a command line that asks to wait for a busy ledger (`caseledger --wait`).
+static LOCK_WAIT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes every later lock of this process wait up to `wait` (at least [`LOCK_WAIT`]) for a
+/// ledger another process holds before saying "in use", as `restic --retry-lock` does.
+pub fn set_lock_wait(wait: Duration) {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    LOCK_WAIT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The wait for a contended ledger lock: [`set_lock_wait`]'s, or [`LOCK_WAIT`].
+fn lock_wait() -> Duration {
+    match LOCK_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => LOCK_WAIT,
+        ms => Duration::from_millis(ms).max(LOCK_WAIT),
+    }
+}
+
 /// How long sled's own lock on `sled/db` is waited for.
 pub const SLED_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// Pause between two tries of a contended lock.
@@ -180,7 +199,7 @@ pub fn lock_exclusive(dir: &Path) -> Result<File, OpenError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(&path).map_err(|e| io(&path, e))?;
-    retry_lock(&path, LOCK_WAIT, || file.try_lock_exclusive())?;
+    retry_lock(&path, lock_wait(), || file.try_lock_exclusive())?;
     Ok(file)
 }
 
@@ -193,7 +212,7 @@ pub fn lock_shared(dir: &Path) -> Result<Option<File>, OpenError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(&path, e)),
     };
-    retry_lock(&path, LOCK_WAIT, || FileExt::try_lock_shared(&file))?;
+    retry_lock(&path, lock_wait(), || FileExt::try_lock_shared(&file))?;
     Ok(Some(file))
 }
 

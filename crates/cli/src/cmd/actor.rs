@@ -149,7 +149,7 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
         }))?;
     } else {
         out.say(format!(
-            "created ledger {d} (origin {}); private keys in {} (never in the ledger directory): admin {admin} key {}, ledger key {}, content key {} (all 0600{})",
+            "created ledger {d} (origin {}); private keys in {} (never in the ledger directory): key of admin {admin} {}, ledger key {}, content key {} (all 0600{})",
             a.origin,
             kd.root().display(),
             kd.actor_key_path(&admin).display(),

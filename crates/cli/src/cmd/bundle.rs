@@ -115,8 +115,9 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
         }))?;
     } else {
         out.say(format!(
-            "wrote evidence bundle {} for record {record}: {n} entries, {complete}, proofs against checkpoint size {size}",
-            a.out.display()
+            "wrote evidence bundle {} for record {record}: {}, {complete}, proofs against checkpoint size {size} (export appended the record's record_head entry, sealed as every commit)",
+            a.out.display(),
+            crate::output::count(n, "entry", "entries")
         ));
     }
     Ok(Outcome::Ok)
@@ -125,7 +126,8 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
 /// `caseledger verify --bundle F`.
 pub(crate) fn verify_bundle(
     path: &Path,
-    policy: &Policy,
+    mut policy: Policy,
+    keys: &[crate::keys::LedgerKeyArg],
     require_anchor: bool,
     out: &Out,
 ) -> Result<Outcome> {
@@ -147,7 +149,10 @@ pub(crate) fn verify_bundle(
             ),
         }
     })?;
-    let v = verify_bundle_with(&bundle, policy).map_err(|e| anyhow!("bundle {p}: {e}"))?;
+    crate::keys::bind_keys(&mut policy, keys, "--key", || {
+        Some(bundle.origin.to_string())
+    })?;
+    let v = verify_bundle_with(&bundle, &policy).map_err(|e| anyhow!("bundle {p}: {e}"))?;
     let cp = v.checkpoint().map(|c| (c.size, c.origin.clone()));
     if out.json {
         out.json_data(&json!({
@@ -208,7 +213,13 @@ pub(crate) fn verify_bundle(
     Ok(crate::output::print_verdict(
         &format!("bundle {p}"),
         &v.complete().map_or_else(
-            || format!("record {}, {} entries", v.record(), v.entries()),
+            || {
+                format!(
+                    "record {}, {}",
+                    v.record(),
+                    crate::output::count(v.entries(), "entry", "entries")
+                )
+            },
             ToString::to_string,
         ),
         v.findings().len(),

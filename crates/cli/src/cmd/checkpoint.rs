@@ -104,7 +104,15 @@ pub(crate) fn cosign(a: CosignArgs, out: &Out) -> Result<Outcome> {
         }
     };
     let remembered = state.origins.get(&origin);
-    let log_key = match (&a.log_key, remembered) {
+    // The same forms as `verify --key`: a note key or a file holding one, or a bare public
+    // key (bound to the checkpoint's origin).
+    let given = a
+        .log_key
+        .as_deref()
+        .map(|k| crate::keys::ledger_key_arg(k, "--log-key")?.verifier(&origin))
+        .transpose()?
+        .map(|v| v.to_vkey_string());
+    let log_key = match (&given, remembered) {
         (Some(k), Some(s)) if k.trim() != s.log_key => bail!(
             "--log-key: differs from the key remembered for {origin} in {}",
             a.state.display()

@@ -418,11 +418,14 @@ fn import_lines(
         out.json_data(&json!({ "imported": imported, "already_imported": already, "size": size }))?;
     } else if already > 0 {
         out.say(format!(
-            "imported {imported} event(s) from {what}; {already} line(s) were already in the ledger; ledger size {before} -> {size}"
+            "imported {} from {what}; {} already in the ledger; ledger size {before} -> {size}",
+            crate::output::count(imported, "event", "events"),
+            crate::output::count(already, "line was", "lines were"),
         ));
     } else {
         out.say(format!(
-            "imported {imported} event(s) from {what}; ledger size {before} -> {size}"
+            "imported {} from {what}; ledger size {before} -> {size}",
+            crate::output::count(imported, "event", "events"),
         ));
     }
     Ok(Outcome::Ok)

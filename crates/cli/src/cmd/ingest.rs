@@ -122,8 +122,10 @@ pub(crate) fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
     })?;
     let kind_name = field_str(&raw.kind, "kind")?.ok_or_else(|| anyhow!("kind: required"))?;
     // The value is never quoted: a mangled line can carry clinical text in any field.
-    let kind = Kind::parse(kind_name).map_err(|_| {
-        anyhow!("kind: not a known event kind (the kinds are listed in docs/GUIDE.md)")
+    let kind = Kind::parse(kind_name).map_err(|_| match near_kind(kind_name) {
+        // Only a known kind's name is shown, never the value.
+        Some(k) => anyhow!("kind: not a known event kind; did you mean {k}?"),
+        None => anyhow!("kind: not a known event kind (the kinds are listed in docs/GUIDE.md)"),
     })?;
     if kind == Kind::Genesis {
         bail!("kind: genesis is written by `caseledger init`, not imported");
@@ -334,4 +336,56 @@ pub(crate) fn request_digest(fields: &[(&str, Option<&[u8]>)]) -> RequestDigest 
         h.update(v);
     }
     RequestDigest(*h.finalize().as_bytes())
+}
+
+/// The known event kind a near miss meant (`progress-note`, `Progress Note`, `progres_note`):
+/// the same name up to case and `-`/space for `_`, or within two edits of it.
+pub(crate) fn near_kind(s: &str) -> Option<&'static str> {
+    if s.len() > 40 {
+        return None;
+    }
+    let norm: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    Kind::ALL
+        .iter()
+        .filter(|k| !matches!(k, Kind::Genesis | Kind::RecordHead))
+        .map(|k| (edit_distance(&norm, k.name()), k.name()))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance (small strings only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod near_kind_tests {
+    use super::near_kind;
+
+    #[test]
+    fn near_misses_name_the_kind_and_strangers_nothing() {
+        assert_eq!(near_kind("progress-note"), Some("progress_note"));
+        assert_eq!(near_kind("Progress Note"), Some("progress_note"));
+        assert_eq!(near_kind("progres_note"), Some("progress_note"));
+        assert_eq!(near_kind("chat"), None);
+        assert_eq!(near_kind("the client said something"), None);
+    }
 }

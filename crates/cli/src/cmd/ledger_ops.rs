@@ -75,14 +75,6 @@ pub(crate) fn day_at(registry: &Registry, now: Timestamp) -> Result<Date> {
         .map_err(|e| anyhow!("the system clock: {e}"))
 }
 
-/// Today, UTC: the day `status`, `records` and `destroy --dry-run|--all-eligible` read the
-/// ledger as of (their cut is the end of a UTC day, as `report retention`'s default).
-pub(crate) fn today_utc() -> Result<Date> {
-    Timestamp::now()
-        .date_utc()
-        .map_err(|e| anyhow!("the system clock: {e}"))
-}
-
 /// Parses a `--occurred-on`-style date argument.
 pub(crate) fn date_arg(s: &str, flag: &str) -> Result<Date> {
     Date::parse(s).map_err(|_| {

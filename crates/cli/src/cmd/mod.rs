@@ -33,7 +33,8 @@ pub(crate) mod witness;
 /// (Missouri 20 CSR 2263-3.040).
 ///
 /// Exit status: 0 success (verified intact), 1 findings (tampering or violations),
-/// 2 usage, input or I/O error (nothing concluded, nothing written).
+/// 2 usage, input or I/O error (nothing concluded, nothing written), 3 the ledger is in use
+/// by another process (nothing written; try again, or give --wait).
 #[derive(Parser)]
 #[command(
     name = "caseledger",
@@ -45,8 +46,41 @@ pub(crate) struct Cli {
     /// Machine output (JSON) on stdout; messages for people stay on stderr.
     #[arg(long, global = true)]
     pub json: bool,
+    /// When another process holds the ledger, wait up to DURATION for it (e.g. 30s, 2m,
+    /// 500ms; a bare number is seconds) before giving up with exit 3. Default: half a second.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_wait)]
+    pub wait: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The kinds `append --kind` takes (listed in its help, offered by completions, "did you
+/// mean" for a near miss); the administrative kinds are accepted but hidden, so that
+/// `append` can point to the command that writes them.
+fn kind_values() -> clap::builder::PossibleValuesParser {
+    use caseledger_core::event::Kind;
+    clap::builder::PossibleValuesParser::new(Kind::ALL.iter().map(|k| {
+        clap::builder::PossibleValue::new(k.name()).hide(!k.has_record() || *k == Kind::RecordHead)
+    }))
+}
+
+/// Parses `--wait`: a number with an optional unit (ms, s, m, h; seconds by default).
+fn parse_wait(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| "expected a duration such as 30s, 2m or 500ms".to_owned())?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1_000),
+        "m" | "min" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        _ => return Err("expected a duration such as 30s, 2m or 500ms".to_owned()),
+    };
+    ms.map(std::time::Duration::from_millis)
+        .ok_or_else(|| "too long".to_owned())
 }
 
 /// `--ledger <DIR>`, also from `CASELEDGER_LEDGER`.
@@ -146,6 +180,9 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Prove(ProveCmd),
     /// Write the evidence bundle of one record (verifies offline with `verify --bundle`).
+    ///
+    /// Appends the record's `record_head` entry (sealed, as every commit is; needs the
+    /// ledger key) so the bundle proves the record complete; signs no other checkpoint.
     Export(ExportArgs),
     /// Export the ledger to one engine-independent archive file, or import one.
     #[command(subcommand)]
@@ -180,8 +217,8 @@ pub(crate) enum Command {
     Keys(KeysCmd),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
-    /// Print the manual page (roff) on stdout.
-    Man,
+    /// Print the manual page (roff) on stdout, or write every page to a directory.
+    Man(ManArgs),
     /// Write a deterministic sample practice in the JSONL ingest format (docs/GUIDE.md).
     Sample(SampleArgs),
 }
@@ -339,8 +376,8 @@ pub(crate) struct AppendArgs {
     /// The client record id.
     #[arg(long, value_name = "R")]
     pub record: String,
-    /// The event kind, snake_case (progress_note, service_terminated, amendment, ...).
-    #[arg(long)]
+    /// The event kind (docs/GUIDE.md, "Ingest format").
+    #[arg(long, value_parser = kind_values())]
     pub kind: String,
     /// When it happened (YYYY-MM-DD); for service_terminated, the termination date.
     #[arg(long, value_name = "DATE")]
@@ -509,8 +546,8 @@ pub(crate) struct CosignArgs {
     /// The witness's state file: last checkpoint seen per origin (created if missing).
     #[arg(long, value_name = "FILE")]
     pub state: PathBuf,
-    /// The log's verifier key (note key `origin+hex+base64`); required the first time
-    /// an origin is seen, then remembered in the state file.
+    /// The log's verifier key (note key `origin+hex8+base64`, ledger.pub, SPKI PEM; text or
+    /// file); required the first time an origin is seen, then remembered in the state file.
     #[arg(long = "log-key", value_name = "VKEY")]
     pub log_key: Option<String>,
     /// A consistency proof from the last seen size (JSON from `prove consistency`).
@@ -645,7 +682,9 @@ pub(crate) struct VerifyArgs {
     /// or `import --receipts`: each receipt's seal counts); repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// A ledger (checkpoint) key the relying party trusts: note key string or file; repeatable.
+    /// A ledger (checkpoint) key the relying party trusts, text or file: the note key
+    /// `keys export --ledger DIR` prints, or a bare public key (the key directory's
+    /// ledger.pub, SPKI PEM, hex), taken as the key of the origin the input names; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub key: Vec<String>,
     /// A trusted witness key (cosignature/v1 note key string or file); repeatable.
@@ -855,7 +894,8 @@ pub(crate) struct DestroyArgs {
     /// destroy each, one signed event per record. Asks on a terminal; needs --yes otherwise.
     #[arg(long)]
     pub all_eligible: bool,
-    /// With --all-eligible: do not ask for confirmation (required when stdin is not a terminal).
+    /// Do not ask for confirmation: a destruction asks on a terminal (--all-eligible needs
+    /// --yes when stdin is not a terminal; one --record does not).
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
@@ -870,8 +910,9 @@ pub(crate) struct AnchorArgs {
     /// A signed checkpoint the auditor holds: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// The ledger's verifier key (note key `name+hex+base64`, text or file) as the relying
-    /// party holds it: anchors the integrity verdict; repeatable.
+    /// The ledger's verifier key as the relying party holds it (note key `name+hex8+base64`
+    /// from `keys export --ledger`, the key directory's ledger.pub, SPKI PEM; text or file):
+    /// anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub ledger_key: Vec<String>,
 }
@@ -888,7 +929,8 @@ pub(crate) struct StatusArgs {
     /// The record.
     #[arg(long, value_name = "R")]
     pub record: String,
-    /// The status as of the end of this day, UTC (YYYY-MM-DD, or `today`; not after today):
+    /// The status as of the end of this day in the practice's time zone (`init --time-zone`)
+    /// (YYYY-MM-DD, or `today`; not after today):
     /// entries recorded later are not part of it.
     #[arg(long, value_name = "DATE", default_value = "today")]
     pub as_of: String,
@@ -907,7 +949,8 @@ pub(crate) struct RecordsArgs {
     /// Only records with this status; repeatable (default: every record).
     #[arg(long, value_enum, value_name = "STATUS")]
     pub status: Vec<StatusArg>,
-    /// Statuses as of the end of this day, UTC (YYYY-MM-DD, or `today`; not after today).
+    /// Statuses as of the end of this day in the practice's time zone (`init --time-zone`)
+    /// (YYYY-MM-DD, or `today`; not after today).
     #[arg(long, value_name = "DATE", default_value = "today")]
     pub as_of: String,
     #[command(flatten)]
@@ -999,8 +1042,9 @@ pub(crate) struct ReportRetentionArgs {
     /// A signed checkpoint the auditor holds: anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "CHECKPOINT")]
     pub trusted: Vec<PathBuf>,
-    /// The ledger's verifier key (note key `name+hex+base64`, text or file) as the relying
-    /// party holds it: anchors the integrity verdict; repeatable.
+    /// The ledger's verifier key as the relying party holds it (note key `name+hex8+base64`
+    /// from `keys export --ledger`, the key directory's ledger.pub, SPKI PEM; text or file):
+    /// anchors the integrity verdict; repeatable.
     #[arg(long, value_name = "VKEY")]
     pub ledger_key: Vec<String>,
     /// A witness key the relying party trusts (cosignature/v1; repeatable): its
@@ -1124,6 +1168,15 @@ pub(crate) struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// `caseledger man`.
+#[derive(Args)]
+pub(crate) struct ManArgs {
+    /// Write caseledger.1 and one page per subcommand (caseledger-verify.1, ...) into this
+    /// directory (created) instead of printing the main page: `make install` does this.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
 /// `caseledger sample`.
 #[derive(Args)]
 pub(crate) struct SampleArgs {
@@ -1178,7 +1231,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Keys(KeysCmd::Export(a)) => keys::export(a, out),
         Command::Keys(KeysCmd::Recover(a)) => keys::recover(a, out),
         Command::Completions(a) => misc::completions(a, out),
-        Command::Man => misc::man(out),
+        Command::Man(a) => misc::man(a, out),
         Command::Sample(a) => misc::sample(a, out),
     }
 }

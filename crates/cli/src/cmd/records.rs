@@ -2,8 +2,7 @@
 //! `--all-eligible`).
 
 use super::ledger_ops::{
-    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, today_utc,
-    AuthorSigner,
+    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
 };
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
@@ -124,8 +123,8 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
         return all_eligible(&a, out);
     }
     // clap's `requires` counts a flag's default as present, so this is checked here.
-    if a.yes {
-        bail!("usage: --yes goes with --all-eligible (see --help)");
+    if a.yes && a.dry_run {
+        bail!("usage: --yes does not go with --dry-run (see --help)");
     }
     let Some(record) = a.record.as_deref() else {
         bail!("usage: give --record or --all-eligible");
@@ -134,7 +133,17 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
         return dry_run(&a, &record_arg(record)?, out);
     }
     let dir = &a.ledger.ledger;
-    let (_, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
+    let (author, record) = ids(a.author.as_deref().unwrap_or_default(), record)?;
+    // A person at a terminal confirms (as `rm -i`); a script (stdin not a terminal) or
+    // --yes does not. Asked before the ledger is opened: a prompt must not hold the ledger's
+    // lock while the record system's appends wait.
+    if !a.yes && std::io::stdin().is_terminal() {
+        confirm(&format!(
+            "destroy the content of record {record} as {author}? It cannot be undone (a \
+             destruction before retention ends is refused). Type yes to confirm: "
+        ))
+        .map_err(|e| anyhow!("destroy {record}: {e}"))?;
+    }
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let (author, reason, on, key) = signer(&a, &kd)?;
     let on = or_today(on, &ledger)?;
@@ -145,6 +154,21 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
         }
         Err(why) => bail!("destroy {record}: {why}"),
     }
+}
+
+/// Asks `question` on the terminal; anything but yes is "not confirmed; nothing destroyed".
+fn confirm(question: &str) -> Result<()> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| anyhow!("reading the confirmation: {e}"))?;
+    if !matches!(answer.trim(), "yes" | "y" | "YES" | "Yes") {
+        bail!("not confirmed; nothing destroyed");
+    }
+    Ok(())
 }
 
 /// Appends one destruction; a refusal in `destroy`'s words.
@@ -212,10 +236,12 @@ impl LedgerSource for Tally<'_> {
     }
 }
 
-/// Verifies the ledger as of today (UTC), counting each record's stored content.
+/// Verifies the ledger as of today in the practice's time zone (the day the store dates
+/// a destruction appended now), counting each record's stored content.
 fn read_today(dir: &std::path::Path, out: &Out) -> Result<(Read, BTreeMap<RecordId, u64>)> {
-    let day = today_utc()?;
     let src = super::verify::open_ledger_source(dir)?;
+    let zone = super::status::practice_zone(&src);
+    let day = super::status::today_in(&zone)?;
     let tally = Tally {
         inner: &src,
         content: RefCell::new(BTreeMap::new()),
@@ -224,7 +250,7 @@ fn read_today(dir: &std::path::Path, out: &Out) -> Result<(Read, BTreeMap<Record
         trusted: Vec::new(),
         ledger_key: Vec::new(),
     };
-    let read = read_as_of(&tally, dir, day, &anchor, out)?;
+    let read = read_as_of(&tally, dir, day, &zone, &anchor, out)?;
     let content = tally.content.into_inner();
     Ok((read, content))
 }
@@ -281,7 +307,10 @@ fn dry_run(a: &DestroyArgs, record: &RecordId, out: &Out) -> Result<Outcome> {
             Some(w) => format!("would be refused: {w}\n"),
         });
         out.data(&t)?;
-        out.say(format!("dry run as of today ({day}, UTC): nothing written"));
+        out.say(format!(
+            "dry run as of today ({day}, {}): nothing written",
+            read.zone
+        ));
         out.say(read.integrity_line());
     }
     Ok(read.finish(out))
@@ -338,8 +367,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
                 out.data(&t)?;
             }
             out.say(format!(
-                "dry run: {} record(s) eligible for destruction today ({day}, UTC) would be destroyed; nothing written",
-                eligible.len()
+                "dry run: {} eligible for destruction today ({day}, {}) would be destroyed; nothing written",
+                crate::output::count(eligible.len(), "record", "records"),
+                read.zone
             ));
             out.say(read.integrity_line());
         }
@@ -350,9 +380,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         out.verdict(
             false,
             format!(
-                "{}: {} finding(s); refusing to destroy records on a ledger that does not verify (nothing destroyed)",
+                "{}: {}; refusing to destroy records on a ledger that does not verify (nothing destroyed)",
                 read.what,
-                read.asof.verified().findings().len()
+                crate::output::count(read.asof.verified().findings().len(), "finding", "findings")
             ),
         );
         return Ok(Outcome::Findings);
@@ -364,38 +394,32 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
             }))?;
         }
         out.say(format!(
-            "no record is eligible for destruction today ({day}, UTC); nothing destroyed"
+            "no record is eligible for destruction today ({day}, {}); nothing destroyed",
+            read.zone
         ));
         return Ok(Outcome::Ok);
     }
     // Refused before the listing, so that the refusal is the one line an error is.
     if !a.yes && !std::io::stdin().is_terminal() {
         bail!(
-            "destroy --all-eligible: {} record(s) eligible; stdin is not a terminal to confirm on: pass --yes to destroy them (nothing destroyed; --dry-run lists them)",
-            eligible.len()
+            "destroy --all-eligible: {} eligible; stdin is not a terminal to confirm on: pass --yes to destroy them (nothing destroyed; --dry-run lists them)",
+            crate::output::count(eligible.len(), "record", "records")
         );
     }
     out.say(format!(
-        "{} record(s) eligible for destruction today ({day}, UTC), retention run out and no hold in force:",
-        eligible.len()
+        "{} eligible for destruction today ({day}, {}), retention run out and no hold in force:",
+        crate::output::count(eligible.len(), "record", "records"),
+        read.zone
     ));
     for r in &eligible {
         out.say(format!("  {}", line(r)));
     }
     if !a.yes {
-        eprint!(
-            "destroy the content of these {} record(s) as {author}? type yes to confirm: ",
-            eligible.len()
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| anyhow!("reading the confirmation: {e}"))?;
-        if !matches!(answer.trim(), "yes" | "y" | "YES" | "Yes") {
-            bail!("destroy --all-eligible: not confirmed; nothing destroyed");
-        }
+        confirm(&format!(
+            "destroy the content of these {} as {author}? type yes to confirm: ",
+            crate::output::count(eligible.len(), "record", "records")
+        ))
+        .map_err(|e| anyhow!("destroy --all-eligible: {e}"))?;
     }
     let ids: Vec<RecordId> = eligible.iter().map(|r| r.id.clone()).collect();
     let total = ids.len();
@@ -433,8 +457,9 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         out.data(&text)?;
     }
     let summary = format!(
-        "destroyed {} of {total} eligible record(s) (their content was removed; their entries and proofs stay); {} refused",
+        "destroyed {} of {} (their content was removed; their entries and proofs stay); {} refused",
         destroyed.len(),
+        crate::output::count(total, "eligible record", "eligible records"),
         refused.len()
     );
     if refused.is_empty() {

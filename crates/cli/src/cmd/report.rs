@@ -7,7 +7,6 @@ use crate::render::sh_quote;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
 use caseledger_core::keys::SigningKey;
-use caseledger_core::note::NoteVerifier;
 use caseledger_core::sshsig::{allowed_signers_line, REPORT_NAMESPACE};
 use caseledger_core::{Date, Timestamp};
 use caseledger_keyfile::Signer;
@@ -70,23 +69,10 @@ pub(crate) fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
     Ok((name, Timestamp(start.timestamp().as_microsecond())))
 }
 
-/// The relying party's ledger keys, as note-key text (checked here so a bad one is named
-/// by this command's flag).
-pub(crate) fn ledger_keys(args: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::with_capacity(args.len());
-    for k in args {
-        let p = Path::new(k);
-        let text = if !k.contains('+') || p.exists() {
-            crate::io::read_text(p, "--ledger-key")?.trim().to_owned()
-        } else {
-            k.trim().to_owned()
-        };
-        NoteVerifier::parse(&text).map_err(|e| {
-            anyhow!("--ledger-key {k}: not a note verifier key (name+hex8+base64): {e}")
-        })?;
-        out.push(text);
-    }
-    Ok(out)
+/// The relying party's ledger keys (`--ledger-key`), checked here so a bad one is named by
+/// this command's flag; bound to the ledger's origin with [`crate::keys::bind_keys`].
+pub(crate) fn ledger_keys(args: &[String]) -> Result<Vec<crate::keys::LedgerKeyArg>> {
+    crate::keys::ledger_key_args(args, "--ledger-key")
 }
 
 /// Verifies the whole ledger and folds the prefix before `cut`, with a progress bar.
@@ -139,6 +125,12 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     // The reporting key: a key file (generated on request), or ssh-agent.
     let (signer, generate): (Box<dyn Signer>, Option<(PathBuf, SigningKey)>) =
         match (&a.signing_key, &a.ssh_key) {
+            (Some(path), _) if !path.exists() && !a.generate_key => bail!(
+                "--signing-key {}: no such file; add --generate-key to create it (0600, and its \
+                 .pub beside it), or create one with `caseledger keys generate --out {}`",
+                path.display(),
+                path.display()
+            ),
             (Some(path), _) if path.exists() || !a.generate_key => {
                 (Box::new(crate::keys::read_private(path)?), None)
             }
@@ -156,9 +148,12 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             (None, None) => bail!("usage: give --signing-key FILE or --ssh-key FILE.pub"),
         };
     let keys = ledger_keys(&a.ledger_key)?;
-    let mut policy = super::verify::policy(&a.trusted, &keys, &a.witness, a.quorum)?;
+    let mut policy = super::verify::policy(&a.trusted, &[], &a.witness, a.quorum)?;
     super::verify::time_policy(&mut policy, a.tsa_chain.as_deref(), a.skew, a.max_staleness)?;
     let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
+    crate::keys::bind_keys(&mut policy, &keys, "--ledger-key", || {
+        super::verify::source_origin(&src)
+    })?;
     let asof = run_as_of(&src, &policy, cut, out)?;
     drop(src);
     let v = asof.verified();
@@ -167,9 +162,9 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
             out.say(format!("finding: {f}"));
         }
         out.verdict(false, format!(
-            "ledger {}: {} finding(s); refusing to write a retention report (use --include-findings to report them)",
+            "ledger {}: {}; refusing to write a retention report (use --include-findings to report them)",
             a.ledger.ledger.display(),
-            v.findings().len()
+            crate::output::count(v.findings().len(), "finding", "findings")
         ));
         return Ok(Outcome::Findings);
     }
@@ -255,10 +250,10 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         }))?;
     } else {
         out.say(format!(
-            "wrote retention report as of the end of {as_of} ({}) to {o}: {} entries recorded by then, {} records, integrity {} ({})",
+            "wrote retention report as of the end of {as_of} ({}) to {o}: {} recorded by then, {}, integrity {} ({})",
             report.time_zone,
-            report.prefix.size,
-            report.totals.records,
+            crate::output::count(report.prefix.size, "entry", "entries"),
+            crate::output::count(report.totals.records, "record", "records"),
             report.integrity.verdict,
             report.integrity.anchor.kind.replace('_', "-"),
         ));
@@ -285,7 +280,10 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     } else {
         out.verdict(
             false,
-            format!("the report includes {} finding(s)", v.findings().len()),
+            format!(
+                "the report includes {}",
+                crate::output::count(v.findings().len(), "finding", "findings")
+            ),
         );
         Ok(Outcome::Findings)
     }

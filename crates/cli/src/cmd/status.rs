@@ -31,6 +31,8 @@ pub(crate) struct Read {
     pub anchor: Anchor,
     /// `ledger <DIR>`, for messages.
     pub what: String,
+    /// The practice's time zone (genesis), whose day `as_of` is.
+    pub zone: String,
 }
 
 impl Read {
@@ -53,22 +55,22 @@ impl Read {
         let v = self.asof.verified();
         if !v.is_clean() {
             return format!(
-                "integrity: NOT verified: {} finding(s) in this run (`caseledger verify` names them); what is shown is as the ledger says",
-                v.findings().len()
+                "integrity: NOT verified: {} in this run (`caseledger verify` names them); what is shown is as the ledger says",
+                crate::output::count(v.findings().len(), "finding", "findings")
             );
         }
         if self.anchor.is_self_attested() {
             // Nothing the reader holds anchors it: never called "verified".
             return format!(
-                "integrity: no findings in this run ({} entries); {}: {}; pass --ledger-key or --trusted to anchor it",
-                v.size(),
+                "integrity: no findings in this run ({}); {}: {}; pass --ledger-key or --trusted to anchor it",
+                crate::output::count(v.size(), "entry", "entries"),
                 self.anchor.kind.replace('_', "-"),
                 self.anchor.words
             );
         }
         format!(
-            "integrity: verified in this run ({} entries, no findings); {}",
-            v.size(),
+            "integrity: verified in this run ({}, no findings); {}",
+            crate::output::count(v.size(), "entry", "entries"),
             v.anchor().line()
         )
     }
@@ -97,39 +99,67 @@ impl Read {
         } else {
             out.verdict(
                 false,
-                format!("{}: {} finding(s)", self.what, v.findings().len()),
+                format!(
+                    "{}: {}",
+                    self.what,
+                    crate::output::count(v.findings().len(), "finding", "findings")
+                ),
             );
             Outcome::Findings
         }
     }
 }
 
-/// `--as-of DATE|today`, refusing a day after today (UTC), as `report retention` does.
-pub(crate) fn as_of_day(arg: &str) -> Result<Date> {
-    let today = super::ledger_ops::today_utc()?;
+/// The practice's time zone, as the ledger's genesis names it (UTC when unreadable: the
+/// verification then says why). Retention days are calendar days there, so "today" and
+/// the end of an as-of day are too.
+pub(crate) fn practice_zone(src: &dyn LedgerSource) -> String {
+    super::verify::source_genesis(src).map_or_else(
+        || "UTC".to_owned(),
+        |(_, s)| s.time_zone.as_str().to_owned(),
+    )
+}
+
+/// Today in the time zone `zone` (the practice's).
+pub(crate) fn today_in(zone: &str) -> Result<Date> {
+    let tz = caseledger_core::event::TimeZoneName::new(zone)
+        .map_err(|e| anyhow!("time zone {zone}: {e}"))?;
+    Timestamp::now()
+        .date_in(&tz.zone())
+        .map_err(|e| anyhow!("the system clock: {e}"))
+}
+
+/// `--as-of DATE|today`, refusing a day after today (in the practice's time zone `zone`),
+/// as `report retention` does.
+pub(crate) fn as_of_day(arg: &str, zone: &str) -> Result<Date> {
+    let today = today_in(zone)?;
     let day = if arg == "today" {
         today
     } else {
         date_arg(arg, "--as-of")?
     };
     if day > today {
-        bail!("--as-of {day}: after today ({today}, UTC); a status is as the ledger stood at the end of a day, never a day to come");
+        bail!("--as-of {day}: after today ({today}, {zone}); a status is as the ledger stood at the end of a day, never a day to come");
     }
     Ok(day)
 }
 
 /// Verifies the ledger in `src` (the directory `dir`) under the anchor's policy and folds
-/// the entries recorded by the end of `as_of` (UTC).
+/// the entries recorded by the end of `as_of` in the practice's time zone `zone`.
 pub(crate) fn read_as_of(
     src: &dyn LedgerSource,
     dir: &Path,
     as_of: Date,
+    zone: &str,
     anchor: &AnchorArgs,
     out: &Out,
 ) -> Result<Read> {
     let keys = super::report::ledger_keys(&anchor.ledger_key)?;
-    let policy = super::verify::policy(&anchor.trusted, &keys, &[], None)?;
-    let (_, cut) = super::report::end_of_day(as_of, "UTC")?;
+    let mut policy = super::verify::policy(&anchor.trusted, &[], &[], None)?;
+    crate::keys::bind_keys(&mut policy, &keys, "--ledger-key", || {
+        super::verify::source_origin(src)
+    })?;
+    let (zone, cut) = super::report::end_of_day(as_of, zone)?;
     let asof = super::report::run_as_of(src, &policy, cut, out)?;
     let anchor = Anchor::of(asof.verified().anchor(), &policy);
     Ok(Read {
@@ -137,6 +167,7 @@ pub(crate) fn read_as_of(
         as_of,
         anchor,
         what: format!("ledger {}", dir.display()),
+        zone,
     })
 }
 
@@ -278,10 +309,11 @@ fn date_or_dash(d: Option<Date>) -> String {
 /// `caseledger status --record R`.
 pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
     let id = record_arg(&a.record)?;
-    let as_of = as_of_day(&a.as_of)?;
     let dir = &a.ledger.ledger;
     let src = super::verify::open_ledger_source(dir)?;
-    let read = read_as_of(&src, dir, as_of, &a.anchor, out)?;
+    let zone = practice_zone(&src);
+    let as_of = as_of_day(&a.as_of, &zone)?;
+    let read = read_as_of(&src, dir, as_of, &zone, &a.anchor, out)?;
     let Some(r) = read.record(&id) else {
         return Err(not_found(&read, &id));
     };
@@ -339,7 +371,8 @@ pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
             })
             .collect();
         let mut t = format!(
-            "record: {id}\nas of: {as_of}, end of day UTC ({} of the ledger's {} entries recorded by then)\nstatus: {}\nretained until: {}\nlawful from: {}\nwhy: {}\nholds: {}\n",
+            "record: {id}\nas of: {as_of}, end of day {} ({} of the ledger's {} entries recorded by then)\nstatus: {}\nretained until: {}\nlawful from: {}\nwhy: {}\nholds: {}\n",
+            read.zone,
             read.asof.size(),
             read.asof.verified().size(),
             status_words(st, s),
@@ -378,10 +411,11 @@ pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
 
 /// `caseledger records [--status S]...`.
 pub(crate) fn records(a: RecordsArgs, out: &Out) -> Result<Outcome> {
-    let as_of = as_of_day(&a.as_of)?;
     let dir = &a.ledger.ledger;
     let src = super::verify::open_ledger_source(dir)?;
-    let read = read_as_of(&src, dir, as_of, &a.anchor, out)?;
+    let zone = practice_zone(&src);
+    let as_of = as_of_day(&a.as_of, &zone)?;
+    let read = read_as_of(&src, dir, as_of, &zone, &a.anchor, out)?;
     drop(src);
     let wanted: Vec<&str> = a.status.iter().map(|s| StatusArg::name(*s)).collect();
     let listed: Vec<(&AsOfRecord, Status)> = read
@@ -431,8 +465,9 @@ pub(crate) fn records(a: RecordsArgs, out: &Out) -> Result<Outcome> {
             format!(" {}", wanted.join(" or "))
         };
         out.say(format!(
-            "{} record(s){which} as of {as_of} (end of day UTC), of {} in the ledger by then",
-            listed.len(),
+            "{}{which} as of {as_of} (end of day {}), of {} in the ledger by then",
+            crate::output::count(listed.len(), "record", "records"),
+            read.zone,
             read.asof.records().len()
         ));
         out.say(read.integrity_line());

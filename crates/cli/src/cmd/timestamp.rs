@@ -219,12 +219,19 @@ pub(crate) fn verify(a: TimestampVerifyArgs, out: &Out) -> Result<Outcome> {
     if findings == 0 {
         out.verdict(
             true,
-            format!("{n} time-stamp token(s) verified as of their genTime"),
+            format!(
+                "{} verified as of {} genTime",
+                crate::output::count(n, "time-stamp token", "time-stamp tokens"),
+                if n == 1 { "its" } else { "their" }
+            ),
         );
     } else {
         out.verdict(
             false,
-            format!("{findings} of {n} time-stamp token(s) refused"),
+            format!(
+                "{findings} of {} refused",
+                crate::output::count(n, "time-stamp token", "time-stamp tokens")
+            ),
         );
     }
     if out.json {

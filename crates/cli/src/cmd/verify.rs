@@ -22,6 +22,35 @@ fn vkey_text(arg: &str, what: &str) -> Result<String> {
     Ok(arg.trim().to_owned())
 }
 
+/// The origin a source's container declares (an archive's header), else the one its
+/// genesis names: what a bare ledger key is bound to. `None` when unreadable (the
+/// verification itself then says why).
+pub(crate) fn source_origin(src: &dyn LedgerSource) -> Option<String> {
+    if let Some(o) = src.declared_origin() {
+        return Some(o);
+    }
+    source_genesis(src).map(|(origin, _)| origin)
+}
+
+/// The origin and settings the source's first entry, genesis, names (unverified: for
+/// choosing a key name or the practice's time zone; the verification judges genesis).
+pub(crate) fn source_genesis(
+    src: &dyn LedgerSource,
+) -> Option<(String, caseledger_core::event::LedgerSettings)> {
+    let first = src.entries().ok()?.next()?.ok()?;
+    match caseledger_core::event::Entry::from_bytes(&first.bytes)
+        .ok()?
+        .event
+        .event
+        .kind
+    {
+        caseledger_core::event::EventKind::Genesis {
+            origin, settings, ..
+        } => Some((origin.as_str().to_owned(), settings)),
+        _ => None,
+    }
+}
+
 /// Builds the auditor's policy from the flags.
 pub(crate) fn policy(
     trusted: &[std::path::PathBuf],
@@ -370,7 +399,7 @@ pub(crate) fn print_verified(
     }
     Ok(print_verdict(
         what,
-        &format!("{} entries", v.size()),
+        &crate::output::count(v.size(), "entry", "entries"),
         v.findings().len(),
         v.anchor(),
         require_anchor,
@@ -380,7 +409,10 @@ pub(crate) fn print_verified(
 
 /// `caseledger verify`.
 pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
-    let mut policy = policy(&a.trusted, &a.key, &a.witness, a.quorum)?;
+    // Every public-key form is accepted; a bare key is bound to the origin once the input
+    // is open.
+    let keys = crate::keys::ledger_key_args(&a.key, "--key")?;
+    let mut policy = policy(&a.trusted, &[], &a.witness, a.quorum)?;
     time_policy(&mut policy, a.tsa_chain.as_deref(), a.skew, a.max_staleness)?;
     // --archive or --bundle take precedence over a ledger named by CASELEDGER_LEDGER; both
     // given as flags is a usage error.
@@ -393,13 +425,14 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
         ));
     }
     if let Some(b) = &a.bundle {
-        return super::bundle::verify_bundle(b, &policy, a.require_anchor, out);
+        return super::bundle::verify_bundle(b, policy, &keys, a.require_anchor, out);
     }
     policy.keep_resume_state = a.save_state.is_some();
     let state = a.from_state.as_deref().map(read_state).transpose()?;
     let (what, v) = if let Some(f) = &a.archive {
         crate::io::check_file(f, "archive")?;
         let src = ArchiveSource::open(f).map_err(|e| anyhow!("{e}"))?;
+        crate::keys::bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("archive {}", f.display()), v)
     } else {
@@ -418,6 +451,7 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
                 dir.display()
             ));
         }
+        crate::keys::bind_keys(&mut policy, &keys, "--key", || source_origin(&src))?;
         let v = run_source_from(&src, state.as_ref(), &policy, out)?;
         (format!("ledger {}", dir.display()), v)
     };
