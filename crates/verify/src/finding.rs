@@ -114,6 +114,13 @@ pub enum FindingKind {
     /// An entry claims to be recorded after the verifier's own clock (plus the genesis
     /// skew): the ledger claims a time in the verifier's future.
     ClockAhead,
+    /// An entry's store-assigned `prev_registry` is not the seq of the latest registry
+    /// entry (genesis, enrolment, revocation, close) before it: a registry entry was
+    /// removed, inserted or moved, or the pointer forged. `seq` is the entry carrying it.
+    PrevRegistryMismatch,
+    /// An entry after the ledger's `ledger_closed`: the ledger was written to after its
+    /// close. `seq` is the entry.
+    EntryAfterClose,
 }
 
 impl FindingKind {
@@ -162,6 +169,8 @@ impl FindingKind {
             FindingKind::ContentKeyNotErased => "content_key_not_erased",
             FindingKind::DestructionUnderForwardClock => "destruction_under_forward_clock",
             FindingKind::ClockAhead => "clock_ahead",
+            FindingKind::PrevRegistryMismatch => "prev_registry_mismatch",
+            FindingKind::EntryAfterClose => "entry_after_close",
         }
     }
 
@@ -174,6 +183,8 @@ impl FindingKind {
             Violation::Replay { .. } => FindingKind::ReplayedEvent,
             Violation::RecordedAtRegressed { .. } => FindingKind::RecordedAtRegressed,
             Violation::AfterDestruction { .. } => FindingKind::EventAfterDestruction,
+            Violation::AfterClose { .. } => FindingKind::EntryAfterClose,
+            Violation::PrevRegistryMismatch { .. } => FindingKind::PrevRegistryMismatch,
             Violation::DestructionOfOpenRecord(_)
             | Violation::DestructionBeforeRetentionEnd { .. }
             | Violation::DestructionUnderHold { .. } => FindingKind::UnlawfulDestruction,

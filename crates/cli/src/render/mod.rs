@@ -250,6 +250,7 @@ pub(crate) mod fixture {
                 findings,
             },
             clock_corrections: Vec::new(),
+            ledger_closed: None,
             totals: Totals {
                 records: 6,
                 open: 1,
