@@ -642,6 +642,15 @@ fn a_closed_ledger_says_so_and_takes_nothing_more() {
         "{refused}"
     );
     assert_eq!(f.snapshot(), before, "nothing written");
+    let export = fails(&f.run(&[
+        "export", "--ledger", "L", "--record", "C-OPEN", "--out", "b.json",
+    ]));
+    assert!(
+        export.contains("the ledger was closed at seq 11: an export appends a record_head"),
+        "{export}"
+    );
+    assert!(!f.path("b.json").exists());
+    assert_eq!(f.snapshot(), before, "nothing written");
     let text = status(&f, "C-OPEN");
     assert!(
         text.contains("ledger: closed since ")
