@@ -82,6 +82,9 @@ const ATTACKS: &[(&str, Tamper, Expect)] = &[
     ("2_index_row_of_hold_deleted_bundle_keeps_the_hold", |f| { index_row_of_hold_deleted(f); s(&["verify", "--bundle", "b.json"]) }, Clean),
     ("2_index_row_added_bundle_holds_no_other_client", |f| { index_row_added(f); s(&["verify", "--bundle", "b.json"]) }, Clean),
     ("2_hold_entry_cut_from_the_bundle_file", |f| { export_new(f); cut_from_bundle(f, NEXT); s(&["verify", "--bundle", "cut.json"]) }, Findings(&[("bundle_incomplete", Some(NEXT))])),
+    // A revocation cut from the bundle's administration entries: the next entry's
+    // `prev_registry` (format 3) names it, so the bundle cannot hide it.
+    ("2_revocation_cut_from_the_bundle_file", |f| { ok(&f.run(&["actor", "revoke", "--ledger", "L", "--id", "lic-1"])); export_new(f); cut_admin_from_bundle(f, NEXT); s(&["verify", "--bundle", "cut.json"]) }, Findings(&[("prev_registry_mismatch", Some(NEXT + 1))])),
 
     // --- Attack 3 and other derived state the store keeps in sled. ---
     ("3_flipped_compact_range_refused_nothing_signed", |f| { flip_compact_range(f); s(&["append", "--ledger", "L", "--author", "lic-1", "--record", "C-OPEN", "--kind", "contact", "--occurred-on", "2025-06-01"]) }, Refused("meta.compact_range disagrees")),
@@ -652,6 +655,18 @@ fn index_row_added(f: &Fixture) {
 fn cut_from_bundle(f: &Fixture, seq: u64) {
     let mut b = read_bundle(f, "b.json");
     b.entries.retain(|e| e.seq != seq);
+    fs::write(f.path("cut.json"), b.to_json().expect("json")).expect("write");
+}
+
+fn cut_admin_from_bundle(f: &Fixture, seq: u64) {
+    let mut b = read_bundle(f, "b.json");
+    let before = b.admin_entries.len();
+    b.admin_entries.retain(|e| e.seq != seq);
+    assert_eq!(
+        b.admin_entries.len() + 1,
+        before,
+        "seq {seq} is an admin entry"
+    );
     fs::write(f.path("cut.json"), b.to_json().expect("json")).expect("write");
 }
 
