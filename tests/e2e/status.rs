@@ -662,7 +662,16 @@ fn a_closed_ledger_says_so_and_takes_nothing_more() {
     let j = json(&f, &["status", "--ledger", "L", "--record", "C-OPEN"]);
     assert_eq!(j["ledger_closed"]["seq"], 11, "{j}");
     assert_eq!(j["ledger_closed"]["by"], "admin", "{j}");
-    ok(&f.run(&["verify", "--ledger", "L"]));
+    let verified = f.run(&["verify", "--ledger", "L"]);
+    ok(&verified);
+    assert!(
+        stderr(&verified).contains(" by admin: practice closed, policy R-9")
+            || stdout(&verified).contains(" by admin: practice closed, policy R-9"),
+        "{}",
+        stderr(&verified)
+    );
+    let vj = json(&f, &["verify", "--ledger", "L"]);
+    assert_eq!(vj["ledger_closed"]["seq"], 11, "{vj}");
     ok(&f.report(&[]));
     let report: Value =
         serde_json::from_slice(&fs::read(f.path("rep/report.json")).expect("report.json"))
