@@ -239,6 +239,7 @@ pub struct Chain {
     prev: EntryHash,
     clock: i64,
     places: std::collections::HashMap<RecordId, (u64, Seq)>,
+    last_change: Option<Seq>,
 }
 
 impl Default for Chain {
@@ -259,6 +260,7 @@ impl Chain {
             prev: EntryHash::ZERO,
             clock: start,
             places: std::collections::HashMap::new(),
+            last_change: None,
         }
     }
 
@@ -285,9 +287,13 @@ impl Chain {
             prev: self.prev,
             recorded_at: Timestamp(self.clock),
             placement,
+            prev_registry: self.last_change,
             content: None,
             event,
         };
+        if entry.event.event.kind.kind().changes_registry() {
+            self.last_change = Some(seq);
+        }
         let bytes = entry.to_bytes().map_err(err)?;
         self.prev = hash::entry_hash(&bytes);
         self.next_seq += 1;

@@ -82,15 +82,26 @@ const ATTACKS: &[(&str, Tamper, Expect)] = &[
     ("2_index_row_of_hold_deleted_bundle_keeps_the_hold", |f| { index_row_of_hold_deleted(f); s(&["verify", "--bundle", "b.json"]) }, Clean),
     ("2_index_row_added_bundle_holds_no_other_client", |f| { index_row_added(f); s(&["verify", "--bundle", "b.json"]) }, Clean),
     ("2_hold_entry_cut_from_the_bundle_file", |f| { export_new(f); cut_from_bundle(f, NEXT); s(&["verify", "--bundle", "cut.json"]) }, Findings(&[("bundle_incomplete", Some(NEXT))])),
+    // A revocation cut from the bundle's administration entries: the next entry's
+    // `prev_registry` (format 3) names it, so the bundle cannot hide it.
+    ("2_revocation_cut_from_the_bundle_file", |f| { ok(&f.run(&["actor", "revoke", "--ledger", "L", "--id", "lic-1"])); export_new(f); cut_admin_from_bundle(f, NEXT); s(&["verify", "--bundle", "cut.json"]) }, Findings(&[("prev_registry_mismatch", Some(NEXT + 1))])),
 
     // --- Attack 3 and other derived state the store keeps in sled. ---
     ("3_flipped_compact_range_refused_nothing_signed", |f| { flip_compact_range(f); s(&["append", "--ledger", "L", "--author", "lic-1", "--record", "C-OPEN", "--kind", "contact", "--occurred-on", "2025-06-01"]) }, Refused("meta.compact_range disagrees")),
     // A destruction is judged only against a state row that equals the state rebuilt from
     // the record's own entries: an edited row (hold cleared) is refused, nothing erased.
     ("3_state_row_edited_destroy_under_hold_refused", |f| { export_new(f); state_row_made_destroyable(f, "C-NEW"); s(&["destroy", "--ledger", "L", "--record", "C-NEW", "--author", "cust-1", "--reason", "policy R-7"]) }, Refused("record state row of C-NEW disagrees with its entries")),
-    // KNOWN GAP (reported): an old `meta.registry` row put back lets a revoked author
-    // append; the store seals it and the verifier's replay from entry bytes reports it.
-    ("3_registry_restored_revoked_author_accepted_then_found", |f| { revoked_author_restored(f); accepted(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None)); verify_key(f) }, Findings(&[("unauthorized_author", Some(12))])),
+    // The registry is rebuilt at open from the sealed chain of `prev_registry` pointers
+    // (format 3): a registry row planted in `meta` (format 2 kept one, and an old copy put
+    // back let a revoked author append) is never read, and the revocation entry itself,
+    // edited in sled, is refused at open (not under the newest seal's root).
+    ("3_registry_row_planted_revoked_author_refused", |f| { revoked_author_restored(f); registry_row_planted(f); s(&["append", "--ledger", "L", "--author", "lic-1", "--record", "C-OPEN", "--kind", "contact", "--occurred-on", "2025-06-01"]) }, Refused("author lic-1 was revoked")),
+    ("3_revocation_entry_edited_revoked_author_refused", |f| { revoked_author_restored(f); revocation_entry_edited(f); s(&["append", "--ledger", "L", "--author", "lic-1", "--record", "C-OPEN", "--kind", "contact", "--occurred-on", "2025-06-01"]) }, Refused("the registry chain is broken at seq 11")),
+
+    // --- Issue 14: nothing after `ledger_closed` (the store refuses; a forged, re-sealed
+    // entry after it is a finding). ---
+    ("close_then_append_refused", |f| { close(f); s(&["append", "--ledger", "L", "--author", "lic-1", "--record", "C-OPEN", "--kind", "contact", "--occurred-on", "2025-06-01"]) }, Refused("the ledger was closed at seq 11")),
+    ("key_holder_entry_after_close_resealed", |f| { close(f); note_after_close(f); reseal(f); verify_key(f) }, Findings(&[("entry_after_close", Some(12))])),
 
     // --- Attack 4: clock set forward to destroy early, then set back. ---
     ("4_clock_forward_destroy_then_corrected", |f| { forward_clock_destruction(f); verify_key(f) }, Findings(&[("destruction_under_forward_clock", Some(NEXT)), ("clock_ahead", Some(NEXT))])),
@@ -548,6 +559,37 @@ fn forged_seal(f: &Fixture, size: u64, root: Hash) {
 }
 
 /// cust-1 (real key) destroys C-NEW, lawful only from 2030, written straight into sled.
+/// The admin closes the ledger (seq 11).
+fn close(f: &Fixture) {
+    ok(&f.run(&[
+        "close",
+        "--ledger",
+        "L",
+        "--reason",
+        "practice closed, policy R-9",
+    ]));
+}
+
+/// A note by lic-1 (its real key) appended after the close by rewriting the trees.
+fn note_after_close(f: &Fixture) {
+    let key = caseledger_keyfile::read(&f.keys().join("actors/lic-1.pem")).expect("lic-1 key");
+    let ev = Event::new(
+        Some(rid("C-OPEN")),
+        aid("lic-1"),
+        EventKind::Contact,
+        date("2025-06-01"),
+    )
+    .sign(ORIGIN, &key)
+    .expect("sign");
+    tamper::rewrite(&f.ledger(), |items| {
+        let mut it = items[9].clone();
+        it.entry.event = ev;
+        it.entry.recorded_at = items[11].entry.recorded_at;
+        it.payload = None;
+        items.push(it);
+    });
+}
+
 fn forged_destruction(f: &Fixture) {
     let key = caseledger_keyfile::read(&f.keys().join("actors/cust-1.pem")).expect("cust-1 key");
     let kind = EventKind::Destruction {
@@ -616,6 +658,18 @@ fn cut_from_bundle(f: &Fixture, seq: u64) {
     fs::write(f.path("cut.json"), b.to_json().expect("json")).expect("write");
 }
 
+fn cut_admin_from_bundle(f: &Fixture, seq: u64) {
+    let mut b = read_bundle(f, "b.json");
+    let before = b.admin_entries.len();
+    b.admin_entries.retain(|e| e.seq != seq);
+    assert_eq!(
+        b.admin_entries.len() + 1,
+        before,
+        "seq {seq} is an admin entry"
+    );
+    fs::write(f.path("cut.json"), b.to_json().expect("json")).expect("write");
+}
+
 fn read_bundle(f: &Fixture, name: &str) -> Bundle {
     Bundle::from_json(&fs::read(f.path(name)).expect("bundle")).expect("bundle parses")
 }
@@ -628,33 +682,48 @@ fn sled_tree(f: &Fixture, tree: &str, edit: impl FnOnce(&sled::Tree)) {
 
 // --- Attack 3 ---
 
-/// The store accepted what it should have refused (a known gap: see the rows using it).
-#[track_caller]
-fn accepted(o: &std::process::Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "the store now refuses it: make the row Refused\n{}",
-        stderr(o)
-    );
-}
-
-/// lic-1 revoked; the insider puts back the `meta.registry` row from before the
-/// revocation and the revoked key file under its old name.
+/// lic-1 revoked (seq 11); the insider puts the revoked key file back under its old name.
 fn revoked_author_restored(f: &Fixture) {
-    let mut saved = None;
-    tamper::edit_raw(&f.ledger(), "meta", b"registry", |v| {
-        saved.clone_from(&v);
-        v
-    });
     ok(&f.run(&["actor", "revoke", "--ledger", "L", "--id", "lic-1"]));
-    tamper::edit_raw(&f.ledger(), "meta", b"registry", |_| saved);
     let actors = f.keys().join("actors");
     fs::copy(
         actors.join("lic-1.revoked-11.pem"),
         actors.join("lic-1.pem"),
     )
     .expect("key back");
+}
+
+/// A registry row as format 2 kept it (`meta.registry`), from before the revocation: the
+/// fold's registry with lic-1 live. The store no longer has or reads such a row.
+fn registry_row_planted(f: &Fixture) {
+    use caseledger_core::record::Registry;
+    let mut reg = Registry::default();
+    reg.actors.insert(
+        ActorId::new("lic-1").unwrap(),
+        caseledger_core::record::ActorState {
+            role: caseledger_core::event::Role::Licensee,
+            key: caseledger_core::keys::SigningKey::from_seed(&[9; 32]).public_key(),
+            revoked: false,
+            enrolled_at: caseledger_core::Seq(1),
+        },
+    );
+    let row = caseledger_core::encoding::encode(&reg).expect("encode");
+    tamper::edit_raw(&f.ledger(), "meta", b"registry", |_| Some(row));
+}
+
+/// The revocation entry (seq 11) edited in the real sled bytes so that it revokes nobody
+/// enrolled: a registry rebuilt from it would let lic-1 sign again. (An admin entry comes
+/// after it first: an edited head entry is already refused as `meta.head`, row 34.)
+fn revocation_entry_edited(f: &Fixture) {
+    ok(&f.run(&["clock-corrected", "--ledger", "L", "--reason", "NTP step"]));
+    tamper::edit_raw(&f.ledger(), "entries", &11u64.to_be_bytes(), |v| {
+        let mut e = Entry::from_bytes(&v.expect("entry 11")).expect("decodes");
+        assert!(matches!(e.event.event.kind, EventKind::KeyRevoked { .. }));
+        e.event.event.kind = EventKind::KeyRevoked {
+            actor: ActorId::new("nobody").unwrap(),
+        };
+        Some(e.to_bytes().expect("encode"))
+    });
 }
 
 /// The derived state row of `record` edited so the record looks destroyable today: its

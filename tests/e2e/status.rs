@@ -610,3 +610,73 @@ fn termination_for_impairment_needs_notice_and_referral() {
         missing(&f)
     );
 }
+
+/// Issue 14: `caseledger close` (an admin's signed `ledger_closed`) ends the ledger's life:
+/// a licensee cannot close it, nothing is appended after it (exit 2, nothing written),
+/// `status` says it is closed (since, by whom), the ledger still verifies, and the
+/// retention report names the close.
+#[test]
+fn a_closed_ledger_says_so_and_takes_nothing_more() {
+    let f = Fixture::small();
+    let by_licensee = fails(&f.run(&[
+        "close", "--ledger", "L", "--reason", "closing", "--author", "lic-1",
+    ]));
+    assert!(
+        by_licensee.contains("refused: author lic-1 is licensee; ledger_closed needs admin"),
+        "{by_licensee}"
+    );
+    let closed = seq_of(&f.run(&[
+        "close",
+        "--ledger",
+        "L",
+        "--reason",
+        "practice closed, policy R-9",
+    ]));
+    assert_eq!(closed, 11);
+    let before = f.snapshot();
+    let refused = fails(&f.append("lic-1", "C-OPEN", "contact", "2025-06-01", None));
+    assert!(
+        refused.contains("the ledger was closed at seq 11: nothing may be appended after it"),
+        "{refused}"
+    );
+    assert_eq!(f.snapshot(), before, "nothing written");
+    let export = fails(&f.run(&[
+        "export", "--ledger", "L", "--record", "C-OPEN", "--out", "b.json",
+    ]));
+    assert!(
+        export.contains("the ledger was closed at seq 11: an export appends a record_head"),
+        "{export}"
+    );
+    assert!(!f.path("b.json").exists());
+    assert_eq!(f.snapshot(), before, "nothing written");
+    let text = status(&f, "C-OPEN");
+    assert!(
+        text.contains("ledger: closed since ")
+            && text.contains(
+                " (seq 11) by admin: practice closed, policy R-9; nothing can be appended"
+            ),
+        "{text}"
+    );
+    let j = json(&f, &["status", "--ledger", "L", "--record", "C-OPEN"]);
+    assert_eq!(j["ledger_closed"]["seq"], 11, "{j}");
+    assert_eq!(j["ledger_closed"]["by"], "admin", "{j}");
+    let verified = f.run(&["verify", "--ledger", "L"]);
+    ok(&verified);
+    assert!(
+        stderr(&verified).contains(" by admin: practice closed, policy R-9")
+            || stdout(&verified).contains(" by admin: practice closed, policy R-9"),
+        "{}",
+        stderr(&verified)
+    );
+    let vj = json(&f, &["verify", "--ledger", "L"]);
+    assert_eq!(vj["ledger_closed"]["seq"], 11, "{vj}");
+    ok(&f.report(&[]));
+    let report: Value =
+        serde_json::from_slice(&fs::read(f.path("rep/report.json")).expect("report.json"))
+            .expect("report JSON");
+    assert_eq!(report["ledger_closed"]["seq"], 11, "{report}");
+    assert_eq!(
+        report["ledger_closed"]["reason"],
+        "practice closed, policy R-9"
+    );
+}

@@ -857,6 +857,7 @@ mod tests {
             seq: Seq(0),
             recorded_at,
             placement: None,
+            prev_registry: st.registry.last_change,
             event: &genesis,
         })
         .unwrap();
@@ -873,6 +874,7 @@ mod tests {
                 seq: Seq(seq),
                 recorded_at,
                 placement: st.placement_for(ev.record.as_ref()),
+                prev_registry: st.registry.last_change,
                 event: &ev,
             }) {
                 panic!("line {seq} refused: {e}: {}", String::from_utf8_lossy(line));

@@ -69,7 +69,10 @@ pub enum ArchiveError {
     #[error("not a caseledger archive (bad magic)")]
     BadMagic,
     /// A version 1 archive.
-    #[error("this is a version 1 archive: this build reads format version 2 only (no migration)")]
+    #[error(
+        "this is a version 1 archive: this build reads format {} only (no migration)",
+        crate::event::FORMAT_VERSION
+    )]
     Version1,
     /// The stream ended before the end frame.
     #[error("archive is truncated (no end frame)")]

@@ -42,7 +42,7 @@ pub enum DecodeError {
     #[error("non-canonical encoding")]
     NonCanonical,
     /// An entry declares a format version this code does not read.
-    #[error("unsupported format version {0}: this build reads format version 2 only (version 1 ledgers, archives and bundles are not read; there is no migration)")]
+    #[error("this entry is format {0}; this build reads format {current} only: ledgers, archives and bundles of other formats are not read (there is no migration)", current = crate::event::FORMAT_VERSION)]
     UnsupportedVersion(u16),
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The entry format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// A short, non-clinical text carried in a header (an origin, a hold's matter, a destruction
 /// reason): 1-256 bytes of UTF-8 without control characters.
@@ -400,6 +400,13 @@ pub enum EventKind {
         /// The seq of the last of them.
         last: Seq,
     },
+    /// An admin ends the ledger's life: nothing may be appended after this entry (the store
+    /// refuses, the verifier reports any entry after it). The ledger stays readable,
+    /// verifiable and reportable; export bundles before closing (an export appends).
+    LedgerClosed {
+        /// Why (a case or policy reference, never clinical content).
+        reason: ShortText,
+    },
 }
 
 macro_rules! kinds {
@@ -465,6 +472,7 @@ kinds! {
     Destruction => "destruction", Custodian, true;
     ClockCorrected => "clock_corrected", Admin, false;
     RecordHead => "record_head", Ledger, true;
+    LedgerClosed => "ledger_closed", Admin, false;
 }
 
 impl fmt::Display for Kind {
@@ -501,6 +509,7 @@ impl EventKind {
             EventKind::Destruction { .. } => Kind::Destruction,
             EventKind::ClockCorrected { .. } => Kind::ClockCorrected,
             EventKind::RecordHead { .. } => Kind::RecordHead,
+            EventKind::LedgerClosed { .. } => Kind::LedgerClosed,
         }
     }
 
@@ -762,6 +771,17 @@ pub struct Entry {
     pub recorded_at: Timestamp,
     /// The entry's place in its record; `Some` exactly for record kinds.
     pub placement: Option<Placement>,
+    /// The seq of the latest entry *before* this one whose kind changes the registry
+    /// ([`Kind::changes_registry`]: genesis, actor_enrolled, key_revoked, ledger_closed);
+    /// `None` only for genesis. Assigned by the store (not signed by the author):
+    /// `prev_registry(i) = max { j < i : kind(j) changes the registry }`.
+    ///
+    /// Why: the registry (who may sign what) is derived state, and a derived row can be
+    /// rolled back by anyone with file access. These pointers put its position in sealed
+    /// bytes: from the head, the chain `head -> prev_registry -> ... -> 0` names every
+    /// registry entry, so the store rebuilds the registry at open from O(registry entries)
+    /// reads, and the verifier reports a false pointer (`prev_registry_mismatch`).
+    pub prev_registry: Option<Seq>,
     /// The stored payload's seal; `Some` exactly when the event commits to a payload.
     pub content: Option<ContentSeal>,
     /// The author's signed event.
@@ -797,6 +817,12 @@ pub fn event_bytes_in_entry(entry_bytes: &[u8]) -> Option<&[u8]> {
         }
         _ => return None,
     }
+    // prev_registry: Option<Seq>.
+    match entry_bytes.get(at)? {
+        0 => at += 1,
+        1 => at += 1 + 8,
+        _ => return None,
+    }
     match entry_bytes.get(at)? {
         0 => at += 1,
         1 => at += 1 + CONTENT_SEAL_LEN,
@@ -812,10 +838,10 @@ impl Entry {
         encoding::encode(self)
     }
     /// Decodes canonical bytes strictly (trailing bytes, non-canonical input and unknown
-    /// format versions are errors). Version 1 ledgers are refused by name.
+    /// format versions are errors). Entries of formats 1 and 2 are refused by version.
     pub fn from_bytes(bytes: &[u8]) -> Result<Entry, DecodeError> {
-        // The version comes first in every format: read it before anything else, so a v1
-        // entry is refused as v1 rather than as malformed v2.
+        // The version comes first in every format: read it before anything else, so an
+        // older entry is refused by its version rather than as a malformed current one.
         let version = bytes
             .first_chunk::<2>()
             .map(|v| u16::from_le_bytes(*v))
@@ -971,6 +997,34 @@ mod tests {
         };
         let msg = ev.signing_message("example.org/practice-ledger").unwrap();
         assert_eq!(hex::encode(&msg), WORKED_EXAMPLE_MESSAGE_HEX);
+    }
+
+    /// Entries of formats 1 and 2 are refused by their version, with one clear message,
+    /// before anything else is read.
+    #[test]
+    fn older_formats_are_refused_by_version() {
+        let key = SigningKey::from_seed(&[3; 32]);
+        let entry = Entry {
+            format_version: FORMAT_VERSION,
+            seq: Seq(1),
+            prev: EntryHash([1; 32]),
+            recorded_at: Timestamp(1),
+            placement: None,
+            prev_registry: Some(Seq(0)),
+            content: None,
+            event: event().sign("o.example", &key).unwrap(),
+        };
+        let bytes = entry.to_bytes().unwrap();
+        assert_eq!(Entry::from_bytes(&bytes).unwrap(), entry);
+        for old in [1u16, 2] {
+            let mut b = bytes.clone();
+            b[..2].copy_from_slice(&old.to_le_bytes());
+            let err = Entry::from_bytes(&b).unwrap_err();
+            assert_eq!(err, DecodeError::UnsupportedVersion(old));
+            assert!(err.to_string().starts_with(&format!(
+                "this entry is format {old}; this build reads format 3 only"
+            )));
+        }
     }
 
     #[test]

@@ -37,7 +37,6 @@
 //! | `meta`        | `ledger_key`                          | the ledger (checkpoint) Ed25519 public key, 32 raw bytes |
 //! | `meta`        | `head`                                | canonical `Head` = (size u64, last entry hash 32 bytes, last recorded_at i64), 48 bytes |
 //! | `meta`        | `compact_range`                       | canonical `CompactRange` = size u64, hash count u64, 32-byte hashes |
-//! | `meta`        | `registry`                            | canonical `Registry`, stored with `last_recorded_at = None` (the head holds it) |
 //!
 //! Record and actor ids are `[A-Za-z0-9._:-]{1,64}`, so they never contain 0x00 or 0x01:
 //! `record id || 0x00` is an unambiguous prefix for a record's index rows, and the state row
@@ -48,16 +47,16 @@
 //! completes it; about two nodes per entry. Roots and proofs for any size up to the head
 //! read `O(log n)` of them (a partial right edge is hashed from complete subtrees).
 //!
-//! `meta.head`, `meta.compact_range` and `meta.registry` are what opening reads instead of
-//! replaying. `registry` is rewritten only by a transaction holding an administration
-//! event (genesis, enrolment, revocation); on open its `last_recorded_at` is set from
-//! `head`.
+//! `meta.head` and `meta.compact_range` are what opening reads instead of replaying (both
+//! checked against the newest seal). There is no registry row (format 3): opening rebuilds
+//! the registry from the registry entries the head's chain of `prev_registry` pointers
+//! names, each checked under the newest seal's root; its clock is the head's.
 //!
 //! # Transactions
 //!
 //! One group of appends = one multi-tree sled transaction over `entries`, `payloads`,
 //! `nodes`, `records`, `nonces`, `meta` and `checkpoints`: entry, payload, index row,
-//! nonce, Merkle nodes, record states, compact range, registry (if changed), head and the
+//! nonce, Merkle nodes, record states, compact range, head and the
 //! group's seal (the checkpoint of the new head signed by the ledger key; the previous
 //! newest seal is removed unless cosigned) together. A `Destruction`
 //! removes, in its transaction, the `payloads` rows of every entry of the record.
@@ -114,8 +113,6 @@ pub const META_LEDGER_KEY: &[u8] = b"ledger_key";
 pub const META_HEAD: &[u8] = b"head";
 /// `meta` key: canonical `CompactRange`.
 pub const META_COMPACT_RANGE: &[u8] = b"compact_range";
-/// `meta` key: canonical `Registry` (with `last_recorded_at = None`).
-pub const META_REGISTRY: &[u8] = b"registry";
 
 /// Separator byte after a record id for index rows (`records`).
 pub const RECORD_INDEX_TAG: u8 = 0x00;

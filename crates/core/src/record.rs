@@ -111,8 +111,21 @@ impl Kind {
             | Kind::HoldReleased
             | Kind::Destruction
             | Kind::ClockCorrected
-            | Kind::RecordHead => ServiceClass::Other,
+            | Kind::RecordHead
+            | Kind::LedgerClosed => ServiceClass::Other,
         }
+    }
+
+    /// Whether an entry of this kind changes the [`Registry`] (beyond its clock): genesis,
+    /// `actor_enrolled`, `key_revoked`, `ledger_closed`. Every entry's store-assigned
+    /// `prev_registry` names the latest such entry before it, so the registry can be
+    /// rebuilt from the chain of them (docs/FORMAT.md §2). `clock_corrected` is not one:
+    /// it moves only the clock, which the head entry gives.
+    pub fn changes_registry(self) -> bool {
+        matches!(
+            self,
+            Kind::Genesis | Kind::ActorEnrolled | Kind::KeyRevoked | Kind::LedgerClosed
+        )
     }
 
     /// Whether this kind records or opens service: refused on a terminated record until
@@ -325,6 +338,34 @@ pub enum Violation {
     /// Enrolling the reserved actor id of the ledger itself.
     #[error("actor id {LEDGER_ACTOR:?} is reserved for the ledger itself")]
     ReservedActor,
+    /// Any entry after the ledger's `ledger_closed`.
+    #[error("the ledger was closed at seq {closed_at}: nothing may be appended after it")]
+    AfterClose {
+        /// The `ledger_closed` entry.
+        closed_at: Seq,
+    },
+    /// The store-assigned `prev_registry` is not the seq of the latest registry entry
+    /// before this one: a registry entry was removed, inserted or moved, or the pointer
+    /// was forged.
+    #[error("prev_registry {} does not name the latest registry entry before it: expected {}", SeqText(*.found), SeqText(*.expected))]
+    PrevRegistryMismatch {
+        /// What the entry carries.
+        found: Option<Seq>,
+        /// What the earlier entries imply.
+        expected: Option<Seq>,
+    },
+}
+
+/// An optional seq as text in a [`Violation`] (`seq 7`, `none`).
+struct SeqText(Option<Seq>);
+
+impl std::fmt::Display for SeqText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("none"),
+            Some(s) => write!(f, "seq {s}"),
+        }
+    }
 }
 
 /// A placement as text in a [`Violation`] (`ordinal 3 after seq 17`, `none`).
@@ -379,6 +420,24 @@ pub struct Registry {
     pub actors: BTreeMap<ActorId, ActorState>,
     /// `recorded_at` of the latest entry.
     pub last_recorded_at: Option<Timestamp>,
+    /// The seq of the latest entry whose kind changes the registry
+    /// ([`Kind::changes_registry`]): what the next entry's `prev_registry` must be.
+    pub last_change: Option<Seq>,
+    /// The ledger's `ledger_closed`, once appended: nothing may follow it.
+    pub closed: Option<Closure>,
+}
+
+/// The ledger's close: its `ledger_closed` entry.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Closure {
+    /// The `ledger_closed` entry.
+    pub seq: Seq,
+    /// Its `recorded_at` (the ledger's clock).
+    pub at: Timestamp,
+    /// The admin who closed it.
+    pub by: ActorId,
+    /// The stated reason (administration text).
+    pub reason: ShortText,
 }
 
 impl Registry {
@@ -829,8 +888,25 @@ pub struct Step<'a> {
     pub recorded_at: Timestamp,
     /// The store-assigned placement in the record.
     pub placement: Option<Placement>,
+    /// The store-assigned seq of the previous registry entry (`Entry::prev_registry`).
+    pub prev_registry: Option<Seq>,
     /// The (signature-checked) event.
     pub event: &'a Event,
+}
+
+/// Checks the store-assigned `prev_registry` against the registry before the entry: it
+/// must be the seq of the latest registry entry ([`Registry::last_change`]). Separate from
+/// [`check`] so that a verifier reports it beside whatever else is wrong with the entry
+/// (the store assigns it itself, and checks it on archived entries).
+pub fn check_prev_registry(registry: &Registry, step: Step<'_>) -> Result<(), Violation> {
+    if step.prev_registry == registry.last_change {
+        Ok(())
+    } else {
+        Err(Violation::PrevRegistryMismatch {
+            found: step.prev_registry,
+            expected: registry.last_change,
+        })
+    }
 }
 
 /// Judges one entry against the state before it, with a history that cannot fail (in
@@ -872,6 +948,9 @@ fn judge(
     let kind = ev.kind.kind();
     if (step.seq == Seq::GENESIS) != (kind == Kind::Genesis) {
         return Err(Violation::GenesisPlacement);
+    }
+    if let Some(c) = &registry.closed {
+        return Err(Violation::AfterClose { closed_at: c.seq });
     }
     ev.check_shape()
         .map_err(|e| Violation::Shape(e.to_string()))?;
@@ -937,7 +1016,7 @@ fn judge(
         (EventKind::ActorEnrolled { actor, .. }, _) if actor.as_str() == LEDGER_ACTOR => {
             Err(Violation::ReservedActor)
         }
-        (EventKind::ClockCorrected { .. }, _) => Ok(()),
+        (EventKind::ClockCorrected { .. }, _) | (EventKind::LedgerClosed { .. }, _) => Ok(()),
         (EventKind::ActorEnrolled { actor, .. }, _) => match registry.actors.get(actor) {
             Some(a) if !a.revoked => Err(Violation::AlreadyEnrolled(actor.clone())),
             _ => Ok(()),
@@ -1125,6 +1204,11 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
             .last_recorded_at
             .map_or(step.recorded_at, |p| p.max(step.recorded_at)),
     });
+    // By kind, lawful or not: the pointer rule names every registry entry (the store only
+    // ever appends lawful ones; the verifier applies faulty ones too and reports them).
+    if ev.kind.kind().changes_registry() {
+        registry.last_change = Some(step.seq);
+    }
     match &ev.kind {
         EventKind::Genesis {
             origin,
@@ -1167,6 +1251,16 @@ pub fn apply(registry: &mut Registry, record: &mut Option<RecordState>, step: St
             if let Some(a) = registry.actors.get_mut(actor) {
                 a.revoked = true;
             }
+            return;
+        }
+        EventKind::LedgerClosed { reason } => {
+            // The first close stands (a later one is reported by `check`).
+            registry.closed.get_or_insert_with(|| Closure {
+                seq: step.seq,
+                at: step.recorded_at,
+                by: ev.author.clone(),
+                reason: reason.clone(),
+            });
             return;
         }
         _ => {}
@@ -1286,6 +1380,7 @@ impl LedgerState {
     pub fn step(&mut self, step: Step<'_>) -> Result<(), Violation> {
         let rec = step.event.record.as_ref().and_then(|r| self.records.get(r));
         check(&self.registry, rec, step, self)?;
+        check_prev_registry(&self.registry, step)?;
         self.force(step);
         Ok(())
     }

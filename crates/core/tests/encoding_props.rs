@@ -93,6 +93,7 @@ fn kind() -> impl Strategy<Value = EventKind> {
         text().prop_map(|m| EventKind::HoldPlaced { matter: m }),
         text().prop_map(|m| EventKind::HoldReleased { matter: m }),
         text().prop_map(|r| EventKind::Destruction { reason: r }),
+        text().prop_map(|r| EventKind::LedgerClosed { reason: r }),
     ]
 }
 
@@ -118,6 +119,7 @@ fn entry() -> impl Strategy<Value = Entry> {
         (
             proptest::option::of((any::<u64>(), proptest::option::of(any::<u64>()))),
             proptest::option::of((b32(), any::<u32>(), b32())),
+            proptest::option::of(any::<u64>()),
         ),
     )
         .prop_map(
@@ -126,7 +128,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                 s1,
                 s2,
                 (seq, prev, at, signed_at, ssh),
-                (placement, content),
+                (placement, content, prev_registry),
             )| {
                 let mut sig = [0u8; 64];
                 sig[..32].copy_from_slice(&s1);
@@ -141,6 +143,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                         ordinal,
                         prev_in_record: p.map(Seq),
                     }),
+                    prev_registry: prev_registry.map(Seq),
                     content: content.map(|(c, slot, w)| ContentSeal {
                         ciphertext: Digest(c),
                         key_slot: slot,

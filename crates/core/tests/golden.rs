@@ -203,6 +203,17 @@ fn build() -> Value {
             "2020-03-05",
             None,
         ),
+        // The admin ends the ledger's life: nothing may follow.
+        (
+            &admin,
+            "admin",
+            None,
+            EventKind::LedgerClosed {
+                reason: text("practice closed, policy R-9"),
+            },
+            "2020-03-05",
+            None,
+        ),
     ];
     // Content keys: the KEK, each record's key and key store slot, all from fixed bytes.
     let kek = Kek::from_bytes([0x05; 32]);
@@ -300,6 +311,7 @@ fn build() -> Value {
             prev,
             recorded_at,
             placement,
+            prev_registry: state.registry.last_change,
             content: stored.as_ref().map(|(ct, slot, _, w)| ContentSeal {
                 ciphertext: hash::ciphertext_digest(ct),
                 key_slot: *slot,
@@ -337,6 +349,7 @@ fn build() -> Value {
                 seq,
                 recorded_at: entry.recorded_at,
                 placement: entry.placement,
+                prev_registry: entry.prev_registry,
                 event: &entry.event.event,
             })
             .unwrap_or_else(|v| panic!("golden entry {i} refused: {v}"));

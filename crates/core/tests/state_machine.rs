@@ -108,6 +108,7 @@ impl Ledger {
             seq: Seq(self.next),
             recorded_at: Timestamp::start_of(d(st.recorded)).unwrap(),
             placement: self.state.placement_for(ev.record.as_ref()),
+            prev_registry: self.state.registry.last_change,
             event: &ev,
         };
         self.state.step(step)?;
@@ -360,6 +361,7 @@ fn forced_early_destruction_is_marked_unlawful() {
         seq: Seq(7),
         recorded_at: Timestamp::start_of(d("2013-01-01")).unwrap(),
         placement: l.state.placement_for(ev.record.as_ref()),
+        prev_registry: l.state.registry.last_change,
         event: &ev,
     };
     assert!(matches!(
@@ -488,6 +490,7 @@ fn service_classes_are_pinned() {
         (Kind::Destruction, Other),
         (Kind::ClockCorrected, Other),
         (Kind::RecordHead, Other),
+        (Kind::LedgerClosed, Other),
     ];
     assert_eq!(expected.len(), Kind::ALL.len());
     for (k, class) in expected {
@@ -547,6 +550,7 @@ fn late_note_moves_eligibility_even_when_forced() {
         seq: Seq(l.next),
         recorded_at: Timestamp::start_of(d("2026-03-10")).unwrap(),
         placement: l.state.placement_for(note.record.as_ref()),
+        prev_registry: l.state.registry.last_change,
         event: &note,
     };
     assert!(matches!(
@@ -610,6 +614,7 @@ fn leap_day_service_date_when_forced() {
         seq: Seq(l.next),
         recorded_at: Timestamp::start_of(d("2016-02-29")).unwrap(),
         placement: l.state.placement_for(note.record.as_ref()),
+        prev_registry: l.state.registry.last_change,
         event: &note,
     });
     let r = l.record("R");
@@ -721,6 +726,7 @@ fn placement_must_follow_the_record() {
             seq,
             recorded_at: at,
             placement: p,
+            prev_registry: l.state.registry.last_change,
             event: &ev,
         });
         assert!(
@@ -739,6 +745,7 @@ fn placement_must_follow_the_record() {
             seq,
             recorded_at: at,
             placement: ok,
+            prev_registry: l.state.registry.last_change,
             event: &ev,
         })
         .unwrap();
@@ -754,6 +761,7 @@ fn placement_must_follow_the_record() {
         seq,
         recorded_at: at,
         placement: ok,
+        prev_registry: l.state.registry.last_change,
         event: &ev,
     });
     assert!(
@@ -766,6 +774,7 @@ fn placement_must_follow_the_record() {
             seq,
             recorded_at: at,
             placement: None,
+            prev_registry: l.state.registry.last_change,
             event: &ev,
         })
         .unwrap();
@@ -962,4 +971,105 @@ fn lawful_day_is_a_calendar_day_in_the_practice_time_zone() {
     reg.settings.time_zone = TimeZoneName::new("America/Chicago").unwrap();
     assert_eq!(reg.ledger_date(at).unwrap(), d("2017-03-01"));
     assert!(TimeZoneName::new("Mars/Olympus").is_err());
+}
+
+/// Issue 14: `ledger_closed` is an admin's, and nothing follows it (not even an admin's
+/// entry or the ledger's own `record_head`); the registry keeps who closed it and when.
+#[test]
+fn nothing_follows_ledger_closed() {
+    let mut l = genesis(false);
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    let close = |author| S {
+        author,
+        ..admin(
+            EventKind::LedgerClosed {
+                reason: text("practice closed"),
+            },
+            "2012-03-01",
+        )
+    };
+    assert!(matches!(
+        l.run(close("lic")),
+        Err(Violation::RoleNotAllowed { .. })
+    ));
+    let at = l.next;
+    l.run(close("adm")).unwrap();
+    let c = l.state.registry.closed.clone().unwrap();
+    assert_eq!((c.seq, c.by.as_str()), (Seq(at), "adm"));
+    assert_eq!(l.state.registry.last_change, Some(Seq(at)));
+    for st in [
+        s(
+            "lic",
+            "R",
+            EventKind::ProgressNote,
+            "2012-03-01",
+            "2012-03-01",
+        ),
+        admin(
+            EventKind::ClockCorrected {
+                reason: text("after close"),
+            },
+            "2012-03-01",
+        ),
+        close("adm"),
+    ] {
+        assert_eq!(l.run(st), Err(Violation::AfterClose { closed_at: Seq(at) }));
+    }
+}
+
+/// Every entry's `prev_registry` is the seq of the latest registry entry before it
+/// (genesis, enrolment, revocation, close; not `clock_corrected` or record entries);
+/// anything else is refused.
+#[test]
+fn prev_registry_names_the_latest_registry_entry() {
+    let mut l = genesis(false);
+    // Genesis and three enrolments: seqs 0..=3.
+    assert_eq!(l.state.registry.last_change, Some(Seq(3)));
+    for st in opened("R") {
+        l.run(st).unwrap();
+    }
+    l.run(admin(
+        EventKind::ClockCorrected {
+            reason: text("ntp"),
+        },
+        "2012-02-11",
+    ))
+    .unwrap();
+    assert_eq!(l.state.registry.last_change, Some(Seq(3)));
+    let note = s(
+        "lic",
+        "R",
+        EventKind::Assessment,
+        "2012-02-11",
+        "2012-02-11",
+    );
+    for wrong in [None, Some(Seq(2)), Some(Seq(l.next - 1)), Some(Seq(l.next))] {
+        let (ev, seq, at, _) = step_with(&l, &note, None);
+        let got = l.state.clone().step(Step {
+            seq,
+            recorded_at: at,
+            placement: l.state.placement_for(ev.record.as_ref()),
+            prev_registry: wrong,
+            event: &ev,
+        });
+        assert_eq!(
+            got,
+            Err(Violation::PrevRegistryMismatch {
+                found: wrong,
+                expected: Some(Seq(3)),
+            }),
+            "{wrong:?}"
+        );
+    }
+    let revoke = admin(
+        EventKind::KeyRevoked {
+            actor: ActorId::new("lic2").unwrap(),
+        },
+        "2012-02-11",
+    );
+    let at = l.next;
+    l.run(revoke).unwrap();
+    assert_eq!(l.state.registry.last_change, Some(Seq(at)));
 }

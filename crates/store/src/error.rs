@@ -32,7 +32,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The ledger was written by a format version this code does not read.
-    #[error("unsupported ledger format version {found}")]
+    #[error("this ledger is format {found}; this build reads format {} only: ledgers of other formats are not read (there is no migration)", caseledger_core::event::FORMAT_VERSION)]
     UnsupportedFormat {
         /// The version found in `meta`.
         found: u16,
@@ -134,6 +134,18 @@ pub enum StoreError {
         what: &'static str,
         /// What it was checked against, in words.
         with: String,
+    },
+    /// At open, the registry (actors, keys, revocations, the close) could not be rebuilt
+    /// from the sealed entries: following the `prev_registry` pointers back from the head
+    /// reached an entry that is missing, is not a registry entry, does not point strictly
+    /// back, or is not included under the root of the newest seal (its bytes were edited).
+    /// Names the entry; nothing was written or signed.
+    #[error("ledger refused at open: the registry chain is broken at seq {seq}: {why}; nothing was signed. Verify the ledger (`caseledger verify`) and restore it from an archive or a backup")]
+    RegistryChain {
+        /// The entry at fault.
+        seq: Seq,
+        /// What is wrong with it, in words.
+        why: String,
     },
     /// A destruction was refused because the record's derived state row (in the `records`
     /// tree) disagrees with the state the record's own entries give: the row was edited

@@ -37,6 +37,13 @@ pub enum ExportError {
     /// a `record_head`.
     #[error("the signer's key is not this ledger's ledger key")]
     WrongLedgerKey,
+    /// The ledger was closed (`ledger_closed`): an export appends a `record_head`, and
+    /// nothing may be appended after the close. Bundles exported before it stay valid.
+    #[error("the ledger was closed at seq {closed_at}: an export appends a record_head, so a closed ledger exports no new bundle (bundles exported before the close stay valid)")]
+    Closed {
+        /// The `ledger_closed` entry.
+        closed_at: u64,
+    },
     /// The checkpoint ends before the record's `record_head`.
     #[error("the checkpoint (size {size}) does not cover the record's head at seq {head}")]
     NotCovered {
@@ -94,6 +101,9 @@ impl Ledger {
         let ledger_key = self.ledger_key().ok_or(ExportError::NoLedgerKey)?;
         if ledger.signing_key().public_key() != ledger_key {
             return Err(ExportError::WrongLedgerKey);
+        }
+        if let Some(c) = self.registry().closed {
+            return Err(ExportError::Closed { closed_at: c.seq.0 });
         }
         let head = self.append_record_head(record, ledger)?;
         let (size, checkpoint) = self.checkpoint_covering(ledger, head)?;

@@ -345,6 +345,7 @@ impl Stage<'_> {
         let origin = origin_owned.as_ref().map(ShortText::as_str);
         // For archived entries: their placement as stored (the fold judges it).
         let mut imported_placement = None;
+        let mut imported_prev_registry = None;
         let mut request: Option<RequestRow> = None;
         // 1. Signature, and for archived entries their position in the chain.
         let (signed, payload, recorded_at, imported) = match item {
@@ -399,6 +400,7 @@ impl Stage<'_> {
                     ));
                 }
                 imported_placement = Some(entry.placement);
+                imported_prev_registry = Some(entry.prev_registry);
                 (
                     entry.event,
                     stored.map(|s| Either::Stored(s, entry.content)),
@@ -419,12 +421,17 @@ impl Stage<'_> {
             .and_then(|s| s.state.as_ref());
         let placement = imported_placement
             .unwrap_or_else(|| record::expected_placement(ev.record.is_some(), state));
+        // Assigned from the in-memory registry (rebuilt from the sealed chain at open);
+        // an archived entry's own pointer is checked against it.
+        let prev_registry = imported_prev_registry.unwrap_or(self.registry.last_change);
         let step = Step {
             seq,
             recorded_at,
             placement,
+            prev_registry,
             event: ev,
         };
+        record::check_prev_registry(&self.registry, step).map_err(StoreError::Refused)?;
         // A destruction cannot be undone: it is judged only if the record's stored state
         // row is what the record's own entries give (an edited row must not clear a hold).
         // Archived entries are re-judged from the rows this import built itself.
@@ -541,6 +548,7 @@ impl Stage<'_> {
                         prev: self.head.last_hash,
                         recorded_at,
                         placement,
+                        prev_registry,
                         content,
                         event: signed,
                     },
@@ -553,6 +561,7 @@ impl Stage<'_> {
                     prev: self.head.last_hash,
                     recorded_at,
                     placement,
+                    prev_registry,
                     content,
                     event: signed,
                 };
@@ -592,6 +601,7 @@ impl Stage<'_> {
             seq,
             recorded_at,
             placement,
+            prev_registry,
             event: &entry.event.event,
         };
         match &rid {
@@ -661,11 +671,8 @@ impl Stage<'_> {
         self.ops.put_encoded(T::Meta, META_HEAD, &self.head)?;
         self.ops
             .put_encoded(T::Meta, META_COMPACT_RANGE, &self.range)?;
-        if self.registry_changed {
-            let mut stored = self.registry.clone();
-            stored.last_recorded_at = None;
-            self.ops.put_encoded(T::Meta, META_REGISTRY, &stored)?;
-        }
+        // No registry row: the registry is rebuilt at open from the sealed chain of
+        // `prev_registry` pointers (a row could be rolled back; docs/FORMAT.md §6).
         if self.genesis {
             self.ops
                 .put_encoded(T::Meta, META_FORMAT_VERSION, &FORMAT_VERSION)?;

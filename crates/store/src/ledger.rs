@@ -457,9 +457,9 @@ mod tests {
         let range: CompactRange =
             decode_canonical(&t.meta.get(META_COMPACT_RANGE).unwrap().unwrap()).unwrap();
         assert_eq!(range.size(), 3);
-        let reg: Registry = decode_canonical(&t.meta.get(META_REGISTRY).unwrap().unwrap()).unwrap();
-        assert_eq!(reg.last_recorded_at, None);
-        assert_eq!(reg.actors.len(), 2);
+        // No registry row (format 3): the registry is rebuilt from the sealed entries.
+        assert!(t.meta.get(b"registry").unwrap().is_none());
+        assert_eq!(l.registry().actors.len(), 2);
         assert_eq!(
             t.meta.get(META_ORIGIN).unwrap().unwrap().as_ref(),
             b"example.org/unit"
@@ -778,5 +778,218 @@ mod tests {
             l.payload(kept.seq).unwrap().map(|p| p.content().to_vec()),
             Some(b"kept".to_vec())
         );
+    }
+
+    /// The unit ledger, then `lic` revoked by the admin (seq 2) and a second admin enrolled
+    /// (seq 3); returns the seq of the revocation.
+    fn with_revoked_lic(path: &Path) -> Seq {
+        let (l, _) = ledger(path);
+        let admin = SigningKey::from_seed(&[1; 32]);
+        let admin_event = |kind: EventKind| Event {
+            record: None,
+            author: ActorId::new("admin").unwrap(),
+            kind,
+            occurred_on: Date::parse("2024-01-10").unwrap(),
+            signed_at: Timestamp(1_704_888_000_000_000),
+            commitment: None,
+            nonce: Nonce::random(),
+        };
+        let revoked = l
+            .append(
+                admin_event(EventKind::KeyRevoked {
+                    actor: ActorId::new("lic").unwrap(),
+                })
+                .sign("example.org/unit", &admin)
+                .unwrap(),
+                None,
+            )
+            .unwrap()
+            .seq;
+        l.append(
+            admin_event(EventKind::ActorEnrolled {
+                actor: ActorId::new("adm2").unwrap(),
+                role: Role::Admin,
+                public_key: SigningKey::from_seed(&[5; 32]).public_key(),
+            })
+            .sign("example.org/unit", &admin)
+            .unwrap(),
+            None,
+        )
+        .unwrap();
+        revoked
+    }
+
+    /// Issue 12: the registry is not a row an insider can roll back. Opening rebuilds it
+    /// from the `prev_registry` chain of sealed entries: the same registry as the one the
+    /// appends built, no `registry` row, and the revoked author stays revoked.
+    #[test]
+    fn the_registry_is_rebuilt_at_open_from_the_sealed_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        with_revoked_lic(&path);
+        let l = Ledger::open(&path, sealing()).unwrap();
+        let before = l.registry();
+        assert_eq!(before.last_change, Some(Seq(3)));
+        // Every entry points at the registry entry before it.
+        let pointers: Vec<Option<Seq>> = (0..4)
+            .map(|s| l.entry(Seq(s)).unwrap().unwrap().prev_registry)
+            .collect();
+        assert_eq!(pointers, [None, Some(Seq(0)), Some(Seq(1)), Some(Seq(2))]);
+        let lic = SigningKey::from_seed(&[3; 32]);
+        let err = note(&l, &lic, EventKind::RecordOpened, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Refused(caseledger_core::record::Violation::AuthorRevoked(_))
+            ),
+            "{err:?}"
+        );
+        drop(l);
+        let l = Ledger::open(&path, sealing()).unwrap();
+        assert_eq!(l.registry(), before);
+        assert!(l.trees.meta.get(b"registry").unwrap().is_none());
+    }
+
+    /// The insider edits the real sled bytes of the revocation entry (it now revokes
+    /// nobody enrolled) so that the rebuilt registry would let `lic` sign again: the entry
+    /// is not under the newest seal's root, and opening is refused naming it. Nothing is
+    /// signed or logged.
+    #[test]
+    fn an_edited_registry_entry_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let revoked = with_revoked_lic(&path);
+        let before = seals(&path);
+        edit(&path, TREE_ENTRIES, &revoked.to_be_bytes(), |v| {
+            let mut e = caseledger_core::event::Entry::from_bytes(v).unwrap();
+            e.event.event.kind = EventKind::KeyRevoked {
+                actor: ActorId::new("nobody").unwrap(),
+            };
+            *v = e.to_bytes().unwrap();
+        });
+        let err = Ledger::open(&path, sealing()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::RegistryChain { seq, .. } if *seq == revoked),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("ledger refused at open: the registry chain is broken at seq 2: its bytes are not the ones the newest seal (size 4) signs"),
+            "{msg}"
+        );
+        assert!(msg.contains("nothing was signed"), "{msg}");
+        assert_eq!(seals(&path), before, "nothing signed or logged");
+    }
+
+    /// A registry entry's pointer edited to skip the revocation (seq 3 pointing at the
+    /// enrolment of `lic`, with a `clock_corrected` after it as the head): the entry is
+    /// under the seal, so opening is refused naming it.
+    #[test]
+    fn a_pointer_skipping_a_revocation_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        with_revoked_lic(&path);
+        let l = Ledger::open(&path, sealing()).unwrap();
+        let fix = Event {
+            record: None,
+            author: ActorId::new("admin").unwrap(),
+            kind: EventKind::ClockCorrected {
+                reason: ShortText::new("test").unwrap(),
+            },
+            occurred_on: Date::parse("2024-01-10").unwrap(),
+            signed_at: Timestamp(1_704_888_000_000_000),
+            commitment: None,
+            nonce: Nonce::random(),
+        };
+        let head = l
+            .append(
+                fix.sign("example.org/unit", &SigningKey::from_seed(&[1; 32]))
+                    .unwrap(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            l.entry(head.seq).unwrap().unwrap().prev_registry,
+            Some(Seq(3))
+        );
+        drop(l);
+        edit(&path, TREE_ENTRIES, &3u64.to_be_bytes(), |v| {
+            let mut e = caseledger_core::event::Entry::from_bytes(v).unwrap();
+            e.prev_registry = Some(Seq(1));
+            *v = e.to_bytes().unwrap();
+        });
+        let err = Ledger::open(&path, sealing()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::RegistryChain { seq, .. } if *seq == Seq(3)),
+            "{err:?}"
+        );
+    }
+
+    /// Issue 14: after `ledger_closed` the store refuses every append (nothing written),
+    /// also after a reopen (the close is rebuilt from the chain).
+    #[test]
+    fn nothing_is_appended_after_the_ledger_is_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        let (l, lic) = ledger(&path);
+        note(&l, &lic, EventKind::RecordOpened, None).unwrap();
+        let admin = SigningKey::from_seed(&[1; 32]);
+        let close = Event {
+            record: None,
+            author: ActorId::new("admin").unwrap(),
+            kind: EventKind::LedgerClosed {
+                reason: ShortText::new("practice closed").unwrap(),
+            },
+            occurred_on: Date::parse("2024-01-10").unwrap(),
+            signed_at: Timestamp(1_704_888_000_000_000),
+            commitment: None,
+            nonce: Nonce::random(),
+        };
+        let closed = l
+            .append(close.sign("example.org/unit", &admin).unwrap(), None)
+            .unwrap();
+        let refused = |l: &Ledger| {
+            let (size, stats) = (l.head().size, l.stats());
+            let err = note(l, &lic, EventKind::ProgressNote, Some(b"late")).unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    StoreError::Refused(caseledger_core::record::Violation::AfterClose { closed_at })
+                        if *closed_at == closed.seq
+                ),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                "refused: the ledger was closed at seq 3: nothing may be appended after it"
+            );
+            assert_eq!(l.head().size, size);
+            assert_eq!(l.stats().transactions, stats.transactions);
+        };
+        refused(&l);
+        let c = l.registry().closed.unwrap();
+        assert_eq!((c.seq, c.by.as_str()), (closed.seq, "admin"));
+        drop(l);
+        let l = Ledger::open(&path, sealing()).unwrap();
+        refused(&l);
+    }
+
+    /// Format 2 ledgers are refused with one clear message.
+    #[test]
+    fn a_format_2_ledger_is_refused_by_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        drop(ledger(&path));
+        edit(&path, TREE_META, META_FORMAT_VERSION, |v| {
+            *v = 2u16.to_le_bytes().to_vec();
+        });
+        let err = Ledger::open(&path, sealing()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnsupportedFormat { found: 2 }),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .starts_with("this ledger is format 2; this build reads format 3 only"));
     }
 }

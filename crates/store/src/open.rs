@@ -352,8 +352,9 @@ impl Ledger {
         )
     }
 
-    /// Opens an existing ledger. Replays nothing: head, compact range and registry come from
-    /// `meta`. A ledger open elsewhere gives [`StoreError::InUse`].
+    /// Opens an existing ledger. Replays nothing: head and compact range come from `meta`
+    /// (checked against the newest seal), the registry from the sealed chain of registry
+    /// entries ([`Entry::prev_registry`]). A ledger open elsewhere gives [`StoreError::InUse`].
     pub fn open(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Ledger> {
         let dir = dir.as_ref();
         if !dir.join(SLED_DIR).is_dir() {
@@ -399,19 +400,8 @@ impl Ledger {
                 None,
             ));
         }
-        let mut registry: Registry = decode_canonical(&get(META_REGISTRY, "registry")?)
-            .map_err(|e| StoreError::corrupt(format!("meta.registry: {e}"), None))?;
-        registry.last_recorded_at = Some(head.last_recorded_at);
         check_not_shorter_than_recorded(&db, head.size, log.largest())?;
         let genesis = genesis_facts(&db)?;
-        if registry.origin.as_ref().map(|o| o.as_str()) != Some(genesis.origin.as_str())
-            || registry.ledger_key != Some(genesis.ledger_key)
-        {
-            return Err(StoreError::DerivedState {
-                what: "meta.registry",
-                with: "the origin and ledger key the genesis entry names".to_owned(),
-            });
-        }
         if let Some(k) = &options.ledger_key {
             if k.public_key() != genesis.ledger_key {
                 return Err(StoreError::WrongLedgerKey);
@@ -419,6 +409,13 @@ impl Ledger {
         }
         let newest = newest_valid_seal(&db, &log.notes, &genesis)?;
         check_derived_state(&db, &head, &range, newest.as_ref())?;
+        // The registry is derived from the sealed entries, never read from a row.
+        let registry = crate::rebuild::registry_from_chain(
+            &db,
+            head.size,
+            head.last_recorded_at,
+            newest.as_ref().map(|s| (s.size, s.root)),
+        )?;
         let logged = newest_logged(&log.notes, &genesis);
         let state = LogState {
             file: None,

@@ -13,9 +13,113 @@ use crate::error::{Result, StoreError};
 use crate::types::Trees;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::Entry;
+use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::ids::{RecordId, Seq};
 use caseledger_core::layout::record_state_key;
+use caseledger_core::merkle::{self, Hash, Sha256Hasher};
 use caseledger_core::record::{self, RecordState, Registry, Step};
+use caseledger_core::time::Timestamp;
+
+/// The registry as of the head, rebuilt at open from entry bytes (there is no registry
+/// row to roll back): from the head entry, the chain of store-assigned `prev_registry`
+/// pointers names every entry that changed the registry, newest first, down to genesis.
+/// Each must be a registry kind and point strictly back; each one the newest seal covers
+/// must be included under its signed root (an inclusion proof from the `nodes` tree,
+/// O(log n) reads), so an edited registry entry is refused too. Entries after the seal
+/// were chained to it by `check_derived_state`. Cost: O(registry entries x log n) reads.
+///
+/// `seal` is the newest valid seal's `(size, root)`; `head_size` and `last_recorded_at`
+/// come from `meta.head`, already checked against the entry bytes.
+pub(crate) fn registry_from_chain(
+    db: &sled::Db,
+    head_size: u64,
+    last_recorded_at: Timestamp,
+    seal: Option<(u64, Hash)>,
+) -> Result<Registry> {
+    let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES)?;
+    let nodes = db.open_tree(caseledger_core::layout::TREE_NODES)?;
+    let broken = |seq: u64, why: String| StoreError::RegistryChain { seq: Seq(seq), why };
+    let read = |seq: u64| -> Result<Entry> {
+        let bytes = entries
+            .get(seq.to_be_bytes())?
+            .ok_or_else(|| broken(seq, "the entry is missing".into()))?;
+        if let Some((size, root)) = seal.filter(|(size, _)| seq < *size) {
+            let leaf = merkle_leaf(&entry_hash(&bytes));
+            let proof =
+                merkle::inclusion_proof(&Sha256Hasher, &crate::upper::TreeNodes(&nodes), seq, size)
+                    .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
+            merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).map_err(
+                |_| {
+                    broken(
+                        seq,
+                        format!("its bytes are not the ones the newest seal (size {size}) signs"),
+                    )
+                },
+            )?;
+        }
+        let entry = Entry::from_bytes(&bytes)
+            .map_err(|e| broken(seq, format!("the entry does not decode: {e}")))?;
+        if entry.seq != Seq(seq) {
+            return Err(broken(
+                seq,
+                format!("the entry says it is seq {}", entry.seq),
+            ));
+        }
+        Ok(entry)
+    };
+    let Some(last) = head_size.checked_sub(1) else {
+        return Ok(Registry::default());
+    };
+    let head = read(last)?;
+    let mut chain = Vec::new();
+    let mut next = head.prev_registry;
+    if head.event.event.kind.kind().changes_registry() {
+        chain.push(head);
+    }
+    let mut above = last;
+    while let Some(Seq(at)) = next {
+        if at >= above {
+            return Err(broken(
+                above,
+                format!("prev_registry names seq {at}, not an earlier entry"),
+            ));
+        }
+        let entry = read(at)?;
+        if !entry.event.event.kind.kind().changes_registry() {
+            return Err(broken(
+                at,
+                format!(
+                    "a {} entry, which does not change the registry",
+                    entry.event.event.kind.kind()
+                ),
+            ));
+        }
+        next = entry.prev_registry;
+        above = at;
+        chain.push(entry);
+    }
+    if chain.last().map(|e| e.seq) != Some(Seq::GENESIS) {
+        return Err(broken(
+            above,
+            "the chain ends before the genesis entry".into(),
+        ));
+    }
+    let mut registry = Registry::default();
+    for entry in chain.iter().rev() {
+        let step = Step {
+            seq: entry.seq,
+            recorded_at: entry.recorded_at,
+            placement: entry.placement,
+            prev_registry: entry.prev_registry,
+            event: &entry.event.event,
+        };
+        record::apply(&mut registry, &mut None, step);
+    }
+    // Every accepted entry is at or after the clock before it (or a correction restarting
+    // it), so the clock is the head's.
+    registry.last_recorded_at = Some(last_recorded_at);
+    Ok(registry)
+}
 
 /// The state of `record` folded from its own entries below `size`; `None` if it has none.
 /// `registry` gives the ledger's settings (the time zone of ledger dates); its actors and
@@ -43,6 +147,7 @@ pub(crate) fn rebuilt_state(
             seq: entry.seq,
             recorded_at: entry.recorded_at,
             placement: entry.placement,
+            prev_registry: entry.prev_registry,
             event: &entry.event.event,
         };
         record::apply(&mut scratch, &mut state, step);

@@ -93,6 +93,7 @@ pub fn sample_entry_bytes() -> Vec<Vec<u8>> {
             ordinal: 3,
             prev_in_record: Some(Seq(5)),
         }),
+        prev_registry: Some(Seq(2)),
         content: None,
         event: ev,
     };

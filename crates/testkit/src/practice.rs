@@ -137,6 +137,8 @@ pub fn chain(events: Vec<(SignedEvent, Option<Payload>, &str)>) -> Vec<Item> {
                 prev: EntryHash::ZERO,
                 recorded_at,
                 placement,
+                // Set by `rechain` below, as the store would.
+                prev_registry: None,
                 content,
                 event: ev,
             },

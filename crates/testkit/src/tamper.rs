@@ -22,16 +22,22 @@ pub struct Item {
 }
 
 /// Renumbers and re-chains every entry (prev = hash of the previous bytes) and re-derives
-/// every record placement (ordinal, previous seq in the record), as an attacker hiding an
-/// edit would: nothing in these fields is signed by an author.
+/// every record placement (ordinal, previous seq in the record) and registry pointer
+/// (`prev_registry`), as an attacker hiding an edit would: nothing in these fields is
+/// signed by an author.
 pub fn rechain(items: &mut [Item]) {
     let mut prev = EntryHash::ZERO;
     let mut places: std::collections::HashMap<caseledger_core::RecordId, (u64, Seq)> =
         std::collections::HashMap::new();
+    let mut last_change: Option<Seq> = None;
     for (i, it) in items.iter_mut().enumerate() {
         let seq = Seq(i as u64);
         it.entry.seq = seq;
         it.entry.prev = prev;
+        it.entry.prev_registry = last_change;
+        if it.entry.event.event.kind.kind().changes_registry() {
+            last_change = Some(seq);
+        }
         it.entry.placement = it.entry.event.event.record.as_ref().map(|r| {
             let p = match places.get(r) {
                 None => Placement {

@@ -127,6 +127,7 @@ impl Tap {
             seq: Seq(seq),
             recorded_at: en.recorded_at,
             placement: en.placement,
+            prev_registry: en.prev_registry,
             event: ev,
         };
         let mut state = ev.record.as_ref().and_then(|r| self.records.remove(r));

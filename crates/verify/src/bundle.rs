@@ -716,8 +716,19 @@ impl<'a> BundleReplay<'a> {
             seq: Seq(seq),
             recorded_at: entry.recorded_at,
             placement: entry.placement,
+            prev_registry: entry.prev_registry,
             event: ev,
         };
+        // The bundle holds every administration entry below its checkpoint, so every
+        // registry entry: each entry's pointer can be checked here too.
+        if let Err(v) = record::check_prev_registry(&self.registry, step) {
+            findings.push(Finding::new(
+                FindingKind::of_violation(&v),
+                Some(seq),
+                rid.clone(),
+                v.to_string(),
+            ));
+        }
         let mut rec = if is_record { self.state.take() } else { None };
         if let Err(v) = record::check(&self.registry, rec.as_ref(), step, &self.hist) {
             findings.push(Finding::new(

@@ -122,6 +122,13 @@ pub enum FindingKind {
     /// The newest outside time is longer before the head's `recorded_at` than the relying
     /// party's `--max-staleness` (or there is none).
     AnchorStale,
+    /// An entry's store-assigned `prev_registry` is not the seq of the latest registry
+    /// entry (genesis, enrolment, revocation, close) before it: a registry entry was
+    /// removed, inserted or moved, or the pointer forged. `seq` is the entry carrying it.
+    PrevRegistryMismatch,
+    /// An entry after the ledger's `ledger_closed`: the ledger was written to after its
+    /// close. `seq` is the entry.
+    EntryAfterClose,
 }
 
 impl FindingKind {
@@ -172,6 +179,8 @@ impl FindingKind {
             FindingKind::ClockAhead => "clock_ahead",
             FindingKind::ClockAheadOfWitness => "clock_ahead_of_witness",
             FindingKind::AnchorStale => "anchor_stale",
+            FindingKind::PrevRegistryMismatch => "prev_registry_mismatch",
+            FindingKind::EntryAfterClose => "entry_after_close",
         }
     }
 
@@ -184,6 +193,8 @@ impl FindingKind {
             Violation::Replay { .. } => FindingKind::ReplayedEvent,
             Violation::RecordedAtRegressed { .. } => FindingKind::RecordedAtRegressed,
             Violation::AfterDestruction { .. } => FindingKind::EventAfterDestruction,
+            Violation::AfterClose { .. } => FindingKind::EntryAfterClose,
+            Violation::PrevRegistryMismatch { .. } => FindingKind::PrevRegistryMismatch,
             Violation::DestructionOfOpenRecord(_)
             | Violation::DestructionBeforeRetentionEnd { .. }
             | Violation::DestructionUnderHold { .. } => FindingKind::UnlawfulDestruction,

@@ -103,6 +103,7 @@
 //!     prev: EntryHash::ZERO,
 //!     recorded_at: Timestamp::start_of(Date::parse("2024-01-02").unwrap()).unwrap(),
 //!     placement: None,
+//!     prev_registry: None,
 //!     content: None,
 //!     event: event.sign("example.org/ledger", &admin).unwrap(),
 //! };

@@ -407,8 +407,19 @@ impl<'a> Replay<'a> {
             seq: Seq(here),
             recorded_at: entry.recorded_at,
             placement: entry.placement,
+            prev_registry: entry.prev_registry,
             event,
         };
+        // Reported beside whatever the fold finds: a false pointer would let a store
+        // rebuild the registry wrong (it follows them at open).
+        if let Err(v) = record::check_prev_registry(&self.registry, step) {
+            self.findings.push(Finding::new(
+                FindingKind::of_violation(&v),
+                Some(here),
+                event.record.clone(),
+                v.to_string(),
+            ));
+        }
         let slot = ord.and_then(|o| usize::try_from(o).ok());
         let mut state = slot
             .and_then(|i| self.hist.slots.get_mut(i))

@@ -11,6 +11,7 @@
 //! last_recorded_at, checkpoint {note, size, root} or null), `integrity` (verdict
 //! `verified` | `findings`, anchor, checkpoint_key_self_attested, findings),
 //! `clock_corrections` (seq, recorded_at, by, previous, back_by_secs, reason),
+//! `ledger_closed` (seq, recorded_at, by, reason, or null),
 //! `totals`
 //! (records and one count per status), `records` (per record: id, status, opened_on,
 //! opened_seq, last_terminated_on, retained_until, lawful_from, holds, destruction {seq,
@@ -307,6 +308,19 @@ pub struct ReportClockCorrection {
     pub reason: String,
 }
 
+/// The ledger's close (`ledger_closed`), when the prefix holds it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ReportClose {
+    /// The entry.
+    pub seq: u64,
+    /// Its `recorded_at`, RFC 3339 UTC.
+    pub recorded_at: String,
+    /// The admin who closed the ledger.
+    pub by: String,
+    /// The reason given.
+    pub reason: String,
+}
+
 /// One completeness item.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CompletenessItem {
@@ -370,6 +384,9 @@ pub struct RetentionReport {
     pub integrity: Integrity,
     /// `clock_corrected` entries in the prefix: when, by whom, how far back.
     pub clock_corrections: Vec<ReportClockCorrection>,
+    /// The ledger's close, if the prefix holds a `ledger_closed`: nothing was appended
+    /// after it (an entry after it is an `entry_after_close` finding).
+    pub ledger_closed: Option<ReportClose>,
     /// Counts per status.
     pub totals: Totals,
     /// Records opened in the prefix, sorted by id.
@@ -500,6 +517,12 @@ impl RetentionReport {
                     reason: c.reason.clone(),
                 })
                 .collect(),
+            ledger_closed: a.registry().closed.as_ref().map(|c| ReportClose {
+                seq: c.seq.0,
+                recorded_at: exact(c.at),
+                by: c.by.as_str().to_owned(),
+                reason: c.reason.as_str().to_owned(),
+            }),
             totals,
             records,
         })

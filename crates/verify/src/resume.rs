@@ -18,13 +18,13 @@
 //! a rewritten prefix. Protecting it (permissions, a signature of your own over the bytes)
 //! is outside what this crate checks.
 //!
-//! # File format (version 1)
+//! # File format (version 2)
 //!
 //! All integers little-endian; `encode(T)` is `caseledger_core::encoding::encode`.
 //!
 //! ```text
 //! magic     "caseledger resume state\n"                      (24 bytes)
-//! version   u16 = 1
+//! version   u16 = 2
 //! header    len (u32) || encode(Header)
 //!             Header = { size: u64, root: [u8; 32], last_hash: [u8; 32],
 //!                        frontier: Vec<[u8; 32]>, registry: Registry,
@@ -58,8 +58,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The first bytes of a resume state file.
 pub const MAGIC: &[u8; 24] = b"caseledger resume state\n";
-/// The format version this verifier writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this verifier writes and reads. Version 2: the registry carries
+/// `last_change` and `closed` (ledger format 3); version 1 states are refused by version.
+pub const VERSION: u16 = 2;
 /// BLAKE3 derive-key context of the trailing digest.
 pub const DIGEST_CONTEXT: &str = "caseledger resume state v1";
 /// Bytes per entry in the entries section.

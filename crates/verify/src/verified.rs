@@ -93,6 +93,12 @@ impl Verified {
     pub fn checkpoint(&self) -> Option<&VerifiedCheckpoint> {
         self.checkpoint.as_ref()
     }
+    /// The ledger's close (its first `ledger_closed`: seq, recorded_at, admin, reason), if
+    /// the replay met one: the ledger's life ended there (staleness is judged from it, not
+    /// from today). Entries after it are `entry_after_close` findings.
+    pub fn closed(&self) -> Option<&caseledger_core::record::Closure> {
+        self.registry.closed.as_ref()
+    }
     /// What the verdict rests on, and up to which size: decided from what the relying party
     /// supplied and what of it held. Without an anchor ([`Anchor::is_anchored`]), a clean
     /// result shows only that the ledger agrees with itself.

@@ -241,6 +241,17 @@ fn tampering_with_a_new_entry_is_caught_incrementally() {
             K::PayloadMissing,
         ),
         (
+            "prev_registry edited",
+            |fx| {
+                edit_raw(fx.path(), "entries", &N.to_be_bytes(), |v| {
+                    let mut e = Entry::from_bytes(&v.unwrap()).unwrap();
+                    e.prev_registry = Some(caseledger_core::Seq(0));
+                    Some(e.to_bytes().unwrap())
+                });
+            },
+            K::PrevRegistryMismatch,
+        ),
+        (
             "replay of a prefix event",
             |fx| {
                 let items = load(fx.path());
@@ -448,10 +459,10 @@ fn a_damaged_state_file_is_refused_clearly() {
         ResumeStateError::Damaged
     );
     let mut v2 = bytes.clone();
-    v2[24] = 2;
+    v2[24] = 1;
     assert_eq!(
         ResumeState::from_bytes(&v2).unwrap_err(),
-        ResumeStateError::UnsupportedVersion(2)
+        ResumeStateError::UnsupportedVersion(1)
     );
     // A well-formed digest over bytes that are not a state: refused, not trusted.
     let mut junk = bytes[..26].to_vec();
@@ -644,4 +655,60 @@ fn an_emptied_ledger_is_truncation_against_the_auditors_state() {
         v.findings()
     );
     assert!(v.resume_state().is_none());
+}
+
+/// Appends one signed event at the end by rewriting the trees (re-chained, as the store
+/// would chain it), and seals the new head with the ledger key.
+fn append_rewritten(
+    fx: &mut Fixture,
+    seed: u8,
+    author: &str,
+    record: Option<&str>,
+    kind: EventKind,
+) {
+    let (ev, _) = fx
+        .author
+        .event(&key(seed), author, record, kind, "2021-04-01", None);
+    rewrite(fx.path(), |items| {
+        let mut e = items[0].entry.clone();
+        e.event = ev;
+        e.recorded_at = Timestamp::start_of(date("2021-04-01")).unwrap();
+        items.push(Item {
+            entry: e,
+            payload: None,
+        });
+    });
+    let items = load(fx.path());
+    let size = items.len() as u64;
+    add_checkpoint(fx.path(), &checkpoint_note(size, root(&items, size)));
+}
+
+/// The close is part of the auditor's state: an entry after it, appended after the state
+/// was taken, is `entry_after_close` in the incremental run.
+#[test]
+fn an_entry_after_a_close_in_the_state_is_caught_incrementally() {
+    let mut fx = fixture();
+    append_rewritten(
+        &mut fx,
+        1,
+        "admin",
+        None,
+        EventKind::LedgerClosed {
+            reason: text("practice closed"),
+        },
+    );
+    let state = state_of(&fx);
+    let closed = full(&fx, &trusted());
+    assert_eq!(closed.closed().map(|c| c.seq.0), Some(N));
+    append_rewritten(&mut fx, 3, "lic-1", Some("C-C"), EventKind::Contact);
+    let (v, _) = incremental(&fx, &state, &trusted());
+    assert_eq!(v.incremental_from(), Some(N + 1));
+    assert!(
+        v.findings()
+            .iter()
+            .any(|f| f.kind == K::EntryAfterClose && f.seq == Some(N + 1)),
+        "{:?}",
+        v.findings()
+    );
+    assert_eq!(v.closed().map(|c| c.seq.0), Some(N));
 }

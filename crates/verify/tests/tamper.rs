@@ -335,6 +335,35 @@ fn enrol_by(fx: &mut Fixture, seed: u8, author: &str) {
         });
     });
 }
+/// Re-chains the ledger, then forges one entry's registry pointer and re-chains by hand
+/// (an attacker who knows the rule but wants the registry read wrong).
+fn forged_pointer_rechained(fx: &Fixture, seq: u64) {
+    let mut items = load(fx.path());
+    rechain(&mut items);
+    items[seq as usize].entry.prev_registry = Some(caseledger_core::Seq(0));
+    let mut prev = caseledger_core::EntryHash::ZERO;
+    for it in &mut items {
+        it.entry.prev = prev;
+        prev = caseledger_core::hash::entry_hash(&it.entry.to_bytes().unwrap());
+    }
+    store(fx.path(), &items);
+}
+/// Appends an admin's event at the end, chained correctly.
+fn append_admin(fx: &mut Fixture, kind: EventKind) {
+    let (ev, _) = fx
+        .author
+        .event(&key(1), "admin", None, kind, "2021-04-01", None);
+    rewrite(fx.path(), |items| {
+        let mut e = items[0].entry.clone();
+        e.event = ev;
+        e.placement = None;
+        e.recorded_at = Timestamp::start_of(date("2021-04-01")).unwrap();
+        items.push(Item {
+            entry: e,
+            payload: None,
+        });
+    });
+}
 fn destroy(reason: &str) -> EventKind {
     EventKind::Destruction {
         reason: text(reason),
@@ -385,6 +414,11 @@ const SCENARIOS: &[(&str, Tamper, Expect)] = &[
     ("event_by_wrong_role", |fx| { append_forged(fx, 4, "cust-1", "C-C", EventKind::ProgressNote, "2021-04-01"); none() }, &[(K::UnauthorizedAuthor, Some(SIZE))]),
     ("enrolment_by_non_admin", |fx| { enrol_by(fx, 3, "lic-1"); none() }, &[(K::UnauthorizedAuthor, Some(SIZE))]),
     ("replayed_event", |fx| { replay_event(fx, C_NOTE1); none() }, &[(K::ReplayedEvent, Some(SIZE))]),
+    // Registry pointers (format 3): a forged `prev_registry`, in place or re-chained.
+    ("prev_registry_edited_in_place", |fx| { edit_entry(fx, C_NOTE1, |e| e.prev_registry = Some(caseledger_core::Seq(0))); none() }, &[(K::PrevRegistryMismatch, Some(C_NOTE1)), (K::ChainBreak, Some(C_NOTE1 + 1))]),
+    ("prev_registry_forged_and_rechained", |fx| { forged_pointer_rechained(fx, C_NOTE1); none() }, &[(K::PrevRegistryMismatch, Some(C_NOTE1))]),
+    // Issue 14: entries after `ledger_closed` (signed with the real keys, re-chained).
+    ("entry_after_close", |fx| { append_admin(fx, EventKind::LedgerClosed { reason: text("practice closed") }); append_forged(fx, 3, "lic-1", "C-C", EventKind::Contact, "2021-04-01"); none() }, &[(K::EntryAfterClose, Some(SIZE + 1))]),
     // Checkpoints.
     ("split_view", |fx| { add_checkpoint(fx.path(), &checkpoint_note(10, caseledger_core::Hash([9; 32]))); none() }, &[(K::SplitView, None), (K::RootMismatch, None)]),
     ("checkpoint_signed_by_unknown_key", |fx| { add_checkpoint(fx.path(), &foreign_checkpoint(fx, ORIGIN, 66, 20)); Cast::PRACTICE.policy(vec![]) }, &[(K::CheckpointUntrustedKey, None)]),

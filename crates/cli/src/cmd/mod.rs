@@ -14,6 +14,7 @@ pub(crate) mod archive;
 pub(crate) mod bundle;
 pub(crate) mod checkpoint;
 pub(crate) mod clock;
+pub(crate) mod close;
 pub(crate) mod import;
 pub(crate) mod ingest;
 pub(crate) mod keys;
@@ -139,6 +140,12 @@ pub(crate) enum Command {
     /// The store refuses appends while the clock is behind the ledger's last entry by more
     /// than the genesis skew; after this entry the ledger runs on the corrected clock.
     ClockCorrected(ClockCorrectedArgs),
+    /// Close the ledger (as an admin): a signed `ledger_closed` entry ends its life.
+    ///
+    /// Nothing can be appended after it (not even an export's `record_head`: export the
+    /// bundles you need first); the ledger stays readable and verifiable, and `status`,
+    /// `verify` and the retention report say when it was closed and by whom.
+    Close(CloseArgs),
     /// Import events from a JSONL file (the ingest format: docs/GUIDE.md).
     ///
     /// One JSON object per line: `record`, `kind`, `occurred_on`, `author`, and `payload` or
@@ -332,6 +339,23 @@ pub(crate) struct ClockCorrectedArgs {
     #[arg(long)]
     pub reason: String,
     /// The admin who signs the correction.
+    #[arg(long, value_name = "ID", default_value = "admin")]
+    pub author: String,
+    #[command(flatten)]
+    pub signer: SignerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+}
+
+/// `caseledger close`.
+#[derive(Args)]
+pub(crate) struct CloseArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// Why the ledger is closed (a case or policy reference; never clinical content).
+    #[arg(long)]
+    pub reason: String,
+    /// The admin who signs the close.
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
     #[command(flatten)]
@@ -1198,6 +1222,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Actor(ActorCmd::Add(a)) => actor::add(a, out),
         Command::Actor(ActorCmd::Revoke(a)) => actor::revoke(a, out),
         Command::ClockCorrected(a) => clock::run(a, out),
+        Command::Close(a) => close::run(a, out),
         Command::Append(a) => append::run(a, out),
         Command::Import(a) => import::run(a, out),
         Command::EventBytes(a) => append::event_bytes(a, out),

@@ -75,6 +75,32 @@ impl Read {
         )
     }
 
+    /// The ledger's close, if the ledger holds a `ledger_closed` (whatever the as-of day:
+    /// a closed ledger takes no more entries).
+    pub fn closed_json(&self) -> Value {
+        self.asof.verified().closed().map_or(Value::Null, |c| {
+            json!({
+                "seq": c.seq.0,
+                "at": instant(c.at),
+                "by": c.by.as_str(),
+                "reason": c.reason.as_str(),
+            })
+        })
+    }
+
+    /// `ledger: closed since ... by ...`, if the ledger is closed.
+    pub fn closed_line(&self) -> Option<String> {
+        self.asof.verified().closed().map(|c| {
+            format!(
+                "ledger: closed since {} (seq {}) by {}: {}; nothing can be appended",
+                instant(c.at),
+                c.seq.0,
+                c.by,
+                c.reason
+            )
+        })
+    }
+
     /// The integrity verdict as JSON.
     pub fn integrity_json(&self) -> Value {
         let v = self.asof.verified();
@@ -358,6 +384,7 @@ pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
                 "occurred_on": last.map(|l| l.1.to_string()),
                 "recorded_at": last.map(|l| instant(l.2)),
             }),
+            "ledger_closed": read.closed_json(),
             "integrity": read.integrity_json(),
         }))?;
     } else {
@@ -403,6 +430,10 @@ pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
             None => format!("last event: seq {}\n", s.last_seq.0),
         });
         t.push_str(&format!("entries: {}\n", s.entries));
+        if let Some(l) = read.closed_line() {
+            t.push_str(&l);
+            t.push('\n');
+        }
         t.push_str(&read.integrity_line());
         out.data(&t)?;
     }

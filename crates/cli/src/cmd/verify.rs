@@ -318,6 +318,12 @@ pub(crate) fn verified_json(what: &str, v: &Verified) -> serde_json::Value {
             "back_by_secs": c.back_by_secs,
             "reason": c.reason,
         })).collect::<Vec<_>>(),
+        "ledger_closed": v.closed().map(|c| json!({
+            "seq": c.seq.0,
+            "recorded_at": caseledger_verify::report::instant(c.at),
+            "by": c.by.as_str(),
+            "reason": c.reason.as_str(),
+        })),
         "content_keys": content_keys_name(v.content_keys()),
         "outside_time": v.outside_time().map(outside_time_json),
     })
@@ -332,8 +338,8 @@ fn content_keys_name(k: ContentKeys) -> &'static str {
     }
 }
 
-/// The lines for people about the ledger clock's corrections and the content keys (only
-/// what is worth a line: corrections, and a missing key store).
+/// The lines for people about the ledger clock's corrections, the ledger's close and the
+/// content keys (only what is worth a line: corrections, a close, a missing key store).
 fn clock_and_keys_lines(v: &Verified) -> String {
     let mut text = String::new();
     for c in v.clock_corrections() {
@@ -346,6 +352,15 @@ fn clock_and_keys_lines(v: &Verified) -> String {
             c.previous
                 .map(|p| format!(" from {}", caseledger_verify::report::instant(p)))
                 .unwrap_or_default(),
+            c.reason
+        ));
+    }
+    if let Some(c) = v.closed() {
+        text.push_str(&format!(
+            "ledger closed: seq {} at {} by {}: {}\n",
+            c.seq.0,
+            caseledger_verify::report::instant(c.at),
+            c.by,
             c.reason
         ));
     }

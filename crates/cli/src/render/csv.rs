@@ -7,7 +7,8 @@
 //! `prefix_root`, `prefix_checkpoint`, `integrity`, `anchor`, `signer`, `key_fingerprint`,
 //! `produced_at`, `signature` (where the signature covering this file is),
 //! `clock_corrections` (each `seq N at T by A, back S s: reason`, `; `-separated, or
-//! `none`); then an empty line; then the header row.
+//! `none`), `ledger_closed` (`seq N at T by A: reason`, or `no`); then an empty line;
+//! then the header row.
 //!
 //! Columns: `record, status, opened_on, last_terminated_on, retained_until, lawful_from,
 //! holds, destroyed_on, destroyed_by, destruction_lawful, destruction_seq,
@@ -63,7 +64,13 @@ fn preamble(out: &mut String, r: &RetentionReport) {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let pairs: [(&str, String); 15] = [
+    let closed = r.ledger_closed.as_ref().map_or("no".to_owned(), |c| {
+        format!(
+            "seq {} at {} by {}: {}",
+            c.seq, c.recorded_at, c.by, c.reason
+        )
+    });
+    let pairs: [(&str, String); 16] = [
         ("report", r.schema.clone()),
         ("origin", r.origin.clone()),
         ("as_of", r.as_of.clone()),
@@ -85,6 +92,7 @@ fn preamble(out: &mut String, r: &RetentionReport) {
             "manifest.sha256 (SHA-256 of every file of the report) and its .sig and .ed25519 signatures".to_owned(),
         ),
         ("clock_corrections", corrections),
+        ("ledger_closed", closed),
     ];
     for (k, v) in pairs {
         row(out, &[k.to_owned(), field(&v, true)]);

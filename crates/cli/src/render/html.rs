@@ -302,6 +302,16 @@ fn clock_corrections(s: &mut String, r: &RetentionReport) {
         }
         s.push_str("</tbody>\n</table>\n");
     }
+    if let Some(c) = &r.ledger_closed {
+        let _ = writeln!(
+            s,
+            "<p class=\"what\">The ledger was closed at seq {} on {} by {}: {}. Nothing can be appended after it.</p>",
+            c.seq,
+            escape(&c.recorded_at),
+            escape(&c.by),
+            escape(&c.reason),
+        );
+    }
     s.push_str("</section>\n");
 }
 

@@ -251,6 +251,7 @@ pub(crate) mod fixture {
                 time_policy: None,
             },
             clock_corrections: Vec::new(),
+            ledger_closed: None,
             totals: Totals {
                 records: 6,
                 open: 1,
