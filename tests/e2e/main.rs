@@ -43,6 +43,10 @@
 //!   verifies a private copy and writes nothing.
 //! * [`timestamps`]: `caseledger timestamp` stores RFC 3161 tokens over seals from a test TSA
 //!   on loopback; `timestamp verify` checks them offline, refuses other roots and tampered bytes.
+//! * [`serve`]: `caseledger serve` as a child process on loopback over real HTTP: receipts,
+//!   idempotent retries, status, seals, proofs; every scope refused without it; malformed
+//!   requests 4xx with nothing written; a snapshot verified while appends go on; SIGTERM
+//!   with an append in flight.
 //! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
 //!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
 //! * [`witness`]: `witness serve` as a child process on loopback and `witness add|list|sync`
@@ -67,6 +71,7 @@ mod report_asof;
 mod report_html;
 mod retention_rules;
 mod seals;
+mod serve;
 mod snapshot;
 mod status;
 mod storage;
