@@ -607,3 +607,22 @@ fn a_snapshot_verifies_while_appends_go_on_and_shutdown_finishes_appends_in_flig
     assert_eq!(code.code(), Some(0));
     assert_eq!(f.size(), before + 430);
 }
+
+#[test]
+fn a_ledger_held_by_another_process_is_busy_with_retry_after() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    // The server has not opened it yet; this process holds it (as a long CLI command would).
+    let held = caseledger_store::Ledger::open(f.ledger(), caseledger_store::OpenOptions::default())
+        .unwrap();
+    let a = s.post(&s.tokens.all, &note("h-1", "C-OPEN", "n"));
+    assert_eq!((a.status, a.kind().as_str()), (503, "busy"), "{}", a.body);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    let size = held.head().size;
+    held.close().unwrap();
+    // The retry goes through, once.
+    let a = s.post(&s.tokens.all, &note("h-1", "C-OPEN", "n"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["receipts"][0]["seq"].as_u64(), Some(size));
+    assert_eq!(s.size(), size + 1);
+}

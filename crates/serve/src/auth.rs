@@ -5,42 +5,13 @@
 //! with every client's hash in constant time, all of them, so the time taken says nothing of
 //! which client (if any) came close.
 
+pub use crate::config::Scope;
 use crate::config::{ClientConfig, LedgerName};
 use base64::Engine;
 use caseledger_core::ActorId;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use subtle::ConstantTimeEq;
-
-/// What a client may do; each route needs one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Scope {
-    /// Append events (pre-signed, or signed by the server as the authors in `sign_as`).
-    Append,
-    /// Read a record's status.
-    ReadStatus,
-    /// Read seals, inclusion and consistency proofs.
-    ReadProofs,
-    /// Retention reports and evidence bundles (no route yet).
-    Report,
-    /// Holds, destruction, actor enrolment and revocation (no route yet).
-    Admin,
-}
-
-impl Scope {
-    /// The scope's name in the configuration and in errors.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scope::Append => "append",
-            Scope::ReadStatus => "read-status",
-            Scope::ReadProofs => "read-proofs",
-            Scope::Report => "report",
-            Scope::Admin => "admin",
-        }
-    }
-}
 
 /// A configured client.
 #[derive(Clone, Debug)]

@@ -9,6 +9,7 @@
 //! max_open_ledgers = 16
 //! idle_close_secs = 300
 //! max_batch = 1000
+//! ledger_cache_mib = 64              # sled's page cache per open ledger
 //! [ledgers.practice-a]               # name: [a-z0-9-]{1,64}
 //! dir = "ledgers/practice-a"
 //! keys = "keys/practice-a"           # ledger.pem (seals), kek, actors/<id>.pem
@@ -21,7 +22,6 @@
 //! sign_as = ["lic-1"]                # optional: authors the server signs for with their keys
 //! ```
 
-use crate::auth::Scope;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -96,6 +96,9 @@ pub struct Limits {
     pub idle_close_secs: u64,
     /// The most events one request may carry.
     pub max_batch: usize,
+    /// sled's page cache per open ledger, in MiB: with `max_open_ledgers`, what bounds the
+    /// server's memory (see [`crate::pool`]).
+    pub ledger_cache_mib: u64,
 }
 
 impl Default for Limits {
@@ -106,6 +109,36 @@ impl Default for Limits {
             max_open_ledgers: 16,
             idle_close_secs: 300,
             max_batch: 1000,
+            ledger_cache_mib: 64,
+        }
+    }
+}
+
+/// What a client may do; each route needs one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Append events (pre-signed, or signed by the server as the authors in `sign_as`).
+    Append,
+    /// Read a record's status.
+    ReadStatus,
+    /// Read seals, inclusion and consistency proofs.
+    ReadProofs,
+    /// Retention reports and evidence bundles (no route yet).
+    Report,
+    /// Holds, destruction, actor enrolment and revocation (no route yet).
+    Admin,
+}
+
+impl Scope {
+    /// The scope's name in the configuration and in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Append => "append",
+            Scope::ReadStatus => "read-status",
+            Scope::ReadProofs => "read-proofs",
+            Scope::Report => "report",
+            Scope::Admin => "admin",
         }
     }
 }

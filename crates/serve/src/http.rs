@@ -78,6 +78,7 @@ impl AppState {
             pool: Pool::new(
                 ledgers,
                 l.max_open_ledgers,
+                l.ledger_cache_mib.saturating_mul(1 << 20),
                 Duration::from_secs(l.idle_close_secs),
             ),
             max_body: l.max_body_bytes,

@@ -7,6 +7,8 @@
 //! it again, is recognised). Errors name the field and never quote its value: a value may
 //! be clinical content.
 
+pub use crate::line_error::LineError;
+use crate::line_error::{bail_line, line_err, Result};
 use crate::presign::{Fields, Presign, JSON_NAMES};
 use base64::Engine;
 use caseledger_core::event::{EventKind, Kind, Role, ShortText, TerminationReason};
@@ -14,24 +16,6 @@ use caseledger_core::{ActorId, Date, RecordId, Seq};
 use caseledger_store::{EventId, RequestDigest};
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Why a line (or a pre-signed field) was refused: `field: why`, never the value.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct LineError(pub String);
-
-/// A [`LineError`] from a format string.
-macro_rules! line_err {
-    ($($t:tt)*) => { $crate::ingest::LineError(format!($($t)*)) };
-}
-/// Returns a [`LineError`] from a format string.
-macro_rules! bail_line {
-    ($($t:tt)*) => { return Err(line_err!($($t)*)) };
-}
-pub(crate) use {bail_line, line_err};
-
-/// The result of parsing a line.
-pub type Result<T, E = LineError> = std::result::Result<T, E>;
 
 /// One ingest line, each field untyped so that errors name the field without echoing
 /// its value (a value may be clinical content).

@@ -22,6 +22,7 @@ pub mod config;
 mod error;
 pub mod http;
 pub mod ingest;
+mod line_error;
 pub mod pool;
 pub mod presign;
 mod write;

@@ -1,10 +1,11 @@
 //! The open ledgers: opened on the first request that names them, closed after
 //! `idle_close_secs` without use, at most `max_open_ledgers` at once.
 //!
-//! Memory: an open ledger holds its sled database (sled's page cache, bounded by sled's
-//! `cache_capacity`, 1 GiB by default and grown only as pages are read), the store's
-//! in-memory upper tree levels and registry, and the keys. The cap is how a host bounds
-//! the total: `max_open_ledgers` × (cache + a few MiB).
+//! Memory: an open ledger holds its sled database, whose page cache is bounded by
+//! `ledger_cache_mib` (sled's `cache_capacity`, 64 MiB by default here; sled's own default
+//! is 1 GiB), plus the store's in-memory state: the upper Merkle levels (a few MiB for
+//! millions of entries), the registry and the keys. So the server's ledgers take at most
+//! about `max_open_ledgers` × (`ledger_cache_mib` + a few MiB): 16 × ~70 MiB by default.
 //!
 //! A ledger is in use while a request holds its `Arc`; only unused ledgers are closed or
 //! evicted. Every call here blocks (opening reads and checks the database, closing
@@ -44,6 +45,7 @@ struct Open {
 pub struct Pool {
     configs: BTreeMap<LedgerName, LedgerConfig>,
     max_open: usize,
+    cache_bytes: u64,
     idle: Duration,
     open: Mutex<HashMap<LedgerName, Open>>,
 }
@@ -60,15 +62,18 @@ pub struct Handle {
 }
 
 impl Pool {
-    /// A pool over the configured ledgers; nothing is opened yet.
+    /// A pool over the configured ledgers (each opened with sled's cache bounded by
+    /// `cache_bytes`); nothing is opened yet.
     pub fn new(
         configs: BTreeMap<LedgerName, LedgerConfig>,
         max_open: usize,
+        cache_bytes: u64,
         idle: Duration,
     ) -> Pool {
         Pool {
             configs,
             max_open,
+            cache_bytes,
             idle,
             open: Mutex::new(HashMap::new()),
         }
@@ -106,7 +111,7 @@ impl Pool {
         }
         // Opened under the pool's lock: two first requests for one ledger must not both
         // open it (the second would find it in use by this very process).
-        let ledger = Arc::new(open_ledger(cfg, &keys)?);
+        let ledger = Arc::new(open_ledger(cfg, &keys, self.cache_bytes)?);
         open.insert(
             name.clone(),
             Open {
@@ -180,13 +185,14 @@ fn close(l: Arc<Ledger>) {
 
 /// Opens a ledger to append: its ledger key seals every commit, its KEK (when the key
 /// directory has one) encrypts payloads; appends return once durable.
-fn open_ledger(cfg: &LedgerConfig, keys: &KeyDir) -> Result<Ledger, PoolError> {
+fn open_ledger(cfg: &LedgerConfig, keys: &KeyDir, cache_bytes: u64) -> Result<Ledger, PoolError> {
     keys.check_outside(&cfg.dir)
         .map_err(|e| PoolError::Keys(e.to_string()))?;
     let key: SigningKey = caseledger_keyfile::read(&keys.ledger_key_path())
         .map_err(|e| PoolError::Keys(format!("ledger key: {e}")))?;
     let mut options = OpenOptions::default()
         .with_durability(Durability::Immediate)
+        .with_cache_bytes(cache_bytes)
         .with_ledger_key(key);
     if keys.kek_path().exists() {
         let kek = caseledger_keyfile::read_kek(keys.root())
@@ -194,4 +200,77 @@ fn open_ledger(cfg: &LedgerConfig, keys: &KeyDir) -> Result<Ledger, PoolError> {
         options = options.with_kek(kek);
     }
     Ok(Ledger::open(&cfg.dir, options)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caseledger_core::event::ShortText;
+    use caseledger_core::ActorId;
+    use caseledger_store::CreateOptions;
+    use std::path::Path;
+
+    /// A ledger `name` under `root` with its key directory beside it.
+    fn ledger(root: &Path, name: &str) -> (LedgerName, LedgerConfig) {
+        let dir = root.join(name);
+        let keys = KeyDir::at(root.join(format!("{name}-keys")));
+        keys.create().unwrap();
+        let ledger_key = SigningKey::generate();
+        caseledger_keyfile::write_new(&keys.ledger_key_path(), &ledger_key).unwrap();
+        Ledger::create(
+            &dir,
+            CreateOptions {
+                origin: ShortText::new(format!("example.org/{name}")).unwrap(),
+                admin: ActorId::new("admin").unwrap(),
+                admin_key: &SigningKey::generate(),
+                ledger_key: ledger_key.public_key(),
+                settings: Default::default(),
+                open: OpenOptions::default().with_ledger_key(ledger_key),
+            },
+        )
+        .unwrap()
+        .close()
+        .unwrap();
+        (
+            LedgerName::new(name).unwrap(),
+            LedgerConfig {
+                dir,
+                keys: keys.root().to_owned(),
+                snapshots: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_cap_evicts_only_unused_ledgers_and_idle_ones_are_closed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, ca) = ledger(tmp.path(), "a");
+        let (b, cb) = ledger(tmp.path(), "b");
+        let dir_a = ca.dir.clone();
+        let configs = BTreeMap::from([(a.clone(), ca), (b.clone(), cb)]);
+        let pool = Pool::new(configs, 1, 1 << 20, Duration::ZERO);
+        let held = pool.get(&a).unwrap();
+        // The one slot is in use: another ledger is refused, not forced open.
+        assert!(matches!(pool.get(&b), Err(PoolError::Full(1))));
+        // The same ledger is shared.
+        assert!(Arc::ptr_eq(&pool.get(&a).unwrap().ledger, &held.ledger));
+        drop(held);
+        // Unused: evicted (closed, its lock released) for the other one.
+        let hb = pool.get(&b).unwrap();
+        assert_eq!(pool.open_count(), 1);
+        Ledger::open(&dir_a, OpenOptions::default())
+            .unwrap()
+            .close()
+            .unwrap();
+        // An idle ledger still held is not closed; once unused it is.
+        pool.close_idle();
+        assert_eq!(pool.open_count(), 1);
+        drop(hb);
+        pool.close_idle();
+        assert_eq!(pool.open_count(), 0);
+        assert!(matches!(
+            pool.get(&LedgerName::new("c").unwrap()),
+            Err(PoolError::Unknown)
+        ));
+    }
 }

@@ -7,7 +7,7 @@
 //! enrolled key (and `signed_at` against the ledger's clock) before anything is written.
 //! Shared by `caseledger append`/`import` and the server.
 
-use crate::ingest::{bail_line, line_err, Result};
+use crate::line_error::{bail_line, line_err, Result};
 use base64::Engine;
 use caseledger_core::event::{AuthorSignature, Event, EventKind, Payload, EVENT_SSHSIG_NAMESPACE};
 use caseledger_core::ids::Nonce;
