@@ -8,15 +8,16 @@
 //! about `max_open_ledgers` × (`ledger_cache_mib` + a few MiB): 16 × ~70 MiB by default.
 //!
 //! A ledger is in use while a request holds its `Arc`; only unused ledgers are closed or
-//! evicted. Every call here blocks (opening reads and checks the database, closing
+//! evicted. A ledger is opened outside the pool's lock (opening may wait for another
+//! process's lock), once: concurrent first requests wait for the one opening it. Every call here blocks (opening reads and checks the database, closing
 //! flushes it): run them on a blocking thread.
 
 use crate::config::{LedgerConfig, LedgerName};
 use caseledger_core::keys::SigningKey;
 use caseledger_keyfile::keydir::KeyDir;
 use caseledger_store::{Durability, Ledger, OpenOptions, StoreError};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Why a ledger could not be handed out.
@@ -47,7 +48,18 @@ pub struct Pool {
     max_open: usize,
     cache_bytes: u64,
     idle: Duration,
-    open: Mutex<HashMap<LedgerName, Open>>,
+    slots: Mutex<Slots>,
+    /// Signalled when a ledger being opened is open (or failed to open).
+    opened: Condvar,
+}
+
+/// The ledgers open, and those being opened (outside the lock: opening reads the database,
+/// and may wait for another process's lock, which must not hold up requests for other
+/// ledgers).
+#[derive(Default)]
+struct Slots {
+    open: HashMap<LedgerName, Open>,
+    opening: HashSet<LedgerName>,
 }
 
 /// An open ledger handed to a request, with its configuration.
@@ -75,7 +87,8 @@ impl Pool {
             max_open,
             cache_bytes,
             idle,
-            open: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Slots::default()),
+            opened: Condvar::new(),
         }
     }
 
@@ -89,49 +102,67 @@ impl Pool {
     pub fn get(&self, name: &LedgerName) -> Result<Handle, PoolError> {
         let cfg = self.configs.get(name).ok_or(PoolError::Unknown)?;
         let keys = KeyDir::at(&cfg.keys);
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(o) = open.get_mut(name) {
-            o.last_used = Instant::now();
-            return Ok(Handle {
-                ledger: o.ledger.clone(),
-                keys,
-                snapshots: cfg.snapshots.clone(),
-            });
+        let handle = |ledger| Handle {
+            ledger,
+            keys: keys.clone(),
+            snapshots: cfg.snapshots.clone(),
+        };
+        let mut g = self.lock();
+        loop {
+            if let Some(o) = g.open.get_mut(name) {
+                o.last_used = Instant::now();
+                return Ok(handle(o.ledger.clone()));
+            }
+            if !g.opening.contains(name) {
+                break;
+            }
+            // Another request is opening it: wait for that (never open it twice: the
+            // second open would find it in use by this very process).
+            g = self.opened.wait(g).unwrap_or_else(PoisonError::into_inner);
         }
-        if open.len() >= self.max_open {
-            let victim = open
+        if g.open.len() + g.opening.len() >= self.max_open {
+            let victim = g
+                .open
                 .iter()
                 .filter(|(_, o)| Arc::strong_count(&o.ledger) == 1)
                 .min_by_key(|(_, o)| o.last_used)
                 .map(|(n, _)| n.clone());
-            match victim.and_then(|v| open.remove(&v)) {
+            match victim.and_then(|v| g.open.remove(&v)) {
+                // Closed (flushed, its lock released) before another ledger takes its place.
                 Some(o) => close(o.ledger),
-                None => return Err(PoolError::Full(open.len())),
+                None => return Err(PoolError::Full(g.open.len() + g.opening.len())),
             }
         }
-        // Opened under the pool's lock: two first requests for one ledger must not both
-        // open it (the second would find it in use by this very process).
-        let ledger = Arc::new(open_ledger(cfg, &keys, self.cache_bytes)?);
-        open.insert(
-            name.clone(),
-            Open {
-                ledger: ledger.clone(),
-                last_used: Instant::now(),
-            },
-        );
-        Ok(Handle {
-            ledger,
-            keys,
-            snapshots: cfg.snapshots.clone(),
-        })
+        g.opening.insert(name.clone());
+        drop(g);
+        let opened = open_ledger(cfg, &keys, self.cache_bytes).map(Arc::new);
+        let mut g = self.lock();
+        g.opening.remove(name);
+        if let Ok(ledger) = &opened {
+            g.open.insert(
+                name.clone(),
+                Open {
+                    ledger: ledger.clone(),
+                    last_used: Instant::now(),
+                },
+            );
+        }
+        drop(g);
+        self.opened.notify_all();
+        Ok(handle(opened?))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Closes the ledgers unused for the idle time. Blocks.
     pub fn close_idle(&self) {
         let now = Instant::now();
         let idle: Vec<Arc<Ledger>> = {
-            let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            let names: Vec<LedgerName> = open
+            let mut g = self.lock();
+            let names: Vec<LedgerName> = g
+                .open
                 .iter()
                 .filter(|(_, o)| {
                     Arc::strong_count(&o.ledger) == 1
@@ -141,7 +172,7 @@ impl Pool {
                 .collect();
             names
                 .iter()
-                .filter_map(|n| open.remove(n).map(|o| o.ledger))
+                .filter_map(|n| g.open.remove(n).map(|o| o.ledger))
                 .collect()
         };
         for l in idle {
@@ -151,13 +182,7 @@ impl Pool {
 
     /// Closes every ledger (at shutdown, once no request holds one). Blocks.
     pub fn close_all(&self) {
-        let all: Vec<Arc<Ledger>> = self
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-            .map(|(_, o)| o.ledger)
-            .collect();
+        let all: Vec<Arc<Ledger>> = self.lock().open.drain().map(|(_, o)| o.ledger).collect();
         for l in all {
             close(l);
         }
@@ -165,10 +190,7 @@ impl Pool {
 
     /// How many ledgers are open.
     pub fn open_count(&self) -> usize {
-        self.open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().open.len()
     }
 }
 
@@ -272,5 +294,27 @@ mod tests {
             pool.get(&LedgerName::new("c").unwrap()),
             Err(PoolError::Unknown)
         ));
+    }
+
+    /// Eight first requests at once for one ledger: opened once, shared by all (a second
+    /// open would find it in use by this process).
+    #[test]
+    fn concurrent_first_requests_open_a_ledger_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, ca) = ledger(tmp.path(), "a");
+        let pool = Pool::new(
+            BTreeMap::from([(a.clone(), ca)]),
+            4,
+            1 << 20,
+            Duration::from_secs(60),
+        );
+        let handles: Vec<Handle> = std::thread::scope(|s| {
+            let joins: Vec<_> = (0..8).map(|_| s.spawn(|| pool.get(&a).unwrap())).collect();
+            joins.into_iter().map(|j| j.join().unwrap()).collect()
+        });
+        assert!(handles
+            .iter()
+            .all(|h| Arc::ptr_eq(&h.ledger, &handles[0].ledger)));
+        assert_eq!(pool.open_count(), 1);
     }
 }
