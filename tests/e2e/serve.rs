@@ -2,8 +2,9 @@
 //! (a few lines of std `TcpStream`, so malformed requests can be sent as they are):
 //! appends with receipts, idempotent retries under a client event id, status, seal and
 //! proofs; every scope refused without it; malformed requests answered 4xx with nothing
-//! written; a snapshot verified while appends go on; graceful shutdown with an append in
-//! flight answered and durable.
+//! written; `503` + `Retry-After` when the ledger is held elsewhere or a body never arrives;
+//! a snapshot verified while appends go on; graceful shutdown with an append in flight
+//! answered and durable.
 
 use caseledger_testkit::cli::{caseledger_bin, ok, stdout, Fixture};
 use serde_json::{json, Value};
@@ -53,6 +54,11 @@ const LEDGER: &str = "practice";
 const MAX_BODY: usize = 256 * 1024;
 
 fn serve(f: &Fixture) -> Served {
+    serve_with(f, "")
+}
+
+/// [`serve`] with more `[limits]` lines.
+fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (all, all_h) = new_token(f);
     let (status, status_h) = new_token(f);
     let (proofs, proofs_h) = new_token(f);
@@ -62,6 +68,7 @@ fn serve(f: &Fixture) -> Served {
 [limits]
 max_body_bytes = {MAX_BODY}
 idle_close_secs = 1
+{limits}
 [ledgers.{LEDGER}]
 dir = "L"
 keys = "{keys}"
@@ -625,4 +632,31 @@ fn a_ledger_held_by_another_process_is_busy_with_retry_after() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.json()["receipts"][0]["seq"].as_u64(), Some(size));
     assert_eq!(s.size(), size + 1);
+}
+
+#[test]
+fn a_request_whose_body_never_arrives_times_out_with_retry_after_and_writes_nothing() {
+    let f = Fixture::small();
+    let s = serve_with(&f, "request_timeout_secs = 1");
+    let before = s.size();
+    // Headers announce 200 bytes; 10 arrive, then nothing.
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST /v1/ledgers/{LEDGER}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"record\":",
+        s.tokens.all
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    let n = c.read(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 503"), "{text}");
+    assert!(
+        text.contains("retry-after: 1") && text.contains("\"busy\""),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(c);
+    assert_eq!(s.size(), before);
 }
