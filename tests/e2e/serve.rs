@@ -6,7 +6,7 @@
 //! a snapshot verified while appends go on; graceful shutdown with an append in flight
 //! answered and durable.
 
-use caseledger_testkit::cli::{caseledger_bin, ok, stdout, Fixture};
+use caseledger_testkit::cli::{caseledger_bin, ok, stdout, today, Fixture};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -33,6 +33,8 @@ struct Tokens {
     proofs: String,
     /// append only, pre-signed events only (no sign_as).
     append_presigned: String,
+    /// append, may have the server sign as lic-1 and cust-1, but no admin scope.
+    no_admin: String,
 }
 
 /// A running `caseledger serve`.
@@ -63,6 +65,7 @@ fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (status, status_h) = new_token(f);
     let (proofs, proofs_h) = new_token(f);
     let (pre, pre_h) = new_token(f);
+    let (no_admin, no_admin_h) = new_token(f);
     let config = format!(
         r#"listen = "127.0.0.1:0"
 [limits]
@@ -77,7 +80,12 @@ snapshots = "snaps"
 name = "ehr"
 token_sha256 = "{all_h}"
 scopes = ["append", "read-status", "read-proofs", "admin"]
-sign_as = ["lic-1"]
+sign_as = ["lic-1", "cust-1"]
+[[clients]]
+name = "no-admin"
+token_sha256 = "{no_admin_h}"
+scopes = ["append", "read-status"]
+sign_as = ["lic-1", "cust-1"]
 [[clients]]
 name = "status-only"
 token_sha256 = "{status_h}"
@@ -122,6 +130,7 @@ scopes = ["append"]
             status,
             proofs,
             append_presigned: pre,
+            no_admin,
         },
     }
 }
@@ -411,10 +420,42 @@ fn every_route_needs_its_scope_and_a_valid_token() {
     assert_eq!(a.json()["error"]["line"], json!(1));
     // and with sign_as, not for another author.
     let mut other = note("y", "C-OPEN", "n");
-    other["author"] = json!("cust-1");
+    other["author"] = json!("lic-2");
     let a = s.post(&tk.all, &other);
     assert_eq!(a.status, 403, "{}", a.body);
+    // Holds, destruction and revocation need admin, even with the custodian in sign_as.
+    let hold = json!({"record": "C-OPEN", "kind": "hold_placed", "occurred_on": "2025-05-03",
+                      "author": "cust-1", "matter": "SC-2025-1"});
+    let destroy = json!({"record": "C-OLD", "kind": "destruction", "occurred_on": today(),
+                         "author": "cust-1", "reason": "retention policy"});
+    for body in [&hold, &destroy] {
+        let a = s.post(&tk.no_admin, body);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (403, "forbidden"),
+            "{}",
+            a.body
+        );
+    }
     assert_eq!(s.size(), before);
+    // With admin: the hold is in force, the lawful destruction done.
+    assert_eq!(s.post(&tk.all, &hold).status, 200);
+    let st = s.get(Some(&tk.status), &status);
+    assert_eq!(st.json()["status"], json!("on_hold"), "{}", st.body);
+    assert_eq!(st.json()["holds"], json!(["SC-2025-1"]));
+    let a = s.post(&tk.all, &destroy);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let st = s.get(
+        Some(&tk.status),
+        &format!("/v1/ledgers/{LEDGER}/records/C-OLD/status"),
+    );
+    assert_eq!(
+        st.json()["status"],
+        json!("destroyed_lawfully"),
+        "{}",
+        st.body
+    );
+    assert_eq!(s.size(), before + 2);
 }
 
 #[test]

@@ -126,7 +126,8 @@ pub enum Scope {
     ReadProofs,
     /// Retention reports and evidence bundles (no route yet).
     Report,
-    /// Holds, destruction, actor enrolment and revocation (no route yet).
+    /// Events that place or release holds, destroy records or revoke keys (with `append`),
+    /// and snapshots.
     Admin,
 }
 

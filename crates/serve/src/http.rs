@@ -2,7 +2,7 @@
 //!
 //! | route | scope |
 //! | --- | --- |
-//! | `POST /v1/ledgers/{name}/events` | `append` |
+//! | `POST /v1/ledgers/{name}/events` | `append` (and `admin` for holds, destruction, key revocation) |
 //! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
 //! | `GET /v1/ledgers/{name}/checkpoint` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |

@@ -8,11 +8,11 @@
 //! batch whole (the id row is written in the entry's transaction), which is then judged
 //! again and answered as a repeat.
 
-use crate::auth::Client;
+use crate::auth::{Client, Scope};
 use crate::error::ApiError;
 use crate::ingest::{Line, LineKind};
 use axum::http::StatusCode;
-use caseledger_core::event::SignedEvent;
+use caseledger_core::event::{EventKind, SignedEvent};
 use caseledger_keyfile::keydir::KeyDir;
 use caseledger_store::{IdSeen, Ledger, Receipt, Request, RequestDigest, StoreError};
 use serde::Serialize;
@@ -73,6 +73,12 @@ pub(crate) fn append(
         if matches!(l.kind, LineKind::Enrol { .. }) {
             return Err(ApiError::bad(
                 "kind: actor_enrolled is not accepted over HTTP yet (enrol with `caseledger actor add`)",
+            )
+            .at(at));
+        }
+        if is_administrative(&l.kind) && !client.may(Scope::Admin) {
+            return Err(ApiError::forbidden(
+                "kind: holds, destruction and key revocation need the scope admin",
             )
             .at(at));
         }
@@ -189,6 +195,23 @@ pub(crate) fn append(
         out.push(r);
     }
     Ok(out)
+}
+
+/// Kinds that change what may happen to records or who may write (a hold, a destruction, a
+/// revocation): besides the author's role, which the ledger checks, the client needs the
+/// `admin` scope, so that a record system's `append` token cannot destroy a record even when
+/// it may have the server sign as a custodian.
+fn is_administrative(kind: &LineKind) -> bool {
+    matches!(
+        kind,
+        LineKind::Enrol { .. }
+            | LineKind::Event(
+                EventKind::HoldPlaced { .. }
+                    | EventKind::HoldReleased { .. }
+                    | EventKind::Destruction { .. }
+                    | EventKind::KeyRevoked { .. }
+            )
+    )
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {
