@@ -6,7 +6,7 @@
 //! a snapshot verified while appends go on; graceful shutdown with an append in flight
 //! answered and durable.
 
-use caseledger_testkit::cli::{caseledger_bin, ok, stdout, today, Fixture};
+use caseledger_testkit::cli::{caseledger_bin, ok, stderr, stdout, today, Fixture};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -611,7 +611,8 @@ fn a_snapshot_verifies_while_appends_go_on_and_shutdown_finishes_appends_in_flig
     std::thread::sleep(Duration::from_millis(100));
     // The live directory is the server's (a verifier is told it is in use, exit 2)...
     let live = f.run(&["verify", "--ledger", "L"]);
-    assert_ne!(live.status.code(), Some(1), "never a finding");
+    assert_eq!(live.status.code(), Some(2), "{}", stderr(&live));
+    assert!(stderr(&live).contains("in use"), "{}", stderr(&live));
     // ...a snapshot taken meanwhile verifies clean.
     let snap = request(
         &addr,
