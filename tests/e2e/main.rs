@@ -47,7 +47,7 @@
 //!   idempotent retries, status, seals, proofs; every scope refused without it; malformed
 //!   requests 4xx with nothing written; 503 + Retry-After for a ledger held elsewhere and a
 //!   body that never arrives; a snapshot verified while appends go on; SIGTERM with an
-//!   append in flight.
+//!   append in flight; the Python client example (examples/python) against it.
 //! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
 //!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
 //! * [`witness`]: `witness serve` as a child process on loopback and `witness add|list|sync`

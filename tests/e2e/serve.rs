@@ -702,3 +702,37 @@ fn a_request_whose_body_never_arrives_times_out_with_retry_after_and_writes_noth
     drop(c);
     assert_eq!(s.size(), before);
 }
+
+/// examples/python/caseledger_client.py (standard library only) against the real server:
+/// append, a retry answered with the original receipt, status, the inclusion proof checked
+/// in Python against the seal, a conflicting retry refused.
+#[test]
+fn the_python_client_example_runs_against_the_server() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let before = s.size();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/python/caseledger_client.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args([
+            &format!("http://{}", s.addr),
+            &s.tokens.all,
+            LEDGER,
+            "C-OPEN",
+            "lic-1",
+        ])
+        .output()
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("verified") && text.contains("refused (409)"),
+        "{text}"
+    );
+    assert_eq!(s.size(), before + 1);
+}
