@@ -4,11 +4,16 @@ CARGO ?= cargo
 BIN := target/release/caseledger
 DEMO := ledger-data/demo
 
-.PHONY: demo test check deny build install bench bench-quick torture fuzz clean-demo
+.PHONY: demo serve-demo test check deny build install bench bench-quick torture fuzz clean-demo
 
 ## demo: build, create a ledger from the bundled sample practice, checkpoint, verify, sign a report.
 demo: build
 	@bash scripts/demo.sh "$(BIN)" "$(DEMO)"
+
+## serve-demo: the sample practice's ledger served over HTTP on loopback (`caseledger serve`),
+## with a client token printed and curl examples; ctrl-c stops it.
+serve-demo: build
+	@bash scripts/serve-demo.sh "$(BIN)" ledger-data/demo-serve
 
 build:
 	$(CARGO) build --release --locked -p caseledger

@@ -51,6 +51,11 @@
 //!   verifies a private copy and writes nothing.
 //! * [`timestamps`]: `caseledger timestamp` stores RFC 3161 tokens over seals from a test TSA
 //!   on loopback; `timestamp verify` checks them offline, refuses other roots and tampered bytes.
+//! * [`serve`]: `caseledger serve` as a child process on loopback over real HTTP: receipts,
+//!   idempotent retries, status, seals, proofs; every scope refused without it; malformed
+//!   requests 4xx with nothing written; 503 + Retry-After for a ledger held elsewhere and a
+//!   body that never arrives; a snapshot verified while appends go on; SIGTERM with an
+//!   append in flight; the Python client example (examples/python) against it.
 //! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
 //!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
 //! * [`witness`]: `witness serve` as a child process on loopback and `witness add|list|sync`
@@ -78,6 +83,7 @@ mod report_asof;
 mod report_html;
 mod retention_rules;
 mod seals;
+mod serve;
 mod snapshot;
 mod status;
 mod storage;

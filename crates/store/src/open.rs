@@ -42,11 +42,17 @@ fn acquire_lock(dir: &Path) -> Result<File> {
     caseledger_sledio::lock_exclusive(dir).map_err(|e| open_error(dir, e))
 }
 
-fn open_sled(dir: &Path, create_new: bool) -> Result<sled::Db> {
+fn open_sled(dir: &Path, create_new: bool, cache_bytes: Option<u64>) -> Result<sled::Db> {
     // Called only while we hold `<DIR>/lock`; the shared opener removes stale snapshots and
     // waits (bounded) for sled's own lock.
-    caseledger_sledio::open_db(&dir.join(SLED_DIR), |c| c.create_new(create_new))
-        .map_err(|e| open_error(dir, e))
+    caseledger_sledio::open_db(&dir.join(SLED_DIR), |c| {
+        let c = c.create_new(create_new);
+        match cache_bytes {
+            Some(b) => c.cache_capacity(b),
+            None => c,
+        }
+    })
+    .map_err(|e| open_error(dir, e))
 }
 
 fn open_error(dir: &Path, e: caseledger_sledio::OpenError) -> StoreError {
@@ -332,7 +338,7 @@ impl Ledger {
         let lock_file = acquire_lock(dir)?;
         // sled creates its directory with the process umask: make it private first.
         crate::modes::create_private_dir(&dir.join(SLED_DIR))?;
-        let db = open_sled(dir, true)?;
+        let db = open_sled(dir, true, options.cache_bytes)?;
         let log = dir.join(CHECKPOINTS_LOG);
         File::create(&log)
             .and_then(|f| f.sync_all())
@@ -367,7 +373,7 @@ impl Ledger {
         crate::modes::check_private(dir)?;
         let lock_file = acquire_lock(dir)?;
         let log = read_checkpoint_log(dir)?;
-        let db = open_sled(dir, false)?;
+        let db = open_sled(dir, false, options.cache_bytes)?;
         // Files sled made while opening (a snapshot) get the process umask: tighten them.
         crate::modes::tighten(dir)?;
         let meta = db.open_tree(TREE_META)?;

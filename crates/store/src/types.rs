@@ -54,6 +54,10 @@ pub struct OpenOptions {
     /// cost (the benchmarks): every entry appended so is an `unsealed_tail` finding until
     /// a process holding the key opens the ledger (which seals it). Default `false`.
     pub unsealed: bool,
+    /// sled's page cache bound, in bytes (sled's `cache_capacity`). Default `None`: sled's
+    /// own default, 1 GiB. A process holding many ledgers (`caseledger serve`) sets it
+    /// lower so that its memory is bounded by the number it keeps open.
+    pub cache_bytes: Option<u64>,
 }
 
 impl Default for OpenOptions {
@@ -64,6 +68,7 @@ impl Default for OpenOptions {
             kek: None,
             ledger_key: None,
             unsealed: false,
+            cache_bytes: None,
         }
     }
 }
@@ -75,6 +80,7 @@ impl std::fmt::Debug for OpenOptions {
             .field("durability", &self.durability)
             .field("sealing", &self.ledger_key.is_some())
             .field("unsealed", &self.unsealed)
+            .field("cache_bytes", &self.cache_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +104,11 @@ impl OpenOptions {
     /// Opens with the ledger key: every commit is sealed (see [`OpenOptions::ledger_key`]).
     pub fn with_ledger_key(mut self, key: SigningKey) -> OpenOptions {
         self.ledger_key = Some(key);
+        self
+    }
+    /// Bounds sled's page cache (see [`OpenOptions::cache_bytes`]).
+    pub fn with_cache_bytes(mut self, bytes: u64) -> OpenOptions {
+        self.cache_bytes = Some(bytes);
         self
     }
     /// Appends without seals when no ledger key is given (benchmarks only; see

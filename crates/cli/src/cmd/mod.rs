@@ -24,6 +24,7 @@ pub(crate) mod presign;
 pub(crate) mod prove;
 pub(crate) mod records;
 pub(crate) mod report;
+pub(crate) mod serve;
 pub(crate) mod snapshot;
 pub(crate) mod status;
 pub(crate) mod timestamp;
@@ -174,6 +175,13 @@ pub(crate) enum Command {
     /// Run a C2SP tlog-witness server, or configure the witnesses a ledger's seals go to.
     #[command(subcommand)]
     Witness(WitnessCmd),
+    /// Serve ledgers to record systems over HTTP (JSON): append events, read statuses,
+    /// seals and proofs, each behind a bearer token's scope (docs/GUIDE.md, "Serving
+    /// record systems over HTTP").
+    ///
+    /// Runs until SIGTERM or ctrl-c, then finishes the requests in flight and closes the
+    /// ledgers. `--new-token` prints a new client token and the hash the config stores.
+    Serve(ServeArgs),
     /// Obtain an RFC 3161 time-stamp token over the newest seal from a TSA and store it in
     /// <DIR>/timestamps.log; `timestamp verify` checks the stored tokens offline.
     ///
@@ -607,6 +615,18 @@ pub(crate) enum WitnessCmd {
     /// holds a different checkpoint of this size, or a larger one (a fork or a rollback of
     /// this ledger), is evidence: exit 1.
     Sync(WitnessSyncArgs),
+}
+
+/// `caseledger serve`.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// The server's configuration (TOML: ledgers, clients, limits; docs/GUIDE.md).
+    #[arg(long, value_name = "FILE", required_unless_present = "new_token")]
+    pub config: Option<PathBuf>,
+    /// Print a new client token (stdout, line 1) and its token_sha256 for the config
+    /// (line 2), then exit.
+    #[arg(long, conflicts_with = "config")]
+    pub new_token: bool,
 }
 
 /// `caseledger witness serve`.
@@ -1229,6 +1249,7 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
         Command::Checkpoint(a) => checkpoint::checkpoint(a, out),
         Command::Cosign(a) => checkpoint::cosign(a, out),
         Command::Witness(WitnessCmd::Serve(a)) => witness::serve(a, out),
+        Command::Serve(a) => serve::run(a, out),
         Command::Witness(WitnessCmd::Add(a)) => witness::add(a, out),
         Command::Witness(WitnessCmd::List(a)) => witness::list(a, out),
         Command::Witness(WitnessCmd::Remove(a)) => witness::remove(a, out),

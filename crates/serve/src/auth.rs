@@ -1,0 +1,132 @@
+//! Clients, their bearer tokens and scopes.
+//!
+//! A token is 32 random bytes, base64url, prefixed `clt_`; the configuration keeps only its
+//! SHA-256 (a leaked config file gives no token). A presented token is hashed and compared
+//! with every client's hash in constant time, all of them, so the time taken says nothing of
+//! which client (if any) came close.
+
+pub use crate::config::Scope;
+use crate::config::{ClientConfig, LedgerName};
+use base64::Engine;
+use caseledger_core::ActorId;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use subtle::ConstantTimeEq;
+
+/// A configured client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// Its name (logged with every request).
+    pub name: String,
+    hash: [u8; 32],
+    scopes: BTreeSet<Scope>,
+    /// `None`: every configured ledger.
+    ledgers: Option<BTreeSet<LedgerName>>,
+    sign_as: BTreeSet<ActorId>,
+}
+
+impl Client {
+    /// From its (checked) configuration; `None` when a field does not parse (the
+    /// configuration check refuses those first).
+    pub fn from_config(c: &ClientConfig) -> Option<Client> {
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(&c.token_sha256, &mut hash).ok()?;
+        Some(Client {
+            name: c.name.clone(),
+            hash,
+            scopes: c.scopes.iter().copied().collect(),
+            ledgers: match &c.ledgers {
+                None => None,
+                Some(v) => Some(
+                    v.iter()
+                        .map(|l| LedgerName::new(l))
+                        .collect::<Option<_>>()?,
+                ),
+            },
+            sign_as: c
+                .sign_as
+                .iter()
+                .map(|a| ActorId::new(a).ok())
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// Whether it holds `scope`.
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// Whether it may use the ledger `name`.
+    pub fn may_use(&self, name: &LedgerName) -> bool {
+        self.ledgers.as_ref().is_none_or(|l| l.contains(name))
+    }
+
+    /// Whether the server may sign as `author` for it.
+    pub fn may_sign_as(&self, author: &ActorId) -> bool {
+        self.sign_as.contains(author)
+    }
+}
+
+/// SHA-256 of a token, as the configuration stores it.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random token and its hash in hex (for `token_sha256`).
+pub fn new_token() -> (String, String) {
+    let bytes: [u8; 32] = rand::random();
+    let token = format!(
+        "clt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = hex::encode(token_hash(&token));
+    (token, hash)
+}
+
+/// The client whose token `authorization` (the header's value) bears, if any.
+pub fn authenticate<'a>(clients: &'a [Client], authorization: Option<&[u8]>) -> Option<&'a Client> {
+    let token = authorization?.strip_prefix(b"Bearer ")?;
+    let token = std::str::from_utf8(token).ok()?.trim();
+    let presented = token_hash(token);
+    let mut found = None;
+    // Every hash is compared, whatever matched: no early exit.
+    for c in clients {
+        if bool::from(c.hash.ct_eq(&presented)) {
+            found = Some(c);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(token: &str, scopes: Vec<Scope>) -> Client {
+        Client::from_config(&ClientConfig {
+            name: "c".into(),
+            token_sha256: hex::encode(token_hash(token)),
+            scopes,
+            ledgers: Some(vec!["a".into()]),
+            sign_as: vec!["lic".into()],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_authenticate_by_hash() {
+        let (token, hash) = new_token();
+        assert!(token.starts_with("clt_") && token.len() > 40);
+        assert_eq!(hash, hex::encode(token_hash(&token)));
+        let cs = vec![client("other", vec![]), client(&token, vec![Scope::Append])];
+        let h = format!("Bearer {token}");
+        let c = authenticate(&cs, Some(h.as_bytes())).unwrap();
+        assert!(c.may(Scope::Append) && !c.may(Scope::Admin));
+        assert!(c.may_use(&LedgerName::new("a").unwrap()));
+        assert!(!c.may_use(&LedgerName::new("b").unwrap()));
+        assert!(c.may_sign_as(&ActorId::new("lic").unwrap()));
+        assert!(authenticate(&cs, Some(b"Bearer wrong")).is_none());
+        assert!(authenticate(&cs, Some(token.as_bytes())).is_none());
+        assert!(authenticate(&cs, None).is_none());
+    }
+}

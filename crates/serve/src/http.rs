@@ -1,0 +1,605 @@
+//! The routes, over HTTP/1.1 (axum on tokio), and the server's life.
+//!
+//! | route | scope |
+//! | --- | --- |
+//! | `POST /v1/ledgers/{name}/events` | `append` (and `admin` for holds, destruction, key revocation) |
+//! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
+//! | `GET /v1/ledgers/{name}/checkpoint` | `read-proofs` |
+//! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
+//! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
+//! | `POST /v1/ledgers/{name}/snapshot` | `admin` |
+//!
+//! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
+//! (request id, method, route template, client, status, error kind, milliseconds; never a
+//! body, a record id or a token). Answers are JSON, errors as in [`ApiError`]. Order of
+//! checks: token (`401`), ledger name's shape (`400`), scope and the client's ledgers
+//! (`403`), configured ledger (`404`), then the request itself.
+
+use crate::auth::{authenticate, Client, Scope};
+use crate::config::{Config, ConfigError, LedgerName};
+use crate::error::{ApiError, ErrorKind};
+use crate::ingest::{json_error, parse_value, Line};
+use crate::pool::{Handle, Pool, PoolError};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::merkle::Hash;
+use caseledger_core::{RecordId, Seq, Timestamp};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Listening or serving.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What every handler shares.
+pub struct AppState {
+    clients: Vec<Client>,
+    pool: Pool,
+    max_body: usize,
+    max_batch: usize,
+    timeout: Duration,
+    next_id: AtomicU64,
+}
+
+type St = State<Arc<AppState>>;
+
+impl AppState {
+    /// The state for a checked configuration.
+    pub fn new(config: &Config) -> Result<AppState, ServeError> {
+        let clients = config
+            .clients
+            .iter()
+            .map(Client::from_config)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ServeError::Io("a client's configuration does not parse".into()))?;
+        let ledgers = config
+            .ledgers
+            .iter()
+            .filter_map(|(n, c)| LedgerName::new(n).map(|n| (n, c.clone())))
+            .collect();
+        let l = &config.limits;
+        Ok(AppState {
+            clients,
+            pool: Pool::new(
+                ledgers,
+                l.max_open_ledgers,
+                l.ledger_cache_mib.saturating_mul(1 << 20),
+                Duration::from_secs(l.idle_close_secs),
+            ),
+            max_body: l.max_body_bytes,
+            max_batch: l.max_batch,
+            timeout: Duration::from_secs(l.request_timeout_secs),
+            next_id: AtomicU64::new(1),
+        })
+    }
+}
+
+/// The routes over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/ledgers/{name}/events", post(post_events))
+        .route("/v1/ledgers/{name}/records/{id}/status", get(record_status))
+        .route("/v1/ledgers/{name}/checkpoint", get(checkpoint))
+        .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
+        .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
+        .route("/v1/ledgers/{name}/snapshot", post(snapshot))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), around))
+        .with_state(state)
+}
+
+/// The client a handler found (for the log line).
+#[derive(Clone)]
+struct ClientName(String);
+
+/// Request id, timeout and the log line, around every request.
+async fn around(State(s): St, req: Request, next: Next) -> Response {
+    let id = s.next_id.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    // The route's template, never the path itself (it holds record ids).
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
+    let started = Instant::now();
+    let mut r = match tokio::time::timeout(s.timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::busy(format!(
+            "not answered within {} s; an append may still complete: send it again with the same id to learn its receipt",
+            s.timeout.as_secs()
+        ))
+        .into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("r-{id}")) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    let client = r
+        .extensions()
+        .get::<ClientName>()
+        .map_or("-", |c| c.0.as_str())
+        .to_owned();
+    let kind = r.extensions().get::<ErrorKind>().map_or("-", |k| k.0);
+    tracing::info!(
+        request = %format!("r-{id}"),
+        %method,
+        %route,
+        %client,
+        status = r.status().as_u16(),
+        error = kind,
+        ms = started.elapsed().as_millis(),
+        "request"
+    );
+    r
+}
+
+/// An answer tagged with the client's name for the log.
+fn tagged(client: &Client, r: impl IntoResponse) -> Response {
+    let mut r = r.into_response();
+    r.extensions_mut().insert(ClientName(client.name.clone()));
+    r
+}
+
+fn json_ok(v: Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+/// Token, ledger name, scope, the client's ledgers, configured ledger: the client.
+fn authorise<'a>(
+    s: &'a AppState,
+    headers: &HeaderMap,
+    name: &str,
+    scope: Scope,
+) -> Result<(&'a Client, LedgerName), ApiError> {
+    let client = authenticate(
+        &s.clients,
+        headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    )
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+        )
+    })?;
+    let name = LedgerName::new(name)
+        .ok_or_else(|| ApiError::bad("ledger name: 1-64 of a-z, 0-9 and '-' (not first)"))?;
+    if !client.may(scope) {
+        return Err(ApiError::forbidden(format!(
+            "this client lacks the scope {}",
+            scope.name()
+        )));
+    }
+    if !client.may_use(&name) || !s.pool.knows(&name) {
+        // One answer for both: a client learns nothing of ledgers it may not use.
+        return Err(if s.pool.knows(&name) {
+            ApiError::forbidden("this client may not use this ledger")
+        } else {
+            ApiError::not_found("no ledger of this name is served")
+        });
+    }
+    Ok((client, name))
+}
+
+/// Runs `f` with the ledger on a blocking thread.
+async fn with_ledger<T: Send + 'static>(
+    s: &Arc<AppState>,
+    name: LedgerName,
+    f: impl FnOnce(Handle) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || {
+        let h = s.pool.get(&name).map_err(|e| match e {
+            PoolError::Unknown => ApiError::not_found("no ledger of this name is served"),
+            PoolError::Full(n) => ApiError::busy(format!(
+                "{n} ledgers are open and all in use; retry shortly"
+            )),
+            PoolError::Store(e) => ApiError::store(&e),
+            PoolError::Keys(why) => {
+                tracing::error!(ledger = %name, error = %why, "opening a ledger");
+                ApiError::internal()
+            }
+        })?;
+        f(h)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `{"events":[…]}`, with nothing else beside.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    events: Vec<Value>,
+}
+
+/// The posted events, parsed: one object, or `{"events":[…]}`.
+fn parse_events(bytes: &[u8], max_batch: usize) -> Result<Vec<Line>, ApiError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::bad(json_error(e).0))?;
+    let is_batch = v.as_object().is_some_and(|o| o.contains_key("events"));
+    let values = if is_batch {
+        let b: Batch = serde_json::from_value(v)
+            .map_err(|e| ApiError::bad(format!("batch: {}", json_error(e).0)))?;
+        if b.events.is_empty() {
+            return Err(ApiError::bad("events: empty"));
+        }
+        b.events
+    } else {
+        vec![v]
+    };
+    if values.len() > max_batch {
+        return Err(ApiError::bad(format!(
+            "events: {} events; at most {max_batch} per request",
+            values.len()
+        )));
+    }
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| parse_value(v, i + 1).map_err(|e| ApiError::bad(e.0).at(Some(i + 1))))
+        .collect()
+}
+
+async fn post_events(
+    State(s): St,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Append) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let client = client.clone();
+    let r = async {
+        if !is_json(&headers) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(body, s.max_body).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body over {} bytes", s.max_body),
+            )
+        })?;
+        let lines = parse_events(&bytes, s.max_batch)?;
+        drop(bytes);
+        let c = client.clone();
+        let receipts = with_ledger(&s, name, move |h| {
+            crate::write::append(&h.ledger, &h.keys, &c, lines)
+        })
+        .await?;
+        Ok(json_ok(json!({ "receipts": receipts })))
+    }
+    .await;
+    tagged(&client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn record_status(
+    State(s): St,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadStatus) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let record = RecordId::new(&id).map_err(|_| ApiError::bad("record: not a record id"))?;
+        let as_of = Timestamp::now()
+            .date_utc()
+            .map_err(|_| ApiError::internal())?;
+        with_ledger(&s, name, move |h| {
+            let st = h
+                .ledger
+                .record_state(&record)
+                .map_err(|e| ApiError::store(&e))?
+                .ok_or_else(|| ApiError::not_found("no record of this id"))?;
+            let status = st.status(as_of, false);
+            Ok(json_ok(json!({
+                "record": record.as_str(),
+                "as_of": as_of.to_string(),
+                "status": status.name(),
+                "retained_until": match status {
+                    caseledger_core::record::Status::Retained { until } => Some(until.to_string()),
+                    _ => None,
+                },
+                "holds": st.holds.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+                "entries": st.entries,
+                "destroyed": st.destroyed.is_some(),
+            })))
+        })
+        .await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn checkpoint(State(s): St, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadProofs) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = with_ledger(&s, name, |h| {
+        let (size, note) = h
+            .ledger
+            .newest_seal()
+            .map_err(|e| ApiError::store(&e))?
+            .ok_or_else(|| ApiError::not_found("the ledger has no seal yet"))?;
+        Ok(json_ok(json!({ "size": size, "note": note })))
+    })
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// `a=1&b=2` into numbers; unknown parameters are refused.
+fn query(raw: Option<&str>, allowed: &[&str]) -> Result<Vec<Option<u64>>, ApiError> {
+    let mut out = vec![None; allowed.len()];
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let i = allowed
+            .iter()
+            .position(|a| *a == k)
+            .ok_or_else(|| ApiError::bad("an unknown query parameter"))?;
+        let n: u64 = v
+            .parse()
+            .map_err(|_| ApiError::bad(format!("{k}: expected a non-negative integer")))?;
+        if let Some(slot) = out.get_mut(i) {
+            *slot = Some(n);
+        }
+    }
+    Ok(out)
+}
+
+fn hashes(v: &[Hash]) -> Vec<String> {
+    v.iter().map(Hash::to_string).collect()
+}
+
+async fn inclusion(
+    State(s): St,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadProofs) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let q = query(raw.as_deref(), &["seq", "size"])?;
+        let seq = q
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| ApiError::bad("seq: required"))?;
+        let size = q.get(1).copied().flatten();
+        with_ledger(&s, name, move |h| {
+            let l = &h.ledger;
+            let head = l.head().size;
+            let size = size.unwrap_or(head);
+            if size > head {
+                return Err(ApiError::bad(format!(
+                    "size {size}: beyond the ledger's size {head}"
+                )));
+            }
+            if seq >= size {
+                return Err(ApiError::bad(format!(
+                    "seq {seq}: not below the tree size {size}"
+                )));
+            }
+            let bytes = l
+                .entry_bytes(Seq(seq))
+                .map_err(|e| ApiError::store(&e))?
+                .ok_or_else(|| ApiError::not_found("no such entry"))?;
+            let eh = entry_hash(&bytes);
+            let proof = l
+                .inclusion_proof(Seq(seq), size)
+                .map_err(|e| ApiError::store(&e))?;
+            let root = l.root_at(size).map_err(|e| ApiError::store(&e))?;
+            Ok(json_ok(json!({
+                "leaf_index": seq,
+                "tree_size": size,
+                "leaf_hash": merkle_leaf(&eh).to_string(),
+                "entry_hash": eh.to_hex(),
+                "proof": hashes(&proof),
+                "root": root.to_string(),
+            })))
+        })
+        .await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+async fn consistency(
+    State(s): St,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadProofs) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let q = query(raw.as_deref(), &["from", "to"])?;
+        let from = q
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| ApiError::bad("from: required"))?;
+        let to = q.get(1).copied().flatten();
+        with_ledger(&s, name, move |h| {
+            let l = &h.ledger;
+            let head = l.head().size;
+            let to = to.unwrap_or(head);
+            if to > head {
+                return Err(ApiError::bad(format!(
+                    "to {to}: beyond the ledger's size {head}"
+                )));
+            }
+            if from > to {
+                return Err(ApiError::bad(format!("from {from}: larger than to {to}")));
+            }
+            let proof = l
+                .consistency_proof(from, to)
+                .map_err(|e| ApiError::store(&e))?;
+            let root = |n| {
+                l.root_at(n)
+                    .map(|r| r.to_string())
+                    .map_err(|e| ApiError::store(&e))
+            };
+            Ok(json_ok(json!({
+                "size1": from,
+                "size2": to,
+                "root1": root(from)?,
+                "root2": root(to)?,
+                "proof": hashes(&proof),
+            })))
+        })
+        .await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// A consistent copy of the open ledger for an auditor (`caseledger verify --ledger
+/// COPY`), taken while appends go on: the server holds the ledger's lock, so a verifier
+/// cannot open the live directory meanwhile. Commits wait while it is read.
+async fn snapshot(State(s): St, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Admin) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let label = name.to_string();
+    let r = with_ledger(&s, name, move |h| {
+        let dir = h.snapshots.ok_or_else(|| {
+            ApiError::not_found("no snapshot directory is configured for this ledger")
+        })?;
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            // Copies hold the ledger's (encrypted) content: private like the ledger.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "the snapshot directory");
+                    ApiError::internal()
+                })?;
+        }
+        let ms = Timestamp::now().0 / 1000;
+        let to = dir.join(format!("{label}-{ms}"));
+        let taken = h.ledger.snapshot(&to).map_err(|e| ApiError::store(&e))?;
+        Ok(json_ok(json!({
+            "path": to.display().to_string(),
+            "size": taken.size,
+            "blocked_ms": taken.blocked.as_millis(),
+        })))
+    })
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// Ends when SIGTERM or ctrl-c (SIGINT) arrives.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// `caseledger serve --config FILE`: serves until SIGTERM or ctrl-c, then stops taking
+/// connections, lets every request in flight finish (an append under way completes and is
+/// answered), and closes the ledgers. Prints `listening on http://ADDR` on stdout once
+/// accepting (port 0 in the file: the port chosen).
+pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
+    let config = Config::load(config_path)?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+    let state = Arc::new(AppState::new(&config)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| ServeError::Io(format!("the runtime: {e}")))?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServeError::Io(format!("listen {}: {e}", config.listen)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServeError::Io(format!("listen: {e}")))?;
+        println!("listening on http://{addr}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        tracing::info!(%addr, ledgers = config.ledgers.len(), clients = config.clients.len(), "serving");
+        // Idle ledgers are closed every few seconds (their lock released).
+        let sweeper = {
+            let s = state.clone();
+            let every = Duration::from_secs(config.limits.idle_close_secs.clamp(1, 5));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let s = s.clone();
+                    let _ = tokio::task::spawn_blocking(move || s.pool.close_idle()).await;
+                }
+            })
+        };
+        axum::serve(listener, router(state.clone()))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| ServeError::Io(format!("serving: {e}")))?;
+        sweeper.abort();
+        tracing::info!("stopping: requests done, closing ledgers");
+        let s = state.clone();
+        tokio::task::spawn_blocking(move || s.pool.close_all())
+            .await
+            .map_err(|_| ServeError::Io("closing the ledgers failed".into()))?;
+        Ok(())
+    })
+}

@@ -1,0 +1,396 @@
+//! The JSON event line (docs/GUIDE.md, "Ingest format"): one line of `caseledger import`'s
+//! JSONL, or one event posted to `caseledger serve`, parsed and validated into a [`Line`],
+//! with the digest of the whole request that a client event id is keyed with.
+//!
+//! Shared by the CLI and the server so that both accept exactly the same events and key
+//! the same request to the same digest (an event imported under an id, then posted under
+//! it again, is recognised). Errors name the field and never quote its value: a value may
+//! be clinical content.
+
+pub use crate::line_error::LineError;
+use crate::line_error::{bail_line, line_err, Result};
+use crate::presign::{Fields, Presign, JSON_NAMES};
+use base64::Engine;
+use caseledger_core::event::{EventKind, Kind, Role, ShortText, TerminationReason};
+use caseledger_core::{ActorId, Date, RecordId, Seq};
+use caseledger_store::{EventId, RequestDigest};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One ingest line, each field untyped so that errors name the field without echoing
+/// its value (a value may be clinical content).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    record: Option<Value>,
+    kind: Option<Value>,
+    occurred_on: Option<Value>,
+    author: Option<Value>,
+    payload: Option<Value>,
+    payload_base64: Option<Value>,
+    amends: Option<Value>,
+    matter: Option<Value>,
+    reason: Option<Value>,
+    actor: Option<Value>,
+    role: Option<Value>,
+    // Pre-signed events (docs/GUIDE.md, "Events signed by the record system").
+    signed_at: Option<Value>,
+    nonce: Option<Value>,
+    salt: Option<Value>,
+    signature: Option<Value>,
+    /// The record system's own id of the event (a client event id, optional).
+    id: Option<Value>,
+}
+
+/// A validated line, ready to sign.
+pub struct Line {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// Who signs (or signed) it.
+    pub author: ActorId,
+    /// Its record (administration kinds have none).
+    pub record: Option<RecordId>,
+    /// What it records.
+    pub kind: LineKind,
+    /// The date it happened (the author's claim).
+    pub occurred_on: Date,
+    /// Its content, if any (clinical: never logged or quoted).
+    pub payload: Option<Vec<u8>>,
+    /// `signed_at`, `nonce`, `salt` and `signature`, when the record system gave them.
+    pub pre: Presign,
+    /// The client event id, if the line gives one.
+    pub id: Option<EventId>,
+    /// The digest of the whole request (every field but `id`), for the id's row.
+    pub request: RequestDigest,
+}
+
+/// The event kind of a line; enrolment gets its public key when the key is known.
+pub enum LineKind {
+    /// Any kind but enrolment: the event kind as signed.
+    Event(EventKind),
+    /// An enrolment, whose public key the importer chooses (generates) when it signs.
+    Enrol {
+        /// The actor enrolled.
+        actor: ActorId,
+        /// Its role.
+        role: Role,
+    },
+}
+
+fn field_str<'a>(v: &'a Option<Value>, name: &str) -> Result<Option<&'a str>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => bail_line!("{name}: expected a string"),
+    }
+}
+
+fn need<'a>(v: &'a Option<Value>, name: &str, kind: Kind) -> Result<&'a str> {
+    field_str(v, name)?.ok_or_else(|| line_err!("{name}: required for {kind} lines"))
+}
+
+fn forbid(v: &Option<Value>, name: &str, kind: Kind) -> Result<()> {
+    match v {
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => bail_line!("{name}: not allowed on {kind} lines"),
+    }
+}
+
+fn short(v: &Option<Value>, name: &str, kind: Kind) -> Result<ShortText> {
+    ShortText::new(need(v, name, kind)?)
+        .map_err(|_| line_err!("{name}: must be 1-256 bytes of text without control characters"))
+}
+
+/// Parses and validates one line (without the line number prefix in errors).
+pub fn parse_line(bytes: &[u8], line: usize) -> Result<Line> {
+    let raw: RawLine = serde_json::from_slice(bytes).map_err(json_error)?;
+    validate(raw, line)
+}
+
+/// Parses and validates one event given as a JSON value (an event of a posted batch);
+/// `line` numbers it in the [`Line`] (the server counts from 1).
+pub fn parse_value(value: Value, line: usize) -> Result<Line> {
+    let raw: RawLine = serde_json::from_value(value).map_err(json_error)?;
+    validate(raw, line)
+}
+
+/// A serde error in words that name a field at most, never a value.
+pub fn json_error(e: serde_json::Error) -> LineError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => line_err!("not valid JSON at column {}", e.column()),
+        Category::Io => line_err!("unreadable"),
+        Category::Data => {
+            // "unknown field `x`, expected one of ..." / "duplicate field `x`": names only.
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg);
+            if msg.starts_with("unknown field") || msg.starts_with("duplicate field") {
+                // The name is quoted only when it looks like a field name: a mangled line
+                // can carry clinical text where a key should be.
+                let name = msg.split('`').nth(1).unwrap_or_default();
+                let looks_like_a_name = !name.is_empty()
+                    && name.len() <= 32
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit());
+                if looks_like_a_name {
+                    line_err!("{}", msg.chars().take(300).collect::<String>())
+                } else if msg.starts_with("unknown field") {
+                    line_err!("an unknown field (its name is not shown: it is not a field name); see docs/GUIDE.md for the fields")
+                } else {
+                    line_err!("a duplicate field")
+                }
+            } else {
+                line_err!("expected a JSON object")
+            }
+        }
+    }
+}
+
+fn validate(raw: RawLine, line: usize) -> Result<Line> {
+    let kind_name = field_str(&raw.kind, "kind")?.ok_or_else(|| line_err!("kind: required"))?;
+    // The value is never quoted: a mangled line can carry clinical text in any field.
+    let kind = Kind::parse(kind_name).map_err(|_| match near_kind(kind_name) {
+        // Only a known kind's name is shown, never the value.
+        Some(k) => line_err!("kind: not a known event kind; did you mean {k}?"),
+        None => line_err!("kind: not a known event kind (the kinds are listed in docs/GUIDE.md)"),
+    })?;
+    if kind == Kind::Genesis {
+        bail_line!("kind: genesis is written by `caseledger init`, not imported");
+    }
+    let author = field_str(&raw.author, "author")?.ok_or_else(|| line_err!("author: required"))?;
+    let author = ActorId::new(author).map_err(|e| line_err!("author: {e}"))?;
+    let occurred_on = field_str(&raw.occurred_on, "occurred_on")?
+        .ok_or_else(|| line_err!("occurred_on: required"))?;
+    let occurred_on = Date::parse(occurred_on)
+        .map_err(|_| line_err!("occurred_on: expected an ISO date YYYY-MM-DD"))?;
+    let record = match field_str(&raw.record, "record")? {
+        Some(r) if kind.has_record() => {
+            Some(RecordId::new(r).map_err(|e| line_err!("record: {e}"))?)
+        }
+        Some(_) => bail_line!("record: not allowed on {kind} lines"),
+        None if kind.has_record() => bail_line!("record: required for {kind} lines"),
+        None => None,
+    };
+    let payload = match (&raw.payload, &raw.payload_base64) {
+        (Some(p), Some(b)) if !p.is_null() && !b.is_null() => {
+            bail_line!("payload_base64: give payload or payload_base64, not both")
+        }
+        _ => {
+            if let Some(p) = field_str(&raw.payload, "payload")? {
+                Some(p.as_bytes().to_vec())
+            } else if let Some(b) = field_str(&raw.payload_base64, "payload_base64")? {
+                Some(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .map_err(|_| line_err!("payload_base64: not valid base64"))?,
+                )
+            } else {
+                None
+            }
+        }
+    };
+    if payload.is_some() && !kind.has_record() {
+        bail_line!("payload: {kind} lines carry no payload");
+    }
+    let amends = match &raw.amends {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .ok_or_else(|| line_err!("amends: expected a seq (a non-negative integer)"))?,
+        ),
+        Some(_) => bail_line!("amends: expected a seq (a non-negative integer)"),
+    };
+    if kind != Kind::Amendment && amends.is_some() {
+        bail_line!("amends: not allowed on {kind} lines");
+    }
+    if !matches!(kind, Kind::HoldPlaced | Kind::HoldReleased) {
+        forbid(&raw.matter, "matter", kind)?;
+    }
+    if !matches!(kind, Kind::Destruction | Kind::ServiceTerminated) {
+        forbid(&raw.reason, "reason", kind)?;
+    }
+    if !matches!(kind, Kind::ActorEnrolled | Kind::KeyRevoked) {
+        forbid(&raw.actor, "actor", kind)?;
+    }
+    if kind != Kind::ActorEnrolled {
+        forbid(&raw.role, "role", kind)?;
+    }
+    // The id's value is never quoted back: it is the record system's, not ours to echo.
+    let id = match field_str(&raw.id, "id")? {
+        Some(_) if !kind.has_record() => {
+            bail_line!("id: only events of a record take an id ({kind} lines take none)")
+        }
+        Some(v) => Some(EventId::new(v).map_err(|e| line_err!("id: {e}"))?),
+        None => None,
+    };
+    let amends_text = amends.map(|a| a.to_string());
+    let request = request_digest(&[
+        (
+            "record",
+            field_str(&raw.record, "record")?.map(str::as_bytes),
+        ),
+        ("kind", Some(kind_name.as_bytes())),
+        (
+            "occurred_on",
+            field_str(&raw.occurred_on, "occurred_on")?.map(str::as_bytes),
+        ),
+        (
+            "author",
+            field_str(&raw.author, "author")?.map(str::as_bytes),
+        ),
+        ("amends", amends_text.as_deref().map(str::as_bytes)),
+        (
+            "matter",
+            field_str(&raw.matter, "matter")?.map(str::as_bytes),
+        ),
+        (
+            "reason",
+            field_str(&raw.reason, "reason")?.map(str::as_bytes),
+        ),
+        ("actor", field_str(&raw.actor, "actor")?.map(str::as_bytes)),
+        ("role", field_str(&raw.role, "role")?.map(str::as_bytes)),
+        ("payload", payload.as_deref()),
+    ]);
+    let actor = |v: &Option<Value>| -> Result<ActorId> {
+        ActorId::new(need(v, "actor", kind)?).map_err(|e| line_err!("actor: {e}"))
+    };
+    let kind = match kind {
+        Kind::ActorEnrolled => {
+            let role = need(&raw.role, "role", kind)?;
+            let role = Role::parse(role)
+                .map_err(|_| line_err!("role: expected admin, licensee or custodian"))?;
+            LineKind::Enrol {
+                actor: actor(&raw.actor)?,
+                role,
+            }
+        }
+        Kind::KeyRevoked => LineKind::Event(EventKind::KeyRevoked {
+            actor: actor(&raw.actor)?,
+        }),
+        Kind::ServiceTerminated => LineKind::Event(EventKind::ServiceTerminated {
+            terminated_on: occurred_on,
+            reason: match field_str(&raw.reason, "reason")? {
+                None => TerminationReason::Unstated,
+                Some(r) => TerminationReason::parse(r).map_err(|_| {
+                    line_err!("reason: expected unstated, completed, impairment, dual_relationship or other")
+                })?,
+            },
+        }),
+        Kind::Amendment => LineKind::Event(EventKind::Amendment {
+            amends: Seq(amends.ok_or_else(|| line_err!("amends: required for amendment lines"))?),
+        }),
+        Kind::HoldPlaced => LineKind::Event(EventKind::HoldPlaced {
+            matter: short(&raw.matter, "matter", kind)?,
+        }),
+        Kind::HoldReleased => LineKind::Event(EventKind::HoldReleased {
+            matter: short(&raw.matter, "matter", kind)?,
+        }),
+        Kind::Destruction => LineKind::Event(EventKind::Destruction {
+            reason: short(&raw.reason, "reason", kind)?,
+        }),
+        k => LineKind::Event(
+            EventKind::simple(k).ok_or_else(|| line_err!("kind: {k} cannot be imported"))?,
+        ),
+    };
+    let pre = Presign::parse(
+        &Fields {
+            signed_at: field_str(&raw.signed_at, "signed_at")?,
+            nonce: field_str(&raw.nonce, "nonce")?,
+            salt: field_str(&raw.salt, "salt")?,
+            signature: field_str(&raw.signature, "signature")?,
+        },
+        &JSON_NAMES,
+        payload.is_some(),
+    )?;
+    if pre.is_signed() && matches!(kind, LineKind::Enrol { .. }) {
+        // The key an imported enrolment names is chosen (generated) at import.
+        bail_line!("signature: actor_enrolled lines cannot be pre-signed; enrol a key held elsewhere with `caseledger actor add --pubkey FILE`");
+    }
+    Ok(Line {
+        line,
+        author,
+        record,
+        kind,
+        occurred_on,
+        payload,
+        pre,
+        id,
+        request,
+    })
+}
+
+/// BLAKE3 derive-key context of request digests.
+pub const REQUEST_DIGEST_CONTEXT: &str = "caseledger request digest v2";
+
+/// The digest of a whole request: `BLAKE3-derive-key("caseledger request digest v2", m)`
+/// where `m` is, for each field given, in the order of `fields` (record, kind, occurred_on,
+/// author, amends, matter, reason, actor, role, payload): `u8 len(name) || name || u32 BE
+/// len(value) || value` (docs/FORMAT.md §3). Values are the line's strings as given,
+/// `amends` in decimal, the payload's bytes (from `payload` or `payload_base64`); absent
+/// and null fields are left out. Never stored: the store keys it under the record key.
+pub fn request_digest(fields: &[(&str, Option<&[u8]>)]) -> RequestDigest {
+    let mut h = blake3::Hasher::new_derive_key(REQUEST_DIGEST_CONTEXT);
+    for (name, value) in fields {
+        let Some(v) = value else { continue };
+        // Names are short literals; a value over 4 GiB (saturated here) is a payload the
+        // store refuses anyway (MAX_PAYLOAD).
+        h.update(&[u8::try_from(name.len()).unwrap_or(u8::MAX)]);
+        h.update(name.as_bytes());
+        h.update(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(v);
+    }
+    RequestDigest(*h.finalize().as_bytes())
+}
+
+/// The known event kind a near miss meant (`progress-note`, `Progress Note`, `progres_note`):
+/// the same name up to case and `-`/space for `_`, or within two edits of it.
+pub fn near_kind(s: &str) -> Option<&'static str> {
+    if s.len() > 40 {
+        return None;
+    }
+    let norm: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    Kind::ALL
+        .iter()
+        .filter(|k| !matches!(k, Kind::Genesis | Kind::RecordHead))
+        .map(|k| (edit_distance(&norm, k.name()), k.name()))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance (small strings only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod near_kind_tests {
+    use super::near_kind;
+
+    #[test]
+    fn near_misses_name_the_kind_and_strangers_nothing() {
+        assert_eq!(near_kind("progress-note"), Some("progress_note"));
+        assert_eq!(near_kind("Progress Note"), Some("progress_note"));
+        assert_eq!(near_kind("progres_note"), Some("progress_note"));
+        assert_eq!(near_kind("chat"), None);
+        assert_eq!(near_kind("the client said something"), None);
+    }
+}

@@ -1,0 +1,256 @@
+//! Appending posted events: every event parsed (the same line format as `caseledger
+//! import`), every author's signature present or the server allowed to make it, client
+//! event ids looked up, then one all-or-nothing batch through the store. Blocking.
+//!
+//! Idempotency: an event whose `id` the ledger already holds with the same content is not
+//! appended again; its original receipt is returned (`"replayed": true`). The same id with
+//! other content is `409`. Two requests racing with one id: the store refuses the second
+//! batch whole (the id row is written in the entry's transaction), which is then judged
+//! again and answered as a repeat.
+
+use crate::auth::{Client, Scope};
+use crate::error::ApiError;
+use crate::ingest::{Line, LineKind};
+use axum::http::StatusCode;
+use caseledger_core::event::{EventKind, SignedEvent};
+use caseledger_keyfile::keydir::KeyDir;
+use caseledger_store::{IdSeen, Ledger, Receipt, Request, RequestDigest, StoreError};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One receipt as answered: the receipt line of docs/FORMAT.md ("Receipts") and whether
+/// it is the original receipt of an event appended earlier under the same id.
+#[derive(Serialize, Debug)]
+pub struct ReceiptOut {
+    /// The entry's seq.
+    pub seq: u64,
+    /// Its entry hash, lowercase hex.
+    pub hash: String,
+    /// Its recorded_at, microseconds since the epoch.
+    pub recorded_at_us: i64,
+    /// The seal (signed checkpoint note) covering it.
+    pub seal: Option<String>,
+    /// `true`: appended by an earlier request with the same id; nothing was appended now.
+    pub replayed: bool,
+}
+
+impl ReceiptOut {
+    fn of(r: &Receipt, replayed: bool) -> ReceiptOut {
+        ReceiptOut {
+            seq: r.seq.0,
+            hash: r.hash.to_hex(),
+            recorded_at_us: r.recorded_at.0,
+            seal: r.seal.as_ref().map(|s| s.note.to_string()),
+            replayed,
+        }
+    }
+}
+
+/// What becomes of one line.
+enum Plan {
+    /// Appended now, as item `i` of the batch.
+    Fresh(usize),
+    /// Already in the ledger under its id.
+    Recorded(Receipt),
+    /// Repeats the id of an earlier line of this request (same content): its receipt.
+    SameAs(usize),
+}
+
+/// Appends `lines` for `client` (checked, then all or nothing). Blocks.
+pub(crate) fn append(
+    ledger: &Ledger,
+    keys: &KeyDir,
+    client: &Client,
+    lines: Vec<Line>,
+) -> Result<Vec<ReceiptOut>, ApiError> {
+    let origin = ledger
+        .origin()
+        .map(|o| o.as_str().to_owned())
+        .ok_or_else(ApiError::internal)?;
+    // 1. Who signs: the author (pre-signed), or the server when this client may have it.
+    for l in &lines {
+        let at = Some(l.line);
+        if matches!(l.kind, LineKind::Enrol { .. }) {
+            return Err(ApiError::bad(
+                "kind: actor_enrolled is not accepted over HTTP yet (enrol with `caseledger actor add`)",
+            )
+            .at(at));
+        }
+        if is_administrative(&l.kind) && !client.may(Scope::Admin) {
+            return Err(ApiError::forbidden(
+                "kind: holds, destruction and key revocation need the scope admin",
+            )
+            .at(at));
+        }
+        if !l.pre.is_signed() && !client.may_sign_as(&l.author) {
+            return Err(ApiError::forbidden(format!(
+                "author {}: the server does not sign for this author for this client (send the event pre-signed, or list the author in the client's sign_as)",
+                l.author
+            ))
+            .at(at));
+        }
+    }
+    // 2. Ids: repeats within the request, then the ledger's verdicts.
+    let mut plans: Vec<Option<Plan>> = Vec::with_capacity(lines.len());
+    let mut first: HashMap<&str, (RequestDigest, usize)> = HashMap::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(id) = &l.id else {
+            plans.push(None);
+            continue;
+        };
+        match first.get(id.as_str()) {
+            Some((d, _)) if *d != l.request => {
+                return Err(conflict(
+                    "an earlier event of this request gives the same id with other content",
+                )
+                .at(Some(l.line)))
+            }
+            Some((_, j)) => plans.push(Some(Plan::SameAs(*j))),
+            None => {
+                first.insert(id.as_str(), (l.request, i));
+                plans.push(None);
+            }
+        }
+    }
+    let asked: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| l.id.is_some() && plans.get(*i).is_some_and(Option::is_none))
+        .map(|(i, _)| i)
+        .collect();
+    let verdicts = judge(ledger, &lines, &asked)?;
+    for (i, v) in asked.iter().zip(verdicts) {
+        let line = lines.get(*i).map(|l| l.line);
+        let plan = match v {
+            IdSeen::New => None,
+            IdSeen::Recorded(r) => Some(Plan::Recorded(r)),
+            IdSeen::Conflict { seq } => {
+                return Err(conflict(format!("id: already recorded at seq {seq} with other content (a corrected event needs a new id)")).at(line))
+            }
+            IdSeen::KeyErased { seq } => {
+                return Err(conflict(format!("id: recorded at seq {seq} in a record since destroyed (its content key is erased): it can no longer be compared")).at(line))
+            }
+        };
+        if let Some(p) = plans.get_mut(*i) {
+            *p = plan;
+        }
+    }
+    // 3. Sign what is new.
+    let mut items: Vec<(
+        SignedEvent,
+        Option<caseledger_core::event::Payload>,
+        Option<Request>,
+    )> = Vec::new();
+    let mut item_line = Vec::new();
+    for (l, plan) in lines.iter().zip(plans.iter_mut()) {
+        if plan.is_some() {
+            continue;
+        }
+        let LineKind::Event(kind) = &l.kind else {
+            return Err(ApiError::internal());
+        };
+        let (ev, payload) = l.pre.event(
+            l.record.clone(),
+            l.author.clone(),
+            kind.clone(),
+            l.occurred_on,
+            l.payload.clone(),
+        );
+        let signed = match l.pre.signature() {
+            Some(sig) => ev.with_signature(sig),
+            None => {
+                let key =
+                    caseledger_keyfile::read(&keys.actor_key_path(&l.author)).map_err(|e| {
+                        tracing::error!(author = %l.author, error = %e, "an author's key");
+                        ApiError::internal().at(Some(l.line))
+                    })?;
+                ev.sign(&origin, &key).map_err(|_| ApiError::internal())?
+            }
+        };
+        let request = l.id.clone().map(|id| Request::Id(id, l.request));
+        *plan = Some(Plan::Fresh(items.len()));
+        items.push((signed, payload, request));
+        item_line.push(l.line);
+    }
+    // 4. One batch, all or nothing, durable and sealed when it returns.
+    let receipts = if items.is_empty() {
+        Vec::new()
+    } else {
+        match ledger.append_batch_keyed(items) {
+            Ok(r) => r,
+            Err(e) if matches!(e.error, StoreError::EventIdRecorded { .. }) => {
+                // Another request with the same id won the race: judged again, this one is
+                // a repeat (or a conflict).
+                return retry_as_repeat(ledger, &lines);
+            }
+            Err(e) => {
+                let line = e.index.and_then(|i| item_line.get(i).copied());
+                return Err(ApiError::store(&e.error).at(line));
+            }
+        }
+    };
+    let mut out: Vec<ReceiptOut> = Vec::with_capacity(lines.len());
+    for i in 0..plans.len() {
+        let r = resolve(&plans, &receipts, i).ok_or_else(ApiError::internal)?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Kinds that change what may happen to records or who may write (a hold, a destruction, a
+/// revocation): besides the author's role, which the ledger checks, the client needs the
+/// `admin` scope, so that a record system's `append` token cannot destroy a record even when
+/// it may have the server sign as a custodian.
+fn is_administrative(kind: &LineKind) -> bool {
+    matches!(
+        kind,
+        LineKind::Enrol { .. }
+            | LineKind::Event(
+                EventKind::HoldPlaced { .. }
+                    | EventKind::HoldReleased { .. }
+                    | EventKind::Destruction { .. }
+                    | EventKind::KeyRevoked { .. }
+            )
+    )
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "conflict", message)
+}
+
+/// The ledger's verdicts on the ids of `lines[asked]`.
+fn judge(ledger: &Ledger, lines: &[Line], asked: &[usize]) -> Result<Vec<IdSeen>, ApiError> {
+    let query: Vec<_> = asked
+        .iter()
+        .filter_map(|i| lines.get(*i))
+        .filter_map(|l| l.id.as_ref().map(|id| (id, &l.request)))
+        .collect();
+    ledger
+        .event_ids_seen(&query)
+        .map_err(|e| ApiError::store(&e))
+}
+
+/// After losing a race on an id: every line must now be a repeat of its id.
+fn retry_as_repeat(ledger: &Ledger, lines: &[Line]) -> Result<Vec<ReceiptOut>, ApiError> {
+    let all: Vec<usize> = (0..lines.len()).collect();
+    if lines.iter().any(|l| l.id.is_none()) {
+        return Err(conflict("an id of this request was recorded by a concurrent request; nothing was appended: send the request again"));
+    }
+    let verdicts = judge(ledger, lines, &all)?;
+    verdicts
+        .into_iter()
+        .zip(lines)
+        .map(|(v, l)| match v {
+            IdSeen::Recorded(r) => Ok(ReceiptOut::of(&r, true)),
+            _ => Err(conflict("an id of this request was recorded by a concurrent request; nothing was appended: send the request again").at(Some(l.line))),
+        })
+        .collect()
+}
+
+fn resolve(plans: &[Option<Plan>], receipts: &[Receipt], i: usize) -> Option<ReceiptOut> {
+    match plans.get(i)?.as_ref()? {
+        Plan::Fresh(k) => receipts.get(*k).map(|r| ReceiptOut::of(r, false)),
+        Plan::Recorded(r) => Some(ReceiptOut::of(r, true)),
+        Plan::SameAs(j) => resolve(plans, receipts, *j),
+    }
+}
