@@ -275,6 +275,14 @@ fn a_configured_tsa_timestamps_each_write_and_one_that_is_down_only_warns() {
         stderr(&o)
     );
     server.join().unwrap();
+    // `timestamp` without --tsa uses the configured TSA: the seal is already timestamped.
+    let again = f.run(&["timestamp", "--ledger", "L"]);
+    assert!(
+        stderr(&again).contains("already timestamped"),
+        "{}",
+        stderr(&again)
+    );
+    ok(&again);
     let tokens = stored(&f);
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].0, newest_body(&f));
