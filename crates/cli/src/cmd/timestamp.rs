@@ -629,13 +629,23 @@ pub(crate) fn renew(a: TimestampRenewArgs, out: &Out) -> Result<Outcome> {
         let received = check_response(&response, &request)?;
         let new = verify_token(received.to_der(), &renewal, &roots)
             .context("the TSA's token does not verify against --tsa-chain; not stored")?;
-        if new.gen_time() > v.valid_until() || new.gen_time() < v.gen_time() {
-            refused += 1;
-            let why = format!(
-                "the TSA's genTime {} is after the token's certificates expired ({}) or before its genTime; not stored",
+        let late = if new.gen_time() > v.valid_until() {
+            Some(format!(
+                "the TSA's genTime {} is after the token's certificates expired ({}); not stored",
                 new.gen_time(),
                 v.valid_until()
-            );
+            ))
+        } else if new.gen_time() < v.gen_time() {
+            Some(format!(
+                "the TSA's genTime {} is before the token's own ({}); not stored",
+                new.gen_time(),
+                v.gen_time()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = late {
+            refused += 1;
             out.verdict(false, format!("seal {size}: not renewed: {why}"));
             rows.push(json!({"size": size, "renewed": false, "why": why}));
             continue;
