@@ -1,7 +1,9 @@
 //! Issue 14, witnesses over real HTTP on loopback: `caseledger witness serve` as a child
 //! process, `witness add|list|sync` against it, the protocol's 409 with a stale size, a
 //! witness killed with `kill -9` mid-stream and restarted, a witness that is down, a log
-//! that goes backwards, and a split view shown to two witnesses.
+//! that goes backwards, and a split view shown to two witnesses. Every write sends the new
+//! seal to the configured witnesses by itself: bounded in time when one is down or hangs,
+//! rate-limited by `min-interval`, skipped with `--no-sync`; `status` shows the lag.
 
 use crate::tls;
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint, CosignatureVerifier};
@@ -28,6 +30,11 @@ impl Served {
     /// Starts a witness named `name` with key file `key` (created if missing), accepting the
     /// log keys in `logs`, remembering in `state`; waits for its URL line.
     fn start(cwd: &Path, name: &str, key: &str, logs: &str, state: &str) -> Served {
+        Served::start_at(cwd, name, key, logs, state, "127.0.0.1:0")
+    }
+
+    /// As [`Served::start`], listening on `addr`.
+    fn start_at(cwd: &Path, name: &str, key: &str, logs: &str, state: &str, addr: &str) -> Served {
         if !cwd.join(key).exists() {
             ok(&caseledger_testkit::cli::run_in(
                 cwd,
@@ -36,18 +43,8 @@ impl Served {
         }
         let mut child = std::process::Command::new(caseledger_bin())
             .args([
-                "witness",
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--key",
-                key,
-                "--logs",
-                logs,
-                "--state",
-                state,
-                "--name",
-                name,
+                "witness", "serve", "--addr", addr, "--key", key, "--logs", logs, "--state", state,
+                "--name", name,
             ])
             .current_dir(cwd)
             .env("XDG_CONFIG_HOME", cwd.join(".config"))
@@ -200,7 +197,8 @@ fn a_stale_size_gets_409_and_the_resend_from_the_witness_size_succeeds() {
     let size = f.size();
     ok(&sync(&f, "L", &[]));
     // L2 grows by one entry (the same history plus one): it believes the witness holds
-    // nothing (old 0), gets 409 with `size`, resends with a proof from `size`.
+    // nothing (old 0), gets 409 with `size`, resends with a proof from `size`. (L2 shares
+    // L's key directory, so its write would send the seal itself: --no-sync.)
     ok(&f.run(&[
         "append",
         "--ledger",
@@ -213,6 +211,7 @@ fn a_stale_size_gets_409_and_the_resend_from_the_witness_size_succeeds() {
         "contact",
         "--occurred-on",
         "2025-06-01",
+        "--no-sync",
     ]));
     let o = sync(&f, "L2", &[]);
     ok(&o);
@@ -572,4 +571,203 @@ fn sync_reaches_an_https_witness_behind_a_private_ca_only_with_tls_roots() {
     );
     proxy.join().unwrap().unwrap();
     assert!(ok(&f.run(&["checkpoint", "--ledger", "L"])).contains("\u{2014} w1.example "));
+}
+
+/// The size a witness last cosigned, from `status --json`.
+fn cosigned(f: &Fixture, name: &str) -> Option<u64> {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&f.run(&["--json", "status", "--ledger", "L"]))).unwrap();
+    v["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == name)
+        .expect("the witness is listed")["cosigned_size"]
+        .as_u64()
+}
+
+#[test]
+fn a_write_gets_its_seal_cosigned_without_sync_unless_no_sync() {
+    let (f, w) = ledger_and_witness();
+    ok(&f.run(&["witness", "add", "--ledger", "L", "w1", &w.url, &w.key]));
+    assert_eq!(cosigned(&f, "w1"), None);
+    let o = f.append("lic-1", "C-OPEN", "contact", "2025-06-02", None);
+    // The receipt first (stdout, and its line on stderr), then the witness.
+    assert!(stdout(&o).starts_with("seq "), "{}", stdout(&o));
+    let err = stderr(&o);
+    let size = f.size();
+    let receipt_at = err.find("appended contact").expect("receipt line");
+    let cosigned_at = err
+        .find(&format!("witness w1 cosigned size {size}"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(receipt_at < cosigned_at, "{err}");
+    assert_eq!(cosigned(&f, "w1"), Some(size));
+    // Stored with the seal: the checkpoint carries the witness's line, and `witness sync`
+    // has nothing to send.
+    let note = ok(&f.run(&["checkpoint", "--ledger", "L"]));
+    assert!(note.contains("\u{2014} w1.example "), "{note}");
+    assert!(stderr(&sync(&f, "L", &[])).contains("w1: already cosigned"));
+    // Other sealing commands too (a hold), and --no-sync skips it.
+    ok(&f.run(&[
+        "hold", "place", "--ledger", "L", "--record", "C-OPEN", "--matter", "case-1", "--author",
+        "cust-1",
+    ]));
+    assert_eq!(cosigned(&f, "w1"), Some(f.size()));
+    let o = f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-OPEN",
+        "--kind",
+        "contact",
+        "--occurred-on",
+        "2025-06-03",
+        "--no-sync",
+    ]);
+    ok(&o);
+    assert!(!stderr(&o).contains("witness"), "{}", stderr(&o));
+    assert_eq!(cosigned(&f, "w1"), Some(f.size() - 1));
+    let st = ok(&f.run(&["status", "--ledger", "L"]));
+    assert!(st.contains(&format!("seal: size {}", f.size())), "{st}");
+    assert!(
+        st.contains(&format!("witness w1: cosigned size {} at ", f.size() - 1)),
+        "{st}"
+    );
+    assert!(st.contains("s ago, 1 entry behind"), "{st}");
+    assert!(st.contains("timestamp: none"), "{st}");
+}
+
+#[test]
+fn a_witness_that_is_down_or_hangs_never_fails_or_holds_up_a_write_and_sync_catches_up() {
+    let f = Fixture::small();
+    let vkey = ok(&f.run(&["keys", "export", "--ledger", "L"]));
+    f.write("logs.txt", vkey.as_bytes());
+    // "down": a port nothing listens on (bound, then closed); "hang": a listener that
+    // accepts connections (the kernel's backlog) and never answers.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let key = |seed: u8, name: &str| {
+        CosignatureVerifier::new(name, SigningKey::from_seed(&[seed; 32]).public_key())
+            .unwrap()
+            .to_vkey_string()
+    };
+    // The witness that will come up at the "down" address later.
+    ok(&f.run(&["keys", "generate", "--out", "late.pem"]));
+    let late_key = ok(&f.run(&[
+        "keys",
+        "export",
+        "--key",
+        "late.pem",
+        "--witness",
+        "--name",
+        "late.example",
+    ]));
+    ok(&f.run(&[
+        "witness",
+        "add",
+        "--ledger",
+        "L",
+        "down",
+        &format!("http://{down}"),
+        late_key.trim(),
+    ]));
+    ok(&f.run(&[
+        "witness",
+        "add",
+        "--ledger",
+        "L",
+        "hang",
+        &format!("http://{}", hang.local_addr().unwrap()),
+        &key(9, "hang.example"),
+    ]));
+    let t = std::time::Instant::now();
+    let o = f.append("lic-1", "C-OPEN", "contact", "2025-06-02", None);
+    let took = t.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("seq "), "{}", stdout(&o));
+    // The budget is 6 s after the write; the write itself and the process take little.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let err = stderr(&o);
+    let size = f.size();
+    assert!(
+        err.contains(&format!(
+            "caseledger: warning: witness down did not cosign size {size} (unreachable after 1 attempt(s)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "caseledger: warning: witness hang did not cosign size {size}"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("warning").count(), 2, "{err}");
+    // The lag shows; the witness comes up; `witness sync` catches up.
+    let st = ok(&f.run(&["status", "--ledger", "L"]));
+    assert!(
+        st.contains(&format!(
+            "witness down: never cosigned, {size} entries behind"
+        )),
+        "{st}"
+    );
+    let _late = Served::start_at(
+        f.dir(),
+        "late.example",
+        "late.pem",
+        "logs.txt",
+        "late-state",
+        &down.to_string(),
+    );
+    let o = sync(&f, "L", &["--attempts", "1"]);
+    assert!(
+        stderr(&o).contains(&format!("down: cosigned size {size}")),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(cosigned(&f, "down"), Some(size));
+    drop(hang);
+}
+
+#[test]
+fn min_interval_limits_requests_per_witness_and_the_newest_seal_wins() {
+    let (f, w) = ledger_and_witness();
+    ok(&f.run(&[
+        "witness",
+        "add",
+        "--ledger",
+        "L",
+        "w1",
+        &w.url,
+        &w.key,
+        "--min-interval",
+        "3600",
+    ]));
+    let first = f.size() + 1;
+    let o = f.append("lic-1", "C-OPEN", "contact", "2025-06-02", None);
+    assert!(stderr(&o).contains(&format!("witness w1 cosigned size {first}")));
+    // Within the hour: nothing is sent, the seal waits.
+    for day in ["2025-06-03", "2025-06-04"] {
+        let o = f.append("lic-1", "C-OPEN", "contact", day, None);
+        ok(&o);
+        assert!(!stderr(&o).contains("witness"), "{}", stderr(&o));
+    }
+    assert_eq!(cosigned(&f, "w1"), Some(first));
+    let state = std::fs::read_to_string(f.keys().join("evidence-state.json")).unwrap();
+    assert!(state.contains("\"w1\""), "{state}");
+    // `witness sync` is not rate-limited: the newest seal, with a proof from `first`.
+    let o = sync(&f, "L", &[]);
+    assert!(
+        stderr(&o).contains(&format!(
+            "w1: cosigned size {} (from size {first})",
+            f.size()
+        )),
+        "{}",
+        stderr(&o)
+    );
 }

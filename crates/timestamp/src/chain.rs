@@ -184,21 +184,29 @@ fn signed_by(c: &Certificate, issuer: &Certificate) -> Result<()> {
     )
 }
 
+/// The certificate's notAfter.
+pub(crate) fn not_after(c: &Certificate) -> Result<jiff::Timestamp> {
+    cert_time(&c.tbs_certificate.validity.not_after)
+}
+
 /// The path from `leaf` to a trusted root, all valid at `at`; returns the subjects, leaf
-/// first, anchor last. `pool` is the certificates the token carries.
+/// first, anchor last, and the earliest notAfter on the path (when the path stops being
+/// valid). `pool` is the certificates the token carries.
 pub(crate) fn validate_path(
     leaf: &Certificate,
     pool: &[Certificate],
     roots: &TrustedRoots,
     at: jiff::Timestamp,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, jiff::Timestamp)> {
     let mut path = vec![subject(leaf)];
     let mut current = leaf.clone();
+    let mut until = not_after(leaf)?;
     for _ in 0..MAX_DEPTH {
         check_valid_at(&current, at)?;
         check_critical_extensions(&current)?;
+        until = until.min(not_after(&current)?);
         if roots.contains(&current) {
-            return Ok(path);
+            return Ok((path, until));
         }
         let issuer_name = &current.tbs_certificate.issuer;
         let mut next = None;

@@ -21,6 +21,7 @@
 //!   has since expired still validates).
 //! * [`log`]: the `timestamps.log` framing (docs/FORMAT.md), no I/O.
 //! * [`client`]: the one function that talks HTTP (`application/timestamp-query`).
+//! * [`config`]: `tsa.txt`, the TSA a ledger asks after writes (no I/O).
 //!
 //! Nothing here panics on input; every refusal is a [`TimestampError`].
 #![cfg_attr(
@@ -31,9 +32,10 @@
 mod asn1;
 mod chain;
 pub mod client;
+pub mod config;
 mod error;
 pub mod log;
-pub use log::{LogFormatError, StoredToken};
+pub use log::{LogFormatError, Renewal, StoredToken};
 mod request;
 mod sig;
 mod time;
@@ -42,4 +44,6 @@ mod verify;
 pub use chain::TrustedRoots;
 pub use error::TimestampError;
 pub use request::TimestampRequest;
-pub use verify::{check_response, verify_token, ReceivedToken, VerifiedTimestamp};
+pub use verify::{
+    check_response, unanchored_gen_time, verify_token, ReceivedToken, VerifiedTimestamp,
+};

@@ -28,9 +28,17 @@ pub struct VerifiedTimestamp {
     policy: String,
     signer: String,
     path: Vec<String>,
+    valid_until: jiff::Timestamp,
 }
 
 impl VerifiedTimestamp {
+    /// The earliest notAfter of the certificates on the path (signer to trusted root): after
+    /// it the token stands only through a renewal obtained before it (RFC 4998's idea;
+    /// `timestamp renew`).
+    pub fn valid_until(&self) -> jiff::Timestamp {
+        self.valid_until
+    }
+
     /// When the TSA says it saw the data (TSTInfo genTime).
     pub fn gen_time(&self) -> jiff::Timestamp {
         self.gen_time
@@ -125,6 +133,15 @@ pub fn check_response(response: &[u8], request: &TimestampRequest) -> Result<Rec
 pub fn verify_token(token: &[u8], data: &[u8], roots: &TrustedRoots) -> Result<VerifiedTimestamp> {
     let imprint: [u8; 32] = sha2::Sha256::digest(data).into();
     inspect(token, &imprint, None, Some(roots))
+}
+
+/// Every check of [`verify_token`] but the path to trusted roots (the signer's own
+/// certificate must still have been valid at genTime): the genTime a token claims, for a
+/// status display when no roots are at hand. Never evidence: it proves nothing about who
+/// signed.
+pub fn unanchored_gen_time(token: &[u8], data: &[u8]) -> Result<jiff::Timestamp> {
+    let imprint: [u8; 32] = sha2::Sha256::digest(data).into();
+    inspect(token, &imprint, None, None).map(|v| v.gen_time)
 }
 
 /// A TSA's free text, kept to printable ASCII and bounded (it reaches a terminal).
@@ -404,7 +421,7 @@ fn inspect(
     )?;
     check_tsa_certificate(signer)?;
 
-    let path = match roots {
+    let (path, valid_until) = match roots {
         Some(r) => validate_path(signer, &pool, r, gen_time)?,
         None => {
             // Even unanchored, the signer must have been valid at genTime.
@@ -419,7 +436,7 @@ fn inspect(
                     gen_time: gen_time.to_string(),
                 });
             }
-            vec![subject(signer)]
+            (vec![subject(signer)], to)
         }
     };
     Ok(VerifiedTimestamp {
@@ -429,6 +446,7 @@ fn inspect(
         policy: tst.policy.to_string(),
         signer: subject(signer),
         path,
+        valid_until,
     })
 }
 

@@ -10,8 +10,11 @@
 //! One witness per line: a local name (letters, digits, `.`, `-`, `_`), the URL prefix of
 //! its `add-checkpoint` (`https://`, or `http://` for a witness on loopback or behind a local
 //! TLS proxy), and its cosignature/v1 verifier key
-//! (`name+hex8+base64(0x04 || pk)`), separated by single spaces. Blank lines and `#`
-//! comments are skipped when read; [`Witnesses::to_text`] writes the header comment.
+//! (`name+hex8+base64(0x04 || pk)`), separated by single spaces, and optionally
+//! `min-interval=<seconds>`: the CLI sends this witness a seal after a write at most once
+//! per that many seconds (the newest seal wins; `witness sync` is not limited). Blank
+//! lines and `#` comments are skipped when read; [`Witnesses::to_text`] writes the header
+//! comment, and the field only when it is not 0, so files without it read as before.
 
 use caseledger_core::checkpoint::CosignatureVerifier;
 use std::fmt;
@@ -31,8 +34,8 @@ pub enum ConfigError {
     /// The key is not a cosignature/v1 verifier key.
     #[error("witness key: {0}")]
     BadKey(String),
-    /// A line does not have three fields.
-    #[error("line {0}: expected `name url key`")]
+    /// A line does not have three fields (and an optional fourth).
+    #[error("line {0}: expected `name url key [min-interval=SECONDS]`")]
     BadLine(usize),
     /// A line's field is refused.
     #[error("line {line}: {error}")]
@@ -42,6 +45,9 @@ pub enum ConfigError {
         /// What.
         error: Box<ConfigError>,
     },
+    /// `min-interval=` is not a number of seconds up to a week.
+    #[error("min-interval: expected 0 to {MAX_MIN_INTERVAL} seconds")]
+    BadInterval,
     /// Two witnesses with one name.
     #[error("witness {0:?} is configured twice")]
     Duplicate(String),
@@ -53,7 +59,12 @@ pub struct WitnessEntry {
     name: String,
     url: String,
     key: CosignatureVerifier,
+    min_interval: u64,
 }
+
+/// The largest `min-interval` accepted: a week (a witness asked less often than that is
+/// hardly a witness).
+pub const MAX_MIN_INTERVAL: u64 = 7 * 86_400;
 
 impl WitnessEntry {
     /// Validates a name, a URL and a key string.
@@ -79,7 +90,23 @@ impl WitnessEntry {
             name: name.to_owned(),
             url: url.to_owned(),
             key,
+            min_interval: 0,
         })
+    }
+
+    /// The same witness, asked after writes at most once per `secs` seconds (0: at every
+    /// seal); at most [`MAX_MIN_INTERVAL`].
+    pub fn with_min_interval(mut self, secs: u64) -> Result<WitnessEntry, ConfigError> {
+        if secs > MAX_MIN_INTERVAL {
+            return Err(ConfigError::BadInterval);
+        }
+        self.min_interval = secs;
+        Ok(self)
+    }
+
+    /// Seconds between two requests sent after writes (0: every seal).
+    pub fn min_interval(&self) -> u64 {
+        self.min_interval
     }
 
     /// The local name.
@@ -105,7 +132,11 @@ impl WitnessEntry {
 
 impl fmt::Display for WitnessEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.name, self.url, self.key)
+        write!(f, "{} {} {}", self.name, self.url, self.key)?;
+        if self.min_interval != 0 {
+            write!(f, " min-interval={}", self.min_interval)?;
+        }
+        Ok(())
     }
 }
 
@@ -123,13 +154,23 @@ impl Witnesses {
                 continue;
             }
             let f: Vec<&str> = line.split_whitespace().collect();
-            let [name, url, key] = f[..] else {
-                return Err(ConfigError::BadLine(i + 1));
+            let (name, url, key, extra) = match f[..] {
+                [name, url, key] => (name, url, key, None),
+                [name, url, key, extra] => (name, url, key, Some(extra)),
+                _ => return Err(ConfigError::BadLine(i + 1)),
             };
-            let e = WitnessEntry::new(name, url, key).map_err(|error| ConfigError::AtLine {
+            let at = |error| ConfigError::AtLine {
                 line: i + 1,
                 error: Box::new(error),
-            })?;
+            };
+            let mut e = WitnessEntry::new(name, url, key).map_err(at)?;
+            if let Some(extra) = extra {
+                let secs = extra
+                    .strip_prefix("min-interval=")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or_else(|| at(ConfigError::BadInterval))?;
+                e = e.with_min_interval(secs).map_err(at)?;
+            }
             out.add(e)?;
         }
         Ok(out)
@@ -137,7 +178,9 @@ impl Witnesses {
 
     /// The file's text.
     pub fn to_text(&self) -> String {
-        let mut s = String::from("# caseledger witnesses: name url cosignature-key\n");
+        let mut s = String::from(
+            "# caseledger witnesses: name url cosignature-key [min-interval=SECONDS]\n",
+        );
         for e in &self.0 {
             s.push_str(&e.to_string());
             s.push('\n');
@@ -198,10 +241,18 @@ mod tests {
         let mut w = Witnesses::default();
         w.add(WitnessEntry::new("board", "http://w.example/p", &key()).unwrap())
             .unwrap();
-        w.add(WitnessEntry::new("peer-2", "http://127.0.0.1:9", &key()).unwrap())
-            .unwrap();
+        w.add(
+            WitnessEntry::new("peer-2", "http://127.0.0.1:9", &key())
+                .unwrap()
+                .with_min_interval(60)
+                .unwrap(),
+        )
+        .unwrap();
         let text = w.to_text();
+        assert!(text.contains(" min-interval=60\n"), "{text}");
+        assert!(!text.contains("p min-interval"), "0 is not written: {text}");
         assert_eq!(Witnesses::parse(&text), Ok(w.clone()));
+        assert_eq!(w.get("peer-2").map(WitnessEntry::min_interval), Some(60));
         assert_eq!(
             w.add(WitnessEntry::new("board", "http://x", &key()).unwrap()),
             Err(ConfigError::Duplicate("board".into()))
@@ -249,5 +300,14 @@ mod tests {
             Witnesses::parse(&format!("a http://x {k}\nb nope {k}\n")),
             Err(ConfigError::AtLine { line: 2, .. })
         ));
+        for bad in ["min-interval=x", "interval=5", "min-interval=604801"] {
+            assert!(
+                matches!(
+                    Witnesses::parse(&format!("a http://x {k} {bad}\n")),
+                    Err(ConfigError::AtLine { line: 1, .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

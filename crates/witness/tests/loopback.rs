@@ -1,14 +1,14 @@
 //! The witness served in-process on 127.0.0.1 (port 0) and the client over real HTTP:
 //! cosignatures checked by an independent C2SP implementation (Cloudflare's `signed_note`,
 //! a port of Go's sumdb/note), concurrent submissions for one origin, the request size
-//! bound, and the `GET /latest-checkpoint/<origin>` extension.
+//! bound, the `GET /latest-checkpoint/<origin>` extension, and a slowloris client cut off.
 
 use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{consistency_proof, root_at, Hash, MemoryNodes, Sha256Hasher};
 use caseledger_core::note::NoteSigner;
 use caseledger_witness::client::{self, Endpoint, Http, Policy, Transport};
-use caseledger_witness::http::Running;
+use caseledger_witness::http::{Limits, Running};
 use caseledger_witness::protocol::MAX_REQUEST_BYTES;
 use caseledger_witness::server::{LogKeys, Witness};
 use caseledger_witness::state::StateDir;
@@ -37,6 +37,10 @@ fn note(t: &MemoryNodes, size: u64) -> (String, Checkpoint) {
 }
 
 fn start(dir: &std::path::Path) -> (Running, Endpoint) {
+    start_with(dir, Limits::default())
+}
+
+fn start_with(dir: &std::path::Path, limits: Limits) -> (Running, Endpoint) {
     let logs = LogKeys::parse(&log().verifier().to_vkey_string()).unwrap();
     let w = Witness::new(
         "witness.example/w1",
@@ -46,9 +50,10 @@ fn start(dir: &std::path::Path) -> (Running, Endpoint) {
     )
     .unwrap();
     let key = w.verifier().clone();
-    let running = Running::start(
+    let running = Running::start_with(
         std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
         Arc::new(w),
+        limits,
     )
     .unwrap();
     let ep = Endpoint {
@@ -196,4 +201,78 @@ fn oversized_bodies_unknown_paths_and_the_latest_checkpoint_extension() {
         .get(&format!("{}/latest-checkpoint/{ORIGIN}", ep.url))
         .unwrap();
     assert_eq!((r.status, r.body), (200, latest.into_bytes()));
+}
+
+/// Slowloris: a client that sends its request headers one byte at a time (never finishing
+/// them) is disconnected once the connection's lifetime is over, while it still has bytes
+/// to send; a connection that never sends anything is too; the slots it held are freed,
+/// and a normal request on a new connection is answered.
+#[test]
+fn a_client_sending_headers_byte_by_byte_is_cut_off_after_a_bounded_time() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let t = tempfile::tempdir().unwrap();
+    let lifetime = Duration::from_millis(1500);
+    let (running, ep) = start_with(
+        t.path(),
+        Limits {
+            lifetime,
+            connections: 2,
+        },
+    );
+    let addr = running.addr();
+    // Two silent connections hold both slots for the lifetime, then are closed.
+    let silent: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let head = b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nX-Slow: ";
+    let started = Instant::now();
+    let mut cut_after = None;
+    // At most 20 s of dribbling, one byte per 100 ms, the header never ends.
+    for i in 0..200 {
+        let byte = head.get(i).copied().unwrap_or(b'a');
+        if slow.write_all(&[byte]).is_err() {
+            cut_after = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                cut_after = Some(started.elapsed());
+                break;
+            }
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                cut_after = Some(started.elapsed());
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cut_after = cut_after.expect("the slow client is disconnected");
+    // It waited for a slot (the silent ones' lifetime), then had its own lifetime.
+    assert!(
+        cut_after < lifetime * 2 + Duration::from_secs(2),
+        "{cut_after:?}"
+    );
+    assert!(cut_after >= lifetime, "{cut_after:?}");
+    for mut s in silent {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 16];
+        // Closed by the witness: end of stream (or a reset), never a timeout.
+        match s.read(&mut buf) {
+            Ok(n) => assert_eq!(n, 0),
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}"),
+        }
+    }
+    let r = Http::new(Duration::from_secs(5))
+        .get(&format!("{}/latest-checkpoint/{ORIGIN}", ep.url))
+        .unwrap();
+    assert_eq!(r.status, 404);
 }

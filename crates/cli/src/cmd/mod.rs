@@ -15,6 +15,7 @@ pub(crate) mod bundle;
 pub(crate) mod checkpoint;
 pub(crate) mod clock;
 pub(crate) mod close;
+pub(crate) mod evidence;
 pub(crate) mod import;
 pub(crate) mod ingest;
 pub(crate) mod keys;
@@ -122,6 +123,17 @@ pub(crate) struct SignerArg {
     /// caseledger-event); no key file is read.
     #[arg(long, value_name = "FILE.pub")]
     pub ssh_key: Option<PathBuf>,
+}
+
+/// `--no-sync`, on every command that seals.
+#[derive(Args, Clone)]
+pub(crate) struct NoSyncArg {
+    /// Do not send the new seal to the witnesses and the TSA configured in the key
+    /// directory after the write (`witness sync` and `timestamp` send it later). Without
+    /// it, they are asked once the write is durable, within a few seconds, and one that is
+    /// down only prints a warning.
+    #[arg(long)]
+    pub no_sync: bool,
 }
 
 /// The commands.
@@ -316,6 +328,8 @@ pub(crate) struct ActorAddArgs {
     /// Write the new key unencrypted (0600) even when the ledger's keys are encrypted.
     #[arg(long, conflicts_with = "pubkey")]
     pub no_encrypt_key: bool,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger actor revoke`.
@@ -336,6 +350,8 @@ pub(crate) struct ActorRevokeArgs {
     pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger clock-corrected`.
@@ -353,6 +369,8 @@ pub(crate) struct ClockCorrectedArgs {
     pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger close`.
@@ -463,6 +481,8 @@ pub(crate) struct AppendArgs {
     /// author signature (namespace caseledger-event); no key file is read.
     #[arg(long, value_name = "FILE.pub")]
     pub ssh_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger event-bytes`.
@@ -508,6 +528,8 @@ pub(crate) struct ImportArgs {
     /// signatures, namespace caseledger-event); other lines as before.
     #[arg(long, value_name = "FILE.pub")]
     pub ssh_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger checkpoint`.
@@ -531,8 +553,9 @@ pub(crate) struct TimestampArgs {
     /// The ledger directory.
     #[arg(long, value_name = "DIR", env = "CASELEDGER_LEDGER", required = true)]
     pub ledger: Option<PathBuf>,
-    /// The TSA's URL (https:// or http://; the token is signed either way).
-    #[arg(long, value_name = "URL", env = "CASELEDGER_TSA", required = true)]
+    /// The TSA's URL (https:// or http://; the token is signed either way). Default: the
+    /// TSA configured in the key directory (`timestamp config set`), with its chain.
+    #[arg(long, value_name = "URL", env = "CASELEDGER_TSA")]
     pub tsa: Option<String>,
     /// PEM certificates: for an https:// TSA, the only roots its TLS certificate may chain
     /// to (a private CA), instead of Mozilla's list built in.
@@ -546,14 +569,89 @@ pub(crate) struct TimestampArgs {
     #[arg(long, value_name = "S", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout_secs: u64,
+    #[command(flatten)]
+    pub keys: KeysArg,
 }
 
-/// `caseledger timestamp verify`.
+/// `caseledger timestamp verify|config|renew`.
 #[derive(Subcommand)]
 pub(crate) enum TimestampCmd {
     /// Verify every token in <DIR>/timestamps.log offline, as of its genTime, against the
-    /// TSA roots you trust; print genTime per seal size. Exit 1 if any token is refused.
+    /// TSA roots you trust, and every renewal (`timestamp renew`); print genTime per seal
+    /// size. Exit 1 if any token or renewal is refused.
     Verify(TimestampVerifyArgs),
+    /// Configure the TSA every write asks for a token (in <KEYS>/tsa.txt, beside the keys).
+    #[command(subcommand)]
+    Config(TimestampConfigCmd),
+    /// Re-timestamp the stored tokens whose TSA certificate expires soon (RFC 4998's idea):
+    /// a new token over the old token and the seal, so the evidence outlives the certificate.
+    Renew(TimestampRenewArgs),
+}
+
+/// `caseledger timestamp config`.
+#[derive(Subcommand)]
+pub(crate) enum TimestampConfigCmd {
+    /// Set the TSA (URL and the certificates to trust for it); replaces the one set before.
+    Set(TimestampConfigSetArgs),
+    /// Print the configured TSA.
+    Show(TimestampConfigArgs),
+    /// Remove the TSA configuration (the stored tokens stay).
+    Remove(TimestampConfigArgs),
+}
+
+/// `caseledger timestamp config set`.
+#[derive(Args)]
+pub(crate) struct TimestampConfigSetArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+    /// The TSA's URL (https:// or http://).
+    #[arg(long, value_name = "URL")]
+    pub tsa: String,
+    /// PEM certificates to trust for the TSA (its root): each token is verified against
+    /// them before it is stored. Its absolute path is stored.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_chain: PathBuf,
+    /// For an https:// TSA behind a private CA: the only TLS roots (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_roots: Option<PathBuf>,
+    /// Ask the TSA after writes at most once per this many seconds (0: for every seal; the
+    /// newest seal wins).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub min_interval: u64,
+}
+
+/// `caseledger timestamp config show|remove`.
+#[derive(Args)]
+pub(crate) struct TimestampConfigArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    #[command(flatten)]
+    pub keys: KeysArg,
+}
+
+/// `caseledger timestamp renew`.
+#[derive(Args)]
+pub(crate) struct TimestampRenewArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The TSA's URL.
+    #[arg(long, value_name = "URL")]
+    pub tsa: String,
+    /// PEM certificates to trust for the TSAs: the stored tokens' and the new one's.
+    #[arg(long, value_name = "FILE")]
+    pub tsa_chain: PathBuf,
+    /// For an https:// TSA behind a private CA: the only TLS roots (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_roots: Option<PathBuf>,
+    /// Renew the tokens whose certificates expire within this window: `90d`, `12h`, `0d`.
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub before: String,
+    /// Give up on the TSA after this many seconds per request.
+    #[arg(long, value_name = "S", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout_secs: u64,
 }
 
 /// `caseledger timestamp verify`.
@@ -667,6 +765,10 @@ pub(crate) struct WitnessAddArgs {
     /// Its cosignature key `name+hex8+base64` (as `witness serve` prints it), or a file.
     #[arg(value_name = "VKEY")]
     pub key: String,
+    /// Send it a seal after writes at most once per this many seconds (0: every seal; the
+    /// newest seal wins; `witness sync` is not limited).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub min_interval: u64,
 }
 
 /// `caseledger witness list`.
@@ -899,6 +1001,8 @@ pub(crate) struct HoldArgs {
     pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger destroy`.
@@ -946,6 +1050,8 @@ pub(crate) struct DestroyArgs {
     pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// The anchor of a verification a read command runs: `--trusted` / `--ledger-key`.
@@ -964,15 +1070,19 @@ pub(crate) struct AnchorArgs {
 /// `caseledger status`.
 #[derive(Args)]
 #[command(after_help = "\
-Exit status: 0 the ledger verified in this run with no findings; 1 it has findings (the status \
-is still printed, as the ledger says, with the finding count); 2 usage, input or I/O error, or \
-a record not in the ledger by the end of --as-of.")]
+Without --record: the ledger's outside evidence: the newest seal's size, per configured witness \
+the last size it cosigned, when and how far behind, and the last time-stamp token; read from \
+checkpoints.log and timestamps.log, nothing verified (run `verify`, `timestamp verify`); exit 0.
+
+With --record, exit status: 0 the ledger verified in this run with no findings; 1 it has \
+findings (the status is still printed, as the ledger says, with the finding count); 2 usage, \
+input or I/O error, or a record not in the ledger by the end of --as-of.")]
 pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
-    /// The record.
+    /// The record (without it: the ledger's seal, witnesses and time-stamps).
     #[arg(long, value_name = "R")]
-    pub record: String,
+    pub record: Option<String>,
     /// The status as of the end of this day in the practice's time zone (`init --time-zone`)
     /// (YYYY-MM-DD, or `today`; not after today):
     /// entries recorded later are not part of it.
@@ -980,6 +1090,9 @@ pub(crate) struct StatusArgs {
     pub as_of: String,
     #[command(flatten)]
     pub anchor: AnchorArgs,
+    /// Without --record: the key directory whose witnesses.txt and tsa.txt are shown.
+    #[arg(long = "keys", value_name = "DIR", env = "CASELEDGER_KEYS")]
+    pub keys: Option<PathBuf>,
 }
 
 /// `caseledger records`.
@@ -1235,9 +1348,19 @@ pub(crate) struct SampleArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Runs one parsed command.
+/// Runs one parsed command; after one that sealed, sends the newest seal to the outside
+/// evidence the key directory configures ([`evidence::after_write`]: never an error).
 pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
-    match cli.command {
+    let after = evidence::target(&cli.command);
+    let outcome = dispatch(cli.command, out)?;
+    if let Some(t) = after {
+        evidence::after_write(&t, out);
+    }
+    Ok(outcome)
+}
+
+fn dispatch(command: Command, out: &Out) -> Result<Outcome> {
+    match command {
         Command::Init(a) => actor::init(a, out),
         Command::Actor(ActorCmd::Add(a)) => actor::add(a, out),
         Command::Actor(ActorCmd::Revoke(a)) => actor::revoke(a, out),
@@ -1258,6 +1381,18 @@ pub(crate) fn run(cli: Cli, out: &Out) -> Result<Outcome> {
             verify: Some(TimestampCmd::Verify(a)),
             ..
         }) => timestamp::verify(a, out),
+        Command::Timestamp(TimestampArgs {
+            verify: Some(TimestampCmd::Config(c)),
+            ..
+        }) => match c {
+            TimestampConfigCmd::Set(a) => timestamp::config_set(a, out),
+            TimestampConfigCmd::Show(a) => timestamp::config_show(a, out),
+            TimestampConfigCmd::Remove(a) => timestamp::config_remove(a, out),
+        },
+        Command::Timestamp(TimestampArgs {
+            verify: Some(TimestampCmd::Renew(a)),
+            ..
+        }) => timestamp::renew(a, out),
         Command::Timestamp(a) => timestamp::obtain(a, out),
         Command::Verify(a) => verify::run(a, out),
         Command::Prove(ProveCmd::Inclusion(a)) => prove::inclusion(a, out),

@@ -332,9 +332,12 @@ fn date_or_dash(d: Option<Date>) -> String {
     d.map_or_else(|| "-".to_owned(), |d| d.to_string())
 }
 
-/// `caseledger status --record R`.
+/// `caseledger status --record R`; without `--record`, [`ledger_status`].
 pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
-    let id = record_arg(&a.record)?;
+    let Some(record) = &a.record else {
+        return ledger_status(&a, out);
+    };
+    let id = record_arg(record)?;
     let dir = &a.ledger.ledger;
     let src = super::verify::open_ledger_source(dir)?;
     let zone = practice_zone(&src);
@@ -504,4 +507,156 @@ pub(crate) fn records(a: RecordsArgs, out: &Out) -> Result<Outcome> {
         out.say(read.integrity_line());
     }
     Ok(read.finish(out))
+}
+
+/// `caseledger status` without `--record`: the newest seal, each configured witness's last
+/// cosignature (size, time, how far behind) and the last time-stamp token, read from
+/// `checkpoints.log` and `timestamps.log` without opening the store (so it runs beside a
+/// process holding the ledger open). Nothing here is verified: it says how current the
+/// outside evidence is, `verify` and `timestamp verify` judge it.
+fn ledger_status(a: &StatusArgs, out: &Out) -> Result<Outcome> {
+    use super::witness as wit;
+    let dir = &a.ledger.ledger;
+    crate::io::check_ledger_dir(dir)?;
+    let seals = super::timestamp::stored_seals(dir)?;
+    let (seal_size, origin) = match seals.iter().next_back() {
+        Some((size, (body, _))) => (*size, body.lines().next().unwrap_or_default().to_owned()),
+        None => bail!("ledger {}: holds no seal", dir.display()),
+    };
+    let kd = crate::keys::KeyDir::resolve(a.keys.as_deref(), dir, || Ok(origin.clone()))?;
+    let witnesses = wit::read_config(&kd.root().join(caseledger_witness::config::CONFIG_FILE))?;
+    let tsa =
+        super::timestamp::read_config(&kd.root().join(caseledger_timestamp::config::CONFIG_FILE))?;
+    let stored: Vec<wit::SizedNote> = seals
+        .iter()
+        .map(|(size, (_, note))| (*size, note.clone()))
+        .collect();
+    let now = wit::now_secs();
+    let behind = |size: u64| seal_size.saturating_sub(size);
+    let mut lines = vec![
+        format!("ledger: {} ({origin})", dir.display()),
+        format!("seal: size {seal_size}"),
+    ];
+    let mut rows = Vec::new();
+    for e in witnesses.iter() {
+        let last = wit::last_cosigned(&stored, e.key());
+        lines.push(match last {
+            Some(l) => format!(
+                "witness {}: cosigned size {} at {}, {} ago, {}",
+                e.name(),
+                l.size,
+                instant_secs(l.timestamp),
+                wit::age(l.timestamp, now),
+                entries_behind(behind(l.size))
+            ),
+            None => format!(
+                "witness {}: never cosigned, {}",
+                e.name(),
+                entries_behind(seal_size)
+            ),
+        });
+        rows.push(json!({
+            "name": e.name(),
+            "url": e.url(),
+            "min_interval": e.min_interval(),
+            "cosigned_size": last.map(|l| l.size),
+            "cosigned_at": last.map(|l| instant_secs(l.timestamp)),
+            "age_seconds": last.map(|l| now.saturating_sub(l.timestamp)),
+            "behind": behind(last.map_or(0, |l| l.size)),
+        }));
+    }
+    if witnesses.is_empty() {
+        lines.push(
+            "witnesses: none configured (`caseledger witness add`): a split view goes undetected"
+                .into(),
+        );
+    }
+    // The token over the largest seal; its genTime as the token claims it (checked against
+    // the configured chain when there is one).
+    let parsed = super::timestamp::read_timestamps(dir)?.unwrap_or_default();
+    let roots = tsa
+        .as_ref()
+        .and_then(|c| super::timestamp::read_roots(c.chain()).ok());
+    let last_token = parsed.tokens.iter().max_by_key(|t| t.size).map(|t| {
+        let gen = match &roots {
+            Some(r) => caseledger_timestamp::verify_token(&t.token, t.body.as_bytes(), r)
+                .map(|v| (v.gen_time(), true))
+                .ok(),
+            None => None,
+        }
+        .or_else(|| {
+            caseledger_timestamp::unanchored_gen_time(&t.token, t.body.as_bytes())
+                .ok()
+                .map(|g| (g, false))
+        });
+        (t.size, gen)
+    });
+    let ts_json = match last_token {
+        Some((size, Some((gen, checked)))) => {
+            let secs = u64::try_from(gen.as_second()).unwrap_or(0);
+            lines.push(format!(
+                "timestamp: size {size}, genTime {gen}, {} ago, {}{}",
+                wit::age(secs, now),
+                entries_behind(behind(size)),
+                if checked {
+                    " (verified against the configured chain)"
+                } else {
+                    " (not checked against a trusted chain)"
+                }
+            ));
+            json!({"size": size, "gen_time": gen.to_string(), "age_seconds": now.saturating_sub(secs),
+                   "behind": behind(size), "chain_verified": checked})
+        }
+        Some((size, None)) => {
+            lines.push(format!("timestamp: size {size}, a token that does not parse (`caseledger timestamp verify`)"));
+            json!({"size": size, "gen_time": null, "behind": behind(size), "chain_verified": false})
+        }
+        None => {
+            lines.push("timestamp: none".into());
+            Value::Null
+        }
+    };
+    lines.push(match &tsa {
+        Some(c) => format!(
+            "tsa: {}{}",
+            c.url(),
+            if c.min_interval() == 0 {
+                String::new()
+            } else {
+                format!(" (at most once per {} s)", c.min_interval())
+            }
+        ),
+        None => "tsa: none configured (`caseledger timestamp config set`)".into(),
+    });
+    if out.json {
+        out.json_data(&json!({
+            "ledger": dir.display().to_string(),
+            "origin": origin,
+            "seal_size": seal_size,
+            "witnesses": rows,
+            "timestamp": ts_json,
+            "renewals": parsed.renewals.len(),
+            "tsa": tsa.as_ref().map(|c| json!({"url": c.url(), "min_interval": c.min_interval()})),
+        }))?;
+    } else {
+        out.data(&lines.join("\n"))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// "up to date", "1 entry behind", "3 entries behind".
+fn entries_behind(n: u64) -> String {
+    match n {
+        0 => "up to date".into(),
+        1 => "1 entry behind".into(),
+        n => format!("{n} entries behind"),
+    }
+}
+
+/// Seconds since the epoch as RFC 3339.
+fn instant_secs(s: u64) -> String {
+    i64::try_from(s)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| s.to_string(), |t| t.to_string())
 }

@@ -1,10 +1,11 @@
 //! `caseledger witness serve|add|list|remove|sync`: run a C2SP tlog-witness, and configure
 //! the witnesses a ledger sends its newest seal to (`<KEYS>/witnesses.txt`).
 //!
-//! `sync` is how seals reach witnesses in this version: run it after appends (or from a
-//! timer). Appends never wait for a witness, so a witness that is down never fails one;
-//! `sync` says which witnesses lag and exits 0 unless a witness reports a fork or a
-//! rollback (exit 1: evidence against this ledger's history).
+//! Every command that seals sends the newest seal to the configured witnesses once it is
+//! durable (`super::evidence`, bounded in time, rate-limited, never failing the write);
+//! `sync` sends it on demand (a timer catches up after a witness was down). `sync` says
+//! which witnesses lag and exits 0 unless a witness reports a fork or a rollback (exit 1:
+//! evidence against this ledger's history).
 
 use super::ledger_ops::{open, origin_of};
 use super::{
@@ -62,13 +63,13 @@ pub(crate) fn serve(a: WitnessServeArgs, out: &Out) -> Result<Outcome> {
 }
 
 /// The key directory of `ledger` and the witness config file in it.
-fn config_path(ledger: &Path, keys: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn config_path(ledger: &Path, keys: Option<&Path>) -> Result<PathBuf> {
     crate::io::check_ledger_dir(ledger)?;
     let kd = KeyDir::resolve(keys, ledger, || origin_of(ledger))?;
     Ok(kd.root().join(CONFIG_FILE))
 }
 
-fn read_config(path: &Path) -> Result<Witnesses> {
+pub(crate) fn read_config(path: &Path) -> Result<Witnesses> {
     if !path.exists() {
         return Ok(Witnesses::default());
     }
@@ -94,12 +95,14 @@ pub(crate) fn add(a: WitnessAddArgs, out: &Out) -> Result<Outcome> {
     } else {
         a.key.clone()
     };
-    let entry = WitnessEntry::new(&a.name, &a.url, &key_text).map_err(|e| anyhow!("{e}"))?;
+    let entry = WitnessEntry::new(&a.name, &a.url, &key_text)
+        .and_then(|e| e.with_min_interval(a.min_interval))
+        .map_err(|e| anyhow!("{e}"))?;
     let mut w = read_config(&path)?;
     w.add(entry).map_err(|e| anyhow!("{e}"))?;
     write_config(&path, &w)?;
     out.say(format!(
-        "added witness {} ({} witness(es) in {}); `caseledger witness sync` sends it the newest seal",
+        "added witness {} ({} witness(es) in {}); every write now sends it the newest seal (`caseledger witness sync` on demand)",
         a.name,
         w.len(),
         path.display()
@@ -124,13 +127,18 @@ pub(crate) fn remove(a: WitnessRemoveArgs, out: &Out) -> Result<Outcome> {
 
 /// The largest stored seal a witness cosigned, with the cosignature's time.
 #[derive(Clone, Copy)]
-struct LastCosigned {
-    size: u64,
-    timestamp: u64,
+pub(crate) struct LastCosigned {
+    /// The seal's size.
+    pub size: u64,
+    /// The witness's timestamp in the cosignature (seconds since the epoch).
+    pub timestamp: u64,
 }
 
 /// Scans the stored checkpoints, newest first, for a valid cosignature by `key`.
-fn last_cosigned(stored: &[(u64, String)], key: &CosignatureVerifier) -> Option<LastCosigned> {
+pub(crate) fn last_cosigned(
+    stored: &[(u64, String)],
+    key: &CosignatureVerifier,
+) -> Option<LastCosigned> {
     stored.iter().rev().find_map(|(size, text)| {
         let note = Note::parse(text.as_bytes()).ok()?;
         let cp = Checkpoint::parse_body(note.text()).ok()?;
@@ -146,12 +154,12 @@ fn last_cosigned(stored: &[(u64, String)], key: &CosignatureVerifier) -> Option<
     })
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     u64::try_from(caseledger_core::Timestamp::now().0 / 1_000_000).unwrap_or(0)
 }
 
 /// "3m", "2h", "5d": how long ago.
-fn age(ts: u64, now: u64) -> String {
+pub(crate) fn age(ts: u64, now: u64) -> String {
     let s = now.saturating_sub(ts);
     match s {
         0..120 => format!("{s}s"),
@@ -162,10 +170,13 @@ fn age(ts: u64, now: u64) -> String {
 }
 
 /// A stored checkpoint: its size and note.
-type SizedNote = (u64, String);
+pub(crate) type SizedNote = (u64, String);
 
 /// The newest seal and every stored checkpoint.
-fn ledger_seals(ledger: &Ledger, dir: &Path) -> Result<(Option<SizedNote>, Vec<SizedNote>)> {
+pub(crate) fn ledger_seals(
+    ledger: &Ledger,
+    dir: &Path,
+) -> Result<(Option<SizedNote>, Vec<SizedNote>)> {
     let seal = ledger
         .newest_seal()
         .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
@@ -221,10 +232,85 @@ pub(crate) fn list(a: WitnessLedgerArgs, out: &Out) -> Result<Outcome> {
 }
 
 /// What happened with one witness during `sync`.
-enum Synced {
+pub(crate) enum Synced {
     Cosigned(client::Cosignature),
     Already(LastCosigned),
     Failed(SubmitError),
+}
+
+/// A seal to send: its size, signed note and checkpoint.
+pub(crate) struct Seal {
+    /// The tree size.
+    pub size: u64,
+    /// The signed note (with the cosignatures stored so far).
+    pub note: String,
+    /// The checkpoint the note signs.
+    pub checkpoint: Checkpoint,
+}
+
+impl Seal {
+    /// Parses a stored seal.
+    pub(crate) fn of((size, note): SizedNote) -> Result<Seal> {
+        let checkpoint = Checkpoint::parse_body(
+            Note::parse(note.as_bytes())
+                .map_err(|e| anyhow!("newest seal: {e}"))?
+                .text(),
+        )
+        .map_err(|e| anyhow!("newest seal: {e}"))?;
+        Ok(Seal {
+            size,
+            note,
+            checkpoint,
+        })
+    }
+}
+
+/// Asks one witness to cosign `seal`, from the size it last cosigned (in `stored`); a
+/// witness that already cosigned this size is not asked.
+pub(crate) fn ask(
+    transport: &Http,
+    e: &WitnessEntry,
+    ledger: &Ledger,
+    seal: &Seal,
+    stored: &[SizedNote],
+    policy: &Policy,
+) -> Synced {
+    let last = last_cosigned(stored, e.key());
+    match last {
+        Some(l) if l.size == seal.size => Synced::Already(l),
+        _ => {
+            let from = last.map_or(0, |l| l.size);
+            let mut proof =
+                |m: u64, n: u64| ledger.consistency_proof(m, n).map_err(|e| e.to_string());
+            match client::submit(
+                transport,
+                &e.endpoint(),
+                &seal.note,
+                &seal.checkpoint,
+                from,
+                &mut proof,
+                policy,
+            ) {
+                Ok(c) => Synced::Cosigned(c),
+                Err(err) => Synced::Failed(err),
+            }
+        }
+    }
+}
+
+/// Stores a witness's cosignature with its seal (in the store and `checkpoints.log`).
+pub(crate) fn store_cosignature(
+    ledger: &Ledger,
+    seal: &Seal,
+    e: &WitnessEntry,
+    c: &client::Cosignature,
+) -> Result<()> {
+    let merged = append_cosignature(&seal.note, &c.line)
+        .map_err(|err| anyhow!("witness {}: {err}", e.name()))?;
+    ledger
+        .add_cosignature(seal.size, &merged)
+        .map_err(|err| anyhow!("storing the cosignature of witness {}: {err}", e.name()))?;
+    Ok(())
 }
 
 /// `caseledger witness sync`: sends the newest seal to every configured witness, stores
@@ -255,13 +341,8 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     };
     let ledger = open(dir, Durability::Immediate)?;
     let (seal, stored) = ledger_seals(&ledger, dir)?;
-    let (size, note) = seal.ok_or_else(|| anyhow!("ledger {}: holds no seal", dir.display()))?;
-    let checkpoint = Checkpoint::parse_body(
-        Note::parse(note.as_bytes())
-            .map_err(|e| anyhow!("newest seal: {e}"))?
-            .text(),
-    )
-    .map_err(|e| anyhow!("newest seal: {e}"))?;
+    let seal = Seal::of(seal.ok_or_else(|| anyhow!("ledger {}: holds no seal", dir.display()))?)?;
+    let size = seal.size;
     let transport = Http::with_roots(Duration::from_secs(a.timeout), tls_roots.as_ref());
     let policy = Policy {
         attempts: a.attempts,
@@ -271,27 +352,7 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     // witnesses x attempts x timeout (plus backoff), and the ledger stays open meanwhile.
     let mut results = Vec::new();
     for e in witnesses.iter() {
-        let last = last_cosigned(&stored, e.key());
-        let r = match last {
-            Some(l) if l.size == size => Synced::Already(l),
-            _ => {
-                let from = last.map_or(0, |l| l.size);
-                let mut proof =
-                    |m: u64, n: u64| ledger.consistency_proof(m, n).map_err(|e| e.to_string());
-                match client::submit(
-                    &transport,
-                    &e.endpoint(),
-                    &note,
-                    &checkpoint,
-                    from,
-                    &mut proof,
-                    &policy,
-                ) {
-                    Ok(c) => Synced::Cosigned(c),
-                    Err(err) => Synced::Failed(err),
-                }
-            }
-        };
+        let r = ask(&transport, e, &ledger, &seal, &stored, &policy);
         results.push((e, r));
     }
     // Store every cosignature with its seal, then report.
@@ -300,11 +361,7 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     for (e, r) in &results {
         let row = match r {
             Synced::Cosigned(c) => {
-                let merged = append_cosignature(&note, &c.line)
-                    .map_err(|err| anyhow!("witness {}: {err}", e.name()))?;
-                ledger.add_cosignature(size, &merged).map_err(|err| {
-                    anyhow!("storing the cosignature of witness {}: {err}", e.name())
-                })?;
+                store_cosignature(&ledger, &seal, e, c)?;
                 out.say(format!(
                     "{}: cosigned size {size} (from size {})",
                     e.name(),
