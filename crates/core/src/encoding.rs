@@ -11,6 +11,10 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
+/// The entry format version this code writes and reads (docs/FORMAT.md §2): entries,
+/// ledgers, archives and bundles of any other version are refused, never migrated.
+pub const FORMAT_VERSION: u16 = 3;
+
 /// The largest encoded value accepted (entries are small; payloads are stored apart).
 pub const MAX_ENCODED_LEN: usize = 1 << 20;
 
@@ -42,7 +46,7 @@ pub enum DecodeError {
     #[error("non-canonical encoding")]
     NonCanonical,
     /// An entry declares a format version this code does not read.
-    #[error("this entry is format {0}; this build reads format {current} only: ledgers, archives and bundles of other formats are not read (there is no migration)", current = crate::event::FORMAT_VERSION)]
+    #[error("this entry is format {0}; this build reads format {current} only: ledgers, archives and bundles of other formats are not read (there is no migration)", current = FORMAT_VERSION)]
     UnsupportedVersion(u16),
 }
 

@@ -14,8 +14,9 @@ use crate::time::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The entry format version this code writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+// The entry format version lives beside the canonical encoding that refuses other
+// versions; it is re-exported here, where the entry that carries it is defined.
+pub use crate::encoding::FORMAT_VERSION;
 
 /// A short, non-clinical text carried in a header (an origin, a hold's matter, a destruction
 /// reason): 1-256 bytes of UTF-8 without control characters.

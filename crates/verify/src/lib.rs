@@ -158,6 +158,7 @@ pub mod resume;
 mod sigs;
 pub mod source;
 mod start;
+mod timespan;
 mod verified;
 
 pub use anchor::{Anchor, AnchorKind};

@@ -1,6 +1,6 @@
 //! What the auditor brings to a verification ([`Policy`]), and how it reports its
 //! [`Progress`].
-use crate::outside_time::{TimeSpan, DEFAULT_SKEW};
+use crate::timespan::{TimeSpan, DEFAULT_SKEW};
 use caseledger_core::checkpoint::CosignatureVerifier;
 use caseledger_core::note::NoteVerifier;
 
