@@ -4,7 +4,8 @@
 //! proofs; every scope refused without it; malformed requests answered 4xx with nothing
 //! written; `503` + `Retry-After` when the ledger is held elsewhere or a body never arrives;
 //! a snapshot verified while appends go on; graceful shutdown with an append in flight
-//! answered and durable.
+//! answered and durable; destruction dry runs, records by status, actor enrolment with a
+//! given public key and revocation, each behind its scope.
 
 use caseledger_testkit::cli::{caseledger_bin, ok, stderr, stdout, today, Fixture};
 use serde_json::{json, Value};
@@ -25,7 +26,8 @@ fn new_token(f: &Fixture) -> (String, String) {
 
 /// The tokens of the test config: one client per role.
 struct Tokens {
-    /// append (may have the server sign as lic-1), read-status, read-proofs, admin.
+    /// append (may have the server sign as lic-1, cust-1, admin), read-status, read-proofs,
+    /// admin.
     all: String,
     /// read-status only.
     status: String,
@@ -33,7 +35,7 @@ struct Tokens {
     proofs: String,
     /// append only, pre-signed events only (no sign_as).
     append_presigned: String,
-    /// append, may have the server sign as lic-1 and cust-1, but no admin scope.
+    /// append, may have the server sign as lic-1, cust-1 and admin, but no admin scope.
     no_admin: String,
 }
 
@@ -80,12 +82,12 @@ snapshots = "snaps"
 name = "ehr"
 token_sha256 = "{all_h}"
 scopes = ["append", "read-status", "read-proofs", "admin"]
-sign_as = ["lic-1", "cust-1"]
+sign_as = ["lic-1", "cust-1", "admin"]
 [[clients]]
 name = "no-admin"
 token_sha256 = "{no_admin_h}"
 scopes = ["append", "read-status"]
-sign_as = ["lic-1", "cust-1"]
+sign_as = ["lic-1", "cust-1", "admin"]
 [[clients]]
 name = "status-only"
 token_sha256 = "{status_h}"
@@ -216,6 +218,16 @@ impl Served {
             &self.addr,
             "POST",
             &format!("/v1/ledgers/{LEDGER}/events"),
+            Some(token),
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+    }
+    fn post_to(&self, token: &str, path: &str, body: &Value) -> Answer {
+        request(
+            &self.addr,
+            "POST",
+            path,
             Some(token),
             Some("application/json"),
             body.to_string().as_bytes(),
@@ -609,9 +621,9 @@ fn a_snapshot_verifies_while_appends_go_on_and_shutdown_finishes_appends_in_flig
         })
     };
     std::thread::sleep(Duration::from_millis(100));
-    // The live directory is the server's (a verifier is told it is in use, exit 2)...
+    // The live directory is the server's (a verifier is told it is in use, exit 3: busy)...
     let live = f.run(&["verify", "--ledger", "L"]);
-    assert_eq!(live.status.code(), Some(2), "{}", stderr(&live));
+    assert_eq!(live.status.code(), Some(3), "{}", stderr(&live));
     assert!(stderr(&live).contains("in use"), "{}", stderr(&live));
     // ...a snapshot taken meanwhile verifies clean.
     let snap = request(
@@ -735,4 +747,229 @@ fn the_python_client_example_runs_against_the_server() {
         "{text}"
     );
     assert_eq!(s.size(), before + 1);
+}
+
+/// A destruction asked with `?dry_run=true`: the store's verdict today and why, the
+/// record's retention facts, nothing written (not even the id); admin still required.
+#[test]
+fn a_destruction_dry_run_says_whether_it_is_lawful_and_writes_nothing() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let dry = format!("/v1/ledgers/{LEDGER}/events?dry_run=true");
+    let destroy = |id: &str, record: &str| {
+        json!({"id": id, "record": record, "kind": "destruction", "occurred_on": today(),
+               "author": "cust-1", "reason": "retention policy"})
+    };
+    let before = s.size();
+    // Terminated in 2025: still retained, so refused, and the answer says until when.
+    let a = s.post_to(&tk.all, &dry, &destroy("d-new", "C-NEW"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["dry_run"], json!(true));
+    assert_eq!(v["accepted"], json!(false), "{v}");
+    assert_eq!(v["refused"]["line"], json!(1));
+    let why = v["refused"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("C-NEW") && why.contains("retained until"),
+        "{why}"
+    );
+    let d = &v["destructions"][0];
+    assert_eq!(d["status"], json!("retained"), "{v}");
+    assert!(d["lawful_from"].as_str().unwrap() > today().as_str(), "{v}");
+    // Terminated in 2019: eligible, lawful today.
+    let a = s.post_to(&tk.all, &dry, &destroy("d-old", "C-OLD"));
+    let v = a.json();
+    assert_eq!((a.status, &v["accepted"]), (200, &json!(true)), "{v}");
+    assert_eq!(v["refused"], Value::Null);
+    assert_eq!(v["new_events"], json!(1));
+    assert_eq!(v["destructions"][0]["status"], json!("eligible"));
+    // An open record: refused as open.
+    let v = s
+        .post_to(&tk.all, &dry, &destroy("d-open", "C-OPEN"))
+        .json();
+    assert_eq!(v["accepted"], json!(false), "{v}");
+    assert_eq!(v["destructions"][0]["status"], json!("open"));
+    // Without admin: refused like the real thing.
+    let a = s.post_to(&tk.no_admin, &dry, &destroy("d-old", "C-OLD"));
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (403, "forbidden"),
+        "{}",
+        a.body
+    );
+    // A bad flag: 400.
+    let a = s.post_to(
+        &tk.all,
+        &format!("/v1/ledgers/{LEDGER}/events?dry_run=maybe"),
+        &destroy("d-old", "C-OLD"),
+    );
+    assert_eq!(a.status, 400, "{}", a.body);
+    // Nothing was written: the size, the record's status, and the id is still free.
+    assert_eq!(s.size(), before);
+    let st = s.get(
+        Some(&tk.status),
+        &format!("/v1/ledgers/{LEDGER}/records/C-OLD/status"),
+    );
+    assert_eq!(st.json()["status"], json!("eligible"), "{}", st.body);
+    let a = s.post(&tk.all, &destroy("d-old", "C-OLD"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["receipts"][0]["replayed"], json!(false));
+    assert_eq!(s.size(), before + 1);
+}
+
+/// `GET …/records?status=…`: the records of each status as of today, paged; read-status.
+#[test]
+fn records_are_listed_by_status_with_the_read_status_scope() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let list = |tok: &str, q: &str| {
+        let a = s.get(Some(tok), &format!("/v1/ledgers/{LEDGER}/records{q}"));
+        assert_eq!(a.status, 200, "{q}: {}", a.body);
+        a.json()
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["record"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&list(&tk.status, "?status=eligible")), ["C-OLD"]);
+    assert_eq!(ids(&list(&tk.status, "?status=retained")), ["C-NEW"]);
+    assert_eq!(ids(&list(&tk.status, "?status=open")), ["C-OPEN"]);
+    assert_eq!(
+        ids(&list(&tk.status, "?status=open,eligible")),
+        ["C-OLD", "C-OPEN"]
+    );
+    let all = list(&tk.status, "");
+    assert_eq!(ids(&all), ["C-NEW", "C-OLD", "C-OPEN"]);
+    assert_eq!(all["next"], Value::Null);
+    let c_new = &all["records"][0];
+    assert!(c_new["retained_until"].is_string() && c_new["lawful_from"].is_string());
+    // Paged: one at a time, `next` leads on.
+    let p1 = list(&tk.status, "?limit=2");
+    assert_eq!(ids(&p1), ["C-NEW", "C-OLD"]);
+    assert_eq!(p1["next"], json!("C-OLD"));
+    let p2 = list(&tk.status, "?limit=2&after=C-OLD");
+    assert_eq!(ids(&p2), ["C-OPEN"]);
+    assert_eq!(p2["next"], Value::Null);
+    // A hold moves a record to on_hold; a destruction to destroyed_lawfully.
+    let hold = json!({"record": "C-OPEN", "kind": "hold_placed", "occurred_on": "2025-05-03",
+                      "author": "cust-1", "matter": "SC-2025-1"});
+    assert_eq!(s.post(&tk.all, &hold).status, 200);
+    let destroy = json!({"record": "C-OLD", "kind": "destruction", "occurred_on": today(),
+                         "author": "cust-1", "reason": "retention policy"});
+    assert_eq!(s.post(&tk.all, &destroy).status, 200);
+    let v = list(&tk.status, "?status=on_hold");
+    assert_eq!(ids(&v), ["C-OPEN"]);
+    assert_eq!(v["records"][0]["holds"], json!(["SC-2025-1"]));
+    assert_eq!(
+        ids(&list(&tk.status, "?status=destroyed_lawfully")),
+        ["C-OLD"]
+    );
+    assert!(ids(&list(&tk.status, "?status=eligible")).is_empty());
+    // Bad parameters: 400; scope and token: 403, 401.
+    for q in ["?status=held", "?limit=0", "?after=", "?colour=red"] {
+        let a = s.get(
+            Some(&tk.status),
+            &format!("/v1/ledgers/{LEDGER}/records{q}"),
+        );
+        assert_eq!((a.status, a.kind().as_str()), (400, "bad_request"), "{q}");
+    }
+    let path = format!("/v1/ledgers/{LEDGER}/records?status=eligible");
+    for tok in [&tk.proofs, &tk.append_presigned] {
+        let a = s.get(Some(tok), &path);
+        assert_eq!((a.status, a.kind().as_str()), (403, "forbidden"));
+    }
+    assert_eq!(s.get(None, &path).status, 401);
+    assert_eq!(s.get(Some(&tk.all), &path).status, 200);
+}
+
+/// Enrolment with a public key the request gives (the server makes no key), revocation
+/// as a `key_revoked` event; both only with the admin scope, nothing written without it.
+#[test]
+fn actors_are_enrolled_with_a_given_key_and_revoked_only_with_admin() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let actors = format!("/v1/ledgers/{LEDGER}/actors");
+    let key = caseledger_core::keys::SigningKey::generate();
+    let enrol = json!({"actor": "lic-9", "role": "licensee", "author": "admin",
+                       "public_key": key.public_key().to_hex()});
+    let revoke = json!({"kind": "key_revoked", "occurred_on": today(), "author": "admin",
+                        "actor": "lic-9"});
+    let before = s.size();
+    // Without admin (even with the admin actor in sign_as): 403, nothing written.
+    for tok in [&tk.no_admin, &tk.status, &tk.proofs, &tk.append_presigned] {
+        let a = s.post_to(tok, &actors, &enrol);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (403, "forbidden"),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(s.size(), before);
+    // Malformed: 400, nothing written.
+    let mut bad_key = enrol.clone();
+    bad_key["public_key"] = json!("not a key");
+    let mut private = enrol.clone();
+    private["public_key"] = json!("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    let mut bad_role = enrol.clone();
+    bad_role["role"] = json!("boss");
+    let mut extra = enrol.clone();
+    extra["private_key"] = json!("x");
+    for body in [&bad_key, &private, &bad_role, &extra] {
+        let a = s.post_to(&tk.all, &actors, body);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (400, "bad_request"),
+            "{}",
+            a.body
+        );
+    }
+    // Over the events route: still refused, pointing at this route.
+    let mut line = revoke.clone();
+    line["kind"] = json!("actor_enrolled");
+    line["role"] = json!("licensee");
+    let a = s.post(&tk.all, &line);
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("/actors"), "{}", a.body);
+    assert_eq!(s.size(), before);
+    // With admin: enrolled, signed by the admin, with the given key; no key file made.
+    let a = s.post_to(&tk.all, &actors, &enrol);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["receipt"]["seq"].as_u64(), Some(before));
+    assert!(!f.keys().join("actors").join("lic-9.pem").exists());
+    // Enrolled twice: the ledger refuses (422).
+    let a = s.post_to(&tk.all, &actors, &enrol);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (422, "refused"),
+        "{}",
+        a.body
+    );
+    // Revocation: admin only.
+    let a = s.post(&tk.no_admin, &revoke);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (403, "forbidden"),
+        "{}",
+        a.body
+    );
+    assert_eq!(s.size(), before + 1);
+    let a = s.post(&tk.all, &revoke);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(s.size(), before + 2);
+    // The ledger holds the key the request gave, revoked.
+    assert_eq!(s.stop().code(), Some(0));
+    let l = caseledger_store::Ledger::open(f.path("L"), Default::default()).unwrap();
+    let reg = l.registry();
+    let st = &reg.actors[&caseledger_core::ActorId::new("lic-9").unwrap()];
+    assert_eq!(st.key, key.public_key());
+    assert!(st.revoked && st.role.to_string() == "licensee", "{st:?}");
+    l.close().unwrap();
 }

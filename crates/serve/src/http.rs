@@ -3,6 +3,9 @@
 //! | route | scope |
 //! | --- | --- |
 //! | `POST /v1/ledgers/{name}/events` | `append` (and `admin` for holds, destruction, key revocation) |
+//! | `POST /v1/ledgers/{name}/events?dry_run=true` | as the same request without it; writes nothing |
+//! | `POST /v1/ledgers/{name}/actors` | `admin` (enrolment with a public key the request gives) |
+//! | `GET /v1/ledgers/{name}/records?status=S[,S…][&after=ID][&limit=N]` | `read-status` |
 //! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
 //! | `GET /v1/ledgers/{name}/checkpoint` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
@@ -93,6 +96,8 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/ledgers/{name}/events", post(post_events))
+        .route("/v1/ledgers/{name}/actors", post(enrol))
+        .route("/v1/ledgers/{name}/records", get(records))
         .route("/v1/ledgers/{name}/records/{id}/status", get(record_status))
         .route("/v1/ledgers/{name}/checkpoint", get(checkpoint))
         .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
@@ -272,10 +277,238 @@ fn parse_events(bytes: &[u8], max_batch: usize) -> Result<Vec<Line>, ApiError> {
 async fn post_events(
     State(s): St,
     Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let (client, name) = match authorise(&s, &headers, &name, Scope::Append) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let client = client.clone();
+    let r = async {
+        let dry = dry_run_flag(raw.as_deref())?;
+        if !is_json(&headers) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(body, s.max_body).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body over {} bytes", s.max_body),
+            )
+        })?;
+        let lines = parse_events(&bytes, s.max_batch)?;
+        drop(bytes);
+        let c = client.clone();
+        if dry {
+            return with_ledger(&s, name, move |h| dry_answer(&h, &c, &lines)).await;
+        }
+        let receipts = with_ledger(&s, name, move |h| {
+            crate::write::append(&h.ledger, &h.keys, &c, lines)
+        })
+        .await?;
+        Ok(json_ok(json!({ "receipts": receipts })))
+    }
+    .await;
+    tagged(&client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// `dry_run=true|false` (the only parameter of the events route).
+fn dry_run_flag(raw: Option<&str>) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        dry = match pair {
+            "dry_run" | "dry_run=true" => true,
+            "dry_run=false" => false,
+            _ => {
+                return Err(ApiError::bad(
+                    "an unknown query parameter (only dry_run=true)",
+                ))
+            }
+        };
+    }
+    Ok(dry)
+}
+
+/// The ledger's date today: the calendar day in the practice's time zone, the day the store
+/// dates an append made now (and judges a destruction by).
+fn ledger_today(l: &caseledger_store::Ledger) -> Result<caseledger_core::Date, ApiError> {
+    l.registry()
+        .ledger_date(Timestamp::now())
+        .map_err(|_| ApiError::internal())
+}
+
+/// A record's retention facts, as the status routes answer them.
+fn record_json(
+    id: &RecordId,
+    st: &caseledger_core::record::RecordState,
+    as_of: caseledger_core::Date,
+) -> Value {
+    let status = st.status(as_of, false);
+    json!({
+        "record": id.as_str(),
+        "status": status.name(),
+        "retained_until": st.retained_until().map(|d| d.to_string()),
+        "lawful_from": st.lawful_from().map(|d| d.to_string()),
+        "holds": st.holds.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+        "entries": st.entries,
+    })
+}
+
+/// A dry run's answer: the store's verdict on the whole request today, and for each
+/// destruction in it the record's retention facts (why it would or would not be lawful).
+fn dry_answer(h: &Handle, client: &Client, lines: &[Line]) -> Result<Response, ApiError> {
+    let judged = crate::write::dry_run(&h.ledger, &h.keys, client, lines)?;
+    let as_of = ledger_today(&h.ledger)?;
+    let mut destructions = Vec::new();
+    for l in lines {
+        let is_destruction = matches!(
+            l.kind,
+            crate::ingest::LineKind::Event(caseledger_core::event::EventKind::Destruction { .. })
+        );
+        if let (true, Some(r)) = (is_destruction, &l.record) {
+            let st = h.ledger.record_state(r).map_err(|e| ApiError::store(&e))?;
+            let mut v = match &st {
+                Some(st) => record_json(r, st, as_of),
+                None => json!({ "record": r.as_str(), "status": null }),
+            };
+            v["line"] = json!(l.line);
+            destructions.push(v);
+        }
+    }
+    Ok(json_ok(json!({
+        "dry_run": true,
+        "as_of": as_of.to_string(),
+        "accepted": judged.accepted,
+        "new_events": judged.new_events,
+        "refused": judged.refused.map(|(line, message)| json!({"line": line, "message": message})),
+        "destructions": destructions,
+    })))
+}
+
+/// The statuses `caseledger records --status` lists (`caseledger_core::record::Status`).
+const STATUS_NAMES: [&str; 7] = [
+    "open",
+    "retained",
+    "eligible",
+    "on_hold",
+    "destroyed_lawfully",
+    "destroyed_early",
+    "content_missing",
+];
+/// The page size of the records route, and its largest.
+const RECORDS_PAGE: usize = 1000;
+const RECORDS_PAGE_MAX: usize = 10_000;
+
+/// Records by status, as of the ledger's today, from the store's record state rows (the
+/// states every append keeps; the same fold and status as `caseledger records`, which
+/// also re-verifies the ledger: `content_missing` is that verifier's finding and is never
+/// answered here). Paged by record id: `next` is the `after` of the next page.
+async fn records(
+    State(s): St,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadStatus) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let mut wanted: Vec<&'static str> = Vec::new();
+        let mut after = None;
+        let mut limit = RECORDS_PAGE;
+        for pair in raw
+            .as_deref()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "status" => {
+                    for w in v.split(',').filter(|w| !w.is_empty()) {
+                        let n = STATUS_NAMES.iter().find(|n| **n == w).ok_or_else(|| {
+                            ApiError::bad(format!(
+                                "status: expected one of {}",
+                                STATUS_NAMES.join(", ")
+                            ))
+                        })?;
+                        wanted.push(n);
+                    }
+                }
+                "after" => {
+                    after = Some(
+                        RecordId::new(v).map_err(|_| ApiError::bad("after: not a record id"))?,
+                    );
+                }
+                "limit" => {
+                    limit = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=RECORDS_PAGE_MAX).contains(n))
+                        .ok_or_else(|| ApiError::bad(format!("limit: 1 to {RECORDS_PAGE_MAX}")))?;
+                }
+                _ => return Err(ApiError::bad("an unknown query parameter")),
+            }
+        }
+        with_ledger(&s, name, move |h| {
+            let as_of = ledger_today(&h.ledger)?;
+            let mut out = Vec::new();
+            let mut next = None;
+            for row in h.ledger.record_states(after.as_ref()) {
+                let (id, st) = row.map_err(|e| ApiError::store(&e))?;
+                let status = st.status(as_of, false).name();
+                if !wanted.is_empty() && !wanted.contains(&status) {
+                    continue;
+                }
+                if out.len() == limit {
+                    next = out
+                        .last()
+                        .and_then(|v: &Value| v["record"].as_str().map(str::to_owned));
+                    break;
+                }
+                out.push(record_json(&id, &st, as_of));
+            }
+            Ok(json_ok(json!({
+                "as_of": as_of.to_string(),
+                "statuses": wanted,
+                "records": out,
+                "next": next,
+            })))
+        })
+        .await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// `{"actor", "role", "public_key", "author"[, "occurred_on"]}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrolment {
+    actor: String,
+    role: String,
+    /// Any form `caseledger actor add --pubkey` reads: 64 hex digits, an OpenSSH
+    /// `ssh-ed25519` line, SPKI PEM, a note verifier key.
+    public_key: String,
+    /// The admin the server signs the enrolment as (one of the client's `sign_as`).
+    author: String,
+    occurred_on: Option<String>,
+}
+
+/// Enrols an actor with the public key the request gives: the server never makes or keeps
+/// an actor's private key for this (the actor signs its own events, pre-signed, or the
+/// operator puts its key in the key directory). Signed as `author`, an admin the client may
+/// have the server sign for; the ledger checks the author is an admin. Revocation is a
+/// `key_revoked` event on the events route (scope `admin` as well).
+async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Admin) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -295,14 +528,61 @@ async fn post_events(
                 format!("request body over {} bytes", s.max_body),
             )
         })?;
-        let lines = parse_events(&bytes, s.max_batch)?;
-        drop(bytes);
-        let c = client.clone();
-        let receipts = with_ledger(&s, name, move |h| {
-            crate::write::append(&h.ledger, &h.keys, &c, lines)
+        let e: Enrolment =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(json_error(e).0))?;
+        let actor = caseledger_core::ActorId::new(&e.actor)
+            .map_err(|_| ApiError::bad("actor: not an actor id"))?;
+        let author = caseledger_core::ActorId::new(&e.author)
+            .map_err(|_| ApiError::bad("author: not an actor id"))?;
+        let role = caseledger_core::event::Role::parse(&e.role)
+            .map_err(|_| ApiError::bad("role: expected admin, licensee or custodian"))?;
+        if e.public_key.contains("PRIVATE KEY") {
+            return Err(ApiError::bad(
+                "public_key: this is a private key; send only the public key",
+            ));
+        }
+        let public_key = caseledger_core::ids::PublicKey::parse_any(&e.public_key)
+            .map_err(|_| ApiError::bad("public_key: not an Ed25519 public key in a known form"))?;
+        if !client.may_sign_as(&author) {
+            return Err(ApiError::forbidden(format!(
+                "author {author}: the server does not sign for this author for this client"
+            )));
+        }
+        let occurred_on = match &e.occurred_on {
+            None => None,
+            Some(d) => Some(
+                d.parse::<caseledger_core::Date>()
+                    .map_err(|_| ApiError::bad("occurred_on: expected YYYY-MM-DD"))?,
+            ),
+        };
+        with_ledger(&s, name, move |h| {
+            let origin = h.ledger.origin().ok_or_else(ApiError::internal)?;
+            let on = match occurred_on {
+                Some(d) => d,
+                None => ledger_today(&h.ledger)?,
+            };
+            let kind = caseledger_core::event::EventKind::ActorEnrolled {
+                actor,
+                role,
+                public_key,
+            };
+            let event = caseledger_core::event::Event::new(None, author.clone(), kind, on);
+            let key = caseledger_keyfile::read(&h.keys.actor_key_path(&author)).map_err(|e| {
+                tracing::error!(author = %author, error = %e, "an author's key");
+                ApiError::internal()
+            })?;
+            let signed = event
+                .sign(origin.as_str(), &key)
+                .map_err(|_| ApiError::internal())?;
+            let receipt = h
+                .ledger
+                .append(signed, None)
+                .map_err(|e| ApiError::store(&e))?;
+            Ok(json_ok(json!({
+                "receipt": crate::write::ReceiptOut::of(&receipt, false),
+            })))
         })
-        .await?;
-        Ok(json_ok(json!({ "receipts": receipts })))
+        .await
     }
     .await;
     tagged(&client, r.unwrap_or_else(IntoResponse::into_response))
@@ -319,10 +599,8 @@ async fn record_status(
     };
     let r = async {
         let record = RecordId::new(&id).map_err(|_| ApiError::bad("record: not a record id"))?;
-        let as_of = Timestamp::now()
-            .date_utc()
-            .map_err(|_| ApiError::internal())?;
         with_ledger(&s, name, move |h| {
+            let as_of = ledger_today(&h.ledger)?;
             let st = h
                 .ledger
                 .record_state(&record)
