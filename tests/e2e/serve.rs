@@ -973,3 +973,76 @@ fn actors_are_enrolled_with_a_given_key_and_revoked_only_with_admin() {
     assert!(st.revoked && st.role.to_string() == "licensee", "{st:?}");
     l.close().unwrap();
 }
+
+/// Slowloris and connection exhaustion, over raw `TcpStream`s: with `max_connections = 2`,
+/// a client dribbling its headers a byte at a time and one sending nothing hold both slots,
+/// so a third, well-formed request waits (unanswered) until the header-read timeout closes
+/// them, and is then answered; the dribbler is cut off although it kept sending.
+#[test]
+fn slow_header_clients_are_cut_off_and_connections_are_capped() {
+    let f = Fixture::small();
+    let s = serve_with(&f, "max_connections = 2\nheader_read_timeout_secs = 2");
+    let started = std::time::Instant::now();
+    let dribbler = {
+        let addr = s.addr.clone();
+        std::thread::spawn(move || {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            let head =
+                format!("GET /v1/ledgers/{LEDGER}/checkpoint HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+            // One byte every 100 ms for up to 10 s, until the server closes the connection.
+            for b in head.bytes().chain(std::iter::repeat(b'a')).take(100) {
+                if c.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 256];
+            let closed = matches!(c.read(&mut buf), Ok(0) | Err(_));
+            (closed, started.elapsed())
+        })
+    };
+    let mut silent = TcpStream::connect(&s.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The third: accepted by the kernel, not served while both slots are held.
+    let mut third = TcpStream::connect(&s.addr).unwrap();
+    third
+        .write_all(
+            format!(
+                "GET /v1/ledgers/{LEDGER}/checkpoint HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                s.tokens.all
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        third.read(&mut buf).is_err(),
+        "answered while both connection slots were held"
+    );
+    // Both slow clients are closed at the header timeout; then the third is answered.
+    third
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    let answered = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        answered >= Duration::from_millis(1500) && answered < Duration::from_secs(8),
+        "{answered:?}"
+    );
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)));
+    let (closed, at) = dribbler.join().unwrap();
+    assert!(closed, "the dribbling client was never cut off");
+    // Cut at about 2 s, although it sent a byte every 100 ms (10 s of headers).
+    assert!(at < Duration::from_secs(6), "{at:?}");
+    eprintln!("third answered after {answered:?}; dribbler closed by {at:?}");
+}

@@ -10,6 +10,8 @@
 //! idle_close_secs = 300
 //! max_batch = 1000
 //! ledger_cache_mib = 64              # sled's page cache per open ledger
+//! max_connections = 256              # served at once; more wait in the kernel's backlog
+//! header_read_timeout_secs = 10      # a request's headers (or an idle kept-alive connection)
 //! [ledgers.practice-a]               # name: [a-z0-9-]{1,64}
 //! dir = "ledgers/practice-a"
 //! keys = "keys/practice-a"           # ledger.pem (seals), kek, actors/<id>.pem
@@ -99,6 +101,14 @@ pub struct Limits {
     /// sled's page cache per open ledger, in MiB: with `max_open_ledgers`, what bounds the
     /// server's memory (see [`crate::pool`]).
     pub ledger_cache_mib: u64,
+    /// At most this many connections are served at once; more wait in the kernel's
+    /// backlog (slow or idle clients cannot take the server's file descriptors or memory).
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request's headers within this many seconds of
+    /// starting to wait for them (a new connection, or a kept-alive one after its last
+    /// answer) is closed: a client dribbling its headers (slowloris), or sending nothing,
+    /// gives up its connection slot.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -110,6 +120,8 @@ impl Default for Limits {
             idle_close_secs: 300,
             max_batch: 1000,
             ledger_cache_mib: 64,
+            max_connections: 256,
+            header_read_timeout_secs: 10,
         }
     }
 }
@@ -228,8 +240,14 @@ impl Config {
                 "limits: max_body_bytes, max_open_ledgers and max_batch must be at least 1".into(),
             );
         }
-        if l.request_timeout_secs == 0 {
-            return Err("limits: request_timeout_secs must be at least 1".into());
+        if l.request_timeout_secs == 0 || l.header_read_timeout_secs == 0 {
+            return Err(
+                "limits: request_timeout_secs and header_read_timeout_secs must be at least 1"
+                    .into(),
+            );
+        }
+        if l.max_connections == 0 {
+            return Err("limits: max_connections must be at least 1".into());
         }
         for (name, lc) in &mut c.ledgers {
             if LedgerName::new(name).is_none() {

@@ -17,6 +17,9 @@
 //! body, a record id or a token). Answers are JSON, errors as in [`ApiError`]. Order of
 //! checks: token (`401`), ledger name's shape (`400`), scope and the client's ledgers
 //! (`403`), configured ledger (`404`), then the request itself.
+//!
+//! Connections: at most `max_connections` at once, and each closed when it has not sent a
+//! whole request's headers within `header_read_timeout_secs` (`accept_loop`).
 
 use crate::auth::{authenticate, Client, Scope};
 use crate::config::{Config, ConfigError, LedgerName};
@@ -812,6 +815,56 @@ async fn snapshot(State(s): St, Path(name): Path<String>, headers: HeaderMap) ->
     tagged(client, r.unwrap_or_else(IntoResponse::into_response))
 }
 
+/// Serves connections until SIGTERM or ctrl-c, then waits for those open to finish their
+/// request in flight (hyper's graceful shutdown: idle kept-alive connections close at
+/// once). At most `max_connections` are served at once (the next is accepted when one
+/// ends; meanwhile clients wait in the kernel's backlog), and hyper closes a connection
+/// that has not sent a whole request's headers within `header_read_timeout_secs` of
+/// starting to wait for them (axum's own `serve` sets no timer, so no such timeout: hence
+/// this loop).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: &crate::config::Limits,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs));
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let permit = tokio::select! {
+            // The semaphore is never closed: always a permit.
+            p = permits.clone().acquire_owned() => p.ok(),
+            () = &mut stop => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, as axum's listener does.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // An error here is the client's (a timeout, a reset, bad HTTP): nothing to log.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
 /// Ends when SIGTERM or ctrl-c (SIGINT) arrives.
 async fn shutdown_signal() {
     let term = async {
@@ -868,10 +921,7 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
                 }
             })
         };
-        axum::serve(listener, router(state.clone()))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| ServeError::Io(format!("serving: {e}")))?;
+        accept_loop(listener, router(state.clone()), &config.limits).await;
         sweeper.abort();
         tracing::info!("stopping: requests done, closing ledgers");
         let s = state.clone();
