@@ -37,6 +37,8 @@ struct Tokens {
     append_presigned: String,
     /// append, may have the server sign as lic-1, cust-1 and admin, but no admin scope.
     no_admin: String,
+    /// report only (evidence bundles); `all` lacks it.
+    report: String,
 }
 
 /// A running `caseledger serve`.
@@ -68,6 +70,7 @@ fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (proofs, proofs_h) = new_token(f);
     let (pre, pre_h) = new_token(f);
     let (no_admin, no_admin_h) = new_token(f);
+    let (report, report_h) = new_token(f);
     let config = format!(
         r#"listen = "127.0.0.1:0"
 [limits]
@@ -100,6 +103,10 @@ scopes = ["read-proofs"]
 name = "presigned-only"
 token_sha256 = "{pre_h}"
 scopes = ["append"]
+[[clients]]
+name = "auditor"
+token_sha256 = "{report_h}"
+scopes = ["report"]
 "#,
         keys = f.keys().display()
     );
@@ -133,6 +140,7 @@ scopes = ["append"]
             proofs,
             append_presigned: pre,
             no_admin,
+            report,
         },
     }
 }
@@ -1045,4 +1053,53 @@ fn slow_header_clients_are_cut_off_and_connections_are_capped() {
     // Cut at about 2 s, although it sent a byte every 100 ms (10 s of headers).
     assert!(at < Duration::from_secs(6), "{at:?}");
     eprintln!("third answered after {answered:?}; dribbler closed by {at:?}");
+}
+
+/// `POST …/records/{id}/bundle` (scope `report`, which no other token has): the evidence
+/// bundle `caseledger export` writes, its `record_head` appended, and it verifies.
+#[test]
+fn an_evidence_bundle_needs_the_report_scope_and_verifies() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let path = |r: &str| format!("/v1/ledgers/{LEDGER}/records/{r}/bundle");
+    let before = s.size();
+    for tok in [
+        Some(tk.all.as_str()),
+        Some(&tk.status),
+        Some(&tk.proofs),
+        Some(&tk.no_admin),
+        None,
+    ] {
+        let a = request(&s.addr, "POST", &path("C-NEW"), tok, None, b"");
+        let want = if tok.is_some() { 403 } else { 401 };
+        assert_eq!(a.status, want, "{}", a.body);
+    }
+    let a = request(
+        &s.addr,
+        "POST",
+        &path("C-NONE"),
+        Some(&tk.report),
+        None,
+        b"",
+    );
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (404, "not_found"),
+        "{}",
+        a.body
+    );
+    assert_eq!(s.size(), before);
+    let a = request(&s.addr, "POST", &path("C-NEW"), Some(&tk.report), None, b"");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    // The record_head the export appended.
+    assert_eq!(s.size(), before + 1);
+    f.write("b.json", a.body.as_bytes());
+    assert_eq!(s.stop().code(), Some(0));
+    ok(&f.run(&["verify", "--bundle", "b.json"]));
+    // The log names the route, never the record or its content.
+    let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
+    assert!(log.contains("/records/{id}/bundle"), "{log}");
+    assert!(!log.contains("C-NEW") && !log.contains("SECRET"), "{log}");
 }

@@ -136,7 +136,8 @@ pub enum Scope {
     ReadStatus,
     /// Read seals, inclusion and consistency proofs.
     ReadProofs,
-    /// Retention reports and evidence bundles (no route yet).
+    /// Evidence bundles (`POST …/records/{id}/bundle`; the retention report has no route
+    /// yet).
     Report,
     /// Events that place or release holds, destroy records or revoke keys (with `append`),
     /// and snapshots.

@@ -7,6 +7,7 @@
 //! | `POST /v1/ledgers/{name}/actors` | `admin` (enrolment with a public key the request gives) |
 //! | `GET /v1/ledgers/{name}/records?status=S[,S…][&after=ID][&limit=N]` | `read-status` |
 //! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
+//! | `POST /v1/ledgers/{name}/records/{id}/bundle` | `report` (appends the record's `record_head`) |
 //! | `GET /v1/ledgers/{name}/checkpoint` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
@@ -102,6 +103,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledgers/{name}/actors", post(enrol))
         .route("/v1/ledgers/{name}/records", get(records))
         .route("/v1/ledgers/{name}/records/{id}/status", get(record_status))
+        .route("/v1/ledgers/{name}/records/{id}/bundle", post(bundle))
         .route("/v1/ledgers/{name}/checkpoint", get(checkpoint))
         .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
         .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
@@ -589,6 +591,88 @@ async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body:
     }
     .await;
     tagged(&client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// The evidence bundle of one record, exactly as `caseledger export` writes it (so
+/// `caseledger verify --bundle` checks it): the store appends the record's `record_head`
+/// (sealed as every commit, hence `POST`: each call adds an entry) and builds the bundle
+/// from the entries; it is verified as an auditor holding the ledger key would before it
+/// is answered. The bundle carries the record's content (that is its purpose): the scope
+/// `report` guards it, and the log names only the route. A closed ledger has no new
+/// bundle (`422`: nothing may be appended to it).
+async fn bundle(
+    State(s): St,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Report) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let record = RecordId::new(&id).map_err(|_| ApiError::bad("record: not a record id"))?;
+        with_ledger(&s, name, move |h| export_bundle(&h, &record)).await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+fn export_bundle(h: &Handle, record: &RecordId) -> Result<Response, ApiError> {
+    use caseledger_store::ExportError as X;
+    let l = &h.ledger;
+    let no_record = || ApiError::not_found("no record of this id");
+    // A hint only (the bundle is built from the entries): an unknown record appends nothing.
+    if l.record_state(record)
+        .map_err(|e| ApiError::store(&e))?
+        .is_none()
+    {
+        return Err(no_record());
+    }
+    let origin = l.origin().ok_or_else(ApiError::internal)?;
+    let key: caseledger_core::keys::SigningKey =
+        caseledger_keyfile::read(&h.keys.ledger_key_path()).map_err(|e| {
+            tracing::error!(error = %e, "the ledger key");
+            ApiError::internal()
+        })?;
+    let signer = caseledger_core::note::NoteSigner::new(origin.as_str(), key)
+        .map_err(|_| ApiError::internal())?;
+    let bundle = l.export_bundle(record, &signer).map_err(|e| match e {
+        X::NoSuchRecord => no_record(),
+        X::Closed { closed_at } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            format!("the ledger was closed at seq {closed_at}: nothing may be appended, so no new bundle (bundles exported before stay valid)"),
+        ),
+        X::Store(e) | X::HeadRefused(e) => ApiError::store(&e),
+        other => {
+            tracing::error!(error = %other, "exporting a bundle");
+            ApiError::internal()
+        }
+    })?;
+    let policy = caseledger_verify::Policy {
+        trusted_keys: vec![signer.verifier()],
+        expected_origin: Some(origin.as_str().to_owned()),
+        ..caseledger_verify::Policy::default()
+    };
+    let v = caseledger_verify::bundle::verify_bundle(&bundle, &policy).map_err(|e| {
+        tracing::error!(error = %e, "checking an exported bundle");
+        ApiError::internal()
+    })?;
+    if v.complete().is_none() || !v.findings().is_empty() {
+        // Findings name records and seqs: their count only, in the log.
+        tracing::error!(
+            findings = v.findings().len(),
+            "an exported bundle does not verify"
+        );
+        return Err(ApiError::internal());
+    }
+    let bytes = bundle.to_json().map_err(|_| ApiError::internal())?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn record_status(
