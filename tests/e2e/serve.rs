@@ -39,6 +39,8 @@ struct Tokens {
     no_admin: String,
     /// report only (evidence bundles); `all` lacks it.
     report: String,
+    /// every scope, but expired in 2020.
+    expired: String,
 }
 
 /// A running `caseledger serve`.
@@ -71,6 +73,7 @@ fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (pre, pre_h) = new_token(f);
     let (no_admin, no_admin_h) = new_token(f);
     let (report, report_h) = new_token(f);
+    let (expired, expired_h) = new_token(f);
     let config = format!(
         r#"listen = "127.0.0.1:0"
 [limits]
@@ -107,6 +110,12 @@ scopes = ["append"]
 name = "auditor"
 token_sha256 = "{report_h}"
 scopes = ["report"]
+[[clients]]
+name = "expired"
+token_sha256 = "{expired_h}"
+scopes = ["append", "read-status", "read-proofs", "report", "admin"]
+sign_as = ["lic-1"]
+expires = "2020-01-01T00:00:00Z"
 "#,
         keys = f.keys().display()
     );
@@ -141,6 +150,7 @@ scopes = ["report"]
             append_presigned: pre,
             no_admin,
             report,
+            expired,
         },
     }
 }
@@ -1102,4 +1112,38 @@ fn an_evidence_bundle_needs_the_report_scope_and_verifies() {
     let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
     assert!(log.contains("/records/{id}/bundle"), "{log}");
     assert!(!log.contains("C-NEW") && !log.contains("SECRET"), "{log}");
+}
+
+/// A client's token past its `expires` instant: `401` on every route, nothing written.
+#[test]
+fn an_expired_token_is_refused_everywhere() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let t = &s.tokens.expired;
+    let before = s.size();
+    let a = s.post(t, &note("x-1", "C-OPEN", "n"));
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (401, "unauthorized"),
+        "{}",
+        a.body
+    );
+    assert!(a.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+    for p in ["records/C-OPEN/status", "records?status=open", "checkpoint"] {
+        let a = s.get(Some(t), &format!("/v1/ledgers/{LEDGER}/{p}"));
+        assert_eq!(a.status, 401, "{p}: {}", a.body);
+    }
+    let a = request(
+        &s.addr,
+        "POST",
+        &format!("/v1/ledgers/{LEDGER}/records/C-NEW/bundle"),
+        Some(t),
+        None,
+        b"",
+    );
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert_eq!(s.size(), before);
 }

@@ -23,6 +23,8 @@ pub struct Client {
     /// `None`: every configured ledger.
     ledgers: Option<BTreeSet<LedgerName>>,
     sign_as: BTreeSet<ActorId>,
+    /// When its token stops working, if ever.
+    expires: Option<jiff::Timestamp>,
 }
 
 impl Client {
@@ -48,7 +50,16 @@ impl Client {
                 .iter()
                 .map(|a| ActorId::new(a).ok())
                 .collect::<Option<_>>()?,
+            expires: match &c.expires {
+                None => None,
+                Some(e) => Some(e.parse().ok()?),
+            },
         })
+    }
+
+    /// When its token expired, if it has by `now`.
+    pub fn expired(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        self.expires.filter(|e| *e <= now)
     }
 
     /// Whether it holds `scope`.
@@ -109,6 +120,7 @@ mod tests {
             scopes,
             ledgers: Some(vec!["a".into()]),
             sign_as: vec!["lic".into()],
+            expires: Some("2027-06-30T00:00:00Z".into()),
         })
         .unwrap()
     }
@@ -128,5 +140,9 @@ mod tests {
         assert!(authenticate(&cs, Some(b"Bearer wrong")).is_none());
         assert!(authenticate(&cs, Some(token.as_bytes())).is_none());
         assert!(authenticate(&cs, None).is_none());
+        // Expiry: from the instant on, not a second before.
+        let at: jiff::Timestamp = "2027-06-30T00:00:00Z".parse().unwrap();
+        assert_eq!(c.expired(at - jiff::SignedDuration::from_secs(1)), None);
+        assert_eq!(c.expired(at), Some(at));
     }
 }

@@ -22,6 +22,7 @@
 //! scopes = ["append", "read-status", "read-proofs"]
 //! ledgers = ["practice-a"]           # optional: every ledger when absent
 //! sign_as = ["lic-1"]                # optional: authors the server signs for with their keys
+//! expires = "2027-06-30T00:00:00Z"   # optional: the token is refused (401) from then on
 //! ```
 
 use serde::Deserialize;
@@ -187,6 +188,10 @@ pub struct ClientConfig {
     /// directory, for this client. Empty: the client sends pre-signed events only.
     #[serde(default)]
     pub sign_as: Vec<String>,
+    /// When its token stops working: an RFC 3339 instant (`2027-06-30T00:00:00Z`). Absent:
+    /// never (rotate it by hand: a new `--new-token`, the old hash removed).
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 /// The whole file.
@@ -280,6 +285,14 @@ impl Config {
                     ));
                 }
             }
+            if let Some(e) = &cl.expires {
+                if e.parse::<jiff::Timestamp>().is_err() {
+                    return Err(format!(
+                        "clients {:?}: expires must be an RFC 3339 instant, e.g. 2027-06-30T00:00:00Z",
+                        cl.name
+                    ));
+                }
+            }
             for a in &cl.sign_as {
                 if caseledger_core::ActorId::new(a).is_err() {
                     return Err(format!(
@@ -298,6 +311,18 @@ mod tests {
     use super::*;
 
     const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn a_client_expiry_must_be_an_instant() {
+        let with = |e: &str| {
+            format!("[[clients]]\nname = \"ehr\"\ntoken_sha256 = \"{HASH}\"\nscopes = []\nexpires = \"{e}\"\n")
+        };
+        assert!(Config::parse(&with("2027-06-30T00:00:00Z"), Path::new("/")).is_ok());
+        for bad in ["2027-06-30", "soon", ""] {
+            let e = Config::parse(&with(bad), Path::new("/")).unwrap_err();
+            assert!(e.to_string().contains("expires"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn names_are_narrow() {

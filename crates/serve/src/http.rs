@@ -193,6 +193,13 @@ fn authorise<'a>(
             "a valid bearer token is required (Authorization: Bearer <token>)",
         )
     })?;
+    if let Some(at) = client.expired(jiff::Timestamp::now()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("this token expired at {at}; the server's operator issues a new one"),
+        ));
+    }
     let name = LedgerName::new(name)
         .ok_or_else(|| ApiError::bad("ledger name: 1-64 of a-z, 0-9 and '-' (not first)"))?;
     if !client.may(scope) {
