@@ -41,6 +41,8 @@ struct Tokens {
     report: String,
     /// every scope, but expired in 2020.
     expired: String,
+    /// read-status, at most one request per second.
+    paced: String,
 }
 
 /// A running `caseledger serve`.
@@ -74,6 +76,7 @@ fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (no_admin, no_admin_h) = new_token(f);
     let (report, report_h) = new_token(f);
     let (expired, expired_h) = new_token(f);
+    let (paced, paced_h) = new_token(f);
     let config = format!(
         r#"listen = "127.0.0.1:0"
 [limits]
@@ -116,6 +119,11 @@ token_sha256 = "{expired_h}"
 scopes = ["append", "read-status", "read-proofs", "report", "admin"]
 sign_as = ["lic-1"]
 expires = "2020-01-01T00:00:00Z"
+[[clients]]
+name = "paced"
+token_sha256 = "{paced_h}"
+scopes = ["read-status"]
+requests_per_sec = 1
 "#,
         keys = f.keys().display()
     );
@@ -151,6 +159,7 @@ expires = "2020-01-01T00:00:00Z"
             no_admin,
             report,
             expired,
+            paced,
         },
     }
 }
@@ -1146,4 +1155,33 @@ fn an_expired_token_is_refused_everywhere() {
     );
     assert_eq!(a.status, 401, "{}", a.body);
     assert_eq!(s.size(), before);
+}
+
+/// A client's `requests_per_sec`: beyond it `429` with `Retry-After`; a second later its
+/// requests are answered again. Other clients are not slowed by it.
+#[test]
+fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let t = &s.tokens.paced;
+    let status = format!("/v1/ledgers/{LEDGER}/records/C-OPEN/status");
+    // An unknown ledger answers at once (no ledger opened), so the two requests are well
+    // inside one second: the first takes the one token, the second finds none.
+    let unknown = "/v1/ledgers/nope/records/C-OPEN/status";
+    assert_eq!(s.get(Some(t), unknown).status, 404);
+    let a = s.get(Some(t), &status);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (429, "rate_limited"),
+        "{}",
+        a.body
+    );
+    assert_eq!(a.header("retry-after"), Some("1"));
+    // Another client meanwhile: not limited.
+    for _ in 0..3 {
+        assert_eq!(s.get(Some(&s.tokens.status), &status).status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let a = s.get(Some(t), &status);
+    assert_eq!(a.status, 200, "{}", a.body);
 }

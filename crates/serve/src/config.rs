@@ -23,6 +23,7 @@
 //! ledgers = ["practice-a"]           # optional: every ledger when absent
 //! sign_as = ["lic-1"]                # optional: authors the server signs for with their keys
 //! expires = "2027-06-30T00:00:00Z"   # optional: the token is refused (401) from then on
+//! requests_per_sec = 50              # optional: 429 + Retry-After beyond (bursts of as many)
 //! ```
 
 use serde::Deserialize;
@@ -192,6 +193,10 @@ pub struct ClientConfig {
     /// never (rotate it by hand: a new `--new-token`, the old hash removed).
     #[serde(default)]
     pub expires: Option<String>,
+    /// At most this many requests per second on average, in bursts of as many (`429` with
+    /// `Retry-After` beyond). Absent: no limit (the record system is trusted to pace itself).
+    #[serde(default)]
+    pub requests_per_sec: Option<u32>,
 }
 
 /// The whole file.
@@ -284,6 +289,12 @@ impl Config {
                         cl.name
                     ));
                 }
+            }
+            if cl.requests_per_sec == Some(0) {
+                return Err(format!(
+                    "clients {:?}: requests_per_sec must be at least 1 (leave it out for no limit)",
+                    cl.name
+                ));
             }
             if let Some(e) = &cl.expires {
                 if e.parse::<jiff::Timestamp>().is_err() {

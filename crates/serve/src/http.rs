@@ -16,7 +16,7 @@
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
 //! body, a record id or a token). Answers are JSON, errors as in [`ApiError`]. Order of
-//! checks: token (`401`), ledger name's shape (`400`), scope and the client's ledgers
+//! checks: token (`401`), the client's rate (`429`), ledger name's shape (`400`), scope and the client's ledgers
 //! (`403`), configured ledger (`404`), then the request itself.
 //!
 //! Connections: at most `max_connections` at once, and each closed when it has not sent a
@@ -61,6 +61,7 @@ pub struct AppState {
     max_batch: usize,
     timeout: Duration,
     next_id: AtomicU64,
+    rates: crate::auth::RateLimiter,
 }
 
 type St = State<Arc<AppState>>;
@@ -92,6 +93,7 @@ impl AppState {
             max_batch: l.max_batch,
             timeout: Duration::from_secs(l.request_timeout_secs),
             next_id: AtomicU64::new(1),
+            rates: crate::auth::RateLimiter::default(),
         })
     }
 }
@@ -198,6 +200,13 @@ fn authorise<'a>(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             format!("this token expired at {at}; the server's operator issues a new one"),
+        ));
+    }
+    if !s.rates.allow(client, Instant::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "this client's requests_per_sec is used up; retry after the Retry-After seconds",
         ));
     }
     let name = LedgerName::new(name)
