@@ -1121,6 +1121,32 @@ fn an_evidence_bundle_needs_the_report_scope_and_verifies() {
     let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
     assert!(log.contains("/records/{id}/bundle"), "{log}");
     assert!(!log.contains("C-NEW") && !log.contains("SECRET"), "{log}");
+    // A closed ledger takes no record_head: 422, nothing appended.
+    ok(&f.run(&[
+        "close",
+        "--ledger",
+        "L",
+        "--reason",
+        "practice closed, policy R-9",
+    ]));
+    let s = serve(&f);
+    let before = s.size();
+    let a = request(
+        &s.addr,
+        "POST",
+        &path("C-NEW"),
+        Some(&s.tokens.report),
+        None,
+        b"",
+    );
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (422, "refused"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("closed"), "{}", a.body);
+    assert_eq!(s.size(), before);
 }
 
 /// A client's token past its `expires` instant: `401` on every route, nothing written.
