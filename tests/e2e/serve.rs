@@ -87,6 +87,7 @@ idle_close_secs = 1
 dir = "L"
 keys = "{keys}"
 snapshots = "snaps"
+report_key = "report.pem"
 [[clients]]
 name = "ehr"
 token_sha256 = "{all_h}"
@@ -128,6 +129,9 @@ requests_per_sec = 1
         keys = f.keys().display()
     );
     f.write("serve.toml", config.as_bytes());
+    if !f.path("report.pem").exists() {
+        ok(&f.run(&["keys", "generate", "--out", "report.pem"]));
+    }
     let mut child = std::process::Command::new(caseledger_bin())
         .args(["serve", "--config", "serve.toml"])
         .current_dir(f.dir())
@@ -1210,4 +1214,86 @@ fn a_client_over_its_rate_gets_429_with_retry_after() {
     std::thread::sleep(Duration::from_millis(1100));
     let a = s.get(Some(t), &status);
     assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// `GET …/reports/retention` (scope `report`): the verifier's retention report as of today,
+/// signed with the configured reporting key, made from a snapshot that is then removed.
+#[test]
+fn a_signed_retention_report_needs_the_report_scope() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let path = format!("/v1/ledgers/{LEDGER}/reports/retention");
+    for tok in [&tk.all, &tk.status, &tk.proofs] {
+        let a = s.get(Some(tok), &path);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (403, "forbidden"),
+            "{}",
+            a.body
+        );
+    }
+    let a = s.get(Some(&tk.report), &format!("{path}?as_of=2999-01-01"));
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (400, "bad_request"),
+        "{}",
+        a.body
+    );
+    let before = s.size();
+    let a = s.get(Some(&tk.report), &path);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    let text = v["report_json"].as_str().unwrap();
+    let report: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(report["as_of"], json!(today()), "{report}");
+    assert_eq!(report["totals"]["records"], json!(3), "{report}");
+    assert_eq!(
+        report["integrity"]["verdict"],
+        json!("verified"),
+        "{report}"
+    );
+    let statuses: Vec<(&str, &str)> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("C-NEW", "retained"),
+            ("C-OLD", "eligible"),
+            ("C-OPEN", "open")
+        ]
+    );
+    assert!(!text.contains("SECRET"));
+    // Signed over the exact bytes by the configured key.
+    use base64::Engine;
+    let raw: [u8; 64] = base64::engine::general_purpose::STANDARD
+        .decode(v["ed25519"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let sig = caseledger_verify::report::SignedReport {
+        sshsig_armored: v["sshsig"].as_str().unwrap().to_owned(),
+        raw_ed25519: raw,
+    };
+    let key = caseledger_core::PublicKey::from_hex(v["key"].as_str().unwrap()).unwrap();
+    let configured = caseledger_keyfile::read(&f.path("report.pem"))
+        .unwrap()
+        .public_key();
+    assert_eq!(key, configured);
+    caseledger_verify::report::verify_report(text.as_bytes(), &sig, &key).unwrap();
+    let mut tampered = text.as_bytes().to_vec();
+    let i = text.find("eligible").unwrap();
+    tampered[i] = b'E';
+    assert!(caseledger_verify::report::verify_report(&tampered, &sig, &key).is_err());
+    // Nothing appended; the snapshot it was made from is gone.
+    assert_eq!(s.size(), before);
+    let left: Vec<_> = std::fs::read_dir(f.path("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -16,6 +16,7 @@
 //! dir = "ledgers/practice-a"
 //! keys = "keys/practice-a"           # ledger.pem (seals), kek, actors/<id>.pem
 //! snapshots = "snapshots"            # optional: where the snapshot route writes copies
+//! report_key = "keys/report.pem"     # optional: signs retention reports (needs snapshots)
 //! [[clients]]
 //! name = "ehr"
 //! token_sha256 = "<64 hex>"          # `caseledger serve --new-token` prints a token and this
@@ -138,8 +139,8 @@ pub enum Scope {
     ReadStatus,
     /// Read seals, inclusion and consistency proofs.
     ReadProofs,
-    /// Evidence bundles (`POST …/records/{id}/bundle`; the retention report has no route
-    /// yet).
+    /// Evidence bundles (`POST …/records/{id}/bundle`) and signed retention reports
+    /// (`GET …/reports/retention`).
     Report,
     /// Events that place or release holds, destroy records or revoke keys (with `append`),
     /// and snapshots.
@@ -171,6 +172,11 @@ pub struct LedgerConfig {
     /// Where `POST /v1/ledgers/{name}/snapshot` writes consistent copies for auditors
     /// (`<snapshots>/<name>-<unix ms>`); the route answers `404` when absent.
     pub snapshots: Option<PathBuf>,
+    /// The reporting key (a private key file, `caseledger keys generate`) that signs the
+    /// retention reports `GET …/reports/retention` answers; the route answers `404` when
+    /// absent. Reports are made from a snapshot, so `snapshots` is needed too.
+    #[serde(default)]
+    pub report_key: Option<PathBuf>,
 }
 
 /// One client (a record system).
@@ -269,6 +275,7 @@ impl Config {
             lc.dir = base.join(&lc.dir);
             lc.keys = base.join(&lc.keys);
             lc.snapshots = lc.snapshots.as_ref().map(|p| base.join(p));
+            lc.report_key = lc.report_key.as_ref().map(|p| base.join(p));
         }
         let mut seen = std::collections::BTreeSet::new();
         for cl in &c.clients {

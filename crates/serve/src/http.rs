@@ -8,6 +8,7 @@
 //! | `GET /v1/ledgers/{name}/records?status=S[,S…][&after=ID][&limit=N]` | `read-status` |
 //! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
 //! | `POST /v1/ledgers/{name}/records/{id}/bundle` | `report` (appends the record's `record_head`) |
+//! | `GET /v1/ledgers/{name}/reports/retention[?as_of=YYYY-MM-DD]` | `report` |
 //! | `GET /v1/ledgers/{name}/checkpoint` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
@@ -34,6 +35,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use base64::Engine;
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::Hash;
 use caseledger_core::{RecordId, Seq, Timestamp};
@@ -106,6 +108,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledgers/{name}/records", get(records))
         .route("/v1/ledgers/{name}/records/{id}/status", get(record_status))
         .route("/v1/ledgers/{name}/records/{id}/bundle", post(bundle))
+        .route(
+            "/v1/ledgers/{name}/reports/retention",
+            get(retention_report),
+        )
         .route("/v1/ledgers/{name}/checkpoint", get(checkpoint))
         .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
         .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
@@ -689,6 +695,142 @@ fn export_bundle(h: &Handle, record: &RecordId) -> Result<Response, ApiError> {
         bytes,
     )
         .into_response())
+}
+
+/// The signed retention report as of the end of a day (today by default) in the practice's
+/// time zone: the verifier's own report (`caseledger_verify::report`, the model `caseledger
+/// report retention` writes as `report.json`), built from a verification of a snapshot (the
+/// server holds the live ledger) that is removed afterwards. Its anchor is the ledger key
+/// alone (self-attested: the server holds that key); a relying party's own checkpoints,
+/// witnesses and time policy are for `caseledger report retention` on a snapshot. Findings
+/// are included in the report (its verdict says so), not refused. Answered: the report's
+/// exact bytes (as a string: the signatures cover them), its SSHSIG (namespace
+/// `caseledger-report`), its raw Ed25519 signature (base64) and the reporting key.
+async fn retention_report(
+    State(s): St,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Report) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let mut as_of = None;
+        for pair in raw
+            .as_deref()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once('=') {
+                Some(("as_of", v)) => {
+                    as_of = Some(
+                        v.parse::<caseledger_core::Date>()
+                            .map_err(|_| ApiError::bad("as_of: expected YYYY-MM-DD"))?,
+                    );
+                }
+                _ => return Err(ApiError::bad("an unknown query parameter (only as_of)")),
+            }
+        }
+        with_ledger(&s, name, move |h| make_report(&h, as_of)).await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+fn make_report(h: &Handle, as_of: Option<caseledger_core::Date>) -> Result<Response, ApiError> {
+    use caseledger_verify::report::{sign_report, ReportContext, RetentionReport};
+    let key_path = h
+        .report_key
+        .clone()
+        .ok_or_else(|| ApiError::not_found("no report_key is configured for this ledger"))?;
+    let dir = h.snapshots.clone().ok_or_else(|| {
+        ApiError::not_found(
+            "reports are made from a snapshot: no snapshot directory is configured for this ledger",
+        )
+    })?;
+    let reg = h.ledger.registry();
+    let zone = reg.settings.time_zone.clone();
+    let now = Timestamp::now();
+    let today = reg.ledger_date(now).map_err(|_| ApiError::internal())?;
+    let as_of = as_of.unwrap_or(today);
+    if as_of > today {
+        return Err(ApiError::bad(format!(
+            "as_of {as_of}: after today ({today}, {}): a report describes a day that has begun",
+            zone.as_str()
+        )));
+    }
+    // The cut: the start of the next day in the practice's zone (as `report retention`).
+    let cut = as_of
+        .next_day()
+        .ok()
+        .and_then(|d| d.civil().to_zoned(zone.zone()).ok())
+        .map(|z| Timestamp(z.timestamp().as_microsecond()))
+        .ok_or_else(|| ApiError::bad("as_of: no such day in the practice's time zone"))?;
+    let origin = h.ledger.origin().ok_or_else(ApiError::internal)?;
+    let read_key = |p: &std::path::Path, what: &str| {
+        caseledger_keyfile::read(p).map_err(|e| {
+            tracing::error!(error = %e, "the {what}");
+            ApiError::internal()
+        })
+    };
+    let report_key: caseledger_core::keys::SigningKey = read_key(&key_path, "report key")?;
+    let ledger_signer = caseledger_core::note::NoteSigner::new(
+        origin.as_str(),
+        read_key(&h.keys.ledger_key_path(), "ledger key")?,
+    )
+    .map_err(|_| ApiError::internal())?;
+    let policy = caseledger_verify::Policy {
+        trusted_keys: vec![ledger_signer.verifier()],
+        expected_origin: Some(origin.as_str().to_owned()),
+        ..caseledger_verify::Policy::default()
+    };
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| {
+                tracing::error!(error = %e, "the snapshot directory");
+                ApiError::internal()
+            })?;
+    }
+    let copy = dir.join(format!("report-{}", now.0));
+    h.ledger.snapshot(&copy).map_err(|e| ApiError::store(&e))?;
+    let verified = caseledger_verify::SledSource::open(&copy)
+        .and_then(|src| caseledger_verify::asof::verify_as_of(&src, &policy, cut, &|_| {}));
+    if let Err(e) = std::fs::remove_dir_all(&copy) {
+        tracing::warn!(error = %e, "removing a report's snapshot");
+    }
+    let asof = verified.map_err(|e| {
+        tracing::error!(error = %e, "verifying a snapshot for a report");
+        ApiError::internal()
+    })?;
+    let ctx = ReportContext {
+        as_of,
+        time_zone: zone.as_str().to_owned(),
+        produced_at: now,
+        identity: origin.as_str().to_owned(),
+        key: report_key.public_key(),
+    };
+    let report = RetentionReport::build(&asof, &policy, &ctx, true).map_err(|e| {
+        tracing::error!(error = %e, "building a report");
+        ApiError::internal()
+    })?;
+    let bytes = report
+        .to_canonical_json()
+        .map_err(|_| ApiError::internal())?;
+    let sig = sign_report(&bytes, &report_key).map_err(|_| ApiError::internal())?;
+    let text = String::from_utf8(bytes).map_err(|_| ApiError::internal())?;
+    Ok(json_ok(json!({
+        "report_json": text,
+        "sshsig": sig.sshsig_armored,
+        "ed25519": base64::engine::general_purpose::STANDARD.encode(sig.raw_ed25519),
+        "key": report_key.public_key().to_hex(),
+    })))
 }
 
 async fn record_status(
