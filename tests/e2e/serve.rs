@@ -4,7 +4,8 @@
 //! proofs; every scope refused without it; malformed requests answered 4xx with nothing
 //! written; `503` + `Retry-After` when the ledger is held elsewhere or a body never arrives;
 //! a snapshot verified while appends go on; graceful shutdown with an append in flight
-//! answered and durable.
+//! answered and durable; destruction dry runs, records by status, actor enrolment with a
+//! given public key and revocation, each behind its scope.
 
 use caseledger_testkit::cli::{caseledger_bin, ok, stderr, stdout, today, Fixture};
 use serde_json::{json, Value};
@@ -25,7 +26,8 @@ fn new_token(f: &Fixture) -> (String, String) {
 
 /// The tokens of the test config: one client per role.
 struct Tokens {
-    /// append (may have the server sign as lic-1), read-status, read-proofs, admin.
+    /// append (may have the server sign as lic-1, cust-1, admin), read-status, read-proofs,
+    /// admin.
     all: String,
     /// read-status only.
     status: String,
@@ -33,8 +35,14 @@ struct Tokens {
     proofs: String,
     /// append only, pre-signed events only (no sign_as).
     append_presigned: String,
-    /// append, may have the server sign as lic-1 and cust-1, but no admin scope.
+    /// append, may have the server sign as lic-1, cust-1 and admin, but no admin scope.
     no_admin: String,
+    /// report only (evidence bundles); `all` lacks it.
+    report: String,
+    /// every scope, but expired in 2020.
+    expired: String,
+    /// read-status, at most one request per second.
+    paced: String,
 }
 
 /// A running `caseledger serve`.
@@ -66,6 +74,9 @@ fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (proofs, proofs_h) = new_token(f);
     let (pre, pre_h) = new_token(f);
     let (no_admin, no_admin_h) = new_token(f);
+    let (report, report_h) = new_token(f);
+    let (expired, expired_h) = new_token(f);
+    let (paced, paced_h) = new_token(f);
     let config = format!(
         r#"listen = "127.0.0.1:0"
 [limits]
@@ -76,16 +87,17 @@ idle_close_secs = 1
 dir = "L"
 keys = "{keys}"
 snapshots = "snaps"
+report_key = "report.pem"
 [[clients]]
 name = "ehr"
 token_sha256 = "{all_h}"
 scopes = ["append", "read-status", "read-proofs", "admin"]
-sign_as = ["lic-1", "cust-1"]
+sign_as = ["lic-1", "cust-1", "admin"]
 [[clients]]
 name = "no-admin"
 token_sha256 = "{no_admin_h}"
 scopes = ["append", "read-status"]
-sign_as = ["lic-1", "cust-1"]
+sign_as = ["lic-1", "cust-1", "admin"]
 [[clients]]
 name = "status-only"
 token_sha256 = "{status_h}"
@@ -98,10 +110,28 @@ scopes = ["read-proofs"]
 name = "presigned-only"
 token_sha256 = "{pre_h}"
 scopes = ["append"]
+[[clients]]
+name = "auditor"
+token_sha256 = "{report_h}"
+scopes = ["report"]
+[[clients]]
+name = "expired"
+token_sha256 = "{expired_h}"
+scopes = ["append", "read-status", "read-proofs", "report", "admin"]
+sign_as = ["lic-1"]
+expires = "2020-01-01T00:00:00Z"
+[[clients]]
+name = "paced"
+token_sha256 = "{paced_h}"
+scopes = ["read-status"]
+requests_per_sec = 1
 "#,
         keys = f.keys().display()
     );
     f.write("serve.toml", config.as_bytes());
+    if !f.path("report.pem").exists() {
+        ok(&f.run(&["keys", "generate", "--out", "report.pem"]));
+    }
     let mut child = std::process::Command::new(caseledger_bin())
         .args(["serve", "--config", "serve.toml"])
         .current_dir(f.dir())
@@ -131,6 +161,9 @@ scopes = ["append"]
             proofs,
             append_presigned: pre,
             no_admin,
+            report,
+            expired,
+            paced,
         },
     }
 }
@@ -216,6 +249,16 @@ impl Served {
             &self.addr,
             "POST",
             &format!("/v1/ledgers/{LEDGER}/events"),
+            Some(token),
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+    }
+    fn post_to(&self, token: &str, path: &str, body: &Value) -> Answer {
+        request(
+            &self.addr,
+            "POST",
+            path,
             Some(token),
             Some("application/json"),
             body.to_string().as_bytes(),
@@ -609,9 +652,9 @@ fn a_snapshot_verifies_while_appends_go_on_and_shutdown_finishes_appends_in_flig
         })
     };
     std::thread::sleep(Duration::from_millis(100));
-    // The live directory is the server's (a verifier is told it is in use, exit 2)...
+    // The live directory is the server's (a verifier is told it is in use, exit 3: busy)...
     let live = f.run(&["verify", "--ledger", "L"]);
-    assert_eq!(live.status.code(), Some(2), "{}", stderr(&live));
+    assert_eq!(live.status.code(), Some(3), "{}", stderr(&live));
     assert!(stderr(&live).contains("in use"), "{}", stderr(&live));
     // ...a snapshot taken meanwhile verifies clean.
     let snap = request(
@@ -735,4 +778,522 @@ fn the_python_client_example_runs_against_the_server() {
         "{text}"
     );
     assert_eq!(s.size(), before + 1);
+}
+
+/// A destruction asked with `?dry_run=true`: the store's verdict today and why, the
+/// record's retention facts, nothing written (not even the id); admin still required.
+#[test]
+fn a_destruction_dry_run_says_whether_it_is_lawful_and_writes_nothing() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let dry = format!("/v1/ledgers/{LEDGER}/events?dry_run=true");
+    let destroy = |id: &str, record: &str| {
+        json!({"id": id, "record": record, "kind": "destruction", "occurred_on": today(),
+               "author": "cust-1", "reason": "retention policy"})
+    };
+    let before = s.size();
+    // Terminated in 2025: still retained, so refused, and the answer says until when.
+    let a = s.post_to(&tk.all, &dry, &destroy("d-new", "C-NEW"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["dry_run"], json!(true));
+    assert_eq!(v["accepted"], json!(false), "{v}");
+    assert_eq!(v["refused"]["line"], json!(1));
+    let why = v["refused"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("C-NEW") && why.contains("retained until"),
+        "{why}"
+    );
+    let d = &v["destructions"][0];
+    assert_eq!(d["status"], json!("retained"), "{v}");
+    assert!(d["lawful_from"].as_str().unwrap() > today().as_str(), "{v}");
+    // Terminated in 2019: eligible, lawful today.
+    let a = s.post_to(&tk.all, &dry, &destroy("d-old", "C-OLD"));
+    let v = a.json();
+    assert_eq!((a.status, &v["accepted"]), (200, &json!(true)), "{v}");
+    assert_eq!(v["refused"], Value::Null);
+    assert_eq!(v["new_events"], json!(1));
+    assert_eq!(v["destructions"][0]["status"], json!("eligible"));
+    // An open record: refused as open.
+    let v = s
+        .post_to(&tk.all, &dry, &destroy("d-open", "C-OPEN"))
+        .json();
+    assert_eq!(v["accepted"], json!(false), "{v}");
+    assert_eq!(v["destructions"][0]["status"], json!("open"));
+    // Without admin: refused like the real thing.
+    let a = s.post_to(&tk.no_admin, &dry, &destroy("d-old", "C-OLD"));
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (403, "forbidden"),
+        "{}",
+        a.body
+    );
+    // A bad flag: 400.
+    let a = s.post_to(
+        &tk.all,
+        &format!("/v1/ledgers/{LEDGER}/events?dry_run=maybe"),
+        &destroy("d-old", "C-OLD"),
+    );
+    assert_eq!(a.status, 400, "{}", a.body);
+    // Nothing was written: the size, the record's status, and the id is still free.
+    assert_eq!(s.size(), before);
+    let st = s.get(
+        Some(&tk.status),
+        &format!("/v1/ledgers/{LEDGER}/records/C-OLD/status"),
+    );
+    assert_eq!(st.json()["status"], json!("eligible"), "{}", st.body);
+    let a = s.post(&tk.all, &destroy("d-old", "C-OLD"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["receipts"][0]["replayed"], json!(false));
+    assert_eq!(s.size(), before + 1);
+}
+
+/// `GET …/records?status=…`: the records of each status as of today, paged; read-status.
+#[test]
+fn records_are_listed_by_status_with_the_read_status_scope() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let list = |tok: &str, q: &str| {
+        let a = s.get(Some(tok), &format!("/v1/ledgers/{LEDGER}/records{q}"));
+        assert_eq!(a.status, 200, "{q}: {}", a.body);
+        a.json()
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["record"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&list(&tk.status, "?status=eligible")), ["C-OLD"]);
+    assert_eq!(ids(&list(&tk.status, "?status=retained")), ["C-NEW"]);
+    assert_eq!(ids(&list(&tk.status, "?status=open")), ["C-OPEN"]);
+    assert_eq!(
+        ids(&list(&tk.status, "?status=open,eligible")),
+        ["C-OLD", "C-OPEN"]
+    );
+    let all = list(&tk.status, "");
+    assert_eq!(ids(&all), ["C-NEW", "C-OLD", "C-OPEN"]);
+    assert_eq!(all["next"], Value::Null);
+    let c_new = &all["records"][0];
+    assert!(c_new["retained_until"].is_string() && c_new["lawful_from"].is_string());
+    // Paged: one at a time, `next` leads on.
+    let p1 = list(&tk.status, "?limit=2");
+    assert_eq!(ids(&p1), ["C-NEW", "C-OLD"]);
+    assert_eq!(p1["next"], json!("C-OLD"));
+    let p2 = list(&tk.status, "?limit=2&after=C-OLD");
+    assert_eq!(ids(&p2), ["C-OPEN"]);
+    assert_eq!(p2["next"], Value::Null);
+    // A hold moves a record to on_hold; a destruction to destroyed_lawfully.
+    let hold = json!({"record": "C-OPEN", "kind": "hold_placed", "occurred_on": "2025-05-03",
+                      "author": "cust-1", "matter": "SC-2025-1"});
+    assert_eq!(s.post(&tk.all, &hold).status, 200);
+    let destroy = json!({"record": "C-OLD", "kind": "destruction", "occurred_on": today(),
+                         "author": "cust-1", "reason": "retention policy"});
+    assert_eq!(s.post(&tk.all, &destroy).status, 200);
+    let v = list(&tk.status, "?status=on_hold");
+    assert_eq!(ids(&v), ["C-OPEN"]);
+    assert_eq!(v["records"][0]["holds"], json!(["SC-2025-1"]));
+    assert_eq!(
+        ids(&list(&tk.status, "?status=destroyed_lawfully")),
+        ["C-OLD"]
+    );
+    assert!(ids(&list(&tk.status, "?status=eligible")).is_empty());
+    // Bad parameters: 400; scope and token: 403, 401.
+    for q in ["?status=held", "?limit=0", "?after=", "?colour=red"] {
+        let a = s.get(
+            Some(&tk.status),
+            &format!("/v1/ledgers/{LEDGER}/records{q}"),
+        );
+        assert_eq!((a.status, a.kind().as_str()), (400, "bad_request"), "{q}");
+    }
+    let path = format!("/v1/ledgers/{LEDGER}/records?status=eligible");
+    for tok in [&tk.proofs, &tk.append_presigned] {
+        let a = s.get(Some(tok), &path);
+        assert_eq!((a.status, a.kind().as_str()), (403, "forbidden"));
+    }
+    assert_eq!(s.get(None, &path).status, 401);
+    assert_eq!(s.get(Some(&tk.all), &path).status, 200);
+}
+
+/// Enrolment with a public key the request gives (the server makes no key), revocation
+/// as a `key_revoked` event; both only with the admin scope, nothing written without it.
+#[test]
+fn actors_are_enrolled_with_a_given_key_and_revoked_only_with_admin() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let actors = format!("/v1/ledgers/{LEDGER}/actors");
+    let key = caseledger_core::keys::SigningKey::generate();
+    let enrol = json!({"actor": "lic-9", "role": "licensee", "author": "admin",
+                       "public_key": key.public_key().to_hex()});
+    let revoke = json!({"kind": "key_revoked", "occurred_on": today(), "author": "admin",
+                        "actor": "lic-9"});
+    let before = s.size();
+    // Without admin (even with the admin actor in sign_as): 403, nothing written.
+    for tok in [&tk.no_admin, &tk.status, &tk.proofs, &tk.append_presigned] {
+        let a = s.post_to(tok, &actors, &enrol);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (403, "forbidden"),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(s.size(), before);
+    // Malformed: 400, nothing written.
+    let mut bad_key = enrol.clone();
+    bad_key["public_key"] = json!("not a key");
+    let mut private = enrol.clone();
+    private["public_key"] = json!("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    let mut bad_role = enrol.clone();
+    bad_role["role"] = json!("boss");
+    let mut extra = enrol.clone();
+    extra["private_key"] = json!("x");
+    for body in [&bad_key, &private, &bad_role, &extra] {
+        let a = s.post_to(&tk.all, &actors, body);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (400, "bad_request"),
+            "{}",
+            a.body
+        );
+    }
+    // Over the events route: still refused, pointing at this route.
+    let mut line = revoke.clone();
+    line["kind"] = json!("actor_enrolled");
+    line["role"] = json!("licensee");
+    let a = s.post(&tk.all, &line);
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("/actors"), "{}", a.body);
+    assert_eq!(s.size(), before);
+    // With admin: enrolled, signed by the admin, with the given key; no key file made.
+    let a = s.post_to(&tk.all, &actors, &enrol);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["receipt"]["seq"].as_u64(), Some(before));
+    assert!(!f.keys().join("actors").join("lic-9.pem").exists());
+    // Enrolled twice: the ledger refuses (422).
+    let a = s.post_to(&tk.all, &actors, &enrol);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (422, "refused"),
+        "{}",
+        a.body
+    );
+    // Revocation: admin only.
+    let a = s.post(&tk.no_admin, &revoke);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (403, "forbidden"),
+        "{}",
+        a.body
+    );
+    assert_eq!(s.size(), before + 1);
+    let a = s.post(&tk.all, &revoke);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(s.size(), before + 2);
+    // The ledger holds the key the request gave, revoked.
+    assert_eq!(s.stop().code(), Some(0));
+    let l = caseledger_store::Ledger::open(f.path("L"), Default::default()).unwrap();
+    let reg = l.registry();
+    let st = &reg.actors[&caseledger_core::ActorId::new("lic-9").unwrap()];
+    assert_eq!(st.key, key.public_key());
+    assert!(st.revoked && st.role.to_string() == "licensee", "{st:?}");
+    l.close().unwrap();
+}
+
+/// Slowloris and connection exhaustion, over raw `TcpStream`s: with `max_connections = 2`,
+/// a client dribbling its headers a byte at a time and one sending nothing hold both slots,
+/// so a third, well-formed request waits (unanswered) until the header-read timeout closes
+/// them, and is then answered; the dribbler is cut off although it kept sending.
+#[test]
+fn slow_header_clients_are_cut_off_and_connections_are_capped() {
+    let f = Fixture::small();
+    let s = serve_with(&f, "max_connections = 2\nheader_read_timeout_secs = 2");
+    let started = std::time::Instant::now();
+    let dribbler = {
+        let addr = s.addr.clone();
+        std::thread::spawn(move || {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            let head =
+                format!("GET /v1/ledgers/{LEDGER}/checkpoint HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+            // One byte every 100 ms for up to 10 s, until the server closes the connection.
+            for b in head.bytes().chain(std::iter::repeat(b'a')).take(100) {
+                if c.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 256];
+            let closed = matches!(c.read(&mut buf), Ok(0) | Err(_));
+            (closed, started.elapsed())
+        })
+    };
+    let mut silent = TcpStream::connect(&s.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The third: accepted by the kernel, not served while both slots are held.
+    let mut third = TcpStream::connect(&s.addr).unwrap();
+    third
+        .write_all(
+            format!(
+                "GET /v1/ledgers/{LEDGER}/checkpoint HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                s.tokens.all
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        third.read(&mut buf).is_err(),
+        "answered while both connection slots were held"
+    );
+    // Both slow clients are closed at the header timeout; then the third is answered.
+    third
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    let answered = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        answered >= Duration::from_millis(1500) && answered < Duration::from_secs(8),
+        "{answered:?}"
+    );
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)));
+    let (closed, at) = dribbler.join().unwrap();
+    assert!(closed, "the dribbling client was never cut off");
+    // Cut at about 2 s, although it sent a byte every 100 ms (10 s of headers).
+    assert!(at < Duration::from_secs(6), "{at:?}");
+    eprintln!("third answered after {answered:?}; dribbler closed by {at:?}");
+}
+
+/// `POST …/records/{id}/bundle` (scope `report`, which no other token has): the evidence
+/// bundle `caseledger export` writes, its `record_head` appended, and it verifies.
+#[test]
+fn an_evidence_bundle_needs_the_report_scope_and_verifies() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let path = |r: &str| format!("/v1/ledgers/{LEDGER}/records/{r}/bundle");
+    let before = s.size();
+    for tok in [
+        Some(tk.all.as_str()),
+        Some(&tk.status),
+        Some(&tk.proofs),
+        Some(&tk.no_admin),
+        None,
+    ] {
+        let a = request(&s.addr, "POST", &path("C-NEW"), tok, None, b"");
+        let want = if tok.is_some() { 403 } else { 401 };
+        assert_eq!(a.status, want, "{}", a.body);
+    }
+    let a = request(
+        &s.addr,
+        "POST",
+        &path("C-NONE"),
+        Some(&tk.report),
+        None,
+        b"",
+    );
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (404, "not_found"),
+        "{}",
+        a.body
+    );
+    assert_eq!(s.size(), before);
+    let a = request(&s.addr, "POST", &path("C-NEW"), Some(&tk.report), None, b"");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    // The record_head the export appended.
+    assert_eq!(s.size(), before + 1);
+    f.write("b.json", a.body.as_bytes());
+    assert_eq!(s.stop().code(), Some(0));
+    ok(&f.run(&["verify", "--bundle", "b.json"]));
+    // The log names the route, never the record or its content.
+    let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
+    assert!(log.contains("/records/{id}/bundle"), "{log}");
+    assert!(!log.contains("C-NEW") && !log.contains("SECRET"), "{log}");
+    // A closed ledger takes no record_head: 422, nothing appended.
+    ok(&f.run(&[
+        "close",
+        "--ledger",
+        "L",
+        "--reason",
+        "practice closed, policy R-9",
+    ]));
+    let s = serve(&f);
+    let before = s.size();
+    let a = request(
+        &s.addr,
+        "POST",
+        &path("C-NEW"),
+        Some(&s.tokens.report),
+        None,
+        b"",
+    );
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (422, "refused"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("closed"), "{}", a.body);
+    assert_eq!(s.size(), before);
+}
+
+/// A client's token past its `expires` instant: `401` on every route, nothing written.
+#[test]
+fn an_expired_token_is_refused_everywhere() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let t = &s.tokens.expired;
+    let before = s.size();
+    let a = s.post(t, &note("x-1", "C-OPEN", "n"));
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (401, "unauthorized"),
+        "{}",
+        a.body
+    );
+    assert!(a.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+    for p in ["records/C-OPEN/status", "records?status=open", "checkpoint"] {
+        let a = s.get(Some(t), &format!("/v1/ledgers/{LEDGER}/{p}"));
+        assert_eq!(a.status, 401, "{p}: {}", a.body);
+    }
+    let a = request(
+        &s.addr,
+        "POST",
+        &format!("/v1/ledgers/{LEDGER}/records/C-NEW/bundle"),
+        Some(t),
+        None,
+        b"",
+    );
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert_eq!(s.size(), before);
+}
+
+/// A client's `requests_per_sec`: beyond it `429` with `Retry-After`; a second later its
+/// requests are answered again. Other clients are not slowed by it.
+#[test]
+fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let t = &s.tokens.paced;
+    let status = format!("/v1/ledgers/{LEDGER}/records/C-OPEN/status");
+    // An unknown ledger answers at once (no ledger opened), so the two requests are well
+    // inside one second: the first takes the one token, the second finds none.
+    let unknown = "/v1/ledgers/nope/records/C-OPEN/status";
+    assert_eq!(s.get(Some(t), unknown).status, 404);
+    let a = s.get(Some(t), &status);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (429, "rate_limited"),
+        "{}",
+        a.body
+    );
+    assert_eq!(a.header("retry-after"), Some("1"));
+    // Another client meanwhile: not limited.
+    for _ in 0..3 {
+        assert_eq!(s.get(Some(&s.tokens.status), &status).status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let a = s.get(Some(t), &status);
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// `GET …/reports/retention` (scope `report`): the verifier's retention report as of today,
+/// signed with the configured reporting key, made from a snapshot that is then removed.
+#[test]
+fn a_signed_retention_report_needs_the_report_scope() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let path = format!("/v1/ledgers/{LEDGER}/reports/retention");
+    for tok in [&tk.all, &tk.status, &tk.proofs] {
+        let a = s.get(Some(tok), &path);
+        assert_eq!(
+            (a.status, a.kind().as_str()),
+            (403, "forbidden"),
+            "{}",
+            a.body
+        );
+    }
+    let a = s.get(Some(&tk.report), &format!("{path}?as_of=2999-01-01"));
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (400, "bad_request"),
+        "{}",
+        a.body
+    );
+    let before = s.size();
+    let a = s.get(Some(&tk.report), &path);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    let text = v["report_json"].as_str().unwrap();
+    let report: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(report["as_of"], json!(today()), "{report}");
+    assert_eq!(report["totals"]["records"], json!(3), "{report}");
+    assert_eq!(
+        report["integrity"]["verdict"],
+        json!("verified"),
+        "{report}"
+    );
+    let statuses: Vec<(&str, &str)> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("C-NEW", "retained"),
+            ("C-OLD", "eligible"),
+            ("C-OPEN", "open")
+        ]
+    );
+    assert!(!text.contains("SECRET"));
+    // Signed over the exact bytes by the configured key.
+    use base64::Engine;
+    let raw: [u8; 64] = base64::engine::general_purpose::STANDARD
+        .decode(v["ed25519"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let sig = caseledger_verify::report::SignedReport {
+        sshsig_armored: v["sshsig"].as_str().unwrap().to_owned(),
+        raw_ed25519: raw,
+    };
+    let key = caseledger_core::PublicKey::from_hex(v["key"].as_str().unwrap()).unwrap();
+    let configured = caseledger_keyfile::read(&f.path("report.pem"))
+        .unwrap()
+        .public_key();
+    assert_eq!(key, configured);
+    caseledger_verify::report::verify_report(text.as_bytes(), &sig, &key).unwrap();
+    let mut tampered = text.as_bytes().to_vec();
+    let i = text.find("eligible").unwrap();
+    tampered[i] = b'E';
+    assert!(caseledger_verify::report::verify_report(&tampered, &sig, &key).is_err());
+    // Nothing appended; the snapshot it was made from is gone.
+    assert_eq!(s.size(), before);
+    let left: Vec<_> = std::fs::read_dir(f.path("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

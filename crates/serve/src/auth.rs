@@ -23,6 +23,10 @@ pub struct Client {
     /// `None`: every configured ledger.
     ledgers: Option<BTreeSet<LedgerName>>,
     sign_as: BTreeSet<ActorId>,
+    /// When its token stops working, if ever.
+    expires: Option<jiff::Timestamp>,
+    /// Requests per second (and burst), if limited.
+    pub requests_per_sec: Option<u32>,
 }
 
 impl Client {
@@ -48,7 +52,17 @@ impl Client {
                 .iter()
                 .map(|a| ActorId::new(a).ok())
                 .collect::<Option<_>>()?,
+            requests_per_sec: c.requests_per_sec,
+            expires: match &c.expires {
+                None => None,
+                Some(e) => Some(e.parse().ok()?),
+            },
         })
+    }
+
+    /// When its token expired, if it has by `now`.
+    pub fn expired(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        self.expires.filter(|e| *e <= now)
     }
 
     /// Whether it holds `scope`.
@@ -64,6 +78,37 @@ impl Client {
     /// Whether the server may sign as `author` for it.
     pub fn may_sign_as(&self, author: &ActorId) -> bool {
         self.sign_as.contains(author)
+    }
+}
+
+/// Per-client token buckets: a client limited to `r` requests per second holds up to `r`
+/// tokens, refilled continuously at `r` per second; each request takes one.
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Whether `client` may make a request at `now` (taking a token if so).
+    pub fn allow(&self, client: &Client, now: std::time::Instant) -> bool {
+        let Some(rate) = client.requests_per_sec else {
+            return true;
+        };
+        let rate = f64::from(rate.max(1));
+        let mut b = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, last) = b.entry(client.name.clone()).or_insert((rate, now));
+        let refill = now.saturating_duration_since(*last).as_secs_f64() * rate;
+        *tokens = (*tokens + refill).min(rate);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -109,6 +154,8 @@ mod tests {
             scopes,
             ledgers: Some(vec!["a".into()]),
             sign_as: vec!["lic".into()],
+            expires: Some("2027-06-30T00:00:00Z".into()),
+            requests_per_sec: Some(2),
         })
         .unwrap()
     }
@@ -128,5 +175,31 @@ mod tests {
         assert!(authenticate(&cs, Some(b"Bearer wrong")).is_none());
         assert!(authenticate(&cs, Some(token.as_bytes())).is_none());
         assert!(authenticate(&cs, None).is_none());
+        // Expiry: from the instant on, not a second before.
+        let at: jiff::Timestamp = "2027-06-30T00:00:00Z".parse().unwrap();
+        assert_eq!(c.expired(at - jiff::SignedDuration::from_secs(1)), None);
+        assert_eq!(c.expired(at), Some(at));
+    }
+
+    #[test]
+    fn a_limited_client_gets_its_rate_in_bursts_and_no_more() {
+        let c = client("t", vec![]);
+        let limiter = RateLimiter::default();
+        let t0 = std::time::Instant::now();
+        // A burst of 2, then refused until half a second has refilled one token.
+        assert!(limiter.allow(&c, t0));
+        assert!(limiter.allow(&c, t0));
+        assert!(!limiter.allow(&c, t0));
+        assert!(!limiter.allow(&c, t0 + std::time::Duration::from_millis(400)));
+        assert!(limiter.allow(&c, t0 + std::time::Duration::from_millis(900)));
+        assert!(!limiter.allow(&c, t0 + std::time::Duration::from_millis(900)));
+        // Idle for long: the bucket holds no more than the burst.
+        let later = t0 + std::time::Duration::from_secs(60);
+        assert!(limiter.allow(&c, later) && limiter.allow(&c, later));
+        assert!(!limiter.allow(&c, later));
+        // Unlimited clients are never refused.
+        let mut free = c.clone();
+        free.requests_per_sec = None;
+        assert!((0..100).all(|_| limiter.allow(&free, t0)));
     }
 }

@@ -10,16 +10,21 @@
 //! idle_close_secs = 300
 //! max_batch = 1000
 //! ledger_cache_mib = 64              # sled's page cache per open ledger
+//! max_connections = 256              # served at once; more wait in the kernel's backlog
+//! header_read_timeout_secs = 10      # a request's headers (or an idle kept-alive connection)
 //! [ledgers.practice-a]               # name: [a-z0-9-]{1,64}
 //! dir = "ledgers/practice-a"
 //! keys = "keys/practice-a"           # ledger.pem (seals), kek, actors/<id>.pem
 //! snapshots = "snapshots"            # optional: where the snapshot route writes copies
+//! report_key = "keys/report.pem"     # optional: signs retention reports (needs snapshots)
 //! [[clients]]
 //! name = "ehr"
 //! token_sha256 = "<64 hex>"          # `caseledger serve --new-token` prints a token and this
 //! scopes = ["append", "read-status", "read-proofs"]
 //! ledgers = ["practice-a"]           # optional: every ledger when absent
 //! sign_as = ["lic-1"]                # optional: authors the server signs for with their keys
+//! expires = "2027-06-30T00:00:00Z"   # optional: the token is refused (401) from then on
+//! requests_per_sec = 50              # optional: 429 + Retry-After beyond (bursts of as many)
 //! ```
 
 use serde::Deserialize;
@@ -99,6 +104,14 @@ pub struct Limits {
     /// sled's page cache per open ledger, in MiB: with `max_open_ledgers`, what bounds the
     /// server's memory (see [`crate::pool`]).
     pub ledger_cache_mib: u64,
+    /// At most this many connections are served at once; more wait in the kernel's
+    /// backlog (slow or idle clients cannot take the server's file descriptors or memory).
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request's headers within this many seconds of
+    /// starting to wait for them (a new connection, or a kept-alive one after its last
+    /// answer) is closed: a client dribbling its headers (slowloris), or sending nothing,
+    /// gives up its connection slot.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -110,6 +123,8 @@ impl Default for Limits {
             idle_close_secs: 300,
             max_batch: 1000,
             ledger_cache_mib: 64,
+            max_connections: 256,
+            header_read_timeout_secs: 10,
         }
     }
 }
@@ -124,7 +139,8 @@ pub enum Scope {
     ReadStatus,
     /// Read seals, inclusion and consistency proofs.
     ReadProofs,
-    /// Retention reports and evidence bundles (no route yet).
+    /// Evidence bundles (`POST …/records/{id}/bundle`) and signed retention reports
+    /// (`GET …/reports/retention`).
     Report,
     /// Events that place or release holds, destroy records or revoke keys (with `append`),
     /// and snapshots.
@@ -156,6 +172,11 @@ pub struct LedgerConfig {
     /// Where `POST /v1/ledgers/{name}/snapshot` writes consistent copies for auditors
     /// (`<snapshots>/<name>-<unix ms>`); the route answers `404` when absent.
     pub snapshots: Option<PathBuf>,
+    /// The reporting key (a private key file, `caseledger keys generate`) that signs the
+    /// retention reports `GET …/reports/retention` answers; the route answers `404` when
+    /// absent. Reports are made from a snapshot, so `snapshots` is needed too.
+    #[serde(default)]
+    pub report_key: Option<PathBuf>,
 }
 
 /// One client (a record system).
@@ -174,6 +195,14 @@ pub struct ClientConfig {
     /// directory, for this client. Empty: the client sends pre-signed events only.
     #[serde(default)]
     pub sign_as: Vec<String>,
+    /// When its token stops working: an RFC 3339 instant (`2027-06-30T00:00:00Z`). Absent:
+    /// never (rotate it by hand: a new `--new-token`, the old hash removed).
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// At most this many requests per second on average, in bursts of as many (`429` with
+    /// `Retry-After` beyond). Absent: no limit (the record system is trusted to pace itself).
+    #[serde(default)]
+    pub requests_per_sec: Option<u32>,
 }
 
 /// The whole file.
@@ -228,8 +257,14 @@ impl Config {
                 "limits: max_body_bytes, max_open_ledgers and max_batch must be at least 1".into(),
             );
         }
-        if l.request_timeout_secs == 0 {
-            return Err("limits: request_timeout_secs must be at least 1".into());
+        if l.request_timeout_secs == 0 || l.header_read_timeout_secs == 0 {
+            return Err(
+                "limits: request_timeout_secs and header_read_timeout_secs must be at least 1"
+                    .into(),
+            );
+        }
+        if l.max_connections == 0 {
+            return Err("limits: max_connections must be at least 1".into());
         }
         for (name, lc) in &mut c.ledgers {
             if LedgerName::new(name).is_none() {
@@ -240,6 +275,7 @@ impl Config {
             lc.dir = base.join(&lc.dir);
             lc.keys = base.join(&lc.keys);
             lc.snapshots = lc.snapshots.as_ref().map(|p| base.join(p));
+            lc.report_key = lc.report_key.as_ref().map(|p| base.join(p));
         }
         let mut seen = std::collections::BTreeSet::new();
         for cl in &c.clients {
@@ -257,6 +293,20 @@ impl Config {
                 if !c.ledgers.contains_key(l) {
                     return Err(format!(
                         "clients {:?}: ledger {l:?} is not configured",
+                        cl.name
+                    ));
+                }
+            }
+            if cl.requests_per_sec == Some(0) {
+                return Err(format!(
+                    "clients {:?}: requests_per_sec must be at least 1 (leave it out for no limit)",
+                    cl.name
+                ));
+            }
+            if let Some(e) = &cl.expires {
+                if e.parse::<jiff::Timestamp>().is_err() {
+                    return Err(format!(
+                        "clients {:?}: expires must be an RFC 3339 instant, e.g. 2027-06-30T00:00:00Z",
                         cl.name
                     ));
                 }
@@ -279,6 +329,18 @@ mod tests {
     use super::*;
 
     const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn a_client_expiry_must_be_an_instant() {
+        let with = |e: &str| {
+            format!("[[clients]]\nname = \"ehr\"\ntoken_sha256 = \"{HASH}\"\nscopes = []\nexpires = \"{e}\"\n")
+        };
+        assert!(Config::parse(&with("2027-06-30T00:00:00Z"), Path::new("/")).is_ok());
+        for bad in ["2027-06-30", "soon", ""] {
+            let e = Config::parse(&with(bad), Path::new("/")).unwrap_err();
+            assert!(e.to_string().contains("expires"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn names_are_narrow() {

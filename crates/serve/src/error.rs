@@ -15,8 +15,8 @@ pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
     /// A stable word for programs (`bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `refused`, `busy`,
-    /// `internal`).
+    /// `conflict`, `payload_too_large`, `unsupported_media_type`, `refused`, `rate_limited`,
+    /// `busy`, `internal`).
     pub kind: &'static str,
     /// One sentence for people.
     pub message: String,
@@ -115,7 +115,9 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+        {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }

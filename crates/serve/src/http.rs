@@ -3,7 +3,12 @@
 //! | route | scope |
 //! | --- | --- |
 //! | `POST /v1/ledgers/{name}/events` | `append` (and `admin` for holds, destruction, key revocation) |
+//! | `POST /v1/ledgers/{name}/events?dry_run=true` | as the same request without it; writes nothing |
+//! | `POST /v1/ledgers/{name}/actors` | `admin` (enrolment with a public key the request gives) |
+//! | `GET /v1/ledgers/{name}/records?status=S[,S…][&after=ID][&limit=N]` | `read-status` |
 //! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
+//! | `POST /v1/ledgers/{name}/records/{id}/bundle` | `report` (appends the record's `record_head`) |
+//! | `GET /v1/ledgers/{name}/reports/retention[?as_of=YYYY-MM-DD]` | `report` |
 //! | `GET /v1/ledgers/{name}/checkpoint` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
@@ -12,8 +17,11 @@
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
 //! body, a record id or a token). Answers are JSON, errors as in [`ApiError`]. Order of
-//! checks: token (`401`), ledger name's shape (`400`), scope and the client's ledgers
+//! checks: token (`401`), the client's rate (`429`), ledger name's shape (`400`), scope and the client's ledgers
 //! (`403`), configured ledger (`404`), then the request itself.
+//!
+//! Connections: at most `max_connections` at once, and each closed when it has not sent a
+//! whole request's headers within `header_read_timeout_secs` (`accept_loop`).
 
 use crate::auth::{authenticate, Client, Scope};
 use crate::config::{Config, ConfigError, LedgerName};
@@ -27,6 +35,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use base64::Engine;
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::Hash;
 use caseledger_core::{RecordId, Seq, Timestamp};
@@ -54,6 +63,7 @@ pub struct AppState {
     max_batch: usize,
     timeout: Duration,
     next_id: AtomicU64,
+    rates: crate::auth::RateLimiter,
 }
 
 type St = State<Arc<AppState>>;
@@ -85,6 +95,7 @@ impl AppState {
             max_batch: l.max_batch,
             timeout: Duration::from_secs(l.request_timeout_secs),
             next_id: AtomicU64::new(1),
+            rates: crate::auth::RateLimiter::default(),
         })
     }
 }
@@ -93,7 +104,14 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/ledgers/{name}/events", post(post_events))
+        .route("/v1/ledgers/{name}/actors", post(enrol))
+        .route("/v1/ledgers/{name}/records", get(records))
         .route("/v1/ledgers/{name}/records/{id}/status", get(record_status))
+        .route("/v1/ledgers/{name}/records/{id}/bundle", post(bundle))
+        .route(
+            "/v1/ledgers/{name}/reports/retention",
+            get(retention_report),
+        )
         .route("/v1/ledgers/{name}/checkpoint", get(checkpoint))
         .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
         .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
@@ -183,6 +201,20 @@ fn authorise<'a>(
             "a valid bearer token is required (Authorization: Bearer <token>)",
         )
     })?;
+    if let Some(at) = client.expired(jiff::Timestamp::now()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("this token expired at {at}; the server's operator issues a new one"),
+        ));
+    }
+    if !s.rates.allow(client, Instant::now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "this client's requests_per_sec is used up; retry after the Retry-After seconds",
+        ));
+    }
     let name = LedgerName::new(name)
         .ok_or_else(|| ApiError::bad("ledger name: 1-64 of a-z, 0-9 and '-' (not first)"))?;
     if !client.may(scope) {
@@ -272,10 +304,238 @@ fn parse_events(bytes: &[u8], max_batch: usize) -> Result<Vec<Line>, ApiError> {
 async fn post_events(
     State(s): St,
     Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let (client, name) = match authorise(&s, &headers, &name, Scope::Append) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let client = client.clone();
+    let r = async {
+        let dry = dry_run_flag(raw.as_deref())?;
+        if !is_json(&headers) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(body, s.max_body).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body over {} bytes", s.max_body),
+            )
+        })?;
+        let lines = parse_events(&bytes, s.max_batch)?;
+        drop(bytes);
+        let c = client.clone();
+        if dry {
+            return with_ledger(&s, name, move |h| dry_answer(&h, &c, &lines)).await;
+        }
+        let receipts = with_ledger(&s, name, move |h| {
+            crate::write::append(&h.ledger, &h.keys, &c, lines)
+        })
+        .await?;
+        Ok(json_ok(json!({ "receipts": receipts })))
+    }
+    .await;
+    tagged(&client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// `dry_run=true|false` (the only parameter of the events route).
+fn dry_run_flag(raw: Option<&str>) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        dry = match pair {
+            "dry_run" | "dry_run=true" => true,
+            "dry_run=false" => false,
+            _ => {
+                return Err(ApiError::bad(
+                    "an unknown query parameter (only dry_run=true)",
+                ))
+            }
+        };
+    }
+    Ok(dry)
+}
+
+/// The ledger's date today: the calendar day in the practice's time zone, the day the store
+/// dates an append made now (and judges a destruction by).
+fn ledger_today(l: &caseledger_store::Ledger) -> Result<caseledger_core::Date, ApiError> {
+    l.registry()
+        .ledger_date(Timestamp::now())
+        .map_err(|_| ApiError::internal())
+}
+
+/// A record's retention facts, as the status routes answer them.
+fn record_json(
+    id: &RecordId,
+    st: &caseledger_core::record::RecordState,
+    as_of: caseledger_core::Date,
+) -> Value {
+    let status = st.status(as_of, false);
+    json!({
+        "record": id.as_str(),
+        "status": status.name(),
+        "retained_until": st.retained_until().map(|d| d.to_string()),
+        "lawful_from": st.lawful_from().map(|d| d.to_string()),
+        "holds": st.holds.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+        "entries": st.entries,
+    })
+}
+
+/// A dry run's answer: the store's verdict on the whole request today, and for each
+/// destruction in it the record's retention facts (why it would or would not be lawful).
+fn dry_answer(h: &Handle, client: &Client, lines: &[Line]) -> Result<Response, ApiError> {
+    let judged = crate::write::dry_run(&h.ledger, &h.keys, client, lines)?;
+    let as_of = ledger_today(&h.ledger)?;
+    let mut destructions = Vec::new();
+    for l in lines {
+        let is_destruction = matches!(
+            l.kind,
+            crate::ingest::LineKind::Event(caseledger_core::event::EventKind::Destruction { .. })
+        );
+        if let (true, Some(r)) = (is_destruction, &l.record) {
+            let st = h.ledger.record_state(r).map_err(|e| ApiError::store(&e))?;
+            let mut v = match &st {
+                Some(st) => record_json(r, st, as_of),
+                None => json!({ "record": r.as_str(), "status": null }),
+            };
+            v["line"] = json!(l.line);
+            destructions.push(v);
+        }
+    }
+    Ok(json_ok(json!({
+        "dry_run": true,
+        "as_of": as_of.to_string(),
+        "accepted": judged.accepted,
+        "new_events": judged.new_events,
+        "refused": judged.refused.map(|(line, message)| json!({"line": line, "message": message})),
+        "destructions": destructions,
+    })))
+}
+
+/// The statuses `caseledger records --status` lists (`caseledger_core::record::Status`).
+const STATUS_NAMES: [&str; 7] = [
+    "open",
+    "retained",
+    "eligible",
+    "on_hold",
+    "destroyed_lawfully",
+    "destroyed_early",
+    "content_missing",
+];
+/// The page size of the records route, and its largest.
+const RECORDS_PAGE: usize = 1000;
+const RECORDS_PAGE_MAX: usize = 10_000;
+
+/// Records by status, as of the ledger's today, from the store's record state rows (the
+/// states every append keeps; the same fold and status as `caseledger records`, which
+/// also re-verifies the ledger: `content_missing` is that verifier's finding and is never
+/// answered here). Paged by record id: `next` is the `after` of the next page.
+async fn records(
+    State(s): St,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadStatus) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let mut wanted: Vec<&'static str> = Vec::new();
+        let mut after = None;
+        let mut limit = RECORDS_PAGE;
+        for pair in raw
+            .as_deref()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "status" => {
+                    for w in v.split(',').filter(|w| !w.is_empty()) {
+                        let n = STATUS_NAMES.iter().find(|n| **n == w).ok_or_else(|| {
+                            ApiError::bad(format!(
+                                "status: expected one of {}",
+                                STATUS_NAMES.join(", ")
+                            ))
+                        })?;
+                        wanted.push(n);
+                    }
+                }
+                "after" => {
+                    after = Some(
+                        RecordId::new(v).map_err(|_| ApiError::bad("after: not a record id"))?,
+                    );
+                }
+                "limit" => {
+                    limit = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=RECORDS_PAGE_MAX).contains(n))
+                        .ok_or_else(|| ApiError::bad(format!("limit: 1 to {RECORDS_PAGE_MAX}")))?;
+                }
+                _ => return Err(ApiError::bad("an unknown query parameter")),
+            }
+        }
+        with_ledger(&s, name, move |h| {
+            let as_of = ledger_today(&h.ledger)?;
+            let mut out = Vec::new();
+            let mut next = None;
+            for row in h.ledger.record_states(after.as_ref()) {
+                let (id, st) = row.map_err(|e| ApiError::store(&e))?;
+                let status = st.status(as_of, false).name();
+                if !wanted.is_empty() && !wanted.contains(&status) {
+                    continue;
+                }
+                if out.len() == limit {
+                    next = out
+                        .last()
+                        .and_then(|v: &Value| v["record"].as_str().map(str::to_owned));
+                    break;
+                }
+                out.push(record_json(&id, &st, as_of));
+            }
+            Ok(json_ok(json!({
+                "as_of": as_of.to_string(),
+                "statuses": wanted,
+                "records": out,
+                "next": next,
+            })))
+        })
+        .await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// `{"actor", "role", "public_key", "author"[, "occurred_on"]}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enrolment {
+    actor: String,
+    role: String,
+    /// Any form `caseledger actor add --pubkey` reads: 64 hex digits, an OpenSSH
+    /// `ssh-ed25519` line, SPKI PEM, a note verifier key.
+    public_key: String,
+    /// The admin the server signs the enrolment as (one of the client's `sign_as`).
+    author: String,
+    occurred_on: Option<String>,
+}
+
+/// Enrols an actor with the public key the request gives: the server never makes or keeps
+/// an actor's private key for this (the actor signs its own events, pre-signed, or the
+/// operator puts its key in the key directory). Signed as `author`, an admin the client may
+/// have the server sign for; the ledger checks the author is an admin. Revocation is a
+/// `key_revoked` event on the events route (scope `admin` as well).
+async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Admin) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -295,17 +555,282 @@ async fn post_events(
                 format!("request body over {} bytes", s.max_body),
             )
         })?;
-        let lines = parse_events(&bytes, s.max_batch)?;
-        drop(bytes);
-        let c = client.clone();
-        let receipts = with_ledger(&s, name, move |h| {
-            crate::write::append(&h.ledger, &h.keys, &c, lines)
+        let e: Enrolment =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(json_error(e).0))?;
+        let actor = caseledger_core::ActorId::new(&e.actor)
+            .map_err(|_| ApiError::bad("actor: not an actor id"))?;
+        let author = caseledger_core::ActorId::new(&e.author)
+            .map_err(|_| ApiError::bad("author: not an actor id"))?;
+        let role = caseledger_core::event::Role::parse(&e.role)
+            .map_err(|_| ApiError::bad("role: expected admin, licensee or custodian"))?;
+        if e.public_key.contains("PRIVATE KEY") {
+            return Err(ApiError::bad(
+                "public_key: this is a private key; send only the public key",
+            ));
+        }
+        let public_key = caseledger_core::ids::PublicKey::parse_any(&e.public_key)
+            .map_err(|_| ApiError::bad("public_key: not an Ed25519 public key in a known form"))?;
+        if !client.may_sign_as(&author) {
+            return Err(ApiError::forbidden(format!(
+                "author {author}: the server does not sign for this author for this client"
+            )));
+        }
+        let occurred_on = match &e.occurred_on {
+            None => None,
+            Some(d) => Some(
+                d.parse::<caseledger_core::Date>()
+                    .map_err(|_| ApiError::bad("occurred_on: expected YYYY-MM-DD"))?,
+            ),
+        };
+        with_ledger(&s, name, move |h| {
+            let origin = h.ledger.origin().ok_or_else(ApiError::internal)?;
+            let on = match occurred_on {
+                Some(d) => d,
+                None => ledger_today(&h.ledger)?,
+            };
+            let kind = caseledger_core::event::EventKind::ActorEnrolled {
+                actor,
+                role,
+                public_key,
+            };
+            let event = caseledger_core::event::Event::new(None, author.clone(), kind, on);
+            let key = caseledger_keyfile::read(&h.keys.actor_key_path(&author)).map_err(|e| {
+                tracing::error!(author = %author, error = %e, "an author's key");
+                ApiError::internal()
+            })?;
+            let signed = event
+                .sign(origin.as_str(), &key)
+                .map_err(|_| ApiError::internal())?;
+            let receipt = h
+                .ledger
+                .append(signed, None)
+                .map_err(|e| ApiError::store(&e))?;
+            Ok(json_ok(json!({
+                "receipt": crate::write::ReceiptOut::of(&receipt, false),
+            })))
         })
-        .await?;
-        Ok(json_ok(json!({ "receipts": receipts })))
+        .await
     }
     .await;
     tagged(&client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// The evidence bundle of one record, exactly as `caseledger export` writes it (so
+/// `caseledger verify --bundle` checks it): the store appends the record's `record_head`
+/// (sealed as every commit, hence `POST`: each call adds an entry) and builds the bundle
+/// from the entries; it is verified as an auditor holding the ledger key would before it
+/// is answered. The bundle carries the record's content (that is its purpose): the scope
+/// `report` guards it, and the log names only the route. A closed ledger has no new
+/// bundle (`422`: nothing may be appended to it).
+async fn bundle(
+    State(s): St,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Report) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let record = RecordId::new(&id).map_err(|_| ApiError::bad("record: not a record id"))?;
+        with_ledger(&s, name, move |h| export_bundle(&h, &record)).await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+fn export_bundle(h: &Handle, record: &RecordId) -> Result<Response, ApiError> {
+    use caseledger_store::ExportError as X;
+    let l = &h.ledger;
+    let no_record = || ApiError::not_found("no record of this id");
+    // A hint only (the bundle is built from the entries): an unknown record appends nothing.
+    if l.record_state(record)
+        .map_err(|e| ApiError::store(&e))?
+        .is_none()
+    {
+        return Err(no_record());
+    }
+    let origin = l.origin().ok_or_else(ApiError::internal)?;
+    let key: caseledger_core::keys::SigningKey =
+        caseledger_keyfile::read(&h.keys.ledger_key_path()).map_err(|e| {
+            tracing::error!(error = %e, "the ledger key");
+            ApiError::internal()
+        })?;
+    let signer = caseledger_core::note::NoteSigner::new(origin.as_str(), key)
+        .map_err(|_| ApiError::internal())?;
+    let bundle = l.export_bundle(record, &signer).map_err(|e| match e {
+        X::NoSuchRecord => no_record(),
+        X::Closed { closed_at } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            format!("the ledger was closed at seq {closed_at}: nothing may be appended, so no new bundle (bundles exported before stay valid)"),
+        ),
+        X::Store(e) | X::HeadRefused(e) => ApiError::store(&e),
+        other => {
+            tracing::error!(error = %other, "exporting a bundle");
+            ApiError::internal()
+        }
+    })?;
+    let policy = caseledger_verify::Policy {
+        trusted_keys: vec![signer.verifier()],
+        expected_origin: Some(origin.as_str().to_owned()),
+        ..caseledger_verify::Policy::default()
+    };
+    let v = caseledger_verify::bundle::verify_bundle(&bundle, &policy).map_err(|e| {
+        tracing::error!(error = %e, "checking an exported bundle");
+        ApiError::internal()
+    })?;
+    if v.complete().is_none() || !v.findings().is_empty() {
+        // Findings name records and seqs: their count only, in the log.
+        tracing::error!(
+            findings = v.findings().len(),
+            "an exported bundle does not verify"
+        );
+        return Err(ApiError::internal());
+    }
+    let bytes = bundle.to_json().map_err(|_| ApiError::internal())?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The signed retention report as of the end of a day (today by default) in the practice's
+/// time zone: the verifier's own report (`caseledger_verify::report`, the model `caseledger
+/// report retention` writes as `report.json`), built from a verification of a snapshot (the
+/// server holds the live ledger) that is removed afterwards. Its anchor is the ledger key
+/// alone (self-attested: the server holds that key); a relying party's own checkpoints,
+/// witnesses and time policy are for `caseledger report retention` on a snapshot. Findings
+/// are included in the report (its verdict says so), not refused. Answered: the report's
+/// exact bytes (as a string: the signatures cover them), its SSHSIG (namespace
+/// `caseledger-report`), its raw Ed25519 signature (base64) and the reporting key.
+async fn retention_report(
+    State(s): St,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (client, name) = match authorise(&s, &headers, &name, Scope::Report) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let mut as_of = None;
+        for pair in raw
+            .as_deref()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once('=') {
+                Some(("as_of", v)) => {
+                    as_of = Some(
+                        v.parse::<caseledger_core::Date>()
+                            .map_err(|_| ApiError::bad("as_of: expected YYYY-MM-DD"))?,
+                    );
+                }
+                _ => return Err(ApiError::bad("an unknown query parameter (only as_of)")),
+            }
+        }
+        with_ledger(&s, name, move |h| make_report(&h, as_of)).await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
+fn make_report(h: &Handle, as_of: Option<caseledger_core::Date>) -> Result<Response, ApiError> {
+    use caseledger_verify::report::{sign_report, ReportContext, RetentionReport};
+    let key_path = h
+        .report_key
+        .clone()
+        .ok_or_else(|| ApiError::not_found("no report_key is configured for this ledger"))?;
+    let dir = h.snapshots.clone().ok_or_else(|| {
+        ApiError::not_found(
+            "reports are made from a snapshot: no snapshot directory is configured for this ledger",
+        )
+    })?;
+    let reg = h.ledger.registry();
+    let zone = reg.settings.time_zone.clone();
+    let now = Timestamp::now();
+    let today = reg.ledger_date(now).map_err(|_| ApiError::internal())?;
+    let as_of = as_of.unwrap_or(today);
+    if as_of > today {
+        return Err(ApiError::bad(format!(
+            "as_of {as_of}: after today ({today}, {}): a report describes a day that has begun",
+            zone.as_str()
+        )));
+    }
+    // The cut: the start of the next day in the practice's zone (as `report retention`).
+    let cut = as_of
+        .next_day()
+        .ok()
+        .and_then(|d| d.civil().to_zoned(zone.zone()).ok())
+        .map(|z| Timestamp(z.timestamp().as_microsecond()))
+        .ok_or_else(|| ApiError::bad("as_of: no such day in the practice's time zone"))?;
+    let origin = h.ledger.origin().ok_or_else(ApiError::internal)?;
+    let read_key = |p: &std::path::Path, what: &str| {
+        caseledger_keyfile::read(p).map_err(|e| {
+            tracing::error!(error = %e, "the {what}");
+            ApiError::internal()
+        })
+    };
+    let report_key: caseledger_core::keys::SigningKey = read_key(&key_path, "report key")?;
+    let ledger_signer = caseledger_core::note::NoteSigner::new(
+        origin.as_str(),
+        read_key(&h.keys.ledger_key_path(), "ledger key")?,
+    )
+    .map_err(|_| ApiError::internal())?;
+    let policy = caseledger_verify::Policy {
+        trusted_keys: vec![ledger_signer.verifier()],
+        expected_origin: Some(origin.as_str().to_owned()),
+        ..caseledger_verify::Policy::default()
+    };
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| {
+                tracing::error!(error = %e, "the snapshot directory");
+                ApiError::internal()
+            })?;
+    }
+    let copy = dir.join(format!("report-{}", now.0));
+    h.ledger.snapshot(&copy).map_err(|e| ApiError::store(&e))?;
+    let verified = caseledger_verify::SledSource::open(&copy)
+        .and_then(|src| caseledger_verify::asof::verify_as_of(&src, &policy, cut, &|_| {}));
+    if let Err(e) = std::fs::remove_dir_all(&copy) {
+        tracing::warn!(error = %e, "removing a report's snapshot");
+    }
+    let asof = verified.map_err(|e| {
+        tracing::error!(error = %e, "verifying a snapshot for a report");
+        ApiError::internal()
+    })?;
+    let ctx = ReportContext {
+        as_of,
+        time_zone: zone.as_str().to_owned(),
+        produced_at: now,
+        identity: origin.as_str().to_owned(),
+        key: report_key.public_key(),
+    };
+    let report = RetentionReport::build(&asof, &policy, &ctx, true).map_err(|e| {
+        tracing::error!(error = %e, "building a report");
+        ApiError::internal()
+    })?;
+    let bytes = report
+        .to_canonical_json()
+        .map_err(|_| ApiError::internal())?;
+    let sig = sign_report(&bytes, &report_key).map_err(|_| ApiError::internal())?;
+    let text = String::from_utf8(bytes).map_err(|_| ApiError::internal())?;
+    Ok(json_ok(json!({
+        "report_json": text,
+        "sshsig": sig.sshsig_armored,
+        "ed25519": base64::engine::general_purpose::STANDARD.encode(sig.raw_ed25519),
+        "key": report_key.public_key().to_hex(),
+    })))
 }
 
 async fn record_status(
@@ -319,10 +844,8 @@ async fn record_status(
     };
     let r = async {
         let record = RecordId::new(&id).map_err(|_| ApiError::bad("record: not a record id"))?;
-        let as_of = Timestamp::now()
-            .date_utc()
-            .map_err(|_| ApiError::internal())?;
         with_ledger(&s, name, move |h| {
+            let as_of = ledger_today(&h.ledger)?;
             let st = h
                 .ledger
                 .record_state(&record)
@@ -534,6 +1057,56 @@ async fn snapshot(State(s): St, Path(name): Path<String>, headers: HeaderMap) ->
     tagged(client, r.unwrap_or_else(IntoResponse::into_response))
 }
 
+/// Serves connections until SIGTERM or ctrl-c, then waits for those open to finish their
+/// request in flight (hyper's graceful shutdown: idle kept-alive connections close at
+/// once). At most `max_connections` are served at once (the next is accepted when one
+/// ends; meanwhile clients wait in the kernel's backlog), and hyper closes a connection
+/// that has not sent a whole request's headers within `header_read_timeout_secs` of
+/// starting to wait for them (axum's own `serve` sets no timer, so no such timeout: hence
+/// this loop).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: &crate::config::Limits,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs));
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let permit = tokio::select! {
+            // The semaphore is never closed: always a permit.
+            p = permits.clone().acquire_owned() => p.ok(),
+            () = &mut stop => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, as axum's listener does.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // An error here is the client's (a timeout, a reset, bad HTTP): nothing to log.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
 /// Ends when SIGTERM or ctrl-c (SIGINT) arrives.
 async fn shutdown_signal() {
     let term = async {
@@ -590,10 +1163,7 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
                 }
             })
         };
-        axum::serve(listener, router(state.clone()))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| ServeError::Io(format!("serving: {e}")))?;
+        accept_loop(listener, router(state.clone()), &config.limits).await;
         sweeper.abort();
         tracing::info!("stopping: requests done, closing ledgers");
         let s = state.clone();

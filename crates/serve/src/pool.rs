@@ -71,6 +71,8 @@ pub struct Handle {
     pub keys: KeyDir,
     /// Where snapshots go, if anywhere.
     pub snapshots: Option<std::path::PathBuf>,
+    /// The key that signs retention reports, if any.
+    pub report_key: Option<std::path::PathBuf>,
 }
 
 impl Pool {
@@ -106,6 +108,7 @@ impl Pool {
             ledger,
             keys: keys.clone(),
             snapshots: cfg.snapshots.clone(),
+            report_key: cfg.report_key.clone(),
         };
         let mut g = self.lock();
         loop {
@@ -259,6 +262,7 @@ mod tests {
                 dir,
                 keys: keys.root().to_owned(),
                 snapshots: None,
+                report_key: None,
             },
         )
     }

@@ -35,7 +35,7 @@ pub struct ReceiptOut {
 }
 
 impl ReceiptOut {
-    fn of(r: &Receipt, replayed: bool) -> ReceiptOut {
+    pub(crate) fn of(r: &Receipt, replayed: bool) -> ReceiptOut {
         ReceiptOut {
             seq: r.seq.0,
             hash: r.hash.to_hex(),
@@ -56,6 +56,18 @@ enum Plan {
     SameAs(usize),
 }
 
+/// The items a request would append: its lines' plans, the signed new events (with their
+/// id rows) and the line of each item.
+struct Prepared {
+    plans: Vec<Option<Plan>>,
+    items: Vec<(
+        SignedEvent,
+        Option<caseledger_core::event::Payload>,
+        Option<Request>,
+    )>,
+    item_line: Vec<usize>,
+}
+
 /// Appends `lines` for `client` (checked, then all or nothing). Blocks.
 pub(crate) fn append(
     ledger: &Ledger,
@@ -63,16 +75,108 @@ pub(crate) fn append(
     client: &Client,
     lines: Vec<Line>,
 ) -> Result<Vec<ReceiptOut>, ApiError> {
+    let Prepared {
+        plans,
+        items,
+        item_line,
+    } = prepare(ledger, keys, client, &lines)?;
+    // 4. One batch, all or nothing, durable and sealed when it returns.
+    let receipts = if items.is_empty() {
+        Vec::new()
+    } else {
+        match ledger.append_batch_keyed(items) {
+            Ok(r) => r,
+            Err(e) if matches!(e.error, StoreError::EventIdRecorded { .. }) => {
+                // Another request with the same id won the race: judged again, this one is
+                // a repeat (or a conflict).
+                return retry_as_repeat(ledger, &lines);
+            }
+            Err(e) => {
+                let line = e.index.and_then(|i| item_line.get(i).copied());
+                return Err(ApiError::store(&e.error).at(line));
+            }
+        }
+    };
+    let mut out: Vec<ReceiptOut> = Vec::with_capacity(lines.len());
+    for i in 0..plans.len() {
+        let r = resolve(&plans, &receipts, i).ok_or_else(ApiError::internal)?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// What a dry run found: whether the ledger would accept the request now, and if not, the
+/// first refusal (its line and why).
+pub(crate) struct Judged {
+    /// Whether every new event would be appended.
+    pub accepted: bool,
+    /// The refusal: (line, message), as a real append would answer it.
+    pub refused: Option<(Option<usize>, String)>,
+    /// How many events would be appended (repeats of recorded ids are not).
+    pub new_events: usize,
+}
+
+/// Judges `lines` for `client` exactly as [`append`] would (scopes, signers, ids, then the
+/// store's own check of the whole batch, `Ledger::check_batch`) and writes nothing. A
+/// request the client may not make is still an error (`403`, `409`, ...): only the
+/// ledger's verdict (the `422` of a real append) is answered as `accepted: false`.
+pub(crate) fn dry_run(
+    ledger: &Ledger,
+    keys: &KeyDir,
+    client: &Client,
+    lines: &[Line],
+) -> Result<Judged, ApiError> {
+    let Prepared {
+        items, item_line, ..
+    } = prepare(ledger, keys, client, lines)?;
+    let new_events = items.len();
+    if items.is_empty() {
+        return Ok(Judged {
+            accepted: true,
+            refused: None,
+            new_events,
+        });
+    }
+    let items = items.into_iter().map(|(e, p, _)| (e, p)).collect();
+    match ledger.check_batch(items) {
+        Ok(()) => Ok(Judged {
+            accepted: true,
+            refused: None,
+            new_events,
+        }),
+        Err(e) => {
+            let line = e.index.and_then(|i| item_line.get(i).copied());
+            let api = ApiError::store(&e.error);
+            if api.status == StatusCode::UNPROCESSABLE_ENTITY {
+                Ok(Judged {
+                    accepted: false,
+                    refused: Some((line, api.message)),
+                    new_events,
+                })
+            } else {
+                Err(api.at(line))
+            }
+        }
+    }
+}
+
+/// Steps 1-3 of an append: authorisation, ids, signatures. Blocks (reads keys).
+fn prepare(
+    ledger: &Ledger,
+    keys: &KeyDir,
+    client: &Client,
+    lines: &[Line],
+) -> Result<Prepared, ApiError> {
     let origin = ledger
         .origin()
         .map(|o| o.as_str().to_owned())
         .ok_or_else(ApiError::internal)?;
     // 1. Who signs: the author (pre-signed), or the server when this client may have it.
-    for l in &lines {
+    for l in lines {
         let at = Some(l.line);
         if matches!(l.kind, LineKind::Enrol { .. }) {
             return Err(ApiError::bad(
-                "kind: actor_enrolled is not accepted over HTTP yet (enrol with `caseledger actor add`)",
+                "kind: actor_enrolled is not accepted here: enrol with POST /v1/ledgers/{name}/actors, giving the actor's public key",
             )
             .at(at));
         }
@@ -118,7 +222,7 @@ pub(crate) fn append(
         .filter(|(i, l)| l.id.is_some() && plans.get(*i).is_some_and(Option::is_none))
         .map(|(i, _)| i)
         .collect();
-    let verdicts = judge(ledger, &lines, &asked)?;
+    let verdicts = judge(ledger, lines, &asked)?;
     for (i, v) in asked.iter().zip(verdicts) {
         let line = lines.get(*i).map(|l| l.line);
         let plan = match v {
@@ -136,11 +240,7 @@ pub(crate) fn append(
         }
     }
     // 3. Sign what is new.
-    let mut items: Vec<(
-        SignedEvent,
-        Option<caseledger_core::event::Payload>,
-        Option<Request>,
-    )> = Vec::new();
+    let mut items = Vec::new();
     let mut item_line = Vec::new();
     for (l, plan) in lines.iter().zip(plans.iter_mut()) {
         if plan.is_some() {
@@ -172,29 +272,11 @@ pub(crate) fn append(
         items.push((signed, payload, request));
         item_line.push(l.line);
     }
-    // 4. One batch, all or nothing, durable and sealed when it returns.
-    let receipts = if items.is_empty() {
-        Vec::new()
-    } else {
-        match ledger.append_batch_keyed(items) {
-            Ok(r) => r,
-            Err(e) if matches!(e.error, StoreError::EventIdRecorded { .. }) => {
-                // Another request with the same id won the race: judged again, this one is
-                // a repeat (or a conflict).
-                return retry_as_repeat(ledger, &lines);
-            }
-            Err(e) => {
-                let line = e.index.and_then(|i| item_line.get(i).copied());
-                return Err(ApiError::store(&e.error).at(line));
-            }
-        }
-    };
-    let mut out: Vec<ReceiptOut> = Vec::with_capacity(lines.len());
-    for i in 0..plans.len() {
-        let r = resolve(&plans, &receipts, i).ok_or_else(ApiError::internal)?;
-        out.push(r);
-    }
-    Ok(out)
+    Ok(Prepared {
+        plans,
+        items,
+        item_line,
+    })
 }
 
 /// Kinds that change what may happen to records or who may write (a hold, a destruction, a

@@ -152,6 +152,42 @@ impl Ledger {
         }
     }
 
+    /// Every record's state after its latest entry, in record id order, starting after
+    /// `after` (for paging); the store keeps these rows up to date with every commit, so
+    /// this reads one row per record and no entry. A record id is ASCII without control
+    /// bytes, so a key `id || 0x01` is a state row and an index row (`id || 0x00 || seq`)
+    /// never parses as one.
+    pub fn record_states(
+        &self,
+        after: Option<&RecordId>,
+    ) -> impl Iterator<Item = Result<(RecordId, RecordState)>> + '_ {
+        let rows = match after {
+            Some(r) => self.trees.records.range((
+                std::ops::Bound::Excluded(record_state_key(r)),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.trees.records.iter(),
+        };
+        rows.filter_map(|row| {
+            let (k, v) = match row {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let id = k.strip_suffix(&[RECORD_STATE_TAG])?;
+            let id = RecordId::new(std::str::from_utf8(id).ok()?).ok()?;
+            Some(
+                decode_canonical(&v)
+                    .map(|st| (id.clone(), st))
+                    .map_err(|e| {
+                        StoreError::corrupt(
+                            format!("state of record {id} does not decode: {e}"),
+                            None,
+                        )
+                    }),
+            )
+        })
+    }
+
     /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled.
     fn nodes(&self) -> Result<CachedNodes<'_>> {
         CachedNodes::new(&self.upper, &self.trees.nodes)
