@@ -105,6 +105,8 @@ fn note_at(f: &Fixture, fake: Option<&str>) -> u64 {
             "progress_note",
             "--occurred-on",
             "2025-05-03",
+            // The tests decide when a witness sees a seal (`sync`), not the write.
+            "--no-sync",
         ],
     ));
     seq
