@@ -75,14 +75,23 @@ pub(crate) fn day_at(registry: &Registry, now: Timestamp) -> Result<Date> {
         .map_err(|e| anyhow!("the system clock: {e}"))
 }
 
-/// Parses a `--occurred-on`-style date argument.
+/// Parses a `--occurred-on`-style date argument (an ISO date; `today` is [`day_arg`]'s).
 pub(crate) fn date_arg(s: &str, flag: &str) -> Result<Date> {
     Date::parse(s).map_err(|_| {
         anyhow!(
-            "{flag} {:?}: expected an ISO date YYYY-MM-DD",
+            "{flag} {:?}: expected an ISO date YYYY-MM-DD, or `today`",
             s.chars().take(32).collect::<String>()
         )
     })
+}
+
+/// A date argument that may be `today`: `None` for today, which is the practice's date
+/// ([`today`]) and so known only once the ledger is open; checked before it is opened.
+pub(crate) fn day_arg(s: &str, flag: &str) -> Result<Option<Date>> {
+    if s == "today" {
+        return Ok(None);
+    }
+    date_arg(s, flag).map(Some)
 }
 
 /// A store error in words; refusals are the fold's own words.

@@ -1165,12 +1165,13 @@ pub(crate) struct ReportRetentionArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
     /// The report describes the ledger as it stood at the end of this day (YYYY-MM-DD, or
-    /// `today`; not after today UTC): entries recorded later are not part of it.
+    /// `today`; not after today): entries recorded later are not part of it.
     #[arg(long, value_name = "DATE")]
     pub as_of: String,
-    /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago).
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub tz: String,
+    /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago; default: the
+    /// practice's, `init --time-zone`).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
     /// The reporting private key file (0600 PEM, plain or passphrase-encrypted) that signs
     /// the report.
     #[arg(

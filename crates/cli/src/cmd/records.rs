@@ -2,7 +2,7 @@
 //! `--all-eligible`).
 
 use super::ledger_ops::{
-    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
+    day_arg, open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
 };
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
@@ -29,11 +29,13 @@ fn ids(author: &str, record: &str) -> Result<(ActorId, RecordId)> {
     ))
 }
 
-/// `--occurred-on`, checked (before the ledger is opened).
+/// `--occurred-on`, checked (before the ledger is opened); `None` (absent or `today`) is
+/// today in the practice's time zone.
 fn occurred_on(d: &Option<String>) -> Result<Option<Date>> {
-    d.as_deref()
-        .map(|s| date_arg(s, "--occurred-on"))
-        .transpose()
+    Ok(d.as_deref()
+        .map(|s| day_arg(s, "--occurred-on"))
+        .transpose()?
+        .flatten())
 }
 
 /// The given date, else today in the practice's time zone.
