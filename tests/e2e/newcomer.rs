@@ -20,11 +20,14 @@ fn every_public_key_form_the_tool_writes_anchors_verify() {
     f.write("ledger.vkey", note.as_bytes());
     let ssh_text = std::fs::read_to_string(pub_line).expect("ledger.pub");
     // The bare 64-hex form: the raw key after the note key's algorithm byte.
-    let raw = B64
-        .decode(note.trim().rsplit('+').next().expect("base64 part"))
-        .expect("base64");
-    assert_eq!(raw.len(), 33, "{note}");
-    let hex: String = raw[1..].iter().map(|b| format!("{b:02x}")).collect();
+    let hex_of = |note: &str| -> String {
+        let raw = B64
+            .decode(note.trim().splitn(3, '+').nth(2).expect("base64 part"))
+            .expect("base64");
+        assert_eq!(raw.len(), 33, "{note}");
+        raw[1..].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let hex = hex_of(&note);
     for key in [
         pub_line,
         "ledger.pem.pub",
@@ -54,9 +57,8 @@ fn every_public_key_form_the_tool_writes_anchors_verify() {
     ok(&f.run(&["keys", "generate", "--out", "other.pem"]));
     let o = f.run(&["verify", "--ledger", "L", "--key", "other.pub"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let mut other_hex = hex.clone();
-    other_hex.replace_range(0..2, if hex.starts_with("00") { "01" } else { "00" });
-    let o = f.run(&["verify", "--ledger", "L", "--key", &other_hex]);
+    let other_note = ok(&f.run(&["keys", "export", "--key", "other.pem"]));
+    let o = f.run(&["verify", "--ledger", "L", "--key", &hex_of(&other_note)]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 
     // cosign --log-key takes a file as verify --key does, in the same forms.
@@ -321,6 +323,26 @@ fn destroy_on_a_terminal_asks_unless_yes() {
         "",
     );
     assert!(!stdout(&o).contains("Type yes"), "{}", stdout(&o));
+}
+
+#[test]
+fn close_on_a_terminal_asks_unless_yes() {
+    let f = Fixture::small();
+    let before = f.snapshot();
+    let o = on_a_terminal(&f, "close --ledger L --reason practice-sold", "no\n");
+    let text = stdout(&o);
+    assert_ne!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("Type yes to confirm"), "{text}");
+    assert!(text.contains("not confirmed; nothing written"), "{text}");
+    assert_eq!(before, f.snapshot(), "nothing was written");
+    let o = on_a_terminal(&f, "close --ledger L --reason practice-sold --yes", "");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("Type yes"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the close of the ledger"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
