@@ -109,7 +109,14 @@ pub(crate) fn add(a: WitnessAddArgs, out: &Out) -> Result<Outcome> {
             e => anyhow!("{e}"),
         })?;
     let mut w = read_config(&path)?;
-    w.add(entry).map_err(|e| anyhow!("{e}"))?;
+    w.add(entry).map_err(|e| match e {
+        ConfigError::Duplicate(name) => anyhow!(
+            "witness {name}: already configured in {}; to change its URL or key, remove it first (`caseledger witness remove --ledger {} {name}`)",
+            path.display(),
+            a.ledger.ledger.display()
+        ),
+        e => anyhow!("{e}"),
+    })?;
     write_config(&path, &w)?;
     out.say(format!(
         "added witness {} ({} in {}); every write now sends it the newest seal (`caseledger witness sync` on demand)",
