@@ -609,9 +609,9 @@ fn a_snapshot_verifies_while_appends_go_on_and_shutdown_finishes_appends_in_flig
         })
     };
     std::thread::sleep(Duration::from_millis(100));
-    // The live directory is the server's (a verifier is told it is in use, exit 2)...
+    // The live directory is the server's (a verifier is told it is in use, exit 3)...
     let live = f.run(&["verify", "--ledger", "L"]);
-    assert_eq!(live.status.code(), Some(2), "{}", stderr(&live));
+    assert_eq!(live.status.code(), Some(3), "{}", stderr(&live));
     assert!(stderr(&live).contains("in use"), "{}", stderr(&live));
     // ...a snapshot taken meanwhile verifies clean.
     let snap = request(
