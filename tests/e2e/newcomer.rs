@@ -3,6 +3,8 @@
 //! `--wait` waits for it; `--json` errors are JSON on stdout; no Rust Debug text reaches a
 //! user; `destroy` on a terminal asks first.
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use caseledger_testkit::cli::{fails, ok, stderr, stdout, Fixture};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,12 +19,22 @@ fn every_public_key_form_the_tool_writes_anchors_verify() {
     let note = ok(&f.run(&["keys", "export", "--ledger", "L"]));
     f.write("ledger.vkey", note.as_bytes());
     let ssh_text = std::fs::read_to_string(pub_line).expect("ledger.pub");
+    // The bare 64-hex form: the raw key after the note key's algorithm byte.
+    let hex_of = |note: &str| -> String {
+        let raw = B64
+            .decode(note.trim().splitn(3, '+').nth(2).expect("base64 part"))
+            .expect("base64");
+        assert_eq!(raw.len(), 33, "{note}");
+        raw[1..].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let hex = hex_of(&note);
     for key in [
         pub_line,
         "ledger.pem.pub",
         "ledger.vkey",
         note.trim(),
         ssh_text.trim(),
+        hex.as_str(),
     ] {
         let o = f.run(&["verify", "--ledger", "L", "--key", key]);
         ok(&o);
@@ -44,6 +56,9 @@ fn every_public_key_form_the_tool_writes_anchors_verify() {
     // Another key in the same form is not this ledger's: findings, not "intact".
     ok(&f.run(&["keys", "generate", "--out", "other.pem"]));
     let o = f.run(&["verify", "--ledger", "L", "--key", "other.pub"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let other_note = ok(&f.run(&["keys", "export", "--key", "other.pem"]));
+    let o = f.run(&["verify", "--ledger", "L", "--key", &hex_of(&other_note)]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 
     // cosign --log-key takes a file as verify --key does, in the same forms.
@@ -311,6 +326,26 @@ fn destroy_on_a_terminal_asks_unless_yes() {
 }
 
 #[test]
+fn close_on_a_terminal_asks_unless_yes() {
+    let f = Fixture::small();
+    let before = f.snapshot();
+    let o = on_a_terminal(&f, "close --ledger L --reason practice-sold", "no\n");
+    let text = stdout(&o);
+    assert_ne!(o.status.code(), Some(0), "{text}");
+    assert!(text.contains("Type yes to confirm"), "{text}");
+    assert!(text.contains("not confirmed; nothing written"), "{text}");
+    assert_eq!(before, f.snapshot(), "nothing was written");
+    let o = on_a_terminal(&f, "close --ledger L --reason practice-sold --yes", "");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("Type yes"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("the close of the ledger"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn man_pages_exist_for_every_page_they_cite_and_completions_offer_kinds() {
     let f = Fixture::empty();
     ok(&f.run(&["man", "--dir", "man1"]));
@@ -423,4 +458,116 @@ fn status_records_and_destroy_read_the_practices_day_not_the_utc_one() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn today_and_the_retention_report_are_the_practices_day_not_the_utc_one() {
+    let utc = caseledger_testkit::cli::today();
+    let (zone, day) = ["Pacific/Kiritimati", "Etc/GMT+12"]
+        .into_iter()
+        .map(|z| (z, date_in(z)))
+        .find(|(_, d)| *d != utc)
+        .expect("a zone on another day");
+    let f = Fixture::empty();
+    ok(&f.run(&[
+        "init",
+        "L",
+        "--origin",
+        caseledger_testkit::ORIGIN,
+        "--time-zone",
+        zone,
+    ]));
+    ok(&f.run(&[
+        "actor", "add", "--ledger", "L", "--id", "lic-1", "--role", "licensee",
+    ]));
+    ok(&f.run(&[
+        "actor",
+        "add",
+        "--ledger",
+        "L",
+        "--id",
+        "cust-1",
+        "--role",
+        "custodian",
+    ]));
+    // `--occurred-on today` is the practice's date, on append and on hold alike.
+    ok(&f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-1",
+        "--kind",
+        "record_opened",
+        "--occurred-on",
+        "today",
+    ]));
+    ok(&f.run(&[
+        "hold",
+        "place",
+        "--ledger",
+        "L",
+        "--record",
+        "C-1",
+        "--author",
+        "cust-1",
+        "--matter",
+        "SC-1",
+        "--occurred-on",
+        "today",
+    ]));
+    let o = ok(&f.run(&["--json", "status", "--ledger", "L", "--record", "C-1"]));
+    let v: serde_json::Value = serde_json::from_str(&o).expect("JSON");
+    assert_eq!(v["entries"], 2, "{o}");
+    assert_eq!(v["opened_on"], day.as_str(), "{zone}: {o}");
+    assert_eq!(v["last_event"]["kind"], "hold_placed", "{o}");
+    assert_eq!(v["last_event"]["occurred_on"], day.as_str(), "{zone}: {o}");
+    let o = f.run(&[
+        "append",
+        "--ledger",
+        "L",
+        "--author",
+        "lic-1",
+        "--record",
+        "C-1",
+        "--kind",
+        "contact",
+        "--occurred-on",
+        "tomorrow",
+    ]);
+    assert!(
+        fails(&o).contains("expected an ISO date YYYY-MM-DD, or `today`"),
+        "{}",
+        stderr(&o)
+    );
+
+    // `report retention` ends the day in the practice's zone unless --tz names another.
+    let report = |out: &str, tz: Option<&str>| -> serde_json::Value {
+        let mut args = vec![
+            "--json",
+            "report",
+            "retention",
+            "--ledger",
+            "L",
+            "--as-of",
+            "today",
+            "--signing-key",
+            "r.pem",
+            "--generate-key",
+            "--out",
+            out,
+        ];
+        if let Some(tz) = tz {
+            args.extend(["--tz", tz]);
+        }
+        serde_json::from_str(&ok(&f.run(&args))).expect("JSON")
+    };
+    let v = report("rep", None);
+    assert_eq!(v["time_zone"], zone, "{v}");
+    assert_eq!(v["as_of"], day.as_str(), "{v}");
+    let v = report("rep-utc", Some("UTC"));
+    assert_eq!(v["time_zone"], "UTC", "{v}");
+    assert_eq!(v["as_of"], utc.as_str(), "{v}");
 }

@@ -268,11 +268,11 @@ fn a_witness_that_is_down_never_fails_sync_and_is_named() {
     assert!(err.contains("w1: cosigned size"), "{err}");
     assert!(
         err.contains(&format!(
-            "down: lags (http://{dead}): unreachable after 2 attempt(s)"
+            "down: lags (http://{dead}): unreachable after 2 attempts: connection refused"
         )),
         "{err}"
     );
-    assert!(err.contains("1 of 2 witness(es) did not cosign"), "{err}");
+    assert!(err.contains("1 of 2 witnesses did not cosign"), "{err}");
     let listed = ok(&f.run(&["witness", "list", "--ledger", "L"]));
     assert!(
         listed.contains("down\t") && listed.contains("never cosigned"),
@@ -697,7 +697,7 @@ fn a_witness_that_is_down_or_hangs_never_fails_or_holds_up_a_write_and_sync_catc
     let size = f.size();
     assert!(
         err.contains(&format!(
-            "caseledger: warning: witness down did not cosign size {size} (unreachable after 1 attempt(s)"
+            "caseledger: warning: witness down did not cosign size {size} (unreachable after 1 attempt: connection refused)"
         )),
         "{err}"
     );

@@ -120,6 +120,36 @@ fn read(resp: ureq::http::Response<ureq::Body>) -> Result<HttpReply, String> {
     })
 }
 
+/// A failed request in plain words ("connection refused"), without the OS's error number
+/// or the library's "io:" prefix: it is shown to whoever runs `witness sync` or `status`.
+fn transport_why(e: &ureq::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused => "connection refused".to_owned(),
+            K::ConnectionReset => "connection reset".to_owned(),
+            K::ConnectionAborted => "connection aborted".to_owned(),
+            K::TimedOut => "timed out".to_owned(),
+            K::UnexpectedEof => "the connection closed before an answer".to_owned(),
+            _ => without_os_error(&one_line(&io.to_string())),
+        },
+        other => without_os_error(&one_line(&other.to_string())),
+    }
+}
+
+/// `s` without a trailing " (os error N)".
+fn without_os_error(s: &str) -> String {
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// `n` and the noun in the right number ("1 attempt", "3 attempts").
+fn count(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl Transport for Http {
     fn post(&self, url: &str, body: &[u8]) -> Result<HttpReply, String> {
         let resp = self
@@ -127,16 +157,12 @@ impl Transport for Http {
             .post(url)
             .header("content-type", "text/plain; charset=utf-8")
             .send(body)
-            .map_err(|e| one_line(&e.to_string()))?;
+            .map_err(|e| transport_why(&e))?;
         read(resp)
     }
 
     fn get(&self, url: &str) -> Result<HttpReply, String> {
-        let resp = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| one_line(&e.to_string()))?;
+        let resp = self.agent.get(url).call().map_err(|e| transport_why(&e))?;
         read(resp)
     }
 }
@@ -192,7 +218,7 @@ pub struct Cosignature {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
     /// No answer after every attempt (down, refused, timed out), or only `5xx`.
-    #[error("unreachable after {attempts} attempt(s): {last}")]
+    #[error("unreachable after {}: {last}", count(*attempts, "attempt", "attempts"))]
     Unreachable {
         /// Requests made.
         attempts: u32,
@@ -239,7 +265,7 @@ pub enum SubmitError {
         size: u64,
     },
     /// Still `409` after [`Policy::max_conflicts`] resends.
-    #[error("still 409 Conflict after {0} resend(s)")]
+    #[error("still 409 Conflict after {}", count(*.0, "resend", "resends"))]
     TooManyConflicts(u32),
     /// An answer that does not follow the protocol.
     #[error("answer does not follow the protocol: {0}")]

@@ -139,6 +139,7 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
             "ledger": d.to_string(),
             "origin": a.origin,
             "admin": admin.as_str(),
+            "time_zone": a.time_zone,
             "verifier_key": vkey,
             "keys": kd.root().display().to_string(),
             "ledger_key_file": kd.ledger_key_path().display().to_string(),
@@ -156,6 +157,17 @@ pub(crate) fn init(a: InitArgs, out: &Out) -> Result<Outcome> {
             kd.ledger_key_path().display(),
             kek_path.display(),
             if passphrase.is_some() { "; signing keys passphrase-encrypted" } else { "" },
+        ));
+        // The zone is fixed in genesis and counts every retention day: say which it is, so
+        // a practice that left the default learns it now rather than from a report.
+        out.say(format!(
+            "time zone {} (retention days, `today` and reports count days there; fixed in genesis{})",
+            a.time_zone,
+            if a.time_zone.eq_ignore_ascii_case("UTC") {
+                "; give `init --time-zone`, e.g. America/Chicago, for the practice's own"
+            } else {
+                ""
+            }
         ));
         out.say(format!(
             "recovery kit {}: KEEP A COPY OFFSITE; without it, losing the key directory makes every record's content unreadable (`caseledger keys recover` restores from it)",

@@ -2,7 +2,7 @@
 //! `caseledger event-bytes`: the bytes an author signs for an event signed elsewhere.
 
 use super::ingest::{parse_line, request_digest, split_lines, LineKind};
-use super::ledger_ops::{date_arg, open_sealing, print_receipt, store_why, write_receipts};
+use super::ledger_ops::{day_arg, open_sealing, print_receipt, store_why, today, write_receipts};
 use super::presign::{self, Fields, Presign, FLAG_NAMES, JSON_NAMES};
 use super::{AppendArgs, EventBytesArgs};
 use serde_json::json;
@@ -11,7 +11,7 @@ use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
 use caseledger_core::event::{EventKind, Kind, ShortText, TerminationReason};
-use caseledger_core::{ActorId, RecordId, Seq};
+use caseledger_core::{ActorId, RecordId, Seq, Timestamp};
 use caseledger_store::{Durability, EventId, IdSeen, Request};
 use std::path::Path;
 
@@ -28,7 +28,15 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
     if !kind.has_record() {
         bail!("--kind {kind}: not a record event (use `caseledger actor add|revoke` or `init`)");
     }
-    let occurred_on = date_arg(&a.occurred_on, "--occurred-on")?;
+    // `today` is the practice's date, known once the ledger is open; until then the UTC
+    // date stands in so every other check runs before the ledger is opened.
+    let given_on = day_arg(&a.occurred_on, "--occurred-on")?;
+    let occurred_on = match given_on {
+        Some(d) => d,
+        None => Timestamp::now()
+            .date_utc()
+            .map_err(|e| anyhow!("the system clock: {e}"))?,
+    };
     let short = |v: &Option<String>, flag: &str| -> Result<ShortText> {
         let v = v
             .as_deref()
@@ -113,6 +121,20 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         .map(presign::agent_signer)
         .transpose()?;
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
+    let (occurred_on, ek) = match given_on {
+        Some(d) => (d, ek),
+        None => {
+            let d = today(&ledger)?;
+            let ek = match ek {
+                EventKind::ServiceTerminated { reason, .. } => EventKind::ServiceTerminated {
+                    terminated_on: d,
+                    reason,
+                },
+                other => other,
+            };
+            (d, ek)
+        }
+    };
     let what = format!("{kind} to {record}");
     // With an id, the request as an import line with the same fields would give it
     // (docs/FORMAT.md §3): its content only, never the signature values, so a record
@@ -124,7 +146,8 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
             let request = request_digest(&[
                 ("record", Some(a.record.as_bytes())),
                 ("kind", Some(a.kind.as_bytes())),
-                ("occurred_on", Some(a.occurred_on.as_bytes())),
+                // The date itself (for `today` too), as an import line would give it.
+                ("occurred_on", Some(occurred_on.to_string().as_bytes())),
                 ("author", Some(a.author.as_bytes())),
                 ("amends", amends.as_deref().map(str::as_bytes)),
                 ("matter", a.matter.as_deref().map(str::as_bytes)),

@@ -60,8 +60,10 @@ pub(crate) fn export(a: ArchiveExportArgs, out: &Out) -> Result<Outcome> {
         out.json_data(&json!({ "archive": o.to_string(), "entries": s.entries, "payloads": s.payloads, "checkpoints": s.checkpoints }))?;
     } else {
         out.say(format!(
-            "wrote archive {o}: {} entries, {} payloads, {} checkpoints",
-            s.entries, s.payloads, s.checkpoints
+            "wrote archive {o}: {}, {}, {}",
+            crate::output::count(s.entries, "entry", "entries"),
+            crate::output::count(s.payloads, "payload", "payloads"),
+            crate::output::count(s.checkpoints, "checkpoint", "checkpoints")
         ));
     }
     Ok(Outcome::Ok)
@@ -99,9 +101,11 @@ pub(crate) fn import(a: ArchiveImportArgs, out: &Out) -> Result<Outcome> {
         )?;
     } else {
         out.say(format!(
-            "imported archive {} into {}: {size} entries, {cps} checkpoints (no key is in an archive: the same origin finds the same default key directory; give --keys DIR if the keys live elsewhere)",
+            "imported archive {} into {}: {}, {} (no key is in an archive: the same origin finds the same default key directory; give --keys DIR if the keys live elsewhere)",
             a.archive.display(),
-            a.dir.display()
+            a.dir.display(),
+            crate::output::count(size, "entry", "entries"),
+            crate::output::count(cps, "checkpoint", "checkpoints")
         ));
     }
     let _ = std::io::stderr().flush();

@@ -13,6 +13,7 @@ use anyhow::{anyhow, Result};
 use caseledger_core::event::{Event, EventKind, ShortText};
 use caseledger_core::ActorId;
 use caseledger_store::Durability;
+use std::io::IsTerminal;
 
 /// `caseledger close`.
 pub(crate) fn run(a: CloseArgs, out: &Out) -> Result<Outcome> {
@@ -20,6 +21,19 @@ pub(crate) fn run(a: CloseArgs, out: &Out) -> Result<Outcome> {
     let author = ActorId::new(a.author.as_str()).map_err(|e| anyhow!("--author: {e}"))?;
     let reason = ShortText::new(a.reason.as_str())
         .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
+    // As `destroy`: a person at a terminal confirms an act that cannot be undone; a script
+    // (stdin not a terminal) or --yes does not. Asked before the ledger's lock is taken.
+    if !a.yes && std::io::stdin().is_terminal() {
+        super::records::confirm(
+            &format!(
+                "close ledger {} as {author}? Nothing can be appended after it, ever (it stays \
+             readable and verifiable; export bundles first). Type yes to confirm: ",
+                dir.display()
+            ),
+            "nothing written",
+        )
+        .map_err(|e| anyhow!("close: {e}"))?;
+    }
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let signer = AuthorSigner::resolve(&a.signer, &kd, &author)?;
     let ev = Event::new(

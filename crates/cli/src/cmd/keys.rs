@@ -139,7 +139,16 @@ pub(crate) fn recover(a: KeysRecoverArgs, out: &Out) -> Result<Outcome> {
         (None, None) => KitIdentity::Passphrase(
             PassphraseSource::from_env()
                 .get(&a.kit)
-                .map_err(|e| anyhow!("{e} (or give --identity FILE)"))?,
+                .map_err(|e| {
+                    // `init` writes the identity beside the kit unless it protected the kit
+                    // with a passphrase: name it when it is there.
+                    let beside = a.kit.with_file_name("recovery-identity.txt");
+                    if beside.is_file() {
+                        anyhow!("{e} (or give --identity {}, the recovery identity `init` wrote)", beside.display())
+                    } else {
+                        anyhow!("{e} (or give --identity FILE: the recovery identity `init` wrote, recovery-identity.txt)")
+                    }
+                })?,
         ),
     };
     let kek = open_kit(&kit, &opener).map_err(|e| anyhow!("{}: {e}", a.kit.display()))?;

@@ -75,14 +75,39 @@ pub(crate) fn day_at(registry: &Registry, now: Timestamp) -> Result<Date> {
         .map_err(|e| anyhow!("the system clock: {e}"))
 }
 
-/// Parses a `--occurred-on`-style date argument.
+/// Parses a `--occurred-on`-style date argument (an ISO date; `today` is [`day_arg`]'s).
 pub(crate) fn date_arg(s: &str, flag: &str) -> Result<Date> {
     Date::parse(s).map_err(|_| {
-        anyhow!(
-            "{flag} {:?}: expected an ISO date YYYY-MM-DD",
-            s.chars().take(32).collect::<String>()
-        )
+        let shown = s.chars().take(32).collect::<String>();
+        // The right shape but no such day (2025-02-30, or a year out of range): saying
+        // "expected YYYY-MM-DD" would send the reader looking at the wrong thing.
+        let shaped = s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if shaped {
+            anyhow!(
+                "{flag} {shown:?}: no such day (a real month and day, years {}-{})",
+                caseledger_core::time::MIN_YEAR,
+                caseledger_core::time::MAX_YEAR
+            )
+        } else {
+            anyhow!("{flag} {shown:?}: expected an ISO date YYYY-MM-DD, or `today`")
+        }
     })
+}
+
+/// A date argument that may be `today`: `None` for today, which is the practice's date
+/// ([`today`]) and so known only once the ledger is open; checked before it is opened.
+pub(crate) fn day_arg(s: &str, flag: &str) -> Result<Option<Date>> {
+    if s == "today" {
+        return Ok(None);
+    }
+    date_arg(s, flag).map(Some)
 }
 
 /// A store error in words; refusals are the fold's own words.

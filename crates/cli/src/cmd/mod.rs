@@ -384,6 +384,9 @@ pub(crate) struct CloseArgs {
     /// The admin who signs the close.
     #[arg(long, value_name = "ID", default_value = "admin")]
     pub author: String,
+    /// Do not ask for confirmation (`close` asks on a terminal: it cannot be undone).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub signer: SignerArg,
     #[command(flatten)]
@@ -429,7 +432,8 @@ pub(crate) struct AppendArgs {
     /// The event kind (docs/GUIDE.md, "Ingest format").
     #[arg(long, value_parser = kind_values())]
     pub kind: String,
-    /// When it happened (YYYY-MM-DD); for service_terminated, the termination date.
+    /// When it happened (YYYY-MM-DD, or `today`: the practice's date); for
+    /// service_terminated, the termination date.
     #[arg(long, value_name = "DATE")]
     pub occurred_on: String,
     /// Read the payload (clinical content) from this file.
@@ -994,7 +998,7 @@ pub(crate) struct HoldArgs {
     /// The custodian who signs.
     #[arg(long, value_name = "ID")]
     pub author: String,
-    /// The date of the hold (default: today in the practice's time zone).
+    /// The date of the hold (YYYY-MM-DD; default: `today`, in the practice's time zone).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     #[command(flatten)]
@@ -1030,7 +1034,7 @@ pub(crate) struct DestroyArgs {
     /// The authority or policy (never clinical content).
     #[arg(long, value_name = "TEXT", required_unless_present = "dry_run")]
     pub reason: Option<String>,
-    /// The date of the destruction (default: today in the practice's time zone).
+    /// The date of the destruction (YYYY-MM-DD; default: `today`, in the practice's time zone).
     #[arg(long, value_name = "DATE")]
     pub occurred_on: Option<String>,
     /// Verify the ledger and say what would be destroyed (entries, content) and whether it
@@ -1165,12 +1169,13 @@ pub(crate) struct ReportRetentionArgs {
     #[command(flatten)]
     pub ledger: LedgerArg,
     /// The report describes the ledger as it stood at the end of this day (YYYY-MM-DD, or
-    /// `today`; not after today UTC): entries recorded later are not part of it.
+    /// `today`; not after today): entries recorded later are not part of it.
     #[arg(long, value_name = "DATE")]
     pub as_of: String,
-    /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago).
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub tz: String,
+    /// The time zone of the end of --as-of (IANA name, e.g. America/Chicago; default: the
+    /// practice's, `init --time-zone`).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
     /// The reporting private key file (0600 PEM, plain or passphrase-encrypted) that signs
     /// the report.
     #[arg(

@@ -44,7 +44,20 @@ pub(crate) fn inclusion(a: ProveInclusionArgs, out: &Out) -> Result<Outcome> {
         bail!("--size {size}: beyond the ledger's size {head}");
     }
     if a.seq >= size {
-        bail!("--seq {}: not below the tree size {size}", a.seq);
+        // Seqs count from 0: a tree of size N holds seqs 0..N-1.
+        let at = if a.size.is_some() {
+            "--size"
+        } else {
+            "the ledger's size"
+        };
+        if size == 0 {
+            bail!("--seq {}: {at} is 0; there is no entry to prove", a.seq);
+        }
+        bail!(
+            "--seq {}: beyond the last entry, seq {} ({at} {size}; seqs count from 0)",
+            a.seq,
+            size - 1
+        );
     }
     let bytes = ledger
         .entry_bytes(Seq(a.seq))
@@ -76,6 +89,9 @@ pub(crate) fn consistency(a: ProveConsistencyArgs, out: &Out) -> Result<Outcome>
         bail!("--to {to}: beyond the ledger's size {head}");
     }
     if a.from > to {
+        if a.to.is_none() {
+            bail!("--from {}: beyond the ledger's size {to}", a.from);
+        }
         bail!("--from {}: larger than --to {to}", a.from);
     }
     let p = consistency_json(&ledger, a.from, to)?;

@@ -2,7 +2,7 @@
 //! `--all-eligible`).
 
 use super::ledger_ops::{
-    date_arg, open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
+    day_arg, open_sealing, print_receipt, sign_append_as, store_why, today, AuthorSigner,
 };
 use super::status::{not_found, read_as_of, record_arg, Read};
 use super::{AnchorArgs, DestroyArgs, HoldArgs};
@@ -29,11 +29,13 @@ fn ids(author: &str, record: &str) -> Result<(ActorId, RecordId)> {
     ))
 }
 
-/// `--occurred-on`, checked (before the ledger is opened).
+/// `--occurred-on`, checked (before the ledger is opened); `None` (absent or `today`) is
+/// today in the practice's time zone.
 fn occurred_on(d: &Option<String>) -> Result<Option<Date>> {
-    d.as_deref()
-        .map(|s| date_arg(s, "--occurred-on"))
-        .transpose()
+    Ok(d.as_deref()
+        .map(|s| day_arg(s, "--occurred-on"))
+        .transpose()?
+        .flatten())
 }
 
 /// The given date, else today in the practice's time zone.
@@ -138,10 +140,13 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     // --yes does not. Asked before the ledger is opened: a prompt must not hold the ledger's
     // lock while the record system's appends wait.
     if !a.yes && std::io::stdin().is_terminal() {
-        confirm(&format!(
-            "destroy the content of record {record} as {author}? It cannot be undone (a \
+        confirm(
+            &format!(
+                "destroy the content of record {record} as {author}? It cannot be undone (a \
              destruction before retention ends is refused). Type yes to confirm: "
-        ))
+            ),
+            "nothing destroyed",
+        )
         .map_err(|e| anyhow!("destroy {record}: {e}"))?;
     }
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
@@ -156,8 +161,9 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     }
 }
 
-/// Asks `question` on the terminal; anything but yes is "not confirmed; nothing destroyed".
-fn confirm(question: &str) -> Result<()> {
+/// Asks `question` on the terminal; anything but yes is "not confirmed; `nothing`" (what
+/// did not happen: "nothing destroyed", or `close`'s "nothing written").
+pub(crate) fn confirm(question: &str, nothing: &str) -> Result<()> {
     eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -166,7 +172,7 @@ fn confirm(question: &str) -> Result<()> {
         .read_line(&mut answer)
         .map_err(|e| anyhow!("reading the confirmation: {e}"))?;
     if !matches!(answer.trim(), "yes" | "y" | "YES" | "Yes") {
-        bail!("not confirmed; nothing destroyed");
+        bail!("not confirmed; {nothing}");
     }
     Ok(())
 }
@@ -295,8 +301,8 @@ fn dry_run(a: &DestroyArgs, record: &RecordId, out: &Out) -> Result<Outcome> {
         }))?;
     } else {
         let mut t = format!(
-            "would destroy {record}: the content of {n} of its {} entries (its entries and proofs stay)\n",
-            s.entries
+            "would destroy {record}: the content of {n} of its {} (its entries and proofs stay)\n",
+            crate::output::count(s.entries, "entry", "entries")
         );
         t.push_str(&match &why {
             None => format!(
@@ -336,12 +342,12 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         .collect();
     let line = |r: &AsOfRecord| {
         format!(
-            "{}\tlawful from {}\t{} entries, {} with content",
+            "{}\tlawful from {}\t{}, {} with content",
             r.id,
             r.state
                 .lawful_from()
                 .map_or_else(|| "-".to_owned(), |d| d.to_string()),
-            r.state.entries,
+            crate::output::count(r.state.entries, "entry", "entries"),
             content.get(&r.id).copied().unwrap_or(0)
         )
     };
@@ -415,10 +421,13 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
         out.say(format!("  {}", line(r)));
     }
     if !a.yes {
-        confirm(&format!(
-            "destroy the content of these {} as {author}? type yes to confirm: ",
-            crate::output::count(eligible.len(), "record", "records")
-        ))
+        confirm(
+            &format!(
+                "destroy the content of these {} as {author}? type yes to confirm: ",
+                crate::output::count(eligible.len(), "record", "records")
+            ),
+            "nothing destroyed",
+        )
         .map_err(|e| anyhow!("destroy --all-eligible: {e}"))?;
     }
     let ids: Vec<RecordId> = eligible.iter().map(|r| r.id.clone()).collect();

@@ -1,6 +1,6 @@
 //! `caseledger report retention|verify`: the signed retention report for investigators.
 
-use super::ledger_ops::date_arg;
+use super::ledger_ops::day_arg;
 use super::{ReportRetentionArgs, ReportVerifyArgs};
 use crate::output::Out;
 use crate::render::sh_quote;
@@ -51,9 +51,7 @@ const MAX_FILE: u64 = 1 << 30;
 
 /// The instant the day `as_of` ends in `tz` (the start of the next day there).
 pub(crate) fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
-    let zone = jiff::tz::TimeZone::get(tz).map_err(|e| {
-        anyhow!("--tz {tz:?}: not a time zone this system knows (an IANA name such as America/Chicago, or UTC): {e}")
-    })?;
+    let (name, zone) = zone_of(tz)?;
     let next = as_of
         .next_day()
         .map_err(|e| anyhow!("--as-of {as_of}: {e}"))?;
@@ -61,12 +59,20 @@ pub(crate) fn end_of_day(as_of: Date, tz: &str) -> Result<(String, Timestamp)> {
         .civil()
         .to_zoned(zone)
         .map_err(|e| anyhow!("--as-of {as_of} in {tz}: {e}"))?;
+    Ok((name, Timestamp(start.timestamp().as_microsecond())))
+}
+
+/// A time zone by its IANA name (`--tz`, or the practice's), with the name as reports show it.
+fn zone_of(tz: &str) -> Result<(String, jiff::tz::TimeZone)> {
+    let zone = jiff::tz::TimeZone::get(tz).map_err(|e| {
+        anyhow!("--tz {tz:?}: not a time zone this system knows (an IANA name such as America/Chicago, or UTC): {e}")
+    })?;
     let name = if tz.eq_ignore_ascii_case("utc") {
         "UTC".to_owned()
     } else {
         tz.to_owned()
     };
-    Ok((name, Timestamp(start.timestamp().as_microsecond())))
+    Ok((name, zone))
 }
 
 /// The relying party's ledger keys (`--ledger-key`), checked here so a bad one is named by
@@ -97,18 +103,22 @@ pub(crate) fn run_as_of(
 /// `caseledger report retention`.
 pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     let now = Timestamp::now();
+    let as_of_arg = day_arg(&a.as_of, "--as-of")?;
+    let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
+    // Days are the practice's (genesis), as `status` and the retention fold count them,
+    // unless --tz names another zone.
+    let tz =
+        a.tz.clone()
+            .unwrap_or_else(|| super::status::practice_zone(&src));
+    let (_, zone) = zone_of(&tz)?;
     let today = now
-        .date_utc()
+        .date_in(&zone)
         .map_err(|e| anyhow!("the system clock: {e}"))?;
-    let as_of = if a.as_of == "today" {
-        today
-    } else {
-        date_arg(&a.as_of, "--as-of")?
-    };
+    let as_of = as_of_arg.unwrap_or(today);
     if as_of > today {
-        bail!("--as-of {as_of}: after today ({today}, UTC); a report describes the ledger as it stood at the end of a day, never a day to come");
+        bail!("--as-of {as_of}: after today ({today}, {tz}); a report describes the ledger as it stood at the end of a day, never a day to come");
     }
-    let (time_zone, cut) = end_of_day(as_of, &a.tz)?;
+    let (time_zone, cut) = end_of_day(as_of, &tz)?;
     // Check every output before doing any work, so a refusal writes nothing.
     let o = a.out.display();
     match fs::metadata(&a.out) {
@@ -150,7 +160,6 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     let keys = ledger_keys(&a.ledger_key)?;
     let mut policy = super::verify::policy(&a.trusted, &[], &a.witness, a.quorum)?;
     super::verify::time_policy(&mut policy, a.tsa_chain.as_deref(), a.skew, a.max_staleness)?;
-    let src = super::verify::open_ledger_source(&a.ledger.ledger)?;
     crate::keys::bind_keys(&mut policy, &keys, "--ledger-key", || {
         super::verify::source_origin(&src)
     })?;
@@ -173,8 +182,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     }
     if cut > now {
         out.say(format!(
-            "note: {as_of} has not ended yet ({}): this report describes the entries recorded so far; one produced later the same day may describe more",
-            a.tz
+            "note: {as_of} has not ended yet ({time_zone}): this report describes the entries recorded so far; one produced later the same day may describe more"
         ));
     }
     let identity = a.signer.clone().unwrap_or_else(|| v.origin().to_owned());

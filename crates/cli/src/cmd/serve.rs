@@ -3,7 +3,7 @@
 use super::ServeArgs;
 use crate::output::Out;
 use crate::Outcome;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 
 /// `caseledger serve --config FILE | --new-token`.
 pub(crate) fn run(a: ServeArgs, out: &Out) -> Result<Outcome> {
@@ -15,6 +15,10 @@ pub(crate) fn run(a: ServeArgs, out: &Out) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let config = a.config.ok_or_else(|| anyhow!("--config FILE: required"))?;
+    // Checked here so a missing file is one plain line, without the OS's error number.
+    if let Err(e) = std::fs::metadata(&config) {
+        return Err(crate::io::io_why(e)).with_context(|| format!("--config {}", config.display()));
+    }
     caseledger_serve::run(&config).map_err(|e| anyhow!("serve: {e}"))?;
     Ok(Outcome::Ok)
 }

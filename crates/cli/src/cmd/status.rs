@@ -335,6 +335,11 @@ fn date_or_dash(d: Option<Date>) -> String {
 /// `caseledger status --record R`; without `--record`, [`ledger_status`].
 pub(crate) fn status(a: StatusArgs, out: &Out) -> Result<Outcome> {
     let Some(record) = &a.record else {
+        // The ledger's seal, witnesses and time-stamps are shown as they are now; a day
+        // given here would be silently ignored.
+        if a.as_of != "today" {
+            bail!("usage: --as-of goes with --record (without it, status shows the ledger's seal, witnesses and time-stamps as they are now) (see --help)");
+        }
         return ledger_status(&a, out);
     };
     let id = record_arg(record)?;

@@ -19,7 +19,7 @@ use caseledger_core::checkpoint::{append_cosignature, Checkpoint, CosignatureVer
 use caseledger_core::note::Note;
 use caseledger_store::{Durability, Ledger};
 use caseledger_witness::client::{self, Http, Policy, SubmitError};
-use caseledger_witness::config::{WitnessEntry, Witnesses, CONFIG_FILE};
+use caseledger_witness::config::{ConfigError, WitnessEntry, Witnesses, CONFIG_FILE};
 use caseledger_witness::server::{LogKeys, Witness};
 use caseledger_witness::state::StateDir;
 use serde_json::json;
@@ -47,8 +47,8 @@ pub(crate) fn serve(a: WitnessServeArgs, out: &Out) -> Result<Outcome> {
     let vkey = witness.verifier().to_vkey_string();
     let origins: Vec<String> = witness.logs().origins().map(str::to_owned).collect();
     out.say(format!(
-        "witness {vkey} listening on {url} for {} log(s): {}",
-        origins.len(),
+        "witness {vkey} listening on {url} for {}: {}",
+        crate::output::count(origins.len(), "log", "logs"),
         origins.join(", ")
     ));
     if out.json {
@@ -97,14 +97,31 @@ pub(crate) fn add(a: WitnessAddArgs, out: &Out) -> Result<Outcome> {
     };
     let entry = WitnessEntry::new(&a.name, &a.url, &key_text)
         .and_then(|e| e.with_min_interval(a.min_interval))
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| match e {
+            // The parser's own words ("missing '+'") do not say what was wanted.
+            ConfigError::BadKey(why) => anyhow!(
+                "witness key {:?}: not a witness key ({why}); a witness key is one line \
+                 `name+hex8+base64`, as `caseledger witness serve` prints it when it starts \
+                 (\"witness <KEY> listening on …\") or as the witness's operator publishes \
+                 it; give it, or a file holding it",
+                a.key.chars().take(64).collect::<String>()
+            ),
+            e => anyhow!("{e}"),
+        })?;
     let mut w = read_config(&path)?;
-    w.add(entry).map_err(|e| anyhow!("{e}"))?;
+    w.add(entry).map_err(|e| match e {
+        ConfigError::Duplicate(name) => anyhow!(
+            "witness {name}: already configured in {}; to change its URL or key, remove it first (`caseledger witness remove --ledger {} {name}`)",
+            path.display(),
+            a.ledger.ledger.display()
+        ),
+        e => anyhow!("{e}"),
+    })?;
     write_config(&path, &w)?;
     out.say(format!(
-        "added witness {} ({} witness(es) in {}); every write now sends it the newest seal (`caseledger witness sync` on demand)",
+        "added witness {} ({} in {}); every write now sends it the newest seal (`caseledger witness sync` on demand)",
         a.name,
-        w.len(),
+        crate::output::count(w.len(), "witness", "witnesses"),
         path.display()
     ));
     Ok(Outcome::Ok)
@@ -398,8 +415,8 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     }
     if lagging > 0 {
         out.say(format!(
-            "{lagging} of {} witness(es) did not cosign size {size}",
-            results.len()
+            "{lagging} of {} did not cosign size {size}",
+            crate::output::count(results.len(), "witness", "witnesses")
         ));
     }
     ledger
