@@ -63,6 +63,7 @@ pub(crate) fn target(cmd: &Command) -> Option<Target> {
         Command::Append(a) => (&a.ledger, &a.keys, &a.sync),
         Command::Import(a) => (&a.ledger, &a.keys, &a.sync),
         Command::ClockCorrected(a) => (&a.ledger, &a.keys, &a.sync),
+        Command::Close(a) => (&a.ledger, &a.keys, &a.sync),
         Command::Actor(ActorCmd::Add(a)) => (&a.ledger, &a.keys, &a.sync),
         Command::Actor(ActorCmd::Revoke(a)) => (&a.ledger, &a.keys, &a.sync),
         Command::Hold(HoldCmd::Place(a) | HoldCmd::Release(a)) => (&a.ledger, &a.keys, &a.sync),

@@ -248,6 +248,36 @@ pub(crate) fn print_receipt(
     }
 }
 
+/// An admin's entry that carries only a reason (`clock-corrected`, `close`): the author and
+/// reason checked, the ledger opened for sealing, the event signed (key file, key directory
+/// or ssh-agent), appended durably and its receipt printed as `what`. `confirm` runs after
+/// the arguments are checked and before the ledger's lock is taken (a question at a
+/// terminal never holds the lock). Errors of the store are prefixed with `cmd`.
+#[allow(clippy::too_many_arguments)] // one call per command; a struct would only rename them
+pub(crate) fn append_admin_reason(
+    dir: &Path,
+    keys: Option<&Path>,
+    signer: &SignerArg,
+    author: &str,
+    reason: &str,
+    kind: fn(caseledger_core::event::ShortText) -> caseledger_core::event::EventKind,
+    (cmd, what): (&str, &str),
+    confirm: impl FnOnce(&ActorId) -> Result<()>,
+    out: &Out,
+) -> Result<crate::Outcome> {
+    let author = ActorId::new(author).map_err(|e| anyhow!("--author: {e}"))?;
+    let reason = caseledger_core::event::ShortText::new(reason)
+        .map_err(|_| anyhow!("--reason: must be 1-256 bytes of text without control characters"))?;
+    confirm(&author)?;
+    let (ledger, kd) = open_sealing(dir, keys, Durability::Immediate)?;
+    let signer = AuthorSigner::resolve(signer, &kd, &author)?;
+    let ev = Event::new(None, author, kind(reason), today(&ledger)?);
+    let receipt =
+        sign_append_as(&ledger, &signer, ev)?.map_err(|e| anyhow!("{cmd}: {}", store_why(&e)))?;
+    print_receipt(what, &receipt, None, out)?;
+    Ok(crate::Outcome::Ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

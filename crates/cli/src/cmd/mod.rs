@@ -391,6 +391,8 @@ pub(crate) struct CloseArgs {
     pub signer: SignerArg,
     #[command(flatten)]
     pub keys: KeysArg,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// A role on the command line.
