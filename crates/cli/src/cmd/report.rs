@@ -109,7 +109,7 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
     // unless --tz names another zone.
     let tz =
         a.tz.clone()
-            .unwrap_or_else(|| super::status::practice_zone(&src));
+            .unwrap_or_else(|| super::verify::practice_zone(&src));
     let (_, zone) = zone_of(&tz)?;
     let today = now
         .date_in(&zone)

@@ -136,15 +136,7 @@ impl Read {
     }
 }
 
-/// The practice's time zone, as the ledger's genesis names it (UTC when unreadable: the
-/// verification then says why). Retention days are calendar days there, so "today" and
-/// the end of an as-of day are too.
-pub(crate) fn practice_zone(src: &dyn LedgerSource) -> String {
-    super::verify::source_genesis(src).map_or_else(
-        || "UTC".to_owned(),
-        |(_, s)| s.time_zone.as_str().to_owned(),
-    )
-}
+pub(crate) use super::verify::practice_zone;
 
 /// Today in the time zone `zone` (the practice's).
 pub(crate) fn today_in(zone: &str) -> Result<Date> {

@@ -477,6 +477,16 @@ pub(crate) fn run(a: VerifyArgs, out: &Out) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// The practice's time zone, as the ledger's genesis names it (UTC when unreadable: the
+/// verification then says why). Retention days are calendar days there, so "today" and
+/// the end of an as-of day are too.
+pub(crate) fn practice_zone(src: &dyn LedgerSource) -> String {
+    source_genesis(src).map_or_else(
+        || "UTC".to_owned(),
+        |(_, s)| s.time_zone.as_str().to_owned(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
