@@ -7,6 +7,7 @@
 use caseledger_testkit::cli::{caseledger_bin, ok, stderr, stdout, Fixture};
 use caseledger_testkit::tsa::{TestTsa, TsaOptions};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
@@ -64,6 +65,9 @@ impl Witness {
             .env_remove("CASELEDGER_PASSPHRASE_FILE")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            // Its own process group: `faketime` runs the witness as a child of its own, and
+            // killing only the wrapper would leave the witness running after the test.
+            .process_group(0)
             .spawn()
             .expect("witness serve starts");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -77,6 +81,10 @@ impl Witness {
 
 impl Drop for Witness {
     fn drop(&mut self) {
+        // The whole group (the faketime wrapper and the witness under it).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
