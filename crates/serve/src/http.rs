@@ -911,33 +911,59 @@ fn hashes(v: &[Hash]) -> Vec<String> {
     v.iter().map(Hash::to_string).collect()
 }
 
+/// A proof route: the `read-proofs` scope, query parameters `a` (required) and `b`
+/// (optional, the ledger's size when absent, never beyond it), answered by `f` from the
+/// open ledger with `(a, b, head)`.
+async fn proof_route(
+    s: Arc<AppState>,
+    name: &str,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+    (a, b): (&'static str, &'static str),
+    f: impl FnOnce(&Handle, u64, u64) -> Result<Response, ApiError> + Send + 'static,
+) -> Response {
+    let (client, name) = match authorise(&s, headers, name, Scope::ReadProofs) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let r = async {
+        let q = query(raw, &[a, b])?;
+        let first = q
+            .first()
+            .copied()
+            .flatten()
+            .ok_or_else(|| ApiError::bad(format!("{a}: required")))?;
+        let second = q.get(1).copied().flatten();
+        with_ledger(&s, name, move |h| {
+            let head = h.ledger.head().size;
+            let second = second.unwrap_or(head);
+            if second > head {
+                return Err(ApiError::bad(format!(
+                    "{b} {second}: beyond the ledger's size {head}"
+                )));
+            }
+            f(&h, first, second)
+        })
+        .await
+    }
+    .await;
+    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+}
+
 async fn inclusion(
     State(s): St,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadProofs) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let r = async {
-        let q = query(raw.as_deref(), &["seq", "size"])?;
-        let seq = q
-            .first()
-            .copied()
-            .flatten()
-            .ok_or_else(|| ApiError::bad("seq: required"))?;
-        let size = q.get(1).copied().flatten();
-        with_ledger(&s, name, move |h| {
+    proof_route(
+        s,
+        &name,
+        raw.as_deref(),
+        &headers,
+        ("seq", "size"),
+        |h, seq, size| {
             let l = &h.ledger;
-            let head = l.head().size;
-            let size = size.unwrap_or(head);
-            if size > head {
-                return Err(ApiError::bad(format!(
-                    "size {size}: beyond the ledger's size {head}"
-                )));
-            }
             if seq >= size {
                 return Err(ApiError::bad(format!(
                     "seq {seq}: not below the tree size {size}"
@@ -960,11 +986,9 @@ async fn inclusion(
                 "proof": hashes(&proof),
                 "root": root.to_string(),
             })))
-        })
-        .await
-    }
-    .await;
-    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+        },
+    )
+    .await
 }
 
 async fn consistency(
@@ -973,27 +997,14 @@ async fn consistency(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (client, name) = match authorise(&s, &headers, &name, Scope::ReadProofs) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let r = async {
-        let q = query(raw.as_deref(), &["from", "to"])?;
-        let from = q
-            .first()
-            .copied()
-            .flatten()
-            .ok_or_else(|| ApiError::bad("from: required"))?;
-        let to = q.get(1).copied().flatten();
-        with_ledger(&s, name, move |h| {
+    proof_route(
+        s,
+        &name,
+        raw.as_deref(),
+        &headers,
+        ("from", "to"),
+        |h, from, to| {
             let l = &h.ledger;
-            let head = l.head().size;
-            let to = to.unwrap_or(head);
-            if to > head {
-                return Err(ApiError::bad(format!(
-                    "to {to}: beyond the ledger's size {head}"
-                )));
-            }
             if from > to {
                 return Err(ApiError::bad(format!("from {from}: larger than to {to}")));
             }
@@ -1012,11 +1023,9 @@ async fn consistency(
                 "root2": root(to)?,
                 "proof": hashes(&proof),
             })))
-        })
-        .await
-    }
-    .await;
-    tagged(client, r.unwrap_or_else(IntoResponse::into_response))
+        },
+    )
+    .await
 }
 
 /// A consistent copy of the open ledger for an auditor (`caseledger verify --ledger
