@@ -374,10 +374,7 @@ fn after_destruction_no_id_survives_and_the_request_hash_cannot_be_matched() {
     }
     assert!(record_seen, "the scan did not read the ledger's files");
     // The guessing attack on the raw row: every fee 0..10000 under every key at hand.
-    let db = sled::Config::new()
-        .path(f.ledger().join(SLED_DIR))
-        .open()
-        .unwrap();
+    let db = caseledger_sledio::open_db(&f.ledger().join(SLED_DIR), |c| c).unwrap();
     let mut row_key = vec![b'I'];
     row_key.extend_from_slice(&id.lookup_key(&kek));
     let row = db

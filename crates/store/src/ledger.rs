@@ -502,10 +502,7 @@ mod tests {
 
     /// Edits one `meta` row (or any tree's) of a closed ledger in the real sled database.
     fn edit(path: &Path, tree: &str, key: &[u8], f: impl FnOnce(&mut Vec<u8>)) {
-        let db = sled::Config::new()
-            .path(path.join(SLED_DIR))
-            .open()
-            .unwrap();
+        let db = caseledger_sledio::open_db(&path.join(SLED_DIR), |c| c).unwrap();
         let t = db.open_tree(tree).unwrap();
         let mut v = t.get(key).unwrap().unwrap().to_vec();
         f(&mut v);
@@ -536,10 +533,7 @@ mod tests {
     /// Everything sealing could have changed: the log's bytes and the checkpoints tree.
     fn seals(path: &Path) -> (Vec<u8>, Rows) {
         let log = std::fs::read(path.join(CHECKPOINTS_LOG)).unwrap();
-        let db = sled::Config::new()
-            .path(path.join(SLED_DIR))
-            .open()
-            .unwrap();
+        let db = caseledger_sledio::open_db(&path.join(SLED_DIR), |c| c).unwrap();
         let rows = db
             .open_tree(TREE_CHECKPOINTS)
             .unwrap()

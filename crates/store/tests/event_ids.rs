@@ -53,7 +53,7 @@ fn note_with_id(
 
 /// The stored row of an id, read raw from the closed ledger's `nonces` tree.
 fn raw_row(dir: &Path, event_id: &str) -> Option<Vec<u8>> {
-    let db = sled::Config::new().path(dir.join(SLED_DIR)).open().unwrap();
+    let db = caseledger_sledio::open_db(&dir.join(SLED_DIR), |c| c).unwrap();
     let t = db.open_tree(TREE_NONCES).unwrap();
     let mut key = vec![b'I'];
     key.extend_from_slice(&id(event_id).lookup_key(&kit::kek()));
