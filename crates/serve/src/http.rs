@@ -267,6 +267,28 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// A JSON request's body: `415` unless the content type is JSON, `413` beyond the body limit.
+async fn json_body(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<axum::body::Bytes, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type must be application/json",
+        ));
+    }
+    axum::body::to_bytes(body, s.max_body).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body over {} bytes", s.max_body),
+        )
+    })
+}
+
 /// `{"events":[…]}`, with nothing else beside.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,20 +337,7 @@ async fn post_events(
     let client = client.clone();
     let r = async {
         let dry = dry_run_flag(raw.as_deref())?;
-        if !is_json(&headers) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Content-Type must be application/json",
-            ));
-        }
-        let bytes = axum::body::to_bytes(body, s.max_body).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("request body over {} bytes", s.max_body),
-            )
-        })?;
+        let bytes = json_body(&s, &headers, body).await?;
         let lines = parse_events(&bytes, s.max_batch)?;
         drop(bytes);
         let c = client.clone();
@@ -541,20 +550,7 @@ async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body:
     };
     let client = client.clone();
     let r = async {
-        if !is_json(&headers) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Content-Type must be application/json",
-            ));
-        }
-        let bytes = axum::body::to_bytes(body, s.max_body).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("request body over {} bytes", s.max_body),
-            )
-        })?;
+        let bytes = json_body(&s, &headers, body).await?;
         let e: Enrolment =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(json_error(e).0))?;
         let actor = caseledger_core::ActorId::new(&e.actor)
