@@ -651,9 +651,10 @@ pub(crate) struct TimestampRenewArgs {
     /// For an https:// TSA behind a private CA: the only TLS roots (PEM).
     #[arg(long, value_name = "FILE")]
     pub tls_roots: Option<PathBuf>,
-    /// Renew the tokens whose certificates expire within this window: `90d`, `12h`, `0d`.
+    /// Renew the tokens whose certificates expire within this window: `90d`, `12h`, `0d`
+    /// (units s, m, h, d, w).
     #[arg(long, value_name = "DURATION", default_value = "90d")]
-    pub before: String,
+    pub before: caseledger_verify::TimeSpan,
     /// Give up on the TSA after this many seconds per request.
     #[arg(long, value_name = "S", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=600))]

@@ -538,23 +538,6 @@ fn check_renewal(
     Ok((old, new))
 }
 
-/// `90d`, `12h`, `30m`, `45s`.
-fn window(s: &str) -> Result<jiff::SignedDuration> {
-    let bad = || anyhow!("--before {s:?}: expected a number and d, h, m or s (e.g. 90d)");
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "d" => n.checked_mul(86_400),
-        "h" => n.checked_mul(3600),
-        "m" => n.checked_mul(60),
-        "s" => Some(n),
-        _ => None,
-    }
-    .filter(|s| (0..=100 * 365 * 86_400).contains(s))
-    .ok_or_else(bad)?;
-    Ok(jiff::SignedDuration::from_secs(secs))
-}
-
 /// `caseledger timestamp renew`: for each chain of tokens (an original and its renewals),
 /// the newest token, when its certificates expire within `--before`, gets a new token over
 /// it and the seal ([`tslog::renewal_data`]), appended as a renewal record.
@@ -563,7 +546,8 @@ pub(crate) fn renew(a: TimestampRenewArgs, out: &Out) -> Result<Outcome> {
     crate::io::check_ledger_dir(dir)?;
     let roots = read_roots(&a.tsa_chain)?;
     let tls = a.tls_roots.as_deref().map(read_tls_roots).transpose()?;
-    let within = window(&a.before)?;
+    // The same spans as `verify --skew` and `--max-staleness`.
+    let within = jiff::SignedDuration::from_secs(i64::try_from(a.before.0).unwrap_or(i64::MAX));
     let parsed = read_timestamps(dir)?
         .ok_or_else(|| anyhow!("ledger {}: no {FILE_NAME}: nothing to renew", dir.display()))?;
     let mut known = originals(&parsed);
