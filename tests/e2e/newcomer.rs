@@ -422,10 +422,10 @@ fn date_in(zone: &str) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
-#[test]
-fn status_records_and_destroy_read_the_practices_day_not_the_utc_one() {
-    // One of these zones is on another calendar day than UTC at any moment (UTC+14 from
-    // 10:00 UTC, UTC-12 before 12:00 UTC).
+/// A new ledger whose genesis time zone is on another calendar day than UTC right now, with
+/// that zone and its day. One of the two zones always is (UTC+14 from 10:00 UTC, UTC-12
+/// before 12:00 UTC).
+fn ledger_in_a_zone_on_another_day() -> (Fixture, &'static str, String) {
     let utc = caseledger_testkit::cli::today();
     let (zone, day) = ["Pacific/Kiritimati", "Etc/GMT+12"]
         .into_iter()
@@ -441,6 +441,12 @@ fn status_records_and_destroy_read_the_practices_day_not_the_utc_one() {
         "--time-zone",
         zone,
     ]));
+    (f, zone, day)
+}
+
+#[test]
+fn status_records_and_destroy_read_the_practices_day_not_the_utc_one() {
+    let (f, zone, day) = ledger_in_a_zone_on_another_day();
     let o = ok(&f.run(&["--json", "records", "--ledger", "L"]));
     let v: serde_json::Value = serde_json::from_str(&o).expect("JSON");
     assert_eq!(v["as_of"], day.as_str(), "{zone}: {o}");
@@ -462,21 +468,7 @@ fn status_records_and_destroy_read_the_practices_day_not_the_utc_one() {
 
 #[test]
 fn today_and_the_retention_report_are_the_practices_day_not_the_utc_one() {
-    let utc = caseledger_testkit::cli::today();
-    let (zone, day) = ["Pacific/Kiritimati", "Etc/GMT+12"]
-        .into_iter()
-        .map(|z| (z, date_in(z)))
-        .find(|(_, d)| *d != utc)
-        .expect("a zone on another day");
-    let f = Fixture::empty();
-    ok(&f.run(&[
-        "init",
-        "L",
-        "--origin",
-        caseledger_testkit::ORIGIN,
-        "--time-zone",
-        zone,
-    ]));
+    let (f, zone, day) = ledger_in_a_zone_on_another_day();
     ok(&f.run(&[
         "actor", "add", "--ledger", "L", "--id", "lic-1", "--role", "licensee",
     ]));
@@ -569,5 +561,5 @@ fn today_and_the_retention_report_are_the_practices_day_not_the_utc_one() {
     assert_eq!(v["as_of"], day.as_str(), "{v}");
     let v = report("rep-utc", Some("UTC"));
     assert_eq!(v["time_zone"], "UTC", "{v}");
-    assert_eq!(v["as_of"], utc.as_str(), "{v}");
+    assert_eq!(v["as_of"], caseledger_testkit::cli::today().as_str(), "{v}");
 }
