@@ -178,6 +178,37 @@ fn json_errors_name_kind_file_and_line_on_stdout() {
         .is_some_and(|m| m.contains("did you mean `verify`?")));
 }
 
+/// `file` and `line` of a `--json` error are fields the error carries, not words parsed
+/// out of its message: a file name with a space in it, stdin (no file, still a line), and a
+/// missing file (a file, no line).
+#[test]
+fn json_error_locations_are_fields_not_parsed_text() {
+    let f = Fixture::small();
+    let bad = b"{\"record\":\"C-OPEN\",\"kind\":\"progres_note\",\"occurred_on\":\"2025-05-03\",\"author\":\"lic-1\"}\n";
+    f.write("two words.jsonl", bad);
+    let o = f.run(&["--json", "import", "--ledger", "L", "two words.jsonl"]);
+    fails(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("a JSON error");
+    assert_eq!(v["error"]["file"], "two words.jsonl");
+    assert_eq!(v["error"]["line"], 1);
+
+    let o = caseledger_testkit::cli::run_stdin(
+        f.dir(),
+        &["--json", "import", "--ledger", "L", "-"],
+        bad,
+    );
+    fails(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("a JSON error");
+    assert_eq!(v["error"]["file"], serde_json::Value::Null);
+    assert_eq!(v["error"]["line"], 1);
+
+    let o = f.run(&["--json", "import", "--ledger", "L", "no such.jsonl"]);
+    fails(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("a JSON error");
+    assert_eq!(v["error"]["file"], "no such.jsonl");
+    assert_eq!(v["error"]["line"], serde_json::Value::Null);
+}
+
 /// Rust Debug text (`Some(…)`, `Terminated(Date(…))`, a backtrace) in what a user reads.
 pub(crate) fn debug_text(s: &str) -> Option<String> {
     if s.contains("backtrace") || s.contains("RUST_BACKTRACE") {

@@ -6,6 +6,56 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// An error about a file (and a line of it): its message exactly as people read it, with the
+/// file and line kept as fields so `--json` errors carry them without parsing the text.
+#[derive(Debug)]
+pub(crate) struct Located {
+    /// The file, as the command line named it; `None` for stdin.
+    pub(crate) file: Option<String>,
+    /// The 1-based line of the file, when the error is about one.
+    pub(crate) line: Option<u64>,
+    message: String,
+}
+
+impl std::fmt::Display for Located {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Located {}
+
+impl Located {
+    /// The file's name for [`Located::file`]: `None` for stdin (`-`).
+    pub(crate) fn name(path: &Path) -> Option<String> {
+        (path.as_os_str() != "-").then(|| path.display().to_string())
+    }
+}
+
+/// An error `message` about `path` (`-` is stdin) and, when given, its `line`.
+pub(crate) fn located(path: &Path, line: Option<u64>, message: String) -> anyhow::Error {
+    anyhow::Error::new(Located {
+        file: Located::name(path),
+        line,
+        message,
+    })
+}
+
+/// An error `message` about line `line` of a file named further up (its caller wraps it in
+/// a [`located`] error that names the file and keeps this line).
+pub(crate) fn at_line(line: usize, message: String) -> anyhow::Error {
+    anyhow::Error::new(Located {
+        file: None,
+        line: Some(u64::try_from(line).unwrap_or(u64::MAX)),
+        message,
+    })
+}
+
+/// The [`Located`] somewhere in `e`'s chain, if any.
+pub(crate) fn location(e: &anyhow::Error) -> Option<&Located> {
+    e.chain().find_map(|c| c.downcast_ref::<Located>())
+}
+
 /// Inputs larger than this are refused (a payload, a checkpoint, a key, a report).
 pub(crate) const MAX_SMALL_INPUT: u64 = 64 << 20;
 
@@ -20,10 +70,9 @@ pub(crate) fn read_file(path: &Path, what: &str, max: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     fs::File::open(path)
         .and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut buf))
-        .map_err(io_why)
-        .with_context(|| format!("{what} {p}"))?;
+        .map_err(|e| located(path, None, format!("{what} {p}: {}", io_why(e))))?;
     if buf.is_empty() {
-        bail!("{what} {p}: file is empty");
+        return Err(located(path, None, format!("{what} {p}: file is empty")));
     }
     if u64::try_from(buf.len()).unwrap_or(u64::MAX) > max {
         bail!("{what} {p}: larger than {max} bytes");
@@ -82,9 +131,13 @@ pub(crate) fn io_why(e: std::io::Error) -> anyhow::Error {
 pub(crate) fn write_new(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
     let p = path.display();
     if fs::symlink_metadata(path).is_ok() {
-        bail!("{what} {p}: already exists; refusing to overwrite it");
+        return Err(located(
+            path,
+            None,
+            format!("{what} {p}: already exists; refusing to overwrite it"),
+        ));
     }
-    write_replace(path, bytes).with_context(|| format!("{what} {p}"))?;
+    write_replace(path, bytes).map_err(|e| located(path, None, format!("{what} {p}: {e:#}")))?;
     Ok(())
 }
 
@@ -129,7 +182,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 pub(crate) fn check_ledger_dir(dir: &Path) -> Result<()> {
     let d = dir.display();
     match fs::metadata(dir) {
-        Err(e) => return Err(io_why(e)).with_context(|| format!("ledger {d}")),
+        Err(e) => return Err(located(dir, None, format!("ledger {d}: {}", io_why(e)))),
         Ok(m) if !m.is_dir() => bail!("ledger {d}: not a directory"),
         Ok(_) => {}
     }
@@ -143,8 +196,7 @@ pub(crate) fn check_ledger_dir(dir: &Path) -> Result<()> {
 fn regular_file(path: &Path, what: &str) -> Result<fs::Metadata> {
     let p = path.display();
     let meta = fs::metadata(path)
-        .map_err(io_why)
-        .with_context(|| format!("{what} {p}"))?;
+        .map_err(|e| located(path, None, format!("{what} {p}: {}", io_why(e))))?;
     if meta.is_dir() {
         bail!("{what} {p}: is a directory, expected a file");
     }
@@ -159,10 +211,8 @@ pub(crate) fn check_file(path: &Path, what: &str) -> Result<()> {
     let p = path.display();
     let meta = regular_file(path, what)?;
     if meta.len() == 0 {
-        bail!("{what} {p}: file is empty");
+        return Err(located(path, None, format!("{what} {p}: file is empty")));
     }
-    fs::File::open(path)
-        .map_err(io_why)
-        .with_context(|| format!("{what} {p}"))?;
+    fs::File::open(path).map_err(|e| located(path, None, format!("{what} {p}: {}", io_why(e))))?;
     Ok(())
 }

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
                 out.json,
                 output::ErrorKind::Internal,
                 &format!("internal error{at} (please report this bug)"),
+                None,
             );
             ExitCode::from(2)
         }

@@ -1,5 +1,6 @@
 //! Where output goes: data (and `--json`) on stdout, people's text and progress on stderr.
 
+use crate::io::Located;
 use crate::Outcome;
 use caseledger_verify::{Anchor, Finding};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -96,7 +97,7 @@ impl Out {
     pub fn error(&self, e: &anyhow::Error) -> ErrorKind {
         let msg = one_line(&format!("{e:#}"));
         let kind = ErrorKind::of(e, &msg);
-        print_error(self.json, kind, &msg);
+        print_error(self.json, kind, &msg, crate::io::location(e));
         kind
     }
 
@@ -171,10 +172,10 @@ impl ErrorKind {
 }
 
 /// Prints an error: the one line on stderr, and with `json` a JSON document on stdout.
-pub(crate) fn print_error(json: bool, kind: ErrorKind, msg: &str) {
+pub(crate) fn print_error(json: bool, kind: ErrorKind, msg: &str, at: Option<&Located>) {
     let _ = writeln!(std::io::stderr().lock(), "caseledger: error: {msg}");
     if json {
-        let text = serde_json::to_string_pretty(&error_json(kind, msg)).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&error_json(kind, msg, at)).unwrap_or_default();
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{text}");
         let _ = o.flush();
@@ -182,45 +183,17 @@ pub(crate) fn print_error(json: bool, kind: ErrorKind, msg: &str) {
 }
 
 /// An error as JSON: `{"error": {kind, message, exit_code, file, line}}`; `file` and `line`
-/// are those the message names in the `<what> <FILE>: line <N>:` convention (an import
-/// line), else null.
-pub(crate) fn error_json(kind: ErrorKind, msg: &str) -> serde_json::Value {
-    let (file, line) = located(msg);
+/// are the [`Located`] fields of the error (an input file, an import line), else null.
+pub(crate) fn error_json(kind: ErrorKind, msg: &str, at: Option<&Located>) -> serde_json::Value {
     json!({
         "error": {
             "kind": kind.name(),
             "message": msg,
             "exit_code": kind.exit_code(),
-            "file": file,
-            "line": line,
+            "file": at.and_then(|a| a.file.as_deref()),
+            "line": at.and_then(|a| a.line),
         }
     })
-}
-
-/// The file and line an error message names: `... <FILE>: line <N>: ...`, or a file the
-/// message says is missing or unreadable (`<what> <FILE>: no such file or directory`).
-fn located(msg: &str) -> (Option<String>, Option<u64>) {
-    if let Some(at) = msg.find(": line ") {
-        let digits: String = msg[at + 7..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        if let Ok(n) = digits.parse::<u64>() {
-            let file = msg[..at].rsplit(' ').next().map(str::to_owned);
-            return (file.filter(|f| !f.is_empty()), Some(n));
-        }
-    }
-    for why in [
-        ": no such file or directory",
-        ": permission denied",
-        ": file is empty",
-    ] {
-        if let Some(at) = msg.find(why) {
-            let file = msg[..at].rsplit(' ').next().map(str::to_owned);
-            return (file.filter(|f| !f.is_empty()), None);
-        }
-    }
-    (None, None)
 }
 
 /// `TERM=dumb` (Emacs shells, some CI logs): no colour and no progress bar, as git does.
@@ -267,6 +240,7 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                 json,
                 ErrorKind::Usage,
                 &format!("usage: `{cmd}` needs a subcommand (see `{cmd} --help`)"),
+                None,
             );
             ExitCode::from(2)
         }
@@ -319,6 +293,7 @@ pub(crate) fn clap_error(e: &clap::Error) -> ExitCode {
                 json,
                 ErrorKind::Usage,
                 &format!("usage: {}{hint} (see --help)", one_line(&msg)),
+                None,
             );
             ExitCode::from(2)
         }

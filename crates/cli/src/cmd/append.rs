@@ -246,7 +246,11 @@ pub(crate) fn event_bytes(a: EventBytesArgs, out: &Out) -> Result<Outcome> {
         .next()
         .ok_or_else(|| anyhow!("event line: the input holds no line"))?;
     if let Some((m, _)) = lines.next() {
-        bail!("event line: line {m}: give one line (the bytes of one event)");
+        return Err(crate::io::located(
+            &a.file,
+            Some(u64::try_from(m).unwrap_or(u64::MAX)),
+            format!("event line: line {m}: give one line (the bytes of one event)"),
+        ));
     }
     let line = parse_line(bytes, n).map_err(|e| anyhow!("event line: {e:#}"))?;
     if line.pre.is_signed() {

@@ -33,7 +33,11 @@ pub(crate) fn export(a: ExportArgs, out: &Out) -> Result<Outcome> {
     // Before anything is appended: a bundle that cannot be written is refused first.
     if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
-            bail!("bundle {}: no such file or directory", a.out.display());
+            return Err(crate::io::located(
+                &a.out,
+                None,
+                format!("bundle {}: no such file or directory", a.out.display()),
+            ));
         }
     }
     let d = dir.display();

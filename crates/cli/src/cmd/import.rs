@@ -11,6 +11,7 @@
 use super::ingest::{parse_line, request_key, split_lines, Line, LineKind};
 use super::ledger_ops::{open_sealing, store_why, write_receipts};
 use super::{presign, ImportArgs};
+use crate::io::located;
 use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
@@ -86,17 +87,18 @@ fn phase1<'a>(
     let mut signers = Signers::new(dir);
     signers.agent = agent;
     for (n, bytes) in split_lines(input) {
-        let line = parse_line(bytes, n).map_err(|e| anyhow!("line {n}: {e:#}"))?;
+        let at = |why: String| crate::io::at_line(n, why);
+        let line = parse_line(bytes, n).map_err(|e| at(format!("line {n}: {e:#}")))?;
         // A pre-signed line, or one ssh-agent signs, needs no key file.
         if !line.pre.is_signed() && !signers.by_agent(&line.author) {
             signers
                 .get(&line.author)
-                .map_err(|e| anyhow!("line {n}: author: {e:#}"))?;
+                .map_err(|e| at(format!("line {n}: author: {e:#}")))?;
         }
         if let LineKind::Enrol { actor, .. } = &line.kind {
             signers
                 .enrol(actor)
-                .map_err(|e| anyhow!("line {n}: actor: {e:#}"))?;
+                .map_err(|e| at(format!("line {n}: actor: {e:#}")))?;
         }
         lines.push(line);
     }
@@ -138,11 +140,13 @@ pub(crate) fn run(a: ImportArgs, out: &Out) -> Result<Outcome> {
         }
         None => None,
     };
-    let (lines, signers) =
-        phase1(&input, &kd, agent).map_err(|e| anyhow!("import {what}: {e:#}"))?;
+    let (lines, signers) = phase1(&input, &kd, agent).map_err(|e| {
+        let line = crate::io::location(&e).and_then(|l| l.line);
+        located(&a.file, line, format!("import {what}: {e:#}"))
+    })?;
     import_lines(
         &dir,
-        (&what, &input),
+        (&what, &a.file, &input),
         lines,
         signers,
         BATCH,
@@ -222,13 +226,17 @@ const IMPORT_FILE_CONTEXT: &str = "caseledger import file v2";
 /// batches, one flush at the end.
 fn import_lines(
     dir: &Path,
-    (what, input): (&str, &[u8]),
+    (what, file, input): (&str, &Path, &[u8]),
     lines: Vec<Line>,
     mut signers: Signers<'_>,
     batch: usize,
     (keys, receipts_file): (Option<&Path>, Option<&Path>),
     out: &Out,
 ) -> Result<Outcome> {
+    // Errors about a line carry the file and the line as fields (`--json`).
+    let at = |line: usize, message: String| {
+        located(file, Some(u64::try_from(line).unwrap_or(u64::MAX)), message)
+    };
     let (ledger, _) = open_sealing(dir, keys, Durability::Deferred)?;
     let mut receipts = Vec::new();
     let origin = ledger
@@ -264,10 +272,15 @@ fn import_lines(
     for line in &lines {
         let Some(id) = &line.id else { continue };
         match in_file.get(id.as_str()) {
-            Some((digest, first)) if *digest != line.request => bail!(
-                "import {what}: line {}: id: line {first} gives the same id with other content; nothing was imported (a corrected event needs a new id)",
-                line.line
-            ),
+            Some((digest, first)) if *digest != line.request => {
+                return Err(at(
+                    line.line,
+                    format!(
+                        "import {what}: line {}: id: line {first} gives the same id with other content; nothing was imported (a corrected event needs a new id)",
+                        line.line
+                    ),
+                ))
+            }
             Some(_) => {}
             None => {
                 in_file.insert(id.as_str(), (line.request, line.line));
@@ -293,7 +306,7 @@ fn import_lines(
         };
         // Neither the id nor the content is quoted: the line number names it.
         let refuse = |why: String| {
-            anyhow!("import {what}: line {n}: id: {why}; nothing was imported (a corrected event needs a new id)")
+            at(n, format!("import {what}: line {n}: id: {why}; nothing was imported (a corrected event needs a new id)"))
         };
         match verdicts.remove(&n) {
             // A later line repeating an id of this file with the same content.
@@ -342,9 +355,12 @@ fn import_lines(
         // A pre-signed line is appended exactly as signed: the store checks its signature.
         let signed = match line.pre.signature() {
             Some(sig) => ev.with_signature(sig),
-            None => signers
-                .sign(ev, &origin)
-                .map_err(|e| anyhow!("import {what}: line {}: {e:#}", line.line))?,
+            None => signers.sign(ev, &origin).map_err(|e| {
+                at(
+                    line.line,
+                    format!("import {what}: line {}: {e:#}", line.line),
+                )
+            })?,
         };
         items.push((signed, payload, Some(key.clone())));
     }
@@ -362,8 +378,9 @@ fn import_lines(
         if matches!(e.error, StoreError::Refused(Violation::Replay { .. })) {
             why.push_str(" (the same signed event is already in the ledger)");
         }
-        return Err(anyhow!(
-            "import {what}: line {line}: {why}; nothing was imported (fix the line and run the file again)"
+        return Err(at(
+            line,
+            format!("import {what}: line {line}: {why}; nothing was imported (fix the line and run the file again)"),
         ));
     }
     // 4. Keys of actors this file enrols, then the entries in batches.
@@ -387,9 +404,12 @@ fn import_lines(
         let first = lines.next().unwrap_or(0);
         let n = chunk.len();
         let r = ledger.append_batch_keyed(chunk).map_err(|e| {
-            anyhow!(
-                "import {what}: from line {first}: {}; {imported} earlier line(s) were imported: run the file again to import the rest",
-                store_why(&e.error)
+            at(
+                first,
+                format!(
+                    "import {what}: from line {first}: {}; {imported} earlier line(s) were imported: run the file again to import the rest",
+                    store_why(&e.error)
+                ),
             )
         })?;
         let mut at = Some(first);
