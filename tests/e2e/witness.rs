@@ -613,6 +613,18 @@ fn a_write_gets_its_seal_cosigned_without_sync_unless_no_sync() {
         "cust-1",
     ]));
     assert_eq!(cosigned(&f, "w1"), Some(f.size()));
+    // An export seals the record_head it appends: that seal is sent too.
+    let o = f.run(&[
+        "export",
+        "--ledger",
+        "L",
+        "--record",
+        "C-OPEN",
+        "--out",
+        "c-open.bundle",
+    ]);
+    ok(&o);
+    assert_eq!(cosigned(&f, "w1"), Some(f.size()), "{}", stderr(&o));
     let o = f.run(&[
         "append",
         "--ledger",

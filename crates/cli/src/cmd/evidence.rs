@@ -68,6 +68,8 @@ pub(crate) fn target(cmd: &Command) -> Option<Target> {
         Command::Actor(ActorCmd::Revoke(a)) => (&a.ledger, &a.keys, &a.sync),
         Command::Hold(HoldCmd::Place(a) | HoldCmd::Release(a)) => (&a.ledger, &a.keys, &a.sync),
         Command::Destroy(a) if !a.dry_run => (&a.ledger, &a.keys, &a.sync),
+        // Export appends (and seals) the record's `record_head`.
+        Command::Export(a) => (&a.ledger, &a.keys, &a.sync),
         _ => return None,
     };
     (!sync.no_sync).then(|| Target {

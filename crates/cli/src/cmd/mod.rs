@@ -931,6 +931,8 @@ pub(crate) struct ExportArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub keys: KeysArg,
+    #[command(flatten)]
+    pub sync: NoSyncArg,
 }
 
 /// `caseledger archive`.
