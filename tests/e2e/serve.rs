@@ -5,7 +5,10 @@
 //! written; `503` + `Retry-After` when the ledger is held elsewhere or a body never arrives;
 //! a snapshot verified while appends go on; graceful shutdown with an append in flight
 //! answered and durable; destruction dry runs, records by status, actor enrolment with a
-//! given public key and revocation, each behind its scope.
+//! given public key (signed by the server, or pre-signed by an admin whose key is not on the
+//! server) and revocation, each behind its scope; HTTPS with a certificate made in the test
+//! (trusted, untrusted, plain HTTP to the TLS port, the connection cap and header timeout
+//! under TLS, a key file others can read refused).
 
 use caseledger_testkit::cli::{caseledger_bin, ok, stderr, stdout, today, Fixture};
 use serde_json::{json, Value};
@@ -43,6 +46,9 @@ struct Tokens {
     expired: String,
     /// read-status, at most one request per second.
     paced: String,
+    /// admin only, signs nothing through the server (no sign_as): an admin whose key is
+    /// kept offline.
+    offline_admin: String,
 }
 
 /// A running `caseledger serve`.
@@ -77,6 +83,7 @@ fn serve_with(f: &Fixture, limits: &str) -> Served {
     let (report, report_h) = new_token(f);
     let (expired, expired_h) = new_token(f);
     let (paced, paced_h) = new_token(f);
+    let (offline_admin, offline_admin_h) = new_token(f);
     let config = format!(
         r#"listen = "127.0.0.1:0"
 [limits]
@@ -125,6 +132,10 @@ name = "paced"
 token_sha256 = "{paced_h}"
 scopes = ["read-status"]
 requests_per_sec = 1
+[[clients]]
+name = "offline-admin"
+token_sha256 = "{offline_admin_h}"
+scopes = ["admin"]
 "#,
         keys = f.keys().display()
     );
@@ -147,9 +158,10 @@ requests_per_sec = 1
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    let line = line.trim();
     let addr = line
-        .trim()
         .strip_prefix("listening on http://")
+        .or_else(|| line.strip_prefix("listening on https://"))
         .unwrap_or_else(|| panic!("no address line: {line:?}"))
         .to_owned();
     Served {
@@ -164,6 +176,7 @@ requests_per_sec = 1
             report,
             expired,
             paced,
+            offline_admin,
         },
     }
 }
@@ -203,8 +216,21 @@ fn request(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
+    let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    request_on(s, addr, method, path, token, content_type, body)
+}
+
+/// [`request`] over a connected stream (plain TCP, or TLS in [`https_request`]).
+fn request_on(
+    mut s: impl Read + Write,
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Answer {
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -1296,4 +1322,358 @@ fn a_signed_retention_report_needs_the_report_scope() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Custody: the admin signs the enrolment offline (here: with its key moved out of the
+/// server's key directory) and the server appends it as signed, with a client that has
+/// the `admin` scope but no `sign_as` (the server signs nothing for it). A field changed
+/// after signing, or the signed `occurred_on` left out, writes nothing.
+#[test]
+fn an_enrolment_pre_signed_by_the_admin_is_appended_without_the_admins_key_on_the_server() {
+    use base64::Engine;
+    use caseledger_core::event::{AuthorSignature, Event, EventKind, Role};
+    let f = Fixture::small();
+    let offline = f.path("offline-admin.pem");
+    std::fs::rename(f.keys().join("actors").join("admin.pem"), &offline).unwrap();
+    let admin_key = caseledger_keyfile::read(&offline).unwrap();
+    let s = serve(&f);
+    let tk = &s.tokens;
+    let actors = format!("/v1/ledgers/{LEDGER}/actors");
+    let new_key = caseledger_core::keys::SigningKey::generate();
+    let on = today();
+    let event = Event {
+        record: None,
+        author: caseledger_core::ActorId::new("admin").unwrap(),
+        kind: EventKind::ActorEnrolled {
+            actor: caseledger_core::ActorId::new("lic-9").unwrap(),
+            role: Role::parse("licensee").unwrap(),
+            public_key: new_key.public_key(),
+        },
+        occurred_on: on.parse().unwrap(),
+        signed_at: caseledger_core::Timestamp::now(),
+        commitment: None,
+        nonce: caseledger_core::ids::Nonce::random(),
+    };
+    let signed = event
+        .clone()
+        .sign(caseledger_testkit::ORIGIN, &admin_key)
+        .unwrap();
+    let AuthorSignature::Ed25519(sig) = signed.signature else {
+        panic!("an Ed25519 signature")
+    };
+    let body = json!({
+        "actor": "lic-9", "role": "licensee", "author": "admin", "occurred_on": on,
+        "public_key": new_key.public_key().to_hex(),
+        "signed_at": event.signed_at.to_string(),
+        "nonce": hex(&event.nonce.0),
+        "signature": base64::engine::general_purpose::STANDARD.encode(sig.0),
+    });
+    let before = s.size();
+    // Unsigned, from a client the server signs nothing for: 403, pointing at the signature.
+    let mut unsigned = body.clone();
+    for k in ["signed_at", "nonce", "signature"] {
+        unsigned.as_object_mut().unwrap().remove(k);
+    }
+    let a = s.post_to(&tk.offline_admin, &actors, &unsigned);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (403, "forbidden"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("signature"), "{}", a.body);
+    // Changed after signing (the role): the ledger's signature check refuses it (422).
+    let mut changed = body.clone();
+    changed["role"] = json!("admin");
+    let a = s.post_to(&tk.offline_admin, &actors, &changed);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (422, "refused"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("signature"), "{}", a.body);
+    // Signed, but the signed date left out: 400.
+    let mut no_date = body.clone();
+    no_date.as_object_mut().unwrap().remove("occurred_on");
+    let a = s.post_to(&tk.offline_admin, &actors, &no_date);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (400, "bad_request"),
+        "{}",
+        a.body
+    );
+    // Without the admin scope, pre-signed or not: 403.
+    let a = s.post_to(&tk.append_presigned, &actors, &body);
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(s.size(), before);
+    // As signed: appended.
+    let a = s.post_to(&tk.offline_admin, &actors, &body);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["receipt"]["seq"].as_u64(), Some(before));
+    // The same signed enrolment again: refused (its nonce is spent), nothing written.
+    let a = s.post_to(&tk.offline_admin, &actors, &body);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (422, "refused"),
+        "{}",
+        a.body
+    );
+    assert_eq!(s.size(), before + 1);
+    assert!(!f.keys().join("actors").join("admin.pem").exists());
+    assert_eq!(s.stop().code(), Some(0));
+    let l = caseledger_store::Ledger::open(f.path("L"), Default::default()).unwrap();
+    let st = &l.registry().actors[&caseledger_core::ActorId::new("lic-9").unwrap()];
+    assert_eq!(st.key, new_key.public_key());
+    assert!(!st.revoked && st.role.to_string() == "licensee", "{st:?}");
+    let entry = l
+        .entry_bytes(caseledger_core::Seq(before))
+        .unwrap()
+        .unwrap();
+    assert!(
+        entry.windows(64).any(|w| w == sig.0),
+        "the entry holds the admin's own signature"
+    );
+    l.close().unwrap();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A rustls client trusting only the CA in `ca` (PEM).
+fn https_client(ca: &std::path::Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
+/// One request over HTTPS; `Err` with rustls's reason when the handshake fails.
+fn https_request(
+    addr: &str,
+    client: &std::sync::Arc<rustls::ClientConfig>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Result<Answer, String> {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(client.clone(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    // The handshake first: a refused certificate is an error here, not a missing answer.
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| e.to_string())?;
+    }
+    let bytes = body.map(Value::to_string).unwrap_or_default();
+    let ct = body.map(|_| "application/json");
+    Ok(request_on(
+        tls,
+        addr,
+        method,
+        path,
+        token,
+        ct,
+        bytes.as_bytes(),
+    ))
+}
+
+/// A test CA and a certificate for 127.0.0.1 in `f`'s `pki/` (the key 0600), and the
+/// `[tls]` lines naming them.
+fn make_pki(f: &Fixture, dir: &str) -> (crate::tls::TestPki, String) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(f.path(dir)).unwrap();
+    let pki = crate::tls::TestPki::new(&f.path(dir));
+    std::fs::set_permissions(
+        f.path(dir).join("leaf.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let lines = format!("[tls]\ncert = \"{dir}/leaf.pem\"\nkey = \"{dir}/leaf.key\"\n");
+    (pki, lines)
+}
+
+/// HTTPS with a certificate made in the test: a client trusting its CA appends and reads;
+/// one trusting another CA fails the handshake (and the server logs why) with nothing
+/// answered; plain HTTP to the TLS port gets one plain `400` saying to use https://.
+#[test]
+fn https_is_served_to_clients_that_trust_the_certificate_only() {
+    let f = Fixture::small();
+    let (pki, tls) = make_pki(&f, "pki");
+    let s = serve_with(&f, &tls);
+    let trusting = https_client(&pki.ca_pem);
+    let events = format!("/v1/ledgers/{LEDGER}/events");
+    let checkpoint = format!("/v1/ledgers/{LEDGER}/checkpoint");
+    let a = https_request(
+        &s.addr,
+        &trusting,
+        "POST",
+        &events,
+        Some(&s.tokens.all),
+        Some(&note("tls-1", "C-OPEN", "over TLS")),
+    )
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let seq = a.json()["receipts"][0]["seq"].as_u64().unwrap();
+    let a = https_request(
+        &s.addr,
+        &trusting,
+        "GET",
+        &checkpoint,
+        Some(&s.tokens.all),
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["size"].as_u64(), Some(seq + 1));
+    // A client that trusts another CA: refused in the handshake.
+    let (other, _) = make_pki(&f, "other-pki");
+    let e = https_request(
+        &s.addr,
+        &https_client(&other.ca_pem),
+        "POST",
+        &events,
+        Some(&s.tokens.all),
+        Some(&note("tls-2", "C-OPEN", "never sent")),
+    )
+    .err()
+    .expect("a client that does not trust the certificate");
+    // (Both test CAs have one name, so rustls finds the issuer and its signature fails.)
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    // Plain HTTP to the TLS port: one plain answer, nothing served.
+    let a = s.get(Some(&s.tokens.all), &checkpoint);
+    assert_eq!(
+        (a.status, a.kind().as_str()),
+        (400, "bad_request"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("https://"), "{}", a.body);
+    let a = s.post(&s.tokens.all, &note("tls-3", "C-OPEN", "in the clear"));
+    assert_eq!(a.status, 400, "{}", a.body);
+    // Still serving; only the trusted append was written.
+    let a = https_request(
+        &s.addr,
+        &trusting,
+        "GET",
+        &checkpoint,
+        Some(&s.tokens.all),
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.json()["size"].as_u64(), Some(seq + 1));
+    assert_eq!(s.stop().code(), Some(0));
+    let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
+    assert!(log.contains("TLS handshake failed"), "{log}");
+    assert!(
+        !log.contains("over TLS") && !log.contains("in the clear"),
+        "{log}"
+    );
+}
+
+/// Under TLS the connection cap and the header-read timeout still hold (a connection that
+/// never starts its handshake holds the only slot until the timeout closes it, then the
+/// waiting HTTPS client is answered); and a key file that others can read stops the start.
+#[test]
+fn tls_keeps_the_connection_cap_and_header_timeout_and_refuses_an_open_key_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::small();
+    let (pki, tls) = make_pki(&f, "pki");
+    let s = serve_with(
+        &f,
+        &format!("max_connections = 1\nheader_read_timeout_secs = 2\n{tls}"),
+    );
+    let mut silent = TcpStream::connect(&s.addr).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let a = https_request(
+        &s.addr,
+        &https_client(&pki.ca_pem),
+        "GET",
+        &format!("/v1/ledgers/{LEDGER}/checkpoint"),
+        Some(&s.tokens.all),
+        None,
+    )
+    .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        waited >= Duration::from_millis(1200) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)));
+    assert_eq!(s.stop().code(), Some(0));
+    // The key readable by others: refused before listening, exit 2, the file named.
+    let key = f.path("pki").join("leaf.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut child = std::process::Command::new(caseledger_bin())
+        .args(["serve", "--config", "serve.toml"])
+        .current_dir(f.dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started with a key file others can read");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("UNPROTECTED PRIVATE KEY FILE") && err.contains("leaf.key"),
+        "{err}"
+    );
+}
+
+/// `GET /openapi.json` needs no token and answers exactly docs/openapi.json (which the
+/// serve crate's tests hold to the code), listing every `/v1` route.
+#[test]
+fn the_openapi_document_is_served_without_a_token_and_is_the_committed_one() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let a = s.get(None, "/openapi.json");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
+    )
+    .unwrap();
+    assert_eq!(a.body, committed);
+    let v = a.json();
+    assert!(v["paths"]["/v1/ledgers/{name}/events"]["post"].is_object());
+    assert_eq!(
+        v["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
 }

@@ -2,7 +2,10 @@
 //! directory. Unknown keys are refused (a misspelt limit must not silently be the default).
 //!
 //! ```toml
-//! listen = "127.0.0.1:8714"          # loopback only (no TLS yet)
+//! listen = "127.0.0.1:8714"          # loopback only, unless [tls] is given
+//! [tls]                              # optional: HTTPS (rustls) instead of plain HTTP
+//! cert = "tls/cert.pem"              # the certificate chain, leaf first (PEM)
+//! key = "tls/key.pem"                # its private key (PEM), 0600 like every private key
 //! [limits]                           # all optional, these are the defaults
 //! max_body_bytes = 1048576
 //! request_timeout_secs = 30
@@ -160,6 +163,17 @@ impl Scope {
     }
 }
 
+/// HTTPS: the server's certificate and key (`[tls]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, the server's own certificate first.
+    pub cert: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 RSA or SEC1 EC). Refused when the file gives
+    /// group or others any access, as every private key file is (`caseledger_keyfile`).
+    pub key: PathBuf,
+}
+
 /// One hosted ledger.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,9 +223,13 @@ pub struct ClientConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where to listen (loopback only: there is no TLS yet).
+    /// Where to listen: a loopback address, or any address with `[tls]` (plain HTTP
+    /// carries bearer tokens and clinical content in the clear: never off the host).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// HTTPS with this certificate and key; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
@@ -245,11 +263,15 @@ impl Config {
     /// Parses and checks the text; relative paths are joined to `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config, String> {
         let mut c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        if !c.listen.ip().is_loopback() {
+        if !c.listen.ip().is_loopback() && c.tls.is_none() {
             return Err(format!(
-                "listen {}: only a loopback address is served (there is no TLS yet: put a TLS-terminating proxy on the same host)",
+                "listen {}: plain HTTP is served on a loopback address only: give [tls] cert and key to listen here, or put a TLS-terminating proxy on the same host",
                 c.listen
             ));
+        }
+        if let Some(t) = &mut c.tls {
+            t.cert = base.join(&t.cert);
+            t.key = base.join(&t.key);
         }
         let l = &c.limits;
         if l.max_body_bytes == 0 || l.max_open_ledgers == 0 || l.max_batch == 0 {
@@ -372,6 +394,19 @@ mod tests {
         assert_eq!(c.ledgers["p"].keys, Path::new("/k"));
         assert_eq!(c.limits.max_body_bytes, 1 << 20);
         assert_eq!(c.clients[0].scopes, vec![Scope::Append, Scope::ReadProofs]);
+        assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn tls_allows_a_public_address_and_its_paths_are_relative_to_the_file() {
+        let c = Config::parse(
+            "listen = \"0.0.0.0:8443\"\n[tls]\ncert = \"tls/c.pem\"\nkey = \"/k.pem\"\n",
+            Path::new("/etc/cl"),
+        )
+        .unwrap();
+        let t = c.tls.unwrap();
+        assert_eq!(t.cert, Path::new("/etc/cl/tls/c.pem"));
+        assert_eq!(t.key, Path::new("/k.pem"));
     }
 
     #[test]
@@ -379,6 +414,8 @@ mod tests {
         let p = Path::new("/");
         let bad = |t: &str| Config::parse(t, p).unwrap_err();
         assert!(bad("listen = \"0.0.0.0:80\"").contains("loopback"));
+        assert!(bad("[tls]\ncert = \"c.pem\"").contains("missing field `key`"));
+        assert!(bad("[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"x\"").contains("unknown field"));
         assert!(bad("lisen = \"127.0.0.1:80\"").contains("unknown field"));
         assert!(bad("[limits]\nmax_body = 3").contains("unknown field"));
         assert!(bad("[ledgers.\"../x\"]\ndir = \"a\"\nkeys = \"b\"").contains("ledger name"));

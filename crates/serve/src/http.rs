@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `POST /v1/ledgers/{name}/events` | `append` (and `admin` for holds, destruction, key revocation) |
 //! | `POST /v1/ledgers/{name}/events?dry_run=true` | as the same request without it; writes nothing |
-//! | `POST /v1/ledgers/{name}/actors` | `admin` (enrolment with a public key the request gives) |
+//! | `POST /v1/ledgers/{name}/actors` | `admin` (enrolment with a public key the request gives; signed by the server as an admin in `sign_as`, or pre-signed by the admin) |
 //! | `GET /v1/ledgers/{name}/records?status=S[,S…][&after=ID][&limit=N]` | `read-status` |
 //! | `GET /v1/ledgers/{name}/records/{id}/status` | `read-status` |
 //! | `POST /v1/ledgers/{name}/records/{id}/bundle` | `report` (appends the record's `record_head`) |
@@ -13,6 +13,7 @@
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
 //! | `POST /v1/ledgers/{name}/snapshot` | `admin` |
+//! | `GET /openapi.json` | none (the API's description: no data) |
 //!
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
@@ -116,6 +117,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
         .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
         .route("/v1/ledgers/{name}/snapshot", post(snapshot))
+        // No token: the API's description, no data (crates/serve/src/openapi.rs).
+        .route("/openapi.json", get(openapi_json))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
@@ -524,25 +527,34 @@ async fn records(
     tagged(client, r.unwrap_or_else(IntoResponse::into_response))
 }
 
-/// `{"actor", "role", "public_key", "author"[, "occurred_on"]}`.
-#[derive(serde::Deserialize)]
+/// `{"actor", "role", "public_key", "author"[, "occurred_on"]}`, and for an enrolment the
+/// admin signed elsewhere, `"signed_at"`, `"nonce"` and `"signature"` (with `occurred_on`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Enrolment {
+pub(crate) struct Enrolment {
     actor: String,
     role: String,
     /// Any form `caseledger actor add --pubkey` reads: 64 hex digits, an OpenSSH
     /// `ssh-ed25519` line, SPKI PEM, a note verifier key.
     public_key: String,
-    /// The admin the server signs the enrolment as (one of the client's `sign_as`).
+    /// The admin who signs the enrolment: the server signs as this admin (one of the
+    /// client's `sign_as`), unless the request carries the admin's signature.
     author: String,
     occurred_on: Option<String>,
+    /// Pre-signed (docs/FORMAT.md §3, "Pre-signed events"): as on the events route.
+    signed_at: Option<String>,
+    nonce: Option<String>,
+    signature: Option<String>,
 }
 
 /// Enrols an actor with the public key the request gives: the server never makes or keeps
 /// an actor's private key for this (the actor signs its own events, pre-signed, or the
-/// operator puts its key in the key directory). Signed as `author`, an admin the client may
-/// have the server sign for; the ledger checks the author is an admin. Revocation is a
-/// `key_revoked` event on the events route (scope `admin` as well).
+/// operator puts its key in the key directory). Signed as `author`: by the server, with the
+/// admin's key from the key directory when the client may have it sign as that admin; or
+/// by the admin elsewhere (`signature`, with `signed_at`, `nonce` and `occurred_on`), so
+/// that the admin's key need never be on the server: the ledger checks the signature with
+/// the admin's enrolled key, and that the author is an admin. Revocation is a
+/// `key_revoked` event on the events route (scope `admin` as well; pre-signed there too).
 async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
     let (client, name) = match authorise(&s, &headers, &name, Scope::Admin) {
         Ok(c) => c,
@@ -566,9 +578,25 @@ async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body:
         }
         let public_key = caseledger_core::ids::PublicKey::parse_any(&e.public_key)
             .map_err(|_| ApiError::bad("public_key: not an Ed25519 public key in a known form"))?;
-        if !client.may_sign_as(&author) {
+        let pre = crate::presign::Presign::parse(
+            &crate::presign::Fields {
+                signed_at: e.signed_at.as_deref(),
+                nonce: e.nonce.as_deref(),
+                salt: None,
+                signature: e.signature.as_deref(),
+            },
+            &crate::presign::JSON_NAMES,
+            false,
+        )
+        .map_err(|e| ApiError::bad(e.0))?;
+        if pre.is_signed() && e.occurred_on.is_none() {
+            return Err(ApiError::bad(
+                "occurred_on: required (signed with the event)",
+            ));
+        }
+        if !pre.is_signed() && !client.may_sign_as(&author) {
             return Err(ApiError::forbidden(format!(
-                "author {author}: the server does not sign for this author for this client"
+                "author {author}: the server does not sign for this author for this client (send the enrolment signed by the admin: signed_at, nonce, signature)"
             )));
         }
         let occurred_on = match &e.occurred_on {
@@ -589,14 +617,21 @@ async fn enrol(State(s): St, Path(name): Path<String>, headers: HeaderMap, body:
                 role,
                 public_key,
             };
-            let event = caseledger_core::event::Event::new(None, author.clone(), kind, on);
-            let key = caseledger_keyfile::read(&h.keys.actor_key_path(&author)).map_err(|e| {
-                tracing::error!(author = %author, error = %e, "an author's key");
-                ApiError::internal()
-            })?;
-            let signed = event
-                .sign(origin.as_str(), &key)
-                .map_err(|_| ApiError::internal())?;
+            let (event, _) = pre.event(None, author.clone(), kind, on, None);
+            let signed = match pre.signature() {
+                // Checked by the store against the admin's enrolled key before any write.
+                Some(sig) => event.with_signature(sig),
+                None => {
+                    let key = caseledger_keyfile::read(&h.keys.actor_key_path(&author))
+                        .map_err(|e| {
+                            tracing::error!(author = %author, error = %e, "an author's key");
+                            ApiError::internal()
+                        })?;
+                    event
+                        .sign(origin.as_str(), &key)
+                        .map_err(|_| ApiError::internal())?
+                }
+            };
             let receipt = h
                 .ledger
                 .append(signed, None)
@@ -1062,6 +1097,17 @@ async fn snapshot(State(s): St, Path(name): Path<String>, headers: HeaderMap) ->
     tagged(client, r.unwrap_or_else(IntoResponse::into_response))
 }
 
+/// The OpenAPI document, made once.
+async fn openapi_json() -> Response {
+    static DOC: std::sync::LazyLock<String> = std::sync::LazyLock::new(crate::openapi::document);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        DOC.as_str(),
+    )
+        .into_response()
+}
+
 /// Serves connections until SIGTERM or ctrl-c, then waits for those open to finish their
 /// request in flight (hyper's graceful shutdown: idle kept-alive connections close at
 /// once). At most `max_connections` are served at once (the next is accepted when one
@@ -1069,10 +1115,14 @@ async fn snapshot(State(s): St, Path(name): Path<String>, headers: HeaderMap) ->
 /// that has not sent a whole request's headers within `header_read_timeout_secs` of
 /// starting to wait for them (axum's own `serve` sets no timer, so no such timeout: hence
 /// this loop).
+///
+/// With TLS, the handshake is made in the connection's own task, within the same
+/// header-read timeout and under the same connection permit (`crate::tls::handshake`).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: &crate::config::Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -1101,10 +1151,23 @@ async fn accept_loop(
             () = &mut stop => break,
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let Some(tls) = tls.clone() else {
+            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                // An error here is the client's (a timeout, a reset, bad HTTP): nothing to log.
+                let _ = conn.await;
+                drop(permit);
+            });
+            continue;
+        };
+        let (watcher, builder) = (graceful.watcher(), builder.clone());
+        let within = Duration::from_secs(limits.header_read_timeout_secs);
         tokio::spawn(async move {
-            // An error here is the client's (a timeout, a reset, bad HTTP): nothing to log.
-            let _ = conn.await;
+            if let Some(s) = crate::tls::handshake(&tls, stream, within).await {
+                let _ = watcher
+                    .watch(builder.serve_connection(TokioIo::new(s), service))
+                    .await;
+            }
             drop(permit);
         });
     }
@@ -1130,8 +1193,8 @@ async fn shutdown_signal() {
 
 /// `caseledger serve --config FILE`: serves until SIGTERM or ctrl-c, then stops taking
 /// connections, lets every request in flight finish (an append under way completes and is
-/// answered), and closes the ledgers. Prints `listening on http://ADDR` on stdout once
-/// accepting (port 0 in the file: the port chosen).
+/// answered), and closes the ledgers. Prints `listening on http://ADDR` (`https://` with
+/// `[tls]`) on stdout once accepting (port 0 in the file: the port chosen).
 pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
     let config = Config::load(config_path)?;
     let _ = tracing_subscriber::fmt()
@@ -1140,6 +1203,11 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
         .with_target(false)
         .try_init();
     let state = Arc::new(AppState::new(&config)?);
+    // Before listening: a bad certificate or an unprotected key stops the start.
+    let tls = match &config.tls {
+        Some(t) => Some(crate::tls::acceptor(t).map_err(|e| ServeError::Io(e.to_string()))?),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
         .enable_time()
@@ -1152,7 +1220,8 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::Io(format!("listen: {e}")))?;
-        println!("listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("listening on {scheme}://{addr}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
         tracing::info!(%addr, ledgers = config.ledgers.len(), clients = config.clients.len(), "serving");
@@ -1168,7 +1237,7 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
                 }
             })
         };
-        accept_loop(listener, router(state.clone()), &config.limits).await;
+        accept_loop(listener, router(state.clone()), &config.limits, tls).await;
         sweeper.abort();
         tracing::info!("stopping: requests done, closing ledgers");
         let s = state.clone();

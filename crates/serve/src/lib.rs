@@ -6,6 +6,8 @@
 //!   time (one process owns a ledger directory: see `caseledger_store::Ledger`).
 //! * [`auth`]: who a request is, what it may do.
 //! * [`http`]: the routes (`/v1/ledgers/{name}/…`), JSON errors, limits, logging.
+//! * [`tls`]: HTTPS (rustls) when the config gives a certificate and key.
+//! * [`openapi`]: the OpenAPI document (`/openapi.json`, docs/openapi.json).
 //! * [`ingest`] and [`presign`]: the JSON event line, shared with `caseledger import` and
 //!   `caseledger append` (the server accepts exactly the events `import` does).
 //!
@@ -23,8 +25,10 @@ mod error;
 pub mod http;
 pub mod ingest;
 mod line_error;
+pub mod openapi;
 pub mod pool;
 pub mod presign;
+pub mod tls;
 mod write;
 
 pub use config::{Config, ConfigError, LedgerName};

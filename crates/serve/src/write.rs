@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 /// One receipt as answered: the receipt line of docs/FORMAT.md ("Receipts") and whether
 /// it is the original receipt of an event appended earlier under the same id.
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, utoipa::ToSchema)]
 pub struct ReceiptOut {
     /// The entry's seq.
     pub seq: u64,
