@@ -1354,6 +1354,39 @@ fn an_enrolment_pre_signed_by_the_admin_is_appended_without_the_admins_key_on_th
         commitment: None,
         nonce: caseledger_core::ids::Nonce::random(),
     };
+    // What the admin signs, from the CLI on the admin's machine (no ledger needed): the
+    // enrolment line with the key in a file.
+    f.write(
+        "lic-9.pub",
+        new_key.public_key().to_openssh("lic-9").as_bytes(),
+    );
+    let line = json!({
+        "kind": "actor_enrolled", "occurred_on": on, "author": "admin", "actor": "lic-9",
+        "role": "licensee", "signed_at": event.signed_at.to_string(),
+        "nonce": hex(&event.nonce.0),
+    });
+    f.write("enrol.json", line.to_string().as_bytes());
+    let m = ok(&f.run(&[
+        "event-bytes",
+        "--origin",
+        caseledger_testkit::ORIGIN,
+        "--public-key",
+        "lic-9.pub",
+        "--hex",
+        "enrol.json",
+    ]));
+    assert_eq!(
+        m.trim(),
+        hex(&event.signing_message(caseledger_testkit::ORIGIN).unwrap())
+    );
+    let out = f.run(&[
+        "event-bytes",
+        "--origin",
+        caseledger_testkit::ORIGIN,
+        "enrol.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--public-key"), "{}", stderr(&out));
     let signed = event
         .clone()
         .sign(caseledger_testkit::ORIGIN, &admin_key)

@@ -80,9 +80,21 @@ pub(crate) fn append(
         items,
         item_line,
     } = prepare(ledger, keys, client, &lines)?;
-    // 4. One batch, all or nothing, durable and sealed when it returns.
+    // 4. One batch, all or nothing, durable and sealed when it returns. A lone event
+    // without a client id goes through `Ledger::append`, which joins the store's group
+    // commit (one transaction, seal and flush for many concurrent requests); a batch,
+    // even of one, is committed on its own (`benches/RESULTS.md`, `serve_harness`: about
+    // half the rate under 64 concurrent clients). Keyed single events still take the
+    // batch path: their id row must be written in the entry's transaction.
     let receipts = if items.is_empty() {
         Vec::new()
+    } else if matches!(items.as_slice(), [(_, _, None)]) {
+        let line = item_line.first().copied();
+        let mut it = items.into_iter();
+        let (signed, payload, _) = it.next().ok_or_else(ApiError::internal)?;
+        vec![ledger
+            .append(signed, payload)
+            .map_err(|e| ApiError::store(&e).at(line))?]
     } else {
         match ledger.append_batch_keyed(items) {
             Ok(r) => r,

@@ -256,10 +256,20 @@ pub(crate) fn event_bytes(a: EventBytesArgs, out: &Out) -> Result<Outcome> {
     if line.pre.is_signed() {
         bail!("event line: signature: give the line without its signature");
     }
-    let kind = match line.kind {
-        LineKind::Event(k) => k,
-        LineKind::Enrol { .. } => bail!(
-            "event line: actor_enrolled lines cannot be pre-signed; enrol a key held elsewhere with `caseledger actor add --pubkey FILE`"
+    let kind = match (line.kind, &a.public_key) {
+        (LineKind::Event(_), Some(_)) => {
+            bail!("--public-key: only for an actor_enrolled line")
+        }
+        (LineKind::Event(k), None) => k,
+        // The enrolment an admin signs offline for `caseledger serve`'s actors route (the
+        // key is not a field of the ingest line: `import` chooses it when it enrols).
+        (LineKind::Enrol { actor, role }, Some(p)) => EventKind::ActorEnrolled {
+            actor,
+            role,
+            public_key: crate::keys::read_public(p, "--public-key")?,
+        },
+        (LineKind::Enrol { .. }, None) => bail!(
+            "event line: an actor_enrolled line needs --public-key FILE (the key it enrols); to enrol through the CLI use `caseledger actor add --pubkey FILE`"
         ),
     };
     line.pre

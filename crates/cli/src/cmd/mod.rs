@@ -513,6 +513,11 @@ pub(crate) struct EventBytesArgs {
     /// Print the bytes as lower-case hex (and a newline) instead of raw.
     #[arg(long)]
     pub hex: bool,
+    /// For an `actor_enrolled` line: the public key it enrols (a file: SPKI PEM,
+    /// `ssh-ed25519`, note key, 64 hex digits), so an admin can sign the enrolment offline
+    /// and send it to `caseledger serve`'s actors route.
+    #[arg(long, value_name = "FILE", alias = "pubkey")]
+    pub public_key: Option<PathBuf>,
 }
 
 /// `caseledger import`.

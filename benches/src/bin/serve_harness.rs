@@ -1,0 +1,515 @@
+//! `caseledger serve` measured (issue 15), loopback only, bounded, stops by itself:
+//!
+//! * **S1** HTTP appends: `--events` pre-signed events (the P1 workload: 1 KiB payloads,
+//!   signed before timing) posted one per request by 64 client threads, each on its own
+//!   kept-alive connection, to a server (this binary re-run as `--serve CONFIG`, i.e.
+//!   `caseledger_serve::run`, the code `caseledger serve` runs) holding the ledger
+//!   `Immediate` (a 200 is durable and sealed); against **P1 in process** in the same run
+//!   (the same events, 64 threads calling `Ledger::append` on a ledger made the same way).
+//!   Rates, their ratio (goal ≥ 70 %), and the HTTP requests' p50 and p99 latency.
+//! * **S2** `--ledgers` ledgers hosted by one server: the first request to each (a cold open:
+//!   its key files read, sled opened, the store's state loaded) against a second request to
+//!   it (warm), and the server's peak RSS (`VmHWM`), with the pool at its default
+//!   (`max_open_ledgers = 16`: ledgers evicted as others are opened) and with every ledger
+//!   open at once (`max_open_ledgers = --ledgers`).
+//!
+//! `cargo run --release -p caseledger-bench --bin serve_harness -- --events 3000 --ledgers 1000`
+//! (defaults: 3000 and 1000). Scratch under `--dir` (default: a temporary directory,
+//! removed at the end).
+
+use caseledger_bench::{bench_kek, Workload};
+use caseledger_core::event::{Payload, SignedEvent};
+use caseledger_keyfile::keydir::KeyDir;
+use caseledger_store::{Durability, Ledger, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Client threads (the issue's figure, as P1's writers).
+const CLIENTS: usize = 64;
+/// Records the events are spread over (opened untimed first).
+const RECORDS: u64 = 100;
+/// No single request may take longer: the harness stops by itself.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("serve_harness: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn real_main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        let config = args.get(1).ok_or("--serve CONFIG")?;
+        caseledger_serve::run(Path::new(config))?;
+        return Ok(());
+    }
+    let mut events = 3000u64;
+    let mut ledgers = 1000usize;
+    let mut dir = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{a}: a value"));
+        match a.as_str() {
+            "--events" => events = val()?.parse()?,
+            "--ledgers" => ledgers = val()?.parse()?,
+            "--dir" => dir = Some(PathBuf::from(val()?)),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let tmp;
+    let root = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            // The server reads relative config paths against the config's directory.
+            std::fs::canonicalize(d)?
+        }
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_owned()
+        }
+    };
+    s1(&root, events)?;
+    s2(&root, ledgers)?;
+    Ok(())
+}
+
+fn log(s: impl AsRef<str>) {
+    eprintln!("[serve_harness] {}", s.as_ref());
+}
+
+/// A ledger of the workload at `dir` (genesis, the licensee enrolled, the records opened)
+/// and its key directory `keys` (ledger.pem, kek) as `caseledger serve` reads it.
+fn make_ledger(
+    dir: &Path,
+    keys: &Path,
+    w: &Workload,
+    opening: &[(SignedEvent, Payload)],
+) -> Res<()> {
+    let kd = KeyDir::at(keys);
+    kd.create()?;
+    caseledger_keyfile::write_new(&kd.ledger_key_path(), &w.ledger_key)?;
+    caseledger_keyfile::kek::write_kek(keys, &bench_kek())?;
+    let l = Ledger::create_with_genesis(dir, w.genesis()?, open_options(w)?)?;
+    l.append_batch(vec![(w.enrolment()?, None)])
+        .map_err(|e| format!("enrolment: {e:?}"))?;
+    if !opening.is_empty() {
+        l.append_batch(
+            opening
+                .iter()
+                .map(|(e, p)| (e.clone(), Some(p.clone())))
+                .collect(),
+        )
+        .map_err(|e| format!("opening records: {e:?}"))?;
+    }
+    l.close()?;
+    Ok(())
+}
+
+fn open_options(w: &Workload) -> Res<OpenOptions> {
+    Ok(OpenOptions::default()
+        .with_durability(Durability::Immediate)
+        .with_kek(bench_kek())
+        .with_ledger_key(w.ledger_key.clone()))
+}
+
+/// An event as the JSON line a record system posts, pre-signed, with a client event id
+/// when `id` is given.
+fn json_line(e: &SignedEvent, p: &Payload, id: Option<usize>) -> Res<String> {
+    use base64::Engine;
+    let caseledger_core::event::AuthorSignature::Ed25519(sig) = e.signature else {
+        return Err("the workload signs with Ed25519".into());
+    };
+    let ev = &e.event;
+    Ok(serde_json::json!({
+        "id": id.map(|i| format!("bench-{i}")),
+        "record": ev.record.as_ref().map(|r| r.as_str()),
+        "kind": ev.kind.kind().name(),
+        "occurred_on": ev.occurred_on.to_string(),
+        "author": ev.author.as_str(),
+        "payload": std::str::from_utf8(p.content())?,
+        "signed_at": ev.signed_at.to_string(),
+        "nonce": hex::encode(ev.nonce.0),
+        "salt": hex::encode(p.salt()),
+        "signature": base64::engine::general_purpose::STANDARD.encode(sig.0),
+    })
+    .to_string())
+}
+
+/// The server: this binary as `--serve CONFIG`; its address from its first line.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(config: &Path) -> Res<Server> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("--serve")
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(std::fs::File::create(
+                config.with_extension("log"),
+            )?))
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .ok_or_else(|| format!("the server did not start: {line:?}"))?
+            .to_owned();
+        Ok(Server { child, addr })
+    }
+
+    /// Peak RSS so far, KiB (`VmHWM`).
+    fn peak_rss_kib(&self) -> Res<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let v = s
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .ok_or("no VmHWM")?;
+        Ok(v.trim().trim_end_matches("kB").trim().parse()?)
+    }
+
+    /// SIGTERM (graceful: ledgers closed), then its exit.
+    fn stop(mut self) -> Res<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                self.child.kill()?;
+                return Err("the server did not stop within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A kept-alive HTTP/1.1 connection.
+struct Conn {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+    addr: String,
+}
+
+impl Conn {
+    fn new(addr: &str) -> Res<Conn> {
+        let w = TcpStream::connect(addr)?;
+        w.set_nodelay(true)?;
+        w.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        let r = BufReader::new(w.try_clone()?);
+        Ok(Conn {
+            w,
+            r,
+            addr: addr.to_owned(),
+        })
+    }
+
+    /// (status, body).
+    fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> Res<(u16, String)> {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n",
+            self.addr
+        );
+        if let Some(b) = body {
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            ));
+        } else {
+            req.push_str("\r\n");
+        }
+        self.w.write_all(req.as_bytes())?;
+        let mut status_line = String::new();
+        self.r.read_line(&mut status_line)?;
+        let status: u16 = status_line.split(' ').nth(1).ok_or("no status")?.parse()?;
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            self.r.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = h.split_once(':') {
+                if n.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse()?;
+                }
+            }
+        }
+        let mut b = vec![0u8; len];
+        self.r.read_exact(&mut b)?;
+        Ok((status, String::from_utf8_lossy(&b).into_owned()))
+    }
+}
+
+fn write_config(path: &Path, body: &str, hash: &str, limits: &str) -> Res<()> {
+    std::fs::write(
+        path,
+        format!(
+            "listen = \"127.0.0.1:0\"\n[limits]\n{limits}\n{body}\n[[clients]]\nname = \"bench\"\ntoken_sha256 = \"{hash}\"\nscopes = [\"append\", \"read-proofs\"]\n"
+        ),
+    )?;
+    Ok(())
+}
+
+/// The `per_mille`-th quantile of sorted samples (nearest rank): 500 the median, 990 p99.
+fn quantile(sorted: &[f64], per_mille: usize) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) * per_mille.min(1000) + 500) / 1000;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// 64 threads appending `timed` in process to a new ledger: with `Ledger::append` (P1), or
+/// one `append_batch_keyed` per event (`batch1`, what the server does per request).
+/// Returns events/s.
+fn in_process(
+    root: &Path,
+    name: &str,
+    w: &Workload,
+    opening: &[(SignedEvent, Payload)],
+    timed: &[(SignedEvent, Payload)],
+    batch1: bool,
+) -> Res<f64> {
+    let dir = root.join(name);
+    make_ledger(&dir, &root.join(format!("{name}-keys")), w, opening)?;
+    let l = Ledger::open(&dir, open_options(w)?)?;
+    let mut per: Vec<Vec<(SignedEvent, Payload)>> = vec![Vec::new(); CLIENTS];
+    for (i, ev) in timed.iter().enumerate() {
+        per[i % CLIENTS].push(ev.clone());
+    }
+    let before = l.stats();
+    let t = Instant::now();
+    std::thread::scope(|s| -> Res<()> {
+        let hs: Vec<_> = per
+            .into_iter()
+            .map(|mine| {
+                let l = &l;
+                s.spawn(move || -> Result<(), String> {
+                    for (e, p) in mine {
+                        if batch1 {
+                            l.append_batch_keyed(vec![(e, Some(p), None)])
+                                .map_err(|e| e.error.to_string())?;
+                        } else {
+                            l.append(e, Some(p)).map_err(|e| e.to_string())?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().map_err(|_| "an appending thread panicked")??;
+        }
+        Ok(())
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    let after = l.stats();
+    l.close()?;
+    let n = timed.len() as f64;
+    let groups = (after.transactions - before.transactions).max(1) as f64;
+    log(format!(
+        "{name} in process: {n} events in {secs:.2} s: {:.0} ev/s, mean group {:.1}",
+        n / secs,
+        n / groups
+    ));
+    Ok(n / secs)
+}
+
+/// S1: HTTP appends against P1 in process.
+fn s1(root: &Path, n: u64) -> Res<()> {
+    let w = Workload::new(RECORDS);
+    let opening = w.events(0..RECORDS)?;
+    let timed = w.events(RECORDS..RECORDS + n)?;
+    // P1 in process (`Ledger::append`, group commit), and the same through the store call
+    // the server makes for a one-event request with a client id (`append_batch_keyed`).
+    let p1_rate = in_process(root, "p1", &w, &opening, &timed, false)?;
+    let batch1_rate = in_process(root, "p1-batch1", &w, &opening, &timed, true)?;
+    for ids in [false, true] {
+        let (rate, lat, rss) = over_http(root, &w, &opening, &timed, ids)?;
+        println!(
+            "S1 HTTP appends{}, {CLIENTS} clients, Immediate, pre-signed, 1 KiB payloads, {n} events: {rate:.0} ev/s; P1 in process (same events, {CLIENTS} threads) {p1_rate:.0} ev/s; ratio {:.0} % (goal >= 70 %); in process, one append_batch_keyed per event: {batch1_rate:.0} ev/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server peak RSS {:.1} MiB",
+            if ids { " with client event ids" } else { " without ids" },
+            100.0 * rate / p1_rate,
+            quantile(&lat, 500),
+            quantile(&lat, 990),
+            quantile(&lat, 1000),
+            rss as f64 / 1024.0,
+        );
+    }
+    Ok(())
+}
+
+/// `timed` posted by `CLIENTS` threads to a server holding a new ledger; each event with a
+/// client id when `ids`. Returns (events/s, sorted latencies in ms, the server's peak RSS KiB).
+fn over_http(
+    root: &Path,
+    w: &Workload,
+    opening: &[(SignedEvent, Payload)],
+    timed: &[(SignedEvent, Payload)],
+    ids: bool,
+) -> Res<(f64, Vec<f64>, u64)> {
+    let name = if ids { "http-ids" } else { "http" };
+    let http_dir = root.join(name);
+    let keys = root.join(format!("{name}-keys"));
+    make_ledger(&http_dir, &keys, w, opening)?;
+    let (token, hash) = caseledger_serve::auth::new_token();
+    let config = root.join(format!("s1-{name}.toml"));
+    write_config(
+        &config,
+        &format!(
+            "[ledgers.bench]\ndir = \"{}\"\nkeys = \"{}\"",
+            http_dir.display(),
+            keys.display()
+        ),
+        &hash,
+        "max_connections = 256",
+    )?;
+    let lines: Vec<String> = timed
+        .iter()
+        .enumerate()
+        .map(|(i, (e, p))| json_line(e, p, ids.then_some(i)))
+        .collect::<Res<_>>()?;
+    let server = Server::start(&config)?;
+    let addr = server.addr.clone();
+    // Opened (cold) before timing, as P1's ledger is.
+    let (st, b) = Conn::new(&addr)?.call("GET", "/v1/ledgers/bench/checkpoint", &token, None)?;
+    if st != 200 {
+        return Err(format!("checkpoint: HTTP {st}: {b}").into());
+    }
+    let mut per: Vec<Vec<String>> = vec![Vec::new(); CLIENTS];
+    for (i, l) in lines.into_iter().enumerate() {
+        per[i % CLIENTS].push(l);
+    }
+    let t = Instant::now();
+    let mut lat: Vec<f64> = std::thread::scope(|s| -> Res<Vec<f64>> {
+        let hs: Vec<_> = per
+            .into_iter()
+            .map(|mine| {
+                let (addr, token) = (&addr, &token);
+                s.spawn(move || -> Result<Vec<f64>, String> {
+                    let mut c = Conn::new(addr).map_err(|e| e.to_string())?;
+                    let mut out = Vec::with_capacity(mine.len());
+                    for body in mine {
+                        let t = Instant::now();
+                        let (st, b) = c
+                            .call("POST", "/v1/ledgers/bench/events", token, Some(&body))
+                            .map_err(|e| e.to_string())?;
+                        if st != 200 {
+                            return Err(format!("HTTP {st}: {b}"));
+                        }
+                        out.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in hs {
+            all.extend(h.join().map_err(|_| "a client thread panicked")??);
+        }
+        Ok(all)
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    let rss = server.peak_rss_kib()?;
+    server.stop()?;
+    lat.sort_by(f64::total_cmp);
+    // Every request answered 200: the ledger holds them all.
+    let l = Ledger::open(&http_dir, open_options(w)?)?;
+    let size = l.head().size;
+    l.close()?;
+    let want = 2 + RECORDS + timed.len() as u64;
+    if size != want {
+        return Err(format!("the served ledger holds {size} entries, not {want}").into());
+    }
+    Ok((timed.len() as f64 / secs, lat, rss))
+}
+
+/// S2: `m` ledgers hosted; cold and warm first requests, peak RSS, for two pool sizes.
+fn s2(root: &Path, m: usize) -> Res<()> {
+    let base = root.join("many");
+    std::fs::create_dir_all(&base)?;
+    let w = Workload::new(RECORDS);
+    let t = Instant::now();
+    let mut body = String::new();
+    for i in 0..m {
+        let dir = base.join(format!("l{i:04}"));
+        let keys = base.join(format!("k{i:04}"));
+        if !dir.exists() {
+            make_ledger(&dir, &keys, &w, &[])?;
+        }
+        body.push_str(&format!(
+            "[ledgers.l{i:04}]\ndir = \"{}\"\nkeys = \"{}\"\n",
+            dir.display(),
+            keys.display()
+        ));
+    }
+    log(format!(
+        "{m} ledgers made in {:.1} s",
+        t.elapsed().as_secs_f64()
+    ));
+    let (token, hash) = caseledger_serve::auth::new_token();
+    for max_open in [16, m] {
+        let config = root.join(format!("s2-{max_open}.toml"));
+        write_config(
+            &config,
+            &body,
+            &hash,
+            &format!("max_open_ledgers = {max_open}\nidle_close_secs = 3600"),
+        )?;
+        let server = Server::start(&config)?;
+        let idle_rss = server.peak_rss_kib()?;
+        let mut c = Conn::new(&server.addr)?;
+        let (mut cold, mut warm) = (Vec::with_capacity(m), Vec::with_capacity(m));
+        for i in 0..m {
+            let path = format!("/v1/ledgers/l{i:04}/checkpoint");
+            let t = Instant::now();
+            let (st, b) = c.call("GET", &path, &token, None)?;
+            cold.push(t.elapsed().as_secs_f64() * 1000.0);
+            if st != 200 {
+                return Err(format!("ledger {i}: HTTP {st}: {b}").into());
+            }
+            let t = Instant::now();
+            c.call("GET", &path, &token, None)?;
+            warm.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let rss = server.peak_rss_kib()?;
+        server.stop()?;
+        cold.sort_by(f64::total_cmp);
+        warm.sort_by(f64::total_cmp);
+        println!(
+            "S2 {m} ledgers hosted, max_open_ledgers = {max_open}: a cold ledger's first request p50 {:.1} ms, p99 {:.1} ms (warm: p50 {:.2} ms); server peak RSS {:.1} MiB after a request to each ({:.1} MiB before any)",
+            quantile(&cold, 500),
+            quantile(&cold, 990),
+            quantile(&warm, 500),
+            rss as f64 / 1024.0,
+            idle_rss as f64 / 1024.0,
+        );
+    }
+    Ok(())
+}
