@@ -78,16 +78,18 @@ impl Ledger {
         q.pending.push(Job { ticket, item });
         loop {
             if let Some(r) = q.done.remove(&ticket) {
+                // No hand-over to pass on: a caller answered is answered by a group whose
+                // leader already woke the next leader when it let go of the lead (below),
+                // after taking this caller's job. Waking one here again, as every answered
+                // caller once did, only costs wake-ups.
                 q.waiters.remove(&ticket);
-                // Woken to lead but answered meanwhile: pass the hand-over on.
-                if !q.leader {
-                    q.wake_next_leader();
-                }
                 return r;
             }
             // A waiter whose job is in a group still syncing must not lead an empty group.
             if !q.leader && !q.pending.is_empty() {
                 q.leader = true;
+                // Awake and leading: not woken when its own group finishes.
+                q.waiters.remove(&ticket);
                 let jobs = std::mem::take(&mut q.pending);
                 drop(q);
                 let mut guard = LeaderGuard {

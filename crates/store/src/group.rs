@@ -180,25 +180,34 @@ pub(crate) struct Queue {
     /// only, and a hand-over one caller of a queued job (not every waiter, which under
     /// load costs more CPU than the group's seal).
     pub(crate) waiters: HashMap<u64, std::thread::Thread>,
+    /// Threads unparked: one per answered caller that was parked, plus one per hand-over.
+    pub(crate) wakeups: u64,
 }
 
 impl Queue {
-    /// Records a ticket's result and wakes its caller.
+    /// Records a ticket's result and wakes its caller (unless it is the leader itself, which
+    /// is awake and no longer registered). Its registration goes with the wake-up, so it is
+    /// never woken twice.
     pub(crate) fn finish(&mut self, ticket: u64, result: Result<Receipt>) {
-        if let Some(t) = self.waiters.get(&ticket) {
+        if let Some(t) = self.waiters.remove(&ticket) {
             t.unpark();
+            self.wakeups += 1;
         }
         self.done.insert(ticket, result);
     }
 
-    /// Wakes the caller of the oldest queued job, to lead it (no leader any more).
-    pub(crate) fn wake_next_leader(&self) {
+    /// Wakes the caller of the oldest queued job, to lead it: called once, by whoever lets
+    /// go of the lead. Every caller whose job is queued is registered (it registered under
+    /// the lock it queued under, and stays registered until answered), and a new caller
+    /// that finds no leader leads at once, so one wake-up per hand-over loses no job.
+    pub(crate) fn wake_next_leader(&mut self) {
         if let Some(t) = self
             .pending
             .first()
             .and_then(|j| self.waiters.get(&j.ticket))
         {
             t.unpark();
+            self.wakeups += 1;
         }
     }
 }

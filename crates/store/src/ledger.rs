@@ -236,6 +236,7 @@ impl Ledger {
             transactions: c.transactions.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),
             largest_group: c.largest_group.load(Ordering::Relaxed),
+            wakeups: crate::group::lock(&self.queue).wakeups,
         }
     }
 }
