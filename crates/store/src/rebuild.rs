@@ -6,7 +6,7 @@
 //! is still caught by the verifier's replay, but a destruction erases content and keys the
 //! verifier cannot bring back. So before a destruction is judged, the record's state is
 //! rebuilt here from the entry bytes — every entry whose own record id is the record, never
-//! through the `records` index (as `export` does) — and must equal the row. O(entries), paid
+//! through a derived row (as `export` does) — and must equal the row. O(entries), paid
 //! only by destructions.
 
 use crate::error::{Result, StoreError};
@@ -155,23 +155,28 @@ pub(crate) fn rebuilt_state(
     Ok(state)
 }
 
+/// The stored state row of `record`, decoded (`None` without one).
+pub(crate) fn stored_state(trees: &Trees, record: &RecordId) -> Result<Option<RecordState>> {
+    match trees.records.get(record_state_key(record))? {
+        Some(v) => Ok(Some(decode_canonical::<RecordState>(&v).map_err(|e| {
+            StoreError::corrupt(
+                format!("state of record {record} does not decode: {e}"),
+                None,
+            )
+        })?)),
+        None => Ok(None),
+    }
+}
+
 /// Refuses unless the stored state row of `record` is the state its own entries below
-/// `size` (the committed ones) give. Reads only; writes nothing.
+/// `size` (the committed ones) give; returns that state. Reads only; writes nothing.
 pub(crate) fn check_state_row(
     trees: &Trees,
     registry: &Registry,
     record: &RecordId,
     size: u64,
-) -> Result<()> {
-    let stored = match trees.records.get(record_state_key(record))? {
-        Some(v) => Some(decode_canonical::<RecordState>(&v).map_err(|e| {
-            StoreError::corrupt(
-                format!("state of record {record} does not decode: {e}"),
-                None,
-            )
-        })?),
-        None => None,
-    };
+) -> Result<Option<RecordState>> {
+    let stored = stored_state(trees, record)?;
     let rebuilt = rebuilt_state(trees, registry, record, size)?;
     let fields = match (&stored, &rebuilt) {
         (Some(s), Some(r)) => differing_fields(s, r),
@@ -180,7 +185,7 @@ pub(crate) fn check_state_row(
         (None, Some(_)) => vec!["(the row is missing)"],
     };
     if fields.is_empty() {
-        Ok(())
+        Ok(stored)
     } else {
         Err(StoreError::RecordStateRow {
             record: record.clone(),
