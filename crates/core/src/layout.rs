@@ -43,10 +43,11 @@
 //! state row's `last_seq` back along each entry's `placement.prev_in_record`, every step
 //! checked (docs/FORMAT.md §6), not from index rows.
 //!
-//! `nodes` holds **every** node of every complete subtree (all levels, level 0 = the Merkle
-//! leaf hash `SHA-256(0x00 || h_i)`), written in the same transaction as the entry that
-//! completes it; about two nodes per entry. Roots and proofs for any size up to the head
-//! read `O(log n)` of them (a partial right edge is hashed from complete subtrees).
+//! `nodes` holds every node of every complete subtree above the leaves (levels ≥ 1),
+//! written in the same transaction as the entry that completes it; about one node per
+//! entry. A leaf (level 0, `SHA-256(0x00 || h_i)`) is not stored: readers hash it from
+//! entry `i` (an older ledger's level-0 rows are not read). Roots and proofs for any size
+//! up to the head read `O(log n)` nodes and entries.
 //!
 //! `meta.head` and `meta.compact_range` are what opening reads instead of replaying (both
 //! checked against the newest seal). There is no registry row (format 3): opening rebuilds

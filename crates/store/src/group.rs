@@ -572,7 +572,9 @@ impl Stage<'_> {
         if let Some(r) = request {
             self.ops.put(T::Nonces, &r.key, &r.value(&key));
         }
-        for (id, h) in nodes {
+        // Level 0 (the leaf) is not stored: it is `merkle_leaf(entry_hash(E_i))` of the
+        // entry written in this same transaction, and every reader hashes it from there.
+        for (id, h) in nodes.into_iter().filter(|(id, _)| id.level() > 0) {
             self.ops.put(T::Nodes, &id.to_key(), &h.0);
             if id.level() >= UPPER_LEVEL {
                 self.upper.push((id, h));

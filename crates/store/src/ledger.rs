@@ -351,7 +351,10 @@ mod tests {
         };
         let compare = |l: &Ledger, next: &mut dyn FnMut(u64) -> u64| {
             let head = l.head().size;
-            let raw = TreeNodes(&l.trees.nodes);
+            let raw = TreeNodes {
+                nodes: &l.trees.nodes,
+                entries: &l.trees.entries,
+            };
             for _ in 0..60 {
                 let size = 1 + next(head);
                 let seq = next(size);
@@ -477,22 +480,43 @@ mod tests {
             t.meta.get(META_LEDGER_KEY).unwrap().unwrap().as_ref(),
             &SigningKey::from_seed(&[2; 32]).public_key().0
         );
-        // Every complete-subtree node of a 3-leaf tree: 3 leaves and one level-1 node.
-        assert_eq!(t.nodes.len(), 4);
+        // Every complete-subtree node of a 3-leaf tree above the leaves: one level-1 node.
+        // Leaves are not stored: each is hashed from its entry, written in the same
+        // transaction.
+        assert_eq!(t.nodes.len(), 1);
+        assert!(t
+            .nodes
+            .get(NodeId::new(1, 0).unwrap().to_key())
+            .unwrap()
+            .is_some());
+        for i in 0..3 {
+            assert!(t
+                .nodes
+                .get(NodeId::leaf(i).unwrap().to_key())
+                .unwrap()
+                .is_none());
+        }
         let nonce_rows = t.nonces.len();
         assert_eq!(nonce_rows, 3);
-        // The stored Merkle leaf is over the stored entry bytes.
-        let leaf = t
-            .nodes
-            .get(NodeId::leaf(2).unwrap().to_key())
-            .unwrap()
-            .unwrap();
+        // The leaf a proof reads is over the stored entry bytes.
+        let raw = TreeNodes {
+            nodes: &t.nodes,
+            entries: &t.entries,
+        };
         assert_eq!(
-            leaf.as_ref(),
-            &merkle_leaf(&entry_hash(
+            merkle::NodeSource::node(&raw, NodeId::leaf(2).unwrap()).unwrap(),
+            merkle_leaf(&entry_hash(
                 &t.entries.get(2u64.to_be_bytes()).unwrap().unwrap()
             ))
-            .0
+        );
+        // A level-0 row as older ledgers kept is not read (the entry decides).
+        t.nodes
+            .insert(NodeId::leaf(2).unwrap().to_key(), &[0u8; 32])
+            .unwrap();
+        assert_eq!(l.root_at(3).unwrap(), l.root());
+        assert_eq!(
+            l.inclusion_proof(Seq(1), 3).unwrap(),
+            merkle::inclusion_proof(&Sha256Hasher, &raw, 1, 3).unwrap()
         );
     }
 

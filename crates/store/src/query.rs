@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use crate::layout::*;
 use crate::ledger::Ledger;
-use crate::upper::CachedNodes;
+use crate::upper::{CachedNodes, TreeNodes};
 use caseledger_core::content::{open_payload, EntryKey};
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Entry, Payload};
@@ -246,9 +246,16 @@ impl Ledger {
         })
     }
 
-    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled.
+    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled
+    /// (leaves hashed from their entries).
     fn nodes(&self) -> Result<CachedNodes<'_>> {
-        CachedNodes::new(&self.upper, &self.trees.nodes)
+        CachedNodes::new(
+            &self.upper,
+            TreeNodes {
+                nodes: &self.trees.nodes,
+                entries: &self.trees.entries,
+            },
+        )
     }
 
     fn check_size(&self, size: u64) -> Result<()> {

@@ -24,8 +24,8 @@ use caseledger_core::time::Timestamp;
 /// row to roll back): from the head entry, the chain of store-assigned `prev_registry`
 /// pointers names every entry that changed the registry, newest first, down to genesis.
 /// Each must be a registry kind and point strictly back; each one the newest seal covers
-/// must be included under its signed root (an inclusion proof from the `nodes` tree,
-/// O(log n) reads), so an edited registry entry is refused too. Entries after the seal
+/// must be included under its signed root (an inclusion proof from the `nodes` tree, its
+/// leaf sibling hashed from `entries`, O(log n) reads), so an edited registry entry is refused too. Entries after the seal
 /// were chained to it by `check_derived_state`. Cost: O(registry entries x log n) reads.
 ///
 /// `seal` is the newest valid seal's `(size, root)`; `head_size` and `last_recorded_at`
@@ -38,6 +38,11 @@ pub(crate) fn registry_from_chain(
 ) -> Result<Registry> {
     let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES)?;
     let nodes = db.open_tree(caseledger_core::layout::TREE_NODES)?;
+    // Leaves are hashed from `entries` (none are stored), the other nodes read from `nodes`.
+    let tree = crate::upper::TreeNodes {
+        nodes: &nodes,
+        entries: &entries,
+    };
     let broken = |seq: u64, why: String| StoreError::RegistryChain { seq: Seq(seq), why };
     let read = |seq: u64| -> Result<Entry> {
         let bytes = entries
@@ -45,17 +50,22 @@ pub(crate) fn registry_from_chain(
             .ok_or_else(|| broken(seq, "the entry is missing".into()))?;
         if let Some((size, root)) = seal.filter(|(size, _)| seq < *size) {
             let leaf = merkle_leaf(&entry_hash(&bytes));
-            let proof =
-                merkle::inclusion_proof(&Sha256Hasher, &crate::upper::TreeNodes(&nodes), seq, size)
-                    .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
-            merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).map_err(
-                |_| {
-                    broken(
-                        seq,
-                        format!("its bytes are not the ones the newest seal (size {size}) signs"),
-                    )
-                },
-            )?;
+            let proof = merkle::inclusion_proof(&Sha256Hasher, &tree, seq, size)
+                .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
+            if merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).is_err() {
+                // The proof's first hash is the sibling leaf, hashed from the sibling entry
+                // (leaves are not stored), so an edited sibling fails this entry's proof
+                // too. The entry after the sibling names the sibling's original hash in
+                // its `prev`: when it disagrees, the sibling is the entry edited.
+                let culprit = match seq ^ 1 {
+                    sib if sib < size && !prev_confirms(&entries, sib, head_size)? => sib,
+                    _ => seq,
+                };
+                return Err(broken(
+                    culprit,
+                    format!("its bytes are not the ones the newest seal (size {size}) signs"),
+                ));
+            }
         }
         let entry = Entry::from_bytes(&bytes)
             .map_err(|e| broken(seq, format!("the entry does not decode: {e}")))?;
@@ -119,6 +129,22 @@ pub(crate) fn registry_from_chain(
     // it), so the clock is the head's.
     registry.last_recorded_at = Some(last_recorded_at);
     Ok(registry)
+}
+
+/// Whether entry `seq`'s bytes hash to the `prev` the entry after it carries (true when
+/// there is no entry after it below `head_size`, or it cannot be read: nothing contradicts).
+fn prev_confirms(entries: &sled::Tree, seq: u64, head_size: u64) -> Result<bool> {
+    let next = seq.saturating_add(1);
+    if next >= head_size {
+        return Ok(true);
+    }
+    let (Some(bytes), Some(after)) = (
+        entries.get(seq.to_be_bytes())?,
+        entries.get(next.to_be_bytes())?,
+    ) else {
+        return Ok(true);
+    };
+    Ok(Entry::from_bytes(&after).map_or(true, |a| a.prev == entry_hash(&bytes)))
 }
 
 /// The state of `record` folded from its own entries below `size`; `None` if it has none.
