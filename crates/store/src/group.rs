@@ -287,7 +287,7 @@ impl History for GroupHistory<'_> {
         if let Some(s) = self.nonces.get(nonce) {
             return Ok(Some(*s));
         }
-        let Some(v) = self.trees.nonces.get(nonce.0)? else {
+        let Some(v) = crate::backend::Backend::get(self.trees, T::Nonces, &nonce.0)? else {
             return Ok(None);
         };
         let b = <[u8; 8]>::try_from(v.as_ref())

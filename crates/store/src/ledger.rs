@@ -144,9 +144,11 @@ impl Ledger {
 
     /// One sled flush: everything committed before it began is durable in sled.
     pub(crate) fn flush_sled(&self) -> Result<()> {
-        self.trees.db.flush().map_err(|e| match e {
-            sled::Error::Io(io) => StoreError::io(self.dir.join(SLED_DIR), io),
-            other => StoreError::Sled(other),
+        crate::backend::Backend::flush(&self.trees).map_err(|e| match e {
+            StoreError::Io { path: None, source } => {
+                StoreError::io(self.dir.join(SLED_DIR), source)
+            }
+            other => other,
         })?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         Ok(())

@@ -10,6 +10,7 @@
 //! only by destructions.
 
 use crate::error::{Result, StoreError};
+use crate::group::T;
 use crate::types::Trees;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::Entry;
@@ -158,7 +159,7 @@ pub(crate) fn rebuilt_state(
 ) -> Result<Option<RecordState>> {
     let mut scratch = registry.clone();
     let mut state = None;
-    for row in trees.entries.range(..size.to_be_bytes()) {
+    for row in crate::backend::Backend::scan(trees, T::Entries, &[], Some(&size.to_be_bytes())) {
         let (key, bytes) = row?;
         let seq = <[u8; 8]>::try_from(key.as_ref())
             .map(u64::from_be_bytes)
