@@ -85,35 +85,41 @@ fn export_then_verify_says_complete() {
     assert_eq!(j["lawful_from"], "2030-01-11");
 }
 
-/// (a) The index row of C-NEW's hold is deleted from the real `records` tree: the export
-/// still holds the hold, and the bundle verifies complete.
-#[test]
-fn a_deleted_index_row_does_not_drop_the_hold() {
-    let f = with_hold();
-    let rid = RecordId::new("C-NEW").unwrap();
-    sled_tree(&f, TREE_RECORDS, |t| {
-        assert!(t.remove(record_index_key(&rid, HOLD)).unwrap().is_some());
+/// Rolls C-NEW's state row in the real `records` tree back to before the hold (3 entries,
+/// the latest seq 8): what now lists a record's entries (its chain starts at the row's
+/// `last_seq`), as the per-entry index rows the store no longer writes once did.
+fn roll_back_state_row_before_hold(f: &Fixture, rid: &RecordId) {
+    use caseledger_core::encoding::{decode_canonical, encode};
+    use caseledger_core::record::RecordState;
+    let key = caseledger_core::layout::record_state_key(rid);
+    sled_tree(f, TREE_RECORDS, |t| {
+        let mut st: RecordState = decode_canonical(&t.get(&key).unwrap().unwrap()).unwrap();
+        assert_eq!((st.entries, st.last_seq.0), (4, HOLD));
+        st.entries = 3;
+        st.last_seq = caseledger_core::Seq(8);
+        t.insert(&key, encode(&st).unwrap()).unwrap();
     });
-    ok(&f.run(&[
-        "export", "--ledger", "L", "--record", "C-NEW", "--out", "b.json",
-    ]));
-    let entries = entries_of(&read_bundle(&f, "b.json"));
-    assert_eq!(
-        entries.iter().map(|e| e.0).collect::<Vec<_>>(),
-        [6, NEW_NOTE, 8, HOLD, 12]
-    );
-    assert!(matches!(
-        entries[3].1.event.event.kind,
-        EventKind::HoldPlaced { .. }
-    ));
-    let out = ok(&f.run(&["verify", "--bundle", "b.json"]));
-    assert!(
-        out.contains("complete: entries 1..5 of record C-NEW up to seq 12\n"),
-        "{out}"
-    );
 }
 
-/// (b) An index row of C-NEW pointing at C-OLD's assessment is added: the bundle file holds
+/// (a) C-NEW's state row is rolled back to before its hold (the store keeps no index row
+/// per entry to delete): the export reads the entries themselves, so its `record_head`
+/// (4 entries, ending at the hold) disagrees with the row and is refused; no bundle without
+/// the hold is written, and nothing is appended.
+#[test]
+fn a_state_row_rolled_back_before_the_hold_writes_no_bundle() {
+    let f = with_hold();
+    let rid = RecordId::new("C-NEW").unwrap();
+    roll_back_state_row_before_hold(&f, &rid);
+    let o = f.run(&[
+        "export", "--ledger", "L", "--record", "C-NEW", "--out", "b.json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("record_head"), "{}", stderr(&o));
+    assert!(!f.path("b.json").exists());
+}
+
+/// (b) An index row of C-NEW pointing at C-OLD's assessment is added (as ledgers written
+/// before issue 18 kept, one per entry; nothing reads them now): the bundle file holds
 /// none of C-OLD's entry, ciphertext or text, and the export succeeds.
 #[test]
 fn an_added_index_row_does_not_leak_another_clients_text() {

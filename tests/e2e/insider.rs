@@ -79,7 +79,10 @@ const ATTACKS: &[(&str, Tamper, Expect)] = &[
     ("1_revoked_key_note_moved_before_revocation", |f| { revoked_note_before_revocation(f); keep_seals_upto(f, NEXT); verify_key(f) }, Findings(&[("unsealed_tail", Some(NEXT))])),
 
     // --- Attack 2: export does not trust the `records` index. ---
-    ("2_index_row_of_hold_deleted_bundle_keeps_the_hold", |f| { index_row_of_hold_deleted(f); s(&["verify", "--bundle", "b.json"]) }, Clean),
+    // No index row per entry any more: what lists a record's entries is its state row's
+    // chain start, rolled back here to before the hold; the export reads entries and
+    // refuses (its record_head disagrees with the row), writing no bundle.
+    ("2_state_row_rolled_back_before_hold_export_refused", |f| { state_row_rolled_back_before_hold(f); s(&["export", "--ledger", "L", "--record", "C-NEW", "--out", "b.json"]) }, Refused("record_head")),
     ("2_index_row_added_bundle_holds_no_other_client", |f| { index_row_added(f); s(&["verify", "--bundle", "b.json"]) }, Clean),
     ("2_hold_entry_cut_from_the_bundle_file", |f| { export_new(f); cut_from_bundle(f, NEXT); s(&["verify", "--bundle", "cut.json"]) }, Findings(&[("bundle_incomplete", Some(NEXT))])),
     // A revocation cut from the bundle's administration entries: the next entry's
@@ -609,25 +612,31 @@ fn forged_destruction(f: &Fixture) {
 
 // --- Attack 2 ---
 
-fn index_row_of_hold_deleted(f: &Fixture) {
+/// C-NEW's hold placed (seq NEXT), then its state row rolled back to the entry before it.
+fn state_row_rolled_back_before_hold(f: &Fixture) {
+    use caseledger_core::encoding::{decode_canonical, encode};
+    use caseledger_core::record::RecordState;
     ok(&f.run(&[
         "hold", "place", "--ledger", "L", "--record", "C-NEW", "--author", "cust-1", "--matter",
         "SC-1",
     ]));
-    sled_tree(f, TREE_RECORDS, |t| {
-        assert!(t
-            .remove(record_index_key(&rid("C-NEW"), NEXT))
-            .expect("remove")
-            .is_some());
+    let mut before = None;
+    sled_tree(f, "entries", |t| {
+        let e = Entry::from_bytes(&t.get(NEXT.to_be_bytes()).expect("get").expect("hold"))
+            .expect("entry");
+        before = e.placement.and_then(|p| p.prev_in_record);
     });
-    ok(&f.run(&[
-        "export", "--ledger", "L", "--record", "C-NEW", "--out", "b.json",
-    ]));
-    let b = read_bundle(f, "b.json");
-    assert!(
-        b.entries.iter().any(|e| e.seq == NEXT),
-        "the hold is in the bundle"
-    );
+    let before = before.expect("the hold is not C-NEW's first entry");
+    let key = caseledger_core::layout::record_state_key(&rid("C-NEW"));
+    sled_tree(f, TREE_RECORDS, |t| {
+        let mut st: RecordState =
+            decode_canonical(&t.get(&key).expect("get").expect("state row")).expect("state");
+        assert_eq!(st.last_seq.0, NEXT);
+        st.entries -= 1;
+        st.last_seq = before;
+        t.insert(&key, encode(&st).expect("encode"))
+            .expect("insert");
+    });
 }
 
 fn index_row_added(f: &Fixture) {

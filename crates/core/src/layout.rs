@@ -28,8 +28,8 @@
 //! | `entries`     | seq (u64 BE, 8 bytes)                 | `E_i`: canonical `Entry` bytes, exactly the bytes hashed |
 //! | `payloads`    | seq (u64 BE)                          | salt (32 bytes) `\|\|` payload content; absent when the entry has no payload or the record was destroyed |
 //! | `nodes`       | `NodeId::to_key`: level (u8) `\|\|` index (u64 BE), 9 bytes | 32-byte SHA-256 node hash |
-//! | `records`     | record id `\|\|` 0x00 `\|\|` seq (u64 BE) | empty: the per-record index, one row per entry of the record |
 //! | `records`     | record id `\|\|` 0x01                 | canonical `RecordState` after the record's latest entry |
+//! | `records`     | record id `\|\|` 0x00 `\|\|` seq (u64 BE) | ledgers written before issue 18 only: an empty index row per entry; no longer written, ignored |
 //! | `nonces`      | nonce (16 bytes)                      | seq (u64 BE) of the entry that carried it |
 //! | `checkpoints` | tree size (u64 BE)                    | signed checkpoint note (UTF-8), including any witness cosignature lines: the newest seal, every cosigned one, those imported from an archive |
 //! | `meta`        | `format_version`                      | canonical u16 (2 bytes LE), = `FORMAT_VERSION` (3) |
@@ -39,13 +39,15 @@
 //! | `meta`        | `compact_range`                       | canonical `CompactRange` = size u64, hash count u64, 32-byte hashes |
 //!
 //! Record and actor ids are `[A-Za-z0-9._:-]{1,64}`, so they never contain 0x00 or 0x01:
-//! `record id || 0x00` is an unambiguous prefix for a record's index rows, and the state row
-//! sorts right after them.
+//! a state row never parses as an old index row. A record's entries are listed from its
+//! state row's `last_seq` back along each entry's `placement.prev_in_record`, every step
+//! checked (docs/FORMAT.md §6), not from index rows.
 //!
-//! `nodes` holds **every** node of every complete subtree (all levels, level 0 = the Merkle
-//! leaf hash `SHA-256(0x00 || h_i)`), written in the same transaction as the entry that
-//! completes it; about two nodes per entry. Roots and proofs for any size up to the head
-//! read `O(log n)` of them (a partial right edge is hashed from complete subtrees).
+//! `nodes` holds every node of every complete subtree above the leaves (levels ≥ 1),
+//! written in the same transaction as the entry that completes it; about one node per
+//! entry. A leaf (level 0, `SHA-256(0x00 || h_i)`) is not stored: readers hash it from
+//! entry `i` (an older ledger's level-0 rows are not read). Roots and proofs for any size
+//! up to the head read `O(log n)` nodes and entries.
 //!
 //! `meta.head` and `meta.compact_range` are what opening reads instead of replaying (both
 //! checked against the newest seal). There is no registry row (format 3): opening rebuilds
@@ -55,7 +57,7 @@
 //! # Transactions
 //!
 //! One group of appends = one multi-tree sled transaction over `entries`, `payloads`,
-//! `nodes`, `records`, `nonces`, `meta` and `checkpoints`: entry, payload, index row,
+//! `nodes`, `records`, `nonces`, `meta` and `checkpoints`: entry, payload,
 //! nonce, Merkle nodes, record states, compact range, head and the
 //! group's seal (the checkpoint of the new head signed by the ledger key; the previous
 //! newest seal is removed unless cosigned) together. A `Destruction`
@@ -94,7 +96,7 @@ pub const TREE_ENTRIES: &str = "entries";
 pub const TREE_PAYLOADS: &str = "payloads";
 /// Tree `nodes`: `NodeId::to_key` → 32-byte node hash.
 pub const TREE_NODES: &str = "nodes";
-/// Tree `records`: index rows and record states (see the module docs).
+/// Tree `records`: record states (and, in ledgers written before issue 18, index rows).
 pub const TREE_RECORDS: &str = "records";
 /// Tree `nonces`: nonce (16 bytes) → seq (u64 BE).
 pub const TREE_NONCES: &str = "nonces";
@@ -114,7 +116,8 @@ pub const META_HEAD: &[u8] = b"head";
 /// `meta` key: canonical `CompactRange`.
 pub const META_COMPACT_RANGE: &[u8] = b"compact_range";
 
-/// Separator byte after a record id for index rows (`records`).
+/// Separator byte after a record id for index rows (`records`; no longer written, kept
+/// to name the rows an older ledger has, which readers ignore).
 pub const RECORD_INDEX_TAG: u8 = 0x00;
 /// Byte after a record id for the record state row (`records`).
 pub const RECORD_STATE_TAG: u8 = 0x01;

@@ -1,6 +1,7 @@
 //! The write path: `append` and `append_batch` with group commit (see `group.rs` for the
 //! machinery, and its module docs for the steps).
 
+use crate::backend::Backend;
 use crate::checkpoints::sign_seal;
 use crate::error::{BatchError, Result, StoreError};
 use crate::group::*;
@@ -10,7 +11,6 @@ use caseledger_core::event::{Payload, SignedEvent};
 use caseledger_core::ids::{PublicKey, Seq};
 use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::Registry;
-use sled::Transactional;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -78,16 +78,18 @@ impl Ledger {
         q.pending.push(Job { ticket, item });
         loop {
             if let Some(r) = q.done.remove(&ticket) {
+                // No hand-over to pass on: a caller answered is answered by a group whose
+                // leader already woke the next leader when it let go of the lead (below),
+                // after taking this caller's job. Waking one here again, as every answered
+                // caller once did, only costs wake-ups.
                 q.waiters.remove(&ticket);
-                // Woken to lead but answered meanwhile: pass the hand-over on.
-                if !q.leader {
-                    q.wake_next_leader();
-                }
                 return r;
             }
             // A waiter whose job is in a group still syncing must not lead an empty group.
             if !q.leader && !q.pending.is_empty() {
                 q.leader = true;
+                // Awake and leading: not woken when its own group finishes.
+                q.waiters.remove(&ticket);
                 let jobs = std::mem::take(&mut q.pending);
                 drop(q);
                 let mut guard = LeaderGuard {
@@ -303,42 +305,8 @@ impl Ledger {
                 w.ops.remove(T::Checkpoints, &prev.to_be_bytes());
             }
         }
-        let ops = &w.ops;
-        let t = &self.trees;
-        (
-            &t.entries,
-            &t.payloads,
-            &t.nodes,
-            &t.records,
-            &t.nonces,
-            &t.meta,
-            &t.checkpoints,
-        )
-            .transaction(|(e, p, n, r, no, m, c)| {
-                for op in &ops.ops {
-                    let tree = match op.tree {
-                        T::Entries => e,
-                        T::Payloads => p,
-                        T::Nodes => n,
-                        T::Records => r,
-                        T::Nonces => no,
-                        T::Meta => m,
-                        T::Checkpoints => c,
-                    };
-                    let key = ops.slice(&op.key);
-                    match &op.val {
-                        Some(v) => {
-                            tree.insert(key, ops.slice(v))?;
-                        }
-                        None => {
-                            tree.remove(key)?;
-                        }
-                    }
-                }
-                Ok::<(), sled::transaction::ConflictableTransactionError<std::convert::Infallible>>(
-                    (),
-                )
-            })?;
+        // One atomic transaction through the storage seam (`backend.rs`).
+        self.trees.commit(&w.ops)?;
         // Committed: memory follows the database whatever happens next.
         self.upper.extend(&staged.upper);
         self.counters.transactions.fetch_add(1, Ordering::Relaxed);
@@ -544,7 +512,7 @@ impl Ledger {
 
     /// The seq of the entry appended with this idempotency key, if any.
     pub fn request_seen(&self, key: &crate::RequestKey) -> Result<Option<Seq>> {
-        match self.trees.nonces.get(key.row())? {
+        match self.trees.get(T::Nonces, &key.row())? {
             None => Ok(None),
             Some(v) => {
                 let b = <[u8; 8]>::try_from(v.as_ref())

@@ -4,9 +4,10 @@
 //!
 //! Nothing here trusts derived state (docs/DESIGN v2 principle 3): the record's entries are
 //! found by reading every entry and keeping those whose own record id is the record, never
-//! through the `records` index, and the `record_head` states what those entries say. A
-//! deleted index row cannot drop an entry from a bundle, and an added one cannot put
-//! another client's entry in it.
+//! through the `records` tree (the state row's chain start, or an old ledger's index rows),
+//! and the `record_head` states what those entries say. A rolled-back state row cannot
+//! drop an entry from a bundle (the head disagrees with it and is refused), and a planted
+//! row cannot put another client's entry in it.
 
 use crate::error::StoreError;
 use crate::ledger::Ledger;
@@ -194,7 +195,7 @@ impl Ledger {
     }
 
     /// The seqs below `size` of the entries whose own record id is `record`, read from the
-    /// entry bytes (never from the `records` index).
+    /// entry bytes (never from the `records` tree).
     fn own_entries(&self, record: &RecordId, size: u64) -> Result<Vec<Seq>, ExportError> {
         let mut out = Vec::new();
         for seq in 0..size {

@@ -180,25 +180,34 @@ pub(crate) struct Queue {
     /// only, and a hand-over one caller of a queued job (not every waiter, which under
     /// load costs more CPU than the group's seal).
     pub(crate) waiters: HashMap<u64, std::thread::Thread>,
+    /// Threads unparked: one per answered caller that was parked, plus one per hand-over.
+    pub(crate) wakeups: u64,
 }
 
 impl Queue {
-    /// Records a ticket's result and wakes its caller.
+    /// Records a ticket's result and wakes its caller (unless it is the leader itself, which
+    /// is awake and no longer registered). Its registration goes with the wake-up, so it is
+    /// never woken twice.
     pub(crate) fn finish(&mut self, ticket: u64, result: Result<Receipt>) {
-        if let Some(t) = self.waiters.get(&ticket) {
+        if let Some(t) = self.waiters.remove(&ticket) {
             t.unpark();
+            self.wakeups += 1;
         }
         self.done.insert(ticket, result);
     }
 
-    /// Wakes the caller of the oldest queued job, to lead it (no leader any more).
-    pub(crate) fn wake_next_leader(&self) {
+    /// Wakes the caller of the oldest queued job, to lead it: called once, by whoever lets
+    /// go of the lead. Every caller whose job is queued is registered (it registered under
+    /// the lock it queued under, and stays registered until answered), and a new caller
+    /// that finds no leader leads at once, so one wake-up per hand-over loses no job.
+    pub(crate) fn wake_next_leader(&mut self) {
         if let Some(t) = self
             .pending
             .first()
             .and_then(|j| self.waiters.get(&j.ticket))
         {
             t.unpark();
+            self.wakeups += 1;
         }
     }
 }
@@ -278,7 +287,7 @@ impl History for GroupHistory<'_> {
         if let Some(s) = self.nonces.get(nonce) {
             return Ok(Some(*s));
         }
-        let Some(v) = self.trees.nonces.get(nonce.0)? else {
+        let Some(v) = crate::backend::Backend::get(self.trees, T::Nonces, &nonce.0)? else {
             return Ok(None);
         };
         let b = <[u8; 8]>::try_from(v.as_ref())
@@ -435,10 +444,18 @@ impl Stage<'_> {
         // A destruction cannot be undone: it is judged only if the record's stored state
         // row is what the record's own entries give (an edited row must not clear a hold).
         // Archived entries are re-judged from the rows this import built itself.
+        // The committed state the check confirmed: where the record's chain of entries
+        // starts for the destruction's payload removal below.
+        let mut committed_state = None;
         if let (EventKind::Destruction { .. }, Some(rid), true) =
             (&ev.kind, &ev.record, imported_placement.is_none())
         {
-            crate::rebuild::check_state_row(self.trees, &self.registry, rid, self.committed)?;
+            committed_state = Some(crate::rebuild::check_state_row(
+                self.trees,
+                &self.registry,
+                rid,
+                self.committed,
+            )?);
         }
         let hist = GroupHistory {
             trees: self.trees,
@@ -453,52 +470,22 @@ impl Stage<'_> {
         // 3. Fallible reads before any staging: a destruction's payload rows.
         let destroyed_seqs = match (&ev.kind, &ev.record) {
             (EventKind::Destruction { .. }, Some(rid)) => {
-                // The index is derived state: each candidate is kept only if its own entry
-                // belongs to the record (an added row must not destroy another client's
-                // payload), and the record's placement chain, read from entry bytes, finds
-                // the entries a deleted row would hide.
-                let mut seqs = Vec::new();
-                let mut candidates: Vec<u64> = Vec::new();
-                for row in self
-                    .trees
-                    .records
-                    .scan_prefix(record_index_prefix(rid))
-                    .keys()
-                {
-                    let k = row?;
-                    let seq = record_index_seq(rid, &k).ok_or_else(|| {
-                        StoreError::corrupt(format!("bad index row for record {rid}"), None)
-                    })?;
-                    candidates.push(seq);
-                }
-                // The walk starts at the newest candidate that really is the record's.
-                candidates.sort_unstable_by(|a, b| b.cmp(a));
-                let mut at = None;
-                for c in candidates.into_iter().filter(|c| *c < self.committed) {
-                    let Some(bytes) = self.trees.entries.get(c.to_be_bytes())? else {
-                        continue;
-                    };
-                    if Entry::from_bytes(&bytes)
-                        .ok()
-                        .is_some_and(|e| e.event.event.record.as_ref() == Some(rid))
-                    {
-                        at = Some(Seq(c));
-                        break;
-                    }
-                }
-                while let Some(s) = at.filter(|s| s.0 < self.committed) {
-                    let Some(bytes) = self.trees.entries.get(s.to_be_bytes())? else {
-                        break;
-                    };
-                    let entry = Entry::from_bytes(&bytes).map_err(|e| {
-                        StoreError::corrupt(format!("entry does not decode: {e}"), Some(s))
-                    })?;
-                    if entry.event.event.record.as_ref() != Some(rid) {
-                        break;
-                    }
-                    seqs.push(s.0);
-                    at = entry.placement.and_then(|p| p.prev_in_record);
-                }
+                // The record's committed entries, along the chain of `prev_in_record`
+                // pointers in their own bytes from the latest one the committed state row
+                // names (checked against the entries above; an import's rows are its own):
+                // every step is checked to be the record's, so no other record's payload is
+                // removed, and a broken chain refuses the destruction.
+                let state = match committed_state {
+                    Some(st) => st,
+                    None => crate::rebuild::stored_state(self.trees, rid)?,
+                };
+                let mut seqs: Vec<u64> = match &state {
+                    Some(st) => crate::query::record_chain(&self.trees.entries, rid, st)?
+                        .into_iter()
+                        .map(|s| s.0)
+                        .collect(),
+                    None => Vec::new(),
+                };
                 if let Some(slot) = self.records.get(rid) {
                     seqs.extend_from_slice(&slot.batch_seqs);
                 }
@@ -585,7 +572,9 @@ impl Stage<'_> {
         if let Some(r) = request {
             self.ops.put(T::Nonces, &r.key, &r.value(&key));
         }
-        for (id, h) in nodes {
+        // Level 0 (the leaf) is not stored: it is `merkle_leaf(entry_hash(E_i))` of the
+        // entry written in this same transaction, and every reader hashes it from there.
+        for (id, h) in nodes.into_iter().filter(|(id, _)| id.level() > 0) {
             self.ops.put(T::Nodes, &id.to_key(), &h.0);
             if id.level() >= UPPER_LEVEL {
                 self.upper.push((id, h));
@@ -605,8 +594,9 @@ impl Stage<'_> {
             event: &entry.event.event,
         };
         match &rid {
+            // No index row: a record's entries are found along their placement chain
+            // from its state row (docs/FORMAT.md §6).
             Some(r) => {
-                self.ops.put(T::Records, &record_index_key(r, seq.0), &[]);
                 if let Some(slot) = self.records.get_mut(r) {
                     record::apply(&mut self.registry, &mut slot.state, step);
                     slot.dirty = true;

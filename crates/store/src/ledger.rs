@@ -144,9 +144,11 @@ impl Ledger {
 
     /// One sled flush: everything committed before it began is durable in sled.
     pub(crate) fn flush_sled(&self) -> Result<()> {
-        self.trees.db.flush().map_err(|e| match e {
-            sled::Error::Io(io) => StoreError::io(self.dir.join(SLED_DIR), io),
-            other => StoreError::Sled(other),
+        crate::backend::Backend::flush(&self.trees).map_err(|e| match e {
+            StoreError::Io { path: None, source } => {
+                StoreError::io(self.dir.join(SLED_DIR), source)
+            }
+            other => other,
         })?;
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -236,6 +238,7 @@ impl Ledger {
             transactions: c.transactions.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),
             largest_group: c.largest_group.load(Ordering::Relaxed),
+            wakeups: crate::group::lock(&self.queue).wakeups,
         }
     }
 }
@@ -350,7 +353,10 @@ mod tests {
         };
         let compare = |l: &Ledger, next: &mut dyn FnMut(u64) -> u64| {
             let head = l.head().size;
-            let raw = TreeNodes(&l.trees.nodes);
+            let raw = TreeNodes {
+                nodes: &l.trees.nodes,
+                entries: &l.trees.entries,
+            };
             for _ in 0..60 {
                 let size = 1 + next(head);
                 let seq = next(size);
@@ -442,15 +448,19 @@ mod tests {
         let rc = note(&l, &lic, EventKind::RecordOpened, None).unwrap();
         let t = &l.trees;
         let r = RecordId::new("R").unwrap();
+        // One row per record, its state: no index row per entry (the record's entries are
+        // found along their placement chain from the state's `last_seq`).
         assert!(t
             .records
             .get(record_index_key(&r, rc.seq.0))
             .unwrap()
-            .unwrap()
-            .is_empty());
+            .is_none());
+        assert_eq!(t.records.len(), 1);
         let st: RecordState =
             decode_canonical(&t.records.get(record_state_key(&r)).unwrap().unwrap()).unwrap();
         assert_eq!(st.entries, 1);
+        assert_eq!(st.last_seq, rc.seq);
+        assert_eq!(l.record_entries(&r).unwrap(), [rc.seq]);
         let head: Head = decode_canonical(&t.meta.get(META_HEAD).unwrap().unwrap()).unwrap();
         assert_eq!(head, l.head());
         assert_eq!(t.meta.get(META_HEAD).unwrap().unwrap().len(), 48);
@@ -472,22 +482,43 @@ mod tests {
             t.meta.get(META_LEDGER_KEY).unwrap().unwrap().as_ref(),
             &SigningKey::from_seed(&[2; 32]).public_key().0
         );
-        // Every complete-subtree node of a 3-leaf tree: 3 leaves and one level-1 node.
-        assert_eq!(t.nodes.len(), 4);
+        // Every complete-subtree node of a 3-leaf tree above the leaves: one level-1 node.
+        // Leaves are not stored: each is hashed from its entry, written in the same
+        // transaction.
+        assert_eq!(t.nodes.len(), 1);
+        assert!(t
+            .nodes
+            .get(NodeId::new(1, 0).unwrap().to_key())
+            .unwrap()
+            .is_some());
+        for i in 0..3 {
+            assert!(t
+                .nodes
+                .get(NodeId::leaf(i).unwrap().to_key())
+                .unwrap()
+                .is_none());
+        }
         let nonce_rows = t.nonces.len();
         assert_eq!(nonce_rows, 3);
-        // The stored Merkle leaf is over the stored entry bytes.
-        let leaf = t
-            .nodes
-            .get(NodeId::leaf(2).unwrap().to_key())
-            .unwrap()
-            .unwrap();
+        // The leaf a proof reads is over the stored entry bytes.
+        let raw = TreeNodes {
+            nodes: &t.nodes,
+            entries: &t.entries,
+        };
         assert_eq!(
-            leaf.as_ref(),
-            &merkle_leaf(&entry_hash(
+            merkle::NodeSource::node(&raw, NodeId::leaf(2).unwrap()).unwrap(),
+            merkle_leaf(&entry_hash(
                 &t.entries.get(2u64.to_be_bytes()).unwrap().unwrap()
             ))
-            .0
+        );
+        // A level-0 row as older ledgers kept is not read (the entry decides).
+        t.nodes
+            .insert(NodeId::leaf(2).unwrap().to_key(), &[0u8; 32])
+            .unwrap();
+        assert_eq!(l.root_at(3).unwrap(), l.root());
+        assert_eq!(
+            l.inclusion_proof(Seq(1), 3).unwrap(),
+            merkle::inclusion_proof(&Sha256Hasher, &raw, 1, 3).unwrap()
         );
     }
 
@@ -546,6 +577,77 @@ mod tests {
         drop(db);
         private(path);
         (log, rows)
+    }
+
+    /// A record's entries are read along their placement chain from the state row, every
+    /// step checked: an index row an older ledger kept (or an insider planted) is ignored,
+    /// and a state row or an entry pointing elsewhere is a `Corrupt` error naming the seq,
+    /// never another record's entry or a shortened list.
+    #[test]
+    fn record_entries_follow_the_placement_chain_and_refuse_a_broken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (l, lic) = ledger(dir.path());
+        let r = RecordId::new("R").unwrap();
+        let mut seqs = vec![note(&l, &lic, EventKind::RecordOpened, None).unwrap().seq];
+        for _ in 0..3 {
+            seqs.push(note(&l, &lic, EventKind::Contact, None).unwrap().seq);
+        }
+        assert_eq!(seqs, [Seq(2), Seq(3), Seq(4), Seq(5)]);
+        assert_eq!(l.record_entries(&r).unwrap(), seqs);
+        assert!(l
+            .record_entries(&RecordId::new("none").unwrap())
+            .unwrap()
+            .is_empty());
+        let t = &l.trees;
+        // An old layout's index row, here naming the admin enrolment: ignored.
+        t.records
+            .insert(record_index_key(&r, 1), &[] as &[u8])
+            .unwrap();
+        assert_eq!(l.record_entries(&r).unwrap(), seqs);
+        let corrupt_at = |want: u64, why: &str| match l.record_entries(&r) {
+            Err(StoreError::Corrupt { what, seq }) => {
+                assert_eq!(seq, Some(Seq(want)), "{what}");
+                assert!(what.contains(why), "{what}");
+            }
+            other => panic!("expected a broken chain, got {other:?}"),
+        };
+        // The state row's latest entry pointed at an entry of no record (the enrolment).
+        let row = t.records.get(record_state_key(&r)).unwrap().unwrap();
+        let mut st: RecordState = decode_canonical(&row).unwrap();
+        let edit_state = |st: &RecordState| {
+            t.records
+                .insert(
+                    record_state_key(&r),
+                    caseledger_core::encoding::encode(st).unwrap(),
+                )
+                .unwrap();
+        };
+        st.last_seq = Seq(1);
+        edit_state(&st);
+        corrupt_at(1, "another record");
+        // A count the chain does not have, either way.
+        st.last_seq = Seq(5);
+        st.entries = 5;
+        edit_state(&st);
+        corrupt_at(5, "expected 5");
+        st.entries = 3;
+        edit_state(&st);
+        corrupt_at(5, "expected 3");
+        st.entries = 4;
+        edit_state(&st);
+        assert_eq!(l.record_entries(&r).unwrap(), seqs);
+        // Entry 4's stored bytes edited to skip entry 3: the ordinals give it away.
+        let bytes = t.entries.get(4u64.to_be_bytes()).unwrap().unwrap();
+        let mut e = caseledger_core::event::Entry::from_bytes(&bytes).unwrap();
+        let mut p = e.placement.unwrap();
+        p.prev_in_record = Some(Seq(2));
+        e.placement = Some(p);
+        t.entries
+            .insert(4u64.to_be_bytes(), e.to_bytes().unwrap())
+            .unwrap();
+        corrupt_at(2, "expected 2");
+        t.entries.insert(4u64.to_be_bytes(), bytes).unwrap();
+        assert_eq!(l.record_entries(&r).unwrap(), seqs);
     }
 
     /// Issue 12, attack 3: one flipped byte of `meta.compact_range` must not become a root

@@ -30,6 +30,7 @@
 )]
 
 pub mod archive;
+mod backend;
 pub mod checkpoints;
 mod commit;
 pub mod error;

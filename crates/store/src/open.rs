@@ -16,7 +16,7 @@ use caseledger_core::event::Entry;
 use caseledger_core::event::{Event, EventKind, SignedEvent, FORMAT_VERSION};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::ids::{EntryHash, Nonce, PublicKey, Seq};
-use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
+use caseledger_core::merkle::{CompactRange, Hash, NodeId, NodeSource, Sha256Hasher};
 use caseledger_core::note::NoteVerifier;
 use caseledger_core::record::{Registry, Violation};
 use std::fs::File;
@@ -571,7 +571,8 @@ fn newest_logged(log: &[String], genesis: &GenesisFacts) -> u64 {
 
 /// DESIGN v2 principle 3, at open: `meta.compact_range` and `meta.head` must be what the
 /// entry bytes give, from the newest seal on. The compact range at the seal's size is read
-/// from the `nodes` tree and must hash to the seal's signed root (the signature binds it);
+/// from the `nodes` tree (its leaf, for an odd size, hashed from the last sealed entry) and
+/// must hash to the seal's signed root (the signature binds it);
 /// each entry after the seal is decoded, must sit at its seq and chain to the one before,
 /// and its leaf extends the range. The result must equal `meta.compact_range`, and the
 /// last entry must be `meta.head`. The cost is one signature check, `popcount(seal size)`
@@ -584,10 +585,11 @@ fn check_derived_state(
     seal: Option<&FoundSeal>,
 ) -> Result<()> {
     let entries = db.open_tree(TREE_ENTRIES)?;
-    let (from, mut rebuilt) = match seal {
-        None => (0, CompactRange::new()),
-        Some(s) => (s.size, range_at(&db.open_tree(TREE_NODES)?, s)?),
-    };
+    // The root check against the seal comes after the entry checks below: for an odd
+    // seal size the range holds the last sealed entry's leaf, hashed from its bytes (no
+    // level-0 rows), and an edited entry must be reported as what it is (a chain break or
+    // `meta.head`), as when leaves were rows.
+    let from = seal.map_or(0, |s| s.size);
     let mut prev = match from.checked_sub(1) {
         None => EntryHash::ZERO,
         Some(p) => entry_hash(&entries.get(p.to_be_bytes())?.ok_or(StoreError::corrupt(
@@ -595,6 +597,11 @@ fn check_derived_state(
             Some(Seq(p)),
         ))?),
     };
+    let mut rebuilt = match seal {
+        None => CompactRange::new(),
+        Some(s) => range_at(&db.open_tree(TREE_NODES)?, &entries, s)?,
+    };
+    let sealed_root = rebuilt.root(&Sha256Hasher);
     let mut last_recorded_at = None;
     for seq in from..head.size {
         let bytes = entries
@@ -619,15 +626,6 @@ fn check_derived_state(
             .map_err(|_| StoreError::Full)?;
     }
     let sealed = seal.map_or(0, |s| s.size);
-    if rebuilt != *range {
-        return Err(StoreError::DerivedState {
-            what: "meta.compact_range",
-            with: format!(
-                "the Merkle tree recomputed from the newest seal (size {sealed}) and the entry bytes after it (up to the head, size {})",
-                head.size
-            ),
-        });
-    }
     let head_ok = head.size == 0
         || (head.last_hash == prev && last_recorded_at.is_none_or(|t| t == head.last_recorded_at));
     if !head_ok {
@@ -639,12 +637,29 @@ fn check_derived_state(
             ),
         });
     }
+    if let Some(s) = seal.filter(|s| s.root != sealed_root) {
+        return Err(StoreError::DerivedState {
+            what: "the nodes tree",
+            with: format!("the root signed in the newest seal (size {})", s.size),
+        });
+    }
+    if rebuilt != *range {
+        return Err(StoreError::DerivedState {
+            what: "meta.compact_range",
+            with: format!(
+                "the Merkle tree recomputed from the newest seal (size {sealed}) and the entry bytes after it (up to the head, size {})",
+                head.size
+            ),
+        });
+    }
     Ok(())
 }
 
-/// The compact range at a seal's size from the `nodes` tree, checked against the seal's
-/// signed root.
-fn range_at(nodes: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
+/// The compact range at a seal's size from the `nodes` tree (a level-0 hash, for an odd
+/// size, from the last entry's bytes: leaves are not stored); the caller checks it against
+/// the seal's signed root.
+fn range_at(nodes: &sled::Tree, entries: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
+    let tree = crate::upper::TreeNodes { nodes, entries };
     let s = seal.size;
     let mut hashes = Vec::new();
     let mut start = 0u64;
@@ -658,22 +673,17 @@ fn range_at(nodes: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
             with: format!("the newest seal (size {s})"),
         };
         let id = NodeId::new(level, start >> level).ok_or_else(disagree)?;
-        let hash = nodes
-            .get(id.to_key())?
-            .and_then(|v| Hash::from_slice(&v))
-            .ok_or_else(disagree)?;
+        // A missing or malformed node (or leaf entry) disagrees with the seal; an I/O
+        // error is reported as one.
+        let hash = match tree.node(id) {
+            Ok(h) => h,
+            Err(StoreError::Corrupt { .. }) => return Err(disagree()),
+            Err(e) => return Err(e),
+        };
         hashes.push(hash);
         start += width;
     }
-    let range =
-        CompactRange::from_parts(s, hashes).map_err(|_| StoreError::Internal("compact range"))?;
-    if range.root(&Sha256Hasher) != seal.root {
-        return Err(StoreError::DerivedState {
-            what: "the nodes tree",
-            with: format!("the root signed in the newest seal (size {s})"),
-        });
-    }
-    Ok(range)
+    CompactRange::from_parts(s, hashes).map_err(|_| StoreError::Internal("compact range"))
 }
 
 /// Copies a closed ledger directory (tests that tamper with a copy).

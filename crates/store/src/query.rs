@@ -1,10 +1,11 @@
-//! Reads: entries, payloads (commitment re-checked), record indexes and states, Merkle
+//! Reads: entries, payloads (commitment re-checked), records' entries (along their
+//! placement chains) and states, Merkle
 //! roots and inclusion/consistency proofs.
 
 use crate::error::{Result, StoreError};
 use crate::layout::*;
 use crate::ledger::Ledger;
-use crate::upper::CachedNodes;
+use crate::upper::{CachedNodes, TreeNodes};
 use caseledger_core::content::{open_payload, EntryKey};
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Entry, Payload};
@@ -12,6 +13,70 @@ use caseledger_core::hash::ciphertext_digest;
 use caseledger_core::ids::{RecordId, Seq};
 use caseledger_core::merkle::{self, Hash, ProveError, Sha256Hasher};
 use caseledger_core::record::RecordState;
+
+/// The seqs of `record`'s entries, oldest first, found from its state row (`last_seq`,
+/// `entries`) by following each entry's `placement.prev_in_record` back to the first.
+/// Each entry read must be at its seq, of `record`, with the ordinal one less than the one
+/// after it (the latest's is `entries`), and its pointer strictly back; the first has
+/// ordinal 1 and no pointer. Anything else is a [`StoreError::Corrupt`] naming the seq
+/// (an edited state row or entry): a read never returns another record's entry. Costs one
+/// entry read per entry of the record, however long the ledger.
+pub(crate) fn record_chain(
+    entries: &sled::Tree,
+    record: &RecordId,
+    state: &RecordState,
+) -> Result<Vec<Seq>> {
+    let broken = |seq: Seq, why: &str| {
+        StoreError::corrupt(
+            format!("the chain of record {record}'s entries is broken: {why}"),
+            Some(seq),
+        )
+    };
+    // Bounded by the ordinals, which must fall by one per step; not preallocated from the
+    // row's count, which may be what an insider wrote.
+    let mut out = Vec::new();
+    let mut at = Some(state.last_seq);
+    let mut ordinal = state.entries;
+    while let Some(seq) = at {
+        if ordinal == 0 {
+            return Err(broken(seq, "more entries than the record state counts"));
+        }
+        let bytes = entries
+            .get(seq.to_be_bytes())?
+            .ok_or_else(|| broken(seq, "the entry is missing"))?;
+        let entry = Entry::from_bytes(&bytes)
+            .map_err(|e| StoreError::corrupt(format!("entry does not decode: {e}"), Some(seq)))?;
+        if entry.seq != seq {
+            return Err(broken(seq, "the entry stored there names another seq"));
+        }
+        if entry.event.event.record.as_ref() != Some(record) {
+            return Err(broken(seq, "the entry belongs to another record"));
+        }
+        let Some(p) = entry.placement else {
+            return Err(broken(seq, "the entry has no placement"));
+        };
+        if p.ordinal != ordinal {
+            return Err(broken(
+                seq,
+                &format!("its ordinal is {}, expected {ordinal}", p.ordinal),
+            ));
+        }
+        if p.prev_in_record.is_some_and(|prev| prev >= seq) {
+            return Err(broken(seq, "its previous entry is not an earlier one"));
+        }
+        out.push(seq);
+        at = p.prev_in_record;
+        ordinal -= 1;
+    }
+    if ordinal != 0 {
+        return Err(broken(
+            out.last().copied().unwrap_or(state.last_seq),
+            "fewer entries than the record state counts",
+        ));
+    }
+    out.reverse();
+    Ok(out)
+}
 
 fn prove_err(e: ProveError<StoreError>) -> StoreError {
     match e {
@@ -121,22 +186,15 @@ impl Ledger {
         }
     }
 
-    /// The seqs of a record's entries, in order.
+    /// The seqs of a record's entries, in order: from the latest entry its state row names,
+    /// back along each entry's own `placement.prev_in_record` (no index rows; an old
+    /// ledger's are ignored). Every step is checked (see [`record_chain`]): a broken chain
+    /// is [`StoreError::Corrupt`], never another record's entry.
     pub fn record_entries(&self, record: &RecordId) -> Result<Vec<Seq>> {
-        let mut out = Vec::new();
-        for k in self
-            .trees
-            .records
-            .scan_prefix(record_index_prefix(record))
-            .keys()
-        {
-            let k = k?;
-            let seq = record_index_seq(record, &k).ok_or_else(|| {
-                StoreError::corrupt(format!("bad index row for record {record}"), None)
-            })?;
-            out.push(Seq(seq));
+        match self.record_state(record)? {
+            None => Ok(Vec::new()),
+            Some(st) => record_chain(&self.trees.entries, record, &st),
         }
-        Ok(out)
     }
 
     /// A record's state after its latest entry (`None` for a record never seen).
@@ -188,9 +246,16 @@ impl Ledger {
         })
     }
 
-    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled.
+    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled
+    /// (leaves hashed from their entries).
     fn nodes(&self) -> Result<CachedNodes<'_>> {
-        CachedNodes::new(&self.upper, &self.trees.nodes)
+        CachedNodes::new(
+            &self.upper,
+            TreeNodes {
+                nodes: &self.trees.nodes,
+                entries: &self.trees.entries,
+            },
+        )
     }
 
     fn check_size(&self, size: u64) -> Result<()> {

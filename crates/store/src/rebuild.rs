@@ -6,10 +6,11 @@
 //! is still caught by the verifier's replay, but a destruction erases content and keys the
 //! verifier cannot bring back. So before a destruction is judged, the record's state is
 //! rebuilt here from the entry bytes — every entry whose own record id is the record, never
-//! through the `records` index (as `export` does) — and must equal the row. O(entries), paid
+//! through a derived row (as `export` does) — and must equal the row. O(entries), paid
 //! only by destructions.
 
 use crate::error::{Result, StoreError};
+use crate::group::T;
 use crate::types::Trees;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::Entry;
@@ -24,8 +25,8 @@ use caseledger_core::time::Timestamp;
 /// row to roll back): from the head entry, the chain of store-assigned `prev_registry`
 /// pointers names every entry that changed the registry, newest first, down to genesis.
 /// Each must be a registry kind and point strictly back; each one the newest seal covers
-/// must be included under its signed root (an inclusion proof from the `nodes` tree,
-/// O(log n) reads), so an edited registry entry is refused too. Entries after the seal
+/// must be included under its signed root (an inclusion proof from the `nodes` tree, its
+/// leaf sibling hashed from `entries`, O(log n) reads), so an edited registry entry is refused too. Entries after the seal
 /// were chained to it by `check_derived_state`. Cost: O(registry entries x log n) reads.
 ///
 /// `seal` is the newest valid seal's `(size, root)`; `head_size` and `last_recorded_at`
@@ -38,6 +39,11 @@ pub(crate) fn registry_from_chain(
 ) -> Result<Registry> {
     let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES)?;
     let nodes = db.open_tree(caseledger_core::layout::TREE_NODES)?;
+    // Leaves are hashed from `entries` (none are stored), the other nodes read from `nodes`.
+    let tree = crate::upper::TreeNodes {
+        nodes: &nodes,
+        entries: &entries,
+    };
     let broken = |seq: u64, why: String| StoreError::RegistryChain { seq: Seq(seq), why };
     let read = |seq: u64| -> Result<Entry> {
         let bytes = entries
@@ -45,17 +51,22 @@ pub(crate) fn registry_from_chain(
             .ok_or_else(|| broken(seq, "the entry is missing".into()))?;
         if let Some((size, root)) = seal.filter(|(size, _)| seq < *size) {
             let leaf = merkle_leaf(&entry_hash(&bytes));
-            let proof =
-                merkle::inclusion_proof(&Sha256Hasher, &crate::upper::TreeNodes(&nodes), seq, size)
-                    .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
-            merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).map_err(
-                |_| {
-                    broken(
-                        seq,
-                        format!("its bytes are not the ones the newest seal (size {size}) signs"),
-                    )
-                },
-            )?;
+            let proof = merkle::inclusion_proof(&Sha256Hasher, &tree, seq, size)
+                .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
+            if merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).is_err() {
+                // The proof's first hash is the sibling leaf, hashed from the sibling entry
+                // (leaves are not stored), so an edited sibling fails this entry's proof
+                // too. The entry after the sibling names the sibling's original hash in
+                // its `prev`: when it disagrees, the sibling is the entry edited.
+                let culprit = match seq ^ 1 {
+                    sib if sib < size && !prev_confirms(&entries, sib, head_size)? => sib,
+                    _ => seq,
+                };
+                return Err(broken(
+                    culprit,
+                    format!("its bytes are not the ones the newest seal (size {size}) signs"),
+                ));
+            }
         }
         let entry = Entry::from_bytes(&bytes)
             .map_err(|e| broken(seq, format!("the entry does not decode: {e}")))?;
@@ -121,6 +132,22 @@ pub(crate) fn registry_from_chain(
     Ok(registry)
 }
 
+/// Whether entry `seq`'s bytes hash to the `prev` the entry after it carries (true when
+/// there is no entry after it below `head_size`, or it cannot be read: nothing contradicts).
+fn prev_confirms(entries: &sled::Tree, seq: u64, head_size: u64) -> Result<bool> {
+    let next = seq.saturating_add(1);
+    if next >= head_size {
+        return Ok(true);
+    }
+    let (Some(bytes), Some(after)) = (
+        entries.get(seq.to_be_bytes())?,
+        entries.get(next.to_be_bytes())?,
+    ) else {
+        return Ok(true);
+    };
+    Ok(Entry::from_bytes(&after).map_or(true, |a| a.prev == entry_hash(&bytes)))
+}
+
 /// The state of `record` folded from its own entries below `size`; `None` if it has none.
 /// `registry` gives the ledger's settings (the time zone of ledger dates); its actors and
 /// clock play no part in a record's state.
@@ -132,7 +159,7 @@ pub(crate) fn rebuilt_state(
 ) -> Result<Option<RecordState>> {
     let mut scratch = registry.clone();
     let mut state = None;
-    for row in trees.entries.range(..size.to_be_bytes()) {
+    for row in crate::backend::Backend::scan(trees, T::Entries, &[], Some(&size.to_be_bytes())) {
         let (key, bytes) = row?;
         let seq = <[u8; 8]>::try_from(key.as_ref())
             .map(u64::from_be_bytes)
@@ -155,23 +182,28 @@ pub(crate) fn rebuilt_state(
     Ok(state)
 }
 
+/// The stored state row of `record`, decoded (`None` without one).
+pub(crate) fn stored_state(trees: &Trees, record: &RecordId) -> Result<Option<RecordState>> {
+    match trees.records.get(record_state_key(record))? {
+        Some(v) => Ok(Some(decode_canonical::<RecordState>(&v).map_err(|e| {
+            StoreError::corrupt(
+                format!("state of record {record} does not decode: {e}"),
+                None,
+            )
+        })?)),
+        None => Ok(None),
+    }
+}
+
 /// Refuses unless the stored state row of `record` is the state its own entries below
-/// `size` (the committed ones) give. Reads only; writes nothing.
+/// `size` (the committed ones) give; returns that state. Reads only; writes nothing.
 pub(crate) fn check_state_row(
     trees: &Trees,
     registry: &Registry,
     record: &RecordId,
     size: u64,
-) -> Result<()> {
-    let stored = match trees.records.get(record_state_key(record))? {
-        Some(v) => Some(decode_canonical::<RecordState>(&v).map_err(|e| {
-            StoreError::corrupt(
-                format!("state of record {record} does not decode: {e}"),
-                None,
-            )
-        })?),
-        None => None,
-    };
+) -> Result<Option<RecordState>> {
+    let stored = stored_state(trees, record)?;
     let rebuilt = rebuilt_state(trees, registry, record, size)?;
     let fields = match (&stored, &rebuilt) {
         (Some(s), Some(r)) => differing_fields(s, r),
@@ -180,7 +212,7 @@ pub(crate) fn check_state_row(
         (None, Some(_)) => vec!["(the row is missing)"],
     };
     if fields.is_empty() {
-        Ok(())
+        Ok(stored)
     } else {
         Err(StoreError::RecordStateRow {
             record: record.clone(),

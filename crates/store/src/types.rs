@@ -199,6 +199,9 @@ pub struct Stats {
     pub flushes: u64,
     /// The largest number of entries committed in one transaction.
     pub largest_group: u64,
+    /// Callers' threads the group commit unparked: each parked caller once when its group
+    /// is answered, plus one caller per hand-over of the lead (at most one per group).
+    pub wakeups: u64,
 }
 
 #[derive(Default)]

@@ -1,5 +1,6 @@
 //! The upper levels of the Merkle tree, in memory, so that a proof reads at most
-//! ~`UPPER_LEVEL + popcount` rows from sled instead of `2·⌈log2 n⌉ + 1`.
+//! ~`UPPER_LEVEL + popcount` rows from sled instead of `2·⌈log2 n⌉ + 1`; and the sled
+//! reader below them, which hashes leaves from entries (no level-0 rows are stored).
 //!
 //! It holds copies of `nodes` rows of level `>= UPPER_LEVEL` (n / 2^(UPPER_LEVEL-1) hashes:
 //! 2 MiB at 1M entries, 20 MiB at 10M), per level a contiguous prefix from index 0. It is filled by one
@@ -9,6 +10,8 @@
 //! byte-identical with or without it.
 
 use crate::error::{Result, StoreError};
+use caseledger_core::hash::{entry_hash, merkle_leaf};
+use caseledger_core::ids::Seq;
 use caseledger_core::merkle::{Hash, NodeId, NodeSource};
 use std::sync::{PoisonError, RwLock};
 
@@ -107,12 +110,12 @@ impl UpperNodes {
 /// A [`NodeSource`] that answers upper levels from memory and the rest from sled.
 pub(crate) struct CachedNodes<'a> {
     pub(crate) upper: &'a UpperNodes,
-    pub(crate) tree: &'a sled::Tree,
+    pub(crate) tree: TreeNodes<'a>,
 }
 
 impl<'a> CachedNodes<'a> {
-    pub(crate) fn new(upper: &'a UpperNodes, tree: &'a sled::Tree) -> Result<CachedNodes<'a>> {
-        upper.fill(tree)?;
+    pub(crate) fn new(upper: &'a UpperNodes, tree: TreeNodes<'a>) -> Result<CachedNodes<'a>> {
+        upper.fill(tree.nodes)?;
         Ok(CachedNodes { upper, tree })
     }
 }
@@ -130,18 +133,31 @@ impl NodeSource for CachedNodes<'_> {
                 return Ok(h);
             }
         }
-        TreeNodes(self.tree).node(id)
+        self.tree.node(id)
     }
 }
 
-/// Reads Merkle nodes from the `nodes` tree.
-pub(crate) struct TreeNodes<'a>(pub(crate) &'a sled::Tree);
+/// Reads Merkle nodes from sled: a leaf (level 0) is hashed from the entry at its index,
+/// `SHA-256(0x00 ‖ SHA-256(E_i))`, never stored (docs/FORMAT.md §6; a level-0 row an
+/// older ledger kept is not read); every other node is a `nodes` row.
+#[derive(Clone, Copy)]
+pub(crate) struct TreeNodes<'a> {
+    pub(crate) nodes: &'a sled::Tree,
+    pub(crate) entries: &'a sled::Tree,
+}
 
 impl NodeSource for TreeNodes<'_> {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Hash> {
+        if id.level() == 0 {
+            let seq = id.index();
+            let bytes = self.entries.get(seq.to_be_bytes())?.ok_or_else(|| {
+                StoreError::corrupt(format!("missing entry for Merkle {id}"), Some(Seq(seq)))
+            })?;
+            return Ok(merkle_leaf(&entry_hash(&bytes)));
+        }
         let v = self
-            .0
+            .nodes
             .get(id.to_key())?
             .ok_or_else(|| StoreError::corrupt(format!("missing Merkle {id}"), None))?;
         Hash::from_slice(v.as_ref())

@@ -1,13 +1,15 @@
 //! `Ledger::export_bundle`: what it holds, that `caseledger-verify` finds it clean and
-//! complete, that it is built from the entries and never from the `records` index (tamper
-//! tests on the real sled trees), and its refusals. (`tests/e2e` checks that
+//! complete, that it is built from the entries and never from the `records` tree's derived
+//! rows (tamper tests on the real sled trees), and its refusals. (`tests/e2e` checks that
 //! `caseledger export` writes exactly these bytes.)
 
 use caseledger_core::bundle::{Bundle, BundleEntry};
+use caseledger_core::encoding::{decode_canonical, encode};
 use caseledger_core::event::{Entry, Event, EventKind, Payload, Role, ShortText};
 use caseledger_core::keys::SigningKey;
-use caseledger_core::layout::{record_index_key, TREE_RECORDS};
+use caseledger_core::layout::{record_index_key, record_state_key, TREE_RECORDS};
 use caseledger_core::note::NoteSigner;
+use caseledger_core::record::RecordState;
 use caseledger_core::{ActorId, Date, RecordId, Seq};
 use caseledger_store::{CreateOptions, ExportError, Ledger, OpenOptions};
 use caseledger_verify::bundle::{decode, verify_bundle};
@@ -264,42 +266,41 @@ fn a_second_export_states_the_first_head_and_appends_another() {
     assert_eq!(v.complete().unwrap().head, 9);
 }
 
-/// Insider attack 2, first half: the index row of A's hold is deleted from the real
-/// `records` tree. The export reads the entries themselves: the hold is in the bundle, and
-/// the bundle verifies complete.
+/// Insider attack 2, first half. The store keeps no index row per entry (a record's
+/// entries are found along their placement chain from its state row), so what an insider
+/// can edit to hide the hold is that row: rolled back to before the hold. A reader of
+/// `record_entries` now misses the hold, as it did with a deleted index row, but the export
+/// reads the entries themselves: its `record_head` (4 entries ending at the hold) disagrees
+/// with the row, so nothing is exported or appended.
 #[test]
-fn a_deleted_index_row_does_not_drop_the_hold() {
+fn a_state_row_rolled_back_before_the_hold_stops_the_export() {
     let fx = fixture();
     let a = RecordId::new("A").unwrap();
     let fx = tamper_trees(fx, |db| {
         let records = db.open_tree(TREE_RECORDS).unwrap();
-        assert!(records.remove(record_index_key(&a, 8)).unwrap().is_some());
+        let key = record_state_key(&a);
+        let mut st: RecordState = decode_canonical(&records.get(&key).unwrap().unwrap()).unwrap();
+        assert_eq!((st.entries, st.last_seq), (4, Seq(8)));
+        st.entries = 3;
+        st.last_seq = Seq(7);
+        records.insert(&key, encode(&st).unwrap()).unwrap();
     });
-    // The index now misses the hold...
+    // The chain from the edited row is consistent, and misses the hold...
     assert_eq!(
         fx.ledger.record_entries(&a).unwrap(),
         [Seq(3), Seq(5), Seq(7)]
     );
-    // ...the bundle does not.
-    let b = fx.ledger.export_bundle(&a, &fx.signer).unwrap();
-    assert_eq!(seqs(&b.entries), [3, 5, 7, 8, 9]);
-    let hold = Entry::from_bytes(&b.entries[3].entry.0).unwrap();
-    assert!(matches!(
-        hold.event.event.kind,
-        EventKind::HoldPlaced { .. }
-    ));
-    let v = verify_bundle(&b, &trusted(&fx)).unwrap();
-    assert!(v.is_clean(), "{:?}", v.findings());
-    assert_eq!(
-        v.complete().map(ToString::to_string).as_deref(),
-        Some("complete: entries 1..5 of record A up to seq 9")
-    );
-    assert_eq!(v.status().map(|(s, _)| s.name()), Some("on_hold"));
+    // ...the export does not follow it.
+    let e = fx.ledger.export_bundle(&a, &fx.signer).unwrap_err();
+    assert!(matches!(e, ExportError::HeadRefused(_)), "{e}");
+    assert!(e.to_string().contains("record_head"), "{e}");
+    assert_eq!(fx.ledger.head().size, 9);
 }
 
 /// Insider attack 2, second half: an index row of A pointing at B's note (the canary) is
-/// added to the real `records` tree. The export never follows it: the bundle holds none of
-/// B's text, and verifies complete.
+/// added to the real `records` tree (as an older ledger kept them, one per entry). Nothing
+/// reads such rows any more: `record_entries` ignores it, the bundle holds none of B's text,
+/// and verifies complete.
 #[test]
 fn an_added_index_row_does_not_put_another_clients_text_in_the_bundle() {
     let fx = fixture();
@@ -310,7 +311,10 @@ fn an_added_index_row_does_not_put_another_clients_text_in_the_bundle() {
             .insert(record_index_key(&a, 6), &[] as &[u8])
             .unwrap();
     });
-    assert!(fx.ledger.record_entries(&a).unwrap().contains(&Seq(6)));
+    assert_eq!(
+        fx.ledger.record_entries(&a).unwrap(),
+        [Seq(3), Seq(5), Seq(7), Seq(8)]
+    );
     let b = fx.ledger.export_bundle(&a, &fx.signer).unwrap();
     assert_eq!(seqs(&b.entries), [3, 5, 7, 8, 9]);
     let json = b.to_json().unwrap();

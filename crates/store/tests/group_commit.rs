@@ -224,3 +224,60 @@ fn every_receipts_seal_is_in_the_log_when_append_returns() {
     assert_eq!(*sizes.last().unwrap(), ledger.head().size);
     assert_eq!(ledger.root(), recomputed_root(&ledger));
 }
+
+/// Followers park until their group is answered, and only their own group's end wakes
+/// them: if an answered follower were never unparked, its thread would hang and this test
+/// fails at the deadline instead of hanging. Wake-ups stay at one per answered caller plus
+/// one hand-over per group (answered callers no longer each wake a next leader).
+#[test]
+fn answered_followers_are_woken_once_each_within_a_deadline() {
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+    const THREADS: usize = 16;
+    const PER_THREAD: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let ledger = Arc::new(Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate));
+    let r = rid("C-1");
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
+    ledger.append(e, p).unwrap();
+    let before = ledger.stats();
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..THREADS {
+        let items: Vec<_> = (0..PER_THREAD)
+            .map(|_| Cast::TEST.licensee_event(&clock, &r, EventKind::Contact, None))
+            .collect();
+        let (ledger, tx) = (Arc::clone(&ledger), tx.clone());
+        // Detached: a thread that never wakes must not keep the test from failing.
+        std::thread::spawn(move || {
+            for (e, p) in items {
+                ledger.append(e, p).unwrap();
+            }
+            tx.send(()).unwrap();
+        });
+    }
+    drop(tx);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for finished in 0..THREADS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            rx.recv_timeout(left).is_ok(),
+            "only {finished} of {THREADS} appending threads returned within the deadline: an answered caller was never woken"
+        );
+    }
+    let st = ledger.stats();
+    let appended = st.appended - before.appended;
+    let txs = st.transactions - before.transactions;
+    let wakeups = st.wakeups - before.wakeups;
+    assert_eq!(appended, (THREADS * PER_THREAD) as u64);
+    // Followers existed (else nobody needed waking).
+    assert!(st.largest_group > 1, "no group had a follower");
+    assert!(
+        wakeups <= appended + txs,
+        "{wakeups} wake-ups for {appended} appends in {txs} groups"
+    );
+    assert_eq!(
+        ledger.record_state(&r).unwrap().unwrap().entries,
+        (THREADS * PER_THREAD) as u64 + 1
+    );
+}
