@@ -231,7 +231,11 @@ mod tests {
         };
         for seq in 0..5_000u64 {
             // Every 7th entry replays an earlier nonce.
-            let n = if seq % 7 == 6 { nonce(seq / 3) } else { nonce(seq) };
+            let n = if seq % 7 == 6 {
+                nonce(seq / 3)
+            } else {
+                nonce(seq)
+            };
             idx.insert_first(n, seq).unwrap();
             model.entry(n).or_insert(seq);
         }
