@@ -65,7 +65,8 @@
 //!
 //! Memory is bounded by the number of records plus compact per-entry maps (record ordinal
 //! per seq, 4 bytes; whether the entry commits to a payload, 1 byte; nonce → seq for replay
-//! detection, about 40 bytes). A kept [`ResumeState`] holds 21 bytes per entry.
+//! detection, 24 to 36 bytes in a compact open-addressing index). A kept [`ResumeState`]
+//! holds 21 bytes per entry.
 //!
 //! # Example
 //!

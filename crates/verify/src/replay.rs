@@ -477,7 +477,10 @@ impl<'a> Replay<'a> {
         record::apply(&mut self.registry, &mut state, step);
         self.hist.record_of.push(ord.unwrap_or(u32::MAX));
         self.hist.committed.push(event.commitment.is_some());
-        self.hist.nonces.entry(event.nonce).or_insert(here);
+        self.hist
+            .nonces
+            .insert_first(event.nonce, here)
+            .map_err(|_| VerifyError::TooLarge)?;
         if let Some(s) = slot.and_then(|i| self.hist.slots.get_mut(i)) {
             s.state = state;
         }

@@ -45,7 +45,7 @@
 //! trailing bytes. Writing is deterministic, so a state read and written again is
 //! byte-identical.
 
-use crate::history::{Hist, Slot, Tally};
+use crate::history::{Hist, NonceIndex, Slot, Tally};
 use crate::start::Start;
 use crate::VerifyError;
 use caseledger_core::encoding;
@@ -54,7 +54,7 @@ use caseledger_core::note::Note;
 use caseledger_core::record::{RecordState, Registry};
 use caseledger_core::{EntryHash, Nonce, RecordId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// The first bytes of a resume state file.
 pub const MAGIC: &[u8; 24] = b"caseledger resume state\n";
@@ -161,7 +161,7 @@ impl ResumeState {
             return None;
         }
         let mut nonces: Vec<Option<Nonce>> = vec![None; len];
-        for (nonce, seq) in hist.nonces {
+        for (nonce, seq) in hist.nonces.into_pairs() {
             let slot = nonces.get_mut(usize::try_from(seq).ok()?)?;
             if slot.replace(nonce).is_some() {
                 return None;
@@ -221,10 +221,12 @@ impl ResumeState {
 
     /// The replay's starting point for entries from `n` on.
     pub(crate) fn to_start(&self, trusted_root: Option<(u64, Hash)>) -> Result<Start, VerifyError> {
-        let mut nonces = HashMap::with_capacity(self.nonces.len());
+        let mut nonces = NonceIndex::with_capacity(self.nonces.len());
         for (seq, nonce) in self.nonces.iter().enumerate() {
             let seq = u64::try_from(seq).map_err(|_| VerifyError::TooLarge)?;
-            nonces.entry(*nonce).or_insert(seq);
+            nonces
+                .insert_first(*nonce, seq)
+                .map_err(|_| VerifyError::TooLarge)?;
         }
         let slots = self
             .records

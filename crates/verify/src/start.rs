@@ -2,11 +2,11 @@
 //!
 //! Its own module so that the replay (which reads it) and the resume state (which builds
 //! one) both depend on it rather than on each other.
-use crate::history::Hist;
+use crate::history::{Hist, NonceIndex};
 use caseledger_core::merkle::{CompactRange, Hash};
 use caseledger_core::record::Registry;
 use caseledger_core::EntryHash;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Where a replay starts: from genesis, or from the auditor's resume state.
 pub(crate) struct Start {
@@ -44,7 +44,7 @@ impl Start {
                 record_of: Vec::new(),
                 committed: Vec::new(),
                 slots: Vec::new(),
-                nonces: HashMap::new(),
+                nonces: NonceIndex::default(),
             },
             known_roots: BTreeMap::new(),
             trusted_root: None,

@@ -10,8 +10,10 @@
 //! [`p1`], [`p2`] and [`p3`] (the write path against [`floors`] F1–F3), [`crypto`] (what
 //! content encryption costs: AEAD per payload, its share of P3, key store per destruction), [`verify`] (P4
 //! against F4 and F5, and the [`report`] row P7), [`p6`] (proofs) and [`p5`] (memory and
-//! cost per event, each size verified in a [`child`] process); [`run`] drives them and
-//! [`table`] prints the result.
+//! cost per event, each size verified in a [`child`] process); [`sqlite`] is the SQLite peer
+//! (a hash-chained audit table) that P1, P3 and P4 are also compared with, and [`space`]
+//! the space row (P3's ledger against raw sled with the same values); [`run`] drives them
+//! and [`table`] prints the result.
 //!
 //! The harness never judges the machine: a target not met is printed, never an error. It
 //! exits non-zero only when it could not run (a ledger could not be created, a child
@@ -30,6 +32,8 @@ mod p6;
 mod plan;
 mod report;
 mod run;
+mod space;
+mod sqlite;
 mod table;
 mod util;
 mod verify;

@@ -5,6 +5,8 @@ use crate::args::{Opts, Section};
 use crate::floors::{f3_no_flush, f_rows, f_rows_with, rows_note};
 use crate::ledger::{new_ledger, with_payload};
 use crate::plan::{Dirs, Sizes, WritePath};
+use crate::space::{dir_bytes, raw_sled_copy, Space};
+use crate::sqlite;
 use crate::table::{fmt_rates, Table};
 use crate::util::{fail, log, rate, Res};
 use caseledger_bench::stats::{median, si};
@@ -52,14 +54,12 @@ pub fn section(
     let (mut p3, mut f3, mut r3, mut r3b, mut r3l) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut unsealed = Vec::new();
+    let mut peer = Vec::new();
+    // The last repetition's ledger and SQLite peer, for the space row.
+    let mut last: Option<(std::path::PathBuf, std::path::PathBuf)> = None;
     for r in 0..o.reps_of(Section::P3) {
-        let a = p3_bulk(
-            &dirs.fresh("p3"),
-            &wp.w,
-            wp.opening(),
-            wp.events(sz.bulk),
-            true,
-        )?;
+        let p3_dir = dirs.fresh("p3");
+        let a = p3_bulk(&p3_dir, &wp.w, wp.opening(), wp.events(sz.bulk), true)?;
         let bare = p3_bulk(
             &dirs.fresh("p3bare"),
             &wp.w,
@@ -70,6 +70,9 @@ pub fn section(
         log(format!("rep {r}: P3 without seals {} ev/s", si(bare)));
         unsealed.push(bare);
         let b = f3_no_flush(&dirs.fresh("f3"), wp.pairs(sz.bulk))?;
+        let peer_dir = dirs.fresh("p3sqlite");
+        let q = sqlite::groups(&peer_dir, wp.pairs(sz.bulk), IMPORT_CHUNK)?;
+        peer.push(q);
         let rows = f_rows(
             &dirs.fresh("f3rows"),
             wp.pairs(sz.bulk),
@@ -93,11 +96,17 @@ pub fn section(
             false,
         )?);
         log(format!(
-            "rep {r}: P3 {} ev/s; F3 {} ev/s; F3-rows {} ev/s",
+            "rep {r}: P3 {} ev/s; F3 {} ev/s; F3-rows {} ev/s; SQLite peer {} ev/s",
             si(a),
             si(b),
-            si(rows)
+            si(rows),
+            si(q)
         ));
+        if let Some((old_p3, old_peer)) = last.replace((p3_dir, peer_dir)) {
+            // Only the last repetition's are measured for space: keep the disk use down.
+            let _ = std::fs::remove_dir_all(old_p3);
+            let _ = std::fs::remove_dir_all(old_peer);
+        }
         r3.push(rows);
         p3.push(a);
         f3.push(b);
@@ -131,6 +140,42 @@ pub fn section(
                 fmt_rates(&unsealed)
             ),
         );
+        table.info_row(
+            "P3 vs the SQLite peer (bulk import)",
+            "SQLite",
+            median(&peer),
+            median(&p3),
+            "ev/s",
+            format!(
+                "the peer: one hash-chained audit table, WAL, synchronous=FULL, durable transactions of {IMPORT_CHUNK} rows on the same bytes as F3 (plaintext payloads); reps peer [{}]; F3 (raw sled, not durable until its one flush) = {:.0}% of the peer",
+                fmt_rates(&peer),
+                median(&f3) / median(&peer).max(1e-9) * 100.0
+            ),
+        );
+        if let Some((p3_dir, peer_dir)) = &last {
+            // The ledger first, before anything else opens it (sled writes when it opens).
+            let ledger_bytes = dir_bytes(p3_dir)?;
+            let raw_dir = dirs.fresh("space-raw");
+            let copy = raw_sled_copy(p3_dir, &raw_dir)?;
+            let raw_bytes = dir_bytes(&raw_dir)?;
+            let peer_pairs = wp.pairs(sz.bulk);
+            let space = Space {
+                ledger_bytes,
+                raw_bytes,
+                copy,
+                peer_bytes: dir_bytes(peer_dir)?,
+                peer_events: peer_pairs.len() as u64,
+                peer_value_bytes: peer_pairs
+                    .iter()
+                    .map(|s| (s.entry.len() + s.payload.len()) as u64)
+                    .sum(),
+            };
+            log(format!(
+                "space: ledger {} B, raw sled {} B, SQLite peer {} B",
+                space.ledger_bytes.0, space.raw_bytes.0, space.peer_bytes.0
+            ));
+            table.push(crate::space::row(&space));
+        }
         return Ok(Some(median(&p3)));
     }
     Ok(None)

@@ -61,7 +61,7 @@ pub fn run(o: &Opts) -> Res<()> {
         // ---- the verification ledger: P4, P6, P7 (and F4, F5 on its bytes and signatures).
         let ledger = verify::prepare(o, &sz, vdir)?;
         if o.runs(Section::Verify) {
-            verify::section(&sz, &ledger, &mut table)?;
+            verify::section(&sz, &ledger, &dirs.fresh("verify-sqlite"), &mut table)?;
         }
         // ---- P6: proofs at the verification ledger's size.
         p6::section(&ledger.dir, &mut table)?;

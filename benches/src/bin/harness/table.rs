@@ -8,6 +8,8 @@ pub enum Verdict {
     Met,
     NotMet,
     NotMeasured,
+    /// Reported, with no goal (yet).
+    Reported,
 }
 
 pub struct Row {
@@ -57,6 +59,27 @@ impl Table {
             note,
         });
     }
+    /// A row of caseledger's median `ours` as a share of a peer's median, with no goal.
+    pub fn info_row(
+        &mut self,
+        target: &str,
+        floor_name: &str,
+        floor: f64,
+        ours: f64,
+        unit: &str,
+        note: String,
+    ) {
+        let ratio = if floor > 0.0 { ours / floor } else { 0.0 };
+        self.rows.push(Row {
+            target: target.to_owned(),
+            floor: format!("{floor_name} {} {unit}", si(floor)),
+            ours: format!("{} {unit}", si(ours)),
+            ratio: format!("{:.0}%", ratio * 100.0),
+            goal: "none (reported)".to_owned(),
+            verdict: Verdict::Reported,
+            note,
+        });
+    }
     pub fn push(&mut self, row: Row) {
         self.rows.push(row);
     }
@@ -71,6 +94,7 @@ impl Table {
                 Verdict::Met => "met",
                 Verdict::NotMet => "NOT met",
                 Verdict::NotMeasured => "not measured",
+                Verdict::Reported => "-",
             };
             let _ = writeln!(
                 s,
