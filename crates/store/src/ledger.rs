@@ -237,6 +237,7 @@ impl Ledger {
             refused: c.refused.load(Ordering::Relaxed),
             transactions: c.transactions.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),
+            blobs_synced: self.trees.files.blobs_synced(),
             largest_group: c.largest_group.load(Ordering::Relaxed),
             wakeups: crate::group::lock(&self.queue).wakeups,
         }

@@ -24,8 +24,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 impl Trees {
-    fn open(db: sled::Db) -> Result<Trees> {
+    fn open(db: sled::Db, sled_dir: &Path) -> Result<Trees> {
         Ok(Trees {
+            files: crate::backend::SledFiles::open(sled_dir)?,
             entries: db.open_tree(TREE_ENTRIES)?,
             payloads: db.open_tree(TREE_PAYLOADS)?,
             nodes: db.open_tree(TREE_NODES)?,
@@ -241,7 +242,7 @@ impl Ledger {
         registry: Registry,
         log: LogState,
     ) -> Result<Ledger> {
-        let trees = Trees::open(db)?;
+        let trees = Trees::open(db, &dir.join(SLED_DIR))?;
         let newest_seal = match trees.checkpoints.last()? {
             Some((k, v)) => <[u8; 8]>::try_from(k.as_ref()).ok().map(|k| {
                 (

@@ -197,6 +197,8 @@ pub struct Stats {
     pub transactions: u64,
     /// sled flushes (`Immediate` groups, `flush()`, checkpoints).
     pub flushes: u64,
+    /// sled blob files (values too large for its log) fsynced by flushes.
+    pub blobs_synced: u64,
     /// The largest number of entries committed in one transaction.
     pub largest_group: u64,
     /// Callers' threads the group commit unparked: each parked caller once when its group
@@ -215,6 +217,8 @@ pub(crate) struct Counters {
 
 pub(crate) struct Trees {
     pub(crate) db: sled::Db,
+    /// What sled's own flush leaves undone (`backend.rs`, [`crate::backend::SledFiles`]).
+    pub(crate) files: crate::backend::SledFiles,
     pub(crate) entries: sled::Tree,
     pub(crate) payloads: sled::Tree,
     pub(crate) nodes: sled::Tree,

@@ -355,3 +355,33 @@ fn ledger_files_are_private_and_an_exposed_ledger_is_refused_for_writing() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
     Ledger::open(&path, clock.options(Durability::Immediate)).unwrap();
 }
+
+/// sled's own flush writes a large value's blob file without any fsync (and its log with
+/// `sync_file_range` only); the store's flush fsyncs what a commit may have made a blob, and
+/// only then: a small payload syncs no blob file, a 300 KiB one does, and it reads back
+/// after a reopen.
+#[test]
+fn a_flush_fsyncs_the_blob_files_a_large_payload_became() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at("2024-01-10");
+    let l = Cast::TEST.staffed_on(dir.path(), &clock, Durability::Immediate);
+    let r = rid("C-1");
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
+    l.append(e, p).unwrap();
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::ProgressNote, Some(b"small"));
+    l.append(e, p).unwrap();
+    assert_eq!(l.stats().blobs_synced, 0, "no value was large enough");
+    let big: Vec<u8> = (0..300u32 << 10).map(|i| (i % 251) as u8).collect();
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::ProgressNote, Some(&big));
+    let rc = l.append(e, p).unwrap();
+    assert!(
+        dir.path().join("sled/blobs").read_dir().unwrap().count() >= 1,
+        "sled keeps a 300 KiB value in a blob file"
+    );
+    assert!(l.stats().blobs_synced >= 1, "{:?}", l.stats());
+    drop(l);
+    let l = Cast::TEST
+        .open(dir.path(), clock.options(Durability::Immediate))
+        .unwrap();
+    assert_eq!(l.payload(rc.seq).unwrap().unwrap().content(), &big[..]);
+}
