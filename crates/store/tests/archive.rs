@@ -75,6 +75,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         &a,
         EventKind::Destruction {
             reason: text("retention policy"),
+            citation: None,
         },
     );
     l.append(e, p).unwrap();

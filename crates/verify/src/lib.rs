@@ -141,6 +141,7 @@
 pub mod anchor;
 mod archive_source;
 pub mod asof;
+pub mod attest;
 pub mod bundle;
 pub mod checkpoints_log;
 pub mod clock;
@@ -163,6 +164,7 @@ mod verified;
 
 pub use anchor::{Anchor, AnchorKind};
 pub use archive_source::ArchiveSource;
+pub use attest::{Attestation, Basis};
 pub use clock::{ClockCorrection, ForwardClockDestruction};
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};
