@@ -88,7 +88,8 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
             matter: short(&a.matter, "--matter")?,
         },
         Kind::Destruction => EventKind::Destruction {
-            reason: short(&a.reason, "--reason")?, citation: None
+            reason: short(&a.reason, "--reason")?,
+            citation: None,
         },
         k => EventKind::simple(k).ok_or_else(|| anyhow!("--kind {k}: cannot be appended"))?,
     };
