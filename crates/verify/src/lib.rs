@@ -41,6 +41,10 @@
 //! `clock_ahead_of_witness`; the newest outside time too long before the head's
 //! `recorded_at` is `anchor_stale` (with [`Policy::max_staleness`]); the anchor lag is
 //! reported ([`Verified::outside_time`]).
+//! Each destruction's time citation (format 4) is judged under the same policy
+//! ([`attest`]): what its lawfulness rests on (attested, the ledger's clock, claimed dates
+//! only) is on [`Verified::attestations`], and a citation that is not the ledger's or does
+//! not verify is `bad_time_citation`.
 //!
 //! # What a verdict rests on
 //!
