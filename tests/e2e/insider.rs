@@ -597,6 +597,7 @@ fn forged_destruction(f: &Fixture) {
     let key = caseledger_keyfile::read(&f.keys().join("actors/cust-1.pem")).expect("cust-1 key");
     let kind = EventKind::Destruction {
         reason: ShortText::new("policy").expect("text"),
+        citation: None,
     };
     let ev = Event::new(Some(rid("C-NEW")), aid("cust-1"), kind, date("2026-01-05"))
         .sign(ORIGIN, &key)

@@ -64,6 +64,7 @@
 
 mod agent;
 mod anchor;
+mod attested;
 mod bundles;
 mod custody;
 mod destruction;

@@ -164,6 +164,7 @@ fn later(dir: &Path, c: &Clocked, hour: i64) {
             Some("C-A"),
             EventKind::Destruction {
                 reason: ShortText::new("retention policy 4").expect("reason"),
+                citation: None,
             },
             "2025-04-01",
             None,

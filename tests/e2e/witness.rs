@@ -19,17 +19,18 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A `caseledger witness serve` child process on 127.0.0.1 (any free port).
-struct Served {
+/// A `caseledger witness serve` child process on 127.0.0.1 (any free port); also used by
+/// `attested.rs`.
+pub(crate) struct Served {
     child: Child,
-    url: String,
-    key: String,
+    pub(crate) url: String,
+    pub(crate) key: String,
 }
 
 impl Served {
     /// Starts a witness named `name` with key file `key` (created if missing), accepting the
     /// log keys in `logs`, remembering in `state`; waits for its URL line.
-    fn start(cwd: &Path, name: &str, key: &str, logs: &str, state: &str) -> Served {
+    pub(crate) fn start(cwd: &Path, name: &str, key: &str, logs: &str, state: &str) -> Served {
         Served::start_at(cwd, name, key, logs, state, "127.0.0.1:0")
     }
 

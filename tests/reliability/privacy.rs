@@ -670,6 +670,7 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
             "GONE-1",
             EventKind::Destruction {
                 reason: caseledger_core::event::ShortText::new("policy 7").expect("t"),
+                citation: None,
             },
             d("2015-01-01"),
         ),
@@ -684,6 +685,7 @@ fn destroyed_content_is_unreadable_and_the_chain_still_verifies() {
         "GONE-1",
         EventKind::Destruction {
             reason: caseledger_core::event::ShortText::new("policy 7").expect("t"),
+            citation: None,
         },
         d("2020-01-03"),
     );
@@ -785,6 +787,7 @@ fn destroyed_content_is_gone_from_the_raw_files() {
         "GONE-2",
         EventKind::Destruction {
             reason: caseledger_core::event::ShortText::new("policy 7").expect("t"),
+            citation: None,
         },
         d("2020-01-03"),
     );

@@ -815,6 +815,7 @@ mod tests {
             },
             Kind::Destruction => EventKind::Destruction {
                 reason: ShortText::new(s("reason").unwrap()).unwrap(),
+                citation: None,
             },
             k => EventKind::simple(k).unwrap(),
         };

@@ -13,7 +13,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 /// The entry format version this code writes and reads (docs/FORMAT.md §2): entries,
 /// ledgers, archives and bundles of any other version are refused, never migrated.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The largest encoded value accepted (entries are small; payloads are stored apart).
 pub const MAX_ENCODED_LEN: usize = 1 << 20;

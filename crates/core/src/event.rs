@@ -386,6 +386,9 @@ pub enum EventKind {
     Destruction {
         /// The authority or policy (never clinical content).
         reason: ShortText,
+        /// The external time the destroyer had seen when signing (format 4): lets the
+        /// report say "lawful, attested" (docs/FORMAT.md §2, §9). `None`: no citation.
+        citation: Option<crate::citation::TimeCitation>,
     },
     /// An admin acknowledges that the system clock was set back beyond the skew: this
     /// entry's `recorded_at` may be earlier than the entry before it (the only one that may).
@@ -839,7 +842,7 @@ impl Entry {
         encoding::encode(self)
     }
     /// Decodes canonical bytes strictly (trailing bytes, non-canonical input and unknown
-    /// format versions are errors). Entries of formats 1 and 2 are refused by version.
+    /// format versions are errors). Entries of formats 1, 2 and 3 are refused by version.
     pub fn from_bytes(bytes: &[u8]) -> Result<Entry, DecodeError> {
         // The version comes first in every format: read it before anything else, so an
         // older entry is refused by its version rather than as a malformed current one.
@@ -1000,7 +1003,7 @@ mod tests {
         assert_eq!(hex::encode(&msg), WORKED_EXAMPLE_MESSAGE_HEX);
     }
 
-    /// Entries of formats 1 and 2 are refused by their version, with one clear message,
+    /// Entries of formats 1, 2 and 3 are refused by their version, with one clear message,
     /// before anything else is read.
     #[test]
     fn older_formats_are_refused_by_version() {
@@ -1017,13 +1020,13 @@ mod tests {
         };
         let bytes = entry.to_bytes().unwrap();
         assert_eq!(Entry::from_bytes(&bytes).unwrap(), entry);
-        for old in [1u16, 2] {
+        for old in [1u16, 2, 3] {
             let mut b = bytes.clone();
             b[..2].copy_from_slice(&old.to_le_bytes());
             let err = Entry::from_bytes(&b).unwrap_err();
             assert_eq!(err, DecodeError::UnsupportedVersion(old));
             assert!(err.to_string().starts_with(&format!(
-                "this entry is format {old}; this build reads format 3 only"
+                "this entry is format {old}; this build reads format 4 only"
             )));
         }
     }

@@ -32,7 +32,7 @@
 //! | `records`     | record id `\|\|` 0x00 `\|\|` seq (u64 BE) | ledgers written before issue 18 only: an empty index row per entry; no longer written, ignored |
 //! | `nonces`      | nonce (16 bytes)                      | seq (u64 BE) of the entry that carried it |
 //! | `checkpoints` | tree size (u64 BE)                    | signed checkpoint note (UTF-8), including any witness cosignature lines: the newest seal, every cosigned one, those imported from an archive |
-//! | `meta`        | `format_version`                      | canonical u16 (2 bytes LE), = `FORMAT_VERSION` (3) |
+//! | `meta`        | `format_version`                      | canonical u16 (2 bytes LE), = `FORMAT_VERSION` (4) |
 //! | `meta`        | `origin`                              | the genesis origin, UTF-8 |
 //! | `meta`        | `ledger_key`                          | the ledger (checkpoint) Ed25519 public key, 32 raw bytes |
 //! | `meta`        | `head`                                | canonical `Head` = (size u64, last entry hash 32 bytes, last recorded_at i64), 48 bytes |

@@ -28,6 +28,7 @@
 pub mod archive;
 pub mod bundle;
 pub mod checkpoint;
+pub mod citation;
 pub mod content;
 pub mod encoding;
 pub mod event;

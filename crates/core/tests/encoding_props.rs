@@ -92,7 +92,10 @@ fn kind() -> impl Strategy<Value = EventKind> {
         any::<u64>().prop_map(|s| EventKind::Amendment { amends: Seq(s) }),
         text().prop_map(|m| EventKind::HoldPlaced { matter: m }),
         text().prop_map(|m| EventKind::HoldReleased { matter: m }),
-        text().prop_map(|r| EventKind::Destruction { reason: r }),
+        text().prop_map(|r| EventKind::Destruction {
+            reason: r,
+            citation: None
+        }),
         text().prop_map(|r| EventKind::LedgerClosed { reason: r }),
     ]
 }

@@ -129,6 +129,7 @@ fn term(on: &'static str) -> EventKind {
 fn destroy() -> EventKind {
     EventKind::Destruction {
         reason: text("retention policy 7.2"),
+        citation: None,
     }
 }
 fn hold(m: &str) -> EventKind {

@@ -288,6 +288,8 @@ fn validate(raw: RawLine, line: usize) -> Result<Line> {
         }),
         Kind::Destruction => LineKind::Event(EventKind::Destruction {
             reason: short(&raw.reason, "reason", kind)?,
+            // A line carries no time citation yet (docs/GUIDE.md, "Attested destruction").
+            citation: None,
         }),
         k => LineKind::Event(
             EventKind::simple(k).ok_or_else(|| line_err!("kind: {k} cannot be imported"))?,

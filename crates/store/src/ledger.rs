@@ -815,6 +815,7 @@ mod tests {
                 true,
                 EventKind::Destruction {
                     reason: ShortText::new("policy").unwrap(),
+                    citation: None,
                 },
             );
             ev.sign("example.org/unit", &cust).unwrap()
@@ -1071,22 +1072,24 @@ mod tests {
         refused(&l);
     }
 
-    /// Format 2 ledgers are refused with one clear message.
+    /// Format 2 and format 3 ledgers are refused with one clear message.
     #[test]
-    fn a_format_2_ledger_is_refused_by_its_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("l");
-        drop(ledger(&path));
-        edit(&path, TREE_META, META_FORMAT_VERSION, |v| {
-            *v = 2u16.to_le_bytes().to_vec();
-        });
-        let err = Ledger::open(&path, sealing()).unwrap_err();
-        assert!(
-            matches!(err, StoreError::UnsupportedFormat { found: 2 }),
-            "{err:?}"
-        );
-        assert!(err
-            .to_string()
-            .starts_with("this ledger is format 2; this build reads format 3 only"));
+    fn older_format_ledgers_are_refused_by_their_version() {
+        for old in [2u16, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("l");
+            drop(ledger(&path));
+            edit(&path, TREE_META, META_FORMAT_VERSION, |v| {
+                *v = old.to_le_bytes().to_vec();
+            });
+            let err = Ledger::open(&path, sealing()).unwrap_err();
+            assert!(
+                matches!(err, StoreError::UnsupportedFormat { found } if found == old),
+                "{err:?}"
+            );
+            assert!(err.to_string().starts_with(&format!(
+                "this ledger is format {old}; this build reads format 4 only"
+            )));
+        }
     }
 }

@@ -75,6 +75,7 @@ fn sample(dir: &std::path::Path) -> (Ledger, TestClock) {
         &a,
         EventKind::Destruction {
             reason: text("retention policy"),
+            citation: None,
         },
     );
     l.append(e, p).unwrap();
@@ -296,5 +297,33 @@ fn recorded_at_regression_in_an_archive_is_refused() {
     assert!(
         matches!(&e, StoreError::ArchiveEntry { seq: Seq(10), error } if matches!(**error, StoreError::Refused(Violation::RecordedAtRegressed { .. }))),
         "{e:?}"
+    );
+}
+
+/// An archive of format 3 entries (the format before attested destruction) is refused by
+/// the entries' version, the message naming it, and leaves nothing behind.
+#[test]
+fn an_archive_of_format_3_entries_is_refused_by_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, _) = sample(&dir.path().join("a"));
+    let good = export(&l);
+    let old = rewrite(&good, |it| match it {
+        ArchiveItem::Entry(mut b) => {
+            b[..2].copy_from_slice(&3u16.to_le_bytes());
+            vec![ArchiveItem::Entry(b)]
+        }
+        other => vec![other],
+    });
+    let e = refused_import(dir.path(), &old);
+    let mut chain = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        chain.push_str(" / ");
+        chain.push_str(&s.to_string());
+        src = s.source();
+    }
+    assert!(
+        chain.contains("this entry is format 3; this build reads format 4 only"),
+        "{chain}"
     );
 }

@@ -194,6 +194,7 @@ fn after_destruction_the_request_hash_cannot_be_matched() {
         "R",
         EventKind::Destruction {
             reason: ShortText::new("policy 7").unwrap(),
+            citation: None,
         },
         d("2020-01-04"),
     );

@@ -121,6 +121,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
         &a,
         EventKind::Destruction {
             reason: text("retention policy"),
+            citation: None,
         },
     );
     assert!(matches!(l.append(e, p), Err(StoreError::Refused(_))));
@@ -138,6 +139,7 @@ fn lawful_destruction_removes_payloads_keeps_entries_and_proofs() {
         &a,
         EventKind::Destruction {
             reason: text("retention policy"),
+            citation: None,
         },
     );
     let rcs = l.append_batch(vec![(e1, p1), (e2, p2)]).unwrap();

@@ -66,6 +66,7 @@ fn world() -> World {
         &rid("D"),
         EventKind::Destruction {
             reason: text("policy 4.2"),
+            citation: None,
         },
     );
     l.append(e, p).unwrap();
@@ -173,7 +174,10 @@ fn unknown_revoked_and_wrong_role_authors() {
             "lic",
             &Cast::TEST.licensee.key(),
             Some(&rid("H")),
-            EventKind::Destruction { reason: text("x") },
+            EventKind::Destruction {
+                reason: text("x"),
+                citation: None,
+            },
             today,
             None,
         ),
@@ -260,6 +264,7 @@ fn destruction_before_retention_and_under_hold() {
             &rid("A"),
             EventKind::Destruction {
                 reason: text("early"),
+                citation: None,
             },
         ),
         violation(|v| matches!(v, Violation::DestructionBeforeRetentionEnd { .. })),
@@ -271,6 +276,7 @@ fn destruction_before_retention_and_under_hold() {
             &rid("B"),
             EventKind::Destruction {
                 reason: text("open"),
+                citation: None,
             },
         ),
         violation(|v| matches!(v, Violation::DestructionOfOpenRecord(_))),
@@ -282,6 +288,7 @@ fn destruction_before_retention_and_under_hold() {
             &rid("H"),
             EventKind::Destruction {
                 reason: text("held"),
+                citation: None,
             },
         ),
         violation(|v| matches!(v, Violation::DestructionUnderHold { .. })),
@@ -293,7 +300,10 @@ fn destruction_before_retention_and_under_hold() {
             "cust",
             &Cast::TEST.custodian.key(),
             Some(&rid("A")),
-            EventKind::Destruction { reason: text("x") },
+            EventKind::Destruction {
+                reason: text("x"),
+                citation: None,
+            },
             date("2030-01-01"),
             None,
         ),
@@ -313,6 +323,7 @@ fn destruction_before_retention_and_under_hold() {
         &rid("H"),
         EventKind::Destruction {
             reason: text("policy"),
+            citation: None,
         },
     );
     w.l.append(e, p).unwrap();
@@ -607,6 +618,7 @@ fn service_after_termination_needs_service_resumed() {
             &r,
             EventKind::Destruction {
                 reason: text("RP-5"),
+                citation: None,
             },
         ),
         violation(
@@ -627,6 +639,7 @@ fn service_after_termination_needs_service_resumed() {
             &r,
             EventKind::Destruction {
                 reason: text("RP-5"),
+                citation: None,
             },
         ),
         violation(|v| matches!(v, Violation::DestructionOfOpenRecord(_))),

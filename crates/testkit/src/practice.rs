@@ -497,7 +497,8 @@ pub fn practice_events() -> (PracticeEvents, HashMap<&'static str, u64>) {
         "cust-1",
         a_,
         EventKind::Destruction {
-            reason: text("retention-policy-7")
+            reason: text("retention-policy-7"),
+            citation: None
         },
         "2021-03-01",
         None

@@ -129,6 +129,12 @@ pub enum FindingKind {
     /// An entry after the ledger's `ledger_closed`: the ledger was written to after its
     /// close. `seq` is the entry.
     EntryAfterClose,
+    /// A destruction's time citation (format 4) does not hold: its checkpoint is not the
+    /// ledger's (another origin, a size beyond the destruction, a root that is not the
+    /// ledger's at that size), or its cosignature by a witness the relying party named, or
+    /// its token under the relying party's TSA roots, does not verify over the cited body.
+    /// `seq` is the destruction.
+    BadTimeCitation,
 }
 
 impl FindingKind {
@@ -181,6 +187,7 @@ impl FindingKind {
             FindingKind::AnchorStale => "anchor_stale",
             FindingKind::PrevRegistryMismatch => "prev_registry_mismatch",
             FindingKind::EntryAfterClose => "entry_after_close",
+            FindingKind::BadTimeCitation => "bad_time_citation",
         }
     }
 

@@ -41,6 +41,10 @@
 //! `clock_ahead_of_witness`; the newest outside time too long before the head's
 //! `recorded_at` is `anchor_stale` (with [`Policy::max_staleness`]); the anchor lag is
 //! reported ([`Verified::outside_time`]).
+//! Each destruction's time citation (format 4) is judged under the same policy
+//! ([`attest`]): what its lawfulness rests on (attested, the ledger's clock, claimed dates
+//! only) is on [`Verified::attestations`], and a citation that is not the ledger's or does
+//! not verify is `bad_time_citation`.
 //!
 //! # What a verdict rests on
 //!
@@ -142,6 +146,7 @@
 pub mod anchor;
 mod archive_source;
 pub mod asof;
+pub mod attest;
 pub mod bundle;
 pub mod checkpoints_log;
 pub mod clock;
@@ -164,6 +169,7 @@ mod verified;
 
 pub use anchor::{Anchor, AnchorKind};
 pub use archive_source::ArchiveSource;
+pub use attest::{Attestation, Basis};
 pub use clock::{ClockCorrection, ForwardClockDestruction};
 pub use engine::{verify, verify_incremental};
 pub use finding::{CheckpointSource, Evidence, Finding, FindingKind};

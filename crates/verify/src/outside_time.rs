@@ -64,7 +64,7 @@ use caseledger_core::checkpoint::{verify_cosignatures, Checkpoint};
 use caseledger_core::merkle::Hash;
 use caseledger_core::note::Note;
 use caseledger_core::Timestamp;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 pub use crate::timespan::{TimeSpan, TimeSpanError, DEFAULT_SKEW};
@@ -185,15 +185,18 @@ struct Seen {
     micros: i64,
 }
 
-/// Judges the entries against the outside time: the findings, and the summary.
+/// Judges the entries against the outside time: the findings, and the summary; with the
+/// bound B(i) (micros) of each entry of `want` that has one (U(i) of [`crate::attest`]).
 pub(crate) fn judge(
     policy: &Policy,
     matched_notes: &[(u64, &Note)],
     tokens: &[Token],
     mut tokens_ignored: Vec<String>,
     ledger: &Ledger<'_>,
+    want: &HashSet<u64>,
     findings: &mut Vec<Finding>,
-) -> OutsideTime {
+) -> (OutsideTime, HashMap<u64, i64>) {
+    let mut bounds: HashMap<u64, i64> = HashMap::new();
     let mut sources: Vec<TimeSource> = Vec::new();
     let mut index = |s: TimeSource| match sources.iter().position(|x| *x == s) {
         Some(i) => i,
@@ -297,6 +300,9 @@ pub(crate) fn judge(
         } else {
             None
         };
+        if let (Some((b, _, _)), true) = (bound, want.contains(&i)) {
+            bounds.insert(i, b);
+        }
         let ahead = match bound {
             None => {
                 uncovered += 1;
@@ -420,7 +426,7 @@ pub(crate) fn judge(
         lags.select_nth_unstable(mid);
         lags.get(mid).copied()
     };
-    OutsideTime {
+    let summary = OutsideTime {
         policy: policy.time_policy().unwrap_or_default(),
         sources,
         judged_from: ledger.from,
@@ -432,7 +438,8 @@ pub(crate) fn judge(
         head: ledger.head,
         tokens_counted,
         tokens_ignored,
-    }
+    };
+    (summary, bounds)
 }
 
 /// A run of consecutive entries ahead of their bound.

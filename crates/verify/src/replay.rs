@@ -9,6 +9,7 @@
 //! records' payloads against destruction, what genesis claims, the auditor's own root, the
 //! checkpoints, and the result.
 use crate::anchor::{Anchor, Held};
+use crate::attest;
 use crate::clock::ClockWatch;
 use crate::finding::{CheckpointSource, Finding, FindingKind};
 use crate::history::{Hist, Slot, Tally};
@@ -142,6 +143,11 @@ struct Replay<'a> {
     /// The `recorded_at` (micros) of every entry read, when outside time is judged
     /// (`i64::MIN` for an entry that did not decode).
     recorded: Option<Vec<i64>>,
+    /// The time citation of each destruction read that carries one, by seq.
+    citations: HashMap<u64, caseledger_core::citation::TimeCitation>,
+    /// Per record slot: the `recorded_at` of its termination in force and of its last
+    /// service or contact entry (what the ledger's own clock says of them, [`crate::attest`]).
+    marks: HashMap<usize, (Option<Timestamp>, Option<Timestamp>)>,
 }
 
 impl<'a> Replay<'a> {
@@ -224,6 +230,8 @@ impl<'a> Replay<'a> {
             bad_slots: HashSet::new(),
             clock: ClockWatch::new(policy.now.unwrap_or_else(Timestamp::now)),
             recorded: policy.uses_outside_time().then(Vec::new),
+            citations: HashMap::new(),
+            marks: HashMap::new(),
         })
     }
 
@@ -240,6 +248,12 @@ impl<'a> Replay<'a> {
             );
         }
         if let Some(entry) = decoded {
+            if let EventKind::Destruction {
+                citation: Some(c), ..
+            } = &entry.event.event.kind
+            {
+                self.citations.insert(here, c.clone());
+            }
             self.check_header(&entry, here, chain_prev);
             self.queue_signature(&entry, &stored.bytes, here);
             let slot = self.fold(&entry, here)?;
@@ -481,6 +495,21 @@ impl<'a> Replay<'a> {
             .nonces
             .insert_first(event.nonce, here)
             .map_err(|_| VerifyError::TooLarge)?;
+        if let (Some(i), Some(st)) = (slot, state.as_ref()) {
+            let (term, svc) = (
+                st.terminated_seq == Some(Seq(here)),
+                st.last_service_or_contact_seq == Some(Seq(here)),
+            );
+            if term || svc {
+                let m = self.marks.entry(i).or_default();
+                if term {
+                    m.0 = Some(entry.recorded_at);
+                }
+                if svc {
+                    m.1 = Some(entry.recorded_at);
+                }
+            }
+        }
         if let Some(s) = slot.and_then(|i| self.hist.slots.get_mut(i)) {
             s.state = state;
         }
@@ -737,7 +766,48 @@ impl<'a> Replay<'a> {
             resumed_from: self.incremental.then_some(self.from),
         }
         .judge(candidates, &mut self.findings);
-        let outside = self.judge_outside_time(&origin, &judged.matched_notes, tokens);
+        // U(i) is wanted for the termination and last service entry of each destroyed record.
+        let want: HashSet<u64> = records
+            .iter()
+            .filter(|r| r.state.destroyed.is_some())
+            .flat_map(|r| [r.state.terminated_seq, r.state.last_service_or_contact_seq])
+            .flatten()
+            .map(|s| s.0)
+            .collect();
+        let (outside, bounds) =
+            match self.judge_outside_time(&origin, &judged.matched_notes, tokens, &want) {
+                Some((o, b)) => (Some(o), b),
+                None => (None, HashMap::new()),
+            };
+        let destroyed: Vec<attest::Destroyed<'_>> = records
+            .iter()
+            .filter_map(|r| {
+                let d = r.state.destroyed.as_ref()?;
+                let slot = self
+                    .ordinals
+                    .get(&r.id)
+                    .and_then(|o| usize::try_from(*o).ok());
+                Some(attest::Destroyed {
+                    record: &r.id,
+                    state: &r.state,
+                    recorded: slot
+                        .and_then(|i| self.marks.get(&i))
+                        .copied()
+                        .unwrap_or_default(),
+                    citation: self.citations.get(&d.seq.0),
+                })
+            })
+            .collect();
+        let attestations = attest::judge(
+            self.policy,
+            &self.registry,
+            &origin,
+            &self.roots,
+            &bounds,
+            &destroyed,
+            &mut self.findings,
+        );
+        drop(destroyed);
         self.fold_truncation_into_damage();
         // An emptied ledger always has a finding by now (each checkpoint naming entries is a
         // `truncation` or was refused with a finding; so is the auditor's state): a
@@ -764,6 +834,7 @@ impl<'a> Replay<'a> {
             .sort_by_key(|f| (f.seq.is_none(), f.seq.unwrap_or(0)));
         let mut v = self.into_verified(origin, records, checkpoint, anchor, judged.unjudged);
         v.outside_time = outside;
+        v.attestations = attestations;
         Ok(v)
     }
 
@@ -774,7 +845,8 @@ impl<'a> Replay<'a> {
         origin: &str,
         matched_notes: &[(u64, caseledger_core::note::Note)],
         (tokens, ignored): (Vec<outside_time::Token>, Vec<String>),
-    ) -> Option<outside_time::OutsideTime> {
+        want: &HashSet<u64>,
+    ) -> Option<(outside_time::OutsideTime, HashMap<u64, i64>)> {
         let recorded = self.recorded.take()?;
         let head = recorded
             .iter()
@@ -797,6 +869,7 @@ impl<'a> Replay<'a> {
                 recorded: &recorded,
                 head,
             },
+            want,
             &mut self.findings,
         ))
     }
@@ -1191,6 +1264,7 @@ impl<'a> Replay<'a> {
             forward_clock: self.clock.forward,
             content_keys,
             outside_time: None,
+            attestations: Vec::new(),
         }
     }
 }

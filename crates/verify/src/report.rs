@@ -289,6 +289,41 @@ pub struct ReportDestruction {
     /// The practice's backup retention in days (genesis `backup_retention_days`): backups
     /// taken before the destruction still hold the record's wrapped key until they expire.
     pub backup_retention_days: u32,
+    /// What the lawfulness rests on ([`crate::attest`]): `attested`, `ledger_clock`,
+    /// `claimed_dates_only` or `unlawful` (empty in reports made before format 4).
+    #[serde(default)]
+    pub time_basis: String,
+    /// The same in words: `lawful, attested by <source>`, `lawful by the ledger's clock`,
+    /// `lawful on claimed dates only`, `not lawful`.
+    #[serde(default)]
+    pub time_words: String,
+    /// The external time the destruction cites, if any.
+    #[serde(default)]
+    pub citation: Option<ReportCitation>,
+    /// The attested lawful date: from the first outside times covering the termination and
+    /// the last service or contact entry (null when outside time covers neither).
+    #[serde(default)]
+    pub attested_lawful_from: Option<String>,
+    /// The lawful date from the ledger's own `recorded_at` of those entries.
+    #[serde(default)]
+    pub ledger_lawful_from: Option<String>,
+}
+
+/// A destruction's time citation, as judged under the report's policy.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ReportCitation {
+    /// `cosignature` or `timestamp`.
+    pub kind: String,
+    /// The cited checkpoint's size.
+    pub size: u64,
+    /// Whether it counts under the relying party's policy.
+    pub counted: bool,
+    /// Who gives the time (`witness <name>`, `TSA <subject>`), when it counts.
+    pub by: Option<String>,
+    /// The cited time T (RFC 3339 UTC), when it counts.
+    pub time: Option<String>,
+    /// Why it does not count, when it does not.
+    pub why_not: Option<String>,
 }
 
 /// A `clock_corrected` entry in the prefix.
@@ -402,6 +437,44 @@ fn item_name(i: Item) -> &'static str {
     }
 }
 
+/// The time fields of a reported destruction from the verifier's attestation; a destruction
+/// the prefix shows unlawful is `unlawful` whatever the whole ledger says.
+fn destruction_time(at: Option<&crate::attest::Attestation>, lawful: bool) -> ReportDestruction {
+    let basis = match at {
+        _ if !lawful => crate::attest::Basis::Unlawful,
+        Some(a) => a.basis,
+        None => crate::attest::Basis::ClaimedDatesOnly,
+    };
+    let words = match at {
+        Some(a) if a.basis == basis => a.words(),
+        _ => crate::attest::Attestation::words_of(basis),
+    };
+    ReportDestruction {
+        seq: 0,
+        date: String::new(),
+        by: String::new(),
+        lawful,
+        clock_corrected_seq: None,
+        backup_retention_days: 0,
+        time_basis: basis.name().to_owned(),
+        time_words: words,
+        citation: at.and_then(|a| {
+            Some(ReportCitation {
+                kind: a.citation?.to_owned(),
+                size: a.cited_size.unwrap_or(0),
+                counted: a.cited_time.is_some(),
+                by: a.cited_by.as_ref().map(ToString::to_string),
+                time: a.cited_time.map(instant),
+                why_not: a.not_counted.clone(),
+            })
+        }),
+        attested_lawful_from: at
+            .and_then(|a| a.attested_lawful_from)
+            .map(|d| d.to_string()),
+        ledger_lawful_from: at.and_then(|a| a.ledger_lawful_from).map(|d| d.to_string()),
+    }
+}
+
 impl RetentionReport {
     /// Builds the report from a verification as of a cut, under the `policy` it ran with.
     /// Refuses a verification with findings unless `include_findings` (then they are in
@@ -456,6 +529,7 @@ impl RetentionReport {
                         .find(|f| f.destruction == d.seq.0 && f.correction < a.size())
                         .map(|f| f.correction),
                     backup_retention_days: a.registry().settings.backup_retention_days,
+                    ..destruction_time(v.attestation(d.seq.0), d.lawful)
                 }),
                 completeness: completeness
                     .items()

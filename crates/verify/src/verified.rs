@@ -57,6 +57,7 @@ pub struct Verified {
     pub(crate) forward_clock: Vec<ForwardClockDestruction>,
     pub(crate) content_keys: ContentKeys,
     pub(crate) outside_time: Option<crate::outside_time::OutsideTime>,
+    pub(crate) attestations: Vec<crate::attest::Attestation>,
 }
 
 /// What the verifier could check of the records' content keys (the key store, or an
@@ -168,6 +169,16 @@ impl Verified {
     /// ([`crate::outside_time`]): the policy in words, the sources, the anchor lag.
     pub fn outside_time(&self) -> Option<&crate::outside_time::OutsideTime> {
         self.outside_time.as_ref()
+    }
+
+    /// What each destruction's time rests on ([`crate::attest`]), in record order.
+    pub fn attestations(&self) -> &[crate::attest::Attestation] {
+        &self.attestations
+    }
+
+    /// The attestation of the destruction at `seq`, if the ledger destroyed a record there.
+    pub fn attestation(&self, seq: u64) -> Option<&crate::attest::Attestation> {
+        self.attestations.iter().find(|a| a.destruction == seq)
     }
     /// What could be checked of the records' content keys.
     pub fn content_keys(&self) -> ContentKeys {

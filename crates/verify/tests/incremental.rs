@@ -515,6 +515,7 @@ fn destruction_after_the_state_checks_the_prefix_payloads_are_gone() {
         Some("C-B"),
         EventKind::Destruction {
             reason: text("retention-policy-7"),
+            citation: None,
         },
         "2026-04-01",
         None,

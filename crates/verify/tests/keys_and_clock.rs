@@ -48,6 +48,7 @@ fn destroy(l: &Ledger, clock: &TestClock, record: &RecordId) -> u64 {
         record,
         EventKind::Destruction {
             reason: text("retention-ran-out"),
+            citation: None,
         },
     );
     l.append(e, p).unwrap().seq.0

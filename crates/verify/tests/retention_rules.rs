@@ -87,6 +87,7 @@ fn note_after_termination_then_same_day_destruction() {
                 "C-B",
                 EventKind::Destruction {
                     reason: text("retention-policy-7"),
+                    citation: None,
                 },
                 "2026-03-10",
             ),
@@ -139,6 +140,7 @@ fn same_destruction_without_the_note_is_lawful() {
             "C-B",
             EventKind::Destruction {
                 reason: text("retention-policy-7"),
+                citation: None,
             },
             "2026-03-10",
         )],

@@ -367,6 +367,7 @@ fn append_admin(fx: &mut Fixture, kind: EventKind) {
 fn destroy(reason: &str) -> EventKind {
     EventKind::Destruction {
         reason: text(reason),
+        citation: None,
     }
 }
 

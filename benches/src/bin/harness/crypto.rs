@@ -170,6 +170,7 @@ fn destruction_rep(dir: &std::path::Path) -> Res<(f64, f64, f64)> {
             author: custodian_id.clone(),
             kind: EventKind::Destruction {
                 reason: caseledger_core::event::ShortText::new("retention-over")?,
+                citation: None,
             },
             occurred_on: later,
             signed_at: now,

@@ -89,6 +89,7 @@ pub(crate) fn run(a: AppendArgs, out: &Out) -> Result<Outcome> {
         },
         Kind::Destruction => EventKind::Destruction {
             reason: short(&a.reason, "--reason")?,
+            citation: None,
         },
         k => EventKind::simple(k).ok_or_else(|| anyhow!("--kind {k}: cannot be appended"))?,
     };

@@ -1060,6 +1060,15 @@ pub(crate) struct DestroyArgs {
     /// --yes when stdin is not a terminal; one --record does not).
     #[arg(long)]
     pub yes: bool,
+    /// Cite, in the signed destruction, the newest stored cosignature of this witness (a
+    /// name in the ledger's witness list, or a cosignature key `name+hex8+base64`): the
+    /// report can then say "lawful, attested by" it (docs/GUIDE.md, "Attested destruction").
+    #[arg(long, value_name = "NAME|KEY", conflicts_with_all = ["cite_timestamp", "dry_run"])]
+    pub cite_witness: Option<String>,
+    /// Cite, in the signed destruction, the newest time-stamp token in the ledger's
+    /// `timestamps.log` (from `caseledger timestamp`).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub cite_timestamp: bool,
     #[command(flatten)]
     pub signer: SignerArg,
     #[command(flatten)]

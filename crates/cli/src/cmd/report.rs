@@ -268,6 +268,21 @@ pub(crate) fn retention(a: ReportRetentionArgs, out: &Out) -> Result<Outcome> {
         if let Some(t) = &report.integrity.time_policy {
             out.say(format!("time policy: {t}"));
         }
+        // Each destruction's time basis: what its lawfulness rests on (issue 14).
+        for r in &report.records {
+            if let Some(d) = &r.destruction {
+                let why = d
+                    .citation
+                    .as_ref()
+                    .and_then(|c| c.why_not.as_deref())
+                    .map(|w| format!(" (its citation does not count: {w})"))
+                    .unwrap_or_default();
+                out.say(format!(
+                    "destruction of {} (seq {}): {}{why}",
+                    r.id, d.seq, d.time_words
+                ));
+            }
+        }
         let d = |f: &str| sh_quote(&a.out.join(f).display().to_string());
         out.say(format!(
             "signed by {identity} with key {}; check it with:\n  caseledger report verify {} --key {}\n  ssh-keygen -Y verify -f {} -I {} -n {REPORT_NAMESPACE} -s {} < {}\n  openssl pkeyutl -verify -pubin -inkey {} -rawin -in {} -sigfile {}",

@@ -440,12 +440,24 @@ fn record_row(s: &mut String, x: &ReportRecord) {
     let destruction = match &x.destruction {
         None => "<td>&ndash;</td>".to_owned(),
         Some(d) => format!(
-            "<td class=\"destr{}\">{} by {}, {} <span class=\"seq\">(seq {})</span>{}<br><span class=\"backup\">backups kept {} days may still hold the record key</span></td>",
+            "<td class=\"destr{}\">{} by {}, {} <span class=\"seq\">(seq {})</span>{}{}<br><span class=\"backup\">backups kept {} days may still hold the record key</span></td>",
             if d.lawful { "" } else { " bad" },
             escape(&d.date),
             escape(&d.by),
             if d.lawful { "lawful" } else { "UNLAWFUL" },
             d.seq,
+            // What the lawfulness rests on (format 4 reports; older ones have no words).
+            if d.lawful && !d.time_words.is_empty() {
+                let why = d
+                    .citation
+                    .as_ref()
+                    .and_then(|c| c.why_not.as_deref())
+                    .map(|w| format!("; its time citation does not count: {}", escape(w)))
+                    .unwrap_or_default();
+                format!("<br><span class=\"basis\">{}{why}</span>", escape(&d.time_words))
+            } else {
+                String::new()
+            },
             d.clock_corrected_seq
                 .map(|c| format!("<br>recorded with a clock running ahead: unlawful at the date of clock_corrected <span class=\"seq\">(seq {c})</span>"))
                 .unwrap_or_default(),

@@ -174,6 +174,21 @@ pub(crate) mod fixture {
                 lawful: status == "destroyed_lawfully",
                 clock_corrected_seq: None,
                 backup_retention_days: 30,
+                time_basis: if status == "destroyed_lawfully" {
+                    "ledger_clock"
+                } else {
+                    "unlawful"
+                }
+                .to_owned(),
+                time_words: if status == "destroyed_lawfully" {
+                    "lawful by the ledger's clock"
+                } else {
+                    "not lawful"
+                }
+                .to_owned(),
+                citation: None,
+                attested_lawful_from: None,
+                ledger_lawful_from: terminated.then(|| "2025-02-01".to_owned()),
             }),
             missing_items: missing.iter().map(|s| (*s).to_owned()).collect(),
             completeness: items(missing),
