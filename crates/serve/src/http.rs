@@ -13,6 +13,7 @@
 //! | `GET /v1/ledgers/{name}/proofs/inclusion?seq=N[&size=M]` | `read-proofs` |
 //! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
 //! | `POST /v1/ledgers/{name}/snapshot` | `admin` |
+//! | `GET /v1/ledgers/{name}/tlog/checkpoint`, `…/tlog/tile/…` (C2SP tiles: [`crate::tiles`]) | `read-proofs` |
 //!
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
@@ -66,7 +67,7 @@ pub struct AppState {
     rates: crate::auth::RateLimiter,
 }
 
-type St = State<Arc<AppState>>;
+pub(crate) type St = State<Arc<AppState>>;
 
 impl AppState {
     /// The state for a checked configuration.
@@ -116,6 +117,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledgers/{name}/proofs/inclusion", get(inclusion))
         .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
         .route("/v1/ledgers/{name}/snapshot", post(snapshot))
+        // C2SP tlog-tiles (crate::tiles).
+        .route("/v1/ledgers/{name}/tlog/checkpoint", get(crate::tiles::checkpoint))
+        .route("/v1/ledgers/{name}/tlog/tile/{*rest}", get(crate::tiles::tile))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
@@ -166,7 +170,7 @@ async fn around(State(s): St, req: Request, next: Next) -> Response {
 }
 
 /// An answer tagged with the client's name for the log.
-fn tagged(client: &Client, r: impl IntoResponse) -> Response {
+pub(crate) fn tagged(client: &Client, r: impl IntoResponse) -> Response {
     let mut r = r.into_response();
     r.extensions_mut().insert(ClientName(client.name.clone()));
     r
@@ -182,7 +186,7 @@ fn json_ok(v: Value) -> Response {
 }
 
 /// Token, ledger name, scope, the client's ledgers, configured ledger: the client.
-fn authorise<'a>(
+pub(crate) fn authorise<'a>(
     s: &'a AppState,
     headers: &HeaderMap,
     name: &str,
@@ -235,7 +239,7 @@ fn authorise<'a>(
 }
 
 /// Runs `f` with the ledger on a blocking thread.
-async fn with_ledger<T: Send + 'static>(
+pub(crate) async fn with_ledger<T: Send + 'static>(
     s: &Arc<AppState>,
     name: LedgerName,
     f: impl FnOnce(Handle) -> Result<T, ApiError> + Send + 'static,

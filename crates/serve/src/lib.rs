@@ -6,6 +6,7 @@
 //!   time (one process owns a ledger directory: see `caseledger_store::Ledger`).
 //! * [`auth`]: who a request is, what it may do.
 //! * [`http`]: the routes (`/v1/ledgers/{name}/…`), JSON errors, limits, logging.
+//! * [`tiles`]: the C2SP tlog-tiles read routes (`/v1/ledgers/{name}/tlog/…`).
 //! * [`ingest`] and [`presign`]: the JSON event line, shared with `caseledger import` and
 //!   `caseledger append` (the server accepts exactly the events `import` does).
 //!
@@ -25,6 +26,7 @@ pub mod ingest;
 mod line_error;
 pub mod pool;
 pub mod presign;
+pub mod tiles;
 mod write;
 
 pub use config::{Config, ConfigError, LedgerName};
