@@ -88,6 +88,7 @@ mod snapshot;
 mod status;
 mod storage;
 mod tamper;
+mod tiles;
 mod timestamps;
 // The loopback HTTPS server (test CA, rustls) shared with crates/timestamp and
 // crates/witness TLS tests; used by `timestamps` and `witness`.

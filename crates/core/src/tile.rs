@@ -295,7 +295,10 @@ pub fn parse_tile(tile: TileId, bytes: &[u8]) -> Option<Vec<Hash>> {
     if bytes.len() != tile.byte_len() {
         return None;
     }
-    bytes.chunks_exact(HASH_BYTES).map(Hash::from_slice).collect()
+    bytes
+        .chunks_exact(HASH_BYTES)
+        .map(Hash::from_slice)
+        .collect()
 }
 
 /// A tile's bytes: its hashes concatenated.
@@ -457,7 +460,10 @@ mod tests {
         let at = |l: u8| tiles.iter().filter(move |t| t.level() == l);
         assert_eq!(at(0).filter(|t| !t.is_partial()).count(), 273);
         assert_eq!(
-            at(0).filter(|t| t.is_partial()).map(|t| t.width()).collect::<Vec<_>>(),
+            at(0)
+                .filter(|t| t.is_partial())
+                .map(|t| t.width())
+                .collect::<Vec<_>>(),
             [112]
         );
         assert_eq!(at(1).map(|t| t.width()).collect::<Vec<_>>(), [256, 17]);
@@ -476,9 +482,18 @@ mod tests {
     #[test]
     fn only_canonical_paths_parse() {
         let ok = [
-            ("tile/0/000", TilePath::Hashes(TileId::new(0, 0, 256).unwrap())),
-            ("tile/entries/001.p/5", TilePath::Entries(TileId::new(0, 1, 5).unwrap())),
-            ("tile/3/x001/000.p/255", TilePath::Hashes(TileId::new(3, 1000, 255).unwrap())),
+            (
+                "tile/0/000",
+                TilePath::Hashes(TileId::new(0, 0, 256).unwrap()),
+            ),
+            (
+                "tile/entries/001.p/5",
+                TilePath::Entries(TileId::new(0, 1, 5).unwrap()),
+            ),
+            (
+                "tile/3/x001/000.p/255",
+                TilePath::Hashes(TileId::new(3, 1000, 255).unwrap()),
+            ),
         ];
         for (p, want) in ok {
             assert_eq!(parse_path(p), Ok(want), "{p}");

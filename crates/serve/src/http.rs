@@ -118,8 +118,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledgers/{name}/proofs/consistency", get(consistency))
         .route("/v1/ledgers/{name}/snapshot", post(snapshot))
         // C2SP tlog-tiles (crate::tiles).
-        .route("/v1/ledgers/{name}/tlog/checkpoint", get(crate::tiles::checkpoint))
-        .route("/v1/ledgers/{name}/tlog/tile/{*rest}", get(crate::tiles::tile))
+        .route(
+            "/v1/ledgers/{name}/tlog/checkpoint",
+            get(crate::tiles::checkpoint),
+        )
+        .route(
+            "/v1/ledgers/{name}/tlog/tile/{*rest}",
+            get(crate::tiles::tile),
+        )
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)

@@ -91,9 +91,18 @@ fn nothing_beyond_the_newest_seal_is_served() {
     // fetched an older checkpoint still gets its tile); wider, next, or higher are not.
     let narrow = edge.with_width(edge.width() - 1).unwrap();
     let edge_bytes = l.tile(edge).unwrap().unwrap();
-    assert_eq!(l.tile(narrow).unwrap().unwrap(), edge_bytes[..narrow.byte_len()]);
-    assert_eq!(l.tile(edge.with_width(edge.width() + 1).unwrap()).unwrap(), None);
-    assert_eq!(l.tile(TileId::new(0, size / 256 + 1, 1).unwrap()).unwrap(), None);
+    assert_eq!(
+        l.tile(narrow).unwrap().unwrap(),
+        edge_bytes[..narrow.byte_len()]
+    );
+    assert_eq!(
+        l.tile(edge.with_width(edge.width() + 1).unwrap()).unwrap(),
+        None
+    );
+    assert_eq!(
+        l.tile(TileId::new(0, size / 256 + 1, 1).unwrap()).unwrap(),
+        None
+    );
     assert_eq!(l.tile(TileId::new(1, 0, 2).unwrap()).unwrap(), None);
     assert_eq!(l.tile(TileId::new(2, 0, 1).unwrap()).unwrap(), None);
     assert!(l.tile(TileId::new(1, 0, 1).unwrap()).unwrap().is_some());

@@ -127,7 +127,8 @@ pub struct MonitorState {
 
 impl MonitorState {
     fn root_hash(&self) -> Result<Hash, MonitorError> {
-        decode_hash(&self.root).ok_or_else(|| MonitorError::State("root is not base64 of 32 bytes".into()))
+        decode_hash(&self.root)
+            .ok_or_else(|| MonitorError::State("root is not base64 of 32 bytes".into()))
     }
 
     fn compact_range(&self) -> Result<CompactRange, MonitorError> {
@@ -255,12 +256,20 @@ struct Rows<'a, F: Fetch> {
 impl<F: Fetch> Rows<'_, F> {
     fn tile(&mut self, t: TileId) -> Result<Vec<Hash>, MonitorError> {
         self.fetches += 1;
-        let bytes = self
-            .log
-            .get(&t.path())?
-            .ok_or_else(|| MonitorError::Fetch(format!("{}: not served, though the checkpoint of size {} needs it", t.path(), self.size)))?;
+        let bytes = self.log.get(&t.path())?.ok_or_else(|| {
+            MonitorError::Fetch(format!(
+                "{}: not served, though the checkpoint of size {} needs it",
+                t.path(),
+                self.size
+            ))
+        })?;
         parse_tile(t, &bytes).ok_or_else(|| {
-            MonitorError::Fetch(format!("{}: {} bytes, not {}", t.path(), bytes.len(), t.byte_len()))
+            MonitorError::Fetch(format!(
+                "{}: {} bytes, not {}",
+                t.path(),
+                bytes.len(),
+                t.byte_len()
+            ))
         })
     }
 
@@ -275,7 +284,11 @@ impl<F: Fetch> Rows<'_, F> {
         if self.held.len() <= slot {
             self.held.resize_with(slot + 1, || None);
         }
-        let current = self.held.get(slot).and_then(|h| h.as_ref()).map(|(id, _)| *id);
+        let current = self
+            .held
+            .get(slot)
+            .and_then(|h| h.as_ref())
+            .map(|(id, _)| *id);
         if current != Some(t) {
             let hashes = self.tile(t)?;
             if let Some(s) = self.held.get_mut(slot) {
@@ -332,7 +345,12 @@ pub fn check(
     };
     let signed = match open_checkpoint(&note, std::slice::from_ref(key)) {
         Ok(s) => s,
-        Err(e) => return Ok(unchanged(vec![Finding::BadSignature(e.to_string())], fetches)),
+        Err(e) => {
+            return Ok(unchanged(
+                vec![Finding::BadSignature(e.to_string())],
+                fetches,
+            ))
+        }
     };
     let cp = signed.checkpoint;
     let (old_range, old_root) = match state {
@@ -461,10 +479,7 @@ pub fn check(
     if extended != cp.root {
         let finding = if tiles_root == cp.root && old_size > 0 {
             // The tiles are the signed tree's, and that tree does not hold the old one.
-            Finding::Inconsistent {
-                old: old_size,
-                new,
-            }
+            Finding::Inconsistent { old: old_size, new }
         } else {
             Finding::TilesMismatch(format!(
                 "the tiles from size {old_size} to {new} do not hash to the checkpoint's root"
@@ -503,7 +518,13 @@ pub fn read_state(path: &Path) -> Result<Option<MonitorState>, MonitorError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(MonitorError::State(format!("{}: {}", path.display(), e.kind()))),
+        Err(e) => {
+            return Err(MonitorError::State(format!(
+                "{}: {}",
+                path.display(),
+                e.kind()
+            )))
+        }
     };
     let s: MonitorState = serde_json::from_str(&text)
         .map_err(|e| MonitorError::State(format!("{}: {e}", path.display())))?;
@@ -532,7 +553,8 @@ pub fn write_state(path: &Path, state: &MonitorState) -> Result<(), MonitorError
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut body = serde_json::to_vec_pretty(state).map_err(|e| MonitorError::State(e.to_string()))?;
+    let mut body =
+        serde_json::to_vec_pretty(state).map_err(|e| MonitorError::State(e.to_string()))?;
     body.push(b'\n');
     let r = (|| {
         let mut f = std::fs::OpenOptions::new()
@@ -602,11 +624,17 @@ mod tests {
             files.insert(t.path(), tile_bytes(&hs));
             if t.level() == 0 {
                 let r = t.leaves();
-                files.insert(t.entries_path(), entry_bundle(&es[r.start as usize..r.end as usize]));
+                files.insert(
+                    t.entries_path(),
+                    entry_bundle(&es[r.start as usize..r.end as usize]),
+                );
             }
         }
         let cp = Checkpoint::new(ORIGIN, size, root_from_leaves(&Sha256Hasher, &leaves)).unwrap();
-        files.insert("checkpoint".into(), sign_checkpoint(&cp, &signer()).into_bytes());
+        files.insert(
+            "checkpoint".into(),
+            sign_checkpoint(&cp, &signer()).into_bytes(),
+        );
         Log {
             files: RefCell::new(files),
         }
@@ -615,7 +643,10 @@ mod tests {
     impl Fetch for Log {
         fn get(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
             if path != "checkpoint" {
-                assert!(parse_path(path).is_ok(), "the monitor asked a non-canonical {path}");
+                assert!(
+                    parse_path(path).is_ok(),
+                    "the monitor asked a non-canonical {path}"
+                );
             }
             Ok(self.files.borrow().get(path).cloned())
         }
@@ -650,14 +681,23 @@ mod tests {
         let a = entries(700, 1);
         let s = run(&log(&a[..500]), None).state.unwrap();
         let back = run(&log(&a[..499]), Some(&s));
-        assert_eq!(back.findings, [Finding::Rollback { seen: 500, served: 499 }]);
+        assert_eq!(
+            back.findings,
+            [Finding::Rollback {
+                seen: 500,
+                served: 499
+            }]
+        );
         assert_eq!(back.state.as_ref(), Some(&s));
         let mut b = a.clone();
         b[3] = EntryHash([9; 32]);
         let fork = run(&log(&b[..500]), Some(&s));
         assert_eq!(fork.findings, [Finding::Fork { size: 500 }]);
         let grown = run(&log(&b[..700]), Some(&s));
-        assert_eq!(grown.findings, [Finding::Inconsistent { old: 500, new: 700 }]);
+        assert_eq!(
+            grown.findings,
+            [Finding::Inconsistent { old: 500, new: 700 }]
+        );
         assert_eq!(grown.state.as_ref(), Some(&s));
         assert_eq!(run(&log(&a), Some(&s)).findings, []);
     }
@@ -667,25 +707,40 @@ mod tests {
         let a = entries(600, 1);
         // A bundle entry changed: it no longer hashes to its leaf.
         let l = log(&a);
-        l.files.borrow_mut().get_mut("tile/entries/002.p/88").unwrap()[5] ^= 1;
+        l.files
+            .borrow_mut()
+            .get_mut("tile/entries/002.p/88")
+            .unwrap()[5] ^= 1;
         let f = run(&l, None).findings;
-        assert!(matches!(&f[..], [Finding::TilesMismatch(m)] if m.contains("entry 512")), "{f:?}");
+        assert!(
+            matches!(&f[..], [Finding::TilesMismatch(m)] if m.contains("entry 512")),
+            "{f:?}"
+        );
         // A level-1 hash changed: the root of full tile 1 does not match it.
         let l = log(&a);
         l.files.borrow_mut().get_mut("tile/1/000.p/2").unwrap()[40] ^= 1;
         let f = run(&l, None).findings;
-        assert!(matches!(&f[..], [Finding::TilesMismatch(m)] if m.contains("tile/1/000.p/2")), "{f:?}");
+        assert!(
+            matches!(&f[..], [Finding::TilesMismatch(m)] if m.contains("tile/1/000.p/2")),
+            "{f:?}"
+        );
         // A leaf and its bundle entry changed together: the tiles do not hash to the root.
         let mut b = a.clone();
         b[599] = EntryHash([9; 32]);
         let l = log(&b);
-        l.files.borrow_mut().insert("checkpoint".into(), log(&a).files.borrow()["checkpoint"].clone());
+        l.files.borrow_mut().insert(
+            "checkpoint".into(),
+            log(&a).files.borrow()["checkpoint"].clone(),
+        );
         let f = run(&l, None).findings;
         assert!(matches!(&f[..], [Finding::TilesMismatch(_)]), "{f:?}");
         // Another key's signature.
         let other = NoteSigner::new(ORIGIN, SigningKey::from_seed(&[8; 32])).unwrap();
         let cp = Checkpoint::new(ORIGIN, 600, Hash([0; 32])).unwrap();
-        l.files.borrow_mut().insert("checkpoint".into(), sign_checkpoint(&cp, &other).into_bytes());
+        l.files.borrow_mut().insert(
+            "checkpoint".into(),
+            sign_checkpoint(&cp, &other).into_bytes(),
+        );
         assert_eq!(run(&l, None).findings[0].kind(), "bad_signature");
     }
 
