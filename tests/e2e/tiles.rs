@@ -70,9 +70,12 @@ fn publish_writes_tiles_once_and_monitor_follows_the_ledger() {
     let cp = std::fs::read_to_string(pub_dir.join("checkpoint")).unwrap();
     assert_eq!(cp, ok(&f.run(&["checkpoint", "--ledger", "L"])));
     let tile = pub_dir.join(format!("tile/0/000.p/{size}"));
-    assert_eq!(std::fs::read(&tile).unwrap().len(), 32 * size as usize);
+    assert_eq!(
+        std::fs::read(&tile).unwrap().len(),
+        32 * usize::try_from(size).unwrap()
+    );
     let bundle = std::fs::read(pub_dir.join(format!("tile/entries/000.p/{size}"))).unwrap();
-    assert_eq!(bundle.len(), 34 * size as usize);
+    assert_eq!(bundle.len(), 34 * usize::try_from(size).unwrap());
     // Entry hashes only: nothing of the content, no record or actor id.
     for needle in [&b"SECRET-CLINICAL"[..], b"C-OPEN", b"lic-1"] {
         assert!(!bundle.windows(needle.len()).any(|w| w == needle));

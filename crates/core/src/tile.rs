@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(at(1).map(|t| t.width()).collect::<Vec<_>>(), [256, 17]);
         assert_eq!(at(2).map(|t| t.width()).collect::<Vec<_>>(), [1]);
         assert_eq!(tiles.len(), 273 + 1 + 2 + 1);
-        assert_eq!(at(0).last().unwrap().path(), "tile/0/273.p/112");
+        assert_eq!(at(0).next_back().unwrap().path(), "tile/0/273.p/112");
     }
 
     #[test]

@@ -626,7 +626,9 @@ mod tests {
                 let r = t.leaves();
                 files.insert(
                     t.entries_path(),
-                    entry_bundle(&es[r.start as usize..r.end as usize]),
+                    entry_bundle(
+                        &es[usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap()],
+                    ),
                 );
             }
         }
@@ -768,5 +770,67 @@ mod tests {
         let mut bad = s;
         bad.range.reverse();
         assert!(bad.compact_range().is_err());
+    }
+}
+
+/// Writes a synthetic published log for measuring `caseledger monitor` (not a test of
+/// behaviour): `MONITOR_BENCH_DIR=DIR MONITOR_BENCH_SIZE=N cargo test -p caseledger-witness
+/// --lib -- --ignored write_a_large_published_log`, then `caseledger monitor DIR --key K`
+/// with the key it prints.
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint};
+    use caseledger_core::keys::SigningKey;
+    use caseledger_core::note::NoteSigner;
+    use caseledger_core::tile::{entry_bundle, tile_bytes, tiles_of};
+
+    #[test]
+    #[ignore = "writes a large directory; a measurement, run by hand"]
+    fn write_a_large_published_log() {
+        let dir = PathBuf::from(std::env::var("MONITOR_BENCH_DIR").unwrap());
+        let size: u64 = std::env::var("MONITOR_BENCH_SIZE")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let entry = |i: u64| {
+            let mut h = [7u8; 32];
+            h[..8].copy_from_slice(&i.to_be_bytes());
+            caseledger_core::ids::EntryHash(h)
+        };
+        // Level by level, one row at a time: the hashes of level L+1 are the roots of
+        // level L's full tiles.
+        let mut row: Vec<Hash> = (0..size)
+            .map(|i| Sha256Hasher.hash_leaf(&entry(i).0))
+            .collect();
+        let mut range = CompactRange::new();
+        for h in &row {
+            range.append(&Sha256Hasher, *h).unwrap();
+        }
+        let mut level = 0u8;
+        for t in tiles_of(size) {
+            while t.level() > level {
+                row = row
+                    .chunks_exact(256)
+                    .map(|c| full_tile_root(c).unwrap())
+                    .collect();
+                level += 1;
+            }
+            let first = usize::try_from(t.first_node()).unwrap();
+            let hs = &row[first..first + usize::from(t.width())];
+            let p = dir.join(t.path());
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, tile_bytes(hs)).unwrap();
+            if t.level() == 0 {
+                let es: Vec<_> = t.leaves().map(entry).collect();
+                let p = dir.join(t.entries_path());
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, entry_bundle(&es)).unwrap();
+            }
+        }
+        let signer = NoteSigner::new("bench.example/log", SigningKey::from_seed(&[9; 32])).unwrap();
+        let cp = Checkpoint::new("bench.example/log", size, range.root(&Sha256Hasher)).unwrap();
+        std::fs::write(dir.join("checkpoint"), sign_checkpoint(&cp, &signer)).unwrap();
+        println!("{}", signer.verifier().to_vkey_string());
     }
 }
