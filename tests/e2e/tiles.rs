@@ -367,3 +367,81 @@ fn ok_or_show(o: &Output) -> Output {
     assert!(o.status.success(), "{}", stderr(o));
     o.clone()
 }
+
+/// Go's sumdb tile layout as tlog_tiles writes paths, `tile/8/<L>/<N>[.p/<W>]`, is C2SP's
+/// with the height: the files `publish` wrote are read as they are.
+struct Published(std::path::PathBuf);
+
+impl tlog_tiles::tile::TileReader for Published {
+    fn height(&self) -> u8 {
+        8
+    }
+    fn read_tiles(
+        &self,
+        tiles: &[tlog_tiles::tile::Tile],
+    ) -> Result<Vec<Vec<u8>>, tlog_tiles::tlog::Error> {
+        tiles
+            .iter()
+            .map(|t| {
+                let p = t.path().replacen("tile/8/", "tile/", 1);
+                std::fs::read(self.0.join(p)).map_err(|_| tlog_tiles::tlog::Error::InvalidTile)
+            })
+            .collect()
+    }
+    fn save_tiles(&self, _: &[tlog_tiles::tile::Tile], _: &[Vec<u8>]) {}
+}
+
+#[test]
+fn an_independent_tlog_client_reads_the_published_tiles() {
+    use base64::Engine;
+    use tlog_tiles::tile::TileHashReader;
+    use tlog_tiles::tlog::{
+        check_record, check_tree, prove_record, prove_tree, record_hash, stored_hash_index,
+        tree_hash, Hash, HashReader,
+    };
+    let f = Fixture::small();
+    progress_note(&f, "L", 600);
+    publish(&f, "L", "pub");
+    let cp = std::fs::read_to_string(f.path("pub/checkpoint")).unwrap();
+    let mut lines = cp.lines().skip(1);
+    let size: u64 = lines.next().unwrap().parse().unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    let root = Hash(root.try_into().unwrap());
+    let dir = Published(f.path("pub"));
+    // TileHashReader checks every tile it reads against the tree hash it is given.
+    let r = TileHashReader::new(size, root, &dir);
+    assert_eq!(tree_hash(size, &r).unwrap(), root);
+    let bundle = std::fs::read(f.path("pub/tile/entries/000")).unwrap();
+    for n in [0, 255, size / 2, size - 1] {
+        let leaf = r.read_hashes(&[stored_hash_index(0, n)]).unwrap()[0];
+        check_record(&prove_record(size, n, &r).unwrap(), size, root, n, leaf).unwrap();
+        if n < 256 {
+            // The bundle's entry (0x0020 ‖ h_n) is the log entry whose RFC 6962 leaf hash
+            // is the tile's leaf.
+            let at = usize::try_from(n).unwrap() * 34;
+            assert_eq!(&bundle[at..at + 2], &[0, 32]);
+            assert_eq!(record_hash(&bundle[at + 2..at + 34]), leaf);
+        }
+    }
+    for old in [1, 256, size - 1] {
+        let old_root = tree_hash(old, &r).unwrap();
+        check_tree(
+            &prove_tree(size, old, &r).unwrap(),
+            size,
+            root,
+            old,
+            old_root,
+        )
+        .unwrap();
+    }
+    // A changed level-1 hash is refused by the client.
+    let w = size / 256;
+    let p = f.path(&format!("pub/tile/1/000.p/{w}"));
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    let r = TileHashReader::new(size, root, &dir);
+    assert!(tree_hash(size, &r).is_err());
+}
