@@ -21,6 +21,9 @@
 //!   original receipt, other content is refused, nothing of a destroyed event's id survives.
 //! * [`import`]: the JSONL ingest format, line numbers, replays, no clinical content in errors.
 //! * [`tamper`]: edits to the sled trees are findings (exit 1) naming the seq.
+//! * [`tiles`]: `publish --tiles`, serve's C2SP tile routes, and `monitor` catching a rollback,
+//!   a fork, an inconsistent checkpoint and a tampered mirror; an independent tlog client
+//!   (`tlog_tiles`) reads the published tiles.
 //! * [`interop`]: report and manifest signatures check with `ssh-keygen -Y verify` and
 //!   `openssl pkeyutl`; the HTML footer's commands run as printed.
 //! * [`newcomer`]: what a newcomer meets: every public-key form as a ledger key, exit 3 and
@@ -89,6 +92,7 @@ mod snapshot;
 mod status;
 mod storage;
 mod tamper;
+mod tiles;
 mod timestamps;
 // The loopback HTTPS server (test CA, rustls) shared with crates/timestamp and
 // crates/witness TLS tests; used by `timestamps` and `witness`.

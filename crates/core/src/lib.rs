@@ -11,6 +11,7 @@
 //! * [`layout`]: a ledger directory's file and tree names, keys, and `checkpoints.log` framing.
 //! * [`archive`], [`bundle`]: the whole-ledger archive and the one-record evidence bundle.
 //! * [`witness`]: a witness's check of a checkpoint against the last one it cosigned.
+//! * [`tile`]: C2SP tlog-tiles: tile paths, which tiles a tree has, entry bundles.
 //!
 //! The byte-level specification is `docs/FORMAT.md`; golden vectors in
 //! `ledger-data/vectors/` freeze it.
@@ -40,6 +41,7 @@ pub mod merkle;
 pub mod note;
 pub mod record;
 pub mod sshsig;
+pub mod tile;
 pub mod time;
 pub mod witness;
 

@@ -14,6 +14,7 @@
 //! | `GET /v1/ledgers/{name}/proofs/consistency?from=N[&to=M]` | `read-proofs` |
 //! | `POST /v1/ledgers/{name}/snapshot` | `admin` |
 //! | `GET /openapi.json` | none (the API's description: no data) |
+//! | `GET /v1/ledgers/{name}/tlog/checkpoint`, `…/tlog/tile/…` (C2SP tiles: [`crate::tiles`]) | `read-proofs` |
 //!
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
@@ -67,7 +68,7 @@ pub struct AppState {
     rates: crate::auth::RateLimiter,
 }
 
-type St = State<Arc<AppState>>;
+pub(crate) type St = State<Arc<AppState>>;
 
 impl AppState {
     /// The state for a checked configuration.
@@ -119,6 +120,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledgers/{name}/snapshot", post(snapshot))
         // No token: the API's description, no data (crates/serve/src/openapi.rs).
         .route("/openapi.json", get(openapi_json))
+        // C2SP tlog-tiles (crate::tiles).
+        .route(
+            "/v1/ledgers/{name}/tlog/checkpoint",
+            get(crate::tiles::checkpoint),
+        )
+        .route(
+            "/v1/ledgers/{name}/tlog/tile/{*rest}",
+            get(crate::tiles::tile),
+        )
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
@@ -169,7 +179,7 @@ async fn around(State(s): St, req: Request, next: Next) -> Response {
 }
 
 /// An answer tagged with the client's name for the log.
-fn tagged(client: &Client, r: impl IntoResponse) -> Response {
+pub(crate) fn tagged(client: &Client, r: impl IntoResponse) -> Response {
     let mut r = r.into_response();
     r.extensions_mut().insert(ClientName(client.name.clone()));
     r
@@ -185,7 +195,7 @@ fn json_ok(v: Value) -> Response {
 }
 
 /// Token, ledger name, scope, the client's ledgers, configured ledger: the client.
-fn authorise<'a>(
+pub(crate) fn authorise<'a>(
     s: &'a AppState,
     headers: &HeaderMap,
     name: &str,
@@ -238,7 +248,7 @@ fn authorise<'a>(
 }
 
 /// Runs `f` with the ledger on a blocking thread.
-async fn with_ledger<T: Send + 'static>(
+pub(crate) async fn with_ledger<T: Send + 'static>(
     s: &Arc<AppState>,
     name: LedgerName,
     f: impl FnOnce(Handle) -> Result<T, ApiError> + Send + 'static,

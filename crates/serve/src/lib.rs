@@ -8,6 +8,7 @@
 //! * [`http`]: the routes (`/v1/ledgers/{name}/…`), JSON errors, limits, logging.
 //! * [`tls`]: HTTPS (rustls) when the config gives a certificate and key.
 //! * [`openapi`]: the OpenAPI document (`/openapi.json`, docs/openapi.json).
+//! * [`tiles`]: the C2SP tlog-tiles read routes (`/v1/ledgers/{name}/tlog/…`).
 //! * [`ingest`] and [`presign`]: the JSON event line, shared with `caseledger import` and
 //!   `caseledger append` (the server accepts exactly the events `import` does).
 //!
@@ -29,6 +30,7 @@ pub mod openapi;
 pub mod pool;
 pub mod presign;
 pub mod tls;
+pub mod tiles;
 mod write;
 
 pub use config::{Config, ConfigError, LedgerName};

@@ -8,7 +8,8 @@
 //!   [`checkpoints`]) and store cosignatures,
 //!   export and import the engine-independent archive, export one record's evidence
 //!   bundle ([`Ledger::export_bundle`]), take a consistent snapshot of the directory while
-//!   appends run ([`Ledger::snapshot`]).
+//!   appends run ([`Ledger::snapshot`]), read C2SP tiles and entry bundles of the sealed
+//!   tree ([`tiles`]).
 //! * [`layout`]: the exact directory, tree, key and value layout, and the
 //!   `checkpoints.log` framing (re-exported from `caseledger_core::layout`, the source of
 //!   docs/FORMAT.md's storage section).
@@ -47,6 +48,7 @@ mod rebuild;
 pub mod requests;
 mod sigs;
 mod snapshot;
+pub mod tiles;
 mod types;
 mod upper;
 
@@ -57,6 +59,7 @@ pub use export::ExportError;
 pub use ledger::Ledger;
 pub use requests::{EventId, EventIdError, Request, RequestDigest, RequestKey};
 pub use snapshot::SnapshotTaken;
+pub use tiles::tile_within;
 pub use types::{
     system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,
 };

@@ -12,6 +12,7 @@
 pub mod campaign;
 pub mod cli;
 pub mod practice;
+pub mod static_http;
 pub mod tamper;
 pub mod tsa;
 

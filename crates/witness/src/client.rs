@@ -98,6 +98,11 @@ impl Http {
             .new_agent();
         Http { agent }
     }
+
+    /// The configured agent (the monitor's GETs send a bearer token: not a [`Transport`]).
+    pub(crate) fn agent(&self) -> ureq::Agent {
+        self.agent.clone()
+    }
 }
 
 fn read(resp: ureq::http::Response<ureq::Body>) -> Result<HttpReply, String> {
@@ -122,7 +127,7 @@ fn read(resp: ureq::http::Response<ureq::Body>) -> Result<HttpReply, String> {
 
 /// A failed request in plain words ("connection refused"), without the OS's error number
 /// or the library's "io:" prefix: it is shown to whoever runs `witness sync` or `status`.
-fn transport_why(e: &ureq::Error) -> String {
+pub(crate) fn transport_why(e: &ureq::Error) -> String {
     use std::io::ErrorKind as K;
     match e {
         ureq::Error::Io(io) => match io.kind() {
@@ -285,7 +290,7 @@ pub enum SubmitError {
 
 /// One line, at most 200 characters, no control characters: safe to print whatever a
 /// remote party sent.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.lines()
         .next()
         .unwrap_or_default()

@@ -8,6 +8,8 @@
 //!   project's extension for rollback detection.
 //! * [`client`]: `add-checkpoint` with `409` resends, bounded retries and timeouts.
 //! * [`config`]: the witnesses a ledger is configured with (a file beside its keys).
+//! * [`monitor`]: a monitor of a tiled ledger (C2SP tlog-tiles): rollback, fork and
+//!   consistency checks recomputed from tiles (`caseledger monitor`).
 //!
 //! Over loopback, in one process:
 //!
@@ -26,6 +28,7 @@
 pub mod client;
 pub mod config;
 pub mod http;
+pub mod monitor;
 pub mod protocol;
 pub mod server;
 pub mod state;

@@ -21,8 +21,10 @@ pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod ledger_ops;
 pub(crate) mod misc;
+pub(crate) mod monitor;
 pub(crate) mod presign;
 pub(crate) mod prove;
+pub(crate) mod publish;
 pub(crate) mod records;
 pub(crate) mod report;
 pub(crate) mod serve;
@@ -194,6 +196,19 @@ pub(crate) enum Command {
     /// Runs until SIGTERM or ctrl-c, then finishes the requests in flight and closes the
     /// ledgers. `--new-token` prints a new client token and the hash the config stores.
     Serve(ServeArgs),
+    /// Write the newest seal's C2SP tlog-tiles (tiles, entry bundles of entry hashes, the
+    /// checkpoint) as static files for any web server or object store to serve.
+    ///
+    /// Atomic writes, the checkpoint last; a rerun writes only what changed. Auditors follow
+    /// the directory with `caseledger monitor` (docs/GUIDE.md, "Following a ledger").
+    Publish(PublishArgs),
+    /// Follow a served or published ledger through its C2SP tiles: check the checkpoint's
+    /// signature and its consistency with the last one seen (recomputed from tiles).
+    ///
+    /// Exit 1 (and --hook) on a rollback, a fork, an inconsistent checkpoint, tiles that do
+    /// not match, a bad signature or a stale checkpoint; 0 when consistent; 2 when the log
+    /// cannot be read. Run it from cron or a timer with --state.
+    Monitor(MonitorArgs),
     /// Obtain an RFC 3161 time-stamp token over the newest seal from a TSA and store it in
     /// <DIR>/timestamps.log; `timestamp verify` checks the stored tokens offline.
     ///
@@ -737,6 +752,50 @@ pub(crate) struct ServeArgs {
     /// (line 2), then exit.
     #[arg(long, conflicts_with = "config")]
     pub new_token: bool,
+}
+
+/// `caseledger publish`.
+#[derive(Args)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    pub ledger: LedgerArg,
+    /// The directory to write the tiles to (created; `tile/…` and `checkpoint` inside).
+    #[arg(long, value_name = "DIR")]
+    pub tiles: PathBuf,
+}
+
+/// `caseledger monitor`.
+#[derive(Args)]
+pub(crate) struct MonitorArgs {
+    /// The log's tile prefix: `http(s)://HOST/v1/ledgers/NAME/tlog` for `caseledger serve`,
+    /// the URL a `publish --tiles` directory is served at, or that directory itself.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// The ledger's verifier key `origin+hex8+base64` (`caseledger keys export --ledger
+    /// DIR`), or a file holding it.
+    #[arg(long, value_name = "K")]
+    pub key: String,
+    /// What the last run saw (JSON, replaced atomically; created on the first run). Without
+    /// it every run checks the whole log and can detect nothing across runs.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// A file holding a bearer token with the read-proofs scope (`caseledger serve`);
+    /// default: $CASELEDGER_TOKEN, else none (a static mirror).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// A finding when the checkpoint has not changed for this long (e.g. 36h, 7d).
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<caseledger_verify::TimeSpan>,
+    /// Run this shell command for each finding, with CASELEDGER_MONITOR_FINDING (the kind),
+    /// CASELEDGER_MONITOR_MESSAGE and CASELEDGER_MONITOR_URL set; the exit is 1 still.
+    #[arg(long, value_name = "CMD")]
+    pub hook: Option<String>,
+    /// Seconds each request may take.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// PEM certificates: the only roots an https:// log's certificate may chain to.
+    #[arg(long, value_name = "FILE")]
+    pub tls_roots: Option<PathBuf>,
 }
 
 /// `caseledger witness serve`.
@@ -1397,6 +1456,8 @@ fn dispatch(command: Command, out: &Out) -> Result<Outcome> {
         Command::Cosign(a) => checkpoint::cosign(a, out),
         Command::Witness(WitnessCmd::Serve(a)) => witness::serve(a, out),
         Command::Serve(a) => serve::run(a, out),
+        Command::Publish(a) => publish::run(a, out),
+        Command::Monitor(a) => monitor::run(a, out),
         Command::Witness(WitnessCmd::Add(a)) => witness::add(a, out),
         Command::Witness(WitnessCmd::List(a)) => witness::list(a, out),
         Command::Witness(WitnessCmd::Remove(a)) => witness::remove(a, out),

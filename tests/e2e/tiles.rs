@@ -1,0 +1,447 @@
+//! Issue 15, the auditor's side: `caseledger publish --tiles` writes C2SP tiles, entry
+//! bundles and the checkpoint as static files; `caseledger serve` answers the same bytes
+//! on `/v1/ledgers/{name}/tlog/…`; `caseledger monitor` follows either over HTTP (a
+//! loopback static server, `caseledger_testkit::static_http`) and exits 1 on a rollback,
+//! a fork, an inconsistent checkpoint and tampered tiles served by a tampered copy.
+
+use caseledger_testkit::cli::{caseledger_bin, fails, ok, stderr, today, Fixture};
+use caseledger_testkit::static_http::StaticServer;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+/// The ledger key as `monitor --key` takes it.
+fn vkey(f: &Fixture, ledger: &str) -> String {
+    ok(&f.run(&["keys", "export", "--ledger", ledger]))
+        .trim()
+        .to_owned()
+}
+
+fn publish(f: &Fixture, ledger: &str, dir: &str) -> Value {
+    let out = ok(&f.run(&["--json", "publish", "--ledger", ledger, "--tiles", dir]));
+    serde_json::from_str(&out).unwrap()
+}
+
+fn monitor(f: &Fixture, url: &str, key: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["monitor", url, "--key", key, "--state", "mon.json"];
+    args.extend(extra);
+    f.run(&args)
+}
+
+fn progress_note(f: &Fixture, ledger: &str, n: usize) {
+    // New content each time: a rerun of the same lines appends nothing (import request keys).
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"record":"C-OPEN","kind":"progress_note","occurred_on":"{}","author":"lic-1","payload":"note {k}-{i} SECRET-CLINICAL-T"}}"#,
+                today()
+            )
+        })
+        .collect();
+    let file = format!("more-{k}.jsonl");
+    f.write(&file, (lines.join("\n") + "\n").as_bytes());
+    ok(&f.run(&["import", "--ledger", ledger, &file]));
+}
+
+/// A copy of a directory tree (a ledger, or a published directory to tamper with).
+fn copy_dir(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn publish_writes_tiles_once_and_monitor_follows_the_ledger() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    let first = publish(&f, "L", "pub");
+    let size = first["size"].as_u64().unwrap();
+    assert!(size >= 10, "{first}");
+    let pub_dir = f.path("pub");
+    let cp = std::fs::read_to_string(pub_dir.join("checkpoint")).unwrap();
+    assert_eq!(cp, ok(&f.run(&["checkpoint", "--ledger", "L"])));
+    let tile = pub_dir.join(format!("tile/0/000.p/{size}"));
+    assert_eq!(
+        std::fs::read(&tile).unwrap().len(),
+        32 * usize::try_from(size).unwrap()
+    );
+    let bundle = std::fs::read(pub_dir.join(format!("tile/entries/000.p/{size}"))).unwrap();
+    assert_eq!(bundle.len(), 34 * usize::try_from(size).unwrap());
+    // Entry hashes only: nothing of the content, no record or actor id.
+    for needle in [&b"SECRET-CLINICAL"[..], b"C-OPEN", b"lic-1"] {
+        assert!(!bundle.windows(needle.len()).any(|w| w == needle));
+    }
+    // A rerun writes nothing.
+    let again = publish(&f, "L", "pub");
+    assert_eq!(
+        (
+            again["written"].as_u64(),
+            again["checkpoint_changed"].as_bool()
+        ),
+        (Some(0), Some(false))
+    );
+
+    let web = StaticServer::start(&pub_dir);
+    let out = monitor(&f, &web.url(), &key, &[]);
+    assert!(ok(&out).is_empty() || out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("consistent: size {size} (was 0)")),
+        "{}",
+        stderr(&out)
+    );
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("mon.json")).unwrap()).unwrap();
+    assert_eq!(state["size"].as_u64(), Some(size));
+
+    // The ledger grows past a full tile; a rerun writes the new tiles and the checkpoint.
+    progress_note(&f, "L", 300);
+    let grown = publish(&f, "L", "pub");
+    let new_size = grown["size"].as_u64().unwrap();
+    assert_eq!(new_size, size + 300);
+    // tile 0 (now full) and its bundle, tile 1 partial and its bundle, tile/1 partial, checkpoint.
+    assert_eq!(grown["written"].as_u64(), Some(6), "{grown}");
+    assert!(pub_dir.join("tile/0/000").is_file() && pub_dir.join("tile/1/000.p/1").is_file());
+    let out = monitor(&f, &web.url(), &key, &["--max-age", "1h"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("consistent: size {new_size} (was {size})")),
+        "{}",
+        stderr(&out)
+    );
+    // The same again: nothing new, not stale within the hour.
+    ok(&monitor(&f, &web.url(), &key, &["--max-age", "1h"]));
+    // The directory itself works as well as its URL.
+    ok(&monitor(&f, "pub", &key, &[]));
+}
+
+#[test]
+fn monitor_detects_rollback_fork_inconsistency_and_tampered_tiles() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    // Two histories with the same ledger key: L, and B, a copy of L that goes its own way
+    // (what an owner who rebuilt the ledger would serve to some).
+    copy_dir(&f.ledger(), &f.path("B"));
+    publish(&f, "L", "a0");
+    progress_note(&f, "L", 1);
+    publish(&f, "L", "a1");
+    progress_note(&f, "B", 1);
+    publish(&f, "B", "b1");
+    progress_note(&f, "B", 1);
+    publish(&f, "B", "b2");
+    let serve = |d: &str| StaticServer::start(&f.path(d));
+    let (a0, a1, b1, b2) = (serve("a0"), serve("a1"), serve("b1"), serve("b2"));
+    ok(&monitor(&f, &a1.url(), &key, &[]));
+    let kept = std::fs::read(f.path("mon.json")).unwrap();
+    let hook = "echo \"$CASELEDGER_MONITOR_FINDING\" >> hook.txt";
+    for (server, kind, line) in [
+        (
+            &a0,
+            "rollback",
+            "rollback: the log serves a checkpoint of size",
+        ),
+        (&b1, "fork", "fork: the log serves a checkpoint of size"),
+        (&b2, "inconsistent", "inconsistent: the checkpoint of size"),
+    ] {
+        let out = monitor(&f, &server.url(), &key, &["--hook", hook]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{kind}: {err}");
+        assert!(err.contains(line), "{kind}: {err}");
+        let hooked = std::fs::read_to_string(f.path("hook.txt")).unwrap();
+        assert_eq!(hooked.lines().last(), Some(kind));
+        // A finding never moves the state on.
+        assert_eq!(std::fs::read(f.path("mon.json")).unwrap(), kept, "{kind}");
+    }
+    // A tampered mirror: one leaf of the level-0 tile changed (its bundle left as it was).
+    copy_dir(&f.path("a1"), &f.path("t1"));
+    let tiles = std::fs::read_dir(f.path("t1/tile/0")).unwrap();
+    let tile = tiles
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let leaf_file = std::fs::read_dir(&tile)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&leaf_file).unwrap();
+    bytes[3] ^= 1;
+    std::fs::write(&leaf_file, bytes).unwrap();
+    let t1 = serve("t1");
+    std::fs::remove_file(f.path("mon.json")).unwrap();
+    let out = monitor(&f, &t1.url(), &key, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("tiles do not match: entry 0 of tile/entries/000.p/"),
+        "{}",
+        stderr(&out)
+    );
+    // Not a key: exit 2; no log at the URL: exit 2.
+    let out = f.run(&["monitor", &a1.url(), "--key", "not a key"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = f.run(&["monitor", &format!("{}/nothing", a1.url()), "--key", &key]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(fails(&out).contains("checkpoint: not served"));
+}
+
+/// An answer as bytes: status, headers (lowercase names), body.
+fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = text.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// A new client token: (token, its SHA-256 hex).
+fn new_token(f: &Fixture) -> (String, String) {
+    let out = ok(&f.run(&["serve", "--new-token"]));
+    let mut l = out.lines();
+    (l.next().unwrap().to_owned(), l.next().unwrap().to_owned())
+}
+
+#[test]
+fn serve_answers_the_published_bytes_and_monitor_follows_it() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    progress_note(&f, "L", 260);
+    publish(&f, "L", "pub");
+    let (proofs, proofs_h) = new_token(&f);
+    let (status, status_h) = new_token(&f);
+    let config = format!(
+        r#"listen = "127.0.0.1:0"
+[ledgers.practice]
+dir = "L"
+keys = "{keys}"
+[[clients]]
+name = "auditor"
+token_sha256 = "{proofs_h}"
+scopes = ["read-proofs"]
+[[clients]]
+name = "status-only"
+token_sha256 = "{status_h}"
+scopes = ["read-status"]
+"#,
+        keys = f.keys().display()
+    );
+    f.write("serve.toml", config.as_bytes());
+    let mut child = std::process::Command::new(caseledger_bin())
+        .args(["serve", "--config", "serve.toml"])
+        .current_dir(f.dir())
+        .env_remove("CASELEDGER_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::File::create(f.path("serve.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    let prefix = "/v1/ledgers/practice/tlog";
+    let t = Some(proofs.as_str());
+
+    let (st, h, body) = get(&addr, &format!("{prefix}/checkpoint"), t);
+    assert_eq!(st, 200);
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(header(&h, "cache-control"), Some("private, max-age=5"));
+    assert_eq!(body, std::fs::read(f.path("pub/checkpoint")).unwrap());
+    let size: u64 = String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let w = size - 256;
+    for (path, cache) in [
+        (
+            "tile/0/000".to_owned(),
+            "private, max-age=31536000, immutable",
+        ),
+        (
+            "tile/entries/000".to_owned(),
+            "private, max-age=31536000, immutable",
+        ),
+        (format!("tile/0/001.p/{w}"), "private, max-age=60"),
+        (format!("tile/entries/001.p/{w}"), "private, max-age=60"),
+        ("tile/1/000.p/1".to_owned(), "private, max-age=60"),
+    ] {
+        let (st, h, body) = get(&addr, &format!("{prefix}/{path}"), t);
+        assert_eq!(st, 200, "{path}");
+        assert_eq!(header(&h, "content-type"), Some("application/octet-stream"));
+        assert_eq!(header(&h, "cache-control"), Some(cache), "{path}");
+        assert_eq!(
+            body,
+            std::fs::read(f.path(&format!("pub/{path}"))).unwrap(),
+            "{path}"
+        );
+    }
+    // Beyond the seal: 404; not the canonical spelling of a tile: 400.
+    for path in [
+        format!("tile/0/001.p/{}", w + 1),
+        "tile/0/002".into(),
+        "tile/2/000.p/1".into(),
+        "tile/9/000".into(),
+    ] {
+        assert_eq!(get(&addr, &format!("{prefix}/{path}"), t).0, 404, "{path}");
+    }
+    for path in [
+        "tile/0/1",
+        "tile/0/x000/001",
+        "tile/0/../../checkpoint",
+        "tile/0/%2e%2e/000",
+        "tile/00/000",
+        "tile/0/000.p/0",
+        "tile/x/000",
+    ] {
+        assert_eq!(get(&addr, &format!("{prefix}/{path}"), t).0, 400, "{path}");
+    }
+    // The scope: read-proofs; no token at all: 401.
+    assert_eq!(
+        get(&addr, &format!("{prefix}/tile/0/000"), Some(&status)).0,
+        403
+    );
+    assert_eq!(get(&addr, &format!("{prefix}/checkpoint"), None).0, 401);
+
+    // The monitor follows the server with the token from a file.
+    f.write("token", proofs.as_bytes());
+    let url = format!("http://{addr}{prefix}");
+    let out = monitor(&f, &url, &key, &["--token-file", "token"]);
+    assert!(stderr(&ok_or_show(&out)).contains(&format!("consistent: size {size} (was 0)")));
+    let out = f.run(&["monitor", &url, "--key", &key]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "without a token: {}",
+        stderr(&out)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn ok_or_show(o: &Output) -> Output {
+    assert!(o.status.success(), "{}", stderr(o));
+    o.clone()
+}
+
+/// Go's sumdb tile layout as tlog_tiles writes paths, `tile/8/<L>/<N>[.p/<W>]`, is C2SP's
+/// with the height: the files `publish` wrote are read as they are.
+struct Published(std::path::PathBuf);
+
+impl tlog_tiles::tile::TileReader for Published {
+    fn height(&self) -> u8 {
+        8
+    }
+    fn read_tiles(
+        &self,
+        tiles: &[tlog_tiles::tile::Tile],
+    ) -> Result<Vec<Vec<u8>>, tlog_tiles::tlog::Error> {
+        tiles
+            .iter()
+            .map(|t| {
+                let p = t.path().replacen("tile/8/", "tile/", 1);
+                std::fs::read(self.0.join(p)).map_err(|_| tlog_tiles::tlog::Error::InvalidTile)
+            })
+            .collect()
+    }
+    fn save_tiles(&self, _: &[tlog_tiles::tile::Tile], _: &[Vec<u8>]) {}
+}
+
+#[test]
+fn an_independent_tlog_client_reads_the_published_tiles() {
+    use base64::Engine;
+    use tlog_tiles::tile::TileHashReader;
+    use tlog_tiles::tlog::{
+        check_record, check_tree, prove_record, prove_tree, record_hash, stored_hash_index,
+        tree_hash, Hash, HashReader,
+    };
+    let f = Fixture::small();
+    progress_note(&f, "L", 600);
+    publish(&f, "L", "pub");
+    let cp = std::fs::read_to_string(f.path("pub/checkpoint")).unwrap();
+    let mut lines = cp.lines().skip(1);
+    let size: u64 = lines.next().unwrap().parse().unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    let root = Hash(root.try_into().unwrap());
+    let dir = Published(f.path("pub"));
+    // TileHashReader checks every tile it reads against the tree hash it is given.
+    let r = TileHashReader::new(size, root, &dir);
+    assert_eq!(tree_hash(size, &r).unwrap(), root);
+    let bundle = std::fs::read(f.path("pub/tile/entries/000")).unwrap();
+    for n in [0, 255, size / 2, size - 1] {
+        let leaf = r.read_hashes(&[stored_hash_index(0, n)]).unwrap()[0];
+        check_record(&prove_record(size, n, &r).unwrap(), size, root, n, leaf).unwrap();
+        if n < 256 {
+            // The bundle's entry (0x0020 ‖ h_n) is the log entry whose RFC 6962 leaf hash
+            // is the tile's leaf.
+            let at = usize::try_from(n).unwrap() * 34;
+            assert_eq!(&bundle[at..at + 2], &[0, 32]);
+            assert_eq!(record_hash(&bundle[at + 2..at + 34]), leaf);
+        }
+    }
+    for old in [1, 256, size - 1] {
+        let old_root = tree_hash(old, &r).unwrap();
+        check_tree(
+            &prove_tree(size, old, &r).unwrap(),
+            size,
+            root,
+            old,
+            old_root,
+        )
+        .unwrap();
+    }
+    // A changed level-1 hash is refused by the client.
+    let w = size / 256;
+    let p = f.path(&format!("pub/tile/1/000.p/{w}"));
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    let r = TileHashReader::new(size, root, &dir);
+    assert!(tree_hash(size, &r).is_err());
+}
