@@ -402,6 +402,29 @@ fn consistency() {}
     security(("bearer" = ["admin"])))]
 fn snapshot() {}
 
+/// The newest seal as a C2SP signed note (tlog-checkpoint, with any cosignature lines),
+/// for tlog clients, monitors and witnesses.
+#[utoipa::path(get, path = "/v1/ledgers/{name}/tlog/checkpoint", tag = "tiles",
+    params(("name" = String, Path, description = "The ledger's name.")),
+    responses((status = 200, description = "The note.", content_type = "text/plain")),
+    security(("bearer" = ["read-proofs"])))]
+fn tlog_checkpoint() {}
+
+/// A C2SP tlog-tiles tile or entry bundle of the newest seal's tree (docs/FORMAT.md §11):
+/// `{rest}` is `<L>/<N>[.p/<W>]` (a Merkle tile) or `entries/<N>[.p/<W>]` (entry hashes only),
+/// its slashes included.
+#[utoipa::path(get, path = "/v1/ledgers/{name}/tlog/tile/{rest}", tag = "tiles",
+    params(
+        ("name" = String, Path, description = "The ledger's name."),
+        ("rest" = String, Path, description = "The tile's path below tile/, in the one canonical spelling."),
+    ),
+    responses(
+        (status = 200, description = "The tile's bytes.", content_type = "application/octet-stream"),
+        (status = 400, description = "A path that is not a canonical tile path.", body = ErrorBody),
+    ),
+    security(("bearer" = ["read-proofs"])))]
+fn tlog_tile() {}
+
 /// This document (no token needed: it holds no data).
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")),
@@ -416,7 +439,7 @@ fn openapi_json() {}
         description = "caseledger over HTTP for record systems (docs/GUIDE.md, \"Integrating a record system\"). Every route but /openapi.json needs `Authorization: Bearer <token>` of a client with the scope named in its security requirement.",
     ),
     paths(post_events, enrol, records, record_status, bundle, retention_report, checkpoint,
-          inclusion, consistency, snapshot, openapi_json),
+          inclusion, consistency, snapshot, tlog_checkpoint, tlog_tile, openapi_json),
     components(schemas(ErrorBody, ErrorDetail, EventLine, Batch, EventsBody, Receipts,
         crate::write::ReceiptOut, Refusal, DryRun, EventsAnswer, EnrolReceipt,
         crate::http::Enrolment, RecordFacts, RecordsPage, RecordStatus, EvidenceBundle,
@@ -533,7 +556,8 @@ mod tests {
                                 && rest.as_bytes()[i - 1] != b'_'
                     });
                     if found {
-                        out.insert((m.to_owned(), path.to_owned()));
+                        // axum's catch-all `{*rest}` is the OpenAPI parameter `{rest}`.
+                        out.insert((m.to_owned(), path.replace("{*", "{")));
                     }
                 }
             }
