@@ -252,10 +252,7 @@ impl Ledger {
     /// ([`Ledger::sync_group`]) before anyone is answered.
     /// The tickets answered as in-group repeats of a client event id come third.
     #[allow(clippy::type_complexity)]
-    fn commit_group(
-        &self,
-        jobs: Vec<Job>,
-    ) -> (Vec<(u64, Result<Receipt>)>, Option<u64>, Vec<u64>) {
+    fn commit_group(&self, jobs: Vec<Job>) -> (Vec<(u64, Result<Receipt>)>, Option<u64>, Vec<u64>) {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
             jobs.into_iter().map(|j| (j.ticket, j.item)).unzip();

@@ -58,6 +58,6 @@ pub use ledger::Ledger;
 pub use requests::{EventId, EventIdError, Request, RequestDigest, RequestKey};
 pub use snapshot::SnapshotTaken;
 pub use types::{
-    KeyedReceipt,
-    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,
+    system_clock, Clock, CreateOptions, Durability, Head, KeyedReceipt, OpenOptions, Receipt, Seal,
+    Stats,
 };

@@ -319,7 +319,9 @@ fn racing_one_id_with_one_content_appends_once_and_answers_all_alike() {
     for round in 0..6 {
         let before = l.head().size;
         let event_id = format!("race-{round}");
-        let got = race(8, |_| keyed(&l, "same note", &event_id, "same request").unwrap());
+        let got = race(8, |_| {
+            keyed(&l, "same note", &event_id, "same request").unwrap()
+        });
         assert_eq!(l.head().size, before + 1, "round {round}: one entry");
         assert_eq!(got.iter().filter(|k| !k.replayed).count(), 1);
         let first = &got[0].receipt;
@@ -352,12 +354,7 @@ fn racing_one_id_with_other_content_appends_one_and_refuses_the_rest() {
         let before = l.head().size;
         let event_id = format!("clash-{round}");
         let got = race(8, |t| {
-            keyed(
-                &l,
-                &format!("note {t}"),
-                &event_id,
-                &format!("request {t}"),
-            )
+            keyed(&l, &format!("note {t}"), &event_id, &format!("request {t}"))
         });
         assert_eq!(l.head().size, before + 1, "round {round}: one entry");
         let won: Vec<usize> = (0..got.len()).filter(|t| got[*t].is_ok()).collect();
@@ -411,7 +408,10 @@ fn keyed_and_unkeyed_appends_share_group_commits() {
     assert_eq!(l.head().size, base + total);
     let st = l.stats();
     let txs = st.transactions - before.transactions;
-    assert!(txs < total, "keyed appends did not group: {txs} transactions for {total}");
+    assert!(
+        txs < total,
+        "keyed appends did not group: {txs} transactions for {total}"
+    );
     // Mixed: unkeyed, distinct keyed, and one id per round shared by every thread.
     let base = l.head().size;
     let got = race(THREADS, |t| {
