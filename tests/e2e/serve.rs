@@ -424,6 +424,65 @@ fn appends_are_durable_idempotent_and_proved() {
     assert_eq!(f.size(), size);
 }
 
+/// Requests with one id sent at once (a retry racing the original): the store decides under
+/// its writer lock, whether they meet in one group commit or not. Same content: one entry,
+/// every answer the same receipt, one of them not a replay. Other content: one appended,
+/// the rest `409`, nothing else written.
+#[test]
+fn concurrent_requests_with_one_id_append_once() {
+    let f = Fixture::small();
+    let s = serve(&f);
+    let t = s.tokens.all.clone();
+    const N: usize = 8;
+    let race = |body: &dyn Fn(usize) -> Value| -> Vec<Answer> {
+        let barrier = std::sync::Barrier::new(N);
+        std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..N)
+                .map(|i| {
+                    let (s, t, barrier) = (&s, &t, &barrier);
+                    let b = body(i);
+                    sc.spawn(move || {
+                        barrier.wait();
+                        s.post(t, &b)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let before = s.size();
+    let same = race(&|_| note("race-1", "C-OPEN", "one note"));
+    assert_eq!(s.size(), before + 1);
+    let rs: Vec<Value> = same
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status, 200, "{}", a.body);
+            a.json()["receipts"][0].clone()
+        })
+        .collect();
+    assert_eq!(
+        rs.iter().filter(|r| r["replayed"] == json!(false)).count(),
+        1
+    );
+    for r in &rs {
+        for k in ["seq", "hash", "recorded_at_us", "seal"] {
+            assert_eq!(r[k], rs[0][k], "{k}");
+        }
+    }
+    assert_eq!(rs[0]["seq"].as_u64(), Some(before));
+    let other = race(&|i| note("race-2", "C-OPEN", &format!("note {i}")));
+    assert_eq!(s.size(), before + 2);
+    assert_eq!(other.iter().filter(|a| a.status == 200).count(), 1);
+    for a in &other {
+        assert!(
+            a.status == 200 || a.status == 409,
+            "{} {}",
+            a.status,
+            a.body
+        );
+    }
+}
+
 #[test]
 fn every_route_needs_its_scope_and_a_valid_token() {
     let f = Fixture::small();

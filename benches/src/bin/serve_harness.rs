@@ -286,7 +286,8 @@ fn quantile(sorted: &[f64], per_mille: usize) -> f64 {
 }
 
 /// 64 threads appending `timed` in process to a new ledger: with `Ledger::append` (P1), or
-/// one `append_batch_keyed` per event (`batch1`, what the server does per request).
+/// one `append_batch_keyed` per event (`batch1`: a batch of one, committed on its own, as
+/// the server did for a lone event with a client id before `Ledger::append_keyed`).
 /// Returns events/s.
 fn in_process(
     root: &Path,
@@ -346,8 +347,9 @@ fn s1(root: &Path, n: u64) -> Res<()> {
     let w = Workload::new(RECORDS);
     let opening = w.events(0..RECORDS)?;
     let timed = w.events(RECORDS..RECORDS + n)?;
-    // P1 in process (`Ledger::append`, group commit), and the same through the store call
-    // the server makes for a one-event request with a client id (`append_batch_keyed`).
+    // P1 in process (`Ledger::append`, group commit), and the same as batches of one
+    // (`append_batch_keyed`, each its own transaction: what the server did for a lone event
+    // with a client id before it used `Ledger::append_keyed`, which joins the group).
     let p1_rate = in_process(root, "p1", &w, &opening, &timed, false)?;
     let batch1_rate = in_process(root, "p1-batch1", &w, &opening, &timed, true)?;
     for ids in [false, true] {

@@ -4,9 +4,11 @@
 //!
 //! Idempotency: an event whose `id` the ledger already holds with the same content is not
 //! appended again; its original receipt is returned (`"replayed": true`). The same id with
-//! other content is `409`. Two requests racing with one id: the store refuses the second
-//! batch whole (the id row is written in the entry's transaction), which is then judged
-//! again and answered as a repeat.
+//! other content is `409`. Two requests racing with one id: a lone event's are judged by
+//! the store under its writer lock (`Ledger::append_keyed`), in one group or not, and the
+//! second is answered as a repeat (or refused as a conflict); a batch's the store refuses
+//! whole (the id row is written in the entry's transaction), which is then judged again and
+//! answered as a repeat.
 
 use crate::auth::{Client, Scope};
 use crate::error::ApiError;
@@ -84,10 +86,29 @@ pub(crate) fn append(
     // without a client id goes through `Ledger::append`, which joins the store's group
     // commit (one transaction, seal and flush for many concurrent requests); a batch,
     // even of one, is committed on its own (`benches/RESULTS.md`, `serve_harness`: about
-    // half the rate under 64 concurrent clients). Keyed single events still take the
-    // batch path: their id row must be written in the entry's transaction.
+    // half the rate under 64 concurrent clients). A lone event with a client id joins it
+    // too (`Ledger::append_keyed`: the id row in the entry's transaction, the id judged
+    // under the writer lock against the group's other ids as well).
+    let mut replayed = false;
     let receipts = if items.is_empty() {
         Vec::new()
+    } else if let [(_, _, Some(Request::Id(..)))] = items.as_slice() {
+        let line = item_line.first().copied();
+        let mut it = items.into_iter();
+        let (signed, payload, request) = it.next().ok_or_else(ApiError::internal)?;
+        let Some(Request::Id(id, digest)) = request else {
+            return Err(ApiError::internal());
+        };
+        match ledger.append_keyed(signed, payload, &id, digest) {
+            Ok(k) => {
+                // The same id and content from a concurrent request in the same group, or
+                // recorded since this request looked: its original receipt.
+                replayed = k.replayed;
+                vec![k.receipt]
+            }
+            Err(StoreError::EventIdRecorded { .. }) => return retry_as_repeat(ledger, &lines),
+            Err(e) => return Err(ApiError::store(&e).at(line)),
+        }
     } else if matches!(items.as_slice(), [(_, _, None)]) {
         let line = item_line.first().copied();
         let mut it = items.into_iter();
@@ -111,7 +132,9 @@ pub(crate) fn append(
     };
     let mut out: Vec<ReceiptOut> = Vec::with_capacity(lines.len());
     for i in 0..plans.len() {
-        let r = resolve(&plans, &receipts, i).ok_or_else(ApiError::internal)?;
+        let mut r = resolve(&plans, &receipts, i).ok_or_else(ApiError::internal)?;
+        // Only a lone keyed event can be replayed by the store itself: every line is it.
+        r.replayed |= replayed;
         out.push(r);
     }
     Ok(out)

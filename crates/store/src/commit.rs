@@ -6,7 +6,7 @@ use crate::checkpoints::sign_seal;
 use crate::error::{BatchError, Result, StoreError};
 use crate::group::*;
 use crate::ledger::Ledger;
-use crate::types::{Durability, Head, Receipt, Seal};
+use crate::types::{Durability, Head, KeyedReceipt, Receipt, Seal};
 use caseledger_core::event::{Payload, SignedEvent};
 use caseledger_core::ids::{PublicKey, Seq};
 use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
@@ -27,6 +27,9 @@ struct Staged {
     upper: Vec<(NodeId, Hash)>,
     /// Records destroyed in the group: their key store slots are erased once it commits.
     destroyed: Vec<caseledger_core::ids::RecordId>,
+    /// Indices of items answered as repeats of a client event id staged earlier in the
+    /// group (their receipt is that item's; nothing of theirs is written).
+    repeats: Vec<usize>,
 }
 
 impl Ledger {
@@ -46,6 +49,71 @@ impl Ledger {
             verified_with,
             request: None,
         })
+    }
+
+    /// [`Ledger::append`] with a client event id (docs/FORMAT.md §3): joins the group commit
+    /// like `append`, the id's row written in the entry's transaction. The id is judged
+    /// under the writer lock against the committed rows and the ids staged earlier in the
+    /// same group: the same id with the same request (`request` digest, keyed by the
+    /// record's key) is answered with the original receipt and appends nothing
+    /// (`replayed`); with other content, or in a destroyed record, it is refused with
+    /// [`StoreError::EventIdRecorded`] and nothing is written. A refusal of one job never
+    /// fails the others of its group.
+    pub fn append_keyed(
+        &self,
+        event: SignedEvent,
+        payload: Option<Payload>,
+        id: &crate::EventId,
+        request: crate::RequestDigest,
+    ) -> Result<KeyedReceipt> {
+        self.check_sealing()?;
+        check_payload(&event.event, payload.as_ref())?;
+        let verified_with = self.verify_on_caller(&event)?;
+        let mut incoming = Incoming::New {
+            signed: event,
+            payload,
+            verified_with,
+            request: None,
+        };
+        // The row (and the record's key, made now if new) on the caller's thread; its
+        // lookup of the committed rows is only a fast path: the leader judges it again.
+        let rows = self.request_rows(
+            std::slice::from_ref(&incoming),
+            vec![Some(crate::Request::Id(id.clone(), request))],
+        );
+        let submitted = match rows {
+            Ok(mut rows) => {
+                if let Incoming::New { request: r, .. } = &mut incoming {
+                    *r = rows.pop().flatten();
+                }
+                self.submit_job(incoming)
+            }
+            Err(e) => (Err(e.error), false),
+        };
+        match submitted {
+            (Ok(receipt), replayed) => Ok(KeyedReceipt { receipt, replayed }),
+            // Recorded by an earlier group: its original receipt, with the seal of the
+            // commit that wrote it, if the content is the same.
+            (Err(StoreError::EventIdRecorded { seq }), _) => {
+                // A committed row is visible before its group is durable (groups pipeline,
+                // and a group whose every job was refused waits for no flush): answer only
+                // once the entry is durable and its seal logged, so the replay carries the
+                // seal its writer got. The writer lock, taken once, waits out the writing
+                // group's commit, which queues its seal for the log.
+                if self.durability == Durability::Immediate {
+                    drop(lock(&self.writer));
+                    self.sync_group(seq.0.saturating_add(1))?;
+                }
+                match self.event_id_seen(id, &request)? {
+                    crate::IdSeen::Recorded(receipt) => Ok(KeyedReceipt {
+                        receipt,
+                        replayed: true,
+                    }),
+                    _ => Err(StoreError::EventIdRecorded { seq }),
+                }
+            }
+            (Err(e), _) => Err(e),
+        }
     }
 
     /// Verifies with the published registry; `None` when the author is not (yet) known here
@@ -72,6 +140,12 @@ impl Ledger {
     }
 
     fn submit(&self, item: Incoming) -> Result<Receipt> {
+        self.submit_job(item).0
+    }
+
+    /// Joins the group commit; also says whether the job was answered as a repeat of a
+    /// client event id staged earlier in its group (nothing of its own written).
+    fn submit_job(&self, item: Incoming) -> (Result<Receipt>, bool) {
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket = q.next_ticket.wrapping_add(1);
@@ -83,7 +157,8 @@ impl Ledger {
                 // after taking this caller's job. Waking one here again, as every answered
                 // caller once did, only costs wake-ups.
                 q.waiters.remove(&ticket);
-                return r;
+                let repeat = q.replayed.remove(&ticket);
+                return (r, repeat);
             }
             // A waiter whose job is in a group still syncing must not lead an empty group.
             if !q.leader && !q.pending.is_empty() {
@@ -97,7 +172,7 @@ impl Ledger {
                     tickets: jobs.iter().map(|j| j.ticket).collect(),
                     leading: true,
                 };
-                let (mut results, sync) = self.commit_group(jobs);
+                let (mut results, sync, repeats) = self.commit_group(jobs);
                 // Pipelining: leadership passes on as soon as the group is committed, so the
                 // next group is staged and committed while this one's sled flush and
                 // `checkpoints.log` fsync run; nobody is answered before those are done.
@@ -117,6 +192,7 @@ impl Ledger {
                 guard.tickets.clear();
                 drop(guard);
                 q = lock(&self.queue);
+                q.replayed.extend(repeats);
                 for (t, r) in results {
                     q.finish(t, r);
                 }
@@ -174,7 +250,9 @@ impl Ledger {
     /// Stages and commits one group under the writer lock. Returns each ticket's result and
     /// the head size the group still has to be made durable through
     /// ([`Ledger::sync_group`]) before anyone is answered.
-    fn commit_group(&self, jobs: Vec<Job>) -> (Vec<(u64, Result<Receipt>)>, Option<u64>) {
+    /// The tickets answered as in-group repeats of a client event id come third.
+    #[allow(clippy::type_complexity)]
+    fn commit_group(&self, jobs: Vec<Job>) -> (Vec<(u64, Result<Receipt>)>, Option<u64>, Vec<u64>) {
         let mut w = lock(&self.writer);
         let (tickets, items): (Vec<u64>, Vec<Incoming>) =
             jobs.into_iter().map(|j| (j.ticket, j.item)).unzip();
@@ -186,11 +264,17 @@ impl Ledger {
                     .into_iter()
                     .map(|t| (t, Err(e.error.duplicate())))
                     .collect();
-                return (failed, None);
+                return (failed, None, Vec::new());
             }
         };
         let mut sync = None;
+        let mut repeats = Vec::new();
         if let Some(staged) = staged {
+            repeats = staged
+                .repeats
+                .iter()
+                .filter_map(|i| tickets.get(*i).copied())
+                .collect();
             match self.commit(&mut w, staged, true) {
                 Err(e) => {
                     for r in results.iter_mut().filter(|r| r.is_ok()) {
@@ -205,7 +289,7 @@ impl Ledger {
                 }
             }
         }
-        (tickets.into_iter().zip(results).collect(), sync)
+        (tickets.into_iter().zip(results).collect(), sync, repeats)
     }
 
     /// Stages items in order. With `all_or_nothing`, the first refusal aborts the whole
@@ -238,13 +322,20 @@ impl Ledger {
             records: HashMap::new(),
             nonces: HashMap::new(),
             seq_records: HashMap::new(),
+            id_rows: HashMap::new(),
+            repeat: false,
             ops: &mut w.ops,
             accepted: 0,
             upper: Vec::new(),
         };
         let mut results = Vec::with_capacity(items.len());
+        let mut repeats = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
+            stage.repeat = false;
             let r = stage.stage(item);
+            if stage.repeat {
+                repeats.push(index);
+            }
             if r.is_err() {
                 self.counters.refused.fetch_add(1, Ordering::Relaxed);
             }
@@ -279,6 +370,7 @@ impl Ledger {
             accepted: stage.accepted,
             upper: stage.upper,
             destroyed: stage.destroyed,
+            repeats,
         };
         Ok((Some(staged), results))
     }

@@ -175,6 +175,9 @@ pub(crate) struct Queue {
     pub(crate) pending: Vec<Job>,
     pub(crate) leader: bool,
     pub(crate) done: HashMap<u64, Result<Receipt>>,
+    /// Answered tickets whose job was a repeat of a client event id staged earlier in its
+    /// group: taken with the ticket's result.
+    pub(crate) replayed: std::collections::HashSet<u64>,
     pub(crate) next_ticket: u64,
     /// The parked thread waiting on each ticket: a finished group wakes its own callers
     /// only, and a hand-over one caller of a queued job (not every waiter, which under
@@ -315,6 +318,14 @@ pub(crate) struct Stage<'a> {
     pub(crate) records: HashMap<RecordId, Slot>,
     pub(crate) nonces: HashMap<Nonce, Seq>,
     pub(crate) seq_records: HashMap<u64, Option<RecordId>>,
+    /// Client event id rows staged earlier in this group (row key -> request hash and
+    /// receipt): a second job with the same id is judged against these as well as against
+    /// the committed rows, under the writer lock, so a race between two callers with one id
+    /// never writes two entries.
+    pub(crate) id_rows: HashMap<[u8; 33], ([u8; 32], Receipt)>,
+    /// The item just staged was a repeat of an id staged earlier in the group (same
+    /// content): it was answered with that item's receipt and staged nothing.
+    pub(crate) repeat: bool,
     pub(crate) ops: &'a mut Ops,
     pub(crate) accepted: u64,
     /// Merkle nodes of level >= `UPPER_LEVEL` staged in this group, for [`UpperNodes`](crate::upper::UpperNodes).
@@ -364,7 +375,6 @@ impl Stage<'_> {
                 verified_with,
                 request: req,
             } => {
-                request = req;
                 let want = self.registry.author_key(&signed.event);
                 match want {
                     None => {
@@ -375,6 +385,11 @@ impl Stage<'_> {
                     Some(k) if Some(k) != verified_with => self.keys.verify(&signed, origin, &k)?,
                     Some(_) => {}
                 }
+                if let Some(r) = self.judge_id_row(req.as_ref())? {
+                    self.repeat = true;
+                    return Ok(r);
+                }
+                request = req;
                 let recorded_at = self.ledger_clock(last, &signed.event)?;
                 (signed, payload.map(Either::Plain), recorded_at, None)
             }
@@ -569,6 +584,7 @@ impl Stage<'_> {
             self.ops.put(T::Payloads, &key, v);
         }
         self.ops.put(T::Nonces, &nonce.0, &key);
+        let id_row = request.as_ref().and_then(|r| r.hash.map(|h| (r.key, h)));
         if let Some(r) = request {
             self.ops.put(T::Nonces, &r.key, &r.value(&key));
         }
@@ -618,13 +634,40 @@ impl Stage<'_> {
             last_recorded_at: recorded_at,
         };
         self.accepted += 1;
-        Ok(Receipt {
+        let receipt = Receipt {
             seq,
             hash,
             recorded_at,
             // Set by the commit, which seals the whole group.
             seal: None,
-        })
+        };
+        if let Some((k, h)) = id_row {
+            self.id_rows.insert(k, (h, receipt.clone()));
+        }
+        Ok(receipt)
+    }
+
+    /// Judges a client event id row under the writer lock, before anything is staged: an
+    /// id staged earlier in this group with the same request hash is a repeat (its receipt,
+    /// `Some`); with another hash, or an id already committed, the item is refused with
+    /// [`StoreError::EventIdRecorded`] (the caller judges a committed id again with
+    /// [`Ledger::event_id_seen`](crate::Ledger::event_id_seen), which finds its seal).
+    /// A file import's line key (no hash) is not judged here: import looks its keys up first.
+    fn judge_id_row(&self, req: Option<&RequestRow>) -> Result<Option<Receipt>> {
+        let Some((key, hash)) = req.and_then(|r| r.hash.map(|h| (r.key, h))) else {
+            return Ok(None);
+        };
+        if let Some((staged, receipt)) = self.id_rows.get(&key) {
+            if *staged == hash {
+                return Ok(Some(receipt.clone()));
+            }
+            return Err(StoreError::EventIdRecorded { seq: receipt.seq });
+        }
+        if let Some(v) = crate::backend::Backend::get(self.trees, T::Nonces, &key)? {
+            let seq = crate::requests::decode_id_row(&v).map_or(0, |(s, _)| s);
+            return Err(StoreError::EventIdRecorded { seq: Seq(seq) });
+        }
+        Ok(None)
     }
 
     /// The ledger clock for a new event: the system clock, never behind the last entry. A

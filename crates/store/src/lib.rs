@@ -61,5 +61,6 @@ pub use requests::{EventId, EventIdError, Request, RequestDigest, RequestKey};
 pub use snapshot::SnapshotTaken;
 pub use tiles::tile_within;
 pub use types::{
-    system_clock, Clock, CreateOptions, Durability, Head, OpenOptions, Receipt, Seal, Stats,
+    system_clock, Clock, CreateOptions, Durability, Head, KeyedReceipt, OpenOptions, Receipt, Seal,
+    Stats,
 };

@@ -159,6 +159,17 @@ impl Head {
     };
 }
 
+/// What [`Ledger::append_keyed`](crate::Ledger::append_keyed) did with an event and its
+/// client event id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedReceipt {
+    /// The entry's receipt (with the seal of the commit that wrote it).
+    pub receipt: Receipt,
+    /// `true`: the id was already recorded with the same content (earlier, or by another
+    /// caller in the same group commit): nothing was appended for this call.
+    pub replayed: bool,
+}
+
 /// What an accepted append returns: a record system keeps it as evidence that leaves the
 /// machine (docs/FORMAT.md, "Receipts"). `verify --trusted` accepts its seal as a
 /// checkpoint the auditor holds.

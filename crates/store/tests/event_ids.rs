@@ -277,3 +277,161 @@ fn many_ids_get_the_seals_of_their_own_commits() {
     );
     assert!(l.event_ids_seen(&[]).unwrap().is_empty());
 }
+
+/// `append_keyed` with a note's text, its id, and the digest of its request.
+fn keyed(
+    l: &Ledger,
+    text: &str,
+    event_id: &str,
+    request: &str,
+) -> caseledger_store::Result<caseledger_store::KeyedReceipt> {
+    let (e, p) = campaign::clinical("R", EventKind::ProgressNote, d("2015-01-02"), text);
+    l.append_keyed(e, Some(p), &id(event_id), digest(request))
+}
+
+/// Threads released together, each calling `f(thread)`: their results, by thread.
+fn race<T: Send>(threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(threads);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let (f, barrier) = (&f, &barrier);
+                s.spawn(move || {
+                    // Events signed on this thread are signed at the ledger's test time.
+                    let _clock = TestClock::at_time(Timestamp::start_of(d("2015-01-05")).unwrap());
+                    barrier.wait();
+                    f(t)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Concurrent requests with one id and one content (each its own signed event, as a
+/// retried HTTP request is): one entry, and every caller gets the same receipt (seq, entry
+/// hash, recorded_at, seal), whether they met in one group or not; exactly one of them is
+/// not a replay.
+#[test]
+fn racing_one_id_with_one_content_appends_once_and_answers_all_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, _) = ledger(&tmp.path().join("L"));
+    let mut first_round = None;
+    for round in 0..6 {
+        let before = l.head().size;
+        let event_id = format!("race-{round}");
+        let got = race(8, |_| {
+            keyed(&l, "same note", &event_id, "same request").unwrap()
+        });
+        assert_eq!(l.head().size, before + 1, "round {round}: one entry");
+        assert_eq!(got.iter().filter(|k| !k.replayed).count(), 1);
+        let first = &got[0].receipt;
+        assert_eq!(first.seq.0, before);
+        assert!(first.seal.is_some());
+        first_round.get_or_insert_with(|| first.clone());
+        for k in &got {
+            assert_eq!(&k.receipt, first, "round {round}: the same receipt for all");
+        }
+        // The ledger's own verdict afterwards agrees.
+        assert_eq!(
+            l.event_id_seen(&id(&event_id), &digest("same request"))
+                .unwrap(),
+            IdSeen::Recorded(first.clone())
+        );
+    }
+    // And a later repeat, alone, too.
+    let again = keyed(&l, "same note", "race-0", "same request").unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.receipt, first_round.unwrap());
+}
+
+/// Concurrent requests with one id and different content: one is appended, every other one
+/// is refused with `EventIdRecorded` naming the winner's seq, and nothing else is written.
+#[test]
+fn racing_one_id_with_other_content_appends_one_and_refuses_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, _) = ledger(&tmp.path().join("L"));
+    for round in 0..6 {
+        let before = l.head().size;
+        let event_id = format!("clash-{round}");
+        let got = race(8, |t| {
+            keyed(&l, &format!("note {t}"), &event_id, &format!("request {t}"))
+        });
+        assert_eq!(l.head().size, before + 1, "round {round}: one entry");
+        let won: Vec<usize> = (0..got.len()).filter(|t| got[*t].is_ok()).collect();
+        assert_eq!(won.len(), 1, "round {round}: one winner");
+        let winner = got[won[0]].as_ref().unwrap();
+        assert!(!winner.replayed);
+        assert_eq!(winner.receipt.seq.0, before);
+        for r in &got {
+            match r {
+                Ok(_) => {}
+                Err(StoreError::EventIdRecorded { seq }) => assert_eq!(*seq, winner.receipt.seq),
+                Err(e) => panic!("round {round}: unexpected refusal {e}"),
+            }
+        }
+        // The row holds the winner's request; the others conflict with it.
+        assert_eq!(
+            l.event_id_seen(&id(&event_id), &digest(&format!("request {}", won[0])))
+                .unwrap(),
+            IdSeen::Recorded(winner.receipt.clone())
+        );
+        let loser = (won[0] + 1) % 8;
+        assert_eq!(
+            l.event_id_seen(&id(&event_id), &digest(&format!("request {loser}")))
+                .unwrap(),
+            IdSeen::Conflict {
+                seq: winner.receipt.seq
+            }
+        );
+    }
+}
+
+/// Keyed and unkeyed appends share groups: keyed appends alone group (fewer transactions
+/// than entries), and in a mix every unkeyed and every distinct keyed append is written
+/// once, each shared id once, and refusals of repeats fail nobody else.
+#[test]
+fn keyed_and_unkeyed_appends_share_group_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (l, _) = ledger(&tmp.path().join("L"));
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 25;
+    // Keyed only, all distinct.
+    let before = l.stats();
+    let base = l.head().size;
+    race(THREADS, |t| {
+        for i in 0..ROUNDS {
+            let k = keyed(&l, "n", &format!("k-{t}-{i}"), &format!("r-{t}-{i}")).unwrap();
+            assert!(!k.replayed);
+        }
+    });
+    let total = (THREADS * ROUNDS) as u64;
+    assert_eq!(l.head().size, base + total);
+    let st = l.stats();
+    let txs = st.transactions - before.transactions;
+    assert!(
+        txs < total,
+        "keyed appends did not group: {txs} transactions for {total}"
+    );
+    // Mixed: unkeyed, distinct keyed, and one id per round shared by every thread.
+    let base = l.head().size;
+    let got = race(THREADS, |t| {
+        let mut shared = Vec::new();
+        for i in 0..ROUNDS {
+            let (e, p) = campaign::clinical("R", EventKind::ProgressNote, d("2015-01-02"), "u");
+            l.append(e, Some(p)).unwrap();
+            keyed(&l, "m", &format!("m-{t}-{i}"), &format!("m-{t}-{i}")).unwrap();
+            shared.push(keyed(&l, "s", &format!("s-{i}"), &format!("s-{i}")).unwrap());
+        }
+        shared
+    });
+    assert_eq!(l.head().size, base + total * 2 + ROUNDS as u64);
+    for i in 0..ROUNDS {
+        let first = &got[0][i].receipt;
+        for s in &got {
+            assert_eq!(s[i].receipt, *first, "shared id {i}");
+        }
+        assert_eq!(got.iter().filter(|s| !s[i].replayed).count(), 1);
+    }
+    assert_eq!(l.root(), kit::recomputed_root(&l));
+}
