@@ -4,6 +4,7 @@
 
 use caseledger_core::checkpoint::{open_checkpoint, sign_checkpoint, Checkpoint};
 use caseledger_core::keys::SigningKey;
+use caseledger_core::merkle::Hash;
 use caseledger_core::note::NoteSigner;
 use libfuzzer_sys::fuzz_target;
 
@@ -15,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(c.to_body(), s, "parse/print is not the identity");
     }
     let log = NoteSigner::new("fuzz.example/log", SigningKey::from_seed(&[7; 32])).expect("signer");
-    let signed_body = Checkpoint::new("fuzz.example/log", 42, [9; 32]).expect("checkpoint");
+    let signed_body = Checkpoint::new("fuzz.example/log", 42, Hash([9; 32])).expect("checkpoint");
     if let Ok(o) = open_checkpoint(s, &[log.verifier()]) {
         // The only body this key ever signed (below) is `signed_body`.
         assert_eq!(

@@ -7,6 +7,7 @@ use caseledger_core::checkpoint::{
     CosignatureVerifier,
 };
 use caseledger_core::keys::SigningKey;
+use caseledger_core::merkle::Hash;
 use caseledger_core::note::NoteSigner;
 use libfuzzer_sys::fuzz_target;
 
@@ -18,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let key = SigningKey::from_seed(&[3; 32]);
     let w = CosignatureVerifier::new("witness.example", key.public_key()).expect("witness");
-    let cp = Checkpoint::new("fuzz.example/log", 42, [9; 32]).expect("checkpoint");
+    let cp = Checkpoint::new("fuzz.example/log", 42, Hash([9; 32])).expect("checkpoint");
     if let Ok(ts) = w.verify_line(&cp, s) {
         assert_eq!(ts, TS, "a line verified that the witness never made");
         assert_eq!(
