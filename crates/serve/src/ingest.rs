@@ -493,16 +493,14 @@ mod duplicate_field_tests {
             "{}",
             line.0
         );
-        let body = json_value(REPEATED)
-            .err()
-            .expect("the body parser refuses it");
+        let body = json_value(REPEATED).expect_err("the body parser refuses it");
         assert_eq!(body, line, "both say the same");
         // serde_json's own Value keeps the last payload: the reason json_value exists.
         let lax: serde_json::Value = serde_json::from_slice(REPEATED).unwrap();
         assert!(parse_value(lax, 1).is_ok());
         // Nested objects (an event inside a batch) are checked too; the value is not quoted.
         let nested = br#"{"events":[{"kind":"x","payload":"CANARY-secret","payload":"b"}]}"#;
-        let e = json_value(nested).err().expect("refused");
+        let e = json_value(nested).expect_err("refused");
         assert!(!e.0.contains("CANARY"), "{}", e.0);
     }
 
