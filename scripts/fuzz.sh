@@ -82,8 +82,10 @@ for t in "${targets[@]}"; do
     failed=1
     crashed=$(( crashed + 1 ))
     [ "$crashes" -gt 0 ] || crashes="? (exit $rc)"
-    echo "== fuzz $t FAILED; the end of libFuzzer's output:"
-    tail -40 "$log"
+    # The panic (or sanitizer report) and the input, not the backtrace that follows.
+    echo "== fuzz $t FAILED:"
+    grep -E -A3 "panicked at|ERROR: (AddressSanitizer|libFuzzer)|^SUMMARY" "$log" | head -20 || true
+    grep -E -A2 "^Failing input:|^artifact_prefix|Test unit written to" "$log" | head -6 || true
   fi
   [ "$rc" -ne 0 ] || passed=$(( passed + 1 ))
   total=$(( total + ${execs:-0} ))
