@@ -10,6 +10,7 @@ use caseledger_core::merkle::Hash;
 use caseledger_core::note::{NoteSigner, SIGNATURE_PREFIX};
 use caseledger_witness::protocol::{parse_conflict, parse_cosignatures, SIZE_CONTENT_TYPE};
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
 
 const TS: u64 = 1_700_000_000;
 
@@ -29,19 +30,24 @@ fuzz_target!(|data: &[u8]| {
             "a size that is not canonical"
         );
     }
-    let cp = Checkpoint::new("fuzz.example/log", 42, Hash([9; 32])).expect("checkpoint");
-    let log = NoteSigner::new("fuzz.example/log", SigningKey::from_seed(&[7; 32])).expect("log");
-    let note = sign_checkpoint(&cp, &log);
-    if let Ok(lines) = parse_cosignatures(&note, body) {
-        assert_eq!(lines.concat().as_bytes(), body, "lines lost or added bytes");
+    // The checkpoint, its note, the witness and its one line: made once, not per input.
+    static FIXED: OnceLock<(Checkpoint, String, CosignatureVerifier, String)> = OnceLock::new();
+    let (cp, note, w, own) = FIXED.get_or_init(|| {
+        let cp = Checkpoint::new("fuzz.example/log", 42, Hash([9; 32])).expect("checkpoint");
+        let log =
+            NoteSigner::new("fuzz.example/log", SigningKey::from_seed(&[7; 32])).expect("log");
         let key = SigningKey::from_seed(&[3; 32]);
         let w = CosignatureVerifier::new("witness.example", key.public_key()).expect("w");
+        let own = cosign(&cp, "witness.example", &key, TS).expect("cosign");
+        (cp.clone(), sign_checkpoint(&cp, &log), w, own)
+    });
+    if let Ok(lines) = parse_cosignatures(note, body) {
+        assert_eq!(lines.concat().as_bytes(), body, "lines lost or added bytes");
         for l in &lines {
             assert!(l.starts_with(SIGNATURE_PREFIX) && l.ends_with('\n'));
-            if w.verify_line(&cp, l).is_ok() {
+            if w.verify_line(cp, l).is_ok() {
                 assert_eq!(
-                    l.as_str(),
-                    cosign(&cp, "witness.example", &key, TS).expect("cosign"),
+                    l, own,
                     "a cosignature line verified that the witness never made"
                 );
             }
