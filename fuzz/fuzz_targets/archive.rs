@@ -19,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
             ArchiveItem::Entry(b) => w.entry(&b).expect("entry"),
             ArchiveItem::Payload { seq, stored } => w.payload(seq, &stored).expect("payload"),
             ArchiveItem::Checkpoint(c) => w.checkpoint(&c).expect("checkpoint"),
+            ArchiveItem::ContentKey { slot, bytes } => {
+                w.content_key(slot, &bytes).expect("content key")
+            }
         }
     }
     assert_eq!(

@@ -114,6 +114,87 @@ pub fn parse_value(value: Value, line: usize) -> Result<Line> {
     validate(raw, line)
 }
 
+/// Parses a request body into a JSON value, refusing an object that names one key twice,
+/// at any depth. The server must read a posted event as `caseledger import` reads the same
+/// line: [`parse_line`] refuses a repeated field (serde's derive), but `serde_json::Value`
+/// keeps the last of two equal keys silently, so `{"payload":"a","payload":"b"}` would be
+/// refused by import and appended with `b` by a server parsing through `Value` (found by
+/// the `jsonl_line` fuzz target; a record system that checked the first value would not
+/// see what the ledger signed).
+pub fn json_value(bytes: &[u8]) -> Result<Value> {
+    let v: Strict = serde_json::from_slice(bytes).map_err(json_error)?;
+    Ok(v.0)
+}
+
+/// A `Value` whose objects had no repeated key.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_u64<E>(self, n: u64) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_f64<E>(self, n: f64) -> std::result::Result<Strict, E> {
+        // As serde_json's own Value does: a non-finite float (not JSON) becomes null.
+        Ok(Strict(Value::from(n)))
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::String(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::String(s)))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Strict, E> {
+        Ok(Strict(Value::Null))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut a: A,
+    ) -> std::result::Result<Strict, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = a.next_element()? {
+            items.push(v);
+        }
+        Ok(Strict(Value::Array(items)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut a: A,
+    ) -> std::result::Result<Strict, A::Error> {
+        let mut map = serde_json::Map::new();
+        while let Some(key) = a.next_key::<String>()? {
+            if map.contains_key(&key) {
+                // The wording serde's derive uses, so that json_error treats both alike
+                // (it shows the name only when it looks like a field name).
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate field `{key}`"
+                )));
+            }
+            let Strict(v) = a.next_value()?;
+            map.insert(key, v);
+        }
+        Ok(Strict(Value::Object(map)))
+    }
+}
+
 /// A serde error in words that name a field at most, never a value.
 pub fn json_error(e: serde_json::Error) -> LineError {
     use serde_json::error::Category;
@@ -394,5 +475,45 @@ mod near_kind_tests {
         assert_eq!(near_kind("progres_note"), Some("progress_note"));
         assert_eq!(near_kind("chat"), None);
         assert_eq!(near_kind("the client said something"), None);
+    }
+}
+
+#[cfg(test)]
+mod duplicate_field_tests {
+    use super::{json_value, parse_line, parse_value};
+
+    /// Found by the `jsonl_line` fuzz target (fuzz/artifacts, 2026-12-02): the same bytes
+    /// refused by `caseledger import` (a repeated field) were accepted through a
+    /// `serde_json::Value`, the last `payload` winning.
+    const REPEATED: &[u8] = br#"{"record":"X-0001","kind":"presenting_problem","occurred_on":"2024-02-05","author":"lic-01","payload":"EXAMPLE - fictional. Presenting presenting_problem","occurred_on":"2024-02-05","author":"lic-01","payload":"EXAMPLE - fictional. Presenting problem: placeholoblem: placeholder text."}"#;
+
+    #[test]
+    fn a_repeated_field_is_refused_by_the_line_and_by_the_body_parser() {
+        let line = parse_line(REPEATED, 1).err().expect("import refuses it");
+        assert!(
+            line.0.contains("duplicate field `occurred_on`"),
+            "{}",
+            line.0
+        );
+        let body = json_value(REPEATED).expect_err("the body parser refuses it");
+        assert_eq!(body, line, "both say the same");
+        // serde_json's own Value keeps the last payload: the reason json_value exists.
+        let lax: serde_json::Value = serde_json::from_slice(REPEATED).unwrap();
+        assert!(parse_value(lax, 1).is_ok());
+        // Nested objects (an event inside a batch) are checked too; the value is not quoted.
+        let nested = br#"{"events":[{"kind":"x","payload":"CANARY-secret","payload":"b"}]}"#;
+        let e = json_value(nested).expect_err("refused");
+        assert!(!e.0.contains("CANARY"), "{}", e.0);
+    }
+
+    #[test]
+    fn without_repeats_the_body_parser_reads_what_serde_json_reads() {
+        let ok = br#"{"record":"X-0001","kind":"progress_note","occurred_on":"2024-02-05","author":"lic-01","payload":"p","amends":null,"n":[1,-2,3.5,true,{"a":{}}]}"#;
+        let strict = json_value(ok).unwrap();
+        let lax: serde_json::Value = serde_json::from_slice(ok).unwrap();
+        assert_eq!(strict, lax);
+        // An object key that repeats in different objects is no repeat.
+        assert!(json_value(br#"[{"a":1},{"a":2}]"#).is_ok());
+        assert!(json_value(br#"{"a":{"a":1}}"#).is_ok());
     }
 }

@@ -8,9 +8,11 @@ use caseledger_core::layout::{LogError, LogRecords};
 pub const FILE_NAME: &str = caseledger_core::layout::CHECKPOINTS_LOG;
 
 /// Splits the log into its notes, in file order. A malformed record (a length line that is
-/// not a number, a note that is not UTF-8) is returned as one last item holding the rest of
-/// the file, so that the verifier reports it as a malformed checkpoint instead of silently
-/// reading a shorter log. A torn final record (the file ends inside it: a write in flight
+/// not a canonical number) is returned as one last item holding the rest of the file, so
+/// that the verifier reports it as a malformed checkpoint instead of silently reading a
+/// shorter log. A complete record whose note is not UTF-8 is returned as it stands and
+/// reading goes on (the verifier reports that note as malformed; the fuzz target
+/// `checkpoints_log` holds this reader to both). A torn final record (the file ends inside it: a write in flight
 /// when a raw copy was taken, or a crash the store cuts back at its next open) is dropped:
 /// it is no evidence of tampering, and dropping it gives nobody more than deleting it would
 /// (a removed seal is caught by the seals before it, the entries and outside evidence).
