@@ -621,6 +621,18 @@ fn malformed_requests_are_4xx_and_write_nothing() {
             "bad_request",
         ),
         (
+            // A repeated field: `Value` would keep the last one (fuzz finding F1).
+            "repeated field",
+            post(
+                &events,
+                Some("application/json"),
+                good.replacen("\"id\"", "\"payload\":\"other\",\"id\"", 1)
+                    .as_bytes(),
+            ),
+            400,
+            "bad_request",
+        ),
+        (
             "unknown field beside a batch",
             post(
                 &events,

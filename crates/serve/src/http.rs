@@ -311,7 +311,9 @@ struct Batch {
 
 /// The posted events, parsed: one object, or `{"events":[…]}`.
 fn parse_events(bytes: &[u8], max_batch: usize) -> Result<Vec<Line>, ApiError> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| ApiError::bad(json_error(e).0))?;
+    // Not `serde_json::from_slice::<Value>`: it keeps the last of two equal keys, so a body
+    // repeating `payload` would be appended with a value a proxy may not have seen.
+    let v: Value = crate::ingest::json_value(bytes).map_err(|e| ApiError::bad(e.0))?;
     let is_batch = v.as_object().is_some_and(|o| o.contains_key("events"));
     let values = if is_batch {
         let b: Batch = serde_json::from_value(v)

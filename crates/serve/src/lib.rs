@@ -29,8 +29,8 @@ mod line_error;
 pub mod openapi;
 pub mod pool;
 pub mod presign;
-pub mod tls;
 pub mod tiles;
+pub mod tls;
 mod write;
 
 pub use config::{Config, ConfigError, LedgerName};
