@@ -188,7 +188,7 @@ impl Ledger {
 
     /// The seqs of a record's entries, in order: from the latest entry its state row names,
     /// back along each entry's own `placement.prev_in_record` (no index rows; an old
-    /// ledger's are ignored). Every step is checked (see [`record_chain`]): a broken chain
+    /// ledger's are ignored). Every step is checked (see `record_chain`): a broken chain
     /// is [`StoreError::Corrupt`], never another record's entry.
     pub fn record_entries(&self, record: &RecordId) -> Result<Vec<Seq>> {
         match self.record_state(record)? {
