@@ -25,11 +25,14 @@
 //! Connections: at most `max_connections` at once, and each closed when it has not sent a
 //! whole request's headers within `header_read_timeout_secs` (`accept_loop`).
 
-use crate::auth::{authenticate, Client, Scope};
-use crate::config::{Config, ConfigError, LedgerName};
+use crate::auth::{Client, Scope};
+use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};
 use crate::ingest::{json_error, parse_value, Line};
-use crate::pool::{Handle, Pool, PoolError};
+use crate::pool::Handle;
+use crate::state::{authorise, tagged, with_ledger, ClientName, St};
+pub use crate::state::{AppState, ServeError};
+use crate::write::Enrolment;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -42,65 +45,9 @@ use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::merkle::Hash;
 use caseledger_core::{RecordId, Seq, Timestamp};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Listening or serving.
-    #[error("{0}")]
-    Io(String),
-}
-
-/// What every handler shares.
-pub struct AppState {
-    clients: Vec<Client>,
-    pool: Pool,
-    max_body: usize,
-    max_batch: usize,
-    timeout: Duration,
-    next_id: AtomicU64,
-    rates: crate::auth::RateLimiter,
-}
-
-pub(crate) type St = State<Arc<AppState>>;
-
-impl AppState {
-    /// The state for a checked configuration.
-    pub fn new(config: &Config) -> Result<AppState, ServeError> {
-        let clients = config
-            .clients
-            .iter()
-            .map(Client::from_config)
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ServeError::Io("a client's configuration does not parse".into()))?;
-        let ledgers = config
-            .ledgers
-            .iter()
-            .filter_map(|(n, c)| LedgerName::new(n).map(|n| (n, c.clone())))
-            .collect();
-        let l = &config.limits;
-        Ok(AppState {
-            clients,
-            pool: Pool::new(
-                ledgers,
-                l.max_open_ledgers,
-                l.ledger_cache_mib.saturating_mul(1 << 20),
-                Duration::from_secs(l.idle_close_secs),
-            ),
-            max_body: l.max_body_bytes,
-            max_batch: l.max_batch,
-            timeout: Duration::from_secs(l.request_timeout_secs),
-            next_id: AtomicU64::new(1),
-            rates: crate::auth::RateLimiter::default(),
-        })
-    }
-}
 
 /// The routes over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -133,10 +80,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
         .with_state(state)
 }
-
-/// The client a handler found (for the log line).
-#[derive(Clone)]
-struct ClientName(String);
 
 /// Request id, timeout and the log line, around every request.
 async fn around(State(s): St, req: Request, next: Next) -> Response {
@@ -178,13 +121,6 @@ async fn around(State(s): St, req: Request, next: Next) -> Response {
     r
 }
 
-/// An answer tagged with the client's name for the log.
-pub(crate) fn tagged(client: &Client, r: impl IntoResponse) -> Response {
-    let mut r = r.into_response();
-    r.extensions_mut().insert(ClientName(client.name.clone()));
-    r
-}
-
 fn json_ok(v: Value) -> Response {
     (
         StatusCode::OK,
@@ -192,84 +128,6 @@ fn json_ok(v: Value) -> Response {
         v.to_string(),
     )
         .into_response()
-}
-
-/// Token, ledger name, scope, the client's ledgers, configured ledger: the client.
-pub(crate) fn authorise<'a>(
-    s: &'a AppState,
-    headers: &HeaderMap,
-    name: &str,
-    scope: Scope,
-) -> Result<(&'a Client, LedgerName), ApiError> {
-    let client = authenticate(
-        &s.clients,
-        headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    )
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required (Authorization: Bearer <token>)",
-        )
-    })?;
-    if let Some(at) = client.expired(jiff::Timestamp::now()) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            format!("this token expired at {at}; the server's operator issues a new one"),
-        ));
-    }
-    if !s.rates.allow(client, Instant::now()) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "this client's requests_per_sec is used up; retry after the Retry-After seconds",
-        ));
-    }
-    let name = LedgerName::new(name)
-        .ok_or_else(|| ApiError::bad("ledger name: 1-64 of a-z, 0-9 and '-' (not first)"))?;
-    if !client.may(scope) {
-        return Err(ApiError::forbidden(format!(
-            "this client lacks the scope {}",
-            scope.name()
-        )));
-    }
-    if !client.may_use(&name) || !s.pool.knows(&name) {
-        // One answer for both: a client learns nothing of ledgers it may not use.
-        return Err(if s.pool.knows(&name) {
-            ApiError::forbidden("this client may not use this ledger")
-        } else {
-            ApiError::not_found("no ledger of this name is served")
-        });
-    }
-    Ok((client, name))
-}
-
-/// Runs `f` with the ledger on a blocking thread.
-pub(crate) async fn with_ledger<T: Send + 'static>(
-    s: &Arc<AppState>,
-    name: LedgerName,
-    f: impl FnOnce(Handle) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let s = s.clone();
-    tokio::task::spawn_blocking(move || {
-        let h = s.pool.get(&name).map_err(|e| match e {
-            PoolError::Unknown => ApiError::not_found("no ledger of this name is served"),
-            PoolError::Full(n) => ApiError::busy(format!(
-                "{n} ledgers are open and all in use; retry shortly"
-            )),
-            PoolError::Store(e) => ApiError::store(&e),
-            PoolError::Keys(why) => {
-                tracing::error!(ledger = %name, error = %why, "opening a ledger");
-                ApiError::internal()
-            }
-        })?;
-        f(h)
-    })
-    .await
-    .map_err(|_| ApiError::internal())?
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -537,26 +395,6 @@ async fn records(
     }
     .await;
     tagged(client, r.unwrap_or_else(IntoResponse::into_response))
-}
-
-/// `{"actor", "role", "public_key", "author"[, "occurred_on"]}`, and for an enrolment the
-/// admin signed elsewhere, `"signed_at"`, `"nonce"` and `"signature"` (with `occurred_on`).
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Enrolment {
-    actor: String,
-    role: String,
-    /// Any form `caseledger actor add --pubkey` reads: 64 hex digits, an OpenSSH
-    /// `ssh-ed25519` line, SPKI PEM, a note verifier key.
-    public_key: String,
-    /// The admin who signs the enrolment: the server signs as this admin (one of the
-    /// client's `sign_as`), unless the request carries the admin's signature.
-    author: String,
-    occurred_on: Option<String>,
-    /// Pre-signed (docs/FORMAT.md §3, "Pre-signed events"): as on the events route.
-    signed_at: Option<String>,
-    nonce: Option<String>,
-    signature: Option<String>,
 }
 
 /// Enrols an actor with the public key the request gives: the server never makes or keeps

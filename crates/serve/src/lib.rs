@@ -29,6 +29,7 @@ mod line_error;
 pub mod openapi;
 pub mod pool;
 pub mod presign;
+mod state;
 pub mod tiles;
 pub mod tls;
 mod write;

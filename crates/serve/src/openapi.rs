@@ -294,7 +294,7 @@ fn post_events() {}
 /// `occurred_on`) so the admin's key need not be on the server.
 #[utoipa::path(post, path = "/v1/ledgers/{name}/actors", tag = "write",
     params(("name" = String, Path, description = "The ledger's name.")),
-    request_body(content = crate::http::Enrolment, content_type = "application/json"),
+    request_body(content = crate::write::Enrolment, content_type = "application/json"),
     responses(
         (status = 200, description = "Enrolled.", body = EnrolReceipt),
         (status = 400, description = "Malformed request.", body = ErrorBody),
@@ -442,7 +442,7 @@ fn openapi_json() {}
           inclusion, consistency, snapshot, tlog_checkpoint, tlog_tile, openapi_json),
     components(schemas(ErrorBody, ErrorDetail, EventLine, Batch, EventsBody, Receipts,
         crate::write::ReceiptOut, Refusal, DryRun, EventsAnswer, EnrolReceipt,
-        crate::http::Enrolment, RecordFacts, RecordsPage, RecordStatus, EvidenceBundle,
+        crate::write::Enrolment, RecordFacts, RecordsPage, RecordStatus, EvidenceBundle,
         SignedReport, Checkpoint, InclusionProof, ConsistencyProof, Snapshot)),
     modifiers(&CommonErrors),
 )]

@@ -19,7 +19,7 @@
 
 use crate::auth::Scope;
 use crate::error::ApiError;
-use crate::http::{authorise, tagged, with_ledger, St};
+use crate::state::{authorise, tagged, with_ledger, St};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -371,3 +371,23 @@ fn resolve(plans: &[Option<Plan>], receipts: &[Receipt], i: usize) -> Option<Rec
         Plan::SameAs(j) => resolve(plans, receipts, *j),
     }
 }
+
+/// `{"actor", "role", "public_key", "author"[, "occurred_on"]}`, and for an enrolment the
+/// admin signed elsewhere, `"signed_at"`, `"nonce"` and `"signature"` (with `occurred_on`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Enrolment {
+    pub(crate) actor: String,
+    pub(crate) role: String,
+    /// Any form `caseledger actor add --pubkey` reads: 64 hex digits, an OpenSSH
+    /// `ssh-ed25519` line, SPKI PEM, a note verifier key.
+    pub(crate) public_key: String,
+    /// The admin who signs the enrolment: the server signs as this admin (one of the
+    /// client's `sign_as`), unless the request carries the admin's signature.
+    pub(crate) author: String,
+    pub(crate) occurred_on: Option<String>,
+    /// Pre-signed (docs/FORMAT.md §3, "Pre-signed events"): as on the events route.
+    pub(crate) signed_at: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) signature: Option<String>,
+}

@@ -13,95 +13,93 @@
 //! record rebuild's scan. Other reads still use the sled trees directly.
 
 use crate::error::{Result, StoreError};
-use crate::group::{Ops, T};
+use crate::sledfiles::BLOB_CANDIDATE;
 use crate::types::Trees;
+use caseledger_core::encoding::encode_into;
+use serde::Serialize;
 use sled::Transactional;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::ops::Range;
 
-/// A value at least this long may become a sled blob file: sled 0.34.7 moves an item
-/// larger than `segment_size / 4 - header` (512 KiB / 4) out of its log into `blobs/`; a
-/// third of that leaves room for the node around the value.
-const BLOB_CANDIDATE: usize = 40 << 10;
-
-/// What `sled::Db::flush` leaves undone, done after it. sled 0.34.7 writes its log with
-/// `sync_file_range` (`pagecache/iobuf.rs`), which neither flushes the disk's write cache nor
-/// persists the file's size, and writes blob files with no sync at all
-/// (`pagecache/blob_io.rs`). A flush that returns must mean durable across a power loss,
-/// not only across a crash of this process: so the `db` file is fsynced, and after a commit
-/// that held a value large enough to be a blob, every blob file written since then and the
-/// `blobs/` directory are too.
-pub(crate) struct SledFiles {
-    db: File,
-    blobs: PathBuf,
-    /// When the first commit since the last flush that may have written a blob began.
-    blob_since: Mutex<Option<SystemTime>>,
-    blobs_synced: AtomicU64,
+/// Which tree an [`Op`] writes.
+#[derive(Clone, Copy)]
+pub(crate) enum T {
+    Entries,
+    Payloads,
+    Nodes,
+    Records,
+    Nonces,
+    Meta,
+    Checkpoints,
 }
 
-impl SledFiles {
-    /// The files of the sled database in `sled_dir` (opened after sled, which made them).
-    pub(crate) fn open(sled_dir: &Path) -> Result<SledFiles> {
-        let path = sled_dir.join("db");
-        let db = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
-        Ok(SledFiles {
-            db,
-            blobs: sled_dir.join("blobs"),
-            blob_since: Mutex::new(None),
-            blobs_synced: AtomicU64::new(0),
-        })
-    }
+pub(crate) struct Op {
+    pub(crate) tree: T,
+    pub(crate) key: Range<usize>,
+    pub(crate) val: Option<Range<usize>>,
+}
 
-    /// Notes that `ops` may write blob files (call before committing them).
-    fn note(&self, ops: &Ops) {
-        if ops
-            .ops
-            .iter()
-            .any(|op| op.val.as_ref().is_some_and(|v| v.len() >= BLOB_CANDIDATE))
-        {
-            let mut since = self.blob_since.lock().unwrap_or_else(|p| p.into_inner());
-            since.get_or_insert_with(SystemTime::now);
+/// A group's writes: keys and values encoded into one reused buffer.
+#[derive(Default)]
+pub(crate) struct Ops {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) ops: Vec<Op>,
+}
+
+impl Ops {
+    pub(crate) fn clear(&mut self) {
+        if self.buf.capacity() > 64 << 20 {
+            self.buf = Vec::new();
         }
+        self.buf.clear();
+        self.ops.clear();
     }
-
-    /// Blob files fsynced so far.
-    pub(crate) fn blobs_synced(&self) -> u64 {
-        self.blobs_synced.load(Ordering::Relaxed)
+    pub(crate) fn key(&mut self, key: &[u8]) -> Range<usize> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(key);
+        start..self.buf.len()
     }
-
-    /// The fsyncs sled's flush did not do (see the type's docs).
-    fn sync(&self) -> std::io::Result<()> {
-        let since = self
-            .blob_since
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(since) = since {
-            // A coarse file system clock: take files a little older than the commit too.
-            let from = since
-                .checked_sub(Duration::from_secs(2))
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            match std::fs::read_dir(&self.blobs) {
-                Ok(dir) => {
-                    for e in dir {
-                        let e = e?;
-                        let m = e.metadata()?;
-                        if m.is_file() && m.modified()? >= from {
-                            File::open(e.path())?.sync_data()?;
-                            self.blobs_synced.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    File::open(&self.blobs)?.sync_all()?;
-                }
-                // No blob was written after all.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+    pub(crate) fn put(&mut self, tree: T, key: &[u8], val: &[u8]) {
+        let key = self.key(key);
+        let start = self.buf.len();
+        self.buf.extend_from_slice(val);
+        self.ops.push(Op {
+            tree,
+            key,
+            val: Some(start..self.buf.len()),
+        });
+    }
+    /// Puts a value encoded canonically straight into the buffer.
+    pub(crate) fn put_encoded<V: Serialize>(
+        &mut self,
+        tree: T,
+        key: &[u8],
+        val: &V,
+    ) -> Result<Range<usize>> {
+        let mark = self.buf.len();
+        let key = self.key(key);
+        let start = self.buf.len();
+        if let Err(e) = encode_into(val, &mut self.buf) {
+            self.buf.truncate(mark);
+            return Err(e.into());
         }
-        self.db.sync_data()
+        let val = start..self.buf.len();
+        self.ops.push(Op {
+            tree,
+            key,
+            val: Some(val.clone()),
+        });
+        Ok(val)
+    }
+    pub(crate) fn remove(&mut self, tree: T, key: &[u8]) {
+        let key = self.key(key);
+        self.ops.push(Op {
+            tree,
+            key,
+            val: None,
+        });
+    }
+    pub(crate) fn slice(&self, r: &Range<usize>) -> &[u8] {
+        self.buf.get(r.clone()).unwrap_or_default()
     }
 }
 
@@ -141,7 +139,11 @@ impl Trees {
 
 impl Backend for Trees {
     fn commit(&self, ops: &Ops) -> Result<()> {
-        self.files.note(ops);
+        self.files.note(
+            ops.ops
+                .iter()
+                .any(|op| op.val.as_ref().is_some_and(|v| v.len() >= BLOB_CANDIDATE)),
+        );
         (
             &self.entries,
             &self.payloads,

@@ -1,7 +1,7 @@
 //! The write path: `append` and `append_batch` with group commit (see `group.rs` for the
 //! machinery, and its module docs for the steps).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, T};
 use crate::checkpoints::sign_seal;
 use crate::error::{BatchError, Result, StoreError};
 use crate::group::*;

@@ -28,6 +28,7 @@
 //! If the signing key of an author changed between step 1 and the leader's check (a
 //! revocation and re-enrolment in between), the leader verifies again with the current key.
 
+use crate::backend::{Ops, T};
 use crate::error::{Result, StoreError};
 use crate::keystore::Content;
 use crate::layout::*;
@@ -36,7 +37,7 @@ use crate::sigs::KeyCache;
 use crate::types::{Head, Receipt, Trees};
 use crate::upper::UPPER_LEVEL;
 use caseledger_core::archive::MAX_PAYLOAD;
-use caseledger_core::encoding::{decode_canonical, encode_into};
+use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{
     ContentSeal, Entry, Event, EventKind, Payload, ShortText, SignedEvent, FORMAT_VERSION,
 };
@@ -45,93 +46,7 @@ use caseledger_core::ids::{Nonce, PublicKey, RecordId, Seq};
 use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::{self, CheckError, History, RecordState, Registry, Step, Violation};
 use caseledger_core::time::Timestamp;
-use serde::Serialize;
 use std::collections::HashMap;
-use std::ops::Range;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-/// Which tree an [`Op`] writes.
-#[derive(Clone, Copy)]
-pub(crate) enum T {
-    Entries,
-    Payloads,
-    Nodes,
-    Records,
-    Nonces,
-    Meta,
-    Checkpoints,
-}
-
-pub(crate) struct Op {
-    pub(crate) tree: T,
-    pub(crate) key: Range<usize>,
-    pub(crate) val: Option<Range<usize>>,
-}
-
-/// A group's writes: keys and values encoded into one reused buffer.
-#[derive(Default)]
-pub(crate) struct Ops {
-    pub(crate) buf: Vec<u8>,
-    pub(crate) ops: Vec<Op>,
-}
-
-impl Ops {
-    pub(crate) fn clear(&mut self) {
-        if self.buf.capacity() > 64 << 20 {
-            self.buf = Vec::new();
-        }
-        self.buf.clear();
-        self.ops.clear();
-    }
-    pub(crate) fn key(&mut self, key: &[u8]) -> Range<usize> {
-        let start = self.buf.len();
-        self.buf.extend_from_slice(key);
-        start..self.buf.len()
-    }
-    pub(crate) fn put(&mut self, tree: T, key: &[u8], val: &[u8]) {
-        let key = self.key(key);
-        let start = self.buf.len();
-        self.buf.extend_from_slice(val);
-        self.ops.push(Op {
-            tree,
-            key,
-            val: Some(start..self.buf.len()),
-        });
-    }
-    /// Puts a value encoded canonically straight into the buffer.
-    pub(crate) fn put_encoded<V: Serialize>(
-        &mut self,
-        tree: T,
-        key: &[u8],
-        val: &V,
-    ) -> Result<Range<usize>> {
-        let mark = self.buf.len();
-        let key = self.key(key);
-        let start = self.buf.len();
-        if let Err(e) = encode_into(val, &mut self.buf) {
-            self.buf.truncate(mark);
-            return Err(e.into());
-        }
-        let val = start..self.buf.len();
-        self.ops.push(Op {
-            tree,
-            key,
-            val: Some(val.clone()),
-        });
-        Ok(val)
-    }
-    pub(crate) fn remove(&mut self, tree: T, key: &[u8]) {
-        let key = self.key(key);
-        self.ops.push(Op {
-            tree,
-            key,
-            val: None,
-        });
-    }
-    pub(crate) fn slice(&self, r: &Range<usize>) -> &[u8] {
-        self.buf.get(r.clone()).unwrap_or_default()
-    }
-}
 
 /// The writer's in-memory state, guarded by the writer lock.
 pub(crate) struct Writer {
@@ -215,9 +130,7 @@ impl Queue {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use crate::types::lock;
 
 /// The payload must match the event's commitment; both or neither. Its size is checked
 /// first (no hashing of an oversized payload).
@@ -495,7 +408,7 @@ impl Stage<'_> {
                     None => crate::rebuild::stored_state(self.trees, rid)?,
                 };
                 let mut seqs: Vec<u64> = match &state {
-                    Some(st) => crate::query::record_chain(&self.trees.entries, rid, st)?
+                    Some(st) => crate::rebuild::record_chain(&self.trees.entries, rid, st)?
                         .into_iter()
                         .map(|s| s.0)
                         .collect(),

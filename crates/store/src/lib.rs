@@ -47,6 +47,7 @@ mod query;
 mod rebuild;
 pub mod requests;
 mod sigs;
+mod sledfiles;
 mod snapshot;
 pub mod tiles;
 mod types;

@@ -2,9 +2,10 @@
 //! refuse a truncated ledger, new-directory preparation and cleanup, and the
 //! [`Ledger`] constructors (create, create_with_genesis, open).
 
+use crate::backend::Ops;
 use crate::checkpoints::is_anchored;
 use crate::error::{Result, StoreError};
-use crate::group::{Ops, Queue, Writer};
+use crate::group::{Queue, Writer};
 use crate::layout::*;
 use crate::ledger::Ledger;
 use crate::sigs::KeyCache;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 impl Trees {
     fn open(db: sled::Db, sled_dir: &Path) -> Result<Trees> {
         Ok(Trees {
-            files: crate::backend::SledFiles::open(sled_dir)?,
+            files: crate::sledfiles::SledFiles::open(sled_dir)?,
             entries: db.open_tree(TREE_ENTRIES)?,
             payloads: db.open_tree(TREE_PAYLOADS)?,
             nodes: db.open_tree(TREE_NODES)?,

@@ -5,6 +5,7 @@
 use crate::error::{Result, StoreError};
 use crate::layout::*;
 use crate::ledger::Ledger;
+use crate::rebuild::record_chain;
 use crate::upper::{CachedNodes, TreeNodes};
 use caseledger_core::content::{open_payload, EntryKey};
 use caseledger_core::encoding::decode_canonical;
@@ -13,70 +14,6 @@ use caseledger_core::hash::ciphertext_digest;
 use caseledger_core::ids::{RecordId, Seq};
 use caseledger_core::merkle::{self, Hash, ProveError, Sha256Hasher};
 use caseledger_core::record::RecordState;
-
-/// The seqs of `record`'s entries, oldest first, found from its state row (`last_seq`,
-/// `entries`) by following each entry's `placement.prev_in_record` back to the first.
-/// Each entry read must be at its seq, of `record`, with the ordinal one less than the one
-/// after it (the latest's is `entries`), and its pointer strictly back; the first has
-/// ordinal 1 and no pointer. Anything else is a [`StoreError::Corrupt`] naming the seq
-/// (an edited state row or entry): a read never returns another record's entry. Costs one
-/// entry read per entry of the record, however long the ledger.
-pub(crate) fn record_chain(
-    entries: &sled::Tree,
-    record: &RecordId,
-    state: &RecordState,
-) -> Result<Vec<Seq>> {
-    let broken = |seq: Seq, why: &str| {
-        StoreError::corrupt(
-            format!("the chain of record {record}'s entries is broken: {why}"),
-            Some(seq),
-        )
-    };
-    // Bounded by the ordinals, which must fall by one per step; not preallocated from the
-    // row's count, which may be what an insider wrote.
-    let mut out = Vec::new();
-    let mut at = Some(state.last_seq);
-    let mut ordinal = state.entries;
-    while let Some(seq) = at {
-        if ordinal == 0 {
-            return Err(broken(seq, "more entries than the record state counts"));
-        }
-        let bytes = entries
-            .get(seq.to_be_bytes())?
-            .ok_or_else(|| broken(seq, "the entry is missing"))?;
-        let entry = Entry::from_bytes(&bytes)
-            .map_err(|e| StoreError::corrupt(format!("entry does not decode: {e}"), Some(seq)))?;
-        if entry.seq != seq {
-            return Err(broken(seq, "the entry stored there names another seq"));
-        }
-        if entry.event.event.record.as_ref() != Some(record) {
-            return Err(broken(seq, "the entry belongs to another record"));
-        }
-        let Some(p) = entry.placement else {
-            return Err(broken(seq, "the entry has no placement"));
-        };
-        if p.ordinal != ordinal {
-            return Err(broken(
-                seq,
-                &format!("its ordinal is {}, expected {ordinal}", p.ordinal),
-            ));
-        }
-        if p.prev_in_record.is_some_and(|prev| prev >= seq) {
-            return Err(broken(seq, "its previous entry is not an earlier one"));
-        }
-        out.push(seq);
-        at = p.prev_in_record;
-        ordinal -= 1;
-    }
-    if ordinal != 0 {
-        return Err(broken(
-            out.last().copied().unwrap_or(state.last_seq),
-            "fewer entries than the record state counts",
-        ));
-    }
-    out.reverse();
-    Ok(out)
-}
 
 fn prove_err(e: ProveError<StoreError>) -> StoreError {
     match e {
@@ -141,7 +78,7 @@ impl Ledger {
         let origin = self
             .origin()
             .ok_or(StoreError::corrupt("no origin (no genesis)", None))?;
-        let mut content = crate::group::lock(&self.content);
+        let mut content = crate::types::lock(&self.content);
         Ok(content
             .record_key(origin.as_str(), rid, false)?
             .map(|(_, key, _)| key.entry_key(seq)))

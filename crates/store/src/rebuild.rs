@@ -9,8 +9,8 @@
 //! through a derived row (as `export` does) — and must equal the row. O(entries), paid
 //! only by destructions.
 
+use crate::backend::T;
 use crate::error::{Result, StoreError};
-use crate::group::T;
 use crate::types::Trees;
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::Entry;
@@ -283,4 +283,68 @@ fn differing_fields(a: &RecordState, b: &RecordState) -> Vec<&'static str> {
         "terminated_for_4_5",
     );
     out
+}
+
+/// The seqs of `record`'s entries, oldest first, found from its state row (`last_seq`,
+/// `entries`) by following each entry's `placement.prev_in_record` back to the first.
+/// Each entry read must be at its seq, of `record`, with the ordinal one less than the one
+/// after it (the latest's is `entries`), and its pointer strictly back; the first has
+/// ordinal 1 and no pointer. Anything else is a [`StoreError::Corrupt`] naming the seq
+/// (an edited state row or entry): a read never returns another record's entry. Costs one
+/// entry read per entry of the record, however long the ledger.
+pub(crate) fn record_chain(
+    entries: &sled::Tree,
+    record: &RecordId,
+    state: &RecordState,
+) -> Result<Vec<Seq>> {
+    let broken = |seq: Seq, why: &str| {
+        StoreError::corrupt(
+            format!("the chain of record {record}'s entries is broken: {why}"),
+            Some(seq),
+        )
+    };
+    // Bounded by the ordinals, which must fall by one per step; not preallocated from the
+    // row's count, which may be what an insider wrote.
+    let mut out = Vec::new();
+    let mut at = Some(state.last_seq);
+    let mut ordinal = state.entries;
+    while let Some(seq) = at {
+        if ordinal == 0 {
+            return Err(broken(seq, "more entries than the record state counts"));
+        }
+        let bytes = entries
+            .get(seq.to_be_bytes())?
+            .ok_or_else(|| broken(seq, "the entry is missing"))?;
+        let entry = Entry::from_bytes(&bytes)
+            .map_err(|e| StoreError::corrupt(format!("entry does not decode: {e}"), Some(seq)))?;
+        if entry.seq != seq {
+            return Err(broken(seq, "the entry stored there names another seq"));
+        }
+        if entry.event.event.record.as_ref() != Some(record) {
+            return Err(broken(seq, "the entry belongs to another record"));
+        }
+        let Some(p) = entry.placement else {
+            return Err(broken(seq, "the entry has no placement"));
+        };
+        if p.ordinal != ordinal {
+            return Err(broken(
+                seq,
+                &format!("its ordinal is {}, expected {ordinal}", p.ordinal),
+            ));
+        }
+        if p.prev_in_record.is_some_and(|prev| prev >= seq) {
+            return Err(broken(seq, "its previous entry is not an earlier one"));
+        }
+        out.push(seq);
+        at = p.prev_in_record;
+        ordinal -= 1;
+    }
+    if ordinal != 0 {
+        return Err(broken(
+            out.last().copied().unwrap_or(state.last_seq),
+            "fewer entries than the record state counts",
+        ));
+    }
+    out.reverse();
+    Ok(out)
 }

@@ -228,8 +228,8 @@ pub(crate) struct Counters {
 
 pub(crate) struct Trees {
     pub(crate) db: sled::Db,
-    /// What sled's own flush leaves undone (`backend.rs`, [`crate::backend::SledFiles`]).
-    pub(crate) files: crate::backend::SledFiles,
+    /// What sled's own flush leaves undone (`backend.rs`, [`crate::sledfiles::SledFiles`]).
+    pub(crate) files: crate::sledfiles::SledFiles,
     pub(crate) entries: sled::Tree,
     pub(crate) payloads: sled::Tree,
     pub(crate) nodes: sled::Tree,
@@ -255,4 +255,8 @@ pub(crate) struct LogState {
     pub(crate) len: u64,
     /// The largest size a seal in the log names.
     pub(crate) logged: u64,
+}
+
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
