@@ -10,7 +10,7 @@ use caseledger_core::checkpoint::{sign_checkpoint, Checkpoint, CosignatureVerifi
 use caseledger_core::keys::SigningKey;
 use caseledger_core::merkle::{consistency_proof, root_at, Hash, MemoryNodes, Sha256Hasher};
 use caseledger_core::note::NoteSigner;
-use caseledger_testkit::cli::{caseledger_bin, ok, stderr, stdout, Fixture};
+use caseledger_testkit::cli::{caseledger_bin, fails, ok, stderr, stdout, Fixture};
 use caseledger_witness::client::{self, Endpoint, Http, Policy, SubmitError, Transport};
 use caseledger_witness::protocol::AddCheckpoint;
 use std::io::{BufRead, BufReader};
@@ -572,6 +572,45 @@ fn sync_reaches_an_https_witness_behind_a_private_ca_only_with_tls_roots() {
     );
     proxy.join().unwrap().unwrap();
     assert!(ok(&f.run(&["checkpoint", "--ledger", "L"])).contains("\u{2014} w1.example "));
+    // Kept in the witness list (`witness add --tls-roots`), the roots serve the write's own
+    // sync too, with no flag on the write.
+    let (url, proxy) = tls_proxy(&pki, &w.url);
+    ok(&f.run(&["witness", "remove", "--ledger", "L", "w1"]));
+    ok(&f.run(&[
+        "witness",
+        "add",
+        "--ledger",
+        "L",
+        "w1",
+        &url,
+        &w.key,
+        "--tls-roots",
+        ca,
+    ]));
+    let list = std::fs::read_to_string(f.keys().join("witnesses.txt")).unwrap();
+    assert!(list.contains(&format!(" tls-roots={ca}\n")), "{list}");
+    let o = f.append("lic-1", "C-OPEN", "contact", "2025-06-02", None);
+    let size = f.size();
+    assert!(
+        stderr(&o).contains(&format!("witness w1 cosigned size {size}")),
+        "{}",
+        stderr(&o)
+    );
+    proxy.join().unwrap().unwrap();
+    // A file that holds no certificate is refused when the witness is added.
+    f.write("empty.pem", b"not a certificate\n");
+    let o = f.run(&[
+        "witness",
+        "add",
+        "--ledger",
+        "L",
+        "w2",
+        &url,
+        &w.key,
+        "--tls-roots",
+        "empty.pem",
+    ]);
+    assert!(fails(&o).contains("--tls-roots"), "{}", stderr(&o));
 }
 
 /// The size a witness last cosigned, from `status --json`.

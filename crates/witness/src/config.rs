@@ -12,9 +12,11 @@
 //! TLS proxy), and its cosignature/v1 verifier key
 //! (`name+hex8+base64(0x04 || pk)`), separated by single spaces, and optionally
 //! `min-interval=<seconds>`: the CLI sends this witness a seal after a write at most once
-//! per that many seconds (the newest seal wins; `witness sync` is not limited). Blank
-//! lines and `#` comments are skipped when read; [`Witnesses::to_text`] writes the header
-//! comment, and the field only when it is not 0, so files without it read as before.
+//! per that many seconds (the newest seal wins; `witness sync` is not limited), and
+//! `tls-roots=<absolute path>`: a PEM file whose roots alone are trusted for this witness's
+//! `https://` URL (a witness behind a private CA; writes and `witness sync` both use it).
+//! Blank lines and `#` comments are skipped when read; [`Witnesses::to_text`] writes the
+//! header comment, and each option only when set, so files without them read as before.
 
 use caseledger_core::checkpoint::CosignatureVerifier;
 use std::fmt;
@@ -34,8 +36,8 @@ pub enum ConfigError {
     /// The key is not a cosignature/v1 verifier key.
     #[error("witness key: {0}")]
     BadKey(String),
-    /// A line does not have three fields (and an optional fourth).
-    #[error("line {0}: expected `name url key [min-interval=SECONDS]`")]
+    /// A line does not have three fields (and optional `min-interval=`, `tls-roots=`).
+    #[error("line {0}: expected `name url key [min-interval=SECONDS] [tls-roots=PATH]`")]
     BadLine(usize),
     /// A line's field is refused.
     #[error("line {line}: {error}")]
@@ -48,6 +50,9 @@ pub enum ConfigError {
     /// `min-interval=` is not a number of seconds up to a week.
     #[error("min-interval: expected 0 to {MAX_MIN_INTERVAL} seconds")]
     BadInterval,
+    /// `tls-roots=` is not an absolute path without spaces.
+    #[error("tls-roots: expected an absolute path without spaces or control characters")]
+    BadTlsRoots,
     /// Two witnesses with one name.
     #[error("witness {0:?} is configured twice")]
     Duplicate(String),
@@ -60,6 +65,7 @@ pub struct WitnessEntry {
     url: String,
     key: CosignatureVerifier,
     min_interval: u64,
+    tls_roots: Option<String>,
 }
 
 /// The largest `min-interval` accepted: a week (a witness asked less often than that is
@@ -91,6 +97,7 @@ impl WitnessEntry {
             url: url.to_owned(),
             key,
             min_interval: 0,
+            tls_roots: None,
         })
     }
 
@@ -102,6 +109,23 @@ impl WitnessEntry {
         }
         self.min_interval = secs;
         Ok(self)
+    }
+
+    /// The same witness, its `https://` URL trusted only under the roots in the PEM file at
+    /// `path` (absolute: the file is read by every later command, from any directory).
+    pub fn with_tls_roots(mut self, path: &str) -> Result<WitnessEntry, ConfigError> {
+        let ok =
+            path.starts_with('/') && !path.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(ConfigError::BadTlsRoots);
+        }
+        self.tls_roots = Some(path.to_owned());
+        Ok(self)
+    }
+
+    /// The PEM file of roots trusted for this witness alone, if any.
+    pub fn tls_roots(&self) -> Option<&str> {
+        self.tls_roots.as_deref()
     }
 
     /// Seconds between two requests sent after writes (0: every seal).
@@ -136,6 +160,9 @@ impl fmt::Display for WitnessEntry {
         if self.min_interval != 0 {
             write!(f, " min-interval={}", self.min_interval)?;
         }
+        if let Some(p) = &self.tls_roots {
+            write!(f, " tls-roots={p}")?;
+        }
         Ok(())
     }
 }
@@ -154,22 +181,34 @@ impl Witnesses {
                 continue;
             }
             let f: Vec<&str> = line.split_whitespace().collect();
-            let (name, url, key, extra) = match f[..] {
-                [name, url, key] => (name, url, key, None),
-                [name, url, key, extra] => (name, url, key, Some(extra)),
-                _ => return Err(ConfigError::BadLine(i + 1)),
+            let [name, url, key, ref options @ ..] = f[..] else {
+                return Err(ConfigError::BadLine(i + 1));
             };
             let at = |error| ConfigError::AtLine {
                 line: i + 1,
                 error: Box::new(error),
             };
             let mut e = WitnessEntry::new(name, url, key).map_err(at)?;
-            if let Some(extra) = extra {
-                let secs = extra
-                    .strip_prefix("min-interval=")
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| at(ConfigError::BadInterval))?;
+            let (mut interval, mut roots) = (None, None);
+            for o in options {
+                if let Some(v) = o.strip_prefix("min-interval=") {
+                    if interval.replace(v).is_some() {
+                        return Err(ConfigError::BadLine(i + 1));
+                    }
+                } else if let Some(v) = o.strip_prefix("tls-roots=") {
+                    if roots.replace(v).is_some() {
+                        return Err(ConfigError::BadLine(i + 1));
+                    }
+                } else {
+                    return Err(ConfigError::BadLine(i + 1));
+                }
+            }
+            if let Some(v) = interval {
+                let secs = v.parse::<u64>().map_err(|_| at(ConfigError::BadInterval))?;
                 e = e.with_min_interval(secs).map_err(at)?;
+            }
+            if let Some(p) = roots {
+                e = e.with_tls_roots(p).map_err(at)?;
             }
             out.add(e)?;
         }
@@ -179,7 +218,7 @@ impl Witnesses {
     /// The file's text.
     pub fn to_text(&self) -> String {
         let mut s = String::from(
-            "# caseledger witnesses: name url cosignature-key [min-interval=SECONDS]\n",
+            "# caseledger witnesses: name url cosignature-key [min-interval=SECONDS] [tls-roots=PATH]\n",
         );
         for e in &self.0 {
             s.push_str(&e.to_string());
@@ -300,7 +339,12 @@ mod tests {
             Witnesses::parse(&format!("a http://x {k}\nb nope {k}\n")),
             Err(ConfigError::AtLine { line: 2, .. })
         ));
-        for bad in ["min-interval=x", "interval=5", "min-interval=604801"] {
+        for bad in [
+            "min-interval=x",
+            "min-interval=604801",
+            "tls-roots=relative.pem",
+            "tls-roots=",
+        ] {
             assert!(
                 matches!(
                     Witnesses::parse(&format!("a http://x {k} {bad}\n")),
@@ -309,5 +353,41 @@ mod tests {
                 "{bad}"
             );
         }
+        // An unknown option, or one given twice, is not silently dropped.
+        for bad in [
+            "interval=5",
+            "min-interval=5 min-interval=6",
+            "tls-roots=/a.pem tls-roots=/b.pem",
+        ] {
+            assert_eq!(
+                Witnesses::parse(&format!("a http://x {k} {bad}\n")),
+                Err(ConfigError::BadLine(1)),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn tls_roots_round_trip_in_either_order() {
+        let k = key();
+        let e = WitnessEntry::new("board", "https://w.example/p", &k)
+            .unwrap()
+            .with_tls_roots("/etc/caseledger/board-ca.pem")
+            .unwrap();
+        assert_eq!(e.tls_roots(), Some("/etc/caseledger/board-ca.pem"));
+        let mut w = Witnesses::default();
+        w.add(e.clone()).unwrap();
+        let text = w.to_text();
+        assert!(
+            text.contains(" tls-roots=/etc/caseledger/board-ca.pem\n"),
+            "{text}"
+        );
+        assert_eq!(Witnesses::parse(&text), Ok(w));
+        let both = Witnesses::parse(&format!(
+            "board https://w.example/p {k} tls-roots=/r.pem min-interval=30\n"
+        ))
+        .unwrap();
+        let b = both.get("board").unwrap();
+        assert_eq!((b.tls_roots(), b.min_interval()), (Some("/r.pem"), 30));
     }
 }

@@ -213,7 +213,21 @@ fn send_witnesses(
         // Counted before the request: a witness that hangs is rate-limited as well.
         state.witnesses.insert(e.name().to_owned(), now);
         save(state)?;
-        let transport = Http::new(left().min(WITNESS_TIMEOUT));
+        let roots = match e.tls_roots() {
+            Some(_) => match super::witness::witness_tls_roots(e) {
+                Ok(r) => Some(r),
+                Err(err) => {
+                    warn(out, &format!(
+                        "witness {} not asked: {}; `caseledger witness sync` sends it the newest seal",
+                        e.name(),
+                        one_line(&format!("{err:#}"))
+                    ));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let transport = Http::with_roots(left().min(WITNESS_TIMEOUT), roots.as_ref());
         match wit::ask(&transport, e, &ledger, &seal, &stored, &policy) {
             Synced::Cosigned(c) => match wit::store_cosignature(&ledger, &seal, e, &c) {
                 Ok(()) => out.say(format!("witness {} cosigned size {}", e.name(), seal.size)),

@@ -829,7 +829,7 @@ pub(crate) struct WitnessAddArgs {
     /// A local name for the witness (letters, digits, '.', '-', '_').
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// Its URL prefix (http:// or https://; `witness sync --tls-roots` for a private CA);
+    /// Its URL prefix (http:// or https://; `--tls-roots` for a private CA);
     /// `add-checkpoint` is appended.
     #[arg(value_name = "URL")]
     pub url: String,
@@ -840,6 +840,10 @@ pub(crate) struct WitnessAddArgs {
     /// newest seal wins; `witness sync` is not limited).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub min_interval: u64,
+    /// Trust only the roots in this PEM file for this witness's https:// URL (a witness
+    /// behind a private CA), after writes and in `witness sync`; kept as an absolute path.
+    #[arg(long, value_name = "FILE")]
+    pub tls_roots: Option<PathBuf>,
 }
 
 /// `caseledger witness list`.

@@ -69,6 +69,15 @@ pub(crate) fn config_path(ledger: &Path, keys: Option<&Path>) -> Result<PathBuf>
     Ok(kd.root().join(CONFIG_FILE))
 }
 
+/// The roots a witness's `tls-roots=` names (the witness list's own option).
+pub(crate) fn witness_tls_roots(e: &WitnessEntry) -> Result<client::TlsRoots> {
+    let p = e.tls_roots().unwrap_or_default();
+    let pem = std::fs::read(p)
+        .map_err(crate::io::io_why)
+        .with_context(|| format!("witness {}: tls-roots {p}", e.name()))?;
+    client::TlsRoots::from_pem(&pem).with_context(|| format!("witness {}: tls-roots {p}", e.name()))
+}
+
 pub(crate) fn read_config(path: &Path) -> Result<Witnesses> {
     if !path.exists() {
         return Ok(Witnesses::default());
@@ -95,8 +104,25 @@ pub(crate) fn add(a: WitnessAddArgs, out: &Out) -> Result<Outcome> {
     } else {
         a.key.clone()
     };
+    // Stored absolute (every later command reads it, from any directory) and checked now.
+    let roots = match &a.tls_roots {
+        Some(p) => {
+            let abs = std::fs::canonicalize(p)
+                .map_err(crate::io::io_why)
+                .with_context(|| format!("--tls-roots {}", p.display()))?;
+            let pem = crate::io::read_file(&abs, "--tls-roots", crate::io::MAX_SMALL_INPUT)?;
+            client::TlsRoots::from_pem(&pem)
+                .with_context(|| format!("--tls-roots {}", p.display()))?;
+            Some(abs.display().to_string())
+        }
+        None => None,
+    };
     let entry = WitnessEntry::new(&a.name, &a.url, &key_text)
         .and_then(|e| e.with_min_interval(a.min_interval))
+        .and_then(|e| match &roots {
+            Some(r) => e.with_tls_roots(r),
+            None => Ok(e),
+        })
         .map_err(|e| match e {
             // The parser's own words ("missing '+'") do not say what was wanted.
             ConfigError::BadKey(why) => anyhow!(
@@ -361,6 +387,18 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     let seal = Seal::of(seal.ok_or_else(|| anyhow!("ledger {}: holds no seal", dir.display()))?)?;
     let size = seal.size;
     let transport = Http::with_roots(Duration::from_secs(a.timeout), tls_roots.as_ref());
+    // `--tls-roots` applies to every witness of this run; without it, a witness's own
+    // `tls-roots=` from the list (read before any request, so a bad file is named first).
+    let mut own = Vec::new();
+    for e in witnesses.iter() {
+        own.push(match (&tls_roots, e.tls_roots()) {
+            (None, Some(_)) => Some(Http::with_roots(
+                Duration::from_secs(a.timeout),
+                Some(&witness_tls_roots(e)?),
+            )),
+            _ => None,
+        });
+    }
     let policy = Policy {
         attempts: a.attempts,
         ..Policy::default()
@@ -368,8 +406,15 @@ pub(crate) fn sync(a: WitnessSyncArgs, out: &Out) -> Result<Outcome> {
     // Witnesses are asked one after another: the wait is bounded by
     // witnesses x attempts x timeout (plus backoff), and the ledger stays open meanwhile.
     let mut results = Vec::new();
-    for e in witnesses.iter() {
-        let r = ask(&transport, e, &ledger, &seal, &stored, &policy);
+    for (e, own) in witnesses.iter().zip(&own) {
+        let r = ask(
+            own.as_ref().unwrap_or(&transport),
+            e,
+            &ledger,
+            &seal,
+            &stored,
+            &policy,
+        );
         results.push((e, r));
     }
     // Store every cosignature with its seal, then report.
