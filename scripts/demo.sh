@@ -65,6 +65,10 @@ else
 fi
 echo "-- import (the write sends its seal to the witness and the TSA once it is durable):"
 "$BIN" import --ledger "$L" --keys "$K" "$SAMPLE"
+echo "-- lawful destruction of what retention allows today, citing the witness's newest cosignature"
+echo "   (the sample is imported history: the report can say 'lawful on claimed dates only', never 'attested'):"
+"$BIN" destroy --ledger "$L" --keys "$K" --all-eligible --author custodian-01 \
+  --reason "retention policy RP-5" --yes --cite-witness demo-witness
 "$BIN" checkpoint --ledger "$L" --keys "$K" > "$DEMO/checkpoint.txt"
 echo "-- checkpoint (keep a copy outside this machine; verify --trusted checks against it):"
 cat "$DEMO/checkpoint.txt"
@@ -79,8 +83,10 @@ if [ -n "$TSA_CHAIN" ]; then
   "$BIN" timestamp verify --ledger "$L" --tsa-chain "$TSA_CHAIN"
 fi
 AS_OF=$(date -u +%F)
+# The report's time policy: the auditor's witness key (and TSA root), never the practice's list.
 "$BIN" report retention --ledger "$L" --as-of "$AS_OF" --signing-key "$DEMO/report-signing.pem" --generate-key \
-  --ledger-key "$DEMO/ledger.vkey" --trusted "$DEMO/checkpoint.txt" --out "$DEMO/report"
+  --ledger-key "$DEMO/ledger.vkey" --trusted "$DEMO/checkpoint.txt" --out "$DEMO/report" \
+  --witness "$W_KEY" --quorum 1 ${TSA_CHAIN:+--tsa-chain "$TSA_CHAIN"}
 R="$DEMO/report"
 IDENTITY=$(cut -d' ' -f1 "$R/allowed_signers")
 echo "-- checking the whole report (signed manifest, every file) with caseledger and with the standard tools:"
