@@ -106,11 +106,17 @@ fn a_destruction_in_one_sitting_citing_a_witness_is_not_attested_and_an_edited_c
         let entries = db.open_tree("entries").unwrap();
         let mut v = entries.get(seq.to_be_bytes()).unwrap().unwrap().to_vec();
         // The cited body's third line is the root: 44 base64 characters after "\n<size>\n".
-        let text = String::from_utf8_lossy(&v).into_owned();
-        let at = text
-            .find("example.org")
-            .and_then(|o| text[o..].find('\n').map(|n| o + n + 1))
-            .and_then(|o| text[o..].find('\n').map(|n| o + n + 1))
+        // Searched in the bytes themselves (a lossy UTF-8 copy of an entry, whose hashes and
+        // signatures are binary, would shift every offset after an invalid byte).
+        let find = |from: usize, needle: &[u8]| {
+            v[from..]
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .map(|p| from + p)
+        };
+        let at = find(0, b"example.org/test-ledger\n")
+            .and_then(|o| find(o, b"\n").map(|n| n + 1))
+            .and_then(|o| find(o, b"\n").map(|n| n + 1))
             .expect("the cited body in the entry");
         v[at] = if v[at] == b'A' { b'B' } else { b'A' };
         entries.insert(seq.to_be_bytes(), v).unwrap();
