@@ -311,7 +311,7 @@ fn archive(f: &Fixture, name: &str) {
     ok(&f.run(&["archive", "export", "--ledger", "L", "--out", name]));
 }
 
-fn export_new(f: &Fixture) {
+pub(crate) fn export_new(f: &Fixture) {
     ok(&f.run(&[
         "hold", "place", "--ledger", "L", "--record", "C-NEW", "--author", "cust-1", "--matter",
         "SC-1",
@@ -693,7 +693,7 @@ fn sled_tree(f: &Fixture, tree: &str, edit: impl FnOnce(&sled::Tree)) {
 // --- Attack 3 ---
 
 /// lic-1 revoked (seq 11); the insider puts the revoked key file back under its old name.
-fn revoked_author_restored(f: &Fixture) {
+pub(crate) fn revoked_author_restored(f: &Fixture) {
     ok(&f.run(&["actor", "revoke", "--ledger", "L", "--id", "lic-1"]));
     let actors = f.keys().join("actors");
     fs::copy(
@@ -705,7 +705,7 @@ fn revoked_author_restored(f: &Fixture) {
 
 /// A registry row as format 2 kept it (`meta.registry`), from before the revocation: the
 /// fold's registry with lic-1 live. The store no longer has or reads such a row.
-fn registry_row_planted(f: &Fixture) {
+pub(crate) fn registry_row_planted(f: &Fixture) {
     use caseledger_core::record::Registry;
     let mut reg = Registry::default();
     reg.actors.insert(
@@ -724,7 +724,7 @@ fn registry_row_planted(f: &Fixture) {
 /// The revocation entry (seq 11) edited in the real sled bytes so that it revokes nobody
 /// enrolled: a registry rebuilt from it would let lic-1 sign again. (An admin entry comes
 /// after it first: an edited head entry is already refused as `meta.head`, row 34.)
-fn revocation_entry_edited(f: &Fixture) {
+pub(crate) fn revocation_entry_edited(f: &Fixture) {
     ok(&f.run(&["clock-corrected", "--ledger", "L", "--reason", "NTP step"]));
     tamper::edit_raw(&f.ledger(), "entries", &11u64.to_be_bytes(), |v| {
         let mut e = Entry::from_bytes(&v.expect("entry 11")).expect("decodes");
@@ -739,7 +739,7 @@ fn revocation_entry_edited(f: &Fixture) {
 /// The derived state row of `record` edited so the record looks destroyable today: its
 /// holds released, service terminated in 2010, nothing later (an insider with file access;
 /// its entries and placement fields are left as they are).
-fn state_row_made_destroyable(f: &Fixture, record: &str) {
+pub(crate) fn state_row_made_destroyable(f: &Fixture, record: &str) {
     use caseledger_core::encoding::{decode_canonical, encode};
     use caseledger_core::record::{RecordState, Service};
     let key = caseledger_core::layout::record_state_key(&rid(record));
@@ -755,7 +755,7 @@ fn state_row_made_destroyable(f: &Fixture, record: &str) {
     });
 }
 
-fn flip_compact_range(f: &Fixture) {
+pub(crate) fn flip_compact_range(f: &Fixture) {
     tamper::edit_raw(&f.ledger(), "meta", b"compact_range", |v| v.map(flip_last));
 }
 

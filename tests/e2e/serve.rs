@@ -17,6 +17,9 @@ use std::net::TcpStream;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+mod insider;
+mod privacy;
+
 /// A new client token from `caseledger serve --new-token`: (token, its SHA-256 hex).
 fn new_token(f: &Fixture) -> (String, String) {
     let out = ok(&f.run(&["serve", "--new-token"]));
@@ -75,6 +78,11 @@ fn serve(f: &Fixture) -> Served {
 
 /// [`serve`] with more `[limits]` lines.
 fn serve_with(f: &Fixture, limits: &str) -> Served {
+    serve_env(f, limits, &[])
+}
+
+/// [`serve_with`], the server run with more environment variables (e.g. `RUST_LOG`).
+fn serve_env(f: &Fixture, limits: &str, env: &[(&str, &str)]) -> Served {
     let (all, all_h) = new_token(f);
     let (status, status_h) = new_token(f);
     let (proofs, proofs_h) = new_token(f);
@@ -148,6 +156,7 @@ scopes = ["admin"]
         .current_dir(f.dir())
         .env_remove("CASELEDGER_KEYS")
         .env_remove("CASELEDGER_PASSPHRASE_FILE")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(
             std::fs::File::create(f.path("serve.log")).unwrap(),

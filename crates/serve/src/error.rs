@@ -16,7 +16,7 @@ pub struct ApiError {
     pub status: StatusCode,
     /// A stable word for programs (`bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `conflict`, `payload_too_large`, `unsupported_media_type`, `refused`, `rate_limited`,
-    /// `busy`, `internal`).
+    /// `busy`, `ledger_refused`, `internal`).
     pub kind: &'static str,
     /// One sentence for people.
     pub message: String,
@@ -71,7 +71,8 @@ impl ApiError {
     }
 
     /// A store error: the ledger's refusals are the client's (`422`), a ledger held by
-    /// another process is busy (`503`), the rest is ours (`500`, logged).
+    /// another process is busy (`503`), a ledger whose stored bytes fail its checks at open
+    /// is `500 ledger_refused` with the store's sentence, the rest is ours (`500`, logged).
     pub fn store(e: &StoreError) -> ApiError {
         use StoreError as E;
         match e {
@@ -96,6 +97,17 @@ impl ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "clock", e.to_string())
             }
             E::InUse { .. } => ApiError::busy("the ledger is in use by another process"),
+            // The ledger's own bytes fail its checks (an insider's edit, damage): no retry
+            // helps and the client must hear it, not "internal error". The messages name
+            // seqs, trees, fields and record ids, never content (nor the server's paths).
+            E::DerivedState { .. } | E::RegistryChain { .. } | E::Corrupt { .. } => {
+                tracing::error!(error = %e, "ledger refused");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ledger_refused",
+                    e.to_string(),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()
