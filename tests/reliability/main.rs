@@ -16,3 +16,4 @@ mod diskfull;
 mod harness;
 mod privacy;
 mod props;
+mod serve_faults;
