@@ -7,7 +7,8 @@
 //!   SIGKILL at a seeded moment after the round's first acknowledgement, then starts it
 //!   again on the same ledger. After each restart, every receipt acknowledged since the
 //!   previous check, and a seeded sample of older ones, must be at its seq with its entry
-//!   hash (inclusion route); every 5th round a snapshot taken while appends go on must
+//!   hash (inclusion route), and the ledger must hold at most one unacknowledged event per
+//!   client (the one in flight); every 5th round a snapshot taken while appends go on must
 //!   verify clean. At the end (every id acknowledged): the acknowledged seqs are distinct
 //!   and are exactly the seqs appended after the setup (so no event is in the ledger twice,
 //!   or without its acknowledgement), every receipt is in the ledger as answered, and
@@ -407,6 +408,15 @@ fn kill_9_of_the_server_while_64_clients_append_loses_and_doubles_nothing() {
             (new, old)
         };
         sample_checks += old.len() as u64;
+        // Nothing twice so far: the ledger holds every acknowledged event, and at most one
+        // more per client (the request each had in flight when the server died).
+        let head = size(&srv.addr, &s.token);
+        let acked = sh.acks.lock().unwrap().len() as u64;
+        assert!(
+            head >= s.base + acked && head <= s.base + acked + CLIENTS as u64,
+            "after kill {k}: the ledger holds {} events after the setup for {acked} acknowledged ids and at most {CLIENTS} in flight",
+            head - s.base
+        );
         for (id, (seq, hash)) in new.iter().chain(&old) {
             let got = entry_hash_at(&srv.addr, &s.token, *seq);
             assert_eq!(
