@@ -218,6 +218,9 @@ pub fn size(addr: &str, token: &str) -> u64 {
     a.json()["size"].as_u64().expect("size")
 }
 
+/// An acknowledged id and its receipt (seq, entry hash).
+type Acked = (String, (u64, String));
+
 /// What the clients share with the parent.
 #[derive(Default)]
 struct Shared {
@@ -391,7 +394,7 @@ fn kill_9_of_the_server_while_64_clients_append_loses_and_doubles_nothing() {
         }
         srv = s.serve();
         // Every receipt answered since the last check, and 32 older ones, as answered.
-        let (new, old): (Vec<(String, (u64, String))>, Vec<(String, (u64, String))>) = {
+        let (new, old): (Vec<Acked>, Vec<Acked>) = {
             let order = sh.order.lock().unwrap();
             let acks = sh.acks.lock().unwrap();
             let new = order[checked..]
