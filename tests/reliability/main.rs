@@ -14,5 +14,8 @@ mod crash;
 mod damage;
 mod diskfull;
 mod harness;
+mod hostile;
 mod privacy;
 mod props;
+mod serve_faults;
+mod witness_faults;

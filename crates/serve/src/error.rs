@@ -6,6 +6,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use caseledger_store::StoreError;
 
+/// The kind of the `507` answered when the disk under a ledger is full.
+pub const STORAGE_FULL: &str = "storage_full";
+
 /// How long a busy client is told to wait before retrying, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 1;
 
@@ -16,7 +19,7 @@ pub struct ApiError {
     pub status: StatusCode,
     /// A stable word for programs (`bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `conflict`, `payload_too_large`, `unsupported_media_type`, `refused`, `rate_limited`,
-    /// `busy`, `ledger_refused`, `internal`).
+    /// `busy`, `storage_full`, `ledger_refused`, `internal`).
     pub kind: &'static str,
     /// One sentence for people.
     pub message: String,
@@ -71,8 +74,10 @@ impl ApiError {
     }
 
     /// A store error: the ledger's refusals are the client's (`422`), a ledger held by
-    /// another process is busy (`503`), a ledger whose stored bytes fail its checks at open
-    /// is `500 ledger_refused` with the store's sentence, the rest is ours (`500`, logged).
+    /// another process is busy (`503`), a full disk is `507 storage_full` (with
+    /// `Retry-After`: the client retries with the same id once the operator frees space), a
+    /// ledger whose stored bytes fail its checks at open is `500 ledger_refused` with the
+    /// store's sentence, the rest is ours (`500`, logged).
     pub fn store(e: &StoreError) -> ApiError {
         use StoreError as E;
         match e {
@@ -108,12 +113,34 @@ impl ApiError {
                     e.to_string(),
                 )
             }
+            // A full disk is the operator's to fix, not a bug: a 500 would hide it, and a
+            // record system would not know the append may be retried. "May not": a commit
+            // whose flush failed may or may not be durable, hence "the same id".
+            E::Io { source, .. } if storage_full(source) => {
+                tracing::error!(error = %e, "store error: storage full");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    STORAGE_FULL,
+                    "the server's storage for this ledger is full: the append may not have been written; retry with the same id once space is freed",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()
             }
         }
     }
+}
+
+/// Whether an I/O error means no room to write: the disk (`ENOSPC`), a quota (`EDQUOT`) or
+/// a file-size limit (`EFBIG`). By kind, not by OS code: sled re-wraps the OS error and keeps
+/// only its kind.
+fn storage_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge
+    )
 }
 
 impl IntoResponse for ApiError {
@@ -129,6 +156,7 @@ impl IntoResponse for ApiError {
             .into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE
             || self.status == StatusCode::TOO_MANY_REQUESTS
+            || self.status == StatusCode::INSUFFICIENT_STORAGE
         {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
@@ -142,3 +170,67 @@ impl IntoResponse for ApiError {
 /// The kind of an error response, for the request log.
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorKind(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn answer(e: &StoreError) -> (StatusCode, &'static str, Option<String>) {
+        let a = ApiError::store(e);
+        let (status, kind) = (a.status, a.kind);
+        let r = a.into_response();
+        let retry = r
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        (status, kind, retry)
+    }
+
+    /// A full disk under the server was a `500 internal` (found by the server disk-full
+    /// campaign, tests/reliability/serve_faults.rs): now `507 storage_full` with
+    /// `Retry-After`, as sled reports it (the OS error re-wrapped, its kind kept).
+    #[test]
+    fn a_full_disk_is_507_storage_full_with_retry_after() {
+        for kind in [
+            io::ErrorKind::StorageFull,
+            io::ErrorKind::QuotaExceeded,
+            io::ErrorKind::FileTooLarge,
+        ] {
+            let e = StoreError::Io {
+                path: None,
+                source: io::Error::new(kind, "Os { code: 28, kind: StorageFull }"),
+            };
+            assert_eq!(
+                answer(&e),
+                (
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "storage_full",
+                    Some(RETRY_AFTER_SECS.to_string())
+                ),
+                "{kind:?}"
+            );
+        }
+        let e = StoreError::Io {
+            path: Some("/l/sled".into()),
+            source: io::Error::from_raw_os_error(28),
+        };
+        let a = ApiError::store(&e);
+        assert_eq!(a.status, StatusCode::INSUFFICIENT_STORAGE);
+        // The path is the operator's business (the log), not the client's.
+        assert!(!a.message.contains("/l/sled"), "{}", a.message);
+    }
+
+    /// Other I/O errors stay `500 internal`, the details in the log only.
+    #[test]
+    fn other_io_errors_stay_internal() {
+        let e = StoreError::Io {
+            path: Some("/l/sled".into()),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(
+            answer(&e),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+        );
+    }
+}

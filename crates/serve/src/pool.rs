@@ -191,6 +191,17 @@ impl Pool {
         }
     }
 
+    /// Closes `name` now if no other request holds it (else it is closed when its last
+    /// holder drops it), so that the next request opens it afresh. After a write failed on a
+    /// full disk the open database keeps failing even once space is freed (sled keeps its
+    /// I/O error); reopening recovers from what is durable. Blocks.
+    pub fn discard(&self, name: &LedgerName) {
+        let gone = self.lock().open.remove(name);
+        if let Some(o) = gone {
+            close(o.ledger);
+        }
+    }
+
     /// How many ledgers are open.
     pub fn open_count(&self) -> usize {
         self.lock().open.len()
@@ -320,5 +331,32 @@ mod tests {
             .iter()
             .all(|h| Arc::ptr_eq(&h.ledger, &handles[0].ledger)));
         assert_eq!(pool.open_count(), 1);
+    }
+
+    /// A discarded ledger is closed and the next request opens it afresh (another
+    /// `Ledger`, not the failed one), even with a long idle time.
+    #[test]
+    fn a_discarded_ledger_is_reopened_by_the_next_request() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, ca) = ledger(tmp.path(), "a");
+        let pool = Pool::new(
+            BTreeMap::from([(a.clone(), ca)]),
+            4,
+            1 << 20,
+            Duration::from_secs(3600),
+        );
+        let first = pool.get(&a).unwrap().ledger;
+        let weak = Arc::downgrade(&first);
+        drop(first);
+        pool.discard(&a);
+        assert_eq!(pool.open_count(), 0);
+        assert!(weak.upgrade().is_none(), "the old ledger is closed");
+        let again = pool.get(&a).unwrap();
+        assert_eq!(again.ledger.head().size, 1, "the genesis entry");
+        // Discarding a ledger that is not open does nothing.
+        drop(again);
+        pool.discard(&a);
+        pool.discard(&a);
+        assert_eq!(pool.open_count(), 0);
     }
 }

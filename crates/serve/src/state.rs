@@ -152,7 +152,13 @@ pub(crate) async fn with_ledger<T: Send + 'static>(
                 ApiError::internal()
             }
         })?;
-        f(h)
+        let r = f(h);
+        if matches!(&r, Err(e) if e.kind == crate::error::STORAGE_FULL) {
+            // The open database stays failed after a full disk: reopened by the next request
+            // (`Pool::discard`), appends resume once space is freed.
+            s.pool.discard(&name);
+        }
+        r
     })
     .await
     .map_err(|_| ApiError::internal())?

@@ -3,7 +3,8 @@
 //! ([`Cast::create`], [`Cast::staffed`]), a clock the test sets ([`TestClock`]), the
 //! verifier's practice ledger ([`practice`]), the attacker's tools that edit real sled trees
 //! and files ([`tamper`]), the reliability campaigns' fixtures ([`campaign`]), the
-//! `caseledger` binary runner ([`cli`]) and an OpenSSL time-stamp authority ([`tsa`]).
+//! `caseledger` binary runner ([`cli`]), server child processes and a raw HTTP client
+//! ([`server`]) and an OpenSSL time-stamp authority ([`tsa`]).
 //!
 //! A thin layer over the public library API: everything here could be written in a test;
 //! it is here so that it is written once. Test code: it panics (with the cause) rather than
@@ -12,6 +13,7 @@
 pub mod campaign;
 pub mod cli;
 pub mod practice;
+pub mod server;
 pub mod static_http;
 pub mod tamper;
 pub mod tsa;
