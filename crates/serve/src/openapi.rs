@@ -32,7 +32,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
     /// `payload_too_large`, `unsupported_media_type`, `refused` (the ledger's own refusal),
-    /// `rate_limited`, `busy`, `clock`, `internal`.
+    /// `rate_limited`, `busy`, `clock`, `storage_full`, `ledger_refused` (the ledger's stored
+    /// bytes fail the checks made when it is opened), `internal`.
     kind: String,
     /// One line for a person; never quotes a payload or a value of the request.
     message: String,
@@ -471,7 +472,14 @@ impl Modify for CommonErrors {
             ("403", "The client lacks the scope, or may not use this ledger."),
             ("404", "No such ledger (or record, or route)."),
             ("429", "The client's rate is used up; see Retry-After."),
-            ("500", "The server's own failure (logged)."),
+            (
+                "500",
+                "`ledger_refused`: the ledger's stored bytes fail the checks made when it is opened (the message names the seq or field); `internal`: the server's own failure (logged).",
+            ),
+            (
+                "507",
+                "`storage_full`: the disk under the ledger is full; retry the same request (same ids) once space is freed; see Retry-After.",
+            ),
             (
                 "503",
                 "Busy (the ledger is in use elsewhere, every open slot in use, a timeout); see Retry-After.",
