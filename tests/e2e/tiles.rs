@@ -242,42 +242,13 @@ fn serve_answers_the_published_bytes_and_monitor_follows_it() {
     publish(&f, "L", "pub");
     let (proofs, proofs_h) = new_token(&f);
     let (status, status_h) = new_token(&f);
-    let config = format!(
-        r#"listen = "127.0.0.1:0"
-[ledgers.practice]
-dir = "L"
-keys = "{keys}"
-[[clients]]
-name = "auditor"
-token_sha256 = "{proofs_h}"
-scopes = ["read-proofs"]
-[[clients]]
-name = "status-only"
-token_sha256 = "{status_h}"
-scopes = ["read-status"]
-"#,
-        keys = f.keys().display()
+    let (mut child, addr) = serve_clients(
+        &f,
+        &[
+            ("auditor", &proofs_h, "read-proofs"),
+            ("status-only", &status_h, "read-status"),
+        ],
     );
-    f.write("serve.toml", config.as_bytes());
-    let mut child = std::process::Command::new(caseledger_bin())
-        .args(["serve", "--config", "serve.toml"])
-        .current_dir(f.dir())
-        .env_remove("CASELEDGER_KEYS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(f.path("serve.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_owned();
     let prefix = "/v1/ledgers/practice/tlog";
     let t = Some(proofs.as_str());
 
@@ -359,6 +330,128 @@ scopes = ["read-status"]
         "without a token: {}",
         stderr(&out)
     );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `caseledger serve` over the fixture's ledger `L` as `practice`, with clients `(name,
+/// token hash, scope)`: the child and its address.
+fn serve_clients(f: &Fixture, clients: &[(&str, &str, &str)]) -> (std::process::Child, String) {
+    let mut config = format!(
+        "listen = \"127.0.0.1:0\"\n[ledgers.practice]\ndir = \"L\"\nkeys = \"{}\"\n",
+        f.keys().display()
+    );
+    for (name, hash, scope) in clients {
+        config.push_str(&format!(
+            "[[clients]]\nname = \"{name}\"\ntoken_sha256 = \"{hash}\"\nscopes = [\"{scope}\"]\n"
+        ));
+    }
+    f.write("serve.toml", config.as_bytes());
+    let mut child = std::process::Command::new(caseledger_bin())
+        .args(["serve", "--config", "serve.toml"])
+        .current_dir(f.dir())
+        .env_remove("CASELEDGER_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::File::create(f.path("serve.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("no address line: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// The entries of a full entry bundle (u16 BE length ‖ bytes each), refusing any leftover.
+fn full_entries(bundle: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = bundle;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_at(2);
+        let n = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        assert!(tail.len() >= n, "bundle ends inside entry {}", out.len());
+        out.push(tail[..n].to_vec());
+        rest = &tail[n..];
+    }
+    out
+}
+
+#[test]
+fn full_entries_are_served_to_read_entries_clients_only_and_hash_to_the_tiles() {
+    use base64::Engine;
+    use caseledger_core::hash::{entry_hash, merkle_leaf};
+    use caseledger_core::merkle::{root_from_leaves, Hash, Sha256Hasher};
+    let f = Fixture::small();
+    progress_note(&f, "L", 260);
+    let (proofs, proofs_h) = new_token(&f);
+    let (entries, entries_h) = new_token(&f);
+    let (mut child, addr) = serve_clients(
+        &f,
+        &[
+            ("auditor", &proofs_h, "read-proofs"),
+            ("mirror", &entries_h, "read-entries"),
+        ],
+    );
+    let full = "/v1/ledgers/practice/tlog-entries";
+    let hashes = "/v1/ledgers/practice/tlog";
+    let (st, _, cp) = get(&addr, &format!("{full}/checkpoint"), Some(&entries));
+    assert_eq!(st, 200);
+    assert_eq!(cp, get(&addr, &format!("{hashes}/checkpoint"), Some(&proofs)).2);
+    let cp = String::from_utf8(cp).unwrap();
+    let mut lines = cp.lines().skip(1);
+    let size: u64 = lines.next().unwrap().parse().unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    let w = size - 256;
+    assert!(w > 0 && w < 256, "{size}");
+
+    // Without the scope: 403 and no entry's bytes; without a token: 401. read-entries
+    // does not imply read-proofs either.
+    for path in ["tile/entries/000".to_owned(), format!("tile/entries/001.p/{w}"), "checkpoint".into(), "tile/0/000".into()] {
+        let (st, _, body) = get(&addr, &format!("{full}/{path}"), Some(&proofs));
+        assert_eq!(st, 403, "{path}");
+        for needle in [&b"C-OPEN"[..], b"lic-1", b"SECRET-CLINICAL"] {
+            assert!(!body.windows(needle.len()).any(|x| x == needle), "{path}");
+        }
+        assert_eq!(get(&addr, &format!("{full}/{path}"), None).0, 401, "{path}");
+    }
+    assert_eq!(get(&addr, &format!("{hashes}/tile/entries/000"), Some(&entries)).0, 403);
+
+    // With it: each entry's bytes hash (h_i, then SHA-256(0x00 ‖ h_i)) to the leaf in the
+    // level-0 tile, and all leaves to the checkpoint's root.
+    let mut leaves = Vec::new();
+    for (tile, cache) in [("000".to_owned(), "private, max-age=31536000, immutable"), (format!("001.p/{w}"), "private, max-age=60")] {
+        let (st, h, bundle) = get(&addr, &format!("{full}/tile/entries/{tile}"), Some(&entries));
+        assert_eq!(st, 200, "{tile}");
+        assert_eq!(header(&h, "cache-control"), Some(cache), "{tile}");
+        assert_eq!(header(&h, "content-type"), Some("application/octet-stream"));
+        // Ids and dates are in the entries; the payload never is (a canary in every note).
+        assert!(bundle.windows(6).any(|x| x == b"C-OPEN"), "{tile}");
+        assert!(!bundle.windows(15).any(|x| x == b"SECRET-CLINICAL"), "{tile}");
+        let es = full_entries(&bundle);
+        let (st, _, tile_bytes) = get(&addr, &format!("{full}/tile/0/{tile}"), Some(&entries));
+        assert_eq!(st, 200);
+        assert_eq!(tile_bytes, get(&addr, &format!("{hashes}/tile/0/{tile}"), Some(&proofs)).2);
+        assert_eq!(tile_bytes.len(), 32 * es.len(), "{tile}");
+        for (i, e) in es.iter().enumerate() {
+            let leaf = merkle_leaf(&entry_hash(e));
+            assert_eq!(leaf.0[..], tile_bytes[32 * i..32 * i + 32], "{tile} entry {i}");
+            leaves.push(leaf);
+        }
+    }
+    assert_eq!(u64::try_from(leaves.len()).unwrap(), size);
+    assert_eq!(root_from_leaves(&Sha256Hasher, &leaves), Hash::from_slice(&root).unwrap());
+    // Beyond the seal, and a Merkle tile's path under entries: 404 as on the hash prefix.
+    assert_eq!(get(&addr, &format!("{full}/tile/entries/001.p/{}", w + 1), Some(&entries)).0, 404);
+    assert_eq!(get(&addr, &format!("{full}/tile/entries/002"), Some(&entries)).0, 404);
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -142,6 +142,10 @@ pub enum Scope {
     ReadStatus,
     /// Read seals, inclusion and consistency proofs.
     ReadProofs,
+    /// Read full entries (their canonical bytes: record and actor ids, kinds, dates; never a
+    /// payload) in the entry bundles under `…/tlog-entries` (crate::tiles). Not implied by
+    /// `read-proofs`, whose bundles hold entry hashes only.
+    ReadEntries,
     /// Evidence bundles (`POST …/records/{id}/bundle`) and signed retention reports
     /// (`GET …/reports/retention`).
     Report,
@@ -157,6 +161,7 @@ impl Scope {
             Scope::Append => "append",
             Scope::ReadStatus => "read-status",
             Scope::ReadProofs => "read-proofs",
+            Scope::ReadEntries => "read-entries",
             Scope::Report => "report",
             Scope::Admin => "admin",
         }

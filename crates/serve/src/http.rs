@@ -15,6 +15,7 @@
 //! | `POST /v1/ledgers/{name}/snapshot` | `admin` |
 //! | `GET /openapi.json` | none (the API's description: no data) |
 //! | `GET /v1/ledgers/{name}/tlog/checkpoint`, `…/tlog/tile/…` (C2SP tiles: [`crate::tiles`]) | `read-proofs` |
+//! | `GET /v1/ledgers/{name}/tlog-entries/checkpoint`, `…/tlog-entries/tile/…` (the same, bundles of full entries) | `read-entries` |
 //!
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
@@ -75,6 +76,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/ledgers/{name}/tlog/tile/{*rest}",
             get(crate::tiles::tile),
+        )
+        // The same log with full entries in its bundles, for `read-entries` (crate::tiles).
+        .route(
+            "/v1/ledgers/{name}/tlog-entries/checkpoint",
+            get(crate::tiles::checkpoint_entries),
+        )
+        .route(
+            "/v1/ledgers/{name}/tlog-entries/tile/{*rest}",
+            get(crate::tiles::tile_entries),
         )
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
