@@ -297,6 +297,16 @@ fn dry_answer(h: &Handle, client: &Client, lines: &[Line]) -> Result<Response, A
                 None => json!({ "record": r.as_str(), "status": null }),
             };
             v["line"] = json!(l.line);
+            // What it would cite (the same lookup as the real append): its kind and the
+            // cited checkpoint's size, never the token or signature bytes.
+            v["citation"] = judged
+                .cited
+                .iter()
+                .find(|(line, _)| *line == l.line)
+                .map_or(
+                    Value::Null,
+                    |(_, c)| json!({"kind": c.kind_name(), "size": c.checkpoint().size}),
+                );
             destructions.push(v);
         }
     }

@@ -80,6 +80,15 @@ pub struct EventLine {
     /// Pre-signed: base64 Ed25519 signature over the bytes of docs/FORMAT.md §3, or an
     /// armoured SSHSIG (namespace `caseledger-event`).
     signature: Option<String>,
+    /// `destruction` only, signed by the server: cite the newest stored cosignature of this
+    /// witness (a name in the ledger's witness list, or a cosignature key
+    /// `name+hex8+base64`), as `caseledger destroy --cite-witness` does (`400` for an
+    /// unknown witness, `422` when no stored seal carries its cosignature).
+    cite_witness: Option<String>,
+    /// `destruction` only, signed by the server: `true` cites the newest token of the
+    /// ledger's `timestamps.log` over its own tree, as `caseledger destroy --cite-timestamp`
+    /// (`422` when there is none). Not with `cite_witness`.
+    cite_timestamp: Option<bool>,
 }
 
 /// Up to `max_batch` events, appended all or nothing.
@@ -169,6 +178,17 @@ pub struct RecordFacts {
     entries: u64,
     /// Dry runs only: the event of the request.
     line: Option<u64>,
+    /// Dry runs, a destruction asking to cite outside time: what it would cite.
+    citation: Option<CitationFacts>,
+}
+
+/// What a destruction would cite (a dry run).
+#[derive(ToSchema)]
+pub struct CitationFacts {
+    /// `cosignature` or `timestamp`.
+    kind: String,
+    /// The size of the cited checkpoint.
+    size: u64,
 }
 
 /// A page of records by status.
@@ -469,7 +489,7 @@ fn openapi_json() {}
     components(schemas(ErrorBody, ErrorDetail, EventLine, Batch, EventsBody, Receipts,
         crate::write::ReceiptOut, Refusal, DryRun, EventsAnswer, EnrolReceipt,
         crate::write::Enrolment, RecordFacts, RecordsPage, RecordStatus, EvidenceBundle,
-        SignedReport, Checkpoint, InclusionProof, ConsistencyProof, Snapshot)),
+        SignedReport, Checkpoint, InclusionProof, ConsistencyProof, Snapshot, CitationFacts)),
     modifiers(&CommonErrors),
 )]
 pub struct ApiDoc;
