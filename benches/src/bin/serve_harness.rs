@@ -566,7 +566,14 @@ fn grow(dir: &Path, w: &Workload, range: std::ops::Range<u64>) -> Res<()> {
 }
 
 /// One monitor run in a child: (entries checked, seconds, peak RSS KiB, fetches).
-fn monitor_run(root: &Path, url: &str, key: &str, token: &str, state: Option<&Path>, save: &Path) -> Res<(u64, f64, u64, u64)> {
+fn monitor_run(
+    root: &Path,
+    url: &str,
+    key: &str,
+    token: &str,
+    state: Option<&Path>,
+    save: &Path,
+) -> Res<(u64, f64, u64, u64)> {
     let mut c = Command::new(std::env::current_exe()?);
     c.args(["--monitor", url, key, token]).arg(save);
     if let Some(s) = state {
@@ -578,8 +585,9 @@ fn monitor_run(root: &Path, url: &str, key: &str, token: &str, state: Option<&Pa
     }
     let text = String::from_utf8(out.stdout)?;
     let f: Vec<&str> = text.split_whitespace().collect();
-    let num = |i: usize| -> Res<f64> { Ok(f.get(i).ok_or("monitor output")?.parse::<f64>()?) };
-    Ok((num(0)? as u64, num(1)?, num(2)? as u64, num(3)? as u64))
+    let field = |i: usize| f.get(i).copied().ok_or("monitor output");
+    let int = |i: usize| -> Res<u64> { Ok(field(i)?.parse::<u64>()?) };
+    Ok((int(0)?, field(1)?.parse::<f64>()?, int(2)?, int(3)?))
 }
 
 /// `--monitor URL KEY TOKEN SAVE [STATE]`: one `monitor::check` from STATE (none: from
@@ -668,11 +676,25 @@ fn s3(root: &Path, n: u64) -> Res<()> {
     let url = format!("http://{}/v1/ledgers/bench/tlog", server.addr);
     rows.push((
         format!("from scratch, {} entries", n + 2),
-        monitor_run(root, &url, &key, &token, None, &root.join("s3-mon-full.json"))?,
+        monitor_run(
+            root,
+            &url,
+            &key,
+            &token,
+            None,
+            &root.join("s3-mon-full.json"),
+        )?,
     ));
     rows.push((
         format!("from the first run's state, {} new entries", n - first),
-        monitor_run(root, &url, &key, &token, Some(&s_first), &root.join("s3-mon-inc.json"))?,
+        monitor_run(
+            root,
+            &url,
+            &key,
+            &token,
+            Some(&s_first),
+            &root.join("s3-mon-inc.json"),
+        )?,
     ));
     let server_rss = server_rss.max(server.peak_rss_kib()?);
     server.stop()?;
