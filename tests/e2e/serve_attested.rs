@@ -343,3 +343,25 @@ fn a_destruction_posted_with_a_witness_citation_is_attested_when_the_time_says_s
     assert_ne!(d["time_basis"], "attested", "{d}");
     assert_eq!(d["citation"]["counted"], false, "{d}");
 }
+
+#[test]
+fn import_refuses_a_citation_field_and_writes_nothing() {
+    let f = Fixture::small();
+    let before = f.size();
+    f.write(
+        "cite.jsonl",
+        format!(
+            "{}\n",
+            destruction("C-OLD", Some(("cite_witness", json!("w1"))))
+        )
+        .as_bytes(),
+    );
+    let o = run(&f, false, &["import", "--ledger", "L", "cite.jsonl"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cite_witness/cite_timestamp: import does not cite"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(f.size(), before);
+}
