@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8714"          # loopback only, unless [tls] is given
-//! [tls]                              # optional: HTTPS (rustls) instead of plain HTTP
+//! [tls]                              # optional: HTTPS (rustls) instead of plain HTTP; SIGHUP rereads the files
 //! cert = "tls/cert.pem"              # the certificate chain, leaf first (PEM)
 //! key = "tls/key.pem"                # its private key (PEM), 0600 like every private key
 //! [limits]                           # all optional, these are the defaults
