@@ -135,12 +135,24 @@ fn destruction(record: &str, cite: Option<(&str, Value)>) -> Value {
 }
 
 fn size(f: &Fixture, fake: bool) -> u64 {
-    let o = run(f, fake, &["--json", "verify", "--ledger", "L"]);
+    // `--wait`: a child just ended may not have let go of the ledger yet on a loaded machine.
+    let o = run(
+        f,
+        fake,
+        &["--json", "--wait", "10s", "verify", "--ledger", "L"],
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     v["size"]
         .as_u64()
         .or_else(|| v["entries"].as_u64())
-        .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_else(|| {
+            panic!(
+                "{:?}: {}{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout),
+                stderr(&o)
+            )
+        })
 }
 
 #[test]
