@@ -2,7 +2,9 @@
 //! bundles and the checkpoint as static files; `caseledger serve` answers the same bytes
 //! on `/v1/ledgers/{name}/tlog/…`; `caseledger monitor` follows either over HTTP (a
 //! loopback static server, `caseledger_testkit::static_http`) and exits 1 on a rollback,
-//! a fork, an inconsistent checkpoint and tampered tiles served by a tampered copy.
+//! a fork, an inconsistent checkpoint and tampered tiles served by a tampered copy; `monitor
+//! --every` left running follows a growing server and stops at a rollback (a server
+//! restarted on an older copy, too); full entries under `…/tlog-entries` for `read-entries`.
 
 use caseledger_testkit::cli::{caseledger_bin, fails, ok, stderr, today, Fixture};
 use caseledger_testkit::static_http::StaticServer;
@@ -338,8 +340,17 @@ fn serve_answers_the_published_bytes_and_monitor_follows_it() {
 /// token hash, scopes)` (`scopes`: the TOML array's items, and any more lines after it):
 /// the child and its address.
 fn serve_clients(f: &Fixture, clients: &[(&str, &str, &str)]) -> (std::process::Child, String) {
+    serve_clients_at(f, "127.0.0.1:0", clients)
+}
+
+/// [`serve_clients`] listening on `listen`.
+fn serve_clients_at(
+    f: &Fixture,
+    listen: &str,
+    clients: &[(&str, &str, &str)],
+) -> (std::process::Child, String) {
     let mut config = format!(
-        "listen = \"127.0.0.1:0\"\n[ledgers.practice]\ndir = \"L\"\nkeys = \"{}\"\n",
+        "listen = \"{listen}\"\n[ledgers.practice]\ndir = \"L\"\nkeys = \"{}\"\n",
         f.keys().display()
     );
     for (name, hash, scope) in clients {
@@ -744,4 +755,62 @@ fn a_running_monitor_stops_with_exit_1_when_the_server_rolls_back() {
     let out = f.run(&["monitor", "empty", "--key", &key, "--every", "0s"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--every 0"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_running_monitor_rides_out_a_server_restart_and_stops_at_the_rollback_it_serves() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    // The older copy the practice will restore.
+    copy_dir(&f.ledger(), &f.path("L-old"));
+    progress_note(&f, "L", 3);
+    let (proofs, proofs_h) = new_token(&f);
+    let clients = [("auditor", proofs_h.as_str(), "\"read-proofs\"]")];
+    let (mut server, addr) = serve_clients(&f, &clients);
+    f.write("token", proofs.as_bytes());
+    let url = format!("http://{addr}/v1/ledgers/practice/tlog");
+    let mut child = monitor_every(
+        &f,
+        &url,
+        &key,
+        &[
+            "--token-file",
+            "token",
+            "--every",
+            "200ms",
+            "--rounds",
+            "100",
+        ],
+    );
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("round 1: consistent: size "), "{first}");
+    // The server stops; the older copy is put in place; the server starts again on the
+    // same address. Rounds meanwhile cannot read the log and say so.
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::rename(f.ledger(), f.path("L-new")).unwrap();
+    std::fs::rename(f.path("L-old"), f.ledger()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut server, again) = serve_clients_at(&f, &addr, &clients);
+    assert_eq!(again, addr);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(1), "{rest:?}");
+    let (last, before) = rest.split_last().unwrap();
+    assert!(
+        last.starts_with("round ")
+            && last.contains(": rollback: the log serves a checkpoint of size"),
+        "{rest:?}"
+    );
+    assert!(
+        !before.is_empty(),
+        "no round while the server was down: {rest:?}"
+    );
+    assert!(
+        before.iter().all(|l| l.contains("trying again in 200ms")),
+        "{rest:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
 }
