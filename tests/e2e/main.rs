@@ -59,6 +59,9 @@
 //!   requests 4xx with nothing written; 503 + Retry-After for a ledger held elsewhere and a
 //!   body that never arrives; a snapshot verified while appends go on; SIGTERM with an
 //!   append in flight; the Python client example (examples/python) against it.
+//! * [`serve_attested`]: a destruction posted to `caseledger serve` cites a witness or a
+//!   stored token as `destroy --cite-…` does (dry run too); the report calls it attested
+//!   when the witness's time says so (`faketime` six years on).
 //! * [`snapshot`]: `caseledger snapshot` while appends run verifies clean; a raw copy taken
 //!   mid-write is an inconsistent copy (exit 2, no finding); tampering stays a finding.
 //! * [`witness`]: `witness serve` as a child process on loopback and `witness add|list|sync`
@@ -88,6 +91,7 @@ mod report_html;
 mod retention_rules;
 mod seals;
 mod serve;
+mod serve_attested;
 mod snapshot;
 mod status;
 mod storage;

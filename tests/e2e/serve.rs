@@ -1698,6 +1698,80 @@ fn https_is_served_to_clients_that_trust_the_certificate_only() {
     );
 }
 
+/// With `[tls]`, SIGHUP reloads the certificate and key without a restart: a renewed pair
+/// (from another CA here, so that the switch shows) is served from the next handshake; a
+/// broken one is refused, logged, and the certificate in use stays.
+#[test]
+fn sighup_reloads_the_certificate_and_a_broken_pair_keeps_the_one_in_use() {
+    let f = Fixture::small();
+    let (old, tls) = make_pki(&f, "pki");
+    let s = serve_with(&f, &tls);
+    let checkpoint = format!("/v1/ledgers/{LEDGER}/checkpoint");
+    let get = |client: &std::sync::Arc<rustls::ClientConfig>| {
+        https_request(
+            &s.addr,
+            client,
+            "GET",
+            &checkpoint,
+            Some(&s.tokens.all),
+            None,
+        )
+        .map(|a| a.status)
+    };
+    let old_client = https_client(&old.ca_pem);
+    assert_eq!(get(&old_client), Ok(200));
+    let hup = || {
+        ok(&std::process::Command::new("kill")
+            .args(["-HUP", &s.child.id().to_string()])
+            .output()
+            .unwrap());
+    };
+    // The renewal: a new pair written over the files the config names, then SIGHUP.
+    let (new, _) = make_pki(&f, "pki-renewed");
+    let new_client = https_client(&new.ca_pem);
+    assert!(get(&new_client).is_err(), "not before the reload");
+    for file in ["leaf.pem", "leaf.key"] {
+        std::fs::copy(f.path("pki-renewed").join(file), f.path("pki").join(file)).unwrap();
+    }
+    hup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while get(&new_client).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewed certificate is never served"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = get(&old_client).expect_err("the old CA's client is refused now");
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    // Half a file from a renewal script: refused, and HTTPS goes on with the pair in use.
+    std::fs::write(
+        f.path("pki/leaf.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n",
+    )
+    .unwrap();
+    hup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
+        if log.contains("tls: reload refused") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refusal logged: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(&new_client), Ok(200));
+    assert_eq!(s.stop().code(), Some(0));
+    let log = std::fs::read_to_string(f.path("serve.log")).unwrap();
+    assert!(
+        log.contains("tls: certificate and key reloaded (SIGHUP)"),
+        "{log}"
+    );
+}
+
 /// Under TLS the connection cap and the header-read timeout still hold (a connection that
 /// never starts its handshake holds the only slot until the timeout closes it, then the
 /// waiting HTTPS client is answered); and a key file that others can read stops the start.

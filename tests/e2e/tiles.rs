@@ -2,7 +2,9 @@
 //! bundles and the checkpoint as static files; `caseledger serve` answers the same bytes
 //! on `/v1/ledgers/{name}/tlog/…`; `caseledger monitor` follows either over HTTP (a
 //! loopback static server, `caseledger_testkit::static_http`) and exits 1 on a rollback,
-//! a fork, an inconsistent checkpoint and tampered tiles served by a tampered copy.
+//! a fork, an inconsistent checkpoint and tampered tiles served by a tampered copy; `monitor
+//! --every` left running follows a growing server and stops at a rollback (a server
+//! restarted on an older copy, too); full entries under `…/tlog-entries` for `read-entries`.
 
 use caseledger_testkit::cli::{caseledger_bin, fails, ok, stderr, today, Fixture};
 use caseledger_testkit::static_http::StaticServer;
@@ -242,42 +244,13 @@ fn serve_answers_the_published_bytes_and_monitor_follows_it() {
     publish(&f, "L", "pub");
     let (proofs, proofs_h) = new_token(&f);
     let (status, status_h) = new_token(&f);
-    let config = format!(
-        r#"listen = "127.0.0.1:0"
-[ledgers.practice]
-dir = "L"
-keys = "{keys}"
-[[clients]]
-name = "auditor"
-token_sha256 = "{proofs_h}"
-scopes = ["read-proofs"]
-[[clients]]
-name = "status-only"
-token_sha256 = "{status_h}"
-scopes = ["read-status"]
-"#,
-        keys = f.keys().display()
+    let (mut child, addr) = serve_clients(
+        &f,
+        &[
+            ("auditor", &proofs_h, "\"read-proofs\"]"),
+            ("status-only", &status_h, "\"read-status\"]"),
+        ],
     );
-    f.write("serve.toml", config.as_bytes());
-    let mut child = std::process::Command::new(caseledger_bin())
-        .args(["serve", "--config", "serve.toml"])
-        .current_dir(f.dir())
-        .env_remove("CASELEDGER_KEYS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(f.path("serve.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_owned();
     let prefix = "/v1/ledgers/practice/tlog";
     let t = Some(proofs.as_str());
 
@@ -358,6 +331,180 @@ scopes = ["read-status"]
         Some(2),
         "without a token: {}",
         stderr(&out)
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `caseledger serve` over the fixture's ledger `L` as `practice`, with clients `(name,
+/// token hash, scopes)` (`scopes`: the TOML array's items, and any more lines after it):
+/// the child and its address.
+fn serve_clients(f: &Fixture, clients: &[(&str, &str, &str)]) -> (std::process::Child, String) {
+    serve_clients_at(f, "127.0.0.1:0", clients)
+}
+
+/// [`serve_clients`] listening on `listen`.
+fn serve_clients_at(
+    f: &Fixture,
+    listen: &str,
+    clients: &[(&str, &str, &str)],
+) -> (std::process::Child, String) {
+    let mut config = format!(
+        "listen = \"{listen}\"\n[ledgers.practice]\ndir = \"L\"\nkeys = \"{}\"\n",
+        f.keys().display()
+    );
+    for (name, hash, scope) in clients {
+        config.push_str(&format!(
+            "[[clients]]\nname = \"{name}\"\ntoken_sha256 = \"{hash}\"\nscopes = [{scope}\n"
+        ));
+    }
+    f.write("serve.toml", config.as_bytes());
+    let mut child = std::process::Command::new(caseledger_bin())
+        .args(["serve", "--config", "serve.toml"])
+        .current_dir(f.dir())
+        .env_remove("CASELEDGER_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::File::create(f.path("serve.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("no address line: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// The entries of a full entry bundle (u16 BE length ‖ bytes each), refusing any leftover.
+fn full_entries(bundle: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = bundle;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_at(2);
+        let n = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        assert!(tail.len() >= n, "bundle ends inside entry {}", out.len());
+        out.push(tail[..n].to_vec());
+        rest = &tail[n..];
+    }
+    out
+}
+
+#[test]
+fn full_entries_are_served_to_read_entries_clients_only_and_hash_to_the_tiles() {
+    use base64::Engine;
+    use caseledger_core::hash::{entry_hash, merkle_leaf};
+    use caseledger_core::merkle::{root_from_leaves, Hash, Sha256Hasher};
+    let f = Fixture::small();
+    progress_note(&f, "L", 260);
+    let (proofs, proofs_h) = new_token(&f);
+    let (entries, entries_h) = new_token(&f);
+    let (mut child, addr) = serve_clients(
+        &f,
+        &[
+            ("auditor", &proofs_h, "\"read-proofs\"]"),
+            ("mirror", &entries_h, "\"read-entries\"]"),
+        ],
+    );
+    let full = "/v1/ledgers/practice/tlog-entries";
+    let hashes = "/v1/ledgers/practice/tlog";
+    let (st, _, cp) = get(&addr, &format!("{full}/checkpoint"), Some(&entries));
+    assert_eq!(st, 200);
+    assert_eq!(
+        cp,
+        get(&addr, &format!("{hashes}/checkpoint"), Some(&proofs)).2
+    );
+    let cp = String::from_utf8(cp).unwrap();
+    let mut lines = cp.lines().skip(1);
+    let size: u64 = lines.next().unwrap().parse().unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    let w = size - 256;
+    assert!(w > 0 && w < 256, "{size}");
+
+    // Without the scope: 403 and no entry's bytes; without a token: 401. read-entries
+    // does not imply read-proofs either.
+    for path in [
+        "tile/entries/000".to_owned(),
+        format!("tile/entries/001.p/{w}"),
+        "checkpoint".into(),
+        "tile/0/000".into(),
+    ] {
+        let (st, _, body) = get(&addr, &format!("{full}/{path}"), Some(&proofs));
+        assert_eq!(st, 403, "{path}");
+        for needle in [&b"C-OPEN"[..], b"lic-1", b"SECRET-CLINICAL"] {
+            assert!(!body.windows(needle.len()).any(|x| x == needle), "{path}");
+        }
+        assert_eq!(get(&addr, &format!("{full}/{path}"), None).0, 401, "{path}");
+    }
+    assert_eq!(
+        get(&addr, &format!("{hashes}/tile/entries/000"), Some(&entries)).0,
+        403
+    );
+
+    // With it: each entry's bytes hash (h_i, then SHA-256(0x00 ‖ h_i)) to the leaf in the
+    // level-0 tile, and all leaves to the checkpoint's root.
+    let mut leaves = Vec::new();
+    for (tile, cache) in [
+        ("000".to_owned(), "private, max-age=31536000, immutable"),
+        (format!("001.p/{w}"), "private, max-age=60"),
+    ] {
+        let (st, h, bundle) = get(
+            &addr,
+            &format!("{full}/tile/entries/{tile}"),
+            Some(&entries),
+        );
+        assert_eq!(st, 200, "{tile}");
+        assert_eq!(header(&h, "cache-control"), Some(cache), "{tile}");
+        assert_eq!(header(&h, "content-type"), Some("application/octet-stream"));
+        // Ids and dates are in the entries; the payload never is (a canary in every note).
+        assert!(bundle.windows(6).any(|x| x == b"C-OPEN"), "{tile}");
+        assert!(
+            !bundle.windows(15).any(|x| x == b"SECRET-CLINICAL"),
+            "{tile}"
+        );
+        let es = full_entries(&bundle);
+        let (st, _, tile_bytes) = get(&addr, &format!("{full}/tile/0/{tile}"), Some(&entries));
+        assert_eq!(st, 200);
+        assert_eq!(
+            tile_bytes,
+            get(&addr, &format!("{hashes}/tile/0/{tile}"), Some(&proofs)).2
+        );
+        assert_eq!(tile_bytes.len(), 32 * es.len(), "{tile}");
+        for (i, e) in es.iter().enumerate() {
+            let leaf = merkle_leaf(&entry_hash(e));
+            assert_eq!(
+                leaf.0[..],
+                tile_bytes[32 * i..32 * i + 32],
+                "{tile} entry {i}"
+            );
+            leaves.push(leaf);
+        }
+    }
+    assert_eq!(u64::try_from(leaves.len()).unwrap(), size);
+    assert_eq!(
+        root_from_leaves(&Sha256Hasher, &leaves),
+        Hash::from_slice(&root).unwrap()
+    );
+    // Beyond the seal, and a Merkle tile's path under entries: 404 as on the hash prefix.
+    assert_eq!(
+        get(
+            &addr,
+            &format!("{full}/tile/entries/001.p/{}", w + 1),
+            Some(&entries)
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        get(&addr, &format!("{full}/tile/entries/002"), Some(&entries)).0,
+        404
     );
     let _ = child.kill();
     let _ = child.wait();
@@ -444,4 +591,226 @@ fn an_independent_tlog_client_reads_the_published_tiles() {
     std::fs::write(&p, bytes).unwrap();
     let r = TileHashReader::new(size, root, &dir);
     assert!(tree_hash(size, &r).is_err());
+}
+
+/// Posts one progress note through the server (a client with `append` that the server
+/// signs for as lic-1).
+fn post_note(addr: &str, token: &str, id: &str) {
+    let body = format!(
+        r#"{{"id":"{id}","record":"C-OPEN","kind":"progress_note","occurred_on":"{}","author":"lic-1","payload":"note {id} SECRET-CLINICAL-E"}}"#,
+        today()
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "POST /v1/ledgers/practice/events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body.as_bytes()).unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+}
+
+/// `caseledger monitor … --every D --rounds N` as a child: its stderr read line by line.
+fn monitor_every(f: &Fixture, url: &str, key: &str, extra: &[&str]) -> std::process::Child {
+    let mut args = vec!["monitor", url, "--key", key, "--state", "mon.json"];
+    args.extend(extra);
+    std::process::Command::new(caseledger_bin())
+        .args(&args)
+        .current_dir(f.dir())
+        .env_remove("CASELEDGER_KEYS")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The size a `round N: consistent: size S (was …)` line gives.
+fn round_size(line: &str) -> u64 {
+    let rest = line
+        .split_once("consistent: size ")
+        .unwrap_or_else(|| panic!("not a round line: {line}"))
+        .1;
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_running_monitor_follows_a_growing_server_round_by_round() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    let (proofs, proofs_h) = new_token(&f);
+    let (ehr, ehr_h) = new_token(&f);
+    let (mut server, addr) = serve_clients(
+        &f,
+        &[
+            ("auditor", &proofs_h, "\"read-proofs\"]"),
+            (
+                "ehr",
+                &ehr_h,
+                "\"append\", \"read-proofs\"]\nsign_as = [\"lic-1\"]",
+            ),
+        ],
+    );
+    f.write("token", proofs.as_bytes());
+    let url = format!("http://{addr}/v1/ledgers/practice/tlog");
+    let mut child = monitor_every(
+        &f,
+        &url,
+        &key,
+        &["--token-file", "token", "--every", "200ms", "--rounds", "5"],
+    );
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("round 1: consistent: size "), "{first}");
+    let mut sizes = vec![round_size(&first)];
+    // The ledger grows twice while the monitor runs (each append is durable and sealed
+    // when answered), then rests for its last rounds.
+    post_note(&addr, &ehr, "run-1");
+    post_note(&addr, &ehr, "run-2");
+    std::thread::sleep(Duration::from_millis(100));
+    post_note(&addr, &ehr, "run-3");
+    let mut rest = Vec::new();
+    for l in lines {
+        rest.push(l.unwrap());
+    }
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(0), "{first}\n{}", rest.join("\n"));
+    // Rounds that saw no growth say nothing; those that did, their new size: all growth
+    // seen, in order, with no finding.
+    for l in &rest {
+        assert!(
+            l.starts_with("round ") && l.contains(": consistent: size "),
+            "{l}"
+        );
+        sizes.push(round_size(l));
+    }
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    let state: Value = serde_json::from_slice(&std::fs::read(f.path("mon.json")).unwrap()).unwrap();
+    assert_eq!(state["size"].as_u64(), Some(sizes[0] + 3), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&(sizes[0] + 3)));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_running_monitor_stops_with_exit_1_when_the_server_rolls_back() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    publish(&f, "L", "old");
+    progress_note(&f, "L", 3);
+    publish(&f, "L", "live");
+    let server = StaticServer::start(&f.path("live"));
+    f.write("hook", b"echo \"$CASELEDGER_MONITOR_FINDING\" >> hook.txt");
+    let mut child = monitor_every(
+        &f,
+        &server.url(),
+        &key,
+        &["--every", "200ms", "--rounds", "50", "--hook", "sh hook"],
+    );
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("round 1: consistent: size "), "{first}");
+    let kept = std::fs::read(f.path("mon.json")).unwrap();
+    // The server now answers an older checkpoint (its copy restored from a backup).
+    std::fs::copy(f.path("old/checkpoint"), f.path("live/checkpoint")).unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(1), "{rest:?}");
+    assert_eq!(rest.len(), 1, "one line: {rest:?}");
+    assert!(
+        rest[0].starts_with("round ")
+            && rest[0].contains(": rollback: the log serves a checkpoint of size"),
+        "{rest:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.path("hook.txt")).unwrap(),
+        "rollback\n"
+    );
+    assert_eq!(std::fs::read(f.path("mon.json")).unwrap(), kept);
+    // A log it cannot read: each round says so and the next tries again; exit 2 when the
+    // last round could not read it either.
+    std::fs::create_dir(f.path("empty")).unwrap();
+    let out = f.run(&[
+        "monitor", "empty", "--key", &key, "--every", "100ms", "--rounds", "2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "round 1: monitor empty: fetching checkpoint: not served; trying again in 100ms"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("round 2: monitor empty"), "{err}");
+    assert!(
+        err.contains("the last round: fetching checkpoint: not served"),
+        "{err}"
+    );
+    // --rounds without --every, and a zero pause, are usage errors.
+    let out = f.run(&["monitor", "empty", "--key", &key, "--rounds", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = f.run(&["monitor", "empty", "--key", &key, "--every", "0s"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--every 0"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_running_monitor_rides_out_a_server_restart_and_stops_at_the_rollback_it_serves() {
+    let f = Fixture::small();
+    let key = vkey(&f, "L");
+    // The older copy the practice will restore.
+    copy_dir(&f.ledger(), &f.path("L-old"));
+    progress_note(&f, "L", 3);
+    let (proofs, proofs_h) = new_token(&f);
+    let clients = [("auditor", proofs_h.as_str(), "\"read-proofs\"]")];
+    let (mut server, addr) = serve_clients(&f, &clients);
+    f.write("token", proofs.as_bytes());
+    let url = format!("http://{addr}/v1/ledgers/practice/tlog");
+    let mut child = monitor_every(
+        &f,
+        &url,
+        &key,
+        &[
+            "--token-file",
+            "token",
+            "--every",
+            "200ms",
+            "--rounds",
+            "100",
+        ],
+    );
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("round 1: consistent: size "), "{first}");
+    // The server stops; the older copy is put in place; the server starts again on the
+    // same address. Rounds meanwhile cannot read the log and say so.
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::rename(f.ledger(), f.path("L-new")).unwrap();
+    std::fs::rename(f.path("L-old"), f.ledger()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut server, again) = serve_clients_at(&f, &addr, &clients);
+    assert_eq!(again, addr);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(1), "{rest:?}");
+    let (last, before) = rest.split_last().unwrap();
+    assert!(
+        last.starts_with("round ")
+            && last.contains(": rollback: the log serves a checkpoint of size"),
+        "{rest:?}"
+    );
+    assert!(
+        !before.is_empty(),
+        "no round while the server was down: {rest:?}"
+    );
+    assert!(
+        before.iter().all(|l| l.contains("trying again in 200ms")),
+        "{rest:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -12,10 +12,18 @@
 //!   it (warm), and the server's peak RSS (`VmHWM`), with the pool at its default
 //!   (`max_open_ledgers = 16`: ledgers evicted as others are opened) and with every ledger
 //!   open at once (`max_open_ledgers = --ledgers`).
+//! * **S3** a monitor following `--tiles` entries through the server's C2SP tiles: a ledger
+//!   of a tenth of them built by the bulk path (P3's: `append_batch` in `IMPORT_CHUNK`
+//!   chunks under `Deferred`, one flush), served, and followed from scratch by the monitor
+//!   library (`caseledger_witness::monitor::check` over `HttpLog`, what `caseledger
+//!   monitor` runs) in a child process (this binary re-run as `--monitor …`, so its peak
+//!   RSS, `VmHWM`, is its own); then the ledger grown to all of them and followed again,
+//!   from scratch and from the first run's state. Entries/s and peak RSS of each run: the
+//!   same RSS at 10× the entries is the bounded memory.
 //!
 //! `cargo run --release -p caseledger-bench --bin serve_harness -- --events 3000 --ledgers 1000`
-//! (defaults: 3000 and 1000). Scratch under `--dir` (default: a temporary directory,
-//! removed at the end).
+//! (defaults: 3000 and 1000; `--tiles N` adds S3, `--only s3` runs it alone). Scratch under
+//! `--dir` (default: a temporary directory, removed at the end).
 
 use caseledger_bench::{bench_kek, Workload};
 use caseledger_core::event::{Payload, SignedEvent};
@@ -50,9 +58,14 @@ fn real_main() -> Res<()> {
         caseledger_serve::run(Path::new(config))?;
         return Ok(());
     }
+    if args.first().map(String::as_str) == Some("--monitor") {
+        return monitor_child(args.get(1..).unwrap_or_default());
+    }
     let mut events = 3000u64;
     let mut ledgers = 1000usize;
     let mut dir = None;
+    let mut tiles = None;
+    let mut only = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a}: a value"));
@@ -60,6 +73,8 @@ fn real_main() -> Res<()> {
             "--events" => events = val()?.parse()?,
             "--ledgers" => ledgers = val()?.parse()?,
             "--dir" => dir = Some(PathBuf::from(val()?)),
+            "--tiles" => tiles = Some(val()?.parse::<u64>()?),
+            "--only" => only = Some(val()?.clone()),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -75,8 +90,18 @@ fn real_main() -> Res<()> {
             tmp.path().to_owned()
         }
     };
-    s1(&root, events)?;
-    s2(&root, ledgers)?;
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("s1") {
+        s1(&root, events)?;
+    }
+    if run("s2") {
+        s2(&root, ledgers)?;
+    }
+    if let Some(n) = tiles.filter(|_| run("s3")) {
+        s3(&root, n)?;
+    } else if only.as_deref() == Some("s3") {
+        return Err("--only s3 needs --tiles N".into());
+    }
     Ok(())
 }
 
@@ -513,5 +538,173 @@ fn s2(root: &Path, m: usize) -> Res<()> {
             idle_rss as f64 / 1024.0,
         );
     }
+    Ok(())
+}
+
+/// Appends the workload's events `range` to the ledger at `dir` by the bulk path (P3's:
+/// `append_batch` in `IMPORT_CHUNK` chunks under `Deferred`, one flush; every batch is
+/// sealed), generating each chunk as it goes so that memory stays one chunk's.
+fn grow(dir: &Path, w: &Workload, range: std::ops::Range<u64>) -> Res<()> {
+    let opts = open_options(w)?.with_durability(Durability::Deferred);
+    let l = Ledger::open(dir, opts)?;
+    let chunk = caseledger_store::IMPORT_CHUNK as u64;
+    let mut at = range.start;
+    while at < range.end {
+        let end = (at + chunk).min(range.end);
+        let batch = w
+            .events(at..end)?
+            .into_iter()
+            .map(|(e, p)| (e, Some(p)))
+            .collect();
+        l.append_batch(batch)
+            .map_err(|e| format!("bulk batch at {at}: {e:?}"))?;
+        at = end;
+    }
+    l.flush()?;
+    l.close()?;
+    Ok(())
+}
+
+/// One monitor run in a child: (entries checked, seconds, peak RSS KiB, fetches).
+fn monitor_run(
+    root: &Path,
+    url: &str,
+    key: &str,
+    token: &str,
+    state: Option<&Path>,
+    save: &Path,
+) -> Res<(u64, f64, u64, u64)> {
+    let mut c = Command::new(std::env::current_exe()?);
+    c.args(["--monitor", url, key, token]).arg(save);
+    if let Some(s) = state {
+        c.arg(s);
+    }
+    let out = c.current_dir(root).stderr(Stdio::inherit()).output()?;
+    if !out.status.success() {
+        return Err(format!("the monitor child failed: {}", out.status).into());
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let f: Vec<&str> = text.split_whitespace().collect();
+    let field = |i: usize| f.get(i).copied().ok_or("monitor output");
+    let int = |i: usize| -> Res<u64> { Ok(field(i)?.parse::<u64>()?) };
+    Ok((int(0)?, field(1)?.parse::<f64>()?, int(2)?, int(3)?))
+}
+
+/// `--monitor URL KEY TOKEN SAVE [STATE]`: one `monitor::check` from STATE (none: from
+/// scratch), the resulting state written to SAVE; prints `entries seconds peak_rss_kib
+/// fetches` on stdout. Exits non-zero on a finding: the harness measures a clean log.
+fn monitor_child(a: &[String]) -> Res<()> {
+    use caseledger_witness::monitor::{check, read_state, write_state, HttpLog};
+    let [url, key, token, save, rest @ ..] = a else {
+        return Err("--monitor URL KEY TOKEN SAVE [STATE]".into());
+    };
+    let key = caseledger_core::note::NoteVerifier::parse(key)?;
+    let state = match rest.first() {
+        Some(p) => read_state(Path::new(p))?,
+        None => None,
+    };
+    let log = HttpLog::new(url, Some(token.clone()), REQUEST_TIMEOUT, None);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let t = Instant::now();
+    let r = check(&log, &key, state.as_ref(), i64::try_from(now)?, None)?;
+    let secs = t.elapsed().as_secs_f64();
+    if !r.findings.is_empty() {
+        return Err(format!("findings: {:?}", r.findings).into());
+    }
+    if let Some(s) = &r.state {
+        write_state(Path::new(save), s)?;
+    }
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .ok_or("no VmHWM")?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()?;
+    println!("{} {secs} {hwm} {}", r.entries_checked, r.fetches);
+    Ok(())
+}
+
+/// S3: a monitor following `n` entries through the served tiles (a tenth first).
+fn s3(root: &Path, n: u64) -> Res<()> {
+    let w = Workload::new(RECORDS);
+    let dir = root.join("tiles-ledger");
+    let keys = root.join("tiles-keys");
+    let first = (n / 10).max(RECORDS);
+    let t = Instant::now();
+    make_ledger(&dir, &keys, &w, &[])?;
+    grow(&dir, &w, 0..first)?;
+    log(format!(
+        "S3: {first} entries built in {:.1} s",
+        t.elapsed().as_secs_f64()
+    ));
+    let (token, hash) = caseledger_serve::auth::new_token();
+    let config = root.join("s3.toml");
+    write_config(
+        &config,
+        &format!(
+            "[ledgers.bench]\ndir = \"{}\"\nkeys = \"{}\"\n",
+            dir.display(),
+            keys.display()
+        ),
+        &hash,
+        "",
+    )?;
+    let key = caseledger_core::note::NoteVerifier::new(w.origin(), w.ledger_key.public_key())?
+        .to_string();
+    let mut rows = Vec::new();
+    let s_first = root.join("s3-mon-first.json");
+    let server = Server::start(&config)?;
+    let url = format!("http://{}/v1/ledgers/bench/tlog", server.addr);
+    rows.push((
+        format!("from scratch, {} entries", first + 2),
+        monitor_run(root, &url, &key, &token, None, &s_first)?,
+    ));
+    let server_rss = server.peak_rss_kib()?;
+    server.stop()?;
+    let t = Instant::now();
+    grow(&dir, &w, first..n)?;
+    log(format!(
+        "S3: grown to {n} entries in {:.1} s",
+        t.elapsed().as_secs_f64()
+    ));
+    let server = Server::start(&config)?;
+    let url = format!("http://{}/v1/ledgers/bench/tlog", server.addr);
+    rows.push((
+        format!("from scratch, {} entries", n + 2),
+        monitor_run(
+            root,
+            &url,
+            &key,
+            &token,
+            None,
+            &root.join("s3-mon-full.json"),
+        )?,
+    ));
+    rows.push((
+        format!("from the first run's state, {} new entries", n - first),
+        monitor_run(
+            root,
+            &url,
+            &key,
+            &token,
+            Some(&s_first),
+            &root.join("s3-mon-inc.json"),
+        )?,
+    ));
+    let server_rss = server_rss.max(server.peak_rss_kib()?);
+    server.stop()?;
+    for (what, (entries, secs, rss, fetches)) in rows {
+        println!(
+            "S3 monitor over HTTP (served tiles), {what}: {entries} entries checked in {secs:.1} s: {:.0} entries/s, {fetches} fetches; monitor peak RSS {:.1} MiB",
+            entries as f64 / secs,
+            rss as f64 / 1024.0
+        );
+    }
+    println!("S3 server peak RSS {:.1} MiB", server_rss as f64 / 1024.0);
     Ok(())
 }

@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8714"          # loopback only, unless [tls] is given
-//! [tls]                              # optional: HTTPS (rustls) instead of plain HTTP
+//! [tls]                              # optional: HTTPS (rustls) instead of plain HTTP; SIGHUP rereads the files
 //! cert = "tls/cert.pem"              # the certificate chain, leaf first (PEM)
 //! key = "tls/key.pem"                # its private key (PEM), 0600 like every private key
 //! [limits]                           # all optional, these are the defaults
@@ -142,6 +142,10 @@ pub enum Scope {
     ReadStatus,
     /// Read seals, inclusion and consistency proofs.
     ReadProofs,
+    /// Read full entries (their canonical bytes: record and actor ids, kinds, dates; never a
+    /// payload) in the entry bundles under `…/tlog-entries` (crate::tiles). Not implied by
+    /// `read-proofs`, whose bundles hold entry hashes only.
+    ReadEntries,
     /// Evidence bundles (`POST …/records/{id}/bundle`) and signed retention reports
     /// (`GET …/reports/retention`).
     Report,
@@ -157,6 +161,7 @@ impl Scope {
             Scope::Append => "append",
             Scope::ReadStatus => "read-status",
             Scope::ReadProofs => "read-proofs",
+            Scope::ReadEntries => "read-entries",
             Scope::Report => "report",
             Scope::Admin => "admin",
         }

@@ -15,6 +15,7 @@
 //! | `POST /v1/ledgers/{name}/snapshot` | `admin` |
 //! | `GET /openapi.json` | none (the API's description: no data) |
 //! | `GET /v1/ledgers/{name}/tlog/checkpoint`, `…/tlog/tile/…` (C2SP tiles: [`crate::tiles`]) | `read-proofs` |
+//! | `GET /v1/ledgers/{name}/tlog-entries/checkpoint`, `…/tlog-entries/tile/…` (the same, bundles of full entries) | `read-entries` |
 //!
 //! Every request: a request id (`x-request-id` on the answer), the timeout, one log line
 //! (request id, method, route template, client, status, error kind, milliseconds; never a
@@ -75,6 +76,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/ledgers/{name}/tlog/tile/{*rest}",
             get(crate::tiles::tile),
+        )
+        // The same log with full entries in its bundles, for `read-entries` (crate::tiles).
+        .route(
+            "/v1/ledgers/{name}/tlog-entries/checkpoint",
+            get(crate::tiles::checkpoint_entries),
+        )
+        .route(
+            "/v1/ledgers/{name}/tlog-entries/tile/{*rest}",
+            get(crate::tiles::tile_entries),
         )
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), around))
@@ -287,6 +297,16 @@ fn dry_answer(h: &Handle, client: &Client, lines: &[Line]) -> Result<Response, A
                 None => json!({ "record": r.as_str(), "status": null }),
             };
             v["line"] = json!(l.line);
+            // What it would cite (the same lookup as the real append): its kind and the
+            // cited checkpoint's size, never the token or signature bytes.
+            v["citation"] = judged
+                .cited
+                .iter()
+                .find(|(line, _)| *line == l.line)
+                .map_or(
+                    Value::Null,
+                    |(_, c)| json!({"kind": c.kind_name(), "size": c.checkpoint().size}),
+                );
             destructions.push(v);
         }
     }
@@ -972,7 +992,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: &crate::config::Limits,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<crate::tls::Reloadable>>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -1010,6 +1030,8 @@ async fn accept_loop(
             });
             continue;
         };
+        // The acceptor of this moment: a SIGHUP reload applies from the next connection.
+        let tls = tls.current();
         let (watcher, builder) = (graceful.watcher(), builder.clone());
         let within = Duration::from_secs(limits.header_read_timeout_secs);
         tokio::spawn(async move {
@@ -1041,7 +1063,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// `caseledger serve --config FILE`: serves until SIGTERM or ctrl-c, then stops taking
+/// `caseledger serve --config FILE`: serves until SIGTERM or ctrl-c (with `[tls]`, SIGHUP
+/// reloads the certificate and key: [`crate::tls::Reloadable`]), then stops taking
 /// connections, lets every request in flight finish (an append under way completes and is
 /// answered), and closes the ledgers. Prints `listening on http://ADDR` (`https://` with
 /// `[tls]`) on stdout once accepting (port 0 in the file: the port chosen).
@@ -1055,7 +1078,9 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
     let state = Arc::new(AppState::new(&config)?);
     // Before listening: a bad certificate or an unprotected key stops the start.
     let tls = match &config.tls {
-        Some(t) => Some(crate::tls::acceptor(t).map_err(|e| ServeError::Io(e.to_string()))?),
+        Some(t) => Some(Arc::new(
+            crate::tls::Reloadable::new(t).map_err(|e| ServeError::Io(e.to_string()))?,
+        )),
         None => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1070,6 +1095,18 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
         let addr = listener
             .local_addr()
             .map_err(|e| ServeError::Io(format!("listen: {e}")))?;
+        // With [tls], SIGHUP reloads the certificate and key (crate::tls::Reloadable): the
+        // handler is installed before the address is printed, so no SIGHUP sent after it
+        // meets the default action (which ends the process).
+        let reloader = match &tls {
+            Some(r) => {
+                let hangup =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                        .map_err(|e| ServeError::Io(format!("SIGHUP: {e}")))?;
+                Some(tokio::spawn(crate::tls::reload_on_hangup(r.clone(), hangup)))
+            }
+            None => None,
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("listening on {scheme}://{addr}");
         use std::io::Write;
@@ -1089,6 +1126,9 @@ pub fn run(config_path: &std::path::Path) -> Result<(), ServeError> {
         };
         accept_loop(listener, router(state.clone()), &config.limits, tls).await;
         sweeper.abort();
+        if let Some(r) = reloader {
+            r.abort();
+        }
         tracing::info!("stopping: requests done, closing ledgers");
         let s = state.clone();
         tokio::task::spawn_blocking(move || s.pool.close_all())

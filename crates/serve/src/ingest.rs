@@ -40,6 +40,9 @@ struct RawLine {
     signature: Option<Value>,
     /// The record system's own id of the event (a client event id, optional).
     id: Option<Value>,
+    // A destruction's outside time, resolved when it is signed (crate::citation).
+    cite_witness: Option<Value>,
+    cite_timestamp: Option<Value>,
 }
 
 /// A validated line, ready to sign.
@@ -60,6 +63,9 @@ pub struct Line {
     pub pre: Presign,
     /// The client event id, if the line gives one.
     pub id: Option<EventId>,
+    /// The outside time a destruction asks to cite (`cite_witness` / `cite_timestamp`),
+    /// resolved against the ledger when it is signed: by `caseledger serve` only.
+    pub cite: Option<crate::citation::CiteChoice>,
     /// The digest of the whole request (every field but `id`), for the id's row.
     pub request: RequestDigest,
 }
@@ -297,6 +303,28 @@ fn validate(raw: RawLine, line: usize) -> Result<Line> {
     if kind != Kind::ActorEnrolled {
         forbid(&raw.role, "role", kind)?;
     }
+    let cite_timestamp = match &raw.cite_timestamp {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => bail_line!("cite_timestamp: expected true or false"),
+    };
+    let cite_witness = field_str(&raw.cite_witness, "cite_witness")?;
+    let cite = match (cite_witness, cite_timestamp) {
+        (Some(_), true) => {
+            bail_line!("cite_witness: give cite_witness or cite_timestamp, not both")
+        }
+        (Some(w), false) => Some(crate::citation::CiteChoice::Witness(w.to_owned())),
+        (None, true) => Some(crate::citation::CiteChoice::Timestamp),
+        (None, false) => None,
+    };
+    if cite.is_some() && kind != Kind::Destruction {
+        let name = if cite_witness.is_some() {
+            "cite_witness"
+        } else {
+            "cite_timestamp"
+        };
+        bail_line!("{name}: only destruction lines cite an outside time");
+    }
     // The id's value is never quoted back: it is the record system's, not ours to echo.
     let id = match field_str(&raw.id, "id")? {
         Some(_) if !kind.has_record() => {
@@ -332,6 +360,10 @@ fn validate(raw: RawLine, line: usize) -> Result<Line> {
         ("actor", field_str(&raw.actor, "actor")?.map(str::as_bytes)),
         ("role", field_str(&raw.role, "role")?.map(str::as_bytes)),
         ("payload", payload.as_deref()),
+        // After every earlier field, and only when given: the digest of a line without a
+        // citation is what it was before these fields existed (stored ids still match).
+        ("cite_witness", cite_witness.map(str::as_bytes)),
+        ("cite_timestamp", cite_timestamp.then_some(&b"true"[..])),
     ]);
     let actor = |v: &Option<Value>| -> Result<ActorId> {
         ActorId::new(need(v, "actor", kind)?).map_err(|e| line_err!("actor: {e}"))
@@ -386,6 +418,10 @@ fn validate(raw: RawLine, line: usize) -> Result<Line> {
         &JSON_NAMES,
         payload.is_some(),
     )?;
+    if pre.is_signed() && cite.is_some() {
+        // The citation is part of the signed event, and only the server knows it.
+        bail_line!("signature: a pre-signed destruction cannot ask the server to cite an outside time; sign it with its citation, or have the server sign it");
+    }
     if pre.is_signed() && matches!(kind, LineKind::Enrol { .. }) {
         // The key an imported enrolment names is chosen (generated) at import.
         bail_line!("signature: actor_enrolled lines cannot be pre-signed; enrol a key held elsewhere with `caseledger actor add --pubkey FILE`");
@@ -399,6 +435,7 @@ fn validate(raw: RawLine, line: usize) -> Result<Line> {
         payload,
         pre,
         id,
+        cite,
         request,
     })
 }
@@ -515,5 +552,57 @@ mod duplicate_field_tests {
         // An object key that repeats in different objects is no repeat.
         assert!(json_value(br#"[{"a":1},{"a":2}]"#).is_ok());
         assert!(json_value(br#"{"a":{"a":1}}"#).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod citation_field_tests {
+    use super::parse_line;
+    use crate::citation::CiteChoice;
+
+    const D: &str = r#""record":"C-1","kind":"destruction","occurred_on":"2025-01-02","author":"cust-1","reason":"R-7""#;
+
+    fn line(extra: &str) -> Result<super::Line, String> {
+        parse_line(format!("{{{D}{extra}}}").as_bytes(), 1).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_citation_is_parsed_keyed_and_refused_where_it_does_not_belong() {
+        let plain = line("").unwrap();
+        assert_eq!(plain.cite, None);
+        // `false` is absent: the same request, the same digest as before the fields existed.
+        let f = line(r#","cite_timestamp":false"#).unwrap();
+        assert_eq!((f.cite, f.request), (None, plain.request));
+        let t = line(r#","cite_timestamp":true"#).unwrap();
+        assert_eq!(t.cite, Some(CiteChoice::Timestamp));
+        let w = line(r#","cite_witness":"board""#).unwrap();
+        assert_eq!(w.cite, Some(CiteChoice::Witness("board".into())));
+        // Each choice is another request (an id keyed with one is not a repeat of another).
+        assert!(t.request != plain.request && w.request != plain.request && w.request != t.request);
+        for (extra, want) in [
+            (r#","cite_witness":"b","cite_timestamp":true"#, "not both"),
+            (r#","cite_timestamp":"yes""#, "expected true or false"),
+            (r#","cite_witness":7"#, "expected a string"),
+        ] {
+            let e = line(extra).err().unwrap();
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        let hold = parse_line(
+            br#"{"record":"C-1","kind":"hold_placed","occurred_on":"2025-01-02","author":"cust-1","matter":"M","cite_witness":"b"}"#,
+            1,
+        );
+        assert!(hold
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("only destruction lines cite"));
+        // Signed elsewhere, it cannot carry what only the server will know.
+        let sig = format!(
+            r#","cite_witness":"b","signed_at":"2025-01-02T10:00:00Z","nonce":"{}","signature":"{}""#,
+            "2".repeat(32),
+            "A".repeat(86) + "=="
+        );
+        let e = line(&sig).err().unwrap();
+        assert!(e.contains("a pre-signed destruction cannot ask"), "{e}");
     }
 }

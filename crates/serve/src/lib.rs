@@ -9,6 +9,7 @@
 //! * [`tls`]: HTTPS (rustls) when the config gives a certificate and key.
 //! * [`openapi`]: the OpenAPI document (`/openapi.json`, docs/openapi.json).
 //! * [`tiles`]: the C2SP tlog-tiles read routes (`/v1/ledgers/{name}/tlog/…`).
+//! * [`citation`]: the outside time a destruction cites, shared with `caseledger destroy`.
 //! * [`ingest`] and [`presign`]: the JSON event line, shared with `caseledger import` and
 //!   `caseledger append` (the server accepts exactly the events `import` does).
 //!
@@ -21,6 +22,7 @@
 )]
 
 pub mod auth;
+pub mod citation;
 pub mod config;
 mod error;
 pub mod http;

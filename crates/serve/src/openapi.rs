@@ -81,6 +81,15 @@ pub struct EventLine {
     /// Pre-signed: base64 Ed25519 signature over the bytes of docs/FORMAT.md §3, or an
     /// armoured SSHSIG (namespace `caseledger-event`).
     signature: Option<String>,
+    /// `destruction` only, signed by the server: cite the newest stored cosignature of this
+    /// witness (a name in the ledger's witness list, or a cosignature key
+    /// `name+hex8+base64`), as `caseledger destroy --cite-witness` does (`400` for an
+    /// unknown witness, `422` when no stored seal carries its cosignature).
+    cite_witness: Option<String>,
+    /// `destruction` only, signed by the server: `true` cites the newest token of the
+    /// ledger's `timestamps.log` over its own tree, as `caseledger destroy --cite-timestamp`
+    /// (`422` when there is none). Not with `cite_witness`.
+    cite_timestamp: Option<bool>,
 }
 
 /// Up to `max_batch` events, appended all or nothing.
@@ -170,6 +179,17 @@ pub struct RecordFacts {
     entries: u64,
     /// Dry runs only: the event of the request.
     line: Option<u64>,
+    /// Dry runs, a destruction asking to cite outside time: what it would cite.
+    citation: Option<CitationFacts>,
+}
+
+/// What a destruction would cite (a dry run).
+#[derive(ToSchema)]
+pub struct CitationFacts {
+    /// `cosignature` or `timestamp`.
+    kind: String,
+    /// The size of the cited checkpoint.
+    size: u64,
 }
 
 /// A page of records by status.
@@ -426,6 +446,31 @@ fn tlog_checkpoint() {}
     security(("bearer" = ["read-proofs"])))]
 fn tlog_tile() {}
 
+/// The newest seal as a C2SP signed note, on the full-entries prefix (the same bytes as
+/// `…/tlog/checkpoint`).
+#[utoipa::path(get, path = "/v1/ledgers/{name}/tlog-entries/checkpoint", tag = "tiles",
+    params(("name" = String, Path, description = "The ledger's name.")),
+    responses((status = 200, description = "The note.", content_type = "text/plain")),
+    security(("bearer" = ["read-entries"])))]
+fn tlog_entries_checkpoint() {}
+
+/// A C2SP tlog-tiles tile, or an entry bundle of **full entries** (docs/FORMAT.md §11):
+/// `entries/<N>[.p/<W>]` holds, for each entry, its length as a big-endian u16 then its
+/// canonical bytes `E_i` (record and actor ids, kinds, dates; never a payload). The leaf of
+/// entry `i` is `SHA-256(0x00 ‖ h_i)` with `h_i = BLAKE3-derive-key("caseledger entry v2", E_i)`,
+/// not `SHA-256(0x00 ‖ E_i)`. Merkle tiles `<L>/<N>[.p/<W>]` are the same bytes as under `…/tlog`.
+#[utoipa::path(get, path = "/v1/ledgers/{name}/tlog-entries/tile/{rest}", tag = "tiles",
+    params(
+        ("name" = String, Path, description = "The ledger's name."),
+        ("rest" = String, Path, description = "The tile's path below tile/, in the one canonical spelling."),
+    ),
+    responses(
+        (status = 200, description = "The tile's or bundle's bytes.", content_type = "application/octet-stream"),
+        (status = 400, description = "A path that is not a canonical tile path.", body = ErrorBody),
+    ),
+    security(("bearer" = ["read-entries"])))]
+fn tlog_entries_tile() {}
+
 /// This document (no token needed: it holds no data).
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI document.", content_type = "application/json")),
@@ -440,11 +485,12 @@ fn openapi_json() {}
         description = "caseledger over HTTP for record systems (docs/GUIDE.md, \"Integrating a record system\"). Every route but /openapi.json needs `Authorization: Bearer <token>` of a client with the scope named in its security requirement.",
     ),
     paths(post_events, enrol, records, record_status, bundle, retention_report, checkpoint,
-          inclusion, consistency, snapshot, tlog_checkpoint, tlog_tile, openapi_json),
+          inclusion, consistency, snapshot, tlog_checkpoint, tlog_tile, tlog_entries_checkpoint,
+          tlog_entries_tile, openapi_json),
     components(schemas(ErrorBody, ErrorDetail, EventLine, Batch, EventsBody, Receipts,
         crate::write::ReceiptOut, Refusal, DryRun, EventsAnswer, EnrolReceipt,
         crate::write::Enrolment, RecordFacts, RecordsPage, RecordStatus, EvidenceBundle,
-        SignedReport, Checkpoint, InclusionProof, ConsistencyProof, Snapshot)),
+        SignedReport, Checkpoint, InclusionProof, ConsistencyProof, Snapshot, CitationFacts)),
     modifiers(&CommonErrors),
 )]
 pub struct ApiDoc;
@@ -617,7 +663,14 @@ mod tests {
     #[test]
     fn every_authenticated_operation_names_its_scope_and_the_common_errors() {
         let v: serde_json::Value = serde_json::from_str(&document()).unwrap();
-        let scopes = ["append", "read-status", "read-proofs", "report", "admin"];
+        let scopes = [
+            "append",
+            "read-status",
+            "read-proofs",
+            "read-entries",
+            "report",
+            "admin",
+        ];
         for (path, item) in v["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let sec = &op["security"];

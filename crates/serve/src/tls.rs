@@ -9,6 +9,12 @@
 //! longer than one that never sends its headers), and a client that speaks plain HTTP to
 //! the TLS port is told so in one plain-HTTP `400` and closed, instead of a TLS alert it
 //! cannot read.
+//!
+//! Renewal without a restart ([`Reloadable`]): on SIGHUP the server reads the certificate
+//! and key files again (as at start: the key checked as a private key file) and, when they
+//! make a usable pair, later handshakes use them; connections already made keep theirs. A
+//! pair that cannot be used is logged and the certificate in use stays (a renewal script
+//! that wrote half a file does not take HTTPS down).
 
 use crate::config::TlsConfig;
 use rustls::pki_types::pem::PemObject;
@@ -72,6 +78,57 @@ pub fn acceptor(t: &TlsConfig) -> Result<TlsAcceptor, TlsError> {
     .map_err(|e| TlsError::Config(format!("the certificate and key: {e}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The acceptor in use, replaced whole by [`Reloadable::reload`].
+pub struct Reloadable {
+    config: TlsConfig,
+    current: std::sync::RwLock<TlsAcceptor>,
+}
+
+impl Reloadable {
+    /// From `[tls]`, read now (an error stops the start).
+    pub fn new(t: &TlsConfig) -> Result<Reloadable, TlsError> {
+        Ok(Reloadable {
+            current: std::sync::RwLock::new(acceptor(t)?),
+            config: t.clone(),
+        })
+    }
+
+    /// The acceptor for the next handshake (a clone: an `Arc` inside).
+    pub fn current(&self) -> TlsAcceptor {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the certificate and key files again; in use from the next handshake when
+    /// they make a usable pair, else the error and nothing changed. Blocks (file reads).
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = acceptor(&self.config)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+}
+
+/// Reloads `r` on every SIGHUP from `hangup` (installed by the caller before it listens, so
+/// that a SIGHUP never finds the default action, which ends the process), logging the
+/// outcome. Runs until the runtime stops.
+pub async fn reload_on_hangup(r: Arc<Reloadable>, mut hangup: tokio::signal::unix::Signal) {
+    while hangup.recv().await.is_some() {
+        let r = r.clone();
+        match tokio::task::spawn_blocking(move || r.reload()).await {
+            Ok(Ok(())) => tracing::info!("tls: certificate and key reloaded (SIGHUP)"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "tls: reload refused; the certificate in use stays")
+            }
+            Err(_) => tracing::error!("tls: reload failed; the certificate in use stays"),
+        }
+    }
 }
 
 /// The first byte of a TLS connection: a handshake record.

@@ -68,6 +68,8 @@ struct Prepared {
         Option<Request>,
     )>,
     item_line: Vec<usize>,
+    /// The citation each destruction asking for one got: (line, citation).
+    cited: Vec<(usize, caseledger_core::citation::TimeCitation)>,
 }
 
 /// Appends `lines` for `client` (checked, then all or nothing). Blocks.
@@ -81,6 +83,7 @@ pub(crate) fn append(
         plans,
         items,
         item_line,
+        ..
     } = prepare(ledger, keys, client, &lines)?;
     // 4. One batch, all or nothing, durable and sealed when it returns. A lone event
     // without a client id goes through `Ledger::append`, which joins the store's group
@@ -149,6 +152,8 @@ pub(crate) struct Judged {
     pub refused: Option<(Option<usize>, String)>,
     /// How many events would be appended (repeats of recorded ids are not).
     pub new_events: usize,
+    /// What each destruction asking for a citation would cite: (line, citation).
+    pub cited: Vec<(usize, caseledger_core::citation::TimeCitation)>,
 }
 
 /// Judges `lines` for `client` exactly as [`append`] would (scopes, signers, ids, then the
@@ -162,7 +167,10 @@ pub(crate) fn dry_run(
     lines: &[Line],
 ) -> Result<Judged, ApiError> {
     let Prepared {
-        items, item_line, ..
+        items,
+        item_line,
+        cited,
+        ..
     } = prepare(ledger, keys, client, lines)?;
     let new_events = items.len();
     if items.is_empty() {
@@ -170,6 +178,7 @@ pub(crate) fn dry_run(
             accepted: true,
             refused: None,
             new_events,
+            cited,
         });
     }
     let items = items.into_iter().map(|(e, p, _)| (e, p)).collect();
@@ -178,6 +187,7 @@ pub(crate) fn dry_run(
             accepted: true,
             refused: None,
             new_events,
+            cited,
         }),
         Err(e) => {
             let line = e.index.and_then(|i| item_line.get(i).copied());
@@ -187,6 +197,7 @@ pub(crate) fn dry_run(
                     accepted: false,
                     refused: Some((line, api.message)),
                     new_events,
+                    cited,
                 })
             } else {
                 Err(api.at(line))
@@ -274,7 +285,9 @@ fn prepare(
             *p = plan;
         }
     }
-    // 3. Sign what is new.
+    // 3. Sign what is new (a destruction with the outside time it asks to cite, from what
+    // the ledger stores: crate::citation, as `caseledger destroy --cite-…`).
+    let mut cited = Vec::new();
     let mut items = Vec::new();
     let mut item_line = Vec::new();
     for (l, plan) in lines.iter().zip(plans.iter_mut()) {
@@ -284,10 +297,22 @@ fn prepare(
         let LineKind::Event(kind) = &l.kind else {
             return Err(ApiError::internal());
         };
+        let kind = match (kind, &l.cite) {
+            (EventKind::Destruction { reason, .. }, Some(choice)) => {
+                let c = crate::citation::cite(ledger, keys.root(), choice)
+                    .map_err(|e| cite_error(&e).at(Some(l.line)))?;
+                cited.push((l.line, c.clone()));
+                EventKind::Destruction {
+                    reason: reason.clone(),
+                    citation: Some(c),
+                }
+            }
+            (k, _) => k.clone(),
+        };
         let (ev, payload) = l.pre.event(
             l.record.clone(),
             l.author.clone(),
-            kind.clone(),
+            kind,
             l.occurred_on,
             l.payload.clone(),
         );
@@ -311,7 +336,32 @@ fn prepare(
         plans,
         items,
         item_line,
+        cited,
     })
+}
+
+/// A citation that cannot be made, as answered: the request's fault (`400`: not a key, no
+/// such witness), nothing to cite yet (`422`: the ledger holds no cosignature or token to
+/// cite), or ours (`500`, logged). Never a server path in the answer.
+fn cite_error(e: &crate::citation::CiteError) -> ApiError {
+    use crate::citation::CiteError as E;
+    let refused = |m: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", m);
+    match e {
+        E::NotAKey(why) => ApiError::bad(format!("cite_witness: not a cosignature key: {why}")),
+        E::UnknownWitness(_) => ApiError::bad(
+            "cite_witness: no witness of that name in the ledger's witness list (give its name from `caseledger witness list`, or its cosignature key)",
+        ),
+        E::NotCosigned(name) => refused(&format!(
+            "cite_witness: no stored seal carries a valid cosignature by {name}; nothing destroyed (send the newest seal to the witness first)"
+        )),
+        E::NoTimestampLog(_) | E::NoToken(_) => refused(
+            "cite_timestamp: the ledger holds no time-stamp token over its own tree; nothing destroyed (obtain one with `caseledger timestamp`)",
+        ),
+        E::WitnessList { .. } | E::TimestampLog { .. } | E::Store(_) | E::Citation(_) => {
+            tracing::error!(error = %e, "a destruction's citation");
+            ApiError::internal()
+        }
+    }
 }
 
 /// Kinds that change what may happen to records or who may write (a hold, a destruction, a

@@ -257,6 +257,9 @@ pub(crate) fn event_bytes(a: EventBytesArgs, out: &Out) -> Result<Outcome> {
     if line.pre.is_signed() {
         bail!("event line: signature: give the line without its signature");
     }
+    if line.cite.is_some() {
+        bail!("event line: cite_witness/cite_timestamp: use `caseledger destroy --cite-witness NAME|KEY` or `--cite-timestamp`");
+    }
     let kind = match (line.kind, &a.public_key) {
         (LineKind::Event(_), Some(_)) => {
             bail!("--public-key: only for an actor_enrolled line")

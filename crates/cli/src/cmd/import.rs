@@ -89,6 +89,11 @@ fn phase1<'a>(
     for (n, bytes) in split_lines(input) {
         let at = |why: String| crate::io::at_line(n, why);
         let line = parse_line(bytes, n).map_err(|e| at(format!("line {n}: {e:#}")))?;
+        if line.cite.is_some() {
+            // Citing is one destruction at a time, with the ledger's stored cosignatures
+            // and tokens at hand: `destroy`'s job (or the server's).
+            return Err(at(format!("line {n}: cite_witness/cite_timestamp: import does not cite; destroy the record with `caseledger destroy --cite-witness NAME|KEY` or `--cite-timestamp`")));
+        }
         // A pre-signed line, or one ssh-agent signs, needs no key file.
         if !line.pre.is_signed() && !signers.by_agent(&line.author) {
             signers

@@ -796,6 +796,15 @@ pub(crate) struct MonitorArgs {
     /// PEM certificates: the only roots an https:// log's certificate may chain to.
     #[arg(long, value_name = "FILE")]
     pub tls_roots: Option<PathBuf>,
+    /// Keep running: check again this long after each round ends (e.g. 200ms, 30s, 5m),
+    /// writing the state after every round that moved it. Stops with exit 1 at the first
+    /// finding (after the hook); a round that cannot read the log says so and is retried.
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<monitor::Every>,
+    /// With --every: stop after this many rounds (exit 0 when none found anything, 2 when
+    /// the last could not read the log). Default: run until stopped.
+    #[arg(long, value_name = "N", requires = "every", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: Option<u64>,
 }
 
 /// `caseledger witness serve`.

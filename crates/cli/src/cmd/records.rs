@@ -10,12 +10,11 @@ use crate::keys::KeyDir;
 use crate::output::Out;
 use crate::Outcome;
 use anyhow::{anyhow, bail, Result};
-use caseledger_core::checkpoint::{Checkpoint, CosignatureVerifier};
 use caseledger_core::citation::TimeCitation;
 use caseledger_core::event::{Entry, Event, EventKind, ShortText};
-use caseledger_core::note::Note;
 use caseledger_core::record::{RecordState, Status, Violation};
 use caseledger_core::{ActorId, Date, RecordId};
+use caseledger_serve::citation::{cite, CiteChoice};
 use caseledger_store::{Durability, Ledger, StoreError};
 use caseledger_verify::asof::AsOfRecord;
 use caseledger_verify::source::{EntryIter, StoredCheckpoint};
@@ -155,7 +154,7 @@ pub(crate) fn destroy(a: DestroyArgs, out: &Out) -> Result<Outcome> {
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let (author, reason, on, key) = signer(&a, &kd)?;
     let on = or_today(on, &ledger)?;
-    let cite = citation(&a, &ledger, dir, &kd)?;
+    let cite = citation(&a, &ledger, &kd)?;
     match destroy_one(&ledger, &key, &author, &record, &reason, on, cite) {
         Ok(r) => {
             print_receipt(&format!("destruction of {record} (its content was removed; its entries and proofs stay)"), &r, None, out)?;
@@ -181,95 +180,20 @@ pub(crate) fn confirm(question: &str, nothing: &str) -> Result<()> {
     Ok(())
 }
 
-/// The external time `--cite-witness` / `--cite-timestamp` ask the destruction to cite:
-/// the newest stored cosignature of the witness, or the newest token of `timestamps.log`
-/// whose checkpoint is this ledger's. `None` without either flag.
-fn citation(
-    a: &DestroyArgs,
-    ledger: &Ledger,
-    dir: &std::path::Path,
-    kd: &KeyDir,
-) -> Result<Option<TimeCitation>> {
+/// The external time `--cite-witness` / `--cite-timestamp` ask the destruction to cite
+/// (`caseledger_serve::citation`, shared with the server's destruction events). `None`
+/// without either flag.
+fn citation(a: &DestroyArgs, ledger: &Ledger, kd: &KeyDir) -> Result<Option<TimeCitation>> {
     if let Some(w) = &a.cite_witness {
-        let key = if w.contains('+') {
-            CosignatureVerifier::parse(w)
-                .map_err(|e| anyhow!("--cite-witness {w}: not a cosignature key: {e}"))?
-        } else {
-            let path = kd.root().join(caseledger_witness::config::CONFIG_FILE);
-            let list = super::witness::read_config(&path)?;
-            let found = list.iter().find(|e| e.name() == w).map(|e| e.key().clone());
-            found.ok_or_else(|| {
-                    anyhow!(
-                        "--cite-witness {w}: no witness of that name in {} (give its name from `caseledger witness list`, or its cosignature key)",
-                        path.display()
-                    )
-                })?
-        };
-        let stored = ledger
-            .checkpoints()
-            .map_err(|e| anyhow!("ledger {}: {e}", dir.display()))?;
-        // Newest first: the latest time this witness gives the ledger.
-        for (_, text) in stored.iter().rev() {
-            let Ok(note) = Note::parse(text.as_bytes()) else {
-                continue;
-            };
-            let Ok(cp) = Checkpoint::parse_body(note.text()) else {
-                continue;
-            };
-            let best = note
-                .signatures()
-                .iter()
-                .filter(|s| s.name == key.name() && s.key_id == key.key_id())
-                .filter_map(|s| {
-                    let line = s.to_line();
-                    key.verify_line(&cp, &line).ok().map(|t| (t, line))
-                })
-                .max_by_key(|(t, _)| *t);
-            if let Some((_, line)) = best {
-                return TimeCitation::cosignature(note.text(), &line)
-                    .map(Some)
-                    .map_err(|e| anyhow!("--cite-witness {w}: {e}"));
-            }
-        }
-        bail!(
-            "--cite-witness {w}: no stored seal carries a valid cosignature by {}; nothing destroyed (send the newest seal with `caseledger witness sync` first)",
-            key.name()
-        );
+        let choice = CiteChoice::Witness(w.clone());
+        return cite(ledger, kd.root(), &choice)
+            .map(Some)
+            .map_err(|e| anyhow!("--cite-witness {w}: {e}"));
     }
     if a.cite_timestamp {
-        let path = dir.join("timestamps.log");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "--cite-timestamp: {} does not exist; nothing destroyed (obtain a token with `caseledger timestamp` first)",
-                path.display()
-            ),
-            Err(e) => return Err(crate::io::io_why(e).context(format!("--cite-timestamp: {}", path.display()))),
-        };
-        let parsed = caseledger_timestamp::log::parse(&bytes)
-            .map_err(|e| anyhow!("--cite-timestamp: {}: {e}", path.display()))?;
-        let origin = ledger
-            .origin()
-            .map(|o| o.as_str().to_owned())
-            .unwrap_or_default();
-        // Newest first, the first whose checkpoint is this ledger's tree.
-        for t in parsed.tokens.iter().rev() {
-            let Ok(cp) = Checkpoint::parse_body(&t.body) else {
-                continue;
-            };
-            let ours = cp.origin == origin
-                && cp.size <= ledger.head().size
-                && ledger.root_at(cp.size).is_ok_and(|r| r == cp.root);
-            if ours {
-                return TimeCitation::timestamp(&t.body, t.token.clone())
-                    .map(Some)
-                    .map_err(|e| anyhow!("--cite-timestamp: {e}"));
-            }
-        }
-        bail!(
-            "--cite-timestamp: {} holds no token over a checkpoint of this ledger; nothing destroyed (obtain one with `caseledger timestamp`)",
-            path.display()
-        );
+        return cite(ledger, kd.root(), &CiteChoice::Timestamp)
+            .map(Some)
+            .map_err(|e| anyhow!("--cite-timestamp: {e}"));
     }
     Ok(None)
 }
@@ -535,7 +459,7 @@ fn all_eligible(a: &DestroyArgs, out: &Out) -> Result<Outcome> {
     let (ledger, kd) = open_sealing(dir, a.keys.get(), Durability::Immediate)?;
     let on = or_today(on, &ledger)?;
     // One citation for the run: every destruction in it was signed after that time.
-    let cite = citation(a, &ledger, dir, &kd)?;
+    let cite = citation(a, &ledger, &kd)?;
     let mut destroyed = Vec::new();
     let mut refused = Vec::new();
     let mut text = String::new();
