@@ -304,3 +304,44 @@ fn an_edited_tile_row_is_refused_at_open_or_fails_its_proofs() {
     )
     .is_err());
 }
+
+/// The tiles rebuilt at open from entries are judged like any: with an entry before the
+/// seal edited (in an older `nodes` ledger, or after the `tiles` tree was dropped), the
+/// rebuilt tree disagrees with the seal and the store refuses to open.
+#[test]
+fn tiles_rebuilt_from_an_edited_entry_are_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l");
+    let clock = TestClock::at("2024-01-03");
+    let l = Cast::TEST.staffed_on(&path, &clock, Durability::Deferred);
+    let r = rid("C-1");
+    let (e, p) = Cast::TEST.licensee_event(&clock, &r, EventKind::RecordOpened, None);
+    l.append(e, p).unwrap();
+    let batch = (0..40)
+        .map(|_| Cast::TEST.licensee_event(&clock, &r, EventKind::ProgressNote, None))
+        .collect();
+    l.append_batch(batch).unwrap();
+    l.close().unwrap();
+    to_nodes_layout(&path);
+    {
+        let db = caseledger_sledio::open_db(&path.join("sled"), |c| c).unwrap();
+        let t = db.open_tree("entries").unwrap();
+        let mut v = t.get(20u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let last = v.len() - 1;
+        v[last] ^= 1;
+        t.insert(20u64.to_be_bytes(), v).unwrap();
+        db.flush().unwrap();
+    }
+    for f in files_under(&path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let Err(err) = Cast::TEST.open(&path, clock.options(Durability::Deferred)) else {
+        panic!("refused at open");
+    };
+    assert!(
+        matches!(&err, caseledger_store::StoreError::DerivedState { what, .. } if *what == "the tiles tree"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("nothing was signed"), "{err}");
+}
