@@ -27,7 +27,7 @@
 //! |---------------|---------------------------------------|-------|
 //! | `entries`     | seq (u64 BE, 8 bytes)                 | `E_i`: canonical `Entry` bytes, exactly the bytes hashed |
 //! | `payloads`    | seq (u64 BE)                          | salt (32 bytes) `\|\|` payload content; absent when the entry has no payload or the record was destroyed |
-//! | `nodes`       | `NodeId::to_key`: level (u8) `\|\|` index (u64 BE), 9 bytes | 32-byte SHA-256 node hash |
+//! | `tiles`       | `tile_key`: tile level (u8) `\|\|` tile index (u64 BE), 9 bytes | the tile's hashes concatenated: 1 to 256 SHA-256 node hashes of tree level `8·L` (C2SP tlog-tiles geometry) |
 //! | `records`     | record id `\|\|` 0x01                 | canonical `RecordState` after the record's latest entry |
 //! | `records`     | record id `\|\|` 0x00 `\|\|` seq (u64 BE) | ledgers written before issue 18 only: an empty index row per entry; no longer written, ignored |
 //! | `nonces`      | nonce (16 bytes)                      | seq (u64 BE) of the entry that carried it |
@@ -43,11 +43,12 @@
 //! state row's `last_seq` back along each entry's `placement.prev_in_record`, every step
 //! checked (docs/FORMAT.md §6), not from index rows.
 //!
-//! `nodes` holds every node of every complete subtree above the leaves (levels ≥ 1),
-//! written in the same transaction as the entry that completes it; about one node per
-//! entry. A leaf (level 0, `SHA-256(0x00 || h_i)`) is not stored: readers hash it from
-//! entry `i` (an older ledger's level-0 rows are not read). Roots and proofs for any size
-//! up to the head read `O(log n)` nodes and entries.
+//! `tiles` holds the Merkle tree as C2SP tlog-tiles: tile `(L, N)` holds the complete nodes
+//! `N·256 ..` of tree level `8·L` (level 0: the leaves `SHA-256(0x00 || h_i)`), a partial
+//! tile at the right edge rewritten, in the same transaction as the entries that grow it,
+//! until it holds 256. Nodes of tree levels `8·L + 1 .. 8·L + 7` are hashed from their
+//! tile. Ledgers written before tiles had a `nodes` tree (one row per node above the
+//! leaves); opening one builds `tiles` from the entries and drops `nodes`.
 //!
 //! `meta.head` and `meta.compact_range` are what opening reads instead of replaying (both
 //! checked against the newest seal). There is no registry row (format 3): opening rebuilds
@@ -57,8 +58,8 @@
 //! # Transactions
 //!
 //! One group of appends = one multi-tree sled transaction over `entries`, `payloads`,
-//! `nodes`, `records`, `nonces`, `meta` and `checkpoints`: entry, payload,
-//! nonce, Merkle nodes, record states, compact range, head and the
+//! `tiles`, `records`, `nonces`, `meta` and `checkpoints`: entry, payload,
+//! nonce, the Merkle tiles the group grows, record states, compact range, head and the
 //! group's seal (the checkpoint of the new head signed by the ledger key; the previous
 //! newest seal is removed unless cosigned) together. A `Destruction`
 //! removes, in its transaction, the `payloads` rows of every entry of the record.
@@ -94,8 +95,27 @@ pub const LOCK_FILE: &str = "lock";
 pub const TREE_ENTRIES: &str = "entries";
 /// Tree `payloads`: seq (u64 BE) → salt (32) || content.
 pub const TREE_PAYLOADS: &str = "payloads";
-/// Tree `nodes`: `NodeId::to_key` → 32-byte node hash.
+/// Tree `nodes` of ledgers written before Merkle tiles: `NodeId::to_key` → 32-byte node
+/// hash. No longer written or read: opening such a ledger builds `tiles` from its entries
+/// and drops this tree.
 pub const TREE_NODES: &str = "nodes";
+/// Tree `tiles`: [`tile_key`] → the tile's hashes concatenated (1 to 256 of 32 bytes).
+pub const TREE_TILES: &str = "tiles";
+
+/// The `tiles` key of the tile with tile level `level` and index `index`: level (u8) `||`
+/// index (u64 BE), 9 bytes (so a level's tiles sort by index).
+pub fn tile_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Parses a [`tile_key`]; `None` unless 9 bytes.
+pub fn parse_tile_key(key: &[u8]) -> Option<(u8, u64)> {
+    let (&level, index) = key.split_first()?;
+    Some((level, u64::from_be_bytes(index.try_into().ok()?)))
+}
 /// Tree `records`: record states (and, in ledgers written before issue 18, index rows).
 pub const TREE_RECORDS: &str = "records";
 /// Tree `nonces`: nonce (16 bytes) → seq (u64 BE).

@@ -14,7 +14,7 @@
 //!   a partial right-edge subtree is hashed from the complete subtrees that make it up.
 //! * In-memory reference: [`root_from_leaves`] (the RFC's recursion) and [`MemoryNodes`].
 //!
-//! # Node ids and the `nodes` tree key
+//! # Node ids and their storage key
 //!
 //! [`NodeId`] `{ level, index }` names the complete subtree covering leaves
 //! `[index·2^level, (index+1)·2^level)`; level 0 holds leaf hashes (already `0x00`-hashed).
@@ -25,8 +25,9 @@
 //! bytes 1..9  index (u64, big-endian)
 //! ```
 //!
-//! so a store's `nodes` tree sorts by level, then by position within the level. The value
-//! stored under a key is the 32-byte node hash.
+//! so keys sort by level, then by position within the level. Ledgers written before Merkle
+//! tiles stored one node per key in a `nodes` tree; the store now keeps tiles (its `tiles`
+//! tree, `crate::layout::tile_key`), and these keys only name that older tree's rows.
 //!
 //! ```
 //! use caseledger_core::merkle::*;
@@ -650,7 +651,7 @@ impl CompactRange {
     }
 }
 
-/// Where proof generation reads nodes from (a store's `nodes` tree, or [`MemoryNodes`]).
+/// Where proof generation reads nodes from (a store's Merkle tiles, or [`MemoryNodes`]).
 /// Only nodes of complete subtrees are ever asked for.
 pub trait NodeSource {
     /// Why a node could not be read (missing, I/O, corrupt).

@@ -82,7 +82,8 @@ impl TileId {
         self.width < TILE_WIDTH
     }
 
-    /// The tree level of its hashes, `8·L` (the `nodes` tree's level, docs/FORMAT.md §6).
+    /// The tree level of its hashes, `8·L` (the store's `tiles` row `(L, N)` holds them,
+    /// docs/FORMAT.md §6).
     pub fn node_level(&self) -> u8 {
         // level <= 7: at most 56.
         self.level * 8
@@ -358,8 +359,10 @@ pub fn parse_entry_bundle(tile: TileId, bytes: &[u8]) -> Result<Vec<EntryHash>, 
     Ok(out)
 }
 
-/// The root of `2^k` consecutive hashes of one level (a complete subtree).
-fn perfect_root(hashes: &[Hash]) -> Hash {
+/// The root of `2^k` consecutive hashes of one level (a complete subtree): how the store
+/// computes the inner nodes of a stored tile (tree levels `8·L + 1 .. 8·L + 7`). A slice
+/// whose length is not a power of two is split at its middle (callers pass aligned runs).
+pub fn perfect_root(hashes: &[Hash]) -> Hash {
     match hashes {
         [] => Sha256Hasher.empty_root(),
         [one] => *one,

@@ -25,7 +25,7 @@ use std::ops::Range;
 pub(crate) enum T {
     Entries,
     Payloads,
-    Nodes,
+    Tiles,
     Records,
     Nonces,
     Meta,
@@ -128,7 +128,7 @@ impl Trees {
         match tree {
             T::Entries => &self.entries,
             T::Payloads => &self.payloads,
-            T::Nodes => &self.nodes,
+            T::Tiles => &self.tiles,
             T::Records => &self.records,
             T::Nonces => &self.nonces,
             T::Meta => &self.meta,
@@ -147,7 +147,7 @@ impl Backend for Trees {
         (
             &self.entries,
             &self.payloads,
-            &self.nodes,
+            &self.tiles,
             &self.records,
             &self.nonces,
             &self.meta,
@@ -158,7 +158,7 @@ impl Backend for Trees {
                     let tree = match op.tree {
                         T::Entries => e,
                         T::Payloads => p,
-                        T::Nodes => n,
+                        T::Tiles => n,
                         T::Records => r,
                         T::Nonces => no,
                         T::Meta => m,

@@ -327,6 +327,7 @@ impl Ledger {
             ops: &mut w.ops,
             accepted: 0,
             upper: Vec::new(),
+            tile_nodes: Vec::new(),
         };
         let mut results = Vec::with_capacity(items.len());
         let mut repeats = Vec::new();

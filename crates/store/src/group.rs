@@ -243,6 +243,8 @@ pub(crate) struct Stage<'a> {
     pub(crate) accepted: u64,
     /// Merkle nodes of level >= `UPPER_LEVEL` staged in this group, for [`UpperNodes`](crate::upper::UpperNodes).
     pub(crate) upper: Vec<(NodeId, Hash)>,
+    /// Merkle nodes of tree levels `8·L` completed in this group: its `tiles` rows.
+    pub(crate) tile_nodes: Vec<(NodeId, Hash)>,
 }
 
 impl Stage<'_> {
@@ -501,10 +503,12 @@ impl Stage<'_> {
         if let Some(r) = request {
             self.ops.put(T::Nonces, &r.key, &r.value(&key));
         }
-        // Level 0 (the leaf) is not stored: it is `merkle_leaf(entry_hash(E_i))` of the
-        // entry written in this same transaction, and every reader hashes it from there.
-        for (id, h) in nodes.into_iter().filter(|(id, _)| id.level() > 0) {
-            self.ops.put(T::Nodes, &id.to_key(), &h.0);
+        // Only nodes of tree levels 8·L are stored, as tiles, once per group (`finish`);
+        // the levels between are hashed from them by readers.
+        for (id, h) in nodes {
+            if id.level() % 8 == 0 {
+                self.tile_nodes.push((id, h));
+            }
             if id.level() >= UPPER_LEVEL {
                 self.upper.push((id, h));
             }
@@ -606,8 +610,14 @@ impl Stage<'_> {
         }
     }
 
-    /// Stages the rows written once per group: record states, meta.
+    /// Stages the rows written once per group: Merkle tiles, record states, meta.
     pub(crate) fn finish(&mut self) -> Result<()> {
+        let trees = self.trees;
+        crate::tilerows::stage_rows(
+            |k| crate::backend::Backend::get(trees, T::Tiles, k),
+            self.ops,
+            &self.tile_nodes,
+        )?;
         for (rid, slot) in &self.records {
             if let (true, Some(st)) = (slot.dirty, &slot.state) {
                 self.ops

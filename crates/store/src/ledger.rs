@@ -247,7 +247,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upper::TreeNodes;
+    use crate::tilerows::TileNodes;
     use crate::upper::UPPER_LEVEL;
     use caseledger_core::encoding::decode_canonical;
     use caseledger_core::event::LedgerSettings;
@@ -257,7 +257,7 @@ mod tests {
     use caseledger_core::ids::{ActorId, Nonce, RecordId, Seq};
     use caseledger_core::keys::SigningKey;
     use caseledger_core::merkle::CompactRange;
-    use caseledger_core::merkle::{self, NodeId};
+    use caseledger_core::merkle::{self, NodeId, TreeHasher};
     use caseledger_core::record::RecordState;
     use caseledger_core::time::Date;
     use caseledger_core::time::Timestamp;
@@ -354,10 +354,7 @@ mod tests {
         };
         let compare = |l: &Ledger, next: &mut dyn FnMut(u64) -> u64| {
             let head = l.head().size;
-            let raw = TreeNodes {
-                nodes: &l.trees.nodes,
-                entries: &l.trees.entries,
-            };
+            let raw = TileNodes::new(&l.trees.tiles);
             for _ in 0..60 {
                 let size = 1 + next(head);
                 let seq = next(size);
@@ -483,39 +480,35 @@ mod tests {
             t.meta.get(META_LEDGER_KEY).unwrap().unwrap().as_ref(),
             &SigningKey::from_seed(&[2; 32]).public_key().0
         );
-        // Every complete-subtree node of a 3-leaf tree above the leaves: one level-1 node.
-        // Leaves are not stored: each is hashed from its entry, written in the same
-        // transaction.
-        assert_eq!(t.nodes.len(), 1);
-        assert!(t
-            .nodes
-            .get(NodeId::new(1, 0).unwrap().to_key())
-            .unwrap()
-            .is_some());
-        for i in 0..3 {
-            assert!(t
-                .nodes
-                .get(NodeId::leaf(i).unwrap().to_key())
-                .unwrap()
-                .is_none());
-        }
+        // The Merkle tree of 3 leaves as tiles: one partial level-0 tile holding the three
+        // leaves, rewritten by each group (3 groups here); the level-1 node is hashed
+        // from it, not stored. No `nodes` tree.
+        assert_eq!(t.tiles.len(), 1);
+        let row = t.tiles.get(tile_key(0, 0)).unwrap().unwrap();
+        let leaves: Vec<u8> = (0..3u64)
+            .flat_map(|i| {
+                merkle_leaf(&entry_hash(
+                    &t.entries.get(i.to_be_bytes()).unwrap().unwrap(),
+                ))
+                .0
+            })
+            .collect();
+        assert_eq!(row.as_ref(), leaves.as_slice());
+        assert!(!t
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == TREE_NODES.as_bytes()));
         let nonce_rows = t.nonces.len();
         assert_eq!(nonce_rows, 3);
-        // The leaf a proof reads is over the stored entry bytes.
-        let raw = TreeNodes {
-            nodes: &t.nodes,
-            entries: &t.entries,
-        };
+        let raw = TileNodes::new(&t.tiles);
         assert_eq!(
-            merkle::NodeSource::node(&raw, NodeId::leaf(2).unwrap()).unwrap(),
-            merkle_leaf(&entry_hash(
-                &t.entries.get(2u64.to_be_bytes()).unwrap().unwrap()
-            ))
+            merkle::NodeSource::node(&raw, NodeId::new(1, 0).unwrap()).unwrap(),
+            Sha256Hasher.hash_children(
+                &Hash::from_slice(&leaves[..32]).unwrap(),
+                &Hash::from_slice(&leaves[32..64]).unwrap()
+            )
         );
-        // A level-0 row as older ledgers kept is not read (the entry decides).
-        t.nodes
-            .insert(NodeId::leaf(2).unwrap().to_key(), &[0u8; 32])
-            .unwrap();
         assert_eq!(l.root_at(3).unwrap(), l.root());
         assert_eq!(
             l.inclusion_proof(Seq(1), 3).unwrap(),
@@ -653,7 +646,8 @@ mod tests {
 
     /// Issue 12, attack 3: one flipped byte of `meta.compact_range` must not become a root
     /// the ledger key signs. The store refuses to open, naming the row, and signs nothing;
-    /// so for `meta.head` and for the `nodes` the compact range is checked against.
+    /// so for `meta.head` and for the `tiles` row the compact range is checked against
+    /// (the real level-0 tile row's last hash byte: the leaf of entry 3 of 4).
     #[test]
     fn flipped_derived_state_is_refused_at_open_and_nothing_is_signed() {
         let dir = tempfile::tempdir().unwrap();
@@ -665,11 +659,7 @@ mod tests {
         let cases: [(&str, &[u8], &str); 3] = [
             (TREE_META, META_COMPACT_RANGE, "meta.compact_range"),
             (TREE_META, META_HEAD, "meta.head"),
-            (
-                TREE_NODES,
-                &NodeId::new(2, 0).unwrap().to_key(),
-                "the nodes tree",
-            ),
+            (TREE_TILES, &tile_key(0, 0), "the tiles tree"),
         ];
         for (tree, key, named) in cases {
             let copy = dir.path().join(format!("copy-{named}"));

@@ -49,6 +49,7 @@ pub mod requests;
 mod sigs;
 mod sledfiles;
 mod snapshot;
+mod tilerows;
 pub mod tiles;
 mod types;
 mod upper;

@@ -17,7 +17,7 @@ use caseledger_core::event::Entry;
 use caseledger_core::event::{Event, EventKind, SignedEvent, FORMAT_VERSION};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::ids::{EntryHash, Nonce, PublicKey, Seq};
-use caseledger_core::merkle::{CompactRange, Hash, NodeId, NodeSource, Sha256Hasher};
+use caseledger_core::merkle::{CompactRange, Hash, Sha256Hasher};
 use caseledger_core::note::NoteVerifier;
 use caseledger_core::record::{Registry, Violation};
 use std::fs::File;
@@ -30,7 +30,7 @@ impl Trees {
             files: crate::sledfiles::SledFiles::open(sled_dir)?,
             entries: db.open_tree(TREE_ENTRIES)?,
             payloads: db.open_tree(TREE_PAYLOADS)?,
-            nodes: db.open_tree(TREE_NODES)?,
+            tiles: db.open_tree(TREE_TILES)?,
             records: db.open_tree(TREE_RECORDS)?,
             nonces: db.open_tree(TREE_NONCES)?,
             checkpoints: db.open_tree(TREE_CHECKPOINTS)?,
@@ -416,6 +416,7 @@ impl Ledger {
             }
         }
         let newest = newest_valid_seal(&db, &log.notes, &genesis)?;
+        upgrade_to_tiles(&db, head.size)?;
         check_derived_state(&db, &head, &range, newest.as_ref())?;
         // The registry is derived from the sealed entries, never read from a row.
         let registry = crate::rebuild::registry_from_chain(
@@ -573,13 +574,14 @@ fn newest_logged(log: &[String], genesis: &GenesisFacts) -> u64 {
 
 /// DESIGN v2 principle 3, at open: `meta.compact_range` and `meta.head` must be what the
 /// entry bytes give, from the newest seal on. The compact range at the seal's size is read
-/// from the `nodes` tree (its leaf, for an odd size, hashed from the last sealed entry) and
-/// must hash to the seal's signed root (the signature binds it);
+/// from the `tiles` rows and must hash to the seal's signed root (the signature binds it);
 /// each entry after the seal is decoded, must sit at its seq and chain to the one before,
 /// and its leaf extends the range. The result must equal `meta.compact_range`, and the
-/// last entry must be `meta.head`. The cost is one signature check, `popcount(seal size)`
-/// node reads and the entries after the seal (none after a clean close: every commit is
-/// sealed). Without any seal, the whole tree is recomputed from entry bytes.
+/// last entry must be `meta.head`, and the right-edge `tiles` rows at the head must hold
+/// exactly the nodes complete there and hash to it (`tilerows::check_edge`). The cost is
+/// one signature check, at most 16 row reads (each hashed) and the entries after the seal
+/// (none after a clean close: every commit is sealed). Without any seal, the whole tree is
+/// recomputed from entry bytes.
 fn check_derived_state(
     db: &sled::Db,
     head: &Head,
@@ -587,6 +589,7 @@ fn check_derived_state(
     seal: Option<&FoundSeal>,
 ) -> Result<()> {
     let entries = db.open_tree(TREE_ENTRIES)?;
+    let tiles = db.open_tree(TREE_TILES)?;
     // The root check against the seal comes after the entry checks below: for an odd
     // seal size the range holds the last sealed entry's leaf, hashed from its bytes (no
     // level-0 rows), and an edited entry must be reported as what it is (a chain break or
@@ -601,7 +604,7 @@ fn check_derived_state(
     };
     let mut rebuilt = match seal {
         None => CompactRange::new(),
-        Some(s) => range_at(&db.open_tree(TREE_NODES)?, &entries, s)?,
+        Some(s) => range_at(&tiles, s)?,
     };
     let sealed_root = rebuilt.root(&Sha256Hasher);
     let mut last_recorded_at = None;
@@ -641,7 +644,7 @@ fn check_derived_state(
     }
     if let Some(s) = seal.filter(|s| s.root != sealed_root) {
         return Err(StoreError::DerivedState {
-            what: "the nodes tree",
+            what: "the tiles tree",
             with: format!("the root signed in the newest seal (size {})", s.size),
         });
     }
@@ -654,38 +657,54 @@ fn check_derived_state(
             ),
         });
     }
+    // The right-edge tiles the next group grows: exactly the nodes complete at the head,
+    // hashing to the range just checked (at the seal's size they were read above; after
+    // it, an unsealed or imported tail, only here).
+    if !crate::tilerows::check_edge(&tiles, &rebuilt)? {
+        return Err(StoreError::DerivedState {
+            what: "the tiles tree",
+            with: format!(
+                "the Merkle tree recomputed from the newest seal and the entry bytes after it (its right edge at the head, size {})",
+                head.size
+            ),
+        });
+    }
     Ok(())
 }
 
-/// The compact range at a seal's size from the `nodes` tree (a level-0 hash, for an odd
-/// size, from the last entry's bytes: leaves are not stored); the caller checks it against
-/// the seal's signed root.
-fn range_at(nodes: &sled::Tree, entries: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
-    let tree = crate::upper::TreeNodes { nodes, entries };
-    let s = seal.size;
-    let mut hashes = Vec::new();
-    let mut start = 0u64;
-    for level in (0..64u8).rev() {
-        let width = 1u64 << level;
-        if s & width == 0 {
-            continue;
-        }
-        let disagree = || StoreError::DerivedState {
-            what: "the nodes tree",
-            with: format!("the newest seal (size {s})"),
-        };
-        let id = NodeId::new(level, start >> level).ok_or_else(disagree)?;
-        // A missing or malformed node (or leaf entry) disagrees with the seal; an I/O
-        // error is reported as one.
-        let hash = match tree.node(id) {
-            Ok(h) => h,
-            Err(StoreError::Corrupt { .. }) => return Err(disagree()),
-            Err(e) => return Err(e),
-        };
-        hashes.push(hash);
-        start += width;
+/// A ledger written before Merkle tiles (a `nodes` tree, no `tiles` rows), or one whose
+/// first tile row is gone: its `tiles` rows are built from its entries (once, O(n); the
+/// checks at open then judge them like any), and the `nodes` tree, no longer read, is
+/// dropped. A ledger so upgraded cannot be opened by a build that reads `nodes`.
+fn upgrade_to_tiles(db: &sled::Db, head_size: u64) -> Result<()> {
+    let tiles = db.open_tree(TREE_TILES)?;
+    if crate::tilerows::lacks_tiles(&tiles, head_size)? {
+        crate::tilerows::build_from_entries(db, &tiles, head_size)?;
     }
-    CompactRange::from_parts(s, hashes).map_err(|_| StoreError::Internal("compact range"))
+    if db
+        .tree_names()
+        .iter()
+        .any(|n| n.as_ref() == TREE_NODES.as_bytes())
+    {
+        db.drop_tree(TREE_NODES)?;
+        db.flush()?;
+    }
+    Ok(())
+}
+
+/// The compact range at a seal's size from the `tiles` rows (its right-edge tiles, read
+/// as prefixes: the head may be past the seal); the caller checks it against the seal's
+/// signed root.
+fn range_at(tiles: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
+    let tree = crate::tilerows::TileNodes::new(tiles);
+    // A missing or malformed tile disagrees with the seal; an I/O error is reported as one.
+    match crate::tilerows::range_from(&tree, seal.size) {
+        Err(StoreError::Corrupt { .. }) => Err(StoreError::DerivedState {
+            what: "the tiles tree",
+            with: format!("the newest seal (size {})", seal.size),
+        }),
+        r => r,
+    }
 }
 
 /// Copies a closed ledger directory (tests that tamper with a copy).

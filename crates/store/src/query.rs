@@ -6,7 +6,7 @@ use crate::error::{Result, StoreError};
 use crate::layout::*;
 use crate::ledger::Ledger;
 use crate::rebuild::record_chain;
-use crate::upper::{CachedNodes, TreeNodes};
+use crate::upper::CachedNodes;
 use caseledger_core::content::{open_payload, EntryKey};
 use caseledger_core::encoding::decode_canonical;
 use caseledger_core::event::{Entry, Payload};
@@ -183,16 +183,10 @@ impl Ledger {
         })
     }
 
-    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from sled
-    /// (leaves hashed from their entries).
+    /// Merkle nodes for roots and proofs: upper levels from memory, the rest from the
+    /// `tiles` rows (`tilerows.rs`).
     fn nodes(&self) -> Result<CachedNodes<'_>> {
-        CachedNodes::new(
-            &self.upper,
-            TreeNodes {
-                nodes: &self.trees.nodes,
-                entries: &self.trees.entries,
-            },
-        )
+        CachedNodes::new(&self.upper, &self.trees.tiles)
     }
 
     fn check_size(&self, size: u64) -> Result<()> {

@@ -17,7 +17,7 @@ use caseledger_core::event::Entry;
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::ids::{RecordId, Seq};
 use caseledger_core::layout::record_state_key;
-use caseledger_core::merkle::{self, Hash, Sha256Hasher};
+use caseledger_core::merkle::{self, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::{self, RecordState, Registry, Step};
 use caseledger_core::time::Timestamp;
 
@@ -25,8 +25,8 @@ use caseledger_core::time::Timestamp;
 /// row to roll back): from the head entry, the chain of store-assigned `prev_registry`
 /// pointers names every entry that changed the registry, newest first, down to genesis.
 /// Each must be a registry kind and point strictly back; each one the newest seal covers
-/// must be included under its signed root (an inclusion proof from the `nodes` tree, its
-/// leaf sibling hashed from `entries`, O(log n) reads), so an edited registry entry is refused too. Entries after the seal
+/// must be included under its signed root (an inclusion proof from the `tiles` rows,
+/// O(log n) hashes and one or two row reads), so an edited registry entry is refused too. Entries after the seal
 /// were chained to it by `check_derived_state`. Cost: O(registry entries x log n) reads.
 ///
 /// `seal` is the newest valid seal's `(size, root)`; `head_size` and `last_recorded_at`
@@ -38,12 +38,10 @@ pub(crate) fn registry_from_chain(
     seal: Option<(u64, Hash)>,
 ) -> Result<Registry> {
     let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES)?;
-    let nodes = db.open_tree(caseledger_core::layout::TREE_NODES)?;
-    // Leaves are hashed from `entries` (none are stored), the other nodes read from `nodes`.
-    let tree = crate::upper::TreeNodes {
-        nodes: &nodes,
-        entries: &entries,
-    };
+    let tiles = db.open_tree(caseledger_core::layout::TREE_TILES)?;
+    // The proof's nodes come from the `tiles` rows (already checked at their right edge);
+    // the entry's own leaf is hashed from its bytes below.
+    let tree = crate::tilerows::TileNodes::new(&tiles);
     let broken = |seq: u64, why: String| StoreError::RegistryChain { seq: Seq(seq), why };
     let read = |seq: u64| -> Result<Entry> {
         let bytes = entries
@@ -54,10 +52,24 @@ pub(crate) fn registry_from_chain(
             let proof = merkle::inclusion_proof(&Sha256Hasher, &tree, seq, size)
                 .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
             if merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).is_err() {
-                // The proof's first hash is the sibling leaf, hashed from the sibling entry
-                // (leaves are not stored), so an edited sibling fails this entry's proof
-                // too. The entry after the sibling names the sibling's original hash in
-                // its `prev`: when it disagrees, the sibling is the entry edited.
+                // The proof's hashes come from the `tiles` rows. When the entry's leaf
+                // there is the one its bytes give, the entry is as the tiles were written
+                // and a hash on its path was edited: the derived rows are at fault.
+                let stored =
+                    merkle::NodeSource::node(&tree, NodeId::leaf(seq).ok_or(StoreError::Full)?)
+                        .ok();
+                if stored == Some(leaf) {
+                    return Err(StoreError::DerivedState {
+                        what: "the tiles tree",
+                        with: format!(
+                            "the root signed in the newest seal (size {size}), through the inclusion proof of seq {seq}"
+                        ),
+                    });
+                }
+                // Otherwise the entry's bytes are what fails, unless the sibling's level-0
+                // row was built from an edited sibling entry (a ledger whose tiles were
+                // built at open): the entry after the sibling names the sibling's original
+                // hash in its `prev`; when it disagrees, the sibling is the entry edited.
                 let culprit = match seq ^ 1 {
                     sib if sib < size && !prev_confirms(&entries, sib, head_size)? => sib,
                     _ => seq,

@@ -1,19 +1,20 @@
 //! C2SP tlog-tiles reads (docs/FORMAT.md §11): Merkle tiles and entry bundles of the tree
 //! the newest seal signs, for `caseledger serve`'s tile routes and `publish --tiles`.
 //!
-//! Level-0 tiles are computed from the entries (`SHA-256(0x00 ‖ h_i)` of each entry's
-//! stored bytes), never read from `nodes`: the leaves are what the entries give, whatever
-//! the derived `nodes` rows hold (and the store may keep no level-0 rows at all). Higher
-//! tiles are the `nodes` rows of tree level `8·L`, one range scan each. A tile is answered
+//! Tiles are the store's own `tiles` rows (docs/FORMAT.md §6), one point read each,
+//! served as stored (a prefix when the row has grown past the tile asked for); entry
+//! bundles are hashed from the entries. A tile is answered
 //! only when every hash in it is a complete node of the newest seal's tree: a client can
 //! check it against a signed checkpoint it can fetch, and nothing beyond what is sealed
 //! leaves the ledger.
 
 use crate::error::{Result, StoreError};
 use crate::ledger::Ledger;
-use caseledger_core::hash::{entry_hash, merkle_leaf};
+use crate::tilerows::parse_row;
+use caseledger_core::hash::entry_hash;
 use caseledger_core::ids::{EntryHash, Seq};
-use caseledger_core::merkle::{Hash, NodeId};
+use caseledger_core::layout::tile_key;
+use caseledger_core::merkle::Hash;
 use caseledger_core::tile::{self, TileId};
 
 /// Whether every hash of `t` is a complete node of the tree of `size` leaves: `t` is that
@@ -54,46 +55,34 @@ impl Ledger {
 
     /// The hashes of tile `t` of the newest seal's tree, or `None` when not all of them
     /// are complete nodes of it (`t` beyond the seal, or a level no tree of this size has).
+    /// Read from its `tiles` row as stored (a prefix of it when the row has grown since,
+    /// or `t` is a narrower partial tile a client asks for).
     pub fn tile_hashes(&self, t: TileId) -> Result<Option<Vec<Hash>>> {
         if !tile_within(t, self.sealed_size()?) {
             return Ok(None);
         }
-        if t.level() == 0 {
-            let hs = self.tile_entry_hashes(t)?;
-            return Ok(Some(hs.iter().map(merkle_leaf).collect()));
-        }
-        let level = t.node_level();
-        let first = t.first_node();
-        let end = first + u64::from(t.width());
-        let key = |i: u64| {
-            NodeId::new(level, i)
-                .map(|n| n.to_key())
-                .ok_or_else(|| StoreError::corrupt(format!("no node {i} at level {level}"), None))
-        };
-        let mut out = Vec::with_capacity(usize::from(t.width()));
-        for row in self.trees.nodes.range(key(first)?..key(end)?) {
-            let (k, v) = row?;
-            let want = first + u64::try_from(out.len()).unwrap_or(u64::MAX);
-            let id = NodeId::from_key(&k);
-            let h = Hash::from_slice(&v);
-            match (id, h) {
-                (Some(id), Some(h)) if id.level() == level && id.index() == want => out.push(h),
-                _ => {
-                    return Err(StoreError::corrupt(
-                        format!("missing or malformed Merkle node(level {level}, index {want})"),
-                        None,
-                    ))
-                }
-            }
-        }
-        if out.len() != usize::from(t.width()) {
-            let want = first + u64::try_from(out.len()).unwrap_or(u64::MAX);
-            return Err(StoreError::corrupt(
-                format!("missing Merkle node(level {level}, index {want})"),
+        let short = || {
+            StoreError::corrupt(
+                format!(
+                    "Merkle tile (level {}, index {}) is missing, malformed or shorter than {} hashes",
+                    t.level(),
+                    t.index(),
+                    t.width()
+                ),
                 None,
-            ));
+            )
+        };
+        let row = self
+            .trees
+            .tiles
+            .get(tile_key(t.level(), t.index()))?
+            .ok_or_else(short)?;
+        let mut hashes = parse_row(&row).ok_or_else(short)?;
+        if hashes.len() < usize::from(t.width()) {
+            return Err(short());
         }
-        Ok(Some(out))
+        hashes.truncate(usize::from(t.width()));
+        Ok(Some(hashes))
     }
 
     /// Tile `t` as served: its hashes concatenated (`width · 32` bytes); `None` as

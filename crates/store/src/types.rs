@@ -232,7 +232,7 @@ pub(crate) struct Trees {
     pub(crate) files: crate::sledfiles::SledFiles,
     pub(crate) entries: sled::Tree,
     pub(crate) payloads: sled::Tree,
-    pub(crate) nodes: sled::Tree,
+    pub(crate) tiles: sled::Tree,
     pub(crate) records: sled::Tree,
     pub(crate) nonces: sled::Tree,
     pub(crate) checkpoints: sled::Tree,

@@ -1,23 +1,24 @@
-//! The upper levels of the Merkle tree, in memory, so that a proof reads at most
-//! ~`UPPER_LEVEL + popcount` rows from sled instead of `2·⌈log2 n⌉ + 1`; and the sled
-//! reader below them, which hashes leaves from entries (no level-0 rows are stored).
+//! The upper levels of the Merkle tree, in memory, so that a proof reads one or two level-0
+//! tiles and hashes at most `2^UPPER_LEVEL` of their hashes, instead of reading and hashing
+//! up to 128 per tile level; below them, [`TileNodes`] (`tilerows.rs`).
 //!
-//! It holds copies of `nodes` rows of level `>= UPPER_LEVEL` (n / 2^(UPPER_LEVEL-1) hashes:
-//! 2 MiB at 1M entries, 20 MiB at 10M), per level a contiguous prefix from index 0. It is filled by one
-//! range scan of `nodes` on the first proof (opening still reads nothing), and extended by
-//! each commit with the nodes that commit wrote, after its transaction. Every cached hash is
-//! a copy of a committed row; anything not cached is read from sled, so proofs are
-//! byte-identical with or without it.
+//! It holds the nodes of tree level `>= UPPER_LEVEL` (n / 2^(UPPER_LEVEL-1) hashes: 2 MiB
+//! at 1M entries, 20 MiB at 10M), per level a contiguous prefix from index 0. It is filled
+//! by one scan of `tiles` on the first proof (opening still reads nothing; the level-0
+//! rows are hashed up to level 7, about one hash per entry, once: ~0.3 s per million
+//! entries), and extended by each commit with the nodes its entries completed, after its
+//! transaction. Every cached hash is a copy of, or hashed from, committed rows; anything
+//! not cached is read from sled, so proofs are byte-identical with or without it.
 
 use crate::error::{Result, StoreError};
-use caseledger_core::hash::{entry_hash, merkle_leaf};
-use caseledger_core::ids::Seq;
+use crate::tilerows::TileNodes;
 use caseledger_core::merkle::{Hash, NodeId, NodeSource};
 use std::sync::{PoisonError, RwLock};
 
-/// The lowest level kept in memory. 5 rather than 8: the benchmark (P6) measured inclusion
-/// proofs at 1M entries at ~58 µs with 8, each sled read costing ~2-3 µs; 5 saves three
-/// reads per proof side for 16x the memory (still ~2 MiB at 1M).
+/// The lowest level kept in memory. 5 rather than 8 (the first tile level above the
+/// leaves): with 8 a proof hashes up to 247 nodes from its level-0 tile (the siblings of
+/// tree levels 1..7 are subtrees of up to 128 leaves), ~60 µs; with 5, 26 hashes, for 16x
+/// the memory (still ~2 MiB at 1M).
 pub(crate) const UPPER_LEVEL: u8 = if cfg!(test) { 2 } else { 5 };
 
 #[derive(Default)]
@@ -78,8 +79,8 @@ impl UpperNodes {
             .map_or(0, Vec::len)
     }
 
-    /// Fills from the `nodes` tree once.
-    fn fill(&self, tree: &sled::Tree) -> Result<()> {
+    /// Fills from the `tiles` tree once.
+    fn fill(&self, tiles: &sled::Tree) -> Result<()> {
         if self
             .inner
             .read()
@@ -93,14 +94,7 @@ impl UpperNodes {
             return Ok(());
         }
         let mut fresh = Levels::default();
-        for row in tree.range([UPPER_LEVEL]..) {
-            let (k, v) = row?;
-            let (Some(id), Some(h)) = (NodeId::from_key(&k), Hash::from_slice(v.as_ref())) else {
-                // Left to the sled path, which reports it when a proof needs it.
-                continue;
-            };
-            fresh.push(id, h);
-        }
+        crate::tilerows::each_node_from(tiles, UPPER_LEVEL, |id, h| fresh.push(id, h))?;
         fresh.filled = true;
         *g = fresh;
         Ok(())
@@ -110,13 +104,16 @@ impl UpperNodes {
 /// A [`NodeSource`] that answers upper levels from memory and the rest from sled.
 pub(crate) struct CachedNodes<'a> {
     pub(crate) upper: &'a UpperNodes,
-    pub(crate) tree: TreeNodes<'a>,
+    pub(crate) tree: TileNodes<'a>,
 }
 
 impl<'a> CachedNodes<'a> {
-    pub(crate) fn new(upper: &'a UpperNodes, tree: TreeNodes<'a>) -> Result<CachedNodes<'a>> {
-        upper.fill(tree.nodes)?;
-        Ok(CachedNodes { upper, tree })
+    pub(crate) fn new(upper: &'a UpperNodes, tiles: &'a sled::Tree) -> Result<CachedNodes<'a>> {
+        upper.fill(tiles)?;
+        Ok(CachedNodes {
+            upper,
+            tree: TileNodes::new(tiles),
+        })
     }
 }
 
@@ -134,33 +131,5 @@ impl NodeSource for CachedNodes<'_> {
             }
         }
         self.tree.node(id)
-    }
-}
-
-/// Reads Merkle nodes from sled: a leaf (level 0) is hashed from the entry at its index,
-/// `SHA-256(0x00 ‖ SHA-256(E_i))`, never stored (docs/FORMAT.md §6; a level-0 row an
-/// older ledger kept is not read); every other node is a `nodes` row.
-#[derive(Clone, Copy)]
-pub(crate) struct TreeNodes<'a> {
-    pub(crate) nodes: &'a sled::Tree,
-    pub(crate) entries: &'a sled::Tree,
-}
-
-impl NodeSource for TreeNodes<'_> {
-    type Error = StoreError;
-    fn node(&self, id: NodeId) -> Result<Hash> {
-        if id.level() == 0 {
-            let seq = id.index();
-            let bytes = self.entries.get(seq.to_be_bytes())?.ok_or_else(|| {
-                StoreError::corrupt(format!("missing entry for Merkle {id}"), Some(Seq(seq)))
-            })?;
-            return Ok(merkle_leaf(&entry_hash(&bytes)));
-        }
-        let v = self
-            .nodes
-            .get(id.to_key())?
-            .ok_or_else(|| StoreError::corrupt(format!("missing Merkle {id}"), None))?;
-        Hash::from_slice(v.as_ref())
-            .ok_or_else(|| StoreError::corrupt(format!("Merkle {id} is not 32 bytes"), None))
     }
 }

@@ -2,7 +2,7 @@
 //! needs to continue the replay at size `n` without reading the entries before `n`.
 //!
 //! A verifier cannot resume from the store's derived state (its `records`, `meta` and
-//! `nodes` trees are written by the very software it checks), so the auditor keeps their
+//! `tiles` trees are written by the very software it checks), so the auditor keeps their
 //! own: after a verification with no finding and [`crate::Policy::keep_resume_state`],
 //! [`crate::Verified::resume_state`] is the fold at size `n`: the registry, every record's
 //! state and payload tallies, the Merkle frontier (compact range) at `n`, the hash of entry

@@ -69,10 +69,11 @@ pub fn f3_no_flush(dir: &Path, pairs: &[StoredPair]) -> Res<f64> {
 }
 
 /// Informational floor: raw sled writing the rows the store writes per event (entry,
-/// payload, nonce, two Merkle nodes on average, one record index row) and per group (one
-/// record state per record touched, head, compact range) across six trees, one transaction
-/// per group; a flush per group when `flush_each`, else one at the end. It tells sled's
-/// per-row cost apart from the rest of the store's work.
+/// payload, nonce) and per group (the Merkle tiles it grows: each level-0 tile its entries
+/// fall in, rewritten whole at its new width, and a level-1 tile when a level-0 tile
+/// completes; one record state per record touched; head; compact range) across six trees,
+/// one transaction per group; a flush per group when `flush_each`, else one at the end. It
+/// tells sled's per-row cost apart from the rest of the store's work.
 pub fn f_rows(
     dir: &Path,
     pairs: &[StoredPair],
@@ -83,9 +84,8 @@ pub fn f_rows(
     f_rows_with(dir, pairs, group, flush_each, txn, false)
 }
 
-/// [`f_rows`] with `lean` rows: no level-0 Merkle node rows (a leaf hash is recomputable from
-/// its entry) and one record index row per record per group instead of one per event: about
-/// four rows per event instead of six (informational: what fewer rows would buy).
+/// [`f_rows`] with `lean` rows: no nonce row, two rows per event instead of three
+/// (informational: what a replay check without a per-event row could buy at most).
 pub fn f_rows_with(
     dir: &Path,
     pairs: &[StoredPair],
@@ -95,7 +95,7 @@ pub fn f_rows_with(
     lean: bool,
 ) -> Res<f64> {
     let db = sled::Config::new().path(dir).create_new(true).open()?;
-    let names = ["entries", "payloads", "nodes", "records", "nonces", "meta"];
+    let names = ["entries", "payloads", "tiles", "records", "nonces", "meta"];
     let t6: Vec<sled::Tree> = names
         .iter()
         .map(|n| db.open_tree(n))
@@ -133,53 +133,42 @@ pub fn f_rows_with(
 
 /// The rows the store writes for a group, as (tree index, key, value); see [`f_rows`].
 fn store_rows(g: &[StoredPair], lean: bool) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
-    let mut rows = Vec::with_capacity(g.len() * 7 + 8);
+    let mut rows = Vec::with_capacity(g.len() * 3 + 8);
     let mut recs = std::collections::BTreeSet::new();
     for s in g {
         let k = key(s.seq);
         rows.push((0, k.to_vec(), s.entry.clone()));
         rows.push((1, k.to_vec(), s.payload.clone()));
-        let mut nk = vec![0u8; 9];
-        nk[1..].copy_from_slice(&k);
+        recs.insert(format!("C-{:06}", s.seq % WRITE_RECORDS));
         if !lean {
-            rows.push((2, nk.clone(), vec![1u8; 32]));
+            let mut nonce = vec![0u8; 16];
+            nonce[..8].copy_from_slice(&s.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+            rows.push((4, nonce, k.to_vec()));
         }
-        // A parent whenever the seq is odd: two nodes per leaf on average.
-        if s.seq % 2 == 1 {
-            nk[0] = 1;
-            nk[1..].copy_from_slice(&(s.seq >> 1).to_be_bytes());
-            rows.push((2, nk, vec![2u8; 32]));
+    }
+    // The Merkle tiles (docs/FORMAT.md §6): each level-0 tile the group's seqs fall in,
+    // rewritten whole up to the group's last seq, and the level-1 tile that gains a hash
+    // when one of them completes.
+    let tile = |level: u8, index: u64, width: u64| {
+        let mut tk = vec![level];
+        tk.extend_from_slice(&index.to_be_bytes());
+        (
+            2,
+            tk,
+            vec![level + 1; usize::try_from(width * 32).unwrap_or(0)],
+        )
+    };
+    if let (Some(first), Some(last)) = (g.first(), g.last()) {
+        for t in (first.seq >> 8)..=(last.seq >> 8) {
+            let end = (last.seq + 1).min((t + 1) << 8);
+            rows.push(tile(0, t, end - (t << 8)));
+            if end == (t + 1) << 8 {
+                rows.push(tile(1, t >> 8, (t & 0xff) + 1));
+            }
         }
-        let rec = format!("C-{:06}", s.seq % WRITE_RECORDS);
-        if !lean {
-            let mut rk = rec.clone().into_bytes();
-            rk.push(0);
-            rk.extend_from_slice(&k);
-            rows.push((3, rk, Vec::new()));
-        }
-        recs.insert(rec);
-        let mut nonce = vec![0u8; 16];
-        nonce[..8].copy_from_slice(&s.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-        rows.push((4, nonce, k.to_vec()));
     }
     for rec in recs {
         let mut rk = rec.into_bytes();
-        if lean {
-            // One index row per record per group: the group's seqs of that record.
-            let mut ik = rk.clone();
-            ik.push(0);
-            ik.extend_from_slice(&key(g[0].seq));
-            rows.push((
-                3,
-                ik,
-                vec![
-                    0u8;
-                    8 * g
-                        .len()
-                        .div_ceil(usize::try_from(WRITE_RECORDS).unwrap_or(1))
-                ],
-            ));
-        }
         rk.push(1);
         rows.push((3, rk, vec![7u8; 120]));
     }
@@ -280,12 +269,16 @@ pub fn rows_note(ours: f64, rows: &[f64], batched: &[f64], lean: &[f64]) -> Stri
     let m = median(rows);
     let pct = if m > 0.0 { ours / m * 100.0 } else { 0.0 };
     let mut note = format!(
-        "raw sled writing the store's rows (~6/event + per group, 6 trees) in one transaction: {} ev/s, caseledger = {pct:.0}% of it; the same rows as one apply_batch per tree: {} ev/s",
+        "raw sled writing the store's rows (3/event: entry, payload, nonce; per group: its Merkle tiles, record states, head, compact range; 6 trees) in one transaction: {} ev/s, caseledger = {pct:.0}% of it; the same rows as one apply_batch per tree: {} ev/s",
         si(m),
         si(median(batched))
     );
     if !lean.is_empty() {
-        let _ = write!(note, "; lean rows (~4/event: no level-0 node rows, one record index row per record per group): {} ev/s", si(median(lean)));
+        let _ = write!(
+            note,
+            "; lean rows (2/event: no nonce row): {} ev/s",
+            si(median(lean))
+        );
     }
     note
 }
