@@ -59,6 +59,11 @@ fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn no_clinical_content_reaches_any_client_log_tile_or_file() {
+    // Positive controls: the scan finds the needle in each form it looks for.
+    for form in leak_forms() {
+        let text = format!("{{\"x\":\"..{form}..\"}}");
+        assert!(std::panic::catch_unwind(|| assert_clean("a control", text.as_bytes())).is_err());
+    }
     let f = Fixture::small();
     let s = serve_env(&f, "", &[("RUST_LOG", "trace")]);
     let tk = &s.tokens;
