@@ -660,7 +660,16 @@ fn a_running_monitor_follows_a_growing_server_round_by_round() {
         &f,
         &url,
         &key,
-        &["--token-file", "token", "--every", "200ms", "--rounds", "5"],
+        // 25 rounds (5 s): the three appends below must land before the last one, also on a
+        // loaded 2-core CI machine where an append can take hundreds of milliseconds.
+        &[
+            "--token-file",
+            "token",
+            "--every",
+            "200ms",
+            "--rounds",
+            "25",
+        ],
     );
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
