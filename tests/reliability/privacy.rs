@@ -12,7 +12,6 @@
 //!   while the chain still verifies.
 
 use crate::harness;
-use base64::Engine;
 use caseledger_core::event::{Entry, EventKind, Payload};
 use caseledger_core::hash::payload_commitment;
 use caseledger_core::{Date, Seq, Timestamp};
@@ -23,31 +22,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-/// Every form in which the canary could leak: as text, hex, base64 at the three
-/// alignments, and Rust's `Debug` of a byte slice.
-fn leak_forms() -> Vec<String> {
-    let b = CANARY.as_bytes();
-    let mut forms = vec![
-        CANARY.to_owned(),
-        b.iter().map(|x| format!("{x:02x}")).collect(),
-    ];
-    for skip in 0..3 {
-        let e = base64::engine::general_purpose::STANDARD.encode(&b[skip..]);
-        // Drop the last, alignment-dependent characters.
-        forms.push(e[4..e.len() - 4].to_owned());
-    }
-    forms.push(
-        b[..8]
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    forms
-}
-
 fn assert_no_leak(what: &str, text: &str) {
-    for f in leak_forms() {
+    for f in campaign::leak_forms(CANARY) {
         assert!(
             !text.contains(&f),
             "clinical content leaked in {what} (as {f:?}):\n{}",

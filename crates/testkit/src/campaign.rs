@@ -10,6 +10,30 @@ use std::path::Path;
 /// A string that must never appear outside the payload store (campaign 6).
 pub const CANARY: &str = "CANARY-7f3e-clinical-secret";
 
+/// Every form in which `needle` could leak: as text, hex, base64 at the three alignments
+/// (the alignment-dependent ends dropped), and Rust's `Debug` of its first 8 bytes as a byte
+/// slice. `needle` must be at least 8 bytes.
+pub fn leak_forms(needle: &str) -> Vec<String> {
+    use base64::Engine;
+    let b = needle.as_bytes();
+    let mut forms = vec![
+        needle.to_owned(),
+        b.iter().map(|x| format!("{x:02x}")).collect(),
+    ];
+    for skip in 0..3 {
+        let e = base64::engine::general_purpose::STANDARD.encode(&b[skip..]);
+        forms.push(e[4..e.len() - 4].to_owned());
+    }
+    forms.push(
+        b[..8]
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    forms
+}
+
 /// The campaigns' cast.
 const CAST: Cast = Cast::CAMPAIGN;
 

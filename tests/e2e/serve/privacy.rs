@@ -8,23 +8,11 @@
 //! error may name them.)
 
 use super::*;
-use base64::Engine;
 
 const NEEDLE: &str = "SECRET-CLINICAL";
 
-/// The needle as text, hex, and base64 at its three alignments (the alignment-dependent
-/// ends dropped).
 fn leak_forms() -> Vec<String> {
-    let b = NEEDLE.as_bytes();
-    let mut forms = vec![
-        NEEDLE.to_owned(),
-        b.iter().map(|x| format!("{x:02x}")).collect(),
-    ];
-    for skip in 0..3 {
-        let e = base64::engine::general_purpose::STANDARD.encode(&b[skip..]);
-        forms.push(e[4..e.len() - 4].to_owned());
-    }
-    forms
+    caseledger_testkit::campaign::leak_forms(NEEDLE)
 }
 
 fn assert_clean(what: &str, bytes: &[u8]) {
