@@ -24,6 +24,7 @@
 //! transactions of [`IMPORT_CHUNK`] without flushing, then flushed once. On any error the
 //! new ledger directory is removed (or emptied, if it existed empty before).
 
+use crate::backend::{Backend, Ops, T};
 use crate::error::{Result, StoreError};
 use crate::group::Incoming;
 use crate::ledger::Ledger;
@@ -65,8 +66,8 @@ impl Ledger {
         let mut out = ArchiveWriter::new(w, origin.as_str())?;
         let mut summary = ArchiveSummary::default();
         let end = size.to_be_bytes();
-        let mut payloads = self.trees.payloads.range(..end).peekable();
-        for (expected, kv) in (0u64..).zip(self.trees.entries.range(..end)) {
+        let mut payloads = self.trees.scan(T::Payloads, &[], Some(&end)).peekable();
+        for (expected, kv) in (0u64..).zip(self.trees.scan(T::Entries, &[], Some(&end))) {
             let (k, bytes) = kv?;
             if k.as_ref() != expected.to_be_bytes() {
                 return Err(StoreError::corrupt(
@@ -91,7 +92,7 @@ impl Ledger {
             }
             if let Some(Err(_)) = payloads.peek() {
                 if let Some(Err(e)) = payloads.next() {
-                    return Err(e.into());
+                    return Err(e);
                 }
             }
         }
@@ -329,10 +330,9 @@ fn import_checkpoint(ledger: &Ledger, note: &str) -> Result<()> {
     }
     match ledger.checkpoint_at(size)? {
         None => {
-            ledger
-                .trees
-                .checkpoints
-                .insert(size.to_be_bytes(), note.as_bytes())?;
+            let mut one = Ops::default();
+            one.put(T::Checkpoints, &size.to_be_bytes(), note.as_bytes());
+            ledger.trees.commit(&one)?;
             ledger.append_log(note)?;
         }
         Some(_) => {

@@ -22,6 +22,7 @@
 //! included) unless it is cosigned. The log keeps every seal and is never cut short, except
 //! for a torn final record (a write that never completed, so never acknowledged).
 
+use crate::backend::{Backend, Ops, T};
 use crate::error::{Result, StoreError};
 use crate::group::lock;
 use crate::layout::{frame_log_record, CHECKPOINTS_LOG};
@@ -77,8 +78,9 @@ impl Ledger {
         let key = size.to_be_bytes();
         let new = Note::parse(cosigned_note.as_bytes())
             .map_err(|e| StoreError::Cosignature(e.to_string()))?;
-        let stored = match self.trees.checkpoints.get(key)? {
-            Some(v) => note_text(size, &v)?,
+        let previous = self.trees.get(T::Checkpoints, &key)?;
+        let stored = match &previous {
+            Some(v) => note_text(size, v)?,
             None => self.superseded_seal(size, cosigned_note)?,
         };
         let stored_note = Note::parse(stored.as_bytes())
@@ -93,16 +95,22 @@ impl Ledger {
             merged = append_signature_line(&merged, &sig.to_line())
                 .map_err(|e| StoreError::Cosignature(e.to_string()))?;
         }
-        if merged == stored && self.trees.checkpoints.contains_key(key)? {
+        if merged == stored && previous.is_some() {
             return Ok(stored);
         }
-        let previous = self.trees.checkpoints.insert(key, merged.as_bytes())?;
+        // One put, and its undo, each a commit of one op. The writer lock is held, so the
+        // row read above is still the row replaced here.
+        let mut one = Ops::default();
+        one.put(T::Checkpoints, &key, merged.as_bytes());
+        self.trees.commit(&one)?;
         self.flush()?;
         if let Err(e) = self.append_log(&merged) {
-            let _ = match previous {
-                Some(p) => self.trees.checkpoints.insert(key, p).map(|_| ()),
-                None => self.trees.checkpoints.remove(key).map(|_| ()),
-            };
+            one.clear();
+            match &previous {
+                Some(p) => one.put(T::Checkpoints, &key, p),
+                None => one.remove(T::Checkpoints, &key),
+            }
+            let _ = self.trees.commit(&one);
             let _ = self.flush();
             return Err(e);
         }
@@ -150,15 +158,14 @@ impl Ledger {
     /// The stored checkpoint note for `size`, if any.
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
         self.trees
-            .checkpoints
-            .get(size.to_be_bytes())?
+            .get(T::Checkpoints, &size.to_be_bytes())?
             .map(|v| note_text(size, &v))
             .transpose()
     }
 
     /// The checkpoint of the largest size, as `(size, note)`: the newest seal.
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
-        match self.trees.checkpoints.last()? {
+        match self.trees.last(T::Checkpoints)? {
             None => Ok(None),
             Some((k, v)) => {
                 let size = size_key(&k)?;
@@ -171,7 +178,7 @@ impl Ledger {
     /// `(size, note)`, by size. `checkpoints.log` holds every seal ever made.
     pub fn checkpoints(&self) -> Result<Vec<(u64, String)>> {
         let mut out = Vec::new();
-        for kv in self.trees.checkpoints.iter() {
+        for kv in self.trees.scan(T::Checkpoints, &[], None) {
             let (k, v) = kv?;
             let size = size_key(&k)?;
             out.push((size, note_text(size, &v)?));

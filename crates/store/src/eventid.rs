@@ -6,6 +6,7 @@
 //! destruction the key is erased, so the row can no longer be matched by anyone (the store
 //! included) and a repeat of the id is reported as [`IdSeen::KeyErased`].
 
+use crate::backend::{Backend, T};
 use crate::error::{BatchError, Result, StoreError};
 use crate::group::{lock, Incoming};
 use crate::keystore::SlotState;
@@ -122,7 +123,7 @@ impl Ledger {
 
     /// One id's verdict; a repeat's receipt still lacks its seal.
     fn judge_id(&self, kek: &Kek, id: &EventId, request: &RequestDigest) -> Result<IdSeen> {
-        let Some(v) = self.trees.nonces.get(id.row(kek))? else {
+        let Some(v) = self.trees.get(T::Nonces, &id.row(kek))? else {
             return Ok(IdSeen::New);
         };
         let (seq, stored) = decode_id_row(&v)
@@ -242,7 +243,7 @@ impl Ledger {
                             "the batch gives one client event id twice".into(),
                         ))));
                     }
-                    if let Some(v) = self.trees.nonces.get(key).map_err(|e| at(e.into()))? {
+                    if let Some(v) = self.trees.get(T::Nonces, &key).map_err(at)? {
                         let seq = decode_id_row(&v).map_or(0, |(s, _)| s);
                         return Err(at(StoreError::EventIdRecorded { seq: Seq(seq) }));
                     }

@@ -9,6 +9,7 @@
 //! drop an entry from a bundle (the head disagrees with it and is refused), and a planted
 //! row cannot put another client's entry in it.
 
+use crate::backend::{Backend, Ops, T};
 use crate::error::StoreError;
 use crate::ledger::Ledger;
 use caseledger_core::bundle::{Base64, Bundle, BundleEntry, BUNDLE_FORMAT};
@@ -137,10 +138,9 @@ impl Ledger {
             size,
             self.root(),
         )?;
-        self.trees
-            .checkpoints
-            .insert(size.to_be_bytes(), seal.note.as_bytes())
-            .map_err(StoreError::from)?;
+        let mut one = Ops::default();
+        one.put(T::Checkpoints, &size.to_be_bytes(), seal.note.as_bytes());
+        self.trees.commit(&one)?;
         self.flush()?;
         self.append_log(&seal.note)
             .map_err(ExportError::Checkpoint)?;

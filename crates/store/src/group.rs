@@ -28,7 +28,7 @@
 //! If the signing key of an author changed between step 1 and the leader's check (a
 //! revocation and re-enrolment in between), the leader verifies again with the current key.
 
-use crate::backend::{Ops, T};
+use crate::backend::{Backend, Ops, T};
 use crate::error::{Result, StoreError};
 use crate::keystore::Content;
 use crate::layout::*;
@@ -192,7 +192,7 @@ impl History for GroupHistory<'_> {
         if seq.0 >= self.committed {
             return Ok(None);
         }
-        let Some(bytes) = self.trees.entries.get(seq.to_be_bytes())? else {
+        let Some(bytes) = self.trees.get(T::Entries, &seq.to_be_bytes())? else {
             return Ok(None);
         };
         let entry = Entry::from_bytes(&bytes)
@@ -252,7 +252,7 @@ impl Stage<'_> {
         if self.records.contains_key(rid) {
             return Ok(());
         }
-        let state = match self.trees.records.get(record_state_key(rid))? {
+        let state = match self.trees.get(T::Records, &record_state_key(rid))? {
             Some(v) => Some(decode_canonical::<RecordState>(&v).map_err(|e| {
                 StoreError::corrupt(format!("state of record {rid} does not decode: {e}"), None)
             })?),
@@ -410,7 +410,7 @@ impl Stage<'_> {
                     None => crate::rebuild::stored_state(self.trees, rid)?,
                 };
                 let mut seqs: Vec<u64> = match &state {
-                    Some(st) => crate::rebuild::record_chain(&self.trees.entries, rid, st)?
+                    Some(st) => crate::rebuild::record_chain(self.trees, rid, st)?
                         .into_iter()
                         .map(|s| s.0)
                         .collect(),

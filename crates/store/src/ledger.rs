@@ -237,7 +237,7 @@ impl Ledger {
             refused: c.refused.load(Ordering::Relaxed),
             transactions: c.transactions.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),
-            blobs_synced: self.trees.files.blobs_synced(),
+            blobs_synced: self.trees.blobs_synced(),
             largest_group: c.largest_group.load(Ordering::Relaxed),
             wakeups: crate::group::lock(&self.queue).wakeups,
         }
@@ -247,6 +247,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::T;
     use crate::tilerows::TileNodes;
     use crate::upper::UPPER_LEVEL;
     use caseledger_core::encoding::decode_canonical;
@@ -354,7 +355,7 @@ mod tests {
         };
         let compare = |l: &Ledger, next: &mut dyn FnMut(u64) -> u64| {
             let head = l.head().size;
-            let raw = TileNodes::new(&l.trees.tiles);
+            let raw = TileNodes::new(&l.trees);
             for _ in 0..60 {
                 let size = 1 + next(head);
                 let seq = next(size);
@@ -412,14 +413,14 @@ mod tests {
         );
         let mut stored = l
             .trees
-            .payloads
+            .tree(T::Payloads)
             .get(rc.seq.to_be_bytes())
             .unwrap()
             .unwrap()
             .to_vec();
         *stored.last_mut().unwrap() = b'1';
         l.trees
-            .payloads
+            .tree(T::Payloads)
             .insert(rc.seq.to_be_bytes(), stored)
             .unwrap();
         assert!(
@@ -427,13 +428,13 @@ mod tests {
         );
         // A payload planted on an entry without a commitment is corrupt too.
         l.trees
-            .payloads
+            .tree(T::Payloads)
             .insert(Seq(1).to_be_bytes(), vec![0u8; 40])
             .unwrap();
         assert!(matches!(l.payload(Seq(1)), Err(StoreError::Corrupt { .. })));
         // A payload shorter than its salt.
         l.trees
-            .payloads
+            .tree(T::Payloads)
             .insert(rc.seq.to_be_bytes(), vec![0u8; 5])
             .unwrap();
         assert!(matches!(l.payload(rc.seq), Err(StoreError::Corrupt { .. })));
@@ -449,59 +450,73 @@ mod tests {
         // One row per record, its state: no index row per entry (the record's entries are
         // found along their placement chain from the state's `last_seq`).
         assert!(t
-            .records
+            .tree(T::Records)
             .get(record_index_key(&r, rc.seq.0))
             .unwrap()
             .is_none());
-        assert_eq!(t.records.len(), 1);
-        let st: RecordState =
-            decode_canonical(&t.records.get(record_state_key(&r)).unwrap().unwrap()).unwrap();
+        assert_eq!(t.tree(T::Records).len(), 1);
+        let st: RecordState = decode_canonical(
+            &t.tree(T::Records)
+                .get(record_state_key(&r))
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(st.entries, 1);
         assert_eq!(st.last_seq, rc.seq);
         assert_eq!(l.record_entries(&r).unwrap(), [rc.seq]);
-        let head: Head = decode_canonical(&t.meta.get(META_HEAD).unwrap().unwrap()).unwrap();
+        let head: Head =
+            decode_canonical(&t.tree(T::Meta).get(META_HEAD).unwrap().unwrap()).unwrap();
         assert_eq!(head, l.head());
-        assert_eq!(t.meta.get(META_HEAD).unwrap().unwrap().len(), 48);
+        assert_eq!(t.tree(T::Meta).get(META_HEAD).unwrap().unwrap().len(), 48);
         let range: CompactRange =
-            decode_canonical(&t.meta.get(META_COMPACT_RANGE).unwrap().unwrap()).unwrap();
+            decode_canonical(&t.tree(T::Meta).get(META_COMPACT_RANGE).unwrap().unwrap()).unwrap();
         assert_eq!(range.size(), 3);
         // No registry row (format 3): the registry is rebuilt from the sealed entries.
-        assert!(t.meta.get(b"registry").unwrap().is_none());
+        assert!(t.tree(T::Meta).get(b"registry").unwrap().is_none());
         assert_eq!(l.registry().actors.len(), 2);
         assert_eq!(
-            t.meta.get(META_ORIGIN).unwrap().unwrap().as_ref(),
+            t.tree(T::Meta).get(META_ORIGIN).unwrap().unwrap().as_ref(),
             b"example.org/unit"
         );
         assert_eq!(
-            t.meta.get(META_FORMAT_VERSION).unwrap().unwrap().as_ref(),
+            t.tree(T::Meta)
+                .get(META_FORMAT_VERSION)
+                .unwrap()
+                .unwrap()
+                .as_ref(),
             &FORMAT_VERSION.to_le_bytes()
         );
         assert_eq!(
-            t.meta.get(META_LEDGER_KEY).unwrap().unwrap().as_ref(),
+            t.tree(T::Meta)
+                .get(META_LEDGER_KEY)
+                .unwrap()
+                .unwrap()
+                .as_ref(),
             &SigningKey::from_seed(&[2; 32]).public_key().0
         );
         // The Merkle tree of 3 leaves as tiles: one partial level-0 tile holding the three
         // leaves, rewritten by each group (3 groups here); the level-1 node is hashed
         // from it, not stored. No `nodes` tree.
-        assert_eq!(t.tiles.len(), 1);
-        let row = t.tiles.get(tile_key(0, 0)).unwrap().unwrap();
+        assert_eq!(t.tree(T::Tiles).len(), 1);
+        let row = t.tree(T::Tiles).get(tile_key(0, 0)).unwrap().unwrap();
         let leaves: Vec<u8> = (0..3u64)
             .flat_map(|i| {
                 merkle_leaf(&entry_hash(
-                    &t.entries.get(i.to_be_bytes()).unwrap().unwrap(),
+                    &t.tree(T::Entries).get(i.to_be_bytes()).unwrap().unwrap(),
                 ))
                 .0
             })
             .collect();
         assert_eq!(row.as_ref(), leaves.as_slice());
         assert!(!t
-            .db
+            .sled_db()
             .tree_names()
             .iter()
             .any(|n| n.as_ref() == TREE_NODES.as_bytes()));
-        let nonce_rows = t.nonces.len();
+        let nonce_rows = t.tree(T::Nonces).len();
         assert_eq!(nonce_rows, 3);
-        let raw = TileNodes::new(&t.tiles);
+        let raw = TileNodes::new(t);
         assert_eq!(
             merkle::NodeSource::node(&raw, NodeId::new(1, 0).unwrap()).unwrap(),
             Sha256Hasher.hash_children(
@@ -594,7 +609,7 @@ mod tests {
             .is_empty());
         let t = &l.trees;
         // An old layout's index row, here naming the admin enrolment: ignored.
-        t.records
+        t.tree(T::Records)
             .insert(record_index_key(&r, 1), &[] as &[u8])
             .unwrap();
         assert_eq!(l.record_entries(&r).unwrap(), seqs);
@@ -606,10 +621,14 @@ mod tests {
             other => panic!("expected a broken chain, got {other:?}"),
         };
         // The state row's latest entry pointed at an entry of no record (the enrolment).
-        let row = t.records.get(record_state_key(&r)).unwrap().unwrap();
+        let row = t
+            .tree(T::Records)
+            .get(record_state_key(&r))
+            .unwrap()
+            .unwrap();
         let mut st: RecordState = decode_canonical(&row).unwrap();
         let edit_state = |st: &RecordState| {
-            t.records
+            t.tree(T::Records)
                 .insert(
                     record_state_key(&r),
                     caseledger_core::encoding::encode(st).unwrap(),
@@ -631,16 +650,18 @@ mod tests {
         edit_state(&st);
         assert_eq!(l.record_entries(&r).unwrap(), seqs);
         // Entry 4's stored bytes edited to skip entry 3: the ordinals give it away.
-        let bytes = t.entries.get(4u64.to_be_bytes()).unwrap().unwrap();
+        let bytes = t.tree(T::Entries).get(4u64.to_be_bytes()).unwrap().unwrap();
         let mut e = caseledger_core::event::Entry::from_bytes(&bytes).unwrap();
         let mut p = e.placement.unwrap();
         p.prev_in_record = Some(Seq(2));
         e.placement = Some(p);
-        t.entries
+        t.tree(T::Entries)
             .insert(4u64.to_be_bytes(), e.to_bytes().unwrap())
             .unwrap();
         corrupt_at(2, "expected 2");
-        t.entries.insert(4u64.to_be_bytes(), bytes).unwrap();
+        t.tree(T::Entries)
+            .insert(4u64.to_be_bytes(), bytes)
+            .unwrap();
         assert_eq!(l.record_entries(&r).unwrap(), seqs);
     }
 
@@ -935,7 +956,7 @@ mod tests {
         drop(l);
         let l = Ledger::open(&path, sealing()).unwrap();
         assert_eq!(l.registry(), before);
-        assert!(l.trees.meta.get(b"registry").unwrap().is_none());
+        assert!(l.trees.tree(T::Meta).get(b"registry").unwrap().is_none());
     }
 
     /// The insider edits the real sled bytes of the revocation entry (it now revokes

@@ -2,7 +2,7 @@
 //! refuse a truncated ledger, new-directory preparation and cleanup, and the
 //! [`Ledger`] constructors (create, create_with_genesis, open).
 
-use crate::backend::Ops;
+use crate::backend::{Backend, Ops, T};
 use crate::checkpoints::is_anchored;
 use crate::error::{Result, StoreError};
 use crate::group::{Queue, Writer};
@@ -23,22 +23,6 @@ use caseledger_core::record::{Registry, Violation};
 use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-
-impl Trees {
-    fn open(db: sled::Db, sled_dir: &Path) -> Result<Trees> {
-        Ok(Trees {
-            files: crate::sledfiles::SledFiles::open(sled_dir)?,
-            entries: db.open_tree(TREE_ENTRIES)?,
-            payloads: db.open_tree(TREE_PAYLOADS)?,
-            tiles: db.open_tree(TREE_TILES)?,
-            records: db.open_tree(TREE_RECORDS)?,
-            nonces: db.open_tree(TREE_NONCES)?,
-            checkpoints: db.open_tree(TREE_CHECKPOINTS)?,
-            meta: db.open_tree(TREE_META)?,
-            db,
-        })
-    }
-}
 
 fn acquire_lock(dir: &Path) -> Result<File> {
     caseledger_sledio::lock_exclusive(dir).map_err(|e| open_error(dir, e))
@@ -143,9 +127,8 @@ fn checkpoint_size(note: &str) -> Option<u64> {
 /// may silently drop a damaged tail on recovery, and appending on top of that would turn
 /// bit rot into what looks like a rewritten history. Checked: the `entries` tree ends at
 /// `head - 1`, and no checkpoint (in the tree or in `checkpoints.log`) names a larger size.
-fn check_not_shorter_than_recorded(db: &sled::Db, size: u64, in_log: Option<u64>) -> Result<()> {
-    let entries = db.open_tree(TREE_ENTRIES)?;
-    let last = match entries.last()? {
+fn check_not_shorter_than_recorded(b: &impl Backend, size: u64, in_log: Option<u64>) -> Result<()> {
+    let last = match b.last(T::Entries)? {
         Some((k, _)) => Some(
             <[u8; 8]>::try_from(k.as_ref())
                 .map(u64::from_be_bytes)
@@ -165,9 +148,8 @@ fn check_not_shorter_than_recorded(db: &sled::Db, size: u64, in_log: Option<u64>
             None,
         ));
     }
-    let in_tree = db
-        .open_tree(TREE_CHECKPOINTS)?
-        .last()?
+    let in_tree = b
+        .last(T::Checkpoints)?
         .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok().map(u64::from_be_bytes));
     if let Some(named) = in_tree
         .into_iter()
@@ -235,7 +217,7 @@ impl Ledger {
     )]
     fn assemble(
         dir: &Path,
-        db: sled::Db,
+        trees: Trees,
         lock_file: File,
         options: OpenOptions,
         head: Head,
@@ -243,12 +225,11 @@ impl Ledger {
         registry: Registry,
         log: LogState,
     ) -> Result<Ledger> {
-        let trees = Trees::open(db, &dir.join(SLED_DIR))?;
-        let newest_seal = match trees.checkpoints.last()? {
+        let newest_seal = match trees.last(T::Checkpoints)? {
             Some((k, v)) => <[u8; 8]>::try_from(k.as_ref()).ok().map(|k| {
                 (
                     u64::from_be_bytes(k),
-                    is_anchored(&String::from_utf8_lossy(&v)),
+                    is_anchored(&String::from_utf8_lossy(v.as_ref())),
                 )
             }),
             None => None,
@@ -348,9 +329,10 @@ impl Ledger {
         // Every file so far (sled's, the log, the lock) 0600 whatever the umask.
         crate::modes::tighten(dir)?;
         fsync_dir(dir)?;
+        let trees = Trees::open(db, &dir.join(SLED_DIR))?;
         Ledger::assemble(
             dir,
-            db,
+            trees,
             lock_file,
             options,
             Head::EMPTY,
@@ -378,22 +360,26 @@ impl Ledger {
         let db = open_sled(dir, false, options.cache_bytes)?;
         // Files sled made while opening (a snapshot) get the process umask: tighten them.
         crate::modes::tighten(dir)?;
-        let meta = db.open_tree(TREE_META)?;
-        let get = |key: &[u8], what: &'static str| -> Result<sled::IVec> {
-            meta.get(key)?
-                .ok_or_else(|| StoreError::corrupt(format!("meta.{what} is missing"), None))
-        };
-        let fv = meta
-            .get(META_FORMAT_VERSION)?
-            .ok_or(StoreError::NotALedger {
-                path: dir.to_path_buf(),
-                why: "no format version in meta",
-            })?;
+        // Whether this is a ledger at all is asked of sled before the ledger's trees are
+        // opened (which would add them to a database that is not one).
+        let fv =
+            db.open_tree(TREE_META)?
+                .get(META_FORMAT_VERSION)?
+                .ok_or(StoreError::NotALedger {
+                    path: dir.to_path_buf(),
+                    why: "no format version in meta",
+                })?;
         let fv: u16 = decode_canonical(&fv)
             .map_err(|e| StoreError::corrupt(format!("meta.format_version: {e}"), None))?;
         if fv != FORMAT_VERSION {
             return Err(StoreError::UnsupportedFormat { found: fv });
         }
+        let trees = Trees::open(db, &dir.join(SLED_DIR))?;
+        let get = |key: &[u8], what: &'static str| -> Result<<Trees as Backend>::Value> {
+            trees
+                .get(T::Meta, key)?
+                .ok_or_else(|| StoreError::corrupt(format!("meta.{what} is missing"), None))
+        };
         let head: Head = decode_canonical(&get(META_HEAD, "head")?)
             .map_err(|e| StoreError::corrupt(format!("meta.head: {e}"), None))?;
         let range: CompactRange = decode_canonical(&get(META_COMPACT_RANGE, "compact_range")?)
@@ -408,19 +394,19 @@ impl Ledger {
                 None,
             ));
         }
-        check_not_shorter_than_recorded(&db, head.size, log.largest())?;
-        let genesis = genesis_facts(&db)?;
+        check_not_shorter_than_recorded(&trees, head.size, log.largest())?;
+        let genesis = genesis_facts(&trees)?;
         if let Some(k) = &options.ledger_key {
             if k.public_key() != genesis.ledger_key {
                 return Err(StoreError::WrongLedgerKey);
             }
         }
-        let newest = newest_valid_seal(&db, &log.notes, &genesis)?;
-        upgrade_to_tiles(&db, head.size)?;
-        check_derived_state(&db, &head, &range, newest.as_ref())?;
+        let newest = newest_valid_seal(&trees, &log.notes, &genesis)?;
+        upgrade_to_tiles(&trees, head.size)?;
+        check_derived_state(&trees, &head, &range, newest.as_ref())?;
         // The registry is derived from the sealed entries, never read from a row.
         let registry = crate::rebuild::registry_from_chain(
-            &db,
+            &trees,
             head.size,
             head.last_recorded_at,
             newest.as_ref().map(|s| (s.size, s.root)),
@@ -431,7 +417,8 @@ impl Ledger {
             len: log.len,
             logged,
         };
-        let ledger = Ledger::assemble(dir, db, lock_file, options, head, range, registry, state)?;
+        let ledger =
+            Ledger::assemble(dir, trees, lock_file, options, head, range, registry, state)?;
         ledger.redo_erasures()?;
         // A crash after sled's flush and before the log append: the seal is in sled only.
         // The log is brought up to it (never the other way round).
@@ -455,7 +442,7 @@ impl Ledger {
     fn redo_erasures(&self) -> Result<()> {
         let mut content = crate::group::lock(&self.content);
         for rid in content.live_records() {
-            let Some(v) = self.trees.records.get(record_state_key(&rid))? else {
+            let Some(v) = self.trees.get(T::Records, &record_state_key(&rid))? else {
                 continue;
             };
             let state =
@@ -487,13 +474,14 @@ struct GenesisFacts {
     ledger_key: PublicKey,
 }
 
-fn genesis_facts(db: &sled::Db) -> Result<GenesisFacts> {
-    let entries = db.open_tree(TREE_ENTRIES)?;
-    let bytes = entries.get(0u64.to_be_bytes())?.ok_or(StoreError::corrupt(
-        "the genesis entry (seq 0) is missing",
-        Some(Seq(0)),
-    ))?;
-    let entry = Entry::from_bytes(&bytes).map_err(|e| {
+fn genesis_facts(b: &impl Backend) -> Result<GenesisFacts> {
+    let bytes = b
+        .get(T::Entries, &0u64.to_be_bytes())?
+        .ok_or(StoreError::corrupt(
+            "the genesis entry (seq 0) is missing",
+            Some(Seq(0)),
+        ))?;
+    let entry = Entry::from_bytes(bytes.as_ref()).map_err(|e| {
         StoreError::corrupt(
             format!("the genesis entry does not decode: {e}"),
             Some(Seq(0)),
@@ -537,16 +525,16 @@ fn as_seal(note: &str, genesis: &GenesisFacts) -> Option<FoundSeal> {
 /// reports it). Candidates are tried from the largest size down, so normally one signature
 /// is checked.
 fn newest_valid_seal(
-    db: &sled::Db,
+    b: &impl Backend,
     log: &[String],
     genesis: &GenesisFacts,
 ) -> Result<Option<FoundSeal>> {
     // The tree holds few notes (the newest seal, cosigned and imported ones); the log may
     // hold one per commit ever made: borrowed, not copied.
     let mut stored: Vec<String> = Vec::new();
-    for row in db.open_tree(TREE_CHECKPOINTS)?.iter() {
+    for row in b.scan(T::Checkpoints, &[], None) {
         let (_, v) = row?;
-        if let Ok(text) = String::from_utf8(v.to_vec()) {
+        if let Ok(text) = String::from_utf8(v.as_ref().to_vec()) {
             stored.push(text);
         }
     }
@@ -583,13 +571,11 @@ fn newest_logged(log: &[String], genesis: &GenesisFacts) -> u64 {
 /// (none after a clean close: every commit is sealed). Without any seal, the whole tree is
 /// recomputed from entry bytes.
 fn check_derived_state(
-    db: &sled::Db,
+    b: &impl Backend,
     head: &Head,
     range: &CompactRange,
     seal: Option<&FoundSeal>,
 ) -> Result<()> {
-    let entries = db.open_tree(TREE_ENTRIES)?;
-    let tiles = db.open_tree(TREE_TILES)?;
     // The root check against the seal comes after the entry checks below: for an odd
     // seal size the range holds the last sealed entry's leaf, hashed from its bytes (no
     // level-0 rows), and an edited entry must be reported as what it is (a chain break or
@@ -597,25 +583,29 @@ fn check_derived_state(
     let from = seal.map_or(0, |s| s.size);
     let mut prev = match from.checked_sub(1) {
         None => EntryHash::ZERO,
-        Some(p) => entry_hash(&entries.get(p.to_be_bytes())?.ok_or(StoreError::corrupt(
-            "an entry the newest seal covers is missing",
-            Some(Seq(p)),
-        ))?),
+        Some(p) => entry_hash(
+            b.get(T::Entries, &p.to_be_bytes())?
+                .ok_or(StoreError::corrupt(
+                    "an entry the newest seal covers is missing",
+                    Some(Seq(p)),
+                ))?
+                .as_ref(),
+        ),
     };
     let mut rebuilt = match seal {
         None => CompactRange::new(),
-        Some(s) => range_at(&tiles, s)?,
+        Some(s) => range_at(b, s)?,
     };
     let sealed_root = rebuilt.root(&Sha256Hasher);
     let mut last_recorded_at = None;
     for seq in from..head.size {
-        let bytes = entries
-            .get(seq.to_be_bytes())?
+        let bytes = b
+            .get(T::Entries, &seq.to_be_bytes())?
             .ok_or(StoreError::DerivedState {
                 what: "meta.head",
                 with: format!("the entries tree, which has no entry at seq {seq}"),
             })?;
-        let entry = Entry::from_bytes(&bytes).map_err(|e| {
+        let entry = Entry::from_bytes(bytes.as_ref()).map_err(|e| {
             StoreError::corrupt(format!("entry does not decode: {e}"), Some(Seq(seq)))
         })?;
         if entry.seq != Seq(seq) || entry.prev != prev {
@@ -624,7 +614,7 @@ fn check_derived_state(
                 Some(Seq(seq)),
             ));
         }
-        prev = entry_hash(&bytes);
+        prev = entry_hash(bytes.as_ref());
         last_recorded_at = Some(entry.recorded_at);
         rebuilt
             .append(&Sha256Hasher, merkle_leaf(&prev))
@@ -660,7 +650,7 @@ fn check_derived_state(
     // The right-edge tiles the next group grows: exactly the nodes complete at the head,
     // hashing to the range just checked (at the seal's size they were read above; after
     // it, an unsealed or imported tail, only here).
-    if !crate::tilerows::check_edge(&tiles, &rebuilt)? {
+    if !crate::tilerows::check_edge(b, &rebuilt)? {
         return Err(StoreError::DerivedState {
             what: "the tiles tree",
             with: format!(
@@ -676,11 +666,12 @@ fn check_derived_state(
 /// first tile row is gone: its `tiles` rows are built from its entries (once, O(n); the
 /// checks at open then judge them like any), and the `nodes` tree, no longer read, is
 /// dropped. A ledger so upgraded cannot be opened by a build that reads `nodes`.
-fn upgrade_to_tiles(db: &sled::Db, head_size: u64) -> Result<()> {
-    let tiles = db.open_tree(TREE_TILES)?;
-    if crate::tilerows::lacks_tiles(&tiles, head_size)? {
-        crate::tilerows::build_from_entries(db, &tiles, head_size)?;
+fn upgrade_to_tiles(trees: &Trees, head_size: u64) -> Result<()> {
+    if crate::tilerows::lacks_tiles(trees, head_size)? {
+        crate::tilerows::build_from_entries(trees, head_size)?;
     }
+    // The `nodes` tree is sled's alone (no engine added later has one to drop).
+    let db = trees.sled_db();
     if db
         .tree_names()
         .iter()
@@ -695,7 +686,7 @@ fn upgrade_to_tiles(db: &sled::Db, head_size: u64) -> Result<()> {
 /// The compact range at a seal's size from the `tiles` rows (its right-edge tiles, read
 /// as prefixes: the head may be past the seal); the caller checks it against the seal's
 /// signed root.
-fn range_at(tiles: &sled::Tree, seal: &FoundSeal) -> Result<CompactRange> {
+fn range_at(tiles: &impl Backend, seal: &FoundSeal) -> Result<CompactRange> {
     let tree = crate::tilerows::TileNodes::new(tiles);
     // A missing or malformed tile disagrees with the seal; an I/O error is reported as one.
     match crate::tilerows::range_from(&tree, seal.size) {

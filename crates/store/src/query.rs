@@ -2,6 +2,7 @@
 //! placement chains) and states, Merkle
 //! roots and inclusion/consistency proofs.
 
+use crate::backend::{Backend, Trees, T};
 use crate::error::{Result, StoreError};
 use crate::layout::*;
 use crate::ledger::Ledger;
@@ -27,14 +28,13 @@ impl Ledger {
     pub fn entry_bytes(&self, seq: Seq) -> Result<Option<Vec<u8>>> {
         Ok(self
             .trees
-            .entries
-            .get(seq.to_be_bytes())?
+            .get(T::Entries, &seq.to_be_bytes())?
             .map(|v| v.to_vec()))
     }
 
     /// Entry `seq`, decoded strictly.
     pub fn entry(&self, seq: Seq) -> Result<Option<Entry>> {
-        match self.trees.entries.get(seq.to_be_bytes())? {
+        match self.trees.get(T::Entries, &seq.to_be_bytes())? {
             None => Ok(None),
             Some(b) => Entry::from_bytes(&b)
                 .map(Some)
@@ -45,7 +45,7 @@ impl Ledger {
     /// The stored (encrypted) payload of entry `seq`, checked against the entry's content
     /// seal: `None` when the entry has none or it was lawfully destroyed.
     pub fn stored_payload(&self, seq: Seq) -> Result<Option<Vec<u8>>> {
-        let Some(stored) = self.trees.payloads.get(seq.to_be_bytes())? else {
+        let Some(stored) = self.trees.get(T::Payloads, &seq.to_be_bytes())? else {
             return Ok(None);
         };
         let entry = self
@@ -130,13 +130,13 @@ impl Ledger {
     pub fn record_entries(&self, record: &RecordId) -> Result<Vec<Seq>> {
         match self.record_state(record)? {
             None => Ok(Vec::new()),
-            Some(st) => record_chain(&self.trees.entries, record, &st),
+            Some(st) => record_chain(&self.trees, record, &st),
         }
     }
 
     /// A record's state after its latest entry (`None` for a record never seen).
     pub fn record_state(&self, record: &RecordId) -> Result<Option<RecordState>> {
-        match self.trees.records.get(record_state_key(record))? {
+        match self.trees.get(T::Records, &record_state_key(record))? {
             None => Ok(None),
             Some(v) => decode_canonical(&v).map(Some).map_err(|e| {
                 StoreError::corrupt(
@@ -156,17 +156,16 @@ impl Ledger {
         &self,
         after: Option<&RecordId>,
     ) -> impl Iterator<Item = Result<(RecordId, RecordState)>> + '_ {
-        let rows = match after {
-            Some(r) => self.trees.records.range((
-                std::ops::Bound::Excluded(record_state_key(r)),
-                std::ops::Bound::Unbounded,
-            )),
-            None => self.trees.records.iter(),
-        };
-        rows.filter_map(|row| {
+        // The first key after `after`'s row: that key followed by a zero byte.
+        let from = after.map_or(Vec::new(), |r| {
+            let mut k = record_state_key(r).to_vec();
+            k.push(0);
+            k
+        });
+        self.trees.scan(T::Records, &from, None).filter_map(|row| {
             let (k, v) = match row {
                 Ok(kv) => kv,
-                Err(e) => return Some(Err(e.into())),
+                Err(e) => return Some(Err(e)),
             };
             let id = k.strip_suffix(&[RECORD_STATE_TAG])?;
             let id = RecordId::new(std::str::from_utf8(id).ok()?).ok()?;
@@ -185,8 +184,8 @@ impl Ledger {
 
     /// Merkle nodes for roots and proofs: upper levels from memory, the rest from the
     /// `tiles` rows (`tilerows.rs`).
-    fn nodes(&self) -> Result<CachedNodes<'_>> {
-        CachedNodes::new(&self.upper, &self.trees.tiles)
+    fn nodes(&self) -> Result<CachedNodes<'_, Trees>> {
+        CachedNodes::new(&self.upper, &self.trees)
     }
 
     fn check_size(&self, size: u64) -> Result<()> {

@@ -9,7 +9,7 @@
 //! through a derived row (as `export` does) — and must equal the row. O(entries), paid
 //! only by destructions.
 
-use crate::backend::T;
+use crate::backend::{Backend, T};
 use crate::error::{Result, StoreError};
 use crate::types::Trees;
 use caseledger_core::encoding::decode_canonical;
@@ -32,23 +32,21 @@ use caseledger_core::time::Timestamp;
 /// `seal` is the newest valid seal's `(size, root)`; `head_size` and `last_recorded_at`
 /// come from `meta.head`, already checked against the entry bytes.
 pub(crate) fn registry_from_chain(
-    db: &sled::Db,
+    b: &impl Backend,
     head_size: u64,
     last_recorded_at: Timestamp,
     seal: Option<(u64, Hash)>,
 ) -> Result<Registry> {
-    let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES)?;
-    let tiles = db.open_tree(caseledger_core::layout::TREE_TILES)?;
     // The proof's nodes come from the `tiles` rows (already checked at their right edge);
     // the entry's own leaf is hashed from its bytes below.
-    let tree = crate::tilerows::TileNodes::new(&tiles);
+    let tree = crate::tilerows::TileNodes::new(b);
     let broken = |seq: u64, why: String| StoreError::RegistryChain { seq: Seq(seq), why };
     let read = |seq: u64| -> Result<Entry> {
-        let bytes = entries
-            .get(seq.to_be_bytes())?
+        let bytes = b
+            .get(T::Entries, &seq.to_be_bytes())?
             .ok_or_else(|| broken(seq, "the entry is missing".into()))?;
         if let Some((size, root)) = seal.filter(|(size, _)| seq < *size) {
-            let leaf = merkle_leaf(&entry_hash(&bytes));
+            let leaf = merkle_leaf(&entry_hash(bytes.as_ref()));
             let proof = merkle::inclusion_proof(&Sha256Hasher, &tree, seq, size)
                 .map_err(|_| broken(seq, "its inclusion proof cannot be read".into()))?;
             if merkle::verify_inclusion(&Sha256Hasher, seq, size, &leaf, &proof, &root).is_err() {
@@ -71,7 +69,7 @@ pub(crate) fn registry_from_chain(
                 // built at open): the entry after the sibling names the sibling's original
                 // hash in its `prev`; when it disagrees, the sibling is the entry edited.
                 let culprit = match seq ^ 1 {
-                    sib if sib < size && !prev_confirms(&entries, sib, head_size)? => sib,
+                    sib if sib < size && !prev_confirms(b, sib, head_size)? => sib,
                     _ => seq,
                 };
                 return Err(broken(
@@ -80,7 +78,7 @@ pub(crate) fn registry_from_chain(
                 ));
             }
         }
-        let entry = Entry::from_bytes(&bytes)
+        let entry = Entry::from_bytes(bytes.as_ref())
             .map_err(|e| broken(seq, format!("the entry does not decode: {e}")))?;
         if entry.seq != Seq(seq) {
             return Err(broken(
@@ -146,18 +144,18 @@ pub(crate) fn registry_from_chain(
 
 /// Whether entry `seq`'s bytes hash to the `prev` the entry after it carries (true when
 /// there is no entry after it below `head_size`, or it cannot be read: nothing contradicts).
-fn prev_confirms(entries: &sled::Tree, seq: u64, head_size: u64) -> Result<bool> {
+fn prev_confirms(b: &impl Backend, seq: u64, head_size: u64) -> Result<bool> {
     let next = seq.saturating_add(1);
     if next >= head_size {
         return Ok(true);
     }
     let (Some(bytes), Some(after)) = (
-        entries.get(seq.to_be_bytes())?,
-        entries.get(next.to_be_bytes())?,
+        b.get(T::Entries, &seq.to_be_bytes())?,
+        b.get(T::Entries, &next.to_be_bytes())?,
     ) else {
         return Ok(true);
     };
-    Ok(Entry::from_bytes(&after).map_or(true, |a| a.prev == entry_hash(&bytes)))
+    Ok(Entry::from_bytes(after.as_ref()).map_or(true, |a| a.prev == entry_hash(bytes.as_ref())))
 }
 
 /// The state of `record` folded from its own entries below `size`; `None` if it has none.
@@ -171,7 +169,7 @@ pub(crate) fn rebuilt_state(
 ) -> Result<Option<RecordState>> {
     let mut scratch = registry.clone();
     let mut state = None;
-    for row in crate::backend::Backend::scan(trees, T::Entries, &[], Some(&size.to_be_bytes())) {
+    for row in trees.scan(T::Entries, &[], Some(&size.to_be_bytes())) {
         let (key, bytes) = row?;
         let seq = <[u8; 8]>::try_from(key.as_ref())
             .map(u64::from_be_bytes)
@@ -196,7 +194,7 @@ pub(crate) fn rebuilt_state(
 
 /// The stored state row of `record`, decoded (`None` without one).
 pub(crate) fn stored_state(trees: &Trees, record: &RecordId) -> Result<Option<RecordState>> {
-    match trees.records.get(record_state_key(record))? {
+    match trees.get(T::Records, &record_state_key(record))? {
         Some(v) => Ok(Some(decode_canonical::<RecordState>(&v).map_err(|e| {
             StoreError::corrupt(
                 format!("state of record {record} does not decode: {e}"),
@@ -305,7 +303,7 @@ fn differing_fields(a: &RecordState, b: &RecordState) -> Vec<&'static str> {
 /// (an edited state row or entry): a read never returns another record's entry. Costs one
 /// entry read per entry of the record, however long the ledger.
 pub(crate) fn record_chain(
-    entries: &sled::Tree,
+    b: &impl Backend,
     record: &RecordId,
     state: &RecordState,
 ) -> Result<Vec<Seq>> {
@@ -324,10 +322,10 @@ pub(crate) fn record_chain(
         if ordinal == 0 {
             return Err(broken(seq, "more entries than the record state counts"));
         }
-        let bytes = entries
-            .get(seq.to_be_bytes())?
+        let bytes = b
+            .get(T::Entries, &seq.to_be_bytes())?
             .ok_or_else(|| broken(seq, "the entry is missing"))?;
-        let entry = Entry::from_bytes(&bytes)
+        let entry = Entry::from_bytes(bytes.as_ref())
             .map_err(|e| StoreError::corrupt(format!("entry does not decode: {e}"), Some(seq)))?;
         if entry.seq != seq {
             return Err(broken(seq, "the entry stored there names another seq"));

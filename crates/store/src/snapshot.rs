@@ -98,7 +98,7 @@ impl Ledger {
             let _content = self.content.lock().unwrap_or_else(PoisonError::into_inner);
             let started = Instant::now();
             let size = self.head().size;
-            let keys = copy_trees(&self.trees.db, &out)?;
+            let keys = copy_trees(self.trees.sled_db(), &out)?;
             let log_path = self.dir.join(CHECKPOINTS_LOG);
             let log = match std::fs::read(&log_path) {
                 Ok(b) => b,

@@ -12,7 +12,7 @@
 //! row read instead of 16 entry reads and hashes). A node of tree level `8·L + k`
 //! (`1 <= k <= 7`) is not stored: it is the root of its `2^k` hashes in row `L`.
 
-use crate::backend::{Ops, T};
+use crate::backend::{Backend, Ops, T};
 use crate::error::{Result, StoreError};
 use caseledger_core::hash::{entry_hash, merkle_leaf};
 use caseledger_core::ids::Seq;
@@ -47,13 +47,13 @@ fn malformed(level: u8, index: u64) -> StoreError {
 
 /// Reads Merkle nodes from `tiles` (see the module docs). Remembers the last row read: a
 /// proof asks for up to eight nodes of the same row.
-pub(crate) struct TileNodes<'a> {
-    tiles: &'a sled::Tree,
-    last: RefCell<Option<([u8; 9], sled::IVec)>>,
+pub(crate) struct TileNodes<'a, B: Backend> {
+    tiles: &'a B,
+    last: RefCell<Option<([u8; 9], B::Value)>>,
 }
 
-impl<'a> TileNodes<'a> {
-    pub(crate) fn new(tiles: &'a sled::Tree) -> TileNodes<'a> {
+impl<'a, B: Backend> TileNodes<'a, B> {
+    pub(crate) fn new(tiles: &'a B) -> TileNodes<'a, B> {
         TileNodes {
             tiles,
             last: RefCell::new(None),
@@ -61,17 +61,18 @@ impl<'a> TileNodes<'a> {
     }
 
     /// Row `(level, index)`, whole hashes (an absent row is `None`).
-    fn row(&self, level: u8, index: u64) -> Result<Option<sled::IVec>> {
+    fn row(&self, level: u8, index: u64) -> Result<Option<B::Value>> {
         let key = tile_key(level, index);
         if let Some((k, v)) = self.last.borrow().as_ref() {
             if *k == key {
                 return Ok(Some(v.clone()));
             }
         }
-        let Some(v) = self.tiles.get(key)? else {
+        let Some(v) = self.tiles.get(T::Tiles, &key)? else {
             return Ok(None);
         };
-        if v.is_empty() || v.len() > FULL || v.len() % HASH_BYTES != 0 {
+        let len = v.as_ref().len();
+        if len == 0 || len > FULL || len % HASH_BYTES != 0 {
             return Err(malformed(level, index));
         }
         *self.last.borrow_mut() = Some((key, v.clone()));
@@ -79,7 +80,7 @@ impl<'a> TileNodes<'a> {
     }
 }
 
-impl NodeSource for TileNodes<'_> {
+impl<B: Backend> NodeSource for TileNodes<'_, B> {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Hash> {
         let tile_level = id.level() / STEP;
@@ -97,7 +98,7 @@ impl NodeSource for TileNodes<'_> {
             )
         };
         let row = self.row(tile_level, index)?.ok_or_else(missing)?;
-        let bytes = row.get(at..at + len).ok_or_else(missing)?;
+        let bytes = row.as_ref().get(at..at + len).ok_or_else(missing)?;
         let hashes: Vec<Hash> = bytes
             .chunks_exact(HASH_BYTES)
             .filter_map(Hash::from_slice)
@@ -143,11 +144,11 @@ fn edge(size: u64) -> impl Iterator<Item = (u8, u64, usize)> {
 /// under one of the range's nodes, so an edited partial tile is refused here; a full tile
 /// is not read (its root is a hash of the tile above, and a proof through an edited one
 /// does not verify under a signed root). Cost: at most 8 row reads and 255 hashes each.
-pub(crate) fn check_edge(tiles: &sled::Tree, range: &CompactRange) -> Result<bool> {
+pub(crate) fn check_edge(tiles: &impl Backend, range: &CompactRange) -> Result<bool> {
     let src = TileNodes::new(tiles);
     for (level, index, width) in edge(range.size()) {
         match src.row(level, index)? {
-            Some(v) if v.len() == width * HASH_BYTES => {}
+            Some(v) if v.as_ref().len() == width * HASH_BYTES => {}
             _ => return Ok(false),
         }
     }
@@ -164,8 +165,8 @@ pub(crate) fn check_edge(tiles: &sled::Tree, range: &CompactRange) -> Result<boo
 /// the group's first new node begins) followed by the new hashes. Usually one level-0 row
 /// per group, a level-1 row every 256 entries, and so on.
 /// `committed` reads a committed `tiles` row.
-pub(crate) fn stage_rows(
-    committed: impl Fn(&[u8]) -> Result<Option<Vec<u8>>>,
+pub(crate) fn stage_rows<V: AsRef<[u8]>>(
+    committed: impl Fn(&[u8]) -> Result<Option<V>>,
     ops: &mut Ops,
     new: &[(NodeId, Hash)],
 ) -> Result<()> {
@@ -181,7 +182,8 @@ pub(crate) fn stage_rows(
         let key = tile_key(level, index);
         let mut value = Vec::with_capacity(FULL);
         if offset > 0 {
-            let have = committed(&key)?.unwrap_or_default();
+            let have = committed(&key)?;
+            let have = have.as_ref().map_or(&[][..], AsRef::as_ref);
             if u64::try_from(have.len()).ok() != Some(offset * HASH_BYTES as u64) {
                 return Err(StoreError::corrupt(
                     format!(
@@ -191,7 +193,7 @@ pub(crate) fn stage_rows(
                     None,
                 ));
             }
-            value.extend_from_slice(&have);
+            value.extend_from_slice(have);
         }
         value.extend_from_slice(&new_bytes);
         if value.len() > FULL {
@@ -204,8 +206,8 @@ pub(crate) fn stage_rows(
 
 /// Whether the tree of `size > 0` leaves lacks its tiles: no row `(0, 0)`, which
 /// [`build_from_entries`] writes last.
-pub(crate) fn lacks_tiles(tiles: &sled::Tree, size: u64) -> Result<bool> {
-    Ok(size > 0 && !tiles.contains_key(tile_key(0, 0))?)
+pub(crate) fn lacks_tiles(tiles: &impl Backend, size: u64) -> Result<bool> {
+    Ok(size > 0 && tiles.get(T::Tiles, &tile_key(0, 0))?.is_none())
 }
 
 /// Builds the `tiles` rows of the first `size` entries from their bytes, for a ledger
@@ -213,22 +215,21 @@ pub(crate) fn lacks_tiles(tiles: &sled::Tree, size: u64) -> Result<bool> {
 /// gone. Rows are written in batches, row `(0, 0)` last after a flush: a crash midway
 /// leaves it absent and the next open builds again. Opening then checks the rows against
 /// the newest seal as always. O(size) entry reads and hashes, once.
-pub(crate) fn build_from_entries(db: &sled::Db, tiles: &sled::Tree, size: u64) -> Result<()> {
-    let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES)?;
+pub(crate) fn build_from_entries(b: &impl Backend, size: u64) -> Result<()> {
     let mut range = CompactRange::new();
     // The nodes of tree level 8·L not yet in a written row, per tile level.
     let mut open: Vec<Vec<u8>> = vec![Vec::new(); usize::from(MAX_TILE_LEVEL) + 1];
-    let mut batch = sled::Batch::default();
+    let mut batch = Ops::default();
     let mut pending = 0usize;
     let mut first: Option<Vec<u8>> = None;
-    let mut put = |key: [u8; 9], v: &[u8], batch: &mut sled::Batch| {
+    let mut put = |key: [u8; 9], v: &[u8], batch: &mut Ops| {
         if key == tile_key(0, 0) {
             first = Some(v.to_vec());
         } else {
-            batch.insert(&key, v);
+            batch.put(T::Tiles, &key, v);
         }
     };
-    for row in entries.range(0u64.to_be_bytes()..size.to_be_bytes()) {
+    for row in b.scan(T::Entries, &0u64.to_be_bytes(), Some(&size.to_be_bytes())) {
         let (k, v) = row?;
         let seq = range.size();
         if k.as_ref() != seq.to_be_bytes() {
@@ -238,7 +239,7 @@ pub(crate) fn build_from_entries(db: &sled::Db, tiles: &sled::Tree, size: u64) -
             ));
         }
         let nodes = range
-            .append(&Sha256Hasher, merkle_leaf(&entry_hash(&v)))
+            .append(&Sha256Hasher, merkle_leaf(&entry_hash(v.as_ref())))
             .map_err(|_| StoreError::Full)?;
         for (id, h) in nodes.into_iter().filter(|(id, _)| id.level() % STEP == 0) {
             let level = id.level() / STEP;
@@ -253,7 +254,8 @@ pub(crate) fn build_from_entries(db: &sled::Db, tiles: &sled::Tree, size: u64) -
             }
         }
         if pending >= 256 {
-            tiles.apply_batch(std::mem::take(&mut batch))?;
+            b.commit(&batch)?;
+            batch.clear();
             pending = 0;
         }
     }
@@ -263,11 +265,13 @@ pub(crate) fn build_from_entries(db: &sled::Db, tiles: &sled::Tree, size: u64) -
             put(tile_key(level, index), buf, &mut batch);
         }
     }
-    tiles.apply_batch(batch)?;
-    db.flush()?;
+    b.commit(&batch)?;
+    b.flush()?;
     if let Some(v) = first {
-        tiles.insert(tile_key(0, 0), v)?;
-        db.flush()?;
+        batch.clear();
+        batch.put(T::Tiles, &tile_key(0, 0), &v);
+        b.commit(&batch)?;
+        b.flush()?;
     }
     Ok(())
 }
@@ -277,18 +281,18 @@ pub(crate) fn build_from_entries(db: &sled::Db, tiles: &sled::Tree, size: u64) -
 /// come in index order). One scan of `tiles`; at level 0 every row is hashed up to tree
 /// level 7 (about one hash per leaf, once).
 pub(crate) fn each_node_from(
-    tiles: &sled::Tree,
+    tiles: &impl Backend,
     from: u8,
     mut f: impl FnMut(NodeId, Hash),
 ) -> Result<()> {
-    for row in tiles.iter() {
+    for row in tiles.scan(T::Tiles, &[], None) {
         let (k, v) = row?;
-        let Some((level, index)) = parse_tile_key(&k) else {
+        let Some((level, index)) = parse_tile_key(k.as_ref()) else {
             continue;
         };
         // A malformed row is left to the direct path, which reports it when a proof
         // needs it.
-        let Some(mut cur) = parse_row(&v) else {
+        let Some(mut cur) = parse_row(v.as_ref()) else {
             continue;
         };
         for up in 0..STEP {
@@ -316,6 +320,7 @@ pub(crate) fn each_node_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Trees;
     use crate::upper::{CachedNodes, UpperNodes};
     use caseledger_core::merkle::{self, MemoryNodes};
     use proptest::prelude::*;
@@ -323,15 +328,39 @@ mod tests {
     /// A ledger's `entries` and `tiles` trees, grown group by group the way the writer
     /// grows them (`stage_rows` over what `CompactRange::append` completes).
     struct Grown {
-        db: sled::Db,
-        tiles: sled::Tree,
+        _dir: tempfile::TempDir,
+        trees: Trees,
         leaves: Vec<Hash>,
     }
 
+    /// Empty trees in a new directory.
+    fn new_trees() -> (tempfile::TempDir, Trees) {
+        let dir = tempfile::tempdir().unwrap();
+        let sled_dir = dir.path().join("sled");
+        let db = sled::Config::new().path(&sled_dir).open().unwrap();
+        let trees = Trees::open(db, &sled_dir).unwrap();
+        (dir, trees)
+    }
+
+    /// Trees holding `g`'s entries and no tiles (a ledger written before tiles).
+    fn entries_of(g: &Grown) -> (tempfile::TempDir, Trees) {
+        let (dir, trees) = new_trees();
+        for row in g.trees.tree(T::Entries).iter() {
+            let (k, v) = row.unwrap();
+            trees.tree(T::Entries).insert(k, v).unwrap();
+        }
+        (dir, trees)
+    }
+
+    fn tile_rows(t: &Trees) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        t.tree(T::Tiles)
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect()
+    }
+
     fn grow(groups: &[usize]) -> Grown {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tiles = db.open_tree(caseledger_core::layout::TREE_TILES).unwrap();
-        let entries = db.open_tree(caseledger_core::layout::TREE_ENTRIES).unwrap();
+        let (dir, trees) = new_trees();
         let mut range = CompactRange::new();
         let mut leaves = Vec::new();
         let mut ops = Ops::default();
@@ -342,20 +371,20 @@ mod tests {
                 let seq = range.size();
                 // Entry bytes of varying length; the leaf is over them, as the writer's.
                 let bytes: Vec<u8> = seq.to_le_bytes().repeat(1 + (seq % 5) as usize);
-                entries.insert(seq.to_be_bytes(), bytes.as_slice()).unwrap();
+                ops.put(T::Entries, &seq.to_be_bytes(), &bytes);
                 let leaf = merkle_leaf(&entry_hash(&bytes));
                 leaves.push(leaf);
                 let nodes = range.append(&Sha256Hasher, leaf).unwrap();
                 new.extend(nodes.into_iter().filter(|(id, _)| id.level() % STEP == 0));
             }
-            stage_rows(|k| Ok(tiles.get(k)?.map(|v| v.to_vec())), &mut ops, &new).unwrap();
-            for op in &ops.ops {
-                assert!(matches!(op.tree, T::Tiles));
-                let v = op.val.as_ref().unwrap();
-                tiles.insert(ops.slice(&op.key), ops.slice(v)).unwrap();
-            }
+            stage_rows(|k| trees.get(T::Tiles, k), &mut ops, &new).unwrap();
+            trees.commit(&ops).unwrap();
         }
-        Grown { db, tiles, leaves }
+        Grown {
+            _dir: dir,
+            trees,
+            leaves,
+        }
     }
 
     /// Proofs and roots from the rows (directly and through the in-memory upper levels)
@@ -364,9 +393,9 @@ mod tests {
     fn check(g: &Grown, picks: &[(u64, u64, u64)]) {
         let n = g.leaves.len() as u64;
         let mem = MemoryNodes::from_leaf_hashes(&Sha256Hasher, &g.leaves);
-        let rows = TileNodes::new(&g.tiles);
+        let rows = TileNodes::new(&g.trees);
         let upper = UpperNodes::default();
-        let cached = CachedNodes::new(&upper, &g.tiles).unwrap();
+        let cached = CachedNodes::new(&upper, &g.trees).unwrap();
         for &(a, b, c) in picks {
             let size = 1 + a % n;
             let seq = b % size;
@@ -407,7 +436,7 @@ mod tests {
             range.root(&Sha256Hasher),
             merkle::root_from_leaves(&Sha256Hasher, &g.leaves)
         );
-        assert!(check_edge(&g.tiles, &range).unwrap());
+        assert!(check_edge(&g.trees, &range).unwrap());
         // The rows are the tiles of the tree of n leaves, byte for byte.
         let mut want = BTreeMap::new();
         for t in caseledger_core::tile::tiles_of(n) {
@@ -420,20 +449,11 @@ mod tests {
                 .collect();
             want.insert(tile_key(t.level(), t.index()).to_vec(), hashes);
         }
-        let have: BTreeMap<Vec<u8>, Vec<u8>> = g
-            .tiles
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-            .collect();
-        assert_eq!(have, want);
+        assert_eq!(tile_rows(&g.trees), want);
         // Built from the entries at open (an older ledger): the same rows.
-        let other = g.db.open_tree("rebuilt").unwrap();
-        build_from_entries(&g.db, &other, n).unwrap();
-        let rebuilt: BTreeMap<Vec<u8>, Vec<u8>> = other
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-            .collect();
-        assert_eq!(rebuilt, want);
+        let (_dir, other) = entries_of(g);
+        build_from_entries(&other, n).unwrap();
+        assert_eq!(tile_rows(&other), want);
     }
 
     proptest! {
@@ -456,7 +476,7 @@ mod tests {
             .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15), i * 7919, i * 104_729))
             .collect();
         let g = grow(&groups);
-        assert!(g.tiles.contains_key(tile_key(2, 0)).unwrap());
+        assert!(g.trees.tree(T::Tiles).contains_key(tile_key(2, 0)).unwrap());
         check(&g, &picks);
     }
 
@@ -466,19 +486,15 @@ mod tests {
     #[test]
     fn an_interrupted_build_is_built_again() {
         let g = grow(&[300, 5]);
-        let other = g.db.open_tree("interrupted").unwrap();
+        let (_dir, other) = entries_of(&g);
         // What a crash midway could leave: a later row written, garbage in another.
-        other.insert(tile_key(0, 1), vec![7u8; 5 * 32]).unwrap();
-        other.insert(tile_key(1, 0), vec![7u8; 32]).unwrap();
+        let tiles = other.tree(T::Tiles);
+        tiles.insert(tile_key(0, 1), vec![7u8; 5 * 32]).unwrap();
+        tiles.insert(tile_key(1, 0), vec![7u8; 32]).unwrap();
         assert!(lacks_tiles(&other, 305).unwrap());
-        build_from_entries(&g.db, &other, 305).unwrap();
+        build_from_entries(&other, 305).unwrap();
         assert!(!lacks_tiles(&other, 305).unwrap());
-        let rows = |t: &sled::Tree| -> Vec<(Vec<u8>, Vec<u8>)> {
-            t.iter()
-                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-                .collect()
-        };
-        assert_eq!(rows(&other), rows(&g.tiles));
+        assert_eq!(tile_rows(&other), tile_rows(&g.trees));
         assert!(!lacks_tiles(&other, 0).unwrap());
     }
 
@@ -490,7 +506,7 @@ mod tests {
         let mut ops = Ops::default();
         let mut range = CompactRange::from_parts(
             10,
-            range_from(&TileNodes::new(&g.tiles), 10)
+            range_from(&TileNodes::new(&g.trees), 10)
                 .unwrap()
                 .hashes()
                 .to_vec(),

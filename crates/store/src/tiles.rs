@@ -8,6 +8,7 @@
 //! check it against a signed checkpoint it can fetch, and nothing beyond what is sealed
 //! leaves the ledger.
 
+use crate::backend::{Backend, T};
 use crate::error::{Result, StoreError};
 use crate::ledger::Ledger;
 use crate::tilerows::parse_row;
@@ -34,11 +35,11 @@ impl Ledger {
     fn tile_entry_hashes(&self, t: TileId) -> Result<Vec<EntryHash>> {
         let span = t.leaves();
         let mut out = Vec::with_capacity(usize::from(t.width()));
-        for row in self
-            .trees
-            .entries
-            .range(span.start.to_be_bytes()..span.end.to_be_bytes())
-        {
+        for row in self.trees.scan(
+            T::Entries,
+            &span.start.to_be_bytes(),
+            Some(&span.end.to_be_bytes()),
+        ) {
             let (k, v) = row?;
             let want = span.start + u64::try_from(out.len()).unwrap_or(u64::MAX);
             if k.as_ref() != want.to_be_bytes() {
@@ -74,8 +75,7 @@ impl Ledger {
         };
         let row = self
             .trees
-            .tiles
-            .get(tile_key(t.level(), t.index()))?
+            .get(T::Tiles, &tile_key(t.level(), t.index()))?
             .ok_or_else(short)?;
         let mut hashes = parse_row(&row).ok_or_else(short)?;
         if hashes.len() < usize::from(t.width()) {

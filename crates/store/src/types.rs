@@ -226,18 +226,7 @@ pub(crate) struct Counters {
     pub(crate) largest_group: AtomicU64,
 }
 
-pub(crate) struct Trees {
-    pub(crate) db: sled::Db,
-    /// What sled's own flush leaves undone (`backend.rs`, [`crate::sledfiles::SledFiles`]).
-    pub(crate) files: crate::sledfiles::SledFiles,
-    pub(crate) entries: sled::Tree,
-    pub(crate) payloads: sled::Tree,
-    pub(crate) tiles: sled::Tree,
-    pub(crate) records: sled::Tree,
-    pub(crate) nonces: sled::Tree,
-    pub(crate) checkpoints: sled::Tree,
-    pub(crate) meta: sled::Tree,
-}
+pub(crate) use crate::backend::Trees;
 
 /// What readers see: updated after each commit.
 pub(crate) struct Published {

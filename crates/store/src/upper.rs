@@ -10,6 +10,7 @@
 //! transaction. Every cached hash is a copy of, or hashed from, committed rows; anything
 //! not cached is read from sled, so proofs are byte-identical with or without it.
 
+use crate::backend::Backend;
 use crate::error::{Result, StoreError};
 use crate::tilerows::TileNodes;
 use caseledger_core::merkle::{Hash, NodeId, NodeSource};
@@ -80,7 +81,7 @@ impl UpperNodes {
     }
 
     /// Fills from the `tiles` tree once.
-    fn fill(&self, tiles: &sled::Tree) -> Result<()> {
+    fn fill(&self, tiles: &impl Backend) -> Result<()> {
         if self
             .inner
             .read()
@@ -102,13 +103,13 @@ impl UpperNodes {
 }
 
 /// A [`NodeSource`] that answers upper levels from memory and the rest from sled.
-pub(crate) struct CachedNodes<'a> {
+pub(crate) struct CachedNodes<'a, B: Backend> {
     pub(crate) upper: &'a UpperNodes,
-    pub(crate) tree: TileNodes<'a>,
+    pub(crate) tree: TileNodes<'a, B>,
 }
 
-impl<'a> CachedNodes<'a> {
-    pub(crate) fn new(upper: &'a UpperNodes, tiles: &'a sled::Tree) -> Result<CachedNodes<'a>> {
+impl<'a, B: Backend> CachedNodes<'a, B> {
+    pub(crate) fn new(upper: &'a UpperNodes, tiles: &'a B) -> Result<CachedNodes<'a, B>> {
         upper.fill(tiles)?;
         Ok(CachedNodes {
             upper,
@@ -117,7 +118,7 @@ impl<'a> CachedNodes<'a> {
     }
 }
 
-impl NodeSource for CachedNodes<'_> {
+impl<B: Backend> NodeSource for CachedNodes<'_, B> {
     type Error = StoreError;
     fn node(&self, id: NodeId) -> Result<Hash> {
         if id.level() >= UPPER_LEVEL {
