@@ -21,7 +21,8 @@
 # crates' sources are committed, so that a mutant left behind by a killed run can be undone
 # with `git checkout` without losing work (the trap below does that, and the end checks it).
 #
-# Frugal by design (2 cores shared by several people): `nice -n 19`, one job, and per
+# Frugal by design (2 cores shared by several people): `nice -n 19`, one mutant at a time
+# (in place implies it), and per
 # module only the test binaries that exercise it (no doctests, no unrelated proptests);
 # those sets are below. A mutant caught by no test in its set counts as missed even if some
 # other test of the workspace would catch it: the figures are a lower bound.
@@ -41,7 +42,7 @@ fi
 
 # module -> "package file test-args". The test args are `cargo test` target selectors.
 declare -A SPEC=(
-    [record]="caseledger-core crates/core/src/record.rs --lib --test state_machine --test golden"
+    [record]="caseledger-core crates/core/src/record.rs --test state_machine --test rule_edges --test golden"
     [merkle]="caseledger-core crates/core/src/merkle.rs --lib --test merkle_oracle --test rfc6962_vectors"
     [note]="caseledger-core crates/core/src/note.rs --lib --test signed_note_vectors --test golden"
     [checkpoint]="caseledger-core crates/core/src/checkpoint.rs --lib --test golden --test signed_note_vectors"
@@ -49,10 +50,10 @@ declare -A SPEC=(
     [hash]="caseledger-core crates/core/src/hash.rs --lib --test golden --test rfc6962_vectors"
     [time]="caseledger-core crates/core/src/time.rs --lib --test state_machine --test golden"
     [replay]="caseledger-verify crates/verify/src/replay.rs --lib --tests"
-    [judge]="caseledger-verify crates/verify/src/judge.rs --lib --tests"
-    [attest]="caseledger-verify crates/verify/src/attest.rs --lib --tests"
-    [outside_time]="caseledger-verify crates/verify/src/outside_time.rs --lib --tests"
-    [clock]="caseledger-verify crates/verify/src/clock.rs --lib --tests"
+    [judge]="caseledger-verify crates/verify/src/judge.rs --test tamper --test anchor --test offline --test incremental"
+    [attest]="caseledger-verify crates/verify/src/attest.rs --test attested --test retention_rules"
+    [outside_time]="caseledger-verify crates/verify/src/outside_time.rs --lib --test outside_time --test anchor"
+    [clock]="caseledger-verify crates/verify/src/clock.rs --test keys_and_clock --test retention_rules"
 )
 ORDER=(record checkpoint encoding hash time note merkle attest clock outside_time judge replay)
 
@@ -81,7 +82,7 @@ for m in "${modules[@]}"; do
     echo "== $m ($file, tests: $testargs)"
     # --minimum-test-timeout: the auto timeout (from the baseline) is too tight when the
     # machine is busy; a hung mutant (an infinite loop) still ends within it.
-    nice -n 19 "$CARGO" mutants --in-place --jobs 1 --package "$pkg" --file "$file" \
+    nice -n 19 "$CARGO" mutants --in-place --package "$pkg" --file "$file" \
         ${RE:+--re "$RE"} --output "$OUT/$m" --minimum-test-timeout 60 --build-timeout 600 \
         --colors never -- $testargs || true
     for k in caught missed unviable timeout; do
