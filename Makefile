@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIN := target/release/caseledger
 DEMO := ledger-data/demo
 
-.PHONY: demo serve-demo test check deny build install bench bench-quick torture fuzz fuzz-long clean-demo
+.PHONY: demo serve-demo test check deny build install bench bench-quick torture fuzz fuzz-long mutants clean-demo
 
 ## demo: build, create a ledger from the bundled sample practice, checkpoint, verify, sign a report.
 demo: build
@@ -81,6 +81,15 @@ fuzz:
 
 fuzz-long:
 	CARGO="$(CARGO)" bash scripts/fuzz.sh runs $(FUZZ_LONG_RUNS) $(FUZZ_TARGETS)
+
+## mutants: cargo-mutants over core's rule and format modules and the verifier's judging
+## (scripts/mutants.sh; installs the pinned cargo-mutants when missing). Not part of `test`
+## or CI: it runs in place (the checkout's sources are mutated one at a time, so do not build
+## or edit meanwhile) and takes hours on 2 cores. MUTANTS_MODULES=record runs one module.
+## Figures and every survivor: docs/RELIABILITY.md, "Mutation testing".
+MUTANTS_MODULES ?=
+mutants:
+	CARGO="$(CARGO)" bash scripts/mutants.sh $(MUTANTS_MODULES)
 
 clean-demo:
 	rm -rf $(DEMO)

@@ -233,3 +233,36 @@ fn invalid_ids_and_dates_are_refused_by_the_decoder() {
     // Option tag 2 is not canonical bincode.
     assert!(decode_canonical::<Option<u8>>(&[2, 0]).is_err());
 }
+
+/// `encode_into` (the store's allocation-reusing encoder) appends exactly `encode`'s bytes
+/// after what the buffer holds.
+#[test]
+fn encode_into_appends_the_canonical_bytes() {
+    use caseledger_core::encoding::encode_into;
+    let v = (Seq(7), Date::new(2024, 2, 29).unwrap(), "note".to_owned());
+    let mut buf = b"head".to_vec();
+    encode_into(&v, &mut buf).unwrap();
+    let mut want = b"head".to_vec();
+    want.extend(encode(&v).unwrap());
+    assert_eq!(buf, want);
+}
+
+/// Canonical means byte for byte: bytes that decode to a value whose encoding differs, even
+/// at the same length (a map's entries out of order), are refused, so two byte strings
+/// never stand for one value (each would hash and sign differently).
+#[test]
+fn same_length_but_different_bytes_are_not_canonical() {
+    use caseledger_core::encoding::DecodeError;
+    use std::collections::BTreeMap;
+    let m: BTreeMap<u32, u32> = [(1, 10), (2, 20)].into_iter().collect();
+    let bytes = encode(&m).unwrap();
+    assert_eq!(decode_canonical::<BTreeMap<u32, u32>>(&bytes).unwrap(), m);
+    // Length (8 bytes), then (key, value) pairs of 4 + 4 bytes: swap the two pairs.
+    let mut swapped = bytes.clone();
+    swapped[8..16].copy_from_slice(&bytes[16..24]);
+    swapped[16..24].copy_from_slice(&bytes[8..16]);
+    assert_eq!(
+        decode_canonical::<BTreeMap<u32, u32>>(&swapped),
+        Err(DecodeError::NonCanonical)
+    );
+}

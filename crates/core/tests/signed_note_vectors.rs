@@ -230,3 +230,18 @@ fn malformed_more_than_100_signatures() {
         NoteError::TooManySignatures
     );
 }
+
+/// A witness key prints as its vkey (`name+keyid+base64`), the form `--witness` and
+/// `witnesses.txt` take back: Display round-trips through `parse`, and Debug names the type
+/// around the same text (never key material beyond the public key).
+#[test]
+fn a_witness_key_prints_as_its_vkey() {
+    use caseledger_core::checkpoint::CosignatureVerifier;
+    let k = caseledger_core::keys::SigningKey::from_seed(&[3; 32]).public_key();
+    let w = CosignatureVerifier::new("witness.example", k).unwrap();
+    let shown = w.to_string();
+    assert_eq!(shown, w.to_vkey_string());
+    assert!(shown.starts_with("witness.example+"), "{shown}");
+    assert_eq!(CosignatureVerifier::parse(&shown).unwrap(), w);
+    assert_eq!(format!("{w:?}"), format!("CosignatureVerifier({shown})"));
+}

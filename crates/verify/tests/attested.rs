@@ -382,3 +382,130 @@ fn a_tsa_token_cited_after_the_lawful_date_attests_and_one_before_does_not() {
         }
     }
 }
+
+/// The destroyer may cite any seal of this ledger it had seen, not only the newest: a
+/// cosignature of an older checkpoint (entries recorded between it and the destruction)
+/// counts. A checkpoint covering the destruction itself cannot have been seen before the
+/// destruction was signed: citing one is a finding.
+#[test]
+fn an_older_seal_may_be_cited_but_not_one_covering_the_destruction() {
+    for covering in [false, true] {
+        let dir = tempdir("att-older");
+        let clock = TestClock::at("2018-01-10");
+        let l = C.staffed_on(dir.path(), &clock, Durability::Immediate);
+        open_and_terminate(&l, &clock, "2018-01-10");
+        let (wk, wv) = witness(41);
+        let (term_note, _) = cosigned(&head_checkpoint(&l), &wk, secs(&clock, 3600));
+        clock.set_day("2023-02-01");
+        other_note(&l, &clock);
+        let older = head_checkpoint(&l);
+        clock.set(Timestamp(clock.now().0 + 120_000_000));
+        // More is recorded between the cited seal and the destruction.
+        let (e, p) = C.licensee_event(&clock, &rid("C-2"), EventKind::Contact, Some(b"c"));
+        l.append(e, p).unwrap();
+        let cp = if covering {
+            // Names the destruction's own entry (size = its seq + 1).
+            Checkpoint::new(C.origin, l.head().size + 1, caseledger_core::Hash([7; 32])).unwrap()
+        } else {
+            older
+        };
+        let (cited_note, line) = cosigned(&cp, &wk, secs(&clock, 60));
+        clock.set(Timestamp(clock.now().0 + 120_000_000));
+        let seq = destroy(
+            &l,
+            &clock,
+            Some(TimeCitation::cosignature(&cp.to_body(), &line).unwrap()),
+        );
+        drop(l);
+        let notes = if covering {
+            vec![term_note]
+        } else {
+            assert!(cp.size < seq);
+            vec![term_note, cited_note]
+        };
+        let v = verify_dir(dir.path(), &policy(vec![wv], notes)).unwrap();
+        let a = v.attestation(seq).unwrap();
+        assert_eq!(a.cited_size, Some(cp.size));
+        if covering {
+            assert_eq!(kinds(&v), vec![(K::BadTimeCitation, Some(seq))]);
+            assert!(
+                v.findings()[0]
+                    .evidence
+                    .message
+                    .contains("cannot have been seen before the destruction"),
+                "{:?}",
+                v.findings()
+            );
+            assert_eq!(a.basis, Basis::LedgerClock, "{a:?}");
+        } else {
+            assert!(v.is_clean(), "{:?}", v.findings());
+            assert_eq!(a.basis, Basis::Attested, "{a:?}");
+        }
+    }
+}
+
+/// A witness counts by its name and key together (`--witness` names both): a key under the
+/// same name that is not the one the relying party named is not that witness. Its
+/// cosignature simply does not count (no finding: it may be genuine, just not trusted).
+#[test]
+fn a_cosignature_under_the_named_witness_name_but_another_key_does_not_count() {
+    let dir = tempdir("att-same-name");
+    let (term_note, cited_note, _, seq, _, _) = anchored_history(dir.path(), "2023-02-01");
+    let impostor = CosignatureVerifier::new(W1, key(42).public_key()).unwrap();
+    let v = verify_dir(
+        dir.path(),
+        &policy(vec![impostor], vec![term_note, cited_note]),
+    )
+    .unwrap();
+    let a = v.attestation(seq).unwrap();
+    assert!(
+        !kinds(&v).iter().any(|(k, _)| *k == K::BadTimeCitation),
+        "{:?}",
+        v.findings()
+    );
+    assert_eq!(a.cited_by, None, "{a:?}");
+    assert!(
+        a.not_counted.as_deref().unwrap().contains("--witness"),
+        "{a:?}"
+    );
+    assert_eq!(a.basis, Basis::LedgerClock, "{a:?}");
+}
+
+/// The attested lawful date needs outside time for every entry it rests on: a contact after
+/// the termination moves the retention clock, and if no outside time covers that contact,
+/// the date is not attested, however well the termination is anchored.
+#[test]
+fn a_later_contact_without_outside_time_leaves_the_date_unattested() {
+    let dir = tempdir("att-late-contact");
+    let clock = TestClock::at("2018-01-10");
+    let l = C.staffed_on(dir.path(), &clock, Durability::Immediate);
+    open_and_terminate(&l, &clock, "2018-01-10");
+    let (wk, wv) = witness(41);
+    let (term_note, _) = cosigned(&head_checkpoint(&l), &wk, secs(&clock, 3600));
+    clock.set_day("2019-06-01");
+    let (e, p) = C.licensee_event(&clock, &rid("C-1"), EventKind::Contact, Some(b"c"));
+    l.append(e, p).unwrap();
+    clock.set_day("2024-07-01");
+    other_note(&l, &clock);
+    let cp = head_checkpoint(&l);
+    let (_, line) = cosigned(&cp, &wk, secs(&clock, 60));
+    clock.set(Timestamp(clock.now().0 + 120_000_000));
+    let seq = destroy(
+        &l,
+        &clock,
+        Some(TimeCitation::cosignature(&cp.to_body(), &line).unwrap()),
+    );
+    drop(l);
+    // Only the 2018 seal's cosigned note is held: nothing outside covers the 2019 contact.
+    let v = verify_dir(dir.path(), &policy(vec![wv], vec![term_note])).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    let a = v.attestation(seq).unwrap();
+    assert!(
+        a.termination_seen.is_some() && a.cited_time.is_some(),
+        "{a:?}"
+    );
+    assert_eq!(a.service_seen, None, "{a:?}");
+    assert_eq!(a.attested_lawful_from, None, "{a:?}");
+    assert_eq!(a.ledger_lawful_from, Some(date("2024-06-02")), "{a:?}");
+    assert_eq!(a.basis, Basis::LedgerClock, "{a:?}");
+}

@@ -335,3 +335,77 @@ fn rewrite_archive(from: &Path, to: &Path, mut edit: impl FnMut(&mut Vec<u8>)) {
     }
     std::fs::write(to, w.finish().unwrap()).unwrap();
 }
+
+/// The skew is a tolerance, inclusive to the microsecond: an entry recorded exactly the
+/// genesis skew after the verifier's clock is not ahead; one microsecond more is.
+#[test]
+fn clock_ahead_allows_exactly_the_skew() {
+    use caseledger_core::event::{Entry, DEFAULT_CLOCK_SKEW_SECS};
+    let dir = tempdir("clock-ahead-edge");
+    let clock = TestClock::at("2018-01-10");
+    let l = C.staffed_on(dir.path(), &clock, Durability::Immediate);
+    let latest = caseledger_testkit::all_entry_bytes(&l)
+        .iter()
+        .map(|b| Entry::from_bytes(b).unwrap().recorded_at)
+        .max()
+        .unwrap();
+    drop(l);
+    let skew = i64::from(DEFAULT_CLOCK_SKEW_SECS) * 1_000_000;
+    let at = |now: i64| {
+        verify_dir(
+            dir.path(),
+            &Policy {
+                now: Some(Timestamp(now)),
+                ..Policy::default()
+            },
+        )
+        .unwrap()
+    };
+    assert!(at(latest.0 - skew).is_clean(), "exactly the skew");
+    assert_eq!(
+        findings(&at(latest.0 - skew - 1)),
+        vec![(K::ClockAhead, Some(2))],
+        "the skew and a microsecond"
+    );
+}
+
+/// A destruction exposed by one correction is reported once, even when a later correction
+/// also sets the clock back before it.
+#[test]
+fn a_forward_clock_destruction_is_reported_once_across_corrections() {
+    let dir = tempdir("clock-forward-twice");
+    let (l, clock, _) = ledger_2018(dir.path());
+    clock.set_day("2018-02-01");
+    terminate(&l, &clock, &rid("C-1"));
+    clock.set_day("2023-02-05");
+    let destroyed = destroy(&l, &clock, &rid("C-1"));
+    clock.set_day("2018-02-02");
+    let first = clock_corrected(&l, &clock, "clock was five years ahead");
+    // Set back once more (an NTP step of ten minutes), and corrected again.
+    clock.set(Timestamp(clock.now().0 - 600 * 1_000_000));
+    let second = clock_corrected(&l, &clock, "NTP stepped back");
+    drop(l);
+    let v = run(dir.path());
+    assert_eq!(
+        findings(&v),
+        vec![(K::DestructionUnderForwardClock, Some(destroyed))]
+    );
+    assert_eq!(v.clock_corrections().len(), 2);
+    assert_eq!(v.clock_corrections()[1].seq, second);
+    assert_eq!(v.forward_clock_destructions().len(), 1);
+    assert_eq!(v.forward_clock_destructions()[0].correction, first);
+}
+
+/// Instants in findings and reports: RFC 3339 UTC, to the second (rounded down, also before
+/// 1970) or to the microsecond; one outside the calendar's range is still printed.
+#[test]
+fn instants_are_rfc3339_utc() {
+    use caseledger_verify::clock::{exact, instant};
+    assert_eq!(instant(Timestamp(1_500_000)), "1970-01-01T00:00:01Z");
+    assert_eq!(exact(Timestamp(1_500_000)), "1970-01-01T00:00:01.5Z");
+    assert_eq!(instant(Timestamp(-1)), "1969-12-31T23:59:59Z");
+    let t = Timestamp::start_of(caseledger_testkit::date("2023-02-02")).unwrap();
+    assert_eq!(instant(Timestamp(t.0 + 999_999)), "2023-02-02T00:00:00Z");
+    assert_eq!(exact(Timestamp(t.0 + 7)), "2023-02-02T00:00:00.000007Z");
+    assert_eq!(exact(Timestamp(i64::MAX)), format!("@{}us", i64::MAX));
+}
