@@ -5,7 +5,8 @@
 //!   reset, timed out, `503`) is sent again, with the same id and content, until it is
 //!   answered `200`, across as many restarts as it takes. The parent kills the server with
 //!   SIGKILL at a seeded moment after the round's first acknowledgement, then starts it
-//!   again on the same ledger. After each restart, every receipt acknowledged since the
+//!   again on the same ledger; every third round it is killed once more 0-40 ms after that
+//!   restart, while it opens (recovers) the ledger for the clients' first requests. After each restart, every receipt acknowledged since the
 //!   previous check, and a seeded sample of older ones, must be at its seq with its entry
 //!   hash (inclusion route), and the ledger must hold at most one unacknowledged event per
 //!   client (the one in flight); every 5th round a snapshot taken while appends go on must
@@ -346,7 +347,7 @@ fn kill_9_of_the_server_while_64_clients_append_loses_and_doubles_nothing() {
     let rollback = harness::broken("serve-rollback");
     let mut stale: Option<PathBuf> = None;
     let mut checked = 0usize;
-    let (mut snapshots, mut sample_checks) = (0u64, 0u64);
+    let (mut snapshots, mut sample_checks, mut recovery_kills) = (0u64, 0u64, 0u64);
     for k in 0..kills {
         // Kill at a seeded moment 0-150 ms after the round's first acknowledgement.
         let before = sh.order.lock().unwrap().len();
@@ -393,6 +394,19 @@ fn kill_9_of_the_server_while_64_clients_append_loses_and_doubles_nothing() {
             stale = Some(to);
         }
         srv = s.serve();
+        if k % 3 == 1 {
+            // Killed again during recovery: the server opens the ledger lazily, on the
+            // clients' first requests after the restart (sled's recovery of the killed
+            // process's log, the registry walk, the head checked against the newest seal),
+            // so a kill 0-40 ms after the restart lands in that open or in the first group
+            // commits after it. What it was doing must be as crash-safe as an append.
+            *sh.addr.lock().unwrap() = Some(srv.addr.clone());
+            std::thread::sleep(Duration::from_millis(rng.gen_range(0..40)));
+            *sh.addr.lock().unwrap() = None;
+            srv.kill9();
+            recovery_kills += 1;
+            srv = s.serve();
+        }
         // Every receipt answered since the last check, and 32 older ones, as answered.
         let (new, old): (Vec<Acked>, Vec<Acked>) = {
             let order = sh.order.lock().unwrap();
@@ -473,7 +487,7 @@ fn kill_9_of_the_server_while_64_clients_append_loses_and_doubles_nothing() {
         "acknowledged seqs are not the appended ones"
     );
     println!(
-        "serve kill -9: {kills} kills, {CLIENTS} clients, {} events acknowledged (0 lost, 0 twice), {} requests sent again after a failure, {} replays answered with the original receipt, {} older receipts re-checked, {snapshots} snapshots verified clean, final ledger {head} entries verified clean, {:.1} s",
+        "serve kill -9: {kills} kills (and {recovery_kills} more during the recovery after one), {CLIENTS} clients, {} events acknowledged (0 lost, 0 twice), {} requests sent again after a failure, {} replays answered with the original receipt, {} older receipts re-checked, {snapshots} snapshots verified clean, final ledger {head} entries verified clean, {:.1} s",
         acks.len(),
         sh.resent.load(Ordering::Relaxed),
         sh.replays.load(Ordering::Relaxed),
