@@ -19,6 +19,7 @@ use std::time::Duration;
 
 mod insider;
 mod privacy;
+mod schema;
 
 /// A new client token from `caseledger serve --new-token`: (token, its SHA-256 hex).
 fn new_token(f: &Fixture) -> (String, String) {
@@ -271,11 +272,19 @@ fn request_on(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    Answer {
+    let a = Answer {
         status,
         headers,
         body: body.to_owned(),
+    };
+    // Every answer of these tests, checked against docs/openapi.json (serve/schema.rs).
+    if let Err(why) = schema::check(method, path, a.status, a.header("content-type"), &a.body) {
+        panic!(
+            "{method} {path} answered {} not as docs/openapi.json says: {why}\n{}",
+            a.status, a.body
+        );
     }
+    a
 }
 
 impl Served {

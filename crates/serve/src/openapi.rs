@@ -514,6 +514,10 @@ impl Modify for CommonErrors {
             );
         }
         let common = [
+            (
+                "400",
+                "`bad_request`: the request is malformed (its path, query or body), or plain HTTP was sent to a TLS port.",
+            ),
             ("401", "No valid token (missing, unknown, expired)."),
             ("403", "The client lacks the scope, or may not use this ledger."),
             ("404", "No such ledger (or record, or route)."),
