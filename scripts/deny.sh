@@ -71,5 +71,10 @@ snap_date=$(sed -n 's/.*(\([0-9]\{4\}-[0-9][0-9]-[0-9][0-9]\)).*/\1/p' "$snapsho
   git -c commit.gpgsign=false -c core.hooksPath=/dev/null commit -q -m "$snap_line"
 )
 
+# cargo-deny reads `cargo metadata` for every platform, offline: the packages of other
+# platforms (windows-sys, ...) that no build here downloads must be in the local registry
+# cache first. `cargo fetch` downloads them from the package registry (all targets, as the
+# lock file pins them); on a machine that has them it does nothing.
+"$cargo" fetch --locked --quiet
 echo "make deny: $("$cargo" deny --version), advisories from: $snap_line"
 "$cargo" deny --offline check
