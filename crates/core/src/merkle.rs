@@ -1224,6 +1224,48 @@ mod tests {
         );
     }
 
+    /// RFC 9162 §2.1.3.2 / §2.1.4.2 fix how many hashes a proof for given sizes has; a proof
+    /// of another length is refused as `WrongProofLength`, which reports the length given and
+    /// the length these sizes call for (the length the prover produces).
+    #[test]
+    fn wrong_length_errors_state_the_length_the_sizes_call_for() {
+        let ls = leaves(40);
+        let mem = MemoryNodes::from_leaf_hashes(&H, &ls);
+        for size2 in 1..=40u64 {
+            let root2 = root_at(&H, &mem, size2).unwrap();
+            for size1 in 1..size2 {
+                let root1 = root_at(&H, &mem, size1).unwrap();
+                let p = consistency_proof(&H, &mem, size1, size2).unwrap();
+                let want = p.len() as u64;
+                let mut longer = p.clone();
+                longer.push(Hash([0; 32]));
+                for (given, got) in [
+                    (&[][..], 0),
+                    (&p[..p.len() - 1], want - 1),
+                    (&longer[..], want + 1),
+                ] {
+                    assert_eq!(
+                        verify_consistency(&H, size1, size2, given, &root1, &root2),
+                        Err(ProofError::WrongProofLength { got, want }),
+                        "{size1} -> {size2}, {got} hashes"
+                    );
+                }
+            }
+            for index in 0..size2 {
+                let p = inclusion_proof(&H, &mem, index, size2).unwrap();
+                let want = p.len() as u64;
+                assert_eq!(
+                    verify_inclusion(&H, index, size2, &ls[index as usize], &[], &root2),
+                    if want == 0 {
+                        Ok(())
+                    } else {
+                        Err(ProofError::WrongProofLength { got: 0, want })
+                    }
+                );
+            }
+        }
+    }
+
     #[test]
     fn consistency_edge_cases() {
         let e = H.empty_root();

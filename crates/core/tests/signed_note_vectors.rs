@@ -3,6 +3,8 @@
 //! identical, both signatures verify, and each listed malformed note is refused
 //! with the expected error.
 
+use base64::Engine;
+use caseledger_core::keys::SigningKey;
 use caseledger_core::note::{open, Note, NoteError, NoteSigner, NoteVerifier, MAX_SIGNATURES};
 use serde_json::Value;
 
@@ -244,4 +246,140 @@ fn a_witness_key_prints_as_its_vkey() {
     assert!(shown.starts_with("witness.example+"), "{shown}");
     assert_eq!(CosignatureVerifier::parse(&shown).unwrap(), w);
     assert_eq!(format!("{w:?}"), format!("CosignatureVerifier({shown})"));
+}
+
+/// C2SP signed-note, "Signatures": "The tuple of key name and key ID uniquely identifies the
+/// key ... Verifiers MUST ignore signatures from unknown keys, even if they share a name or ID
+/// (but not both) with a known key." A rotated log key keeps its name: the old and the new
+/// key sign under the same name with different ids, and each is a key of its own.
+#[test]
+fn a_key_is_named_by_its_name_and_id_together() {
+    let old = NoteSigner::new("example.com/log", SigningKey::from_seed(&[1; 32])).unwrap();
+    let new = NoteSigner::new("example.com/log", SigningKey::from_seed(&[2; 32])).unwrap();
+    assert_ne!(old.key_id(), new.key_id());
+    let text = "rotated\n";
+    let note = format!("{}{}", old.sign(text).unwrap(), new.signature_line(text));
+    // Both keys known: both signatures verified, one entry per key.
+    let both = open(note.as_bytes(), &[old.verifier(), new.verifier()]).unwrap();
+    let ids: Vec<u32> = both.verified.iter().map(|s| s.key_id).collect();
+    assert_eq!(ids, [old.key_id(), new.key_id()]);
+    assert!(both.unverified.is_empty());
+    // Only the old key known: the new key's signature is ignored (kept as unverified), not
+    // checked against the old key and failed.
+    let only_old = open(note.as_bytes(), &[old.verifier()]).unwrap();
+    assert_eq!(only_old.verified.len(), 1);
+    assert_eq!(only_old.verified[0].key_id, old.key_id());
+    assert_eq!(only_old.unverified.len(), 1);
+    assert_eq!(only_old.unverified[0].key_id, new.key_id());
+}
+
+/// C2SP signed-note, "Format": a signature is the base64 of 4+n bytes, the key id then the
+/// signature; Go's `note.Open` (and this module's `MalformedSignature`) refuses fewer than
+/// 5, so a line carrying only a key id is malformed, not an unverified signature.
+#[test]
+fn a_signature_line_needs_bytes_after_the_key_id() {
+    let v = vectors();
+    let id_only = base64::engine::general_purpose::STANDARD.encode(0xc74f20a3u32.to_be_bytes());
+    let note = format!("{}\n\u{2014} PeterNeumann {id_only}\n", s(&v, &["text"]));
+    // Text is 2 lines, then the blank line: the signature is line 4.
+    assert_eq!(
+        rejects(note.as_bytes()),
+        NoteError::MalformedSignature { line: 4 }
+    );
+    // One byte after the key id parses; under the known key it is a bad signature.
+    let mut five = 0xc74f20a3u32.to_be_bytes().to_vec();
+    five.push(0);
+    let one_byte = format!(
+        "{}\n\u{2014} PeterNeumann {}\n",
+        s(&v, &["text"]),
+        base64::engine::general_purpose::STANDARD.encode(five)
+    );
+    assert_eq!(
+        Note::parse(one_byte.as_bytes()).unwrap().signatures().len(),
+        1
+    );
+    assert!(matches!(
+        open(one_byte.as_bytes(), &[peter(&v)]),
+        Err(NoteError::InvalidSignature { .. })
+    ));
+}
+
+/// Errors name the line of the whole note (the text's lines, the blank line, then the
+/// signatures, counting from 1), whatever the length of the text.
+#[test]
+fn signature_line_numbers_count_every_text_line() {
+    let signer = NoteSigner::new("example.com/log", SigningKey::from_seed(&[5; 32])).unwrap();
+    for (text, line) in [("one\n", 3), ("one\ntwo\nthree\n", 5)] {
+        let bad = signer.sign(text).unwrap().replacen(
+            "\u{2014} example.com/log ",
+            "\u{2014} example com/log ",
+            1,
+        );
+        assert_eq!(
+            Note::parse(bad.as_bytes()),
+            Err(NoteError::BadKeyName { line }),
+            "{text:?}"
+        );
+    }
+}
+
+/// A parsed signature line shows as the key it claims (`name+keyid`, as errors and vkeys
+/// name keys), not as its bytes.
+#[test]
+fn a_signature_line_debugs_as_its_key() {
+    let v = vectors();
+    let note = Note::parse(signed(&v).as_bytes()).unwrap();
+    assert_eq!(
+        format!("{:?}", note.signatures()[0]),
+        "NoteSignature(PeterNeumann+c74f20a3)"
+    );
+}
+
+/// Key strings (C2SP signed-note verifier keys, Go's signer keys) give the key id as exactly
+/// 8 hex digits, the id's big-endian 4 bytes: a 9-digit `0c74f20a3`, the same number, is
+/// not that key's string, nor is a 7-digit one.
+#[test]
+fn a_key_id_is_exactly_eight_hex_digits() {
+    let v = vectors();
+    let vkey = s(&v, &["verifier_keys", "PeterNeumann"]);
+    let skey = s(&v, &["signer_keys", "PeterNeumann"]);
+    assert!(vkey.contains("+c74f20a3+") && skey.contains("+c74f20a3+"));
+    for id in ["0c74f20a3", "c74f20a"] {
+        let with = |k: &str| k.replacen("+c74f20a3+", &format!("+{id}+"), 1);
+        assert_eq!(
+            NoteVerifier::parse(&with(vkey)),
+            Err(NoteError::BadVerifierKey("key id is not 8 hex digits")),
+            "{id}"
+        );
+        assert!(
+            matches!(
+                NoteSigner::parse(&with(skey)),
+                Err(NoteError::BadSignerKey("key id is not 8 hex digits"))
+            ),
+            "{id}"
+        );
+    }
+}
+
+/// A verifier prints (`Display`, and inside `Debug`) as its key string, the form it is read
+/// from; a signer shows its name and key id and never its private key.
+#[test]
+fn keys_print_as_their_public_names() {
+    let v = vectors();
+    let vkey = s(&v, &["verifier_keys", "PeterNeumann"]);
+    let verifier = peter(&v);
+    assert_eq!(verifier.to_string(), vkey);
+    assert_eq!(format!("{verifier:?}"), format!("NoteVerifier({vkey})"));
+    let signer = peter_signer(&v);
+    assert_eq!(signer.name(), "PeterNeumann");
+    let shown = format!("{signer:?}");
+    assert_eq!(
+        shown,
+        "NoteSigner(PeterNeumann+c74f20a3, private <redacted>)"
+    );
+    let secret_b64 = s(&v, &["signer_keys", "PeterNeumann"])
+        .rsplit('+')
+        .next()
+        .unwrap();
+    assert!(!shown.contains(secret_b64));
 }
