@@ -142,3 +142,33 @@ fn an_unmet_witness_quorum_is_a_finding_not_an_anchor() {
     assert_eq!(v.anchor().kind(), AnchorKind::Unanchored);
     assert!(!v.anchor().is_anchored());
 }
+
+/// Of several checkpoints the auditor supplied that the ledger matches, the largest anchors
+/// (`Judged::supplied`: "the largest checkpoint the auditor supplied that the ledger
+/// matched"), whatever order they were given in.
+#[test]
+fn of_several_trusted_checkpoints_the_largest_that_matches_anchors() {
+    let fx = fixture();
+    let items = load(fx.path());
+    let (r10, r20) = (root(&items, 10), root(&items, 20));
+    for checkpoints in [
+        vec![checkpoint_note(10, r10), checkpoint_note(20, r20)],
+        vec![checkpoint_note(20, r20), checkpoint_note(10, r10)],
+    ] {
+        let v = run(
+            &fx,
+            &Policy {
+                checkpoints,
+                ..Policy::default()
+            },
+        );
+        assert!(v.is_clean(), "{:?}", v.findings());
+        assert_eq!(
+            v.anchor().kind(),
+            AnchorKind::AuditorCheckpoint {
+                size: 20,
+                root: r20
+            }
+        );
+    }
+}

@@ -713,3 +713,35 @@ fn an_entry_after_a_close_in_the_state_is_caught_incrementally() {
     );
     assert_eq!(v.closed().map(|c| c.seq.0), Some(N));
 }
+
+/// The checkpoint the auditor's state was verified against still seals the entries it
+/// covers in a later run while its key is trusted today (docs: the result names "the one
+/// the auditor's state was verified against if it is newer and signed by a key the auditor
+/// trusts today"): with the ledger's own checkpoints gone and nothing new, the incremental
+/// run names it and finds no unsealed tail; under a policy trusting another key it seals
+/// nothing.
+#[test]
+fn the_states_checkpoint_still_seals_its_entries_while_its_key_is_trusted() {
+    let fx = fixture();
+    let state = state_of(&fx);
+    assert!(state.checkpoint().is_some());
+    clear_checkpoints(fx.path());
+    let (v, _) = incremental(&fx, &state, &trusted());
+    assert!(v.is_clean(), "{:?}", v.findings());
+    assert_eq!(v.checkpoint().map(|c| c.size), Some(N));
+    let other = Policy {
+        trusted_keys: vec![caseledger_core::note::NoteVerifier::new(
+            "other.example",
+            key(99).public_key(),
+        )
+        .unwrap()],
+        ..trusted()
+    };
+    let (v, _) = incremental(&fx, &state, &other);
+    assert!(v.checkpoint().is_none());
+    assert!(
+        v.findings().iter().any(|f| f.kind == K::UnsealedTail),
+        "{:?}",
+        v.findings()
+    );
+}

@@ -431,3 +431,285 @@ fn a_tsa_token_bounds_the_entries_its_seal_covers_and_a_token_over_another_root_
         v.findings()[0]
     );
 }
+
+/// The `recorded_at` of each stored entry, in order.
+fn recorded(l: &Ledger) -> Vec<Timestamp> {
+    all_entry_bytes(l)
+        .iter()
+        .map(|b| {
+            caseledger_core::event::Entry::from_bytes(b)
+                .unwrap()
+                .recorded_at
+        })
+        .collect()
+}
+
+const SEC: i64 = 1_000_000;
+
+/// Moves the clock to the next whole second at least `after` micros on, and writes one note
+/// there: its `recorded_at` is that second exactly (witness times are whole seconds, so the
+/// boundaries below are exact). Returns the note's seq and its `recorded_at`.
+fn note_at_whole_second(l: &Ledger, clock: &TestClock, after: i64) -> (u64, i64) {
+    let t = (clock.now().0 + after) / SEC * SEC + SEC;
+    clock.set(Timestamp(t));
+    let seq = note_progress(l, clock);
+    let rec = recorded(l)[usize::try_from(seq).unwrap()].0;
+    assert_eq!(rec, t, "the store stamps the clock's reading");
+    (seq, rec)
+}
+
+/// The rule is `recorded_at > B(i) + skew`: an entry recorded exactly the skew after the
+/// witness saw it is within the tolerance (as `clock_ahead` allows exactly its skew); one
+/// second more is ahead.
+#[test]
+fn recorded_exactly_the_skew_after_the_witness_time_is_not_ahead() {
+    let dir = tempdir("ot-skew-edge");
+    let (l, clock) = ledger(dir.path());
+    let (last, rec) = note_at_whole_second(&l, &clock, HOUR);
+    let size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    let skew = 5 * 60 * SEC;
+    let exactly = cosigned(&l, size, &[("w1.example", &wk, rec - skew)]);
+    let one_more = cosigned(&l, size, &[("w1.example", &wk, rec - skew - SEC)]);
+    drop(l);
+    let v = verify_dir(dir.path(), &policy(vec![wv.clone()], 1, vec![exactly])).unwrap();
+    assert!(v.is_clean(), "exactly the skew: {:?}", v.findings());
+    let v = verify_dir(dir.path(), &policy(vec![wv], 1, vec![one_more])).unwrap();
+    assert_eq!(
+        kinds(&v),
+        vec![(K::ClockAheadOfWitness, Some(last))],
+        "the skew and a second"
+    );
+}
+
+/// `anchor_stale` is "more than `--max-staleness` after the newest outside time": a head
+/// recorded exactly `D` after it is not stale, a second more is.
+#[test]
+fn a_head_exactly_max_staleness_after_the_newest_outside_time_is_not_stale() {
+    let dir = tempdir("ot-stale-edge");
+    let (l, clock) = ledger(dir.path());
+    let cosigned_size = l.head().size;
+    // The head is written a week (to the second) after the witness saw the earlier seal.
+    let (head, rec) = note_at_whole_second(&l, &clock, 7 * 24 * HOUR);
+    let seen = rec - 7 * 24 * HOUR;
+    let (wk, wv) = witness("w1.example", 31);
+    let exactly = cosigned(&l, cosigned_size, &[("w1.example", &wk, seen)]);
+    let one_more = cosigned(&l, cosigned_size, &[("w1.example", &wk, seen - SEC)]);
+    drop(l);
+    // No --quorum: the newest seal (the head's) has no cosignature, and is not required to.
+    let stale = |note: String| Policy {
+        max_staleness: Some("7d".parse().unwrap()),
+        ..policy(vec![wv.clone()], 0, vec![note])
+    };
+    let v = verify_dir(dir.path(), &stale(exactly)).unwrap();
+    assert!(v.is_clean(), "exactly 7d: {:?}", v.findings());
+    assert_eq!(v.outside_time().unwrap().newest, Some(Timestamp(seen)));
+    let v = verify_dir(dir.path(), &stale(one_more)).unwrap();
+    assert_eq!(
+        kinds(&v),
+        vec![(K::AnchorStale, Some(head))],
+        "7d and a second"
+    );
+}
+
+/// `T_w(i)` is the earliest time a source gives to ANY checkpoint covering entry `i`: a
+/// witness that saw an earlier seal soon after it was made bounds the entries of that seal,
+/// even though it also cosigned a later seal days later.
+#[test]
+fn the_earliest_seal_a_witness_saw_bounds_the_entries_it_covers() {
+    let dir = tempdir("ot-earliest");
+    let (l, clock) = ledger(dir.path());
+    let real = clock.now().0;
+    // One entry under a clock a day ahead; the witness saw its seal ten minutes after noon.
+    clock.set(Timestamp(real + 24 * HOUR));
+    let ahead = note_progress(&l, &clock);
+    let first_seal = l.head().size;
+    // Later entries, and a seal the witness saw two days on (honestly after them all).
+    note_progress(&l, &clock);
+    let size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    let early = cosigned(&l, first_seal, &[("w1.example", &wk, real + HOUR / 6)]);
+    let late = cosigned(&l, size, &[("w1.example", &wk, real + 48 * HOUR)]);
+    drop(l);
+    // Either order of the auditor's copies: the earliest time is the bound.
+    for notes in [
+        vec![early.clone(), late.clone()],
+        vec![late.clone(), early.clone()],
+    ] {
+        let v = verify_dir(dir.path(), &policy(vec![wv.clone()], 1, notes)).unwrap();
+        assert_eq!(kinds(&v), vec![(K::ClockAheadOfWitness, Some(ahead))]);
+        assert!(
+            v.findings()[0]
+                .evidence
+                .message
+                .contains(&format!("checkpoint of size {first_seal} was seen")),
+            "{}",
+            v.findings()[0]
+        );
+    }
+    // The later seal alone bounds nothing too early: no finding.
+    let v = verify_dir(dir.path(), &policy(vec![wv], 1, vec![late])).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+}
+
+/// An entry whose stored bytes do not decode claims no `recorded_at`: it is a
+/// `malformed_entry`, and it neither counts as ahead nor enters the anchor lag (a lag from
+/// "no time" to the bound would be meaningless).
+#[test]
+fn an_entry_that_does_not_decode_claims_no_time_and_has_no_lag() {
+    let dir = tempdir("ot-undecodable");
+    let (l, clock) = ledger(dir.path());
+    let size = l.head().size;
+    let mut entries = all_entry_bytes(&l);
+    drop(l);
+    let damaged = size - 1;
+    // Its first half: the format version is intact, the rest does not decode.
+    let whole = &entries[usize::try_from(damaged).unwrap()];
+    let garbage = whole[..whole.len() / 2].to_vec();
+    caseledger_testkit::tamper::edit_raw(dir.path(), "entries", &damaged.to_be_bytes(), |_| {
+        Some(garbage.clone())
+    });
+    // A seal over the stored bytes as they are now (the ledger key holder resealed them),
+    // cosigned an hour after the entries: the damaged entry has a bound but no time.
+    entries[usize::try_from(damaged).unwrap()] = garbage;
+    let cp = Checkpoint::new(C.origin, size, root_of_entries(&entries)).unwrap();
+    let (wk, wv) = witness("w1.example", 31);
+    let at = clock.now().0 + HOUR;
+    let line = cosign(&cp, "w1.example", &wk, u64::try_from(at / SEC).unwrap()).unwrap();
+    let note = append_cosignature(&sign_checkpoint(&cp, &C.signer()), &line).unwrap();
+    let v = verify_dir(dir.path(), &policy(vec![wv], 1, vec![note])).unwrap();
+    assert!(
+        kinds(&v).contains(&(K::MalformedEntry, Some(damaged))),
+        "{:?}",
+        v.findings()
+    );
+    assert!(!kinds(&v).iter().any(|(k, _)| *k == K::ClockAheadOfWitness));
+    let o = v.outside_time().unwrap();
+    // The decodable entries were recorded about an hour before the witness saw them.
+    let max = o.max_lag_secs.unwrap();
+    assert!((3_599..=3_600).contains(&max), "max lag {max}");
+    assert_eq!((o.covered, o.uncovered), (size - 1, 0));
+}
+
+/// A TSA token is evidence for whatever checkpoint body of this ledger it is over, at any
+/// size up to the ledger's, whether or not the store ever sealed that size (an anchoring job
+/// may timestamp a checkpoint the relying party computes). A token over more entries than
+/// the ledger holds is not counted, and the summary says why.
+#[test]
+fn a_tsa_token_over_any_size_the_ledger_holds_counts_and_one_beyond_it_does_not() {
+    let dir = tempdir("ot-tsa-sizes");
+    let (l, clock) = ledger(dir.path());
+    // Three notes in one batch: one seal, at the batch's end; the sizes inside it are never
+    // sealed, so no stored checkpoint names them.
+    let batch = (0..3)
+        .map(|_| C.licensee_event(&clock, &rid("C-1"), EventKind::ProgressNote, Some(b"n")))
+        .collect();
+    l.append_batch(batch).unwrap();
+    let size = l.head().size;
+    let entries = all_entry_bytes(&l);
+    drop(l);
+    let inner = size - 1;
+    let sealed: Vec<u64> = caseledger_core::layout::parse_checkpoints_log(
+        &std::fs::read(caseledger_testkit::tamper::log_path(dir.path())).unwrap(),
+    )
+    .unwrap()
+    .iter()
+    .map(|n| {
+        let note = caseledger_core::note::Note::parse(n.as_bytes()).unwrap();
+        Checkpoint::parse_body(note.text()).unwrap().size
+    })
+    .collect();
+    assert!(!sealed.contains(&inner), "no seal at {inner}: {sealed:?}");
+    let body = |n: u64, root| Checkpoint::new(C.origin, n, root).unwrap().to_body();
+    let mut tsa = TestTsa::new(&TsaOptions {
+        ca_at: Some("2017-11-01 00:00:00".into()),
+        tsa_at: Some("2017-12-01 00:00:00".into()),
+        tsa_days: 3650,
+        ..TsaOptions::default()
+    });
+    let roots = TrustedRoots::from_pem(&std::fs::read(tsa.path("ca.pem")).unwrap()).unwrap();
+    let p = Policy {
+        tsa_roots: Some(roots),
+        tsa_chain_name: Some("ca.pem".into()),
+        ..Policy::default()
+    };
+    let inner_root = root_of_entries(&entries[..usize::try_from(inner).unwrap()]);
+    timestamp_at(
+        dir.path(),
+        &mut tsa,
+        "2018-01-10 13:00:00",
+        &body(inner, inner_root),
+    );
+    timestamp_at(
+        dir.path(),
+        &mut tsa,
+        "2018-01-10 13:00:00",
+        &body(size + 1, caseledger_core::Hash([7; 32])),
+    );
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert!(v.is_clean(), "{:?}", v.findings());
+    let o = v.outside_time().unwrap();
+    assert_eq!(o.tokens_counted, 1, "{:?}", o.tokens_ignored);
+    // The token bounds the entries its checkpoint covers; the last entry has no time yet.
+    assert_eq!((o.covered, o.uncovered), (inner, 1));
+    assert_eq!(o.tokens_ignored.len(), 1);
+    assert!(
+        o.tokens_ignored[0].contains(&format!(
+            "size {}: its checkpoint names {} entries, more than the ledger holds",
+            size + 1,
+            size + 1
+        )),
+        "{:?}",
+        o.tokens_ignored
+    );
+}
+
+/// One `clock_ahead_of_witness` finding per run of CONSECUTIVE entries ahead of their bound:
+/// two runs separated by entries within their bound are two findings, each naming its own
+/// first entry and the checkpoint that bounds it.
+#[test]
+fn two_runs_of_entries_ahead_separated_by_honest_entries_are_two_findings() {
+    let dir = tempdir("ot-two-runs");
+    let (l, clock) = ledger(dir.path());
+    let real = clock.now().0;
+    let (wk, wv) = witness("w1.example", 31);
+    // A: a day ahead; its seal was seen ten minutes after noon.
+    clock.set(Timestamp(real + 24 * HOUR));
+    let a = note_progress(&l, &clock);
+    let first = cosigned(&l, l.head().size, &[("w1.example", &wk, real + HOUR / 6)]);
+    // Two entries the same day, whose seal was seen the day after: within their bound.
+    note_progress(&l, &clock);
+    note_progress(&l, &clock);
+    let second = cosigned(&l, l.head().size, &[("w1.example", &wk, real + 48 * HOUR)]);
+    // D: four days on; its seal was seen on the third day.
+    clock.set(Timestamp(real + 96 * HOUR));
+    let d = note_progress(&l, &clock);
+    let third_size = l.head().size;
+    let third = cosigned(&l, third_size, &[("w1.example", &wk, real + 72 * HOUR)]);
+    drop(l);
+    let v = verify_dir(dir.path(), &policy(vec![wv], 1, vec![first, second, third])).unwrap();
+    assert_eq!(
+        kinds(&v),
+        vec![
+            (K::ClockAheadOfWitness, Some(a)),
+            (K::ClockAheadOfWitness, Some(d))
+        ]
+    );
+    let msgs: Vec<&str> = v
+        .findings()
+        .iter()
+        .map(|f| f.evidence.message.as_str())
+        .collect();
+    assert!(
+        msgs[0].starts_with(&format!("1 entry (seq {a}..={a})"))
+            && msgs[0].contains(&format!("checkpoint of size {} was seen", a + 1)),
+        "{}",
+        msgs[0]
+    );
+    assert!(
+        msgs[1].starts_with(&format!("1 entry (seq {d}..={d})"))
+            && msgs[1].contains(&format!("checkpoint of size {third_size} was seen")),
+        "{}",
+        msgs[1]
+    );
+}
