@@ -421,6 +421,32 @@ fn malformed_and_missing_arguments() {
             vec!["verify", "--ledger", "L", "--quorum", "1"],
             "--witness",
         ),
+        // A bundle carries no cosignatures or tokens: outside-time flags are refused with
+        // it, not ignored (a quorum asked for could not be enforced).
+        (
+            vec!["verify", "--bundle", "b.json", "--witness", "w+00000000+AA"],
+            "cannot be used with '--witness",
+        ),
+        (
+            vec![
+                "verify",
+                "--bundle",
+                "b.json",
+                "--witness",
+                "w+00000000+AA",
+                "--quorum",
+                "1",
+            ],
+            "cannot be used with: --witness <VKEY> --quorum",
+        ),
+        (
+            vec!["verify", "--bundle", "b.json", "--tsa-chain", "ca.pem"],
+            "cannot be used with '--tsa-chain",
+        ),
+        (
+            vec!["verify", "--bundle", "b.json", "--max-staleness", "7d"],
+            "cannot be used with '--max-staleness",
+        ),
         (
             vec!["verify", "--ledger", "L", "--key", "not+a+key"],
             "--key",

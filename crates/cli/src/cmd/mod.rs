@@ -918,12 +918,19 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "VKEY")]
     pub key: Vec<String>,
     /// A trusted witness key (cosignature/v1 note key string or file); repeatable.
-    #[arg(long, value_name = "VKEY")]
+    // Not with --bundle: a bundle carries no cosignatures or tokens, so a quorum asked for
+    // could not be enforced; refused rather than ignored (as --tsa-chain and --skew are).
+    #[arg(long, value_name = "VKEY", conflicts_with = "bundle")]
     pub witness: Vec<String>,
     /// How many of the --witness keys must have cosigned the newest checkpoint. Also the
     /// outside-time rule: an entry's bound is the K-th smallest time the named witnesses
     /// (and TSAs) give it, tolerating K-1 slow clocks.
-    #[arg(long, value_name = "K", requires = "witness")]
+    #[arg(
+        long,
+        value_name = "K",
+        requires = "witness",
+        conflicts_with = "bundle"
+    )]
     pub quorum: Option<usize>,
     /// TSA roots the relying party trusts (PEM): RFC 3161 tokens in the ledger's
     /// timestamps.log that verify against them (as of genTime) count as outside time.
