@@ -374,19 +374,10 @@ fn timestamp_at(dir: &Path, tsa: &mut TestTsa, at: &str, body: &str) {
     std::fs::write(&path, log).unwrap();
 }
 
-#[test]
-fn a_tsa_token_bounds_the_entries_its_seal_covers_and_a_token_over_another_root_counts_for_nothing()
-{
-    let dir = tempdir("ot-tsa");
-    let (l, _) = ledger(dir.path());
-    let size = l.head().size;
-    let entries = all_entry_bytes(&l);
-    drop(l);
-    let body = Checkpoint::new(C.origin, size, root_of_entries(&entries))
-        .unwrap()
-        .to_body();
-    // A TSA whose certificates were issued before 2018, so that tokens dated then verify.
-    let mut tsa = TestTsa::new(&TsaOptions {
+/// A test TSA whose certificates were issued before 2018 (so that tokens dated then
+/// verify), and a policy whose relying party trusts its root.
+fn tsa_of_2017() -> (TestTsa, Policy) {
+    let tsa = TestTsa::new(&TsaOptions {
         ca_at: Some("2017-11-01 00:00:00".into()),
         tsa_at: Some("2017-12-01 00:00:00".into()),
         tsa_days: 3650,
@@ -398,6 +389,21 @@ fn a_tsa_token_bounds_the_entries_its_seal_covers_and_a_token_over_another_root_
         tsa_chain_name: Some("ca.pem".into()),
         ..Policy::default()
     };
+    (tsa, p)
+}
+
+#[test]
+fn a_tsa_token_bounds_the_entries_its_seal_covers_and_a_token_over_another_root_counts_for_nothing()
+{
+    let dir = tempdir("ot-tsa");
+    let (l, _) = ledger(dir.path());
+    let size = l.head().size;
+    let entries = all_entry_bytes(&l);
+    drop(l);
+    let body = Checkpoint::new(C.origin, size, root_of_entries(&entries))
+        .unwrap()
+        .to_body();
+    let (mut tsa, p) = tsa_of_2017();
     // The entries were recorded at noon; a token an hour later bounds them all.
     timestamp_at(dir.path(), &mut tsa, "2018-01-10 13:00:00", &body);
     let v = verify_dir(dir.path(), &p).unwrap();
@@ -621,18 +627,7 @@ fn a_tsa_token_over_any_size_the_ledger_holds_counts_and_one_beyond_it_does_not(
     .collect();
     assert!(!sealed.contains(&inner), "no seal at {inner}: {sealed:?}");
     let body = |n: u64, root| Checkpoint::new(C.origin, n, root).unwrap().to_body();
-    let mut tsa = TestTsa::new(&TsaOptions {
-        ca_at: Some("2017-11-01 00:00:00".into()),
-        tsa_at: Some("2017-12-01 00:00:00".into()),
-        tsa_days: 3650,
-        ..TsaOptions::default()
-    });
-    let roots = TrustedRoots::from_pem(&std::fs::read(tsa.path("ca.pem")).unwrap()).unwrap();
-    let p = Policy {
-        tsa_roots: Some(roots),
-        tsa_chain_name: Some("ca.pem".into()),
-        ..Policy::default()
-    };
+    let (mut tsa, p) = tsa_of_2017();
     let inner_root = root_of_entries(&entries[..usize::try_from(inner).unwrap()]);
     timestamp_at(
         dir.path(),
