@@ -24,6 +24,18 @@
 //! `cargo run --release -p caseledger-bench --bin serve_harness -- --events 3000 --ledgers 1000`
 //! (defaults: 3000 and 1000; `--tiles N` adds S3, `--only s3` runs it alone). Scratch under
 //! `--dir` (default: a temporary directory, removed at the end).
+//!
+//! S1 also reports the CPU time spent in each timed window (`/proc/PID/stat`, utime +
+//! stime, 10 ms ticks): the harness process's during P1 (its appending threads), and
+//! during an HTTP run the server's and the harness's (there: its 64 client threads, whose
+//! cost on a shared machine is charged against the server's rate; reported beside the
+//! ratio, never subtracted from it); and the server's mean group (events per seal).
+//! `--skip-batch1` leaves out the in-process "one append_batch_keyed per event" figure.
+//! `--perf-server PREFIX` profiles the server alone over each timed HTTP window: `perf
+//! record -e cpu-clock -F 999 --call-graph dwarf -p SERVER_PID -o PREFIX-NAME.data`
+//! (NAME `http` or `http-ids`), started before the window (attached for 0.5 s first,
+//! untimed) and stopped with SIGINT after it; and this process over P1's window, for
+//! comparison (`PREFIX-p1.data`). `perf` must be on the PATH.
 
 use caseledger_bench::{bench_kek, Workload};
 use caseledger_core::event::{Payload, SignedEvent};
@@ -66,6 +78,7 @@ fn real_main() -> Res<()> {
     let mut dir = None;
     let mut tiles = None;
     let mut only = None;
+    let mut opts = S1Opts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or_else(|| format!("{a}: a value"));
@@ -75,6 +88,8 @@ fn real_main() -> Res<()> {
             "--dir" => dir = Some(PathBuf::from(val()?)),
             "--tiles" => tiles = Some(val()?.parse::<u64>()?),
             "--only" => only = Some(val()?.clone()),
+            "--skip-batch1" => opts.skip_batch1 = true,
+            "--perf-server" => opts.perf = Some(PathBuf::from(val()?)),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -92,7 +107,7 @@ fn real_main() -> Res<()> {
     };
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if run("s1") {
-        s1(&root, events)?;
+        s1(&root, events, &opts)?;
     }
     if run("s2") {
         s2(&root, ledgers)?;
@@ -103,6 +118,82 @@ fn real_main() -> Res<()> {
         return Err("--only s3 needs --tiles N".into());
     }
     Ok(())
+}
+
+/// S1's options beyond the event count.
+#[derive(Default)]
+struct S1Opts {
+    /// Leave out the in-process `append_batch_keyed` run.
+    skip_batch1: bool,
+    /// Profile the server over each HTTP window into `PREFIX-NAME.data`.
+    perf: Option<PathBuf>,
+}
+
+/// CPU time (user + system) used so far by process `pid` ("self": this one), in
+/// milliseconds, from `/proc/PID/stat` (fields 14 and 15, in clock ticks of 10 ms: the
+/// Linux default `USER_HZ`).
+fn cpu_ms(pid: &str) -> Res<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let rest = s.rsplit_once(')').ok_or("/proc stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): utime is field 14, stime 15.
+    let tick = |i: usize| -> Res<u64> { Ok(f.get(i - 3).ok_or("/proc stat")?.parse::<u64>()?) };
+    Ok((tick(14)? + tick(15)?) * 10)
+}
+
+/// The seals in the ledger's `checkpoints.log` (every seal the store made is logged there).
+fn seal_count(dir: &Path) -> Res<usize> {
+    let bytes = std::fs::read(dir.join(caseledger_core::layout::CHECKPOINTS_LOG))?;
+    let mut n = 0;
+    for r in caseledger_core::layout::LogRecords::new(&bytes) {
+        r.map_err(|e| format!("checkpoints.log: {e:?}"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// `PREFIX-NAME.data`.
+fn perf_out(prefix: &Path, name: &str) -> PathBuf {
+    let mut out = prefix.as_os_str().to_owned();
+    out.push(format!("-{name}.data"));
+    PathBuf::from(out)
+}
+
+/// A `perf record` of process `pid` into `out`, stopped (SIGINT) by [`Perf::stop`].
+struct Perf(Child);
+
+impl Perf {
+    fn start(pid: u32, out: &Path) -> Res<Perf> {
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "999",
+                "--call-graph",
+                "dwarf",
+                "-p",
+            ])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        // Attached before the window opens (perf gives no sign of it).
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(Perf(child))
+    }
+
+    fn stop(mut self) -> Res<()> {
+        Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status()?;
+        self.0.wait()?;
+        Ok(())
+    }
 }
 
 fn log(s: impl AsRef<str>) {
@@ -321,6 +412,7 @@ fn in_process(
     opening: &[(SignedEvent, Payload)],
     timed: &[(SignedEvent, Payload)],
     batch1: bool,
+    perf: Option<&Path>,
 ) -> Res<f64> {
     let dir = root.join(name);
     make_ledger(&dir, &root.join(format!("{name}-keys")), w, opening)?;
@@ -330,6 +422,11 @@ fn in_process(
         per[i % CLIENTS].push(ev.clone());
     }
     let before = l.stats();
+    let perf = match perf {
+        Some(prefix) => Some(Perf::start(std::process::id(), &perf_out(prefix, name))?),
+        None => None,
+    };
+    let cpu0 = cpu_ms("self")?;
     let t = Instant::now();
     std::thread::scope(|s| -> Res<()> {
         let hs: Vec<_> = per
@@ -355,52 +452,98 @@ fn in_process(
         Ok(())
     })?;
     let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_ms("self")? - cpu0;
+    if let Some(p) = perf {
+        p.stop()?;
+    }
     let after = l.stats();
     l.close()?;
     let n = timed.len() as f64;
     let groups = (after.transactions - before.transactions).max(1) as f64;
     log(format!(
-        "{name} in process: {n} events in {secs:.2} s: {:.0} ev/s, mean group {:.1}",
+        "{name} in process: {n} events in {secs:.2} s: {:.0} ev/s, mean group {:.1}; CPU {cpu} ms ({:.0} us/event)",
         n / secs,
-        n / groups
+        n / groups,
+        cpu as f64 * 1000.0 / n,
     ));
     Ok(n / secs)
 }
 
 /// S1: HTTP appends against P1 in process.
-fn s1(root: &Path, n: u64) -> Res<()> {
+fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
     let w = Workload::new(RECORDS);
     let opening = w.events(0..RECORDS)?;
     let timed = w.events(RECORDS..RECORDS + n)?;
     // P1 in process (`Ledger::append`, group commit), and the same as batches of one
     // (`append_batch_keyed`, each its own transaction: what the server did for a lone event
     // with a client id before it used `Ledger::append_keyed`, which joins the group).
-    let p1_rate = in_process(root, "p1", &w, &opening, &timed, false)?;
-    let batch1_rate = in_process(root, "p1-batch1", &w, &opening, &timed, true)?;
+    let p1_rate = in_process(
+        root,
+        "p1",
+        &w,
+        &opening,
+        &timed,
+        false,
+        opts.perf.as_deref(),
+    )?;
+    let batch1 = if opts.skip_batch1 {
+        "not run".to_owned()
+    } else {
+        let r = in_process(root, "p1-batch1", &w, &opening, &timed, true, None)?;
+        format!("{r:.0} ev/s")
+    };
     for ids in [false, true] {
-        let (rate, lat, rss) = over_http(root, &w, &opening, &timed, ids)?;
+        let h = over_http(root, &w, &opening, &timed, ids, opts.perf.as_deref())?;
+        let (rate, lat) = (h.rate, &h.latencies);
         println!(
-            "S1 HTTP appends{}, {CLIENTS} clients, Immediate, pre-signed, 1 KiB payloads, {n} events: {rate:.0} ev/s; P1 in process (same events, {CLIENTS} threads) {p1_rate:.0} ev/s; ratio {:.0} % (goal >= 70 %); in process, one append_batch_keyed per event: {batch1_rate:.0} ev/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server peak RSS {:.1} MiB",
+            "S1 HTTP appends{}, {CLIENTS} clients, Immediate, pre-signed, 1 KiB payloads, {n} events: {rate:.0} ev/s; P1 in process (same events, {CLIENTS} threads) {p1_rate:.0} ev/s; ratio {:.0} % (goal >= 70 %); in process, one append_batch_keyed per event: {batch1}; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server peak RSS {:.1} MiB",
             if ids { " with client event ids" } else { " without ids" },
             100.0 * rate / p1_rate,
-            quantile(&lat, 500),
-            quantile(&lat, 990),
-            quantile(&lat, 1000),
-            rss as f64 / 1024.0,
+            quantile(lat, 500),
+            quantile(lat, 990),
+            quantile(lat, 1000),
+            h.rss_kib as f64 / 1024.0,
+        );
+        let per = |ms: u64| ms as f64 * 1000.0 / n as f64;
+        println!(
+            "S1 HTTP{} CPU over the window: server {} ms ({:.0} us/event), harness (64 clients) {} ms ({:.0} us/event, {:.0} % of the two); server mean group {:.1} events per seal",
+            if ids { " with ids" } else { "" },
+            h.server_cpu_ms,
+            per(h.server_cpu_ms),
+            h.client_cpu_ms,
+            per(h.client_cpu_ms),
+            100.0 * h.client_cpu_ms as f64 / (h.server_cpu_ms + h.client_cpu_ms).max(1) as f64,
+            h.mean_group,
         );
     }
     Ok(())
 }
 
+/// What one HTTP run measured.
+struct HttpRun {
+    /// Events per second.
+    rate: f64,
+    /// Each request's, in ms, sorted.
+    latencies: Vec<f64>,
+    /// The server's peak RSS.
+    rss_kib: u64,
+    /// CPU time over the timed window: the server's, and this process's (its clients').
+    server_cpu_ms: u64,
+    client_cpu_ms: u64,
+    /// Events per seal written in the window (the store seals each group commit).
+    mean_group: f64,
+}
+
 /// `timed` posted by `CLIENTS` threads to a server holding a new ledger; each event with a
-/// client id when `ids`. Returns (events/s, sorted latencies in ms, the server's peak RSS KiB).
+/// client id when `ids`; profiled into `PERF-NAME.data` when `perf` is given.
 fn over_http(
     root: &Path,
     w: &Workload,
     opening: &[(SignedEvent, Payload)],
     timed: &[(SignedEvent, Payload)],
     ids: bool,
-) -> Res<(f64, Vec<f64>, u64)> {
+    perf: Option<&Path>,
+) -> Res<HttpRun> {
     let name = if ids { "http-ids" } else { "http" };
     let http_dir = root.join(name);
     let keys = root.join(format!("{name}-keys"));
@@ -422,6 +565,7 @@ fn over_http(
         .enumerate()
         .map(|(i, (e, p))| json_line(e, p, ids.then_some(i)))
         .collect::<Res<_>>()?;
+    let seals0 = seal_count(&http_dir)?;
     let server = Server::start(&config)?;
     let addr = server.addr.clone();
     // Opened (cold) before timing, as P1's ledger is.
@@ -433,6 +577,12 @@ fn over_http(
     for (i, l) in lines.into_iter().enumerate() {
         per[i % CLIENTS].push(l);
     }
+    let server_pid = server.child.id().to_string();
+    let perf = match perf {
+        Some(prefix) => Some(Perf::start(server.child.id(), &perf_out(prefix, name))?),
+        None => None,
+    };
+    let (server0, client0) = (cpu_ms(&server_pid)?, cpu_ms("self")?);
     let t = Instant::now();
     let mut lat: Vec<f64> = std::thread::scope(|s| -> Res<Vec<f64>> {
         let hs: Vec<_> = per
@@ -463,6 +613,11 @@ fn over_http(
         Ok(all)
     })?;
     let secs = t.elapsed().as_secs_f64();
+    let (server_cpu_ms, client_cpu_ms) =
+        (cpu_ms(&server_pid)? - server0, cpu_ms("self")? - client0);
+    if let Some(p) = perf {
+        p.stop()?;
+    }
     let rss = server.peak_rss_kib()?;
     server.stop()?;
     lat.sort_by(f64::total_cmp);
@@ -470,11 +625,19 @@ fn over_http(
     let l = Ledger::open(&http_dir, open_options(w)?)?;
     let size = l.head().size;
     l.close()?;
+    let seals = seal_count(&http_dir)? - seals0;
     let want = 2 + RECORDS + timed.len() as u64;
     if size != want {
         return Err(format!("the served ledger holds {size} entries, not {want}").into());
     }
-    Ok((timed.len() as f64 / secs, lat, rss))
+    Ok(HttpRun {
+        rate: timed.len() as f64 / secs,
+        latencies: lat,
+        rss_kib: rss,
+        server_cpu_ms,
+        client_cpu_ms,
+        mean_group: timed.len() as f64 / seals.max(1) as f64,
+    })
 }
 
 /// S2: `m` ledgers hosted; cold and warm first requests, peak RSS, for two pool sizes.
