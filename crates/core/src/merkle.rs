@@ -1298,4 +1298,75 @@ mod tests {
             Err(ProofError::Size1GreaterThanSize2 { size1: 4, size2: 3 })
         );
     }
+
+    /// `Hash` is its 32 bytes under every conversion (`From`, `as_bytes`, `AsRef`,
+    /// `from_slice`), and `Debug` shows the same base64 as `Display` (the form checkpoints
+    /// write roots in), so a failed assertion or a log names a root as an auditor reads it.
+    #[test]
+    fn hash_conversions_keep_the_32_bytes() {
+        let raw: [u8; 32] = std::array::from_fn(|i| i as u8 + 1);
+        let h = Hash::from(raw);
+        assert_eq!(h, Hash(raw));
+        assert_eq!(h.as_bytes(), &raw);
+        assert_eq!(h.as_ref(), &raw[..]);
+        assert_eq!(Hash::from_slice(&raw), Some(h));
+        assert_eq!(Hash::from_slice(&raw[..31]), None);
+        let empty = H.empty_root();
+        assert_eq!(
+            format!("{empty:?}"),
+            "Hash(47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=)"
+        );
+    }
+
+    /// A node's level and index are the ones it was made with (the store addresses tiles by
+    /// them), and it prints as both, which is how `MissingNode`'s message names it.
+    #[test]
+    fn node_id_reports_its_level_and_index() {
+        let id = NodeId::new(3, 5).unwrap();
+        assert_eq!((id.level(), id.index()), (3, 5));
+        assert_eq!(id.leaves(), 40..48);
+        let leaf = NodeId::leaf(9).unwrap();
+        assert_eq!((leaf.level(), leaf.index()), (0, 9));
+        assert_eq!(id.to_string(), "node(level 3, index 5)");
+        assert_eq!(
+            MissingNode(id).to_string(),
+            "node(level 3, index 5) is not stored"
+        );
+    }
+
+    /// A borrowed source is a source that reads the same nodes (generic code, like the
+    /// store's, may hold a `&S` where a source is asked for): same hashes, same misses.
+    #[test]
+    fn a_borrowed_source_reads_the_same_nodes() {
+        let ls = leaves(6);
+        let mem = MemoryNodes::from_leaf_hashes(&H, &ls);
+        let by_ref: &MemoryNodes = &mem;
+        for id in [NodeId::leaf(5).unwrap(), NodeId::new(2, 0).unwrap()] {
+            assert_eq!(NodeSource::node(&by_ref, id), Ok(ls_root(&ls, id)));
+        }
+        let beyond = NodeId::leaf(6).unwrap();
+        assert_eq!(NodeSource::node(&by_ref, beyond), Err(MissingNode(beyond)));
+        assert_eq!(root_at(&H, &by_ref, 6).unwrap(), root_from_leaves(&H, &ls));
+    }
+
+    /// The MTH of the leaves node `id` covers.
+    fn ls_root(ls: &[Hash], id: NodeId) -> Hash {
+        let r = id.leaves();
+        root_from_leaves(&H, &ls[r.start as usize..r.end as usize])
+    }
+
+    /// `MemoryNodes` holds the frontier of its leaves: the one a `CompactRange` fed the same
+    /// leaves holds, so its size and root are the tree's.
+    #[test]
+    fn memory_nodes_hold_the_frontier_of_their_leaves() {
+        let ls = leaves(13);
+        let mem = MemoryNodes::from_leaf_hashes(&H, &ls);
+        let mut cr = CompactRange::new();
+        for l in &ls {
+            cr.append(&H, *l).unwrap();
+        }
+        assert_eq!(mem.range(), &cr);
+        assert_eq!(mem.size(), 13);
+        assert_eq!(mem.range().root(&H), root_from_leaves(&H, &ls));
+    }
 }
