@@ -8,6 +8,8 @@
 #   scripts/mutants.sh                 every module below
 #   scripts/mutants.sh record attest   only these modules
 #   MUTANTS_RE='record.rs:6' scripts/mutants.sh record   only mutants matching a regex
+#   MUTANTS_TESTS='--test keys_and_clock' scripts/mutants.sh replay   another test set
+#       (e.g. to see whether a survivor is caught by tests outside the module's set)
 #
 # Results: tmp/mutants/<module>/mutants.out/{caught,missed,unviable,timeout}.txt.
 #
@@ -35,6 +37,7 @@ cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 OUT=${MUTANTS_OUT:-tmp/mutants}
 RE=${MUTANTS_RE:-}
+TESTS=${MUTANTS_TESTS:-}
 # Pinned: the figures in docs/RELIABILITY.md were measured with this version.
 VERSION=27.1.0
 
@@ -81,6 +84,7 @@ trap restore EXIT
 
 for m in "${modules[@]}"; do
     read -r pkg file testargs <<<"${SPEC[$m]}"
+    testargs=${TESTS:-$testargs}
     mkdir -p "$OUT/$m"
     echo "== $m ($file, tests: $testargs)"
     # --minimum-test-timeout: the auto timeout (from the baseline) is too tight when the
