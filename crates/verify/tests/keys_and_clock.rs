@@ -409,3 +409,33 @@ fn instants_are_rfc3339_utc() {
     assert_eq!(exact(Timestamp(t.0 + 7)), "2023-02-02T00:00:00.000007Z");
     assert_eq!(exact(Timestamp(i64::MAX)), format!("@{}us", i64::MAX));
 }
+
+/// The key store slot an entry's content seal names must hold that record's key: a slot
+/// overwritten with another record's (live, intact) slot is a `content_key_mismatch` that
+/// names both records, not a mere digest mismatch.
+#[test]
+fn a_slot_holding_another_records_key_is_a_mismatch_naming_both_records() {
+    let dir = tempdir("keys-swapped");
+    let (l, clock, opened) = ledger_2018(dir.path());
+    open_with_note(&l, &clock, &rid("C-2"));
+    drop(l);
+    let one = key_slot_offset(live_key_slots(dir.path(), "C-1")[0]);
+    let two = key_slot_offset(live_key_slots(dir.path(), "C-2")[0]);
+    let path = keystore_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let other = bytes[two..two + 160].to_vec();
+    bytes[one..one + 160].copy_from_slice(&other);
+    std::fs::write(&path, bytes).unwrap();
+    let v = run(dir.path());
+    assert_eq!(findings(&v), vec![(K::ContentKeyMismatch, Some(opened))]);
+    let e = &v.findings()[0].evidence;
+    assert!(
+        e.message.contains("holds another record's key"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        (e.expected.as_deref(), e.found.as_deref()),
+        (Some("C-1"), Some("C-2"))
+    );
+}

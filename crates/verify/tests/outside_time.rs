@@ -708,3 +708,38 @@ fn two_runs_of_entries_ahead_separated_by_honest_entries_are_two_findings() {
         msgs[1]
     );
 }
+
+/// Staleness is measured from the head's `recorded_at`, the newest entry that decodes: an
+/// entry stored after it whose bytes do not decode claims no time and does not move the
+/// head (to "no time", which would never be stale).
+#[test]
+fn staleness_is_measured_from_the_newest_entry_that_decodes() {
+    let dir = tempdir("ot-stale-undecodable");
+    let (l, clock) = ledger(dir.path());
+    let cosigned_size = l.head().size;
+    let (wk, wv) = witness("w1.example", 31);
+    let seen = clock.now().0 + 60_000_000;
+    let note = cosigned(&l, cosigned_size, &[("w1.example", &wk, seen)]);
+    // Ten days later the practice writes again; no witness has seen it yet.
+    clock.set(Timestamp(clock.now().0 + 240 * HOUR));
+    let head = note_progress(&l, &clock);
+    drop(l);
+    caseledger_testkit::tamper::edit_raw(dir.path(), "entries", &(head + 1).to_be_bytes(), |_| {
+        Some(vec![1, 2, 3])
+    });
+    let p = Policy {
+        max_staleness: Some("7d".parse().unwrap()),
+        ..policy(vec![wv], 0, vec![note])
+    };
+    let v = verify_dir(dir.path(), &p).unwrap();
+    assert!(
+        kinds(&v).contains(&(K::UnsupportedVersion, Some(head + 1))),
+        "{:?}",
+        v.findings()
+    );
+    assert!(
+        kinds(&v).iter().any(|(k, _)| *k == K::AnchorStale),
+        "{:?}",
+        v.findings()
+    );
+}

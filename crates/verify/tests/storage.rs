@@ -193,6 +193,22 @@ fn no_entries_and_no_checkpoint_is_nothing_to_verify() {
         verify(&src, &Cast::PRACTICE.policy(vec![]), &|_| {}),
         Err(VerifyError::Empty(_))
     ));
+    // Nor does what the policy requires: a witness quorum no checkpoint meets is no finding
+    // about a ledger that does not exist.
+    let witness = caseledger_core::checkpoint::CosignatureVerifier::new(
+        "witness.example",
+        key(9).public_key(),
+    )
+    .unwrap();
+    let quorum = Policy {
+        witnesses: vec![witness],
+        quorum: 1,
+        ..Policy::default()
+    };
+    assert!(matches!(
+        verify(&MemorySource::default(), &quorum, &|_| {}),
+        Err(VerifyError::Empty(_))
+    ));
 }
 
 #[test]

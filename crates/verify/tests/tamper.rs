@@ -16,8 +16,11 @@ use caseledger_core::note::NoteSigner;
 use caseledger_core::Timestamp;
 use caseledger_testkit::practice::*;
 use caseledger_testkit::tamper::*;
-use caseledger_testkit::{actor, date, key, text, verify_dir, Cast};
-use caseledger_verify::{verify, FindingKind as K, Policy, SledSource, Verified, VerifyError};
+use caseledger_testkit::{actor, date, findings_text, key, text, verify_dir, Cast};
+use caseledger_verify::{
+    verify, AnchorKind, CheckpointSource, FindingKind as K, Policy, SledSource, Verified,
+    VerifyError, PROGRESS_EVERY,
+};
 use std::path::Path;
 
 type Tamper = fn(&mut Fixture) -> Policy;
@@ -350,14 +353,16 @@ fn forged_pointer_rechained(fx: &Fixture, seq: u64) {
 }
 /// Appends an admin's event at the end, chained correctly.
 fn append_admin(fx: &mut Fixture, kind: EventKind) {
-    let (ev, _) = fx
-        .author
-        .event(&key(1), "admin", None, kind, "2021-04-01", None);
+    append_admin_on(fx, kind, "2021-04-01");
+}
+/// Appends an admin's event dated and recorded on `on`, chained correctly.
+fn append_admin_on(fx: &mut Fixture, kind: EventKind, on: &str) {
+    let (ev, _) = fx.author.event(&key(1), "admin", None, kind, on, None);
     rewrite(fx.path(), |items| {
         let mut e = items[0].entry.clone();
         e.event = ev;
         e.placement = None;
-        e.recorded_at = Timestamp::start_of(date("2021-04-01")).unwrap();
+        e.recorded_at = Timestamp::start_of(date(on)).unwrap();
         items.push(Item {
             entry: e,
             payload: None,
@@ -577,4 +582,210 @@ fn findings_never_carry_payload_content() {
     assert_eq!(v.findings()[0].kind, K::CommitmentMismatch);
     let json = serde_json::to_string(v.findings()).unwrap();
     assert!(!json.contains("te c1"), "{json}");
+}
+
+/// The witness quorum is counted on the newest size's root the ledger matches (judge.rs,
+/// `check_quorum`): a conflicting note the ledger key also signed for that size is a split
+/// view, but the witnesses' cosignatures on the ledger's own root still count and anchor.
+#[test]
+fn in_a_split_view_at_the_newest_size_the_quorum_counts_on_the_ledgers_root() {
+    let fx = fixture();
+    add_checkpoint(fx.path(), &cosigned_final(&fx));
+    append_log(
+        fx.path(),
+        &checkpoint_note(SIZE, caseledger_core::Hash([9; 32])),
+    );
+    let v = run(&fx, &witness_policy(1));
+    let kinds: Vec<K> = v.findings().iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&K::SplitView), "{}", findings_text(&v));
+    assert!(
+        !kinds.contains(&K::WitnessQuorumNotMet),
+        "{}",
+        findings_text(&v)
+    );
+    assert_eq!(
+        v.anchor().kind(),
+        AnchorKind::WitnessQuorum {
+            size: SIZE,
+            n: 1,
+            of: 1
+        }
+    );
+}
+
+/// A quorum met on a checkpoint the ledger no longer matches (the history was rewritten
+/// after the witness cosigned) is no finding about the quorum, but it anchors nothing: the
+/// anchor falls back to the newest checkpoint that matches (size 10, by the auditor's key).
+#[test]
+fn a_quorum_on_a_checkpoint_the_ledger_no_longer_matches_anchors_nothing() {
+    let mut fx = fixture();
+    add_checkpoint(fx.path(), &cosigned_final(&fx));
+    insert_entry(&mut fx, 16, true);
+    let v = run(&fx, &witness_policy(1));
+    let kinds: Vec<K> = v.findings().iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&K::RootMismatch), "{}", findings_text(&v));
+    assert!(
+        !kinds.contains(&K::WitnessQuorumNotMet),
+        "{}",
+        findings_text(&v)
+    );
+    assert_eq!(v.anchor().kind(), AnchorKind::AuditorKey { size: 10 });
+}
+
+/// `witness_quorum_not_met` says how many valid cosignatures were found and how many the
+/// policy requires, and adds how many distinct witness keys the policy names only when
+/// they are fewer than the quorum (no ledger could then meet it).
+#[test]
+fn an_unmet_quorum_names_the_distinct_witnesses_only_when_they_are_too_few() {
+    let quorum_message = |v: &Verified| {
+        let f: Vec<_> = v
+            .findings()
+            .iter()
+            .filter(|f| f.kind == K::WitnessQuorumNotMet)
+            .collect();
+        assert_eq!(f.len(), 1, "{}", findings_text(v));
+        (
+            f[0].evidence.message.clone(),
+            f[0].evidence.expected.clone(),
+            f[0].evidence.found.clone(),
+        )
+    };
+    // One key listed twice, quorum 2: one distinct witness, fewer than the quorum.
+    let fx = fixture();
+    add_checkpoint(fx.path(), &cosigned_final(&fx));
+    let v = run(&fx, &one_witness_listed_twice("witness.example"));
+    assert_eq!(
+        quorum_message(&v),
+        (
+            "the newest checkpoint has 1 valid cosignature(s) from distinct trusted witnesses; \
+             the policy requires 2 (it names 1 distinct witness key(s))"
+                .to_owned(),
+            Some("2".to_owned()),
+            Some("1".to_owned())
+        )
+    );
+    // One witness, quorum 1, no cosignature: as many witnesses as the quorum, nothing added.
+    let fx = fixture();
+    let v = run(&fx, &witness_policy(1));
+    assert_eq!(
+        quorum_message(&v).0,
+        "the newest checkpoint has 0 valid cosignature(s) from distinct trusted witnesses; \
+         the policy requires 1"
+    );
+    // Two distinct witnesses, quorum 1, no cosignature: more than the quorum, nothing added.
+    let other = CosignatureVerifier::new("witness2.example", key(10).public_key()).unwrap();
+    let mut policy = witness_policy(1);
+    policy.witnesses.push(other);
+    let v = run(&fx, &policy);
+    assert_eq!(
+        quorum_message(&v).0,
+        "the newest checkpoint has 0 valid cosignature(s) from distinct trusted witnesses; \
+         the policy requires 1"
+    );
+}
+
+/// The store keeps each checkpoint in the `checkpoints` tree under its size (big-endian
+/// u64); one found under another key is a `malformed_checkpoint` naming its size and the
+/// key, and citing the note.
+#[test]
+fn a_checkpoint_stored_under_a_key_other_than_its_size_is_malformed() {
+    let fx = fixture();
+    let at10 = checkpoint_at(&fx, 10);
+    edit_raw(fx.path(), "checkpoints", &10u64.to_be_bytes(), |v| {
+        assert_eq!(
+            v.as_deref(),
+            Some(at10.as_bytes()),
+            "the seal at 10 is stored"
+        );
+        None
+    });
+    edit_raw(fx.path(), "checkpoints", &7u64.to_be_bytes(), |_| {
+        Some(at10.clone().into_bytes())
+    });
+    let v = run(&fx, &none());
+    let got: Vec<_> = v
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f.kind,
+                f.evidence.message.as_str(),
+                f.evidence.expected.as_deref(),
+                f.evidence.found.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            K::MalformedCheckpoint,
+            "a checkpoint is stored under a key that is not its size",
+            Some("10"),
+            Some("0000000000000007")
+        )]
+    );
+    assert!(v.findings()[0]
+        .evidence
+        .checkpoints
+        .iter()
+        .any(|(s, t)| *s == CheckpointSource::Stored && *t == at10));
+}
+
+/// Progress is reported every `PROGRESS_EVERY` entries read and once at the end, no more:
+/// after the practice, entries that do not decode (each a finding, no signature to check)
+/// take the ledger past `PROGRESS_EVERY` cheaply.
+#[test]
+fn progress_is_reported_every_progress_every_entries_and_at_the_end() {
+    let fx = fixture();
+    let n = PROGRESS_EVERY + 10;
+    {
+        let db = db(fx.path());
+        let entries = db.open_tree("entries").unwrap();
+        for s in SIZE..n {
+            entries.insert(s.to_be_bytes(), vec![1, 2, 3]).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let src = SledSource::open(fx.path()).unwrap();
+    let calls = std::cell::RefCell::new(Vec::new());
+    verify(&src, &Policy::default(), &|p| {
+        calls.borrow_mut().push((p.done, p.total));
+    })
+    .unwrap();
+    assert_eq!(
+        calls.into_inner(),
+        [(PROGRESS_EVERY, Some(n)), (n, Some(n))]
+    );
+}
+
+/// Only a destruction lawful at its own date is judged again at a later clock correction
+/// (docs/DESIGN.md v2, principle 4; `clock.rs`): one already unlawful is reported once, as
+/// `unlawful_destruction`, and a correction setting the clock back before it adds no
+/// `destruction_under_forward_clock`.
+#[test]
+fn an_unlawful_destruction_is_not_judged_again_at_a_later_correction() {
+    let mut fx = fixture();
+    append_forged(&mut fx, 4, "cust-1", "C-B", destroy("policy"), "2021-03-05");
+    append_admin_on(
+        &mut fx,
+        EventKind::ClockCorrected {
+            reason: text("clock was ahead"),
+        },
+        "2021-03-01",
+    );
+    let v = run(&fx, &none());
+    let got: Vec<(K, Option<u64>)> = v.findings().iter().map(|f| (f.kind, f.seq)).collect();
+    assert!(
+        got.contains(&(K::UnlawfulDestruction, Some(SIZE))),
+        "{}",
+        findings_text(&v)
+    );
+    assert!(
+        !got.iter()
+            .any(|(k, _)| *k == K::DestructionUnderForwardClock),
+        "{}",
+        findings_text(&v)
+    );
+    assert_eq!(v.clock_corrections().len(), 1);
+    assert!(v.forward_clock_destructions().is_empty());
 }
