@@ -336,3 +336,52 @@ fn stray_frames_and_the_header_are_reported_by_the_as_of_verification_too() {
         );
     }
 }
+
+/// A stray frame's finding says which stray it is: one for a seq the archive holds no
+/// entry at names no record and says so; one beside a real entry names that entry's
+/// record and says the content lies outside the entry's own payload. (Both are
+/// `stray_payload`: only the record and the words tell an auditor which.)
+#[test]
+fn a_stray_frame_says_whether_the_archive_holds_its_entry() {
+    let fx = fixture();
+    let path = export(&fx);
+    let mut frames = read(&path);
+    let at = frames.after_entries();
+    frames.items.insert(at, payload_frame(1000, b"x"));
+    let at = frames.entry_at(B_NOTE1) + 2;
+    frames
+        .items
+        .insert(at, payload_frame(B_NOTE1, b"falsified"));
+    write(&path, &frames);
+    let v = verify(
+        &ArchiveSource::open(&path).unwrap(),
+        &Cast::PRACTICE.policy(vec![]),
+        &|_| {},
+    )
+    .unwrap();
+    let stray = |seq: u64| {
+        v.findings()
+            .iter()
+            .find(|f| f.kind == K::StrayPayload && f.seq == Some(seq))
+            .unwrap_or_else(|| panic!("no stray_payload at {seq}: {}", show(&v)))
+    };
+    let none = stray(1000);
+    assert_eq!(none.record, None, "{}", show(&v));
+    assert!(
+        none.evidence
+            .message
+            .ends_with("the archive holds no entry at seq 1000"),
+        "{}",
+        show(&v)
+    );
+    let beside = stray(B_NOTE1);
+    assert!(beside.record.is_some(), "{}", show(&v));
+    assert!(
+        beside
+            .evidence
+            .message
+            .contains("content outside the entry's own payload"),
+        "{}",
+        show(&v)
+    );
+}
