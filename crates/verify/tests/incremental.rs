@@ -72,6 +72,23 @@ impl<S: LedgerSource> LedgerSource for Counting<S> {
     fn payload_seqs(&self, seqs: &[u64]) -> Result<Vec<u64>, VerifyError> {
         self.inner.payload_seqs(seqs)
     }
+    // The rest passed on too, so that a run through the counter sees what the source has
+    // (without these the trait's defaults would say "no key store", "no tokens", ...).
+    fn stray_payloads(&self) -> Vec<caseledger_verify::source::StrayPayload> {
+        self.inner.stray_payloads()
+    }
+    fn declared_origin(&self) -> Option<String> {
+        self.inner.declared_origin()
+    }
+    fn storage_damage(&self) -> Option<caseledger_verify::source::StorageDamage> {
+        self.inner.storage_damage()
+    }
+    fn key_store(&self) -> Result<Option<caseledger_verify::keystore::KeyStore>, VerifyError> {
+        self.inner.key_store()
+    }
+    fn timestamps(&self) -> Result<Option<Vec<u8>>, VerifyError> {
+        self.inner.timestamps()
+    }
 }
 
 fn full(fx: &Fixture, policy: &Policy) -> Verified {
@@ -743,5 +760,57 @@ fn the_states_checkpoint_still_seals_its_entries_while_its_key_is_trusted() {
         v.findings().iter().any(|f| f.kind == K::UnsealedTail),
         "{:?}",
         v.findings()
+    );
+}
+
+/// An incremental run that reads no new payload still reports the content keys as the
+/// full run does: the prefix's entries commit to payloads (the auditor's state says so),
+/// so the key store is needed and checked, not "nothing to check".
+#[test]
+fn incremental_with_nothing_new_still_checks_content_keys() {
+    let fx = fixture();
+    let whole = full(&fx, &trusted());
+    assert!(
+        matches!(
+            whole.content_keys(),
+            caseledger_verify::ContentKeys::Checked { .. }
+        ),
+        "{:?}",
+        whole.content_keys()
+    );
+    let state = state_of(&fx);
+    let (v, _) = incremental(&fx, &state, &trusted());
+    assert_eq!(v.content_keys(), whole.content_keys());
+}
+
+/// The newest checkpoint reported is the larger of the auditor's own (from the state) and
+/// the newest stored one that matches: an insider who deletes the newest stored seals and
+/// leaves an older one does not make the run report the older one. (Nor are the entries
+/// after the seal left reported unsealed: the auditor's own seal of size 32, verified
+/// when the state was taken, covers them. A full run, which has no such seal, reports
+/// them as `unsealed_tail`.)
+#[test]
+fn incremental_reports_the_auditors_newer_checkpoint_over_an_older_stored_one() {
+    let fx = fixture();
+    let state = state_of(&fx);
+    let items = load(fx.path());
+    // The fixture's seals are at 10 and at the end: the one at the end removed.
+    clear_checkpoints(fx.path());
+    add_checkpoint(fx.path(), &checkpoint_note(10, root(&items, 10)));
+    let (v, _) = incremental(&fx, &state, &trusted());
+    assert_eq!(
+        v.checkpoint().map(|c| c.size),
+        Some(N),
+        "{:?}",
+        v.findings()
+    );
+    let whole = full(&fx, &trusted());
+    assert!(
+        whole
+            .findings()
+            .iter()
+            .any(|f| f.kind == K::UnsealedTail && f.seq == Some(10)),
+        "{:?}",
+        whole.findings()
     );
 }

@@ -789,3 +789,26 @@ fn an_unlawful_destruction_is_not_judged_again_at_a_later_correction() {
     assert_eq!(v.clock_corrections().len(), 1);
     assert!(v.forward_clock_destructions().is_empty());
 }
+
+/// The origin the auditor expects is held to the one genesis names: the practice's own
+/// origin verifies clean, another is `origin_mismatch` at genesis (seq 0) with both
+/// origins as evidence. (An insider who re-creates the ledger under another origin, to
+/// split it from the one the witnesses and reports know, is caught here.)
+#[test]
+fn genesis_is_held_to_the_origin_the_auditor_expects() {
+    let fx = fixture();
+    let expecting = |origin: &str| Policy {
+        expected_origin: Some(origin.to_owned()),
+        ..Cast::PRACTICE.policy(vec![])
+    };
+    let v = run(&fx, &expecting(ORIGIN));
+    assert!(v.is_clean(), "{}", findings_text(&v));
+    let v = run(&fx, &expecting("other.example/ledger"));
+    let f = v
+        .findings()
+        .iter()
+        .find(|f| f.kind == K::OriginMismatch && f.seq == Some(0))
+        .unwrap_or_else(|| panic!("no origin_mismatch at genesis: {}", findings_text(&v)));
+    assert_eq!(f.evidence.expected.as_deref(), Some("other.example/ledger"));
+    assert_eq!(f.evidence.found.as_deref(), Some(ORIGIN));
+}
