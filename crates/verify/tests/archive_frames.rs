@@ -212,6 +212,16 @@ fn show(v: &Verified) -> String {
         .join("\n  ")
 }
 
+/// The archive at `path` verified as the practice's auditor would.
+fn verify_archive(path: &Path) -> Verified {
+    verify(
+        &ArchiveSource::open(path).unwrap(),
+        &Cast::PRACTICE.policy(vec![]),
+        &|_| {},
+    )
+    .unwrap()
+}
+
 #[test]
 fn archive_frame_suite() {
     assert_eq!(uncommitted_record_entry(), UNCOMMITTED);
@@ -223,12 +233,7 @@ fn archive_frame_suite() {
         frames.kept = fx.kept.clone();
         edit(&mut frames);
         write(&path, &frames);
-        let v = verify(
-            &ArchiveSource::open(&path).unwrap(),
-            &Cast::PRACTICE.policy(vec![]),
-            &|_| {},
-        )
-        .unwrap();
+        let v = verify_archive(&path);
         let got: Vec<(K, Option<u64>)> = v.findings().iter().map(|f| (f.kind, f.seq)).collect();
         let imported = Ledger::import_archive(
             fx.dir.path().join("imported"),
@@ -353,12 +358,7 @@ fn a_stray_frame_says_whether_the_archive_holds_its_entry() {
         .items
         .insert(at, payload_frame(B_NOTE1, b"falsified"));
     write(&path, &frames);
-    let v = verify(
-        &ArchiveSource::open(&path).unwrap(),
-        &Cast::PRACTICE.policy(vec![]),
-        &|_| {},
-    )
-    .unwrap();
+    let v = verify_archive(&path);
     let stray = |seq: u64| {
         v.findings()
             .iter()

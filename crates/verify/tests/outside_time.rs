@@ -204,19 +204,46 @@ fn with_quorum_two_one_witness_with_a_slow_clock_is_tolerated() {
         .any(|f| f.evidence.message.contains("witness w2.example")));
 }
 
-#[test]
-fn entries_after_the_newest_cosigned_seal_are_lag_not_findings_and_staleness_uses_the_head() {
-    let dir = tempdir("ot-stale");
-    let (l, clock) = ledger(dir.path());
+/// A ledger whose seal at `cosigned_size` one witness cosigned (at `seen`, in `note`), then
+/// one more entry (`head`, the last) written ten days later, which no witness has seen.
+struct Stale {
+    cosigned_size: u64,
+    wv: CosignatureVerifier,
+    seen: i64,
+    note: String,
+    head: u64,
+}
+
+fn cosigned_then_written_ten_days_later(dir: &Path) -> Stale {
+    let (l, clock) = ledger(dir);
     let cosigned_size = l.head().size;
     let (wk, wv) = witness("w1.example", 31);
     let seen = clock.now().0 + 60_000_000;
     let note = cosigned(&l, cosigned_size, &[("w1.example", &wk, seen)]);
-    // Ten days later the practice writes again; no witness has seen it yet.
     clock.set(Timestamp(clock.now().0 + 240 * HOUR));
-    note_progress(&l, &clock);
-    let size = l.head().size;
+    let head = note_progress(&l, &clock);
+    assert_eq!(l.head().size, head + 1);
     drop(l);
+    Stale {
+        cosigned_size,
+        wv,
+        seen,
+        note,
+        head,
+    }
+}
+
+#[test]
+fn entries_after_the_newest_cosigned_seal_are_lag_not_findings_and_staleness_uses_the_head() {
+    let dir = tempdir("ot-stale");
+    let Stale {
+        cosigned_size,
+        wv,
+        seen,
+        note,
+        head,
+    } = cosigned_then_written_ten_days_later(dir.path());
+    let size = head + 1;
     // No --quorum: the witness quorum on the newest seal is not required (it has none),
     // and one witness's time is a bound.
     let p = policy(vec![wv], 0, vec![note]);
@@ -715,15 +742,7 @@ fn two_runs_of_entries_ahead_separated_by_honest_entries_are_two_findings() {
 #[test]
 fn staleness_is_measured_from_the_newest_entry_that_decodes() {
     let dir = tempdir("ot-stale-undecodable");
-    let (l, clock) = ledger(dir.path());
-    let cosigned_size = l.head().size;
-    let (wk, wv) = witness("w1.example", 31);
-    let seen = clock.now().0 + 60_000_000;
-    let note = cosigned(&l, cosigned_size, &[("w1.example", &wk, seen)]);
-    // Ten days later the practice writes again; no witness has seen it yet.
-    clock.set(Timestamp(clock.now().0 + 240 * HOUR));
-    let head = note_progress(&l, &clock);
-    drop(l);
+    let Stale { wv, note, head, .. } = cosigned_then_written_ten_days_later(dir.path());
     caseledger_testkit::tamper::edit_raw(dir.path(), "entries", &(head + 1).to_be_bytes(), |_| {
         Some(vec![1, 2, 3])
     });
