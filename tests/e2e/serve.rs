@@ -18,6 +18,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 mod insider;
+mod lone;
 mod privacy;
 mod schema;
 

@@ -227,6 +227,19 @@ async fn post_events(
         if dry {
             return with_ledger(&s, name, move |h| dry_answer(&h, &c, &lines)).await;
         }
+        // A lone pre-signed event to an open ledger: no blocking thread per request
+        // (`write::append_lone`); anything else, or a ledger to open first, as below.
+        if crate::write::is_lone_presigned(&lines) {
+            if let Some(h) = s.pool.get_open(&name).filter(|h| h.ledger.submits()) {
+                let r = crate::write::append_lone(&h, &c, lines).await;
+                drop(h);
+                if matches!(&r, Err(e) if e.kind == crate::error::STORAGE_FULL) {
+                    let s = s.clone();
+                    let _ = tokio::task::spawn_blocking(move || s.pool.discard(&name)).await;
+                }
+                return Ok(json_ok(json!({ "receipts": r? })));
+            }
+        }
         let receipts = with_ledger(&s, name, move |h| {
             crate::write::append(&h.ledger, &h.keys, &c, lines)
         })

@@ -99,17 +99,22 @@ impl Pool {
         self.configs.contains_key(name)
     }
 
+    /// The ledger `name` if it is open now: never opens one, so never blocks on I/O (only
+    /// on the pool's lock), for a caller that must not block (an async task).
+    pub fn get_open(&self, name: &LedgerName) -> Option<Handle> {
+        let cfg = self.configs.get(name)?;
+        let mut g = self.lock();
+        let o = g.open.get_mut(name)?;
+        o.last_used = Instant::now();
+        Some(handle(cfg, o.ledger.clone()))
+    }
+
     /// The ledger `name`, opened if it is not (evicting the longest-unused ledger when the
     /// pool is full). Blocks.
     pub fn get(&self, name: &LedgerName) -> Result<Handle, PoolError> {
         let cfg = self.configs.get(name).ok_or(PoolError::Unknown)?;
         let keys = KeyDir::at(&cfg.keys);
-        let handle = |ledger| Handle {
-            ledger,
-            keys: keys.clone(),
-            snapshots: cfg.snapshots.clone(),
-            report_key: cfg.report_key.clone(),
-        };
+        let handle = |ledger| handle(cfg, ledger);
         let mut g = self.lock();
         loop {
             if let Some(o) = g.open.get_mut(name) {
@@ -139,6 +144,9 @@ impl Pool {
         g.opening.insert(name.clone());
         drop(g);
         let opened = open_ledger(cfg, &keys, self.cache_bytes).map(Arc::new);
+        if let Ok(l) = &opened {
+            summon_with_tokio(l);
+        }
         let mut g = self.lock();
         g.opening.remove(name);
         if let Ok(ledger) = &opened {
@@ -206,6 +214,35 @@ impl Pool {
     pub fn open_count(&self) -> usize {
         self.lock().open.len()
     }
+}
+
+/// A request's handle on an open ledger.
+fn handle(cfg: &LedgerConfig, ledger: Arc<Ledger>) -> Handle {
+    Handle {
+        ledger,
+        keys: KeyDir::at(&cfg.keys),
+        snapshots: cfg.snapshots.clone(),
+        report_key: cfg.report_key.clone(),
+    }
+}
+
+/// Lets the ledger take appends submitted from async tasks (`Ledger::submit_append`): a
+/// job that finds no leader asks for `Ledger::lead` on tokio's blocking pool (one per
+/// group under load, not one per request). Only inside a tokio runtime (the server's);
+/// elsewhere the ledger takes blocking appends only. The summoner holds the ledger weakly:
+/// it never keeps a closed ledger open, and a request with a job queued holds it strongly
+/// until answered.
+fn summon_with_tokio(ledger: &Arc<Ledger>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(ledger);
+    ledger.set_summoner(Box::new(move || {
+        if let Some(l) = weak.upgrade() {
+            // The JoinHandle is not awaited: the leader answers its jobs' callbacks.
+            drop(rt.spawn_blocking(move || l.lead()));
+        }
+    }));
 }
 
 /// Flushes and closes a ledger no request holds (one still held is closed when its last

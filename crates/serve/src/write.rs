@@ -206,18 +206,9 @@ pub(crate) fn dry_run(
     }
 }
 
-/// Steps 1-3 of an append: authorisation, ids, signatures. Blocks (reads keys).
-fn prepare(
-    ledger: &Ledger,
-    keys: &KeyDir,
-    client: &Client,
-    lines: &[Line],
-) -> Result<Prepared, ApiError> {
-    let origin = ledger
-        .origin()
-        .map(|o| o.as_str().to_owned())
-        .ok_or_else(ApiError::internal)?;
-    // 1. Who signs: the author (pre-signed), or the server when this client may have it.
+/// Step 1 of an append: whether `client` may send each of `lines` (the kinds it may
+/// append, and whom the server signs for). Reads nothing.
+fn may_send(client: &Client, lines: &[Line]) -> Result<(), ApiError> {
     for l in lines {
         let at = Some(l.line);
         if matches!(l.kind, LineKind::Enrol { .. }) {
@@ -240,6 +231,88 @@ fn prepare(
             .at(at));
         }
     }
+    Ok(())
+}
+
+/// Whether `lines` is one pre-signed event that needs nothing read before it is
+/// submitted (no citation to resolve, no author key to read): [`append_lone`] takes it.
+pub(crate) fn is_lone_presigned(lines: &[Line]) -> bool {
+    matches!(lines, [l] if l.pre.is_signed() && l.cite.is_none() && matches!(l.kind, LineKind::Event(_)))
+}
+
+/// [`append`] for a lone pre-signed event ([`is_lone_presigned`]), from an async task
+/// without a blocking thread per request: the event goes to the store's group commit with
+/// a callback (`Ledger::submit_append`) and the task waits for it; the group is led by a
+/// thread of tokio's blocking pool, one per group (`Pool`'s summoner). The submission's own
+/// checks (the payload's commitment, the author's signature) run on this task; nothing
+/// here reads the store. An id is judged by the store alone, as the leader stages the
+/// event under its writer lock (not looked up here first, as [`append`] does for a
+/// batch): an id recorded earlier is then resolved as [`append`] resolves a lost race, on
+/// a blocking thread.
+/// Answers exactly as [`append`] would.
+pub(crate) async fn append_lone(
+    h: &crate::pool::Handle,
+    client: &Client,
+    lines: Vec<Line>,
+) -> Result<Vec<ReceiptOut>, ApiError> {
+    may_send(client, &lines)?;
+    let Some(l) = lines.first() else {
+        return Err(ApiError::internal());
+    };
+    let (LineKind::Event(kind), Some(sig)) = (&l.kind, l.pre.signature()) else {
+        return Err(ApiError::internal());
+    };
+    let at = Some(l.line);
+    let (ev, payload) = l.pre.event(
+        l.record.clone(),
+        l.author.clone(),
+        kind.clone(),
+        l.occurred_on,
+        l.payload.clone(),
+    );
+    let signed = ev.with_signature(sig);
+    let id = l.id.clone().map(|id| (id, l.request));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done = Box::new(move |r| {
+        // The task may be gone (its client hung up): the entry is durable regardless.
+        let _ = tx.send(r);
+    });
+    let submitted =
+        h.ledger
+            .submit_append(signed, payload, id.as_ref().map(|(i, d)| (i, *d)), done);
+    let answered = match submitted {
+        Ok(()) => rx.await.map_err(|_| ApiError::internal())?,
+        Err(e) => Err(e),
+    };
+    match (answered, id) {
+        (Ok(k), _) => Ok(vec![ReceiptOut::of(&k.receipt, k.replayed)]),
+        (Err(StoreError::EventIdRecorded { seq }), Some((id, digest))) => {
+            let ledger = h.ledger.clone();
+            tokio::task::spawn_blocking(move || match ledger.recorded_receipt(&id, &digest, seq) {
+                Ok(k) => Ok(vec![ReceiptOut::of(&k.receipt, k.replayed)]),
+                Err(StoreError::EventIdRecorded { .. }) => retry_as_repeat(&ledger, &lines),
+                Err(e) => Err(ApiError::store(&e).at(at)),
+            })
+            .await
+            .map_err(|_| ApiError::internal())?
+        }
+        (Err(e), _) => Err(ApiError::store(&e).at(at)),
+    }
+}
+
+/// Steps 1-3 of an append: authorisation, ids, signatures. Blocks (reads keys).
+fn prepare(
+    ledger: &Ledger,
+    keys: &KeyDir,
+    client: &Client,
+    lines: &[Line],
+) -> Result<Prepared, ApiError> {
+    let origin = ledger
+        .origin()
+        .map(|o| o.as_str().to_owned())
+        .ok_or_else(ApiError::internal)?;
+    // 1. Who signs: the author (pre-signed), or the server when this client may have it.
+    may_send(client, lines)?;
     // 2. Ids: repeats within the request, then the ledger's verdicts.
     let mut plans: Vec<Option<Plan>> = Vec::with_capacity(lines.len());
     let mut first: HashMap<&str, (RequestDigest, usize)> = HashMap::new();

@@ -13,7 +13,7 @@ use caseledger_core::merkle::{CompactRange, Hash, NodeId, Sha256Hasher};
 use caseledger_core::record::Registry;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, MutexGuard, PoisonError};
 
 /// The result of staging a group.
 struct Staged {
@@ -48,6 +48,7 @@ impl Ledger {
             payload,
             verified_with,
             request: None,
+            id: None,
         })
     }
 
@@ -69,48 +70,24 @@ impl Ledger {
         self.check_sealing()?;
         check_payload(&event.event, payload.as_ref())?;
         let verified_with = self.verify_on_caller(&event)?;
-        let mut incoming = Incoming::New {
+        if event.event.record.is_none() {
+            return Err(StoreError::EventIdWithoutRecord);
+        }
+        // The id's row is made and judged by the leader as it stages the job (under the
+        // content lock it holds then): the caller takes no lock a staging group holds.
+        let incoming = Incoming::New {
             signed: event,
             payload,
             verified_with,
             request: None,
+            id: Some(Box::new((id.clone(), request))),
         };
-        // The row (and the record's key, made now if new) on the caller's thread; its
-        // lookup of the committed rows is only a fast path: the leader judges it again.
-        let rows = self.request_rows(
-            std::slice::from_ref(&incoming),
-            vec![Some(crate::Request::Id(id.clone(), request))],
-        );
-        let submitted = match rows {
-            Ok(mut rows) => {
-                if let Incoming::New { request: r, .. } = &mut incoming {
-                    *r = rows.pop().flatten();
-                }
-                self.submit_job(incoming)
-            }
-            Err(e) => (Err(e.error), false),
-        };
-        match submitted {
+        match self.submit_job(incoming) {
             (Ok(receipt), replayed) => Ok(KeyedReceipt { receipt, replayed }),
             // Recorded by an earlier group: its original receipt, with the seal of the
             // commit that wrote it, if the content is the same.
             (Err(StoreError::EventIdRecorded { seq }), _) => {
-                // A committed row is visible before its group is durable (groups pipeline,
-                // and a group whose every job was refused waits for no flush): answer only
-                // once the entry is durable and its seal logged, so the replay carries the
-                // seal its writer got. The writer lock, taken once, waits out the writing
-                // group's commit, which queues its seal for the log.
-                if self.durability == Durability::Immediate {
-                    drop(lock(&self.writer));
-                    self.sync_group(seq.0.saturating_add(1))?;
-                }
-                match self.event_id_seen(id, &request)? {
-                    crate::IdSeen::Recorded(receipt) => Ok(KeyedReceipt {
-                        receipt,
-                        replayed: true,
-                    }),
-                    _ => Err(StoreError::EventIdRecorded { seq }),
-                }
+                self.recorded_receipt(id, &request, seq)
             }
             (Err(e), _) => Err(e),
         }
@@ -162,40 +139,9 @@ impl Ledger {
             }
             // A waiter whose job is in a group still syncing must not lead an empty group.
             if !q.leader && !q.pending.is_empty() {
-                q.leader = true;
                 // Awake and leading: not woken when its own group finishes.
                 q.waiters.remove(&ticket);
-                let jobs = std::mem::take(&mut q.pending);
-                drop(q);
-                let mut guard = LeaderGuard {
-                    ledger: self,
-                    tickets: jobs.iter().map(|j| j.ticket).collect(),
-                    leading: true,
-                };
-                let (mut results, sync, repeats) = self.commit_group(jobs);
-                // Pipelining: leadership passes on as soon as the group is committed, so the
-                // next group is staged and committed while this one's sled flush and
-                // `checkpoints.log` fsync run; nobody is answered before those are done.
-                q = lock(&self.queue);
-                q.leader = false;
-                guard.leading = false;
-                // One waiter is enough to take the next group (any waiter may lead it).
-                q.wake_next_leader();
-                drop(q);
-                if let Some(size) = sync {
-                    if let Err(e) = self.sync_group(size) {
-                        for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
-                            *r = Err(e.duplicate());
-                        }
-                    }
-                }
-                guard.tickets.clear();
-                drop(guard);
-                q = lock(&self.queue);
-                q.replayed.extend(repeats);
-                for (t, r) in results {
-                    q.finish(t, r);
-                }
+                q = self.lead_group(q);
                 continue;
             }
             // Registered under the lock before parking: an unpark in between is not lost
@@ -204,6 +150,177 @@ impl Ledger {
             drop(q);
             std::thread::park();
             q = lock(&self.queue);
+        }
+    }
+
+    /// Leads one group: takes every queued job, stages and commits them under the writer
+    /// lock, passes the lead on, makes the group durable and answers its callers. Called
+    /// with the queue locked, no leader and jobs queued; returns with the queue locked.
+    fn lead_group<'q>(&'q self, mut q: MutexGuard<'q, Queue>) -> MutexGuard<'q, Queue> {
+        q.leader = true;
+        let jobs = std::mem::take(&mut q.pending);
+        drop(q);
+        let mut guard = LeaderGuard {
+            ledger: self,
+            tickets: jobs.iter().map(|j| j.ticket).collect(),
+            leading: true,
+        };
+        let (mut results, sync, repeats) = self.commit_group(jobs);
+        // Pipelining: leadership passes on as soon as the group is committed, so the
+        // next group is staged and committed while this one's sled flush and
+        // `checkpoints.log` fsync run; nobody is answered before those are done.
+        q = lock(&self.queue);
+        q.leader = false;
+        guard.leading = false;
+        // One waiter is enough to take the next group (any waiter may lead it).
+        let summon = q.hand_over();
+        drop(q);
+        if summon {
+            self.summon();
+        }
+        if let Some(size) = sync {
+            if let Err(e) = self.sync_group(size) {
+                for (_, r) in results.iter_mut().filter(|(_, r)| r.is_ok()) {
+                    *r = Err(e.duplicate());
+                }
+            }
+        }
+        guard.tickets.clear();
+        drop(guard);
+        q = lock(&self.queue);
+        q.replayed.extend(repeats);
+        let answers: Vec<Answer> = results
+            .into_iter()
+            .filter_map(|(t, r)| q.finish(t, r))
+            .collect();
+        if answers.is_empty() {
+            return q;
+        }
+        drop(q);
+        for a in answers {
+            a.call();
+        }
+        lock(&self.queue)
+    }
+
+    /// Leads the queued groups, if no one else is leading: what the summoner set with
+    /// [`Ledger::set_summoner`] runs (on a thread that may block) when a job submitted
+    /// without blocking ([`Ledger::submit_append`]) finds no leader. Returns when nothing
+    /// is queued or another caller leads. Blocks for as long as it leads (the commits and
+    /// their flushes).
+    pub fn lead(&self) {
+        let mut q = lock(&self.queue);
+        q.summoned = false;
+        while !q.leader && !q.pending.is_empty() {
+            q = self.lead_group(q);
+        }
+    }
+
+    /// Sets how this ledger gets a thread to lead jobs submitted without blocking: `summon`
+    /// must arrange for [`Ledger::lead`] to be called soon on a thread that may block (a
+    /// server hands it to its blocking pool), and must not call it itself (it is called
+    /// where blocking would stall the caller). Set once: `false` if one was set before.
+    pub fn set_summoner(&self, summon: Box<dyn Fn() + Send + Sync>) -> bool {
+        self.summoner.set(summon).is_ok()
+    }
+
+    /// Whether [`Ledger::submit_append`] is available (a summoner is set).
+    pub fn submits(&self) -> bool {
+        self.summoner.get().is_some()
+    }
+
+    fn summon(&self) {
+        if let Some(s) = self.summoner.get() {
+            s();
+        }
+    }
+
+    /// [`Ledger::append`] (without `id`) or [`Ledger::append_keyed`] (with one) without
+    /// blocking for the commit: the checks of the caller's side run now (the payload, the
+    /// author's signature; nothing that reads the store or waits for a staging group),
+    /// then the job joins the group commit and this returns. `done` is called once, after
+    /// the group is durable, on the thread that led it (keep it short: hand the result
+    /// over), with the receipt and whether the id was answered as a repeat in its group. An
+    /// id recorded by an earlier group comes back through `done` as
+    /// [`StoreError::EventIdRecorded`]: resolve it with [`Ledger::recorded_receipt`], which
+    /// blocks.
+    ///
+    /// `done` is called if and only if this returns `Ok`. Needs a summoner
+    /// ([`Ledger::set_summoner`]): without one, [`StoreError::Internal`] and nothing queued.
+    pub fn submit_append(
+        &self,
+        event: SignedEvent,
+        payload: Option<Payload>,
+        id: Option<(&crate::EventId, crate::RequestDigest)>,
+        done: Box<dyn FnOnce(Result<KeyedReceipt>) + Send>,
+    ) -> Result<()> {
+        if !self.submits() {
+            return Err(StoreError::Internal("no summoner for a submitted append"));
+        }
+        self.check_sealing()?;
+        check_payload(&event.event, payload.as_ref())?;
+        let verified_with = self.verify_on_caller(&event)?;
+        if id.is_some() && event.event.record.is_none() {
+            return Err(StoreError::EventIdWithoutRecord);
+        }
+        // An id's row is made and judged by the leader (as for `append_keyed`): nothing
+        // here reads the store or takes a lock a staging group holds.
+        let incoming = Incoming::New {
+            signed: event,
+            payload,
+            verified_with,
+            request: None,
+            id: id.map(|(i, d)| Box::new((i.clone(), d))),
+        };
+        let mut q = lock(&self.queue);
+        let ticket = q.next_ticket;
+        q.next_ticket = q.next_ticket.wrapping_add(1);
+        q.pending.push(Job {
+            ticket,
+            item: incoming,
+        });
+        q.callbacks.insert(
+            ticket,
+            Box::new(move |r, replayed| {
+                done(r.map(|receipt| KeyedReceipt { receipt, replayed }));
+            }),
+        );
+        let summon = !q.leader && !q.summoned;
+        if summon {
+            q.summoned = true;
+        }
+        drop(q);
+        if summon {
+            self.summon();
+        }
+        Ok(())
+    }
+
+    /// An id found recorded ([`StoreError::EventIdRecorded`] from [`Ledger::append_keyed`]'s
+    /// group or [`Ledger::submit_append`]): the original receipt, once the entry is durable
+    /// and its seal logged, when the content is the same (`replayed`); otherwise the same
+    /// error. Blocks.
+    pub fn recorded_receipt(
+        &self,
+        id: &crate::EventId,
+        request: &crate::RequestDigest,
+        seq: Seq,
+    ) -> Result<KeyedReceipt> {
+        // A committed row is visible before its group is durable (groups pipeline, and a
+        // group whose every job was refused waits for no flush): answer only once the
+        // entry is durable and its seal logged, so the replay carries the seal its writer
+        // got. The writer lock, taken once, waits out the writing group's commit, which
+        // queues its seal for the log.
+        if self.durability == Durability::Immediate {
+            drop(lock(&self.writer));
+            self.sync_group(seq.0.saturating_add(1))?;
+        }
+        match self.event_id_seen(id, request)? {
+            crate::IdSeen::Recorded(receipt) => Ok(KeyedReceipt {
+                receipt,
+                replayed: true,
+            }),
+            _ => Err(StoreError::EventIdRecorded { seq }),
         }
     }
 
@@ -547,6 +664,7 @@ impl Ledger {
                 payload,
                 verified_with,
                 request: None,
+                id: None,
             });
         }
         Ok(incoming)
@@ -582,6 +700,7 @@ impl Ledger {
                     payload,
                     verified_with,
                     request: k,
+                    id: None,
                 },
                 other => other,
             })
@@ -661,15 +780,24 @@ impl Drop for LeaderGuard<'_> {
             return;
         }
         let mut q = lock(&self.ledger.queue);
+        let mut answers = Vec::new();
         for t in self.tickets.drain(..) {
-            q.finish(
+            answers.extend(q.finish(
                 t,
                 Err(StoreError::Internal("the group commit leader failed")),
-            );
+            ));
         }
+        let mut summon = false;
         if self.leading {
             q.leader = false;
-            q.wake_next_leader();
+            summon = q.hand_over();
+        }
+        drop(q);
+        for a in answers {
+            a.call();
+        }
+        if summon {
+            self.ledger.summon();
         }
     }
 }

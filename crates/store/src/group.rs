@@ -70,6 +70,10 @@ pub(crate) enum Incoming {
         /// The caller's idempotency row (a file import's line key, or a client event id
         /// with its request hash): stored with the entry in the same transaction.
         request: Option<RequestRow>,
+        /// A client event id whose row the leader makes as it stages the item (under the
+        /// content lock it holds then), when `request` is `None`: what a lone keyed append
+        /// gives, so that its caller takes no lock a staging group holds.
+        id: Option<Box<(crate::EventId, crate::RequestDigest)>>,
     },
     /// An archived entry: its bytes are kept exactly (import), with its stored (encrypted)
     /// payload, which must match the entry's content seal.
@@ -85,6 +89,22 @@ pub(crate) struct Job {
     pub(crate) item: Incoming,
 }
 
+/// How a job submitted without blocking ([`crate::Ledger::submit_append`]) is answered: called
+/// once, on the thread that finished its group, after the group is durable, with the
+/// job's result and whether it was answered as a repeat of a client event id staged
+/// earlier in its group.
+pub(crate) type Callback = Box<dyn FnOnce(Result<Receipt>, bool) + Send>;
+
+/// A callback and what it is to be called with: called once the queue lock is let go
+/// (it may wake another thread, which should not find the lock held).
+pub(crate) struct Answer(Callback, Result<Receipt>, bool);
+
+impl Answer {
+    pub(crate) fn call(self) {
+        (self.0)(self.1, self.2);
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Queue {
     pub(crate) pending: Vec<Job>,
@@ -98,6 +118,12 @@ pub(crate) struct Queue {
     /// only, and a hand-over one caller of a queued job (not every waiter, which under
     /// load costs more CPU than the group's seal).
     pub(crate) waiters: HashMap<u64, std::thread::Thread>,
+    /// The callback of each ticket submitted without blocking (no thread waits for it).
+    pub(crate) callbacks: HashMap<u64, Callback>,
+    /// A [`crate::Ledger::lead`] has been asked of the summoner and has not started yet.
+    // INVARIANT: while `summoned` is true, a `lead` call is on its way (it clears the flag
+    // first thing, under this lock), so a queued job with no thread of its own is led.
+    pub(crate) summoned: bool,
     /// Threads unparked: one per answered caller that was parked, plus one per hand-over.
     pub(crate) wakeups: u64,
 }
@@ -105,28 +131,44 @@ pub(crate) struct Queue {
 impl Queue {
     /// Records a ticket's result and wakes its caller (unless it is the leader itself, which
     /// is awake and no longer registered). Its registration goes with the wake-up, so it is
-    /// never woken twice.
-    pub(crate) fn finish(&mut self, ticket: u64, result: Result<Receipt>) {
+    /// never woken twice. A ticket submitted without blocking is answered by its callback
+    /// instead, returned here to be called once the lock is let go.
+    #[must_use]
+    pub(crate) fn finish(&mut self, ticket: u64, result: Result<Receipt>) -> Option<Answer> {
+        if let Some(cb) = self.callbacks.remove(&ticket) {
+            let repeat = self.replayed.remove(&ticket);
+            return Some(Answer(cb, result, repeat));
+        }
         if let Some(t) = self.waiters.remove(&ticket) {
             t.unpark();
             self.wakeups += 1;
         }
         self.done.insert(ticket, result);
+        None
     }
 
-    /// Wakes the caller of the oldest queued job, to lead it: called once, by whoever lets
-    /// go of the lead. Every caller whose job is queued is registered (it registered under
-    /// the lock it queued under, and stays registered until answered), and a new caller
-    /// that finds no leader leads at once, so one wake-up per hand-over loses no job.
-    pub(crate) fn wake_next_leader(&mut self) {
-        if let Some(t) = self
-            .pending
-            .first()
-            .and_then(|j| self.waiters.get(&j.ticket))
-        {
+    /// Passes the lead on, called once by whoever lets go of it while jobs are queued:
+    /// wakes the caller of the oldest queued job, to lead it. Every blocking caller whose
+    /// job is queued is registered (it registered under the lock it queued under, and stays
+    /// registered until answered), and a new caller that finds no leader leads at once, so
+    /// one wake-up per hand-over loses no job. A job submitted without blocking has no
+    /// thread to wake: then `true`, and the caller, once it lets go of the lock, asks the
+    /// summoner for a [`crate::Ledger::lead`] (unless one is already on its way).
+    #[must_use]
+    pub(crate) fn hand_over(&mut self) -> bool {
+        let Some(first) = self.pending.first() else {
+            return false;
+        };
+        if let Some(t) = self.waiters.get(&first.ticket) {
             t.unpark();
             self.wakeups += 1;
+            return false;
         }
+        if self.summoned {
+            return false;
+        }
+        self.summoned = true;
+        true
     }
 }
 
@@ -289,6 +331,7 @@ impl Stage<'_> {
                 payload,
                 verified_with,
                 request: req,
+                id,
             } => {
                 let want = self.registry.author_key(&signed.event);
                 match want {
@@ -300,6 +343,10 @@ impl Stage<'_> {
                     Some(k) if Some(k) != verified_with => self.keys.verify(&signed, origin, &k)?,
                     Some(_) => {}
                 }
+                let req = match (req, id) {
+                    (None, Some(id)) => Some(self.id_row(&signed, &id.0, &id.1)?),
+                    (req, _) => req,
+                };
                 if let Some(r) = self.judge_id_row(req.as_ref())? {
                     self.repeat = true;
                     return Ok(r);
@@ -562,6 +609,32 @@ impl Stage<'_> {
             self.id_rows.insert(k, (h, receipt.clone()));
         }
         Ok(receipt)
+    }
+
+    /// A client event id's row, made by the leader (`Incoming::New::id`), as
+    /// `Ledger::request_rows` makes it on a caller's thread.
+    fn id_row(
+        &mut self,
+        signed: &SignedEvent,
+        id: &crate::EventId,
+        digest: &crate::RequestDigest,
+    ) -> Result<RequestRow> {
+        let record = signed
+            .event
+            .record
+            .as_ref()
+            .ok_or(StoreError::EventIdWithoutRecord)?;
+        let key = id.row(self.content.kek.as_ref().ok_or(StoreError::NoContentKey)?);
+        let origin = self
+            .registry
+            .origin
+            .as_ref()
+            .ok_or(StoreError::NoContentKey)?;
+        let hash = crate::eventid::id_request_hash(self.content, origin.as_str(), record, digest)?;
+        Ok(RequestRow {
+            key,
+            hash: Some(hash),
+        })
     }
 
     /// Judges a client event id row under the writer lock, before anything is staged: an

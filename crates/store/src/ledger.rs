@@ -87,6 +87,8 @@ pub struct Ledger {
     pub(crate) writer: Mutex<Writer>,
     pub(crate) published: RwLock<Published>,
     pub(crate) queue: Mutex<Queue>,
+    /// Asks for a [`Ledger::lead`] on a thread that may block (`Ledger::set_summoner`).
+    pub(crate) summoner: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     pub(crate) counters: Counters,
     /// The ledger key, when this process holds it: every commit is sealed with it.
     pub(crate) seal_key: Option<SigningKey>,

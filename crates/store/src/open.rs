@@ -254,6 +254,7 @@ impl Ledger {
                 registry: registry_arc,
             }),
             queue: Mutex::new(Queue::default()),
+            summoner: std::sync::OnceLock::new(),
             counters: Counters::default(),
             seal_key: options.ledger_key,
             unsealed: options.unsealed,
