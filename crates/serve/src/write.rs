@@ -290,7 +290,14 @@ pub(crate) async fn append_lone(
             let ledger = h.ledger.clone();
             tokio::task::spawn_blocking(move || match ledger.recorded_receipt(&id, &digest, seq) {
                 Ok(k) => Ok(vec![ReceiptOut::of(&k.receipt, k.replayed)]),
-                Err(StoreError::EventIdRecorded { .. }) => retry_as_repeat(&ledger, &lines),
+                // Not the same content: judged as a batch's id is (409 saying why).
+                Err(StoreError::EventIdRecorded { .. }) => {
+                    let v = judge(&ledger, &lines, &[0])?.pop();
+                    match v.map(recorded_plan).transpose().map_err(|e| e.at(at))? {
+                        Some(Some(Plan::Recorded(r))) => Ok(vec![ReceiptOut::of(&r, true)]),
+                        _ => retry_as_repeat(&ledger, &lines),
+                    }
+                }
                 Err(e) => Err(ApiError::store(&e).at(at)),
             })
             .await
@@ -344,16 +351,7 @@ fn prepare(
     let verdicts = judge(ledger, lines, &asked)?;
     for (i, v) in asked.iter().zip(verdicts) {
         let line = lines.get(*i).map(|l| l.line);
-        let plan = match v {
-            IdSeen::New => None,
-            IdSeen::Recorded(r) => Some(Plan::Recorded(r)),
-            IdSeen::Conflict { seq } => {
-                return Err(conflict(format!("id: already recorded at seq {seq} with other content (a corrected event needs a new id)")).at(line))
-            }
-            IdSeen::KeyErased { seq } => {
-                return Err(conflict(format!("id: recorded at seq {seq} in a record since destroyed (its content key is erased): it can no longer be compared")).at(line))
-            }
-        };
+        let plan = recorded_plan(v).map_err(|e| e.at(line))?;
         if let Some(p) = plans.get_mut(*i) {
             *p = plan;
         }
@@ -468,6 +466,21 @@ fn judge(ledger: &Ledger, lines: &[Line], asked: &[usize]) -> Result<Vec<IdSeen>
     ledger
         .event_ids_seen(&query)
         .map_err(|e| ApiError::store(&e))
+}
+
+/// The ledger's verdict on a line's id: new (`None`), recorded with the same content (its
+/// receipt), or `409` (other content, or in a record since destroyed).
+fn recorded_plan(v: IdSeen) -> Result<Option<Plan>, ApiError> {
+    match v {
+        IdSeen::New => Ok(None),
+        IdSeen::Recorded(r) => Ok(Some(Plan::Recorded(r))),
+        IdSeen::Conflict { seq } => Err(conflict(format!(
+            "id: already recorded at seq {seq} with other content (a corrected event needs a new id)"
+        ))),
+        IdSeen::KeyErased { seq } => Err(conflict(format!(
+            "id: recorded at seq {seq} in a record since destroyed (its content key is erased): it can no longer be compared"
+        ))),
+    }
 }
 
 /// After losing a race on an id: every line must now be a repeat of its id.
