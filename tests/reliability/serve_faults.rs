@@ -1,7 +1,10 @@
 //! Campaign 7 (issue 17): `caseledger serve` under faults.
 //!
 //! * **kill -9 while 64 HTTP clients append.** Each client sends progress notes with its own
-//!   client event ids (`c<client>-<n>`), one at a time; a request that fails (refused,
+//!   client event ids (`c<client>-<n>`), one at a time: half of them pre-signed by the
+//!   author (the server queues a lone pre-signed event into the group commit from the
+//!   request's task), half signed by the server (a blocking thread per request); a request
+//!   that fails (refused,
 //!   reset, timed out, `503`) is sent again, with the same id and content, until it is
 //!   answered `200`, across as many restarts as it takes. The parent kills the server with
 //!   SIGKILL at a seeded moment after the round's first acknowledgement, then starts it
@@ -28,6 +31,7 @@
 //! lost must be caught).
 
 use crate::harness;
+use caseledger_core::keys::SigningKey;
 use caseledger_testkit::cli::{ok, run_in, stdout, Fixture};
 use caseledger_testkit::server::{self, Answer, ServerProc};
 use rand::{Rng, SeedableRng};
@@ -156,14 +160,26 @@ pub fn verify_clean(f: &Fixture, dir: &Path) -> u64 {
     v["size"].as_u64().expect("size")
 }
 
-/// A progress note with client event id `id` on record `R-<record>`.
-pub fn event(id: &str, record: usize, payload_len: usize) -> Value {
+/// A note's payload: the canary, the id, padded to `len` bytes.
+fn payload(id: &str, len: usize) -> String {
     let mut payload = format!("{} note {id} ", caseledger_testkit::campaign::CANARY);
-    while payload.len() < payload_len {
+    while payload.len() < len {
         payload.push('x');
     }
+    payload
+}
+
+/// A progress note with client event id `id` on record `R-<record>`.
+pub fn event(id: &str, record: usize, payload_len: usize) -> Value {
     json!({"id": id, "record": format!("R-{record}"), "kind": "progress_note",
-           "occurred_on": "2025-05-03", "author": "lic-1", "payload": payload})
+           "occurred_on": "2025-05-03", "author": "lic-1", "payload": payload(id, payload_len)})
+}
+
+/// [`event`] pre-signed by `lic-1` (the server's lone pre-signed path: queued into the
+/// group commit by the request's task, no blocking thread of its own).
+fn presigned_event(key: &SigningKey, id: &str, record: usize, payload_len: usize) -> Value {
+    let p = payload(id, payload_len);
+    caseledger_testkit::server::presigned_note(key, "lic-1", Some(id), &format!("R-{record}"), &p)
 }
 
 /// POST one event; `Err` when no HTTP answer came.
@@ -248,14 +264,19 @@ impl Shared {
 
 /// One client: sends `c<client>-<n>` for n = 0, 1, … until told to stop, each until it is
 /// acknowledged.
-fn client(c: usize, token: String, sh: Arc<Shared>, replayer: bool) {
+fn client(c: usize, token: String, sh: Arc<Shared>, replayer: bool, signer: Option<SigningKey>) {
     let fresh_ids = harness::broken("serve-fresh-id");
+    // Signed once per id: a retry sends the same bytes, so the same request.
+    let make = |id: &str| match &signer {
+        Some(k) => presigned_event(k, id, c, 200),
+        None => event(id, c, 200),
+    };
     let mut n = 0u64;
     let mut pause = 1;
     while !sh.stop.load(Ordering::Relaxed) {
         let mut id = format!("c{c}-{n}");
         let mut first = true;
-        let mut body = event(&id, c, 200);
+        let mut body = make(&id);
         let ack = loop {
             let addr = sh.addr.lock().expect("lock").clone();
             let Some(addr) = addr else {
@@ -285,7 +306,7 @@ fn client(c: usize, token: String, sh: Arc<Shared>, replayer: bool) {
                 // Broken on purpose: the failed request is given up, its content sent anew.
                 n += 1;
                 id = format!("c{c}-{n}");
-                body = event(&id, c, 200);
+                body = make(&id);
             }
             first = false;
             std::thread::sleep(Duration::from_millis(pause));
@@ -338,10 +359,14 @@ fn kill_9_of_the_server_while_64_clients_append_loses_and_doubles_nothing() {
     let sh = Arc::new(Shared::default());
     let mut srv = s.serve();
     *sh.addr.lock().unwrap() = Some(srv.addr.clone());
+    // Half the clients pre-sign (the server's lone pre-signed path), half have the server
+    // sign (its blocking path); a quarter of each kind replays every acknowledged request.
+    let key = caseledger_keyfile::read(&s.f.keys().join("actors").join("lic-1.pem")).unwrap();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let (t, sh) = (s.token.clone(), sh.clone());
-            std::thread::spawn(move || client(c, t, sh, c % 8 == 0))
+            let signer = (c % 4 >= 2).then(|| key.clone());
+            std::thread::spawn(move || client(c, t, sh, c % 8 == 0 || c % 8 == 2, signer))
         })
         .collect();
     let rollback = harness::broken("serve-rollback");

@@ -251,13 +251,9 @@ impl Ledger {
                         .as_ref()
                         .ok_or(StoreError::NoContentKey)
                         .map_err(at)?;
-                    let hash = id_request_hash(
-                        &mut lock(&self.content),
-                        origin.as_str(),
-                        &record,
-                        &digest,
-                    )
-                    .map_err(at)?;
+                    let hash = lock(&self.content)
+                        .id_request_hash(origin.as_str(), &record, &digest)
+                        .map_err(at)?;
                     Some(RequestRow {
                         key,
                         hash: Some(hash),
@@ -268,29 +264,4 @@ impl Ledger {
         }
         Ok(rows)
     }
-}
-
-/// A client event id's request hash, keyed by its record's key (made now if the record has
-/// none yet: an unused key slot is harmless); refused when the record's key was erased by
-/// its destruction. Under the content lock: the caller's, or the group leader's while it
-/// stages (`Stage::id_row`).
-pub(crate) fn id_request_hash(
-    content: &mut crate::keystore::Content,
-    origin: &str,
-    record: &caseledger_core::ids::RecordId,
-    digest: &RequestDigest,
-) -> Result<[u8; 32]> {
-    // A destroyed record gets no new key (it takes no new events).
-    let erased = content
-        .store
-        .slots
-        .iter()
-        .any(|s| matches!(s, Some(SlotState::Erased { record: r }) if r == record));
-    let made = content.record_key(origin, record, !erased)?;
-    let (_, rk, _) = made.ok_or_else(|| {
-        StoreError::Refused(Violation::Shape(format!(
-            "record {record}: its content key was erased by its destruction"
-        )))
-    })?;
-    Ok(request_hash(&rk, digest))
 }

@@ -630,7 +630,9 @@ impl Stage<'_> {
             .origin
             .as_ref()
             .ok_or(StoreError::NoContentKey)?;
-        let hash = crate::eventid::id_request_hash(self.content, origin.as_str(), record, digest)?;
+        let hash = self
+            .content
+            .id_request_hash(origin.as_str(), record, digest)?;
         Ok(RequestRow {
             key,
             hash: Some(hash),

@@ -243,6 +243,30 @@ pub(crate) struct Content {
 }
 
 impl Content {
+    /// A client event id's request hash, keyed by its record's key (made now if the record
+    /// has none yet: an unused key slot is harmless); refused when the record's key was
+    /// erased by its destruction. Under the content lock: a caller's
+    /// (`Ledger::request_rows`), or the group leader's while it stages (`Stage::id_row`).
+    pub(crate) fn id_request_hash(
+        &mut self,
+        origin: &str,
+        record: &RecordId,
+        digest: &crate::requests::RequestDigest,
+    ) -> Result<[u8; 32]> {
+        // A destroyed record gets no new key (it takes no new events).
+        let erased = self
+            .store
+            .slots
+            .iter()
+            .any(|s| matches!(s, Some(SlotState::Erased { record: r }) if r == record));
+        let made = self.record_key(origin, record, !erased)?;
+        let (_, rk, _) = made.ok_or_else(|| {
+            StoreError::Refused(caseledger_core::record::Violation::Shape(format!(
+                "record {record}: its content key was erased by its destruction"
+            )))
+        })?;
+        Ok(crate::requests::request_hash(&rk, digest))
+    }
     pub(crate) fn open(dir: &Path, kek: Option<Kek>) -> Result<Content> {
         Ok(Content {
             kek,

@@ -255,6 +255,44 @@ pub fn open_fds(pid: u32) -> Option<usize> {
         .map(Iterator::count)
 }
 
+/// A progress note as a record system posts it pre-signed (docs/FORMAT.md §3, "Pre-signed
+/// events"): signed now by `key` as `author` under [`crate::ORIGIN`], with a fresh nonce
+/// and salt; with client event id `id` when given. The same value posted again is the same
+/// request (a retry); another call makes another signature, so another request.
+pub fn presigned_note(
+    key: &caseledger_core::keys::SigningKey,
+    author: &str,
+    id: Option<&str>,
+    record: &str,
+    payload: &str,
+) -> serde_json::Value {
+    use base64::Engine;
+    use caseledger_core::event::{AuthorSignature, Event, EventKind, Payload};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let p = Payload::new(payload.as_bytes().to_vec());
+    let ev = Event {
+        record: Some(caseledger_core::RecordId::new(record).expect("a record id")),
+        author: caseledger_core::ActorId::new(author).expect("an actor id"),
+        kind: EventKind::ProgressNote,
+        occurred_on: "2025-05-03".parse().expect("a date"),
+        signed_at: caseledger_core::Timestamp::now(),
+        commitment: Some(p.commitment()),
+        nonce: caseledger_core::ids::Nonce::random(),
+    };
+    let signed = ev.sign(crate::ORIGIN, key).expect("signed");
+    let AuthorSignature::Ed25519(sig) = signed.signature else {
+        panic!("an Ed25519 signature")
+    };
+    serde_json::json!({
+        "id": id, "record": record, "kind": "progress_note", "occurred_on": "2025-05-03",
+        "author": author, "payload": payload,
+        "signed_at": signed.event.signed_at.to_string(),
+        "nonce": hex(&signed.event.nonce.0),
+        "salt": hex(p.salt()),
+        "signature": base64::engine::general_purpose::STANDARD.encode(sig.0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

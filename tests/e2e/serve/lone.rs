@@ -6,35 +6,12 @@
 //! racing retries, and every `200` durable when the server is stopped mid-stream.
 
 use super::*;
-use base64::Engine;
-use caseledger_core::event::{AuthorSignature, Event, EventKind, Payload};
 
 /// `lic-1`'s progress note in `record`, signed by `lic-1`'s key (as a record system signs
 /// before it posts), with a client event id when given.
 fn presigned(f: &Fixture, id: Option<&str>, record: &str, payload: &str) -> Value {
     let key = caseledger_keyfile::read(&f.keys().join("actors").join("lic-1.pem")).unwrap();
-    let p = Payload::new(payload.as_bytes().to_vec());
-    let ev = Event {
-        record: Some(caseledger_core::RecordId::new(record).unwrap()),
-        author: caseledger_core::ActorId::new("lic-1").unwrap(),
-        kind: EventKind::ProgressNote,
-        occurred_on: "2025-05-03".parse().unwrap(),
-        signed_at: caseledger_core::Timestamp::now(),
-        commitment: Some(p.commitment()),
-        nonce: caseledger_core::ids::Nonce::random(),
-    };
-    let signed = ev.sign(caseledger_testkit::ORIGIN, &key).unwrap();
-    let AuthorSignature::Ed25519(sig) = signed.signature else {
-        panic!("an Ed25519 signature")
-    };
-    json!({
-        "id": id, "record": record, "kind": "progress_note", "occurred_on": "2025-05-03",
-        "author": "lic-1", "payload": payload,
-        "signed_at": signed.event.signed_at.to_string(),
-        "nonce": hex(&signed.event.nonce.0),
-        "salt": hex(p.salt()),
-        "signature": base64::engine::general_purpose::STANDARD.encode(sig.0),
-    })
+    caseledger_testkit::server::presigned_note(&key, "lic-1", id, record, payload)
 }
 
 /// The receipt of a `200` with one event.
