@@ -41,6 +41,32 @@ fn to(tx: &Sender<(usize, Answered)>, tag: usize) -> Box<dyn FnOnce(Answered) + 
     Box::new(move |r| tx.send((tag, r)).unwrap())
 }
 
+/// [`to`], checking first, as it is called, that an accepted job's seal is already in
+/// `checkpoints.log` under `dir` (an answer means durable and its seal logged).
+fn logged_to(
+    dir: &Path,
+    tx: &Sender<(usize, Answered)>,
+    tag: usize,
+) -> Box<dyn FnOnce(Answered) + Send> {
+    let (tx, log) = (
+        tx.clone(),
+        dir.join(caseledger_store::layout::CHECKPOINTS_LOG),
+    );
+    Box::new(move |r| {
+        if let Ok(k) = &r {
+            let seal = k.receipt.seal.as_ref().expect("every append is sealed");
+            let bytes = std::fs::read(&log).unwrap();
+            let framed = format!("{}\n{}", seal.note.len(), seal.note);
+            assert!(
+                bytes.windows(framed.len()).any(|w| w == framed.as_bytes()),
+                "the seal of size {} was answered before it was logged",
+                seal.size
+            );
+        }
+        tx.send((tag, r)).unwrap()
+    })
+}
+
 fn submit(
     l: &Ledger,
     text: &str,
@@ -110,7 +136,13 @@ fn queued_jobs_summon_one_leader_and_are_answered_once_by_its_group() {
     let before = l.stats();
     let (tx, rx) = channel();
     for i in 0..10 {
-        submit(&l, &format!("note {i}"), None, to(&tx, i)).unwrap();
+        submit(
+            &l,
+            &format!("note {i}"),
+            None,
+            logged_to(dir.path(), &tx, i),
+        )
+        .unwrap();
     }
     // Queued, not led: one summons for all ten (the flag holds until a lead starts).
     assert_eq!(summons.load(Ordering::SeqCst), 1);
@@ -278,13 +310,13 @@ fn submitted_and_blocking_appends_share_groups_and_none_is_left_unled() {
             .into_iter()
             .enumerate()
             .map(|(t, items)| {
-                let (l, tx) = (&l, tx.clone());
+                let (l, tx, d) = (&l, tx.clone(), dir.path());
                 s.spawn(move || {
                     let mut seqs = Vec::new();
                     for (i, (e, p)) in items.into_iter().enumerate() {
                         if t % 2 == 0 {
-                            l.submit_append(e, Some(p), None, to(&tx, t * EACH + i))
-                                .unwrap();
+                            let done = logged_to(d, &tx, t * EACH + i);
+                            l.submit_append(e, Some(p), None, done).unwrap();
                         } else {
                             seqs.push(l.append(e, Some(p)).unwrap().seq.0);
                         }
