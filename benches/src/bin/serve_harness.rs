@@ -383,14 +383,9 @@ impl Conn {
         loop {
             let mut h = String::new();
             self.r.read_line(&mut h)?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = h.split_once(':') {
-                if n.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse()?;
-                }
+            match header_line(&h)? {
+                None => break,
+                Some(n) => len = n.unwrap_or(len),
             }
         }
         let mut b = vec![0u8; len];
@@ -487,6 +482,21 @@ fn in_process(
 }
 
 /// S1: HTTP appends against P1 in process.
+/// One header line of an answer: `None` at the blank line that ends them, else its
+/// `Content-Length` if it is that header.
+fn header_line(line: &str) -> Res<Option<Option<usize>>> {
+    let h = line.trim_end();
+    if h.is_empty() {
+        return Ok(None);
+    }
+    match h.split_once(':') {
+        Some((n, v)) if n.eq_ignore_ascii_case("content-length") => {
+            Ok(Some(Some(v.trim().parse()?)))
+        }
+        _ => Ok(Some(None)),
+    }
+}
+
 fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
     let w = Workload::new(RECORDS);
     let opening = w.events(0..RECORDS)?;
@@ -738,14 +748,9 @@ fn async_clients(addr: &str, token: &str, per: Vec<Vec<String>>) -> Res<Vec<f64>
                 loop {
                     line.clear();
                     r.read_line(&mut line).await?;
-                    let h = line.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    if let Some((n, v)) = h.split_once(':') {
-                        if n.eq_ignore_ascii_case("content-length") {
-                            len = v.trim().parse()?;
-                        }
+                    match header_line(&line)? {
+                        None => break,
+                        Some(n) => len = n.unwrap_or(len),
                     }
                 }
                 let mut b = vec![0u8; len];

@@ -40,16 +40,8 @@ impl Ledger {
     /// once the entry is written (and flushed, under [`Durability::Immediate`]); concurrent
     /// callers share one transaction and one flush.
     pub fn append(&self, event: SignedEvent, payload: Option<Payload>) -> Result<Receipt> {
-        self.check_sealing()?;
-        check_payload(&event.event, payload.as_ref())?;
-        let verified_with = self.verify_on_caller(&event)?;
-        self.submit(Incoming::New {
-            signed: event,
-            payload,
-            verified_with,
-            request: None,
-            id: None,
-        })
+        let incoming = self.new_incoming(event, payload, None)?;
+        self.submit(incoming)
     }
 
     /// [`Ledger::append`] with a client event id (docs/FORMAT.md §3): joins the group commit
@@ -67,21 +59,7 @@ impl Ledger {
         id: &crate::EventId,
         request: crate::RequestDigest,
     ) -> Result<KeyedReceipt> {
-        self.check_sealing()?;
-        check_payload(&event.event, payload.as_ref())?;
-        let verified_with = self.verify_on_caller(&event)?;
-        if event.event.record.is_none() {
-            return Err(StoreError::EventIdWithoutRecord);
-        }
-        // The id's row is made and judged by the leader as it stages the job (under the
-        // content lock it holds then): the caller takes no lock a staging group holds.
-        let incoming = Incoming::New {
-            signed: event,
-            payload,
-            verified_with,
-            request: None,
-            id: Some(Box::new((id.clone(), request))),
-        };
+        let incoming = self.new_incoming(event, payload, Some((id, request)))?;
         match self.submit_job(incoming) {
             (Ok(receipt), replayed) => Ok(KeyedReceipt { receipt, replayed }),
             // Recorded by an earlier group: its original receipt, with the seal of the
@@ -91,6 +69,31 @@ impl Ledger {
             }
             (Err(e), _) => Err(e),
         }
+    }
+
+    /// The caller's side of a new event with or without a client event id: sealing, the
+    /// payload's commitment, the author's signature, an id's record. The id's row is made
+    /// and judged by the leader as it stages the job (under the content lock it holds
+    /// then): the caller reads nothing of the store and takes no lock a staging group holds.
+    fn new_incoming(
+        &self,
+        event: SignedEvent,
+        payload: Option<Payload>,
+        id: Option<(&crate::EventId, crate::RequestDigest)>,
+    ) -> Result<Incoming> {
+        self.check_sealing()?;
+        check_payload(&event.event, payload.as_ref())?;
+        let verified_with = self.verify_on_caller(&event)?;
+        if id.is_some() && event.event.record.is_none() {
+            return Err(StoreError::EventIdWithoutRecord);
+        }
+        Ok(Incoming::New {
+            signed: event,
+            payload,
+            verified_with,
+            request: None,
+            id: id.map(|(i, d)| Box::new((i.clone(), d))),
+        })
     }
 
     /// Verifies with the published registry; `None` when the author is not (yet) known here
@@ -257,21 +260,7 @@ impl Ledger {
         if !self.submits() {
             return Err(StoreError::Internal("no summoner for a submitted append"));
         }
-        self.check_sealing()?;
-        check_payload(&event.event, payload.as_ref())?;
-        let verified_with = self.verify_on_caller(&event)?;
-        if id.is_some() && event.event.record.is_none() {
-            return Err(StoreError::EventIdWithoutRecord);
-        }
-        // An id's row is made and judged by the leader (as for `append_keyed`): nothing
-        // here reads the store or takes a lock a staging group holds.
-        let incoming = Incoming::New {
-            signed: event,
-            payload,
-            verified_with,
-            request: None,
-            id: id.map(|(i, d)| Box::new((i.clone(), d))),
-        };
+        let incoming = self.new_incoming(event, payload, id)?;
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket = q.next_ticket.wrapping_add(1);
