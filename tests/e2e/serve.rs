@@ -443,6 +443,23 @@ fn appends_are_durable_idempotent_and_proved() {
     assert_eq!(f.size(), size);
 }
 
+/// `n` posts of `body(i)` with token `t`, released at once; their answers in order.
+fn race(s: &Served, t: &str, n: usize, body: &dyn Fn(usize) -> Value) -> Vec<Answer> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..n)
+            .map(|i| {
+                let (barrier, b) = (&barrier, body(i));
+                sc.spawn(move || {
+                    barrier.wait();
+                    s.post(t, &b)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// Requests with one id sent at once (a retry racing the original): the store decides under
 /// its writer lock, whether they meet in one group commit or not. Same content: one entry,
 /// every answer the same receipt, one of them not a replay. Other content: one appended,
@@ -453,24 +470,8 @@ fn concurrent_requests_with_one_id_append_once() {
     let s = serve(&f);
     let t = s.tokens.all.clone();
     const N: usize = 8;
-    let race = |body: &dyn Fn(usize) -> Value| -> Vec<Answer> {
-        let barrier = std::sync::Barrier::new(N);
-        std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..N)
-                .map(|i| {
-                    let (s, t, barrier) = (&s, &t, &barrier);
-                    let b = body(i);
-                    sc.spawn(move || {
-                        barrier.wait();
-                        s.post(t, &b)
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).collect()
-        })
-    };
     let before = s.size();
-    let same = race(&|_| note("race-1", "C-OPEN", "one note"));
+    let same = race(&s, &t, N, &|_| note("race-1", "C-OPEN", "one note"));
     assert_eq!(s.size(), before + 1);
     let rs: Vec<Value> = same
         .iter()
@@ -489,7 +490,9 @@ fn concurrent_requests_with_one_id_append_once() {
         }
     }
     assert_eq!(rs[0]["seq"].as_u64(), Some(before));
-    let other = race(&|i| note("race-2", "C-OPEN", &format!("note {i}")));
+    let other = race(&s, &t, N, &|i| {
+        note("race-2", "C-OPEN", &format!("note {i}"))
+    });
     assert_eq!(s.size(), before + 2);
     assert_eq!(other.iter().filter(|a| a.status == 200).count(), 1);
     for a in &other {

@@ -91,8 +91,7 @@ impl Ledger {
             signed: event,
             payload,
             verified_with,
-            request: None,
-            id: id.map(|(i, d)| Box::new((i.clone(), d))),
+            request: id.map(|(i, d)| Row::Id(Box::new((i.clone(), d)))),
         })
     }
 
@@ -653,7 +652,6 @@ impl Ledger {
                 payload,
                 verified_with,
                 request: None,
-                id: None,
             });
         }
         Ok(incoming)
@@ -688,8 +686,7 @@ impl Ledger {
                     signed,
                     payload,
                     verified_with,
-                    request: k,
-                    id: None,
+                    request: k.map(Row::Made),
                 },
                 other => other,
             })

@@ -67,13 +67,8 @@ pub(crate) enum Incoming {
         payload: Option<Payload>,
         /// The key its signature was verified with on the caller's thread.
         verified_with: Option<PublicKey>,
-        /// The caller's idempotency row (a file import's line key, or a client event id
-        /// with its request hash): stored with the entry in the same transaction.
-        request: Option<RequestRow>,
-        /// A client event id whose row the leader makes as it stages the item (under the
-        /// content lock it holds then), when `request` is `None`: what a lone keyed append
-        /// gives, so that its caller takes no lock a staging group holds.
-        id: Option<Box<(crate::EventId, crate::RequestDigest)>>,
+        /// Its idempotency row, stored with the entry in the same transaction.
+        request: Option<Row>,
     },
     /// An archived entry: its bytes are kept exactly (import), with its stored (encrypted)
     /// payload, which must match the entry's content seal.
@@ -82,6 +77,16 @@ pub(crate) enum Incoming {
         entry: Entry,
         stored: Option<Vec<u8>>,
     },
+}
+
+/// An item's idempotency row: made by the caller (a batch's, `Ledger::request_rows`: a file
+/// import's line key, or a client event id with its request hash), or a client event id
+/// whose row the leader makes as it stages the item (`Stage::id_row`, under the content
+/// lock it holds then: what a lone keyed append gives, so that its caller takes no lock a
+/// staging group holds).
+pub(crate) enum Row {
+    Made(RequestRow),
+    Id(Box<(crate::EventId, crate::RequestDigest)>),
 }
 
 pub(crate) struct Job {
@@ -330,8 +335,7 @@ impl Stage<'_> {
                 signed,
                 payload,
                 verified_with,
-                request: req,
-                id,
+                request: row,
             } => {
                 let want = self.registry.author_key(&signed.event);
                 match want {
@@ -343,9 +347,10 @@ impl Stage<'_> {
                     Some(k) if Some(k) != verified_with => self.keys.verify(&signed, origin, &k)?,
                     Some(_) => {}
                 }
-                let req = match (req, id) {
-                    (None, Some(id)) => Some(self.id_row(&signed, &id.0, &id.1)?),
-                    (req, _) => req,
+                let req = match row {
+                    Some(Row::Id(id)) => Some(self.id_row(&signed, &id.0, &id.1)?),
+                    Some(Row::Made(row)) => Some(row),
+                    None => None,
                 };
                 if let Some(r) = self.judge_id_row(req.as_ref())? {
                     self.repeat = true;

@@ -22,23 +22,6 @@ fn receipt(a: &Answer) -> Value {
     rs[0].clone()
 }
 
-/// `n` posts of `body(i)` released at once; their answers in order.
-fn race(s: &Served, t: &str, n: usize, body: &dyn Fn(usize) -> Value) -> Vec<Answer> {
-    let barrier = std::sync::Barrier::new(n);
-    std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..n)
-            .map(|i| {
-                let (barrier, b) = (&barrier, body(i));
-                sc.spawn(move || {
-                    barrier.wait();
-                    s.post(t, &b)
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
 #[test]
 fn a_lone_pre_signed_event_is_answered_as_a_batch_would_be() {
     let f = Fixture::small();
