@@ -6,7 +6,10 @@
 //!   `caseledger_serve::run`, the code `caseledger serve` runs) holding the ledger
 //!   `Immediate` (a 200 is durable and sealed); against **P1 in process** in the same run
 //!   (the same events, 64 threads calling `Ledger::append` on a ledger made the same way).
-//!   Rates, their ratio (goal ≥ 70 %), and the HTTP requests' p50 and p99 latency.
+//!   Rates, their ratio (goal ≥ 70 %), and the HTTP requests' p50 and p99 latency. The
+//!   run with client event ids is also set against **P1 with ids** in process (the same
+//!   events and ids, 64 threads calling `Ledger::append_keyed`): the same store work, so
+//!   that ratio is what the HTTP layer costs on that path.
 //! * **S2** `--ledgers` ledgers hosted by one server: the first request to each (a cold open:
 //!   its key files read, sled opened, the store's state loaded) against a second request to
 //!   it (warm), and the server's peak RSS (`VmHWM`), with the pool at its default
@@ -34,8 +37,8 @@
 //! `--perf-server PREFIX` profiles the server alone over each timed HTTP window: `perf
 //! record -e cpu-clock -F 999 --call-graph dwarf -p SERVER_PID -o PREFIX-NAME.data`
 //! (NAME `http` or `http-ids`), started before the window (attached for 0.5 s first,
-//! untimed) and stopped with SIGINT after it; and this process over P1's window, for
-//! comparison (`PREFIX-p1.data`). `perf` must be on the PATH.
+//! untimed) and stopped with SIGINT after it; and this process over P1's windows, for
+//! comparison (`PREFIX-p1.data`, `PREFIX-p1-keyed.data`). `perf` must be on the PATH.
 //! `--async-clients` runs the 64 clients (64 kept-alive connections, one request in flight
 //! on each, as before) as tasks on one thread (a tokio current-thread runtime, what load
 //! generators such as wrk or oha do) instead of 64 threads: a load generator that costs
@@ -48,7 +51,7 @@
 use caseledger_bench::{bench_kek, Workload};
 use caseledger_core::event::{Payload, SignedEvent};
 use caseledger_keyfile::keydir::KeyDir;
-use caseledger_store::{Durability, Ledger, OpenOptions};
+use caseledger_store::{Durability, EventId, Ledger, OpenOptions, RequestDigest};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -254,14 +257,14 @@ fn open_options(w: &Workload) -> Res<OpenOptions> {
 
 /// An event as the JSON line a record system posts, pre-signed, with a client event id
 /// when `id` is given.
-fn json_line(e: &SignedEvent, p: &Payload, id: Option<usize>) -> Res<String> {
+fn json_line(e: &SignedEvent, p: &Payload, id: Option<String>) -> Res<String> {
     use base64::Engine;
     let caseledger_core::event::AuthorSignature::Ed25519(sig) = e.signature else {
         return Err("the workload signs with Ed25519".into());
     };
     let ev = &e.event;
     Ok(serde_json::json!({
-        "id": id.map(|i| format!("bench-{i}")),
+        "id": id,
         "record": ev.record.as_ref().map(|r| r.as_str()),
         "kind": ev.kind.kind().name(),
         "occurred_on": ev.occurred_on.to_string(),
@@ -413,25 +416,51 @@ fn quantile(sorted: &[f64], per_mille: usize) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// 64 threads appending `timed` in process to a new ledger: with `Ledger::append` (P1), or
-/// one `append_batch_keyed` per event (`batch1`: a batch of one, committed on its own, as
-/// the server did for a lone event with a client id before `Ledger::append_keyed`).
-/// Returns events/s.
+/// How the in-process runs append.
+#[derive(Clone, Copy, PartialEq)]
+enum InProcess {
+    /// `Ledger::append`: P1.
+    Append,
+    /// `Ledger::append_keyed` with a client event id per event (the ids and the store work
+    /// of S1's HTTP run with ids): P1 with ids, the in-process peer of that run.
+    Keyed,
+    /// One `append_batch_keyed` per event (a batch of one, committed on its own, as the
+    /// server did for a lone event with a client id before `Ledger::append_keyed`).
+    Batch1,
+}
+
+/// The client event id of the `i`th timed event, as S1's HTTP run with ids sends it.
+fn bench_id(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// 64 threads appending `timed` in process to a new ledger, as `how` says. Returns
+/// events/s.
 fn in_process(
     root: &Path,
     name: &str,
     w: &Workload,
     opening: &[(SignedEvent, Payload)],
     timed: &[(SignedEvent, Payload)],
-    batch1: bool,
+    how: InProcess,
     perf: Option<&Path>,
 ) -> Res<f64> {
     let dir = root.join(name);
     make_ledger(&dir, &root.join(format!("{name}-keys")), w, opening)?;
     let l = Ledger::open(&dir, open_options(w)?)?;
-    let mut per: Vec<Vec<(SignedEvent, Payload)>> = vec![Vec::new(); CLIENTS];
-    for (i, ev) in timed.iter().enumerate() {
-        per[i % CLIENTS].push(ev.clone());
+    // Each event with its id and request digest (made before timing, as the HTTP run's
+    // bodies are; the digest stands for the server's, which hashes the request's fields).
+    let mut per: Vec<Vec<(SignedEvent, Payload, EventId, RequestDigest)>> =
+        vec![Vec::new(); CLIENTS];
+    for (i, (e, p)) in timed.iter().enumerate() {
+        let id = EventId::new(&bench_id(i)).map_err(|e| format!("event id: {e}"))?;
+        use sha2::Digest;
+        let d = sha2::Sha256::new()
+            .chain_update(e.event.nonce.0)
+            .chain_update(p.content())
+            .chain_update(p.salt())
+            .finalize();
+        per[i % CLIENTS].push((e.clone(), p.clone(), id, RequestDigest(d.into())));
     }
     let before = l.stats();
     let perf = match perf {
@@ -446,12 +475,23 @@ fn in_process(
             .map(|mine| {
                 let l = &l;
                 s.spawn(move || -> Result<(), String> {
-                    for (e, p) in mine {
-                        if batch1 {
-                            l.append_batch_keyed(vec![(e, Some(p), None)])
-                                .map_err(|e| e.error.to_string())?;
-                        } else {
-                            l.append(e, Some(p)).map_err(|e| e.to_string())?;
+                    for (e, p, id, digest) in mine {
+                        match how {
+                            InProcess::Append => {
+                                l.append(e, Some(p)).map_err(|e| e.to_string())?;
+                            }
+                            InProcess::Keyed => {
+                                let k = l
+                                    .append_keyed(e, Some(p), &id, digest)
+                                    .map_err(|e| e.to_string())?;
+                                if k.replayed {
+                                    return Err(format!("{} answered as a replay", id.as_str()));
+                                }
+                            }
+                            InProcess::Batch1 => {
+                                l.append_batch_keyed(vec![(e, Some(p), None)])
+                                    .map_err(|e| e.error.to_string())?;
+                            }
                         }
                     }
                     Ok(())
@@ -507,15 +547,26 @@ fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
         // The same as batches of one (`append_batch_keyed`, each its own transaction: what
         // the server did for a lone event with a client id before it used
         // `Ledger::append_keyed`, which joins the group).
-        let r = in_process(root, "p1-batch1", &w, &opening, &timed, true, None)?;
+        let r = in_process(
+            root,
+            "p1-batch1",
+            &w,
+            &opening,
+            &timed,
+            InProcess::Batch1,
+            None,
+        )?;
         format!("{r:.0} ev/s")
     };
     // Each round: P1 in process (`Ledger::append`, group commit), then HTTP without and with
     // ids, each on a fresh ledger, back to back: a ratio pairs windows seconds apart, so
     // that a shared machine's slow spells (its disk's, mostly) fall on both sides more
     // often than across rounds.
-    let mut ratios: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-    let mut rates: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    // Ratios: without ids to P1, with ids to P1, with ids to P1 with ids (`InProcess::Keyed`,
+    // the same store work: what the HTTP layer costs on that path).
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    // Rates: P1, HTTP without ids, HTTP with ids, P1 with ids.
+    let mut rates: [Vec<f64>; 4] = Default::default();
     for round in 1..=opts.rounds {
         let sfx = if opts.rounds > 1 {
             format!("-r{round}")
@@ -528,16 +579,33 @@ fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
             &w,
             &opening,
             &timed,
-            false,
+            InProcess::Append,
             opts.perf.as_deref(),
         )?;
         rates[0].push(p1_rate);
+        let keyed_rate = in_process(
+            root,
+            &format!("p1-keyed{sfx}"),
+            &w,
+            &opening,
+            &timed,
+            InProcess::Keyed,
+            opts.perf.as_deref(),
+        )?;
+        rates[3].push(keyed_rate);
         for ids in [false, true] {
             let h = over_http(root, &w, &opening, &timed, ids, opts, &sfx)?;
             let (rate, lat) = (h.rate, &h.latencies);
             let k = usize::from(ids);
             rates[k + 1].push(rate);
             ratios[k].push(rate / p1_rate);
+            if ids {
+                ratios[2].push(rate / keyed_rate);
+                println!(
+                    "S1 HTTP with ids against P1 with ids in process (Ledger::append_keyed, the same ids, {CLIENTS} threads, {keyed_rate:.0} ev/s): {:.0} %",
+                    100.0 * rate / keyed_rate
+                );
+            }
             println!(
                 "S1 HTTP appends{}, {CLIENTS} clients{}, Immediate, pre-signed, 1 KiB payloads, {n} events: {rate:.0} ev/s; P1 in process (same events, {CLIENTS} threads) {p1_rate:.0} ev/s; ratio {:.0} % (goal >= 70 %); in process, one append_batch_keyed per event: {batch1}; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; server peak RSS {:.1} MiB",
                 if ids { " with client event ids" } else { " without ids" },
@@ -568,12 +636,14 @@ fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
             quantile(&v, 500)
         };
         let pct = |v: &[f64]| {
-            let mut v: Vec<String> = v.iter().map(|r| format!("{:.0}", 100.0 * r)).collect();
-            v.sort();
+            // Sorted as numbers (as strings, "100" would come before "63").
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            let v: Vec<String> = v.iter().map(|r| format!("{:.0}", 100.0 * r)).collect();
             v.join(" ")
         };
         println!(
-            "S1 over {} rounds ({} events each, clients{}): median P1 {:.0} ev/s; HTTP without ids median {:.0} ev/s, median ratio {:.0} % (rounds: {}); with ids median {:.0} ev/s, median ratio {:.0} % (rounds: {}); goal >= 70 %",
+            "S1 over {} rounds ({} events each, clients{}): median P1 {:.0} ev/s; HTTP without ids median {:.0} ev/s, median ratio {:.0} % (rounds: {}); with ids median {:.0} ev/s, median ratio {:.0} % (rounds: {}); goal >= 70 %; P1 with ids in process median {:.0} ev/s, HTTP with ids against it: median ratio {:.0} % (rounds: {})",
             opts.rounds,
             n,
             if opts.async_clients { " async, one thread" } else { " 64 threads" },
@@ -584,6 +654,9 @@ fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
             median(&rates[2]),
             100.0 * median(&ratios[1]),
             pct(&ratios[1]),
+            median(&rates[3]),
+            100.0 * median(&ratios[2]),
+            pct(&ratios[2]),
         );
     }
     Ok(())
@@ -636,7 +709,7 @@ fn over_http(
     let lines: Vec<String> = timed
         .iter()
         .enumerate()
-        .map(|(i, (e, p))| json_line(e, p, ids.then_some(i)))
+        .map(|(i, (e, p))| json_line(e, p, ids.then(|| bench_id(i))))
         .collect::<Res<_>>()?;
     let seals0 = seal_count(&http_dir)?;
     let server = Server::start(&config)?;

@@ -27,6 +27,13 @@ pub struct ApiError {
     pub line: Option<usize>,
 }
 
+/// Whether `r` failed on a full disk: its ledger must then be discarded from the pool
+/// (`Pool::discard`), because the open database stays failed after a full disk; the next
+/// request reopens it, and appends resume once space is freed.
+pub(crate) fn failed_full<T>(r: &Result<T, ApiError>) -> bool {
+    matches!(r, Err(e) if e.kind == STORAGE_FULL)
+}
+
 impl ApiError {
     /// An error of `status` and `kind`.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {

@@ -233,7 +233,7 @@ async fn post_events(
             if let Some(h) = s.pool.get_open(&name).filter(|h| h.ledger.submits()) {
                 let r = crate::write::append_lone(&h, &c, lines).await;
                 drop(h);
-                if matches!(&r, Err(e) if e.kind == crate::error::STORAGE_FULL) {
+                if crate::error::failed_full(&r) {
                     let s = s.clone();
                     let _ = tokio::task::spawn_blocking(move || s.pool.discard(&name)).await;
                 }

@@ -153,9 +153,7 @@ pub(crate) async fn with_ledger<T: Send + 'static>(
             }
         })?;
         let r = f(h);
-        if matches!(&r, Err(e) if e.kind == crate::error::STORAGE_FULL) {
-            // The open database stays failed after a full disk: reopened by the next request
-            // (`Pool::discard`), appends resume once space is freed.
+        if crate::error::failed_full(&r) {
             s.pool.discard(&name);
         }
         r
