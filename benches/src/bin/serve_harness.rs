@@ -573,25 +573,13 @@ fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
         } else {
             String::new()
         };
-        let p1_rate = in_process(
-            root,
-            &format!("p1{sfx}"),
-            &w,
-            &opening,
-            &timed,
-            InProcess::Append,
-            opts.perf.as_deref(),
-        )?;
+        let run = |name: &str, how| {
+            let name = format!("{name}{sfx}");
+            in_process(root, &name, &w, &opening, &timed, how, opts.perf.as_deref())
+        };
+        let p1_rate = run("p1", InProcess::Append)?;
         rates[0].push(p1_rate);
-        let keyed_rate = in_process(
-            root,
-            &format!("p1-keyed{sfx}"),
-            &w,
-            &opening,
-            &timed,
-            InProcess::Keyed,
-            opts.perf.as_deref(),
-        )?;
+        let keyed_rate = run("p1-keyed", InProcess::Keyed)?;
         rates[3].push(keyed_rate);
         for ids in [false, true] {
             let h = over_http(root, &w, &opening, &timed, ids, opts, &sfx)?;
