@@ -417,7 +417,7 @@ fn quantile(sorted: &[f64], per_mille: usize) -> f64 {
 }
 
 /// How the in-process runs append.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum InProcess {
     /// `Ledger::append`: P1.
     Append,
@@ -521,7 +521,6 @@ fn in_process(
     Ok(n / secs)
 }
 
-/// S1: HTTP appends against P1 in process.
 /// One header line of an answer: `None` at the blank line that ends them, else its
 /// `Content-Length` if it is that header.
 fn header_line(line: &str) -> Res<Option<Option<usize>>> {
@@ -537,6 +536,7 @@ fn header_line(line: &str) -> Res<Option<Option<usize>>> {
     }
 }
 
+/// S1: HTTP appends against P1 in process.
 fn s1(root: &Path, n: u64, opts: &S1Opts) -> Res<()> {
     let w = Workload::new(RECORDS);
     let opening = w.events(0..RECORDS)?;
